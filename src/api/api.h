@@ -1,0 +1,130 @@
+/* The API layer: one thin handler per resource (parse -> core -> store ->
+ * respond) and the route table that finds it.
+ *
+ * A handler sees an api_call, never libmicrohttpd: the HTTP layer fills the
+ * request half and sends what the response half says. That keeps handlers
+ * callable from tests and fuzzers without a socket. */
+#ifndef MEETD_API_H
+#define MEETD_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "common/err.h"
+#include "core/core.h"
+#include "store/store.h"
+
+#define API_BODY_MAX (64 * 1024)
+#define API_PARAMS_MAX 2
+#define API_PARAM_MAX 256
+
+typedef struct api_env {
+    store *st;
+    auth_replay *replay;      /* NULL disables replay protection (tests only) */
+    auth_ratelimit *rl;       /* NULL: no rate limit */
+} api_env;
+
+typedef struct api_call api_call;
+typedef const char *(*api_lookup_fn)(void *io, const char *name);
+
+struct api_call {
+    /* Request, filled by the HTTP layer. */
+    const api_env *env;
+    const char *method;
+    const char *path;         /* decoded path, no query */
+    const char *raw_uri;      /* path and query exactly as on the request line */
+    const char *body;
+    size_t body_len;
+    const char *trace_id;
+    api_lookup_fn header;     /* case-insensitive header lookup */
+    api_lookup_fn query;      /* decoded query argument lookup */
+    void *io;
+    int64_t now;              /* wall clock, Unix seconds, read once */
+
+    /* Filled by the router. */
+    int n_param;
+    char param[API_PARAMS_MAX][API_PARAM_MAX];
+    char app_id[CORE_APPID_MAX + 1];
+
+    /* Response: err.err == ME_OK means 200 with `out` (owned; may be NULL
+     * for `{}`); otherwise the error body of err. */
+    json_t *out;
+    meetd_error err;
+};
+
+/* Routes, authenticates and runs the handler. */
+void api_dispatch(api_call *c);
+
+/* The response body to send (a new reference) and its status. */
+json_t *api_response_body(const api_call *c, int *status);
+
+/* ---- helpers for handlers (api/json.c, api/common.c) ---------------- */
+
+/* Records an error on the call and returns it. */
+meetd_err api_fail(api_call *c, meetd_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The body as a JSON object (duplicate keys refused); *out owned by caller. */
+meetd_err api_body_object(api_call *c, json_t **out);
+
+/* Typed fields. Absent and !required: ME_OK with *present false (present may
+ * be NULL). Wrong type, missing required, too long: ME_INVALID. */
+meetd_err api_field_str(api_call *c, json_t *obj, const char *key, bool required, char *buf,
+                        size_t cap, bool *present);
+meetd_err api_field_int(api_call *c, json_t *obj, const char *key, bool required,
+                        long long *v, bool *present);
+meetd_err api_field_bool(api_call *c, json_t *obj, const char *key, bool required, bool *v,
+                         bool *present);
+/* A string of decimal Unix seconds, as Tencent sends times. */
+meetd_err api_field_time(api_call *c, json_t *obj, const char *key, bool required,
+                         int64_t *v, bool *present);
+/* A query argument parsed as a non-negative integer within [min, max]. */
+meetd_err api_query_int(api_call *c, const char *name, long long min, long long max,
+                        long long def, long long *v);
+
+json_t *api_time_json(int64_t t);          /* "1700000000" */
+json_t *api_id_json(int64_t id);           /* decimal string */
+const char *api_status_name(int status);   /* MEETING_STATE_* */
+
+/* The meetingId path parameter, checked (9002/9003 as the contract says). */
+meetd_err api_meeting_id(api_call *c, int64_t *id);
+/* Loads the app's meeting inside tx; ME_NO_MEETING when absent. */
+meetd_err api_load_meeting(api_call *c, store_tx *tx, int64_t id, core_meeting *m);
+/* Resolves a user of the meeting named by kind/id, with their presence. */
+meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_type kind,
+                      const char *id, core_party *out);
+/* The operator of a real-control request: operator_id + operator_id_type
+ * (wins) or the seed form's uuid. *type is CORE_ID_NONE when neither is given. */
+meetd_err api_field_operator(api_call *c, json_t *body, core_id_type *type, char *id, size_t cap);
+/* A target object: {to_operator_id, to_operator_id_type: 4} or {uuid}, plus
+ * instanceid. `where` names it in messages ("users[2]", "user"). */
+meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_type *type,
+                           char *id, size_t cap, int *instanceid);
+/* Maps a store failure inside a transaction to ME_INTERNAL. */
+meetd_err api_store_fail(api_call *c, int rc, const char *what);
+/* Runs fn in a write (or read) transaction and maps -1 to ME_INTERNAL. */
+meetd_err api_write(api_call *c, store_fn fn, void *arg);
+meetd_err api_read(api_call *c, store_fn fn, void *arg);
+
+/* ---- handlers -------------------------------------------------------- */
+
+typedef void (*api_handler)(api_call *c);
+
+void api_meeting_create(api_call *c);
+void api_meeting_get(api_call *c);
+void api_meeting_cancel(api_call *c);
+void api_meeting_dismiss(api_call *c);
+void api_participants(api_call *c);
+void api_kickout(api_call *c);
+void api_cohosts(api_call *c);
+void api_join(api_call *c);
+void api_leave(api_call *c);
+void api_bans_list(api_call *c);
+void api_bans_lift(api_call *c);
+void api_audit(api_call *c);
+void api_healthz(api_call *c);
+
+#endif

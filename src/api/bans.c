@@ -1,0 +1,95 @@
+/* /meetd/v1/meetings/{meetingId}/bans: who may not come back, and lifting it. */
+#include "api/api.h"
+
+#include <stdlib.h>
+
+typedef struct api_bans {
+    api_call *c;
+    int64_t meeting_id;
+    core_meeting m;
+    json_t *rows;
+    bool lifted;
+} api_bans;
+
+static int api_ban_row(const core_ban *b, void *arg)
+{
+    api_bans *r = arg;
+    json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "userid", b->user.userid, "uuid",
+                            b->user.uuid, "ms_open_id", b->user.ms_open_id, "banned_at",
+                            api_time_json(b->banned_at), "reason", b->reason,
+                            "operator_ms_open_id", b->operator_ms_open_id, "request_id",
+                            b->request_id);
+    if (row == NULL)
+        return 1;
+    if (b->user.guest_id[0])
+        json_object_set_new(row, "guest_id", json_string(b->user.guest_id));
+    return json_array_append_new(r->rows, row) == 0 ? 0 : 1;
+}
+
+static int api_bans_tx(store_tx *tx, void *arg)
+{
+    api_bans *r = arg;
+    api_call *c = r->c;
+    if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK)
+        return c->err.err;
+    int rc = store_bans_list(tx, r->meeting_id, api_ban_row, r);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "bans_list");
+    return ME_OK;
+}
+
+void api_bans_list(api_call *c)
+{
+    api_bans *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        api_fail(c, ME_INTERNAL, NULL);
+        return;
+    }
+    r->c = c;
+    r->rows = json_array();
+    if (api_meeting_id(c, &r->meeting_id) == ME_OK && api_read(c, api_bans_tx, r) == ME_OK)
+        c->out = json_pack("{s:o,s:I,s:O}", "meeting_id", api_id_json(r->meeting_id),
+                           "total_count", (json_int_t)json_array_size(r->rows), "bans", r->rows);
+    json_decref(r->rows);
+    free(r);
+}
+
+/* The path names the user by ms_open_id or userid (or guest_id, or uuid). */
+static int api_lift_tx(store_tx *tx, void *arg)
+{
+    static const core_id_type kinds[] = {CORE_ID_MS_OPEN_ID, CORE_ID_USERID, CORE_ID_GUEST,
+                                         CORE_ID_UUID};
+    api_bans *r = arg;
+    api_call *c = r->c;
+    if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK)
+        return c->err.err;
+    core_party p = {0};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !p.found; i++)
+        if (api_resolve(c, tx, r->meeting_id, kinds[i], c->param[1], &p) != ME_OK)
+            return c->err.err;
+    if (!p.found)
+        return ME_OK;
+    int rc = store_ban_delete(tx, r->meeting_id, p.user.user_no);
+    if (rc == STORE_OK)
+        r->lifted = true;
+    else if (rc != STORE_NOTFOUND)
+        return api_store_fail(c, rc, "ban_delete");
+    return ME_OK;
+}
+
+void api_bans_lift(api_call *c)
+{
+    api_bans *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        api_fail(c, ME_INTERNAL, NULL);
+        return;
+    }
+    r->c = c;
+    if (api_meeting_id(c, &r->meeting_id) == ME_OK) {
+        if (!core_opaque_valid(c->param[1]))
+            api_fail(c, ME_INVALID, "the user id in the path must be 1..%d bytes", CORE_OPAQUE_MAX);
+        else if (api_write(c, api_lift_tx, r) == ME_OK)
+            c->out = json_pack("{s:b}", "lifted", r->lifted);
+    }
+    free(r);
+}

@@ -1,0 +1,62 @@
+/* PUT /v1/real-control/meetings/{meetingId}/cohosts */
+#include "api/api.h"
+
+#include <stdlib.h>
+
+typedef struct api_cohost {
+    api_call *c;
+    int64_t meeting_id;
+    core_cohost_req req;
+    core_meeting m;
+} api_cohost;
+
+static meetd_err api_cohost_parse(api_call *c, json_t *body, core_cohost_req *req)
+{
+    long long instanceid;
+    if (api_field_operator(c, body, &req->op_type, req->op_id, sizeof req->op_id) != ME_OK ||
+        api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK ||
+        api_field_bool(c, body, "action", true, &req->action, NULL) != ME_OK)
+        return c->err.err;
+    if (!core_instanceid_valid(instanceid))
+        return api_fail(c, ME_INVALID, "unknown instanceid %lld", instanceid);
+    req->op_instanceid = (int)instanceid;
+    json_t *user = json_object_get(body, "user");
+    if (user == NULL)
+        return api_fail(c, ME_INVALID, "user is required");
+    if (api_field_target(c, user, "user", &req->target_type, req->target_id,
+                         sizeof req->target_id, &req->target_instanceid) != ME_OK)
+        return c->err.err;
+    return core_cohost_validate(req, &c->err);
+}
+
+static int api_cohost_tx(store_tx *tx, void *arg)
+{
+    api_cohost *h = arg;
+    api_call *c = h->c;
+    core_party op, target;
+    if (api_load_meeting(c, tx, h->meeting_id, &h->m) != ME_OK ||
+        api_resolve(c, tx, h->meeting_id, h->req.op_type, h->req.op_id, &op) != ME_OK ||
+        api_resolve(c, tx, h->meeting_id, h->req.target_type, h->req.target_id, &target) != ME_OK ||
+        core_cohost_decide(&h->m, c->now, &h->req, &op, &target, &c->err) != ME_OK)
+        return c->err.err;
+    int rc = store_user_set_cohost(tx, h->meeting_id, target.user.user_no, h->req.action);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "user_set_cohost");
+    return ME_OK;
+}
+
+void api_cohosts(api_call *c)
+{
+    api_cohost *h = calloc(1, sizeof *h);
+    json_t *body = NULL;
+    if (h == NULL) {
+        api_fail(c, ME_INTERNAL, NULL);
+        return;
+    }
+    h->c = c;
+    if (api_meeting_id(c, &h->meeting_id) == ME_OK && api_body_object(c, &body) == ME_OK &&
+        api_cohost_parse(c, body, &h->req) == ME_OK)
+        api_write(c, api_cohost_tx, h);
+    json_decref(body);
+    free(h);
+}

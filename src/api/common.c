@@ -1,0 +1,119 @@
+/* Steps most handlers share: the meeting id, the meeting, the users in it. */
+#include "api/api.h"
+
+#include <string.h>
+
+#include "common/log.h"
+
+meetd_err api_meeting_id(api_call *c, int64_t *id)
+{
+    meetd_err e = core_parse_meeting_id(c->param[0], id);
+    if (e != ME_OK)
+        return api_fail(c, e, NULL);
+    return ME_OK;
+}
+
+meetd_err api_store_fail(api_call *c, int rc, const char *what)
+{
+    /* The cause is logged by the store; the client learns only the trace id. */
+    log_error("trace=%s store failure (%d) in %s", c->trace_id, rc, what);
+    return api_fail(c, ME_INTERNAL, NULL);
+}
+
+meetd_err api_load_meeting(api_call *c, store_tx *tx, int64_t id, core_meeting *m)
+{
+    int rc = store_meeting_get(tx, c->app_id, id, m);
+    if (rc == STORE_NOTFOUND)
+        return api_fail(c, ME_NO_MEETING, NULL);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "meeting_get");
+    return ME_OK;
+}
+
+meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_type kind,
+                      const char *id, core_party *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = store_user_get(tx, meeting_id, kind, id, &out->user);
+    if (rc == STORE_NOTFOUND)
+        return ME_OK;
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "user_get");
+    out->found = true;
+    rc = store_user_presence(tx, meeting_id, out->user.user_no, &out->present_mask);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "user_presence");
+    return ME_OK;
+}
+
+static meetd_err api_tx_result(api_call *c, int rc)
+{
+    if (rc == 0)
+        return ME_OK;
+    if (rc < 0)
+        return api_fail(c, ME_INTERNAL, NULL);
+    /* The function recorded its error on the call already. */
+    if (c->err.err == ME_OK)
+        return api_fail(c, ME_INTERNAL, NULL);
+    return c->err.err;
+}
+
+meetd_err api_write(api_call *c, store_fn fn, void *arg)
+{
+    return api_tx_result(c, store_write(c->env->st, fn, arg));
+}
+
+meetd_err api_read(api_call *c, store_fn fn, void *arg)
+{
+    return api_tx_result(c, store_read(c->env->st, fn, arg));
+}
+
+meetd_err api_field_operator(api_call *c, json_t *body, core_id_type *type, char *id, size_t cap)
+{
+    bool has_op = false, has_type = false, has_uuid = false;
+    long long t = 0;
+    if (api_field_str(c, body, "operator_id", false, id, cap, &has_op) != ME_OK ||
+        api_field_int(c, body, "operator_id_type", false, &t, &has_type) != ME_OK)
+        return c->err.err;
+    if (has_op) {
+        if (!has_type)
+            return api_fail(c, ME_INVALID, "operator_id_type is required with operator_id");
+        if (t != CORE_ID_USERID && t != CORE_ID_OPENID && t != CORE_ID_MS_OPEN_ID)
+            return api_fail(c, ME_INVALID, "unknown operator_id_type %lld", t);
+        *type = (core_id_type)t;
+        return ME_OK;
+    }
+    if (api_field_str(c, body, "uuid", false, id, cap, &has_uuid) != ME_OK)
+        return c->err.err;
+    *type = has_uuid ? CORE_ID_UUID : CORE_ID_NONE;
+    return ME_OK;
+}
+
+meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_type *type,
+                           char *id, size_t cap, int *instanceid)
+{
+    if (!json_is_object(obj))
+        return api_fail(c, ME_INVALID, "%s must be an object", where);
+    bool has_to = false, has_type = false, has_uuid = false;
+    long long t = 0, inst;
+    if (api_field_str(c, obj, "to_operator_id", false, id, cap, &has_to) != ME_OK ||
+        api_field_int(c, obj, "to_operator_id_type", false, &t, &has_type) != ME_OK)
+        return c->err.err;
+    if (has_to) {
+        if (!has_type || t != CORE_ID_MS_OPEN_ID)
+            return api_fail(c, ME_INVALID, "%s.to_operator_id_type must be 4 (ms_open_id)", where);
+        *type = CORE_ID_MS_OPEN_ID;
+    } else {
+        if (api_field_str(c, obj, "uuid", false, id, cap, &has_uuid) != ME_OK)
+            return c->err.err;
+        if (!has_uuid)
+            return api_fail(c, ME_INVALID, "%s needs uuid or to_operator_id", where);
+        *type = CORE_ID_UUID;
+    }
+    if (api_field_int(c, obj, "instanceid", true, &inst, NULL) != ME_OK)
+        return c->err.err;
+    if (!core_instanceid_valid(inst))
+        return api_fail(c, ME_INVALID, "%s: unknown instanceid %lld", where, inst);
+    *instanceid = (int)inst;
+    return ME_OK;
+}

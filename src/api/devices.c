@@ -1,0 +1,241 @@
+/* /meetd/v1/meetings/{meetingId}/join and /leave: devices entering and
+ * leaving, as Tencent's clients do in a real meeting. */
+#include "api/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/ids.h"
+
+#define API_ID_TRIES 8
+
+typedef struct api_join_req {
+    api_call *c;
+    int64_t meeting_id;
+    core_id_type kind;                 /* CORE_ID_USERID or CORE_ID_GUEST */
+    char id[CORE_ID_MAX + 1];
+    char nick[CORE_NICK_MAX + 1];
+    bool has_nick;
+    int instanceid;
+    char token[65];
+    core_meeting m;
+    core_user user;
+    int64_t sub_meeting_id;
+} api_join_req;
+
+/* A new user of the meeting gets fresh random ids; collisions are retried. */
+static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
+{
+    api_call *c = r->c;
+    core_user *u = &r->user;
+    memset(u, 0, sizeof *u);
+    snprintf(r->kind == CORE_ID_USERID ? u->userid : u->guest_id, CORE_ID_MAX + 1, "%s", r->id);
+    snprintf(u->nick_name, sizeof u->nick_name, "%s", r->has_nick ? r->nick : r->id);
+    for (int i = 0; i < API_ID_TRIES; i++) {
+        if (ids_uuid(u->uuid) != 0 || ids_ms_open_id(u->ms_open_id) != 0)
+            return api_fail(c, ME_INTERNAL, NULL);
+        int rc = store_user_insert(tx, r->meeting_id, u);
+        if (rc == STORE_OK)
+            return ME_OK;
+        if (rc != STORE_CONFLICT)
+            return api_store_fail(c, rc, "user_insert");
+    }
+    return api_store_fail(c, STORE_CONFLICT, "user_insert: ids exhausted");
+}
+
+static meetd_err api_join_user(store_tx *tx, api_join_req *r)
+{
+    api_call *c = r->c;
+    int rc = store_user_get(tx, r->meeting_id, r->kind, r->id, &r->user);
+    if (rc == STORE_NOTFOUND)
+        return api_join_new_user(tx, r);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "user_get");
+    bool banned = false;
+    rc = store_ban_exists(tx, r->meeting_id, r->user.user_no, &banned);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "ban_exists");
+    if (banned)
+        return api_fail(c, ME_BANNED, NULL);
+    if (r->has_nick && strcmp(r->nick, r->user.nick_name) != 0) {
+        rc = store_user_set_nick(tx, r->meeting_id, r->user.user_no, r->nick);
+        if (rc != STORE_OK)
+            return api_store_fail(c, rc, "user_set_nick");
+        snprintf(r->user.nick_name, sizeof r->user.nick_name, "%s", r->nick);
+    }
+    return ME_OK;
+}
+
+static meetd_err api_join_session(store_tx *tx, api_join_req *r)
+{
+    api_call *c = r->c;
+    core_device old;
+    int rc = store_device_present(tx, r->meeting_id, r->user.user_no, r->instanceid, &old);
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, old.device_no, c->now, CORE_LEFT_REPLACED);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND)
+        return api_store_fail(c, rc, "device_replace");
+
+    uint8_t raw[32];
+    if (ids_random_bytes(raw, sizeof raw) != 0)
+        return api_fail(c, ME_INTERNAL, NULL);
+    ids_hex(r->token, raw, sizeof raw, 0);
+    core_device d;
+    memset(&d, 0, sizeof d);
+    d.meeting_id = r->meeting_id;
+    d.sub_meeting_id = r->sub_meeting_id;
+    d.user_no = r->user.user_no;
+    d.instanceid = r->instanceid;
+    d.join_time = c->now;
+    if (ids_sha256(r->token, strlen(r->token), d.token_hash) != 0)
+        return api_fail(c, ME_INTERNAL, NULL);
+    rc = store_device_insert(tx, &d);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "device_insert");
+    return ME_OK;
+}
+
+/* The state a join acts on: the meeting's, or its occurrence's. */
+static int api_sub_status(const core_meeting *m, int64_t sub_meeting_id)
+{
+    if (m->meeting_type == 0)
+        return m->status;
+    for (int i = 0; i < m->n_occ; i++)
+        if (m->occ[i].sub_meeting_id == sub_meeting_id)
+            return m->occ[i].status;
+    return -1;
+}
+
+static int api_join_tx(store_tx *tx, void *arg)
+{
+    api_join_req *r = arg;
+    api_call *c = r->c;
+    if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
+        core_join_target(&r->m, c->now, &r->sub_meeting_id, &c->err) != ME_OK ||
+        api_join_user(tx, r) != ME_OK || api_join_session(tx, r) != ME_OK)
+        return c->err.err;
+    int before = api_sub_status(&r->m, r->sub_meeting_id);
+    core_mark_started(&r->m, r->sub_meeting_id);
+    if (api_sub_status(&r->m, r->sub_meeting_id) != before) {
+        int rc = store_meeting_update_status(tx, &r->m);
+        if (rc != STORE_OK)
+            return api_store_fail(c, rc, "meeting_update_status");
+    }
+    return ME_OK;
+}
+
+static meetd_err api_join_parse(api_call *c, json_t *body, api_join_req *r)
+{
+    bool has_user = false, has_guest = false;
+    char guest[CORE_ID_MAX + 1];
+    long long instanceid;
+    if (api_field_str(c, body, "userid", false, r->id, sizeof r->id, &has_user) != ME_OK ||
+        api_field_str(c, body, "guest_id", false, guest, sizeof guest, &has_guest) != ME_OK ||
+        api_field_str(c, body, "nick_name", false, r->nick, sizeof r->nick, &r->has_nick) != ME_OK ||
+        api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK)
+        return c->err.err;
+    if (has_user == has_guest)
+        return api_fail(c, ME_INVALID, "exactly one of userid and guest_id is required");
+    if (has_guest)
+        memcpy(r->id, guest, sizeof guest);
+    r->kind = has_user ? CORE_ID_USERID : CORE_ID_GUEST;
+    if (!core_id_valid(r->id))
+        return api_fail(c, ME_INVALID, "%s must be 1..%d bytes of UTF-8 text",
+                        has_user ? "userid" : "guest_id", CORE_ID_MAX);
+    if (r->has_nick && r->nick[0] != '\0' && !core_utf8_valid(r->nick, strlen(r->nick)))
+        return api_fail(c, ME_INVALID, "nick_name must be UTF-8");
+    if (r->has_nick && r->nick[0] == '\0')
+        r->has_nick = false;
+    if (!core_instanceid_valid(instanceid))
+        return api_fail(c, ME_INVALID, "unknown instanceid %lld", instanceid);
+    r->instanceid = (int)instanceid;
+    return ME_OK;
+}
+
+void api_join(api_call *c)
+{
+    api_join_req *r = calloc(1, sizeof *r);
+    json_t *body = NULL;
+    if (r == NULL) {
+        api_fail(c, ME_INTERNAL, NULL);
+        return;
+    }
+    r->c = c;
+    if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
+        api_join_parse(c, body, r) != ME_OK || api_write(c, api_join_tx, r) != ME_OK)
+        goto out;
+    c->out = json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id, "uuid",
+                       r->user.uuid, "instanceid", r->instanceid, "user_role",
+                       core_user_role(&r->m, &r->user), "device_token", r->token,
+                       "sub_meeting_id", api_id_json(r->sub_meeting_id));
+out:
+    OPENSSL_cleanse(r->token, sizeof r->token);
+    json_decref(body);
+    free(r);
+}
+
+/* ---- leave ------------------------------------------------------------------ */
+
+typedef struct api_leave_req {
+    api_call *c;
+    int64_t meeting_id;
+    core_id_type kind;
+    char id[CORE_OPAQUE_MAX + 1];
+    int instanceid;
+    core_meeting m;
+} api_leave_req;
+
+static int api_leave_tx(store_tx *tx, void *arg)
+{
+    api_leave_req *r = arg;
+    api_call *c = r->c;
+    core_party p;
+    if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
+        api_resolve(c, tx, r->meeting_id, r->kind, r->id, &p) != ME_OK)
+        return c->err.err;
+    if (!p.found)
+        return ME_OK;
+    core_device d;
+    int rc = store_device_present(tx, r->meeting_id, p.user.user_no, r->instanceid, &d);
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, d.device_no, c->now, CORE_LEFT_LEAVE);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND)
+        return api_store_fail(c, rc, "device_leave");
+    return ME_OK;
+}
+
+void api_leave(api_call *c)
+{
+    api_leave_req *r = calloc(1, sizeof *r);
+    json_t *body = NULL;
+    bool has_ms = false, has_uuid = false;
+    long long instanceid;
+    if (r == NULL) {
+        api_fail(c, ME_INTERNAL, NULL);
+        return;
+    }
+    r->c = c;
+    if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
+        api_field_str(c, body, "ms_open_id", false, r->id, sizeof r->id, &has_ms) != ME_OK ||
+        (!has_ms &&
+         api_field_str(c, body, "uuid", false, r->id, sizeof r->id, &has_uuid) != ME_OK) ||
+        api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK)
+        goto out;
+    if (!has_ms && !has_uuid) {
+        api_fail(c, ME_INVALID, "ms_open_id or uuid is required");
+        goto out;
+    }
+    if (!core_opaque_valid(r->id) || !core_instanceid_valid(instanceid)) {
+        api_fail(c, ME_INVALID, "invalid %s or instanceid", has_ms ? "ms_open_id" : "uuid");
+        goto out;
+    }
+    r->kind = has_ms ? CORE_ID_MS_OPEN_ID : CORE_ID_UUID;
+    r->instanceid = (int)instanceid;
+    api_write(c, api_leave_tx, r);
+out:
+    json_decref(body);
+    free(r);
+}

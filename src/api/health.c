@@ -1,0 +1,17 @@
+/* GET /healthz: answers 200 only when the store answers. */
+#include "api/api.h"
+
+static int api_health_tx(store_tx *tx, void *arg)
+{
+    int64_t n;
+    return store_app_count(tx, &n) == STORE_OK ? 0 : 1;
+}
+
+void api_healthz(api_call *c)
+{
+    if (store_read(c->env->st, api_health_tx, NULL) != 0) {
+        api_fail(c, ME_INTERNAL, "store unavailable");
+        return;
+    }
+    c->out = json_pack("{s:s}", "status", "ok");
+}

@@ -1,0 +1,183 @@
+/* PUT /v1/real-control/meetings/{meetingId}/kickout — the mission.
+ *
+ * The body is checked whole before anything is read from the store; then the
+ * meeting, the operator and every target are read, the rules decide, and all
+ * removals, bans and audit rows are written in the same transaction. */
+#include "api/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct api_kick {
+    api_call *c;
+    int64_t meeting_id;
+    core_kick_req req;
+    core_meeting m;
+    core_party op;
+    core_party targets[CORE_KICK_MAX];
+    core_kick_plan plan;
+    int64_t sub_meeting_id;
+    int n_removed;
+    core_device removed[CORE_KICK_MAX];   /* the sessions this request ended */
+} api_kick;
+
+static meetd_err api_kick_parse(api_call *c, json_t *body, core_kick_req *req)
+{
+    long long instanceid;
+    if (api_field_operator(c, body, &req->op_type, req->op_id, sizeof req->op_id) != ME_OK ||
+        api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK ||
+        api_field_bool(c, body, "allow_rejoin", true, &req->allow_rejoin, NULL) != ME_OK ||
+        api_field_str(c, body, "reason", false, req->reason, sizeof req->reason,
+                      &req->has_reason) != ME_OK)
+        return c->err.err;
+    if (!core_instanceid_valid(instanceid))
+        return api_fail(c, ME_INVALID, "unknown instanceid %lld", instanceid);
+    req->op_instanceid = (int)instanceid;
+    json_t *users = json_object_get(body, "users");
+    if (users == NULL || !json_is_array(users))
+        return api_fail(c, ME_INVALID, "users is required and must be an array");
+    size_t n = json_array_size(users);
+    if (n == 0 || n > CORE_KICK_MAX)
+        return api_fail(c, ME_INVALID, "users must list 1 to %d users", CORE_KICK_MAX);
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u) {
+        char where[16];
+        snprintf(where, sizeof where, "users[%zu]", i);
+        core_kick_user *ku = &req->users[i];
+        if (api_field_target(c, u, where, &ku->id_type, ku->id, sizeof ku->id,
+                             &ku->instanceid) != ME_OK)
+            return c->err.err;
+    }
+    req->n_users = (int)n;
+    return core_kick_validate(req, &c->err);
+}
+
+static void api_kick_audit_fill(const api_kick *k, int i, core_audit *a)
+{
+    const api_call *c = k->c;
+    const core_user *t = &k->targets[i].user;
+    memset(a, 0, sizeof *a);
+    a->meeting_id = k->meeting_id;
+    a->sub_meeting_id = k->sub_meeting_id;
+    a->time = c->now;
+    snprintf(a->request_id, sizeof a->request_id, "%s", c->trace_id);
+    snprintf(a->action, sizeof a->action, "kickout");
+    if (k->op.found) {
+        snprintf(a->op_userid, sizeof a->op_userid, "%s", k->op.user.userid);
+        snprintf(a->op_uuid, sizeof a->op_uuid, "%s", k->op.user.uuid);
+        snprintf(a->op_ms_open_id, sizeof a->op_ms_open_id, "%s", k->op.user.ms_open_id);
+    } else {
+        /* A creator or host named by userid who never joined. */
+        snprintf(a->op_userid, sizeof a->op_userid, "%s", k->req.op_id);
+    }
+    a->op_instanceid = k->req.op_instanceid;
+    snprintf(a->target_userid, sizeof a->target_userid, "%s", t->userid);
+    snprintf(a->target_guest_id, sizeof a->target_guest_id, "%s", t->guest_id);
+    snprintf(a->target_uuid, sizeof a->target_uuid, "%s", t->uuid);
+    snprintf(a->target_ms_open_id, sizeof a->target_ms_open_id, "%s", t->ms_open_id);
+    a->target_instanceid = k->req.users[i].instanceid;
+    a->allow_rejoin = k->req.allow_rejoin;
+    snprintf(a->reason, sizeof a->reason, "%s", k->req.reason);
+}
+
+static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
+{
+    api_call *c = k->c;
+    const core_party *t = &k->targets[i];
+    core_device *dev = &k->removed[k->n_removed];
+    int rc = store_device_present(tx, k->meeting_id, t->user.user_no, k->req.users[i].instanceid,
+                                  dev);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "device_present");
+    rc = store_device_end(tx, dev->device_no, c->now, CORE_LEFT_KICKED);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "device_end");
+    k->n_removed++;
+    if (!k->req.allow_rejoin) {
+        core_ban ban;
+        memset(&ban, 0, sizeof ban);
+        ban.meeting_id = k->meeting_id;
+        ban.user = t->user;
+        ban.banned_at = c->now;
+        snprintf(ban.reason, sizeof ban.reason, "%s", k->req.reason);
+        snprintf(ban.operator_ms_open_id, sizeof ban.operator_ms_open_id, "%s",
+                 k->op.found ? k->op.user.ms_open_id : "");
+        snprintf(ban.request_id, sizeof ban.request_id, "%s", c->trace_id);
+        rc = store_ban_put(tx, &ban);
+        if (rc != STORE_OK)
+            return api_store_fail(c, rc, "ban_put");
+    }
+    core_audit a;
+    api_kick_audit_fill(k, i, &a);
+    rc = store_audit_insert(tx, &a);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "audit_insert");
+    return ME_OK;
+}
+
+static int api_kick_tx(store_tx *tx, void *arg)
+{
+    api_kick *k = arg;
+    api_call *c = k->c;
+    k->n_removed = 0;
+    if (api_load_meeting(c, tx, k->meeting_id, &k->m) != ME_OK ||
+        api_resolve(c, tx, k->meeting_id, k->req.op_type, k->req.op_id,
+                    &k->op) != ME_OK)
+        return c->err.err;
+    for (int i = 0; i < k->req.n_users; i++)
+        if (api_resolve(c, tx, k->meeting_id, k->req.users[i].id_type, k->req.users[i].id,
+                        &k->targets[i]) != ME_OK)
+            return c->err.err;
+    if (core_kick_decide(&k->m, c->now, &k->req, &k->op, k->targets, &k->plan, &c->err) != ME_OK)
+        return c->err.err;
+    /* Decided, so the meeting is in progress: this only names the occurrence. */
+    core_require_in_progress(&k->m, c->now, &k->sub_meeting_id, NULL);
+    for (int i = 0; i < k->req.n_users; i++)
+        if (k->plan.apply[i] && api_kick_apply(tx, k, i) != ME_OK)
+            return c->err.err;
+    return ME_OK;
+}
+
+static bool api_wants_representation(api_call *c)
+{
+    const char *prefer = c->header(c->io, "Prefer");
+    return prefer != NULL && strcasestr(prefer, "return=representation") != NULL;
+}
+
+static json_t *api_kick_results(const api_kick *k)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < k->req.n_users; i++) {
+        const core_kick_user *u = &k->req.users[i];
+        const core_party *t = &k->targets[i];
+        const char *ms = t->found ? t->user.ms_open_id
+                                  : (u->id_type == CORE_ID_MS_OPEN_ID ? u->id : "");
+        const char *uuid = t->found ? t->user.uuid : (u->id_type == CORE_ID_UUID ? u->id : "");
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}", "ms_open_id", ms, "uuid", uuid,
+                                             "instanceid", u->instanceid, "result",
+                                             core_kick_result_name(k->plan.result[i])));
+    }
+    return json_pack("{s:o}", "results", arr);
+}
+
+void api_kickout(api_call *c)
+{
+    api_kick *k = calloc(1, sizeof *k);
+    json_t *body = NULL;
+    if (k == NULL) {
+        api_fail(c, ME_INTERNAL, NULL);
+        return;
+    }
+    k->c = c;
+    if (api_meeting_id(c, &k->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
+        api_kick_parse(c, body, &k->req) != ME_OK || api_write(c, api_kick_tx, k) != ME_OK)
+        goto out;
+    if (api_wants_representation(c))
+        c->out = api_kick_results(k);
+out:
+    json_decref(body);
+    free(k);
+}

@@ -1,0 +1,168 @@
+/* The route table, and the steps every request goes through before its
+ * handler: route, authenticate, rate-limit. */
+#include "api/api.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "common/ids.h"
+
+typedef struct api_route {
+    const char *method;
+    const char *pattern;   /* '*' matches one path segment, captured as a param */
+    bool signed_only;      /* false: no authentication (health) */
+    api_handler handler;
+} api_route;
+
+static const api_route api_routes[] = {
+    {"POST", "/v1/meetings", true, api_meeting_create},
+    {"GET", "/v1/meetings/*", true, api_meeting_get},
+    {"POST", "/v1/meetings/*/cancel", true, api_meeting_cancel},
+    {"POST", "/v1/meetings/*/dismiss", true, api_meeting_dismiss},
+    {"GET", "/v1/meetings/*/participants", true, api_participants},
+    {"PUT", "/v1/real-control/meetings/*/kickout", true, api_kickout},
+    {"PUT", "/v1/real-control/meetings/*/cohosts", true, api_cohosts},
+    {"POST", "/meetd/v1/meetings/*/join", true, api_join},
+    {"POST", "/meetd/v1/meetings/*/leave", true, api_leave},
+    {"GET", "/meetd/v1/meetings/*/bans", true, api_bans_list},
+    {"DELETE", "/meetd/v1/meetings/*/bans/*", true, api_bans_lift},
+    {"GET", "/meetd/v1/meetings/*/audit", true, api_audit},
+    {"GET", "/healthz", false, api_healthz},
+};
+
+/* Matches path against pattern segment by segment. Empty segments are
+ * skipped: Tencent's own example request has "//v1/...". */
+static bool api_match(const char *pattern, const char *path, api_call *c)
+{
+    int n_param = 0;
+    const char *p = pattern;
+    const char *s = path;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        while (*s == '/')
+            s++;
+        if (*p == '\0' || *s == '\0')
+            break;
+        size_t plen = strcspn(p, "/");
+        size_t slen = strcspn(s, "/");
+        if (plen == 1 && *p == '*') {
+            if (n_param == API_PARAMS_MAX || slen >= API_PARAM_MAX)
+                return false;
+            memcpy(c->param[n_param], s, slen);
+            c->param[n_param][slen] = '\0';
+            n_param++;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*p != '\0' || *s != '\0')
+        return false;
+    c->n_param = n_param;
+    return true;
+}
+
+static int api_key_read(store_tx *tx, void *arg)
+{
+    struct { const char *secret_id; auth_key *out; int rc; } *q = arg;
+    store_key key;
+    store_app app;
+    int rc = store_key_get(tx, q->secret_id, &key, &app);
+    if (rc == STORE_NOTFOUND) {
+        q->rc = 1;
+        return 0;
+    }
+    if (rc != STORE_OK) {
+        q->rc = -1;
+        return 0;
+    }
+    snprintf(q->out->secret_key, sizeof q->out->secret_key, "%s", key.secret_key);
+    snprintf(q->out->app_id, sizeof q->out->app_id, "%s", app.app_id);
+    snprintf(q->out->sdk_id, sizeof q->out->sdk_id, "%s", app.sdk_id);
+    OPENSSL_cleanse(&key, sizeof key);
+    q->rc = 0;
+    return 0;
+}
+
+static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
+{
+    const api_env *env = arg;
+    struct { const char *secret_id; auth_key *out; int rc; } q = {secret_id, out, -1};
+    if (store_read(env->st, api_key_read, &q) != 0)
+        return -1;
+    return q.rc;
+}
+
+static meetd_err api_authenticate(api_call *c)
+{
+    auth_request r = {
+        .method = c->method,
+        .uri = c->raw_uri,
+        .body = c->body,
+        .body_len = c->body_len,
+        .key = c->header(c->io, "X-TC-Key"),
+        .timestamp = c->header(c->io, "X-TC-Timestamp"),
+        .nonce = c->header(c->io, "X-TC-Nonce"),
+        .signature = c->header(c->io, "X-TC-Signature"),
+        .app_id = c->header(c->io, "AppId"),
+        .sdk_id = c->header(c->io, "SdkId"),
+        .access_token = c->header(c->io, "AccessToken"),
+        .open_id = c->header(c->io, "OpenId"),
+    };
+    meetd_err e = auth_verify(&r, api_key_lookup, (void *)c->env, c->env->replay, c->now,
+                              c->app_id, &c->err);
+    if (e != ME_OK)
+        return e;
+    if (c->env->rl != NULL && !auth_ratelimit_allow(c->env->rl, c->app_id, clock_mono_ms()))
+        return api_fail(c, ME_RATE_LIMITED, NULL);
+    return ME_OK;
+}
+
+static meetd_err api_check_content_type(api_call *c)
+{
+    if (c->body_len == 0)
+        return ME_OK;
+    const char *ct = c->header(c->io, "Content-Type");
+    static const char json[] = "application/json";
+    if (ct != NULL && strncasecmp(ct, json, sizeof json - 1) == 0 &&
+        (ct[sizeof json - 1] == '\0' || ct[sizeof json - 1] == ';' ||
+         ct[sizeof json - 1] == ' '))
+        return ME_OK;
+    return api_fail(c, ME_INVALID, "Content-Type must be application/json");
+}
+
+void api_dispatch(api_call *c)
+{
+    const api_route *found = NULL;
+    bool other_method = false;
+    c->err.err = ME_OK;
+    c->err.msg[0] = '\0';
+    for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++) {
+        if (!api_match(api_routes[i].pattern, c->path, c))
+            continue;
+        if (strcmp(api_routes[i].method, c->method) == 0) {
+            found = &api_routes[i];
+            break;
+        }
+        other_method = true;
+    }
+    if (found == NULL) {
+        if (other_method)
+            api_fail(c, ME_METHOD, "method %s is not allowed for %s", c->method, c->path);
+        else
+            api_fail(c, ME_ROUTE, NULL);
+        return;
+    }
+    if (found->signed_only) {
+        if (api_authenticate(c) != ME_OK)
+            return;
+        if (api_check_content_type(c) != ME_OK)
+            return;
+    }
+    found->handler(c);
+}

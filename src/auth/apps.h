@@ -1,0 +1,18 @@
+/* Apps (tenants) and their credentials: creating, rotating, deleting.
+ * Used by `meetd app` and by the first start of an empty store. */
+#ifndef MEETD_AUTH_APPS_H
+#define MEETD_AUTH_APPS_H
+
+#include "store/store.h"
+
+/* sdk_id NULL: generate one; "": the app has none. Fills app and key.
+ * Returns 0, or -1 (logged). */
+int auth_app_create(store *st, const char *name, const char *sdk_id, int64_t now,
+                    store_app *app, store_key *key);
+/* A new key pair replaces every key of the app. Returns 0, 1 when there is
+ * no such app, -1 on failure. */
+int auth_app_rotate(store *st, const char *app_id, int64_t now, store_app *app, store_key *key);
+/* Returns 0, 1 when there is no such app, -1 on failure. */
+int auth_app_delete(store *st, const char *app_id);
+
+#endif

@@ -1,0 +1,97 @@
+/* Request authentication: the AK/SK signature of CONTRACT.md section 1, the
+ * replay window, and the per-app rate limit. No I/O: the caller passes the
+ * header values and a way to look a SecretId up. */
+#ifndef MEETD_AUTH_H
+#define MEETD_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define AUTH_WINDOW 300     /* seconds either side of server time */
+#define AUTH_SIG_LEN 88     /* base64 of 64 hex characters */
+
+/* Fetches the HMAC implementation once. Call before any other auth_ call. */
+int auth_init(void);
+void auth_shutdown(void);
+
+/* signature = base64(lowercase_hex(HMAC-SHA256(secret_key, string_to_sign)))
+ * with string_to_sign built from the parts as the contract says. out receives
+ * AUTH_SIG_LEN characters and a NUL. Returns 0, or -1 on a crypto failure. */
+int auth_sign(const char *secret_key, const char *method, const char *secret_id,
+              const char *nonce, const char *timestamp, const char *uri,
+              const char *body, size_t body_len, char out[AUTH_SIG_LEN + 1]);
+
+/* Constant-time comparison of a received signature with the expected one. */
+bool auth_signature_equal(const char *expected, const char *received);
+
+/* ---- replay memory ------------------------------------------------------- */
+
+/* Remembers (AppId, timestamp, nonce) triples for as long as the timestamp is
+ * inside the window, holding at most `capacity` of them. At the bound it
+ * forgets the oldest second's entries and raises that app's floor: from then
+ * on a request of that app whose timestamp is at or below the floor is refused
+ * as a possible replay. So the bound can only refuse honest requests (those
+ * whose timestamp is old), never accept a replay. Thread-safe. */
+typedef struct auth_replay auth_replay;
+
+int auth_replay_new(size_t capacity, auth_replay **out);
+void auth_replay_free(auth_replay *r);
+/* ME_OK and the triple is recorded; ME_REPLAY when seen before (or at or
+ * below the floor). The caller has checked the window already. */
+meetd_err auth_replay_check(auth_replay *r, const char *app_id, int64_t timestamp,
+                            uint64_t nonce, int64_t now);
+size_t auth_replay_size(auth_replay *r);
+
+/* ---- rate limit ------------------------------------------------------------ */
+
+/* Token bucket per AppId: `rate` requests a second, bursts of up to `burst`.
+ * Thread-safe. */
+typedef struct auth_ratelimit auth_ratelimit;
+
+int auth_ratelimit_new(double rate, double burst, auth_ratelimit **out);
+void auth_ratelimit_free(auth_ratelimit *rl);
+/* now_ms: a monotonic clock in milliseconds. */
+bool auth_ratelimit_allow(auth_ratelimit *rl, const char *app_id, int64_t now_ms);
+
+/* ---- verifying a request ------------------------------------------------- */
+
+/* Header values as received; NULL when the header is absent. */
+typedef struct auth_request {
+    const char *method;
+    const char *uri;            /* path and ?query exactly as on the request line */
+    const char *body;
+    size_t body_len;
+    const char *key;            /* X-TC-Key */
+    const char *timestamp;      /* X-TC-Timestamp */
+    const char *nonce;          /* X-TC-Nonce */
+    const char *signature;      /* X-TC-Signature */
+    const char *app_id;         /* AppId */
+    const char *sdk_id;         /* SdkId; "" counts as absent */
+    const char *access_token;   /* AccessToken (OAuth2.0) */
+    const char *open_id;        /* OpenId (OAuth2.0) */
+} auth_request;
+
+/* What the lookup says of a SecretId. */
+typedef struct auth_key {
+    char secret_key[65];
+    char app_id[33];
+    char sdk_id[33];            /* "" when the app has none */
+} auth_key;
+
+/* Returns 0 and fills out when the SecretId exists, 1 when it does not,
+ * -1 on failure. */
+typedef int (*auth_lookup_fn)(void *arg, const char *secret_id, auth_key *out);
+
+/* Verifies a request, in this order: OAuth2.0 headers (190303), missing
+ * headers (190303), malformed nonce (190303), unknown key (190303), AppId
+ * and SdkId (190303), signature (200003), timestamp window (190300), replay
+ * (190301). The signature is checked before the window and the replay
+ * memory so that only authentic requests consume replay capacity.
+ * On ME_OK, app_id_out (33 bytes) holds the authenticated AppId. */
+meetd_err auth_verify(const auth_request *req, auth_lookup_fn lookup, void *lookup_arg,
+                      auth_replay *replay, int64_t now, char *app_id_out, meetd_error *err);
+
+#endif

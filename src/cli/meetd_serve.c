@@ -1,0 +1,298 @@
+/* meetd serve: open the store, start HTTP, wait for SIGINT/SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <pthread.h>
+
+#include <openssl/crypto.h>
+
+#include "auth/apps.h"
+#include "auth/auth.h"
+#include "cli/meetd_cli.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "http/server.h"
+
+typedef struct serve_opts {
+    char host[256];
+    unsigned port;
+    const char *data;
+    unsigned threads;
+    unsigned max_connections;
+    unsigned per_ip;
+    unsigned idle_timeout;
+    double rate_limit;
+    unsigned long replay_capacity;
+    store_durability durability;
+} serve_opts;
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: meetd serve [options]\n"
+            "  --listen HOST:PORT       address (MEETD_LISTEN, default %s; port 0: any)\n"
+            "  --data DIR               data directory (MEETD_DATA, default %s)\n"
+            "  --threads N              HTTP worker threads (MEETD_THREADS, default 4)\n"
+            "  --max-connections N      open connections (MEETD_MAX_CONNECTIONS, default 4096)\n"
+            "  --per-ip-connections N   per client address, 0 = off (MEETD_PER_IP_CONNECTIONS)\n"
+            "  --idle-timeout S         seconds of silence before closing (MEETD_IDLE_TIMEOUT, default 30)\n"
+            "  --rate-limit R           requests/s per app, 0 = off (MEETD_RATE_LIMIT)\n"
+            "  --replay-capacity N      (timestamp, nonce) pairs kept (MEETD_REPLAY_CAPACITY, default 1000000)\n"
+            "  --durability full|normal commit durability (MEETD_DURABILITY, default full)\n",
+            MEETD_DEFAULT_LISTEN, MEETD_DEFAULT_DATA);
+}
+
+static int serve_parse_listen(const char *s, serve_opts *o)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s)
+        return -1;
+    size_t hl = (size_t)(colon - s);
+    /* [::1]:8080 */
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl >= sizeof o->host)
+        return -1;
+    memcpy(o->host, s, hl);
+    o->host[hl] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || end == colon + 1 || port > 65535)
+        return -1;
+    o->port = (unsigned)port;
+    return 0;
+}
+
+static int serve_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s || s[0] == '-' || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Applies one setting; name is the flag without dashes, for messages. */
+static int serve_set(serve_opts *o, const char *name, const char *v)
+{
+    unsigned long n;
+    if (strcmp(name, "listen") == 0)
+        return serve_parse_listen(v, o);
+    if (strcmp(name, "data") == 0) {
+        o->data = v;
+        return *v ? 0 : -1;
+    }
+    if (strcmp(name, "durability") == 0) {
+        if (strcasecmp(v, "full") == 0)
+            o->durability = STORE_DURABLE_FULL;
+        else if (strcasecmp(v, "normal") == 0)
+            o->durability = STORE_DURABLE_NORMAL;
+        else
+            return -1;
+        return 0;
+    }
+    if (strcmp(name, "rate-limit") == 0) {
+        char *end;
+        errno = 0;
+        double r = strtod(v, &end);
+        if (errno != 0 || *end != '\0' || end == v || !(r >= 0) || r > 1e9)
+            return -1;
+        o->rate_limit = r;
+        return 0;
+    }
+    if (strcmp(name, "replay-capacity") == 0) {
+        if (serve_parse_uint(v, 100000000UL, &n) != 0 || n < 1000)
+            return -1;
+        o->replay_capacity = n;
+        return 0;
+    }
+    if (serve_parse_uint(v, 1000000UL, &n) != 0)
+        return -1;
+    if (strcmp(name, "threads") == 0 && n >= 1 && n <= 256)
+        o->threads = (unsigned)n;
+    else if (strcmp(name, "max-connections") == 0 && n >= 1)
+        o->max_connections = (unsigned)n;
+    else if (strcmp(name, "per-ip-connections") == 0)
+        o->per_ip = (unsigned)n;
+    else if (strcmp(name, "idle-timeout") == 0 && n >= 1)
+        o->idle_timeout = (unsigned)n;
+    else
+        return -1;
+    return 0;
+}
+
+static const struct option serve_longopts[] = {
+    {"listen", required_argument, NULL, 0},
+    {"data", required_argument, NULL, 0},
+    {"threads", required_argument, NULL, 0},
+    {"max-connections", required_argument, NULL, 0},
+    {"per-ip-connections", required_argument, NULL, 0},
+    {"idle-timeout", required_argument, NULL, 0},
+    {"rate-limit", required_argument, NULL, 0},
+    {"replay-capacity", required_argument, NULL, 0},
+    {"durability", required_argument, NULL, 0},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Environment first, so that flags (parsed after) win. */
+static int serve_from_env(serve_opts *o)
+{
+    for (const struct option *opt = serve_longopts; opt->name != NULL; opt++) {
+        if (opt->has_arg != required_argument)
+            continue;
+        char var[64] = "MEETD_";
+        size_t n = strlen(var);
+        for (const char *p = opt->name; *p && n + 1 < sizeof var; p++)
+            var[n++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        var[n] = '\0';
+        const char *v = getenv(var);
+        if (v != NULL && serve_set(o, opt->name, v) != 0) {
+            fprintf(stderr, "meetd: invalid %s='%s'\n", var, v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int serve_parse(int argc, char **argv, serve_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    serve_parse_listen(MEETD_DEFAULT_LISTEN, o);
+    o->data = MEETD_DEFAULT_DATA;
+    o->threads = 4;
+    o->max_connections = 4096;
+    o->idle_timeout = 30;
+    o->replay_capacity = 1000000;
+    if (serve_from_env(o) != 0)
+        return 2;
+    int idx, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", serve_longopts, &idx)) != -1) {
+        if (ch == 'h') {
+            serve_usage(stdout);
+            return 1;
+        }
+        if (ch != 0) {
+            serve_usage(stderr);
+            return 2;
+        }
+        if (serve_set(o, serve_longopts[idx].name, optarg) != 0) {
+            fprintf(stderr, "meetd: invalid --%s '%s'\n", serve_longopts[idx].name, optarg);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "meetd: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+static int serve_count_apps(store_tx *tx, void *arg)
+{
+    return store_app_count(tx, arg) == STORE_OK ? 0 : -1;
+}
+
+/* First start with an empty store: a development app, its credentials shown
+ * once on stdout (never in the log) and kept in <data>/credentials. */
+static int serve_first_start(store *st, const serve_opts *o, const char *endpoint)
+{
+    int64_t apps = 0;
+    if (store_read(st, serve_count_apps, &apps) != 0)
+        return -1;
+    if (apps > 0)
+        return 0;
+    store_app app;
+    store_key key;
+    if (auth_app_create(st, "development", NULL, clock_unix(), &app, &key) != 0)
+        return -1;
+    int rc = meetd_write_credentials(o->data, endpoint, &app, &key);
+    if (rc == 0) {
+        printf("meetd: created a development app; its credentials (also in %s/credentials):\n",
+               o->data);
+        meetd_print_credentials(stdout, endpoint, &app, &key);
+        fflush(stdout);
+        log_info("created development app %s", app.app_id);
+    }
+    OPENSSL_cleanse(&key, sizeof key);
+    return rc;
+}
+
+static int serve_run(const serve_opts *o)
+{
+    int ret = 1;
+    store *st = NULL;
+    auth_replay *replay = NULL;
+    auth_ratelimit *rl = NULL;
+    http_server *srv = NULL;
+    sigset_t set;
+
+    /* Worker threads inherit this mask, so only sigwait below sees them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    store_options so = {.data_dir = o->data, .durability = o->durability};
+    if (auth_init() != 0) {
+        log_error("cannot initialise HMAC-SHA256");
+        goto out;
+    }
+    if (store_open(&so, &st) != 0) {
+        log_error("cannot open the store in %s", o->data);
+        goto out;
+    }
+    if (auth_replay_new(o->replay_capacity, &replay) != 0)
+        goto out;
+    if (o->rate_limit > 0 &&
+        auth_ratelimit_new(o->rate_limit, o->rate_limit < 1 ? 1 : o->rate_limit, &rl) != 0)
+        goto out;
+    api_env env = {.st = st, .replay = replay, .rl = rl};
+    http_config hc = {.host = o->host, .port = (uint16_t)o->port, .threads = o->threads,
+                      .max_connections = o->max_connections,
+                      .per_ip_connections = o->per_ip, .idle_timeout = o->idle_timeout};
+    if (http_start(&hc, &env, &srv) != 0)
+        goto out;
+    char endpoint[300];
+    snprintf(endpoint, sizeof endpoint, strchr(o->host, ':') ? "http://[%s]:%u" : "http://%s:%u",
+             o->host, (unsigned)http_port(srv));
+    if (serve_first_start(st, o, endpoint) != 0) {
+        log_error("cannot create the development app");
+        goto out;
+    }
+    fprintf(stderr, "meetd: listening on %s\n", endpoint);
+    fflush(stderr);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("signal %d: shutting down", sig);
+    ret = 0;
+out:
+    http_stop(srv);
+    auth_ratelimit_free(rl);
+    auth_replay_free(replay);
+    store_close(st);
+    auth_shutdown();
+    return ret;
+}
+
+int meetd_serve_main(int argc, char **argv)
+{
+    serve_opts o;
+    int rc = serve_parse(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    return serve_run(&o);
+}

@@ -1,0 +1,32 @@
+/* Random identifiers and clocks. Every id comes from OpenSSL's RAND_bytes, so
+ * none can be guessed from another. */
+#ifndef MEETD_COMMON_IDS_H
+#define MEETD_COMMON_IDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Each returns 0, or -1 when the random generator fails. */
+int ids_random_bytes(void *buf, size_t len);
+/* len characters of [0-9A-Za-z] and a NUL into out (len + 1 bytes). */
+int ids_alnum(char *out, size_t len);
+/* len decimal digits, the first non-zero, and a NUL. */
+int ids_digits(char *out, size_t len);
+/* len bytes as 2*len lower-case (upper when `upper`) hex characters and a NUL. */
+void ids_hex(char *out, const uint8_t *bytes, size_t len, int upper);
+
+/* A meeting id: 19 decimal digits, below INT64_MAX. */
+int ids_meeting_id(int64_t *out);
+int ids_meeting_code(char out[10]);
+int ids_uuid(char out[33]);          /* 32 upper-case hex */
+int ids_ms_open_id(char out[45]);    /* "ms" + 42 alphanumerics */
+int ids_trace(char out[33]);         /* 32 lower-case hex */
+
+/* SHA-256 of data into out. Returns 0 or -1. */
+int ids_sha256(const void *data, size_t len, uint8_t out[32]);
+
+int64_t clock_unix(void);            /* wall clock, seconds */
+int64_t clock_mono_ms(void);         /* monotonic, milliseconds */
+int64_t clock_mono_us(void);         /* monotonic, microseconds */
+
+#endif

@@ -1,0 +1,262 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ids.h"
+#include "common/log.h"
+
+/* Headers and the request line must fit in this per-connection pool;
+ * libmicrohttpd answers 431 when they do not. */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
+#define HTTP_PATH_LOG_MAX 200
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const api_env *env;
+    uint16_t port;
+};
+
+/* One request from its first line to its completion. */
+typedef struct http_req {
+    char *raw_uri;
+    int64_t start_us;
+    char trace[33];
+    char method[12];
+    char path[HTTP_PATH_LOG_MAX + 1];
+    char *body;
+    size_t len;
+    bool headers_seen;
+    bool too_large;
+    int status;                /* 0 until a response is queued */
+    int error_code;
+} http_req;
+
+/* Called by libmicrohttpd with the request line's URI before it is decoded:
+ * the signature covers exactly those bytes. */
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    http_req *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->raw_uri = strdup(uri);
+    if (r->raw_uri == NULL || ids_trace(r->trace) != 0) {
+        free(r->raw_uri);
+        free(r);
+        return NULL;
+    }
+    r->start_us = clock_mono_us();
+    return r;
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    http_req *r = *req_cls;
+    if (r == NULL)
+        return;
+    int64_t us = clock_mono_us() - r->start_us;
+    log_info("access method=%s path=%s status=%d error_code=%d latency_ms=%.3f trace=%s%s",
+             r->method[0] ? r->method : "-", r->path[0] ? r->path : "-", r->status,
+             r->error_code, (double)us / 1000.0, r->trace,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    free(r->body);
+    free(r->raw_uri);
+    free(r);
+    *req_cls = NULL;
+}
+
+static const char *http_header(void *io, const char *name)
+{
+    return MHD_lookup_connection_value(io, MHD_HEADER_KIND, name);
+}
+
+static const char *http_query(void *io, const char *name)
+{
+    return MHD_lookup_connection_value(io, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, http_req *r, const api_call *c)
+{
+    int status;
+    json_t *body = api_response_body(c, &status);
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        /* Out of memory while building a reply: a fixed one needs none. */
+        static const char oom[] =
+            "{\"error_info\":{\"error_code\":5108,\"new_error_code\":200005108,"
+            "\"message\":\"internal error\"}}";
+        text = strdup(oom);
+        status = 500;
+        if (text == NULL)
+            return MHD_NO;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, "X-TC-Trace", r->trace);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    r->error_code = c->err.err == ME_OK ? 0 : err_code(c->err.err);
+    return ret;
+}
+
+static enum MHD_Result http_send_error(struct MHD_Connection *conn, http_req *r,
+                                       const api_env *env, meetd_err e, const char *msg)
+{
+    api_call c;
+    memset(&c, 0, sizeof c);
+    c.env = env;
+    err_set(&c.err, e, "%s", msg);
+    return http_send(conn, r, &c);
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **req_cls)
+{
+    http_server *s = cls;
+    http_req *r = *req_cls;
+    if (r == NULL)
+        return MHD_NO;   /* allocation failed in http_uri_log: drop the connection */
+
+    if (!r->headers_seen) {
+        r->headers_seen = true;
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > API_BODY_MAX) {
+            r->too_large = true;
+            return http_send_error(conn, r, s->env, ME_TOO_LARGE,
+                                   "request body larger than 65536 bytes");
+        }
+        return MHD_YES;
+    }
+
+    if (*upload_data_size != 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_large)
+            return MHD_YES;
+        if (r->len + n > API_BODY_MAX) {
+            /* Chunked bodies have no Content-Length to refuse up front. */
+            r->too_large = true;
+            free(r->body);
+            r->body = NULL;
+            return http_send_error(conn, r, s->env, ME_TOO_LARGE,
+                                   "request body larger than 65536 bytes");
+        }
+        char *grown = realloc(r->body, r->len + n + 1);
+        if (grown == NULL)
+            return MHD_NO;
+        r->body = grown;
+        memcpy(r->body + r->len, upload_data, n);
+        r->len += n;
+        r->body[r->len] = '\0';
+        return MHD_YES;
+    }
+    if (r->too_large)
+        return MHD_YES;  /* already answered */
+
+    api_call c;
+    memset(&c, 0, sizeof c);
+    c.env = s->env;
+    c.method = method;
+    c.path = url;
+    c.raw_uri = r->raw_uri;
+    c.body = r->body != NULL ? r->body : "";
+    c.body_len = r->len;
+    c.trace_id = r->trace;
+    c.header = http_header;
+    c.query = http_query;
+    c.io = conn;
+    c.now = clock_unix();
+    api_dispatch(&c);
+    if (c.err.err == ME_INTERNAL)
+        log_error("trace=%s internal error: %s", r->trace, c.err.msg);
+    /* The client sees only the default message of an internal error. */
+    if (c.err.err == ME_INTERNAL)
+        err_set(&c.err, ME_INTERNAL, NULL);
+    enum MHD_Result ret = http_send(conn, r, &c);
+    json_decref(c.out);
+    return ret;
+}
+
+static int http_bind_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                          unsigned *flags)
+{
+    memset(ss, 0, sizeof *ss);
+    if (strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        *flags |= MHD_USE_IPv6;
+        return 0;
+    }
+    return -1;
+}
+
+int http_start(const http_config *cfg, const api_env *env, http_server **out)
+{
+    struct sockaddr_storage ss;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (http_bind_addr(cfg->host, cfg->port, &ss, &flags) != 0) {
+        log_error("cannot listen on '%s': not an IP address", cfg->host);
+        return -1;
+    }
+    http_server *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return -1;
+    s->env = env;
+    s->daemon = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, http_access, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        log_error("cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
+        free(s);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info != NULL ? info->port : cfg->port;
+    *out = s;
+    return 0;
+}
+
+uint16_t http_port(const http_server *s) { return s->port; }
+
+void http_stop(http_server *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,155 @@
+/* The store: meetd's durable state behind one interface.
+ *
+ * Callers never see SQL. They hand a function to store_write (or store_read)
+ * and call the primitives below on the transaction it receives; a backend
+ * (SQLite now, PostgreSQL later) decides how transactions are run. That keeps
+ * "read state, apply the rules, write the outcome" atomic, and lets a backend
+ * batch many requests' transactions into one commit (group commit) without
+ * any caller changing.
+ *
+ * Return codes of the primitives are store_rc values. */
+#ifndef MEETD_STORE_H
+#define MEETD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+typedef enum store_rc {
+    STORE_OK = 0,
+    STORE_NOTFOUND = 1,  /* no such row */
+    STORE_CONFLICT = 2,  /* a unique key is taken (generated id collision) */
+    STORE_ERROR = -1,    /* the backend failed; already logged */
+} store_rc;
+
+typedef struct store store;
+typedef struct store_tx store_tx;
+
+/* Durability of a committed write. FULL: synced to disk before store_write
+ * returns (the default). NORMAL: survives a crash of meetd, not of the OS. */
+typedef enum store_durability { STORE_DURABLE_FULL = 0, STORE_DURABLE_NORMAL = 1 } store_durability;
+
+typedef struct store_options {
+    const char *data_dir;          /* SQLite: <data_dir>/meetd.db, created 0600 */
+    store_durability durability;
+} store_options;
+
+/* Opens (creating and migrating as needed) the store. */
+int store_open(const store_options *opt, store **out);
+void store_close(store *s);
+/* The schema version the store is at after migrations. */
+int store_schema_version(store *s);
+
+/* Runs fn inside one write transaction. fn returns 0 to commit, anything
+ * else to roll back every change it made; that value is then returned as is.
+ * Returns 0 only once the transaction is committed (durably, per the
+ * durability mode), and -1 when the backend could not begin or commit (the
+ * changes are then not made). fn must not call store_write/store_read. */
+typedef int (*store_fn)(store_tx *tx, void *arg);
+int store_write(store *s, store_fn fn, void *arg);
+/* Runs fn on a consistent read-only snapshot. Same return convention. */
+int store_read(store *s, store_fn fn, void *arg);
+
+/* ---- apps and keys ----------------------------------------------------- */
+
+typedef struct store_app {
+    char app_id[CORE_APPID_MAX + 1];
+    char sdk_id[CORE_APPID_MAX + 1];   /* "" when the app has none */
+    char name[CORE_ID_MAX + 1];
+    int64_t created_at;
+} store_app;
+
+#define STORE_SECRET_MAX 64
+
+typedef struct store_key {
+    char secret_id[STORE_SECRET_MAX + 1];
+    char secret_key[STORE_SECRET_MAX + 1];
+    char app_id[CORE_APPID_MAX + 1];
+    int64_t created_at;
+} store_key;
+
+int store_app_insert(store_tx *tx, const store_app *app);        /* CONFLICT if taken */
+int store_app_get(store_tx *tx, const char *app_id, store_app *out);
+typedef int (*store_app_cb)(const store_app *app, void *arg);   /* nonzero stops */
+int store_app_list(store_tx *tx, store_app_cb cb, void *arg);
+int store_app_count(store_tx *tx, int64_t *count);
+/* Deletes the app with its keys and all its meetings' state. */
+int store_app_delete(store_tx *tx, const char *app_id);
+
+int store_key_insert(store_tx *tx, const store_key *key);        /* CONFLICT if taken */
+/* The key with this SecretId, and its app. */
+int store_key_get(store_tx *tx, const char *secret_id, store_key *key, store_app *app);
+typedef int (*store_key_cb)(const store_key *key, void *arg);
+int store_key_list(store_tx *tx, const char *app_id, store_key_cb cb, void *arg);
+int store_key_delete_all(store_tx *tx, const char *app_id);
+
+/* ---- meetings ------------------------------------------------------------ */
+
+/* Inserts the meeting with its hosts and occurrences. CONFLICT when its
+ * meeting_id or meeting_code is taken (the caller draws new ones). */
+int store_meeting_insert(store_tx *tx, const core_meeting *m);
+/* The meeting of this app with this id, hosts and occurrences included.
+ * Another app's meeting is NOTFOUND. */
+int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out);
+/* Writes m->status and every occurrence's status. */
+int store_meeting_update_status(store_tx *tx, const core_meeting *m);
+
+/* ---- users (identities per meeting) ---------------------------------- */
+
+/* Looks a user of the meeting up by userid, guest_id, uuid or ms_open_id
+ * (kind CORE_ID_USERID, CORE_ID_GUEST, CORE_ID_UUID, CORE_ID_MS_OPEN_ID). */
+int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
+                   core_user *out);
+/* Inserts u and sets u->user_no. CONFLICT when uuid/ms_open_id/userid/guest_id
+ * is taken in this meeting. */
+int store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
+int store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
+int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
+
+/* ---- devices (participant sessions) ------------------------------------ */
+
+/* The instanceids on which the user is present now, as a bit mask. */
+int store_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask);
+/* Inserts a present session and sets d->device_no. */
+int store_device_insert(store_tx *tx, core_device *d);
+/* The present session of (user, instanceid); NOTFOUND when none. */
+int store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
+                         core_device *out);
+/* Ends a present session: sets left_time and left_reason. NOTFOUND when the
+ * session is not present (already ended). */
+int store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
+/* Ends every present session of the meeting; cb (may be NULL) sees each one
+ * as it was before it ended. */
+typedef int (*store_device_cb)(const core_device *d, void *arg);
+int store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
+                          store_device_cb cb, void *arg);
+/* The present session holding this token hash; NOTFOUND when none. */
+int store_device_by_token(store_tx *tx, const uint8_t token_hash[32], core_device *out);
+
+/* Device sessions of a meeting in join order, with their users. sub_meeting_id
+ * -1 lists every occurrence's. Fills *total with the number of sessions. */
+typedef int (*store_participant_cb)(const core_device *d, const core_user *u, void *arg);
+int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                            int64_t pos, int size, store_participant_cb cb, void *arg,
+                            int64_t *total);
+
+/* ---- bans ---------------------------------------------------------------- */
+
+/* Inserts or refreshes the ban of b->user.user_no in b->meeting_id. */
+int store_ban_put(store_tx *tx, const core_ban *b);
+int store_ban_exists(store_tx *tx, int64_t meeting_id, int64_t user_no, bool *banned);
+/* NOTFOUND when the user was not banned. */
+int store_ban_delete(store_tx *tx, int64_t meeting_id, int64_t user_no);
+typedef int (*store_ban_cb)(const core_ban *b, void *arg);
+int store_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg);
+
+/* ---- audit log ----------------------------------------------------------- */
+
+int store_audit_insert(store_tx *tx, core_audit *a);           /* sets a->audit_no */
+/* Newest first. */
+typedef int (*store_audit_cb)(const core_audit *a, void *arg);
+int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
+                     store_audit_cb cb, void *arg, int64_t *total);
+
+#endif
