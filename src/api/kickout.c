@@ -44,7 +44,7 @@ static meetd_err api_kick_parse(api_call *c, json_t *body, core_kick_req *req)
     size_t i;
     json_t *u;
     json_array_foreach(users, i, u) {
-        char where[16];
+        char where[32];
         snprintf(where, sizeof where, "users[%zu]", i);
         core_kick_user *ku = &req->users[i];
         if (api_field_target(c, u, where, &ku->id_type, ku->id, sizeof ku->id,
@@ -71,7 +71,7 @@ static void api_kick_audit_fill(const api_kick *k, int i, core_audit *a)
         snprintf(a->op_ms_open_id, sizeof a->op_ms_open_id, "%s", k->op.user.ms_open_id);
     } else {
         /* A creator or host named by userid who never joined. */
-        snprintf(a->op_userid, sizeof a->op_userid, "%s", k->req.op_id);
+        snprintf(a->op_userid, sizeof a->op_userid, "%.*s", CORE_ID_MAX, k->req.op_id);
     }
     a->op_instanceid = k->req.op_instanceid;
     snprintf(a->target_userid, sizeof a->target_userid, "%s", t->userid);

@@ -44,6 +44,10 @@ void auth_replay_free(auth_replay *r);
 meetd_err auth_replay_check(auth_replay *r, const char *app_id, int64_t timestamp,
                             uint64_t nonce, int64_t now);
 size_t auth_replay_size(auth_replay *r);
+/* Refuses, for every app, any timestamp at or below `second`. The memory is
+ * not persisted, so a starting server raises it to its start time: nothing
+ * signed before a restart can be replayed after it. */
+void auth_replay_raise_floor(auth_replay *r, int64_t second);
 
 /* ---- rate limit ------------------------------------------------------------ */
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <pthread.h>
 
 #include <openssl/crypto.h>
@@ -229,6 +230,20 @@ static int serve_first_start(store *st, const serve_opts *o, const char *endpoin
     return rc;
 }
 
+/* Requests signed before this start may have been seen by the previous
+ * process, whose replay memory is gone: refuse their timestamps, and accept
+ * connections only once the clock has moved past them, so that a client
+ * whose clock agrees with ours is never refused. */
+static void serve_replay_floor(auth_replay *replay)
+{
+    int64_t start = clock_unix();
+    auth_replay_raise_floor(replay, start);
+    while (clock_unix() <= start) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int serve_run(const serve_opts *o)
 {
     int ret = 1;
@@ -256,6 +271,7 @@ static int serve_run(const serve_opts *o)
     }
     if (auth_replay_new(o->replay_capacity, &replay) != 0)
         goto out;
+    serve_replay_floor(replay);
     if (o->rate_limit > 0 &&
         auth_ratelimit_new(o->rate_limit, o->rate_limit < 1 ? 1 : o->rate_limit, &rl) != 0)
         goto out;

@@ -1,0 +1,254 @@
+/* Token bucket per AppId.
+ *
+ * A bucket that has refilled to the brim says nothing a new bucket would not,
+ * so idle full buckets are dropped: buckets are kept in order of last use and
+ * each call looks at the least recently used ones. A hard bound on the number
+ * of buckets covers the case of many apps active at once. */
+#include "auth/auth.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+/* Far above the number of apps one server holds; only reached if the caller
+ * limits by an unauthenticated AppId. Then the least recently used bucket is
+ * forgotten, which at worst lets that app start over with a full bucket. */
+#define RL_MAX_BUCKETS 65536
+#define RL_MIN_SLOTS 64
+#define RL_SWEEP_PER_CALL 2
+
+/* Tokens are counted in billionths, and the rate in billionths per
+ * millisecond, so that refills are exact integer sums: a bucket refilled in
+ * many small steps holds what one long step would give. The rate is kept to
+ * a millionth of a request a second. The bounds keep the products in int64. */
+#define RL_UNIT INT64_C(1000000000)
+#define RL_MAX_RATE 1e9         /* requests a second */
+#define RL_MAX_BURST 1e9
+
+typedef struct rl_bucket {
+    struct rl_bucket *chain;            /* hash chain */
+    struct rl_bucket *older, *newer;    /* by last use */
+    uint64_t hash;
+    int64_t tokens;                     /* in RL_UNIT */
+    int64_t last_ms;
+    char app_id[];
+} rl_bucket;
+
+struct auth_ratelimit {
+    pthread_mutex_t lock;
+    uint64_t seed;
+    int64_t rate;                       /* RL_UNIT per millisecond */
+    int64_t burst;                      /* in RL_UNIT */
+    rl_bucket **slots;
+    size_t mask;
+    size_t count;
+    rl_bucket *oldest, *newest;
+};
+
+static uint64_t hash_str(uint64_t seed, const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 29;
+    return h;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed;
+    if (RAND_bytes((unsigned char *)&seed, sizeof seed) == 1)
+        return seed;
+    return (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&seed;
+}
+
+static void lru_remove(auth_ratelimit *rl, rl_bucket *b)
+{
+    if (b->older != NULL)
+        b->older->newer = b->newer;
+    else
+        rl->oldest = b->newer;
+    if (b->newer != NULL)
+        b->newer->older = b->older;
+    else
+        rl->newest = b->older;
+    b->older = b->newer = NULL;
+}
+
+static void lru_append(auth_ratelimit *rl, rl_bucket *b)
+{
+    b->older = rl->newest;
+    b->newer = NULL;
+    if (rl->newest != NULL)
+        rl->newest->newer = b;
+    else
+        rl->oldest = b;
+    rl->newest = b;
+}
+
+static rl_bucket **chain_ref(auth_ratelimit *rl, const rl_bucket *b)
+{
+    rl_bucket **ref = &rl->slots[b->hash & rl->mask];
+    while (*ref != b)
+        ref = &(*ref)->chain;
+    return ref;
+}
+
+static void bucket_drop(auth_ratelimit *rl, rl_bucket *b)
+{
+    rl_bucket **ref = chain_ref(rl, b);
+    *ref = b->chain;
+    lru_remove(rl, b);
+    rl->count--;
+    free(b);
+}
+
+static rl_bucket *bucket_find(auth_ratelimit *rl, const char *app_id, uint64_t h)
+{
+    for (rl_bucket *b = rl->slots[h & rl->mask]; b != NULL; b = b->chain)
+        if (b->hash == h && strcmp(b->app_id, app_id) == 0)
+            return b;
+    return NULL;
+}
+
+/* Doubles the slot array at load factor 1; failing to grow costs only speed. */
+static void slots_grow(auth_ratelimit *rl)
+{
+    size_t n = rl->mask + 1;
+    if (rl->count <= n || n >= RL_MAX_BUCKETS)
+        return;
+    rl_bucket **ns = calloc(2 * n, sizeof *ns);
+    if (ns == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        rl_bucket *b = rl->slots[i];
+        while (b != NULL) {
+            rl_bucket *next = b->chain;
+            rl_bucket **head = &ns[b->hash & (2 * n - 1)];
+            b->chain = *head;
+            *head = b;
+            b = next;
+        }
+    }
+    free(rl->slots);
+    rl->slots = ns;
+    rl->mask = 2 * n - 1;
+}
+
+/* Tokens the bucket would hold at now_ms. A clock that seems to go back adds
+ * nothing. */
+static int64_t refilled(const auth_ratelimit *rl, const rl_bucket *b, int64_t now_ms)
+{
+    int64_t missing = rl->burst - b->tokens;
+    if (missing <= 0 || now_ms <= b->last_ms)
+        return b->tokens < rl->burst ? b->tokens : rl->burst;
+    uint64_t elapsed = (uint64_t)now_ms - (uint64_t)b->last_ms;
+    /* Compared first, so that the product below stays under `missing`. */
+    if (elapsed >= (uint64_t)(missing / rl->rate) + 1)
+        return rl->burst;
+    int64_t tokens = b->tokens + (int64_t)elapsed * rl->rate;
+    return tokens < rl->burst ? tokens : rl->burst;
+}
+
+static rl_bucket *bucket_new(auth_ratelimit *rl, const char *app_id, uint64_t h, int64_t now_ms)
+{
+    if (rl->count >= RL_MAX_BUCKETS)
+        bucket_drop(rl, rl->oldest);
+    size_t len = strlen(app_id);
+    rl_bucket *b = malloc(sizeof *b + len + 1);
+    if (b == NULL)
+        return NULL;
+    memcpy(b->app_id, app_id, len + 1);
+    b->hash = h;
+    b->tokens = rl->burst;
+    b->last_ms = now_ms;
+    rl_bucket **head = &rl->slots[h & rl->mask];
+    b->chain = *head;
+    *head = b;
+    lru_append(rl, b);
+    rl->count++;
+    slots_grow(rl);
+    return b;
+}
+
+static void sweep_full(auth_ratelimit *rl, const rl_bucket *keep, int64_t now_ms)
+{
+    for (int i = 0; i < RL_SWEEP_PER_CALL; i++) {
+        rl_bucket *b = rl->oldest;
+        if (b == NULL || b == keep || refilled(rl, b, now_ms) < rl->burst)
+            return;
+        bucket_drop(rl, b);
+    }
+}
+
+int auth_ratelimit_new(double rate, double burst, auth_ratelimit **out)
+{
+    if (out == NULL)
+        return -1;
+    *out = NULL;
+    if (!isfinite(rate) || !isfinite(burst) || rate > RL_MAX_RATE || burst < 1 ||
+        burst > RL_MAX_BURST)
+        return -1;
+    int64_t rate_units = llround(rate * (RL_UNIT / 1000));
+    if (rate_units <= 0)
+        return -1;      /* zero, negative, or slower than the units can tell */
+    auth_ratelimit *rl = calloc(1, sizeof *rl);
+    if (rl == NULL)
+        return -1;
+    rl->seed = random_seed();
+    rl->rate = rate_units;
+    rl->burst = llround(burst * RL_UNIT);
+    rl->slots = calloc(RL_MIN_SLOTS, sizeof *rl->slots);
+    if (rl->slots == NULL || pthread_mutex_init(&rl->lock, NULL) != 0) {
+        free(rl->slots);
+        free(rl);
+        return -1;
+    }
+    rl->mask = RL_MIN_SLOTS - 1;
+    *out = rl;
+    return 0;
+}
+
+void auth_ratelimit_free(auth_ratelimit *rl)
+{
+    if (rl == NULL)
+        return;
+    while (rl->oldest != NULL)
+        bucket_drop(rl, rl->oldest);
+    free(rl->slots);
+    pthread_mutex_destroy(&rl->lock);
+    free(rl);
+}
+
+bool auth_ratelimit_allow(auth_ratelimit *rl, const char *app_id, int64_t now_ms)
+{
+    if (rl == NULL || app_id == NULL)
+        return false;
+    uint64_t h = hash_str(rl->seed, app_id);
+    bool allowed = false;
+
+    pthread_mutex_lock(&rl->lock);
+    rl_bucket *b = bucket_find(rl, app_id, h);
+    if (b == NULL)
+        b = bucket_new(rl, app_id, h, now_ms);
+    if (b != NULL) {
+        b->tokens = refilled(rl, b, now_ms);
+        if (now_ms > b->last_ms)
+            b->last_ms = now_ms;
+        if (b->tokens >= RL_UNIT) {
+            b->tokens -= RL_UNIT;
+            allowed = true;
+        }
+        lru_remove(rl, b);
+        lru_append(rl, b);
+    }
+    sweep_full(rl, b, now_ms);
+    pthread_mutex_unlock(&rl->lock);
+    return allowed;
+}

@@ -1,0 +1,509 @@
+/* Replay memory: which (AppId, timestamp, nonce) triples were used inside the
+ * window.
+ *
+ * Entries live in two structures at once: a hash table keyed by the triple
+ * (is this triple known?) and a ring of per-second lists indexed by the
+ * timestamp (which entries expire, or go first when memory is full?). Both
+ * operations are O(1) amortized.
+ *
+ * Forgetting is only ever done together with raising a floor, so the memory
+ * errs towards refusing: when the oldest second is evicted to make room, every
+ * app that had entries there gets floor = that second, and its requests at or
+ * below the floor are refused. Floors are bounded as well; when their table is
+ * full the least recently raised one is folded into a global floor, which
+ * refuses for every app and so is safe too. */
+#include "auth/auth.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+/* Seconds the ring can tell apart. With the window enforced, live timestamps
+ * span at most 2 * AUTH_WINDOW + 1 seconds, so each slot holds one second. */
+#define RING_SIZE 1024
+#define RING_MASK (RING_SIZE - 1)
+_Static_assert(RING_SIZE > 2 * AUTH_WINDOW + 1, "ring must cover the window");
+_Static_assert((RING_SIZE & RING_MASK) == 0, "ring size must be a power of two");
+
+#define APP_ID_MAX 32       /* as auth_key.app_id */
+#define TABLE_MIN_BUCKETS 64
+
+/* Times further out than this are not Unix seconds of this era; refusing them
+ * keeps every subtraction below free of overflow. */
+#define TIME_LIMIT (INT64_MAX / 4)
+
+/* Intrusive hash chain link: removal needs no walk of the chain. */
+typedef struct hlink {
+    struct hlink *next;
+    struct hlink **pprev;
+    uint64_t hash;
+} hlink;
+
+typedef struct htable {
+    hlink **buckets;
+    size_t mask;
+    size_t max_buckets;
+} htable;
+
+typedef struct entry {
+    hlink link;             /* first: an hlink * is an entry * */
+    struct entry *sec_next; /* the other entries of the same second */
+    int64_t ts;
+    uint64_t nonce;
+    char app_id[APP_ID_MAX + 1];
+} entry;
+
+typedef struct slot {
+    int64_t second;
+    size_t count;           /* 0: the slot is free and second is meaningless */
+    entry *head;
+} slot;
+
+typedef struct app_floor {
+    hlink link;             /* first: an hlink * is an app_floor * */
+    struct app_floor *older, *newer;    /* by time of the last raise */
+    int64_t floor;
+    char app_id[APP_ID_MAX + 1];
+} app_floor;
+
+struct auth_replay {
+    pthread_mutex_t lock;
+    uint64_t seed;
+    size_t capacity;
+    size_t count;
+    int64_t lo;             /* no entry has a timestamp below this */
+    htable entries;
+    slot ring[RING_SIZE];
+
+    htable floors;
+    size_t floor_count;
+    app_floor *floor_oldest, *floor_newest;
+    int64_t global_floor;
+};
+
+/* ---- hashing ------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Seeded so that colliding inputs cannot be precomputed; entries come only
+ * from authentic requests, which limits what an attacker can feed in anyway. */
+static uint64_t hash_app(uint64_t seed, const char *app_id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    for (const unsigned char *p = (const unsigned char *)app_id; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    return mix64(h);
+}
+
+static uint64_t hash_triple(uint64_t seed, const char *app_id, int64_t ts, uint64_t nonce)
+{
+    uint64_t h = hash_app(seed, app_id);
+    h = mix64(h ^ (uint64_t)ts);
+    return mix64(h ^ nonce);
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed;
+    if (RAND_bytes((unsigned char *)&seed, sizeof seed) == 1)
+        return seed;
+    /* Without randomness the table still works, only less resistant to crafted keys. */
+    return mix64((uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&seed);
+}
+
+/* ---- intrusive hash table ------------------------------------------------ */
+
+static size_t round_up_pow2(size_t n)
+{
+    size_t p = 1;
+    while (p < n && p <= SIZE_MAX / 2)
+        p <<= 1;
+    return p;
+}
+
+static int htable_init(htable *t, size_t max_items)
+{
+    size_t max_buckets = round_up_pow2(max_items);
+    size_t n = max_buckets < TABLE_MIN_BUCKETS ? max_buckets : TABLE_MIN_BUCKETS;
+    t->buckets = calloc(n, sizeof *t->buckets);
+    if (t->buckets == NULL)
+        return -1;
+    t->mask = n - 1;
+    t->max_buckets = max_buckets;
+    return 0;
+}
+
+static void htable_link(hlink **buckets, size_t mask, hlink *l)
+{
+    hlink **head = &buckets[l->hash & mask];
+    l->next = *head;
+    l->pprev = head;
+    if (*head != NULL)
+        (*head)->pprev = &l->next;
+    *head = l;
+}
+
+static void htable_unlink(hlink *l)
+{
+    *l->pprev = l->next;
+    if (l->next != NULL)
+        l->next->pprev = l->pprev;
+}
+
+/* Keeps chains short by doubling at load factor 1, up to the bucket count the
+ * bound calls for. Failing to grow only costs speed. */
+static void htable_grow(htable *t, size_t items)
+{
+    size_t n = t->mask + 1;
+    if (items <= n || n >= t->max_buckets)
+        return;
+    hlink **nb = calloc(2 * n, sizeof *nb);
+    if (nb == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        hlink *l = t->buckets[i];
+        while (l != NULL) {
+            hlink *next = l->next;
+            htable_link(nb, 2 * n - 1, l);
+            l = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = nb;
+    t->mask = 2 * n - 1;
+}
+
+static void htable_insert(htable *t, hlink *l, size_t items)
+{
+    htable_link(t->buckets, t->mask, l);
+    htable_grow(t, items);
+}
+
+static hlink *htable_first(const htable *t, uint64_t hash)
+{
+    return t->buckets[hash & t->mask];
+}
+
+/* ---- floors -------------------------------------------------------------- */
+
+static app_floor *floor_find(auth_replay *r, const char *app_id)
+{
+    uint64_t h = hash_app(r->seed, app_id);
+    for (hlink *l = htable_first(&r->floors, h); l != NULL; l = l->next) {
+        app_floor *f = (app_floor *)l;
+        if (l->hash == h && strcmp(f->app_id, app_id) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static void floor_list_remove(auth_replay *r, app_floor *f)
+{
+    if (f->older != NULL)
+        f->older->newer = f->newer;
+    else
+        r->floor_oldest = f->newer;
+    if (f->newer != NULL)
+        f->newer->older = f->older;
+    else
+        r->floor_newest = f->older;
+    f->older = f->newer = NULL;
+}
+
+static void floor_list_append(auth_replay *r, app_floor *f)
+{
+    f->older = r->floor_newest;
+    f->newer = NULL;
+    if (r->floor_newest != NULL)
+        r->floor_newest->newer = f;
+    else
+        r->floor_oldest = f;
+    r->floor_newest = f;
+}
+
+static void floor_drop(auth_replay *r, app_floor *f)
+{
+    htable_unlink(&f->link);
+    floor_list_remove(r, f);
+    r->floor_count--;
+    free(f);
+}
+
+static void raise_global_floor(auth_replay *r, int64_t second)
+{
+    if (second > r->global_floor)
+        r->global_floor = second;
+}
+
+/* floor(app) = max(floor(app), second). Never fails: without room or memory
+ * for a record, the global floor takes the raise instead. */
+static void floor_raise(auth_replay *r, const char *app_id, int64_t second)
+{
+    app_floor *f = floor_find(r, app_id);
+    if (f != NULL) {
+        if (second > f->floor)
+            f->floor = second;
+        floor_list_remove(r, f);
+        floor_list_append(r, f);
+        return;
+    }
+    if (r->floor_count >= r->capacity) {
+        raise_global_floor(r, r->floor_oldest->floor);
+        floor_drop(r, r->floor_oldest);
+    }
+    f = malloc(sizeof *f);
+    if (f == NULL) {
+        raise_global_floor(r, second);
+        return;
+    }
+    memcpy(f->app_id, app_id, strlen(app_id) + 1);
+    f->floor = second;
+    f->link.hash = hash_app(r->seed, app_id);
+    r->floor_count++;
+    htable_insert(&r->floors, &f->link, r->floor_count);
+    floor_list_append(r, f);
+}
+
+/* A floor below the window refuses nothing the window check lets through.
+ * The list is in order of raising, which is nearly the order of floor values;
+ * a record that is out of order waits its turn, still inside the bound. */
+static void floors_expire(auth_replay *r, int64_t cutoff)
+{
+    while (r->floor_oldest != NULL && r->floor_oldest->floor < cutoff)
+        floor_drop(r, r->floor_oldest);
+}
+
+static bool below_floor(auth_replay *r, const char *app_id, int64_t ts)
+{
+    if (ts <= r->global_floor)
+        return true;
+    app_floor *f = floor_find(r, app_id);
+    return f != NULL && ts <= f->floor;
+}
+
+/* ---- entries ------------------------------------------------------------- */
+
+static slot *slot_of(auth_replay *r, int64_t second)
+{
+    return &r->ring[(uint64_t)second & RING_MASK];
+}
+
+/* Frees a slot's entries; with raise set they are forgotten before their time
+ * and their apps' floors go up to cover them. */
+static void slot_clear(auth_replay *r, slot *s, bool raise)
+{
+    entry *e = s->head;
+    while (e != NULL) {
+        entry *next = e->sec_next;
+        if (raise)
+            floor_raise(r, e->app_id, s->second);
+        htable_unlink(&e->link);
+        free(e);
+        e = next;
+    }
+    r->count -= s->count;
+    s->count = 0;
+    s->head = NULL;
+}
+
+static void entries_expire(auth_replay *r, int64_t cutoff)
+{
+    while (r->count > 0 && r->lo < cutoff) {
+        if (cutoff - r->lo > RING_SIZE) {
+            /* A jump of the clock: one pass over the ring is cheaper. */
+            for (size_t i = 0; i < RING_SIZE; i++)
+                if (r->ring[i].count > 0 && r->ring[i].second < cutoff)
+                    slot_clear(r, &r->ring[i], false);
+            r->lo = cutoff;
+            return;
+        }
+        slot *s = slot_of(r, r->lo);
+        if (s->count > 0 && s->second == r->lo)
+            slot_clear(r, s, false);
+        r->lo++;
+    }
+}
+
+/* The slot of the oldest second held. Walking up from lo moves lo along, so
+ * the walks add up to the distance time has moved. */
+static slot *oldest_slot(auth_replay *r)
+{
+    for (int i = 0; i < RING_SIZE; i++, r->lo++) {
+        slot *s = slot_of(r, r->lo);
+        if (s->count > 0 && s->second == r->lo)
+            return s;
+    }
+    /* Held seconds spread wider than the ring (the clock went back): look at
+     * every slot. */
+    slot *oldest = NULL;
+    for (size_t i = 0; i < RING_SIZE; i++)
+        if (r->ring[i].count > 0 && (oldest == NULL || r->ring[i].second < oldest->second))
+            oldest = &r->ring[i];
+    if (oldest != NULL)
+        r->lo = oldest->second;
+    return oldest;
+}
+
+static bool entry_known(auth_replay *r, uint64_t h, const char *app_id, int64_t ts,
+                        uint64_t nonce)
+{
+    for (hlink *l = htable_first(&r->entries, h); l != NULL; l = l->next) {
+        const entry *e = (const entry *)l;
+        if (l->hash == h && e->ts == ts && e->nonce == nonce && strcmp(e->app_id, app_id) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int entry_add(auth_replay *r, uint64_t h, const char *app_id, int64_t ts,
+                     uint64_t nonce)
+{
+    entry *e = malloc(sizeof *e);
+    if (e == NULL)
+        return -1;
+    e->link.hash = h;
+    e->ts = ts;
+    e->nonce = nonce;
+    memcpy(e->app_id, app_id, strlen(app_id) + 1);
+
+    slot *s = slot_of(r, ts);
+    if (s->count == 0)
+        s->second = ts;
+    e->sec_next = s->head;
+    s->head = e;
+    s->count++;
+    if (r->count == 0 || ts < r->lo)
+        r->lo = ts;
+    r->count++;
+    htable_insert(&r->entries, &e->link, r->count);
+    return 0;
+}
+
+/* Called with the triple known to be new and above every floor. Makes room,
+ * then records it, unless the room-making raised a floor that now covers it. */
+static meetd_err record(auth_replay *r, uint64_t h, const char *app_id, int64_t ts,
+                        uint64_t nonce)
+{
+    slot *s = slot_of(r, ts);
+    if (s->count > 0 && s->second != ts) {
+        if (s->second > ts)
+            /* Only after the clock went back by more than the ring covers:
+             * the newer second keeps the slot, this request cannot be
+             * remembered, and that is only safe by refusing it. */
+            return ME_REPLAY;
+        slot_clear(r, s, true);
+    }
+    if (r->count >= r->capacity) {
+        slot *oldest = oldest_slot(r);
+        if (oldest->second > ts) {
+            /* This request is itself the oldest: the floor remembers it. */
+            floor_raise(r, app_id, ts);
+            return ME_OK;
+        }
+        slot_clear(r, oldest, true);
+        if (below_floor(r, app_id, ts))
+            return ME_OK;   /* new, and from now on refused by the floor */
+    }
+    return entry_add(r, h, app_id, ts, nonce) == 0 ? ME_OK : ME_INTERNAL;
+}
+
+/* ---- interface ----------------------------------------------------------- */
+
+int auth_replay_new(size_t capacity, auth_replay **out)
+{
+    if (out == NULL)
+        return -1;
+    *out = NULL;
+    if (capacity == 0)
+        return -1;
+    auth_replay *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return -1;
+    r->capacity = capacity;
+    r->seed = random_seed();
+    r->global_floor = INT64_MIN;
+    if (htable_init(&r->entries, capacity) != 0)
+        goto fail;
+    if (htable_init(&r->floors, capacity) != 0)
+        goto fail;
+    if (pthread_mutex_init(&r->lock, NULL) != 0)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    free(r->entries.buckets);
+    free(r->floors.buckets);
+    free(r);
+    return -1;
+}
+
+void auth_replay_free(auth_replay *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < RING_SIZE; i++)
+        slot_clear(r, &r->ring[i], false);
+    while (r->floor_oldest != NULL)
+        floor_drop(r, r->floor_oldest);
+    free(r->entries.buckets);
+    free(r->floors.buckets);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+meetd_err auth_replay_check(auth_replay *r, const char *app_id, int64_t timestamp,
+                            uint64_t nonce, int64_t now)
+{
+    if (r == NULL || app_id == NULL || strlen(app_id) > APP_ID_MAX)
+        return ME_INVALID;
+    if (now < -TIME_LIMIT || now > TIME_LIMIT)
+        return ME_INTERNAL;
+    /* Outside the window nothing can be remembered; the caller should have
+     * refused already, and this says why. */
+    if (timestamp < now - AUTH_WINDOW || timestamp > now + AUTH_WINDOW)
+        return ME_TS_SKEW;
+
+    pthread_mutex_lock(&r->lock);
+    int64_t cutoff = now - AUTH_WINDOW;
+    entries_expire(r, cutoff);
+    floors_expire(r, cutoff);
+
+    meetd_err rc;
+    uint64_t h = hash_triple(r->seed, app_id, timestamp, nonce);
+    if (below_floor(r, app_id, timestamp) || entry_known(r, h, app_id, timestamp, nonce))
+        rc = ME_REPLAY;
+    else
+        rc = record(r, h, app_id, timestamp, nonce);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+void auth_replay_raise_floor(auth_replay *r, int64_t second)
+{
+    pthread_mutex_lock(&r->lock);
+    raise_global_floor(r, second);
+    pthread_mutex_unlock(&r->lock);
+}
+
+size_t auth_replay_size(auth_replay *r)
+{
+    if (r == NULL)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    size_t n = r->count;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}

@@ -1,0 +1,217 @@
+/* Kickout: who may remove which devices, and what happens to each target.
+ *
+ * Validation needs no meeting state and runs first, so that a malformed
+ * request is 190004 whatever the meeting. The decision then either refuses
+ * the whole request or says, per target, what the store must do: the
+ * request is all-or-nothing. */
+#include "core/core.h"
+
+#include <assert.h>
+#include <string.h>
+
+#define INSTANCE_MRA 9
+
+static bool present_on(uint64_t mask, int instanceid)
+{
+    return instanceid >= 0 && instanceid < 64 && ((mask >> instanceid) & 1u) != 0;
+}
+
+/* The wire field that carried the operator's id, for messages. */
+static const char *operator_field(core_id_type type)
+{
+    return type == CORE_ID_UUID ? "uuid" : "operator_id";
+}
+
+static meetd_err check_operator(const core_kick_req *req, meetd_error *err)
+{
+    switch (req->op_type) {
+    case CORE_ID_USERID:
+        if (!core_id_valid(req->op_id))
+            return err_set(err, ME_INVALID,
+                           "operator_id must be a userid of 1..%d bytes of UTF-8",
+                           CORE_ID_MAX);
+        break;
+    case CORE_ID_MS_OPEN_ID:
+    case CORE_ID_UUID:
+        if (!core_opaque_valid(req->op_id))
+            return err_set(err, ME_INVALID, "%s must be 1..%d bytes of UTF-8",
+                           operator_field(req->op_type), CORE_OPAQUE_MAX);
+        break;
+    case CORE_ID_OPENID:
+        return err_set(err, ME_INVALID,
+                       "operator_id_type 2 (openid) is only for OAuth2.0 apps, "
+                       "which this API does not support");
+    case CORE_ID_NONE:
+        return err_set(err, ME_INVALID, "operator_id or uuid is required");
+    default:
+        return err_set(err, ME_INVALID, "unknown operator_id_type");
+    }
+    if (!core_instanceid_valid(req->op_instanceid))
+        return err_set(err, ME_INVALID, "instanceid %d is not a known device type",
+                       req->op_instanceid);
+    return ME_OK;
+}
+
+static meetd_err check_target(const core_kick_user *u, int i, meetd_error *err)
+{
+    const char *field;
+
+    if (u->id_type == CORE_ID_MS_OPEN_ID)
+        field = "to_operator_id";
+    else if (u->id_type == CORE_ID_UUID)
+        field = "uuid";
+    else
+        return err_set(err, ME_INVALID,
+                       "users[%d]: give uuid, or to_operator_id with to_operator_id_type 4 "
+                       "(ms_open_id)", i);
+    if (!core_opaque_valid(u->id))
+        return err_set(err, ME_INVALID, "users[%d].%s must be 1..%d bytes of UTF-8", i, field,
+                       CORE_OPAQUE_MAX);
+    if (!core_instanceid_valid(u->instanceid))
+        return err_set(err, ME_INVALID, "users[%d].instanceid %d is not a known device type", i,
+                       u->instanceid);
+    return ME_OK;
+}
+
+static meetd_err check_reason(const core_kick_req *req, meetd_error *err)
+{
+    /* strnlen bounded by the array: an unterminated array means the API
+     * layer copied more than CORE_REASON_MAX bytes. */
+    size_t len = strnlen(req->reason, sizeof req->reason);
+    bool mra = false;
+
+    for (int i = 0; i < req->n_users; i++)
+        mra = mra || req->users[i].instanceid == INSTANCE_MRA;
+    if (mra && (!req->has_reason || len == 0))
+        return err_set(err, ME_INVALID,
+                       "reason is required when removing an MRA (instanceid 9) device");
+    if (!req->has_reason)
+        return ME_OK;
+    if (len > CORE_REASON_MAX)
+        return err_set(err, ME_INVALID, "reason is longer than %d bytes", CORE_REASON_MAX);
+    if (!core_utf8_valid(req->reason, len))
+        return err_set(err, ME_INVALID, "reason is not valid UTF-8");
+    return ME_OK;
+}
+
+meetd_err core_kick_validate(const core_kick_req *req, meetd_error *err)
+{
+    meetd_err e;
+
+    assert(req != NULL);
+    e = check_operator(req, err);
+    if (e != ME_OK)
+        return e;
+    if (req->n_users < 1 || req->n_users > CORE_KICK_MAX)
+        return err_set(err, ME_INVALID, "users must hold 1..%d users", CORE_KICK_MAX);
+    for (int i = 0; i < req->n_users; i++) {
+        e = check_target(&req->users[i], i, err);
+        if (e != ME_OK)
+            return e;
+    }
+    return check_reason(req, err);
+}
+
+/* The operator's role (enum core_role), or -1 when named by uuid or
+ * ms_open_id but not present on that device. A userid names the creator or a
+ * scheduled host, who may act from outside the meeting (a backend does). */
+static int operator_role(const core_meeting *m, const core_kick_req *req, const core_party *op)
+{
+    if (req->op_type == CORE_ID_USERID) {
+        core_user u;
+        size_t len;
+
+        memset(&u, 0, sizeof u);
+        len = strnlen(req->op_id, sizeof req->op_id);
+        assert(len <= CORE_ID_MAX); /* validated */
+        memcpy(u.userid, req->op_id, len < CORE_ID_MAX ? len : CORE_ID_MAX);
+        u.cohost = op->found && op->user.cohost;
+        return core_user_role(m, &u);
+    }
+    if (!op->found || !present_on(op->present_mask, req->op_instanceid))
+        return -1;
+    return core_user_role(m, &op->user);
+}
+
+static bool is_operator(const core_kick_req *req, const core_party *op, const core_party *t)
+{
+    if (!t->found)
+        return false;
+    if (op->found && op->user.user_no != 0 && t->user.user_no == op->user.user_no)
+        return true;
+    return req->op_type == CORE_ID_USERID && t->user.userid[0] != '\0' &&
+           strcmp(t->user.userid, req->op_id) == 0;
+}
+
+static core_kick_result target_result(const core_party *t, int instanceid)
+{
+    if (!t->found || t->present_mask == 0)
+        return CORE_KICK_NOT_IN_MEETING;
+    if (present_on(t->present_mask, instanceid))
+        return CORE_KICK_REMOVED;
+    return CORE_KICK_DEVICE_MISMATCH;
+}
+
+/* Only the first entry naming a device removes it, so that a request
+ * listing a device twice removes, bans and audits it once. */
+static bool first_naming(const core_kick_req *req, const core_party *targets, int i)
+{
+    for (int j = 0; j < i; j++) {
+        if (targets[j].found && targets[j].user.user_no == targets[i].user.user_no &&
+            req->users[j].instanceid == req->users[i].instanceid)
+            return false;
+    }
+    return true;
+}
+
+meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_req *req,
+                           const core_party *op, const core_party *targets,
+                           core_kick_plan *plan, meetd_error *err)
+{
+    int64_t sub;
+    int role;
+    bool cohost_only;
+    meetd_err e;
+
+    assert(m != NULL && req != NULL && op != NULL && targets != NULL && plan != NULL);
+    assert(req->n_users >= 1 && req->n_users <= CORE_KICK_MAX);
+    memset(plan, 0, sizeof *plan);
+
+    e = core_require_in_progress(m, now, &sub, err);
+    if (e != ME_OK)
+        return e;
+    role = operator_role(m, req, op);
+    if (role < 0)
+        return err_set(err, ME_FORBIDDEN, "operator is not in the meeting on that device");
+    if (role == CORE_ROLE_MEMBER || role == CORE_ROLE_GUEST)
+        return err_set(err, ME_FORBIDDEN,
+                       "only the creator, a host or a co-host can remove participants");
+    cohost_only = role == CORE_ROLE_COHOST;
+
+    for (int i = 0; i < req->n_users; i++) {
+        const core_party *t = &targets[i];
+
+        if (is_operator(req, op, t))
+            return err_set(err, ME_INVALID, "cannot remove yourself");
+        if (cohost_only && t->found &&
+            (core_is_creator(m, t->user.userid) || core_is_host(m, t->user.userid)))
+            return err_set(err, ME_FORBIDDEN, "a co-host cannot remove the host or the creator");
+        plan->result[i] = target_result(t, req->users[i].instanceid);
+        plan->apply[i] = plan->result[i] == CORE_KICK_REMOVED && first_naming(req, targets, i);
+    }
+    return ME_OK;
+}
+
+const char *core_kick_result_name(core_kick_result r)
+{
+    switch (r) {
+    case CORE_KICK_REMOVED:
+        return "removed";
+    case CORE_KICK_NOT_IN_MEETING:
+        return "not_in_meeting";
+    case CORE_KICK_DEVICE_MISMATCH:
+        return "device_mismatch";
+    }
+    assert(!"unknown kick result");
+    return "unknown";
+}
