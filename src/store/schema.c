@@ -1,0 +1,245 @@
+/* Versioned schema migrations for the SQLite store.
+ *
+ * The database's PRAGMA user_version is the number of migrations applied.
+ * migrations[i] takes a database from version i to i + 1; each runs in its
+ * own IMMEDIATE transaction together with the version bump, so a crash
+ * leaves the database at a version boundary and two processes opening the
+ * same directory cannot both apply a step. Released migrations are never
+ * edited: a change to the schema is a new entry at the end.
+ *
+ * Tables are STRICT (SQLite >= 3.37) so a wrongly typed value is an error
+ * rather than silently stored. Every lookup path of sqlite_int.h's catalogue
+ * has an index, and every foreign key's child columns lead an index so that
+ * cascading deletes never scan a table. */
+#include <assert.h>
+#include <stdio.h>
+
+#include "common/log.h"
+#include "store/sqlite_int.h"
+
+/* 0 -> 1: the initial schema. */
+static const char *const migration_1[] = {
+    "CREATE TABLE apps ("
+    "  app_id      TEXT NOT NULL PRIMARY KEY,"
+    "  sdk_id      TEXT NOT NULL DEFAULT '',"
+    "  name        TEXT NOT NULL DEFAULT '',"
+    "  created_at  INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID",
+
+    "CREATE TABLE app_keys ("
+    "  secret_id   TEXT NOT NULL PRIMARY KEY,"
+    "  app_id      TEXT NOT NULL REFERENCES apps (app_id) ON DELETE CASCADE,"
+    "  secret_key  TEXT NOT NULL,"
+    "  created_at  INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID",
+    "CREATE INDEX app_keys_by_app ON app_keys (app_id, created_at)",
+
+    /* meeting_id is drawn at random by the caller; as the rowid it costs no
+     * separate index. */
+    "CREATE TABLE meetings ("
+    "  meeting_id          INTEGER PRIMARY KEY,"
+    "  app_id              TEXT NOT NULL REFERENCES apps (app_id) ON DELETE CASCADE,"
+    "  meeting_code        TEXT NOT NULL UNIQUE,"
+    "  subject             TEXT NOT NULL DEFAULT '',"
+    "  creator_userid      TEXT NOT NULL DEFAULT '',"
+    "  creator_instanceid  INTEGER NOT NULL,"
+    "  type                INTEGER NOT NULL,"
+    "  meeting_type        INTEGER NOT NULL,"
+    "  start_time          INTEGER NOT NULL,"
+    "  end_time            INTEGER NOT NULL,"
+    "  status              INTEGER NOT NULL,"
+    "  recurring_type      INTEGER NOT NULL DEFAULT 0,"
+    "  until_type          INTEGER NOT NULL DEFAULT 0,"
+    "  until_count         INTEGER NOT NULL DEFAULT 0,"
+    "  until_date          INTEGER NOT NULL DEFAULT 0,"
+    "  created_at          INTEGER NOT NULL"
+    ") STRICT",
+    "CREATE INDEX meetings_by_app ON meetings (app_id)",
+
+    "CREATE TABLE meeting_hosts ("
+    "  meeting_id  INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  pos         INTEGER NOT NULL,"
+    "  userid      TEXT NOT NULL,"
+    "  PRIMARY KEY (meeting_id, pos)"
+    ") STRICT, WITHOUT ROWID",
+
+    "CREATE TABLE occurrences ("
+    "  meeting_id      INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  sub_meeting_id  INTEGER NOT NULL,"
+    "  start_time      INTEGER NOT NULL,"
+    "  end_time        INTEGER NOT NULL,"
+    "  status          INTEGER NOT NULL,"
+    "  PRIMARY KEY (meeting_id, sub_meeting_id)"
+    ") STRICT, WITHOUT ROWID",
+
+    /* A user's identity within one meeting. An enterprise user has a userid,
+     * a guest a guest_id; the other is ''. */
+    "CREATE TABLE users ("
+    "  user_no     INTEGER PRIMARY KEY,"
+    "  meeting_id  INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  userid      TEXT NOT NULL DEFAULT '',"
+    "  guest_id    TEXT NOT NULL DEFAULT '',"
+    "  uuid        TEXT NOT NULL,"
+    "  ms_open_id  TEXT NOT NULL,"
+    "  nick_name   TEXT NOT NULL DEFAULT '',"
+    "  cohost      INTEGER NOT NULL DEFAULT 0 CHECK (cohost IN (0, 1)),"
+    "  UNIQUE (meeting_id, uuid),"
+    "  UNIQUE (meeting_id, ms_open_id)"
+    ") STRICT",
+    "CREATE UNIQUE INDEX users_by_userid ON users (meeting_id, userid) WHERE userid <> ''",
+    "CREATE UNIQUE INDEX users_by_guest ON users (meeting_id, guest_id) WHERE guest_id <> ''",
+
+    /* A device session. left_time is NULL while the device is present; the
+     * partial indexes make "present" the cheap case and enforce at most one
+     * present session per (user, instanceid) and per token. AUTOINCREMENT:
+     * device_no is the handle live event streams are keyed by, so it is never
+     * reused, not even after an app's devices are deleted. */
+    "CREATE TABLE devices ("
+    "  device_no       INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  meeting_id      INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  sub_meeting_id  INTEGER NOT NULL DEFAULT 0,"
+    "  user_no         INTEGER NOT NULL REFERENCES users (user_no) ON DELETE CASCADE,"
+    "  instanceid      INTEGER NOT NULL,"
+    "  join_time       INTEGER NOT NULL,"
+    "  left_time       INTEGER,"
+    "  left_reason     INTEGER NOT NULL DEFAULT 0,"
+    "  token_hash      BLOB NOT NULL CHECK (length(token_hash) = 32)"
+    ") STRICT",
+    "CREATE UNIQUE INDEX devices_present ON devices (meeting_id, user_no, instanceid)"
+    "  WHERE left_time IS NULL",
+    "CREATE UNIQUE INDEX devices_by_token ON devices (token_hash) WHERE left_time IS NULL",
+    /* (meeting_id) lists a meeting's sessions in device_no (rowid) order;
+     * (meeting_id, sub_meeting_id) one occurrence's, in the same order. */
+    "CREATE INDEX devices_by_meeting ON devices (meeting_id)",
+    "CREATE INDEX devices_by_sub ON devices (meeting_id, sub_meeting_id)",
+    "CREATE INDEX devices_by_user ON devices (user_no)",
+
+    "CREATE TABLE bans ("
+    "  meeting_id           INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  user_no              INTEGER NOT NULL REFERENCES users (user_no) ON DELETE CASCADE,"
+    "  banned_at            INTEGER NOT NULL,"
+    "  reason               TEXT NOT NULL DEFAULT '',"
+    "  operator_ms_open_id  TEXT NOT NULL DEFAULT '',"
+    "  request_id           TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY (meeting_id, user_no)"
+    ") STRICT, WITHOUT ROWID",
+    "CREATE INDEX bans_by_time ON bans (meeting_id, banned_at, user_no)",
+    "CREATE INDEX bans_by_user ON bans (user_no)",
+
+    "CREATE TABLE audit ("
+    "  audit_no           INTEGER PRIMARY KEY,"
+    "  meeting_id         INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  sub_meeting_id     INTEGER NOT NULL DEFAULT 0,"
+    "  time               INTEGER NOT NULL,"
+    "  request_id         TEXT NOT NULL DEFAULT '',"
+    "  action             TEXT NOT NULL,"
+    "  op_userid          TEXT NOT NULL DEFAULT '',"
+    "  op_uuid            TEXT NOT NULL DEFAULT '',"
+    "  op_ms_open_id      TEXT NOT NULL DEFAULT '',"
+    "  op_instanceid      INTEGER NOT NULL,"
+    "  target_userid      TEXT NOT NULL DEFAULT '',"
+    "  target_guest_id    TEXT NOT NULL DEFAULT '',"
+    "  target_uuid        TEXT NOT NULL DEFAULT '',"
+    "  target_ms_open_id  TEXT NOT NULL DEFAULT '',"
+    "  target_instanceid  INTEGER NOT NULL,"
+    "  allow_rejoin       INTEGER NOT NULL CHECK (allow_rejoin IN (0, 1)),"
+    "  reason             TEXT NOT NULL DEFAULT ''"
+    ") STRICT",
+    "CREATE INDEX audit_by_meeting ON audit (meeting_id, audit_no)",
+    NULL,
+};
+
+/* migrations[v] takes the database from version v to v + 1: statements run
+ * in order, NULL-terminated. */
+static const char *const *const migrations[] = {
+    migration_1,
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+static void schema_log(sqlite3 *db, const char *what)
+{
+    log_error("store: schema: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int schema_exec(sqlite3 *db, const char *sql, const char *what)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        schema_log(db, what);
+        return -1;
+    }
+    return 0;
+}
+
+static int schema_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        schema_log(db, "reading user_version");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Applies one migration if the database needs it. *version is what the
+ * database is at when this returns 0. */
+static int schema_step(sqlite3 *db, int *version)
+{
+    /* IMMEDIATE: the version is read under the write lock, so it cannot
+     * change before this transaction bumps it. */
+    if (schema_exec(db, "BEGIN IMMEDIATE", "begin") != 0)
+        return -1;
+    int v;
+    if (schema_version(db, &v) != 0)
+        goto fail;
+    if (v > N_MIGRATIONS) {
+        log_error("store: the database is at schema version %d, newer than this meetd "
+                  "knows (%d): run a newer meetd, or restore a backup",
+                  v, N_MIGRATIONS);
+        goto fail;
+    }
+    if (v < 0) {
+        log_error("store: the database has an invalid schema version %d", v);
+        goto fail;
+    }
+    if (v < N_MIGRATIONS) {
+        char what[64], bump[64];
+        snprintf(what, sizeof what, "migration %d -> %d", v, v + 1);
+        for (const char *const *sql = migrations[v]; *sql != NULL; sql++)
+            if (schema_exec(db, *sql, what) != 0)
+                goto fail;
+        /* PRAGMA takes no bound parameters; v is our own small integer. */
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+        if (schema_exec(db, bump, what) != 0)
+            goto fail;
+        v++;
+    }
+    if (schema_exec(db, "COMMIT", "commit") != 0)
+        goto fail;
+    *version = v;
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int store_schema_migrate(sqlite3 *db, int *version)
+{
+    assert(db != NULL && version != NULL);
+    /* Each step applies one migration, or none when the database is
+     * current, so this ends after at most N_MIGRATIONS + 1 transactions. */
+    int v;
+    do {
+        if (schema_step(db, &v) != 0)
+            return -1;
+    } while (v < N_MIGRATIONS);
+    *version = v;
+    return 0;
+}

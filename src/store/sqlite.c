@@ -1,0 +1,624 @@
+/* The SQLite backend: connections, transactions, statement cache.
+ *
+ * One database file, <data_dir>/meetd.db, in WAL mode. Writes go through a
+ * single connection guarded by write_lock: SQLite admits one writer at a
+ * time anyway, and serialising in-process avoids busy-waiting on the file
+ * lock. Reads run on a small pool of read-only connections; under WAL each
+ * read transaction sees one consistent snapshot and never blocks, nor is
+ * blocked by, the writer.
+ *
+ * Connections are opened SQLITE_OPEN_NOMUTEX: a connection is only ever used
+ * by the one thread that holds it (writer: write_lock; reader: checked out of
+ * the pool), so SQLite's per-connection mutex would be pure overhead. */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "store/sqlite_int.h"
+
+#define STORE_DB_NAME "meetd.db"
+/* Read connections kept open; more concurrent readers wait for one. */
+#define STORE_READERS_MAX 8
+/* How long a connection waits on a lock held by another process (meetd app
+ * administering the directory offline) before giving up. */
+#define STORE_BUSY_MS 5000
+
+struct store {
+    char *path;
+    int version;
+    store_durability durability;
+
+    pthread_mutex_t write_lock;
+    store_conn *writer;
+
+    pthread_mutex_t read_lock;
+    pthread_cond_t read_cond;
+    store_conn *idle[STORE_READERS_MAX];
+    int n_idle;
+    int n_open;                     /* readers open, idle or checked out */
+};
+
+static const char *const stmt_sql[STMT__COUNT] = {
+#define STORE_STMT_SQL(name, sql) [STMT_##name] = sql,
+    STORE_STATEMENTS(STORE_STMT_SQL)
+#undef STORE_STMT_SQL
+};
+
+static const char *const stmt_name[STMT__COUNT] = {
+#define STORE_STMT_NAME(name, sql) [STMT_##name] = #name,
+    STORE_STATEMENTS(STORE_STMT_NAME)
+#undef STORE_STMT_NAME
+};
+
+static void conn_log(sqlite3 *db, const char *what)
+{
+    log_error("store: %s: %s (%d)", what, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
+}
+
+/* ---- statements -------------------------------------------------------- */
+
+static sqlite3_stmt *conn_stmt(store_conn *c, enum store_stmt_id id)
+{
+    assert(id >= 0 && id < STMT__COUNT);
+    sqlite3_stmt *st = c->stmt[id];
+    if (st != NULL)
+        return st;
+    if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK) {
+        conn_log(c->db, stmt_name[id]);
+        return NULL;
+    }
+    c->stmt[id] = st;
+    return st;
+}
+
+/* Runs a transaction-control statement. */
+static int conn_tx(store_conn *c, enum store_stmt_id id)
+{
+    sqlite3_stmt *st = conn_stmt(c, id);
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        conn_log(c->db, stmt_name[id]);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Ends whatever transaction is still open on c. Returns -1 when c is left
+ * inside a transaction (it must not be used again). */
+static int conn_settle(store_conn *c)
+{
+    if (sqlite3_get_autocommit(c->db))
+        return 0;
+    if (conn_tx(c, STMT_TX_ROLLBACK) == 0 && sqlite3_get_autocommit(c->db))
+        return 0;
+    return -1;
+}
+
+sqlite3_stmt *store_stmt(store_tx *tx, enum store_stmt_id id)
+{
+    assert(tx != NULL && tx->conn != NULL);
+    store_conn *c = tx->conn;
+    /* Some errors (I/O, out of memory) make SQLite roll the whole
+     * transaction back. Running on would autocommit each later statement:
+     * refuse instead. */
+    if (sqlite3_get_autocommit(c->db)) {
+        log_error("store: %s: the transaction was rolled back by an earlier error",
+                  stmt_name[id]);
+        tx->failed = true;
+        return NULL;
+    }
+    sqlite3_stmt *st = conn_stmt(c, id);
+    if (st != NULL && sqlite3_stmt_busy(st)) {
+        /* A callback of a list primitive re-entered the same primitive: the
+         * cached statement is mid-iteration, so use a one-off. */
+        st = NULL;
+        if (sqlite3_prepare_v2(c->db, stmt_sql[id], -1, &st, NULL) != SQLITE_OK) {
+            conn_log(c->db, stmt_name[id]);
+            st = NULL;
+        }
+    }
+    if (st == NULL) {
+        tx->failed = true;
+        return NULL;
+    }
+    if (!c->writable && !sqlite3_stmt_readonly(st)) {
+        log_error("store: %s: a write primitive called inside store_read", stmt_name[id]);
+        store_done(tx, id, st);
+        tx->failed = true;
+        return NULL;
+    }
+    return st;
+}
+
+void store_done(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return;
+    if (st != tx->conn->stmt[id]) {
+        sqlite3_finalize(st);
+        return;
+    }
+    /* reset repeats the last step's error code; it was handled already. */
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+int store_sqlite_rc(store_tx *tx, enum store_stmt_id id, int rc)
+{
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return STORE_CONFLICT;
+    /* sqlite3_errmsg names the failed constraint or cause, never a value,
+     * so secrets cannot reach the log this way. */
+    conn_log(tx->conn->db, stmt_name[id]);
+    tx->failed = true;
+    return STORE_ERROR;
+}
+
+int store_invalid(store_tx *tx, const char *what)
+{
+    log_error("store: %s", what);
+    tx->failed = true;
+    return STORE_ERROR;
+}
+
+/* Binds fail only on misuse or an oversized value: always an error. */
+static int bind_failed(store_tx *tx, enum store_stmt_id id)
+{
+    conn_log(tx->conn->db, stmt_name[id]);
+    tx->failed = true;
+    return STORE_ERROR;
+}
+
+int store_exec(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
+               int64_t *changes)
+{
+    if (bind_rc != SQLITE_OK) {
+        int rc = bind_failed(tx, id);
+        store_done(tx, id, st);
+        return rc;
+    }
+    int rc = sqlite3_step(st);
+    int out = rc == SQLITE_DONE ? STORE_OK : store_sqlite_rc(tx, id, rc);
+    if (changes != NULL)
+        *changes = out == STORE_OK ? sqlite3_changes64(tx->conn->db) : 0;
+    store_done(tx, id, st);
+    return out;
+}
+
+int store_row(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc)
+{
+    if (bind_rc != SQLITE_OK)
+        return bind_failed(tx, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return STORE_OK;
+    return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_rc(tx, id, rc);
+}
+
+int store_each(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
+               store_row_fn row, void *ctx)
+{
+    if (bind_rc != SQLITE_OK) {
+        int rc = bind_failed(tx, id);
+        store_done(tx, id, st);
+        return rc;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int stop = row(st, ctx);
+        if (stop != 0) {
+            store_done(tx, id, st);
+            return stop;
+        }
+    }
+    int out = rc == SQLITE_DONE ? STORE_OK : store_sqlite_rc(tx, id, rc);
+    store_done(tx, id, st);
+    return out;
+}
+
+int store_count(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                int64_t *out)
+{
+    int rc = store_row(tx, id, st, bind_rc);
+    if (rc == STORE_OK)
+        *out = sqlite3_column_int64(st, 0);
+    else if (rc == STORE_NOTFOUND)
+        rc = store_invalid(tx, "count(*) returned no row");
+    store_done(tx, id, st);
+    return rc;
+}
+
+int store_sp_begin(store_tx *tx)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_SP_BEGIN);
+    if (st == NULL)
+        return STORE_ERROR;
+    return store_exec(tx, STMT_SP_BEGIN, st, SQLITE_OK, NULL);
+}
+
+int store_sp_end(store_tx *tx, int rc)
+{
+    if (rc != STORE_OK) {
+        sqlite3_stmt *st = store_stmt(tx, STMT_SP_ROLLBACK);
+        if (st == NULL || store_exec(tx, STMT_SP_ROLLBACK, st, SQLITE_OK, NULL) != STORE_OK)
+            return STORE_ERROR;
+    }
+    /* After ROLLBACK TO the savepoint is still open: release it either way. */
+    sqlite3_stmt *st = store_stmt(tx, STMT_SP_RELEASE);
+    if (st == NULL || store_exec(tx, STMT_SP_RELEASE, st, SQLITE_OK, NULL) != STORE_OK)
+        return STORE_ERROR;
+    return rc;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+void store_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+    assert(cap > 0);
+    const unsigned char *s = sqlite3_column_text(st, col);
+    size_t len = s != NULL ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    if (len >= cap)
+        len = cap - 1;
+    if (len > 0)
+        memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static int conn_pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        conn_log(db, sql);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int conn_exec(sqlite3 *db, const char *sql)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        conn_log(db, sql);
+        return -1;
+    }
+    return 0;
+}
+
+/* WAL is a property of the file, set once; a filesystem that cannot do it
+ * (no shared memory) is refused rather than silently run in another mode. */
+static int conn_wal(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int ok = 0;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        ok = mode != NULL && strcmp(mode, "wal") == 0;
+        if (!ok)
+            log_error("store: cannot use WAL mode (journal_mode is %s)",
+                      mode != NULL ? mode : "unknown");
+    } else {
+        conn_log(db, "PRAGMA journal_mode");
+    }
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}
+
+static void conn_close(store_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < STMT__COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    if (sqlite3_close(c->db) != SQLITE_OK)
+        conn_log(c->db, "close");
+    free(c);
+}
+
+static int conn_open(const char *path, bool writable, store_durability durability,
+                     store_conn **out)
+{
+    *out = NULL;
+    store_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        log_error("store: out of memory");
+        return -1;
+    }
+    c->writable = writable;
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE |
+                (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY);
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        if (c->db != NULL)
+            conn_log(c->db, path);
+        else
+            log_error("store: %s: %s", path, sqlite3_errstr(rc));
+        conn_close(c);
+        return -1;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
+    if (writable) {
+        /* In WAL mode FULL syncs the log at every commit; NORMAL only at
+         * checkpoints, so a commit survives a crash of meetd, not of the OS. */
+        const char *sync = durability == STORE_DURABLE_FULL ? "PRAGMA synchronous = FULL"
+                                                            : "PRAGMA synchronous = NORMAL";
+        int fk = 0;
+        if (conn_exec(c->db, "PRAGMA foreign_keys = ON") != 0 ||
+            conn_pragma_int(c->db, "PRAGMA foreign_keys", &fk) != 0 ||
+            conn_exec(c->db, sync) != 0 ||
+            /* After a burst the WAL is truncated back to this on checkpoint. */
+            conn_exec(c->db, "PRAGMA journal_size_limit = 67108864") != 0) {
+            conn_close(c);
+            return -1;
+        }
+        if (fk != 1) {
+            /* Deleting an app relies on the cascades. */
+            log_error("store: this SQLite does not enforce foreign keys");
+            conn_close(c);
+            return -1;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+/* mkdir -p, creating what is missing with mode 0700. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (p == NULL)
+        return -1;
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    for (char *q = p + 1;; q++) {
+        bool last = *q == '\0';
+        if (!last && *q != '/')
+            continue;
+        *q = '\0';
+        if (mkdir(p, 0700) == 0) {
+            chmod(p, 0700); /* exactly 0700 whatever the umask */
+        } else if (errno != EEXIST) {
+            log_error("store: cannot create %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        if (last)
+            break;
+        *q = '/';
+    }
+    struct stat sb;
+    int rc = 0;
+    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        log_error("store: %s is not a directory", p);
+        rc = -1;
+    }
+    free(p);
+    return rc;
+}
+
+/* Creates the database file 0600 before SQLite opens it, so it never exists
+ * with the umask's mode (SQLite gives its -wal and -shm files the database
+ * file's mode). An existing file is only tightened: opening and closing a
+ * descriptor on it here could drop POSIX locks SQLite holds in this
+ * process. */
+static int make_db_file(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        int rc = fchmod(fd, 0600);
+        if (rc != 0)
+            log_error("store: chmod %s: %s", path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    if (errno != EEXIST) {
+        log_error("store: cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (sb.st_mode & 077) != 0 && chmod(path, 0600) != 0)
+        log_error("store: chmod %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* ---- open and close ---------------------------------------------------- */
+
+int store_open(const store_options *opt, store **out)
+{
+    assert(out != NULL);
+    *out = NULL;
+    if (opt == NULL || opt->data_dir == NULL || opt->data_dir[0] == '\0') {
+        log_error("store: no data directory given");
+        return -1;
+    }
+    if (!sqlite3_threadsafe()) {
+        log_error("store: SQLite was built without thread support");
+        return -1;
+    }
+    if (make_dirs(opt->data_dir) != 0)
+        return -1;
+
+    store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        log_error("store: out of memory");
+        return -1;
+    }
+    if (asprintf(&s->path, "%s/%s", opt->data_dir, STORE_DB_NAME) < 0) {
+        s->path = NULL;
+        free(s);
+        log_error("store: out of memory");
+        return -1;
+    }
+    s->durability = opt->durability;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init(&s->write_lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&s->read_lock, NULL);
+    pthread_cond_init(&s->read_cond, NULL);
+
+    /* Migrations come before WAL so that a database of a newer meetd is
+     * refused before anything about it changes. */
+    if (make_db_file(s->path) != 0 ||
+        conn_open(s->path, true, s->durability, &s->writer) != 0 ||
+        store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0) {
+        store_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    /* Every reader must be back: closing under a running store_read is a
+     * bug of the caller. */
+    assert(s->n_idle == s->n_open);
+    for (int i = 0; i < s->n_idle; i++)
+        conn_close(s->idle[i]);
+    /* The writer goes last: the last connection to close checkpoints the
+     * WAL into the database file and removes it. Before that, refresh the
+     * planner's statistics where SQLite thinks they are stale (bounded). */
+    if (s->writer != NULL && s->version > 0) {
+        sqlite3_exec(s->writer->db, "PRAGMA analysis_limit = 400", NULL, NULL, NULL);
+        sqlite3_exec(s->writer->db, "PRAGMA optimize", NULL, NULL, NULL);
+    }
+    conn_close(s->writer);
+    pthread_cond_destroy(&s->read_cond);
+    pthread_mutex_destroy(&s->read_lock);
+    pthread_mutex_destroy(&s->write_lock);
+    free(s->path);
+    free(s);
+}
+
+int store_schema_version(store *s)
+{
+    assert(s != NULL);
+    return s->version;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+/* Runs one caller's fn inside the open transaction and says whether its
+ * work may be kept. Everything specific to one fn lives here, so that group
+ * commit can run several fns in one transaction by wrapping each call in a
+ * SAVEPOINT (rolled back alone when this returns nonzero). */
+static int tx_apply(store_tx *tx, store_fn fn, void *arg)
+{
+    tx->failed = false;
+    int rc = fn(tx, arg);
+    if (rc == 0 && tx->failed) {
+        log_error("store: a transaction ignored a store error: rolled back");
+        rc = -1;
+    }
+    return rc;
+}
+
+int store_write(store *s, store_fn fn, void *arg)
+{
+    assert(s != NULL && fn != NULL);
+    /* write_lock checks its owner: a fn calling store_write fails here
+     * instead of deadlocking. */
+    int e = pthread_mutex_lock(&s->write_lock);
+    if (e != 0) {
+        log_error("store: store_write: %s (called from inside a store_fn?)", strerror(e));
+        return -1;
+    }
+    store_conn *c = s->writer;
+    int rc = -1;
+    if (conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) == 0) {
+        store_tx tx = {.conn = c};
+        rc = tx_apply(&tx, fn, arg);
+        if (rc == 0 && conn_tx(c, STMT_TX_COMMIT) != 0)
+            rc = -1;
+        /* A nonzero fn, a failed COMMIT (still open) and an error that
+         * already rolled back all end up here. */
+        if (conn_settle(c) != 0)
+            log_error("store: could not roll back a write transaction");
+    }
+    pthread_mutex_unlock(&s->write_lock);
+    return rc;
+}
+
+static store_conn *reader_get(store *s)
+{
+    pthread_mutex_lock(&s->read_lock);
+    while (s->n_idle == 0 && s->n_open == STORE_READERS_MAX)
+        pthread_cond_wait(&s->read_cond, &s->read_lock);
+    if (s->n_idle > 0) {
+        store_conn *c = s->idle[--s->n_idle];
+        pthread_mutex_unlock(&s->read_lock);
+        return c;
+    }
+    /* Claim the slot, then open outside the lock: opening does file I/O. */
+    s->n_open++;
+    pthread_mutex_unlock(&s->read_lock);
+    store_conn *c = NULL;
+    if (conn_open(s->path, false, s->durability, &c) != 0) {
+        pthread_mutex_lock(&s->read_lock);
+        s->n_open--;
+        pthread_cond_signal(&s->read_cond);
+        pthread_mutex_unlock(&s->read_lock);
+        return NULL;
+    }
+    return c;
+}
+
+static void reader_put(store *s, store_conn *c)
+{
+    /* A connection stuck inside a transaction would pin an old snapshot
+     * forever: drop it instead of pooling it. */
+    bool broken = conn_settle(c) != 0;
+    if (broken)
+        conn_close(c);
+    pthread_mutex_lock(&s->read_lock);
+    if (broken)
+        s->n_open--;
+    else
+        s->idle[s->n_idle++] = c;
+    assert(s->n_idle <= s->n_open && s->n_open <= STORE_READERS_MAX);
+    pthread_cond_signal(&s->read_cond);
+    pthread_mutex_unlock(&s->read_lock);
+}
+
+int store_read(store *s, store_fn fn, void *arg)
+{
+    assert(s != NULL && fn != NULL);
+    store_conn *c = reader_get(s);
+    if (c == NULL)
+        return -1;
+    int rc = -1;
+    /* Deferred: the snapshot is taken at the first read and held until the
+     * end, so everything fn reads is from one committed state. */
+    if (conn_tx(c, STMT_TX_BEGIN) == 0) {
+        store_tx tx = {.conn = c};
+        rc = tx_apply(&tx, fn, arg);
+        if (rc == 0 && conn_tx(c, STMT_TX_COMMIT) != 0)
+            rc = -1;
+    }
+    reader_put(s, c);
+    return rc;
+}

@@ -1,0 +1,259 @@
+/* Internals shared by the SQLite backend's files. Not part of the store
+ * interface: nothing outside src/store/sqlite*.c and schema.c includes this.
+ *
+ * Every statement the backend runs is listed once, below, with its SQL. A
+ * connection prepares a statement the first time it needs it and keeps it
+ * for its lifetime; after each use the statement is reset and its bindings
+ * cleared, so the hot paths never parse SQL. Values only ever reach SQLite
+ * through bindings. */
+#ifndef MEETD_STORE_SQLITE_INT_H
+#define MEETD_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "store/store.h"
+
+/* Column lists shared by several statements, in the order store_col_device
+ * and store_col_user decode them. p is a table alias prefix ("" or "d."). */
+#define STORE_DEVICE_COLS(p)                                                          \
+    p "device_no, " p "meeting_id, " p "sub_meeting_id, " p "user_no, " p             \
+      "instanceid, " p "join_time, " p "left_time, " p "left_reason, " p "token_hash"
+#define STORE_DEVICE_NCOLS 9
+#define STORE_USER_COLS(p)                                                            \
+    p "user_no, " p "userid, " p "guest_id, " p "uuid, " p "ms_open_id, " p           \
+      "nick_name, " p "cohost"
+#define STORE_USER_NCOLS 7
+#define STORE_MEETING_COLS                                                            \
+    "meeting_id, app_id, meeting_code, subject, creator_userid, creator_instanceid, " \
+    "type, meeting_type, start_time, end_time, status, recurring_type, until_type, "  \
+    "until_count, until_date, created_at"
+#define STORE_AUDIT_COLS                                                              \
+    "audit_no, meeting_id, sub_meeting_id, time, request_id, action, op_userid, "     \
+    "op_uuid, op_ms_open_id, op_instanceid, target_userid, target_guest_id, "         \
+    "target_uuid, target_ms_open_id, target_instanceid, allow_rejoin, reason"
+
+/* X(name, sql): the statement catalogue. Queries that read "the present
+ * devices" repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
+ * because SQLite only uses a partial index when the query's WHERE clause
+ * contains the index's condition. Ending a whole meeting names its index:
+ * without statistics the planner would walk every session the meeting ever
+ * had rather than the present ones. */
+#define STORE_STATEMENTS(X)                                                           \
+    /* transaction control (connection level) */                                     \
+    X(TX_BEGIN, "BEGIN")                                                              \
+    X(TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                          \
+    X(TX_COMMIT, "COMMIT")                                                            \
+    X(TX_ROLLBACK, "ROLLBACK")                                                        \
+    /* atomic multi-statement primitives */                                           \
+    X(SP_BEGIN, "SAVEPOINT store_op")                                                 \
+    X(SP_RELEASE, "RELEASE store_op")                                                 \
+    X(SP_ROLLBACK, "ROLLBACK TO store_op")                                            \
+    /* apps and keys */                                                               \
+    X(APP_INSERT, "INSERT INTO apps (app_id, sdk_id, name, created_at) "              \
+                  "VALUES (?1, ?2, ?3, ?4)")                                          \
+    X(APP_GET, "SELECT app_id, sdk_id, name, created_at FROM apps WHERE app_id = ?1") \
+    X(APP_LIST, "SELECT app_id, sdk_id, name, created_at FROM apps ORDER BY app_id")  \
+    X(APP_COUNT, "SELECT count(*) FROM apps")                                         \
+    X(APP_DELETE, "DELETE FROM apps WHERE app_id = ?1")                               \
+    X(KEY_INSERT, "INSERT INTO app_keys (secret_id, secret_key, app_id, created_at) " \
+                  "VALUES (?1, ?2, ?3, ?4)")                                          \
+    X(KEY_GET, "SELECT k.secret_id, k.secret_key, k.app_id, k.created_at, "           \
+               "a.app_id, a.sdk_id, a.name, a.created_at "                            \
+               "FROM app_keys k JOIN apps a ON a.app_id = k.app_id "                  \
+               "WHERE k.secret_id = ?1")                                              \
+    X(KEY_LIST, "SELECT secret_id, secret_key, app_id, created_at FROM app_keys "     \
+                "WHERE app_id = ?1 ORDER BY created_at, secret_id")                   \
+    X(KEY_DELETE_ALL, "DELETE FROM app_keys WHERE app_id = ?1")                       \
+    /* meetings */                                                                    \
+    X(MEETING_INSERT, "INSERT INTO meetings (" STORE_MEETING_COLS ") VALUES "         \
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "     \
+                      "?14, ?15, ?16)")                                               \
+    X(HOST_INSERT, "INSERT INTO meeting_hosts (meeting_id, pos, userid) "             \
+                   "VALUES (?1, ?2, ?3)")                                             \
+    X(OCC_INSERT, "INSERT INTO occurrences (meeting_id, sub_meeting_id, start_time, " \
+                  "end_time, status) VALUES (?1, ?2, ?3, ?4, ?5)")                    \
+    X(MEETING_GET, "SELECT " STORE_MEETING_COLS " FROM meetings "                     \
+                   "WHERE meeting_id = ?1 AND app_id = ?2")                           \
+    X(HOSTS_GET, "SELECT userid FROM meeting_hosts WHERE meeting_id = ?1 "            \
+                 "ORDER BY pos")                                                      \
+    X(OCCS_GET, "SELECT sub_meeting_id, start_time, end_time, status "                \
+                "FROM occurrences WHERE meeting_id = ?1 ORDER BY sub_meeting_id")     \
+    X(MEETING_SET_STATUS, "UPDATE meetings SET status = ?3 "                          \
+                          "WHERE meeting_id = ?1 AND app_id = ?2")                    \
+    X(OCC_SET_STATUS, "UPDATE occurrences SET status = ?3 "                           \
+                      "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 AND status <> ?3") \
+    /* users */                                                                       \
+    X(USER_BY_USERID, "SELECT " STORE_USER_COLS("") " FROM users "                    \
+                      "WHERE meeting_id = ?1 AND userid = ?2 AND userid <> ''")       \
+    X(USER_BY_GUEST, "SELECT " STORE_USER_COLS("") " FROM users "                     \
+                     "WHERE meeting_id = ?1 AND guest_id = ?2 AND guest_id <> ''")    \
+    X(USER_BY_UUID, "SELECT " STORE_USER_COLS("") " FROM users "                      \
+                    "WHERE meeting_id = ?1 AND uuid = ?2")                            \
+    X(USER_BY_MS_OPEN_ID, "SELECT " STORE_USER_COLS("") " FROM users "                \
+                          "WHERE meeting_id = ?1 AND ms_open_id = ?2")                \
+    X(USER_INSERT, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "          \
+                   "ms_open_id, nick_name, cohost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
+    X(USER_SET_COHOST, "UPDATE users SET cohost = ?3 "                                \
+                       "WHERE user_no = ?2 AND meeting_id = ?1")                      \
+    X(USER_SET_NICK, "UPDATE users SET nick_name = ?3 "                               \
+                     "WHERE user_no = ?2 AND meeting_id = ?1")                        \
+    /* devices */                                                                     \
+    X(DEVICE_PRESENCE, "SELECT instanceid FROM devices WHERE meeting_id = ?1 "        \
+                       "AND user_no = ?2 AND left_time IS NULL")                      \
+    X(DEVICE_INSERT, "INSERT INTO devices (meeting_id, sub_meeting_id, user_no, "     \
+                     "instanceid, join_time, left_time, left_reason, token_hash) "    \
+                     "VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0, ?6)")                      \
+    X(DEVICE_PRESENT, "SELECT " STORE_DEVICE_COLS("") " FROM devices "                \
+                      "WHERE meeting_id = ?1 AND user_no = ?2 AND instanceid = ?3 "   \
+                      "AND left_time IS NULL")                                        \
+    X(DEVICE_END, "UPDATE devices SET left_time = ?2, left_reason = ?3 "              \
+                  "WHERE device_no = ?1 AND left_time IS NULL")                       \
+    X(DEVICES_PRESENT_ALL, "SELECT " STORE_DEVICE_COLS("") " FROM devices "           \
+                           "INDEXED BY devices_present "                              \
+                           "WHERE meeting_id = ?1 AND left_time IS NULL "             \
+                           "ORDER BY device_no")                                      \
+    X(DEVICES_END_ALL, "UPDATE devices INDEXED BY devices_present "                   \
+                       "SET left_time = ?2, left_reason = ?3 "                        \
+                       "WHERE meeting_id = ?1 AND left_time IS NULL")                 \
+    X(DEVICE_BY_TOKEN, "SELECT " STORE_DEVICE_COLS("") " FROM devices "               \
+                       "WHERE token_hash = ?1 AND left_time IS NULL")                 \
+    X(PART_COUNT_ALL, "SELECT count(*) FROM devices WHERE meeting_id = ?1")           \
+    X(PART_COUNT_SUB, "SELECT count(*) FROM devices WHERE meeting_id = ?1 "           \
+                      "AND sub_meeting_id = ?2")                                      \
+    X(PART_LIST_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+                     " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
+                     "WHERE d.meeting_id = ?1 ORDER BY d.device_no LIMIT ?3 OFFSET ?4") \
+    X(PART_LIST_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+                     " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
+                     "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
+                     "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
+    /* bans */                                                                        \
+    X(BAN_PUT, "INSERT INTO bans (meeting_id, user_no, banned_at, reason, "           \
+               "operator_ms_open_id, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "    \
+               "ON CONFLICT (meeting_id, user_no) DO UPDATE SET "                     \
+               "banned_at = excluded.banned_at, reason = excluded.reason, "           \
+               "operator_ms_open_id = excluded.operator_ms_open_id, "                 \
+               "request_id = excluded.request_id")                                    \
+    X(BAN_EXISTS, "SELECT 1 FROM bans WHERE meeting_id = ?1 AND user_no = ?2")        \
+    X(BAN_DELETE, "DELETE FROM bans WHERE meeting_id = ?1 AND user_no = ?2")          \
+    X(BANS_LIST, "SELECT b.meeting_id, b.banned_at, b.reason, b.operator_ms_open_id, " \
+                 "b.request_id, " STORE_USER_COLS("u.")                               \
+                 " FROM bans b JOIN users u ON u.user_no = b.user_no "                \
+                 "WHERE b.meeting_id = ?1 ORDER BY b.banned_at, b.user_no")           \
+    /* audit */                                                                       \
+    X(AUDIT_INSERT, "INSERT INTO audit (meeting_id, sub_meeting_id, time, "           \
+                    "request_id, action, op_userid, op_uuid, op_ms_open_id, "         \
+                    "op_instanceid, target_userid, target_guest_id, target_uuid, "    \
+                    "target_ms_open_id, target_instanceid, allow_rejoin, reason) "    \
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "     \
+                    "?13, ?14, ?15, ?16)")                                            \
+    X(AUDIT_COUNT, "SELECT count(*) FROM audit WHERE meeting_id = ?1")                \
+    X(AUDIT_LIST, "SELECT " STORE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "     \
+                  "ORDER BY audit_no DESC LIMIT ?2 OFFSET ?3")
+
+enum store_stmt_id {
+#define STORE_STMT_ENUM(name, sql) STMT_##name,
+    STORE_STATEMENTS(STORE_STMT_ENUM)
+#undef STORE_STMT_ENUM
+    STMT__COUNT
+};
+
+/* One SQLite connection and its prepared statements. Used by one thread at a
+ * time: the writer under store.write_lock, a reader while checked out of the
+ * pool. */
+typedef struct store_conn {
+    sqlite3 *db;
+    bool writable;
+    sqlite3_stmt *stmt[STMT__COUNT];
+} store_conn;
+
+/* What a store_fn works on. failed is set by every primitive that returns
+ * STORE_ERROR: a transaction that saw a backend failure is never committed,
+ * even if fn ignores the error and returns 0. */
+struct store_tx {
+    store_conn *conn;
+    bool failed;
+};
+
+/* ---- schema.c -------------------------------------------------------- */
+
+/* Brings db (a writable connection) to the latest version, one migration
+ * per transaction; sets *version. -1 (logged) on failure, or when the
+ * database is newer than this program knows. */
+int store_schema_migrate(sqlite3 *db, int *version);
+
+/* ---- sqlite.c: statements and errors --------------------------------- */
+
+/* The cached statement id, ready to bind; NULL (logged, tx failed) when it
+ * cannot be prepared or the transaction is gone. Pair with store_done. */
+sqlite3_stmt *store_stmt(store_tx *tx, enum store_stmt_id id);
+/* Resets st and clears its bindings (or finalizes it, when it was a one-off
+ * prepared because the cached one was busy further up the stack). */
+void store_done(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st);
+/* Maps a failed SQLite result code of statement id: a unique or primary key
+ * violation is STORE_CONFLICT; anything else is logged, fails the
+ * transaction and is STORE_ERROR. */
+int store_sqlite_rc(store_tx *tx, enum store_stmt_id id, int rc);
+/* Logs what (no values) and fails the transaction: STORE_ERROR. */
+int store_invalid(store_tx *tx, const char *what);
+
+/* Steps a statement that returns no rows to completion and releases it.
+ * bind_rc is the OR of the bind results (nonzero: a bind failed).
+ * STORE_OK, STORE_CONFLICT or STORE_ERROR; *changes (may be NULL) gets the
+ * number of rows changed. */
+int store_exec(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
+               int64_t *changes);
+/* Steps a statement once: STORE_OK with a row to read, STORE_NOTFOUND when
+ * none, else an error. The caller reads the row, then calls store_done. */
+int store_row(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc);
+/* Steps st through all its rows, calling row for each, and releases it.
+ * A nonzero return of row stops the iteration and is returned as is;
+ * otherwise STORE_OK, or STORE_ERROR when stepping failed. */
+typedef int (*store_row_fn)(sqlite3_stmt *st, void *ctx);
+int store_each(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
+               store_row_fn row, void *ctx);
+/* Runs a single-value query (count(*)) into *out and releases it. */
+int store_count(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                int64_t *out);
+
+/* A savepoint around a primitive that runs several statements, so that it
+ * changes all or nothing (and the caller may retry within the transaction
+ * after a CONFLICT). store_sp_end releases it after rc == STORE_OK, rolls it
+ * back otherwise, and returns rc (or STORE_ERROR when that fails). */
+int store_sp_begin(store_tx *tx);
+int store_sp_end(store_tx *tx, int rc);
+
+/* ---- values in and out ------------------------------------------------ */
+
+/* Longest string argument accepted from a caller that passes a bare
+ * const char * (lookups by value); longer ones are cut here. */
+#define STORE_ARG_MAX (CORE_REASON_MAX + 1)
+
+static inline int store_bind_str(sqlite3_stmt *st, int i, const char *s, size_t cap)
+{
+    return sqlite3_bind_text(st, i, s, (int)strnlen(s, cap), SQLITE_STATIC);
+}
+/* arr must be an array (sizeof is its capacity), not a pointer. */
+#define STORE_BIND_STR(st, i, arr) store_bind_str((st), (i), (arr), sizeof(arr))
+
+/* Copies a text column into dst (capacity cap), truncated to fit. */
+void store_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap);
+#define STORE_COL_STR(st, col, arr) store_col_str((st), (col), (arr), sizeof(arr))
+
+/* Decoders for STORE_DEVICE_COLS / STORE_USER_COLS starting at column col. */
+void store_col_device(sqlite3_stmt *st, int col, core_device *d);
+void store_col_user(sqlite3_stmt *st, int col, core_user *u);
+
+/* Clamps a page request to what SQLite's LIMIT/OFFSET take. */
+static inline void store_page(int64_t *pos, int *size)
+{
+    if (*pos < 0)
+        *pos = 0;
+    if (*size < 0)
+        *size = 0;
+}
+
+#endif

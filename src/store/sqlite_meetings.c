@@ -1,0 +1,186 @@
+/* Meetings with their scheduled hosts and recurring occurrences. */
+#include <assert.h>
+
+#include "store/sqlite_int.h"
+
+static int meeting_insert_row(store_tx *tx, const core_meeting *m)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, m->meeting_id);
+    b |= STORE_BIND_STR(st, 2, m->app_id);
+    b |= STORE_BIND_STR(st, 3, m->meeting_code);
+    b |= STORE_BIND_STR(st, 4, m->subject);
+    b |= STORE_BIND_STR(st, 5, m->creator_userid);
+    b |= sqlite3_bind_int(st, 6, m->creator_instanceid);
+    b |= sqlite3_bind_int(st, 7, m->type);
+    b |= sqlite3_bind_int(st, 8, m->meeting_type);
+    b |= sqlite3_bind_int64(st, 9, m->start_time);
+    b |= sqlite3_bind_int64(st, 10, m->end_time);
+    b |= sqlite3_bind_int(st, 11, m->status);
+    b |= sqlite3_bind_int(st, 12, m->rule.recurring_type);
+    b |= sqlite3_bind_int(st, 13, m->rule.until_type);
+    b |= sqlite3_bind_int(st, 14, m->rule.until_count);
+    b |= sqlite3_bind_int64(st, 15, m->rule.until_date);
+    b |= sqlite3_bind_int64(st, 16, m->created_at);
+    return store_exec(tx, STMT_MEETING_INSERT, st, b, NULL);
+}
+
+static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
+{
+    int rc = meeting_insert_row(tx, m);
+    for (int i = 0; rc == STORE_OK && i < m->n_hosts; i++) {
+        sqlite3_stmt *st = store_stmt(tx, STMT_HOST_INSERT);
+        if (st == NULL)
+            return STORE_ERROR;
+        int b = sqlite3_bind_int64(st, 1, m->meeting_id);
+        b |= sqlite3_bind_int(st, 2, i);
+        b |= STORE_BIND_STR(st, 3, m->hosts[i]);
+        rc = store_exec(tx, STMT_HOST_INSERT, st, b, NULL);
+    }
+    for (int i = 0; rc == STORE_OK && i < m->n_occ; i++) {
+        const core_occurrence *o = &m->occ[i];
+        sqlite3_stmt *st = store_stmt(tx, STMT_OCC_INSERT);
+        if (st == NULL)
+            return STORE_ERROR;
+        int b = sqlite3_bind_int64(st, 1, m->meeting_id);
+        b |= sqlite3_bind_int64(st, 2, o->sub_meeting_id);
+        b |= sqlite3_bind_int64(st, 3, o->start_time);
+        b |= sqlite3_bind_int64(st, 4, o->end_time);
+        b |= sqlite3_bind_int(st, 5, o->status);
+        rc = store_exec(tx, STMT_OCC_INSERT, st, b, NULL);
+    }
+    return rc;
+}
+
+int store_meeting_insert(store_tx *tx, const core_meeting *m)
+{
+    assert(m != NULL);
+    if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX || m->n_occ < 0 ||
+        m->n_occ > CORE_OCC_MAX)
+        return store_invalid(tx, "meeting insert: host or occurrence count out of range");
+    /* All or nothing: after a CONFLICT the caller draws a new id or code
+     * and tries again in the same transaction. */
+    int rc = store_sp_begin(tx);
+    if (rc != STORE_OK)
+        return rc;
+    return store_sp_end(tx, meeting_insert_rows(tx, m));
+}
+
+static void col_meeting(sqlite3_stmt *st, core_meeting *m)
+{
+    m->meeting_id = sqlite3_column_int64(st, 0);
+    STORE_COL_STR(st, 1, m->app_id);
+    STORE_COL_STR(st, 2, m->meeting_code);
+    STORE_COL_STR(st, 3, m->subject);
+    STORE_COL_STR(st, 4, m->creator_userid);
+    m->creator_instanceid = sqlite3_column_int(st, 5);
+    m->type = sqlite3_column_int(st, 6);
+    m->meeting_type = sqlite3_column_int(st, 7);
+    m->start_time = sqlite3_column_int64(st, 8);
+    m->end_time = sqlite3_column_int64(st, 9);
+    m->status = sqlite3_column_int(st, 10);
+    m->rule.recurring_type = sqlite3_column_int(st, 11);
+    m->rule.until_type = sqlite3_column_int(st, 12);
+    m->rule.until_count = sqlite3_column_int(st, 13);
+    m->rule.until_date = sqlite3_column_int64(st, 14);
+    m->created_at = sqlite3_column_int64(st, 15);
+}
+
+static int host_row(sqlite3_stmt *st, void *ctx)
+{
+    core_meeting *m = ctx;
+    if (m->n_hosts == CORE_HOSTS_MAX)
+        return -2; /* more rows than a meeting can have */
+    STORE_COL_STR(st, 0, m->hosts[m->n_hosts]);
+    m->n_hosts++;
+    return 0;
+}
+
+static int occ_row(sqlite3_stmt *st, void *ctx)
+{
+    core_meeting *m = ctx;
+    if (m->n_occ == CORE_OCC_MAX)
+        return -2;
+    core_occurrence *o = &m->occ[m->n_occ++];
+    o->sub_meeting_id = sqlite3_column_int64(st, 0);
+    o->start_time = sqlite3_column_int64(st, 1);
+    o->end_time = sqlite3_column_int64(st, 2);
+    o->status = sqlite3_column_int(st, 3);
+    return 0;
+}
+
+int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out)
+{
+    assert(app_id != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_GET);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= store_bind_str(st, 2, app_id, STORE_ARG_MAX);
+    int rc = store_row(tx, STMT_MEETING_GET, st, b);
+    if (rc == STORE_OK)
+        col_meeting(st, out);
+    store_done(tx, STMT_MEETING_GET, st);
+    if (rc != STORE_OK)
+        return rc;
+
+    st = store_stmt(tx, STMT_HOSTS_GET);
+    if (st == NULL)
+        return STORE_ERROR;
+    rc = store_each(tx, STMT_HOSTS_GET, st, sqlite3_bind_int64(st, 1, meeting_id), host_row,
+                    out);
+    if (rc == STORE_OK) {
+        st = store_stmt(tx, STMT_OCCS_GET);
+        if (st == NULL)
+            return STORE_ERROR;
+        rc = store_each(tx, STMT_OCCS_GET, st, sqlite3_bind_int64(st, 1, meeting_id), occ_row,
+                        out);
+    }
+    if (rc == -2)
+        rc = store_invalid(tx, "meeting get: more hosts or occurrences than a meeting holds");
+    return rc;
+}
+
+/* Only a changed status is written: a join rewrites the whole meeting's
+ * state, and 200 unchanged occurrences should not dirty their pages. */
+static int occ_set_status(store_tx *tx, int64_t meeting_id, const core_occurrence *o)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_OCC_SET_STATUS);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= sqlite3_bind_int64(st, 2, o->sub_meeting_id);
+    b |= sqlite3_bind_int(st, 3, o->status);
+    return store_exec(tx, STMT_OCC_SET_STATUS, st, b, NULL);
+}
+
+static int meeting_set_status(store_tx *tx, const core_meeting *m)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_SET_STATUS);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, m->meeting_id);
+    b |= STORE_BIND_STR(st, 2, m->app_id);
+    b |= sqlite3_bind_int(st, 3, m->status);
+    int64_t n = 0;
+    int rc = store_exec(tx, STMT_MEETING_SET_STATUS, st, b, &n);
+    if (rc == STORE_OK && n == 0)
+        return STORE_NOTFOUND;
+    for (int i = 0; rc == STORE_OK && i < m->n_occ; i++)
+        rc = occ_set_status(tx, m->meeting_id, &m->occ[i]);
+    return rc;
+}
+
+int store_meeting_update_status(store_tx *tx, const core_meeting *m)
+{
+    assert(m != NULL);
+    if (m->n_occ < 0 || m->n_occ > CORE_OCC_MAX)
+        return store_invalid(tx, "meeting update: occurrence count out of range");
+    int rc = store_sp_begin(tx);
+    if (rc != STORE_OK)
+        return rc;
+    return store_sp_end(tx, meeting_set_status(tx, m));
+}

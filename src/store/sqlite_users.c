@@ -1,0 +1,291 @@
+/* Users (identities within a meeting), device sessions and participant
+ * listings. A device session is present while its left_time is NULL; the
+ * core sees that as left_time 0. */
+#include <assert.h>
+
+#include "store/sqlite_int.h"
+
+void store_col_user(sqlite3_stmt *st, int col, core_user *u)
+{
+    memset(u, 0, sizeof *u);
+    u->user_no = sqlite3_column_int64(st, col);
+    STORE_COL_STR(st, col + 1, u->userid);
+    STORE_COL_STR(st, col + 2, u->guest_id);
+    STORE_COL_STR(st, col + 3, u->uuid);
+    STORE_COL_STR(st, col + 4, u->ms_open_id);
+    STORE_COL_STR(st, col + 5, u->nick_name);
+    u->cohost = sqlite3_column_int(st, col + 6) != 0;
+}
+
+void store_col_device(sqlite3_stmt *st, int col, core_device *d)
+{
+    memset(d, 0, sizeof *d);
+    d->device_no = sqlite3_column_int64(st, col);
+    d->meeting_id = sqlite3_column_int64(st, col + 1);
+    d->sub_meeting_id = sqlite3_column_int64(st, col + 2);
+    d->user_no = sqlite3_column_int64(st, col + 3);
+    d->instanceid = sqlite3_column_int(st, col + 4);
+    d->join_time = sqlite3_column_int64(st, col + 5);
+    d->left_time = sqlite3_column_int64(st, col + 6); /* NULL reads as 0 */
+    d->left_reason = sqlite3_column_int(st, col + 7);
+    const void *h = sqlite3_column_blob(st, col + 8);
+    if (h != NULL && sqlite3_column_bytes(st, col + 8) == (int)sizeof d->token_hash)
+        memcpy(d->token_hash, h, sizeof d->token_hash);
+}
+
+/* ---- users ------------------------------------------------------------- */
+
+int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
+                   core_user *out)
+{
+    assert(value != NULL && out != NULL);
+    enum store_stmt_id id;
+    switch (kind) {
+    case CORE_ID_USERID: id = STMT_USER_BY_USERID; break;
+    case CORE_ID_GUEST: id = STMT_USER_BY_GUEST; break;
+    case CORE_ID_UUID: id = STMT_USER_BY_UUID; break;
+    case CORE_ID_MS_OPEN_ID: id = STMT_USER_BY_MS_OPEN_ID; break;
+    default:
+        /* openid (OAuth only) and "none" never name a stored user. */
+        return STORE_NOTFOUND;
+    }
+    sqlite3_stmt *st = store_stmt(tx, id);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= store_bind_str(st, 2, value, STORE_ARG_MAX);
+    int rc = store_row(tx, id, st, b);
+    if (rc == STORE_OK)
+        store_col_user(st, 0, out);
+    store_done(tx, id, st);
+    return rc;
+}
+
+int store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u)
+{
+    assert(u != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_USER_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= STORE_BIND_STR(st, 2, u->userid);
+    b |= STORE_BIND_STR(st, 3, u->guest_id);
+    b |= STORE_BIND_STR(st, 4, u->uuid);
+    b |= STORE_BIND_STR(st, 5, u->ms_open_id);
+    b |= STORE_BIND_STR(st, 6, u->nick_name);
+    b |= sqlite3_bind_int(st, 7, u->cohost ? 1 : 0);
+    int rc = store_exec(tx, STMT_USER_INSERT, st, b, NULL);
+    if (rc == STORE_OK)
+        u->user_no = sqlite3_last_insert_rowid(tx->conn->db);
+    return rc;
+}
+
+int store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_USER_SET_COHOST);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= sqlite3_bind_int64(st, 2, user_no);
+    b |= sqlite3_bind_int(st, 3, cohost ? 1 : 0);
+    int64_t n = 0;
+    int rc = store_exec(tx, STMT_USER_SET_COHOST, st, b, &n);
+    return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
+}
+
+int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick)
+{
+    assert(nick != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_USER_SET_NICK);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= sqlite3_bind_int64(st, 2, user_no);
+    b |= store_bind_str(st, 3, nick, CORE_NICK_MAX);
+    int64_t n = 0;
+    int rc = store_exec(tx, STMT_USER_SET_NICK, st, b, &n);
+    return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+static int presence_row(sqlite3_stmt *st, void *ctx)
+{
+    uint64_t *mask = ctx;
+    int instanceid = sqlite3_column_int(st, 0);
+    if (instanceid >= 0 && instanceid < 64)
+        *mask |= UINT64_C(1) << instanceid;
+    return 0;
+}
+
+int store_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask)
+{
+    assert(mask != NULL);
+    *mask = 0;
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_PRESENCE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= sqlite3_bind_int64(st, 2, user_no);
+    return store_each(tx, STMT_DEVICE_PRESENCE, st, b, presence_row, mask);
+}
+
+int store_device_insert(store_tx *tx, core_device *d)
+{
+    assert(d != NULL);
+    /* Always inserted present, whatever d->left_time says: a session begins
+     * at join. CONFLICT when (user, instanceid) already has a present
+     * session or the token is in use. */
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, d->meeting_id);
+    b |= sqlite3_bind_int64(st, 2, d->sub_meeting_id);
+    b |= sqlite3_bind_int64(st, 3, d->user_no);
+    b |= sqlite3_bind_int(st, 4, d->instanceid);
+    b |= sqlite3_bind_int64(st, 5, d->join_time);
+    b |= sqlite3_bind_blob(st, 6, d->token_hash, (int)sizeof d->token_hash, SQLITE_STATIC);
+    int rc = store_exec(tx, STMT_DEVICE_INSERT, st, b, NULL);
+    if (rc == STORE_OK) {
+        d->device_no = sqlite3_last_insert_rowid(tx->conn->db);
+        d->left_time = 0;
+        d->left_reason = CORE_LEFT_NONE;
+    }
+    return rc;
+}
+
+int store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
+                         core_device *out)
+{
+    assert(out != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_PRESENT);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= sqlite3_bind_int64(st, 2, user_no);
+    b |= sqlite3_bind_int(st, 3, instanceid);
+    int rc = store_row(tx, STMT_DEVICE_PRESENT, st, b);
+    if (rc == STORE_OK)
+        store_col_device(st, 0, out);
+    store_done(tx, STMT_DEVICE_PRESENT, st);
+    return rc;
+}
+
+int store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_END);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, device_no);
+    b |= sqlite3_bind_int64(st, 2, left_time);
+    b |= sqlite3_bind_int(st, 3, left_reason);
+    int64_t n = 0;
+    int rc = store_exec(tx, STMT_DEVICE_END, st, b, &n);
+    return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
+}
+
+struct device_iter {
+    store_device_cb cb;
+    void *arg;
+};
+
+static int device_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct device_iter *it = ctx;
+    core_device d;
+    store_col_device(st, 0, &d);
+    return it->cb(&d, it->arg);
+}
+
+int store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
+                          store_device_cb cb, void *arg)
+{
+    /* cb sees every present session first, then one UPDATE ends them all:
+     * rows are never changed under the SELECT that walks them. A nonzero
+     * cb stops before anything is ended and is returned (the caller's fn
+     * passes it on, rolling back). */
+    if (cb != NULL) {
+        sqlite3_stmt *st = store_stmt(tx, STMT_DEVICES_PRESENT_ALL);
+        if (st == NULL)
+            return STORE_ERROR;
+        struct device_iter it = {cb, arg};
+        int rc = store_each(tx, STMT_DEVICES_PRESENT_ALL, st,
+                            sqlite3_bind_int64(st, 1, meeting_id), device_row, &it);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICES_END_ALL);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= sqlite3_bind_int64(st, 2, left_time);
+    b |= sqlite3_bind_int(st, 3, left_reason);
+    return store_exec(tx, STMT_DEVICES_END_ALL, st, b, NULL);
+}
+
+int store_device_by_token(store_tx *tx, const uint8_t token_hash[32], core_device *out)
+{
+    assert(token_hash != NULL && out != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_BY_TOKEN);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_DEVICE_BY_TOKEN, st,
+                       sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC));
+    if (rc == STORE_OK)
+        store_col_device(st, 0, out);
+    store_done(tx, STMT_DEVICE_BY_TOKEN, st);
+    return rc;
+}
+
+/* ---- participants ------------------------------------------------------ */
+
+struct participant_iter {
+    store_participant_cb cb;
+    void *arg;
+};
+
+static int participant_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct participant_iter *it = ctx;
+    core_device d;
+    core_user u;
+    store_col_device(st, 0, &d);
+    store_col_user(st, STORE_DEVICE_NCOLS, &u);
+    return it->cb(&d, &u, it->arg);
+}
+
+int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                            int64_t pos, int size, store_participant_cb cb, void *arg,
+                            int64_t *total)
+{
+    assert(cb != NULL || size <= 0);
+    bool all = sub_meeting_id == -1;
+    store_page(&pos, &size);
+
+    if (total != NULL) {
+        enum store_stmt_id cid = all ? STMT_PART_COUNT_ALL : STMT_PART_COUNT_SUB;
+        sqlite3_stmt *st = store_stmt(tx, cid);
+        if (st == NULL)
+            return STORE_ERROR;
+        int b = sqlite3_bind_int64(st, 1, meeting_id);
+        if (!all)
+            b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
+        int rc = store_count(tx, cid, st, b, total);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    if (size == 0)
+        return STORE_OK;
+
+    enum store_stmt_id id = all ? STMT_PART_LIST_ALL : STMT_PART_LIST_SUB;
+    sqlite3_stmt *st = store_stmt(tx, id);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    if (!all)
+        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
+    b |= sqlite3_bind_int(st, 3, size);
+    b |= sqlite3_bind_int64(st, 4, pos);
+    struct participant_iter it = {cb, arg};
+    return store_each(tx, id, st, b, participant_row, &it);
+}

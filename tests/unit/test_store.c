@@ -1,0 +1,1419 @@
+/* The SQLite store against its interface (store/store.h). Every test gets a
+ * fresh directory from mkdtemp, removed at the end. */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct fixture {
+    char root[64];     /* the mkdtemp directory */
+    char data[128];    /* root/data: store_open must create it */
+    store *s;
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static store *open_store(const char *dir, store_durability d)
+{
+    store_options opt = {.data_dir = dir, .durability = d};
+    store *s = NULL;
+    assert_int_equal(store_open(&opt, &s), 0);
+    assert_non_null(s);
+    return s;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->root, sizeof f->root, "%s/meetd-store-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (mkdtemp(f->root) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->data, sizeof f->data, "%s/data", f->root);
+    store_options opt = {.data_dir = f->data, .durability = STORE_DURABLE_FULL};
+    if (store_open(&opt, &f->s) != 0) {
+        rm_tree(f->root);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* Bodies in progress: a failed assertion inside one jumps out of store_write
+ * or store_read, leaving the store locked; it is then abandoned, not closed. */
+static int bodies_running;
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (bodies_running == 0)
+        store_close(f->s);
+    bodies_running = 0;
+    rm_tree(f->root);
+    free(f);
+    return 0;
+}
+
+/* Runs a test body inside a transaction; the body asserts as it goes. */
+typedef void (*body_fn)(store_tx *tx, void *arg);
+struct body {
+    body_fn fn;
+    void *arg;
+};
+
+static int run_body(store_tx *tx, void *arg)
+{
+    struct body *b = arg;
+    bodies_running++;
+    b->fn(tx, b->arg);
+    bodies_running--;
+    return 0;
+}
+
+static void write_ok(store *s, body_fn fn, void *arg)
+{
+    struct body b = {fn, arg};
+    assert_int_equal(store_write(s, run_body, &b), 0);
+}
+
+static void read_ok(store *s, body_fn fn, void *arg)
+{
+    struct body b = {fn, arg};
+    assert_int_equal(store_read(s, run_body, &b), 0);
+}
+
+/* Counts rows of a table through a separate, plain connection: checks what
+ * is really in the file, not what the store says. */
+static int64_t raw_count(const char *data, const char *table)
+{
+    char path[256], sql[128];
+    snprintf(path, sizeof path, "%s/meetd.db", data);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* ---- builders ----------------------------------------------------------- */
+
+static store_app mk_app(const char *app_id)
+{
+    store_app a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.app_id, sizeof a.app_id, "%s", app_id);
+    snprintf(a.sdk_id, sizeof a.sdk_id, "sdk-%s", app_id);
+    snprintf(a.name, sizeof a.name, "App %s", app_id);
+    a.created_at = 1700000000;
+    return a;
+}
+
+static store_key mk_key(const char *secret_id, const char *app_id, int64_t created_at)
+{
+    store_key k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.secret_id, sizeof k.secret_id, "%s", secret_id);
+    snprintf(k.secret_key, sizeof k.secret_key, "sk-%s", secret_id);
+    snprintf(k.app_id, sizeof k.app_id, "%s", app_id);
+    k.created_at = created_at;
+    return k;
+}
+
+static void mk_meeting(core_meeting *m, const char *app_id, int64_t id, const char *code)
+{
+    memset(m, 0, sizeof *m);
+    m->meeting_id = id;
+    snprintf(m->app_id, sizeof m->app_id, "%s", app_id);
+    snprintf(m->meeting_code, sizeof m->meeting_code, "%s", code);
+    snprintf(m->subject, sizeof m->subject, "Subject %" PRId64 " 会议", id);
+    snprintf(m->creator_userid, sizeof m->creator_userid, "creator");
+    m->creator_instanceid = 1;
+    m->type = 0;
+    m->meeting_type = 0;
+    m->start_time = 1800000000;
+    m->end_time = 1800003600;
+    m->status = CORE_ST_INIT;
+    m->created_at = 1700000000;
+}
+
+static core_user mk_user(const char *userid, const char *guest_id, const char *tag)
+{
+    core_user u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.userid, sizeof u.userid, "%s", userid);
+    snprintf(u.guest_id, sizeof u.guest_id, "%s", guest_id);
+    snprintf(u.uuid, sizeof u.uuid, "uuid-%s", tag);
+    snprintf(u.ms_open_id, sizeof u.ms_open_id, "ms-%s", tag);
+    snprintf(u.nick_name, sizeof u.nick_name, "Nick %s", tag);
+    return u;
+}
+
+static core_device mk_device(int64_t meeting_id, int64_t sub, int64_t user_no, int instanceid,
+                             int64_t join_time, unsigned token_seed)
+{
+    core_device d;
+    memset(&d, 0, sizeof d);
+    d.meeting_id = meeting_id;
+    d.sub_meeting_id = sub;
+    d.user_no = user_no;
+    d.instanceid = instanceid;
+    d.join_time = join_time;
+    /* Distinct seeds give distinct tokens. */
+    for (size_t i = 0; i < sizeof d.token_hash; i++)
+        d.token_hash[i] = i < 4 ? (uint8_t)(token_seed >> (8 * i)) : (uint8_t)(i * 7u);
+    return d;
+}
+
+/* A fresh app with one meeting (id, code) in one transaction. */
+struct seed {
+    const char *app_id;
+    int64_t meeting_id;
+    const char *code;
+};
+
+static void seed_body(store_tx *tx, void *arg)
+{
+    const struct seed *sd = arg;
+    store_app a = mk_app(sd->app_id);
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    core_meeting m;
+    mk_meeting(&m, sd->app_id, sd->meeting_id, sd->code);
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+}
+
+static void seed(store *s, const char *app_id, int64_t meeting_id, const char *code)
+{
+    struct seed sd = {app_id, meeting_id, code};
+    write_ok(s, seed_body, &sd);
+}
+
+/* ---- migrations, files, durability ------------------------------------- */
+
+static void app_exists_body(store_tx *tx, void *arg)
+{
+    store_app a;
+    assert_int_equal(store_app_get(tx, (const char *)arg, &a), STORE_OK);
+    assert_string_equal(a.app_id, (const char *)arg);
+}
+
+static void app_insert_body(store_tx *tx, void *arg)
+{
+    store_app a = mk_app((const char *)arg);
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+}
+
+static void test_migrate_and_reopen(void **state)
+{
+    fixture *f = *state;
+    int v = store_schema_version(f->s);
+    assert_true(v >= 1);
+    write_ok(f->s, app_insert_body, "app1");
+    store_close(f->s);
+    f->s = NULL;
+
+    f->s = open_store(f->data, STORE_DURABLE_FULL);
+    assert_int_equal(store_schema_version(f->s), v);
+    read_ok(f->s, app_exists_body, "app1");
+    store_close(f->s);
+    f->s = NULL;
+
+    /* A database from a newer meetd is refused, and left untouched. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/meetd.db", f->data);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    store_options opt = {.data_dir = f->data};
+    store *s = (store *)&opt; /* must be reset to NULL on failure */
+    assert_int_equal(store_open(&opt, &s), -1);
+    assert_null(s);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    f->s = open_store(f->data, STORE_DURABLE_FULL);
+    read_ok(f->s, app_exists_body, "app1");
+
+    /* Refused before anything changes: not even the journal mode. */
+    char newer[128];
+    snprintf(newer, sizeof newer, "%s/newer", f->root);
+    assert_int_equal(mkdir(newer, 0700), 0);
+    snprintf(path, sizeof path, "%s/meetd.db", newer);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1000", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    opt.data_dir = newer;
+    assert_int_equal(store_open(&opt, &s), -1);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1000);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_file_modes(void **state)
+{
+    fixture *f = *state;
+    struct stat sb;
+    char path[256];
+    write_ok(f->s, app_insert_body, "app1");
+    assert_int_equal(stat(f->data, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/meetd.db", f->data);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/meetd.db-wal", f->data);
+    assert_int_equal(stat(path, &sb), 0); /* WAL mode */
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* Even with a permissive umask, and with missing parents. */
+    char deep[128];
+    snprintf(deep, sizeof deep, "%s/a/b/c", f->root);
+    mode_t old = umask(0);
+    store *s = open_store(deep, STORE_DURABLE_NORMAL);
+    umask(old);
+    write_ok(s, app_insert_body, "app2");
+    assert_int_equal(stat(deep, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/meetd.db", deep);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/meetd.db-wal", deep);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    store_close(s);
+}
+
+static void test_durability(void **state)
+{
+    fixture *f = *state;
+    for (int mode = 0; mode < 2; mode++) {
+        char dir[256], app[16];
+        snprintf(dir, sizeof dir, "%s/d%d", f->root, mode);
+        snprintf(app, sizeof app, "app-%d", mode);
+        store *s = open_store(dir, mode == 0 ? STORE_DURABLE_FULL : STORE_DURABLE_NORMAL);
+        write_ok(s, app_insert_body, app);
+        store_close(s);
+        s = open_store(dir, mode == 0 ? STORE_DURABLE_FULL : STORE_DURABLE_NORMAL);
+        read_ok(s, app_exists_body, app);
+        store_close(s);
+        /* Checkpointed into the file itself on close. */
+        assert_int_equal(raw_count(dir, "apps"), 1);
+    }
+}
+
+/* ---- apps and keys ------------------------------------------------------- */
+
+static int collect_app(const store_app *a, void *arg)
+{
+    char *buf = arg;
+    strcat(buf, a->app_id);
+    strcat(buf, ",");
+    return 0;
+}
+
+static int collect_key(const store_key *k, void *arg)
+{
+    char *buf = arg;
+    strcat(buf, k->secret_id);
+    strcat(buf, ",");
+    return 0;
+}
+
+static int stop_at_first_app(const store_app *a, void *arg)
+{
+    (void)a;
+    (*(int *)arg)++;
+    return 42;
+}
+
+static void apps_keys_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_app a = mk_app("app-b"), b = mk_app("app-a"), got;
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    assert_int_equal(store_app_insert(tx, &b), STORE_OK);
+    assert_int_equal(store_app_insert(tx, &a), STORE_CONFLICT);
+
+    assert_int_equal(store_app_get(tx, "app-b", &got), STORE_OK);
+    assert_string_equal(got.app_id, "app-b");
+    assert_string_equal(got.sdk_id, "sdk-app-b");
+    assert_string_equal(got.name, "App app-b");
+    assert_int_equal(got.created_at, 1700000000);
+    assert_int_equal(store_app_get(tx, "nope", &got), STORE_NOTFOUND);
+
+    int64_t n = -1;
+    assert_int_equal(store_app_count(tx, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    char buf[256] = "";
+    assert_int_equal(store_app_list(tx, collect_app, buf), STORE_OK);
+    assert_string_equal(buf, "app-a,app-b,");
+    int calls = 0;
+    assert_int_equal(store_app_list(tx, stop_at_first_app, &calls), 42);
+    assert_int_equal(calls, 1);
+
+    store_key k1 = mk_key("AKID2", "app-b", 20), k2 = mk_key("AKID1", "app-b", 10),
+              k3 = mk_key("AKID3", "app-a", 10), gk;
+    assert_int_equal(store_key_insert(tx, &k1), STORE_OK);
+    assert_int_equal(store_key_insert(tx, &k2), STORE_OK);
+    assert_int_equal(store_key_insert(tx, &k3), STORE_OK);
+    store_key dup = mk_key("AKID1", "app-a", 30);
+    assert_int_equal(store_key_insert(tx, &dup), STORE_CONFLICT);
+
+    memset(&got, 0, sizeof got);
+    assert_int_equal(store_key_get(tx, "AKID2", &gk, &got), STORE_OK);
+    assert_string_equal(gk.secret_id, "AKID2");
+    assert_string_equal(gk.secret_key, "sk-AKID2");
+    assert_string_equal(gk.app_id, "app-b");
+    assert_int_equal(gk.created_at, 20);
+    assert_string_equal(got.app_id, "app-b");
+    assert_string_equal(got.sdk_id, "sdk-app-b");
+    assert_int_equal(store_key_get(tx, "AKID9", &gk, NULL), STORE_NOTFOUND);
+
+    buf[0] = '\0';
+    assert_int_equal(store_key_list(tx, "app-b", collect_key, buf), STORE_OK);
+    assert_string_equal(buf, "AKID1,AKID2,"); /* by created_at */
+
+    assert_int_equal(store_key_delete_all(tx, "app-b"), STORE_OK);
+    buf[0] = '\0';
+    assert_int_equal(store_key_list(tx, "app-b", collect_key, buf), STORE_OK);
+    assert_string_equal(buf, "");
+    assert_int_equal(store_key_get(tx, "AKID3", &gk, NULL), STORE_OK);
+
+    /* Deleting an app takes its keys along. */
+    assert_int_equal(store_app_delete(tx, "app-a"), STORE_OK);
+    assert_int_equal(store_key_get(tx, "AKID3", &gk, NULL), STORE_NOTFOUND);
+    assert_int_equal(store_app_delete(tx, "app-a"), STORE_NOTFOUND);
+    assert_int_equal(store_app_count(tx, &n), STORE_OK);
+    assert_int_equal(n, 1);
+}
+
+static void test_apps_keys(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, apps_keys_body, NULL);
+}
+
+/* Everything an app can own, in one meeting; and a second app's meeting
+ * that must survive the first app's deletion. */
+static void cascade_fill_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_app a1 = mk_app("app1"), a2 = mk_app("app2");
+    assert_int_equal(store_app_insert(tx, &a1), STORE_OK);
+    assert_int_equal(store_app_insert(tx, &a2), STORE_OK);
+    store_key k = mk_key("AKID1", "app1", 1);
+    assert_int_equal(store_key_insert(tx, &k), STORE_OK);
+
+    static core_meeting m;
+    mk_meeting(&m, "app1", 11, "111111111");
+    m.meeting_type = 1;
+    m.n_hosts = 2;
+    snprintf(m.hosts[0], sizeof m.hosts[0], "h1");
+    snprintf(m.hosts[1], sizeof m.hosts[1], "h2");
+    m.n_occ = 3;
+    for (int i = 0; i < 3; i++)
+        m.occ[i] = (core_occurrence){.sub_meeting_id = 1800000000 + i * 86400,
+                                     .start_time = 1800000000 + i * 86400,
+                                     .end_time = 1800003600 + i * 86400};
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+    core_user u = mk_user("alice", "", "a");
+    assert_int_equal(store_user_insert(tx, 11, &u), STORE_OK);
+    core_device d = mk_device(11, 1800000000, u.user_no, 1, 100, 1);
+    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    core_ban b = {.meeting_id = 11, .user = u, .banned_at = 5};
+    assert_int_equal(store_ban_put(tx, &b), STORE_OK);
+    core_audit au = {.meeting_id = 11, .time = 5, .action = "kickout"};
+    assert_int_equal(store_audit_insert(tx, &au), STORE_OK);
+
+    mk_meeting(&m, "app2", 22, "222222222");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+    core_user u2 = mk_user("bob", "", "b");
+    assert_int_equal(store_user_insert(tx, 22, &u2), STORE_OK);
+    core_device d2 = mk_device(22, 0, u2.user_no, 2, 100, 2);
+    assert_int_equal(store_device_insert(tx, &d2), STORE_OK);
+}
+
+static void cascade_delete_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    assert_int_equal(store_app_delete(tx, "app1"), STORE_OK);
+    static core_meeting m;
+    core_user u;
+    core_device d;
+    assert_int_equal(store_meeting_get(tx, "app1", 11, &m), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(tx, 11, CORE_ID_USERID, "alice", &u), STORE_NOTFOUND);
+    const core_device probe = mk_device(0, 0, 0, 0, 0, 1);
+    assert_int_equal(store_device_by_token(tx, probe.token_hash, &d), STORE_NOTFOUND);
+    assert_int_equal(store_meeting_get(tx, "app2", 22, &m), STORE_OK);
+}
+
+static void test_app_delete_cascade(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, cascade_fill_body, NULL);
+    write_ok(f->s, cascade_delete_body, NULL);
+    static const struct {
+        const char *table;
+        int64_t rows;
+    } left[] = {
+        {"apps", 1},        {"app_keys", 0}, {"meetings", 1}, {"meeting_hosts", 0},
+        {"occurrences", 0}, {"users", 1},    {"devices", 1},  {"bans", 0},
+        {"audit", 0},
+    };
+    for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
+        int64_t n = raw_count(f->data, left[i].table);
+        if (n != left[i].rows)
+            fail_msg("%s: %" PRId64 " rows, want %" PRId64, left[i].table, n, left[i].rows);
+    }
+}
+
+/* ---- meetings ------------------------------------------------------------ */
+
+static void conflicts_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_app a = mk_app("app1");
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    static core_meeting m;
+    mk_meeting(&m, "app1", 100, "100000000");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+    mk_meeting(&m, "app1", 100, "100000001");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_CONFLICT); /* meeting_id */
+    mk_meeting(&m, "app1", 101, "100000000");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_CONFLICT); /* meeting_code */
+    /* The caller draws again, in the same transaction. */
+    mk_meeting(&m, "app1", 101, "100000001");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+
+    core_user u1 = mk_user("alice", "", "1");
+    assert_int_equal(store_user_insert(tx, 100, &u1), STORE_OK);
+    core_user u = mk_user("", "g1", "1"); /* same uuid and ms_open_id */
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_CONFLICT);
+    u = mk_user("", "g1", "2");
+    snprintf(u.uuid, sizeof u.uuid, "uuid-1"); /* uuid only */
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_CONFLICT);
+    u = mk_user("", "g1", "2");
+    snprintf(u.ms_open_id, sizeof u.ms_open_id, "ms-1"); /* ms_open_id only */
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_CONFLICT);
+    u = mk_user("alice", "", "2"); /* userid */
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_CONFLICT);
+    u = mk_user("", "g1", "2");
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_OK);
+    u = mk_user("", "g1", "3"); /* guest_id */
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_CONFLICT);
+    /* Empty userid / guest_id are not keys: many users may lack one. */
+    u = mk_user("", "g2", "3");
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_OK);
+    u = mk_user("bob", "", "4");
+    assert_int_equal(store_user_insert(tx, 100, &u), STORE_OK);
+    /* The same identities in another meeting are someone else. */
+    u = u1;
+    u.user_no = 0;
+    assert_int_equal(store_user_insert(tx, 101, &u), STORE_OK);
+    assert_true(u.user_no != u1.user_no);
+}
+
+static void conflicts_check_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    static core_meeting m;
+    assert_int_equal(store_meeting_get(tx, "app1", 101, &m), STORE_OK);
+    assert_string_equal(m.meeting_code, "100000001");
+}
+
+static void test_conflicts(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, conflicts_body, NULL);
+    read_ok(f->s, conflicts_check_body, NULL);
+}
+
+static void fill_recurring(core_meeting *m)
+{
+    mk_meeting(m, "app1", 7000000000000000001LL, "987654321");
+    m->type = 0;
+    m->meeting_type = 1;
+    m->creator_instanceid = 4;
+    m->rule = (core_recurring_rule){.recurring_type = 2, .until_type = 1, .until_count = 200,
+                                    .until_date = 1900000000};
+    m->n_hosts = 3;
+    for (int i = 0; i < 3; i++)
+        snprintf(m->hosts[i], sizeof m->hosts[i], "host-%d", 3 - i); /* order kept */
+    m->n_occ = CORE_OCC_MAX;
+    for (int i = 0; i < CORE_OCC_MAX; i++) {
+        int64_t t = 1800000000 + (int64_t)i * 7 * 86400;
+        m->occ[i] = (core_occurrence){t, t, t + 3600, i % 4};
+    }
+}
+
+static void assert_meeting_equal(const core_meeting *a, const core_meeting *b)
+{
+    assert_int_equal(a->meeting_id, b->meeting_id);
+    assert_string_equal(a->app_id, b->app_id);
+    assert_string_equal(a->meeting_code, b->meeting_code);
+    assert_string_equal(a->subject, b->subject);
+    assert_string_equal(a->creator_userid, b->creator_userid);
+    assert_int_equal(a->creator_instanceid, b->creator_instanceid);
+    assert_int_equal(a->type, b->type);
+    assert_int_equal(a->meeting_type, b->meeting_type);
+    assert_int_equal(a->start_time, b->start_time);
+    assert_int_equal(a->end_time, b->end_time);
+    assert_int_equal(a->status, b->status);
+    assert_int_equal(a->rule.recurring_type, b->rule.recurring_type);
+    assert_int_equal(a->rule.until_type, b->rule.until_type);
+    assert_int_equal(a->rule.until_count, b->rule.until_count);
+    assert_int_equal(a->rule.until_date, b->rule.until_date);
+    assert_int_equal(a->created_at, b->created_at);
+    assert_int_equal(a->n_hosts, b->n_hosts);
+    for (int i = 0; i < a->n_hosts; i++)
+        assert_string_equal(a->hosts[i], b->hosts[i]);
+    assert_int_equal(a->n_occ, b->n_occ);
+    for (int i = 0; i < a->n_occ; i++) {
+        assert_int_equal(a->occ[i].sub_meeting_id, b->occ[i].sub_meeting_id);
+        assert_int_equal(a->occ[i].start_time, b->occ[i].start_time);
+        assert_int_equal(a->occ[i].end_time, b->occ[i].end_time);
+        assert_int_equal(a->occ[i].status, b->occ[i].status);
+    }
+}
+
+struct two_meetings {
+    core_meeting want, got;
+};
+
+static void roundtrip_insert_body(store_tx *tx, void *arg)
+{
+    struct two_meetings *t = arg;
+    store_app a = mk_app("app1"), b = mk_app("app2");
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    assert_int_equal(store_app_insert(tx, &b), STORE_OK);
+    fill_recurring(&t->want);
+    assert_int_equal(store_meeting_insert(tx, &t->want), STORE_OK);
+    /* A one-off meeting: no hosts, no occurrences. */
+    mk_meeting(&t->got, "app2", 5, "555555555");
+    t->got.type = 1;
+    assert_int_equal(store_meeting_insert(tx, &t->got), STORE_OK);
+}
+
+static void roundtrip_get_body(store_tx *tx, void *arg)
+{
+    struct two_meetings *t = arg;
+    assert_int_equal(store_meeting_get(tx, "app1", t->want.meeting_id, &t->got), STORE_OK);
+    assert_meeting_equal(&t->want, &t->got);
+    /* Another app's meeting does not exist for this app. */
+    assert_int_equal(store_meeting_get(tx, "app2", t->want.meeting_id, &t->got),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_meeting_get(tx, "app1", 5, &t->got), STORE_NOTFOUND);
+    assert_int_equal(store_meeting_get(tx, "app1", 6, &t->got), STORE_NOTFOUND);
+    assert_int_equal(store_meeting_get(tx, "app2", 5, &t->got), STORE_OK);
+    assert_int_equal(t->got.type, 1);
+    assert_int_equal(t->got.n_hosts, 0);
+    assert_int_equal(t->got.n_occ, 0);
+}
+
+static void roundtrip_update_body(store_tx *tx, void *arg)
+{
+    struct two_meetings *t = arg;
+    t->want.status = CORE_ST_CANCELLED;
+    t->want.occ[0].status = CORE_ST_ENDED;
+    t->want.occ[1].status = CORE_ST_STARTED;
+    t->want.occ[199].status = CORE_ST_CANCELLED;
+    assert_int_equal(store_meeting_update_status(tx, &t->want), STORE_OK);
+    /* Scoped to the app like every other meeting access. */
+    core_meeting *other = &t->got;
+    *other = t->want;
+    snprintf(other->app_id, sizeof other->app_id, "app2");
+    assert_int_equal(store_meeting_update_status(tx, other), STORE_NOTFOUND);
+    other->meeting_id = 999;
+    snprintf(other->app_id, sizeof other->app_id, "app1");
+    assert_int_equal(store_meeting_update_status(tx, other), STORE_NOTFOUND);
+}
+
+static void test_meeting_roundtrip(void **state)
+{
+    fixture *f = *state;
+    struct two_meetings *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    write_ok(f->s, roundtrip_insert_body, t);
+    read_ok(f->s, roundtrip_get_body, t);
+    write_ok(f->s, roundtrip_update_body, t);
+    read_ok(f->s, roundtrip_get_body, t);
+    free(t);
+}
+
+static void atomic_insert_body(store_tx *tx, void *arg)
+{
+    core_meeting *m = arg;
+    store_app a = mk_app("app1");
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    fill_recurring(m);
+    m->occ[150].sub_meeting_id = m->occ[149].sub_meeting_id; /* duplicate key */
+    assert_int_equal(store_meeting_insert(tx, m), STORE_CONFLICT);
+    /* Nothing of the failed insert remains, so the retry can succeed. */
+    assert_int_equal(store_meeting_get(tx, "app1", m->meeting_id, m), STORE_NOTFOUND);
+    fill_recurring(m);
+    assert_int_equal(store_meeting_insert(tx, m), STORE_OK);
+}
+
+static void test_meeting_insert_atomic(void **state)
+{
+    fixture *f = *state;
+    core_meeting *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    write_ok(f->s, atomic_insert_body, m);
+    assert_int_equal(raw_count(f->data, "occurrences"), CORE_OCC_MAX);
+    assert_int_equal(raw_count(f->data, "meeting_hosts"), 3);
+    free(m);
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+static int insert_then_fail(store_tx *tx, void *arg)
+{
+    store_app a = mk_app("doomed");
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    return *(int *)arg;
+}
+
+static int ignore_error(store_tx *tx, void *arg)
+{
+    (void)arg;
+    static core_meeting m;
+    mk_meeting(&m, "no-such-app", 1, "123456789");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_ERROR); /* foreign key */
+    store_app a = mk_app("doomed");
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    return 0; /* wrongly: the store must still roll back */
+}
+
+static int count_apps(store_tx *tx, void *arg)
+{
+    return store_app_count(tx, (int64_t *)arg);
+}
+
+static void test_rollback(void **state)
+{
+    fixture *f = *state;
+    int64_t n = -1;
+    int codes[] = {7, -5, STORE_NOTFOUND, STORE_CONFLICT, STORE_ERROR};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        assert_int_equal(store_write(f->s, insert_then_fail, &codes[i]), codes[i]);
+        assert_int_equal(store_read(f->s, count_apps, &n), 0);
+        assert_int_equal(n, 0);
+    }
+    assert_int_equal(store_write(f->s, ignore_error, NULL), -1);
+    assert_int_equal(store_read(f->s, count_apps, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(raw_count(f->data, "apps"), 0);
+    /* And the connection is fine afterwards. */
+    write_ok(f->s, app_insert_body, "kept");
+    assert_int_equal(store_read(f->s, count_apps, &n), 0);
+    assert_int_equal(n, 1);
+}
+
+static int write_in_read(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_app a = mk_app("sneaky");
+    assert_int_equal(store_app_insert(tx, &a), STORE_ERROR);
+    return 0;
+}
+
+static int read_returns(store_tx *tx, void *arg)
+{
+    (void)tx;
+    return *(int *)arg;
+}
+
+static void test_read_only(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(store_read(f->s, write_in_read, NULL), -1);
+    int five = 5;
+    assert_int_equal(store_read(f->s, read_returns, &five), 5);
+    int64_t n = -1;
+    assert_int_equal(store_read(f->s, count_apps, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+/* ---- users ------------------------------------------------------------------ */
+
+static void users_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    core_user ent = mk_user("alice", "", "a"), guest = mk_user("", "visitor-1", "g"), got;
+    ent.cohost = true;
+    assert_int_equal(store_user_insert(tx, 1, &ent), STORE_OK);
+    assert_int_equal(store_user_insert(tx, 1, &guest), STORE_OK);
+    assert_true(ent.user_no > 0 && guest.user_no > 0 && ent.user_no != guest.user_no);
+
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_USERID, "alice", &got), STORE_OK);
+    assert_int_equal(got.user_no, ent.user_no);
+    assert_string_equal(got.uuid, "uuid-a");
+    assert_string_equal(got.ms_open_id, "ms-a");
+    assert_string_equal(got.nick_name, "Nick a");
+    assert_string_equal(got.guest_id, "");
+    assert_true(got.cohost);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_UUID, "uuid-a", &got), STORE_OK);
+    assert_int_equal(got.user_no, ent.user_no);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_MS_OPEN_ID, "ms-a", &got), STORE_OK);
+    assert_int_equal(got.user_no, ent.user_no);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_GUEST, "visitor-1", &got), STORE_OK);
+    assert_int_equal(got.user_no, guest.user_no);
+    assert_string_equal(got.userid, "");
+    assert_false(got.cohost);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_UUID, "uuid-g", &got), STORE_OK);
+    assert_int_equal(got.user_no, guest.user_no);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_MS_OPEN_ID, "ms-g", &got), STORE_OK);
+    assert_int_equal(got.user_no, guest.user_no);
+
+    /* Misses: wrong kind, other meeting, empty value, openid. */
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_GUEST, "alice", &got), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_MS_OPEN_ID, "uuid-a", &got), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(tx, 2, CORE_ID_USERID, "alice", &got), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_USERID, "", &got), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_GUEST, "", &got), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_OPENID, "alice", &got), STORE_NOTFOUND);
+
+    assert_int_equal(store_user_set_cohost(tx, 1, guest.user_no, true), STORE_OK);
+    assert_int_equal(store_user_set_cohost(tx, 1, ent.user_no, false), STORE_OK);
+    assert_int_equal(store_user_set_nick(tx, 1, guest.user_no, "新名字"), STORE_OK);
+    assert_int_equal(store_user_set_cohost(tx, 2, guest.user_no, true), STORE_NOTFOUND);
+    assert_int_equal(store_user_set_nick(tx, 1, 424242, "x"), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_UUID, "uuid-g", &got), STORE_OK);
+    assert_true(got.cohost);
+    assert_string_equal(got.nick_name, "新名字");
+    assert_int_equal(store_user_get(tx, 1, CORE_ID_UUID, "uuid-a", &got), STORE_OK);
+    assert_false(got.cohost);
+}
+
+static void test_users(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    write_ok(f->s, users_body, NULL);
+}
+
+/* ---- devices ------------------------------------------------------------------ */
+
+static void devices_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    core_user u = mk_user("alice", "", "a"), v = mk_user("bob", "", "b");
+    assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+    assert_int_equal(store_user_insert(tx, 1, &v), STORE_OK);
+
+    uint64_t mask = 99;
+    assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
+    assert_int_equal(mask, 0);
+
+    core_device pc = mk_device(1, 0, u.user_no, 1, 100, 10);
+    core_device ios = mk_device(1, 0, u.user_no, 4, 101, 11);
+    core_device mra = mk_device(1, 0, u.user_no, 9, 102, 12);
+    assert_int_equal(store_device_insert(tx, &pc), STORE_OK);
+    assert_int_equal(store_device_insert(tx, &ios), STORE_OK);
+    assert_int_equal(store_device_insert(tx, &mra), STORE_OK);
+    assert_true(pc.device_no > 0 && ios.device_no > pc.device_no && mra.device_no > ios.device_no);
+    assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
+    assert_int_equal(mask, (1u << 1) | (1u << 4) | (1u << 9));
+    assert_int_equal(store_user_presence(tx, 1, v.user_no, &mask), STORE_OK);
+    assert_int_equal(mask, 0);
+
+    /* One present session per (user, instanceid); another user may. */
+    core_device again = mk_device(1, 0, u.user_no, 1, 103, 13);
+    assert_int_equal(store_device_insert(tx, &again), STORE_CONFLICT);
+    core_device other = mk_device(1, 0, v.user_no, 1, 103, 13);
+    assert_int_equal(store_device_insert(tx, &other), STORE_OK);
+    /* A token is held by one present session at a time. */
+    core_device stolen = mk_device(1, 0, v.user_no, 2, 103, 13);
+    assert_int_equal(store_device_insert(tx, &stolen), STORE_CONFLICT);
+
+    core_device got;
+    assert_int_equal(store_device_present(tx, 1, u.user_no, 4, &got), STORE_OK);
+    assert_int_equal(got.device_no, ios.device_no);
+    assert_int_equal(got.meeting_id, 1);
+    assert_int_equal(got.user_no, u.user_no);
+    assert_int_equal(got.instanceid, 4);
+    assert_int_equal(got.join_time, 101);
+    assert_int_equal(got.left_time, 0);
+    assert_int_equal(got.left_reason, CORE_LEFT_NONE);
+    assert_memory_equal(got.token_hash, ios.token_hash, 32);
+    assert_int_equal(store_device_present(tx, 1, u.user_no, 2, &got), STORE_NOTFOUND);
+    assert_int_equal(store_device_present(tx, 2, u.user_no, 4, &got), STORE_NOTFOUND);
+
+    assert_int_equal(store_device_by_token(tx, ios.token_hash, &got), STORE_OK);
+    assert_int_equal(got.device_no, ios.device_no);
+
+    /* Ending: once. Then the token is dead and the slot free again. */
+    assert_int_equal(store_device_end(tx, ios.device_no, 200, CORE_LEFT_KICKED), STORE_OK);
+    assert_int_equal(store_device_end(tx, ios.device_no, 201, CORE_LEFT_LEAVE), STORE_NOTFOUND);
+    assert_int_equal(store_device_end(tx, 987654, 201, CORE_LEFT_LEAVE), STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, ios.token_hash, &got), STORE_NOTFOUND);
+    assert_int_equal(store_device_present(tx, 1, u.user_no, 4, &got), STORE_NOTFOUND);
+    assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
+    assert_int_equal(mask, (1u << 1) | (1u << 9));
+
+    core_device rejoin = mk_device(1, 0, u.user_no, 4, 300, 11); /* same token: it is free */
+    assert_int_equal(store_device_insert(tx, &rejoin), STORE_OK);
+    assert_true(rejoin.device_no > other.device_no);
+    assert_int_equal(store_device_by_token(tx, ios.token_hash, &got), STORE_OK);
+    assert_int_equal(got.device_no, rejoin.device_no);
+}
+
+struct seen {
+    int n;
+    int64_t device_no[16];
+    int stop_after; /* 0: never */
+};
+
+static int see_device(const core_device *d, void *arg)
+{
+    struct seen *s = arg;
+    assert_int_equal(d->left_time, 0);
+    assert_int_equal(d->left_reason, CORE_LEFT_NONE);
+    assert_true(s->n < 16);
+    s->device_no[s->n++] = d->device_no;
+    return s->stop_after != 0 && s->n == s->stop_after ? 77 : 0;
+}
+
+static int see_participant_left(const core_device *d, const core_user *u, void *arg)
+{
+    (void)u;
+    int *ended = arg;
+    if (d->left_time == 500) {
+        assert_int_equal(d->left_reason, CORE_LEFT_ENDED);
+        (*ended)++;
+    }
+    return 0;
+}
+
+static void end_all_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    int64_t no[4];
+    for (int i = 0; i < 4; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "u%d", i);
+        core_user u = mk_user("", tag, tag);
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+        core_device d = mk_device(1, 0, u.user_no, 1 + i, 100 + i, 20 + (unsigned)i);
+        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+        no[i] = d.device_no;
+    }
+    assert_int_equal(store_device_end(tx, no[2], 150, CORE_LEFT_LEAVE), STORE_OK);
+    /* A device of another meeting stays. */
+    core_user w = mk_user("", "w", "w");
+    assert_int_equal(store_user_insert(tx, 2, &w), STORE_OK);
+    core_device dw = mk_device(2, 0, w.user_no, 1, 100, 99);
+    assert_int_equal(store_device_insert(tx, &dw), STORE_OK);
+
+    /* A callback that stops: its value comes back, nothing is ended. */
+    struct seen s = {.stop_after = 2};
+    assert_int_equal(store_devices_end_all(tx, 1, 500, CORE_LEFT_ENDED, see_device, &s), 77);
+    assert_int_equal(s.n, 2);
+    core_device got;
+    assert_int_equal(store_device_present(tx, 1, 0, 0, &got), STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, mk_device(0, 0, 0, 0, 0, 20).token_hash, &got),
+                     STORE_OK);
+
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_devices_end_all(tx, 1, 500, CORE_LEFT_ENDED, see_device, &s), STORE_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.device_no[0], no[0]);
+    assert_int_equal(s.device_no[1], no[1]);
+    assert_int_equal(s.device_no[2], no[3]);
+    int ended = 0;
+    int64_t total = 0;
+    assert_int_equal(store_participants_list(tx, 1, -1, 0, 100, see_participant_left, &ended,
+                                             &total),
+                     STORE_OK);
+    assert_int_equal(total, 4);
+    assert_int_equal(ended, 3); /* the one that left earlier keeps its own time */
+
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_devices_end_all(tx, 1, 600, CORE_LEFT_ENDED, see_device, &s), STORE_OK);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(store_device_by_token(tx, dw.token_hash, &got), STORE_OK);
+    assert_int_equal(store_devices_end_all(tx, 2, 600, CORE_LEFT_ENDED, NULL, NULL), STORE_OK);
+    assert_int_equal(store_device_by_token(tx, dw.token_hash, &got), STORE_NOTFOUND);
+}
+
+static void test_devices(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    write_ok(f->s, devices_body, NULL);
+}
+
+static void test_devices_end_all(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    write_ok(f->s, end_all_body, NULL);
+}
+
+/* ---- participants --------------------------------------------------------------- */
+
+#define SUB_A 1800000000
+#define SUB_B 1800086400
+
+static void participants_fill_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 25; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "p%02d", i);
+        core_user u = mk_user(tag, "", tag);
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+        core_device d = mk_device(1, i % 5 < 3 ? SUB_A : SUB_B, u.user_no, 1, 1000 + i,
+                                  100 + (unsigned)i);
+        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+        if (i == 3)
+            assert_int_equal(store_device_end(tx, d.device_no, 2000, CORE_LEFT_LEAVE), STORE_OK);
+    }
+}
+
+struct page {
+    int n;
+    int64_t last_device_no;
+    int64_t sub;
+    char first[CORE_ID_MAX + 1];
+};
+
+static int see_participant(const core_device *d, const core_user *u, void *arg)
+{
+    struct page *p = arg;
+    assert_true(d->device_no > p->last_device_no); /* join order */
+    p->last_device_no = d->device_no;
+    assert_int_equal(d->user_no, u->user_no);
+    assert_int_equal(d->meeting_id, 1);
+    if (p->sub != -1)
+        assert_int_equal(d->sub_meeting_id, p->sub);
+    /* each user is p<NN> with uuid-p<NN> */
+    assert_string_equal(u->uuid + 5, u->userid);
+    assert_int_equal(d->join_time, 1000 + atoi(u->userid + 1));
+    if (atoi(u->userid + 1) == 3)
+        assert_int_equal(d->left_time, 2000);
+    else
+        assert_int_equal(d->left_time, 0);
+    if (p->n++ == 0)
+        snprintf(p->first, sizeof p->first, "%s", u->userid);
+    return 0;
+}
+
+static void page_check(store_tx *tx, int64_t sub, int64_t pos, int size, int want_n,
+                       int64_t want_total, const char *want_first)
+{
+    struct page p = {.sub = sub};
+    int64_t total = -1;
+    assert_int_equal(store_participants_list(tx, 1, sub, pos, size, see_participant, &p, &total),
+                     STORE_OK);
+    assert_int_equal(total, want_total);
+    assert_int_equal(p.n, want_n);
+    if (want_first != NULL)
+        assert_string_equal(p.first, want_first);
+}
+
+static void participants_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    page_check(tx, -1, 0, 10, 10, 25, "p00");
+    page_check(tx, -1, 10, 10, 10, 25, "p10");
+    page_check(tx, -1, 20, 10, 5, 25, "p20");
+    page_check(tx, -1, 25, 10, 0, 25, NULL);
+    page_check(tx, -1, 0, 0, 0, 25, NULL);
+    page_check(tx, -1, 0, 100, 25, 25, "p00");
+    /* Sub A holds i % 5 in {0,1,2}: 15 of 25; sub B 10. */
+    page_check(tx, SUB_A, 0, 10, 10, 15, "p00");
+    page_check(tx, SUB_A, 10, 10, 5, 15, "p16");
+    page_check(tx, SUB_B, 0, 100, 10, 10, "p03");
+    page_check(tx, 42, 0, 100, 0, 0, NULL);
+    struct page p = {.sub = -1};
+    assert_int_equal(store_participants_list(tx, 1, -1, 0, 3, see_participant, &p, NULL),
+                     STORE_OK);
+    assert_int_equal(p.n, 3);
+    int64_t total = -1;
+    assert_int_equal(store_participants_list(tx, 2, -1, 0, 3, see_participant, &p, &total),
+                     STORE_OK);
+    assert_int_equal(total, 0);
+}
+
+static void test_participants(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app1x", 2, "000000002");
+    write_ok(f->s, participants_fill_body, NULL);
+    read_ok(f->s, participants_body, NULL);
+}
+
+/* ---- bans ------------------------------------------------------------------------- */
+
+struct ban_seen {
+    store_tx *tx;
+    int n;
+    char order[64];
+    int nested;
+};
+
+static int see_ban(const core_ban *b, void *arg)
+{
+    struct ban_seen *s = arg;
+    assert_int_equal(b->meeting_id, 1);
+    assert_true(b->user.user_no > 0);
+    assert_string_equal(b->user.uuid + 5, b->user.userid);
+    assert_string_equal(b->reason, "spam");
+    assert_string_equal(b->operator_ms_open_id, "ms-op");
+    assert_string_equal(b->request_id, "req-1");
+    strcat(s->order, b->user.userid);
+    strcat(s->order, ",");
+    s->n++;
+    return 0;
+}
+
+static int see_ban_nested(const core_ban *b, void *arg)
+{
+    struct ban_seen *s = arg;
+    (void)b;
+    /* Re-entering the same list from its callback works (own statement). */
+    struct ban_seen inner = {0};
+    assert_int_equal(store_bans_list(s->tx, 1, see_ban, &inner), STORE_OK);
+    s->nested += inner.n;
+    return 0;
+}
+
+static void bans_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    core_user u[4];
+    for (int i = 0; i < 4; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "b%d", i);
+        u[i] = mk_user(tag, "", tag);
+        assert_int_equal(store_user_insert(tx, 1, &u[i]), STORE_OK);
+    }
+    int64_t at[4] = {300, 100, 100, 200};
+    for (int i = 3; i >= 0; i--) {
+        core_ban b = {.meeting_id = 1, .user = u[i], .banned_at = at[i], .reason = "old"};
+        assert_int_equal(store_ban_put(tx, &b), STORE_OK);
+        snprintf(b.reason, sizeof b.reason, "spam");
+        snprintf(b.operator_ms_open_id, sizeof b.operator_ms_open_id, "ms-op");
+        snprintf(b.request_id, sizeof b.request_id, "req-1");
+        assert_int_equal(store_ban_put(tx, &b), STORE_OK); /* refresh */
+    }
+    bool banned = false;
+    assert_int_equal(store_ban_exists(tx, 1, u[0].user_no, &banned), STORE_OK);
+    assert_true(banned);
+    assert_int_equal(store_ban_exists(tx, 2, u[0].user_no, &banned), STORE_OK);
+    assert_false(banned);
+
+    struct ban_seen s = {.tx = tx};
+    assert_int_equal(store_bans_list(tx, 1, see_ban, &s), STORE_OK);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.order, "b1,b2,b3,b0,"); /* banned_at, then user_no */
+
+    /* Refreshing moves the ban's time. */
+    core_ban b = {.meeting_id = 1, .user = u[0], .banned_at = 50, .reason = "spam",
+                  .operator_ms_open_id = "ms-op", .request_id = "req-1"};
+    assert_int_equal(store_ban_put(tx, &b), STORE_OK);
+    memset(&s, 0, sizeof s);
+    s.tx = tx;
+    assert_int_equal(store_bans_list(tx, 1, see_ban, &s), STORE_OK);
+    assert_string_equal(s.order, "b0,b1,b2,b3,");
+
+    memset(&s, 0, sizeof s);
+    s.tx = tx;
+    assert_int_equal(store_bans_list(tx, 1, see_ban_nested, &s), STORE_OK);
+    assert_int_equal(s.nested, 16);
+
+    assert_int_equal(store_ban_delete(tx, 1, u[2].user_no), STORE_OK);
+    assert_int_equal(store_ban_delete(tx, 1, u[2].user_no), STORE_NOTFOUND);
+    assert_int_equal(store_ban_exists(tx, 1, u[2].user_no, &banned), STORE_OK);
+    assert_false(banned);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_bans_list(tx, 1, see_ban, &s), STORE_OK);
+    assert_string_equal(s.order, "b0,b1,b3,");
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_bans_list(tx, 2, see_ban, &s), STORE_OK);
+    assert_int_equal(s.n, 0);
+}
+
+static void test_bans(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    write_ok(f->s, bans_body, NULL);
+}
+
+/* ---- audit ---------------------------------------------------------------------------- */
+
+static void audit_fill_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    int64_t prev = 0;
+    for (int i = 0; i < 25; i++) {
+        core_audit a;
+        memset(&a, 0, sizeof a);
+        a.meeting_id = i == 7 ? 2 : 1;
+        a.sub_meeting_id = 1800000000;
+        a.time = 5000 + i;
+        snprintf(a.request_id, sizeof a.request_id, "req-%d", i);
+        snprintf(a.action, sizeof a.action, "kickout");
+        snprintf(a.op_userid, sizeof a.op_userid, "host");
+        snprintf(a.op_uuid, sizeof a.op_uuid, "uuid-host");
+        snprintf(a.op_ms_open_id, sizeof a.op_ms_open_id, "ms-host");
+        a.op_instanceid = 1;
+        snprintf(a.target_userid, sizeof a.target_userid, "t%d", i);
+        snprintf(a.target_guest_id, sizeof a.target_guest_id, "g%d", i);
+        snprintf(a.target_uuid, sizeof a.target_uuid, "uuid-t%d", i);
+        snprintf(a.target_ms_open_id, sizeof a.target_ms_open_id, "ms-t%d", i);
+        a.target_instanceid = 9;
+        a.allow_rejoin = i % 2 == 0;
+        memset(a.reason, 'r', CORE_REASON_MAX); /* the longest reason */
+        assert_int_equal(store_audit_insert(tx, &a), STORE_OK);
+        assert_true(a.audit_no > prev);
+        prev = a.audit_no;
+    }
+}
+
+struct audit_page {
+    int n;
+    int next_i; /* expected index of the next row */
+};
+
+static int see_audit(const core_audit *a, void *arg)
+{
+    struct audit_page *p = arg;
+    if (p->next_i == 7)
+        p->next_i--; /* meeting 2's */
+    int i = p->next_i--;
+    char buf[32];
+    assert_int_equal(a->meeting_id, 1);
+    assert_int_equal(a->sub_meeting_id, 1800000000);
+    assert_int_equal(a->time, 5000 + i);
+    snprintf(buf, sizeof buf, "req-%d", i);
+    assert_string_equal(a->request_id, buf);
+    assert_string_equal(a->action, "kickout");
+    assert_string_equal(a->op_userid, "host");
+    assert_string_equal(a->op_uuid, "uuid-host");
+    assert_string_equal(a->op_ms_open_id, "ms-host");
+    assert_int_equal(a->op_instanceid, 1);
+    snprintf(buf, sizeof buf, "t%d", i);
+    assert_string_equal(a->target_userid, buf);
+    snprintf(buf, sizeof buf, "g%d", i);
+    assert_string_equal(a->target_guest_id, buf);
+    snprintf(buf, sizeof buf, "uuid-t%d", i);
+    assert_string_equal(a->target_uuid, buf);
+    snprintf(buf, sizeof buf, "ms-t%d", i);
+    assert_string_equal(a->target_ms_open_id, buf);
+    assert_int_equal(a->target_instanceid, 9);
+    assert_int_equal(a->allow_rejoin, i % 2 == 0);
+    assert_int_equal(strlen(a->reason), CORE_REASON_MAX);
+    p->n++;
+    return 0;
+}
+
+static void audit_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    /* 24 rows for meeting 1, newest (i = 24) first. */
+    struct audit_page p = {.next_i = 24};
+    int64_t total = -1;
+    assert_int_equal(store_audit_list(tx, 1, 0, 10, see_audit, &p, &total), STORE_OK);
+    assert_int_equal(total, 24);
+    assert_int_equal(p.n, 10);
+    p.n = 0;
+    assert_int_equal(store_audit_list(tx, 1, 10, 10, see_audit, &p, &total), STORE_OK);
+    assert_int_equal(p.n, 10);
+    p.n = 0;
+    assert_int_equal(store_audit_list(tx, 1, 20, 10, see_audit, &p, NULL), STORE_OK);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.next_i, -1);
+    p.n = 0;
+    assert_int_equal(store_audit_list(tx, 1, 24, 10, see_audit, &p, &total), STORE_OK);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(store_audit_list(tx, 3, 0, 10, see_audit, &p, &total), STORE_OK);
+    assert_int_equal(total, 0);
+}
+
+static void test_audit(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    write_ok(f->s, audit_fill_body, NULL);
+    read_ok(f->s, audit_body, NULL);
+}
+
+/* ---- concurrency ------------------------------------------------------------------------ */
+
+#define N_WRITERS 4
+#define N_READERS 10 /* more than the store keeps connections for */
+#define PER_WRITER 200
+
+struct worker {
+    store *s;
+    int id;
+    int i;
+    int errors;
+    int *done;             /* set (atomically) when the writers are through */
+};
+
+static int join_one(store_tx *tx, void *arg)
+{
+    struct worker *w = arg;
+    char tag[32];
+    snprintf(tag, sizeof tag, "w%d-%d", w->id, w->i);
+    core_user u = mk_user(tag, "", tag);
+    int rc = store_user_insert(tx, 1, &u);
+    if (rc != STORE_OK)
+        return rc;
+    core_device d = mk_device(1, 0, u.user_no, 1, w->i, (unsigned)(w->id * 1000 + w->i));
+    return store_device_insert(tx, &d);
+}
+
+static void *writer_main(void *arg)
+{
+    struct worker *w = arg;
+    for (w->i = 0; w->i < PER_WRITER; w->i++)
+        if (store_write(w->s, join_one, w) != 0)
+            w->errors++;
+    return NULL;
+}
+
+static int nop_participant(const core_device *d, const core_user *u, void *arg)
+{
+    (void)d;
+    (void)u;
+    (void)arg;
+    return 0;
+}
+
+/* Counts the sessions twice in one read: the snapshot must not move. */
+static int count_twice(store_tx *tx, void *arg)
+{
+    int64_t *n = arg;
+    int rc = store_participants_list(tx, 1, -1, 0, 0, nop_participant, NULL, &n[0]);
+    if (rc != STORE_OK)
+        return rc;
+    /* Give the writers time to commit between the two counts. */
+    for (int i = 0; i < 50; i++)
+        sched_yield();
+    return store_participants_list(tx, 1, -1, 0, 0, nop_participant, NULL, &n[1]);
+}
+
+static void *reader_main(void *arg)
+{
+    struct worker *w = arg;
+    int64_t last = 0;
+    while (!__atomic_load_n(w->done, __ATOMIC_SEQ_CST)) {
+        int64_t n[2] = {-1, -1};
+        if (store_read(w->s, count_twice, n) != 0 || n[0] != n[1] || n[0] < last)
+            w->errors++;
+        last = n[0];
+    }
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    int done = 0;
+    struct worker ws[N_WRITERS], rs[N_READERS];
+    pthread_t wt[N_WRITERS], rt[N_READERS];
+    for (int i = 0; i < N_READERS; i++) {
+        rs[i] = (struct worker){.s = f->s, .id = i, .done = &done};
+        assert_int_equal(pthread_create(&rt[i], NULL, reader_main, &rs[i]), 0);
+    }
+    for (int i = 0; i < N_WRITERS; i++) {
+        ws[i] = (struct worker){.s = f->s, .id = i, .done = &done};
+        assert_int_equal(pthread_create(&wt[i], NULL, writer_main, &ws[i]), 0);
+    }
+    for (int i = 0; i < N_WRITERS; i++) {
+        pthread_join(wt[i], NULL);
+        assert_int_equal(ws[i].errors, 0);
+    }
+    __atomic_store_n(&done, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < N_READERS; i++) {
+        pthread_join(rt[i], NULL);
+        assert_int_equal(rs[i].errors, 0);
+    }
+    assert_int_equal(raw_count(f->data, "users"), N_WRITERS * PER_WRITER);
+    assert_int_equal(raw_count(f->data, "devices"), N_WRITERS * PER_WRITER);
+    int64_t n[2];
+    assert_int_equal(store_read(f->s, count_twice, n), 0);
+    assert_int_equal(n[0], N_WRITERS * PER_WRITER);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apps_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_app_delete_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meeting_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meeting_insert_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices_end_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
