@@ -152,10 +152,16 @@ static meetd_err api_parse_meeting(api_call *c, json_t *body, core_meeting *m)
     return ME_OK;
 }
 
+typedef struct api_create_req {
+    api_call *c;
+    core_meeting m;
+} api_create_req;
+
 static int api_create_tx(store_tx *tx, void *arg)
 {
-    api_call *c = ((void **)arg)[0];
-    core_meeting *m = ((void **)arg)[1];
+    api_create_req *r = arg;
+    api_call *c = r->c;
+    core_meeting *m = &r->m;
     for (int i = 0; i < API_CREATE_TRIES; i++) {
         if (ids_meeting_id(&m->meeting_id) != 0 || ids_meeting_code(m->meeting_code) != 0)
             return api_fail(c, ME_INTERNAL, NULL);
@@ -173,30 +179,50 @@ void api_meeting_create(api_call *c)
     json_t *body;
     if (api_body_object(c, &body) != ME_OK)
         return;
-    core_meeting *m = calloc(1, sizeof *m);
-    if (m == NULL) {
+    api_create_req *r = calloc(1, sizeof *r);
+    if (r == NULL) {
         json_decref(body);
         api_fail(c, ME_INTERNAL, NULL);
         return;
     }
+    r->c = c;
+    core_meeting *m = &r->m;
     snprintf(m->app_id, sizeof m->app_id, "%s", c->app_id);
     m->created_at = c->now;
     if (api_parse_meeting(c, body, m) == ME_OK &&
         core_meeting_prepare(m, c->now, &c->err) == ME_OK &&
-        api_write(c, api_create_tx, (void *[]){c, m}) == ME_OK)
+        api_write(c, api_create_tx, r) == ME_OK)
         c->out = api_meeting_list_json(api_meeting_json(m, c->now, false));
-    free(m);
+    free(r);
     json_decref(body);
 }
 
 /* ---- query ---------------------------------------------------------------- */
 
+typedef struct api_get_req {
+    api_call *c;
+    int64_t meeting_id;
+    core_meeting m;
+    json_t *cohosts;
+} api_get_req;
+
+static int api_cohost_row(const core_user *u, void *arg)
+{
+    json_t *row = json_pack("{s:s,s:s,s:s}", "userid", u->userid, "ms_open_id", u->ms_open_id,
+                            "uuid", u->uuid);
+    return row != NULL && json_array_append_new(arg, row) == 0 ? 0 : 1;
+}
+
 static int api_get_tx(store_tx *tx, void *arg)
 {
-    api_call *c = ((void **)arg)[0];
-    core_meeting *m = ((void **)arg)[1];
-    int64_t *id = ((void **)arg)[2];
-    return api_load_meeting(c, tx, *id, m);
+    api_get_req *r = arg;
+    api_call *c = r->c;
+    if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK)
+        return c->err.err;
+    int rc = store_cohosts_list(tx, r->meeting_id, api_cohost_row, r->cohosts);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "cohosts_list");
+    return ME_OK;
 }
 
 /* userid and instanceid name who asks, as on Tencent's query. */
@@ -215,17 +241,22 @@ static meetd_err api_query_caller(api_call *c)
 
 void api_meeting_get(api_call *c)
 {
-    int64_t id;
-    if (api_meeting_id(c, &id) != ME_OK || api_query_caller(c) != ME_OK)
-        return;
-    core_meeting *m = calloc(1, sizeof *m);
-    if (m == NULL) {
+    api_get_req *r = calloc(1, sizeof *r);
+    if (r == NULL) {
         api_fail(c, ME_INTERNAL, NULL);
         return;
     }
-    if (api_read(c, api_get_tx, (void *[]){c, m, &id}) == ME_OK)
-        c->out = api_meeting_list_json(api_meeting_json(m, c->now, true));
-    free(m);
+    r->c = c;
+    r->cohosts = json_array();
+    if (api_meeting_id(c, &r->meeting_id) == ME_OK && api_query_caller(c) == ME_OK &&
+        api_read(c, api_get_tx, r) == ME_OK) {
+        json_t *info = api_meeting_json(&r->m, c->now, true);
+        if (info != NULL)
+            json_object_set(info, "current_co_hosts", r->cohosts);
+        c->out = api_meeting_list_json(info);
+    }
+    json_decref(r->cohosts);
+    free(r);
 }
 
 /* ---- cancel and dismiss ------------------------------------------------- */

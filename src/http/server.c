@@ -14,6 +14,10 @@
  * libmicrohttpd answers 431 when they do not. */
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 #define HTTP_PATH_LOG_MAX 200
+/* A chunked body over the limit is read and dropped up to this many bytes,
+ * so that an ordinary client gets its 413 rather than a reset while it is
+ * still sending; past it the connection is answered and closed at once. */
+#define HTTP_DISCARD_MAX (4 * API_BODY_MAX)
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -30,8 +34,10 @@ typedef struct http_req {
     char path[HTTP_PATH_LOG_MAX + 1];
     char *body;
     size_t len;
+    size_t discarded;
     bool headers_seen;
     bool too_large;
+    bool answered;
     int status;                /* 0 until a response is queued */
     int error_code;
 } http_req;
@@ -138,7 +144,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > API_BODY_MAX) {
-            r->too_large = true;
+            r->too_large = r->answered = true;
             return http_send_error(conn, r, s->env, ME_TOO_LARGE,
                                    "request body larger than 65536 bytes");
         }
@@ -148,13 +154,17 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     if (*upload_data_size != 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_large)
+        if (r->answered)
             return MHD_YES;
-        if (r->len + n > API_BODY_MAX) {
+        if (r->too_large || r->len + n > API_BODY_MAX) {
             /* Chunked bodies have no Content-Length to refuse up front. */
             r->too_large = true;
             free(r->body);
             r->body = NULL;
+            r->discarded += n;
+            if (r->discarded + r->len <= HTTP_DISCARD_MAX)
+                return MHD_YES;
+            r->answered = true;
             return http_send_error(conn, r, s->env, ME_TOO_LARGE,
                                    "request body larger than 65536 bytes");
         }
@@ -167,8 +177,13 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         r->body[r->len] = '\0';
         return MHD_YES;
     }
-    if (r->too_large)
-        return MHD_YES;  /* already answered */
+    if (r->answered)
+        return MHD_YES;
+    if (r->too_large) {
+        r->answered = true;
+        return http_send_error(conn, r, s->env, ME_TOO_LARGE,
+                               "request body larger than 65536 bytes");
+    }
 
     api_call c;
     memset(&c, 0, sizeof c);

@@ -107,6 +107,30 @@ int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const
     return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
+struct user_iter {
+    store_user_cb cb;
+    void *arg;
+};
+
+static int user_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct user_iter *it = ctx;
+    core_user u;
+    store_col_user(st, 0, &u);
+    return it->cb(&u, it->arg);
+}
+
+int store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg)
+{
+    assert(cb != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_USERS_COHOSTS);
+    if (st == NULL)
+        return STORE_ERROR;
+    struct user_iter it = {cb, arg};
+    return store_each(tx, STMT_USERS_COHOSTS, st, sqlite3_bind_int64(st, 1, meeting_id),
+                      user_row, &it);
+}
+
 /* ---- devices ----------------------------------------------------------- */
 
 static int presence_row(sqlite3_stmt *st, void *ctx)

@@ -106,6 +106,9 @@ int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const ch
 int store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
 int store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
 int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
+/* The meeting's co-hosts, in the order they first joined. */
+typedef int (*store_user_cb)(const core_user *u, void *arg);   /* nonzero stops */
+int store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
 
 /* ---- devices (participant sessions) ------------------------------------ */
 

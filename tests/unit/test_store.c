@@ -782,6 +782,13 @@ static void test_read_only(void **state)
 
 /* ---- users ------------------------------------------------------------------ */
 
+static int collect_cohost(const core_user *u, void *arg)
+{
+    int64_t *nos = arg;
+    nos[++nos[0]] = u->user_no;
+    return 0;
+}
+
 static void users_body(store_tx *tx, void *arg)
 {
     (void)arg;
@@ -819,8 +826,20 @@ static void users_body(store_tx *tx, void *arg)
     assert_int_equal(store_user_get(tx, 1, CORE_ID_GUEST, "", &got), STORE_NOTFOUND);
     assert_int_equal(store_user_get(tx, 1, CORE_ID_OPENID, "alice", &got), STORE_NOTFOUND);
 
+    int64_t cohosts[4] = {0};
+    assert_int_equal(store_cohosts_list(tx, 1, collect_cohost, cohosts), STORE_OK);
+    assert_int_equal(cohosts[0], 1);
+    assert_int_equal(cohosts[1], ent.user_no);
+
     assert_int_equal(store_user_set_cohost(tx, 1, guest.user_no, true), STORE_OK);
     assert_int_equal(store_user_set_cohost(tx, 1, ent.user_no, false), STORE_OK);
+    memset(cohosts, 0, sizeof cohosts);
+    assert_int_equal(store_cohosts_list(tx, 1, collect_cohost, cohosts), STORE_OK);
+    assert_int_equal(cohosts[0], 1);
+    assert_int_equal(cohosts[1], guest.user_no);
+    memset(cohosts, 0, sizeof cohosts);
+    assert_int_equal(store_cohosts_list(tx, 2, collect_cohost, cohosts), STORE_OK);
+    assert_int_equal(cohosts[0], 0);
     assert_int_equal(store_user_set_nick(tx, 1, guest.user_no, "新名字"), STORE_OK);
     assert_int_equal(store_user_set_cohost(tx, 2, guest.user_no, true), STORE_NOTFOUND);
     assert_int_equal(store_user_set_nick(tx, 1, 424242, "x"), STORE_NOTFOUND);
