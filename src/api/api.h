@@ -17,6 +17,9 @@
 #include "core/core.h"
 #include "store/store.h"
 
+struct live_hub;
+struct webhook_worker;
+
 #define API_BODY_MAX (64 * 1024)
 #define API_PARAMS_MAX 2
 #define API_PARAM_MAX 256
@@ -25,6 +28,8 @@ typedef struct api_env {
     store *st;
     auth_replay *replay;      /* NULL disables replay protection (tests only) */
     auth_ratelimit *rl;       /* NULL: no rate limit */
+    struct live_hub *live;    /* device event streams */
+    struct webhook_worker *hooks; /* NULL: webhooks off */
 } api_env;
 
 typedef struct api_call api_call;

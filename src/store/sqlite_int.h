@@ -81,6 +81,7 @@
                  "ORDER BY pos")                                                      \
     X(OCCS_GET, "SELECT sub_meeting_id, start_time, end_time, status "                \
                 "FROM occurrences WHERE meeting_id = ?1 ORDER BY sub_meeting_id")     \
+    X(MEETING_APP, "SELECT app_id FROM meetings WHERE meeting_id = ?1")               \
     X(MEETING_SET_STATUS, "UPDATE meetings SET status = ?3 "                          \
                           "WHERE meeting_id = ?1 AND app_id = ?2")                    \
     X(OCC_SET_STATUS, "UPDATE occurrences SET status = ?3 "                           \
@@ -94,6 +95,7 @@
                     "WHERE meeting_id = ?1 AND uuid = ?2")                            \
     X(USER_BY_MS_OPEN_ID, "SELECT " STORE_USER_COLS("") " FROM users "                \
                           "WHERE meeting_id = ?1 AND ms_open_id = ?2")                \
+    X(USER_BY_NO, "SELECT " STORE_USER_COLS("") " FROM users WHERE user_no = ?1")     \
     X(USER_INSERT, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "          \
                    "ms_open_id, nick_name, cohost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
     X(USER_SET_COHOST, "UPDATE users SET cohost = ?3 "                                \
@@ -120,6 +122,7 @@
     X(DEVICES_END_ALL, "UPDATE devices INDEXED BY devices_present "                   \
                        "SET left_time = ?2, left_reason = ?3 "                        \
                        "WHERE meeting_id = ?1 AND left_time IS NULL")                 \
+    X(DEVICE_GET, "SELECT " STORE_DEVICE_COLS("") " FROM devices WHERE device_no = ?1") \
     X(DEVICE_BY_TOKEN, "SELECT " STORE_DEVICE_COLS("") " FROM devices "               \
                        "WHERE token_hash = ?1 AND left_time IS NULL")                 \
     X(PART_COUNT_ALL, "SELECT count(*) FROM devices WHERE meeting_id = ?1")           \

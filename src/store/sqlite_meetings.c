@@ -111,6 +111,18 @@ static int occ_row(sqlite3_stmt *st, void *ctx)
     return 0;
 }
 
+int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1])
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_APP);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_MEETING_APP, st, sqlite3_bind_int64(st, 1, meeting_id));
+    if (rc == STORE_OK)
+        store_col_str(st, 0, app_id, CORE_APPID_MAX + 1);
+    store_done(tx, STMT_MEETING_APP, st);
+    return rc;
+}
+
 int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out)
 {
     assert(app_id != NULL && out != NULL);

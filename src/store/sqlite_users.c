@@ -61,6 +61,19 @@ int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const ch
     return rc;
 }
 
+int store_user_by_no(store_tx *tx, int64_t user_no, core_user *out)
+{
+    assert(out != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_USER_BY_NO);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_USER_BY_NO, st, sqlite3_bind_int64(st, 1, user_no));
+    if (rc == STORE_OK)
+        store_col_user(st, 0, out);
+    store_done(tx, STMT_USER_BY_NO, st);
+    return rc;
+}
+
 int store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u)
 {
     assert(u != NULL);
@@ -245,6 +258,19 @@ int store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, i
     b |= sqlite3_bind_int64(st, 2, left_time);
     b |= sqlite3_bind_int(st, 3, left_reason);
     return store_exec(tx, STMT_DEVICES_END_ALL, st, b, NULL);
+}
+
+int store_device_get(store_tx *tx, int64_t device_no, core_device *out)
+{
+    assert(out != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_GET);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_DEVICE_GET, st, sqlite3_bind_int64(st, 1, device_no));
+    if (rc == STORE_OK)
+        store_col_device(st, 0, out);
+    store_done(tx, STMT_DEVICE_GET, st);
+    return rc;
 }
 
 int store_device_by_token(store_tx *tx, const uint8_t token_hash[32], core_device *out)

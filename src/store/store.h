@@ -92,6 +92,9 @@ int store_meeting_insert(store_tx *tx, const core_meeting *m);
 /* The meeting of this app with this id, hosts and occurrences included.
  * Another app's meeting is NOTFOUND. */
 int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out);
+/* The app a meeting belongs to, for work that starts from a device rather
+ * than from an app's request (presence time-outs). */
+int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1]);
 /* Writes m->status and every occurrence's status. */
 int store_meeting_update_status(store_tx *tx, const core_meeting *m);
 
@@ -104,6 +107,8 @@ int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const ch
 /* Inserts u and sets u->user_no. CONFLICT when uuid/ms_open_id/userid/guest_id
  * is taken in this meeting. */
 int store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
+/* The user with this row id. */
+int store_user_by_no(store_tx *tx, int64_t user_no, core_user *out);
 int store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
 int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
 /* The meeting's co-hosts, in the order they first joined. */
@@ -127,6 +132,8 @@ int store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int lef
 typedef int (*store_device_cb)(const core_device *d, void *arg);
 int store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
                           store_device_cb cb, void *arg);
+/* The session with this row id, present or not. */
+int store_device_get(store_tx *tx, int64_t device_no, core_device *out);
 /* The present session holding this token hash; NOTFOUND when none. */
 int store_device_by_token(store_tx *tx, const uint8_t token_hash[32], core_device *out);
 

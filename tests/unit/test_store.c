@@ -651,6 +651,12 @@ static void roundtrip_get_body(store_tx *tx, void *arg)
     assert_int_equal(store_meeting_get(tx, "app1", 6, &t->got), STORE_NOTFOUND);
     assert_int_equal(store_meeting_get(tx, "app2", 5, &t->got), STORE_OK);
     assert_int_equal(t->got.type, 1);
+    char app[CORE_APPID_MAX + 1];
+    assert_int_equal(store_meeting_app(tx, t->want.meeting_id, app), STORE_OK);
+    assert_string_equal(app, "app1");
+    assert_int_equal(store_meeting_app(tx, 5, app), STORE_OK);
+    assert_string_equal(app, "app2");
+    assert_int_equal(store_meeting_app(tx, 6, app), STORE_NOTFOUND);
     assert_int_equal(t->got.n_hosts, 0);
     assert_int_equal(t->got.n_occ, 0);
 }
@@ -914,6 +920,15 @@ static void devices_body(store_tx *tx, void *arg)
     assert_int_equal(store_device_end(tx, 987654, 201, CORE_LEFT_LEAVE), STORE_NOTFOUND);
     assert_int_equal(store_device_by_token(tx, ios.token_hash, &got), STORE_NOTFOUND);
     assert_int_equal(store_device_present(tx, 1, u.user_no, 4, &got), STORE_NOTFOUND);
+    /* By row id an ended session is still there, with how it ended. */
+    assert_int_equal(store_device_get(tx, ios.device_no, &got), STORE_OK);
+    assert_int_equal(got.left_time, 200);
+    assert_int_equal(got.left_reason, CORE_LEFT_KICKED);
+    assert_int_equal(store_device_get(tx, 987654, &got), STORE_NOTFOUND);
+    core_user who;
+    assert_int_equal(store_user_by_no(tx, got.user_no, &who), STORE_OK);
+    assert_string_equal(who.userid, "alice");
+    assert_int_equal(store_user_by_no(tx, 987654, &who), STORE_NOTFOUND);
     assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
     assert_int_equal(mask, (1u << 1) | (1u << 9));
 

@@ -1,0 +1,67 @@
+/* Device event streams (Server-Sent Events).
+ *
+ * A present device may hold one stream, opened with its device token. The
+ * hub tells a stream what happened to its device once the change is
+ * committed: `kicked`, `replaced` or `meeting-ended`, each followed by the
+ * end of the stream. Streams cost no thread: a stream with nothing to send
+ * is a suspended libmicrohttpd connection, resumed when an event arrives or
+ * the heartbeat (a comment every 15 s) is due.
+ *
+ * Presence follows the stream: a device whose stream has been gone longer
+ * than the grace period is marked left, as a real client's time-out would.
+ * A device that never opened a stream stays until it leaves or is removed. */
+#ifndef MEETD_LIVE_H
+#define MEETD_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/core.h"
+#include "store/store.h"
+
+struct MHD_Connection;
+struct webhook_worker;
+
+typedef struct live_config {
+    int heartbeat_ms;       /* comment line interval, 15000 */
+    int grace_ms;           /* stream gone this long: device marked left, 60000 */
+} live_config;
+
+typedef struct live_hub live_hub;
+typedef struct live_stream live_stream;
+
+/* Starts the hub and its timer thread. hooks (may be NULL) hears of devices
+ * that the grace period marks left. */
+int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks,
+                 live_hub **out);
+/* Ends every stream (their connections are resumed so that the server can
+ * stop) and stops the timer. Call before stopping the HTTP server. */
+void live_hub_shutdown(live_hub *h);
+void live_hub_free(live_hub *h);
+
+/* ---- events: call after the change is committed ---------------------- */
+
+void live_kicked(live_hub *h, int64_t device_no, const char *reason, bool allow_rejoin,
+                 const char *operator_ms_open_id, int operator_instanceid, int64_t time);
+void live_replaced(live_hub *h, int64_t device_no, int64_t time);
+void live_meeting_ended(live_hub *h, int64_t device_no, int64_t time);
+/* The device left by itself: its stream ends without an event. */
+void live_left(live_hub *h, int64_t device_no);
+
+/* ---- streams: used by the HTTP layer ------------------------------------ */
+
+/* Opens the stream of a present device (looked up by its token's hash).
+ * Returns 0, 1 when the token names no present device, -1 on failure. */
+int live_stream_open(live_hub *h, const uint8_t token_hash[32], live_stream **out);
+/* Binds the stream to its connection; from now on events resume it. */
+void live_stream_attach(live_stream *s, struct MHD_Connection *conn);
+/* libmicrohttpd's content reader: bytes to send, 0 after suspending the
+ * connection when there is nothing yet, or -1 (end of stream). */
+ssize_t live_stream_read(live_stream *s, uint64_t pos, char *buf, size_t max);
+/* libmicrohttpd's free callback: the connection is done with the stream. */
+void live_stream_close(live_stream *s);
+size_t live_stream_count(live_hub *h);
+
+#endif

@@ -1,0 +1,64 @@
+/* Webhooks: an app's other systems hear of participants joining, leaving and
+ * being removed.
+ *
+ * An event is written to the store's outbox inside the same transaction as
+ * the change it reports, one row per registered webhook of the app; so an
+ * event exists exactly when its change is committed. A worker thread delivers
+ * the outbox afterwards, at least once, retrying with exponential backoff,
+ * and never on an API request's path. Request body and signature follow
+ * Tencent's webhook scheme: {"data": base64(event JSON)} with headers
+ * timestamp, nonce and signature = hex SHA-1 of the sorted concatenation of
+ * (token, timestamp, nonce, data). */
+#ifndef MEETD_LIVE_WEBHOOK_H
+#define MEETD_LIVE_WEBHOOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "store/store.h"
+
+typedef enum webhook_event_type {
+    WEBHOOK_PARTICIPANT_JOINED = 0,   /* "meeting.participant-joined" */
+    WEBHOOK_PARTICIPANT_LEFT = 1,     /* "meeting.participant-left" */
+    WEBHOOK_PARTICIPANT_KICKED = 2,   /* "meeting.participant-kicked-out" (meetd's own) */
+} webhook_event_type;
+
+typedef struct webhook_event {
+    webhook_event_type type;
+    const core_meeting *meeting;      /* its app_id says whose webhooks hear it */
+    const char *trace_id;             /* the request's id ("" for the server's own acts) */
+    int64_t time_ms;                  /* operate_time */
+    /* joined / left: the participant. kicked: who removed (user may be NULL
+     * with operator_userid set, for a creator or host who never joined). */
+    const core_user *user;
+    const char *operator_userid;
+    int instanceid;
+    /* kicked only: who was removed, why, and whether they may come back. */
+    const core_user *to_user;
+    int to_instanceid;
+    const char *reason;
+    bool allow_rejoin;
+} webhook_event;
+
+/* Records the event for every webhook of the meeting's app (none: nothing
+ * happens). Runs inside the caller's write transaction. STORE_OK or an error. */
+int webhook_enqueue(store_tx *tx, const webhook_event *ev);
+
+typedef struct webhook_config {
+    int max_attempts;       /* then the delivery is marked failed */
+    int backoff_base_ms;    /* first retry after this; doubles each time */
+    int backoff_max_ms;     /* cap of the delay */
+    int timeout_ms;         /* one delivery attempt */
+} webhook_config;
+
+typedef struct webhook_worker webhook_worker;
+
+/* Starts the delivery thread. It resumes whatever the outbox holds. */
+int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **out);
+/* Tells the worker that new events were committed (cheap; any thread). */
+void webhook_worker_wake(webhook_worker *w);
+/* Stops the thread (an attempt under way finishes or times out) and frees. */
+void webhook_worker_stop(webhook_worker *w);
+
+#endif
