@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct live_hub;
+struct live_stream;
 struct webhook_worker;
 
 #define API_BODY_MAX (64 * 1024)
@@ -55,8 +56,10 @@ struct api_call {
     char app_id[CORE_APPID_MAX + 1];
 
     /* Response: err.err == ME_OK means 200 with `out` (owned; may be NULL
-     * for `{}`); otherwise the error body of err. */
+     * for `{}`), or, when `stream` is set, a device event stream; otherwise
+     * the error body of err. */
     json_t *out;
+    struct live_stream *stream;
     meetd_error err;
 };
 
@@ -131,5 +134,10 @@ void api_bans_list(api_call *c);
 void api_bans_lift(api_call *c);
 void api_audit(api_call *c);
 void api_healthz(api_call *c);
+void api_webhook_create(api_call *c);
+void api_webhooks_list(api_call *c);
+void api_webhook_delete(api_call *c);
+void api_webhook_deliveries(api_call *c);
+void api_events(api_call *c);
 
 #endif

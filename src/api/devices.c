@@ -9,6 +9,9 @@
 #include <openssl/crypto.h>
 
 #include "common/ids.h"
+#include "common/metrics.h"
+#include "live/live.h"
+#include "live/webhook.h"
 
 #define API_ID_TRIES 8
 
@@ -24,6 +27,7 @@ typedef struct api_join_req {
     core_meeting m;
     core_user user;
     int64_t sub_meeting_id;
+    int64_t replaced_no;               /* the session this join replaced, or 0 */
 } api_join_req;
 
 /* A new user of the meeting gets fresh random ids; collisions are retried. */
@@ -74,8 +78,11 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
     api_call *c = r->c;
     core_device old;
     int rc = store_device_present(tx, r->meeting_id, r->user.user_no, r->instanceid, &old);
-    if (rc == STORE_OK)
+    r->replaced_no = 0;
+    if (rc == STORE_OK) {
         rc = store_device_end(tx, old.device_no, c->now, CORE_LEFT_REPLACED);
+        r->replaced_no = old.device_no;
+    }
     if (rc != STORE_OK && rc != STORE_NOTFOUND)
         return api_store_fail(c, rc, "device_replace");
 
@@ -95,6 +102,12 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
     rc = store_device_insert(tx, &d);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "device_insert");
+    webhook_event ev = {.type = WEBHOOK_PARTICIPANT_JOINED, .meeting = &r->m,
+                        .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
+                        .user = &r->user, .instanceid = r->instanceid};
+    rc = webhook_enqueue(tx, &ev);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "webhook_enqueue");
     return ME_OK;
 }
 
@@ -167,6 +180,10 @@ void api_join(api_call *c)
     if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
         api_join_parse(c, body, r) != ME_OK || api_write(c, api_join_tx, r) != ME_OK)
         goto out;
+    metrics_add(METRICS_JOINS, 1);
+    webhook_worker_wake(c->env->hooks);
+    if (r->replaced_no != 0)
+        live_replaced(c->env->live, r->replaced_no, c->now);
     c->out = json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id, "uuid",
                        r->user.uuid, "instanceid", r->instanceid, "user_role",
                        core_user_role(&r->m, &r->user), "device_token", r->token,
@@ -185,6 +202,7 @@ typedef struct api_leave_req {
     core_id_type kind;
     char id[CORE_OPAQUE_MAX + 1];
     int instanceid;
+    int64_t left_no;                   /* the session that ended, or 0 */
     core_meeting m;
 } api_leave_req;
 
@@ -200,8 +218,17 @@ static int api_leave_tx(store_tx *tx, void *arg)
         return ME_OK;
     core_device d;
     int rc = store_device_present(tx, r->meeting_id, p.user.user_no, r->instanceid, &d);
-    if (rc == STORE_OK)
+    r->left_no = 0;
+    if (rc == STORE_OK) {
         rc = store_device_end(tx, d.device_no, c->now, CORE_LEFT_LEAVE);
+        r->left_no = d.device_no;
+        if (rc == STORE_OK) {
+            webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &r->m,
+                                .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
+                                .user = &p.user, .instanceid = r->instanceid};
+            rc = webhook_enqueue(tx, &ev);
+        }
+    }
     if (rc != STORE_OK && rc != STORE_NOTFOUND)
         return api_store_fail(c, rc, "device_leave");
     return ME_OK;
@@ -234,7 +261,11 @@ void api_leave(api_call *c)
     }
     r->kind = has_ms ? CORE_ID_MS_OPEN_ID : CORE_ID_UUID;
     r->instanceid = (int)instanceid;
-    api_write(c, api_leave_tx, r);
+    if (api_write(c, api_leave_tx, r) == ME_OK && r->left_no != 0) {
+        metrics_add(METRICS_LEAVES, 1);
+        webhook_worker_wake(c->env->hooks);
+        live_left(c->env->live, r->left_no);
+    }
 out:
     json_decref(body);
     free(r);

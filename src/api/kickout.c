@@ -5,6 +5,10 @@
  * removals, bans and audit rows are written in the same transaction. */
 #include "api/api.h"
 
+#include "common/metrics.h"
+#include "live/live.h"
+#include "live/webhook.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,7 @@ typedef struct api_kick {
     core_kick_plan plan;
     int64_t sub_meeting_id;
     int n_removed;
-    core_device removed[CORE_KICK_MAX];   /* the sessions this request ended */
+    core_device removed[CORE_KICK_MAX];   /* told on their streams after commit */
 } api_kick;
 
 static meetd_err api_kick_parse(api_call *c, json_t *body, core_kick_req *req)
@@ -95,6 +99,23 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
     rc = store_device_end(tx, dev->device_no, c->now, CORE_LEFT_KICKED);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "device_end");
+    webhook_event ev = {.type = WEBHOOK_PARTICIPANT_KICKED, .meeting = &k->m,
+                        .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
+                        .user = k->op.found ? &k->op.user : NULL,
+                        .operator_userid = k->req.op_type == CORE_ID_USERID ? k->req.op_id : "",
+                        .instanceid = k->req.op_instanceid, .to_user = &t->user,
+                        .to_instanceid = k->req.users[i].instanceid, .reason = k->req.reason,
+                        .allow_rejoin = k->req.allow_rejoin};
+    rc = webhook_enqueue(tx, &ev);
+    if (rc == STORE_OK) {
+        /* Whoever counts presence from participant-left sees this one go too. */
+        webhook_event left = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &k->m,
+                              .trace_id = c->trace_id, .time_ms = ev.time_ms,
+                              .user = &t->user, .instanceid = k->req.users[i].instanceid};
+        rc = webhook_enqueue(tx, &left);
+    }
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "webhook_enqueue");
     k->n_removed++;
     if (!k->req.allow_rejoin) {
         core_ban ban;
@@ -175,6 +196,12 @@ void api_kickout(api_call *c)
     if (api_meeting_id(c, &k->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
         api_kick_parse(c, body, &k->req) != ME_OK || api_write(c, api_kick_tx, k) != ME_OK)
         goto out;
+    metrics_add(METRICS_KICKOUT_REMOVALS, (uint64_t)k->n_removed);
+    webhook_worker_wake(c->env->hooks);
+    /* Committed: only now may the removed devices hear of it. */
+    for (int i = 0; i < k->n_removed; i++)
+        live_kicked(c->env->live, k->removed[i].device_no, k->req.reason, k->req.allow_rejoin,
+                    k->op.found ? k->op.user.ms_open_id : "", k->req.op_instanceid, c->now);
     if (api_wants_representation(c))
         c->out = api_kick_results(k);
 out:

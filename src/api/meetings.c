@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/ids.h"
+#include "live/live.h"
+#include "live/webhook.h"
 
 #define API_CREATE_TRIES 8
 #define API_QUICK_LENGTH 3600
@@ -268,7 +270,36 @@ typedef struct api_end_req {
     char userid[CORE_ID_MAX + 1];
     int64_t sub_meeting_id;      /* cancel: 0 = whole meeting */
     core_meeting m;
+    store_tx *tx;
+    int64_t *ended;              /* sessions ended, told after commit */
+    size_t n_ended;
+    size_t cap_ended;
 } api_end_req;
+
+static int api_end_device(const core_device *d, void *arg)
+{
+    api_end_req *r = arg;
+    core_user u;
+    int rc = store_user_by_no(r->tx, d->user_no, &u);
+    if (rc == STORE_OK) {
+        webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &r->m,
+                            .trace_id = r->c->trace_id, .time_ms = webhook_now_ms(),
+                            .user = &u, .instanceid = d->instanceid};
+        rc = webhook_enqueue(r->tx, &ev);
+    }
+    if (rc != STORE_OK)
+        return api_store_fail(r->c, rc, "end_device");
+    if (r->n_ended == r->cap_ended) {
+        size_t cap = r->cap_ended ? 2 * r->cap_ended : 64;
+        int64_t *grown = realloc(r->ended, cap * sizeof *grown);
+        if (grown == NULL)
+            return api_fail(r->c, ME_INTERNAL, NULL);
+        r->ended = grown;
+        r->cap_ended = cap;
+    }
+    r->ended[r->n_ended++] = d->device_no;
+    return 0;
+}
 
 static int api_end_tx(store_tx *tx, void *arg)
 {
@@ -289,10 +320,12 @@ static int api_end_tx(store_tx *tx, void *arg)
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "meeting_update_status");
     bool end_devices = r->dismiss || r->sub_meeting_id == 0 || r->sub_meeting_id == started_sub;
+    r->n_ended = 0;
+    r->tx = tx;
     if (end_devices) {
-        rc = store_devices_end_all(tx, r->meeting_id, c->now, CORE_LEFT_ENDED, NULL, NULL);
+        rc = store_devices_end_all(tx, r->meeting_id, c->now, CORE_LEFT_ENDED, api_end_device, r);
         if (rc != STORE_OK)
-            return api_store_fail(c, rc, "devices_end_all");
+            return c->err.err != ME_OK ? c->err.err : api_store_fail(c, rc, "devices_end_all");
     }
     return ME_OK;
 }
@@ -327,9 +360,15 @@ static void api_meeting_end(api_call *c, bool dismiss)
         api_fail(c, ME_INVALID, "userid must be 1..%d bytes", CORE_ID_MAX);
         goto out;
     }
-    api_write(c, api_end_tx, r);
+    if (api_write(c, api_end_tx, r) == ME_OK) {
+        if (r->n_ended > 0)
+            webhook_worker_wake(c->env->hooks);
+        for (size_t i = 0; i < r->n_ended; i++)
+            live_meeting_ended(c->env->live, r->ended[i], c->now);
+    }
 out:
     json_decref(body);
+    free(r->ended);
     free(r);
 }
 

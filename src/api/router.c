@@ -30,6 +30,11 @@ static const api_route api_routes[] = {
     {"GET", "/meetd/v1/meetings/*/bans", true, api_bans_list},
     {"DELETE", "/meetd/v1/meetings/*/bans/*", true, api_bans_lift},
     {"GET", "/meetd/v1/meetings/*/audit", true, api_audit},
+    {"POST", "/meetd/v1/webhooks", true, api_webhook_create},
+    {"GET", "/meetd/v1/webhooks", true, api_webhooks_list},
+    {"GET", "/meetd/v1/webhooks/deliveries", true, api_webhook_deliveries},
+    {"DELETE", "/meetd/v1/webhooks/*", true, api_webhook_delete},
+    {"GET", "/meetd/v1/events", false, api_events},
     {"GET", "/healthz", false, api_healthz},
 };
 

@@ -11,6 +11,7 @@
 #include "auth/apps.h"
 #include "cli/meetd_cli.h"
 #include "common/ids.h"
+#include "live/webhook.h"
 
 static void app_usage(FILE *f)
 {
@@ -19,8 +20,12 @@ static void app_usage(FILE *f)
             "       meetd app list [--data DIR]\n"
             "       meetd app rotate-key [--data DIR] APPID\n"
             "       meetd app delete [--data DIR] APPID\n"
+            "       meetd app webhook add [--data DIR] APPID URL [--token T]\n"
+            "       meetd app webhook list [--data DIR] APPID\n"
+            "       meetd app webhook remove [--data DIR] APPID ID\n"
             "DIR defaults to $MEETD_DATA or %s. create and rotate-key print the\n"
-            "credentials block (MEETD_*=...) on standard output.\n"
+            "credentials block (MEETD_*=...) on standard output. webhook add\n"
+            "generates a token when none is given.\n"
             "example: meetd app create --name billing --data ./var\n",
             MEETD_DEFAULT_DATA);
 }
@@ -30,6 +35,7 @@ typedef struct app_opts {
     const char *name;
     const char *sdk_id;     /* NULL: generate */
     const char *endpoint;
+    const char *token;      /* webhook add; NULL: generate */
 } app_opts;
 
 static int app_count_keys(const store_key *key, void *arg)
@@ -57,6 +63,140 @@ static int app_list_tx(store_tx *tx, void *arg)
 {
     printf("%-12s %-14s %-20s %4s  %s\n", "APPID", "SDKID", "NAME", "KEYS", "CREATED");
     return store_app_list(tx, app_print, tx) == STORE_OK ? 0 : -1;
+}
+
+/* ---- app webhook add|list|remove ----------------------------------------- */
+
+typedef struct app_hook {
+    const char *app_id;
+    store_webhook w;        /* add: the new one */
+    int64_t id;             /* remove */
+    const char *failure;    /* what went wrong, for the message */
+} app_hook;
+
+static void app_hook_header(void)
+{
+    printf("%-6s %-24s %-34s %s\n", "ID", "CREATED", "TOKEN", "URL");
+}
+
+static int app_hook_print(const store_webhook *w, void *arg)
+{
+    char when[32];
+    time_t t = (time_t)(w->created_at / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("%-6lld %-24s %-34s %s\n", (long long)w->webhook_id, when, w->token, w->url);
+    return 0;
+}
+
+/* Every webhook command names an existing app. */
+static int app_hook_app(store_tx *tx, app_hook *h)
+{
+    store_app app;
+    int rc = store_app_get(tx, h->app_id, &app);
+    if (rc == STORE_NOTFOUND)
+        h->failure = "no such app";
+    return rc;
+}
+
+static int app_hook_add_tx(store_tx *tx, void *arg)
+{
+    app_hook *h = arg;
+    int64_t n = 0;
+    if (app_hook_app(tx, h) != STORE_OK || store_webhook_count(tx, h->app_id, &n) != STORE_OK)
+        return -1;
+    if (n >= WEBHOOK_MAX_PER_APP) {
+        h->failure = "the app has the most webhooks allowed";
+        return -1;
+    }
+    return store_webhook_insert(tx, &h->w) == STORE_OK ? 0 : -1;
+}
+
+static int app_hook_list_tx(store_tx *tx, void *arg)
+{
+    app_hook *h = arg;
+    if (app_hook_app(tx, h) != STORE_OK)
+        return -1;
+    app_hook_header();
+    return store_webhook_list(tx, h->app_id, app_hook_print, NULL) == STORE_OK ? 0 : -1;
+}
+
+static int app_hook_remove_tx(store_tx *tx, void *arg)
+{
+    app_hook *h = arg;
+    if (app_hook_app(tx, h) != STORE_OK)
+        return -1;
+    int rc = store_webhook_delete(tx, h->app_id, h->id);
+    if (rc == STORE_NOTFOUND)
+        h->failure = "the app has no such webhook";
+    return rc == STORE_OK ? 0 : -1;
+}
+
+/* argv: add APPID URL | list APPID | remove APPID ID. Arguments are checked
+ * before the store is opened: a usage error changes nothing. */
+static int app_webhook(const app_opts *o, int argc, char **argv)
+{
+    static const struct { const char *name; int args; } subs[] = {
+        {"add", 3}, {"list", 2}, {"remove", 3},
+    };
+    size_t k = 0;
+    while (k < 3 && (argc < 1 || strcmp(argv[0], subs[k].name) != 0))
+        k++;
+    if (k == 3 || argc != subs[k].args || (o->token != NULL && k != 0)) {
+        app_usage(stderr);
+        return 2;
+    }
+    app_hook h;
+    memset(&h, 0, sizeof h);
+    h.app_id = argv[1];
+    store_fn fn = k == 0 ? app_hook_add_tx : k == 1 ? app_hook_list_tx : app_hook_remove_tx;
+    if (k == 0) {
+        if (!webhook_url_valid(argv[2])) {
+            fprintf(stderr, "meetd: the URL must be http:// or https:// with a host, at most "
+                            "%d bytes\n", STORE_URL_MAX);
+            return 2;
+        }
+        if (o->token != NULL && !webhook_token_valid(o->token)) {
+            fprintf(stderr, "meetd: --token must be 1..%d printable ASCII characters without "
+                            "spaces\n", STORE_TOKEN_MAX);
+            return 2;
+        }
+        snprintf(h.w.app_id, sizeof h.w.app_id, "%s", h.app_id);
+        snprintf(h.w.url, sizeof h.w.url, "%s", argv[2]);
+        if (o->token != NULL)
+            snprintf(h.w.token, sizeof h.w.token, "%s", o->token);
+        else if (ids_alnum(h.w.token, 32) != 0)
+            return 1;
+        h.w.created_at = webhook_now_ms();
+    } else if (k == 2) {
+        char *end;
+        long long id = strtoll(argv[2], &end, 10);
+        if (argv[2][0] < '0' || argv[2][0] > '9' || *end != '\0' || id <= 0) {
+            fprintf(stderr, "meetd: no webhook %s\n", argv[2]);
+            return 1;
+        }
+        h.id = id;
+    }
+    store *st = NULL;
+    store_options so = {.data_dir = o->data, .durability = STORE_DURABLE_FULL};
+    if (store_open(&so, &st) != 0) {
+        fprintf(stderr, "meetd: cannot open the store in %s\n", o->data);
+        return 1;
+    }
+    int rc = k == 1 ? store_read(st, fn, &h) : store_write(st, fn, &h);
+    if (rc == 0 && k == 0) {
+        app_hook_header();
+        app_hook_print(&h.w, NULL);
+    } else if (rc == 0 && k == 2) {
+        printf("removed webhook %lld of app %s\n", (long long)h.id, h.app_id);
+    } else if (rc != 0) {
+        fprintf(stderr, "meetd: app webhook %s %s: %s\n", subs[k].name, h.app_id,
+                h.failure != NULL ? h.failure : "failed");
+    }
+    OPENSSL_cleanse(&h.w, sizeof h.w);
+    store_close(st);
+    return rc == 0 ? 0 : 1;
 }
 
 static int app_run(const char *cmd, const app_opts *o, const char *app_id)
@@ -101,6 +241,7 @@ int meetd_app_main(int argc, char **argv)
         {"data", required_argument, NULL, 'd'},  {"name", required_argument, NULL, 'n'},
         {"sdk-id", required_argument, NULL, 's'}, {"no-sdk-id", no_argument, NULL, 'N'},
         {"endpoint", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+        {"token", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -124,11 +265,18 @@ int meetd_app_main(int argc, char **argv)
         case 's': o.sdk_id = optarg; break;
         case 'N': o.sdk_id = ""; break;
         case 'e': o.endpoint = optarg; break;
+        case 't': o.token = optarg; break;
         case 'h': app_usage(stdout); return 0;
         default: app_usage(stderr); return 2;
         }
     }
     int rest = argc - optind;
+    if (strcmp(cmd, "webhook") == 0)
+        return app_webhook(&o, rest, argv + optind);
+    if (o.token != NULL) {
+        app_usage(stderr);
+        return 2;
+    }
     bool needs_id = strcmp(cmd, "rotate-key") == 0 || strcmp(cmd, "delete") == 0;
     bool known = needs_id || strcmp(cmd, "create") == 0 || strcmp(cmd, "list") == 0;
     if (!known || rest != (needs_id ? 1 : 0)) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <pthread.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "auth/apps.h"
@@ -18,6 +19,8 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "http/server.h"
+#include "live/live.h"
+#include "live/webhook.h"
 
 typedef struct serve_opts {
     char host[256];
@@ -30,6 +33,10 @@ typedef struct serve_opts {
     double rate_limit;
     unsigned long replay_capacity;
     store_durability durability;
+    unsigned presence_grace;
+    unsigned heartbeat;
+    bool metrics_public;
+    webhook_config hooks;
 } serve_opts;
 
 static void serve_usage(FILE *f)
@@ -44,7 +51,14 @@ static void serve_usage(FILE *f)
             "  --idle-timeout S         seconds of silence before closing (MEETD_IDLE_TIMEOUT, default 30)\n"
             "  --rate-limit R           requests/s per app, 0 = off (MEETD_RATE_LIMIT)\n"
             "  --replay-capacity N      (timestamp, nonce) pairs kept (MEETD_REPLAY_CAPACITY, default 1000000)\n"
-            "  --durability full|normal commit durability (MEETD_DURABILITY, default full)\n",
+            "  --durability full|normal commit durability (MEETD_DURABILITY, default full)\n"
+            "  --presence-grace S       stream gone S seconds: device left (MEETD_PRESENCE_GRACE, default 60)\n"
+            "  --heartbeat S            event stream heartbeat (MEETD_HEARTBEAT, default 15)\n"
+            "  --metrics-public         serve /metrics to any client, not only loopback\n"
+            "  --webhook-attempts N     attempts per webhook delivery (MEETD_WEBHOOK_ATTEMPTS, default 10)\n"
+            "  --webhook-backoff-ms N   first retry delay, doubling (MEETD_WEBHOOK_BACKOFF_MS, default 1000)\n"
+            "  --webhook-backoff-max-ms N  longest retry delay (MEETD_WEBHOOK_BACKOFF_MAX_MS, default 300000)\n"
+            "  --webhook-timeout-ms N   one delivery attempt (MEETD_WEBHOOK_TIMEOUT_MS, default 10000)\n",
             MEETD_DEFAULT_LISTEN, MEETD_DEFAULT_DATA);
 }
 
@@ -83,6 +97,27 @@ static int serve_parse_uint(const char *s, unsigned long max, unsigned long *out
     return 0;
 }
 
+/* The webhook worker's settings; name without "webhook-". Delays up to a
+ * day, attempts up to 1000. */
+static int serve_set_webhook(webhook_config *c, const char *name, const char *v)
+{
+    unsigned long n;
+    bool attempts = strcmp(name, "attempts") == 0;
+    if (serve_parse_uint(v, attempts ? 1000UL : 86400000UL, &n) != 0 || n < 1)
+        return -1;
+    if (attempts)
+        c->max_attempts = (int)n;
+    else if (strcmp(name, "backoff-ms") == 0)
+        c->backoff_base_ms = (int)n;
+    else if (strcmp(name, "backoff-max-ms") == 0)
+        c->backoff_max_ms = (int)n;
+    else if (strcmp(name, "timeout-ms") == 0)
+        c->timeout_ms = (int)n;
+    else
+        return -1;
+    return 0;
+}
+
 /* Applies one setting; name is the flag without dashes, for messages. */
 static int serve_set(serve_opts *o, const char *name, const char *v)
 {
@@ -117,6 +152,8 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
         o->replay_capacity = n;
         return 0;
     }
+    if (strncmp(name, "webhook-", 8) == 0)
+        return serve_set_webhook(&o->hooks, name + 8, v);
     if (serve_parse_uint(v, 1000000UL, &n) != 0)
         return -1;
     if (strcmp(name, "threads") == 0 && n >= 1 && n <= 256)
@@ -127,6 +164,10 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
         o->per_ip = (unsigned)n;
     else if (strcmp(name, "idle-timeout") == 0 && n >= 1)
         o->idle_timeout = (unsigned)n;
+    else if (strcmp(name, "presence-grace") == 0 && n >= 1 && n <= 86400)
+        o->presence_grace = (unsigned)n;
+    else if (strcmp(name, "heartbeat") == 0 && n >= 1 && n <= 3600)
+        o->heartbeat = (unsigned)n;
     else
         return -1;
     return 0;
@@ -142,6 +183,13 @@ static const struct option serve_longopts[] = {
     {"rate-limit", required_argument, NULL, 0},
     {"replay-capacity", required_argument, NULL, 0},
     {"durability", required_argument, NULL, 0},
+    {"presence-grace", required_argument, NULL, 0},
+    {"heartbeat", required_argument, NULL, 0},
+    {"metrics-public", no_argument, NULL, 'm'},
+    {"webhook-attempts", required_argument, NULL, 0},
+    {"webhook-backoff-ms", required_argument, NULL, 0},
+    {"webhook-backoff-max-ms", required_argument, NULL, 0},
+    {"webhook-timeout-ms", required_argument, NULL, 0},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -175,6 +223,10 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
     o->max_connections = 4096;
     o->idle_timeout = 30;
     o->replay_capacity = 1000000;
+    o->presence_grace = 60;
+    o->heartbeat = 15;
+    o->hooks = (webhook_config){.max_attempts = 10, .backoff_base_ms = 1000,
+                                .backoff_max_ms = 300000, .timeout_ms = 10000};
     if (serve_from_env(o) != 0)
         return 2;
     int idx, ch;
@@ -183,6 +235,10 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
         if (ch == 'h') {
             serve_usage(stdout);
             return 1;
+        }
+        if (ch == 'm') {
+            o->metrics_public = true;
+            continue;
         }
         if (ch != 0) {
             serve_usage(stderr);
@@ -195,6 +251,10 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
     }
     if (optind != argc) {
         fprintf(stderr, "meetd: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (o->hooks.backoff_max_ms < o->hooks.backoff_base_ms) {
+        fprintf(stderr, "meetd: --webhook-backoff-max-ms is below --webhook-backoff-ms\n");
         return 2;
     }
     return 0;
@@ -251,6 +311,9 @@ static int serve_run(const serve_opts *o)
     auth_replay *replay = NULL;
     auth_ratelimit *rl = NULL;
     http_server *srv = NULL;
+    live_hub *live = NULL;
+    webhook_worker *hooks = NULL;
+    bool curl_ready = false;
     sigset_t set;
 
     /* Worker threads inherit this mask, so only sigwait below sees them. */
@@ -261,6 +324,12 @@ static int serve_run(const serve_opts *o)
     signal(SIGPIPE, SIG_IGN);
 
     store_options so = {.data_dir = o->data, .durability = o->durability};
+    /* Once, before any thread exists: curl_global_init is not thread-safe. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("cannot initialise libcurl");
+        goto out;
+    }
+    curl_ready = true;
     if (auth_init() != 0) {
         log_error("cannot initialise HMAC-SHA256");
         goto out;
@@ -275,10 +344,18 @@ static int serve_run(const serve_opts *o)
     if (o->rate_limit > 0 &&
         auth_ratelimit_new(o->rate_limit, o->rate_limit < 1 ? 1 : o->rate_limit, &rl) != 0)
         goto out;
-    api_env env = {.st = st, .replay = replay, .rl = rl};
+    /* Before the hub and the server, the two that enqueue events. */
+    if (webhook_worker_start(st, &o->hooks, &hooks) != 0)
+        goto out;
+    live_config lc = {.heartbeat_ms = (int)o->heartbeat * 1000,
+                      .grace_ms = (int)o->presence_grace * 1000};
+    if (live_hub_new(&lc, st, hooks, &live) != 0)
+        goto out;
+    api_env env = {.st = st, .replay = replay, .rl = rl, .live = live, .hooks = hooks};
     http_config hc = {.host = o->host, .port = (uint16_t)o->port, .threads = o->threads,
                       .max_connections = o->max_connections,
-                      .per_ip_connections = o->per_ip, .idle_timeout = o->idle_timeout};
+                      .per_ip_connections = o->per_ip, .idle_timeout = o->idle_timeout,
+                      .metrics_public = o->metrics_public};
     if (http_start(&hc, &env, &srv) != 0)
         goto out;
     char endpoint[300];
@@ -296,11 +373,18 @@ static int serve_run(const serve_opts *o)
     log_info("signal %d: shutting down", sig);
     ret = 0;
 out:
+    /* Streams end first: libmicrohttpd cannot stop with suspended ones. */
+    live_hub_shutdown(live);
     http_stop(srv);
+    live_hub_free(live);
+    /* Nothing enqueues any more; pending deliveries wait in the outbox. */
+    webhook_worker_stop(hooks);
     auth_ratelimit_free(rl);
     auth_replay_free(replay);
     store_close(st);
     auth_shutdown();
+    if (curl_ready)
+        curl_global_cleanup();
     return ret;
 }
 

@@ -9,6 +9,8 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "live/live.h"
 
 /* Headers and the request line must fit in this per-connection pool;
  * libmicrohttpd answers 431 when they do not. */
@@ -23,6 +25,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     const api_env *env;
     uint16_t port;
+    bool metrics_public;
 };
 
 /* One request from its first line to its completion. */
@@ -38,6 +41,7 @@ typedef struct http_req {
     bool headers_seen;
     bool too_large;
     bool answered;
+    bool stream;               /* an event stream: logged when it opens too */
     int status;                /* 0 until a response is queued */
     int error_code;
 } http_req;
@@ -59,17 +63,27 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
     return r;
 }
 
+static void http_access_log(const http_req *r, const char *extra)
+{
+    int64_t us = clock_mono_us() - r->start_us;
+    /* A stream counts once, when it opens: its lifetime is no latency. */
+    if (strcmp(extra, " stream=closed") != 0)
+        metrics_request(r->status, us);
+    log_info("access method=%s path=%s status=%d error_code=%d latency_ms=%.3f trace=%s%s",
+             r->method[0] ? r->method : "-", r->path[0] ? r->path : "-", r->status,
+             r->error_code, (double)us / 1000.0, r->trace, extra);
+}
+
 static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                            enum MHD_RequestTerminationCode toe)
 {
     http_req *r = *req_cls;
     if (r == NULL)
         return;
-    int64_t us = clock_mono_us() - r->start_us;
-    log_info("access method=%s path=%s status=%d error_code=%d latency_ms=%.3f trace=%s%s",
-             r->method[0] ? r->method : "-", r->path[0] ? r->path : "-", r->status,
-             r->error_code, (double)us / 1000.0, r->trace,
-             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (r->stream)
+        http_access_log(r, " stream=closed");
+    else
+        http_access_log(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     free(r->body);
     free(r->raw_uri);
     free(r);
@@ -114,6 +128,79 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, http_req *r, const
     MHD_destroy_response(resp);
     r->status = status;
     r->error_code = c->err.err == ME_OK ? 0 : err_code(c->err.err);
+    return ret;
+}
+
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return live_stream_read(cls, pos, buf, max);
+}
+
+static void http_stream_free(void *cls) { live_stream_close(cls); }
+
+/* A device event stream: a response with no length whose bytes come from
+ * the live hub as events happen. */
+static enum MHD_Result http_send_stream(struct MHD_Connection *conn, http_req *r,
+                                        struct live_stream *stream)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, 4096, http_stream_read, stream, http_stream_free);
+    if (resp == NULL) {
+        live_stream_close(stream);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-TC-Trace", r->trace);
+    live_stream_attach(stream, conn);
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    r->status = MHD_HTTP_OK;
+    /* A stream lasts as long as its device: log its start, not only its end. */
+    r->stream = true;
+    http_access_log(r, " stream=open");
+    return ret;
+}
+
+static bool http_client_loopback(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return false;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* GET /metrics: Prometheus text, no authentication, so loopback only unless
+ * the operator opens it up. */
+static enum MHD_Result http_send_metrics(struct MHD_Connection *conn, http_req *r,
+                                         const http_server *s)
+{
+    metrics_gauges g = {
+        .event_streams = s->env->live != NULL ? live_stream_count(s->env->live) : 0,
+        .replay_entries = s->env->replay != NULL ? auth_replay_size(s->env->replay) : 0,
+    };
+    char *page = metrics_render(&g);
+    if (page == NULL)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(page), page, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(page);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+    MHD_add_response_header(resp, "X-TC-Trace", r->trace);
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    r->status = MHD_HTTP_OK;
     return ret;
 }
 
@@ -185,6 +272,12 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
                                "request body larger than 65536 bytes");
     }
 
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
+        if (s->metrics_public || http_client_loopback(conn))
+            return http_send_metrics(conn, r, s);
+        return http_send_error(conn, r, s->env, ME_ROUTE, "no such API");
+    }
+
     api_call c;
     memset(&c, 0, sizeof c);
     c.env = s->env;
@@ -204,6 +297,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     /* The client sees only the default message of an internal error. */
     if (c.err.err == ME_INTERNAL)
         err_set(&c.err, ME_INTERNAL, NULL);
+    if (c.stream != NULL && c.err.err == ME_OK)
+        return http_send_stream(conn, r, c.stream);
     enum MHD_Result ret = http_send(conn, r, &c);
     json_decref(c.out);
     return ret;
@@ -243,6 +338,7 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     if (s == NULL)
         return -1;
     s->env = env;
+    s->metrics_public = cfg->metrics_public;
     s->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, http_access, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

@@ -3,6 +3,7 @@
 #ifndef MEETD_HTTP_SERVER_H
 #define MEETD_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -14,6 +15,7 @@ typedef struct http_config {
     unsigned max_connections;
     unsigned per_ip_connections; /* 0: no per-address limit */
     unsigned idle_timeout;     /* seconds */
+    bool metrics_public;       /* serve /metrics to any client, not only loopback */
 } http_config;
 
 typedef struct http_server http_server;

@@ -45,6 +45,28 @@ typedef struct webhook_event {
  * happens). Runs inside the caller's write transaction. STORE_OK or an error. */
 int webhook_enqueue(store_tx *tx, const webhook_event *ev);
 
+/* Webhooks one app may register (the API and `meetd app webhook add` refuse
+ * more): each event costs one outbox row per webhook inside the request's
+ * transaction. */
+#define WEBHOOK_MAX_PER_APP 20
+
+/* "meeting.participant-joined" and so on; NULL for an unknown type. */
+const char *webhook_event_name(webhook_event_type type);
+/* The event as Tencent's webhook JSON (compact UTF-8), exactly what is
+ * base64-encoded into a delivery's "data". Caller frees; NULL on failure. */
+char *webhook_event_json(const webhook_event *ev);
+/* Tencent's webhook signature: lowercase hex SHA-1 of the four strings
+ * sorted bytewise and concatenated. out gets 40 characters and a NUL.
+ * Returns 0 or -1. */
+int webhook_signature(const char *token, const char *timestamp, const char *nonce,
+                      const char *data, char out[41]);
+/* An absolute http:// or https:// URL with a host, at most STORE_URL_MAX bytes. */
+bool webhook_url_valid(const char *url);
+/* 1..STORE_TOKEN_MAX bytes of printable ASCII without spaces. */
+bool webhook_token_valid(const char *token);
+/* Wall clock in Unix milliseconds, the unit of every outbox time. */
+int64_t webhook_now_ms(void);
+
 typedef struct webhook_config {
     int max_attempts;       /* then the delivery is marked failed */
     int backoff_base_ms;    /* first retry after this; doubles each time */
@@ -52,13 +74,21 @@ typedef struct webhook_config {
     int timeout_ms;         /* one delivery attempt */
 } webhook_config;
 
+/* The delay before the attempt after `attempts` failed ones:
+ * backoff_base_ms * 2^(attempts - 1), at most backoff_max_ms. */
+int64_t webhook_backoff_ms(const webhook_config *cfg, int attempts);
+
 typedef struct webhook_worker webhook_worker;
 
-/* Starts the delivery thread. It resumes whatever the outbox holds. */
+/* Starts the delivery thread. It resumes whatever the outbox holds. The
+ * caller has run curl_global_init. Returns 0, or -1 (logged; also for a
+ * config out of range). */
 int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **out);
-/* Tells the worker that new events were committed (cheap; any thread). */
+/* Tells the worker that new events were committed (cheap; any thread;
+ * w may be NULL: webhooks off). */
 void webhook_worker_wake(webhook_worker *w);
-/* Stops the thread (an attempt under way finishes or times out) and frees. */
+/* Stops the thread and frees (NULL: nothing). Attempts under way are
+ * abandoned: their deliveries stay pending and are made after a restart. */
 void webhook_worker_stop(webhook_worker *w);
 
 #endif

@@ -149,10 +149,52 @@ static const char *const migration_1[] = {
     NULL,
 };
 
+/* 1 -> 2: webhooks and the outbox their deliveries are made from. */
+static const char *const migration_2[] = {
+    /* AUTOINCREMENT: ids are shown to the app (and in its deliveries), so a
+     * deleted webhook's id never comes back for another URL. */
+    "CREATE TABLE webhooks ("
+    "  webhook_id  INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  app_id      TEXT NOT NULL REFERENCES apps (app_id) ON DELETE CASCADE,"
+    "  url         TEXT NOT NULL,"
+    "  token       TEXT NOT NULL,"
+    "  created_at  INTEGER NOT NULL"
+    ") STRICT",
+    "CREATE INDEX webhooks_by_app ON webhooks (app_id, webhook_id)",
+
+    /* One event for one webhook. A row is written in the transaction of the
+     * change it reports and settled (status 1 delivered, 2 failed) only by
+     * the delivery worker, so a pending row is exactly an event still owed.
+     * Times are Unix milliseconds. app_id repeats the webhook's so that an
+     * app's deliveries list without a join. */
+    "CREATE TABLE outbox ("
+    "  delivery_id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  webhook_id        INTEGER NOT NULL REFERENCES webhooks (webhook_id) ON DELETE CASCADE,"
+    "  app_id            TEXT NOT NULL,"
+    "  event             TEXT NOT NULL,"
+    "  payload           TEXT NOT NULL,"
+    "  created_at        INTEGER NOT NULL,"
+    "  attempts          INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at   INTEGER NOT NULL,"
+    "  status            INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),"
+    "  last_http_status  INTEGER NOT NULL DEFAULT 0,"
+    "  last_error        TEXT NOT NULL DEFAULT '',"
+    "  delivered_at      INTEGER NOT NULL DEFAULT 0"
+    ") STRICT",
+    /* The worker's question, "what is due", reads only pending rows however
+     * many settled ones accumulate. */
+    "CREATE INDEX outbox_due ON outbox (next_attempt_at, delivery_id) WHERE status = 0",
+    "CREATE INDEX outbox_by_webhook ON outbox (webhook_id)",
+    "CREATE INDEX outbox_by_app ON outbox (app_id, delivery_id)",
+    "CREATE INDEX outbox_by_app_status ON outbox (app_id, status, delivery_id)",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
     migration_1,
+    migration_2,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -34,6 +34,14 @@
     "audit_no, meeting_id, sub_meeting_id, time, request_id, action, op_userid, "     \
     "op_uuid, op_ms_open_id, op_instanceid, target_userid, target_guest_id, "         \
     "target_uuid, target_ms_open_id, target_instanceid, allow_rejoin, reason"
+#define STORE_WEBHOOK_COLS(p)                                                         \
+    p "webhook_id, " p "app_id, " p "url, " p "token, " p "created_at"
+#define STORE_WEBHOOK_NCOLS 5
+#define STORE_DELIVERY_COLS(p)                                                        \
+    p "delivery_id, " p "webhook_id, " p "app_id, " p "event, " p "created_at, " p    \
+      "attempts, " p "next_attempt_at, " p "status, " p "last_http_status, " p        \
+      "last_error, " p "delivered_at"
+#define STORE_DELIVERY_NCOLS 11
 
 /* X(name, sql): the statement catalogue. Queries that read "the present
  * devices" repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
@@ -157,7 +165,44 @@
                     "?13, ?14, ?15, ?16)")                                            \
     X(AUDIT_COUNT, "SELECT count(*) FROM audit WHERE meeting_id = ?1")                \
     X(AUDIT_LIST, "SELECT " STORE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "     \
-                  "ORDER BY audit_no DESC LIMIT ?2 OFFSET ?3")
+                  "ORDER BY audit_no DESC LIMIT ?2 OFFSET ?3")                        \
+    /* webhooks */                                                                    \
+    X(WEBHOOK_INSERT, "INSERT INTO webhooks (app_id, url, token, created_at) "        \
+                      "VALUES (?1, ?2, ?3, ?4)")                                      \
+    X(WEBHOOK_GET, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "                 \
+                   "WHERE webhook_id = ?1 AND app_id = ?2")                           \
+    X(WEBHOOK_LIST, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "                \
+                    "WHERE app_id = ?1 ORDER BY webhook_id")                          \
+    X(WEBHOOK_COUNT, "SELECT count(*) FROM webhooks WHERE app_id = ?1")               \
+    X(WEBHOOK_DELETE, "DELETE FROM webhooks WHERE webhook_id = ?1 AND app_id = ?2")   \
+    /* webhook outbox: pending is status = 0, spelled out for outbox_due */           \
+    X(OUTBOX_INSERT, "INSERT INTO outbox (webhook_id, app_id, event, payload, "       \
+                     "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")  \
+    X(OUTBOX_DUE, "SELECT " STORE_DELIVERY_COLS("o.") ", o.payload, "                 \
+                  STORE_WEBHOOK_COLS("w.") " FROM outbox o INDEXED BY outbox_due "    \
+                  "JOIN webhooks w ON w.webhook_id = o.webhook_id "                   \
+                  "WHERE o.status = 0 AND o.next_attempt_at <= ?1 "                   \
+                  "ORDER BY o.next_attempt_at, o.delivery_id LIMIT ?2")               \
+    X(OUTBOX_NEXT_DUE, "SELECT next_attempt_at FROM outbox INDEXED BY outbox_due "    \
+                       "WHERE status = 0 ORDER BY next_attempt_at LIMIT 1")           \
+    X(OUTBOX_DELIVERED, "UPDATE outbox SET status = 1, attempts = attempts + 1, "     \
+                        "delivered_at = ?2, last_http_status = ?3, last_error = '' "  \
+                        "WHERE delivery_id = ?1 AND status = 0")                      \
+    X(OUTBOX_RETRY, "UPDATE outbox SET attempts = attempts + 1, "                     \
+                    "next_attempt_at = ?2, last_http_status = ?3, last_error = ?4 "   \
+                    "WHERE delivery_id = ?1 AND status = 0")                          \
+    X(OUTBOX_FAILED, "UPDATE outbox SET status = 2, attempts = attempts + 1, "        \
+                     "last_http_status = ?2, last_error = ?3 "                        \
+                     "WHERE delivery_id = ?1 AND status = 0")                         \
+    X(DELIVERIES_COUNT_ALL, "SELECT count(*) FROM outbox WHERE app_id = ?1")          \
+    X(DELIVERIES_COUNT_STATUS, "SELECT count(*) FROM outbox "                         \
+                               "WHERE app_id = ?1 AND status = ?2")                   \
+    X(DELIVERIES_LIST_ALL, "SELECT " STORE_DELIVERY_COLS("") " FROM outbox "          \
+                           "WHERE app_id = ?1 "                                       \
+                           "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")            \
+    X(DELIVERIES_LIST_STATUS, "SELECT " STORE_DELIVERY_COLS("") " FROM outbox "       \
+                              "WHERE app_id = ?1 AND status = ?2 "                    \
+                              "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")
 
 enum store_stmt_id {
 #define STORE_STMT_ENUM(name, sql) STMT_##name,

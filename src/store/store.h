@@ -162,4 +162,75 @@ typedef int (*store_audit_cb)(const core_audit *a, void *arg);
 int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
                      store_audit_cb cb, void *arg, int64_t *total);
 
+/* ---- webhooks and their outbox ----------------------------------------- */
+
+#define STORE_URL_MAX 1024
+#define STORE_TOKEN_MAX 128
+#define STORE_EVENT_MAX 64
+#define STORE_DELIVERY_ERR_MAX 255
+
+typedef struct store_webhook {
+    int64_t webhook_id;                  /* set by store_webhook_insert */
+    char app_id[CORE_APPID_MAX + 1];
+    char url[STORE_URL_MAX + 1];
+    char token[STORE_TOKEN_MAX + 1];
+    int64_t created_at;                  /* Unix ms */
+} store_webhook;
+
+/* Sets w->webhook_id (never reused, even after a delete). */
+int store_webhook_insert(store_tx *tx, store_webhook *w);
+/* The webhook with this id of this app; another app's is NOTFOUND. */
+int store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, store_webhook *out);
+/* The app's webhooks, oldest first. */
+typedef int (*store_webhook_cb)(const store_webhook *w, void *arg);   /* nonzero stops */
+int store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg);
+int store_webhook_count(store_tx *tx, const char *app_id, int64_t *count);
+/* Deletes it with its deliveries. NOTFOUND when the app has no such webhook. */
+int store_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id);
+
+typedef enum store_delivery_status {
+    STORE_DELIVERY_PENDING = 0,
+    STORE_DELIVERY_DELIVERED = 1,
+    STORE_DELIVERY_FAILED = 2,           /* gave up after the last attempt */
+} store_delivery_status;
+
+/* One event for one webhook. The event JSON itself travels beside it as a
+ * separate string: it has no useful bound. */
+typedef struct store_delivery {
+    int64_t delivery_id;                 /* set by store_outbox_insert */
+    int64_t webhook_id;
+    char app_id[CORE_APPID_MAX + 1];
+    char event[STORE_EVENT_MAX + 1];     /* "meeting.participant-joined" */
+    int64_t created_at;                  /* Unix ms, like every time below */
+    int attempts;                        /* made so far */
+    int64_t next_attempt_at;             /* pending: when it is due */
+    int status;                          /* store_delivery_status */
+    int last_http_status;                /* 0: none (no attempt, or no response) */
+    char last_error[STORE_DELIVERY_ERR_MAX + 1];
+    int64_t delivered_at;                /* 0 until delivered */
+} store_delivery;
+
+/* Queues d (pending; status, attempts and the results are ignored) with its
+ * event JSON; sets d->delivery_id. */
+int store_outbox_insert(store_tx *tx, store_delivery *d, const char *payload);
+/* Up to limit pending deliveries due at `now` (next_attempt_at <= now),
+ * earliest first, each with its webhook and event JSON (valid during the
+ * call only). */
+typedef int (*store_due_cb)(const store_delivery *d, const store_webhook *w,
+                            const char *payload, void *arg);
+int store_outbox_due(store_tx *tx, int64_t now, int limit, store_due_cb cb, void *arg);
+/* When the earliest pending delivery is due; NOTFOUND when none is pending. */
+int store_outbox_next_due(store_tx *tx, int64_t *at);
+/* Results of an attempt, each counting it in `attempts`. They change only a
+ * pending delivery: NOTFOUND when it is gone or settled already. */
+int store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
+int store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
+                       int http_status, const char *error);
+int store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error);
+/* The app's deliveries, newest first; status -1 lists every status. Fills
+ * *total (may be NULL) with how many match. Payloads are not read. */
+typedef int (*store_delivery_cb)(const store_delivery *d, void *arg);
+int store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
+                          store_delivery_cb cb, void *arg, int64_t *total);
+
 #endif

@@ -1,0 +1,93 @@
+#include "common/metrics.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Request latency buckets, in microseconds (Prometheus wants seconds). */
+static const int64_t metrics_le_us[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+                                         250000, 1000000};
+#define METRICS_BUCKETS (sizeof metrics_le_us / sizeof metrics_le_us[0])
+
+static atomic_uint_fast64_t metrics_counters[METRICS__COUNT];
+static atomic_uint_fast64_t metrics_status[6];       /* by first digit: 1xx..5xx */
+static atomic_uint_fast64_t metrics_bucket[METRICS_BUCKETS + 1];
+static atomic_uint_fast64_t metrics_latency_sum_us;
+
+void metrics_add(enum metrics_counter c, uint64_t n)
+{
+    atomic_fetch_add_explicit(&metrics_counters[c], n, memory_order_relaxed);
+}
+
+void metrics_request(int status, int64_t latency_us)
+{
+    int cls = status / 100;
+    if (cls < 1 || cls > 5)
+        cls = 0;
+    atomic_fetch_add_explicit(&metrics_status[cls], 1, memory_order_relaxed);
+    size_t b = 0;
+    while (b < METRICS_BUCKETS && latency_us > metrics_le_us[b])
+        b++;
+    atomic_fetch_add_explicit(&metrics_bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&metrics_latency_sum_us, (uint64_t)(latency_us > 0 ? latency_us : 0),
+                              memory_order_relaxed);
+}
+
+static unsigned long long metrics_get(atomic_uint_fast64_t *v)
+{
+    return (unsigned long long)atomic_load_explicit(v, memory_order_relaxed);
+}
+
+char *metrics_render(const metrics_gauges *g)
+{
+    char *page = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&page, &len);
+    if (f == NULL)
+        return NULL;
+    fprintf(f, "# HELP meetd_requests_total HTTP requests answered, by status class.\n"
+               "# TYPE meetd_requests_total counter\n");
+    static const char *classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (int i = 0; i < 6; i++)
+        fprintf(f, "meetd_requests_total{status=\"%s\"} %llu\n", classes[i],
+                metrics_get(&metrics_status[i]));
+    fprintf(f, "# HELP meetd_request_duration_seconds Time from request line to response.\n"
+               "# TYPE meetd_request_duration_seconds histogram\n");
+    unsigned long long cum = 0;
+    for (size_t b = 0; b <= METRICS_BUCKETS; b++) {
+        cum += metrics_get(&metrics_bucket[b]);
+        if (b < METRICS_BUCKETS)
+            fprintf(f, "meetd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                    (double)metrics_le_us[b] / 1e6, cum);
+        else
+            fprintf(f, "meetd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    }
+    fprintf(f, "meetd_request_duration_seconds_sum %.6f\n",
+            (double)metrics_get(&metrics_latency_sum_us) / 1e6);
+    fprintf(f, "meetd_request_duration_seconds_count %llu\n", cum);
+    fprintf(f,
+            "# HELP meetd_kickout_removals_total Devices removed by kickout.\n"
+            "# TYPE meetd_kickout_removals_total counter\n"
+            "meetd_kickout_removals_total %llu\n"
+            "# HELP meetd_joins_total Device sessions started.\n"
+            "# TYPE meetd_joins_total counter\n"
+            "meetd_joins_total %llu\n"
+            "# HELP meetd_leaves_total Device sessions ended by the device or its time-out.\n"
+            "# TYPE meetd_leaves_total counter\n"
+            "meetd_leaves_total %llu\n"
+            "# HELP meetd_event_streams Open device event streams.\n"
+            "# TYPE meetd_event_streams gauge\n"
+            "meetd_event_streams %zu\n"
+            "# HELP meetd_replay_entries (timestamp, nonce) pairs held by the replay memory.\n"
+            "# TYPE meetd_replay_entries gauge\n"
+            "meetd_replay_entries %zu\n",
+            metrics_get(&metrics_counters[METRICS_KICKOUT_REMOVALS]),
+            metrics_get(&metrics_counters[METRICS_JOINS]),
+            metrics_get(&metrics_counters[METRICS_LEAVES]), g->event_streams,
+            g->replay_entries);
+    if (fclose(f) != 0) {
+        free(page);
+        return NULL;
+    }
+    return page;
+}

@@ -1,0 +1,29 @@
+/* Process-wide counters for /metrics (Prometheus text format). Lock-free:
+ * every request updates them. */
+#ifndef MEETD_COMMON_METRICS_H
+#define MEETD_COMMON_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum metrics_counter {
+    METRICS_KICKOUT_REMOVALS,   /* devices removed by kickout */
+    METRICS_JOINS,              /* device sessions started */
+    METRICS_LEAVES,             /* device sessions ended by the device (incl. time-outs) */
+    METRICS__COUNT
+};
+
+void metrics_add(enum metrics_counter c, uint64_t n);
+/* One finished request: its status and how long it took. */
+void metrics_request(int status, int64_t latency_us);
+
+/* Gauges read when the page is built. */
+typedef struct metrics_gauges {
+    size_t event_streams;
+    size_t replay_entries;
+} metrics_gauges;
+
+/* The whole page; caller frees. NULL when out of memory. */
+char *metrics_render(const metrics_gauges *g);
+
+#endif

@@ -1,0 +1,500 @@
+/* Device event streams: the hub, its streams and its timer.
+ *
+ * One mutex guards the hub. Events are rare next to requests, and holding it
+ * across MHD_suspend_connection / MHD_resume_connection is what makes a wake
+ * up impossible to lose: a reader that finds nothing to send suspends its
+ * connection before any notifier can look at it, and a notifier that queues
+ * bytes resumes a suspended connection in the same critical section.
+ *
+ * Per device the hub keeps a small record: its open stream, the final event
+ * it was sent (kept a while, so that a stream opened just after the device
+ * was removed still hears why), and since when its stream has been gone
+ * (for the presence grace period). */
+#include "live/live.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "live/webhook.h"
+
+#define LIVE_BUCKETS 4096          /* device records hash; chains stay short at 100k */
+#define LIVE_FINAL_KEEP_MS 60000   /* how long a final event waits for a late stream */
+#define LIVE_TICK_MS 1000
+
+typedef struct live_dev live_dev;
+
+struct live_stream {
+    live_hub *hub;
+    int64_t device_no;
+    struct MHD_Connection *conn;
+    char *buf;                     /* bytes not yet handed to libmicrohttpd */
+    size_t len;
+    size_t cap;
+    bool closing;                  /* end the stream once buf is drained */
+    bool final;                    /* closing because the device is gone */
+    bool suspended;
+};
+
+struct live_dev {
+    int64_t device_no;
+    live_stream *stream;
+    char *final;                   /* final event text ("" = end without event) */
+    int64_t final_until_ms;
+    int64_t gone_since_ms;         /* 0: no grace period running */
+    live_dev *next;
+};
+
+struct live_hub {
+    pthread_mutex_t lock;
+    pthread_cond_t tick;
+    pthread_t timer;
+    bool timer_started;
+    bool stopping;
+    live_config cfg;
+    store *st;
+    struct webhook_worker *hooks;
+    live_dev *buckets[LIVE_BUCKETS];
+    size_t n_streams;
+    int64_t next_heartbeat_ms;
+};
+
+/* ---- device records (hub lock held) ------------------------------------- */
+
+static live_dev **live_slot(live_hub *h, int64_t device_no)
+{
+    uint64_t x = (uint64_t)device_no * 0x9E3779B97F4A7C15ULL;
+    live_dev **p = &h->buckets[(x >> 32) % LIVE_BUCKETS];
+    while (*p != NULL && (*p)->device_no != device_no)
+        p = &(*p)->next;
+    return p;
+}
+
+static live_dev *live_dev_get(live_hub *h, int64_t device_no, bool create)
+{
+    live_dev **p = live_slot(h, device_no);
+    if (*p != NULL || !create)
+        return *p;
+    live_dev *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->device_no = device_no;
+    *p = d;
+    return d;
+}
+
+/* A record with nothing left to remember goes. */
+static void live_dev_gc(live_hub *h, live_dev *d, int64_t now_ms)
+{
+    if (d->final != NULL && d->final_until_ms <= now_ms && d->stream == NULL) {
+        free(d->final);
+        d->final = NULL;
+    }
+    if (d->stream != NULL || d->final != NULL || d->gone_since_ms != 0)
+        return;
+    live_dev **p = live_slot(h, d->device_no);
+    *p = d->next;
+    free(d);
+}
+
+/* ---- streams (hub lock held) ---------------------------------------------- */
+
+static int live_append(live_stream *s, const char *text)
+{
+    size_t n = strlen(text);
+    if (s->len + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 256;
+        while (cap < s->len + n)
+            cap *= 2;
+        char *b = realloc(s->buf, cap);
+        if (b == NULL)
+            return -1;
+        s->buf = b;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, text, n);
+    s->len += n;
+    return 0;
+}
+
+static void live_wake(live_stream *s)
+{
+    if (s->suspended && s->conn != NULL) {
+        s->suspended = false;
+        MHD_resume_connection(s->conn);
+    }
+}
+
+/* Sends text (may be "") and ends the stream after it. */
+static void live_end_stream(live_stream *s, const char *text, bool final)
+{
+    if (s->closing)
+        return;
+    if (text[0] != '\0' && live_append(s, text) != 0)
+        log_error("live: out of memory queuing an event for device %lld",
+                  (long long)s->device_no);
+    s->closing = true;
+    s->final = final;
+    live_wake(s);
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+static char *live_event_text(const char *name, json_t *data)
+{
+    char *json = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    if (json == NULL)
+        return NULL;
+    char *text = NULL;
+    if (asprintf(&text, "event: %s\ndata: %s\n\n", name, json) < 0)
+        text = NULL;
+    free(json);
+    return text;
+}
+
+/* The device is gone: tell its stream, or keep the news for a late one. */
+static void live_final(live_hub *h, int64_t device_no, char *text)
+{
+    if (text == NULL) {
+        log_error("live: out of memory building an event for device %lld",
+                  (long long)device_no);
+        return;
+    }
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&h->lock);
+    live_dev *d = live_dev_get(h, device_no, true);
+    if (d == NULL) {
+        pthread_mutex_unlock(&h->lock);
+        free(text);
+        return;
+    }
+    free(d->final);
+    d->final = text;
+    d->final_until_ms = now + LIVE_FINAL_KEEP_MS;
+    d->gone_since_ms = 0;
+    if (d->stream != NULL)
+        live_end_stream(d->stream, text, true);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void live_kicked(live_hub *h, int64_t device_no, const char *reason, bool allow_rejoin,
+                 const char *operator_ms_open_id, int operator_instanceid, int64_t time)
+{
+    json_t *data = json_pack("{s:s,s:b,s:{s:s,s:i},s:I}", "reason", reason, "allow_rejoin",
+                             allow_rejoin, "operator", "ms_open_id", operator_ms_open_id,
+                             "instanceid", operator_instanceid, "time", (json_int_t)time);
+    live_final(h, device_no, live_event_text("kicked", data));
+}
+
+void live_replaced(live_hub *h, int64_t device_no, int64_t time)
+{
+    live_final(h, device_no,
+               live_event_text("replaced", json_pack("{s:I}", "time", (json_int_t)time)));
+}
+
+void live_meeting_ended(live_hub *h, int64_t device_no, int64_t time)
+{
+    live_final(h, device_no,
+               live_event_text("meeting-ended", json_pack("{s:I}", "time", (json_int_t)time)));
+}
+
+void live_left(live_hub *h, int64_t device_no)
+{
+    live_final(h, device_no, strdup(""));
+}
+
+/* ---- the HTTP side ------------------------------------------------------- */
+
+static int live_token_read(store_tx *tx, void *arg)
+{
+    struct { const uint8_t *hash; core_device dev; int rc; } *q = arg;
+    q->rc = store_device_by_token(tx, q->hash, &q->dev);
+    return 0;
+}
+
+int live_stream_open(live_hub *h, const uint8_t token_hash[32], live_stream **out)
+{
+    struct { const uint8_t *hash; core_device dev; int rc; } q = {token_hash, {0}, STORE_ERROR};
+    if (store_read(h->st, live_token_read, &q) != 0 || q.rc == STORE_ERROR)
+        return -1;
+    if (q.rc == STORE_NOTFOUND)
+        return 1;
+    live_stream *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return -1;
+    s->hub = h;
+    s->device_no = q.dev.device_no;
+
+    pthread_mutex_lock(&h->lock);
+    live_dev *d = live_dev_get(h, s->device_no, true);
+    /* The first bytes make libmicrohttpd send the headers at once. */
+    if (d == NULL || h->stopping || live_append(s, ": meetd event stream\n\n") != 0) {
+        pthread_mutex_unlock(&h->lock);
+        free(s->buf);
+        free(s);
+        return -1;
+    }
+    if (d->final != NULL) {
+        /* Removed between the token check and now: say so and end. */
+        live_end_stream(s, d->final, true);
+    } else {
+        if (d->stream != NULL)
+            live_end_stream(d->stream, "", false);   /* one stream per device */
+        d->stream = s;
+        d->gone_since_ms = 0;
+    }
+    h->n_streams++;
+    pthread_mutex_unlock(&h->lock);
+    *out = s;
+    return 0;
+}
+
+void live_stream_attach(live_stream *s, struct MHD_Connection *conn)
+{
+    pthread_mutex_lock(&s->hub->lock);
+    s->conn = conn;
+    pthread_mutex_unlock(&s->hub->lock);
+}
+
+ssize_t live_stream_read(live_stream *s, uint64_t pos, char *buf, size_t max)
+{
+    live_hub *h = s->hub;
+    ssize_t n;
+    pthread_mutex_lock(&h->lock);
+    if (s->len > 0) {
+        size_t take = s->len < max ? s->len : max;
+        memcpy(buf, s->buf, take);
+        memmove(s->buf, s->buf + take, s->len - take);
+        s->len -= take;
+        n = (ssize_t)take;
+    } else if (s->closing || h->stopping || s->conn == NULL) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        s->suspended = true;
+        MHD_suspend_connection(s->conn);
+        n = 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+void live_stream_close(live_stream *s)
+{
+    live_hub *h = s->hub;
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&h->lock);
+    live_dev *d = live_dev_get(h, s->device_no, false);
+    if (d != NULL && d->stream == s) {
+        d->stream = NULL;
+        /* The client went away while its device is still in the meeting. */
+        if (!s->final && !h->stopping)
+            d->gone_since_ms = now;
+        live_dev_gc(h, d, now);
+    }
+    h->n_streams--;
+    pthread_mutex_unlock(&h->lock);
+    free(s->buf);
+    free(s);
+}
+
+size_t live_stream_count(live_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    size_t n = h->n_streams;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+/* ---- timer: heartbeats, grace periods, forgetting ------------------------- */
+
+typedef struct live_timeout {
+    int64_t device_no;
+    int64_t now;
+    struct webhook_worker *hooks;
+    bool ended;
+} live_timeout;
+
+/* A device whose stream stayed away past the grace period leaves, as a real
+ * client's time-out would; its app's webhooks hear of it. */
+static int live_timeout_tx(store_tx *tx, void *arg)
+{
+    live_timeout *t = arg;
+    core_device dev;
+    core_user user;
+    char app_id[CORE_APPID_MAX + 1];
+    int rc = store_device_get(tx, t->device_no, &dev);
+    if (rc == STORE_NOTFOUND || (rc == STORE_OK && dev.left_time != 0))
+        return 0;
+    if (rc != STORE_OK || store_device_end(tx, t->device_no, t->now, CORE_LEFT_TIMEOUT) != STORE_OK)
+        return -1;
+    t->ended = true;
+    if (t->hooks == NULL)
+        return 0;
+    core_meeting *m = malloc(sizeof *m);
+    if (m == NULL)
+        return -1;
+    rc = store_meeting_app(tx, dev.meeting_id, app_id);
+    if (rc == STORE_OK)
+        rc = store_meeting_get(tx, app_id, dev.meeting_id, m);
+    if (rc == STORE_OK)
+        rc = store_user_by_no(tx, dev.user_no, &user);
+    if (rc == STORE_OK) {
+        webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = m, .trace_id = "",
+                            .time_ms = t->now * 1000, .user = &user,
+                            .instanceid = dev.instanceid};
+        rc = webhook_enqueue(tx, &ev);
+    }
+    free(m);
+    return rc == STORE_OK ? 0 : -1;
+}
+
+static void live_expire(live_hub *h, int64_t device_no)
+{
+    live_timeout t = {.device_no = device_no, .now = clock_unix(), .hooks = h->hooks};
+    if (store_write(h->st, live_timeout_tx, &t) != 0) {
+        log_error("live: could not mark device %lld left after its grace period",
+                  (long long)device_no);
+        return;
+    }
+    if (t.ended) {
+        metrics_add(METRICS_LEAVES, 1);
+        log_info("live: device %lld left: event stream gone longer than %d ms",
+                 (long long)device_no, h->cfg.grace_ms);
+        if (h->hooks != NULL)
+            webhook_worker_wake(h->hooks);
+    }
+}
+
+/* One pass over the records (hub lock held). Fills expired[] with devices
+ * whose grace period ran out, up to cap; returns how many. */
+static size_t live_sweep(live_hub *h, int64_t now, bool heartbeat, int64_t *expired,
+                         size_t cap)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < LIVE_BUCKETS; b++) {
+        live_dev *d = h->buckets[b];
+        while (d != NULL) {
+            live_dev *next = d->next;
+            if (heartbeat && d->stream != NULL && !d->stream->closing &&
+                live_append(d->stream, ":\n\n") == 0)
+                live_wake(d->stream);
+            if (d->gone_since_ms != 0 && now - d->gone_since_ms >= h->cfg.grace_ms &&
+                n < cap) {
+                expired[n++] = d->device_no;
+                d->gone_since_ms = 0;
+            }
+            live_dev_gc(h, d, now);
+            d = next;
+        }
+    }
+    return n;
+}
+
+static void *live_timer(void *arg)
+{
+    live_hub *h = arg;
+    int64_t expired[256];
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        int64_t now = clock_mono_ms();
+        bool heartbeat = now >= h->next_heartbeat_ms;
+        if (heartbeat)
+            h->next_heartbeat_ms = now + h->cfg.heartbeat_ms;
+        size_t n = live_sweep(h, now, heartbeat, expired, sizeof expired / sizeof expired[0]);
+        if (n > 0) {
+            /* The store is written without the hub lock: streams keep flowing. */
+            pthread_mutex_unlock(&h->lock);
+            for (size_t i = 0; i < n; i++)
+                live_expire(h, expired[i]);
+            pthread_mutex_lock(&h->lock);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t wait_ms = h->next_heartbeat_ms - now;
+        if (wait_ms > LIVE_TICK_MS)
+            wait_ms = LIVE_TICK_MS;
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (wait_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&h->tick, &h->lock, &until);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks,
+                 live_hub **out)
+{
+    live_hub *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return -1;
+    h->cfg = *cfg;
+    h->st = st;
+    h->hooks = hooks;
+    h->next_heartbeat_ms = clock_mono_ms() + cfg->heartbeat_ms;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int bad = pthread_mutex_init(&h->lock, NULL) != 0;
+    bad |= pthread_cond_init(&h->tick, &ca) != 0;
+    pthread_condattr_destroy(&ca);
+    if (bad || pthread_create(&h->timer, NULL, live_timer, h) != 0) {
+        free(h);
+        return -1;
+    }
+    h->timer_started = true;
+    *out = h;
+    return 0;
+}
+
+void live_hub_shutdown(live_hub *h)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true;
+    for (size_t b = 0; b < LIVE_BUCKETS; b++)
+        for (live_dev *d = h->buckets[b]; d != NULL; d = d->next)
+            if (d->stream != NULL)
+                live_end_stream(d->stream, "", false);
+    pthread_cond_signal(&h->tick);
+    pthread_mutex_unlock(&h->lock);
+    if (h->timer_started) {
+        pthread_join(h->timer, NULL);
+        h->timer_started = false;
+    }
+}
+
+void live_hub_free(live_hub *h)
+{
+    if (h == NULL)
+        return;
+    live_hub_shutdown(h);
+    for (size_t b = 0; b < LIVE_BUCKETS; b++) {
+        live_dev *d = h->buckets[b];
+        while (d != NULL) {
+            live_dev *next = d->next;
+            free(d->final);
+            free(d);
+            d = next;
+        }
+    }
+    pthread_cond_destroy(&h->tick);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}

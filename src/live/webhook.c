@@ -1,0 +1,674 @@
+/* Webhooks: events into the outbox, and the worker that delivers them.
+ *
+ * The outbox is the only queue. webhook_enqueue writes a row per webhook in
+ * the transaction of the change; the worker reads what is due, POSTs it,
+ * and writes each outcome back. Nothing about a delivery lives only in
+ * memory, so a crash or restart at any point loses nothing: at worst an
+ * attempt whose 2xx was not yet recorded is made again (at least once).
+ *
+ * The worker is one thread. It sends a batch of due deliveries at once
+ * through one curl multi handle (which also keeps connections to receivers
+ * alive), records the batch's outcomes in one write transaction, and then
+ * sleeps on a condition variable until the next delivery is due or
+ * webhook_worker_wake says that new ones were committed. */
+#include "live/webhook.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "common/ids.h"
+#include "common/log.h"
+
+/* Deliveries attempted at once: bounds the worker's memory and how long one
+ * round takes (a round lasts at most timeout_ms). */
+#define WEBHOOK_BATCH 16
+/* After the store failed, the worker tries again this much later rather
+ * than spinning. */
+#define WEBHOOK_STORE_RETRY_MS 1000
+/* The longest sleep between looks at the outbox, so that a wall clock set
+ * back does not park deliveries for as long as it moved. */
+#define WEBHOOK_IDLE_MAX_MS 60000
+/* Response bytes read from a receiver before the rest is refused. */
+#define WEBHOOK_RESPONSE_MAX 65536
+#define WEBHOOK_NONCE_LEN 10
+
+static const char *const webhook_names[] = {
+    [WEBHOOK_PARTICIPANT_JOINED] = "meeting.participant-joined",
+    [WEBHOOK_PARTICIPANT_LEFT] = "meeting.participant-left",
+    [WEBHOOK_PARTICIPANT_KICKED] = "meeting.participant-kicked-out",
+};
+
+const char *webhook_event_name(webhook_event_type type)
+{
+    if ((unsigned)type >= sizeof webhook_names / sizeof webhook_names[0])
+        return NULL;
+    return webhook_names[type];
+}
+
+int64_t webhook_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+/* base64 of len bytes, malloc'd and NUL-terminated; NULL when out of memory. */
+static char *webhook_base64(const void *data, size_t len)
+{
+    if (len > (size_t)INT32_MAX / 2)
+        return NULL;
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (out == NULL)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+bool webhook_url_valid(const char *url)
+{
+    if (url == NULL)
+        return false;
+    size_t len = strnlen(url, STORE_URL_MAX + 1);
+    if (len == 0 || len > STORE_URL_MAX)
+        return false;
+    /* libcurl would also take other schemes (file://, gopher://...) and fill
+     * in a missing one: the prefix is checked here, the rest by its parser. */
+    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
+                    : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                           : 0;
+    /* libcurl reads "http:///x" as host "x": a host must follow at once. */
+    if (scheme == 0 || url[scheme] == '\0' || strchr("/?#@", url[scheme]) != NULL)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f)
+            return false;
+    CURLU *u = curl_url();
+    if (u == NULL)
+        return false;
+    char *host = NULL;
+    bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host != NULL &&
+              host[0] != '\0';
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+bool webhook_token_valid(const char *token)
+{
+    if (token == NULL)
+        return false;
+    size_t len = strnlen(token, STORE_TOKEN_MAX + 1);
+    if (len == 0 || len > STORE_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (token[i] <= ' ' || token[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+static int webhook_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int webhook_signature(const char *token, const char *timestamp, const char *nonce,
+                      const char *data, char out[41])
+{
+    const char *parts[4] = {token, timestamp, nonce, data};
+    /* strcmp compares as unsigned char: bytewise, as the receiver's sort of
+     * ASCII strings does. */
+    qsort(parts, 4, sizeof parts[0], webhook_strcmp);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL)
+        return -1;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    for (int i = 0; i < 4 && ok; i++)
+        ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &n) && n == 20;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return -1;
+    ids_hex(out, md, 20, 0);
+    return 0;
+}
+
+int64_t webhook_backoff_ms(const webhook_config *cfg, int attempts)
+{
+    int64_t d = cfg->backoff_base_ms;
+    /* Doubling stops at the cap, so this cannot overflow. */
+    for (int i = 1; i < attempts && d < cfg->backoff_max_ms; i++)
+        d *= 2;
+    return d < cfg->backoff_max_ms ? d : cfg->backoff_max_ms;
+}
+
+/* ---- the event JSON ------------------------------------------------------ */
+
+/* An operator object as Tencent sends it: user_name is the base64 of the
+ * nick, instance_id a string. u NULL: only userid is known (a creator or
+ * host acting without having joined). */
+static json_t *webhook_person(const core_user *u, const char *userid, int instanceid)
+{
+    const char *nick = u != NULL ? u->nick_name : "";
+    char *name = webhook_base64(nick, strlen(nick));
+    if (name == NULL)
+        return NULL;
+    char inst[16];
+    snprintf(inst, sizeof inst, "%d", instanceid);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "userid",
+                          u != NULL ? u->userid : (userid != NULL ? userid : ""), "uuid",
+                          u != NULL ? u->uuid : "", "ms_open_id", u != NULL ? u->ms_open_id : "",
+                          "user_name", name, "instance_id", inst);
+    free(name);
+    /* meetd's guests have no userid; the app knows them by guest_id. */
+    if (o != NULL && u != NULL && u->guest_id[0] &&
+        json_object_set_new(o, "guest_id", json_string(u->guest_id)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *webhook_meeting_info(const core_meeting *m)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)m->meeting_id);
+    return json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "meeting_id", id, "meeting_code",
+                     m->meeting_code, "subject", m->subject, "meeting_type", m->meeting_type,
+                     "start_time", (json_int_t)m->start_time, "end_time",
+                     (json_int_t)m->end_time);
+}
+
+/* The one element of "payload". */
+static json_t *webhook_payload_item(const webhook_event *ev)
+{
+    json_t *op = webhook_person(ev->user, ev->operator_userid, ev->instanceid);
+    json_t *info = webhook_meeting_info(ev->meeting);
+    /* "o" steals the references, also when json_pack fails. */
+    json_t *item = json_pack("{s:I,s:o*,s:o*}", "operate_time", (json_int_t)ev->time_ms,
+                             "operator", op, "meeting_info", info);
+    if (item == NULL || op == NULL || info == NULL) {
+        json_decref(item);
+        return NULL;
+    }
+    if (ev->type != WEBHOOK_PARTICIPANT_KICKED)
+        return item;
+    json_t *to = webhook_person(ev->to_user, NULL, ev->to_instanceid);
+    if (to == NULL || json_object_set_new(item, "to_operator", to) != 0 ||
+        json_object_set_new(item, "reason", json_string(ev->reason != NULL ? ev->reason : "")) !=
+            0 ||
+        json_object_set_new(item, "allow_rejoin", json_boolean(ev->allow_rejoin)) != 0) {
+        json_decref(item);
+        return NULL;
+    }
+    return item;
+}
+
+char *webhook_event_json(const webhook_event *ev)
+{
+    assert(ev != NULL && ev->meeting != NULL);
+    const char *name = webhook_event_name(ev->type);
+    if (name == NULL)
+        return NULL;
+    /* Acts of the server itself (a presence time-out) have no request to
+     * name: they get a trace id of their own. */
+    char trace[33];
+    const char *trace_id = ev->trace_id;
+    if (trace_id == NULL || trace_id[0] == '\0') {
+        if (ids_trace(trace) != 0)
+            return NULL;
+        trace_id = trace;
+    }
+    json_t *item = webhook_payload_item(ev);
+    if (item == NULL)
+        return NULL;
+    json_t *root = json_pack("{s:s,s:s,s:[o]}", "event", name, "trace_id", trace_id, "payload",
+                             item);
+    if (root == NULL)
+        return NULL;
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return out;
+}
+
+/* ---- enqueue ------------------------------------------------------------- */
+
+typedef struct webhook_enqueue_ctx {
+    store_tx *tx;
+    const webhook_event *ev;
+    char *json;            /* built at the first webhook: none, no work */
+    int64_t now;
+    int rc;
+} webhook_enqueue_ctx;
+
+static int webhook_enqueue_one(const store_webhook *h, void *arg)
+{
+    webhook_enqueue_ctx *q = arg;
+    if (q->json == NULL) {
+        q->json = webhook_event_json(q->ev);
+        if (q->json == NULL) {
+            log_error("webhook: cannot build the %s event", webhook_event_name(q->ev->type));
+            q->rc = STORE_ERROR;
+            return 1;
+        }
+    }
+    store_delivery d;
+    memset(&d, 0, sizeof d);
+    d.webhook_id = h->webhook_id;
+    snprintf(d.app_id, sizeof d.app_id, "%s", h->app_id);
+    snprintf(d.event, sizeof d.event, "%s", webhook_event_name(q->ev->type));
+    d.created_at = q->now;
+    d.next_attempt_at = q->now;
+    q->rc = store_outbox_insert(q->tx, &d, q->json);
+    return q->rc != STORE_OK ? 1 : 0;
+}
+
+int webhook_enqueue(store_tx *tx, const webhook_event *ev)
+{
+    assert(tx != NULL && ev != NULL && ev->meeting != NULL);
+    webhook_enqueue_ctx q = {.tx = tx, .ev = ev, .now = webhook_now_ms(), .rc = STORE_OK};
+    int rc = store_webhook_list(tx, ev->meeting->app_id, webhook_enqueue_one, &q);
+    free(q.json);
+    /* A stop by the callback comes back as its 1; its reason is in q.rc. */
+    if (rc == 1)
+        return q.rc;
+    return rc;
+}
+
+/* ---- the worker ---------------------------------------------------------- */
+
+typedef struct webhook_job {
+    int64_t delivery_id;
+    int attempts;                   /* made before this one */
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    size_t received;                /* response bytes, discarded */
+    bool done;                      /* the transfer ended (well or not) */
+    CURLcode result;
+    long http_status;
+    char error[CURL_ERROR_SIZE];
+} webhook_job;
+
+struct webhook_worker {
+    store *st;
+    webhook_config cfg;
+    CURLM *multi;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;            /* on CLOCK_MONOTONIC */
+    bool woken;                     /* under lock: events committed since the last look */
+    atomic_bool stopping;
+    int n_jobs;
+    webhook_job jobs[WEBHOOK_BATCH];
+};
+
+static size_t webhook_discard(char *data, size_t size, size_t n, void *arg)
+{
+    webhook_job *j = arg;
+    j->received += size * n;
+    /* Returning less than given aborts the transfer: a receiver has no
+     * business sending megabytes back. */
+    return j->received > WEBHOOK_RESPONSE_MAX ? 0 : size * n;
+}
+
+static void webhook_job_free(webhook_job *j)
+{
+    if (j->easy != NULL)
+        curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->headers);
+    free(j->body);
+    memset(j, 0, sizeof *j);
+}
+
+static int webhook_header(webhook_job *j, const char *name, const char *value)
+{
+    char line[256];
+    snprintf(line, sizeof line, "%s: %s", name, value);
+    struct curl_slist *l = curl_slist_append(j->headers, line);
+    if (l == NULL)
+        return -1;
+    j->headers = l;
+    return 0;
+}
+
+/* The request for one delivery: body {"data": base64(event)} and Tencent's
+ * signature headers, plus X-Meetd-Delivery, the id a receiver can drop
+ * repeated deliveries by. */
+static int webhook_job_prepare(webhook_worker *w, webhook_job *j, const store_delivery *d,
+                               const store_webhook *h, const char *payload)
+{
+    j->delivery_id = d->delivery_id;
+    j->attempts = d->attempts;
+    char *data = webhook_base64(payload, strlen(payload));
+    if (data == NULL)
+        return -1;
+    char ts[24], nonce[WEBHOOK_NONCE_LEN + 1], sig[41], id[24];
+    snprintf(ts, sizeof ts, "%lld", (long long)clock_unix());
+    snprintf(id, sizeof id, "%lld", (long long)d->delivery_id);
+    int rc = -1;
+    if (ids_digits(nonce, WEBHOOK_NONCE_LEN) != 0 ||
+        webhook_signature(h->token, ts, nonce, data, sig) != 0 ||
+        asprintf(&j->body, "{\"data\":\"%s\"}", data) < 0) {
+        j->body = NULL;
+        goto out;
+    }
+    /* An empty Expect: stops curl from waiting for "100 Continue" before
+     * the body, which small receivers never send. */
+    if (webhook_header(j, "Content-Type", "application/json") != 0 ||
+        webhook_header(j, "timestamp", ts) != 0 || webhook_header(j, "nonce", nonce) != 0 ||
+        webhook_header(j, "signature", sig) != 0 ||
+        webhook_header(j, "X-Meetd-Delivery", id) != 0 || webhook_header(j, "Expect", "") != 0)
+        goto out;
+    j->easy = curl_easy_init();
+    if (j->easy == NULL)
+        goto out;
+    CURL *e = j->easy;
+    bool ok = curl_easy_setopt(e, CURLOPT_URL, h->url) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body)) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_USERAGENT, "meetd-webhook/1") == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)w->cfg.timeout_ms) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, webhook_discard) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_WRITEDATA, j) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_PRIVATE, j) == CURLE_OK;
+    rc = ok ? 0 : -1;
+out:
+    free(data);
+    return rc;
+}
+
+static int webhook_fetch_one(const store_delivery *d, const store_webhook *h,
+                             const char *payload, void *arg)
+{
+    webhook_worker *w = arg;
+    if (w->n_jobs == WEBHOOK_BATCH)
+        return 1;
+    webhook_job *j = &w->jobs[w->n_jobs];
+    if (webhook_job_prepare(w, j, d, h, payload) != 0) {
+        log_error("webhook: cannot prepare delivery %lld", (long long)d->delivery_id);
+        webhook_job_free(j);
+        return 1;
+    }
+    w->n_jobs++;
+    return 0;
+}
+
+typedef struct webhook_fetch {
+    webhook_worker *w;
+    int64_t now;
+} webhook_fetch;
+
+static int webhook_fetch_tx(store_tx *tx, void *arg)
+{
+    webhook_fetch *f = arg;
+    int rc = store_outbox_due(tx, f->now, WEBHOOK_BATCH, webhook_fetch_one, f->w);
+    /* A job that could not be prepared ends the batch early; the ones before
+     * it are still sent. */
+    return rc == STORE_OK || rc == 1 ? 0 : -1;
+}
+
+static void webhook_jobs_clear(webhook_worker *w)
+{
+    for (int i = 0; i < w->n_jobs; i++)
+        webhook_job_free(&w->jobs[i]);
+    w->n_jobs = 0;
+}
+
+static void webhook_collect(webhook_worker *w)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        webhook_job *j = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        if (j == NULL)
+            continue;
+        j->done = true;
+        j->result = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &j->http_status);
+    }
+}
+
+/* Runs the batch's transfers together until all ended or the worker stops. */
+static void webhook_send(webhook_worker *w)
+{
+    int running = 0;
+    for (int i = 0; i < w->n_jobs; i++)
+        if (curl_multi_add_handle(w->multi, w->jobs[i].easy) == CURLM_OK)
+            running++;
+    while (running > 0 && !atomic_load(&w->stopping)) {
+        if (curl_multi_perform(w->multi, &running) != CURLM_OK)
+            break;
+        webhook_collect(w);
+        /* webhook_worker_stop interrupts the poll through curl_multi_wakeup. */
+        if (running > 0 && curl_multi_poll(w->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    }
+    webhook_collect(w);
+    for (int i = 0; i < w->n_jobs; i++)
+        curl_multi_remove_handle(w->multi, w->jobs[i].easy);
+}
+
+static bool webhook_ok(const webhook_job *j)
+{
+    return j->result == CURLE_OK && j->http_status >= 200 && j->http_status <= 299;
+}
+
+typedef struct webhook_record {
+    webhook_worker *w;
+    int64_t now;
+} webhook_record;
+
+static int webhook_record_tx(store_tx *tx, void *arg)
+{
+    webhook_record *r = arg;
+    webhook_worker *w = r->w;
+    for (int i = 0; i < w->n_jobs; i++) {
+        webhook_job *j = &w->jobs[i];
+        if (!j->done)
+            continue;    /* abandoned by a stop: still pending, as it should be */
+        int rc;
+        int status = (int)j->http_status;
+        if (webhook_ok(j)) {
+            rc = store_outbox_delivered(tx, j->delivery_id, r->now, status);
+        } else {
+            char err[STORE_DELIVERY_ERR_MAX + 1];
+            if (j->result != CURLE_OK)
+                snprintf(err, sizeof err, "%s",
+                         j->error[0] ? j->error : curl_easy_strerror(j->result));
+            else
+                snprintf(err, sizeof err, "HTTP %d", status);
+            int attempts = j->attempts + 1;
+            if (attempts >= w->cfg.max_attempts) {
+                rc = store_outbox_failed(tx, j->delivery_id, status, err);
+                if (rc == STORE_OK)
+                    log_info("webhook: delivery %lld failed after %d attempts: %s",
+                             (long long)j->delivery_id, attempts, err);
+            } else {
+                rc = store_outbox_retry(tx, j->delivery_id,
+                                        r->now + webhook_backoff_ms(&w->cfg, attempts), status,
+                                        err);
+            }
+        }
+        /* NOTFOUND: the webhook was deleted meanwhile, with its deliveries. */
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
+            return -1;
+    }
+    return 0;
+}
+
+static int webhook_next_due_tx(store_tx *tx, void *arg)
+{
+    int64_t *at = arg;
+    int rc = store_outbox_next_due(tx, at);
+    if (rc == STORE_NOTFOUND) {
+        *at = -1;
+        return 0;
+    }
+    return rc == STORE_OK ? 0 : -1;
+}
+
+/* One look at the outbox: sends what is due. Returns how long to sleep in
+ * ms before the next look (0: look again now, -1: until woken). */
+static int64_t webhook_round(webhook_worker *w)
+{
+    webhook_fetch f = {w, webhook_now_ms()};
+    if (store_read(w->st, webhook_fetch_tx, &f) != 0) {
+        webhook_jobs_clear(w);
+        return WEBHOOK_STORE_RETRY_MS;
+    }
+    if (w->n_jobs > 0) {
+        webhook_send(w);
+        webhook_record r = {w, webhook_now_ms()};
+        int rc = atomic_load(&w->stopping) ? 0 : store_write(w->st, webhook_record_tx, &r);
+        webhook_jobs_clear(w);
+        if (rc != 0) {
+            log_error("webhook: cannot record delivery results; they will be retried");
+            return WEBHOOK_STORE_RETRY_MS;
+        }
+        return 0;
+    }
+    int64_t at = -1;
+    if (store_read(w->st, webhook_next_due_tx, &at) != 0)
+        return WEBHOOK_STORE_RETRY_MS;
+    if (at < 0)
+        return -1;
+    int64_t delay = at - webhook_now_ms();
+    if (delay < 0)
+        return 0;
+    return delay < WEBHOOK_IDLE_MAX_MS ? delay : WEBHOOK_IDLE_MAX_MS;
+}
+
+static void webhook_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *webhook_main(void *arg)
+{
+    webhook_worker *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        /* Cleared before looking, so that a wake during the round is seen
+         * after it rather than lost. */
+        w->woken = false;
+        pthread_mutex_unlock(&w->lock);
+        if (atomic_load(&w->stopping))
+            break;
+        int64_t sleep_ms = webhook_round(w);
+        if (sleep_ms == 0)
+            continue;
+        struct timespec until;
+        if (sleep_ms > 0)
+            webhook_deadline(&until, sleep_ms);
+        pthread_mutex_lock(&w->lock);
+        int e = 0;
+        while (!w->woken && !atomic_load(&w->stopping) && e != ETIMEDOUT)
+            e = sleep_ms > 0 ? pthread_cond_timedwait(&w->cond, &w->lock, &until)
+                             : pthread_cond_wait(&w->cond, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+static bool webhook_config_valid(const webhook_config *c)
+{
+    return c->max_attempts >= 1 && c->backoff_base_ms >= 1 &&
+           c->backoff_max_ms >= c->backoff_base_ms && c->timeout_ms >= 1;
+}
+
+int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **out)
+{
+    assert(st != NULL && cfg != NULL && out != NULL);
+    *out = NULL;
+    if (!webhook_config_valid(cfg)) {
+        log_error("webhook: invalid configuration");
+        return -1;
+    }
+    webhook_worker *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        log_error("webhook: out of memory");
+        return -1;
+    }
+    w->st = st;
+    w->cfg = *cfg;
+    atomic_init(&w->stopping, false);
+    w->multi = curl_multi_init();
+    if (w->multi == NULL) {
+        log_error("webhook: cannot create a curl multi handle");
+        free(w);
+        return -1;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->lock, NULL);
+    int e = pthread_create(&w->thread, NULL, webhook_main, w);
+    if (e != 0) {
+        log_error("webhook: cannot start the worker: %s", strerror(e));
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+        curl_multi_cleanup(w->multi);
+        free(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+void webhook_worker_wake(webhook_worker *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->woken = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void webhook_worker_stop(webhook_worker *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    atomic_store(&w->stopping, true);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    curl_multi_wakeup(w->multi);
+    pthread_join(w->thread, NULL);
+    webhook_jobs_clear(w);
+    curl_multi_cleanup(w->multi);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}

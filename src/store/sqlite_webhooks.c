@@ -1,0 +1,265 @@
+/* Webhooks and the outbox their deliveries are made from. */
+#include <assert.h>
+
+#include "store/sqlite_int.h"
+
+static void col_webhook(sqlite3_stmt *st, int col, store_webhook *w)
+{
+    memset(w, 0, sizeof *w);
+    w->webhook_id = sqlite3_column_int64(st, col);
+    STORE_COL_STR(st, col + 1, w->app_id);
+    STORE_COL_STR(st, col + 2, w->url);
+    STORE_COL_STR(st, col + 3, w->token);
+    w->created_at = sqlite3_column_int64(st, col + 4);
+}
+
+static void col_delivery(sqlite3_stmt *st, int col, store_delivery *d)
+{
+    memset(d, 0, sizeof *d);
+    d->delivery_id = sqlite3_column_int64(st, col);
+    d->webhook_id = sqlite3_column_int64(st, col + 1);
+    STORE_COL_STR(st, col + 2, d->app_id);
+    STORE_COL_STR(st, col + 3, d->event);
+    d->created_at = sqlite3_column_int64(st, col + 4);
+    d->attempts = sqlite3_column_int(st, col + 5);
+    d->next_attempt_at = sqlite3_column_int64(st, col + 6);
+    d->status = sqlite3_column_int(st, col + 7);
+    d->last_http_status = sqlite3_column_int(st, col + 8);
+    STORE_COL_STR(st, col + 9, d->last_error);
+    d->delivered_at = sqlite3_column_int64(st, col + 10);
+}
+
+/* Runs an UPDATE or DELETE of one row: NOTFOUND when it matched none. */
+static int exec_one(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc)
+{
+    int64_t n = 0;
+    int rc = store_exec(tx, id, st, bind_rc, &n);
+    return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
+}
+
+/* ---- webhooks ------------------------------------------------------------ */
+
+int store_webhook_insert(store_tx *tx, store_webhook *w)
+{
+    assert(w != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = STORE_BIND_STR(st, 1, w->app_id);
+    r |= STORE_BIND_STR(st, 2, w->url);
+    r |= STORE_BIND_STR(st, 3, w->token);
+    r |= sqlite3_bind_int64(st, 4, w->created_at);
+    int rc = store_exec(tx, STMT_WEBHOOK_INSERT, st, r, NULL);
+    if (rc == STORE_OK)
+        w->webhook_id = sqlite3_last_insert_rowid(tx->conn->db);
+    return rc;
+}
+
+int store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, store_webhook *out)
+{
+    assert(app_id != NULL && out != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_GET);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, webhook_id);
+    r |= store_bind_str(st, 2, app_id, STORE_ARG_MAX);
+    int rc = store_row(tx, STMT_WEBHOOK_GET, st, r);
+    if (rc == STORE_OK)
+        col_webhook(st, 0, out);
+    store_done(tx, STMT_WEBHOOK_GET, st);
+    return rc;
+}
+
+struct webhook_iter {
+    store_webhook_cb cb;
+    void *arg;
+};
+
+static int webhook_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct webhook_iter *it = ctx;
+    store_webhook w;
+    col_webhook(st, 0, &w);
+    return it->cb(&w, it->arg);
+}
+
+int store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg)
+{
+    assert(app_id != NULL && cb != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_LIST);
+    if (st == NULL)
+        return STORE_ERROR;
+    struct webhook_iter it = {cb, arg};
+    return store_each(tx, STMT_WEBHOOK_LIST, st, store_bind_str(st, 1, app_id, STORE_ARG_MAX),
+                      webhook_row, &it);
+}
+
+int store_webhook_count(store_tx *tx, const char *app_id, int64_t *count)
+{
+    assert(app_id != NULL && count != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_COUNT);
+    if (st == NULL)
+        return STORE_ERROR;
+    return store_count(tx, STMT_WEBHOOK_COUNT, st, store_bind_str(st, 1, app_id, STORE_ARG_MAX),
+                       count);
+}
+
+int store_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id)
+{
+    assert(app_id != NULL);
+    /* The foreign key cascades to the webhook's deliveries, pending ones
+     * included: nobody is left to deliver them to. */
+    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_DELETE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, webhook_id);
+    r |= store_bind_str(st, 2, app_id, STORE_ARG_MAX);
+    return exec_one(tx, STMT_WEBHOOK_DELETE, st, r);
+}
+
+/* ---- outbox -------------------------------------------------------------- */
+
+int store_outbox_insert(store_tx *tx, store_delivery *d, const char *payload)
+{
+    assert(d != NULL && payload != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, d->webhook_id);
+    r |= STORE_BIND_STR(st, 2, d->app_id);
+    r |= STORE_BIND_STR(st, 3, d->event);
+    /* The event JSON has no fixed bound; SQLite's own limit applies. */
+    r |= sqlite3_bind_text(st, 4, payload, -1, SQLITE_STATIC);
+    r |= sqlite3_bind_int64(st, 5, d->created_at);
+    r |= sqlite3_bind_int64(st, 6, d->next_attempt_at);
+    int rc = store_exec(tx, STMT_OUTBOX_INSERT, st, r, NULL);
+    if (rc == STORE_OK)
+        d->delivery_id = sqlite3_last_insert_rowid(tx->conn->db);
+    return rc;
+}
+
+struct due_iter {
+    store_due_cb cb;
+    void *arg;
+};
+
+static int due_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct due_iter *it = ctx;
+    store_delivery d;
+    store_webhook w;
+    col_delivery(st, 0, &d);
+    const char *payload = (const char *)sqlite3_column_text(st, STORE_DELIVERY_NCOLS);
+    col_webhook(st, STORE_DELIVERY_NCOLS + 1, &w);
+    return it->cb(&d, &w, payload != NULL ? payload : "", it->arg);
+}
+
+int store_outbox_due(store_tx *tx, int64_t now, int limit, store_due_cb cb, void *arg)
+{
+    assert(cb != NULL);
+    if (limit <= 0)
+        return STORE_OK;
+    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_DUE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, now);
+    r |= sqlite3_bind_int(st, 2, limit);
+    struct due_iter it = {cb, arg};
+    return store_each(tx, STMT_OUTBOX_DUE, st, r, due_row, &it);
+}
+
+int store_outbox_next_due(store_tx *tx, int64_t *at)
+{
+    assert(at != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_NEXT_DUE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_OUTBOX_NEXT_DUE, st, SQLITE_OK);
+    if (rc == STORE_OK)
+        *at = sqlite3_column_int64(st, 0);
+    store_done(tx, STMT_OUTBOX_NEXT_DUE, st);
+    return rc;
+}
+
+int store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_DELIVERED);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, delivery_id);
+    r |= sqlite3_bind_int64(st, 2, at);
+    r |= sqlite3_bind_int(st, 3, http_status);
+    return exec_one(tx, STMT_OUTBOX_DELIVERED, st, r);
+}
+
+int store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
+                       int http_status, const char *error)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_RETRY);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, delivery_id);
+    r |= sqlite3_bind_int64(st, 2, next_attempt_at);
+    r |= sqlite3_bind_int(st, 3, http_status);
+    r |= store_bind_str(st, 4, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
+    return exec_one(tx, STMT_OUTBOX_RETRY, st, r);
+}
+
+int store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_FAILED);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, delivery_id);
+    r |= sqlite3_bind_int(st, 2, http_status);
+    r |= store_bind_str(st, 3, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
+    return exec_one(tx, STMT_OUTBOX_FAILED, st, r);
+}
+
+struct delivery_iter {
+    store_delivery_cb cb;
+    void *arg;
+};
+
+static int delivery_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct delivery_iter *it = ctx;
+    store_delivery d;
+    col_delivery(st, 0, &d);
+    return it->cb(&d, it->arg);
+}
+
+int store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
+                          store_delivery_cb cb, void *arg, int64_t *total)
+{
+    assert(app_id != NULL && cb != NULL);
+    bool all = status < 0;
+    enum store_stmt_id count_id = all ? STMT_DELIVERIES_COUNT_ALL : STMT_DELIVERIES_COUNT_STATUS;
+    enum store_stmt_id list_id = all ? STMT_DELIVERIES_LIST_ALL : STMT_DELIVERIES_LIST_STATUS;
+    store_page(&pos, &size);
+    if (total != NULL) {
+        sqlite3_stmt *st = store_stmt(tx, count_id);
+        if (st == NULL)
+            return STORE_ERROR;
+        int r = store_bind_str(st, 1, app_id, STORE_ARG_MAX);
+        if (!all)
+            r |= sqlite3_bind_int(st, 2, status);
+        int rc = store_count(tx, count_id, st, r, total);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    if (size == 0)
+        return STORE_OK;
+    sqlite3_stmt *st = store_stmt(tx, list_id);
+    if (st == NULL)
+        return STORE_ERROR;
+    /* Both statements number LIMIT and OFFSET ?3 and ?4; the ALL one simply
+     * has no ?2. */
+    int r = store_bind_str(st, 1, app_id, STORE_ARG_MAX);
+    if (!all)
+        r |= sqlite3_bind_int(st, 2, status);
+    r |= sqlite3_bind_int(st, 3, size);
+    r |= sqlite3_bind_int64(st, 4, pos);
+    struct delivery_iter it = {cb, arg};
+    return store_each(tx, list_id, st, r, delivery_row, &it);
+}

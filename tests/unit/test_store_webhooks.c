@@ -1,0 +1,587 @@
+/* The store's webhooks and outbox against their interface (store/store.h).
+ * Every test gets a fresh directory from mkdtemp, removed at the end. */
+#include <ftw.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct fixture {
+    char root[64];
+    char data[128];
+    store *s;
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->root, sizeof f->root, "%s/meetd-hooks-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (mkdtemp(f->root) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->data, sizeof f->data, "%s/data", f->root);
+    store_options opt = {.data_dir = f->data, .durability = STORE_DURABLE_FULL};
+    if (store_open(&opt, &f->s) != 0) {
+        rm_tree(f->root);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* A failed assertion inside a body jumps out of store_write/store_read and
+ * leaves the store locked: it is then abandoned rather than closed. */
+static int bodies_running;
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (bodies_running == 0 && f->s != NULL)
+        store_close(f->s);
+    bodies_running = 0;
+    rm_tree(f->root);
+    free(f);
+    return 0;
+}
+
+typedef void (*body_fn)(store_tx *tx, void *arg);
+struct body {
+    body_fn fn;
+    void *arg;
+};
+
+static int run_body(store_tx *tx, void *arg)
+{
+    struct body *b = arg;
+    bodies_running++;
+    b->fn(tx, b->arg);
+    bodies_running--;
+    return 0;
+}
+
+static void write_ok(store *s, body_fn fn, void *arg)
+{
+    struct body b = {fn, arg};
+    assert_int_equal(store_write(s, run_body, &b), 0);
+}
+
+static void read_ok(store *s, body_fn fn, void *arg)
+{
+    struct body b = {fn, arg};
+    assert_int_equal(store_read(s, run_body, &b), 0);
+}
+
+/* Counts rows through a separate plain connection: what is in the file. */
+static int64_t raw_count(const char *data, const char *table)
+{
+    char path[256], sql[128];
+    snprintf(path, sizeof path, "%s/meetd.db", data);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* ---- builders ----------------------------------------------------------- */
+
+static void app_body(store_tx *tx, void *arg)
+{
+    store_app a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.app_id, sizeof a.app_id, "%s", (const char *)arg);
+    a.created_at = 1700000000;
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+}
+
+struct hook_req {
+    const char *app_id;
+    const char *url;
+    store_webhook out;
+};
+
+static void hook_body(store_tx *tx, void *arg)
+{
+    struct hook_req *h = arg;
+    memset(&h->out, 0, sizeof h->out);
+    snprintf(h->out.app_id, sizeof h->out.app_id, "%s", h->app_id);
+    snprintf(h->out.url, sizeof h->out.url, "%s", h->url);
+    snprintf(h->out.token, sizeof h->out.token, "tok-%s", h->url);
+    h->out.created_at = 1700000000123;
+    assert_int_equal(store_webhook_insert(tx, &h->out), STORE_OK);
+    assert_true(h->out.webhook_id > 0);
+}
+
+static int64_t add_hook(store *s, const char *app_id, const char *url)
+{
+    struct hook_req h = {app_id, url, {0}};
+    write_ok(s, hook_body, &h);
+    return h.out.webhook_id;
+}
+
+struct queue_req {
+    int64_t webhook_id;
+    const char *app_id;
+    const char *event;
+    const char *payload;
+    int64_t created_at;
+    int64_t due;
+    int64_t delivery_id;
+};
+
+static void queue_body(store_tx *tx, void *arg)
+{
+    struct queue_req *q = arg;
+    store_delivery d;
+    memset(&d, 0, sizeof d);
+    d.webhook_id = q->webhook_id;
+    snprintf(d.app_id, sizeof d.app_id, "%s", q->app_id);
+    snprintf(d.event, sizeof d.event, "%s", q->event);
+    d.created_at = q->created_at;
+    d.next_attempt_at = q->due;
+    /* Settled-state fields are ignored on insert. */
+    d.status = STORE_DELIVERY_DELIVERED;
+    d.attempts = 7;
+    assert_int_equal(store_outbox_insert(tx, &d, q->payload), STORE_OK);
+    assert_true(d.delivery_id > 0);
+    q->delivery_id = d.delivery_id;
+}
+
+static int64_t queue(store *s, int64_t webhook_id, const char *app_id, const char *payload,
+                     int64_t due)
+{
+    struct queue_req q = {webhook_id, app_id, "meeting.participant-joined", payload, due - 5,
+                          due, 0};
+    write_ok(s, queue_body, &q);
+    return q.delivery_id;
+}
+
+/* ---- webhooks ----------------------------------------------------------- */
+
+#define LIST_MAX 8
+
+struct hook_list {
+    const char *app_id;
+    int n;
+    store_webhook w[LIST_MAX];
+    int64_t count;
+};
+
+static int hook_collect(const store_webhook *w, void *arg)
+{
+    struct hook_list *l = arg;
+    assert_true(l->n < LIST_MAX);
+    l->w[l->n++] = *w;
+    return 0;
+}
+
+static void hook_list_body(store_tx *tx, void *arg)
+{
+    struct hook_list *l = arg;
+    l->n = 0;
+    assert_int_equal(store_webhook_list(tx, l->app_id, hook_collect, l), STORE_OK);
+    assert_int_equal(store_webhook_count(tx, l->app_id, &l->count), STORE_OK);
+    assert_int_equal(l->count, l->n);
+}
+
+struct hook_ref {
+    const char *app_id;
+    int64_t id;
+    int rc;
+    store_webhook w;
+};
+
+static void hook_get_body(store_tx *tx, void *arg)
+{
+    struct hook_ref *r = arg;
+    r->rc = store_webhook_get(tx, r->app_id, r->id, &r->w);
+}
+
+static void hook_delete_body(store_tx *tx, void *arg)
+{
+    struct hook_ref *r = arg;
+    r->rc = store_webhook_delete(tx, r->app_id, r->id);
+}
+
+static void test_webhooks_crud(void **state)
+{
+    fixture *f = *state;
+    assert_true(store_schema_version(f->s) >= 2);
+    write_ok(f->s, app_body, "app1");
+    write_ok(f->s, app_body, "app2");
+    int64_t a = add_hook(f->s, "app1", "http://a.example/hook");
+    int64_t b = add_hook(f->s, "app1", "https://b.example/hook");
+    int64_t c = add_hook(f->s, "app2", "http://c.example/");
+    assert_true(a < b && b < c);
+
+    struct hook_list l = {.app_id = "app1"};
+    read_ok(f->s, hook_list_body, &l);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.w[0].webhook_id, a);
+    assert_int_equal(l.w[1].webhook_id, b);
+    assert_string_equal(l.w[0].app_id, "app1");
+    assert_string_equal(l.w[0].url, "http://a.example/hook");
+    assert_string_equal(l.w[0].token, "tok-http://a.example/hook");
+    assert_int_equal(l.w[0].created_at, 1700000000123);
+
+    struct hook_ref r = {"app1", b, -9, {0}};
+    read_ok(f->s, hook_get_body, &r);
+    assert_int_equal(r.rc, STORE_OK);
+    assert_string_equal(r.w.url, "https://b.example/hook");
+    /* Another app's webhook does not exist for this one. */
+    r = (struct hook_ref){"app1", c, -9, {0}};
+    read_ok(f->s, hook_get_body, &r);
+    assert_int_equal(r.rc, STORE_NOTFOUND);
+    r = (struct hook_ref){"app1", c, -9, {0}};
+    write_ok(f->s, hook_delete_body, &r);
+    assert_int_equal(r.rc, STORE_NOTFOUND);
+    assert_int_equal(raw_count(f->data, "webhooks"), 3);
+
+    r = (struct hook_ref){"app1", a, -9, {0}};
+    write_ok(f->s, hook_delete_body, &r);
+    assert_int_equal(r.rc, STORE_OK);
+    write_ok(f->s, hook_delete_body, &r);
+    assert_int_equal(r.rc, STORE_NOTFOUND);
+    read_ok(f->s, hook_list_body, &l);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.w[0].webhook_id, b);
+
+    /* Ids are never reused, not even the highest one after its delete. */
+    r = (struct hook_ref){"app2", c, -9, {0}};
+    write_ok(f->s, hook_delete_body, &r);
+    assert_int_equal(r.rc, STORE_OK);
+    assert_true(add_hook(f->s, "app2", "http://d.example/") > c);
+}
+
+/* ---- outbox ------------------------------------------------------------- */
+
+#define DUE_MAX 16
+
+struct due_list {
+    int64_t now;
+    int limit;
+    int n;
+    store_delivery d[DUE_MAX];
+    store_webhook w[DUE_MAX];
+    char payload[DUE_MAX][64];
+    int next_rc;
+    int64_t next_at;
+};
+
+static int due_collect(const store_delivery *d, const store_webhook *w, const char *payload,
+                       void *arg)
+{
+    struct due_list *l = arg;
+    assert_true(l->n < DUE_MAX);
+    l->d[l->n] = *d;
+    l->w[l->n] = *w;
+    snprintf(l->payload[l->n], sizeof l->payload[0], "%s", payload);
+    l->n++;
+    return 0;
+}
+
+static void due_body(store_tx *tx, void *arg)
+{
+    struct due_list *l = arg;
+    l->n = 0;
+    assert_int_equal(store_outbox_due(tx, l->now, l->limit, due_collect, l), STORE_OK);
+    l->next_rc = store_outbox_next_due(tx, &l->next_at);
+}
+
+static void due(store *s, struct due_list *l, int64_t now, int limit)
+{
+    l->now = now;
+    l->limit = limit;
+    read_ok(s, due_body, l);
+}
+
+enum settle { DELIVER, RETRY, FAIL };
+
+struct settle_req {
+    enum settle how;
+    int64_t id;
+    int64_t at;
+    int http;
+    const char *error;
+    int rc;
+};
+
+static void settle_body(store_tx *tx, void *arg)
+{
+    struct settle_req *r = arg;
+    switch (r->how) {
+    case DELIVER: r->rc = store_outbox_delivered(tx, r->id, r->at, r->http); break;
+    case RETRY: r->rc = store_outbox_retry(tx, r->id, r->at, r->http, r->error); break;
+    case FAIL: r->rc = store_outbox_failed(tx, r->id, r->http, r->error); break;
+    }
+}
+
+static int settle(store *s, enum settle how, int64_t id, int64_t at, int http, const char *err)
+{
+    struct settle_req r = {how, id, at, http, err, -9};
+    write_ok(s, settle_body, &r);
+    return r.rc;
+}
+
+static void test_outbox_due_and_settle(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, app_body, "app1");
+    int64_t h1 = add_hook(f->s, "app1", "http://one.example/");
+    int64_t h2 = add_hook(f->s, "app1", "http://two.example/");
+
+    struct due_list l;
+    due(f->s, &l, 5000, 10);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.next_rc, STORE_NOTFOUND);
+
+    int64_t d1 = queue(f->s, h1, "app1", "{\"n\":1}", 1000);
+    int64_t d2 = queue(f->s, h2, "app1", "{\"n\":2}", 3000);
+    int64_t d3 = queue(f->s, h1, "app1", "{\"n\":3}", 2000);
+    int64_t d4 = queue(f->s, h2, "app1", "{\"n\":4}", 9000);
+
+    /* Due at 3000: three, earliest first, each with its webhook. */
+    due(f->s, &l, 3000, 10);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.d[0].delivery_id, d1);
+    assert_int_equal(l.d[1].delivery_id, d3);
+    assert_int_equal(l.d[2].delivery_id, d2);
+    assert_string_equal(l.payload[0], "{\"n\":1}");
+    assert_string_equal(l.payload[2], "{\"n\":2}");
+    assert_int_equal(l.w[0].webhook_id, h1);
+    assert_string_equal(l.w[0].url, "http://one.example/");
+    assert_string_equal(l.w[2].token, "tok-http://two.example/");
+    assert_string_equal(l.d[0].event, "meeting.participant-joined");
+    assert_string_equal(l.d[0].app_id, "app1");
+    assert_int_equal(l.d[0].status, STORE_DELIVERY_PENDING);
+    assert_int_equal(l.d[0].attempts, 0);
+    assert_int_equal(l.d[0].created_at, 995);
+    assert_int_equal(l.next_rc, STORE_OK);
+    assert_int_equal(l.next_at, 1000);
+    /* The limit takes the earliest. */
+    due(f->s, &l, 3000, 2);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.d[1].delivery_id, d3);
+
+    /* Delivered: settled, no longer due; a second result changes nothing. */
+    assert_int_equal(settle(f->s, DELIVER, d1, 3100, 204, NULL), STORE_OK);
+    assert_int_equal(settle(f->s, DELIVER, d1, 3200, 200, NULL), STORE_NOTFOUND);
+    assert_int_equal(settle(f->s, RETRY, d1, 3200, 500, "x"), STORE_NOTFOUND);
+    /* Retry: counted and moved. */
+    assert_int_equal(settle(f->s, RETRY, d3, 8000, 503, "HTTP 503"), STORE_OK);
+    /* Failed: settled. */
+    assert_int_equal(settle(f->s, FAIL, d2, 0, 0, "Couldn't connect to server"), STORE_OK);
+    assert_int_equal(settle(f->s, FAIL, d2, 0, 0, "again"), STORE_NOTFOUND);
+
+    due(f->s, &l, 7999, 10);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.next_at, 8000);
+    due(f->s, &l, 9000, 10);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.d[0].delivery_id, d3);
+    assert_int_equal(l.d[0].attempts, 1);
+    assert_int_equal(l.d[0].last_http_status, 503);
+    assert_string_equal(l.d[0].last_error, "HTTP 503");
+    assert_int_equal(l.d[1].delivery_id, d4);
+
+    /* Unknown ids. */
+    assert_int_equal(settle(f->s, DELIVER, 999999, 1, 200, NULL), STORE_NOTFOUND);
+}
+
+/* ---- deliveries list ---------------------------------------------------- */
+
+struct dlv_list {
+    const char *app_id;
+    int status;
+    int64_t pos;
+    int size;
+    int n;
+    int64_t total;
+    store_delivery d[DUE_MAX];
+};
+
+static int dlv_collect(const store_delivery *d, void *arg)
+{
+    struct dlv_list *l = arg;
+    assert_true(l->n < DUE_MAX);
+    l->d[l->n++] = *d;
+    return 0;
+}
+
+static void dlv_body(store_tx *tx, void *arg)
+{
+    struct dlv_list *l = arg;
+    l->n = 0;
+    assert_int_equal(store_deliveries_list(tx, l->app_id, l->status, l->pos, l->size,
+                                           dlv_collect, l, &l->total),
+                     STORE_OK);
+}
+
+static void dlv(store *s, struct dlv_list *l, const char *app_id, int status, int64_t pos,
+                int size)
+{
+    l->app_id = app_id;
+    l->status = status;
+    l->pos = pos;
+    l->size = size;
+    read_ok(s, dlv_body, l);
+}
+
+static void test_deliveries_list(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, app_body, "app1");
+    write_ok(f->s, app_body, "app2");
+    int64_t h1 = add_hook(f->s, "app1", "http://one.example/");
+    int64_t h2 = add_hook(f->s, "app2", "http://two.example/");
+    int64_t id[5];
+    for (int i = 0; i < 5; i++)
+        id[i] = queue(f->s, h1, "app1", "{}", 1000 + i);
+    int64_t other = queue(f->s, h2, "app2", "{}", 1000);
+    assert_int_equal(settle(f->s, DELIVER, id[1], 2000, 200, NULL), STORE_OK);
+    assert_int_equal(settle(f->s, DELIVER, id[3], 2001, 201, NULL), STORE_OK);
+    assert_int_equal(settle(f->s, FAIL, id[4], 0, 500, "HTTP 500"), STORE_OK);
+
+    struct dlv_list l;
+    dlv(f->s, &l, "app1", -1, 0, 10);
+    assert_int_equal(l.total, 5);
+    assert_int_equal(l.n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(l.d[i].delivery_id, id[4 - i]);   /* newest first */
+    assert_int_equal(l.d[0].status, STORE_DELIVERY_FAILED);
+    assert_int_equal(l.d[0].attempts, 1);
+    assert_string_equal(l.d[0].last_error, "HTTP 500");
+    assert_int_equal(l.d[1].status, STORE_DELIVERY_DELIVERED);
+    assert_int_equal(l.d[1].delivered_at, 2001);
+    assert_int_equal(l.d[1].last_http_status, 201);
+    assert_int_equal(l.d[1].webhook_id, h1);
+
+    dlv(f->s, &l, "app1", -1, 1, 2);                          /* paging */
+    assert_int_equal(l.total, 5);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.d[0].delivery_id, id[3]);
+    assert_int_equal(l.d[1].delivery_id, id[2]);
+    dlv(f->s, &l, "app1", -1, 4, 10);
+    assert_int_equal(l.n, 1);
+    dlv(f->s, &l, "app1", -1, 0, 0);                          /* count only */
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.total, 5);
+
+    dlv(f->s, &l, "app1", STORE_DELIVERY_PENDING, 0, 10);
+    assert_int_equal(l.total, 2);
+    assert_int_equal(l.d[0].delivery_id, id[2]);
+    assert_int_equal(l.d[1].delivery_id, id[0]);
+    dlv(f->s, &l, "app1", STORE_DELIVERY_DELIVERED, 1, 10);
+    assert_int_equal(l.total, 2);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.d[0].delivery_id, id[1]);
+    dlv(f->s, &l, "app1", STORE_DELIVERY_FAILED, 0, 10);
+    assert_int_equal(l.total, 1);
+
+    dlv(f->s, &l, "app2", -1, 0, 10);                         /* tenancy */
+    assert_int_equal(l.total, 1);
+    assert_int_equal(l.d[0].delivery_id, other);
+    dlv(f->s, &l, "nobody", -1, 0, 10);
+    assert_int_equal(l.total, 0);
+}
+
+/* ---- cascades and restarts ---------------------------------------------- */
+
+static void app_delete_body(store_tx *tx, void *arg)
+{
+    assert_int_equal(store_app_delete(tx, (const char *)arg), STORE_OK);
+}
+
+static void test_cascades(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, app_body, "app1");
+    write_ok(f->s, app_body, "app2");
+    int64_t h1 = add_hook(f->s, "app1", "http://one.example/");
+    int64_t h2 = add_hook(f->s, "app1", "http://two.example/");
+    int64_t h3 = add_hook(f->s, "app2", "http://three.example/");
+    queue(f->s, h1, "app1", "{}", 1);
+    queue(f->s, h1, "app1", "{}", 2);
+    queue(f->s, h2, "app1", "{}", 3);
+    queue(f->s, h3, "app2", "{}", 4);
+    assert_int_equal(raw_count(f->data, "outbox"), 4);
+
+    /* A deleted webhook takes its deliveries with it, pending ones too. */
+    struct hook_ref r = {"app1", h1, -9, {0}};
+    write_ok(f->s, hook_delete_body, &r);
+    assert_int_equal(r.rc, STORE_OK);
+    assert_int_equal(raw_count(f->data, "outbox"), 2);
+    struct due_list l;
+    due(f->s, &l, 100, 10);
+    assert_int_equal(l.n, 2);
+
+    /* So does a deleted app, through its webhooks. */
+    write_ok(f->s, app_delete_body, "app1");
+    assert_int_equal(raw_count(f->data, "webhooks"), 1);
+    assert_int_equal(raw_count(f->data, "outbox"), 1);
+}
+
+static void test_survives_reopen(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, app_body, "app1");
+    int64_t h = add_hook(f->s, "app1", "http://one.example/");
+    int64_t d = queue(f->s, h, "app1", "{\"kept\":true}", 10);
+    assert_int_equal(settle(f->s, RETRY, d, 20, 0, "Timeout was reached"), STORE_OK);
+    store_close(f->s);
+    f->s = NULL;
+
+    store_options opt = {.data_dir = f->data, .durability = STORE_DURABLE_FULL};
+    assert_int_equal(store_open(&opt, &f->s), 0);
+    struct due_list l;
+    due(f->s, &l, 20, 10);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.d[0].delivery_id, d);
+    assert_int_equal(l.d[0].attempts, 1);
+    assert_string_equal(l.payload[0], "{\"kept\":true}");
+    assert_string_equal(l.d[0].last_error, "Timeout was reached");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_webhooks_crud, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_due_and_settle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deliveries_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cascades, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
