@@ -9,6 +9,7 @@ static void meetd_usage(FILE *f)
     fprintf(f,
             "usage: meetd serve [--listen HOST:PORT] [--data DIR] [options]\n"
             "       meetd app create|list|rotate-key|delete [--data DIR] ...\n"
+            "       meetd app webhook add|list|remove [--data DIR] ...\n"
             "Run 'meetd serve --help' or 'meetd app --help' for details.\n");
 }
 
