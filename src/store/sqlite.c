@@ -1,14 +1,22 @@
 /* The SQLite backend: connections, transactions, statement cache.
  *
  * One database file, <data_dir>/meetd.db, in WAL mode. Writes go through a
- * single connection guarded by write_lock: SQLite admits one writer at a
- * time anyway, and serialising in-process avoids busy-waiting on the file
- * lock. Reads run on a small pool of read-only connections; under WAL each
- * read transaction sees one consistent snapshot and never blocks, nor is
- * blocked by, the writer.
+ * single connection: SQLite admits one writer at a time anyway, and
+ * serialising in-process avoids busy-waiting on the file lock. Reads run on
+ * a small pool of read-only connections; under WAL each read transaction
+ * sees one consistent snapshot and never blocks, nor is blocked by, the
+ * writer.
+ *
+ * Group commit: callers of store_write queue their fn. Whichever caller
+ * finds no commit under way becomes the leader: it takes the whole queue,
+ * runs every fn in one transaction, each inside its own SAVEPOINT (so one
+ * fn's failure undoes only its own work), commits once — one sync for the
+ * batch — and wakes the others with their results. While it commits, new
+ * callers queue up for the next batch. Every caller still returns only
+ * after its own work is committed.
  *
  * Connections are opened SQLITE_OPEN_NOMUTEX: a connection is only ever used
- * by the one thread that holds it (writer: write_lock; reader: checked out of
+ * by the one thread that holds it (writer: the batch leader; reader: checked out of
  * the pool), so SQLite's per-connection mutex would be pure overhead. */
 #include <assert.h>
 #include <errno.h>
@@ -35,8 +43,12 @@ struct store {
     int version;
     store_durability durability;
 
-    pthread_mutex_t write_lock;
     store_conn *writer;
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;
+    struct store_job *queue_head;   /* waiting for the next batch */
+    struct store_job *queue_tail;
+    bool leader_active;             /* a batch is being run */
 
     pthread_mutex_t read_lock;
     pthread_cond_t read_cond;
@@ -470,11 +482,8 @@ int store_open(const store_options *opt, store **out)
         return -1;
     }
     s->durability = opt->durability;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-    pthread_mutex_init(&s->write_lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_cond_init(&s->queue_cond, NULL);
     pthread_mutex_init(&s->read_lock, NULL);
     pthread_cond_init(&s->read_cond, NULL);
 
@@ -509,7 +518,9 @@ void store_close(store *s)
     conn_close(s->writer);
     pthread_cond_destroy(&s->read_cond);
     pthread_mutex_destroy(&s->read_lock);
-    pthread_mutex_destroy(&s->write_lock);
+    assert(s->queue_head == NULL && !s->leader_active);
+    pthread_cond_destroy(&s->queue_cond);
+    pthread_mutex_destroy(&s->queue_lock);
     free(s->path);
     free(s);
 }
@@ -522,14 +533,18 @@ int store_schema_version(store *s)
 
 /* ---- transactions ------------------------------------------------------ */
 
+/* Set while this thread runs a caller's fn: a fn calling store_write would
+ * wait for its own batch forever, so that is refused. */
+static _Thread_local bool store_in_fn;
+
 /* Runs one caller's fn inside the open transaction and says whether its
- * work may be kept. Everything specific to one fn lives here, so that group
- * commit can run several fns in one transaction by wrapping each call in a
- * SAVEPOINT (rolled back alone when this returns nonzero). */
+ * work may be kept. */
 static int tx_apply(store_tx *tx, store_fn fn, void *arg)
 {
     tx->failed = false;
+    store_in_fn = true;
     int rc = fn(tx, arg);
+    store_in_fn = false;
     if (rc == 0 && tx->failed) {
         log_error("store: a transaction ignored a store error: rolled back");
         rc = -1;
@@ -537,30 +552,113 @@ static int tx_apply(store_tx *tx, store_fn fn, void *arg)
     return rc;
 }
 
+typedef struct store_job {
+    store_fn fn;
+    void *arg;
+    int rc;
+    bool done;
+    struct store_job *next;
+} store_job;
+
+/* Largest batch: bounds how long the first caller of a batch waits. */
+#define STORE_BATCH_MAX 256
+
+/* One job of a batch, inside its savepoint. Returns false when the whole
+ * transaction is lost (SQLite rolled it back after an I/O or memory error). */
+static bool batch_job(store_conn *c, store_job *job)
+{
+    if (conn_tx(c, STMT_JOB_BEGIN) != 0) {
+        job->rc = -1;
+        return !sqlite3_get_autocommit(c->db);
+    }
+    store_tx tx = {.conn = c};
+    job->rc = tx_apply(&tx, job->fn, job->arg);
+    if (sqlite3_get_autocommit(c->db))
+        return false;
+    if (job->rc != 0 && conn_tx(c, STMT_JOB_ROLLBACK) != 0)
+        return false;
+    /* After ROLLBACK TO the savepoint is still open: release it either way. */
+    return conn_tx(c, STMT_JOB_RELEASE) == 0;
+}
+
+/* Runs a batch in one transaction and sets every job's rc. */
+static void batch_run(store *s, store_job *batch)
+{
+    store_conn *c = s->writer;
+    bool ok = conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) == 0;
+    for (store_job *j = batch; ok && j != NULL; j = j->next)
+        ok = batch_job(c, j);
+    if (ok)
+        ok = conn_tx(c, STMT_TX_COMMIT) == 0;
+    if (!ok) {
+        /* Nothing of this batch is committed: no job may say otherwise. */
+        for (store_job *j = batch; j != NULL; j = j->next)
+            if (j->rc == 0)
+                j->rc = -1;
+        log_error("store: a write transaction of %s failed",
+                  batch->next != NULL ? "a batch" : "one caller");
+    }
+    if (conn_settle(c) != 0)
+        log_error("store: could not roll back a write transaction");
+}
+
+/* Takes up to STORE_BATCH_MAX queued jobs (queue_lock held). */
+static store_job *queue_take(store *s)
+{
+    store_job *batch = s->queue_head, *last = batch;
+    for (int n = 1; n < STORE_BATCH_MAX && last->next != NULL; n++)
+        last = last->next;
+    s->queue_head = last->next;
+    if (s->queue_head == NULL)
+        s->queue_tail = NULL;
+    last->next = NULL;
+    return batch;
+}
+
 int store_write(store *s, store_fn fn, void *arg)
 {
     assert(s != NULL && fn != NULL);
-    /* write_lock checks its owner: a fn calling store_write fails here
-     * instead of deadlocking. */
-    int e = pthread_mutex_lock(&s->write_lock);
-    if (e != 0) {
-        log_error("store: store_write: %s (called from inside a store_fn?)", strerror(e));
+    if (store_in_fn) {
+        log_error("store: store_write called from inside a store_fn");
         return -1;
     }
-    store_conn *c = s->writer;
-    int rc = -1;
-    if (conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) == 0) {
-        store_tx tx = {.conn = c};
-        rc = tx_apply(&tx, fn, arg);
-        if (rc == 0 && conn_tx(c, STMT_TX_COMMIT) != 0)
-            rc = -1;
-        /* A nonzero fn, a failed COMMIT (still open) and an error that
-         * already rolled back all end up here. */
-        if (conn_settle(c) != 0)
-            log_error("store: could not roll back a write transaction");
+    store_job job = {.fn = fn, .arg = arg, .rc = -1};
+    pthread_mutex_lock(&s->queue_lock);
+    if (s->queue_tail != NULL)
+        s->queue_tail->next = &job;
+    else
+        s->queue_head = &job;
+    s->queue_tail = &job;
+    while (!job.done) {
+        if (s->leader_active) {
+            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+            continue;
+        }
+        /* Lead: our job is queued, so the batch taken is never empty. */
+        s->leader_active = true;
+        store_job *batch = queue_take(s);
+        pthread_mutex_unlock(&s->queue_lock);
+        batch_run(s, batch);
+        pthread_mutex_lock(&s->queue_lock);
+        for (store_job *j = batch, *next; j != NULL; j = next) {
+            next = j->next;   /* j may be gone once done is seen */
+            j->done = true;
+        }
+        s->leader_active = false;
+        pthread_cond_broadcast(&s->queue_cond);
     }
-    pthread_mutex_unlock(&s->write_lock);
-    return rc;
+    pthread_mutex_unlock(&s->queue_lock);
+    return job.rc;
+}
+
+int store_write_queue(store *s)
+{
+    int n = 0;
+    pthread_mutex_lock(&s->queue_lock);
+    for (store_job *j = s->queue_head; j != NULL; j = j->next)
+        n++;
+    pthread_mutex_unlock(&s->queue_lock);
+    return n;
 }
 
 static store_conn *reader_get(store *s)

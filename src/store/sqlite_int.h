@@ -59,6 +59,10 @@
     X(SP_BEGIN, "SAVEPOINT store_op")                                                 \
     X(SP_RELEASE, "RELEASE store_op")                                                 \
     X(SP_ROLLBACK, "ROLLBACK TO store_op")                                            \
+    /* one caller's fn inside a group commit */                                      \
+    X(JOB_BEGIN, "SAVEPOINT store_job")                                               \
+    X(JOB_RELEASE, "RELEASE store_job")                                               \
+    X(JOB_ROLLBACK, "ROLLBACK TO store_job")                                          \
     /* apps and keys */                                                               \
     X(APP_INSERT, "INSERT INTO apps (app_id, sdk_id, name, created_at) "              \
                   "VALUES (?1, ?2, ?3, ?4)")                                          \

@@ -48,6 +48,8 @@ int store_schema_version(store *s);
  * changes are then not made). fn must not call store_write/store_read. */
 typedef int (*store_fn)(store_tx *tx, void *arg);
 int store_write(store *s, store_fn fn, void *arg);
+/* Callers of store_write waiting for the next batch (a gauge). */
+int store_write_queue(store *s);
 /* Runs fn on a consistent read-only snapshot. Same return convention. */
 int store_read(store *s, store_fn fn, void *arg);
 

@@ -1428,6 +1428,78 @@ static void test_concurrent(void **state)
     assert_int_equal(n[0], N_WRITERS * PER_WRITER);
 }
 
+/* ---- group commit --------------------------------------------------------------------- */
+
+struct group {
+    store *s;
+    int released;          /* the first job may finish (atomic) */
+    pthread_t ran_on[6];   /* which thread ran each job's fn */
+    int rc[6];
+};
+
+struct group_job {
+    struct group *g;
+    int i;
+};
+
+/* Job 0 holds the writer until released, so jobs 1..5 queue behind it and
+ * must all run in the next batch, on one leader thread. Job 3 fails. */
+static int group_fn(store_tx *tx, void *arg)
+{
+    struct group_job *j = arg;
+    j->g->ran_on[j->i] = pthread_self();
+    while (j->i == 0 && !__atomic_load_n(&j->g->released, __ATOMIC_SEQ_CST))
+        sched_yield();
+    char tag[16];
+    snprintf(tag, sizeof tag, "g%d", j->i);
+    core_user u = mk_user(tag, "", tag);
+    if (store_user_insert(tx, 1, &u) != STORE_OK)
+        return -1;
+    if (j->i == 4)   /* a fn may not write from inside a fn */
+        return store_write(j->g->s, group_fn, arg) == -1 ? 0 : -1;
+    return j->i == 3 ? 42 : 0;
+}
+
+static void *group_main(void *arg)
+{
+    struct group_job *j = arg;
+    j->g->rc[j->i] = store_write(j->g->s, group_fn, j);
+    return NULL;
+}
+
+static void test_group_commit(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    struct group g = {.s = f->s};
+    struct group_job jobs[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        jobs[i] = (struct group_job){&g, i};
+        assert_int_equal(pthread_create(&t[i], NULL, group_main, &jobs[i]), 0);
+        if (i == 0)   /* job 0 leads its own batch before the others arrive */
+            while (__atomic_load_n(&g.ran_on[0], __ATOMIC_SEQ_CST) == 0)
+                sched_yield();
+    }
+    while (store_write_queue(f->s) != 5)
+        sched_yield();
+    __atomic_store_n(&g.released, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 6; i++)
+        pthread_join(t[i], NULL);
+
+    assert_int_equal(g.rc[0], 0);
+    assert_int_equal(g.rc[1], 0);
+    assert_int_equal(g.rc[2], 0);
+    assert_int_equal(g.rc[3], 42);        /* its own result, its work undone */
+    assert_int_equal(g.rc[4], 0);
+    assert_int_equal(g.rc[5], 0);
+    for (int i = 2; i < 6; i++)           /* one leader ran the whole batch */
+        assert_true(pthread_equal(g.ran_on[i], g.ran_on[1]));
+    assert_false(pthread_equal(g.ran_on[1], g.ran_on[0]));
+    assert_int_equal(raw_count(f->data, "users"), 5);
+    assert_int_equal(store_write_queue(f->s), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1448,6 +1520,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
