@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +23,32 @@
  * still sending; past it the connection is answered and closed at once. */
 #define HTTP_DISCARD_MAX (4 * API_BODY_MAX)
 
+typedef struct http_req http_req;
+
+/* Requests run on a pool of worker threads, not on libmicrohttpd's: while a
+ * worker waits for its commit the connection is suspended, and the network
+ * threads serve everyone else. It also lets many writes wait at once, which
+ * is what lets the store commit them in large groups. */
+typedef struct http_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    http_req *head;
+    http_req *tail;
+    bool stopping;
+    unsigned n_threads;
+    pthread_t *threads;
+} http_pool;
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const api_env *env;
     uint16_t port;
     bool metrics_public;
+    http_pool pool;
 };
 
 /* One request from its first line to its completion. */
-typedef struct http_req {
+struct http_req {
     char *raw_uri;
     int64_t start_us;
     char trace[33];
@@ -44,7 +63,14 @@ typedef struct http_req {
     bool stream;               /* an event stream: logged when it opens too */
     int status;                /* 0 until a response is queued */
     int error_code;
-} http_req;
+    /* Handed to a worker: the call, its connection (suspended meanwhile),
+     * and whether the worker is done with it. */
+    api_call call;
+    struct MHD_Connection *conn;
+    bool queued;
+    atomic_bool ready;
+    http_req *next;
+};
 
 /* Called by libmicrohttpd with the request line's URI before it is decoded:
  * the signature covers exactly those bytes. */
@@ -84,6 +110,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
         http_access_log(r, " stream=closed");
     else
         http_access_log(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    json_decref(r->call.out);
     free(r->body);
     free(r->raw_uri);
     free(r);
@@ -214,6 +241,97 @@ static enum MHD_Result http_send_error(struct MHD_Connection *conn, http_req *r,
     return http_send(conn, r, &c);
 }
 
+/* Sends what the call's handler decided. */
+static enum MHD_Result http_finish(struct MHD_Connection *conn, http_req *r)
+{
+    api_call *c = &r->call;
+    if (c->err.err == ME_INTERNAL) {
+        log_error("trace=%s internal error: %s", r->trace, c->err.msg);
+        /* The client sees only the default message of an internal error. */
+        err_set(&c->err, ME_INTERNAL, NULL);
+    }
+    if (c->stream != NULL && c->err.err == ME_OK)
+        return http_send_stream(conn, r, c->stream);
+    return http_send(conn, r, c);
+}
+
+/* ---- the worker pool ------------------------------------------------------ */
+
+static void *http_worker(void *arg)
+{
+    http_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (p->head == NULL && !p->stopping)
+            pthread_cond_wait(&p->cond, &p->lock);
+        http_req *r = p->head;
+        if (r == NULL) {           /* stopping, and the queue is drained */
+            pthread_mutex_unlock(&p->lock);
+            return NULL;
+        }
+        p->head = r->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+
+        r->call.now = clock_unix();
+        api_dispatch(&r->call);
+        atomic_store_explicit(&r->ready, true, memory_order_release);
+        MHD_resume_connection(r->conn);
+    }
+}
+
+/* Suspends the connection and queues the request for a worker; false when
+ * the pool is stopping (the caller answers inline). */
+static bool http_pool_submit(http_pool *p, http_req *r, struct MHD_Connection *conn)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return false;
+    }
+    r->conn = conn;
+    r->queued = true;
+    r->next = NULL;
+    MHD_suspend_connection(conn);
+    if (p->tail != NULL)
+        p->tail->next = r;
+    else
+        p->head = r;
+    p->tail = r;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
+static int http_pool_start(http_pool *p, unsigned n)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->threads = calloc(n, sizeof *p->threads);
+    if (p->threads == NULL)
+        return -1;
+    for (; p->n_threads < n; p->n_threads++)
+        if (pthread_create(&p->threads[p->n_threads], NULL, http_worker, p) != 0)
+            return -1;
+    return 0;
+}
+
+/* Lets the workers drain the queue (resuming every suspended request), then
+ * joins them: libmicrohttpd cannot stop with suspended connections. */
+static void http_pool_stop(http_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -278,30 +396,28 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         return http_send_error(conn, r, s->env, ME_ROUTE, "no such API");
     }
 
-    api_call c;
-    memset(&c, 0, sizeof c);
-    c.env = s->env;
-    c.method = method;
-    c.path = url;
-    c.raw_uri = r->raw_uri;
-    c.body = r->body != NULL ? r->body : "";
-    c.body_len = r->len;
-    c.trace_id = r->trace;
-    c.header = http_header;
-    c.query = http_query;
-    c.io = conn;
-    c.now = clock_unix();
-    api_dispatch(&c);
-    if (c.err.err == ME_INTERNAL)
-        log_error("trace=%s internal error: %s", r->trace, c.err.msg);
-    /* The client sees only the default message of an internal error. */
-    if (c.err.err == ME_INTERNAL)
-        err_set(&c.err, ME_INTERNAL, NULL);
-    if (c.stream != NULL && c.err.err == ME_OK)
-        return http_send_stream(conn, r, c.stream);
-    enum MHD_Result ret = http_send(conn, r, &c);
-    json_decref(c.out);
-    return ret;
+    if (r->queued) {
+        if (!atomic_load_explicit(&r->ready, memory_order_acquire))
+            return MHD_YES;
+        return http_finish(conn, r);
+    }
+    api_call *c = &r->call;
+    c->env = s->env;
+    c->method = method;
+    c->path = url;
+    c->raw_uri = r->raw_uri;
+    c->body = r->body != NULL ? r->body : "";
+    c->body_len = r->len;
+    c->trace_id = r->trace;
+    c->header = http_header;
+    c->query = http_query;
+    c->io = conn;
+    if (http_pool_submit(&s->pool, r, conn))
+        return MHD_YES;
+    /* Shutting down: no new suspended connections, answer right here. */
+    c->now = clock_unix();
+    api_dispatch(c);
+    return http_finish(conn, r);
 }
 
 static int http_bind_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
@@ -337,6 +453,12 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     http_server *s = calloc(1, sizeof *s);
     if (s == NULL)
         return -1;
+    if (http_pool_start(&s->pool, cfg->workers) != 0) {
+        log_error("cannot start %u worker threads", cfg->workers);
+        http_pool_stop(&s->pool);
+        free(s);
+        return -1;
+    }
     s->env = env;
     s->metrics_public = cfg->metrics_public;
     s->daemon = MHD_start_daemon(
@@ -353,6 +475,7 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
         MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
+        http_pool_stop(&s->pool);
         free(s);
         return -1;
     }
@@ -368,6 +491,7 @@ void http_stop(http_server *s)
 {
     if (s == NULL)
         return;
+    http_pool_stop(&s->pool);
     MHD_stop_daemon(s->daemon);
     free(s);
 }

@@ -11,7 +11,8 @@
 typedef struct http_config {
     const char *host;          /* IPv4 or IPv6 literal, or "localhost" */
     uint16_t port;             /* 0: any free port */
-    unsigned threads;          /* worker threads */
+    unsigned threads;          /* network threads (libmicrohttpd's pool) */
+    unsigned workers;          /* request threads: how many requests run at once */
     unsigned max_connections;
     unsigned per_ip_connections; /* 0: no per-address limit */
     unsigned idle_timeout;     /* seconds */
