@@ -1,0 +1,520 @@
+/* meetctl meeting create|get|cancel|dismiss|participants */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/meetctl.h"
+
+#define MEETCTL_MAX_HOSTS 10
+#define MEETCTL_SUBJECT_MAX 255
+#define MEETCTL_ID_MAX 64
+
+enum {
+    OPT_USERID = MEETCTL_OPT_FIRST_LOCAL,
+    OPT_INSTANCEID,
+    OPT_SUBJECT,
+    OPT_TYPE,
+    OPT_START,
+    OPT_END,
+    OPT_HOST,
+    OPT_RECURRING,
+    OPT_UNTIL_COUNT,
+    OPT_UNTIL_DATE,
+    OPT_SUB_MEETING,
+    OPT_REASON_CODE,
+    OPT_POS,
+    OPT_SIZE,
+};
+
+/* Everything the meeting subcommands take; each reads what it needs. */
+typedef struct meetctl_meeting_opts {
+    const char *userid;
+    int instanceid;
+    const char *subject;
+    const char *type;
+    const char *start, *end;
+    const char *hosts[MEETCTL_MAX_HOSTS];
+    size_t nhosts;
+    const char *recurring;
+    long until_count;
+    const char *until_date;
+    const char *sub_meeting;
+    long reason_code;
+    long pos, size;
+    bool instanceid_given;
+} meetctl_meeting_opts;
+
+static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void *st)
+{
+    meetctl_meeting_opts *o = st;
+    switch (opt) {
+    case OPT_USERID:
+        o->userid = arg;
+        return meetctl_check_text(ctx, "--userid", arg, MEETCTL_ID_MAX);
+    case OPT_INSTANCEID:
+        o->instanceid_given = true;
+        return meetctl_parse_instanceid(ctx, arg, &o->instanceid);
+    case OPT_SUBJECT:
+        o->subject = arg;
+        return meetctl_check_text(ctx, "--subject", arg, MEETCTL_SUBJECT_MAX);
+    case OPT_TYPE:
+        o->type = arg;
+        return 0;
+    case OPT_START:
+        o->start = arg;
+        return 0;
+    case OPT_END:
+        o->end = arg;
+        return 0;
+    case OPT_HOST:
+        if (o->nhosts == MEETCTL_MAX_HOSTS)
+            return meetctl_usage(ctx, "at most %d --host", MEETCTL_MAX_HOSTS);
+        o->hosts[o->nhosts++] = arg;
+        return meetctl_check_text(ctx, "--host", arg, MEETCTL_ID_MAX);
+    case OPT_RECURRING:
+        o->recurring = arg;
+        return 0;
+    case OPT_UNTIL_COUNT:
+        return meetctl_parse_long(ctx, "--until-count", arg, 1, 500, &o->until_count);
+    case OPT_UNTIL_DATE:
+        o->until_date = arg;
+        return 0;
+    case OPT_SUB_MEETING:
+        o->sub_meeting = arg;
+        return meetctl_check_text(ctx, "--sub-meeting", arg, MEETCTL_ID_MAX);
+    case OPT_REASON_CODE:
+        return meetctl_parse_long(ctx, "--reason-code", arg, 0, 1000000, &o->reason_code);
+    case OPT_POS:
+        return meetctl_parse_long(ctx, "--pos", arg, 0, 1000000000, &o->pos);
+    case OPT_SIZE:
+        return meetctl_parse_long(ctx, "--size", arg, 1, 100, &o->size);
+    }
+    return MEETCTL_EXIT_USAGE;
+}
+
+static const struct option meetctl_meeting_options[] = {
+    {"userid", required_argument, NULL, OPT_USERID},
+    {"instanceid", required_argument, NULL, OPT_INSTANCEID},
+    {"subject", required_argument, NULL, OPT_SUBJECT},
+    {"type", required_argument, NULL, OPT_TYPE},
+    {"start", required_argument, NULL, OPT_START},
+    {"end", required_argument, NULL, OPT_END},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"recurring", required_argument, NULL, OPT_RECURRING},
+    {"until-count", required_argument, NULL, OPT_UNTIL_COUNT},
+    {"until-date", required_argument, NULL, OPT_UNTIL_DATE},
+    {"sub-meeting", required_argument, NULL, OPT_SUB_MEETING},
+    {"reason-code", required_argument, NULL, OPT_REASON_CODE},
+    {"pos", required_argument, NULL, OPT_POS},
+    {"size", required_argument, NULL, OPT_SIZE},
+    MEETCTL_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/* Options a subcommand does not take are refused rather than ignored. */
+static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigned allowed)
+{
+    static const char *const names[] = {"--subject", "--type", "--start", "--end", "--host",
+                                        "--recurring", "--until-count", "--until-date",
+                                        "--sub-meeting", "--reason-code", "--pos", "--size",
+                                        "--instanceid"};
+    bool given[] = {o->subject, o->type, o->start, o->end, o->nhosts > 0, o->recurring,
+                    o->until_count >= 0, o->until_date, o->sub_meeting, o->reason_code >= 0,
+                    o->pos >= 0, o->size >= 0, o->instanceid_given};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (given[i] && !(allowed & (1u << i)))
+            return meetctl_usage(ctx, "%s is not an option of this command", names[i]);
+    return 0;
+}
+#define ALLOW_INSTANCEID (1u << 12)
+#define ALLOW_CREATE (0xffu | ALLOW_INSTANCEID)
+#define ALLOW_CANCEL ((1u << 8) | (1u << 9) | ALLOW_INSTANCEID)
+#define ALLOW_PARTICIPANTS ((1u << 8) | (1u << 10) | (1u << 11))
+
+/* Parses the options and the operands; *mid is NULL when want_meeting is false. */
+static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl_meeting_opts *o,
+                                unsigned allowed, bool want_meeting, const char **mid)
+{
+    memset(o, 0, sizeof *o);
+    o->instanceid = 1;
+    o->until_count = o->reason_code = o->pos = o->size = -1;
+    int first;
+    int rc = meetctl_getopt(ctx, argc, argv, meetctl_meeting_options, meetctl_meeting_opt, o,
+                            &first);
+    if (rc == 0)
+        rc = meetctl_only(ctx, o, allowed);
+    if (rc == 0)
+        rc = meetctl_operands(ctx, argc, first, want_meeting, want_meeting, "MEETING");
+    if (rc == 0 && o->userid == NULL)
+        rc = meetctl_usage(ctx, "--userid is required");
+    *mid = want_meeting && rc == 0 ? argv[first] : NULL;
+    return rc;
+}
+
+/* ---- showing a meeting -------------------------------------------------------------- */
+
+/* "alice, bob" from [{"userid":…}, …], falling back to ms_open_id. */
+static char *meetctl_user_list(const json_t *arr)
+{
+    size_t cap = 1, i;
+    json_t *u;
+    json_array_foreach(arr, i, u) {
+        const char *id = meetctl_jstr(u, "userid")[0] ? meetctl_jstr(u, "userid")
+                                                      : meetctl_jstr(u, "ms_open_id");
+        cap += strlen(id) + 2;
+    }
+    char *out = calloc(1, cap);
+    if (out == NULL)
+        return NULL;
+    json_array_foreach(arr, i, u) {
+        const char *id = meetctl_jstr(u, "userid")[0] ? meetctl_jstr(u, "userid")
+                                                      : meetctl_jstr(u, "ms_open_id");
+        if (i > 0)
+            strcat(out, ", ");
+        strcat(out, id);
+    }
+    return out;
+}
+
+static void meetctl_kv(meetctl_table *t, const char *key, const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return;
+    const char *row[] = {key, value};
+    meetctl_table_add(t, row);
+}
+
+static int meetctl_show_occurrences(const json_t *subs)
+{
+    if (json_array_size(subs) == 0)
+        return 0;
+    static const char *const heads[] = {"SUB_MEETING_ID", "STATUS", "START", "END"};
+    meetctl_table t;
+    meetctl_table_init(&t, 4, heads);
+    size_t i;
+    json_t *s;
+    json_array_foreach(subs, i, s) {
+        char id[32], start[32], end[32];
+        const char *row[] = {meetctl_jtext(s, "sub_meeting_id", id, sizeof id),
+                             meetctl_jstr(s, "status"),
+                             meetctl_jtime(s, "start_time", start, sizeof start),
+                             meetctl_jtime(s, "end_time", end, sizeof end)};
+        meetctl_table_add(&t, row);
+    }
+    fputc('\n', stdout);
+    return meetctl_table_flush(&t, stdout);
+}
+
+static int meetctl_show_meeting(const json_t *m)
+{
+    char type[16], start[32], end[32], mtype[16], cur[32];
+    meetctl_table t;
+    meetctl_table_init(&t, 2, NULL);
+    meetctl_kv(&t, "meeting_id", meetctl_jstr(m, "meeting_id"));
+    meetctl_kv(&t, "meeting_code", meetctl_jstr(m, "meeting_code"));
+    meetctl_kv(&t, "subject", meetctl_jstr(m, "subject"));
+    meetctl_kv(&t, "status", meetctl_jstr(m, "status"));
+    meetctl_jtext(m, "type", type, sizeof type);
+    meetctl_kv(&t, "type", strcmp(type, "1") == 0 ? "quick" : strcmp(type, "0") == 0 ? "scheduled"
+                                                                                  : type);
+    meetctl_jtext(m, "meeting_type", mtype, sizeof mtype);
+    if (strcmp(mtype, "1") == 0)
+        meetctl_kv(&t, "recurring", "yes");
+    meetctl_kv(&t, "start", meetctl_jtime(m, "start_time", start, sizeof start));
+    meetctl_kv(&t, "end", meetctl_jtime(m, "end_time", end, sizeof end));
+    char *hosts = meetctl_user_list(json_object_get(m, "hosts"));
+    char *cohosts = meetctl_user_list(json_object_get(m, "current_co_hosts"));
+    meetctl_kv(&t, "hosts", hosts);
+    meetctl_kv(&t, "co-hosts", cohosts);
+    meetctl_kv(&t, "current_sub_meeting_id",
+               meetctl_jtext(m, "current_sub_meeting_id", cur, sizeof cur));
+    free(hosts);
+    free(cohosts);
+    int rc = meetctl_table_flush(&t, stdout);
+    if (rc == 0)
+        rc = meetctl_show_occurrences(json_object_get(m, "sub_meetings"));
+    return rc;
+}
+
+static int meetctl_show_meetings(const json_t *out)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(out, "meeting_info_list"), i, m) {
+        if (i > 0)
+            fputc('\n', stdout);
+        if (meetctl_show_meeting(m) != 0)
+            return MEETCTL_EXIT_API;
+    }
+    return 0;
+}
+
+/* Prints the answer (JSON or the given view) and frees it. */
+static int meetctl_finish(meetctl_ctx *ctx, json_t *out, int (*show)(const json_t *))
+{
+    int rc = 0;
+    if (ctx->json)
+        meetctl_print_json(out);
+    else
+        rc = show(out) != 0 ? MEETCTL_EXIT_API : 0;
+    json_decref(out);
+    return rc;
+}
+
+/* ---- create --------------------------------------------------------------------------- */
+
+static int meetctl_recurring_type(const char *s)
+{
+    static const char *const names[] = {"daily", "workdays", "weekly", "biweekly", "monthly"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, names[i]) == 0 || (s[0] == '0' + i && s[1] == '\0'))
+            return i;
+    return -1;
+}
+
+/* The create body, checked as the contract checks it. */
+static int meetctl_create_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, json_t **out)
+{
+    *out = NULL;
+    if (o->subject == NULL)
+        return meetctl_usage(ctx, "--subject is required");
+    int type = o->start != NULL ? 0 : 1;
+    if (o->type != NULL) {
+        if (strcmp(o->type, "scheduled") == 0 || strcmp(o->type, "0") == 0)
+            type = 0;
+        else if (strcmp(o->type, "quick") == 0 || strcmp(o->type, "1") == 0)
+            type = 1;
+        else
+            return meetctl_usage(ctx, "--type is quick or scheduled, not '%s'", o->type);
+    }
+    long long start = 0, end = 0;
+    if ((o->start != NULL) != (o->end != NULL))
+        return meetctl_usage(ctx, "--start and --end go together");
+    if (type == 0 && o->start == NULL)
+        return meetctl_usage(ctx, "a scheduled meeting needs --start and --end");
+    if (o->start != NULL && (meetctl_parse_time(ctx, "--start", o->start, &start) != 0 ||
+                             meetctl_parse_time(ctx, "--end", o->end, &end) != 0))
+        return MEETCTL_EXIT_USAGE;
+    if (o->start != NULL && end <= start)
+        return meetctl_usage(ctx, "--end must be after --start");
+    int rtype = -1;
+    if (o->recurring != NULL && (rtype = meetctl_recurring_type(o->recurring)) < 0)
+        return meetctl_usage(ctx, "--recurring is daily, workdays, weekly, biweekly or monthly");
+    if (o->recurring == NULL && (o->until_count >= 0 || o->until_date != NULL))
+        return meetctl_usage(ctx, "--until-count and --until-date need --recurring");
+    if (o->until_count >= 0 && o->until_date != NULL)
+        return meetctl_usage(ctx, "give --until-count or --until-date, not both");
+    long long until = 0;
+    if (o->until_date != NULL && meetctl_parse_time(ctx, "--until-date", o->until_date, &until))
+        return MEETCTL_EXIT_USAGE;
+
+    json_t *b = json_pack("{s:s, s:i, s:s, s:i}", "userid", o->userid, "instanceid", o->instanceid,
+                          "subject", o->subject, "type", type);
+    bool failed = b == NULL;
+    if (!failed && o->start != NULL) {
+        char s[24], e[24];
+        snprintf(s, sizeof s, "%lld", start);
+        snprintf(e, sizeof e, "%lld", end);
+        failed |= json_object_set_new(b, "start_time", json_string(s)) != 0;
+        failed |= json_object_set_new(b, "end_time", json_string(e)) != 0;
+    }
+    if (!failed && o->nhosts > 0) {
+        json_t *hosts = json_array();
+        for (size_t i = 0; i < o->nhosts; i++)
+            failed |= json_array_append_new(hosts, json_pack("{s:s}", "userid", o->hosts[i])) != 0;
+        failed |= json_object_set_new(b, "hosts", hosts) != 0;
+    }
+    if (!failed && rtype >= 0) {
+        json_t *rule = o->until_date != NULL
+                           ? json_pack("{s:i, s:i, s:I}", "recurring_type", rtype, "until_type", 0,
+                                       "until_date", (json_int_t)until)
+                           : json_pack("{s:i, s:i, s:i}", "recurring_type", rtype, "until_type", 1,
+                                       "until_count", (int)(o->until_count > 0 ? o->until_count : 7));
+        failed |= json_object_set_new(b, "meeting_type", json_integer(1)) != 0;
+        failed |= json_object_set_new(b, "recurring_rule", rule) != 0;
+    }
+    if (failed) {
+        json_decref(b);
+        fprintf(stderr, "%s: out of memory\n", ctx->name);
+        return MEETCTL_EXIT_API;
+    }
+    *out = b;
+    return 0;
+}
+
+int meetctl_meeting_create(meetctl_ctx *ctx, int argc, char **argv)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_CREATE, false, &mid);
+    json_t *body = NULL;
+    if (rc == 0)
+        rc = meetctl_create_body(ctx, &o, &body);
+    meet_client *c;
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, &c);
+    if (rc != 0) {
+        json_decref(body);
+        return rc;
+    }
+    json_t *out;
+    meet_error err;
+    meet_rc r = meet_meeting_create(c, body, &out, &err);
+    json_decref(body);
+    if (r != MEET_OK)
+        return meetctl_fail(ctx, &err);
+    return meetctl_finish(ctx, out, meetctl_show_meetings);
+}
+
+/* ---- get, cancel, dismiss ------------------------------------------------------------- */
+
+int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_INSTANCEID, true, &mid);
+    meet_client *c;
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, &c);
+    if (rc != 0)
+        return rc;
+    json_t *out;
+    meet_error err;
+    if (meet_meeting_get(c, mid, o.userid, o.instanceid, &out, &err) != MEET_OK)
+        return meetctl_fail(ctx, &err);
+    return meetctl_finish(ctx, out, meetctl_show_meetings);
+}
+
+static int meetctl_end_meeting(meetctl_ctx *ctx, int argc, char **argv, bool cancel)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, cancel ? ALLOW_CANCEL : ALLOW_INSTANCEID,
+                                  true, &mid);
+    meet_client *c;
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, &c);
+    if (rc != 0)
+        return rc;
+    json_t *body = json_pack("{s:s, s:i}", "userid", o.userid, "instanceid", o.instanceid);
+    if (body != NULL && cancel) {
+        json_object_set_new(body, "reason_code", json_integer(o.reason_code >= 0 ? o.reason_code : 1));
+        if (o.sub_meeting != NULL)
+            json_object_set_new(body, "sub_meeting_id", json_string(o.sub_meeting));
+    }
+    if (body == NULL) {
+        fprintf(stderr, "%s: out of memory\n", ctx->name);
+        return MEETCTL_EXIT_API;
+    }
+    json_t *out;
+    meet_error err;
+    meet_rc r = cancel ? meet_meeting_cancel(c, mid, body, &out, &err)
+                       : meet_meeting_dismiss(c, mid, body, &out, &err);
+    json_decref(body);
+    if (r != MEET_OK)
+        return meetctl_fail(ctx, &err);
+    if (ctx->json)
+        meetctl_print_json(out);
+    else
+        meetctl_say("%s %s", cancel ? (o.sub_meeting ? "occurrence cancelled:" : "cancelled:")
+                                    : "dismissed:", mid);
+    json_decref(out);
+    return 0;
+}
+
+int meetctl_meeting_cancel(meetctl_ctx *ctx, int argc, char **argv)
+{
+    return meetctl_end_meeting(ctx, argc, argv, true);
+}
+
+int meetctl_meeting_dismiss(meetctl_ctx *ctx, int argc, char **argv)
+{
+    return meetctl_end_meeting(ctx, argc, argv, false);
+}
+
+/* ---- participants ---------------------------------------------------------------------- */
+
+/* user_name is the base64 of the nick name. */
+static char *meetctl_unbase64(const char *in)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in);
+    char *out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n && in[i] != '='; i++) {
+        const char *p = strchr(alphabet, in[i]);
+        if (p == NULL || in[i] == '\0') {
+            /* Not base64 after all: show it as it came. */
+            memcpy(out, in, n + 1);
+            return out;
+        }
+        acc = (acc << 6) | (unsigned)(p - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int meetctl_show_participants(const json_t *out)
+{
+    static const char *const heads[] = {"MS_OPEN_ID", "USER", "NAME", "DEVICE",
+                                        "ROLE", "JOINED", "LEFT"};
+    meetctl_table t;
+    meetctl_table_init(&t, 7, heads);
+    const json_t *rows = json_object_get(out, "participants");
+    size_t i;
+    json_t *p;
+    json_array_foreach(rows, i, p) {
+        char user[140], device[48], joined[32], left[32];
+        const char *userid = meetctl_jstr(p, "userid");
+        if (userid[0] == '\0' && meetctl_jstr(p, "guest_id")[0] != '\0')
+            snprintf(user, sizeof user, "guest:%s", meetctl_jstr(p, "guest_id"));
+        else
+            snprintf(user, sizeof user, "%s", userid);
+        long inst = (long)json_integer_value(json_object_get(p, "instanceid"));
+        snprintf(device, sizeof device, "%ld %s", inst, meetctl_device_name(inst));
+        char *name = meetctl_unbase64(meetctl_jstr(p, "user_name"));
+        const char *row[] = {meetctl_jstr(p, "ms_open_id"), user, name ? name : "", device,
+                             meetctl_role_name((long)json_integer_value(
+                                 json_object_get(p, "user_role"))),
+                             meetctl_jtime(p, "join_time", joined, sizeof joined),
+                             meetctl_jtime(p, "left_time", left, sizeof left)};
+        meetctl_table_add(&t, row);
+        free(name);
+    }
+    if (meetctl_table_flush(&t, stdout) != 0)
+        return 1;
+    long long total = (long long)json_integer_value(json_object_get(out, "total_count"));
+    if (json_is_true(json_object_get(out, "has_remaining")))
+        printf("%zu of %lld devices; more with --pos %lld\n", json_array_size(rows), total,
+               (long long)json_integer_value(json_object_get(out, "next_pos")));
+    else
+        printf("%lld device%s\n", total, total == 1 ? "" : "s");
+    return 0;
+}
+
+int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_PARTICIPANTS, true, &mid);
+    meet_client *c;
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, &c);
+    if (rc != 0)
+        return rc;
+    json_t *out;
+    meet_error err;
+    if (meet_meeting_participants(c, mid, o.userid, o.sub_meeting, o.pos, o.size, &out, &err) !=
+        MEET_OK)
+        return meetctl_fail(ctx, &err);
+    return meetctl_finish(ctx, out, meetctl_show_participants);
+}

@@ -1,0 +1,247 @@
+/* One call per endpoint of docs/api.md: each builds its URI and hands the
+ * body to meet_request. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_int.h"
+
+char *meet_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1);
+    if (out == NULL)
+        return NULL;
+    char *o = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        unsigned char ch = *p;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            *o++ = (char)ch;
+        } else {
+            *o++ = '%';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 0x0f];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A URI being built: appends escape or copy as asked, remembering a failure
+ * so that the caller checks once. */
+typedef struct meet_uri {
+    char *s;
+    size_t len;
+    bool failed;
+} meet_uri;
+
+static void meet_uri_add(meet_uri *u, const char *text)
+{
+    if (u->failed)
+        return;
+    size_t n = strlen(text);
+    char *grown = realloc(u->s, u->len + n + 1);
+    if (grown == NULL) {
+        u->failed = true;
+        return;
+    }
+    memcpy(grown + u->len, text, n + 1);
+    u->s = grown;
+    u->len += n;
+}
+
+static void meet_uri_esc(meet_uri *u, const char *value)
+{
+    if (u->failed)
+        return;
+    char *e = meet_escape(value);
+    if (e == NULL) {
+        u->failed = true;
+        return;
+    }
+    meet_uri_add(u, e);
+    free(e);
+}
+
+static void meet_uri_long(meet_uri *u, const char *sep_name, long v)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%ld", v);
+    meet_uri_add(u, sep_name);
+    meet_uri_add(u, num);
+}
+
+/* prefix + escaped(meeting_id) + suffix */
+static meet_rc meet_uri_meeting(meet_uri *u, const char *prefix, const char *meeting_id,
+                                const char *suffix, meet_error *err)
+{
+    memset(u, 0, sizeof *u);
+    if (meeting_id == NULL || meeting_id[0] == '\0') {
+        meet_err_clear(err);
+        return meet_err_set(err, MEET_EINVAL, "no meeting id");
+    }
+    meet_uri_add(u, prefix);
+    meet_uri_esc(u, meeting_id);
+    meet_uri_add(u, suffix);
+    return MEET_OK;
+}
+
+/* Sends the built URI, or reports why it could not be built; frees it. */
+static meet_rc meet_uri_send(meet_client *c, meet_uri *u, const char *method, const json_t *body,
+                             const char *const *headers, json_t **out, meet_error *err)
+{
+    meet_rc rc;
+    if (u->failed) {
+        if (out != NULL)
+            *out = NULL;
+        meet_err_clear(err);
+        rc = meet_err_set(err, MEET_ENOMEM, "out of memory");
+    } else {
+        rc = meet_request(c, method, u->s, body, headers, out, err);
+    }
+    free(u->s);
+    u->s = NULL;
+    return rc;
+}
+
+static meet_rc meet_meeting_call(meet_client *c, const char *method, const char *prefix,
+                                 const char *meeting_id, const char *suffix, const json_t *body,
+                                 const char *const *headers, json_t **out, meet_error *err)
+{
+    meet_uri u;
+    if (out != NULL)
+        *out = NULL;
+    meet_rc rc = meet_uri_meeting(&u, prefix, meeting_id, suffix, err);
+    if (rc != MEET_OK)
+        return rc;
+    return meet_uri_send(c, &u, method, body, headers, out, err);
+}
+
+meet_rc meet_meeting_create(meet_client *c, const json_t *body, json_t **out, meet_error *err)
+{
+    return meet_request(c, "POST", "/v1/meetings", body, NULL, out, err);
+}
+
+meet_rc meet_meeting_get(meet_client *c, const char *meeting_id, const char *userid,
+                         int instanceid, json_t **out, meet_error *err)
+{
+    meet_uri u;
+    if (out != NULL)
+        *out = NULL;
+    meet_rc rc = meet_uri_meeting(&u, "/v1/meetings/", meeting_id, "?userid=", err);
+    if (rc != MEET_OK)
+        return rc;
+    meet_uri_esc(&u, userid != NULL ? userid : "");
+    meet_uri_long(&u, "&instanceid=", instanceid);
+    return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
+}
+
+meet_rc meet_meeting_cancel(meet_client *c, const char *meeting_id, const json_t *body,
+                            json_t **out, meet_error *err)
+{
+    return meet_meeting_call(c, "POST", "/v1/meetings/", meeting_id, "/cancel", body, NULL, out,
+                             err);
+}
+
+meet_rc meet_meeting_dismiss(meet_client *c, const char *meeting_id, const json_t *body,
+                             json_t **out, meet_error *err)
+{
+    return meet_meeting_call(c, "POST", "/v1/meetings/", meeting_id, "/dismiss", body, NULL, out,
+                             err);
+}
+
+meet_rc meet_meeting_participants(meet_client *c, const char *meeting_id, const char *userid,
+                                  const char *sub_meeting_id, long pos, long size,
+                                  json_t **out, meet_error *err)
+{
+    meet_uri u;
+    if (out != NULL)
+        *out = NULL;
+    meet_rc rc = meet_uri_meeting(&u, "/v1/meetings/", meeting_id, "/participants?userid=", err);
+    if (rc != MEET_OK)
+        return rc;
+    meet_uri_esc(&u, userid != NULL ? userid : "");
+    if (sub_meeting_id != NULL) {
+        meet_uri_add(&u, "&sub_meeting_id=");
+        meet_uri_esc(&u, sub_meeting_id);
+    }
+    if (pos >= 0)
+        meet_uri_long(&u, "&pos=", pos);
+    if (size >= 0)
+        meet_uri_long(&u, "&size=", size);
+    return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
+}
+
+meet_rc meet_kickout(meet_client *c, const char *meeting_id, const json_t *body, bool results,
+                     json_t **out, meet_error *err)
+{
+    static const char *const prefer[] = {"Prefer: return=representation", NULL};
+    return meet_meeting_call(c, "PUT", "/v1/real-control/meetings/", meeting_id, "/kickout", body,
+                             results ? prefer : NULL, out, err);
+}
+
+meet_rc meet_cohosts(meet_client *c, const char *meeting_id, const json_t *body, json_t **out,
+                     meet_error *err)
+{
+    return meet_meeting_call(c, "PUT", "/v1/real-control/meetings/", meeting_id, "/cohosts", body,
+                             NULL, out, err);
+}
+
+meet_rc meet_device_join(meet_client *c, const char *meeting_id, const json_t *body,
+                         json_t **out, meet_error *err)
+{
+    return meet_meeting_call(c, "POST", "/meetd/v1/meetings/", meeting_id, "/join", body, NULL,
+                             out, err);
+}
+
+meet_rc meet_device_leave(meet_client *c, const char *meeting_id, const json_t *body,
+                          json_t **out, meet_error *err)
+{
+    return meet_meeting_call(c, "POST", "/meetd/v1/meetings/", meeting_id, "/leave", body, NULL,
+                             out, err);
+}
+
+meet_rc meet_bans_list(meet_client *c, const char *meeting_id, json_t **out, meet_error *err)
+{
+    return meet_meeting_call(c, "GET", "/meetd/v1/meetings/", meeting_id, "/bans", NULL, NULL, out,
+                             err);
+}
+
+meet_rc meet_bans_lift(meet_client *c, const char *meeting_id, const char *who, json_t **out,
+                       meet_error *err)
+{
+    meet_uri u;
+    if (out != NULL)
+        *out = NULL;
+    if (who == NULL || who[0] == '\0') {
+        meet_err_clear(err);
+        return meet_err_set(err, MEET_EINVAL, "no user to lift the ban of");
+    }
+    meet_rc rc = meet_uri_meeting(&u, "/meetd/v1/meetings/", meeting_id, "/bans/", err);
+    if (rc != MEET_OK)
+        return rc;
+    meet_uri_esc(&u, who);
+    return meet_uri_send(c, &u, "DELETE", NULL, NULL, out, err);
+}
+
+meet_rc meet_audit(meet_client *c, const char *meeting_id, long pos, long size, json_t **out,
+                   meet_error *err)
+{
+    meet_uri u;
+    if (out != NULL)
+        *out = NULL;
+    meet_rc rc = meet_uri_meeting(&u, "/meetd/v1/meetings/", meeting_id, "/audit", err);
+    if (rc != MEET_OK)
+        return rc;
+    const char *sep = "?";
+    if (pos >= 0) {
+        meet_uri_long(&u, "?pos=", pos);
+        sep = "&";
+    }
+    if (size >= 0)
+        meet_uri_long(&u, sep[0] == '?' ? "?size=" : "&size=", size);
+    return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
+}

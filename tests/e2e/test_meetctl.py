@@ -1,0 +1,846 @@
+"""meetctl against a real meetd: every subcommand, table and --json output,
+API errors (exit 1, code on stderr), usage errors (exit 2), and the checks
+meetctl makes before a request leaves (exit 2, nothing sent).
+
+Needs MEETCTL_BIN (the meetctl binary) besides MEETD_BIN.
+"""
+import http.server
+import json
+import os
+import pty
+import queue
+import re
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_userid,
+                           sanitizer_reports, tgt_ms, uniq)
+
+MEETING_ID_RE = re.compile(r"^meeting_id\s+(\d{1,19})$", re.M)
+
+COMMANDS = ["meeting create", "meeting get", "meeting cancel", "meeting dismiss",
+            "meeting participants", "kickout", "cohost add", "cohost remove",
+            "device join", "device leave", "device watch", "bans list", "bans lift",
+            "audit", "health", "request"]
+
+FAKE_CREDS = {"MEETD_APP_ID": "200000001", "MEETD_SDK_ID": "",
+              "MEETD_SECRET_ID": "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+              "MEETD_SECRET_KEY": "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"}
+
+
+def meetctl_bin():
+    path = os.environ.get("MEETCTL_BIN")
+    if not path:
+        raise RuntimeError("MEETCTL_BIN is not set (path of the meetctl binary)")
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("MEETCTL_BIN=%s is not an executable file" % path)
+    return path
+
+
+def ctl_env(creds=None, **extra):
+    """The environment of one meetctl run: no stray MEETD_*, UTC times."""
+    env = child_env()
+    env["TZ"] = "UTC"
+    env.update(creds or {})
+    env.update(extra)
+    return env
+
+
+def run_ctl(args, env, stdin=None):
+    cp = subprocess.run([meetctl_bin()] + list(args), input=stdin, capture_output=True,
+                        text=True, timeout=DEADLINE, env=env)
+    bad = sanitizer_reports(cp.stderr)
+    if bad:
+        raise AssertionError("meetctl %s reported %s:\n%s" % (" ".join(args), bad, cp.stderr))
+    return cp
+
+
+class Lines:
+    """Lines of a pipe, read by a thread, taken with a deadline."""
+
+    def __init__(self, pipe):
+        self.q = queue.Queue()
+        self.seen = []
+        self.t = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self.t.start()
+
+    def _read(self, pipe):
+        for line in iter(pipe.readline, ""):
+            self.q.put(line.rstrip("\n"))
+        self.q.put(None)
+
+    def next(self, timeout=DEADLINE):
+        try:
+            line = self.q.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no line within %s s (seen %r)" % (timeout, self.seen))
+        self.seen.append(line)
+        return line
+
+    def rest(self):
+        self.t.join(DEADLINE)
+        out = []
+        while not self.q.empty():
+            line = self.q.get()
+            if line is not None:
+                out.append(line)
+        return out
+
+
+class Watch:
+    """meetctl device watch running in the background."""
+
+    def __init__(self, args, env):
+        self.proc = subprocess.Popen([meetctl_bin()] + list(args), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
+        self.out = Lines(self.proc.stdout)
+        self.err = Lines(self.proc.stderr)
+
+    def wait_connected(self):
+        """The stream is open once meetctl says so on stderr; None if it exited first."""
+        while True:
+            line = self.err.next()
+            if line is None:
+                return None
+            if "connected" in line:
+                return line
+
+    def finish(self):
+        try:
+            rc = self.proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("meetctl device watch did not end")
+        err = "\n".join(self.err.seen + self.err.rest())
+        bad = sanitizer_reports(err)
+        if bad:
+            raise AssertionError("meetctl device watch reported %s:\n%s" % (bad, err))
+        return rc, err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Tripwire:
+    """A TCP listener that counts connections and closes them unanswered:
+    an endpoint for commands that must not send anything."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepts = 0
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepts += 1
+            conn.close()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.t.join(DEADLINE)
+
+
+# ---------------------------------------------------------------- no server
+
+class HelpTest(unittest.TestCase):
+    def test_every_subcommand_has_help_with_an_example(self):
+        for cmd in COMMANDS:
+            with self.subTest(cmd=cmd):
+                cp = run_ctl(cmd.split() + ["--help"], ctl_env())
+                self.assertEqual(cp.returncode, 0, cp.stderr)
+                self.assertTrue(cp.stdout.startswith("usage: meetctl " + cmd), cp.stdout)
+                self.assertIn("Example:\n  meetctl ", cp.stdout)
+                self.assertIn("--json", cp.stdout)
+
+    def test_top_level_and_group_help(self):
+        cp = run_ctl(["--help"], ctl_env())
+        self.assertEqual(cp.returncode, 0)
+        for cmd in COMMANDS:
+            self.assertIn(cmd, cp.stdout)
+        self.assertIn("Exit status: 0 success, 1 API error", cp.stdout)
+        for group in ("meeting", "cohost", "device", "bans"):
+            cp = run_ctl([group, "--help"], ctl_env())
+            self.assertEqual(cp.returncode, 0, group)
+            self.assertIn("usage: meetctl %s SUBCOMMAND" % group, cp.stdout)
+
+    def test_usage_errors_exit_2(self):
+        cases = [[], ["frobnicate"], ["meeting"], ["meeting", "frob"],
+                 ["meeting", "get", "1", "--userid"], ["meeting", "get", "1"],
+                 ["meeting", "get", "--userid", "alice"],
+                 ["meeting", "get", "1", "2", "--userid", "alice"],
+                 ["bans", "list", "1", "--bogus"], ["audit", "1", "--size", "x"],
+                 ["--timeout", "0", "health"], ["meeting", "create", "--userid", "a"],
+                 ["meeting", "create", "--userid", "a", "--subject", "s", "--start", "+1h"],
+                 ["meeting", "create", "--userid", "a", "--subject", "s", "--start", "+2h",
+                  "--end", "+1h"],
+                 ["meeting", "create", "--userid", "a", "--subject", "s", "--type", "x"],
+                 ["meeting", "create", "--userid", "a", "--subject", "s", "--recurring", "hourly"],
+                 ["meeting", "get", "1", "--userid", "a", "--subject", "s"],
+                 ["meeting", "participants", "1", "--userid", "a", "--instanceid", "2"],
+                 ["device", "join", "1"], ["device", "join", "1", "--userid", "a", "--guest", "g"],
+                 ["device", "leave", "1", "userid:bob/1"], ["device", "watch"],
+                 ["request", "GET"], ["request", "get", "/healthz"]]
+        tw = Tripwire()
+        self.addCleanup(tw.close)
+        for args in cases:
+            with self.subTest(args=args):
+                cp = run_ctl(args, ctl_env(FAKE_CREDS, MEETD_ENDPOINT=tw.url))
+                self.assertEqual(cp.returncode, 2, (cp.stdout, cp.stderr))
+                self.assertEqual(cp.stdout, "")
+                self.assertTrue(cp.stderr.startswith("meetctl"), cp.stderr)
+        self.assertEqual(tw.accepts, 0, "a usage error sent a request")
+
+    def test_secrets_are_not_taken_from_argv(self):
+        for flag in ("--secret-key", "--secret-id", "--app-id"):
+            cp = run_ctl(["bans", "list", "1", flag, "x"], ctl_env())
+            self.assertEqual(cp.returncode, 2, flag)
+            self.assertIn("unknown option", cp.stderr)
+
+    def test_no_credentials_is_a_usage_error(self):
+        cp = run_ctl(["bans", "list", "1"], ctl_env())
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("no credentials", cp.stderr)
+        self.assertIn("MEETD_SECRET_KEY", cp.stderr)
+
+    def test_unreachable_server_exits_1(self):
+        tw = Tripwire()
+        url = tw.url
+        tw.close()      # nothing listens there any more
+        cp = run_ctl(["--endpoint", url, "health"], ctl_env())
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertIn("transport error", cp.stderr)
+
+
+class PreflightTest(unittest.TestCase):
+    """What the contract makes invalid is refused before anything is sent."""
+
+    def setUp(self):
+        self.tw = Tripwire()
+        self.addCleanup(self.tw.close)
+
+    def ctl(self, *args):
+        return run_ctl(list(args), ctl_env(FAKE_CREDS, MEETD_ENDPOINT=self.tw.url))
+
+    def refused(self, args, says):
+        cp = self.ctl(*args)
+        self.assertEqual(cp.returncode, 2, (cp.stdout, cp.stderr))
+        self.assertIn(says, cp.stderr)
+        self.assertEqual(cp.stdout, "")
+        self.assertEqual(self.tw.accepts, 0, "request sent despite: %s" % cp.stderr)
+
+    def test_tripwire_sees_a_request(self):
+        # The control: a valid command does reach the endpoint.
+        cp = self.ctl("kickout", "1", "--operator", "userid:alice/1", "--user", "ms:msB/2")
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertEqual(self.tw.accepts, 1)
+
+    def test_more_than_20_users(self):
+        users = []
+        for i in range(21):
+            users += ["--user", "ms:ms%d/2" % i]
+        self.refused(["kickout", "1", "--operator", "userid:alice/1"] + users,
+                     "21 --user given: a kickout names at most 20 devices")
+
+    def test_no_users(self):
+        self.refused(["kickout", "1", "--operator", "userid:alice/1"], "no --user given")
+
+    def test_mra_target_without_reason(self):
+        self.refused(["kickout", "1", "--operator", "userid:alice/1", "--user", "ms:msA/2",
+                      "--user", "uuid:0A/9"], "--reason is required when a target is an MRA room")
+        self.refused(["kickout", "1", "--operator", "userid:alice/1", "--user", "ms:msA/9",
+                      "--reason", ""], "--reason is required")
+
+    def test_unknown_instanceid(self):
+        for bad in ("11", "31", "-1", "x", "99999999999"):
+            self.refused(["kickout", "1", "--operator", "userid:alice/1", "--user",
+                          "ms:msA/" + bad], "unknown instanceid")
+        self.refused(["kickout", "1", "--operator", "ms:msOp/23", "--user", "ms:msA/2"],
+                     "unknown instanceid")
+        self.refused(["meeting", "get", "1", "--userid", "a", "--instanceid", "12"],
+                     "unknown instanceid")
+        self.refused(["device", "join", "1", "--userid", "a", "--instanceid", "40"],
+                     "unknown instanceid")
+
+    def test_malformed_names(self):
+        for who in ("msA/2", "ms:/2", "ms:msA/", "ms:msA", "openid:x/1", "userid:bob/2"):
+            cp = self.ctl("kickout", "1", "--operator", "userid:alice/1", "--user", who)
+            self.assertEqual(cp.returncode, 2, who)
+        self.refused(["kickout", "1", "--operator", "userid:" + "u" * 65 + "/1",
+                      "--user", "ms:msA/2"], "longer than 64 bytes")
+
+    def test_self_kick_and_long_reason(self):
+        self.refused(["kickout", "1", "--operator", "ms:msSame/1", "--user", "ms:msSame/2"],
+                     "nobody removes themselves")
+        self.refused(["kickout", "1", "--operator", "userid:alice/1", "--user", "ms:msA/2",
+                      "--reason", "r" * 1025], "at most 1024")
+
+    def test_cohost_rules(self):
+        self.refused(["cohost", "add", "1", "--operator", "userid:alice/1", "--user", "ms:msA/9"],
+                     "MRA room (instanceid 9) cannot be a co-host")
+        self.refused(["cohost", "add", "1", "--operator", "userid:alice/1"],
+                     "exactly one --user")
+        self.refused(["cohost", "remove", "1", "--user", "ms:msA/2"], "--operator is required")
+
+    def test_participants_size(self):
+        self.refused(["meeting", "participants", "1", "--userid", "a", "--size", "101"],
+                     "--size wants a whole number from 1 to 100")
+
+    def test_subject_and_hosts(self):
+        self.refused(["meeting", "create", "--userid", "a", "--subject", "s" * 256],
+                     "--subject must be 1 to 255 bytes")
+        hosts = []
+        for i in range(11):
+            hosts += ["--host", "h%d" % i]
+        self.refused(["meeting", "create", "--userid", "a", "--subject", "s"] + hosts,
+                     "at most 10 --host")
+
+
+# ---------------------------------------------------------------- against meetd
+
+class MeetctlCase(MeetdCase):
+    def env(self, creds=None, **extra):
+        creds = dict(creds or self.server.creds)
+        creds["MEETD_ENDPOINT"] = "http://127.0.0.1:%d" % self.server.port
+        return ctl_env(creds, **extra)
+
+    def ctl(self, *args, env=None, stdin=None):
+        return run_ctl(list(args), env or self.env(), stdin=stdin)
+
+    def ok(self, *args, **kw):
+        cp = self.ctl(*args, **kw)
+        self.assertEqual(cp.returncode, 0, "meetctl %s: %s" % (" ".join(args), cp.stderr))
+        return cp.stdout
+
+    def ok_json(self, *args, **kw):
+        out = self.ok("--json", *args, **kw)
+        self.assertEqual(out.count("\n"), 1, "--json off a terminal is one line: %r" % out)
+        return json.loads(out)
+
+    def api_error(self, args, http_status, code, says=None):
+        cp = self.ctl(*args)
+        self.assertEqual(cp.returncode, 1, (cp.stdout, cp.stderr))
+        self.assertEqual(cp.stdout, "")
+        m = re.search(r"error (\d+) \(HTTP (\d+)\): (.*) \[trace ([0-9A-Za-z-]+)\]$", cp.stderr)
+        self.assertIsNotNone(m, cp.stderr)
+        self.assertEqual((int(m.group(1)), int(m.group(2))), (code, http_status), cp.stderr)
+        if says is not None:
+            self.assertIn(says, m.group(3))
+        # The trace id is the server's: its access log names the same request.
+        self.assertTrue(self.server.access_line(m.group(4)))
+        return cp.stderr
+
+    def new_mid(self, creator="alice"):
+        return self.new_meeting(creator)
+
+
+class MeetingCommandsTest(MeetctlCase):
+    def test_health(self):
+        self.assertEqual(self.ok("health"), "ok\n")
+        self.assertEqual(self.ok_json("health"), {"status": "ok"})
+
+    def test_create_quick_table(self):
+        out = self.ok("meeting", "create", "--userid", "alice", "--subject", "周会 tour")
+        mid = MEETING_ID_RE.search(out).group(1)
+        self.assertRegex(out, r"(?m)^meeting_code\s+\d{9}$")
+        self.assertRegex(out, r"(?m)^subject\s+周会 tour$")
+        self.assertRegex(out, r"(?m)^type\s+quick$")
+        self.assertRegex(out, r"(?m)^hosts\s+alice$")
+        info = self.query(mid)
+        self.assertEqual(info["subject"], "周会 tour")
+        self.assertEqual(info["type"], 1)
+
+    def test_create_scheduled_json(self):
+        t = now() + 7200
+        body = self.ok_json("meeting", "create", "--userid", "alice", "--subject", "plan",
+                            "--start", str(t), "--end", str(t + 1800), "--host", "bob",
+                            "--host", "carol", "--instanceid", "2")
+        self.assertEqual(body["meeting_number"], 1)
+        info = body["meeting_info_list"][0]
+        self.assertEqual((info["start_time"], info["end_time"]), (str(t), str(t + 1800)))
+        self.assertEqual(info["hosts"], [{"userid": "bob"}, {"userid": "carol"}])
+        self.assertEqual(info["type"], 0)
+        self.assertEqual(self.query(info["meeting_id"])["meeting_id"], info["meeting_id"])
+
+    def test_create_recurring(self):
+        body = self.ok_json("meeting", "create", "--userid", "alice", "--subject", "weekly",
+                            "--start", "+1h", "--end", "+2h", "--recurring", "weekly",
+                            "--until-count", "3")
+        info = body["meeting_info_list"][0]
+        self.assertEqual(info["meeting_type"], 1)
+        self.assertEqual(len(info["sub_meetings"]), 3)
+        out = self.ok("meeting", "get", info["meeting_id"], "--userid", "alice")
+        self.assertRegex(out, r"(?m)^recurring\s+yes$")
+        self.assertIn("SUB_MEETING_ID", out)
+        self.assertEqual(out.count("MEETING_STATE_INIT"), 4)    # the meeting and 3 occurrences
+
+    def test_get_table_and_json(self):
+        mid = self.new_mid()
+        out = self.ok("meeting", "get", mid, "--userid", "alice")
+        self.assertRegex(out, r"(?m)^meeting_id\s+%s$" % mid)
+        self.assertRegex(out, r"(?m)^status\s+MEETING_STATE_INIT$")
+        body = self.ok_json("meeting", "get", mid, "--userid", "alice", "--instanceid", "1")
+        self.assertEqual(body, self.assert_ok(self.query_req(mid)))
+
+    def test_get_errors(self):
+        self.api_error(["meeting", "get", "1234567", "--userid", "alice"], 400, 9003,
+                       "MEETING NOT EXIST")
+        self.api_error(["meeting", "get", "abc", "--userid", "alice"], 400, 9002)
+
+    def test_participants(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2, nick_name="Bob Ng")
+        guest = self.join(mid, guest_id="g-1", instanceid=5, nick_name="访客")
+        self.leave(mid, bob)
+        out = self.ok("meeting", "participants", mid, "--userid", "alice")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["MS_OPEN_ID", "USER", "NAME", "DEVICE", "ROLE",
+                                            "JOINED", "LEFT"])
+        self.assertEqual(len(lines), 4)
+        self.assertIn(bob["ms_open_id"], lines[1])
+        self.assertIn("Bob Ng", lines[1])
+        self.assertIn("2 Mac", lines[1])
+        self.assertEqual(len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", lines[1])), 2)
+        self.assertIn(guest["ms_open_id"], lines[2])
+        self.assertIn("guest:g-1", lines[2])
+        self.assertIn("访客", lines[2])
+        self.assertEqual(len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", lines[2])), 1)
+        self.assertEqual(lines[3], "2 devices")
+        body = self.ok_json("meeting", "participants", mid, "--userid", "alice", "--size", "1")
+        self.assertEqual(body, self.assert_ok(self.participants_req(mid, size=1)))
+        self.assertTrue(body["has_remaining"])
+        out = self.ok("meeting", "participants", mid, "--userid", "alice", "--size", "1")
+        self.assertIn("1 of 2 devices; more with --pos 1", out)
+        self.api_error(["meeting", "participants", mid, "--userid", "mallory"], 403, 9042)
+
+    def test_cancel(self):
+        mid = self.new_mid()
+        self.assertEqual(self.ok("meeting", "cancel", mid, "--userid", "alice"),
+                         "cancelled: %s\n" % mid)
+        self.assertEqual(self.query(mid)["status"], "MEETING_STATE_CANCELLED")
+        self.api_error(["meeting", "cancel", mid, "--userid", "alice"], 400, 190004)
+        mid2 = self.new_mid()
+        self.assertEqual(self.ok_json("meeting", "cancel", mid2, "--userid", "alice",
+                                      "--reason-code", "2"), {})
+
+    def test_dismiss(self):
+        mid = self.new_mid()
+        dev = self.join(mid, "bob", 2)
+        self.api_error(["meeting", "dismiss", mid, "--userid", "bob"], 403, 9042)
+        self.assertEqual(self.ok("meeting", "dismiss", mid, "--userid", "alice"),
+                         "dismissed: %s\n" % mid)
+        self.assertEqual(self.query(mid)["status"], "MEETING_STATE_ENDED")
+        self.assert_absent(mid, dev)
+
+    def test_json_on_a_terminal_is_indented(self):
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.run([meetctl_bin(), "--json", "health"], stdout=slave,
+                                  stderr=subprocess.PIPE, timeout=DEADLINE, env=self.env())
+            os.close(slave)
+            slave = None
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:     # EIO: the terminal's other side is closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(out.decode().replace("\r\n", "\n"), '{\n  "status": "ok"\n}\n')
+
+
+class DeviceCommandsTest(MeetctlCase):
+    def test_join_table_and_leave(self):
+        mid = self.new_mid()
+        out = self.ok("device", "join", mid, "--userid", "bob", "--nick", "Bob", "--instanceid", "2")
+        fields = dict(line.split(None, 1) for line in out.splitlines())
+        self.assertTrue(fields["ms_open_id"].startswith("ms"))
+        self.assertRegex(fields["uuid"], r"^[0-9A-F]{32}$")
+        self.assertEqual(fields["instanceid"], "2")
+        self.assertTrue(fields["device_token"])
+        dev = {"ms_open_id": fields["ms_open_id"], "instanceid": 2}
+        self.assert_present(mid, dev)
+        self.assertEqual(self.ok("device", "leave", mid, "ms:%s/2" % dev["ms_open_id"]),
+                         "left: ms:%s/2\n" % dev["ms_open_id"])
+        self.assert_absent(mid, dev)
+        # Leaving again is not an error.
+        self.assertEqual(self.ok_json("device", "leave", mid, "ms:%s/2" % dev["ms_open_id"]), {})
+
+    def test_join_guest_json_and_leave_by_uuid(self):
+        mid = self.new_mid()
+        dev = self.ok_json("device", "join", mid, "--guest", "g-7", "--instanceid", "5")
+        self.assertEqual(dev["user_role"], 4)
+        self.assertEqual(dev["instanceid"], 5)
+        self.assert_present(mid, dev)
+        self.ok("device", "leave", mid, "uuid:%s/5" % dev["uuid"])
+        self.assert_absent(mid, dev)
+
+    def test_join_errors(self):
+        self.api_error(["device", "join", "1234567", "--userid", "bob"], 400, 9003)
+        mid = self.new_mid()
+        self.cancel(mid)
+        self.api_error(["device", "join", mid, "--userid", "bob"], 400, 190004)
+
+
+class KickoutCommandsTest(MeetctlCase):
+    def setup_meeting(self):
+        mid = self.new_mid()
+        devs = {"alice": self.join(mid, "alice", 1), "bob": self.join(mid, "bob", 2),
+                "room": self.join(mid, "room-7", 9), "carol": self.join(mid, "carol", 3)}
+        return mid, devs
+
+    def test_kickout_table_bans_audit_and_rejoin(self):
+        mid, d = self.setup_meeting()
+        out = self.ok("kickout", mid, "--operator", "userid:alice/1",
+                      "--user", "ms:%s/2" % d["bob"]["ms_open_id"],
+                      "--user", "ms:%s/9" % d["room"]["ms_open_id"],
+                      "--no-rejoin", "--reason", "tour")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["MS_OPEN_ID", "UUID", "DEVICE", "RESULT"])
+        self.assertRegex(lines[1], r"^%s\s+%s\s+2 Mac\s+removed$"
+                         % (d["bob"]["ms_open_id"], d["bob"]["uuid"]))
+        self.assertRegex(lines[2], r"^%s\s+\S+\s+9 MRA\s+removed$" % d["room"]["ms_open_id"])
+        self.assert_absent(mid, d["bob"])
+        self.assert_absent(mid, d["room"])
+        self.assert_present(mid, d["carol"])
+
+        # Retrying is safe: nothing left to remove.
+        again = self.ok_json("kickout", mid, "--operator", "userid:alice/1",
+                             "--user", "ms:%s/2" % d["bob"]["ms_open_id"])
+        self.assertEqual([r["result"] for r in again["results"]], ["not_in_meeting"])
+
+        out = self.ok("bans", "list", mid)
+        self.assertEqual(out.splitlines()[0].split(),
+                         ["USER", "MS_OPEN_ID", "BANNED_AT", "REASON", "OPERATOR"])
+        self.assertRegex(out, r"(?m)^bob\s+%s\s+.*tour" % d["bob"]["ms_open_id"])
+        self.assertTrue(out.endswith("2 bans\n"), out)
+        self.assertEqual(self.ok_json("bans", "list", mid), self.bans(mid))
+
+        out = self.ok("audit", mid)
+        self.assertEqual(out.splitlines()[0].split(),
+                         ["TIME", "ACTION", "OPERATOR", "TARGET", "DEVICE", "REJOIN", "REASON"])
+        self.assertRegex(out, r"(?m)kickout\s+alice\s+bob\s+2 Mac\s+false\s+tour$")
+        self.assertRegex(out, r"(?m)kickout\s+alice\s+room-7\s+9 MRA\s+false\s+tour$")
+        self.assertTrue(out.endswith("2 records\n"), out)
+        body = self.ok_json("audit", mid, "--size", "1")
+        self.assertEqual(body, self.assert_ok(self.audit_req(mid, size=1)))
+        self.assertIn("1 of 2 records; more with --pos 1", self.ok("audit", mid, "--size", "1"))
+        self.assertEqual(len(self.ok_json("audit", mid, "--pos", "1")["records"]), 1)
+
+        # Banned: any device is refused, until the ban is lifted.
+        self.api_error(["device", "join", mid, "--userid", "bob", "--instanceid", "4"], 403, 9101)
+        self.assertEqual(self.ok("bans", "lift", mid, "bob"), "ban lifted: bob\n")
+        self.assertEqual(self.ok("bans", "lift", mid, "bob"), "not banned: bob\n")
+        self.assertEqual(self.ok_json("bans", "lift", mid, d["room"]["ms_open_id"]),
+                         {"lifted": True})
+        self.assertEqual(self.ok_json("bans", "lift", mid, "bob"), {"lifted": False})
+        self.ok("device", "join", mid, "--userid", "bob", "--instanceid", "4")
+
+    def test_kickout_forms_json(self):
+        mid, d = self.setup_meeting()
+        # Seed form: operator by uuid, target by uuid.
+        body = self.ok_json("kickout", mid, "--operator", "uuid:%s/1" % d["alice"]["uuid"],
+                            "--user", "uuid:%s/3" % d["carol"]["uuid"])
+        self.assertEqual(body["results"], [{"ms_open_id": d["carol"]["ms_open_id"],
+                                            "uuid": d["carol"]["uuid"], "instanceid": 3,
+                                            "result": "removed"}])
+        # Current form with an ms_open_id operator; a device mismatch does nothing.
+        body = self.ok_json("kickout", mid, "--operator", "ms:%s/1" % d["alice"]["ms_open_id"],
+                            "--user", "ms:%s/4" % d["bob"]["ms_open_id"])
+        self.assertEqual(body["results"][0]["result"], "device_mismatch")
+        self.assert_present(mid, d["bob"])
+        self.assertEqual(self.bans(mid)["bans"], [])
+
+    def test_kickout_api_errors_change_nothing(self):
+        mid, d = self.setup_meeting()
+        before = self.state(mid)
+        self.api_error(["kickout", mid, "--operator", "ms:%s/2" % d["bob"]["ms_open_id"],
+                        "--user", "ms:%s/3" % d["carol"]["ms_open_id"]], 403, 9042)
+        self.api_error(["kickout", "1234567", "--operator", "userid:alice/1",
+                        "--user", "ms:%s/3" % d["carol"]["ms_open_id"]], 400, 9003)
+        self.assert_unchanged(before, mid)
+
+    def test_cohost_add_and_remove(self):
+        mid, d = self.setup_meeting()
+        bob, carol = d["bob"], d["carol"]
+        self.assertEqual(self.ok("cohost", "add", mid, "--operator", "userid:alice/1",
+                                 "--user", "ms:%s/2" % bob["ms_open_id"]),
+                         "co-host granted: ms:%s/2\n" % bob["ms_open_id"])
+        self.assertRegex(self.ok("meeting", "get", mid, "--userid", "alice"),
+                         r"(?m)^co-hosts\s+bob$")
+        # As co-host, bob may remove carol.
+        self.ok("kickout", mid, "--operator", "ms:%s/2" % bob["ms_open_id"],
+                "--user", "ms:%s/3" % carol["ms_open_id"])
+        self.assert_absent(mid, carol)
+        carol = self.join(mid, "carol", 3)
+        self.assertEqual(self.ok_json("cohost", "remove", mid, "--operator", "userid:alice/1",
+                                      "--user", "uuid:%s/2" % bob["uuid"]), {})
+        self.api_error(["kickout", mid, "--operator", "ms:%s/2" % bob["ms_open_id"],
+                        "--user", "ms:%s/3" % carol["ms_open_id"]], 403, 9042)
+        self.assert_present(mid, carol)
+        self.api_error(["cohost", "add", mid, "--operator", "ms:%s/3" % carol["ms_open_id"],
+                        "--user", "ms:%s/2" % bob["ms_open_id"]], 403, 9042)
+
+    def test_request_generic(self):
+        mid, d = self.setup_meeting()
+        body = json.dumps(kick_body(op_userid("alice"), [tgt_ms(d["bob"])]),
+                          separators=(",", ":"))
+        out = self.ok("request", "PUT", "/v1/real-control/meetings/%s/kickout" % mid, body,
+                      "--header", "Prefer: return=representation")
+        self.assertEqual(json.loads(out)["results"][0]["result"], "removed")
+        # The body from standard input, byte for byte.
+        body = json.dumps(kick_body(op_userid("alice"), [tgt_ms(d["carol"])]))
+        out = self.ok("request", "PUT", "/v1/real-control/meetings/%s/kickout" % mid, "-",
+                      stdin=body)
+        self.assertEqual(json.loads(out), {})
+        self.assert_absent(mid, d["carol"])
+        cp = self.ctl("request", "GET", "/v1/meetings/1234567?userid=alice&instanceid=1")
+        self.assertEqual(cp.returncode, 1)
+        self.assertEqual(json.loads(cp.stdout)["error_info"]["error_code"], 9003)
+        self.assertIn("error 9003 (HTTP 400)", cp.stderr)
+
+
+class CredentialsTest(MeetctlCase):
+    def test_profile_file_as_meetd_writes_it(self):
+        mid = self.new_mid()
+        path = os.path.join(self.server.data, "credentials")
+        out = self.ok("--profile", path, "bans", "list", mid, env=ctl_env())
+        self.assertEqual(out.splitlines()[-1], "0 bans")
+        # A profile given wins over the environment.
+        wrong = dict(self.server.creds, MEETD_SECRET_KEY="x" * 32)
+        self.ok("bans", "list", mid, "--profile", path, env=self.env(wrong))
+
+    def test_bad_profile(self):
+        path = os.path.join(self.server.data, "bad-profile")
+        with open(path, "w") as f:
+            f.write("MEETD_APP_ID=1\nthis is not a pair\n")
+        os.chmod(path, 0o600)
+        cp = self.ctl("--profile", path, "health")
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("line 2: not a KEY=VALUE line", cp.stderr)
+        cp = self.ctl("--profile", path + ".missing", "health")
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("No such file", cp.stderr)
+
+    def test_world_readable_profile_warns(self):
+        path = os.path.join(self.server.data, "loose-profile")
+        with open(path, "w") as f:
+            f.write(open(os.path.join(self.server.data, "credentials")).read())
+        os.chmod(path, 0o644)
+        cp = self.ctl("--profile", path, "bans", "list", self.new_mid(), env=ctl_env())
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("can be read by other users", cp.stderr)
+
+    def test_wrong_secret_is_an_api_error(self):
+        wrong = dict(self.server.creds, MEETD_SECRET_KEY="x" * 32)
+        cp = self.ctl("bans", "list", self.new_mid(), env=self.env(wrong))
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("error 200003 (HTTP 401): Signature failed", cp.stderr)
+        unknown = dict(self.server.creds, MEETD_SECRET_ID="AKIDnope")
+        cp = self.ctl("bans", "list", "1", env=self.env(unknown))
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("error 190303 (HTTP 401)", cp.stderr)
+
+    def test_endpoint_flag_wins_over_environment(self):
+        tw = Tripwire()
+        self.addCleanup(tw.close)
+        env = self.env(MEETD_ENDPOINT=tw.url)
+        self.ok("--endpoint", "http://127.0.0.1:%d" % self.server.port, "bans", "list",
+                self.new_mid(), env=env)
+        self.assertEqual(tw.accepts, 0)
+        # And without the flag the environment's endpoint is used.
+        cp = self.ctl("health", env=env)
+        self.assertEqual(cp.returncode, 1)
+        self.assertEqual(tw.accepts, 1)
+
+    def test_app_without_sdk_id(self):
+        creds = self.server.create_app("--no-sdk-id")
+        self.assertEqual(creds["MEETD_SDK_ID"], "")
+        body = self.ok_json("meeting", "create", "--userid", "zed", "--subject", "no sdk",
+                            env=self.env(creds))
+        mid = body["meeting_info_list"][0]["meeting_id"]
+        # Another app's meeting does not exist for the first app.
+        self.api_error(["meeting", "get", mid, "--userid", "zed"], 400, 9003)
+
+
+# ---------------------------------------------------------------- device watch
+
+class FakeEvents:
+    """A stand-in for meetd's event stream (CONTRACT.md section 6), to test
+    meetctl's side alone: one event, then the next only once `go` is set."""
+
+    def __init__(self):
+        self.go = threading.Event()
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                outer.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                if "device_token=good%2Btoken" not in self.path:
+                    body = (b'{"error_info":{"error_code":190303,"new_error_code":200190303,'
+                            b'"message":"invalid or expired device_token"}}')
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("X-TC-Trace", "fake-401")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("X-TC-Trace", "fake-200")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b": heartbeat\n\nevent: kicked\n"
+                                 b'data: {"reason":"bye","allow_rejoin":false}\n\n')
+                self.wfile.flush()
+                if outer.go.wait(DEADLINE):
+                    self.wfile.write(b"event: meeting-ended\ndata: {}\n\n")
+                    self.wfile.flush()
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.go.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.t.join(DEADLINE)
+
+
+class WatchFakeServerTest(unittest.TestCase):
+    def setUp(self):
+        self.fake = FakeEvents()
+        self.addCleanup(self.fake.close)
+
+    def watch(self, *args, **env):
+        w = Watch(["--endpoint", self.fake.url, "device", "watch"] + list(args), ctl_env(**env))
+        self.addCleanup(w.kill)
+        return w
+
+    def test_events_printed_as_they_arrive(self):
+        w = self.watch("good+token")
+        self.assertIn("connected [trace fake-200]", w.wait_connected())
+        # The second event is sent only after the first was read: meetctl
+        # must print (and flush) each event as it arrives.
+        self.assertEqual(w.out.next(timeout=DEADLINE / 2),
+                         'kicked {"reason":"bye","allow_rejoin":false}')
+        self.fake.go.set()
+        self.assertEqual(w.out.next(), "meeting-ended {}")
+        rc, err = w.finish()
+        self.assertEqual(rc, 0, err)
+        path, headers = self.fake.requests[0]
+        self.assertEqual(path, "/meetd/v1/events?device_token=good%2Btoken")
+        self.assertEqual(headers.get("accept"), "text/event-stream")
+        for h in ("x-tc-key", "x-tc-signature", "appid"):
+            self.assertNotIn(h, headers, "the stream is authorised by the token alone")
+
+    def test_json_lines_and_token_from_environment(self):
+        w = self.watch("--json", MEETD_DEVICE_TOKEN="good+token")
+        w.wait_connected()
+        first = json.loads(w.out.next(timeout=DEADLINE / 2))
+        self.assertEqual(first, {"event": "kicked",
+                                 "data": {"reason": "bye", "allow_rejoin": False}})
+        self.fake.go.set()
+        self.assertEqual(json.loads(w.out.next()), {"event": "meeting-ended", "data": {}})
+        rc, err = w.finish()
+        self.assertEqual(rc, 0, err)
+
+    def test_refused_token(self):
+        w = self.watch("stale")
+        rc, err = w.finish()
+        self.assertEqual(rc, 1)
+        self.assertIn("error 190303 (HTTP 401): invalid or expired device_token [trace fake-401]",
+                      err)
+        self.assertEqual(w.out.rest(), [])
+
+
+class WatchMeetdTest(MeetctlCase):
+    """device watch against meetd's own event stream."""
+
+    def setUp(self):
+        super().setUp()
+        probe = self.client.get("/meetd/v1/events?device_token=probe")
+        if probe.status == 404:
+            self.skipTest("this meetd has no /meetd/v1/events yet")
+
+    def watch(self, dev, *args):
+        w = Watch(["device", "watch", dev["device_token"]] + list(args), self.env())
+        self.addCleanup(w.kill)
+        line = w.wait_connected()
+        if line is None:
+            rc, err = w.finish()
+            self.fail("watch ended before connecting (%s): %s" % (rc, err))
+        return w
+
+    def test_kicked(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        w = self.watch(bob)
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(bob)], reason="bye now"))
+        line = w.out.next()
+        self.assertTrue(line.startswith("kicked {"), line)
+        self.assertEqual(json.loads(line[len("kicked "):])["reason"], "bye now")
+        rc, err = w.finish()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(w.out.rest(), [])
+
+    def test_meeting_ended_json(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        w = self.watch(bob, "--json")
+        self.assert_ok(self.dismiss(mid))
+        self.assertEqual(json.loads(w.out.next())["event"], "meeting-ended")
+        rc, err = w.finish()
+        self.assertEqual(rc, 0, err)
+
+    def test_dead_token(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        self.leave(mid, bob)
+        cp = self.ctl("device", "watch", bob["device_token"])
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertIn("error 190303 (HTTP 401)", cp.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
