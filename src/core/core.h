@@ -228,6 +228,20 @@ meetd_err core_dismiss(core_meeting *m, const char *userid, int64_t now,
 meetd_err core_cancel(core_meeting *m, const char *userid, int64_t sub_meeting_id,
                       meetd_error *err);
 
+/* ---- the operator of a real-control request (operator.c) ------------- */
+
+bool core_present_on(uint64_t mask, int instanceid);
+/* userid, ms_open_id or uuid form, and a known instanceid; openid refused. */
+meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,
+                                 meetd_error *err);
+/* The operator's user_role, or -1 when named by uuid / ms_open_id and not
+ * present on instanceid. Named by userid, presence is not required. */
+int core_operator_role(const core_meeting *m, core_id_type type, const char *id,
+                       int instanceid, const core_party *op);
+/* Whether target t is the operator. */
+bool core_operator_is(core_id_type type, const char *id, const core_party *op,
+                      const core_party *t);
+
 /* ---- kickout ----------------------------------------------------------- */
 
 typedef struct core_kick_user {

@@ -11,47 +11,6 @@
 
 #define INSTANCE_MRA 9
 
-static bool present_on(uint64_t mask, int instanceid)
-{
-    return instanceid >= 0 && instanceid < 64 && ((mask >> instanceid) & 1u) != 0;
-}
-
-/* The wire field that carried the operator's id, for messages. */
-static const char *operator_field(core_id_type type)
-{
-    return type == CORE_ID_UUID ? "uuid" : "operator_id";
-}
-
-static meetd_err check_operator(const core_kick_req *req, meetd_error *err)
-{
-    switch (req->op_type) {
-    case CORE_ID_USERID:
-        if (!core_id_valid(req->op_id))
-            return err_set(err, ME_INVALID,
-                           "operator_id must be a userid of 1..%d bytes of UTF-8",
-                           CORE_ID_MAX);
-        break;
-    case CORE_ID_MS_OPEN_ID:
-    case CORE_ID_UUID:
-        if (!core_opaque_valid(req->op_id))
-            return err_set(err, ME_INVALID, "%s must be 1..%d bytes of UTF-8",
-                           operator_field(req->op_type), CORE_OPAQUE_MAX);
-        break;
-    case CORE_ID_OPENID:
-        return err_set(err, ME_INVALID,
-                       "operator_id_type 2 (openid) is only for OAuth2.0 apps, "
-                       "which this API does not support");
-    case CORE_ID_NONE:
-        return err_set(err, ME_INVALID, "operator_id or uuid is required");
-    default:
-        return err_set(err, ME_INVALID, "unknown operator_id_type");
-    }
-    if (!core_instanceid_valid(req->op_instanceid))
-        return err_set(err, ME_INVALID, "instanceid %d is not a known device type",
-                       req->op_instanceid);
-    return ME_OK;
-}
-
 static meetd_err check_target(const core_kick_user *u, int i, meetd_error *err)
 {
     const char *field;
@@ -99,7 +58,7 @@ meetd_err core_kick_validate(const core_kick_req *req, meetd_error *err)
     meetd_err e;
 
     assert(req != NULL);
-    e = check_operator(req, err);
+    e = core_operator_validate(req->op_type, req->op_id, req->op_instanceid, err);
     if (e != ME_OK)
         return e;
     if (req->n_users < 1 || req->n_users > CORE_KICK_MAX)
@@ -115,39 +74,11 @@ meetd_err core_kick_validate(const core_kick_req *req, meetd_error *err)
 /* The operator's role (enum core_role), or -1 when named by uuid or
  * ms_open_id but not present on that device. A userid names the creator or a
  * scheduled host, who may act from outside the meeting (a backend does). */
-static int operator_role(const core_meeting *m, const core_kick_req *req, const core_party *op)
-{
-    if (req->op_type == CORE_ID_USERID) {
-        core_user u;
-        size_t len;
-
-        memset(&u, 0, sizeof u);
-        len = strnlen(req->op_id, sizeof req->op_id);
-        assert(len <= CORE_ID_MAX); /* validated */
-        memcpy(u.userid, req->op_id, len < CORE_ID_MAX ? len : CORE_ID_MAX);
-        u.cohost = op->found && op->user.cohost;
-        return core_user_role(m, &u);
-    }
-    if (!op->found || !present_on(op->present_mask, req->op_instanceid))
-        return -1;
-    return core_user_role(m, &op->user);
-}
-
-static bool is_operator(const core_kick_req *req, const core_party *op, const core_party *t)
-{
-    if (!t->found)
-        return false;
-    if (op->found && op->user.user_no != 0 && t->user.user_no == op->user.user_no)
-        return true;
-    return req->op_type == CORE_ID_USERID && t->user.userid[0] != '\0' &&
-           strcmp(t->user.userid, req->op_id) == 0;
-}
-
 static core_kick_result target_result(const core_party *t, int instanceid)
 {
     if (!t->found || t->present_mask == 0)
         return CORE_KICK_NOT_IN_MEETING;
-    if (present_on(t->present_mask, instanceid))
+    if (core_present_on(t->present_mask, instanceid))
         return CORE_KICK_REMOVED;
     return CORE_KICK_DEVICE_MISMATCH;
 }
@@ -180,7 +111,7 @@ meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_r
     e = core_require_in_progress(m, now, &sub, err);
     if (e != ME_OK)
         return e;
-    role = operator_role(m, req, op);
+    role = core_operator_role(m, req->op_type, req->op_id, req->op_instanceid, op);
     if (role < 0)
         return err_set(err, ME_FORBIDDEN, "operator is not in the meeting on that device");
     if (role == CORE_ROLE_MEMBER || role == CORE_ROLE_GUEST)
@@ -191,7 +122,7 @@ meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_r
     for (int i = 0; i < req->n_users; i++) {
         const core_party *t = &targets[i];
 
-        if (is_operator(req, op, t))
+        if (core_operator_is(req->op_type, req->op_id, op, t))
             return err_set(err, ME_INVALID, "cannot remove yourself");
         if (cohost_only && t->found &&
             (core_is_creator(m, t->user.userid) || core_is_host(m, t->user.userid)))

@@ -1,0 +1,71 @@
+/* The operator of a real-control request (kickout, co-hosts): how it is
+ * named, whether it is present, what role it holds, and whether a target is
+ * the operator. Both requests name their operator the same way. */
+#include "core/core.h"
+
+#include <assert.h>
+#include <string.h>
+
+bool core_present_on(uint64_t mask, int instanceid)
+{
+    return instanceid >= 0 && instanceid < 64 && ((mask >> instanceid) & 1u) != 0;
+}
+
+meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,
+                                 meetd_error *err)
+{
+    switch (type) {
+    case CORE_ID_USERID:
+        if (!core_id_valid(id))
+            return err_set(err, ME_INVALID,
+                           "operator_id must be a userid of 1..%d bytes of UTF-8",
+                           CORE_ID_MAX);
+        break;
+    case CORE_ID_MS_OPEN_ID:
+    case CORE_ID_UUID:
+        if (!core_opaque_valid(id))
+            return err_set(err, ME_INVALID, "%s must be 1..%d bytes of UTF-8",
+                           type == CORE_ID_UUID ? "uuid" : "operator_id", CORE_OPAQUE_MAX);
+        break;
+    case CORE_ID_OPENID:
+        return err_set(err, ME_INVALID,
+                       "operator_id_type 2 (openid) is only for OAuth2.0 apps, "
+                       "which this API does not support");
+    case CORE_ID_NONE:
+        return err_set(err, ME_INVALID, "operator_id or uuid is required");
+    default:
+        return err_set(err, ME_INVALID, "unknown operator_id_type");
+    }
+    if (!core_instanceid_valid(instanceid))
+        return err_set(err, ME_INVALID, "instanceid %d is not a known device type", instanceid);
+    return ME_OK;
+}
+
+int core_operator_role(const core_meeting *m, core_id_type type, const char *id,
+                       int instanceid, const core_party *op)
+{
+    if (type == CORE_ID_USERID) {
+        /* A creator or scheduled host needs no presence: the role comes
+         * from the meeting, the co-host flag from the user if known. */
+        core_user u;
+        memset(&u, 0, sizeof u);
+        size_t len = strnlen(id, CORE_ID_MAX + 1);
+        assert(len <= CORE_ID_MAX); /* validated */
+        memcpy(u.userid, id, len < CORE_ID_MAX ? len : CORE_ID_MAX);
+        u.cohost = op->found && op->user.cohost;
+        return core_user_role(m, &u);
+    }
+    if (!op->found || !core_present_on(op->present_mask, instanceid))
+        return -1;
+    return core_user_role(m, &op->user);
+}
+
+bool core_operator_is(core_id_type type, const char *id, const core_party *op,
+                      const core_party *t)
+{
+    if (!t->found)
+        return false;
+    if (op->found && op->user.user_no != 0 && t->user.user_no == op->user.user_no)
+        return true;
+    return type == CORE_ID_USERID && t->user.userid[0] != '\0' && strcmp(t->user.userid, id) == 0;
+}
