@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "cli/meetctl.h"
 
 #define MEETCTL_MAX_HOSTS 10
@@ -433,33 +435,25 @@ int meetctl_meeting_dismiss(meetctl_ctx *ctx, int argc, char **argv)
 
 /* ---- participants ---------------------------------------------------------------------- */
 
-/* user_name is the base64 of the nick name. */
+/* user_name is the base64 of the nick name; anything else is shown as it
+ * came. */
 static char *meetctl_unbase64(const char *in)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t n = strlen(in);
     char *out = malloc(n + 1);
     if (out == NULL)
         return NULL;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n && in[i] != '='; i++) {
-        const char *p = strchr(alphabet, in[i]);
-        if (p == NULL || in[i] == '\0') {
-            /* Not base64 after all: show it as it came. */
-            memcpy(out, in, n + 1);
-            return out;
-        }
-        acc = (acc << 6) | (unsigned)(p - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
+    int len = n > 0 && n % 4 == 0 ? EVP_DecodeBlock((unsigned char *)out,
+                                                    (const unsigned char *)in, (int)n)
+                                  : -1;
+    if (len < 0) {
+        memcpy(out, in, n + 1);
+        return out;
     }
-    out[o] = '\0';
+    /* EVP_DecodeBlock counts the padding as data: drop what '=' stood for. */
+    for (size_t i = n; i > 0 && in[i - 1] == '='; i--)
+        len--;
+    out[len] = '\0';
     return out;
 }
 
