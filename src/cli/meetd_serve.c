@@ -31,6 +31,7 @@ typedef struct serve_opts {
     unsigned max_connections;
     unsigned per_ip;
     unsigned idle_timeout;
+    unsigned request_timeout;
     double rate_limit;
     unsigned long replay_capacity;
     store_durability durability;
@@ -51,6 +52,7 @@ static void serve_usage(FILE *f)
             "  --max-connections N      open connections (MEETD_MAX_CONNECTIONS, default 4096)\n"
             "  --per-ip-connections N   per client address, 0 = off (MEETD_PER_IP_CONNECTIONS)\n"
             "  --idle-timeout S         seconds of silence before closing (MEETD_IDLE_TIMEOUT, default 30)\n"
+            "  --request-timeout S      seconds for a request to arrive whole (MEETD_REQUEST_TIMEOUT, default 30)\n"
             "  --rate-limit R           requests/s per app, 0 = off (MEETD_RATE_LIMIT)\n"
             "  --replay-capacity N      (timestamp, nonce) pairs kept (MEETD_REPLAY_CAPACITY, default 1000000)\n"
             "  --durability full|normal commit durability (MEETD_DURABILITY, default full)\n"
@@ -168,6 +170,8 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
         o->per_ip = (unsigned)n;
     else if (strcmp(name, "idle-timeout") == 0 && n >= 1)
         o->idle_timeout = (unsigned)n;
+    else if (strcmp(name, "request-timeout") == 0 && n >= 1 && n <= 3600)
+        o->request_timeout = (unsigned)n;
     else if (strcmp(name, "presence-grace") == 0 && n >= 1 && n <= 86400)
         o->presence_grace = (unsigned)n;
     else if (strcmp(name, "heartbeat") == 0 && n >= 1 && n <= 3600)
@@ -185,6 +189,7 @@ static const struct option serve_longopts[] = {
     {"max-connections", required_argument, NULL, 0},
     {"per-ip-connections", required_argument, NULL, 0},
     {"idle-timeout", required_argument, NULL, 0},
+    {"request-timeout", required_argument, NULL, 0},
     {"rate-limit", required_argument, NULL, 0},
     {"replay-capacity", required_argument, NULL, 0},
     {"durability", required_argument, NULL, 0},
@@ -228,6 +233,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
     o->workers = 64;
     o->max_connections = 4096;
     o->idle_timeout = 30;
+    o->request_timeout = 30;
     o->replay_capacity = 1000000;
     o->presence_grace = 60;
     o->heartbeat = 15;
@@ -362,6 +368,7 @@ static int serve_run(const serve_opts *o)
                       .workers = o->workers,
                       .max_connections = o->max_connections,
                       .per_ip_connections = o->per_ip, .idle_timeout = o->idle_timeout,
+                      .request_timeout = o->request_timeout,
                       .metrics_public = o->metrics_public};
     if (http_start(&hc, &env, &srv) != 0)
         goto out;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -39,12 +41,36 @@ typedef struct http_pool {
     pthread_t *threads;
 } http_pool;
 
+/* A connection while it is sending us a request. libmicrohttpd only bounds
+ * silence (the idle timeout); a client that trickles a byte now and then
+ * would hold its connection for ever. The watchdog gives each request
+ * --request-timeout to arrive whole, then shuts the socket down. */
+typedef struct http_conn {
+    int fd;
+    int64_t since_ms;          /* the current request began to arrive */
+    bool receiving;
+    struct http_conn *prev;
+    struct http_conn *next;
+} http_conn;
+
+typedef struct http_watchdog {
+    pthread_mutex_t lock;      /* also held while a socket is shut down, so
+                                  that its fd cannot be closed and reused */
+    pthread_cond_t cond;
+    http_conn *head;
+    int64_t timeout_ms;
+    bool stopping;
+    bool started;
+    pthread_t thread;
+} http_watchdog;
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const api_env *env;
     uint16_t port;
     bool metrics_public;
     http_pool pool;
+    http_watchdog dog;
 };
 
 /* One request from its first line to its completion. */
@@ -61,6 +87,7 @@ struct http_req {
     bool too_large;
     bool answered;
     bool stream;               /* an event stream: logged when it opens too */
+    bool close;                /* answer with Connection: close */
     int status;                /* 0 until a response is queued */
     int error_code;
     /* Handed to a worker: the call, its connection (suspended meanwhile),
@@ -89,6 +116,119 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
     return r;
 }
 
+/* ---- the request watchdog -------------------------------------------------- */
+
+static void http_conn_phase(http_server *s, struct MHD_Connection *conn, bool receiving)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    http_conn *c = ci != NULL ? ci->socket_context : NULL;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&s->dog.lock);
+    c->receiving = receiving;
+    c->since_ms = clock_mono_ms();
+    pthread_mutex_unlock(&s->dog.lock);
+}
+
+static void http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                   enum MHD_ConnectionNotificationCode toe)
+{
+    http_server *s = cls;
+    http_conn *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof *c);
+        if (c == NULL || ci == NULL) {
+            free(c);
+            return;   /* unwatched: the idle timeout still applies */
+        }
+        c->fd = ci->connect_fd;
+        c->since_ms = clock_mono_ms();
+        c->receiving = true;
+        pthread_mutex_lock(&s->dog.lock);
+        c->next = s->dog.head;
+        if (c->next != NULL)
+            c->next->prev = c;
+        s->dog.head = c;
+        pthread_mutex_unlock(&s->dog.lock);
+        *socket_context = c;
+        return;
+    }
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&s->dog.lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->dog.head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->dog.lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+static void *http_watchdog_main(void *arg)
+{
+    http_server *s = arg;
+    http_watchdog *d = &s->dog;
+    pthread_mutex_lock(&d->lock);
+    while (!d->stopping) {
+        int64_t now = clock_mono_ms();
+        for (http_conn *c = d->head; c != NULL; c = c->next) {
+            if (c->receiving && now - c->since_ms > d->timeout_ms) {
+                /* libmicrohttpd sees the connection end and cleans up. */
+                shutdown(c->fd, SHUT_RDWR);
+                c->receiving = false;
+                log_info("request not received whole within %lld ms: connection closed",
+                         (long long)d->timeout_ms);
+            }
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 250 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&d->cond, &d->lock, &until);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+static int http_watchdog_start(http_server *s, unsigned timeout_s)
+{
+    http_watchdog *d = &s->dog;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    d->timeout_ms = (int64_t)timeout_s * 1000;
+    if (pthread_create(&d->thread, NULL, http_watchdog_main, s) != 0)
+        return -1;
+    d->started = true;
+    return 0;
+}
+
+static void http_watchdog_stop(http_watchdog *d)
+{
+    if (d->started) {
+        pthread_mutex_lock(&d->lock);
+        d->stopping = true;
+        pthread_cond_signal(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        pthread_join(d->thread, NULL);
+        d->started = false;
+    }
+}
+
+/* ---- access log ------------------------------------------------------------ */
+
 static void http_access_log(const http_req *r, const char *extra)
 {
     int64_t us = clock_mono_us() - r->start_us;
@@ -110,6 +250,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
         http_access_log(r, " stream=closed");
     else
         http_access_log(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    /* Keep-alive: the next request's clock starts now. */
+    http_conn_phase(cls, conn, true);
     json_decref(r->call.out);
     free(r->body);
     free(r->raw_uri);
@@ -151,6 +293,8 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, http_req *r, const
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, "X-TC-Trace", r->trace);
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
@@ -332,6 +476,32 @@ static void http_pool_stop(http_pool *p)
     pthread_mutex_destroy(&p->lock);
 }
 
+static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    int *counts = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        counts[0]++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        counts[1]++;
+    return MHD_YES;
+}
+
+/* Requests whose framing two readers could disagree on are refused, and
+ * their connection closed: with two lengths (or a length and chunking) a
+ * proxy and meetd could see different requests in the same bytes. A NUL
+ * decoded from the URI would cut the path or a query value short. */
+static const char *http_request_framing(struct MHD_Connection *conn, const char *raw_uri)
+{
+    int counts[2] = {0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_header, counts);
+    if (counts[0] > 1 || counts[1] > 1 || (counts[0] > 0 && counts[1] > 0))
+        return "conflicting Content-Length / Transfer-Encoding headers";
+    if (raw_uri != NULL && strcasestr(raw_uri, "%00") != NULL)
+        return "the request URI holds a NUL byte";
+    return NULL;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -346,6 +516,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         r->headers_seen = true;
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
+        const char *bad = http_request_framing(conn, r->raw_uri);
+        if (bad != NULL) {
+            r->too_large = r->answered = r->close = true;
+            return http_send_error(conn, r, s->env, ME_INVALID, bad);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > API_BODY_MAX) {
@@ -401,6 +576,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             return MHD_YES;
         return http_finish(conn, r);
     }
+    http_conn_phase(s, conn, false);   /* received whole: the watchdog lets go */
     api_call *c = &r->call;
     c->env = s->env;
     c->method = method;
@@ -461,6 +637,11 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     }
     s->env = env;
     s->metrics_public = cfg->metrics_public;
+    if (http_watchdog_start(s, cfg->request_timeout) != 0) {
+        http_pool_stop(&s->pool);
+        free(s);
+        return -1;
+    }
     s->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, http_access, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -471,10 +652,12 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, s,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
+        http_watchdog_stop(&s->dog);
         http_pool_stop(&s->pool);
         free(s);
         return -1;
@@ -493,5 +676,6 @@ void http_stop(http_server *s)
         return;
     http_pool_stop(&s->pool);
     MHD_stop_daemon(s->daemon);
+    http_watchdog_stop(&s->dog);
     free(s);
 }

@@ -15,7 +15,8 @@ typedef struct http_config {
     unsigned workers;          /* request threads: how many requests run at once */
     unsigned max_connections;
     unsigned per_ip_connections; /* 0: no per-address limit */
-    unsigned idle_timeout;     /* seconds */
+    unsigned idle_timeout;     /* seconds of silence */
+    unsigned request_timeout;  /* seconds for a request to arrive whole */
     bool metrics_public;       /* serve /metrics to any client, not only loopback */
 } http_config;
 
