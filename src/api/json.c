@@ -168,6 +168,10 @@ json_t *api_response_body(const api_call *c, int *status)
     }
     *status = err_http_status(c->err.err);
     const char *msg = c->err.msg[0] ? c->err.msg : err_default_message(c->err.err);
+    /* A message may quote the request (a path, an id); JSON text must be
+     * UTF-8, so one that is not falls back to the default. */
+    if (!core_utf8_valid(msg, strlen(msg)))
+        msg = err_default_message(c->err.err);
     return json_pack("{s:{s:i,s:I,s:s}}", "error_info", "error_code", err_code(c->err.err),
                      "new_error_code", (json_int_t)err_new_code(c->err.err), "message", msg);
 }

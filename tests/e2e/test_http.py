@@ -42,6 +42,16 @@ class HttpTest(h.MeetdCase):
         self.assert_unchanged(before, mid)
         self.assert_present(mid, bob)
 
+    def test_error_quoting_bytes_that_are_not_utf8(self):
+        """A message quoting the request must still be JSON (found by fuzzing)."""
+        for method, uri, status in (("DELETE", "/v1/meetings/%FF", 405),
+                                    ("DELETE", "/meetd/v1/webhooks/%FF%FE", 400)):
+            with self.subTest(uri=uri):
+                resp = self.client.request(method, uri, None)
+                self.assertEqual(resp.status, status, resp)
+                self.assertIsInstance(resp.json, dict, resp)
+                self.assertEqual(resp.json["error_info"]["error_code"], 190004)
+
     def test_healthz_needs_no_auth(self):
         resp = self.client.get("/healthz", signed=False)
         self.assertEqual(self.assert_ok(resp), {"status": "ok"})
