@@ -62,7 +62,8 @@ static void serve_usage(FILE *f)
             "  --webhook-attempts N     attempts per webhook delivery (MEETD_WEBHOOK_ATTEMPTS, default 10)\n"
             "  --webhook-backoff-ms N   first retry delay, doubling (MEETD_WEBHOOK_BACKOFF_MS, default 1000)\n"
             "  --webhook-backoff-max-ms N  longest retry delay (MEETD_WEBHOOK_BACKOFF_MAX_MS, default 300000)\n"
-            "  --webhook-timeout-ms N   one delivery attempt (MEETD_WEBHOOK_TIMEOUT_MS, default 10000)\n",
+            "  --webhook-timeout-ms N   one delivery attempt (MEETD_WEBHOOK_TIMEOUT_MS, default 10000)\n"
+            "  --webhook-public-only    never deliver to loopback, private or link-local addresses\n",
             MEETD_DEFAULT_LISTEN, MEETD_DEFAULT_DATA);
 }
 
@@ -196,6 +197,7 @@ static const struct option serve_longopts[] = {
     {"presence-grace", required_argument, NULL, 0},
     {"heartbeat", required_argument, NULL, 0},
     {"metrics-public", no_argument, NULL, 'm'},
+    {"webhook-public-only", no_argument, NULL, 'P'},
     {"webhook-attempts", required_argument, NULL, 0},
     {"webhook-backoff-ms", required_argument, NULL, 0},
     {"webhook-backoff-max-ms", required_argument, NULL, 0},
@@ -250,6 +252,10 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
         }
         if (ch == 'm') {
             o->metrics_public = true;
+            continue;
+        }
+        if (ch == 'P') {
+            o->hooks.public_only = true;
             continue;
         }
         if (ch != 0) {

@@ -23,6 +23,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -347,6 +351,45 @@ static int webhook_header(webhook_job *j, const char *name, const char *value)
     return 0;
 }
 
+static bool webhook_v4_private(uint32_t a)
+{
+    return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
+           (a >> 20) == 0xAC1 ||             /* 172.16/12 */
+           (a >> 16) == 0xC0A8 ||            /* 192.168/16 */
+           (a >> 16) == 0xA9FE ||            /* 169.254/16 link-local, cloud metadata */
+           (a >> 22) == (100u << 2 | 1) ||   /* 100.64/10 shared address space */
+           (a >> 28) >= 0xE;                 /* multicast and reserved */
+}
+
+bool webhook_address_private(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return webhook_v4_private(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            uint32_t v4;
+            memcpy(&v4, &a->s6_addr[12], 4);
+            return webhook_v4_private(ntohl(v4));
+        }
+        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+               IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+               (a->s6_addr[0] & 0xFE) == 0xFC;   /* fc00::/7 unique local */
+    }
+    return true;
+}
+
+/* libcurl asks here for each socket it would connect: the resolved address
+ * is what is checked. */
+static curl_socket_t webhook_open_socket(void *clientp, curlsocktype purpose,
+                                         struct curl_sockaddr *addr)
+{
+    const webhook_config *cfg = clientp;
+    if (cfg->public_only && webhook_address_private(&addr->addr))
+        return CURL_SOCKET_BAD;
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
 /* The request for one delivery: body {"data": base64(event)} and Tencent's
  * signature headers, plus X-Meetd-Delivery, the id a receiver can drop
  * repeated deliveries by. */
@@ -390,6 +433,8 @@ static int webhook_job_prepare(webhook_worker *w, webhook_job *j, const store_de
               curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, webhook_discard) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_WRITEDATA, j) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, webhook_open_socket) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &w->cfg) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_PRIVATE, j) == CURLE_OK;
     rc = ok ? 0 : -1;
 out:

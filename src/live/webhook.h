@@ -72,7 +72,14 @@ typedef struct webhook_config {
     int backoff_base_ms;    /* first retry after this; doubles each time */
     int backoff_max_ms;     /* cap of the delay */
     int timeout_ms;         /* one delivery attempt */
+    bool public_only;       /* refuse to connect to loopback, private and
+                               link-local addresses (checked per connection,
+                               after DNS, so a name cannot smuggle them) */
 } webhook_config;
+
+/* Whether an address is one public_only refuses. */
+struct sockaddr;
+bool webhook_address_private(const struct sockaddr *sa);
 
 /* The delay before the attempt after `attempts` failed ones:
  * backoff_base_ms * 2^(attempts - 1), at most backoff_max_ms. */

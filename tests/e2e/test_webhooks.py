@@ -620,5 +620,21 @@ class WebhookGiveUpTest(WebhookCase):
         self.assertEqual(self.assert_ok(self.deliveries_req(c, status="pending"))["total_count"], 0)
 
 
+class WebhookPublicOnlyTest(WebhookCase):
+    """--webhook-public-only: a tenant cannot make meetd connect to loopback
+    (or any private address): the delivery fails without a byte sent."""
+    server_args = QUICK + ("--webhook-attempts", "1", "--webhook-public-only")
+
+    def test_loopback_receiver_is_never_reached(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("private"))
+        mid = self.new_meeting("alice", client=c)
+        self.join(mid, "alice", 1, client=c)
+        [r] = wait_for(lambda: self.all_settled(c, "failed", 1), "failed delivery")
+        self.assertEqual((r["attempts"], r["last_http_status"]), (1, 0))
+        self.assertTrue(r["last_error"])
+        self.assertEqual(self.rx.count(path), 0)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -915,12 +915,45 @@ static void test_worker_config(void **state)
     webhook_worker_stop(w);
 }
 
+static bool private_addr(const char *text)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+        ss.ss_family = AF_INET6;
+    }
+    return webhook_address_private((struct sockaddr *)&ss);
+}
+
+static void test_private_addresses(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "127.0.0.1", "127.255.1.2", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+        "192.168.1.1", "169.254.169.254", "100.64.0.1", "100.127.255.255", "0.0.0.0",
+        "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12::1",
+        "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+    };
+    static const char *const allowed[] = {
+        "8.8.8.8", "172.15.255.255", "172.32.0.1", "192.169.0.1", "100.63.255.255",
+        "100.128.0.1", "1.1.1.1", "2001:4860::8888", "::ffff:8.8.8.8",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        assert_true(private_addr(refused[i]));
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        assert_false(private_addr(allowed[i]));
+}
+
 int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signature_vectors),
+        cmocka_unit_test(test_private_addresses),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_event_json),
         cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
