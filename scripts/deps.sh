@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake pkg-config clang
   libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev libpq-dev
   libcurl4-openssl-dev libcmocka-dev
-  python3 sqlite3 curl
+  python3 sqlite3 curl openssl
 )
 # libclang-rt provides clang's sanitizer runtimes for fuzzing.
 if [ "${MEETD_DEPS_FUZZ:-0}" = 1 ]; then pkgs+=(libclang-rt-14-dev); fi
