@@ -33,3 +33,18 @@ test-asan: deps
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Benchmarks (bench/README.md): nginx on loopback as the anchor, then meetd's
+# scenarios with the same client settings; BENCH_SECONDS per run (default 10).
+# bench-scale: kickout latency as meetings grow, 10,000 event streams.
+.PHONY: bench bench-scale bench-build
+bench-build:
+	@MEETD_DEPS_BENCH=1 scripts/deps.sh
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target meetd meetbench
+
+bench: bench-build
+	@bench/run.sh $(BUILD)
+
+bench-scale: bench-build
+	@bench/scale.sh $(BUILD)

@@ -11,6 +11,9 @@ pkgs=(
 )
 # libclang-rt provides clang's sanitizer runtimes for fuzzing.
 if [ "${MEETD_DEPS_FUZZ:-0}" = 1 ]; then pkgs+=(libclang-rt-14-dev); fi
+# nginx is the benchmark's anchor (make bench). Debian 12's `nginx` is the
+# plain server (nginx-light adds the echo module, not needed for `return`).
+if [ "${MEETD_DEPS_BENCH:-0}" = 1 ]; then pkgs+=(nginx); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make bench: nginx's static rate, then meetd's scenarios with the same
+# client settings, durability full and then normal; ratios to nginx.
+#
+#   bench/run.sh [BUILD_DIR]
+#
+# Environment: BENCH_SECONDS (each run's measured seconds, default 10),
+# BENCH_WARMUP (2), BENCH_CONNECTIONS (64), BENCH_THREADS (client threads,
+# 2), BENCH_SCENARIOS ("kickout join-churn participants mixed"),
+# BENCH_DURABILITY ("full normal"), BENCH_MEETINGS (10), BENCH_PARTICIPANTS
+# (100), NGINX_WORKERS (nproc), MEETD_THREADS (meetd's --threads, 2),
+# BENCH_DIR (where the scratch directory goes; its disk is the one meetd
+# syncs to, default $TMPDIR or /tmp), BENCH_KEEP=1 keeps it.
+set -euo pipefail
+
+BUILD=${1:-build}
+BUILD=$(cd "$BUILD" && pwd)
+SECS=${BENCH_SECONDS:-10}
+WARM=${BENCH_WARMUP:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
+SCENARIOS=${BENCH_SCENARIOS:-kickout join-churn participants mixed}
+DURABILITY=${BENCH_DURABILITY:-full normal}
+MEETINGS=${BENCH_MEETINGS:-10}
+PARTICIPANTS=${BENCH_PARTICIPANTS:-100}
+NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
+MEETD_THREADS=${MEETD_THREADS:-2}
+
+SCRATCH=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/meetbench.XXXXXX")
+. "$(dirname "$0")/lib.sh"
+
+cleanup() {
+  stop_all
+  mkdir -p "$BUILD/bench/last"
+  rm -f "$BUILD/bench/last/"*.json
+  cp "$RESULTS"/*.json "$BUILD/bench/last/" 2>/dev/null || true
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ -x "$MEETD" ] && [ -x "$MEETBENCH" ] || die "build first: $MEETD and $MEETBENCH"
+CLIENT=(--connections "$CONNS" --threads "$THREADS" --duration "$SECS" --warmup "$WARM")
+SHAPE=(--meetings "$MEETINGS" --participants "$PARTICIPANTS")
+
+machine_info >&2
+DISK=$(disk_probe)
+say "$DISK"
+say "client: ${CLIENT[*]}; meetd --threads $MEETD_THREADS; nginx worker_processes $NGINX_WORKERS"
+
+# 1. The anchor.
+start_nginx "$NGINX_WORKERS"
+bench nginx-static --url "$NGINX_URL" "${CLIENT[@]}" static
+stop_nginx
+
+# 2. meetd's HTTP path without a signature or a write: GET /healthz (one
+# store read), for telling the HTTP layer's cost from the rest.
+start_meetd meetd-healthz full --threads "$MEETD_THREADS"
+bench meetd-healthz --profile "$MEETD_CREDS" --pid "$MEETD_PID" "${CLIENT[@]}" --path /healthz static
+stop_meetd
+
+# 3. meetd, a fresh store for every run so that runs do not feed each other.
+for d in $DURABILITY; do
+  for s in $SCENARIOS; do
+    start_meetd "meetd-$d-$s" "$d" --threads "$MEETD_THREADS"
+    bench "$d-$s" --profile "$MEETD_CREDS" --pid "$MEETD_PID" "${CLIENT[@]}" "${SHAPE[@]}" "$s"
+    stop_meetd
+  done
+  # Latency at half of the kickout throughput just measured (open loop: a
+  # step is one kick and its re-join).
+  if [ -f "$RESULTS/$d-kickout.json" ]; then
+    max=$(json_get "$RESULTS/$d-kickout.json" ops.kickout.rps)
+    half=$(python3 -c "print(max(1.0, float('$max') / 2))")
+    start_meetd "meetd-$d-half" "$d" --threads "$MEETD_THREADS"
+    bench "$d-kickout-half" --profile "$MEETD_CREDS" --pid "$MEETD_PID" "${CLIENT[@]}" \
+      "${SHAPE[@]}" --rate "$half" kickout
+    stop_meetd
+  fi
+done
+
+echo
+machine_info
+echo "$DISK"
+echo "client: ${CLIENT[*]} ${SHAPE[*]}; meetd --threads $MEETD_THREADS; nginx worker_processes $NGINX_WORKERS"
+echo "req/ng: requests/s over nginx's; op/ng: the scenario's own operation (kickout, join, read) over nginx's"
+python3 "$BENCH_ROOT/bench/summary.py" report "$RESULTS"
+echo "(results: $BUILD/bench/last/*.json)"

@@ -1,0 +1,181 @@
+"""Summaries of meetbench --json results for bench/run.sh and bench/scale.sh.
+
+    summary.py line LABEL FILE     one line for one result
+    summary.py report DIR          make bench: table, ratios to nginx, targets
+    summary.py scale DIR           make bench-scale: scale figures and targets
+"""
+import json
+import os
+import sys
+
+DURABILITIES = ("full", "normal")
+SCENARIOS = ("kickout", "join-churn", "participants", "mixed")
+# The operation each scenario is about, for its rate and latency columns.
+PRIMARY = {"static": "static", "kickout": "kickout", "join-churn": "join",
+           "participants": "participants", "mixed": None, "streams": "kick-to-close"}
+
+
+def load(directory, label):
+    path = os.path.join(directory, label + ".json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def primary(result):
+    return PRIMARY.get(result["scenario"])
+
+
+def op(result, name):
+    return result["ops"].get(name, {}) if name else {}
+
+
+def errors_text(result):
+    if not result["errors"]:
+        return "0"
+    kinds = ", ".join("%s x%d" % kv for kv in sorted(result["error_kinds"].items()))
+    return "%d (%s)" % (result["errors"], kinds)
+
+
+def line(label, result):
+    if result["scenario"] == "streams":
+        c = result["ops"].get("kick-to-close", {})
+        return "bench: %s: %d streams, meetd RSS %.1f MiB (%.1f before); %d kicks, kick-to-close " \
+               "p50 %.3f p99 %.3f ms; errors %s" % (
+                   label, result["streams"], result["rss_streams_kb"] / 1024.0,
+                   result["rss_before_kb"] / 1024.0, result["kicks"], c.get("p50_ms", 0),
+                   c.get("p99_ms", 0), errors_text(result))
+    p = op(result, primary(result))
+    lat = " p50 %.3f p99 %.3f p99.9 %.3f ms" % (p["p50_ms"], p["p99_ms"], p["p999_ms"]) if p else ""
+    ops = ", ".join("%s %.0f/s" % (k, v["rps"]) for k, v in result["ops"].items() if v["rps"])
+    return "bench: %s: %.0f req/s (%s)%s, errors %s, cpu client %.2f server %.2f" % (
+        label, result["rps"], ops, lat, errors_text(result), result["client_cpu"],
+        result["server_cpu"])
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def verdict(ok):
+    return "MET" if ok else "MISSED"
+
+
+def report(directory):
+    nginx = load(directory, "nginx-static")
+    base = nginx["rps"] if nginx else 0.0
+    print("%-26s %9s %10s %8s %8s %8s %7s %7s  %s" % (
+        "run", "req/s", "op/s", "p50 ms", "p99 ms", "p99.9", "req/ng", "op/ng", "errors"))
+    rows = [("nginx-static", nginx)] if nginx else []
+    rows.append(("meetd-healthz", load(directory, "meetd-healthz")))
+    for d in DURABILITIES:
+        labels = ["%s-%s" % (d, s) for s in SCENARIOS] + ["%s-kickout-half" % d]
+        found = [(label, load(directory, label)) for label in labels]
+        if any(r for _, r in found):     # a durability not asked for is left out
+            rows.extend(found)
+    for label, r in rows:
+        if r is None:
+            print("%-26s (missing)" % label)
+            continue
+        name = primary(r)
+        p = op(r, name)
+        if name is None:   # mixed: every request counts
+            p = {"rps": r["rps"], "p50_ms": float("nan"), "p99_ms": float("nan"),
+                 "p999_ms": float("nan")}
+        print("%-26s %9.0f %10.0f %8.3f %8.3f %8.3f %7.3f %7.3f  %s" % (
+            label, r["rps"], p["rps"], p["p50_ms"], p["p99_ms"], p["p999_ms"],
+            ratio(r["rps"], base), ratio(p["rps"], base), errors_text(r)))
+        if name is None or label.endswith("-half") or r["scenario"] == "kickout":
+            detail = ", ".join("%s %.0f/s p50 %.3f p99 %.3f" % (k, v["rps"], v["p50_ms"], v["p99_ms"])
+                               for k, v in sorted(r["ops"].items()))
+            print("%-26s   %s" % ("", detail))
+    print()
+    if not nginx:
+        print("targets: no nginx figure, no ratios")
+        return
+    full = load(directory, "full-kickout")
+    if full:
+        k = full["ops"].get("kickout", {}).get("rps", 0.0)
+        print("target: kickout throughput (full) >= 0.5 x nginx: %.0f kickouts/s vs nginx %.0f req/s "
+              "= %.3f x -> %s (%.3f x counting the re-joins too: %.0f req/s)" % (
+                  k, base, ratio(k, base), verdict(k >= 0.5 * base), ratio(full["rps"], base),
+                  full["rps"]))
+    for d in DURABILITIES:
+        half = load(directory, "%s-kickout-half" % d)
+        if half and "kickout" in half["ops"]:
+            p99 = half["ops"]["kickout"]["p99_ms"]
+            print("target: p99 <= 5 ms at half throughput (%s, %.0f kickouts/s): kickout p99 %.3f ms "
+                  "-> %s" % (d, half["rate"], p99, verdict(p99 <= 5.0)))
+
+
+def scale(directory):
+    sizes = (10, 1000, 100000)
+    print("%-30s %10s %9s %9s %9s %9s  %s" % ("kickout latency", "kicks/s", "p50 ms", "p99 ms",
+                                               "p99.9", "setup s", "errors"))
+    for d in DURABILITIES:
+        found = {n: load(directory, "scale-kickout-%s-%d" % (d, n)) for n in sizes}
+        if not any(found.values()):
+            continue
+        for n in sizes:
+            r = found[n]
+            label = "%s, meeting of %d" % (d, n)
+            if r is None:
+                print("%-30s (missing)" % label)
+                continue
+            k = r["ops"].get("kickout", {})
+            print("%-30s %10.0f %9.3f %9.3f %9.3f %9.1f  %s" % (
+                label, k.get("rps", 0), k.get("p50_ms", 0), k.get("p99_ms", 0),
+                k.get("p999_ms", 0), r["setup_s"], errors_text(r)))
+        small, big = found[10], found[100000]
+        if small and big and "kickout" in small["ops"] and "kickout" in big["ops"]:
+            a, b = small["ops"]["kickout"], big["ops"]["kickout"]
+            print("target (%s): kickout latency at 100,000 <= 1.3 x at 10: p50 %.3f / %.3f = %.2f x "
+                  "-> %s; p99 %.3f / %.3f = %.2f x -> %s" % (
+                      d, b["p50_ms"], a["p50_ms"], ratio(b["p50_ms"], a["p50_ms"]),
+                      verdict(b["p50_ms"] <= 1.3 * a["p50_ms"]),
+                      b["p99_ms"], a["p99_ms"], ratio(b["p99_ms"], a["p99_ms"]),
+                      verdict(b["p99_ms"] <= 1.3 * a["p99_ms"])))
+    for d in DURABILITIES:
+        st = load(directory, "scale-streams-%s" % d)
+        if st is not None:
+            streams(d, st)
+
+
+def streams(d, st):
+    mb = st["rss_streams_kb"] / 1024.0
+    per = (st["rss_streams_kb"] - st["rss_before_kb"]) / max(st["streams"], 1)
+    print("streams (%s): %d open; meetd RSS %.1f MiB before, %.1f MiB with them open "
+          "(%.1f KiB each)" % (d, st["streams"], st["rss_before_kb"] / 1024.0, mb, per))
+    print("target: 10,000 streams in <= 200 MB RSS: %.1f MiB (%.1f MB) -> %s" % (
+        mb, st["rss_streams_kb"] * 1024 / 1e6, verdict(st["rss_streams_kb"] * 1024 <= 200e6
+                                                      and st["streams"] >= 10000)))
+    for name in ("kickout", "kick-to-event", "kick-to-close"):
+        o = st["ops"].get(name)
+        if o:
+            print("  %-14s %6d  p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms" % (
+                name, o["count"], o["p50_ms"], o["p99_ms"], o["p999_ms"], o["max_ms"]))
+    c = st["ops"].get("kick-to-close")
+    if c:
+        print("target: kick-to-close p99 <= 10 ms (%s): %.3f ms -> %s (%d kicks at %.0f/s, "
+              "errors %s)" % (d, c["p99_ms"], verdict(c["p99_ms"] <= 10.0), st["kicks"],
+                              st["rate"], errors_text(st)))
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "line":
+        with open(argv[3]) as f:
+            print(line(argv[2], json.load(f)))
+    elif len(argv) == 3 and argv[1] == "report":
+        report(argv[2])
+    elif len(argv) == 3 and argv[1] == "scale":
+        scale(argv[2])
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
