@@ -17,8 +17,11 @@
 #include "live/live.h"
 
 /* Headers and the request line must fit in this per-connection pool;
- * libmicrohttpd answers 431 when they do not. */
-#define HTTP_CONNECTION_MEMORY (32 * 1024)
+ * libmicrohttpd answers 431 when they do not. Every open event stream keeps
+ * its pool, so this is most of a stream's memory: 12 KiB holds any signed
+ * request with room to spare (nginx's default header buffers are 8 KiB)
+ * and keeps 10,000 streams within budget (bench/README.md). */
+#define HTTP_CONNECTION_MEMORY (12 * 1024)
 #define HTTP_PATH_LOG_MAX 200
 /* A chunked body over the limit is read and dropped up to this many bytes,
  * so that an ordinary client gets its 413 rather than a reset while it is

@@ -45,7 +45,6 @@ struct store {
 
     store_conn *writer;
     pthread_mutex_t queue_lock;
-    pthread_cond_t queue_cond;
     struct store_job *queue_head;   /* waiting for the next batch */
     struct store_job *queue_tail;
     bool leader_active;             /* a batch is being run */
@@ -483,7 +482,6 @@ int store_open(const store_options *opt, store **out)
     }
     s->durability = opt->durability;
     pthread_mutex_init(&s->queue_lock, NULL);
-    pthread_cond_init(&s->queue_cond, NULL);
     pthread_mutex_init(&s->read_lock, NULL);
     pthread_cond_init(&s->read_cond, NULL);
 
@@ -519,7 +517,6 @@ void store_close(store *s)
     pthread_cond_destroy(&s->read_cond);
     pthread_mutex_destroy(&s->read_lock);
     assert(s->queue_head == NULL && !s->leader_active);
-    pthread_cond_destroy(&s->queue_cond);
     pthread_mutex_destroy(&s->queue_lock);
     free(s->path);
     free(s);
@@ -557,6 +554,7 @@ typedef struct store_job {
     void *arg;
     int rc;
     bool done;
+    pthread_cond_t wake;        /* its caller waits here, and only here */
     struct store_job *next;
 } store_job;
 
@@ -623,6 +621,7 @@ int store_write(store *s, store_fn fn, void *arg)
         return -1;
     }
     store_job job = {.fn = fn, .arg = arg, .rc = -1};
+    pthread_cond_init(&job.wake, NULL);
     pthread_mutex_lock(&s->queue_lock);
     if (s->queue_tail != NULL)
         s->queue_tail->next = &job;
@@ -631,7 +630,7 @@ int store_write(store *s, store_fn fn, void *arg)
     s->queue_tail = &job;
     while (!job.done) {
         if (s->leader_active) {
-            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+            pthread_cond_wait(&job.wake, &s->queue_lock);
             continue;
         }
         /* Lead: our job is queued, so the batch taken is never empty. */
@@ -640,14 +639,20 @@ int store_write(store *s, store_fn fn, void *arg)
         pthread_mutex_unlock(&s->queue_lock);
         batch_run(s, batch);
         pthread_mutex_lock(&s->queue_lock);
+        /* Wake exactly the callers whose work is decided, and the first
+         * caller queued meanwhile to lead the next batch: waking everyone
+         * costs a context switch per waiter per batch. */
         for (store_job *j = batch, *next; j != NULL; j = next) {
             next = j->next;   /* j may be gone once done is seen */
             j->done = true;
+            pthread_cond_signal(&j->wake);
         }
         s->leader_active = false;
-        pthread_cond_broadcast(&s->queue_cond);
+        if (s->queue_head != NULL)
+            pthread_cond_signal(&s->queue_head->wake);
     }
     pthread_mutex_unlock(&s->queue_lock);
+    pthread_cond_destroy(&job.wake);
     return job.rc;
 }
 
