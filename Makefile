@@ -19,8 +19,9 @@ build: deps
 run: build
 	$(BUILD)/meetd serve --listen $(LISTEN) --data $(DATA)
 
-# The whole suite, on a normal build and again on an ASan+UBSan build.
-test: test-plain test-asan
+# The whole suite, on a normal build and again on an ASan+UBSan build, then
+# every fuzz target for a short bounded run (fuzz-smoke, below).
+test: test-plain test-asan fuzz-smoke
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -33,6 +34,25 @@ test-asan: deps
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Fuzzing (docs/fuzzing.md): clang libFuzzer + ASan/UBSan targets under
+# fuzz/, each run FUZZ_SECONDS on a scratch copy of its corpus; fails if any
+# target crashes. fuzz-smoke is the short bounded run for CI.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= auth router json sse webhook
+FUZZ_JOBS    ?= 1
+
+.PHONY: fuzz fuzz-smoke
+fuzz:
+	@MEETD_DEPS_FUZZ=1 scripts/deps.sh
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DMEETD_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # Benchmarks (bench/README.md): nginx on loopback as the anchor, then meetd's
 # scenarios with the same client settings; BENCH_SECONDS per run (default 10).
