@@ -438,7 +438,8 @@ class Server:
 
     def access_line(self, trace):
         """The access-log line of the request with this trace id (waits for it)."""
-        self.wait_line(lambda l: trace in l, what="log line with trace id %s" % trace)
+        self.wait_line(lambda l: trace in l and " access " in l,
+                       what="access log line with trace id %s" % trace)
         return self.lines_with(trace)
 
     # -- clients and admin commands

@@ -59,7 +59,11 @@ class InternalErrorTest(h.MeetdCase):
         for leak in LEAKS + tuple(t.lower() for t in tables):
             self.assertNotIn(leak, msg, "5108 message leaks internals: %r" % info["message"])
         self.assertEqual(info["message"], "internal error")
-        lines = self.server.access_line(resp.trace)    # waits for the access line
+        # The access line is written last, once the answer is out: wait for
+        # it, then every line of this request is there.
+        self.server.wait_line(lambda l: resp.trace in l and " access " in l,
+                              what="access line of %s" % resp.trace)
+        lines = self.server.lines_with(resp.trace)
         self.assertGreaterEqual(len(lines), 2, "the cause is not logged under the trace id: %s"
                                 % lines)
 
