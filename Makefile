@@ -19,9 +19,10 @@ build: deps
 run: build
 	$(BUILD)/meetd serve --listen $(LISTEN) --data $(DATA)
 
-# The whole suite, on a normal build and again on an ASan+UBSan build, then
-# every fuzz target for a short bounded run (fuzz-smoke, below).
-test: test-plain test-asan fuzz-smoke
+# Every fuzz target for a short bounded run (fuzz-smoke, below), then the
+# whole suite on a normal build and again on an ASan+UBSan build (CTest's
+# summary closes the output).
+test: fuzz-smoke test-plain test-asan
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
