@@ -9,6 +9,25 @@ static const int64_t metrics_le_us[] = {500, 1000, 2500, 5000, 10000, 25000, 500
                                          250000, 1000000};
 #define METRICS_BUCKETS (sizeof metrics_le_us / sizeof metrics_le_us[0])
 
+static const struct {
+    const char *name;
+    const char *help;
+} metrics_counter_info[METRICS__COUNT] = {
+    [METRICS_KICKOUT_REMOVALS] = {"meetd_kickout_removals_total", "Devices removed by kickout."},
+    [METRICS_JOINS] = {"meetd_joins_total", "Device sessions started."},
+    [METRICS_LEAVES] = {"meetd_leaves_total",
+                        "Device sessions ended by the device or its time-out."},
+    [METRICS_STORE_COMMITS] = {"meetd_store_commits_total",
+                               "Write transactions committed, each one group of writes."},
+    [METRICS_STORE_WRITES] = {"meetd_store_writes_total",
+                              "Writes committed in them (writes / commits = group size)."},
+    [METRICS_STORE_CHECKPOINTS] = {"meetd_store_checkpoints_total",
+                                   "WAL checkpoints run by the background checkpointer."},
+    [METRICS_STORE_CHECKPOINTS_INLINE] = {
+        "meetd_store_checkpoints_inline_total",
+        "WAL checkpoints the writer ran itself because the WAL outgrew its hard limit."},
+};
+
 static atomic_uint_fast64_t metrics_counters[METRICS__COUNT];
 static atomic_uint_fast64_t metrics_status[6];       /* by first digit: 1xx..5xx */
 static atomic_uint_fast64_t metrics_bucket[METRICS_BUCKETS + 1];
@@ -65,26 +84,18 @@ char *metrics_render(const metrics_gauges *g)
     fprintf(f, "meetd_request_duration_seconds_sum %.6f\n",
             (double)metrics_get(&metrics_latency_sum_us) / 1e6);
     fprintf(f, "meetd_request_duration_seconds_count %llu\n", cum);
+    for (int c = 0; c < METRICS__COUNT; c++)
+        fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", metrics_counter_info[c].name,
+                metrics_counter_info[c].help, metrics_counter_info[c].name,
+                metrics_counter_info[c].name, metrics_get(&metrics_counters[c]));
     fprintf(f,
-            "# HELP meetd_kickout_removals_total Devices removed by kickout.\n"
-            "# TYPE meetd_kickout_removals_total counter\n"
-            "meetd_kickout_removals_total %llu\n"
-            "# HELP meetd_joins_total Device sessions started.\n"
-            "# TYPE meetd_joins_total counter\n"
-            "meetd_joins_total %llu\n"
-            "# HELP meetd_leaves_total Device sessions ended by the device or its time-out.\n"
-            "# TYPE meetd_leaves_total counter\n"
-            "meetd_leaves_total %llu\n"
             "# HELP meetd_event_streams Open device event streams.\n"
             "# TYPE meetd_event_streams gauge\n"
             "meetd_event_streams %zu\n"
             "# HELP meetd_replay_entries (timestamp, nonce) pairs held by the replay memory.\n"
             "# TYPE meetd_replay_entries gauge\n"
             "meetd_replay_entries %zu\n",
-            metrics_get(&metrics_counters[METRICS_KICKOUT_REMOVALS]),
-            metrics_get(&metrics_counters[METRICS_JOINS]),
-            metrics_get(&metrics_counters[METRICS_LEAVES]), g->event_streams,
-            g->replay_entries);
+            g->event_streams, g->replay_entries);
     if (fclose(f) != 0) {
         free(page);
         return NULL;

@@ -10,6 +10,10 @@ enum metrics_counter {
     METRICS_KICKOUT_REMOVALS,   /* devices removed by kickout */
     METRICS_JOINS,              /* device sessions started */
     METRICS_LEAVES,             /* device sessions ended by the device (incl. time-outs) */
+    METRICS_STORE_COMMITS,      /* write transactions committed (one a group) */
+    METRICS_STORE_WRITES,       /* callers' writes run in them */
+    METRICS_STORE_CHECKPOINTS,  /* WAL checkpoints by the background checkpointer */
+    METRICS_STORE_CHECKPOINTS_INLINE,  /* ... and by the writer, when the WAL grew too long */
     METRICS__COUNT
 };
 

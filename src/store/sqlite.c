@@ -29,9 +29,12 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "store/sqlite_int.h"
 
 #define STORE_DB_NAME "meetd.db"
+/* Grows by one byte each time a commit changes an app or a key. */
+#define STORE_STAMP_NAME "keys.stamp"
 /* Read connections kept open; more concurrent readers wait for one. */
 #define STORE_READERS_MAX 8
 /* How long a connection waits on a lock held by another process (meetd app
@@ -40,10 +43,12 @@
 
 struct store {
     char *path;
+    char *stamp_path;               /* <data_dir>/keys.stamp: store_keys_stamp */
     int version;
     store_durability durability;
 
     store_conn *writer;
+    store_ckpt *ckpt;
     pthread_mutex_t queue_lock;
     struct store_job *queue_head;   /* waiting for the next batch */
     struct store_job *queue_tail;
@@ -474,8 +479,9 @@ int store_open(const store_options *opt, store **out)
         log_error("store: out of memory");
         return -1;
     }
-    if (asprintf(&s->path, "%s/%s", opt->data_dir, STORE_DB_NAME) < 0) {
-        s->path = NULL;
+    if (asprintf(&s->path, "%s/%s", opt->data_dir, STORE_DB_NAME) < 0 ||
+        asprintf(&s->stamp_path, "%s/%s", opt->data_dir, STORE_STAMP_NAME) < 0) {
+        free(s->path);
         free(s);
         log_error("store: out of memory");
         return -1;
@@ -489,7 +495,8 @@ int store_open(const store_options *opt, store **out)
      * refused before anything about it changes. */
     if (make_db_file(s->path) != 0 ||
         conn_open(s->path, true, s->durability, &s->writer) != 0 ||
-        store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0) {
+        store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
+        store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0) {
         store_close(s);
         return -1;
     }
@@ -509,6 +516,8 @@ void store_close(store *s)
     /* The writer goes last: the last connection to close checkpoints the
      * WAL into the database file and removes it. Before that, refresh the
      * planner's statistics where SQLite thinks they are stale (bounded). */
+    if (s->writer != NULL)
+        store_ckpt_stop(s->ckpt, s->writer->db);
     if (s->writer != NULL && s->version > 0) {
         sqlite3_exec(s->writer->db, "PRAGMA analysis_limit = 400", NULL, NULL, NULL);
         sqlite3_exec(s->writer->db, "PRAGMA optimize", NULL, NULL, NULL);
@@ -519,6 +528,7 @@ void store_close(store *s)
     assert(s->queue_head == NULL && !s->leader_active);
     pthread_mutex_destroy(&s->queue_lock);
     free(s->path);
+    free(s->stamp_path);
     free(s);
 }
 
@@ -554,6 +564,7 @@ typedef struct store_job {
     void *arg;
     int rc;
     bool done;
+    bool keys_changed;
     pthread_cond_t wake;        /* its caller waits here, and only here */
     struct store_job *next;
 } store_job;
@@ -571,12 +582,37 @@ static bool batch_job(store_conn *c, store_job *job)
     }
     store_tx tx = {.conn = c};
     job->rc = tx_apply(&tx, job->fn, job->arg);
+    job->keys_changed = tx.keys_changed && job->rc == 0;
     if (sqlite3_get_autocommit(c->db))
         return false;
     if (job->rc != 0 && conn_tx(c, STMT_JOB_ROLLBACK) != 0)
         return false;
     /* After ROLLBACK TO the savepoint is still open: release it either way. */
     return conn_tx(c, STMT_JOB_RELEASE) == 0;
+}
+
+/* An append of one byte: atomic, and two processes moving the stamp at
+ * once both move it. Readers compare the inode and the size. */
+static void stamp_move(store *s)
+{
+    int fd = open(s->stamp_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || write(fd, "\n", 1) != 1)
+        log_error("store: cannot update %s: %s (cached keys may be used until they expire)",
+                  s->stamp_path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
+void store_keys_stamp(store *s, store_stamp *out)
+{
+    struct stat sb;
+    /* No file yet: no key has changed since the store was created. */
+    if (stat(s->stamp_path, &sb) != 0) {
+        out->ino = out->size = 0;
+        return;
+    }
+    out->ino = (uint64_t)sb.st_ino;
+    out->size = (uint64_t)sb.st_size;
 }
 
 /* Runs a batch in one transaction and sets every job's rc. */
@@ -588,7 +624,20 @@ static void batch_run(store *s, store_job *batch)
         ok = batch_job(c, j);
     if (ok)
         ok = conn_tx(c, STMT_TX_COMMIT) == 0;
-    if (!ok) {
+    if (ok) {
+        uint64_t n = 0;
+        bool keys_changed = false;
+        for (store_job *j = batch; j != NULL; j = j->next) {
+            n += j->rc == 0;
+            keys_changed |= j->keys_changed;
+        }
+        metrics_add(METRICS_STORE_COMMITS, 1);
+        metrics_add(METRICS_STORE_WRITES, n);
+        /* Before any caller returns, so that once `meetd app rotate-key`
+         * has said so no server takes the old key. */
+        if (keys_changed)
+            stamp_move(s);
+    } else {
         /* Nothing of this batch is committed: no job may say otherwise. */
         for (store_job *j = batch; j != NULL; j = j->next)
             if (j->rc == 0)

@@ -230,6 +230,7 @@ typedef struct store_conn {
 struct store_tx {
     store_conn *conn;
     bool failed;
+    bool keys_changed;   /* an app or a key was written: move the stamp */
 };
 
 /* ---- schema.c -------------------------------------------------------- */
@@ -309,5 +310,11 @@ static inline void store_page(int64_t *pos, int *size)
     if (*size < 0)
         *size = 0;
 }
+
+/* The background WAL checkpointer (sqlite_ckpt.c): started once the
+ * database is in WAL mode, stopped before the writer closes. */
+typedef struct store_ckpt store_ckpt;
+int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out);
+void store_ckpt_stop(store_ckpt *k, sqlite3 *writer);
 
 #endif

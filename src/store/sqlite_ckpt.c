@@ -1,0 +1,134 @@
+/* The WAL checkpointer: copies committed pages from the WAL back into the
+ * database file on a thread and a connection of its own.
+ *
+ * SQLite's automatic checkpoint runs inside the commit that pushes the WAL
+ * past 1,000 pages: that commit's caller (and, with group commit, every
+ * caller queued behind it) waits while the pages are written back and the
+ * database file is synced. That wait was the tail of meetd's write latency
+ * (bench/README.md). Here the writer only notices the WAL's length after
+ * each commit (the WAL hook) and wakes this thread, which runs a PASSIVE
+ * checkpoint: it never takes the writer's lock, so batches keep committing
+ * while it works.
+ *
+ * A PASSIVE checkpoint copies what was committed when it began. SQLite
+ * starts the WAL over at the first write after a checkpoint that copied
+ * everything, so under writes that never pause the WAL would only grow:
+ * past STORE_CKPT_HARD_FRAMES the writer checkpoints inline, as SQLite
+ * would have, which bounds it. Durability is unchanged: a checkpoint syncs
+ * the WAL, then the database file, before the WAL may be reused. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "store/sqlite_int.h"
+
+/* SQLite's own auto-checkpoint threshold (pages of the WAL). */
+#define STORE_CKPT_FRAMES 1000
+/* 16 x that: ~64 MiB of 4 KiB pages, journal_size_limit's size. */
+#define STORE_CKPT_HARD_FRAMES 16000
+
+struct store_ckpt {
+    sqlite3 *db;               /* used only by the thread, once started */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool wanted;
+    bool stopping;
+    pthread_t thread;
+};
+
+static void *ckpt_main(void *arg)
+{
+    store_ckpt *k = arg;
+    pthread_mutex_lock(&k->lock);
+    for (;;) {
+        while (!k->wanted && !k->stopping)
+            pthread_cond_wait(&k->cond, &k->lock);
+        if (k->stopping)
+            break;
+        k->wanted = false;
+        pthread_mutex_unlock(&k->lock);
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc == SQLITE_OK)
+            metrics_add(METRICS_STORE_CHECKPOINTS, 1);
+        else if (rc != SQLITE_BUSY)   /* BUSY: the writer's inline one is running */
+            log_error("store: checkpoint: %s (%d)", sqlite3_errmsg(k->db),
+                      sqlite3_extended_errcode(k->db));
+        pthread_mutex_lock(&k->lock);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+/* Called by SQLite on the writer's thread after every commit, with the
+ * number of pages now in the WAL. */
+static int ckpt_wal_hook(void *arg, sqlite3 *writer, const char *schema, int frames)
+{
+    store_ckpt *k = arg;
+    if (frames < STORE_CKPT_FRAMES)
+        return SQLITE_OK;
+    if (frames >= STORE_CKPT_HARD_FRAMES) {
+        if (sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+            SQLITE_OK)
+            metrics_add(METRICS_STORE_CHECKPOINTS_INLINE, 1);
+        return SQLITE_OK;
+    }
+    pthread_mutex_lock(&k->lock);
+    k->wanted = true;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    return SQLITE_OK;
+}
+
+int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out)
+{
+    *out = NULL;
+    store_ckpt *k = calloc(1, sizeof *k);
+    if (k == NULL) {
+        log_error("store: out of memory");
+        return -1;
+    }
+    /* The default synchronous (FULL) makes each checkpoint sync the WAL and
+     * the database file, whatever the writer's durability. */
+    int rc = sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("store: checkpointer: %s", k->db != NULL ? sqlite3_errmsg(k->db)
+                                                           : sqlite3_errstr(rc));
+        sqlite3_close(k->db);
+        free(k);
+        return -1;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
+        log_error("store: cannot start the checkpointer thread");
+        pthread_cond_destroy(&k->cond);
+        pthread_mutex_destroy(&k->lock);
+        sqlite3_close(k->db);
+        free(k);
+        return -1;
+    }
+    /* Replaces SQLite's auto-checkpoint, which is itself a WAL hook. */
+    sqlite3_wal_hook(writer, ckpt_wal_hook, k);
+    *out = k;
+    return 0;
+}
+
+void store_ckpt_stop(store_ckpt *k, sqlite3 *writer)
+{
+    if (k == NULL)
+        return;
+    /* From here on the writer checkpoints as SQLite would by itself. */
+    sqlite3_wal_autocheckpoint(writer, STORE_CKPT_FRAMES);
+    pthread_mutex_lock(&k->lock);
+    k->stopping = true;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    pthread_join(k->thread, NULL);
+    if (sqlite3_close(k->db) != SQLITE_OK)
+        log_error("store: checkpointer: close: %s", sqlite3_errmsg(k->db));
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+}
