@@ -29,6 +29,7 @@ typedef struct api_env {
     store *st;
     auth_replay *replay;      /* NULL disables replay protection (tests only) */
     auth_ratelimit *rl;       /* NULL: no rate limit */
+    auth_keycache *keys;      /* NULL: every request reads its key from the store */
     struct live_hub *live;    /* device event streams */
     struct webhook_worker *hooks; /* NULL: webhooks off */
 } api_env;

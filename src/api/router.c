@@ -97,9 +97,20 @@ static int api_key_read(store_tx *tx, void *arg)
 static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
 {
     const api_env *env = arg;
+    store_stamp stamp = {0, 0};
+    int64_t now_ms = clock_mono_ms();
+    if (env->keys != NULL) {
+        store_keys_stamp(env->st, &stamp);
+        if (auth_keycache_get(env->keys, secret_id, (uint64_t[2]){stamp.ino, stamp.size},
+                              now_ms, out) == 0)
+            return 0;
+    }
     struct { const char *secret_id; auth_key *out; int rc; } q = {secret_id, out, -1};
     if (store_read(env->st, api_key_read, &q) != 0)
         return -1;
+    if (q.rc == 0 && env->keys != NULL)
+        auth_keycache_put(env->keys, secret_id, (uint64_t[2]){stamp.ino, stamp.size}, now_ms,
+                          out);
     return q.rc;
 }
 

@@ -98,4 +98,24 @@ typedef int (*auth_lookup_fn)(void *arg, const char *secret_id, auth_key *out);
 meetd_err auth_verify(const auth_request *req, auth_lookup_fn lookup, void *lookup_arg,
                       auth_replay *replay, int64_t now, char *app_id_out, meetd_error *err);
 
+/* ---- the key cache (keycache.c) ------------------------------------------ */
+
+/* SecretIds longer than this are never cached (the store holds 64). */
+#define AUTH_SECRET_ID_MAX 64
+
+typedef struct auth_keycache auth_keycache;
+
+/* At most max_entries keys, each trusted for ttl_ms at most. */
+int auth_keycache_new(size_t max_entries, int64_t ttl_ms, auth_keycache **out);
+void auth_keycache_free(auth_keycache *kc);
+/* 0 and *out filled when the key is cached under this stamp and fresh, 1
+ * when it must be looked up. A stamp other than the last one seen drops
+ * every entry first. now_ms: a monotonic clock. */
+int auth_keycache_get(auth_keycache *kc, const char *secret_id, const uint64_t stamp[2],
+                      int64_t now_ms, auth_key *out);
+/* Keeps a key just looked up under stamp (read before the lookup); ignored
+ * when a newer stamp has been seen since. */
+void auth_keycache_put(auth_keycache *kc, const char *secret_id, const uint64_t stamp[2],
+                       int64_t now_ms, const auth_key *key);
+
 #endif

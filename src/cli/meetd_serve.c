@@ -22,6 +22,10 @@
 #include "live/live.h"
 #include "live/webhook.h"
 
+/* Keys held in memory at once; a deployment with more apps than this still
+ * works, with some requests reading their key from the store. */
+#define SERVE_KEYCACHE_MAX 4096
+
 typedef struct serve_opts {
     char host[256];
     unsigned port;
@@ -328,6 +332,7 @@ static int serve_run(const serve_opts *o)
     store *st = NULL;
     auth_replay *replay = NULL;
     auth_ratelimit *rl = NULL;
+    auth_keycache *keys = NULL;
     http_server *srv = NULL;
     live_hub *live = NULL;
     webhook_worker *hooks = NULL;
@@ -362,6 +367,10 @@ static int serve_run(const serve_opts *o)
     if (o->rate_limit > 0 &&
         auth_ratelimit_new(o->rate_limit, o->rate_limit < 1 ? 1 : o->rate_limit, &rl) != 0)
         goto out;
+    /* 1 s: how long a key could outlive its deletion should the change stamp
+     * ever fail to move (store_keys_stamp). */
+    if (auth_keycache_new(SERVE_KEYCACHE_MAX, 1000, &keys) != 0)
+        goto out;
     /* Before the hub and the server, the two that enqueue events. */
     if (webhook_worker_start(st, &o->hooks, &hooks) != 0)
         goto out;
@@ -369,7 +378,8 @@ static int serve_run(const serve_opts *o)
                       .grace_ms = (int)o->presence_grace * 1000};
     if (live_hub_new(&lc, st, hooks, &live) != 0)
         goto out;
-    api_env env = {.st = st, .replay = replay, .rl = rl, .live = live, .hooks = hooks};
+    api_env env = {.st = st, .replay = replay, .rl = rl, .keys = keys, .live = live,
+                   .hooks = hooks};
     http_config hc = {.host = o->host, .port = (uint16_t)o->port, .threads = o->threads,
                       .workers = o->workers,
                       .max_connections = o->max_connections,
@@ -400,6 +410,7 @@ out:
     /* Nothing enqueues any more; pending deliveries wait in the outbox. */
     webhook_worker_stop(hooks);
     auth_ratelimit_free(rl);
+    auth_keycache_free(keys);
     auth_replay_free(replay);
     store_close(st);
     auth_shutdown();

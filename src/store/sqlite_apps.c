@@ -24,6 +24,7 @@ static void col_key(sqlite3_stmt *st, int col, store_key *k)
 int store_app_insert(store_tx *tx, const store_app *app)
 {
     assert(app != NULL);
+    tx->keys_changed = true;
     sqlite3_stmt *st = store_stmt(tx, STMT_APP_INSERT);
     if (st == NULL)
         return STORE_ERROR;
@@ -82,6 +83,7 @@ int store_app_count(store_tx *tx, int64_t *count)
 int store_app_delete(store_tx *tx, const char *app_id)
 {
     assert(app_id != NULL);
+    tx->keys_changed = true;
     /* The foreign keys cascade: keys, meetings, and below the meetings their
      * hosts, occurrences, users, devices, bans and audit. */
     sqlite3_stmt *st = store_stmt(tx, STMT_APP_DELETE);
@@ -96,6 +98,7 @@ int store_app_delete(store_tx *tx, const char *app_id)
 int store_key_insert(store_tx *tx, const store_key *key)
 {
     assert(key != NULL);
+    tx->keys_changed = true;
     sqlite3_stmt *st = store_stmt(tx, STMT_KEY_INSERT);
     if (st == NULL)
         return STORE_ERROR;
@@ -152,6 +155,7 @@ int store_key_list(store_tx *tx, const char *app_id, store_key_cb cb, void *arg)
 int store_key_delete_all(store_tx *tx, const char *app_id)
 {
     assert(app_id != NULL);
+    tx->keys_changed = true;
     sqlite3_stmt *st = store_stmt(tx, STMT_KEY_DELETE_ALL);
     if (st == NULL)
         return STORE_ERROR;

@@ -55,6 +55,18 @@ int store_read(store *s, store_fn fn, void *arg);
 
 /* ---- apps and keys ----------------------------------------------------- */
 
+/* Tells whether apps or keys may have changed since an earlier stamp, in
+ * this process or another one (`meetd app` writes the database directly):
+ * cheap enough to read on every request (one stat). Every commit that
+ * changes an app or a key moves the stamp once it is committed, so a
+ * cache of keys that is dropped when the stamp moves never outlives a
+ * rotated or deleted key. */
+typedef struct store_stamp {
+    uint64_t ino;
+    uint64_t size;
+} store_stamp;
+void store_keys_stamp(store *s, store_stamp *out);
+
 typedef struct store_app {
     char app_id[CORE_APPID_MAX + 1];
     char sdk_id[CORE_APPID_MAX + 1];   /* "" when the app has none */

@@ -672,9 +672,86 @@ static int group_teardown(void **state)
     return 0;
 }
 
+
+/* ---- the key cache ------------------------------------------------------ */
+
+static auth_key kc_key(const char *secret, const char *app)
+{
+    auth_key k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.secret_key, sizeof k.secret_key, "%s", secret);
+    snprintf(k.app_id, sizeof k.app_id, "%s", app);
+    return k;
+}
+
+static void test_keycache_hit_and_stamp(void **state)
+{
+    (void)state;
+    auth_keycache *kc = NULL;
+    assert_int_equal(auth_keycache_new(16, 1000, &kc), 0);
+    const uint64_t s1[2] = {7, 1}, s2[2] = {7, 2};
+    auth_key out, k = kc_key("secret-1", "app1");
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s1, 100, &out), 1);   /* empty */
+    auth_keycache_put(kc, "AKID1", s1, 100, &k);
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s1, 200, &out), 0);
+    assert_string_equal(out.secret_key, "secret-1");
+    assert_string_equal(out.app_id, "app1");
+    assert_int_equal(auth_keycache_get(kc, "AKID2", s1, 200, &out), 1);
+    /* The stamp moved (a rotation committed): nothing read before is kept. */
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s2, 200, &out), 1);
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s1, 200, &out), 1);
+    auth_keycache_free(kc);
+}
+
+static void test_keycache_stale_put_ignored(void **state)
+{
+    (void)state;
+    auth_keycache *kc = NULL;
+    assert_int_equal(auth_keycache_new(16, 1000, &kc), 0);
+    const uint64_t old[2] = {7, 1}, now[2] = {7, 2};
+    auth_key out, k = kc_key("old-secret", "app1");
+    /* A lookup that began before a rotation ends after another request saw
+     * the new stamp: what it read must not be cached. */
+    assert_int_equal(auth_keycache_get(kc, "AKID1", old, 100, &out), 1);
+    assert_int_equal(auth_keycache_get(kc, "AKIDX", now, 100, &out), 1);
+    auth_keycache_put(kc, "AKID1", old, 100, &k);
+    assert_int_equal(auth_keycache_get(kc, "AKID1", now, 100, &out), 1);
+    assert_int_equal(auth_keycache_get(kc, "AKID1", old, 100, &out), 1);
+    auth_keycache_free(kc);
+}
+
+static void test_keycache_ttl_and_capacity(void **state)
+{
+    (void)state;
+    auth_keycache *kc = NULL;
+    assert_int_equal(auth_keycache_new(2, 1000, &kc), 0);
+    const uint64_t s[2] = {1, 1};
+    auth_key out, k = kc_key("s", "app");
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s, 0, &out), 1);      /* as a lookup does */
+    auth_keycache_put(kc, "AKID1", s, 0, &k);
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s, 1000, &out), 0);
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s, 1001, &out), 1);   /* expired */
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s, -5, &out), 1);     /* clock went back */
+    auth_keycache_put(kc, "AKID1", s, 2000, &k);                          /* refreshed */
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s, 2500, &out), 0);
+    auth_keycache_put(kc, "AKID2", s, 2000, &k);
+    auth_keycache_put(kc, "AKID3", s, 2000, &k);   /* over capacity: starts afresh */
+    assert_int_equal(auth_keycache_get(kc, "AKID3", s, 2000, &out), 0);
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s, 2000, &out), 1);
+    char longid[AUTH_SECRET_ID_MAX + 2];
+    memset(longid, 'A', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    auth_keycache_put(kc, longid, s, 2000, &k);     /* never cached */
+    assert_int_equal(auth_keycache_get(kc, longid, s, 2000, &out), 1);
+    auth_keycache_free(kc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keycache_hit_and_stamp),
+        cmocka_unit_test(test_keycache_stale_put_ignored),
+        cmocka_unit_test(test_keycache_ttl_and_capacity),
         cmocka_unit_test(test_sign_vectors),
         cmocka_unit_test(test_sign_body_with_nul),
         cmocka_unit_test(test_sign_empty_body),

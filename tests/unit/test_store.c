@@ -1394,6 +1394,56 @@ static void test_group_commit(void **state)
     assert_int_equal(store_write_queue(f->s), 0);
 }
 
+/* ---- the keys' change stamp ------------------------------------------- */
+
+static void stamp_app_body(store_tx *tx, void *arg)
+{
+    store_app a = mk_app((const char *)arg);
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+}
+
+static int stamp_key_then_fail(store_tx *tx, void *arg)
+{
+    store_key k = mk_key("AKIDrolledback", (const char *)arg, 1);
+    assert_int_equal(store_key_insert(tx, &k), STORE_OK);
+    return 1;   /* rolled back: nothing changed */
+}
+
+static void stamp_meeting_body(store_tx *tx, void *arg)
+{
+    static core_meeting m;
+    mk_meeting(&m, (const char *)arg, 77, "777777777");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+}
+
+static bool stamp_equal(const store_stamp *a, const store_stamp *b)
+{
+    return a->ino == b->ino && a->size == b->size;
+}
+
+static void test_keys_stamp(void **state)
+{
+    fixture *f = *state;
+    store_stamp s0, s1, s2;
+    store_keys_stamp(f->s, &s0);
+    write_ok(f->s, stamp_app_body, "app1");
+    store_keys_stamp(f->s, &s1);
+    assert_false(stamp_equal(&s0, &s1));
+    /* Writes that change no app or key, and a rolled-back key, leave it. */
+    write_ok(f->s, stamp_meeting_body, "app1");
+    assert_int_equal(store_write(f->s, stamp_key_then_fail, "app1"), 1);
+    store_keys_stamp(f->s, &s2);
+    assert_true(stamp_equal(&s1, &s2));
+    /* Another process's change (meetd app) is seen too. */
+    store_close(f->s);
+    f->s = open_store(f->data, STORE_DURABLE_FULL);
+    store *other = open_store(f->data, STORE_DURABLE_FULL);
+    write_ok(other, stamp_app_body, "app2");
+    store_close(other);
+    store_keys_stamp(f->s, &s2);
+    assert_false(stamp_equal(&s1, &s2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1401,6 +1451,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apps_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_stamp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_app_delete_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_roundtrip, setup, teardown),
