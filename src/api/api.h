@@ -62,10 +62,28 @@ struct api_call {
     json_t *out;
     struct live_stream *stream;
     meetd_error err;
+
+    /* Set by the HTTP layer: a handler's write may finish after
+     * api_dispatch returns (api_write_then). */
+    bool write_later;
+    /* The write api_write_then left to the HTTP layer, and what follows. */
+    store_fn write_fn;
+    void *write_arg;
+    void (*then)(api_call *c, void *arg, meetd_err e);
 };
 
-/* Routes, authenticates and runs the handler. */
+/* Routes, authenticates and runs the handler. When write_later is set and
+ * the handler asked for a write, the call is not finished on return:
+ * api_write_pending says so, the HTTP layer queues write_fn(write_arg)
+ * with store_write_async and, once that is decided, calls
+ * api_write_finish on the request's own thread. */
 void api_dispatch(api_call *c);
+bool api_write_pending(const api_call *c);
+/* Runs what follows the write (rc: what the store said) and finishes the
+ * call. Must be called exactly once for a pending write, even when the
+ * client has gone: the work after a commit (events to device streams, the
+ * webhook worker's wake-up) must not be lost with the connection. */
+void api_write_finish(api_call *c, int rc);
 
 /* The response body to send (a new reference) and its status. */
 json_t *api_response_body(const api_call *c, int *status);
@@ -114,9 +132,18 @@ meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_
                            char *id, size_t cap, int *instanceid);
 /* Maps a store failure inside a transaction to ME_INTERNAL. */
 meetd_err api_store_fail(api_call *c, int rc, const char *what);
-/* Runs fn in a write (or read) transaction and maps -1 to ME_INTERNAL. */
-meetd_err api_write(api_call *c, store_fn fn, void *arg);
+/* Runs fn in a read transaction and maps -1 to ME_INTERNAL. */
 meetd_err api_read(api_call *c, store_fn fn, void *arg);
+/* What a handler does once its write is decided: e is ME_OK when it is
+ * committed, else the error (already recorded on c). It owns arg. */
+typedef void (*api_then_fn)(api_call *c, void *arg, meetd_err e);
+/* Runs fn in a write transaction, then then(c, arg, result); the handler
+ * must return right after, without touching arg. With write_later the
+ * write runs after the handler returns, so that the request's thread
+ * serves others while the commit is under way. */
+void api_write_then(api_call *c, store_fn fn, void *arg, api_then_fn then);
+/* A then for writes whose success needs nothing more than the default {}. */
+void api_then_free(api_call *c, void *arg, meetd_err e);
 
 /* ---- handlers -------------------------------------------------------- */
 

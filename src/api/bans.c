@@ -77,6 +77,14 @@ static int api_lift_tx(store_tx *tx, void *arg)
     return ME_OK;
 }
 
+static void api_lift_done(api_call *c, void *arg, meetd_err e)
+{
+    api_bans *r = arg;
+    if (e == ME_OK)
+        c->out = json_pack("{s:b}", "lifted", r->lifted);
+    free(r);
+}
+
 void api_bans_lift(api_call *c)
 {
     api_bans *r = calloc(1, sizeof *r);
@@ -85,11 +93,14 @@ void api_bans_lift(api_call *c)
         return;
     }
     r->c = c;
-    if (api_meeting_id(c, &r->meeting_id) == ME_OK) {
-        if (!core_opaque_valid(c->param[1]))
-            api_fail(c, ME_INVALID, "the user id in the path must be 1..%d bytes", CORE_OPAQUE_MAX);
-        else if (api_write(c, api_lift_tx, r) == ME_OK)
-            c->out = json_pack("{s:b}", "lifted", r->lifted);
+    if (api_meeting_id(c, &r->meeting_id) != ME_OK) {
+        free(r);
+        return;
     }
-    free(r);
+    if (!core_opaque_valid(c->param[1])) {
+        api_fail(c, ME_INVALID, "the user id in the path must be 1..%d bytes", CORE_OPAQUE_MAX);
+        free(r);
+        return;
+    }
+    api_write_then(c, api_lift_tx, r, api_lift_done);
 }

@@ -54,9 +54,12 @@ void api_cohosts(api_call *c)
         return;
     }
     h->c = c;
-    if (api_meeting_id(c, &h->meeting_id) == ME_OK && api_body_object(c, &body) == ME_OK &&
-        api_cohost_parse(c, body, &h->req) == ME_OK)
-        api_write(c, api_cohost_tx, h);
+    bool ok = api_meeting_id(c, &h->meeting_id) == ME_OK && api_body_object(c, &body) == ME_OK &&
+              api_cohost_parse(c, body, &h->req) == ME_OK;
     json_decref(body);
-    free(h);
+    if (!ok) {
+        free(h);
+        return;
+    }
+    api_write_then(c, api_cohost_tx, h, api_then_free);
 }

@@ -1,6 +1,8 @@
 /* Steps most handlers share: the meeting id, the meeting, the users in it. */
 #include "api/api.h"
 
+#include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -58,9 +60,36 @@ static meetd_err api_tx_result(api_call *c, int rc)
     return c->err.err;
 }
 
-meetd_err api_write(api_call *c, store_fn fn, void *arg)
+void api_write_then(api_call *c, store_fn fn, void *arg, api_then_fn then)
 {
-    return api_tx_result(c, store_write(c->env->st, fn, arg));
+    assert(c->write_fn == NULL);
+    if (c->write_later) {
+        c->write_fn = fn;
+        c->write_arg = arg;
+        c->then = then;
+        return;
+    }
+    then(c, arg, api_tx_result(c, store_write(c->env->st, fn, arg)));
+}
+
+void api_then_free(api_call *c, void *arg, meetd_err e)
+{
+    (void)c;
+    (void)e;
+    free(arg);
+}
+
+bool api_write_pending(const api_call *c) { return c->write_fn != NULL; }
+
+void api_write_finish(api_call *c, int rc)
+{
+    assert(c->write_fn != NULL && c->then != NULL);
+    api_then_fn then = c->then;
+    void *arg = c->write_arg;
+    c->write_fn = NULL;
+    c->write_arg = NULL;
+    c->then = NULL;
+    then(c, arg, api_tx_result(c, rc));
 }
 
 meetd_err api_read(api_call *c, store_fn fn, void *arg)

@@ -28,6 +28,7 @@ typedef struct api_join_req {
     core_user user;
     int64_t sub_meeting_id;
     int64_t replaced_no;               /* the session this join replaced, or 0 */
+    int hooks;                         /* webhook deliveries queued */
 } api_join_req;
 
 /* A new user of the meeting gets fresh random ids; collisions are retried. */
@@ -105,7 +106,7 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
     webhook_event ev = {.type = WEBHOOK_PARTICIPANT_JOINED, .meeting = &r->m,
                         .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
                         .user = &r->user, .instanceid = r->instanceid};
-    rc = webhook_enqueue(tx, &ev);
+    rc = webhook_enqueue(tx, &ev, &r->hooks);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "webhook_enqueue");
     return ME_OK;
@@ -168,6 +169,24 @@ static meetd_err api_join_parse(api_call *c, json_t *body, api_join_req *r)
     return ME_OK;
 }
 
+static void api_join_done(api_call *c, void *arg, meetd_err e)
+{
+    api_join_req *r = arg;
+    if (e == ME_OK) {
+        metrics_add(METRICS_JOINS, 1);
+        if (r->hooks > 0)
+            webhook_worker_wake(c->env->hooks);
+        if (r->replaced_no != 0)
+            live_replaced(c->env->live, r->replaced_no, c->now);
+        c->out = json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id,
+                           "uuid", r->user.uuid, "instanceid", r->instanceid, "user_role",
+                           core_user_role(&r->m, &r->user), "device_token", r->token,
+                           "sub_meeting_id", api_id_json(r->sub_meeting_id));
+    }
+    OPENSSL_cleanse(r->token, sizeof r->token);
+    free(r);
+}
+
 void api_join(api_call *c)
 {
     api_join_req *r = calloc(1, sizeof *r);
@@ -177,21 +196,14 @@ void api_join(api_call *c)
         return;
     }
     r->c = c;
-    if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
-        api_join_parse(c, body, r) != ME_OK || api_write(c, api_join_tx, r) != ME_OK)
-        goto out;
-    metrics_add(METRICS_JOINS, 1);
-    webhook_worker_wake(c->env->hooks);
-    if (r->replaced_no != 0)
-        live_replaced(c->env->live, r->replaced_no, c->now);
-    c->out = json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id, "uuid",
-                       r->user.uuid, "instanceid", r->instanceid, "user_role",
-                       core_user_role(&r->m, &r->user), "device_token", r->token,
-                       "sub_meeting_id", api_id_json(r->sub_meeting_id));
-out:
-    OPENSSL_cleanse(r->token, sizeof r->token);
+    bool ok = api_meeting_id(c, &r->meeting_id) == ME_OK && api_body_object(c, &body) == ME_OK &&
+              api_join_parse(c, body, r) == ME_OK;
     json_decref(body);
-    free(r);
+    if (!ok) {
+        free(r);
+        return;
+    }
+    api_write_then(c, api_join_tx, r, api_join_done);
 }
 
 /* ---- leave ------------------------------------------------------------------ */
@@ -203,6 +215,7 @@ typedef struct api_leave_req {
     char id[CORE_OPAQUE_MAX + 1];
     int instanceid;
     int64_t left_no;                   /* the session that ended, or 0 */
+    int hooks;                         /* webhook deliveries queued */
     core_meeting m;
 } api_leave_req;
 
@@ -226,12 +239,24 @@ static int api_leave_tx(store_tx *tx, void *arg)
             webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &r->m,
                                 .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
                                 .user = &p.user, .instanceid = r->instanceid};
-            rc = webhook_enqueue(tx, &ev);
+            rc = webhook_enqueue(tx, &ev, &r->hooks);
         }
     }
     if (rc != STORE_OK && rc != STORE_NOTFOUND)
         return api_store_fail(c, rc, "device_leave");
     return ME_OK;
+}
+
+static void api_leave_done(api_call *c, void *arg, meetd_err e)
+{
+    api_leave_req *r = arg;
+    if (e == ME_OK && r->left_no != 0) {
+        metrics_add(METRICS_LEAVES, 1);
+        if (r->hooks > 0)
+            webhook_worker_wake(c->env->hooks);
+        live_left(c->env->live, r->left_no);
+    }
+    free(r);
 }
 
 void api_leave(api_call *c)
@@ -250,23 +275,21 @@ void api_leave(api_call *c)
         (!has_ms &&
          api_field_str(c, body, "uuid", false, r->id, sizeof r->id, &has_uuid) != ME_OK) ||
         api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK)
-        goto out;
+        goto fail;
     if (!has_ms && !has_uuid) {
         api_fail(c, ME_INVALID, "ms_open_id or uuid is required");
-        goto out;
+        goto fail;
     }
     if (!core_opaque_valid(r->id) || !core_instanceid_valid(instanceid)) {
         api_fail(c, ME_INVALID, "invalid %s or instanceid", has_ms ? "ms_open_id" : "uuid");
-        goto out;
+        goto fail;
     }
+    json_decref(body);
     r->kind = has_ms ? CORE_ID_MS_OPEN_ID : CORE_ID_UUID;
     r->instanceid = (int)instanceid;
-    if (api_write(c, api_leave_tx, r) == ME_OK && r->left_no != 0) {
-        metrics_add(METRICS_LEAVES, 1);
-        webhook_worker_wake(c->env->hooks);
-        live_left(c->env->live, r->left_no);
-    }
-out:
+    api_write_then(c, api_leave_tx, r, api_leave_done);
+    return;
+fail:
     json_decref(body);
     free(r);
 }

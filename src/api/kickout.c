@@ -24,6 +24,7 @@ typedef struct api_kick {
     core_kick_plan plan;
     int64_t sub_meeting_id;
     int n_removed;
+    int hooks;                            /* webhook deliveries queued */
     core_device removed[CORE_KICK_MAX];   /* told on their streams after commit */
 } api_kick;
 
@@ -106,13 +107,13 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
                         .instanceid = k->req.op_instanceid, .to_user = &t->user,
                         .to_instanceid = k->req.users[i].instanceid, .reason = k->req.reason,
                         .allow_rejoin = k->req.allow_rejoin};
-    rc = webhook_enqueue(tx, &ev);
+    rc = webhook_enqueue(tx, &ev, &k->hooks);
     if (rc == STORE_OK) {
         /* Whoever counts presence from participant-left sees this one go too. */
         webhook_event left = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &k->m,
                               .trace_id = c->trace_id, .time_ms = ev.time_ms,
                               .user = &t->user, .instanceid = k->req.users[i].instanceid};
-        rc = webhook_enqueue(tx, &left);
+        rc = webhook_enqueue(tx, &left, &k->hooks);
     }
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "webhook_enqueue");
@@ -184,6 +185,24 @@ static json_t *api_kick_results(const api_kick *k)
     return json_pack("{s:o}", "results", arr);
 }
 
+static void api_kick_done(api_call *c, void *arg, meetd_err e)
+{
+    api_kick *k = arg;
+    if (e == ME_OK) {
+        metrics_add(METRICS_KICKOUT_REMOVALS, (uint64_t)k->n_removed);
+        if (k->hooks > 0)
+            webhook_worker_wake(c->env->hooks);
+        /* Committed: only now may the removed devices hear of it. */
+        for (int i = 0; i < k->n_removed; i++)
+            live_kicked(c->env->live, k->removed[i].device_no, k->req.reason,
+                        k->req.allow_rejoin, k->op.found ? k->op.user.ms_open_id : "",
+                        k->req.op_instanceid, c->now);
+        if (api_wants_representation(c))
+            c->out = api_kick_results(k);
+    }
+    free(k);
+}
+
 void api_kickout(api_call *c)
 {
     api_kick *k = calloc(1, sizeof *k);
@@ -193,18 +212,12 @@ void api_kickout(api_call *c)
         return;
     }
     k->c = c;
-    if (api_meeting_id(c, &k->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
-        api_kick_parse(c, body, &k->req) != ME_OK || api_write(c, api_kick_tx, k) != ME_OK)
-        goto out;
-    metrics_add(METRICS_KICKOUT_REMOVALS, (uint64_t)k->n_removed);
-    webhook_worker_wake(c->env->hooks);
-    /* Committed: only now may the removed devices hear of it. */
-    for (int i = 0; i < k->n_removed; i++)
-        live_kicked(c->env->live, k->removed[i].device_no, k->req.reason, k->req.allow_rejoin,
-                    k->op.found ? k->op.user.ms_open_id : "", k->req.op_instanceid, c->now);
-    if (api_wants_representation(c))
-        c->out = api_kick_results(k);
-out:
+    bool ok = api_meeting_id(c, &k->meeting_id) == ME_OK && api_body_object(c, &body) == ME_OK &&
+              api_kick_parse(c, body, &k->req) == ME_OK;
     json_decref(body);
-    free(k);
+    if (!ok) {
+        free(k);
+        return;
+    }
+    api_write_then(c, api_kick_tx, k, api_kick_done);
 }

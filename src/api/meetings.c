@@ -176,6 +176,14 @@ static int api_create_tx(store_tx *tx, void *arg)
     return api_store_fail(c, STORE_CONFLICT, "meeting_insert: ids exhausted");
 }
 
+static void api_create_done(api_call *c, void *arg, meetd_err e)
+{
+    api_create_req *r = arg;
+    if (e == ME_OK)
+        c->out = api_meeting_list_json(api_meeting_json(&r->m, c->now, false));
+    free(r);
+}
+
 void api_meeting_create(api_call *c)
 {
     json_t *body;
@@ -191,12 +199,14 @@ void api_meeting_create(api_call *c)
     core_meeting *m = &r->m;
     snprintf(m->app_id, sizeof m->app_id, "%s", c->app_id);
     m->created_at = c->now;
-    if (api_parse_meeting(c, body, m) == ME_OK &&
-        core_meeting_prepare(m, c->now, &c->err) == ME_OK &&
-        api_write(c, api_create_tx, r) == ME_OK)
-        c->out = api_meeting_list_json(api_meeting_json(m, c->now, false));
-    free(r);
+    bool ok = api_parse_meeting(c, body, m) == ME_OK &&
+              core_meeting_prepare(m, c->now, &c->err) == ME_OK;
     json_decref(body);
+    if (!ok) {
+        free(r);
+        return;
+    }
+    api_write_then(c, api_create_tx, r, api_create_done);
 }
 
 /* ---- query ---------------------------------------------------------------- */
@@ -274,6 +284,7 @@ typedef struct api_end_req {
     int64_t *ended;              /* sessions ended, told after commit */
     size_t n_ended;
     size_t cap_ended;
+    int hooks;                   /* webhook deliveries queued */
 } api_end_req;
 
 static int api_end_device(const core_device *d, void *arg)
@@ -285,7 +296,7 @@ static int api_end_device(const core_device *d, void *arg)
         webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &r->m,
                             .trace_id = r->c->trace_id, .time_ms = webhook_now_ms(),
                             .user = &u, .instanceid = d->instanceid};
-        rc = webhook_enqueue(r->tx, &ev);
+        rc = webhook_enqueue(r->tx, &ev, &r->hooks);
     }
     if (rc != STORE_OK)
         return api_store_fail(r->c, rc, "end_device");
@@ -330,6 +341,19 @@ static int api_end_tx(store_tx *tx, void *arg)
     return ME_OK;
 }
 
+static void api_end_done(api_call *c, void *arg, meetd_err e)
+{
+    api_end_req *r = arg;
+    if (e == ME_OK) {
+        if (r->hooks > 0)
+            webhook_worker_wake(c->env->hooks);
+        for (size_t i = 0; i < r->n_ended; i++)
+            live_meeting_ended(c->env->live, r->ended[i], c->now);
+    }
+    free(r->ended);
+    free(r);
+}
+
 static void api_meeting_end(api_call *c, bool dismiss)
 {
     api_end_req *r = calloc(1, sizeof *r);
@@ -360,12 +384,9 @@ static void api_meeting_end(api_call *c, bool dismiss)
         api_fail(c, ME_INVALID, "userid must be 1..%d bytes", CORE_ID_MAX);
         goto out;
     }
-    if (api_write(c, api_end_tx, r) == ME_OK) {
-        if (r->n_ended > 0)
-            webhook_worker_wake(c->env->hooks);
-        for (size_t i = 0; i < r->n_ended; i++)
-            live_meeting_ended(c->env->live, r->ended[i], c->now);
-    }
+    json_decref(body);
+    api_write_then(c, api_end_tx, r, api_end_done);
+    return;
 out:
     json_decref(body);
     free(r->ended);

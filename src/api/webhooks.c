@@ -82,6 +82,18 @@ static int api_webhook_create_tx(store_tx *tx, void *arg)
     return ME_OK;
 }
 
+static void api_webhook_create_done(api_call *c, void *arg, meetd_err e)
+{
+    api_hooks *r = arg;
+    if (e == ME_OK)
+        c->out = json_pack("{s:o,s:s,s:s,s:I}", "id", api_id_json(r->w.webhook_id), "url",
+                           r->w.url, "token", r->w.token, "created_at",
+                           (json_int_t)r->w.created_at);
+    /* The token is a shared secret: no copy left behind on the heap. */
+    explicit_bzero(&r->w, sizeof r->w);
+    free(r);
+}
+
 void api_webhook_create(api_call *c)
 {
     api_hooks *r = api_hooks_new(c);
@@ -89,13 +101,11 @@ void api_webhook_create(api_call *c)
         return;
     snprintf(r->w.app_id, sizeof r->w.app_id, "%s", c->app_id);
     r->w.created_at = webhook_now_ms();
-    if (api_webhook_parse(c, &r->w) == ME_OK && api_write(c, api_webhook_create_tx, r) == ME_OK)
-        c->out = json_pack("{s:o,s:s,s:s,s:I}", "id", api_id_json(r->w.webhook_id), "url",
-                           r->w.url, "token", r->w.token, "created_at",
-                           (json_int_t)r->w.created_at);
-    /* The token is a shared secret: no copy left behind on the heap. */
-    explicit_bzero(&r->w, sizeof r->w);
-    free(r);
+    if (api_webhook_parse(c, &r->w) != ME_OK) {
+        api_webhook_create_done(c, r, c->err.err);
+        return;
+    }
+    api_write_then(c, api_webhook_create_tx, r, api_webhook_create_done);
 }
 
 /* ---- GET /meetd/v1/webhooks ---------------------------------------------- */
@@ -167,11 +177,12 @@ void api_webhook_delete(api_call *c)
     api_hooks *r = api_hooks_new(c);
     if (r == NULL)
         return;
-    if (!api_webhook_id(c->param[0], &r->id))
+    if (!api_webhook_id(c->param[0], &r->id)) {
         api_fail(c, ME_INVALID, "no webhook %.64s", c->param[0]);
-    else
-        api_write(c, api_webhook_delete_tx, r);
-    free(r);
+        free(r);
+        return;
+    }
+    api_write_then(c, api_webhook_delete_tx, r, api_then_free);
 }
 
 /* ---- GET /meetd/v1/webhooks/deliveries -------------------------------------- */

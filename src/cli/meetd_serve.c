@@ -31,7 +31,6 @@ typedef struct serve_opts {
     unsigned port;
     const char *data;
     unsigned threads;
-    unsigned workers;
     unsigned max_connections;
     unsigned per_ip;
     unsigned idle_timeout;
@@ -51,8 +50,7 @@ static void serve_usage(FILE *f)
             "usage: meetd serve [options]\n"
             "  --listen HOST:PORT       address (MEETD_LISTEN, default %s; port 0: any)\n"
             "  --data DIR               data directory (MEETD_DATA, default %s)\n"
-            "  --threads N              network threads (MEETD_THREADS, default 2)\n"
-            "  --workers N              request threads (MEETD_WORKERS, default 64)\n"
+            "  --threads N              request threads (MEETD_THREADS, default 2)\n"
             "  --max-connections N      open connections (MEETD_MAX_CONNECTIONS, default 4096)\n"
             "  --per-ip-connections N   per client address, 0 = off (MEETD_PER_IP_CONNECTIONS)\n"
             "  --idle-timeout S         seconds of silence before closing (MEETD_IDLE_TIMEOUT, default 30)\n"
@@ -167,8 +165,6 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
         return -1;
     if (strcmp(name, "threads") == 0 && n >= 1 && n <= 256)
         o->threads = (unsigned)n;
-    else if (strcmp(name, "workers") == 0 && n >= 1 && n <= 1024)
-        o->workers = (unsigned)n;
     else if (strcmp(name, "max-connections") == 0 && n >= 1)
         o->max_connections = (unsigned)n;
     else if (strcmp(name, "per-ip-connections") == 0)
@@ -190,7 +186,6 @@ static const struct option serve_longopts[] = {
     {"listen", required_argument, NULL, 0},
     {"data", required_argument, NULL, 0},
     {"threads", required_argument, NULL, 0},
-    {"workers", required_argument, NULL, 0},
     {"max-connections", required_argument, NULL, 0},
     {"per-ip-connections", required_argument, NULL, 0},
     {"idle-timeout", required_argument, NULL, 0},
@@ -236,7 +231,6 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
     serve_parse_listen(MEETD_DEFAULT_LISTEN, o);
     o->data = MEETD_DEFAULT_DATA;
     o->threads = 2;
-    o->workers = 64;
     o->max_connections = 4096;
     o->idle_timeout = 30;
     o->request_timeout = 30;
@@ -381,7 +375,6 @@ static int serve_run(const serve_opts *o)
     api_env env = {.st = st, .replay = replay, .rl = rl, .keys = keys, .live = live,
                    .hooks = hooks};
     http_config hc = {.host = o->host, .port = (uint16_t)o->port, .threads = o->threads,
-                      .workers = o->workers,
                       .max_connections = o->max_connections,
                       .per_ip_connections = o->per_ip, .idle_timeout = o->idle_timeout,
                       .request_timeout = o->request_timeout,

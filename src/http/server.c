@@ -30,19 +30,17 @@
 
 typedef struct http_req http_req;
 
-/* Requests run on a pool of worker threads, not on libmicrohttpd's: while a
- * worker waits for its commit the connection is suspended, and the network
- * threads serve everyone else. It also lets many writes wait at once, which
- * is what lets the store commit them in large groups. */
-typedef struct http_pool {
+/* Requests run on libmicrohttpd's network threads, start to finish, except
+ * for a write's commit: the connection is suspended while its write waits
+ * in the store's queue, and resumed by the store's writer once it is
+ * decided (http_write_done). No thread waits for a commit, and a request
+ * crosses threads only twice, however many share a commit. */
+typedef struct http_writes {
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    http_req *head;
-    http_req *tail;
-    bool stopping;
-    unsigned n_threads;
-    pthread_t *threads;
-} http_pool;
+    pthread_cond_t cond;       /* signalled when pending drops to 0 */
+    unsigned pending;          /* queued, not yet decided */
+    bool stopping;             /* new writes run inline (http_stop) */
+} http_writes;
 
 /* A connection while it is sending us a request. libmicrohttpd only bounds
  * silence (the idle timeout); a client that trickles a byte now and then
@@ -72,7 +70,7 @@ struct http_server {
     const api_env *env;
     uint16_t port;
     bool metrics_public;
-    http_pool pool;
+    http_writes writes;
     http_watchdog dog;
 };
 
@@ -93,13 +91,14 @@ struct http_req {
     bool close;                /* answer with Connection: close */
     int status;                /* 0 until a response is queued */
     int error_code;
-    /* Handed to a worker: the call, its connection (suspended meanwhile),
-     * and whether the worker is done with it. */
     api_call call;
+    /* While its write is queued: the connection (suspended meanwhile), and
+     * the store's answer once ready is set. */
+    http_server *server;
     struct MHD_Connection *conn;
     bool queued;
     atomic_bool ready;
-    http_req *next;
+    int write_rc;
 };
 
 /* Called by libmicrohttpd with the request line's URI before it is decoded:
@@ -253,6 +252,10 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
         http_access_log(r, " stream=closed");
     else
         http_access_log(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    /* The client left (or the server is stopping) after its write was
+     * decided but before the answer: what follows the commit still runs. */
+    if (r->queued && atomic_load_explicit(&r->ready, memory_order_acquire))
+        api_write_finish(&r->call, r->write_rc);
     /* Keep-alive: the next request's clock starts now. */
     http_conn_phase(cls, conn, true);
     json_decref(r->call.out);
@@ -402,81 +405,73 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, http_req *r)
     return http_send(conn, r, c);
 }
 
-/* ---- the worker pool ------------------------------------------------------ */
+/* ---- writes ---------------------------------------------------------------- */
 
-static void *http_worker(void *arg)
+static void http_writes_add(http_writes *w, int n)
 {
-    http_pool *p = arg;
-    for (;;) {
-        pthread_mutex_lock(&p->lock);
-        while (p->head == NULL && !p->stopping)
-            pthread_cond_wait(&p->cond, &p->lock);
-        http_req *r = p->head;
-        if (r == NULL) {           /* stopping, and the queue is drained */
-            pthread_mutex_unlock(&p->lock);
-            return NULL;
-        }
-        p->head = r->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        pthread_mutex_unlock(&p->lock);
-
-        r->call.now = clock_unix();
-        api_dispatch(&r->call);
-        atomic_store_explicit(&r->ready, true, memory_order_release);
-        MHD_resume_connection(r->conn);
-    }
+    pthread_mutex_lock(&w->lock);
+    w->pending = (unsigned)((int)w->pending + n);
+    if (w->pending == 0)
+        pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
 }
 
-/* Suspends the connection and queues the request for a worker; false when
- * the pool is stopping (the caller answers inline). */
-static bool http_pool_submit(http_pool *p, http_req *r, struct MHD_Connection *conn)
+/* On the store's writer thread. */
+static void http_write_done(void *arg, int rc)
 {
-    pthread_mutex_lock(&p->lock);
-    if (p->stopping) {
-        pthread_mutex_unlock(&p->lock);
-        return false;
-    }
+    http_req *r = arg;
+    /* Once resumed, the connection may finish and free r at any moment. */
+    struct MHD_Connection *conn = r->conn;
+    http_server *s = r->server;
+    r->write_rc = rc;
+    atomic_store_explicit(&r->ready, true, memory_order_release);
+    MHD_resume_connection(conn);
+    http_writes_add(&s->writes, -1);
+}
+
+/* Suspends the connection and queues the call's write; false when it could
+ * not be queued (the store is closing). */
+static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection *conn)
+{
+    r->server = s;
     r->conn = conn;
     r->queued = true;
-    r->next = NULL;
+    /* Suspended first: the write may be decided before this returns. */
     MHD_suspend_connection(conn);
-    if (p->tail != NULL)
-        p->tail->next = r;
-    else
-        p->head = r;
-    p->tail = r;
-    pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    return true;
+    http_writes_add(&s->writes, 1);
+    if (store_write_async(s->env->st, r->call.write_fn, r->call.write_arg, http_write_done, r) ==
+        0)
+        return true;
+    http_writes_add(&s->writes, -1);
+    r->queued = false;
+    MHD_resume_connection(conn);
+    return false;
 }
 
-static int http_pool_start(http_pool *p, unsigned n)
+/* From here on writes run inline; returns once every queued one is decided
+ * and its connection resumed: libmicrohttpd cannot stop with suspended
+ * connections. */
+static void http_writes_drain(http_writes *w)
 {
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
-    p->threads = calloc(n, sizeof *p->threads);
-    if (p->threads == NULL)
-        return -1;
-    for (; p->n_threads < n; p->n_threads++)
-        if (pthread_create(&p->threads[p->n_threads], NULL, http_worker, p) != 0)
-            return -1;
-    return 0;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    while (w->pending > 0)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
 }
 
-/* Lets the workers drain the queue (resuming every suspended request), then
- * joins them: libmicrohttpd cannot stop with suspended connections. */
-static void http_pool_stop(http_pool *p)
+static void http_writes_free(http_writes *w)
 {
-    pthread_mutex_lock(&p->lock);
-    p->stopping = true;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    for (unsigned i = 0; i < p->n_threads; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    pthread_cond_destroy(&p->cond);
-    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+}
+
+static bool http_writes_later(http_writes *w)
+{
+    pthread_mutex_lock(&w->lock);
+    bool later = !w->stopping;
+    pthread_mutex_unlock(&w->lock);
+    return later;
 }
 
 static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -577,6 +572,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     if (r->queued) {
         if (!atomic_load_explicit(&r->ready, memory_order_acquire))
             return MHD_YES;
+        r->queued = false;
+        api_write_finish(&r->call, r->write_rc);
         return http_finish(conn, r);
     }
     http_conn_phase(s, conn, false);   /* received whole: the watchdog lets go */
@@ -591,11 +588,15 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     c->header = http_header;
     c->query = http_query;
     c->io = conn;
-    if (http_pool_submit(&s->pool, r, conn))
-        return MHD_YES;
-    /* Shutting down: no new suspended connections, answer right here. */
     c->now = clock_unix();
+    c->write_later = http_writes_later(&s->writes);
     api_dispatch(c);
+    if (api_write_pending(c) && !http_write_queue(s, r, conn)) {
+        api_write_finish(c, -1);
+        return http_finish(conn, r);
+    }
+    if (r->queued)
+        return MHD_YES;
     return http_finish(conn, r);
 }
 
@@ -632,16 +633,12 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     http_server *s = calloc(1, sizeof *s);
     if (s == NULL)
         return -1;
-    if (http_pool_start(&s->pool, cfg->workers) != 0) {
-        log_error("cannot start %u worker threads", cfg->workers);
-        http_pool_stop(&s->pool);
-        free(s);
-        return -1;
-    }
+    pthread_mutex_init(&s->writes.lock, NULL);
+    pthread_cond_init(&s->writes.cond, NULL);
     s->env = env;
     s->metrics_public = cfg->metrics_public;
     if (http_watchdog_start(s, cfg->request_timeout) != 0) {
-        http_pool_stop(&s->pool);
+        http_writes_free(&s->writes);
         free(s);
         return -1;
     }
@@ -661,7 +658,7 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     if (s->daemon == NULL) {
         log_error("cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
         http_watchdog_stop(&s->dog);
-        http_pool_stop(&s->pool);
+        http_writes_free(&s->writes);
         free(s);
         return -1;
     }
@@ -677,8 +674,9 @@ void http_stop(http_server *s)
 {
     if (s == NULL)
         return;
-    http_pool_stop(&s->pool);
+    http_writes_drain(&s->writes);
     MHD_stop_daemon(s->daemon);
     http_watchdog_stop(&s->dog);
+    http_writes_free(&s->writes);
     free(s);
 }

@@ -11,8 +11,7 @@
 typedef struct http_config {
     const char *host;          /* IPv4 or IPv6 literal, or "localhost" */
     uint16_t port;             /* 0: any free port */
-    unsigned threads;          /* network threads (libmicrohttpd's pool) */
-    unsigned workers;          /* request threads: how many requests run at once */
+    unsigned threads;          /* network threads (libmicrohttpd's pool): they run the requests */
     unsigned max_connections;
     unsigned per_ip_connections; /* 0: no per-address limit */
     unsigned idle_timeout;     /* seconds of silence */

@@ -321,6 +321,7 @@ typedef struct live_timeout {
     int64_t now;
     struct webhook_worker *hooks;
     bool ended;
+    int queued;                  /* webhook deliveries */
 } live_timeout;
 
 /* A device whose stream stayed away past the grace period leaves, as a real
@@ -351,7 +352,7 @@ static int live_timeout_tx(store_tx *tx, void *arg)
         webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = m, .trace_id = "",
                             .time_ms = t->now * 1000, .user = &user,
                             .instanceid = dev.instanceid};
-        rc = webhook_enqueue(tx, &ev);
+        rc = webhook_enqueue(tx, &ev, &t->queued);
     }
     free(m);
     return rc == STORE_OK ? 0 : -1;
@@ -369,7 +370,7 @@ static void live_expire(live_hub *h, int64_t device_no)
         metrics_add(METRICS_LEAVES, 1);
         log_info("live: device %lld left: event stream gone longer than %d ms",
                  (long long)device_no, h->cfg.grace_ms);
-        if (h->hooks != NULL)
+        if (t.queued > 0)
             webhook_worker_wake(h->hooks);
     }
 }

@@ -258,6 +258,7 @@ typedef struct webhook_enqueue_ctx {
     char *json;            /* built at the first webhook: none, no work */
     int64_t now;
     int rc;
+    int n;                 /* deliveries recorded */
 } webhook_enqueue_ctx;
 
 static int webhook_enqueue_one(const store_webhook *h, void *arg)
@@ -279,15 +280,20 @@ static int webhook_enqueue_one(const store_webhook *h, void *arg)
     d.created_at = q->now;
     d.next_attempt_at = q->now;
     q->rc = store_outbox_insert(q->tx, &d, q->json);
-    return q->rc != STORE_OK ? 1 : 0;
+    if (q->rc != STORE_OK)
+        return 1;
+    q->n++;
+    return 0;
 }
 
-int webhook_enqueue(store_tx *tx, const webhook_event *ev)
+int webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
 {
     assert(tx != NULL && ev != NULL && ev->meeting != NULL);
     webhook_enqueue_ctx q = {.tx = tx, .ev = ev, .now = webhook_now_ms(), .rc = STORE_OK};
     int rc = store_webhook_list(tx, ev->meeting->app_id, webhook_enqueue_one, &q);
     free(q.json);
+    if (queued != NULL && rc == STORE_OK)
+        *queued += q.n;
     /* A stop by the callback comes back as its 1; its reason is in q.rc. */
     if (rc == 1)
         return q.rc;

@@ -42,8 +42,10 @@ typedef struct webhook_event {
 } webhook_event;
 
 /* Records the event for every webhook of the meeting's app (none: nothing
- * happens). Runs inside the caller's write transaction. STORE_OK or an error. */
-int webhook_enqueue(store_tx *tx, const webhook_event *ev);
+ * happens). Runs inside the caller's write transaction. STORE_OK or an error.
+ * Adds the deliveries recorded to *queued (may be NULL): only when that is
+ * nonzero need the worker be woken after the commit. */
+int webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued);
 
 /* Webhooks one app may register (the API and `meetd app webhook add` refuse
  * more): each event costs one outbox row per webhook inside the request's

@@ -50,9 +50,14 @@ struct store {
     store_conn *writer;
     store_ckpt *ckpt;
     pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;      /* the writer waits here when idle */
     struct store_job *queue_head;   /* waiting for the next batch */
     struct store_job *queue_tail;
-    bool leader_active;             /* a batch is being run */
+    int queued;
+    bool writer_idle;               /* waiting on queue_cond: needs a signal */
+    bool writer_stopping;
+    bool writer_started;
+    pthread_t writer_thread;
 
     pthread_mutex_t read_lock;
     pthread_cond_t read_cond;
@@ -459,6 +464,9 @@ static int make_db_file(const char *path)
 
 /* ---- open and close ---------------------------------------------------- */
 
+static int writer_start(store *s);
+static void writer_stop(store *s);
+
 int store_open(const store_options *opt, store **out)
 {
     assert(out != NULL);
@@ -488,6 +496,7 @@ int store_open(const store_options *opt, store **out)
     }
     s->durability = opt->durability;
     pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_cond_init(&s->queue_cond, NULL);
     pthread_mutex_init(&s->read_lock, NULL);
     pthread_cond_init(&s->read_cond, NULL);
 
@@ -496,7 +505,7 @@ int store_open(const store_options *opt, store **out)
     if (make_db_file(s->path) != 0 ||
         conn_open(s->path, true, s->durability, &s->writer) != 0 ||
         store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
-        store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0) {
+        store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0 || writer_start(s) != 0) {
         store_close(s);
         return -1;
     }
@@ -508,6 +517,9 @@ void store_close(store *s)
 {
     if (s == NULL)
         return;
+    /* What is queued is committed (and its callers told) before anything
+     * closes. */
+    writer_stop(s);
     /* Every reader must be back: closing under a running store_read is a
      * bug of the caller. */
     assert(s->n_idle == s->n_open);
@@ -525,7 +537,8 @@ void store_close(store *s)
     conn_close(s->writer);
     pthread_cond_destroy(&s->read_cond);
     pthread_mutex_destroy(&s->read_lock);
-    assert(s->queue_head == NULL && !s->leader_active);
+    assert(s->queue_head == NULL && s->queued == 0);
+    pthread_cond_destroy(&s->queue_cond);
     pthread_mutex_destroy(&s->queue_lock);
     free(s->path);
     free(s->stamp_path);
@@ -562,10 +575,10 @@ static int tx_apply(store_tx *tx, store_fn fn, void *arg)
 typedef struct store_job {
     store_fn fn;
     void *arg;
+    store_done_fn done;
+    void *done_arg;
     int rc;
-    bool done;
     bool keys_changed;
-    pthread_cond_t wake;        /* its caller waits here, and only here */
     struct store_job *next;
 } store_job;
 
@@ -633,8 +646,8 @@ static void batch_run(store *s, store_job *batch)
         }
         metrics_add(METRICS_STORE_COMMITS, 1);
         metrics_add(METRICS_STORE_WRITES, n);
-        /* Before any caller returns, so that once `meetd app rotate-key`
-         * has said so no server takes the old key. */
+        /* Before any caller hears of its commit, so that once `meetd app
+         * rotate-key` has said so no server takes the old key. */
         if (keys_changed)
             stamp_move(s);
     } else {
@@ -653,64 +666,150 @@ static void batch_run(store *s, store_job *batch)
 static store_job *queue_take(store *s)
 {
     store_job *batch = s->queue_head, *last = batch;
-    for (int n = 1; n < STORE_BATCH_MAX && last->next != NULL; n++)
+    int n = 1;
+    for (; n < STORE_BATCH_MAX && last->next != NULL; n++)
         last = last->next;
     s->queue_head = last->next;
     if (s->queue_head == NULL)
         s->queue_tail = NULL;
+    s->queued -= n;
     last->next = NULL;
     return batch;
+}
+
+/* Set on the writer thread: a store_fn or a done callback that called
+ * store_write would wait for itself forever, so that is refused. */
+static _Thread_local bool store_on_writer;
+
+/* The writer: takes whatever is queued as one batch, commits it, tells each
+ * caller, and goes again; what arrives during a commit waits for the next
+ * one, so the busier the store the larger the groups. It sleeps only when
+ * the queue is empty, so a busy store costs its callers no wake-ups. */
+static void *writer_main(void *arg)
+{
+    store *s = arg;
+    store_on_writer = true;
+    pthread_mutex_lock(&s->queue_lock);
+    for (;;) {
+        while (s->queue_head == NULL && !s->writer_stopping) {
+            s->writer_idle = true;
+            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+        }
+        s->writer_idle = false;
+        if (s->queue_head == NULL)
+            break;   /* stopping, and everything queued is done */
+        store_job *batch = queue_take(s);
+        pthread_mutex_unlock(&s->queue_lock);
+        batch_run(s, batch);
+        for (store_job *j = batch, *next; j != NULL; j = next) {
+            next = j->next;
+            j->done(j->done_arg, j->rc);
+            free(j);
+        }
+        pthread_mutex_lock(&s->queue_lock);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+    return NULL;
+}
+
+static int writer_start(store *s)
+{
+    if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
+        log_error("store: cannot start the writer thread");
+        return -1;
+    }
+    s->writer_started = true;
+    return 0;
+}
+
+/* Lets the writer finish what is queued, then joins it. */
+static void writer_stop(store *s)
+{
+    if (!s->writer_started)
+        return;
+    pthread_mutex_lock(&s->queue_lock);
+    s->writer_stopping = true;
+    pthread_cond_signal(&s->queue_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+    pthread_join(s->writer_thread, NULL);
+    s->writer_started = false;
+}
+
+int store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+    assert(s != NULL && fn != NULL && done != NULL);
+    store_job *job = calloc(1, sizeof *job);
+    if (job == NULL) {
+        log_error("store: out of memory");
+        return -1;
+    }
+    *job = (store_job){.fn = fn, .arg = arg, .done = done, .done_arg = done_arg, .rc = -1};
+    pthread_mutex_lock(&s->queue_lock);
+    if (s->writer_stopping) {
+        pthread_mutex_unlock(&s->queue_lock);
+        free(job);
+        log_error("store: a write after the store began to close");
+        return -1;
+    }
+    if (s->queue_tail != NULL)
+        s->queue_tail->next = job;
+    else
+        s->queue_head = job;
+    s->queue_tail = job;
+    s->queued++;
+    if (s->writer_idle) {
+        s->writer_idle = false;
+        pthread_cond_signal(&s->queue_cond);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+    return 0;
+}
+
+/* store_write's caller, waiting on the stack for its job. */
+typedef struct store_waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+} store_waiter;
+
+static void waiter_done(void *arg, int rc)
+{
+    store_waiter *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->rc = rc;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
 }
 
 int store_write(store *s, store_fn fn, void *arg)
 {
     assert(s != NULL && fn != NULL);
-    if (store_in_fn) {
-        log_error("store: store_write called from inside a store_fn");
+    if (store_on_writer || store_in_fn) {
+        log_error("store: store_write called from inside a store_fn or a done callback");
         return -1;
     }
-    store_job job = {.fn = fn, .arg = arg, .rc = -1};
-    pthread_cond_init(&job.wake, NULL);
-    pthread_mutex_lock(&s->queue_lock);
-    if (s->queue_tail != NULL)
-        s->queue_tail->next = &job;
-    else
-        s->queue_head = &job;
-    s->queue_tail = &job;
-    while (!job.done) {
-        if (s->leader_active) {
-            pthread_cond_wait(&job.wake, &s->queue_lock);
-            continue;
-        }
-        /* Lead: our job is queued, so the batch taken is never empty. */
-        s->leader_active = true;
-        store_job *batch = queue_take(s);
-        pthread_mutex_unlock(&s->queue_lock);
-        batch_run(s, batch);
-        pthread_mutex_lock(&s->queue_lock);
-        /* Wake exactly the callers whose work is decided, and the first
-         * caller queued meanwhile to lead the next batch: waking everyone
-         * costs a context switch per waiter per batch. */
-        for (store_job *j = batch, *next; j != NULL; j = next) {
-            next = j->next;   /* j may be gone once done is seen */
-            j->done = true;
-            pthread_cond_signal(&j->wake);
-        }
-        s->leader_active = false;
-        if (s->queue_head != NULL)
-            pthread_cond_signal(&s->queue_head->wake);
+    store_waiter w = {.rc = -1};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    int rc = -1;
+    if (store_write_async(s, fn, arg, waiter_done, &w) == 0) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+        rc = w.rc;
     }
-    pthread_mutex_unlock(&s->queue_lock);
-    pthread_cond_destroy(&job.wake);
-    return job.rc;
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+    return rc;
 }
 
 int store_write_queue(store *s)
 {
-    int n = 0;
     pthread_mutex_lock(&s->queue_lock);
-    for (store_job *j = s->queue_head; j != NULL; j = j->next)
-        n++;
+    int n = s->queued;
     pthread_mutex_unlock(&s->queue_lock);
     return n;
 }

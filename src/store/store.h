@@ -45,10 +45,19 @@ int store_schema_version(store *s);
  * else to roll back every change it made; that value is then returned as is.
  * Returns 0 only once the transaction is committed (durably, per the
  * durability mode), and -1 when the backend could not begin or commit (the
- * changes are then not made). fn must not call store_write/store_read. */
+ * changes are then not made). fn runs on the store's writer thread, in a
+ * transaction it shares with other callers' (group commit, each fn in a
+ * savepoint of its own), and must not call store_write/store_read. */
 typedef int (*store_fn)(store_tx *tx, void *arg);
 int store_write(store *s, store_fn fn, void *arg);
-/* Callers of store_write waiting for the next batch (a gauge). */
+/* store_write without the wait: queues fn and returns at once. Once fn's
+ * work is committed (or rolled back), done(done_arg, rc) is called, with
+ * the rc store_write would have returned, on the store's writer thread:
+ * done must be quick and must not call the store. Returns -1, and never
+ * calls done, when the write cannot be queued (out of memory, closing). */
+typedef void (*store_done_fn)(void *done_arg, int rc);
+int store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg);
+/* Writes queued for the next batch (a gauge). */
 int store_write_queue(store *s);
 /* Runs fn on a consistent read-only snapshot. Same return convention. */
 int store_read(store *s, store_fn fn, void *arg);

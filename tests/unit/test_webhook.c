@@ -370,7 +370,7 @@ static int64_t add_hook(store *s, const char *app_id, const char *url, const cha
 
 static int enqueue_tx(store_tx *tx, void *arg)
 {
-    return webhook_enqueue(tx, arg) == STORE_OK ? 0 : -1;
+    return webhook_enqueue(tx, arg, NULL) == STORE_OK ? 0 : -1;
 }
 
 /* Enqueues a joined event of user `tag` in app_id's meeting. */
