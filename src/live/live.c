@@ -10,6 +10,7 @@
  * it was sent (kept a while, so that a stream opened just after the device
  * was removed still hears why), and since when its stream has been gone
  * (for the presence grace period). */
+#include <assert.h>
 #include "live/live.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@
 #include "common/metrics.h"
 #include "live/webhook.h"
 
-#define LIVE_BUCKETS 4096          /* device records hash; chains stay short at 100k */
+#define LIVE_BUCKETS_MIN 4096      /* device records hash; doubles past 2 records a bucket */
 #define LIVE_FINAL_KEEP_MS 60000   /* how long a final event waits for a late stream */
 #define LIVE_TICK_MS 1000
 
@@ -50,7 +51,17 @@ struct live_dev {
     char *final;                   /* final event text ("" = end without event) */
     int64_t final_until_ms;
     int64_t gone_since_ms;         /* 0: no grace period running */
-    live_dev *next;
+    live_dev *next;                /* hash chain */
+    /* The timer visits only records with something to do: those with a
+     * stream or a grace period (the watch list), and finals in the order
+     * they expire (a FIFO: they are all kept LIVE_FINAL_KEEP_MS). At
+     * thousands of kicks a second there are hundreds of thousands of
+     * finals; walking them all every tick, under the hub lock, stalled
+     * every event. */
+    bool watched;
+    bool queued;
+    live_dev *wprev, *wnext;
+    live_dev *fnext;
 };
 
 struct live_hub {
@@ -62,25 +73,49 @@ struct live_hub {
     live_config cfg;
     store *st;
     struct webhook_worker *hooks;
-    live_dev *buckets[LIVE_BUCKETS];
+    live_dev **buckets;
+    size_t n_buckets;              /* a power of two */
+    size_t n_devs;
+    live_dev *watch_head;
+    live_dev *fifo_head, *fifo_tail;
     size_t n_streams;
     int64_t next_heartbeat_ms;
 };
 
 /* ---- device records (hub lock held) ------------------------------------- */
 
-static live_dev **live_slot(live_hub *h, int64_t device_no)
+static live_dev **live_slot(live_dev **buckets, size_t n_buckets, int64_t device_no)
 {
     uint64_t x = (uint64_t)device_no * 0x9E3779B97F4A7C15ULL;
-    live_dev **p = &h->buckets[(x >> 32) % LIVE_BUCKETS];
+    live_dev **p = &buckets[(x >> 32) & (n_buckets - 1)];
     while (*p != NULL && (*p)->device_no != device_no)
         p = &(*p)->next;
     return p;
 }
 
+/* Doubles the table; on failure the chains just grow longer. */
+static void live_grow(live_hub *h)
+{
+    size_t n = h->n_buckets * 2;
+    live_dev **b = calloc(n, sizeof *b);
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < h->n_buckets; i++) {
+        for (live_dev *d = h->buckets[i], *next; d != NULL; d = next) {
+            next = d->next;
+            live_dev **p = live_slot(b, n, d->device_no);
+            d->next = NULL;
+            *p = d;
+        }
+    }
+    free(h->buckets);
+    h->buckets = b;
+    h->n_buckets = n;
+}
+
 static live_dev *live_dev_get(live_hub *h, int64_t device_no, bool create)
 {
-    live_dev **p = live_slot(h, device_no);
+    live_dev **p = live_slot(h->buckets, h->n_buckets, device_no);
     if (*p != NULL || !create)
         return *p;
     live_dev *d = calloc(1, sizeof *d);
@@ -88,7 +123,44 @@ static live_dev *live_dev_get(live_hub *h, int64_t device_no, bool create)
         return NULL;
     d->device_no = device_no;
     *p = d;
+    if (++h->n_devs > 2 * h->n_buckets)
+        live_grow(h);
     return d;
+}
+
+/* Puts d on the watch list or takes it off, as its state now says. */
+static void live_watch(live_hub *h, live_dev *d)
+{
+    bool want = d->stream != NULL || d->gone_since_ms != 0;
+    if (want == d->watched)
+        return;
+    d->watched = want;
+    if (want) {
+        d->wprev = NULL;
+        d->wnext = h->watch_head;
+        if (d->wnext != NULL)
+            d->wnext->wprev = d;
+        h->watch_head = d;
+        return;
+    }
+    if (d->wprev != NULL)
+        d->wprev->wnext = d->wnext;
+    else
+        h->watch_head = d->wnext;
+    if (d->wnext != NULL)
+        d->wnext->wprev = d->wprev;
+    d->wprev = d->wnext = NULL;
+}
+
+static void live_fifo_push(live_hub *h, live_dev *d)
+{
+    d->queued = true;
+    d->fnext = NULL;
+    if (h->fifo_tail != NULL)
+        h->fifo_tail->fnext = d;
+    else
+        h->fifo_head = d;
+    h->fifo_tail = d;
 }
 
 /* A record with nothing left to remember goes. */
@@ -98,10 +170,14 @@ static void live_dev_gc(live_hub *h, live_dev *d, int64_t now_ms)
         free(d->final);
         d->final = NULL;
     }
-    if (d->stream != NULL || d->final != NULL || d->gone_since_ms != 0)
+    live_watch(h, d);
+    /* A record in the FIFO goes when the FIFO lets go of it. */
+    if (d->stream != NULL || d->final != NULL || d->gone_since_ms != 0 || d->queued)
         return;
-    live_dev **p = live_slot(h, d->device_no);
+    assert(!d->watched);
+    live_dev **p = live_slot(h->buckets, h->n_buckets, d->device_no);
     *p = d->next;
+    h->n_devs--;
     free(d);
 }
 
@@ -181,6 +257,9 @@ static void live_final(live_hub *h, int64_t device_no, char *text)
     d->final = text;
     d->final_until_ms = now + LIVE_FINAL_KEEP_MS;
     d->gone_since_ms = 0;
+    if (!d->queued)
+        live_fifo_push(h, d);
+    live_watch(h, d);
     if (d->stream != NULL)
         live_end_stream(d->stream, text, true);
     pthread_mutex_unlock(&h->lock);
@@ -251,6 +330,7 @@ int live_stream_open(live_hub *h, const uint8_t token_hash[32], live_stream **ou
             live_end_stream(d->stream, "", false);   /* one stream per device */
         d->stream = s;
         d->gone_since_ms = 0;
+        live_watch(h, d);
     }
     h->n_streams++;
     pthread_mutex_unlock(&h->lock);
@@ -381,21 +461,29 @@ static size_t live_sweep(live_hub *h, int64_t now, bool heartbeat, int64_t *expi
                          size_t cap)
 {
     size_t n = 0;
-    for (size_t b = 0; b < LIVE_BUCKETS; b++) {
-        live_dev *d = h->buckets[b];
-        while (d != NULL) {
-            live_dev *next = d->next;
-            if (heartbeat && d->stream != NULL && !d->stream->closing &&
-                live_append(d->stream, ":\n\n") == 0)
-                live_wake(d->stream);
-            if (d->gone_since_ms != 0 && now - d->gone_since_ms >= h->cfg.grace_ms &&
-                n < cap) {
-                expired[n++] = d->device_no;
-                d->gone_since_ms = 0;
-            }
-            live_dev_gc(h, d, now);
-            d = next;
+    for (live_dev *d = h->watch_head, *next; d != NULL; d = next) {
+        next = d->wnext;   /* d may leave the list, or go */
+        if (heartbeat && d->stream != NULL && !d->stream->closing &&
+            live_append(d->stream, ":\n\n") == 0)
+            live_wake(d->stream);
+        if (d->gone_since_ms != 0 && now - d->gone_since_ms >= h->cfg.grace_ms && n < cap) {
+            expired[n++] = d->device_no;
+            d->gone_since_ms = 0;
         }
+        live_dev_gc(h, d, now);
+    }
+    /* Finals expire in the order they were set; one set again since it was
+     * queued goes to the back. */
+    while (h->fifo_head != NULL && h->fifo_head->final_until_ms <= now) {
+        live_dev *d = h->fifo_head;
+        h->fifo_head = d->fnext;
+        if (h->fifo_head == NULL)
+            h->fifo_tail = NULL;
+        d->queued = false;
+        if (d->final != NULL && d->final_until_ms > now)
+            live_fifo_push(h, d);
+        else
+            live_dev_gc(h, d, now);
     }
     return n;
 }
@@ -444,6 +532,12 @@ int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks
     live_hub *h = calloc(1, sizeof *h);
     if (h == NULL)
         return -1;
+    h->n_buckets = LIVE_BUCKETS_MIN;
+    h->buckets = calloc(h->n_buckets, sizeof *h->buckets);
+    if (h->buckets == NULL) {
+        free(h);
+        return -1;
+    }
     h->cfg = *cfg;
     h->st = st;
     h->hooks = hooks;
@@ -469,10 +563,9 @@ void live_hub_shutdown(live_hub *h)
         return;
     pthread_mutex_lock(&h->lock);
     h->stopping = true;
-    for (size_t b = 0; b < LIVE_BUCKETS; b++)
-        for (live_dev *d = h->buckets[b]; d != NULL; d = d->next)
-            if (d->stream != NULL)
-                live_end_stream(d->stream, "", false);
+    for (live_dev *d = h->watch_head; d != NULL; d = d->wnext)
+        if (d->stream != NULL)
+            live_end_stream(d->stream, "", false);
     pthread_cond_signal(&h->tick);
     pthread_mutex_unlock(&h->lock);
     if (h->timer_started) {
@@ -486,7 +579,7 @@ void live_hub_free(live_hub *h)
     if (h == NULL)
         return;
     live_hub_shutdown(h);
-    for (size_t b = 0; b < LIVE_BUCKETS; b++) {
+    for (size_t b = 0; b < h->n_buckets; b++) {
         live_dev *d = h->buckets[b];
         while (d != NULL) {
             live_dev *next = d->next;
@@ -495,6 +588,7 @@ void live_hub_free(live_hub *h)
             d = next;
         }
     }
+    free(h->buckets);
     pthread_cond_destroy(&h->tick);
     pthread_mutex_destroy(&h->lock);
     free(h);
