@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -35,6 +36,7 @@ struct store_ckpt {
     pthread_cond_t cond;
     bool wanted;
     bool stopping;
+    int frames_asked;          /* the WAL's length when a pass was last asked for */
     pthread_t thread;
 };
 
@@ -75,8 +77,13 @@ static int ckpt_wal_hook(void *arg, sqlite3 *writer, const char *schema, int fra
         return SQLITE_OK;
     }
     pthread_mutex_lock(&k->lock);
-    k->wanted = true;
-    pthread_cond_signal(&k->cond);
+    /* One pass per STORE_CKPT_FRAMES new pages: back-to-back passes would
+     * keep two syncs of their own in the disk's queue, ahead of commits. */
+    if (frames < k->frames_asked || frames - k->frames_asked >= STORE_CKPT_FRAMES) {
+        k->frames_asked = frames;
+        k->wanted = true;
+        pthread_cond_signal(&k->cond);
+    }
     pthread_mutex_unlock(&k->lock);
     return SQLITE_OK;
 }
@@ -95,6 +102,21 @@ int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out)
     if (rc != SQLITE_OK) {
         log_error("store: checkpointer: %s", k->db != NULL ? sqlite3_errmsg(k->db)
                                                            : sqlite3_errstr(rc));
+        sqlite3_close(k->db);
+        free(k);
+        return -1;
+    }
+    /* A connection learns that the file is in WAL mode at its first read;
+     * until then a checkpoint on it is a silent no-op. */
+    sqlite3_stmt *st = NULL;
+    const char *mode = NULL;
+    if (sqlite3_prepare_v2(k->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        mode = (const char *)sqlite3_column_text(st, 0);
+    bool wal = mode != NULL && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(st);
+    if (!wal) {
+        log_error("store: checkpointer: the database is not in WAL mode");
         sqlite3_close(k->db);
         free(k);
         return -1;
