@@ -38,6 +38,11 @@ void metrics_add(enum metrics_counter c, uint64_t n)
     atomic_fetch_add_explicit(&metrics_counters[c], n, memory_order_relaxed);
 }
 
+uint64_t metrics_get_counter(enum metrics_counter c)
+{
+    return (uint64_t)atomic_load_explicit(&metrics_counters[c], memory_order_relaxed);
+}
+
 void metrics_request(int status, int64_t latency_us)
 {
     int cls = status / 100;

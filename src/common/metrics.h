@@ -18,6 +18,7 @@ enum metrics_counter {
 };
 
 void metrics_add(enum metrics_counter c, uint64_t n);
+uint64_t metrics_get_counter(enum metrics_counter c);
 /* One finished request: its status and how long it took. */
 void metrics_request(int status, int64_t latency_us);
 

@@ -51,8 +51,12 @@ static void *ckpt_main(void *arg)
             break;
         k->wanted = false;
         pthread_mutex_unlock(&k->lock);
-        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        if (rc == SQLITE_OK)
+        int log_frames = -1, copied = -1;
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                           &copied);
+        /* Counted only when pages were copied: a checkpoint that cannot
+         * see the WAL also answers SQLITE_OK. */
+        if (rc == SQLITE_OK && copied > 0)
             metrics_add(METRICS_STORE_CHECKPOINTS, 1);
         else if (rc != SQLITE_BUSY)   /* BUSY: the writer's inline one is running */
             log_error("store: checkpoint: %s (%d)", sqlite3_errmsg(k->db),
