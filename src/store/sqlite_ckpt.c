@@ -51,16 +51,18 @@ static void *ckpt_main(void *arg)
             break;
         k->wanted = false;
         pthread_mutex_unlock(&k->lock);
-        int log_frames = -1, copied = -1;
-        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                           &copied);
-        /* Counted only when pages were copied: a checkpoint that cannot
-         * see the WAL also answers SQLITE_OK. */
-        if (rc == SQLITE_OK && copied > 0)
-            metrics_add(METRICS_STORE_CHECKPOINTS, 1);
-        else if (rc != SQLITE_BUSY)   /* BUSY: the writer's inline one is running */
+        int in_db = -1;
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &in_db);
+        /* in_db: the WAL's pages now in the database file. A connection
+         * that cannot see the WAL also answers SQLITE_OK, with -1: such a
+         * pass is not counted. BUSY: the writer's inline one is running. */
+        if (rc == SQLITE_OK) {
+            if (in_db > 0)
+                metrics_add(METRICS_STORE_CHECKPOINTS, 1);
+        } else if (rc != SQLITE_BUSY) {
             log_error("store: checkpoint: %s (%d)", sqlite3_errmsg(k->db),
                       sqlite3_extended_errcode(k->db));
+        }
         pthread_mutex_lock(&k->lock);
     }
     pthread_mutex_unlock(&k->lock);
