@@ -36,6 +36,9 @@ typedef struct api_env {
 
 typedef struct api_call api_call;
 typedef const char *(*api_lookup_fn)(void *io, const char *name);
+/* What a handler does once its write is decided: e is ME_OK when it is
+ * committed, else the error (already recorded on c). It owns arg. */
+typedef void (*api_then_fn)(api_call *c, void *arg, meetd_err e);
 
 struct api_call {
     /* Request, filled by the HTTP layer. */
@@ -69,7 +72,7 @@ struct api_call {
     /* The write api_write_then left to the HTTP layer, and what follows. */
     store_fn write_fn;
     void *write_arg;
-    void (*then)(api_call *c, void *arg, meetd_err e);
+    api_then_fn then;
 };
 
 /* Routes, authenticates and runs the handler. When write_later is set and
@@ -134,9 +137,6 @@ meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_
 meetd_err api_store_fail(api_call *c, int rc, const char *what);
 /* Runs fn in a read transaction and maps -1 to ME_INTERNAL. */
 meetd_err api_read(api_call *c, store_fn fn, void *arg);
-/* What a handler does once its write is decided: e is ME_OK when it is
- * committed, else the error (already recorded on c). It owns arg. */
-typedef void (*api_then_fn)(api_call *c, void *arg, meetd_err e);
 /* Runs fn in a write transaction, then then(c, arg, result); the handler
  * must return right after, without touching arg. With write_later the
  * write runs after the handler returns, so that the request's thread

@@ -39,7 +39,7 @@ typedef struct http_writes {
     pthread_mutex_t lock;
     pthread_cond_t cond;       /* signalled when pending drops to 0 */
     unsigned pending;          /* queued, not yet decided */
-    bool stopping;             /* new writes run inline (http_stop) */
+    bool stopping;             /* new writes are not queued (http_stop) */
 } http_writes;
 
 /* A connection while it is sending us a request. libmicrohttpd only bounds
@@ -407,11 +407,11 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, http_req *r)
 
 /* ---- writes ---------------------------------------------------------------- */
 
-static void http_writes_add(http_writes *w, int n)
+/* One queued write decided. */
+static void http_writes_done(http_writes *w)
 {
     pthread_mutex_lock(&w->lock);
-    w->pending = (unsigned)((int)w->pending + n);
-    if (w->pending == 0)
+    if (--w->pending == 0)
         pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
@@ -426,31 +426,38 @@ static void http_write_done(void *arg, int rc)
     r->write_rc = rc;
     atomic_store_explicit(&r->ready, true, memory_order_release);
     MHD_resume_connection(conn);
-    http_writes_add(&s->writes, -1);
+    http_writes_done(&s->writes);
 }
 
-/* Suspends the connection and queues the call's write; false when it could
- * not be queued (the store is closing). */
+/* Suspends the connection and queues the call's write; false when it is not
+ * queued (the server or the store is stopping). */
 static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection *conn)
 {
+    http_writes *w = &s->writes;
+    pthread_mutex_lock(&w->lock);
+    bool open = !w->stopping;
+    if (open)
+        w->pending++;
+    pthread_mutex_unlock(&w->lock);
+    if (!open)
+        return false;
     r->server = s;
     r->conn = conn;
     r->queued = true;
     /* Suspended first: the write may be decided before this returns. */
     MHD_suspend_connection(conn);
-    http_writes_add(&s->writes, 1);
     if (store_write_async(s->env->st, r->call.write_fn, r->call.write_arg, http_write_done, r) ==
         0)
         return true;
-    http_writes_add(&s->writes, -1);
     r->queued = false;
     MHD_resume_connection(conn);
+    http_writes_done(w);
     return false;
 }
 
-/* From here on writes run inline; returns once every queued one is decided
- * and its connection resumed: libmicrohttpd cannot stop with suspended
- * connections. */
+/* From here on writes are not queued; returns once every queued one is
+ * decided and its connection resumed: libmicrohttpd cannot stop with
+ * suspended connections. */
 static void http_writes_drain(http_writes *w)
 {
     pthread_mutex_lock(&w->lock);
@@ -464,14 +471,6 @@ static void http_writes_free(http_writes *w)
 {
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
-}
-
-static bool http_writes_later(http_writes *w)
-{
-    pthread_mutex_lock(&w->lock);
-    bool later = !w->stopping;
-    pthread_mutex_unlock(&w->lock);
-    return later;
 }
 
 static enum MHD_Result http_count_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -589,14 +588,14 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     c->query = http_query;
     c->io = conn;
     c->now = clock_unix();
-    c->write_later = http_writes_later(&s->writes);
+    c->write_later = true;
     api_dispatch(c);
-    if (api_write_pending(c) && !http_write_queue(s, r, conn)) {
-        api_write_finish(c, -1);
-        return http_finish(conn, r);
+    if (api_write_pending(c)) {
+        if (http_write_queue(s, r, conn))
+            return MHD_YES;
+        /* Shutting down: the write runs here, and the answer goes at once. */
+        api_write_finish(c, store_write(s->env->st, c->write_fn, c->write_arg));
     }
-    if (r->queued)
-        return MHD_YES;
     return http_finish(conn, r);
 }
 
