@@ -27,7 +27,7 @@
 #include "common/metrics.h"
 #include "live/webhook.h"
 
-#define LIVE_BUCKETS_MIN 4096      /* device records hash; doubles past 2 records a bucket */
+#define LIVE_BUCKETS_MIN 64        /* device records hash; doubles past 2 records a bucket */
 #define LIVE_FINAL_KEEP_MS 60000   /* how long a final event waits for a late stream */
 #define LIVE_TICK_MS 1000
 
