@@ -99,8 +99,11 @@ char *metrics_render(const metrics_gauges *g)
             "meetd_event_streams %zu\n"
             "# HELP meetd_replay_entries (timestamp, nonce) pairs held by the replay memory.\n"
             "# TYPE meetd_replay_entries gauge\n"
-            "meetd_replay_entries %zu\n",
-            g->event_streams, g->replay_entries);
+            "meetd_replay_entries %zu\n"
+            "# HELP meetd_writes_pending Requests whose write is queued or being committed.\n"
+            "# TYPE meetd_writes_pending gauge\n"
+            "meetd_writes_pending %zu\n",
+            g->event_streams, g->replay_entries, g->writes_pending);
     if (fclose(f) != 0) {
         free(page);
         return NULL;

@@ -26,6 +26,7 @@ void metrics_request(int status, int64_t latency_us);
 typedef struct metrics_gauges {
     size_t event_streams;
     size_t replay_entries;
+    size_t writes_pending;      /* requests whose write waits for its commit */
 } metrics_gauges;
 
 /* The whole page; caller frees. NULL when out of memory. */

@@ -358,9 +358,13 @@ static bool http_client_loopback(struct MHD_Connection *conn)
 /* GET /metrics: Prometheus text, no authentication, so loopback only unless
  * the operator opens it up. */
 static enum MHD_Result http_send_metrics(struct MHD_Connection *conn, http_req *r,
-                                         const http_server *s)
+                                         http_server *s)
 {
+    pthread_mutex_lock(&s->writes.lock);
+    size_t pending = s->writes.pending;
+    pthread_mutex_unlock(&s->writes.lock);
     metrics_gauges g = {
+        .writes_pending = pending,
         .event_streams = s->env->live != NULL ? live_stream_count(s->env->live) : 0,
         .replay_entries = s->env->replay != NULL ? auth_replay_size(s->env->replay) : 0,
     };

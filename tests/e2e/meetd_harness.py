@@ -664,6 +664,24 @@ class MeetdCase(unittest.TestCase):
         key = (dev["ms_open_id"], dev["instanceid"] if instanceid is None else instanceid)
         self.assertNotIn(key, self.present(mid, viewer), "device should be gone")
 
+    def metrics(self):
+        """GET /metrics as {sample name (with labels): value}."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=DEADLINE)
+        try:
+            conn.request("GET", "/metrics")
+            resp = conn.getresponse()
+            body = resp.read().decode()
+        finally:
+            conn.close()
+        self.assertEqual(resp.status, 200)
+        self.assertTrue(resp.getheader("Content-Type").startswith("text/plain"))
+        values = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
     def kickout(self, mid, body, prefer=False, client=None, **kw):
         if prefer:
             kw.setdefault("headers", {})["Prefer"] = "return=representation"

@@ -6,8 +6,12 @@ following the stream (grace period), many streams on one process, and a clean
 shutdown with streams open."""
 import http.client
 import json
+import os
 import resource
+import signal
 import socket
+import sqlite3
+import time
 import unittest
 import urllib.parse
 
@@ -167,6 +171,83 @@ class ManyStreamsTest(MeetdCase):
             read_until_comment(streams[i])
         present = self.present(mid)
         self.assertEqual(len(present), self.N + 1 - len(victims))
+
+
+class QueuedWriteTest(MeetdCase):
+    """What follows a commit is not lost with the client or at shutdown.
+
+    A transaction held open on meetd.db by the test keeps meetd's writer
+    waiting (SQLite's busy timeout, 5 s), so that a kickout is certainly
+    queued, its connection suspended, while the client leaves or meetd is
+    told to stop."""
+    server_per_test = True
+
+    def hold_the_database(self):
+        db = sqlite3.connect(os.path.join(self.server.data, "meetd.db"),
+                             isolation_level=None, timeout=h.DEADLINE)
+        db.execute("BEGIN IMMEDIATE")
+        return db
+
+    def send_kick_unanswered(self, mid, body):
+        """Sends a signed kickout and returns its connection, unread."""
+        data = h.to_bytes(body)
+        uri = "/v1/real-control/meetings/%s/kickout" % mid
+        c = self.client
+        ts, nonce = str(h.now()), h.new_nonce()
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=h.DEADLINE)
+        conn.putrequest("PUT", uri, skip_accept_encoding=True)
+        for name, value in (("Content-Type", "application/json"), ("X-TC-Key", c.secret_id),
+                            ("X-TC-Timestamp", ts), ("X-TC-Nonce", nonce),
+                            ("X-TC-Signature", h.signature(c.secret_key, "PUT", c.secret_id,
+                                                           nonce, ts, uri, data)),
+                            ("AppId", c.app_id), ("SdkId", c.sdk_id),
+                            ("Content-Length", str(len(data)))):
+            if value:
+                conn.putheader(name, value)
+        conn.endheaders(data)
+        return conn
+
+    def wait_pending(self, n):
+        deadline = time.monotonic() + h.DEADLINE
+        while self.metrics()["meetd_writes_pending"] != n:
+            self.assertLess(time.monotonic(), deadline, "no write queued")
+
+    def test_kicked_device_is_told_though_the_kicker_left(self):
+        mid = self.new_meeting("alice")
+        alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
+        bob_s = self.events(bob)
+        db = self.hold_the_database()
+        try:
+            conn = self.send_kick_unanswered(mid, kick_body(op_ms(alice), [tgt_ms(bob)],
+                                                            reason="gone"))
+            self.wait_pending(1)
+            conn.close()                      # the kicker leaves before its answer
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        event, data = bob_s.next_event()
+        self.assertEqual(event, "kicked")
+        self.assertEqual(json.loads(data)["reason"], "gone")
+        self.assert_absent(mid, bob)
+
+    def test_write_queued_at_shutdown_is_committed_and_meetd_exits_clean(self):
+        mid = self.new_meeting("alice")
+        alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
+        db = self.hold_the_database()
+        try:
+            conn = self.send_kick_unanswered(mid, kick_body(op_ms(alice), [tgt_ms(bob)]))
+            self.wait_pending(1)
+            mark = len(self.server.stderr().splitlines())
+            self.server.proc.send_signal(signal.SIGTERM)
+            self.server.wait_line(lambda l: "shutting down" in l, since=mark,
+                                  what="meetd's shutdown line")
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        conn.close()
+        self.server.stop()     # exit 0, no sanitizer report: nothing leaked
+        self.server.start()
+        self.assert_absent(mid, bob)
 
 
 class ShutdownTest(MeetdCase):

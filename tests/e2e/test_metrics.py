@@ -1,5 +1,4 @@
 """GET /metrics: Prometheus text, no authentication, counters that move."""
-import http.client
 import re
 import unittest
 
@@ -8,23 +7,8 @@ from meetd_harness import MeetdCase, kick_body, op_ms, tgt_ms
 
 
 class MetricsTest(MeetdCase):
-    def scrape(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=h.DEADLINE)
-        conn.request("GET", "/metrics")
-        resp = conn.getresponse()
-        body = resp.read().decode()
-        conn.close()
-        self.assertEqual(resp.status, 200)
-        self.assertTrue(resp.getheader("Content-Type").startswith("text/plain"))
-        values = {}
-        for line in body.splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.rsplit(" ", 1)
-                values[name] = float(value)
-        return values
-
     def test_counters_follow_requests(self):
-        before = self.scrape()
+        before = self.metrics()
         mid = self.new_meeting("alice")
         alice = self.join(mid, "alice", 1)
         bob = self.join(mid, "bob", 2)
@@ -33,7 +17,7 @@ class MetricsTest(MeetdCase):
         self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)]))
         self.assertEqual(stream.next_event()[0], "kicked")
         self.assert_error(self.client.get("/v1/meetings/12?userid=alice&instanceid=1"), 400, 9003)
-        after = self.scrape()
+        after = self.metrics()
         self.assertEqual(after["meetd_joins_total"] - before["meetd_joins_total"], 2)
         self.assertEqual(after["meetd_kickout_removals_total"]
                          - before["meetd_kickout_removals_total"], 1)
@@ -42,6 +26,14 @@ class MetricsTest(MeetdCase):
         self.assertGreaterEqual(after['meetd_requests_total{status="4xx"}']
                                 - before['meetd_requests_total{status="4xx"}'], 1)
         self.assertGreater(after["meetd_replay_entries"], 0)
+        # Four writes (the meeting, two joins, the kickout), each counted
+        # once, in at least one commit; none still waiting.
+        writes = after["meetd_store_writes_total"] - before["meetd_store_writes_total"]
+        commits = after["meetd_store_commits_total"] - before["meetd_store_commits_total"]
+        self.assertEqual(writes, 4)
+        self.assertGreaterEqual(commits, 1)
+        self.assertLessEqual(commits, writes)
+        self.assertEqual(after["meetd_writes_pending"], 0)
         # The histogram is cumulative and its count matches +Inf.
         buckets = sorted((float(m.group(1)) if m.group(1) != "+Inf" else float("inf"), v)
                          for k, v in after.items()
@@ -54,7 +46,7 @@ class MetricsTest(MeetdCase):
         mid = self.new_meeting("alice")
         streams = [self.events(self.join(mid, "s%d" % i, 2)) for i in range(3)]
         self.assertTrue(all(s.status == 200 for s in streams))
-        self.assertGreaterEqual(self.scrape()["meetd_event_streams"], 3)
+        self.assertGreaterEqual(self.metrics()["meetd_event_streams"], 3)
 
 
 if __name__ == "__main__":
