@@ -141,6 +141,15 @@ const char *meetctl_jtext(const json_t *obj, const char *key, char *buf, size_t 
 const char *meetctl_jtime(const json_t *obj, const char *key, char *buf, size_t n);
 /* A message line on stdout, cleaned. */
 void meetctl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Ends a command that got an answer: prints it (--json) or its view, frees
+ * it, and returns the exit status (a view that fails: MEETCTL_EXIT_API). */
+int meetctl_finish(meetctl_ctx *ctx, json_t *out, int (*show)(const json_t *));
+/* The same, for commands whose view is one message line. */
+int meetctl_finish_say(meetctl_ctx *ctx, json_t *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Below a page of a list: "N of TOTAL <noun>s; more with --pos P", or
+ * "TOTAL <noun>s" when nothing remains. */
+void meetctl_page_footer(const json_t *out, size_t shown, const char *noun);
 /* s with control characters and bad UTF-8 replaced by '?'; caller frees. */
 char *meetctl_clean(const char *s);
 

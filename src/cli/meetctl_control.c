@@ -254,12 +254,7 @@ int meetctl_kickout(meetctl_ctx *ctx, int argc, char **argv)
     json_decref(body);
     if (r != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        rc = meetctl_show_kick(out) != 0 ? MEETCTL_EXIT_API : 0;
-    json_decref(out);
-    return rc;
+    return meetctl_finish(ctx, out, meetctl_show_kick);
 }
 
 /* ---- co-hosts ---------------------------------------------------------------------------- */
@@ -316,13 +311,10 @@ static int meetctl_cohost(meetctl_ctx *ctx, int argc, char **argv, bool action)
         free(o.users);
         return meetctl_fail(ctx, &err);
     }
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        meetctl_say("%s: %s", action ? "co-host granted" : "co-host revoked", who);
-    json_decref(out);
+    rc = meetctl_finish_say(ctx, out, "%s: %s", action ? "co-host granted" : "co-host revoked",
+                            who);
     free(o.users);
-    return 0;
+    return rc;
 }
 
 int meetctl_cohost_add(meetctl_ctx *ctx, int argc, char **argv)

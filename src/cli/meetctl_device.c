@@ -100,12 +100,7 @@ int meetctl_device_join(meetctl_ctx *ctx, int argc, char **argv)
     json_decref(body);
     if (r != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        rc = meetctl_show_join(out) != 0 ? MEETCTL_EXIT_API : 0;
-    json_decref(out);
-    return rc;
+    return meetctl_finish(ctx, out, meetctl_show_join);
 }
 
 int meetctl_device_leave(meetctl_ctx *ctx, int argc, char **argv)
@@ -138,12 +133,7 @@ int meetctl_device_leave(meetctl_ctx *ctx, int argc, char **argv)
     json_decref(body);
     if (r != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        meetctl_say("left: %s", argv[first + 1]);
-    json_decref(out);
-    return 0;
+    return meetctl_finish_say(ctx, out, "left: %s", argv[first + 1]);
 }
 
 /* ---- watch ------------------------------------------------------------------------------- */

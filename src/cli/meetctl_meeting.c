@@ -250,17 +250,6 @@ static int meetctl_show_meetings(const json_t *out)
     return 0;
 }
 
-/* Prints the answer (JSON or the given view) and frees it. */
-static int meetctl_finish(meetctl_ctx *ctx, json_t *out, int (*show)(const json_t *))
-{
-    int rc = 0;
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        rc = show(out) != 0 ? MEETCTL_EXIT_API : 0;
-    json_decref(out);
-    return rc;
-}
 
 /* ---- create --------------------------------------------------------------------------- */
 
@@ -414,13 +403,10 @@ static int meetctl_end_meeting(meetctl_ctx *ctx, int argc, char **argv, bool can
     json_decref(body);
     if (r != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        meetctl_say("%s %s", cancel ? (o.sub_meeting ? "occurrence cancelled:" : "cancelled:")
-                                    : "dismissed:", mid);
-    json_decref(out);
-    return 0;
+    return meetctl_finish_say(ctx, out, "%s %s",
+                              cancel ? (o.sub_meeting ? "occurrence cancelled:" : "cancelled:")
+                                     : "dismissed:",
+                              mid);
 }
 
 int meetctl_meeting_cancel(meetctl_ctx *ctx, int argc, char **argv)
@@ -486,12 +472,7 @@ static int meetctl_show_participants(const json_t *out)
     }
     if (meetctl_table_flush(&t, stdout) != 0)
         return 1;
-    long long total = (long long)json_integer_value(json_object_get(out, "total_count"));
-    if (json_is_true(json_object_get(out, "has_remaining")))
-        printf("%zu of %lld devices; more with --pos %lld\n", json_array_size(rows), total,
-               (long long)json_integer_value(json_object_get(out, "next_pos")));
-    else
-        printf("%lld device%s\n", total, total == 1 ? "" : "s");
+    meetctl_page_footer(out, json_array_size(rows), "device");
     return 0;
 }
 

@@ -73,12 +73,7 @@ int meetctl_bans_list(meetctl_ctx *ctx, int argc, char **argv)
     meet_error err;
     if (meet_bans_list(c, argv[first], &out, &err) != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        rc = meetctl_show_bans(out) != 0 ? MEETCTL_EXIT_API : 0;
-    json_decref(out);
-    return rc;
+    return meetctl_finish(ctx, out, meetctl_show_bans);
 }
 
 int meetctl_bans_lift(meetctl_ctx *ctx, int argc, char **argv)
@@ -96,14 +91,10 @@ int meetctl_bans_lift(meetctl_ctx *ctx, int argc, char **argv)
     meet_error err;
     if (meet_bans_lift(c, argv[first], argv[first + 1], &out, &err) != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else if (json_is_true(json_object_get(out, "lifted")))
-        meetctl_say("ban lifted: %s", argv[first + 1]);
-    else
-        meetctl_say("not banned: %s", argv[first + 1]);
-    json_decref(out);
-    return 0;
+    return meetctl_finish_say(ctx, out, "%s: %s",
+                              json_is_true(json_object_get(out, "lifted")) ? "ban lifted"
+                                                                           : "not banned",
+                              argv[first + 1]);
 }
 
 /* ---- audit ------------------------------------------------------------------------------ */
@@ -146,12 +137,7 @@ static int meetctl_show_audit(const json_t *out)
     }
     if (meetctl_table_flush(&t, stdout) != 0)
         return 1;
-    long long total = (long long)json_integer_value(json_object_get(out, "total_count"));
-    if (json_is_true(json_object_get(out, "has_remaining")))
-        printf("%zu of %lld records; more with --pos %lld\n", json_array_size(records), total,
-               (long long)json_integer_value(json_object_get(out, "next_pos")));
-    else
-        printf("%lld record%s\n", total, total == 1 ? "" : "s");
+    meetctl_page_footer(out, json_array_size(records), "record");
     return 0;
 }
 
@@ -177,12 +163,7 @@ int meetctl_audit(meetctl_ctx *ctx, int argc, char **argv)
     meet_error err;
     if (meet_audit(c, argv[first], page.pos, page.size, &out, &err) != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        rc = meetctl_show_audit(out) != 0 ? MEETCTL_EXIT_API : 0;
-    json_decref(out);
-    return rc;
+    return meetctl_finish(ctx, out, meetctl_show_audit);
 }
 
 /* ---- health ----------------------------------------------------------------------------- */
@@ -200,12 +181,8 @@ int meetctl_health(meetctl_ctx *ctx, int argc, char **argv)
     meet_error err;
     if (meet_healthz(c, &out, &err) != MEET_OK)
         return meetctl_fail(ctx, &err);
-    if (ctx->json)
-        meetctl_print_json(out);
-    else
-        meetctl_say("%s", meetctl_jstr(out, "status")[0] ? meetctl_jstr(out, "status") : "ok");
-    json_decref(out);
-    return 0;
+    const char *status = meetctl_jstr(out, "status");
+    return meetctl_finish_say(ctx, out, "%s", status[0] != '\0' ? status : "ok");
 }
 
 /* ---- request ------------------------------------------------------------------------------ */

@@ -94,20 +94,59 @@ static size_t meetctl_width(const char *s)
     return w;
 }
 
-void meetctl_say(const char *fmt, ...)
+static void meetctl_vsay(const char *fmt, va_list ap)
 {
     char *text = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vasprintf(&text, fmt, ap);
-    va_end(ap);
-    if (n < 0)
+    if (vasprintf(&text, fmt, ap) < 0)
         return;
     char *clean = meetctl_clean(text);
     fputs(clean != NULL ? clean : "", stdout);
     fputc('\n', stdout);
     free(clean);
     free(text);
+}
+
+void meetctl_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    meetctl_vsay(fmt, ap);
+    va_end(ap);
+}
+
+int meetctl_finish(meetctl_ctx *ctx, json_t *out, int (*show)(const json_t *))
+{
+    int rc = 0;
+    if (ctx->json)
+        meetctl_print_json(out);
+    else
+        rc = show(out) != 0 ? MEETCTL_EXIT_API : 0;
+    json_decref(out);
+    return rc;
+}
+
+int meetctl_finish_say(meetctl_ctx *ctx, json_t *out, const char *fmt, ...)
+{
+    if (ctx->json) {
+        meetctl_print_json(out);
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        meetctl_vsay(fmt, ap);
+        va_end(ap);
+    }
+    json_decref(out);
+    return 0;
+}
+
+void meetctl_page_footer(const json_t *out, size_t shown, const char *noun)
+{
+    long long total = (long long)json_integer_value(json_object_get(out, "total_count"));
+    if (json_is_true(json_object_get(out, "has_remaining")))
+        printf("%zu of %lld %ss; more with --pos %lld\n", shown, total, noun,
+               (long long)json_integer_value(json_object_get(out, "next_pos")));
+    else
+        printf("%lld %s%s\n", total, noun, total == 1 ? "" : "s");
 }
 
 /* ---- errors --------------------------------------------------------------------------- */
