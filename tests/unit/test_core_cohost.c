@@ -1,17 +1,5 @@
 /* core co-hosts: request validation and who may appoint or revoke. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "core/core.h"
-
-#define BIT(i) (UINT64_C(1) << (i))
-#define NOW INT64_C(1710122400)
+#include "core_fixture.h"
 
 static core_meeting mtg;
 static core_cohost_req req;
@@ -19,21 +7,6 @@ static meetd_error err;
 
 /* alice created the meeting, bob is the scheduled host, coh a co-host. */
 static core_party p_alice, p_bob, p_coh, p_mem, p_guest, p_absent;
-
-static core_party party(int64_t user_no, const char *userid, const char *guest_id, bool cohost,
-                        uint64_t mask)
-{
-    core_party p;
-
-    memset(&p, 0, sizeof p);
-    p.found = true;
-    p.present_mask = mask;
-    p.user.user_no = user_no;
-    p.user.cohost = cohost;
-    snprintf(p.user.userid, sizeof p.user.userid, "%s", userid);
-    snprintf(p.user.guest_id, sizeof p.user.guest_id, "%s", guest_id);
-    return p;
-}
 
 static void req_init(core_id_type op_type, const char *op_id, int op_instanceid,
                      core_id_type target_type, const char *target_id, int target_instanceid)
@@ -51,16 +24,7 @@ static void req_init(core_id_type op_type, const char *op_id, int op_instanceid,
 static int setup(void **state)
 {
     (void)state;
-    memset(&mtg, 0, sizeof mtg);
-    mtg.meeting_id = 42;
-    snprintf(mtg.subject, sizeof mtg.subject, "Co-hosts");
-    snprintf(mtg.creator_userid, sizeof mtg.creator_userid, "alice");
-    mtg.creator_instanceid = 1;
-    mtg.start_time = NOW - 600;
-    mtg.end_time = NOW + 3000;
-    snprintf(mtg.hosts[0], sizeof mtg.hosts[0], "bob");
-    mtg.n_hosts = 1;
-    mtg.status = CORE_ST_STARTED;
+    meeting_in_progress(&mtg, 42, "Co-hosts");
 
     p_alice = party(1, "alice", "", false, BIT(1));
     p_bob = party(2, "bob", "", false, BIT(2));
@@ -72,12 +36,6 @@ static int setup(void **state)
     req_init(CORE_ID_USERID, "alice", 1, CORE_ID_MS_OPEN_ID, "ms-4", 3);
     memset(&err, 0, sizeof err);
     return 0;
-}
-
-static void assert_msg(const char *needle)
-{
-    if (strstr(err.msg, needle) == NULL)
-        fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
 }
 
 static meetd_err validate(void)
@@ -109,8 +67,8 @@ static void test_validate_operator(void **state)
     (void)state;
     req.op_type = CORE_ID_OPENID;
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("operator_id_type 2");
-    assert_msg("OAuth2.0");
+    assert_err_msg(&err, "operator_id_type 2");
+    assert_err_msg(&err, "OAuth2.0");
     req.op_type = CORE_ID_NONE;
     assert_int_equal(validate(), ME_INVALID);
     assert_string_equal(err.msg, "operator_id or uuid is required");
@@ -130,7 +88,7 @@ static void test_validate_operator(void **state)
     assert_int_equal(validate(), ME_OK);
     req.op_id[0] = '\0';
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("uuid");
+    assert_err_msg(&err, "uuid");
 }
 
 static void test_validate_instanceids(void **state)
@@ -144,7 +102,7 @@ static void test_validate_instanceids(void **state)
     assert_int_equal(validate(), ME_OK);
     req.target_instanceid = 34;
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("user.instanceid");
+    assert_err_msg(&err, "user.instanceid");
     req.target_instanceid = 11;
     assert_int_equal(validate(), ME_INVALID);
 }
@@ -172,7 +130,7 @@ static void test_validate_target_form(void **state)
     assert_int_equal(validate(), ME_OK);
     req.target_id[0] = '\0';
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("user.uuid");
+    assert_err_msg(&err, "user.uuid");
     memset(req.target_id, 't', sizeof req.target_id);
     assert_int_equal(validate(), ME_INVALID);
     req.target_id[128] = '\0';
@@ -240,7 +198,7 @@ static void test_decide_cohost_cannot_appoint(void **state)
     (void)state;
     req_init(CORE_ID_UUID, "uuid-3", 4, CORE_ID_UUID, "uuid-4", 1);
     assert_int_equal(decide(&p_coh, &p_mem), ME_FORBIDDEN);
-    assert_msg("creator or a host");
+    assert_err_msg(&err, "creator or a host");
     req.action = false;
     assert_int_equal(decide(&p_coh, &p_mem), ME_FORBIDDEN);
     req_init(CORE_ID_USERID, "coh", 1, CORE_ID_UUID, "uuid-4", 1);
@@ -314,7 +272,7 @@ static void test_decide_target_self(void **state)
     op.present_mask = BIT(2) | BIT(3);
     req_init(CORE_ID_UUID, "uuid-2", 2, CORE_ID_UUID, "uuid-2", 3);
     assert_int_equal(decide(&op, &op), ME_INVALID);
-    assert_msg("your own");
+    assert_err_msg(&err, "your own");
     /* By userid, matched on the target's userid. */
     req_init(CORE_ID_USERID, "alice", 1, CORE_ID_UUID, "uuid-1", 1);
     assert_int_equal(decide(&p_absent, &p_alice), ME_INVALID);

@@ -1,17 +1,5 @@
 /* core kickout: request validation and the per-target decision. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "core/core.h"
-
-#define BIT(i) (UINT64_C(1) << (i))
-#define NOW INT64_C(1710122400)
+#include "core_fixture.h"
 
 static core_meeting mtg;
 static core_kick_req req;
@@ -21,23 +9,6 @@ static meetd_error err;
 /* The cast of every decide test: alice created the meeting, bob is the
  * scheduled host, coh a co-host, mem and a guest ordinary participants. */
 static core_party p_alice, p_bob, p_coh, p_mem, p_guest, p_gcoh, p_room, p_absent;
-
-static core_party party(int64_t user_no, const char *userid, const char *guest_id, bool cohost,
-                        uint64_t mask)
-{
-    core_party p;
-
-    memset(&p, 0, sizeof p);
-    p.found = true;
-    p.present_mask = mask;
-    p.user.user_no = user_no;
-    p.user.cohost = cohost;
-    snprintf(p.user.userid, sizeof p.user.userid, "%s", userid);
-    snprintf(p.user.guest_id, sizeof p.user.guest_id, "%s", guest_id);
-    snprintf(p.user.uuid, sizeof p.user.uuid, "uuid-%lld", (long long)user_no);
-    snprintf(p.user.ms_open_id, sizeof p.user.ms_open_id, "ms-%lld", (long long)user_no);
-    return p;
-}
 
 static void req_init(core_id_type type, const char *op_id, int instanceid)
 {
@@ -66,16 +37,7 @@ static void set_reason(const char *reason)
 static int setup(void **state)
 {
     (void)state;
-    memset(&mtg, 0, sizeof mtg);
-    mtg.meeting_id = 1242152152161LL;
-    snprintf(mtg.subject, sizeof mtg.subject, "Kickout");
-    snprintf(mtg.creator_userid, sizeof mtg.creator_userid, "alice");
-    mtg.creator_instanceid = 1;
-    mtg.start_time = NOW - 600;
-    mtg.end_time = NOW + 3000;
-    snprintf(mtg.hosts[0], sizeof mtg.hosts[0], "bob");
-    mtg.n_hosts = 1;
-    mtg.status = CORE_ST_STARTED;
+    meeting_in_progress(&mtg, 1242152152161LL, "Kickout");
 
     p_alice = party(1, "alice", "", false, BIT(1));
     p_bob = party(2, "bob", "", false, BIT(2));
@@ -91,12 +53,6 @@ static int setup(void **state)
     memset(&plan, 0xab, sizeof plan); /* decide must overwrite every field it reports */
     memset(&err, 0, sizeof err);
     return 0;
-}
-
-static void assert_msg(const char *needle)
-{
-    if (strstr(err.msg, needle) == NULL)
-        fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
 }
 
 static meetd_err validate(void)
@@ -141,7 +97,7 @@ static void test_validate_operator_id_lengths(void **state)
     req_init(CORE_ID_USERID, buf, 1); /* a 65-byte userid */
     add_user(CORE_ID_UUID, "t", 1);
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("operator_id");
+    assert_err_msg(&err, "operator_id");
     /* The same 65 bytes are fine as an ms_open_id or uuid, up to 128. */
     req.op_type = CORE_ID_MS_OPEN_ID;
     assert_int_equal(validate(), ME_OK);
@@ -152,7 +108,7 @@ static void test_validate_operator_id_lengths(void **state)
     assert_int_equal(validate(), ME_OK);
     memset(req.op_id, 'm', sizeof req.op_id); /* 129 bytes, unterminated */
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("uuid");
+    assert_err_msg(&err, "uuid");
     req_init(CORE_ID_MS_OPEN_ID, "", 1);
     add_user(CORE_ID_UUID, "t", 1);
     assert_int_equal(validate(), ME_INVALID);
@@ -172,8 +128,8 @@ static void test_validate_operator_types(void **state)
     (void)state;
     req.op_type = CORE_ID_OPENID;
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("operator_id_type 2");
-    assert_msg("OAuth2.0");
+    assert_err_msg(&err, "operator_id_type 2");
+    assert_err_msg(&err, "OAuth2.0");
     req.op_type = CORE_ID_NONE;
     assert_int_equal(validate(), ME_INVALID);
     assert_string_equal(err.msg, "operator_id or uuid is required");
@@ -195,7 +151,7 @@ static void test_validate_operator_instanceid(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         req.op_instanceid = bad[i];
         assert_int_equal(validate(), ME_INVALID);
-        assert_msg("instanceid");
+        assert_err_msg(&err, "instanceid");
     }
     req.op_instanceid = 0;
     assert_int_equal(validate(), ME_OK);
@@ -214,7 +170,7 @@ static void test_validate_user_count(void **state)
     (void)state;
     req.n_users = 0;
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("users");
+    assert_err_msg(&err, "users");
     req.n_users = -1;
     assert_int_equal(validate(), ME_INVALID);
     req_init(CORE_ID_USERID, "alice", 1);
@@ -225,7 +181,7 @@ static void test_validate_user_count(void **state)
     assert_int_equal(validate(), ME_OK);
     req.n_users = CORE_KICK_MAX + 1; /* 21: the array holds 20, count alone is checked */
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("users");
+    assert_err_msg(&err, "users");
 }
 
 static void test_validate_user_forms(void **state)
@@ -233,7 +189,7 @@ static void test_validate_user_forms(void **state)
     (void)state;
     add_user(CORE_ID_USERID, "mem", 1);
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("users[1]");
+    assert_err_msg(&err, "users[1]");
     req.users[1].id_type = CORE_ID_OPENID;
     assert_int_equal(validate(), ME_INVALID);
     req.users[1].id_type = CORE_ID_NONE;
@@ -243,7 +199,7 @@ static void test_validate_user_forms(void **state)
 
     req.users[1].id[0] = '\0';
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("users[1].to_operator_id");
+    assert_err_msg(&err, "users[1].to_operator_id");
     memset(req.users[1].id, 'x', 128);
     req.users[1].id[128] = '\0';
     assert_int_equal(validate(), ME_OK);
@@ -251,7 +207,7 @@ static void test_validate_user_forms(void **state)
     assert_int_equal(validate(), ME_INVALID);
     snprintf(req.users[0].id, sizeof req.users[0].id, "bad\xff");
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("users[0].uuid");
+    assert_err_msg(&err, "users[0].uuid");
 }
 
 static void test_validate_user_instanceid(void **state)
@@ -260,7 +216,7 @@ static void test_validate_user_instanceid(void **state)
     add_user(CORE_ID_UUID, "x", 2);
     req.users[1].instanceid = 11;
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("users[1].instanceid");
+    assert_err_msg(&err, "users[1].instanceid");
     req.users[1].instanceid = -1;
     assert_int_equal(validate(), ME_INVALID);
     req.users[1].instanceid = 34;
@@ -279,7 +235,7 @@ static void test_validate_mra_reason(void **state)
     assert_string_equal(err.msg, "reason is required when removing an MRA (instanceid 9) device");
     set_reason("");
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("MRA");
+    assert_err_msg(&err, "MRA");
     /* A reason in the buffer without has_reason is not a reason. */
     snprintf(req.reason, sizeof req.reason, "meeting room leaves");
     req.has_reason = false;
@@ -304,8 +260,8 @@ static void test_validate_reason_length(void **state)
     /* 1025 bytes: the array is full with no terminator. */
     memset(req.reason, 'r', sizeof req.reason);
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("reason");
-    assert_msg("1024");
+    assert_err_msg(&err, "reason");
+    assert_err_msg(&err, "1024");
     /* Even when has_reason is false, a bad buffer is ignored. */
     req.has_reason = false;
     assert_int_equal(validate(), ME_OK);
@@ -326,7 +282,7 @@ static void test_validate_reason_utf8(void **state)
     req.reason[1023] = '\0';
     req.reason[1022] = '\0';
     assert_int_equal(validate(), ME_INVALID);
-    assert_msg("UTF-8");
+    assert_err_msg(&err, "UTF-8");
     set_reason("bad \xc0\xaf");
     assert_int_equal(validate(), ME_INVALID);
     set_reason("\xed\xb0\x80");
@@ -467,7 +423,7 @@ static void test_decide_uuid_operator_roles(void **state)
     req_init(CORE_ID_UUID, "uuid-4", 1);
     add_user(CORE_ID_UUID, "uuid-5", 5);
     assert_int_equal(decide(&p_mem, &p_guest), ME_FORBIDDEN);
-    assert_msg("creator");
+    assert_err_msg(&err, "creator");
     req_init(CORE_ID_UUID, "uuid-5", 5);
     add_user(CORE_ID_UUID, "uuid-4", 1);
     assert_int_equal(decide(&p_guest, &p_mem), ME_FORBIDDEN);
