@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "auth/auth.h"
+#include "vectors.h"
 
 #define NOW INT64_C(1700000000)
 
@@ -136,31 +137,6 @@ static void expect_ok(const signed_req *s, auth_replay *replay, int64_t now)
 }
 
 /* ---- vectors --------------------------------------------------------------- */
-
-static json_t *load_vectors(void)
-{
-    const char *path = getenv("MEETD_VECTORS");
-    if (path == NULL || path[0] == '\0')
-        fail_msg("MEETD_VECTORS is not set (path of tests/vectors/signature.json)");
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (root == NULL)
-        fail_msg("cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
-    json_t *vectors = json_object_get(root, "vectors");
-    if (!json_is_array(vectors) || json_array_size(vectors) == 0) {
-        json_decref(root);
-        fail_msg("%s has no vectors", path);
-    }
-    return root;
-}
-
-static const char *vstr(json_t *v, const char *field)
-{
-    const char *s = json_string_value(json_object_get(v, field));
-    if (s == NULL)
-        fail_msg("vector field %s missing", field);
-    return s;
-}
 
 static void hmac_hex_of(const char *key, const char *data, size_t len, char hex[65])
 {

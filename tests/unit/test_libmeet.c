@@ -24,36 +24,12 @@
 
 #include "client/client_int.h"
 #include "libmeet.h"
+#include "vectors.h"
 
 #define VEC_SECRET_ID "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
 #define VEC_SECRET_KEY "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
 
 /* ---- vectors ------------------------------------------------------------------------- */
-
-static json_t *load_vectors(void)
-{
-    const char *path = getenv("MEETD_VECTORS");
-    if (path == NULL || path[0] == '\0')
-        fail_msg("MEETD_VECTORS is not set (path of tests/vectors/signature.json)");
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (root == NULL)
-        fail_msg("cannot read %s: %s (line %d)", path, jerr.text, jerr.line);
-    json_t *vectors = json_object_get(root, "vectors");
-    if (!json_is_array(vectors) || json_array_size(vectors) == 0) {
-        json_decref(root);
-        fail_msg("%s has no vectors", path);
-    }
-    return root;
-}
-
-static const char *vstr(const json_t *v, const char *field)
-{
-    const char *s = json_string_value(json_object_get(v, field));
-    if (s == NULL)
-        fail_msg("vector field %s missing", field);
-    return s;
-}
 
 static void test_sign_vectors(void **state)
 {
