@@ -173,7 +173,10 @@ typedef struct core_audit {
 
 bool core_instanceid_valid(long long instanceid);
 bool core_utf8_valid(const char *s, size_t len);
-/* 1..CORE_ID_MAX bytes of valid UTF-8 without control characters. */
+/* 1..max bytes of valid UTF-8 without control characters (NULL: false):
+ * identifiers and subjects end up in logs, headers and SSE frames. */
+bool core_text_valid(const char *s, size_t max);
+/* core_text_valid with CORE_ID_MAX. */
 bool core_id_valid(const char *s);
 /* 1..CORE_OPAQUE_MAX bytes, same character rule. */
 bool core_opaque_valid(const char *s);

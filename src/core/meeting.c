@@ -19,20 +19,6 @@ static bool is_recurring(const core_meeting *m)
     return m->meeting_type == 1;
 }
 
-static bool subject_valid(const char *s)
-{
-    size_t len = strnlen(s, CORE_SUBJECT_MAX + 1);
-
-    if (len == 0 || len > CORE_SUBJECT_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    return core_utf8_valid(s, len);
-}
-
 static meetd_err check_hosts(const core_meeting *m, meetd_error *err)
 {
     if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX)
@@ -69,7 +55,7 @@ meetd_err core_meeting_prepare(core_meeting *m, int64_t now, meetd_error *err)
     meetd_err e;
 
     assert(m != NULL);
-    if (!subject_valid(m->subject))
+    if (!core_text_valid(m->subject, CORE_SUBJECT_MAX))
         return err_set(err, ME_INVALID,
                        "subject must be 1..%d bytes of UTF-8 without control characters",
                        CORE_SUBJECT_MAX);

@@ -58,7 +58,7 @@ bool core_utf8_valid(const char *s, size_t len)
 
 /* Identifiers end up in logs, headers and SSE frames, where a control
  * character would let one value pose as two. */
-static bool core_text_valid(const char *s, size_t max)
+bool core_text_valid(const char *s, size_t max)
 {
     size_t len;
 
