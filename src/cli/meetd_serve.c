@@ -333,7 +333,8 @@ static int serve_run(const serve_opts *o)
     bool curl_ready = false;
     sigset_t set;
 
-    /* Worker threads inherit this mask, so only sigwait below sees them. */
+    /* Every thread started later inherits this mask, so only sigwait below
+     * sees them. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);

@@ -7,17 +7,18 @@
  * sees one consistent snapshot and never blocks, nor is blocked by, the
  * writer.
  *
- * Group commit: callers of store_write queue their fn. Whichever caller
- * finds no commit under way becomes the leader: it takes the whole queue,
- * runs every fn in one transaction, each inside its own SAVEPOINT (so one
- * fn's failure undoes only its own work), commits once — one sync for the
- * batch — and wakes the others with their results. While it commits, new
- * callers queue up for the next batch. Every caller still returns only
- * after its own work is committed.
+ * Group commit: callers queue their fn (store_write_async; store_write
+ * waits for it). The writer thread takes the whole queue, runs every fn in
+ * one transaction, each inside its own SAVEPOINT (so one fn's failure
+ * undoes only its own work), commits once — one sync for the batch — and
+ * calls each caller back with its result. While it commits, new callers
+ * queue up for the next batch. No caller hears of its work before it is
+ * committed. WAL checkpoints run on a thread of their own (sqlite_ckpt.c).
  *
  * Connections are opened SQLITE_OPEN_NOMUTEX: a connection is only ever used
- * by the one thread that holds it (writer: the batch leader; reader: checked out of
- * the pool), so SQLite's per-connection mutex would be pure overhead. */
+ * by one thread at a time (writer: the writer thread; reader: whoever
+ * checked it out of the pool), so SQLite's per-connection mutex would be
+ * pure overhead. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -57,8 +57,8 @@ struct ban_iter {
 static int ban_row(sqlite3_stmt *st, void *ctx)
 {
     const struct ban_iter *it = ctx;
-    /* core_ban holds a 1 KiB reason: fine on a worker's stack, and one per
-     * row rather than per list. */
+    /* core_ban holds a 1 KiB reason: fine on the stack, and one per row
+     * rather than per list. */
     core_ban b;
     memset(&b, 0, sizeof b);
     b.meeting_id = sqlite3_column_int64(st, 0);
