@@ -28,7 +28,12 @@
 #include "live/webhook.h"
 
 #define LIVE_BUCKETS_MIN 64        /* device records hash; doubles past 2 records a bucket */
-#define LIVE_FINAL_KEEP_MS 60000   /* how long a final event waits for a late stream */
+/* How long a removed device's final event is kept for a stream that checked
+ * its token before the removal was committed but registers after the event
+ * (live_stream_open). That window is the time between two statements of one
+ * function, unless its thread is descheduled: 5 s is ample, and at
+ * thousands of kicks a second every second kept is thousands of records. */
+#define LIVE_FINAL_KEEP_MS 5000
 #define LIVE_TICK_MS 1000
 
 typedef struct live_dev live_dev;
@@ -255,7 +260,7 @@ static void live_final(live_hub *h, int64_t device_no, char *text)
     }
     free(d->final);
     d->final = text;
-    d->final_until_ms = now + LIVE_FINAL_KEEP_MS;
+    d->final_until_ms = now + h->cfg.final_keep_ms;
     d->gone_since_ms = 0;
     if (!d->queued)
         live_fifo_push(h, d);
@@ -390,6 +395,14 @@ size_t live_stream_count(live_hub *h)
 {
     pthread_mutex_lock(&h->lock);
     size_t n = h->n_streams;
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+size_t live_record_count(live_hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    size_t n = h->n_devs;
     pthread_mutex_unlock(&h->lock);
     return n;
 }
@@ -539,6 +552,8 @@ int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks
         return -1;
     }
     h->cfg = *cfg;
+    if (h->cfg.final_keep_ms <= 0)
+        h->cfg.final_keep_ms = LIVE_FINAL_KEEP_MS;
     h->st = st;
     h->hooks = hooks;
     h->next_heartbeat_ms = clock_mono_ms() + cfg->heartbeat_ms;

@@ -27,6 +27,7 @@ struct webhook_worker;
 typedef struct live_config {
     int heartbeat_ms;       /* comment line interval, 15000 */
     int grace_ms;           /* stream gone this long: device marked left, 60000 */
+    int final_keep_ms;      /* a removed device's event kept for a late stream; 0: 5000 */
 } live_config;
 
 typedef struct live_hub live_hub;
@@ -63,5 +64,7 @@ ssize_t live_stream_read(live_stream *s, uint64_t pos, char *buf, size_t max);
 /* libmicrohttpd's free callback: the connection is done with the stream. */
 void live_stream_close(live_stream *s);
 size_t live_stream_count(live_hub *h);
+/* Devices the hub remembers (a stream, a grace period or a final event). */
+size_t live_record_count(live_hub *h);
 
 #endif

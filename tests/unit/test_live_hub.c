@@ -1,0 +1,70 @@
+/* The live hub's memory of devices, without any stream: final events are
+ * kept for a late stream, then forgotten, however many there are. */
+#include "store_fixture.h"
+
+#include <sched.h>
+#include <time.h>
+
+#include "live/live.h"
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The hub's timer forgets on its own thread: wait for it, bounded. */
+static void wait_records(live_hub *h, size_t want)
+{
+    int64_t deadline = mono_ms() + 10000;
+    while (live_record_count(h) != want) {
+        if (mono_ms() > deadline)
+            fail_msg("the hub still remembers %zu devices, not %zu", live_record_count(h), want);
+        sched_yield();
+    }
+}
+
+static void test_finals_are_forgotten(void **state)
+{
+    fixture *f = *state;
+    live_config cfg = {.heartbeat_ms = 20, .grace_ms = 60000, .final_keep_ms = 100};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, &h), 0);
+    /* More than the table starts with: it grows while they are kept. */
+    for (int64_t d = 1; d <= 1000; d++)
+        live_kicked(h, d, "reason", true, "ms-op", 1, 1700000000);
+    assert_int_equal(live_record_count(h), 1000);
+    /* News for a device whose final is already kept replaces it (and keeps
+     * it longer), without a second record. */
+    live_replaced(h, 7, 1700000001);
+    live_left(h, 8);
+    assert_int_equal(live_record_count(h), 1000);
+    wait_records(h, 0);
+    /* And the hub still works afterwards. */
+    live_meeting_ended(h, 5, 1700000002);
+    assert_int_equal(live_record_count(h), 1);
+    wait_records(h, 0);
+    live_hub_free(h);
+}
+
+static void test_free_with_finals_kept(void **state)
+{
+    fixture *f = *state;
+    live_config cfg = {.heartbeat_ms = 15000, .grace_ms = 60000};   /* default keep: 5 s */
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, &h), 0);
+    for (int64_t d = 1; d <= 300; d++)
+        live_kicked(h, d, "", false, "", 0, 1700000000);
+    assert_int_equal(live_record_count(h), 300);
+    live_hub_free(h);   /* what is still kept is freed (ASan would say) */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_finals_are_forgotten, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_with_finals_kept, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
