@@ -26,6 +26,9 @@ static const struct {
     [METRICS_STORE_CHECKPOINTS_INLINE] = {
         "meetd_store_checkpoints_inline_total",
         "WAL checkpoints the writer ran itself because the WAL outgrew its hard limit."},
+    [METRICS_STORE_WAL_RESTARTS] = {
+        "meetd_store_wal_restarts_total",
+        "Checkpoints that copied the whole WAL with the writer held, so that it starts over."},
 };
 
 static atomic_uint_fast64_t metrics_counters[METRICS__COUNT];

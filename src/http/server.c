@@ -176,6 +176,7 @@ static void *http_watchdog_main(void *arg)
 {
     http_server *s = arg;
     http_watchdog *d = &s->dog;
+    pthread_setname_np(pthread_self(), "http-watchdog");
     pthread_mutex_lock(&d->lock);
     while (!d->stopping) {
         int64_t now = clock_mono_ms();

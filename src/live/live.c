@@ -504,6 +504,7 @@ static size_t live_sweep(live_hub *h, int64_t now, bool heartbeat, int64_t *expi
 static void *live_timer(void *arg)
 {
     live_hub *h = arg;
+    pthread_setname_np(pthread_self(), "live-timer");
     int64_t expired[256];
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {

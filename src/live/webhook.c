@@ -626,6 +626,7 @@ static void webhook_deadline(struct timespec *ts, int64_t ms)
 static void *webhook_main(void *arg)
 {
     webhook_worker *w = arg;
+    pthread_setname_np(pthread_self(), "webhooks");
     for (;;) {
         pthread_mutex_lock(&w->lock);
         /* Cleared before looking, so that a wake during the round is seen

@@ -633,6 +633,7 @@ void store_keys_stamp(store *s, store_stamp *out)
 static void batch_run(store *s, store_job *batch)
 {
     store_conn *c = s->writer;
+    store_ckpt_batch_begin(s->ckpt);
     bool ok = conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) == 0;
     for (store_job *j = batch; ok && j != NULL; j = j->next)
         ok = batch_job(c, j);
@@ -661,6 +662,7 @@ static void batch_run(store *s, store_job *batch)
     }
     if (conn_settle(c) != 0)
         log_error("store: could not roll back a write transaction");
+    store_ckpt_batch_end(s->ckpt);
 }
 
 /* Takes up to STORE_BATCH_MAX queued jobs (queue_lock held). */
@@ -690,6 +692,7 @@ static void *writer_main(void *arg)
 {
     store *s = arg;
     store_on_writer = true;
+    pthread_setname_np(pthread_self(), "store-writer");
     pthread_mutex_lock(&s->queue_lock);
     for (;;) {
         while (s->queue_head == NULL && !s->writer_stopping) {

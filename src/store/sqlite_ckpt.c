@@ -11,11 +11,19 @@
  * while it works.
  *
  * A PASSIVE checkpoint copies what was committed when it began. SQLite
- * starts the WAL over at the first write after a checkpoint that copied
- * everything, so under writes that never pause the WAL would only grow:
- * past STORE_CKPT_HARD_FRAMES the writer checkpoints inline, as SQLite
- * would have, which bounds it. Durability is unchanged: a checkpoint syncs
- * the WAL, then the database file, before the WAL may be reused. */
+ * starts the WAL over only at a write that begins after a checkpoint copied
+ * everything, which under writes that never pause does not happen: the WAL
+ * would grow without end, and every commit that extends the file costs the
+ * file system a journal commit of its own on top of the data sync. So past
+ * STORE_CKPT_RESTART_FRAMES this thread runs passes back to back until
+ * little is left to copy, then holds the writer between two batches
+ * (store_ckpt_batch_begin) for a last short pass; the next batch starts the
+ * WAL over. The writer's pause is that last pass: a few hundred pages and a
+ * sync of the database file. Past STORE_CKPT_HARD_FRAMES (readers holding
+ * old snapshots, a disk slower than the writes) the writer checkpoints
+ * inline, as SQLite would have, which bounds the WAL. Durability is
+ * unchanged: a checkpoint syncs the WAL, then the database file, before the
+ * WAL may be reused. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -25,9 +33,17 @@
 #include "common/metrics.h"
 #include "store/sqlite_int.h"
 
-/* SQLite's own auto-checkpoint threshold (pages of the WAL). */
+/* SQLite's own auto-checkpoint threshold (pages of the WAL): a pass per
+ * this many new pages. */
 #define STORE_CKPT_FRAMES 1000
-/* 16 x that: ~64 MiB of 4 KiB pages, journal_size_limit's size. */
+/* Past this the checkpointer works towards starting the WAL over. */
+#define STORE_CKPT_RESTART_FRAMES 4000
+/* ... pausing the writer once at most this many pages are left to copy. */
+#define STORE_CKPT_TAIL_FRAMES 256
+/* Passes run back to back to get there before giving up until the next
+ * wake-up (writes outpacing the copy, or a reader holding an old snapshot). */
+#define STORE_CKPT_CONVERGE_PASSES 4
+/* 16 x STORE_CKPT_FRAMES: ~64 MiB of 4 KiB pages, journal_size_limit's size. */
 #define STORE_CKPT_HARD_FRAMES 16000
 
 struct store_ckpt {
@@ -36,13 +52,57 @@ struct store_ckpt {
     pthread_cond_t cond;
     bool wanted;
     bool stopping;
+    bool pause_wanted;         /* the writer is to wait before its next batch */
+    bool in_batch;             /* the writer is between batch_begin and _end */
+    pthread_cond_t writer_cond;   /* the writer waits here while paused */
+    pthread_cond_t paused_cond;   /* ... and the checkpointer for in_batch to clear */
     int frames_asked;          /* the WAL's length when a pass was last asked for */
     pthread_t thread;
 };
 
+/* One PASSIVE pass; *wal and *copied get the WAL's length and how much of
+ * it is now in the database file (-1 when unknown). False on failure. */
+static bool ckpt_pass(store_ckpt *k, int *wal, int *copied)
+{
+    *wal = *copied = -1;
+    int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, wal, copied);
+    /* A connection that cannot see the WAL also answers SQLITE_OK, with
+     * -1: such a pass is not counted. BUSY: the writer's inline one is
+     * running. */
+    if (rc == SQLITE_OK) {
+        if (*copied > 0)
+            metrics_add(METRICS_STORE_CHECKPOINTS, 1);
+        return true;
+    }
+    if (rc != SQLITE_BUSY)
+        log_error("store: checkpoint: %s (%d)", sqlite3_errmsg(k->db),
+                  sqlite3_extended_errcode(k->db));
+    return false;
+}
+
+/* The last pass with the writer held between two batches, so that it
+ * copies everything and the writer's next transaction starts the WAL over. */
+static void ckpt_restart(store_ckpt *k)
+{
+    pthread_mutex_lock(&k->lock);
+    k->pause_wanted = true;
+    while (k->in_batch && !k->stopping)
+        pthread_cond_wait(&k->paused_cond, &k->lock);
+    bool stopping = k->stopping;
+    pthread_mutex_unlock(&k->lock);
+    int wal, copied;
+    if (!stopping && ckpt_pass(k, &wal, &copied) && wal > 0 && copied == wal)
+        metrics_add(METRICS_STORE_WAL_RESTARTS, 1);
+    pthread_mutex_lock(&k->lock);
+    k->pause_wanted = false;
+    pthread_cond_broadcast(&k->writer_cond);
+    pthread_mutex_unlock(&k->lock);
+}
+
 static void *ckpt_main(void *arg)
 {
     store_ckpt *k = arg;
+    pthread_setname_np(pthread_self(), "store-ckpt");
     pthread_mutex_lock(&k->lock);
     for (;;) {
         while (!k->wanted && !k->stopping)
@@ -51,22 +111,40 @@ static void *ckpt_main(void *arg)
             break;
         k->wanted = false;
         pthread_mutex_unlock(&k->lock);
-        int in_db = -1;
-        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &in_db);
-        /* in_db: the WAL's pages now in the database file. A connection
-         * that cannot see the WAL also answers SQLITE_OK, with -1: such a
-         * pass is not counted. BUSY: the writer's inline one is running. */
-        if (rc == SQLITE_OK) {
-            if (in_db > 0)
-                metrics_add(METRICS_STORE_CHECKPOINTS, 1);
-        } else if (rc != SQLITE_BUSY) {
-            log_error("store: checkpoint: %s (%d)", sqlite3_errmsg(k->db),
-                      sqlite3_extended_errcode(k->db));
-        }
+        int wal, copied;
+        bool ok = ckpt_pass(k, &wal, &copied);
+        for (int i = 0; ok && wal >= STORE_CKPT_RESTART_FRAMES &&
+                        wal - copied > STORE_CKPT_TAIL_FRAMES && i < STORE_CKPT_CONVERGE_PASSES;
+             i++)
+            ok = ckpt_pass(k, &wal, &copied);
+        if (ok && wal >= STORE_CKPT_RESTART_FRAMES && wal - copied <= STORE_CKPT_TAIL_FRAMES)
+            ckpt_restart(k);
         pthread_mutex_lock(&k->lock);
     }
     pthread_mutex_unlock(&k->lock);
     return NULL;
+}
+
+void store_ckpt_batch_begin(store_ckpt *k)
+{
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&k->lock);
+    while (k->pause_wanted && !k->stopping)
+        pthread_cond_wait(&k->writer_cond, &k->lock);
+    k->in_batch = true;
+    pthread_mutex_unlock(&k->lock);
+}
+
+void store_ckpt_batch_end(store_ckpt *k)
+{
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&k->lock);
+    k->in_batch = false;
+    if (k->pause_wanted)
+        pthread_cond_signal(&k->paused_cond);
+    pthread_mutex_unlock(&k->lock);
 }
 
 /* Called by SQLite on the writer's thread after every commit, with the
@@ -129,8 +207,12 @@ int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out)
     }
     pthread_mutex_init(&k->lock, NULL);
     pthread_cond_init(&k->cond, NULL);
+    pthread_cond_init(&k->writer_cond, NULL);
+    pthread_cond_init(&k->paused_cond, NULL);
     if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
         log_error("store: cannot start the checkpointer thread");
+        pthread_cond_destroy(&k->paused_cond);
+        pthread_cond_destroy(&k->writer_cond);
         pthread_cond_destroy(&k->cond);
         pthread_mutex_destroy(&k->lock);
         sqlite3_close(k->db);
@@ -152,10 +234,14 @@ void store_ckpt_stop(store_ckpt *k, sqlite3 *writer)
     pthread_mutex_lock(&k->lock);
     k->stopping = true;
     pthread_cond_signal(&k->cond);
+    pthread_cond_broadcast(&k->writer_cond);
+    pthread_cond_signal(&k->paused_cond);
     pthread_mutex_unlock(&k->lock);
     pthread_join(k->thread, NULL);
     if (sqlite3_close(k->db) != SQLITE_OK)
         log_error("store: checkpointer: close: %s", sqlite3_errmsg(k->db));
+    pthread_cond_destroy(&k->paused_cond);
+    pthread_cond_destroy(&k->writer_cond);
     pthread_cond_destroy(&k->cond);
     pthread_mutex_destroy(&k->lock);
     free(k);

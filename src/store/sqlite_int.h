@@ -316,5 +316,10 @@ static inline void store_page(int64_t *pos, int *size)
 typedef struct store_ckpt store_ckpt;
 int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out);
 void store_ckpt_stop(store_ckpt *k, sqlite3 *writer);
+/* The writer brackets each batch with these (k may be NULL): between two
+ * batches the checkpointer may hold it for the pass that lets the WAL
+ * start over. */
+void store_ckpt_batch_begin(store_ckpt *k);
+void store_ckpt_batch_end(store_ckpt *k);
 
 #endif
