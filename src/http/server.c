@@ -38,8 +38,12 @@ typedef struct http_req http_req;
 typedef struct http_writes {
     pthread_mutex_t lock;
     pthread_cond_t cond;       /* signalled when pending drops to 0 */
-    unsigned pending;          /* queued, not yet decided */
+    unsigned pending;          /* queued, not yet decided and resumed */
     bool stopping;             /* new writes are not queued (http_stop) */
+    /* The /metrics gauge: queued, not yet decided. It drops before the
+     * connection is resumed, so that a client that has its answer never
+     * sees its own write still waiting; pending drops after. */
+    atomic_size_t waiting;
 } http_writes;
 
 /* A connection while it is sending us a request. libmicrohttpd only bounds
@@ -361,11 +365,8 @@ static bool http_client_loopback(struct MHD_Connection *conn)
 static enum MHD_Result http_send_metrics(struct MHD_Connection *conn, http_req *r,
                                          http_server *s)
 {
-    pthread_mutex_lock(&s->writes.lock);
-    size_t pending = s->writes.pending;
-    pthread_mutex_unlock(&s->writes.lock);
     metrics_gauges g = {
-        .writes_pending = pending,
+        .writes_pending = atomic_load_explicit(&s->writes.waiting, memory_order_relaxed),
         .event_streams = s->env->live != NULL ? live_stream_count(s->env->live) : 0,
         .replay_entries = s->env->replay != NULL ? auth_replay_size(s->env->replay) : 0,
     };
@@ -429,6 +430,7 @@ static void http_write_done(void *arg, int rc)
     struct MHD_Connection *conn = r->conn;
     http_server *s = r->server;
     r->write_rc = rc;
+    atomic_fetch_sub_explicit(&s->writes.waiting, 1, memory_order_relaxed);
     atomic_store_explicit(&r->ready, true, memory_order_release);
     MHD_resume_connection(conn);
     http_writes_done(&s->writes);
@@ -441,8 +443,10 @@ static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection 
     http_writes *w = &s->writes;
     pthread_mutex_lock(&w->lock);
     bool open = !w->stopping;
-    if (open)
+    if (open) {
         w->pending++;
+        atomic_fetch_add_explicit(&w->waiting, 1, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&w->lock);
     if (!open)
         return false;
@@ -455,6 +459,7 @@ static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection 
         0)
         return true;
     r->queued = false;
+    atomic_fetch_sub_explicit(&w->waiting, 1, memory_order_relaxed);
     MHD_resume_connection(conn);
     http_writes_done(w);
     return false;
