@@ -52,7 +52,7 @@ typedef struct slot {
 
 typedef struct device {
     int64_t device_no;
-    uint8_t token_hash[32];
+    uint8_t secret_hash[32];   /* of the token's secret (core_token_parse) */
     bool has_final;          /* an event (or a leave) was sent */
     expect final;
     int current;             /* the slot that is this device's stream, or -1 */
@@ -66,10 +66,7 @@ static int device_tx(store_tx *tx, void *arg)
 {
     device *d = arg;
     core_device cd;
-    if (store_device_by_token(tx, d->token_hash, &cd) != STORE_OK)
-        return -1;
-    d->device_no = cd.device_no;
-    return 0;
+    return store_device_by_token(tx, d->device_no, d->secret_hash, &cd) == STORE_OK ? 0 : -1;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -81,7 +78,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (int i = 0; i < N_DEV; i++) {
         size_t n;
         char *tok = fuzz_subst(names[i], strlen(names[i]), &n);
-        if (ids_sha256(tok, n, devs[i].token_hash) != 0 ||
+        const char *secret;
+        if (!core_token_parse(tok, n, &devs[i].device_no, &secret) ||
+            ids_sha256(secret, CORE_TOKEN_SECRET_LEN, devs[i].secret_hash) != 0 ||
             store_read(st, device_tx, &devs[i]) != 0)
             fuzz_fail("cannot find the fixture's device %d", i);
         free(tok);
@@ -218,7 +217,7 @@ static void step_open(live_hub *h, int dev)
     if (si < 0)
         return;
     slot *s = &slots[si];
-    if (live_stream_open(h, devs[dev].token_hash, &s->s) != 0)
+    if (live_stream_open(h, devs[dev].device_no, devs[dev].secret_hash, &s->s) != 0)
         fuzz_fail("live_stream_open failed for a present device");
     s->dev = dev;
     model_open(si, dev);

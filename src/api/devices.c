@@ -23,7 +23,9 @@ typedef struct api_join_req {
     char nick[CORE_NICK_MAX + 1];
     bool has_nick;
     int instanceid;
-    char token[65];
+    char secret[CORE_TOKEN_SECRET_LEN + 1];   /* the new session's token: */
+    uint8_t secret_hash[32];                  /* drawn before the write */
+    char token[CORE_TOKEN_MAX + 1];
     core_meeting m;
     core_user user;
     int64_t sub_meeting_id;
@@ -87,10 +89,6 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
     if (rc != STORE_OK && rc != STORE_NOTFOUND)
         return api_store_fail(c, rc, "device_replace");
 
-    uint8_t raw[32];
-    if (ids_random_bytes(raw, sizeof raw) != 0)
-        return api_fail(c, ME_INTERNAL, NULL);
-    ids_hex(r->token, raw, sizeof raw, 0);
     core_device d;
     memset(&d, 0, sizeof d);
     d.meeting_id = r->meeting_id;
@@ -98,11 +96,12 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
     d.user_no = r->user.user_no;
     d.instanceid = r->instanceid;
     d.join_time = c->now;
-    if (ids_sha256(r->token, strlen(r->token), d.token_hash) != 0)
-        return api_fail(c, ME_INTERNAL, NULL);
+    memcpy(d.token_hash, r->secret_hash, sizeof d.token_hash);
     rc = store_device_insert(tx, &d);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "device_insert");
+    if (core_token_format(r->token, sizeof r->token, d.device_no, r->secret) != 0)
+        return api_fail(c, ME_INTERNAL, NULL);
     webhook_event ev = {.type = WEBHOOK_PARTICIPANT_JOINED, .meeting = &r->m,
                         .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
                         .user = &r->user, .instanceid = r->instanceid};
@@ -184,6 +183,7 @@ static void api_join_done(api_call *c, void *arg, meetd_err e)
                            "sub_meeting_id", api_id_json(r->sub_meeting_id));
     }
     OPENSSL_cleanse(r->token, sizeof r->token);
+    OPENSSL_cleanse(r->secret, sizeof r->secret);
     free(r);
 }
 
@@ -200,6 +200,22 @@ void api_join(api_call *c)
               api_join_parse(c, body, r) == ME_OK;
     json_decref(body);
     if (!ok) {
+        free(r);
+        return;
+    }
+    /* The token's secret is drawn and hashed here, not in the write: the
+     * store's writer thread is the one serial part of meetd. */
+    uint8_t raw[CORE_TOKEN_SECRET_LEN / 2];
+    if (ids_random_bytes(raw, sizeof raw) != 0) {
+        api_fail(c, ME_INTERNAL, NULL);
+        free(r);
+        return;
+    }
+    ids_hex(r->secret, raw, sizeof raw, 0);
+    OPENSSL_cleanse(raw, sizeof raw);
+    if (ids_sha256(r->secret, CORE_TOKEN_SECRET_LEN, r->secret_hash) != 0) {
+        api_fail(c, ME_INTERNAL, NULL);
+        OPENSSL_cleanse(r->secret, sizeof r->secret);
         free(r);
         return;
     }

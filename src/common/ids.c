@@ -1,5 +1,6 @@
 #include "common/ids.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -96,6 +97,11 @@ int ids_sha256(const void *data, size_t len, uint8_t out[32])
 {
     unsigned int n = 0;
     return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
+}
+
+bool ids_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
 }
 
 int64_t clock_unix(void)

@@ -3,6 +3,7 @@
 #ifndef MEETD_COMMON_IDS_H
 #define MEETD_COMMON_IDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ int ids_trace(char out[33]);         /* 32 lower-case hex */
 
 /* SHA-256 of data into out. Returns 0 or -1. */
 int ids_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Compares secrets (or their hashes) in time independent of where they differ. */
+bool ids_equal(const void *a, const void *b, size_t len);
 
 int64_t clock_unix(void);            /* wall clock, seconds */
 int64_t clock_mono_ms(void);         /* monotonic, milliseconds */

@@ -185,6 +185,21 @@ bool core_opaque_valid(const char *s);
  * no meeting can have it (zero, or above INT64_MAX). */
 meetd_err core_parse_meeting_id(const char *s, int64_t *out);
 
+/* ---- device tokens (token.c) ----------------------------------------- */
+
+/* The random part of a device token: 64 lower-case hex characters. */
+#define CORE_TOKEN_SECRET_LEN 64
+/* "<device_no>.<secret>": up to 19 digits, a dot, the secret. */
+#define CORE_TOKEN_MAX (19 + 1 + CORE_TOKEN_SECRET_LEN)
+
+/* Writes the token of session device_no (> 0) with this secret into out
+ * (cap bytes). 0, or -1 (out empty) when an argument is out of range. */
+int core_token_format(char *out, size_t cap, int64_t device_no, const char *secret);
+/* Splits len bytes of a token into its session number (0: a token issued
+ * before schema version 3, a bare secret) and its secret, which points
+ * into token and runs to its end. False when malformed. */
+bool core_token_parse(const char *token, size_t len, int64_t *device_no, const char **secret);
+
 /* ---- roles ----------------------------------------------------------- */
 
 bool core_is_creator(const core_meeting *m, const char *userid);

@@ -298,16 +298,24 @@ void live_left(live_hub *h, int64_t device_no)
 
 /* ---- the HTTP side ------------------------------------------------------- */
 
+typedef struct live_token_query {
+    int64_t device_no;
+    const uint8_t *hash;
+    core_device dev;
+    int rc;
+} live_token_query;
+
 static int live_token_read(store_tx *tx, void *arg)
 {
-    struct { const uint8_t *hash; core_device dev; int rc; } *q = arg;
-    q->rc = store_device_by_token(tx, q->hash, &q->dev);
+    live_token_query *q = arg;
+    q->rc = store_device_by_token(tx, q->device_no, q->hash, &q->dev);
     return 0;
 }
 
-int live_stream_open(live_hub *h, const uint8_t token_hash[32], live_stream **out)
+int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
+                     live_stream **out)
 {
-    struct { const uint8_t *hash; core_device dev; int rc; } q = {token_hash, {0}, STORE_ERROR};
+    live_token_query q = {device_no, secret_hash, {0}, STORE_ERROR};
     if (store_read(h->st, live_token_read, &q) != 0 || q.rc == STORE_ERROR)
         return -1;
     if (q.rc == STORE_NOTFOUND)

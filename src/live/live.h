@@ -53,9 +53,11 @@ void live_left(live_hub *h, int64_t device_no);
 
 /* ---- streams: used by the HTTP layer ------------------------------------ */
 
-/* Opens the stream of a present device (looked up by its token's hash).
- * Returns 0, 1 when the token names no present device, -1 on failure. */
-int live_stream_open(live_hub *h, const uint8_t token_hash[32], live_stream **out);
+/* Opens the stream of a present device, found by its token's parts
+ * (core_token_parse; the secret as SHA-256). Returns 0, 1 when the token
+ * names no present device, -1 on failure. */
+int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
+                     live_stream **out);
 /* Binds the stream to its connection; from now on events resume it. */
 void live_stream_attach(live_stream *s, struct MHD_Connection *conn);
 /* libmicrohttpd's content reader: bytes to send, 0 after suspending the

@@ -190,11 +190,56 @@ static const char *const migration_2[] = {
     NULL,
 };
 
+/* 2 -> 3: fewer B-trees written at every join and removal (bench/README.md).
+ * - devices_by_token goes: a device token now names its session's number
+ *   (core/token.c), so a stream finds its session by primary key. The
+ *   tokens of sessions present now are bare secrets; legacy_tokens keeps
+ *   their hashes, so those devices' streams still open. It is never added
+ *   to and holds only sessions that were present at this upgrade.
+ * - devices_by_user goes with the foreign key it served: users are only
+ *   ever deleted with their meeting, whose own cascade already takes the
+ *   meeting's devices. SQLite cannot drop a foreign key, so the table is
+ *   rebuilt, keeping its AUTOINCREMENT high-water mark (a device_no is
+ *   never reused). No other table refers to devices. */
+static const char *const migration_3[] = {
+    "CREATE TABLE legacy_tokens ("
+    "  token_hash  BLOB NOT NULL PRIMARY KEY,"
+    "  device_no   INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID",
+    "INSERT INTO legacy_tokens (token_hash, device_no) "
+    "  SELECT token_hash, device_no FROM devices WHERE left_time IS NULL",
+
+    "CREATE TABLE devices_v3 ("
+    "  device_no       INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  meeting_id      INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  sub_meeting_id  INTEGER NOT NULL DEFAULT 0,"
+    "  user_no         INTEGER NOT NULL,"
+    "  instanceid      INTEGER NOT NULL,"
+    "  join_time       INTEGER NOT NULL,"
+    "  left_time       INTEGER,"
+    "  left_reason     INTEGER NOT NULL DEFAULT 0,"
+    "  token_hash      BLOB NOT NULL CHECK (length(token_hash) = 32)"
+    ") STRICT",
+    "INSERT INTO devices_v3 SELECT device_no, meeting_id, sub_meeting_id, user_no, "
+    "  instanceid, join_time, left_time, left_reason, token_hash FROM devices",
+    "DELETE FROM sqlite_sequence WHERE name = 'devices_v3'",
+    "INSERT INTO sqlite_sequence (name, seq) "
+    "  SELECT 'devices_v3', seq FROM sqlite_sequence WHERE name = 'devices'",
+    "DROP TABLE devices",
+    "ALTER TABLE devices_v3 RENAME TO devices",
+    "CREATE UNIQUE INDEX devices_present ON devices (meeting_id, user_no, instanceid)"
+    "  WHERE left_time IS NULL",
+    "CREATE INDEX devices_by_meeting ON devices (meeting_id)",
+    "CREATE INDEX devices_by_sub ON devices (meeting_id, sub_meeting_id)",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -229,9 +274,9 @@ static int schema_version(sqlite3 *db, int *version)
     return 0;
 }
 
-/* Applies one migration if the database needs it. *version is what the
- * database is at when this returns 0. */
-static int schema_step(sqlite3 *db, int *version)
+/* Applies one migration if the database is below target. *version is what
+ * the database is at when this returns 0. */
+static int schema_step(sqlite3 *db, int target, int *version)
 {
     /* IMMEDIATE: the version is read under the write lock, so it cannot
      * change before this transaction bumps it. */
@@ -250,7 +295,7 @@ static int schema_step(sqlite3 *db, int *version)
         log_error("store: the database has an invalid schema version %d", v);
         goto fail;
     }
-    if (v < N_MIGRATIONS) {
+    if (v < target) {
         char what[64], bump[64];
         snprintf(what, sizeof what, "migration %d -> %d", v, v + 1);
         for (const char *const *sql = migrations[v]; *sql != NULL; sql++)
@@ -272,16 +317,21 @@ fail:
     return -1;
 }
 
-int store_schema_migrate(sqlite3 *db, int *version)
+int store_schema_migrate_to(sqlite3 *db, int target, int *version)
 {
-    assert(db != NULL && version != NULL);
+    assert(db != NULL && version != NULL && target >= 0 && target <= N_MIGRATIONS);
     /* Each step applies one migration, or none when the database is
-     * current, so this ends after at most N_MIGRATIONS + 1 transactions. */
+     * current, so this ends after at most target + 1 transactions. */
     int v;
     do {
-        if (schema_step(db, &v) != 0)
+        if (schema_step(db, target, &v) != 0)
             return -1;
-    } while (v < N_MIGRATIONS);
+    } while (v < target);
     *version = v;
     return 0;
+}
+
+int store_schema_migrate(sqlite3 *db, int *version)
+{
+    return store_schema_migrate_to(db, N_MIGRATIONS, version);
 }

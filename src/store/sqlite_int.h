@@ -1,5 +1,6 @@
 /* Internals shared by the SQLite backend's files. Not part of the store
- * interface: nothing outside src/store/sqlite*.c and schema.c includes this.
+ * interface: nothing outside src/store/sqlite*.c and schema.c includes
+ * this, but for the store's own unit tests.
  *
  * Every statement the backend runs is listed once, below, with its SQL. A
  * connection prepares a statement the first time it needs it and keeps it
@@ -135,8 +136,9 @@
                        "SET left_time = ?2, left_reason = ?3 "                        \
                        "WHERE meeting_id = ?1 AND left_time IS NULL")                 \
     X(DEVICE_GET, "SELECT " STORE_DEVICE_COLS("") " FROM devices WHERE device_no = ?1") \
-    X(DEVICE_BY_TOKEN, "SELECT " STORE_DEVICE_COLS("") " FROM devices "               \
-                       "WHERE token_hash = ?1 AND left_time IS NULL")                 \
+    X(DEVICE_PRESENT_NO, "SELECT " STORE_DEVICE_COLS("") " FROM devices "             \
+                         "WHERE device_no = ?1 AND left_time IS NULL")                \
+    X(LEGACY_TOKEN, "SELECT device_no FROM legacy_tokens WHERE token_hash = ?1")      \
     X(PART_COUNT_ALL, "SELECT count(*) FROM devices WHERE meeting_id = ?1")           \
     X(PART_COUNT_SUB, "SELECT count(*) FROM devices WHERE meeting_id = ?1 "           \
                       "AND sub_meeting_id = ?2")                                      \
@@ -239,6 +241,9 @@ struct store_tx {
  * per transaction; sets *version. -1 (logged) on failure, or when the
  * database is newer than this program knows. */
 int store_schema_migrate(sqlite3 *db, int *version);
+/* The same, up to version target only: for the tests of a migration,
+ * which build a database as an older meetd left it. */
+int store_schema_migrate_to(sqlite3 *db, int target, int *version);
 
 /* ---- sqlite.c: statements and errors --------------------------------- */
 

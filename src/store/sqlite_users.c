@@ -3,6 +3,7 @@
  * core sees that as left_time 0. */
 #include <assert.h>
 
+#include "common/ids.h"
 #include "store/sqlite_int.h"
 
 void store_col_user(sqlite3_stmt *st, int col, core_user *u)
@@ -273,17 +274,41 @@ int store_device_get(store_tx *tx, int64_t device_no, core_device *out)
     return rc;
 }
 
-int store_device_by_token(store_tx *tx, const uint8_t token_hash[32], core_device *out)
+/* The session a token issued before schema version 3 belongs to. */
+static int store_legacy_token(store_tx *tx, const uint8_t secret_hash[32], int64_t *device_no)
 {
-    assert(token_hash != NULL && out != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_BY_TOKEN);
+    sqlite3_stmt *st = store_stmt(tx, STMT_LEGACY_TOKEN);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_DEVICE_BY_TOKEN, st,
-                       sqlite3_bind_blob(st, 1, token_hash, 32, SQLITE_STATIC));
+    int rc = store_row(tx, STMT_LEGACY_TOKEN, st,
+                       sqlite3_bind_blob(st, 1, secret_hash, 32, SQLITE_STATIC));
+    if (rc == STORE_OK)
+        *device_no = sqlite3_column_int64(st, 0);
+    store_done(tx, STMT_LEGACY_TOKEN, st);
+    return rc;
+}
+
+int store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
+                          core_device *out)
+{
+    assert(secret_hash != NULL && out != NULL);
+    if (device_no == 0) {
+        int rc = store_legacy_token(tx, secret_hash, &device_no);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_PRESENT_NO);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_DEVICE_PRESENT_NO, st, sqlite3_bind_int64(st, 1, device_no));
     if (rc == STORE_OK)
         store_col_device(st, 0, out);
-    store_done(tx, STMT_DEVICE_BY_TOKEN, st);
+    store_done(tx, STMT_DEVICE_PRESENT_NO, st);
+    /* A right number with a wrong secret is no session at all. */
+    if (rc == STORE_OK && !ids_equal(out->token_hash, secret_hash, sizeof out->token_hash)) {
+        memset(out, 0, sizeof *out);
+        rc = STORE_NOTFOUND;
+    }
     return rc;
 }
 

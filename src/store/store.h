@@ -157,8 +157,12 @@ int store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, i
                           store_device_cb cb, void *arg);
 /* The session with this row id, present or not. */
 int store_device_get(store_tx *tx, int64_t device_no, core_device *out);
-/* The present session holding this token hash; NOTFOUND when none. */
-int store_device_by_token(store_tx *tx, const uint8_t token_hash[32], core_device *out);
+/* The present session device_no whose token's secret hashes to secret_hash
+ * (core_token_parse); device_no 0 looks the session up by the hash, for
+ * tokens issued before schema version 3. NOTFOUND when there is none: no
+ * such session, not present, or another secret. */
+int store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
+                          core_device *out);
 
 /* Device sessions of a meeting in join order, with their users. sub_meeting_id
  * -1 lists every occurrence's. Fills *total with the number of sessions. */

@@ -88,6 +88,26 @@ class StreamTest(MeetdCase):
         self.assertEqual(resp.status, 401)
         conn.close()
 
+    def test_token_needs_its_own_number_and_secret(self):
+        # A token is "<session number>.<secret>": either part from another
+        # device, or a spelling of the number that is not the canonical one,
+        # opens nothing.
+        mid, alice, bob, carol = self.scene()
+        b_no, b_secret = bob["device_token"].split(".")
+        c_no, c_secret = carol["device_token"].split(".")
+        self.assertEqual(len(b_secret), 64)
+        self.assertNotEqual(b_no, c_no)
+        for token in [c_no + "." + b_secret, b_no + "." + c_secret, "0" + b_no + "." + b_secret,
+                      b_no + "." + b_secret.upper(), b_secret, b_no + "." + b_secret + "0",
+                      str(int(b_no) + 10**6) + "." + b_secret]:
+            s = self.events(token=token)
+            self.assertEqual(s.status, 401, token)
+            self.assertEqual(json.loads(s.resp.read())["error_info"]["error_code"], 190303)
+            s.close()
+        s = self.events(bob)
+        self.assertEqual(s.status, 200)
+        s.close()
+
     def test_token_of_a_device_that_left_is_401(self):
         mid, alice, bob, carol = self.scene()
         self.assert_ok(self.leave(mid, bob))

@@ -1,4 +1,5 @@
-/* core value checks: instanceids, UTF-8, identifiers, meeting ids. */
+/* core value checks: instanceids, UTF-8, identifiers, meeting ids, device
+ * tokens. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -275,6 +276,99 @@ static void test_meeting_id_malformed(void **state)
     assert_int_equal(parse(NULL, &v), ME_BAD_MEETING_ID);
 }
 
+/* ---- device tokens ------------------------------------------------------- */
+
+static const char secret[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+static bool parses(const char *token, int64_t *no, const char **sec)
+{
+    return core_token_parse(token, strlen(token), no, sec);
+}
+
+static void test_token_round_trip(void **state)
+{
+    (void)state;
+    static const int64_t numbers[] = {1, 42, 1000000, INT64_MAX};
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        char tok[CORE_TOKEN_MAX + 1];
+        assert_int_equal(core_token_format(tok, sizeof tok, numbers[i], secret), 0);
+        int64_t no = -1;
+        const char *sec = NULL;
+        assert_true(parses(tok, &no, &sec));
+        assert_int_equal(no, numbers[i]);
+        assert_string_equal(sec, secret);
+    }
+    char tok[CORE_TOKEN_MAX + 1];
+    assert_int_equal(core_token_format(tok, sizeof tok, 42, secret), 0);
+    assert_string_equal(tok, "42.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    /* The longest fits CORE_TOKEN_MAX exactly. */
+    assert_int_equal(core_token_format(tok, sizeof tok, INT64_MAX, secret), 0);
+    assert_int_equal(strlen(tok), CORE_TOKEN_MAX);
+}
+
+static void test_token_format_refuses(void **state)
+{
+    (void)state;
+    char tok[CORE_TOKEN_MAX + 1];
+    assert_int_equal(core_token_format(tok, sizeof tok, 0, secret), -1);
+    assert_string_equal(tok, "");
+    assert_int_equal(core_token_format(tok, sizeof tok, -5, secret), -1);
+    assert_int_equal(core_token_format(tok, sizeof tok, 1, "abc"), -1);
+    assert_int_equal(core_token_format(tok, sizeof tok, 1,
+                                       "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"),
+                     -1);
+    char small[20];
+    assert_int_equal(core_token_format(small, sizeof small, 1, secret), -1);
+    assert_string_equal(small, "");
+}
+
+static void test_token_legacy(void **state)
+{
+    (void)state;
+    int64_t no = -1;
+    const char *sec = NULL;
+    assert_true(parses(secret, &no, &sec));
+    assert_int_equal(no, 0);
+    assert_ptr_equal(sec, secret);
+}
+
+static void test_token_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        ".",
+        "1.",
+        ".0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "0.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "01.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "-1.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "1x.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "9223372036854775808.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "12345678901234567890.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "1.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+        "1.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+        "1.0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+        "1.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde.",
+        "1.2.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+        "bad token",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t no;
+        const char *sec;
+        if (parses(bad[i], &no, &sec))
+            fail_msg("accepted \"%s\"", bad[i]);
+    }
+    /* Bytes after an embedded NUL count: len is the caller's. */
+    char tok[CORE_TOKEN_MAX + 2];
+    assert_int_equal(core_token_format(tok, sizeof tok, 7, secret), 0);
+    int64_t no;
+    const char *sec;
+    assert_false(core_token_parse(tok, strlen(tok) + 1, &no, &sec));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +386,10 @@ int main(void)
         cmocka_unit_test(test_meeting_id_ok),
         cmocka_unit_test(test_meeting_id_no_meeting),
         cmocka_unit_test(test_meeting_id_malformed),
+        cmocka_unit_test(test_token_round_trip),
+        cmocka_unit_test(test_token_format_refuses),
+        cmocka_unit_test(test_token_legacy),
+        cmocka_unit_test(test_token_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

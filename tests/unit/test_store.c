@@ -19,6 +19,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "common/ids.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -137,6 +139,11 @@ static void app_insert_body(store_tx *tx, void *arg)
     assert_int_equal(store_app_insert(tx, &a), STORE_OK);
 }
 
+static void app_delete_body(store_tx *tx, void *arg)
+{
+    assert_int_equal(store_app_delete(tx, (const char *)arg), STORE_OK);
+}
+
 static void test_migrate_and_reopen(void **state)
 {
     fixture *f = *state;
@@ -193,6 +200,146 @@ static void test_migrate_and_reopen(void **state)
     assert_int_equal(sqlite3_column_int(st, 0), 1000);
     sqlite3_finalize(st);
     sqlite3_close(db);
+}
+
+/* ---- 2 -> 3: device tokens by number ------------------------------------ */
+
+/* A bare-secret token as meetd issued them before schema 3. */
+static const char legacy_token[] =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+struct v3_check {
+    uint8_t legacy_hash[32];
+    uint8_t left_hash[32];
+    int64_t new_no;
+};
+
+static void v3_read_body(store_tx *tx, void *arg)
+{
+    struct v3_check *c = arg;
+    core_device d;
+    /* The present session's old token still opens its stream... */
+    assert_int_equal(store_device_by_token(tx, 0, c->legacy_hash, &d), STORE_OK);
+    assert_int_equal(d.device_no, 2);
+    assert_int_equal(d.user_no, 1);
+    assert_int_equal(store_device_by_token(tx, 2, c->legacy_hash, &d), STORE_OK);
+    /* ...an ended one's does not, and history is all there. */
+    assert_int_equal(store_device_by_token(tx, 0, c->left_hash, &d), STORE_NOTFOUND);
+    assert_int_equal(store_device_get(tx, 1, &d), STORE_OK);
+    assert_int_equal(d.left_time, 150);
+    assert_int_equal(store_device_get(tx, 3, &d), STORE_OK);
+    assert_int_equal(d.user_no, 2);
+}
+
+static void v3_write_body(store_tx *tx, void *arg)
+{
+    struct v3_check *c = arg;
+    core_device d = mk_device(7, 0, 2, 5, 300, 77);
+    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    c->new_no = d.device_no;
+    /* Leaving still frees the (user, instanceid) slot the index guards. */
+    core_device again = mk_device(7, 0, 1, 1, 300, 78);
+    assert_int_equal(store_device_insert(tx, &again), STORE_CONFLICT);
+}
+
+static void v3_gone_body(store_tx *tx, void *arg)
+{
+    struct v3_check *c = arg;
+    core_device d;
+    assert_int_equal(store_device_get(tx, c->new_no, &d), STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, 0, c->legacy_hash, &d), STORE_NOTFOUND);
+}
+
+static int64_t raw_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void test_migrate_tokens_by_number(void **state)
+{
+    fixture *f = *state;
+    char dir[128], path[256];
+    snprintf(dir, sizeof dir, "%s/v2", f->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/meetd.db", dir);
+
+    /* A database as meetd left it at schema 2: device 1 left, device 2
+     * present with a bare-secret token, device 3 present then left, and the
+     * highest number ever given (4) already deleted. */
+    struct v3_check c = {0};
+    assert_int_equal(ids_sha256(legacy_token, strlen(legacy_token), c.legacy_hash), 0);
+    memset(c.left_hash, 0x5a, sizeof c.left_hash);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    int v = 0;
+    assert_int_equal(store_schema_migrate_to(db, 2, &v), 0);
+    assert_int_equal(v, 2);
+    const char *seed =
+        "INSERT INTO apps (app_id, created_at) VALUES ('app1', 1);"
+        "INSERT INTO meetings (meeting_id, app_id, meeting_code, creator_instanceid, type, "
+        "  meeting_type, start_time, end_time, status, created_at) "
+        "  VALUES (7, 'app1', '777777777', 1, 0, 0, 100, 200, 1, 1);"
+        "INSERT INTO users (user_no, meeting_id, userid, uuid, ms_open_id) "
+        "  VALUES (1, 7, 'alice', 'U1', 'M1'), (2, 7, 'bob', 'U2', 'M2');"
+        "INSERT INTO devices (meeting_id, user_no, instanceid, join_time, left_time, token_hash) "
+        "  VALUES (7, 1, 1, 100, 150, zeroblob(32));"
+        "INSERT INTO devices (meeting_id, user_no, instanceid, join_time, token_hash) "
+        "  VALUES (7, 1, 1, 160, ?1), (7, 2, 2, 160, ?2), (7, 2, 3, 160, zeroblob(32));"
+        "DELETE FROM devices WHERE device_no = 4;";
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    for (const char *sql = seed; *sql != '\0';) {
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, &sql), SQLITE_OK);
+        if (sqlite3_bind_parameter_count(st) > 0) {
+            assert_int_equal(sqlite3_bind_blob(st, 1, c.legacy_hash, 32, SQLITE_STATIC), SQLITE_OK);
+            assert_int_equal(sqlite3_bind_blob(st, 2, c.left_hash, 32, SQLITE_STATIC), SQLITE_OK);
+        }
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+    }
+    /* Device 3 (left_hash) ends before the upgrade. */
+    assert_int_equal(sqlite3_exec(db, "UPDATE devices SET left_time = 170 WHERE device_no = 3;"
+                                      "COMMIT", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(raw_int(db, "SELECT seq FROM sqlite_sequence WHERE name = 'devices'"), 4);
+    sqlite3_close(db);
+
+    store *s = open_store(dir, STORE_DURABLE_FULL);
+    assert_int_equal(store_schema_version(s), 3);
+    read_ok(s, v3_read_body, &c);
+    write_ok(s, v3_write_body, &c);
+    /* Never a number given before, not even a deleted one. */
+    assert_int_equal(c.new_no, 5);
+    store_close(s);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                 "('devices_by_token', 'devices_by_user', 'devices_v3')"),
+                     0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_list('devices')"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_list('devices') "
+                                 "WHERE \"table\" = 'meetings'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM legacy_tokens"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* Deleting the app still takes its devices, through the meeting. */
+    s = open_store(dir, STORE_DURABLE_FULL);
+    write_ok(s, app_delete_body, "app1");
+    read_ok(s, v3_gone_body, &c);
+    store_close(s);
 }
 
 static void test_file_modes(void **state)
@@ -388,7 +535,8 @@ static void cascade_delete_body(store_tx *tx, void *arg)
     assert_int_equal(store_meeting_get(tx, "app1", 11, &m), STORE_NOTFOUND);
     assert_int_equal(store_user_get(tx, 11, CORE_ID_USERID, "alice", &u), STORE_NOTFOUND);
     const core_device probe = mk_device(0, 0, 0, 0, 0, 1);
-    assert_int_equal(store_device_by_token(tx, probe.token_hash, &d), STORE_NOTFOUND);
+    assert_int_equal(store_device_get(tx, 1, &d), STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, 1, probe.token_hash, &d), STORE_NOTFOUND);
     assert_int_equal(store_meeting_get(tx, "app2", 22, &m), STORE_OK);
 }
 
@@ -794,9 +942,6 @@ static void devices_body(store_tx *tx, void *arg)
     assert_int_equal(store_device_insert(tx, &again), STORE_CONFLICT);
     core_device other = mk_device(1, 0, v.user_no, 1, 103, 13);
     assert_int_equal(store_device_insert(tx, &other), STORE_OK);
-    /* A token is held by one present session at a time. */
-    core_device stolen = mk_device(1, 0, v.user_no, 2, 103, 13);
-    assert_int_equal(store_device_insert(tx, &stolen), STORE_CONFLICT);
 
     core_device got;
     assert_int_equal(store_device_present(tx, 1, u.user_no, 4, &got), STORE_OK);
@@ -811,14 +956,23 @@ static void devices_body(store_tx *tx, void *arg)
     assert_int_equal(store_device_present(tx, 1, u.user_no, 2, &got), STORE_NOTFOUND);
     assert_int_equal(store_device_present(tx, 2, u.user_no, 4, &got), STORE_NOTFOUND);
 
-    assert_int_equal(store_device_by_token(tx, ios.token_hash, &got), STORE_OK);
+    assert_int_equal(store_device_by_token(tx, ios.device_no, ios.token_hash, &got), STORE_OK);
     assert_int_equal(got.device_no, ios.device_no);
+    /* The number and the secret must both match; number 0 asks the legacy
+     * table, which a new database has empty. */
+    assert_int_equal(store_device_by_token(tx, ios.device_no, pc.token_hash, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, pc.device_no, ios.token_hash, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, 0, ios.token_hash, &got), STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, 987654, ios.token_hash, &got), STORE_NOTFOUND);
 
     /* Ending: once. Then the token is dead and the slot free again. */
     assert_int_equal(store_device_end(tx, ios.device_no, 200, CORE_LEFT_KICKED), STORE_OK);
     assert_int_equal(store_device_end(tx, ios.device_no, 201, CORE_LEFT_LEAVE), STORE_NOTFOUND);
     assert_int_equal(store_device_end(tx, 987654, 201, CORE_LEFT_LEAVE), STORE_NOTFOUND);
-    assert_int_equal(store_device_by_token(tx, ios.token_hash, &got), STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, ios.device_no, ios.token_hash, &got),
+                     STORE_NOTFOUND);
     assert_int_equal(store_device_present(tx, 1, u.user_no, 4, &got), STORE_NOTFOUND);
     /* By row id an ended session is still there, with how it ended. */
     assert_int_equal(store_device_get(tx, ios.device_no, &got), STORE_OK);
@@ -832,11 +986,14 @@ static void devices_body(store_tx *tx, void *arg)
     assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
     assert_int_equal(mask, (1u << 1) | (1u << 9));
 
-    core_device rejoin = mk_device(1, 0, u.user_no, 4, 300, 11); /* same token: it is free */
+    /* A re-join is a new session: the old token stays dead. */
+    core_device rejoin = mk_device(1, 0, u.user_no, 4, 300, 11);
     assert_int_equal(store_device_insert(tx, &rejoin), STORE_OK);
     assert_true(rejoin.device_no > other.device_no);
-    assert_int_equal(store_device_by_token(tx, ios.token_hash, &got), STORE_OK);
+    assert_int_equal(store_device_by_token(tx, rejoin.device_no, ios.token_hash, &got), STORE_OK);
     assert_int_equal(got.device_no, rejoin.device_no);
+    assert_int_equal(store_device_by_token(tx, ios.device_no, ios.token_hash, &got),
+                     STORE_NOTFOUND);
 }
 
 struct seen {
@@ -892,7 +1049,8 @@ static void end_all_body(store_tx *tx, void *arg)
     assert_int_equal(s.n, 2);
     core_device got;
     assert_int_equal(store_device_present(tx, 1, 0, 0, &got), STORE_NOTFOUND);
-    assert_int_equal(store_device_by_token(tx, mk_device(0, 0, 0, 0, 0, 20).token_hash, &got),
+    assert_int_equal(store_device_by_token(tx, no[0], mk_device(0, 0, 0, 0, 0, 20).token_hash,
+                                           &got),
                      STORE_OK);
 
     memset(&s, 0, sizeof s);
@@ -912,9 +1070,10 @@ static void end_all_body(store_tx *tx, void *arg)
     memset(&s, 0, sizeof s);
     assert_int_equal(store_devices_end_all(tx, 1, 600, CORE_LEFT_ENDED, see_device, &s), STORE_OK);
     assert_int_equal(s.n, 0);
-    assert_int_equal(store_device_by_token(tx, dw.token_hash, &got), STORE_OK);
+    assert_int_equal(store_device_by_token(tx, dw.device_no, dw.token_hash, &got), STORE_OK);
     assert_int_equal(store_devices_end_all(tx, 2, 600, CORE_LEFT_ENDED, NULL, NULL), STORE_OK);
-    assert_int_equal(store_device_by_token(tx, dw.token_hash, &got), STORE_NOTFOUND);
+    assert_int_equal(store_device_by_token(tx, dw.device_no, dw.token_hash, &got),
+                     STORE_NOTFOUND);
 }
 
 static void test_devices(void **state)
