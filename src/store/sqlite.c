@@ -355,6 +355,15 @@ static void conn_close(store_conn *c)
     free(c);
 }
 
+/* Pages of 1 KiB rather than SQLite's 4 KiB, for databases created from
+ * now on (SQLite ignores it for one that has tables). A kickout or a join
+ * dirties one leaf in each of several B-trees, a few rows in each: every
+ * dirty page is written whole to the WAL at the commit and again to the
+ * database at the checkpoint, so smaller pages mean a quarter of the bytes
+ * written and synced for the same rows. Measured (bench/README.md): p50 and
+ * p99 of kickouts at a fixed rate down, throughput the same. */
+#define STORE_PAGE_SIZE_PRAGMA "PRAGMA page_size = 1024"
+
 static int conn_open(const char *path, bool writable, store_durability durability,
                      store_conn **out)
 {
@@ -384,7 +393,8 @@ static int conn_open(const char *path, bool writable, store_durability durabilit
         const char *sync = durability == STORE_DURABLE_FULL ? "PRAGMA synchronous = FULL"
                                                             : "PRAGMA synchronous = NORMAL";
         int fk = 0;
-        if (conn_exec(c->db, "PRAGMA foreign_keys = ON") != 0 ||
+        if (conn_exec(c->db, STORE_PAGE_SIZE_PRAGMA) != 0 ||
+            conn_exec(c->db, "PRAGMA foreign_keys = ON") != 0 ||
             conn_pragma_int(c->db, "PRAGMA foreign_keys", &fk) != 0 ||
             conn_exec(c->db, sync) != 0 ||
             /* After a burst the WAL is truncated back to this on checkpoint. */

@@ -43,7 +43,8 @@
 /* Passes run back to back to get there before giving up until the next
  * wake-up (writes outpacing the copy, or a reader holding an old snapshot). */
 #define STORE_CKPT_CONVERGE_PASSES 4
-/* 16 x STORE_CKPT_FRAMES: ~64 MiB of 4 KiB pages, journal_size_limit's size. */
+/* 16 x STORE_CKPT_FRAMES: 16 MiB of 1 KiB pages (64 MiB, journal_size_limit's
+ * size, in a database created with 4 KiB pages before meetd chose 1 KiB). */
 #define STORE_CKPT_HARD_FRAMES 16000
 
 struct store_ckpt {

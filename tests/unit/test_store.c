@@ -139,6 +139,16 @@ static void app_insert_body(store_tx *tx, void *arg)
     assert_int_equal(store_app_insert(tx, &a), STORE_OK);
 }
 
+static int64_t raw_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 static void app_delete_body(store_tx *tx, void *arg)
 {
     assert_int_equal(store_app_delete(tx, (const char *)arg), STORE_OK);
@@ -164,6 +174,7 @@ static void test_migrate_and_reopen(void **state)
     snprintf(path, sizeof path, "%s/meetd.db", f->data);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(raw_int(db, "PRAGMA page_size"), 1024);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     store_options opt = {.data_dir = f->data};
@@ -237,7 +248,7 @@ static void v3_write_body(store_tx *tx, void *arg)
     core_device d = mk_device(7, 0, 2, 5, 300, 77);
     assert_int_equal(store_device_insert(tx, &d), STORE_OK);
     c->new_no = d.device_no;
-    /* Leaving still frees the (user, instanceid) slot the index guards. */
+    /* A present (user, instanceid) is still unique: device 2 holds alice's 1. */
     core_device again = mk_device(7, 0, 1, 1, 300, 78);
     assert_int_equal(store_device_insert(tx, &again), STORE_CONFLICT);
 }
@@ -250,15 +261,6 @@ static void v3_gone_body(store_tx *tx, void *arg)
     assert_int_equal(store_device_by_token(tx, 0, c->legacy_hash, &d), STORE_NOTFOUND);
 }
 
-static int64_t raw_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
 
 static void test_migrate_tokens_by_number(void **state)
 {
@@ -327,6 +329,8 @@ static void test_migrate_tokens_by_number(void **state)
                                  "WHERE \"table\" = 'meetings'"),
                      1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM legacy_tokens"), 1);
+    /* An old database keeps its page size: only new ones get 1 KiB. */
+    assert_int_equal(raw_int(db, "PRAGMA page_size"), 4096);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
