@@ -4,10 +4,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Request latency buckets, in microseconds (Prometheus wants seconds). */
-static const int64_t metrics_le_us[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-                                         250000, 1000000};
-#define METRICS_BUCKETS (sizeof metrics_le_us / sizeof metrics_le_us[0])
+/* A latency histogram: upper bounds in microseconds (Prometheus wants
+ * seconds), one count per bucket and one above the last. */
+#define METRICS_BUCKETS 10
+typedef struct metrics_hist {
+    const char *name;
+    const char *help;
+    int64_t le_us[METRICS_BUCKETS];
+    atomic_uint_fast64_t bucket[METRICS_BUCKETS + 1];
+    atomic_uint_fast64_t sum_us;
+} metrics_hist;
+
+static metrics_hist metrics_requests = {
+    "meetd_request_duration_seconds", "Time from request line to response.",
+    {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000}, {0}, 0};
+/* A commit is mostly its sync: finer at the low end. */
+static metrics_hist metrics_commits = {
+    "meetd_store_commit_seconds",
+    "Time the store's writer spent committing one group of writes (COMMIT, its sync included).",
+    {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000}, {0}, 0};
 
 static const struct {
     const char *name;
@@ -33,8 +48,6 @@ static const struct {
 
 static atomic_uint_fast64_t metrics_counters[METRICS__COUNT];
 static atomic_uint_fast64_t metrics_status[6];       /* by first digit: 1xx..5xx */
-static atomic_uint_fast64_t metrics_bucket[METRICS_BUCKETS + 1];
-static atomic_uint_fast64_t metrics_latency_sum_us;
 
 void metrics_add(enum metrics_counter c, uint64_t n)
 {
@@ -46,23 +59,47 @@ uint64_t metrics_get_counter(enum metrics_counter c)
     return (uint64_t)atomic_load_explicit(&metrics_counters[c], memory_order_relaxed);
 }
 
+static void metrics_observe(metrics_hist *h, int64_t us)
+{
+    size_t b = 0;
+    while (b < METRICS_BUCKETS && us > h->le_us[b])
+        b++;
+    atomic_fetch_add_explicit(&h->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_us, (uint64_t)(us > 0 ? us : 0), memory_order_relaxed);
+}
+
 void metrics_request(int status, int64_t latency_us)
 {
     int cls = status / 100;
     if (cls < 1 || cls > 5)
         cls = 0;
     atomic_fetch_add_explicit(&metrics_status[cls], 1, memory_order_relaxed);
-    size_t b = 0;
-    while (b < METRICS_BUCKETS && latency_us > metrics_le_us[b])
-        b++;
-    atomic_fetch_add_explicit(&metrics_bucket[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&metrics_latency_sum_us, (uint64_t)(latency_us > 0 ? latency_us : 0),
-                              memory_order_relaxed);
+    metrics_observe(&metrics_requests, latency_us);
+}
+
+void metrics_commit(int64_t us)
+{
+    metrics_observe(&metrics_commits, us);
 }
 
 static unsigned long long metrics_get(atomic_uint_fast64_t *v)
 {
     return (unsigned long long)atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void metrics_render_hist(FILE *f, metrics_hist *h)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+    unsigned long long cum = 0;
+    for (size_t b = 0; b <= METRICS_BUCKETS; b++) {
+        cum += metrics_get(&h->bucket[b]);
+        if (b < METRICS_BUCKETS)
+            fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", h->name, (double)h->le_us[b] / 1e6, cum);
+        else
+            fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", h->name, cum);
+    }
+    fprintf(f, "%s_sum %.6f\n", h->name, (double)metrics_get(&h->sum_us) / 1e6);
+    fprintf(f, "%s_count %llu\n", h->name, cum);
 }
 
 char *metrics_render(const metrics_gauges *g)
@@ -78,20 +115,8 @@ char *metrics_render(const metrics_gauges *g)
     for (int i = 0; i < 6; i++)
         fprintf(f, "meetd_requests_total{status=\"%s\"} %llu\n", classes[i],
                 metrics_get(&metrics_status[i]));
-    fprintf(f, "# HELP meetd_request_duration_seconds Time from request line to response.\n"
-               "# TYPE meetd_request_duration_seconds histogram\n");
-    unsigned long long cum = 0;
-    for (size_t b = 0; b <= METRICS_BUCKETS; b++) {
-        cum += metrics_get(&metrics_bucket[b]);
-        if (b < METRICS_BUCKETS)
-            fprintf(f, "meetd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                    (double)metrics_le_us[b] / 1e6, cum);
-        else
-            fprintf(f, "meetd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-    }
-    fprintf(f, "meetd_request_duration_seconds_sum %.6f\n",
-            (double)metrics_get(&metrics_latency_sum_us) / 1e6);
-    fprintf(f, "meetd_request_duration_seconds_count %llu\n", cum);
+    metrics_render_hist(f, &metrics_requests);
+    metrics_render_hist(f, &metrics_commits);
     for (int c = 0; c < METRICS__COUNT; c++)
         fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", metrics_counter_info[c].name,
                 metrics_counter_info[c].help, metrics_counter_info[c].name,

@@ -22,6 +22,8 @@ void metrics_add(enum metrics_counter c, uint64_t n);
 uint64_t metrics_get_counter(enum metrics_counter c);
 /* One finished request: its status and how long it took. */
 void metrics_request(int status, int64_t latency_us);
+/* One committed group of writes: how long its COMMIT took. */
+void metrics_commit(int64_t us);
 
 /* Gauges read when the page is built. */
 typedef struct metrics_gauges {

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "store/sqlite_int.h"
@@ -647,8 +648,12 @@ static void batch_run(store *s, store_job *batch)
     bool ok = conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) == 0;
     for (store_job *j = batch; ok && j != NULL; j = j->next)
         ok = batch_job(c, j);
-    if (ok)
+    int64_t commit_us = 0;
+    if (ok) {
+        int64_t t0 = clock_mono_us();
         ok = conn_tx(c, STMT_TX_COMMIT) == 0;
+        commit_us = clock_mono_us() - t0;
+    }
     if (ok) {
         uint64_t n = 0;
         bool keys_changed = false;
@@ -658,6 +663,7 @@ static void batch_run(store *s, store_job *batch)
         }
         metrics_add(METRICS_STORE_COMMITS, 1);
         metrics_add(METRICS_STORE_WRITES, n);
+        metrics_commit(commit_us);
         /* Before any caller hears of its commit, so that once `meetd app
          * rotate-key` has said so no server takes the old key. */
         if (keys_changed)

@@ -41,6 +41,19 @@ class MetricsTest(MeetdCase):
                          if m)
         self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets))
         self.assertEqual(buckets[-1][1], after["meetd_request_duration_seconds_count"])
+        # Every commit is timed once, in a cumulative histogram of its own.
+        commit_buckets = sorted(
+            (float(m.group(1)) if m.group(1) != "+Inf" else float("inf"), v)
+            for k, v in after.items()
+            for m in [re.match(r'meetd_store_commit_seconds_bucket\{le="(.*)"\}', k)] if m)
+        self.assertEqual(len(commit_buckets), 11)
+        self.assertEqual([v for _, v in commit_buckets], sorted(v for _, v in commit_buckets))
+        self.assertEqual(after["meetd_store_commit_seconds_count"],
+                         after["meetd_store_commits_total"])
+        self.assertEqual(after["meetd_store_commit_seconds_count"]
+                         - before["meetd_store_commit_seconds_count"], commits)
+        self.assertGreater(after["meetd_store_commit_seconds_sum"],
+                           before["meetd_store_commit_seconds_sum"])
 
     def test_open_streams_gauge(self):
         mid = self.new_meeting("alice")
