@@ -44,7 +44,12 @@
       "last_error, " p "delivered_at"
 #define STORE_DELIVERY_NCOLS 11
 
-/* X(name, sql): the statement catalogue. Queries that read "the present
+/* X(name, sql): the statement catalogue. A participants page far into a
+ * meeting (PART_DEEP_*) picks its sessions' numbers from the meeting's
+ * index alone and only then reads those rows and their users: with
+ * LIMIT/OFFSET SQLite would otherwise read every skipped row and look up its
+ * user before dropping it. Near the start the plain join is cheaper (no
+ * materialised subquery, no sort). Queries that read "the present
  * devices" repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
  * because SQLite only uses a partial index when the query's WHERE clause
  * contains the index's condition. Ending a whole meeting names its index:
@@ -149,6 +154,16 @@
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
                      "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
+    X(PART_DEEP_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+                     " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
+                     "ORDER BY device_no LIMIT ?3 OFFSET ?4) p "                      \
+                     "JOIN devices d ON d.device_no = p.device_no "                   \
+                     "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
+    X(PART_DEEP_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+                     " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
+                     "AND sub_meeting_id = ?2 ORDER BY device_no LIMIT ?3 OFFSET ?4) p " \
+                     "JOIN devices d ON d.device_no = p.device_no "                   \
+                     "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
     /* bans */                                                                        \
     X(BAN_PUT, "INSERT INTO bans (meeting_id, user_no, banned_at, reason, "           \
                "operator_ms_open_id, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "    \

@@ -1191,6 +1191,81 @@ static void test_participants(void **state)
     read_ok(f->s, participants_body, NULL);
 }
 
+/* Pages far into a meeting take another query (STORE_DEEP_PAGE): each page
+ * either side of it must be the same slice of the whole list. */
+#define DEEP_N 900
+
+static void deep_fill_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < DEEP_N; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "q%03d", i);
+        core_user u = mk_user(tag, "", tag);
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+        core_device d = mk_device(1, i % 3 == 0 ? SUB_B : SUB_A, u.user_no, 1, 1000 + i,
+                                  5000 + (unsigned)i);
+        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    }
+}
+
+struct deep_list {
+    int n;
+    int64_t no[DEEP_N];
+    char who[DEEP_N][16];
+};
+
+static int deep_row(const core_device *d, const core_user *u, void *arg)
+{
+    struct deep_list *l = arg;
+    assert_true(l->n < DEEP_N);
+    assert_int_equal(d->user_no, u->user_no);
+    l->no[l->n] = d->device_no;
+    snprintf(l->who[l->n], sizeof l->who[0], "%.15s", u->userid);
+    l->n++;
+    return 0;
+}
+
+static void deep_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    const int64_t subs[] = {-1, SUB_A, SUB_B};
+    for (size_t s = 0; s < 3; s++) {
+        struct deep_list *whole = calloc(1, sizeof *whole), *page = calloc(1, sizeof *page);
+        assert_non_null(whole);
+        assert_non_null(page);
+        int64_t total = -1;
+        assert_int_equal(store_participants_list(tx, 1, subs[s], 0, DEEP_N, deep_row, whole,
+                                                 &total),
+                         STORE_OK);
+        assert_int_equal(whole->n, total);
+        assert_true(total > 256 + 20);
+        const int64_t at[] = {0, 236, 250, 255, 256, 257, 300, total - 7, total, total + 5};
+        for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+            memset(page, 0, sizeof *page);
+            assert_int_equal(store_participants_list(tx, 1, subs[s], at[k], 20, deep_row, page,
+                                                     NULL),
+                             STORE_OK);
+            int64_t want = at[k] >= total ? 0 : (total - at[k] < 20 ? total - at[k] : 20);
+            assert_int_equal(page->n, want);
+            for (int i = 0; i < page->n; i++) {
+                assert_int_equal(page->no[i], whole->no[at[k] + i]);
+                assert_string_equal(page->who[i], whole->who[at[k] + i]);
+            }
+        }
+        free(whole);
+        free(page);
+    }
+}
+
+static void test_participants_deep_pages(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    write_ok(f->s, deep_fill_body, NULL);
+    read_ok(f->s, deep_body, NULL);
+}
+
 /* ---- bans ------------------------------------------------------------------------- */
 
 struct ban_seen {
@@ -1741,6 +1816,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_end_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_deep_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
