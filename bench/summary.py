@@ -59,6 +59,14 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
+def half_labels(directory, d):
+    """The runs at half the kickout rate: d-kickout-half, then -2, -3..."""
+    labels = ["%s-kickout-half" % d]
+    while os.path.exists(os.path.join(directory, "%s-kickout-half-%d.json" % (d, len(labels) + 1))):
+        labels.append("%s-kickout-half-%d" % (d, len(labels) + 1))
+    return labels
+
+
 def verdict(ok):
     return "MET" if ok else "MISSED"
 
@@ -71,7 +79,7 @@ def report(directory):
     rows = [("nginx-static", nginx)] if nginx else []
     rows.append(("meetd-healthz", load(directory, "meetd-healthz")))
     for d in DURABILITIES:
-        labels = ["%s-%s" % (d, s) for s in SCENARIOS] + ["%s-kickout-half" % d]
+        labels = ["%s-%s" % (d, s) for s in SCENARIOS] + half_labels(directory, d)
         found = [(label, load(directory, label)) for label in labels]
         if any(r for _, r in found):     # a durability not asked for is left out
             rows.extend(found)
@@ -87,7 +95,7 @@ def report(directory):
         print("%-26s %9.0f %10.0f %8.3f %8.3f %8.3f %7.3f %7.3f  %s" % (
             label, r["rps"], p["rps"], p["p50_ms"], p["p99_ms"], p["p999_ms"],
             ratio(r["rps"], base), ratio(p["rps"], base), errors_text(r)))
-        if name is None or label.endswith("-half") or r["scenario"] == "kickout":
+        if name is None or "-half" in label or r["scenario"] == "kickout":
             detail = ", ".join("%s %.0f/s p50 %.3f p99 %.3f" % (k, v["rps"], v["p50_ms"], v["p99_ms"])
                                for k, v in sorted(r["ops"].items()))
             print("%-26s   %s" % ("", detail))
@@ -103,11 +111,16 @@ def report(directory):
                   k, base, ratio(k, base), verdict(k >= 0.5 * base), ratio(full["rps"], base),
                   full["rps"]))
     for d in DURABILITIES:
-        half = load(directory, "%s-kickout-half" % d)
-        if half and "kickout" in half["ops"]:
-            p99 = half["ops"]["kickout"]["p99_ms"]
-            print("target: p99 <= 5 ms at half throughput (%s, %.0f kickouts/s): kickout p99 %.3f ms "
-                  "-> %s" % (d, half["rate"], p99, verdict(p99 <= 5.0)))
+        runs = [r for r in (load(directory, label) for label in half_labels(directory, d))
+                if r and "kickout" in r["ops"]]
+        if not runs:
+            continue
+        p99s = [r["ops"]["kickout"]["p99_ms"] for r in runs]
+        median = sorted(p99s)[len(p99s) // 2]
+        print("target: p99 <= 5 ms at half throughput (%s, %.0f kickouts/s): kickout p99 %s ms, "
+              "median %.3f ms -> %s (%d of %d runs under 5 ms)" % (
+                  d, runs[0]["rate"], " / ".join("%.3f" % p for p in p99s), median,
+                  verdict(median <= 5.0), sum(p <= 5.0 for p in p99s), len(p99s)))
 
 
 def scale(directory):
