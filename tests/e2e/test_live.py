@@ -4,10 +4,12 @@ Covers what issue 3 asks of the streams: `kicked` with reason and operator
 then close, others keep theirs, heartbeats, wrong or expired tokens, presence
 following the stream (grace period), many streams on one process, and a clean
 shutdown with streams open."""
+import hashlib
 import http.client
 import json
 import os
 import resource
+import secrets
 import signal
 import socket
 import sqlite3
@@ -191,6 +193,50 @@ class ManyStreamsTest(MeetdCase):
             read_until_comment(streams[i])
         present = self.present(mid)
         self.assertEqual(len(present), self.N + 1 - len(victims))
+
+
+class LegacyTokenTest(MeetdCase):
+    """A token issued before schema version 3 (a bare 64-hex secret) still
+    opens its device's stream. The database is made to hold what the
+    migration to 3 leaves for a device present at the upgrade: the hash of
+    its old token on the row and in legacy_tokens."""
+    server_per_test = True
+
+    def test_token_from_before_schema_3_opens_its_stream(self):
+        mid = self.new_meeting("alice")
+        alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
+        number = int(bob["device_token"].split(".")[0])
+        legacy = secrets.token_hex(32)
+        digest = hashlib.sha256(legacy.encode()).digest()
+        self.server.stop()
+        db = sqlite3.connect(os.path.join(self.server.data, "meetd.db"), isolation_level=None)
+        db.execute("BEGIN")
+        db.execute("UPDATE devices SET token_hash = ? WHERE device_no = ?", (digest, number))
+        db.execute("INSERT INTO legacy_tokens (token_hash, device_no) VALUES (?, ?)",
+                   (digest, number))
+        db.execute("COMMIT")
+        db.close()
+        self.server.start()
+        self.client = self.server.client()
+
+        # The token it was given (whose hash the row no longer holds) and
+        # an upper-case spelling of the old one open nothing; the old one,
+        # or its secret behind the session's number (the same secret), do.
+        for token in [bob["device_token"], legacy.upper(), "%d.%s" % (number + 1, legacy)]:
+            s = self.events(token=token)
+            self.assertEqual(s.status, 401, token)
+            s.close()
+        s = self.events(token="%d.%s" % (number, legacy))
+        self.assertEqual(s.status, 200)
+        s.close()
+        s = self.events(token=legacy)
+        self.assertEqual(s.status, 200)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)]))
+        self.assertEqual(s.next_event()[0], "kicked")
+        self.assertIsNone(s.next_event())
+        # Removed, its old token is dead like any other.
+        again = self.events(token=legacy)
+        self.assertEqual(again.status, 401)
 
 
 class QueuedWriteTest(MeetdCase):
