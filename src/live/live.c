@@ -65,6 +65,10 @@ struct live_dev {
      * every event. */
     bool watched;
     bool queued;
+    /* final_until_ms when it was queued: the FIFO is in this order. A final
+     * set again later keeps its place and is queued again when it comes
+     * out, so that it never holds back the ones behind it. */
+    int64_t queued_until_ms;
     live_dev *wprev, *wnext;
     live_dev *fnext;
 };
@@ -160,6 +164,7 @@ static void live_watch(live_hub *h, live_dev *d)
 static void live_fifo_push(live_hub *h, live_dev *d)
 {
     d->queued = true;
+    d->queued_until_ms = d->final_until_ms;
     d->fnext = NULL;
     if (h->fifo_tail != NULL)
         h->fifo_tail->fnext = d;
@@ -495,7 +500,7 @@ static size_t live_sweep(live_hub *h, int64_t now, bool heartbeat, int64_t *expi
     }
     /* Finals expire in the order they were set; one set again since it was
      * queued goes to the back. */
-    while (h->fifo_head != NULL && h->fifo_head->final_until_ms <= now) {
+    while (h->fifo_head != NULL && h->fifo_head->queued_until_ms <= now) {
         live_dev *d = h->fifo_head;
         h->fifo_head = d->fnext;
         if (h->fifo_head == NULL)

@@ -48,6 +48,31 @@ static void test_finals_are_forgotten(void **state)
     live_hub_free(h);
 }
 
+/* A final set again while queued is kept longer, and does not hold back
+ * the finals queued behind it. */
+static void test_final_set_again_keeps_its_place(void **state)
+{
+    fixture *f = *state;
+    live_config cfg = {.heartbeat_ms = 20, .grace_ms = 60000, .final_keep_ms = 1000};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, &h), 0);
+    int64_t t0 = mono_ms();
+    for (int64_t d = 1; d <= 100; d++)
+        live_kicked(h, d, "reason", true, "ms-op", 1, 1700000000);
+    /* Device 1, first in line, gets news 500 ms later: kept until t0+1500
+     * or after. This waits on the clock because the clock is the subject. */
+    while (mono_ms() < t0 + 500)
+        sched_yield();
+    live_replaced(h, 1, 1700000001);
+    assert_int_equal(live_record_count(h), 100);
+    /* The other 99 go at ~t0+1000, before device 1: the count stops at 1
+     * (it went from 100 straight to 0 when device 1 held them back). */
+    wait_records(h, 1);
+    wait_records(h, 0);
+    assert_true(mono_ms() >= t0 + 1500);
+    live_hub_free(h);
+}
+
 static void test_free_with_finals_kept(void **state)
 {
     fixture *f = *state;
@@ -64,6 +89,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_finals_are_forgotten, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_final_set_again_keeps_its_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_with_finals_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
