@@ -91,6 +91,17 @@ stop_nginx() {
   NGINX_PID=
 }
 
+# The EXIT trap of run.sh and scale.sh: stop everything, keep the JSON of
+# the runs in $BUILD/bench/$1, remove the scratch directory unless
+# BENCH_KEEP=1.
+finish() {
+  stop_all
+  mkdir -p "$BUILD/bench/$1"
+  rm -f "$BUILD/bench/$1/"*.json
+  cp "$RESULTS"/*.json "$BUILD/bench/$1/" 2>/dev/null || true
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
+}
+
 stop_all() {
   stop_meetd
   stop_nginx

@@ -31,14 +31,7 @@ HALF_RUNS=${BENCH_HALF_RUNS:-3}
 SCRATCH=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/meetbench.XXXXXX")
 . "$(dirname "$0")/lib.sh"
 
-cleanup() {
-  stop_all
-  mkdir -p "$BUILD/bench/last"
-  rm -f "$BUILD/bench/last/"*.json
-  cp "$RESULTS"/*.json "$BUILD/bench/last/" 2>/dev/null || true
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
-}
-trap cleanup EXIT
+trap 'finish last' EXIT
 trap 'exit 130' INT TERM
 
 [ -x "$MEETD" ] && [ -x "$MEETBENCH" ] || die "build first: $MEETD and $MEETBENCH"

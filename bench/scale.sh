@@ -38,14 +38,7 @@ SCALE_DURABILITY=${SCALE_DURABILITY:-full normal}
 SCRATCH=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/meetbench.XXXXXX")
 . "$(dirname "$0")/lib.sh"
 
-cleanup() {
-  stop_all
-  mkdir -p "$BUILD/bench/last-scale"
-  rm -f "$BUILD/bench/last-scale/"*.json
-  cp "$RESULTS"/*.json "$BUILD/bench/last-scale/" 2>/dev/null || true
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
-}
-trap cleanup EXIT
+trap 'finish last-scale' EXIT
 trap 'exit 130' INT TERM
 
 [ -x "$MEETD" ] && [ -x "$MEETBENCH" ] || die "build first: $MEETD and $MEETBENCH"
