@@ -331,10 +331,16 @@ int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[3
     s->hub = h;
     s->device_no = q.dev.device_no;
 
+    /* The first bytes make libmicrohttpd send the headers at once. Written
+     * before the record is looked up: a record made here and then left
+     * would be on neither of the timer's lists, so never collected. */
+    if (live_append(s, ": meetd event stream\n\n") != 0) {
+        free(s);
+        return -1;
+    }
     pthread_mutex_lock(&h->lock);
-    live_dev *d = live_dev_get(h, s->device_no, true);
-    /* The first bytes make libmicrohttpd send the headers at once. */
-    if (d == NULL || h->stopping || live_append(s, ": meetd event stream\n\n") != 0) {
+    live_dev *d = h->stopping ? NULL : live_dev_get(h, s->device_no, true);
+    if (d == NULL) {
         pthread_mutex_unlock(&h->lock);
         free(s->buf);
         free(s);
@@ -574,10 +580,15 @@ int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int bad = pthread_mutex_init(&h->lock, NULL) != 0;
-    bad |= pthread_cond_init(&h->tick, &ca) != 0;
+    bool lock_ok = pthread_mutex_init(&h->lock, NULL) == 0;
+    bool tick_ok = pthread_cond_init(&h->tick, &ca) == 0;
     pthread_condattr_destroy(&ca);
-    if (bad || pthread_create(&h->timer, NULL, live_timer, h) != 0) {
+    if (!lock_ok || !tick_ok || pthread_create(&h->timer, NULL, live_timer, h) != 0) {
+        if (tick_ok)
+            pthread_cond_destroy(&h->tick);
+        if (lock_ok)
+            pthread_mutex_destroy(&h->lock);
+        free(h->buckets);
         free(h);
         return -1;
     }

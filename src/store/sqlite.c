@@ -499,7 +499,10 @@ int store_open(const store_options *opt, store **out)
         log_error("store: out of memory");
         return -1;
     }
-    if (asprintf(&s->path, "%s/%s", opt->data_dir, STORE_DB_NAME) < 0 ||
+    /* asprintf leaves its pointer undefined when it fails. */
+    if (asprintf(&s->path, "%s/%s", opt->data_dir, STORE_DB_NAME) < 0)
+        s->path = NULL;
+    if (s->path == NULL ||
         asprintf(&s->stamp_path, "%s/%s", opt->data_dir, STORE_STAMP_NAME) < 0) {
         free(s->path);
         free(s);
