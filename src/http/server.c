@@ -96,11 +96,11 @@ struct http_req {
     int status;                /* 0 until a response is queued */
     int error_code;
     api_call call;
-    /* While its write is queued: the connection (suspended meanwhile), and
-     * the store's answer once ready is set. */
+    /* While its write is queued (api_write_pending after dispatch): the
+     * connection (suspended meanwhile), and the store's answer once ready
+     * is set. */
     http_server *server;
     struct MHD_Connection *conn;
-    bool queued;
     atomic_bool ready;
     int write_rc;
 };
@@ -259,7 +259,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
         http_access_log(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     /* The client left (or the server is stopping) after its write was
      * decided but before the answer: what follows the commit still runs. */
-    if (r->queued && atomic_load_explicit(&r->ready, memory_order_acquire))
+    if (api_write_pending(&r->call) && atomic_load_explicit(&r->ready, memory_order_acquire))
         api_write_finish(&r->call, r->write_rc);
     /* Keep-alive: the next request's clock starts now. */
     http_conn_phase(cls, conn, true);
@@ -452,13 +452,11 @@ static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection 
         return false;
     r->server = s;
     r->conn = conn;
-    r->queued = true;
     /* Suspended first: the write may be decided before this returns. */
     MHD_suspend_connection(conn);
     if (store_write_async(s->env->st, r->call.write_fn, r->call.write_arg, http_write_done, r) ==
         0)
         return true;
-    r->queued = false;
     atomic_fetch_sub_explicit(&w->waiting, 1, memory_order_relaxed);
     MHD_resume_connection(conn);
     http_writes_done(w);
@@ -578,10 +576,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         return http_send_error(conn, r, s->env, ME_ROUTE, "no such API");
     }
 
-    if (r->queued) {
+    /* Called again once resumed: the write is decided. (A write that could
+     * not be queued was finished before the first call returned.) */
+    if (api_write_pending(&r->call)) {
         if (!atomic_load_explicit(&r->ready, memory_order_acquire))
             return MHD_YES;
-        r->queued = false;
         api_write_finish(&r->call, r->write_rc);
         return http_finish(conn, r);
     }

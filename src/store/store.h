@@ -57,7 +57,7 @@ int store_write(store *s, store_fn fn, void *arg);
  * calls done, when the write cannot be queued (out of memory, closing). */
 typedef void (*store_done_fn)(void *done_arg, int rc);
 int store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg);
-/* Writes queued for the next batch (a gauge). */
+/* Writes queued for the next batch (for tests: it walks the queue). */
 int store_write_queue(store *s);
 /* Runs fn on a consistent read-only snapshot. Same return convention. */
 int store_read(store *s, store_fn fn, void *arg);
