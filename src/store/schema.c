@@ -234,12 +234,43 @@ static const char *const migration_3[] = {
     NULL,
 };
 
+/* 3 -> 4: a participants page answers total_count without counting the
+ * meeting's sessions (each kick and re-join adds one, so a long meeting
+ * has far more sessions than devices present): session_counts keeps the
+ * number of sessions of each occurrence, kept by triggers on devices so
+ * that no way of adding or removing a session can miss it. Every session
+ * so far is counted once here. */
+static const char *const migration_4[] = {
+    "CREATE TABLE session_counts ("
+    "  meeting_id      INTEGER NOT NULL REFERENCES meetings (meeting_id) ON DELETE CASCADE,"
+    "  sub_meeting_id  INTEGER NOT NULL,"
+    "  sessions        INTEGER NOT NULL CHECK (sessions >= 0),"
+    "  PRIMARY KEY (meeting_id, sub_meeting_id)"
+    ") STRICT, WITHOUT ROWID",
+    "INSERT INTO session_counts (meeting_id, sub_meeting_id, sessions) "
+    "  SELECT meeting_id, sub_meeting_id, count(*) FROM devices "
+    "  GROUP BY meeting_id, sub_meeting_id",
+    "CREATE TRIGGER session_counts_add AFTER INSERT ON devices BEGIN"
+    "  INSERT INTO session_counts (meeting_id, sub_meeting_id, sessions)"
+    "  VALUES (NEW.meeting_id, NEW.sub_meeting_id, 1)"
+    "  ON CONFLICT (meeting_id, sub_meeting_id) DO UPDATE SET sessions = sessions + 1;"
+    " END",
+    /* Sessions go only with their meeting, which takes its counts with it;
+     * this keeps the count right should that ever change. */
+    "CREATE TRIGGER session_counts_drop AFTER DELETE ON devices BEGIN"
+    "  UPDATE session_counts SET sessions = sessions - 1"
+    "  WHERE meeting_id = OLD.meeting_id AND sub_meeting_id = OLD.sub_meeting_id;"
+    " END",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
     migration_1,
     migration_2,
     migration_3,
+    migration_4,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -144,9 +144,10 @@
     X(DEVICE_PRESENT_NO, "SELECT " STORE_DEVICE_COLS("") " FROM devices "             \
                          "WHERE device_no = ?1 AND left_time IS NULL")                \
     X(LEGACY_TOKEN, "SELECT device_no FROM legacy_tokens WHERE token_hash = ?1")      \
-    X(PART_COUNT_ALL, "SELECT count(*) FROM devices WHERE meeting_id = ?1")           \
-    X(PART_COUNT_SUB, "SELECT count(*) FROM devices WHERE meeting_id = ?1 "           \
-                      "AND sub_meeting_id = ?2")                                      \
+    X(PART_COUNT_ALL, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
+                      "WHERE meeting_id = ?1")                                        \
+    X(PART_COUNT_SUB, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
+                      "WHERE meeting_id = ?1 AND sub_meeting_id = ?2")                \
     X(PART_LIST_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 ORDER BY d.device_no LIMIT ?3 OFFSET ?4") \

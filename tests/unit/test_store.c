@@ -313,7 +313,7 @@ static void test_migrate_tokens_by_number(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 3);
+    assert_int_equal(store_schema_version(s), 4);
     read_ok(s, v3_read_body, &c);
     write_ok(s, v3_write_body, &c);
     /* Never a number given before, not even a deleted one. */
@@ -344,6 +344,136 @@ static void test_migrate_tokens_by_number(void **state)
     write_ok(s, app_delete_body, "app1");
     read_ok(s, v3_gone_body, &c);
     store_close(s);
+}
+
+/* ---- migration 4: session counts ------------------------------------------ */
+
+/* Sessions of meeting 7 per occurrence, as store_participants_list counts
+ * them: all of them, then occurrences 0, 11, 12 and one that has none. */
+struct counts {
+    int64_t all, sub0, sub11, sub12, none;
+};
+
+static void counts_body(store_tx *tx, void *arg)
+{
+    struct counts *n = arg;
+    int64_t *out[] = {&n->all, &n->sub0, &n->sub11, &n->sub12, &n->none};
+    const int64_t subs[] = {-1, 0, 11, 12, 99};
+    for (size_t i = 0; i < 5; i++) {
+        *out[i] = -1;
+        assert_int_equal(store_participants_list(tx, 7, subs[i], 0, 0, NULL, NULL, out[i]),
+                         STORE_OK);
+    }
+}
+
+static struct counts counts_of(store *s)
+{
+    struct counts n;
+    read_ok(s, counts_body, &n);
+    return n;
+}
+
+/* Two sessions more: one in occurrence 12 (a re-join of bob's device) and
+ * one in an occurrence that had none. */
+static void counts_join_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    core_device d = mk_device(7, 12, 2, 9, 300, 77);
+    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    d = mk_device(7, 99, 1, 9, 300, 78);
+    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+}
+
+/* Occurrences whose kept count differs from the rows it counts. */
+#define COUNTS_WRONG                                                                     \
+    "SELECT count(*) FROM (SELECT meeting_id, sub_meeting_id, count(*) AS n FROM devices " \
+    "  GROUP BY meeting_id, sub_meeting_id) d "                                         \
+    "FULL JOIN session_counts c USING (meeting_id, sub_meeting_id) "                     \
+    "WHERE coalesce(c.sessions, 0) <> coalesce(d.n, 0)"
+
+static void test_migrate_session_counts(void **state)
+{
+    fixture *f = *state;
+    char dir[128], path[256];
+    snprintf(dir, sizeof dir, "%s/v3", f->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/meetd.db", dir);
+
+    /* A database as meetd left it at schema 3: meeting 7 with sessions in
+     * occurrences 0 (1), 11 (3, one of them left) and 12 (2); meeting 8
+     * with one. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    int v = 0;
+    assert_int_equal(store_schema_migrate_to(db, 3, &v), 0);
+    assert_int_equal(v, 3);
+    const char *seed =
+        "BEGIN;"
+        "INSERT INTO apps (app_id, created_at) VALUES ('app1', 1), ('app2', 1);"
+        "INSERT INTO meetings (meeting_id, app_id, meeting_code, creator_instanceid, type, "
+        "  meeting_type, start_time, end_time, status, created_at) "
+        "  VALUES (7, 'app1', '777777777', 1, 0, 1, 100, 200, 1, 1),"
+        "         (8, 'app2', '888888888', 1, 0, 0, 100, 200, 1, 1);"
+        "INSERT INTO users (user_no, meeting_id, userid, uuid, ms_open_id) "
+        "  VALUES (1, 7, 'alice', 'U1', 'M1'), (2, 7, 'bob', 'U2', 'M2'),"
+        "         (3, 8, 'carol', 'U3', 'M3');"
+        "INSERT INTO devices (meeting_id, sub_meeting_id, user_no, instanceid, join_time, "
+        "  left_time, token_hash) VALUES"
+        "  (7, 0, 1, 1, 100, NULL, randomblob(32)),"
+        "  (7, 11, 1, 1, 100, 150, randomblob(32)),"
+        "  (7, 11, 1, 3, 160, NULL, randomblob(32)),"
+        "  (7, 11, 2, 2, 160, NULL, randomblob(32)),"
+        "  (7, 12, 1, 4, 170, NULL, randomblob(32)),"
+        "  (7, 12, 2, 5, 170, NULL, randomblob(32)),"
+        "  (8, 0, 3, 1, 100, NULL, randomblob(32));"
+        "COMMIT;";
+    assert_int_equal(sqlite3_exec(db, seed, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    store *s = open_store(dir, STORE_DURABLE_FULL);
+    assert_int_equal(store_schema_version(s), 4);
+    struct counts n = counts_of(s);
+    assert_int_equal(n.all, 6);
+    assert_int_equal(n.sub0, 1);
+    assert_int_equal(n.sub11, 3);
+    assert_int_equal(n.sub12, 2);
+    assert_int_equal(n.none, 0);
+    write_ok(s, counts_join_body, NULL);
+    n = counts_of(s);
+    assert_int_equal(n.all, 8);
+    assert_int_equal(n.sub12, 3);
+    assert_int_equal(n.none, 1);
+    assert_int_equal(n.sub11, 3);
+    store_close(s);
+
+    /* The counts are the rows', by any way of adding or removing one. */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(raw_int(db, COUNTS_WRONG), 0);
+    assert_int_equal(raw_int(db, "SELECT sessions FROM session_counts WHERE meeting_id = 8"), 1);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM devices WHERE meeting_id = 7 AND "
+                                      "sub_meeting_id = 11 AND left_time IS NOT NULL",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(raw_int(db, COUNTS_WRONG), 0);
+    assert_int_equal(raw_int(db, "SELECT sessions FROM session_counts "
+                                 "WHERE meeting_id = 7 AND sub_meeting_id = 11"),
+                     2);
+    sqlite3_close(db);
+
+    /* Deleting an app takes its meetings' counts; the other's stay. */
+    s = open_store(dir, STORE_DURABLE_FULL);
+    write_ok(s, app_delete_body, "app1");
+    n = counts_of(s);
+    assert_int_equal(n.all, 0);
+    assert_int_equal(n.sub12, 0);
+    store_close(s);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM session_counts WHERE meeting_id = 7"), 0);
+    assert_int_equal(raw_int(db, "SELECT sessions FROM session_counts WHERE meeting_id = 8"), 1);
+    assert_int_equal(raw_int(db, COUNTS_WRONG), 0);
+    sqlite3_close(db);
 }
 
 static void test_file_modes(void **state)
@@ -1856,6 +1986,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_tokens_by_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_session_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apps_keys, setup, teardown),
