@@ -359,6 +359,28 @@ class ParticipantsTest(h.MeetdCase):
         b = self.assert_ok(self.participants_req(mid))          # defaults pos 0, size 20
         self.assertEqual([r["userid"] for r in b["participants"]], users)
 
+    def test_total_counts_sessions(self):
+        """total_count is the number of sessions (kept as they come, schema
+        4): a device kicked and back is two, a join refused adds none."""
+        mid = self.new_meeting()
+        alice = self.join(mid, "alice", 1)
+        bob = self.join(mid, "bob", 2)
+
+        def total():
+            return self.assert_ok(self.participants_req(mid, size=1))["total_count"]
+
+        self.assertEqual(total(), 2)
+        self.kick_ok(mid, h.kick_body(h.op_ms(alice), [h.tgt_ms(bob)]))
+        self.assertEqual(total(), 2)
+        bob = self.join(mid, "bob", 2)
+        self.assertEqual(total(), 3)
+        self.kick_ok(mid, h.kick_body(h.op_ms(alice), [h.tgt_ms(bob)], allow_rejoin=False))
+        self.assert_error(self.join_req(mid, "bob", 2), 403, 9101)
+        self.assertEqual(total(), 3)
+        rows = self.participants(mid)
+        self.assertEqual([(r["userid"], "left_time" in r) for r in rows],
+                         [("alice", False), ("bob", True), ("bob", True)])
+
     def test_bad_paging_parameters(self):
         mid = self.new_meeting()
         self.join(mid, "alice", 1)
