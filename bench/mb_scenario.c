@@ -146,7 +146,9 @@ static int step_load(mb_conn *c, mb_step *s)
         step_add(s, MB_OP_JOIN, slot, -1);
         return 1;
     case MB_SCEN_PARTICIPANTS:
-        step_add(s, MB_OP_READ, -1, (int)(mb_rand(c->w) % (uint64_t)c->w->run->n_meetings));
+        step_add(s, MB_OP_READ, -1,
+                 cfg->walk ? c->id % c->w->run->n_meetings
+                           : (int)(mb_rand(c->w) % (uint64_t)c->w->run->n_meetings));
         return 1;
     case MB_SCEN_MIXED:
         step_mixed(c, s);
@@ -231,9 +233,17 @@ int mb_scen_write(mb_conn *c, const mb_req *r)
                  sl->ms_open_id);
         return mb_write_signed(c, "PUT", uri, body);
     case MB_OP_READ:
-        /* A random page among the meeting's participants. */
-        pos = conf(c)->participants > MB_PAGE
-                  ? (int)(mb_rand(c->w) % (uint64_t)(conf(c)->participants - MB_PAGE + 1)) : 0;
+        if (conf(c)->walk) {
+            /* The next page of this connection's meeting, from the top
+             * again after the last. */
+            pos = c->walk_pos;
+            c->walk_pos = pos + MB_PAGE < conf(c)->participants ? pos + MB_PAGE : 0;
+        } else {
+            /* A random page among the meeting's participants. */
+            pos = conf(c)->participants > MB_PAGE
+                      ? (int)(mb_rand(c->w) % (uint64_t)(conf(c)->participants - MB_PAGE + 1))
+                      : 0;
+        }
         snprintf(uri, sizeof uri,
                  "/v1/meetings/%s/participants?userid=" MB_OPERATOR "&pos=%d&size=%d", mid, pos,
                  MB_PAGE);

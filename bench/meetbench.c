@@ -35,6 +35,8 @@ static void usage(FILE *f)
         "  --meetings N         meetings set up (default 10)\n"
         "  --participants N     devices joined per meeting (default 100)\n"
         "  --mix R,J,K          mixed: percent reads, re-joins, kickouts (default 60,20,20)\n"
+        "  --walk               reads: each connection pages through one meeting in order,\n"
+        "                       as a client listing it would (default: random pages)\n"
         "  --path PATH          static: the path to GET (default: the URL's, or /)\n"
         "  --kicks N            streams: devices kicked (default 1000)\n"
         "  --hold S             streams: seconds all streams stay open before kicking (default 1)\n"
@@ -187,7 +189,7 @@ static int parse_mix(const char *s, mb_config *cfg)
 
 enum {
     OPT_URL = 1, OPT_PROFILE, OPT_CONNECTIONS, OPT_THREADS, OPT_DURATION, OPT_WARMUP,
-    OPT_RATE, OPT_PIPELINE, OPT_MEETINGS, OPT_PARTICIPANTS, OPT_MIX, OPT_PATH, OPT_KICKS,
+    OPT_RATE, OPT_PIPELINE, OPT_MEETINGS, OPT_PARTICIPANTS, OPT_MIX, OPT_WALK, OPT_PATH, OPT_KICKS,
     OPT_HOLD, OPT_PID, OPT_SEED, OPT_JSON, OPT_HELP, OPT_SETUP_CONNECTIONS, OPT_REQUESTS,
 };
 
@@ -203,6 +205,7 @@ static const struct option longopts[] = {
     {"meetings", required_argument, NULL, OPT_MEETINGS},
     {"participants", required_argument, NULL, OPT_PARTICIPANTS},
     {"mix", required_argument, NULL, OPT_MIX},
+    {"walk", no_argument, NULL, OPT_WALK},
     {"path", required_argument, NULL, OPT_PATH},
     {"kicks", required_argument, NULL, OPT_KICKS},
     {"hold", required_argument, NULL, OPT_HOLD},
@@ -240,6 +243,7 @@ static int apply_option(int opt, const char *v, mb_config *cfg, const char **url
     case OPT_MEETINGS: return parse_int(v, 1, 1000000, &cfg->meetings);
     case OPT_PARTICIPANTS: return parse_int(v, 1, 10000000, &cfg->participants);
     case OPT_MIX: return parse_mix(v, cfg);
+    case OPT_WALK: cfg->walk = true; return 0;
     case OPT_KICKS: return parse_int(v, 0, 10000000, &cfg->kicks);
     case OPT_HOLD: return parse_num(v, 0, 3600, &cfg->hold_s);
     case OPT_PID:

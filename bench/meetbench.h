@@ -114,6 +114,7 @@ typedef struct mb_config {
     bool pipeline;             /* send a step's requests at once (kick + re-join) */
     bool json;
     int mix_read, mix_join, mix_kick;   /* percentages, mixed */
+    bool walk;                 /* participants: pages in order, not at random */
     int kicks;                 /* streams: devices to kick */
     double hold_s;             /* streams: seconds to hold all streams open */
     pid_t pid;                 /* server to sample (CPU, RSS), 0: none */
@@ -231,6 +232,7 @@ typedef struct mb_conn {
     int n_inflight;
     mb_step step;
     int64_t next_due_ns;       /* open loop */
+    int walk_pos;              /* participants --walk: the next page's pos */
     int64_t reopen_ns;         /* closed after a failure: connect again then */
     /* load: the slots this connection acts on; [0, n_present) are present */
     int *owned;
