@@ -51,6 +51,7 @@ struct store {
 
     store_conn *writer;
     store_ckpt *ckpt;
+    store_pages *pages;             /* shared by every connection */
     pthread_mutex_t queue_lock;
     pthread_cond_t queue_cond;      /* the writer waits here when idle */
     struct store_job *queue_head;   /* waiting for the next batch */
@@ -516,7 +517,7 @@ int store_open(const store_options *opt, store **out)
 
     /* Migrations come before WAL so that a database of a newer meetd is
      * refused before anything about it changes. */
-    if (make_db_file(s->path) != 0 ||
+    if (store_pages_new(&s->pages) != 0 || make_db_file(s->path) != 0 ||
         conn_open(s->path, true, s->durability, &s->writer) != 0 ||
         store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
         store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0 || writer_start(s) != 0) {
@@ -549,6 +550,7 @@ void store_close(store *s)
         sqlite3_exec(s->writer->db, "PRAGMA optimize", NULL, NULL, NULL);
     }
     conn_close(s->writer);
+    store_pages_free(s->pages);
     pthread_cond_destroy(&s->read_cond);
     pthread_mutex_destroy(&s->read_lock);
     assert(s->queue_head == NULL);
@@ -858,6 +860,9 @@ static store_conn *reader_get(store *s)
         pthread_mutex_unlock(&s->read_lock);
         return NULL;
     }
+    /* Readers only: they see committed sessions alone, so every position
+     * they remember is for good. */
+    c->pages = s->pages;
     return c;
 }
 

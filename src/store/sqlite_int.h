@@ -155,6 +155,16 @@
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
                      "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
+    X(PART_AFTER_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+                      " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
+                      "WHERE d.meeting_id = ?1 AND d.device_no > ?4 "                 \
+                      "ORDER BY d.device_no LIMIT ?3")                                \
+    X(PART_AFTER_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+                      " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
+                      "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
+                      "AND d.device_no > ?4 ORDER BY d.device_no LIMIT ?3")           \
+    X(PART_SESSION_OF, "SELECT count(*) FROM devices WHERE device_no = ?1 "           \
+                       "AND meeting_id = ?2 AND (?3 = -1 OR sub_meeting_id = ?3)")    \
     X(PART_DEEP_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
                      " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
                      "ORDER BY device_no LIMIT ?3 OFFSET ?4) p "                      \
@@ -236,9 +246,12 @@ enum store_stmt_id {
 /* One SQLite connection and its prepared statements. Used by one thread at a
  * time: the writer under store.write_lock, a reader while checked out of the
  * pool. */
+typedef struct store_pages store_pages;
+
 typedef struct store_conn {
     sqlite3 *db;
     bool writable;
+    store_pages *pages;        /* the store's (sqlite_pages.c); NULL: none */
     sqlite3_stmt *stmt[STMT__COUNT];
 } store_conn;
 
@@ -342,5 +355,15 @@ void store_ckpt_stop(store_ckpt *k, sqlite3 *writer);
  * start over. */
 void store_ckpt_batch_begin(store_ckpt *k);
 void store_ckpt_batch_end(store_ckpt *k);
+
+/* Where participants pages start (sqlite_pages.c): for (meeting,
+ * occurrence, pos) the session just before pos, once a page has ended
+ * there. A hint: the caller checks the session is still the meeting's. */
+int store_pages_new(store_pages **out);
+void store_pages_free(store_pages *p);
+bool store_pages_get(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
+                     int64_t *before_no);
+void store_pages_put(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
+                     int64_t before_no);
 
 #endif

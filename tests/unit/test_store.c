@@ -1339,16 +1339,19 @@ static void deep_fill_body(store_tx *tx, void *arg)
     }
 }
 
+/* Room for the sessions test_participants_walk adds. */
+#define DEEP_CAP (DEEP_N + 8)
+
 struct deep_list {
     int n;
-    int64_t no[DEEP_N];
-    char who[DEEP_N][16];
+    int64_t no[DEEP_CAP];
+    char who[DEEP_CAP][16];
 };
 
 static int deep_row(const core_device *d, const core_user *u, void *arg)
 {
     struct deep_list *l = arg;
-    assert_true(l->n < DEEP_N);
+    assert_true(l->n < DEEP_CAP);
     assert_int_equal(d->user_no, u->user_no);
     l->no[l->n] = d->device_no;
     snprintf(l->who[l->n], sizeof l->who[0], "%.15s", u->userid);
@@ -1394,6 +1397,160 @@ static void test_participants_deep_pages(void **state)
     seed(f->s, "app1", 1, "000000001");
     write_ok(f->s, deep_fill_body, NULL);
     read_ok(f->s, deep_body, NULL);
+}
+
+/* A page that follows one already served starts after the session that
+ * page ended on (sqlite_pages.c): walking a meeting page by page, in pages
+ * of several sizes, must give the whole list, before and after sessions
+ * are added, after the meeting is gone and its id used again, and when the
+ * table holds a hint that is not this meeting's. */
+struct walk {
+    int64_t sub;
+    struct deep_list *whole, *page;
+    int64_t other_no;          /* a session of meeting 2 */
+    int size;
+};
+
+static void walk_check(store_tx *tx, struct walk *w)
+{
+    memset(w->whole, 0, sizeof *w->whole);
+    int64_t total = -1;
+    assert_int_equal(
+        store_participants_list(tx, 1, w->sub, 0, DEEP_CAP, deep_row, w->whole, &total), STORE_OK);
+    assert_int_equal(w->whole->n, total);
+    int64_t pos = 0;
+    for (;;) {
+        memset(w->page, 0, sizeof *w->page);
+        assert_int_equal(store_participants_list(tx, 1, w->sub, pos, w->size, deep_row, w->page,
+                                                 NULL),
+                         STORE_OK);
+        for (int i = 0; i < w->page->n; i++) {
+            assert_int_equal(w->page->no[i], w->whole->no[pos + i]);
+            assert_string_equal(w->page->who[i], w->whole->who[pos + i]);
+        }
+        if (w->page->n == 0)
+            break;
+        /* The page says where the next one starts. */
+        int64_t before = -1;
+        assert_true(store_pages_get(tx->conn->pages, 1, w->sub, pos + w->page->n, &before));
+        assert_int_equal(before, w->whole->no[pos + w->page->n - 1]);
+        pos += w->page->n;
+    }
+    assert_int_equal(pos, total);
+}
+
+static void walk_body(store_tx *tx, void *arg)
+{
+    struct walk *w = arg;
+    const int64_t subs[] = {-1, SUB_A, SUB_B};
+    const int sizes[] = {20, 7, 100};
+    for (size_t s = 0; s < 3; s++)
+        for (size_t k = 0; k < 3; k++) {
+            w->sub = subs[s];
+            w->size = sizes[k];
+            walk_check(tx, w);
+        }
+}
+
+/* Hints that must not be followed: a session of another meeting, and one
+ * that does not exist; the page at the hinted position stays the list's. */
+static void walk_bad_hint(store_tx *tx, struct walk *w, int64_t bad_no)
+{
+    w->size = 20;
+    walk_check(tx, w);        /* w->whole, and every hint right */
+    store_pages_put(tx->conn->pages, 1, w->sub, 20, bad_no);
+    memset(w->page, 0, sizeof *w->page);
+    assert_int_equal(store_participants_list(tx, 1, w->sub, 20, 20, deep_row, w->page, NULL),
+                     STORE_OK);
+    assert_int_equal(w->page->n, 20);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(w->page->no[i], w->whole->no[20 + i]);
+}
+
+static void walk_bad_hints_body(store_tx *tx, void *arg)
+{
+    struct walk *w = arg;
+    const int64_t subs[] = {-1, SUB_A};
+    for (size_t s = 0; s < 2; s++) {
+        w->sub = subs[s];
+        walk_bad_hint(tx, w, w->other_no);
+        walk_bad_hint(tx, w, INT64_MAX);
+    }
+}
+
+/* Straight to a position the old meeting had a hint for, before any page
+ * of the new one could have put one there. */
+static void walk_reused_body(store_tx *tx, void *arg)
+{
+    struct walk *w = arg;
+    const int64_t subs[] = {-1, SUB_A};
+    const int at[] = {20, 7};
+    for (size_t s = 0; s < 2; s++) {
+        memset(w->whole, 0, sizeof *w->whole);
+        assert_int_equal(store_participants_list(tx, 1, subs[s], 0, DEEP_CAP, deep_row, w->whole,
+                                                 NULL),
+                         STORE_OK);
+        assert_true(w->whole->n > at[s]);
+        memset(w->page, 0, sizeof *w->page);
+        assert_int_equal(store_participants_list(tx, 1, subs[s], at[s], at[s], deep_row, w->page,
+                                                 NULL),
+                         STORE_OK);
+        int want = w->whole->n - at[s] < at[s] ? w->whole->n - at[s] : at[s];
+        assert_int_equal(w->page->n, want);
+        for (int i = 0; i < want; i++)
+            assert_int_equal(w->page->no[i], w->whole->no[at[s] + i]);
+    }
+}
+
+static void walk_more_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "r%03d", i);
+        core_user u = mk_user(tag, "", tag);
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+        core_device d = mk_device(1, SUB_A, u.user_no, 1, 9000 + i, 7000 + (unsigned)i);
+        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    }
+}
+
+static void walk_other_body(store_tx *tx, void *arg)
+{
+    struct walk *w = arg;
+    core_user u = mk_user("z", "", "z");
+    assert_int_equal(store_user_insert(tx, 2, &u), STORE_OK);
+    core_device d = mk_device(2, SUB_A, u.user_no, 1, 100, 4242);
+    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    w->other_no = d.device_no;
+}
+
+static void test_participants_walk(void **state)
+{
+    fixture *f = *state;
+    struct walk w = {0};
+    w.whole = calloc(1, sizeof *w.whole);
+    w.page = calloc(1, sizeof *w.page);
+    assert_non_null(w.whole);
+    assert_non_null(w.page);
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    write_ok(f->s, deep_fill_body, NULL);
+    write_ok(f->s, walk_other_body, &w);
+    read_ok(f->s, walk_body, &w);
+    /* Sessions added after the walk: the positions it saw hold. */
+    write_ok(f->s, walk_more_body, NULL);
+    read_ok(f->s, walk_body, &w);
+    read_ok(f->s, walk_bad_hints_body, &w);
+    /* The meeting deleted and its id used again, for fewer sessions: what
+     * was remembered of the old one is not followed. */
+    write_ok(f->s, app_delete_body, "app1");
+    seed(f->s, "app1", 1, "000000001");
+    write_ok(f->s, participants_fill_body, NULL);
+    read_ok(f->s, walk_reused_body, &w);
+    read_ok(f->s, walk_body, &w);
+    free(w.whole);
+    free(w.page);
 }
 
 /* ---- bans ------------------------------------------------------------------------- */
@@ -2002,6 +2159,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices_end_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_deep_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
