@@ -339,6 +339,24 @@ static int participant_row(sqlite3_stmt *st, void *ctx)
  * of 5,000 read 22-55 % more. */
 #define STORE_DEEP_PAGE 256
 
+/* One page by statement id: ?1 the meeting, ?2 the occurrence (unless
+ * sub_meeting_id is -1), ?3 the page size, ?4 the offset or the session
+ * the page follows. */
+static int participants_page(store_tx *tx, enum store_stmt_id id, int64_t meeting_id,
+                             int64_t sub_meeting_id, int size, int64_t from,
+                             struct participant_iter *it)
+{
+    sqlite3_stmt *st = store_stmt(tx, id);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    if (sub_meeting_id != -1)
+        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
+    b |= sqlite3_bind_int(st, 3, size);
+    b |= sqlite3_bind_int64(st, 4, from);
+    return store_each(tx, id, st, b, participant_row, it);
+}
+
 /* The page at pos that follows a session remembered at pos - 1 (sqlite_pages.c),
  * if the table has one and it is still this meeting's: STORE_NOTFOUND when
  * not, and the caller reads by offset. */
@@ -357,17 +375,8 @@ static int participants_after(store_tx *tx, int64_t meeting_id, int64_t sub_meet
     int rc = store_count(tx, STMT_PART_SESSION_OF, st, b, &n);
     if (rc != STORE_OK || n != 1)
         return rc != STORE_OK ? rc : STORE_NOTFOUND;
-    bool all = sub_meeting_id == -1;
-    enum store_stmt_id id = all ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB;
-    st = store_stmt(tx, id);
-    if (st == NULL)
-        return STORE_ERROR;
-    b = sqlite3_bind_int64(st, 1, meeting_id);
-    if (!all)
-        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
-    b |= sqlite3_bind_int(st, 3, size);
-    b |= sqlite3_bind_int64(st, 4, before_no);
-    return store_each(tx, id, st, b, participant_row, it);
+    return participants_page(tx, sub_meeting_id == -1 ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB,
+                             meeting_id, sub_meeting_id, size, before_no, it);
 }
 
 int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
@@ -399,15 +408,7 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
         enum store_stmt_id id = pos < STORE_DEEP_PAGE
                                     ? (all ? STMT_PART_LIST_ALL : STMT_PART_LIST_SUB)
                                     : (all ? STMT_PART_DEEP_ALL : STMT_PART_DEEP_SUB);
-        sqlite3_stmt *st = store_stmt(tx, id);
-        if (st == NULL)
-            return STORE_ERROR;
-        int b = sqlite3_bind_int64(st, 1, meeting_id);
-        if (!all)
-            b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
-        b |= sqlite3_bind_int(st, 3, size);
-        b |= sqlite3_bind_int64(st, 4, pos);
-        rc = store_each(tx, id, st, b, participant_row, &it);
+        rc = participants_page(tx, id, meeting_id, sub_meeting_id, size, pos, &it);
     }
     /* Where the next page starts, for whoever asks for it. */
     if (rc == STORE_OK && it.n > 0)

@@ -262,13 +262,29 @@ static void v3_gone_body(store_tx *tx, void *arg)
 }
 
 
+/* <root>/<name>/meetd.db opened raw, foreign keys on, as meetd left it at
+ * schema version; path gets the file's name. */
+static sqlite3 *raw_db_at(const fixture *f, const char *name, int version, char *path,
+                          size_t cap)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/%s", f->root, name);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, cap, "%s/meetd.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    int v = 0;
+    assert_int_equal(store_schema_migrate_to(db, version, &v), 0);
+    assert_int_equal(v, version);
+    return db;
+}
+
 static void test_migrate_tokens_by_number(void **state)
 {
     fixture *f = *state;
     char dir[128], path[256];
     snprintf(dir, sizeof dir, "%s/v2", f->root);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    snprintf(path, sizeof path, "%s/meetd.db", dir);
 
     /* A database as meetd left it at schema 2: device 1 left, device 2
      * present with a bare-secret token, device 3 present then left, and the
@@ -276,12 +292,7 @@ static void test_migrate_tokens_by_number(void **state)
     struct v3_check c = {0};
     assert_int_equal(ids_sha256(legacy_token, strlen(legacy_token), c.legacy_hash), 0);
     memset(c.left_hash, 0x5a, sizeof c.left_hash);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
-    int v = 0;
-    assert_int_equal(store_schema_migrate_to(db, 2, &v), 0);
-    assert_int_equal(v, 2);
+    sqlite3 *db = raw_db_at(f, "v2", 2, path, sizeof path);
     const char *seed =
         "INSERT INTO apps (app_id, created_at) VALUES ('app1', 1);"
         "INSERT INTO meetings (meeting_id, app_id, meeting_code, creator_instanceid, type, "
@@ -396,18 +407,11 @@ static void test_migrate_session_counts(void **state)
     fixture *f = *state;
     char dir[128], path[256];
     snprintf(dir, sizeof dir, "%s/v3", f->root);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    snprintf(path, sizeof path, "%s/meetd.db", dir);
 
     /* A database as meetd left it at schema 3: meeting 7 with sessions in
      * occurrences 0 (1), 11 (3, one of them left) and 12 (2); meeting 8
      * with one. */
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
-    int v = 0;
-    assert_int_equal(store_schema_migrate_to(db, 3, &v), 0);
-    assert_int_equal(v, 3);
+    sqlite3 *db = raw_db_at(f, "v3", 3, path, sizeof path);
     const char *seed =
         "BEGIN;"
         "INSERT INTO apps (app_id, created_at) VALUES ('app1', 1), ('app2', 1);"
