@@ -1235,17 +1235,25 @@ static void test_devices_end_all(void **state)
 #define SUB_A 1800000000
 #define SUB_B 1800086400
 
+/* A session of user <tag> (new) in meeting 1, occurrence sub. */
+static core_device add_session(store_tx *tx, const char *tag, int64_t sub, int64_t join_time,
+                               unsigned token_seed)
+{
+    core_user u = mk_user(tag, "", tag);
+    assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+    core_device d = mk_device(1, sub, u.user_no, 1, join_time, token_seed);
+    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    return d;
+}
+
 static void participants_fill_body(store_tx *tx, void *arg)
 {
     (void)arg;
     for (int i = 0; i < 25; i++) {
         char tag[8];
         snprintf(tag, sizeof tag, "p%02d", i);
-        core_user u = mk_user(tag, "", tag);
-        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
-        core_device d = mk_device(1, i % 5 < 3 ? SUB_A : SUB_B, u.user_no, 1, 1000 + i,
-                                  100 + (unsigned)i);
-        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+        core_device d = add_session(tx, tag, i % 5 < 3 ? SUB_A : SUB_B, 1000 + i,
+                                    100 + (unsigned)i);
         if (i == 3)
             assert_int_equal(store_device_end(tx, d.device_no, 2000, CORE_LEFT_LEAVE), STORE_OK);
     }
@@ -1335,11 +1343,7 @@ static void deep_fill_body(store_tx *tx, void *arg)
     for (int i = 0; i < DEEP_N; i++) {
         char tag[8];
         snprintf(tag, sizeof tag, "q%03d", i);
-        core_user u = mk_user(tag, "", tag);
-        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
-        core_device d = mk_device(1, i % 3 == 0 ? SUB_B : SUB_A, u.user_no, 1, 1000 + i,
-                                  5000 + (unsigned)i);
-        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+        add_session(tx, tag, i % 3 == 0 ? SUB_B : SUB_A, 1000 + i, 5000 + (unsigned)i);
     }
 }
 
@@ -1512,10 +1516,7 @@ static void walk_more_body(store_tx *tx, void *arg)
     for (int i = 0; i < 5; i++) {
         char tag[8];
         snprintf(tag, sizeof tag, "r%03d", i);
-        core_user u = mk_user(tag, "", tag);
-        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
-        core_device d = mk_device(1, SUB_A, u.user_no, 1, 9000 + i, 7000 + (unsigned)i);
-        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+        add_session(tx, tag, SUB_A, 9000 + i, 7000 + (unsigned)i);
     }
 }
 
