@@ -243,11 +243,11 @@ enum store_stmt_id {
     STMT__COUNT
 };
 
-/* One SQLite connection and its prepared statements. Used by one thread at a
- * time: the writer under store.write_lock, a reader while checked out of the
- * pool. */
 typedef struct store_pages store_pages;
 
+/* One SQLite connection and its prepared statements. Used by one thread at a
+ * time: the writer's by the writer thread, a reader's while checked out of
+ * the pool. */
 typedef struct store_conn {
     sqlite3 *db;
     bool writable;

@@ -15,7 +15,6 @@
  * must still be that meeting's, which a meeting deleted since fails), so a
  * wrong entry costs a lookup, never a wrong page. One table per store,
  * shared by its connections. */
-#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 
