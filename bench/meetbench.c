@@ -1,6 +1,7 @@
 /* meetbench: options, the run's phases (setup, warm-up and measurement, or
  * the streams phase), and the report. See bench/README.md. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -40,7 +41,8 @@ static void usage(FILE *f)
         "  --path PATH          static: the path to GET (default: the URL's, or /)\n"
         "  --kicks N            streams: devices kicked (default 1000)\n"
         "  --hold S             streams: seconds all streams stay open before kicking (default 1)\n"
-        "  --pid PID            the server's pid: report its CPU use and RSS\n"
+        "  --pid PID            the server's pid: report its CPU use, its threads' wait for a\n"
+        "                       CPU (run queue) and its RSS\n"
         "  --seed N             random seed (default 1)\n"
         "  --json               one JSON object on stdout instead of the table\n");
 }
@@ -365,6 +367,57 @@ static long proc_rss_kb(pid_t pid)
     return kb;
 }
 
+/* Seconds pid's threads have spent runnable but waiting for a CPU (the
+ * scheduler's run-queue wait, /proc/<pid>/task/<tid>/schedstat), or -1. */
+static double proc_wait_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    unsigned long long total = 0;
+    bool any = false;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char file[320];
+        snprintf(file, sizeof file, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+        FILE *f = fopen(file, "r");
+        unsigned long long run, wait;
+        if (f == NULL)
+            continue;   /* the thread ended */
+        if (fscanf(f, "%llu %llu", &run, &wait) == 2) {
+            total += wait;
+            any = true;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return any ? (double)total / 1e9 : -1;
+}
+
+/* The machine's idle and total CPU time so far (/proc/stat, in ticks);
+ * false when unknown. Idle includes waiting for I/O. */
+static bool machine_ticks(unsigned long long *idle, unsigned long long *total)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return false;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 5)
+        return false;
+    *idle = v[3] + v[4];
+    *total = 0;
+    for (int i = 0; i < 8; i++)
+        *total += v[i];
+    return true;
+}
+
 static double self_cpu_s(void)
 {
     struct rusage ru;
@@ -387,6 +440,8 @@ typedef struct mb_result {
     mb_stats *warm;
     double setup_s;
     double server_cpu;         /* cores busy during the measurement, -1 unknown */
+    double server_wait;        /* s/s the server's threads waited for a CPU, -1 unknown */
+    double machine_idle;       /* share of the machine's CPU time idle, -1 unknown */
     double client_cpu;
     long server_rss_kb;
     double span_s;             /* the measured window's length */
@@ -483,11 +538,16 @@ static void watch_load(mb_run *run, mb_result *res)
     pid_t pid = run->cfg->pid;
     sleep_until(run->measure_ns);
     double s0 = pid ? proc_cpu_s(pid) : -1, c0 = self_cpu_s();
+    double w0 = pid ? proc_wait_s(pid) : -1;
+    unsigned long long i0, t0, i1, t1;
+    bool m0 = machine_ticks(&i0, &t0);
     /* In slices: --requests may end the window early. */
     int64_t now;
     while ((now = mb_now_ns()) < run->end_ns && !atomic_load(&run->stop))
         sleep_until(now + 10000000LL < run->end_ns ? now + 10000000LL : run->end_ns);
     double s1 = pid ? proc_cpu_s(pid) : -1, c1 = self_cpu_s();
+    double w1 = pid ? proc_wait_s(pid) : -1;
+    bool m1 = machine_ticks(&i1, &t1);
     int64_t ended = atomic_load(&run->ended_ns);
     int64_t end = ended > 0 && ended < run->end_ns ? ended : run->end_ns;
     double span = (double)(end - run->measure_ns) / 1e9;
@@ -495,6 +555,8 @@ static void watch_load(mb_run *run, mb_result *res)
         span = 1e-9;
     res->span_s = span;
     res->server_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / span : -1;
+    res->server_wait = w0 >= 0 && w1 >= 0 ? (w1 - w0) / span : -1;
+    res->machine_idle = m0 && m1 && t1 > t0 ? (double)(i1 - i0) / (double)(t1 - t0) : -1;
     res->client_cpu = (c1 - c0) / span;
     res->server_rss_kb = pid ? proc_rss_kb(pid) : -1;
 }
@@ -730,6 +792,10 @@ static void print_human(const mb_config *cfg, const mb_result *res)
     printf("  cpu: client %.2f cores", res->client_cpu);
     if (res->server_cpu >= 0)
         printf(", server %.2f cores, server RSS %ld KiB", res->server_cpu, res->server_rss_kb);
+    if (res->server_wait >= 0)
+        printf(", server threads waited for a CPU %.0f ms/s", res->server_wait * 1000);
+    if (res->machine_idle >= 0)
+        printf(", machine idle %.0f %%", res->machine_idle * 100);
     printf("\n");
 }
 
@@ -772,6 +838,8 @@ static void print_json(const mb_config *cfg, const mb_result *res)
     }
     printf("},\"client_cpu\":%.3f,\"server_cpu\":%.3f,\"server_rss_kb\":%ld", res->client_cpu,
            res->server_cpu, res->server_rss_kb);
+    printf(",\"server_wait_ms_per_s\":%.1f,\"machine_idle\":%.3f",
+           res->server_wait >= 0 ? res->server_wait * 1000 : -1.0, res->machine_idle);
     if (cfg->scenario == MB_SCEN_STREAMS)
         printf(",\"streams\":%d,\"kicks\":%d,\"rss_before_kb\":%ld,\"rss_streams_kb\":%ld",
                res->streams, res->kicks, res->rss_before_kb, res->rss_streams_kb);
@@ -828,8 +896,8 @@ int main(int argc, char **argv)
     }
     raise_nofile();
     mb_nonce_init();
-    mb_result res = {.server_cpu = -1, .server_rss_kb = -1, .rss_before_kb = -1,
-                     .rss_streams_kb = -1};
+    mb_result res = {.server_cpu = -1, .server_wait = -1, .machine_idle = -1,
+                     .server_rss_kb = -1, .rss_before_kb = -1, .rss_streams_kb = -1};
     res.meas = malloc(sizeof *res.meas);
     res.warm = malloc(sizeof *res.warm);
     int rc = 1;

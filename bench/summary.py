@@ -50,9 +50,14 @@ def line(label, result):
     p = op(result, primary(result))
     lat = " p50 %.3f p99 %.3f p99.9 %.3f ms" % (p["p50_ms"], p["p99_ms"], p["p999_ms"]) if p else ""
     ops = ", ".join("%s %.0f/s" % (k, v["rps"]) for k, v in result["ops"].items() if v["rps"])
-    return "bench: %s: %.0f req/s (%s)%s, errors %s, cpu client %.2f server %.2f" % (
+    text = "bench: %s: %.0f req/s (%s)%s, errors %s, cpu client %.2f server %.2f" % (
         label, result["rps"], ops, lat, errors_text(result), result["client_cpu"],
         result["server_cpu"])
+    if result.get("server_wait_ms_per_s", -1) >= 0:
+        text += ", server waited for a CPU %.0f ms/s" % result["server_wait_ms_per_s"]
+    if result.get("machine_idle", -1) >= 0:
+        text += ", machine idle %.0f %%" % (100 * result["machine_idle"])
+    return text
 
 
 def ratio(a, b):
