@@ -555,7 +555,8 @@ static void watch_load(mb_run *run, mb_result *res)
         span = 1e-9;
     res->span_s = span;
     res->server_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / span : -1;
-    res->server_wait = w0 >= 0 && w1 >= 0 ? (w1 - w0) / span : -1;
+    /* A thread that ended in the window takes its wait with it: unknown. */
+    res->server_wait = w0 >= 0 && w1 >= w0 ? (w1 - w0) / span : -1;
     res->machine_idle = m0 && m1 && t1 > t0 ? (double)(i1 - i0) / (double)(t1 - t0) : -1;
     res->client_cpu = (c1 - c0) / span;
     res->server_rss_kb = pid ? proc_rss_kb(pid) : -1;
