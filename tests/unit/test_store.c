@@ -1879,7 +1879,7 @@ struct group_job {
 static int group_fn(store_tx *tx, void *arg)
 {
     struct group_job *j = arg;
-    j->g->ran_on[j->i] = pthread_self();
+    __atomic_store_n(&j->g->ran_on[j->i], pthread_self(), __ATOMIC_SEQ_CST);
     while (j->i == 0 && !__atomic_load_n(&j->g->released, __ATOMIC_SEQ_CST))
         sched_yield();
     char tag[16];
