@@ -239,12 +239,16 @@ static void http_watchdog_stop(http_watchdog *d)
 static void http_access_log(const http_req *r, const char *extra)
 {
     int64_t us = clock_mono_us() - r->start_us;
+    if (us < 0)
+        us = 0;
     /* A stream counts once, when it opens: its lifetime is no latency. */
     if (strcmp(extra, " stream=closed") != 0)
         metrics_request(r->status, us);
-    log_info("access method=%s path=%s status=%d error_code=%d latency_ms=%.3f trace=%s%s",
+    /* Milliseconds with three decimals, in integers: exact, and cheaper
+     * than a double through printf once per request. */
+    log_info("access method=%s path=%s status=%d error_code=%d latency_ms=%lld.%03lld trace=%s%s",
              r->method[0] ? r->method : "-", r->path[0] ? r->path : "-", r->status,
-             r->error_code, (double)us / 1000.0, r->trace, extra);
+             r->error_code, (long long)(us / 1000), (long long)(us % 1000), r->trace, extra);
 }
 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

@@ -1,10 +1,15 @@
 """HTTP layer: routes, methods, size limits, health, access log (CONTRACT §2, configuration.md)."""
+import datetime
 import re
 import unittest
 
 import meetd_harness as h
 
 LIMIT = 64 * 1024
+ACCESS_RE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) info access "
+                       r"method=(?P<method>\S+) path=(?P<path>\S+) status=(?P<status>\d{3}) "
+                       r"error_code=(?P<error_code>\d+) latency_ms=\d+\.\d{3} "
+                       r"trace=(?P<trace>[0-9a-f]{32})$")
 LATENCY_RE = re.compile(r"(?i)(latency|duration|elapsed|took)\w*\W{0,3}\d"
                         r"|\d(\.\d+)?\s?(ms|us|µs|ns)\b|\d\.\d+s\b")
 
@@ -104,12 +109,21 @@ class HttpTest(h.MeetdCase):
         lines = self.server.access_line(resp.trace)
         self.assertEqual(len(lines), 1, "trace %s in %d lines: %s" % (resp.trace, len(lines), lines))
         line = lines[0]
-        self.assertIn(method, line)
-        self.assertIn(path, line)
-        self.assertRegex(line, r"\b%d\b" % resp.status)
-        if error_code is not None:
-            self.assertRegex(line, r"\b%d\b" % error_code)
         self.assertRegex(line, LATENCY_RE, "no latency in access line")
+        # The whole line, as docs/operations.md shows it: a UTC time to the
+        # millisecond, then one key=value per field.
+        m = ACCESS_RE.match(line)
+        self.assertIsNotNone(m, "access line not in the documented form: %r" % line)
+        self.assertEqual(m["method"], method)
+        self.assertEqual(m["path"], path)
+        self.assertEqual(int(m["status"]), resp.status)
+        if error_code is not None:
+            self.assertEqual(int(m["error_code"]), error_code)
+        self.assertEqual(m["trace"], resp.trace)
+        when = datetime.datetime.strptime(m["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc)
+        age = datetime.datetime.now(datetime.timezone.utc) - when
+        self.assertLess(abs(age.total_seconds()), 60, "access line time %s" % m["time"])
 
     def test_one_access_line_per_request(self):
         mid = self.new_meeting()
