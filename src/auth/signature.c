@@ -12,19 +12,37 @@
 #define HMAC_HEX_LEN (2 * HMAC_SHA256_LEN)
 
 /* Fetching an algorithm walks the provider tables under a lock; doing it once
- * keeps that off the per-request path. Set at start-up, read-only afterwards. */
+ * keeps that off the per-request path. The same holds for the digest that
+ * HMAC is told to use: naming it in each request's EVP_MAC_init fetched
+ * SHA-256 again every time. auth_hmac_sha256 is an HMAC context with its
+ * digest set and no key, copied for each signature. Both are set at
+ * start-up and only read afterwards. */
 static EVP_MAC *auth_hmac;
+static EVP_MAC_CTX *auth_hmac_sha256;
 
 int auth_init(void)
 {
     if (auth_hmac != NULL)
         return 0;
     auth_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    return auth_hmac != NULL ? 0 : -1;
+    if (auth_hmac != NULL)
+        auth_hmac_sha256 = EVP_MAC_CTX_new(auth_hmac);
+    char digest_name[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (auth_hmac_sha256 == NULL || !EVP_MAC_CTX_set_params(auth_hmac_sha256, params)) {
+        auth_shutdown();
+        return -1;
+    }
+    return 0;
 }
 
 void auth_shutdown(void)
 {
+    EVP_MAC_CTX_free(auth_hmac_sha256);
+    auth_hmac_sha256 = NULL;
     EVP_MAC_free(auth_hmac);
     auth_hmac = NULL;
 }
@@ -63,26 +81,21 @@ int auth_sign(const char *secret_key, const char *method, const char *secret_id,
               const char *nonce, const char *timestamp, const char *uri,
               const char *body, size_t body_len, char out[AUTH_SIG_LEN + 1])
 {
-    if (auth_hmac == NULL || secret_key == NULL || method == NULL || secret_id == NULL ||
+    if (auth_hmac_sha256 == NULL || secret_key == NULL || method == NULL || secret_id == NULL ||
         nonce == NULL || timestamp == NULL || uri == NULL || out == NULL ||
         (body == NULL && body_len != 0))
         return -1;
 
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(auth_hmac);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(auth_hmac_sha256);
     if (ctx == NULL)
         return -1;
 
-    char digest_name[] = "SHA256";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-        OSSL_PARAM_construct_end(),
-    };
     unsigned char mac[HMAC_SHA256_LEN];
     unsigned char hex[HMAC_HEX_LEN];
     size_t mac_len = 0;
     int rc = -1;
 
-    if (!EVP_MAC_init(ctx, (const unsigned char *)secret_key, strlen(secret_key), params))
+    if (!EVP_MAC_init(ctx, (const unsigned char *)secret_key, strlen(secret_key), NULL))
         goto out;
     if (!mac_feed(ctx, method, secret_id, nonce, timestamp, uri, body, body_len))
         goto out;
