@@ -101,7 +101,7 @@ static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
     int64_t now_ms = clock_mono_ms();
     if (env->keys != NULL) {
         store_keys_stamp(env->st, &stamp);
-        if (auth_keycache_get(env->keys, secret_id, (uint64_t[2]){stamp.ino, stamp.size},
+        if (auth_keycache_get(env->keys, secret_id, (uint64_t[2]){stamp.moves, stamp.file},
                               now_ms, out) == 0)
             return 0;
     }
@@ -109,7 +109,7 @@ static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
     if (store_read(env->st, api_key_read, &q) != 0)
         return -1;
     if (q.rc == 0 && env->keys != NULL)
-        auth_keycache_put(env->keys, secret_id, (uint64_t[2]){stamp.ino, stamp.size}, now_ms,
+        auth_keycache_put(env->keys, secret_id, (uint64_t[2]){stamp.moves, stamp.file}, now_ms,
                           out);
     return q.rc;
 }

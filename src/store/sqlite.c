@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,7 +36,8 @@
 #include "store/sqlite_int.h"
 
 #define STORE_DB_NAME "meetd.db"
-/* Grows by one byte each time a commit changes an app or a key. */
+/* Its first 8 bytes count the commits that changed an app or a key, in
+ * any process: see stamp_open. */
 #define STORE_STAMP_NAME "keys.stamp"
 /* Read connections kept open; more concurrent readers wait for one. */
 #define STORE_READERS_MAX 8
@@ -46,6 +48,8 @@
 struct store {
     char *path;
     char *stamp_path;               /* <data_dir>/keys.stamp: store_keys_stamp */
+    uint64_t *stamp;                /* its first 8 bytes, mapped shared */
+    uint64_t stamp_ino;
     int version;
     store_durability durability;
 
@@ -454,6 +458,8 @@ static int make_dirs(const char *dir)
  * file's mode). An existing file is only tightened: opening and closing a
  * descriptor on it here could drop POSIX locks SQLite holds in this
  * process. */
+static int stamp_open(store *s);
+
 static int make_db_file(const char *path)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -517,7 +523,7 @@ int store_open(const store_options *opt, store **out)
 
     /* Migrations come before WAL so that a database of a newer meetd is
      * refused before anything about it changes. */
-    if (store_pages_new(&s->pages) != 0 || make_db_file(s->path) != 0 ||
+    if (store_pages_new(&s->pages) != 0 || make_db_file(s->path) != 0 || stamp_open(s) != 0 ||
         conn_open(s->path, true, s->durability, &s->writer) != 0 ||
         store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
         store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0 || writer_start(s) != 0) {
@@ -556,6 +562,8 @@ void store_close(store *s)
     assert(s->queue_head == NULL);
     pthread_cond_destroy(&s->queue_cond);
     pthread_mutex_destroy(&s->queue_lock);
+    if (s->stamp != NULL)
+        munmap(s->stamp, sizeof *s->stamp);
     free(s->path);
     free(s->stamp_path);
     free(s);
@@ -620,28 +628,46 @@ static bool batch_job(store_conn *c, store_job *job)
     return conn_tx(c, STMT_JOB_RELEASE) == 0;
 }
 
-/* An append of one byte: atomic, and two processes moving the stamp at
- * once both move it. Readers compare the inode and the size. */
+/* Every signed request asks whether a key may have changed (the key cache
+ * is dropped when it has), so the answer must cost no system call: the
+ * counter lives in the first 8 bytes of keys.stamp, mapped shared by every
+ * process that has the store open, and a commit that changes an app or a
+ * key adds one to it atomically. A stat of the file on each request was
+ * 2.5 % of meetd's CPU at the kickout maximum. Only processes running at the
+ * same time compare stamps, so the counter's value means nothing on its
+ * own and a file of an earlier meetd (one byte appended per change) is
+ * simply taken over. */
+static int stamp_open(store *s)
+{
+    int fd = open(s->stamp_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 ||
+        ((size_t)sb.st_size < sizeof *s->stamp && ftruncate(fd, sizeof *s->stamp) != 0)) {
+        log_error("store: cannot open %s: %s", s->stamp_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    void *map = mmap(NULL, sizeof *s->stamp, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        log_error("store: cannot map %s: %s", s->stamp_path, strerror(errno));
+        return -1;
+    }
+    s->stamp = map;
+    s->stamp_ino = (uint64_t)sb.st_ino;
+    return 0;
+}
+
 static void stamp_move(store *s)
 {
-    int fd = open(s->stamp_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || write(fd, "\n", 1) != 1)
-        log_error("store: cannot update %s: %s (cached keys may be used until they expire)",
-                  s->stamp_path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    __atomic_add_fetch(s->stamp, 1, __ATOMIC_SEQ_CST);
 }
 
 void store_keys_stamp(store *s, store_stamp *out)
 {
-    struct stat sb;
-    /* No file yet: no key has changed since the store was created. */
-    if (stat(s->stamp_path, &sb) != 0) {
-        out->ino = out->size = 0;
-        return;
-    }
-    out->ino = (uint64_t)sb.st_ino;
-    out->size = (uint64_t)sb.st_size;
+    out->moves = __atomic_load_n(s->stamp, __ATOMIC_SEQ_CST);
+    out->file = s->stamp_ino;
 }
 
 /* Runs a batch in one transaction and sets every job's rc. */

@@ -66,13 +66,13 @@ int store_read(store *s, store_fn fn, void *arg);
 
 /* Tells whether apps or keys may have changed since an earlier stamp, in
  * this process or another one (`meetd app` writes the database directly):
- * cheap enough to read on every request (one stat). Every commit that
- * changes an app or a key moves the stamp once it is committed, so a
- * cache of keys that is dropped when the stamp moves never outlives a
- * rotated or deleted key. */
+ * cheap enough to read on every request (a load from shared memory). Every
+ * commit that changes an app or a key moves the stamp once it is
+ * committed, so a cache of keys that is dropped when the stamp moves never
+ * outlives a rotated or deleted key. */
 typedef struct store_stamp {
-    uint64_t ino;
-    uint64_t size;
+    uint64_t moves; /* commits that changed an app or a key */
+    uint64_t file;  /* which stamp file counted them */
 } store_stamp;
 void store_keys_stamp(store *s, store_stamp *out);
 

@@ -1960,7 +1960,7 @@ static void stamp_meeting_body(store_tx *tx, void *arg)
 
 static bool stamp_equal(const store_stamp *a, const store_stamp *b)
 {
-    return a->ino == b->ino && a->size == b->size;
+    return a->moves == b->moves && a->file == b->file;
 }
 
 static void test_keys_stamp(void **state)
@@ -1976,14 +1976,43 @@ static void test_keys_stamp(void **state)
     assert_int_equal(store_write(f->s, stamp_key_then_fail, "app1"), 1);
     store_keys_stamp(f->s, &s2);
     assert_true(stamp_equal(&s1, &s2));
-    /* Another process's change (meetd app) is seen too. */
+    /* Another process's change (meetd app) is seen too, at once: the
+     * stamp is the same before it, and moved right after its commit. */
     store_close(f->s);
     f->s = open_store(f->data, STORE_DURABLE_FULL);
     store *other = open_store(f->data, STORE_DURABLE_FULL);
+    store_keys_stamp(f->s, &s2);
+    assert_true(stamp_equal(&s1, &s2));
     write_ok(other, stamp_app_body, "app2");
-    store_close(other);
     store_keys_stamp(f->s, &s2);
     assert_false(stamp_equal(&s1, &s2));
+    store_stamp s3;
+    store_keys_stamp(other, &s3);
+    assert_true(stamp_equal(&s2, &s3));
+    store_close(other);
+}
+
+/* A keys.stamp of an earlier meetd (one byte appended per change, so
+ * possibly shorter than the counter) is taken over. */
+static void test_keys_stamp_old_file(void **state)
+{
+    fixture *f = *state;
+    store_close(f->s);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/keys.stamp", f->data);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("\n\n\n", fp);
+    fclose(fp);
+    f->s = open_store(f->data, STORE_DURABLE_FULL);
+    store_stamp s0, s1;
+    store_keys_stamp(f->s, &s0);
+    write_ok(f->s, stamp_app_body, "app1");
+    store_keys_stamp(f->s, &s1);
+    assert_false(stamp_equal(&s0, &s1));
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 8);
 }
 
 /* ---- the background checkpointer ---------------------------------------- */
@@ -2153,6 +2182,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apps_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_stamp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_stamp_old_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_app_delete_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_roundtrip, setup, teardown),
