@@ -44,6 +44,9 @@ static const struct {
     [METRICS_STORE_WAL_RESTARTS] = {
         "meetd_store_wal_restarts_total",
         "Checkpoints that copied the whole WAL with the writer held, so that it starts over."},
+    [METRICS_STORE_WAL_PAGES] = {
+        "meetd_store_wal_pages_total",
+        "Database pages the commits appended to the WAL (each is written and synced)."},
 };
 
 static atomic_uint_fast64_t metrics_counters[METRICS__COUNT];

@@ -15,6 +15,7 @@ enum metrics_counter {
     METRICS_STORE_CHECKPOINTS,  /* WAL checkpoints by the background checkpointer */
     METRICS_STORE_CHECKPOINTS_INLINE,  /* ... and by the writer, when the WAL grew too long */
     METRICS_STORE_WAL_RESTARTS, /* checkpoints that let the WAL start over */
+    METRICS_STORE_WAL_PAGES,    /* pages the commits appended to the WAL */
     METRICS__COUNT
 };
 

@@ -58,6 +58,7 @@ struct store_ckpt {
     pthread_cond_t writer_cond;   /* the writer waits here while paused */
     pthread_cond_t paused_cond;   /* ... and the checkpointer for in_batch to clear */
     int frames_asked;          /* the WAL's length when a pass was last asked for */
+    int frames_seen;           /* its length after the last commit (writer only) */
     pthread_t thread;
 };
 
@@ -153,6 +154,11 @@ void store_ckpt_batch_end(store_ckpt *k)
 static int ckpt_wal_hook(void *arg, sqlite3 *writer, const char *schema, int frames)
 {
     store_ckpt *k = arg;
+    /* Shorter than after the last commit: the WAL started over, and this
+     * commit's pages are all there is. */
+    metrics_add(METRICS_STORE_WAL_PAGES,
+                (uint64_t)(frames >= k->frames_seen ? frames - k->frames_seen : frames));
+    k->frames_seen = frames;
     if (frames < STORE_CKPT_FRAMES)
         return SQLITE_OK;
     if (frames >= STORE_CKPT_HARD_FRAMES) {
