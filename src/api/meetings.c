@@ -424,19 +424,29 @@ static json_t *api_base64_json(const char *s)
 static int api_plist_row(const core_device *d, const core_user *u, void *arg)
 {
     api_plist *p = arg;
-    json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:i,s:o,s:i}", "userid", u->userid, "uuid",
-                            u->uuid, "ms_open_id", u->ms_open_id, "user_name",
-                            api_base64_json(u->nick_name), "instanceid", d->instanceid,
-                            "join_time", api_time_json(d->join_time), "user_role",
-                            core_user_role(&p->m, u));
+    /* One object per session on the page: set field by field rather than
+     * through json_pack, whose format is parsed again for every row. The
+     * keys are literals; the values are checked as json_pack would. */
+    json_t *row = json_object();
     if (row == NULL)
         return 1;
+    int bad = json_object_set_new_nocheck(row, "userid", json_string(u->userid)) |
+              json_object_set_new_nocheck(row, "uuid", json_string(u->uuid)) |
+              json_object_set_new_nocheck(row, "ms_open_id", json_string(u->ms_open_id)) |
+              json_object_set_new_nocheck(row, "user_name", api_base64_json(u->nick_name)) |
+              json_object_set_new_nocheck(row, "instanceid", json_integer(d->instanceid)) |
+              json_object_set_new_nocheck(row, "join_time", api_time_json(d->join_time)) |
+              json_object_set_new_nocheck(row, "user_role",
+                                          json_integer(core_user_role(&p->m, u)));
     if (u->guest_id[0])
-        json_object_set_new(row, "guest_id", json_string(u->guest_id));
+        bad |= json_object_set_new_nocheck(row, "guest_id", json_string(u->guest_id));
     if (d->left_time != 0)
-        json_object_set_new(row, "left_time", api_time_json(d->left_time));
-    json_array_append_new(p->rows, row);
-    return 0;
+        bad |= json_object_set_new_nocheck(row, "left_time", api_time_json(d->left_time));
+    if (bad != 0) {
+        json_decref(row);
+        return 1;
+    }
+    return json_array_append_new(p->rows, row) != 0;
 }
 
 static meetd_err api_plist_sub(api_plist *p, int64_t *sub)

@@ -321,6 +321,12 @@ class ParticipantsTest(h.MeetdCase):
                           for r in rows],
                          [(u, h.b64(n), i, role) for u, n, i, role in want])
         self.assertEqual(rows[2].get("guest_id"), "g-1")
+        fields = {"userid", "uuid", "ms_open_id", "user_name", "instanceid", "join_time",
+                  "user_role"}
+        self.assertEqual([set(r) for r in rows],
+                         [fields | ({"guest_id"} if i == 2 else set()) for i in range(5)])
+        self.assertTrue(all(type(r["instanceid"]) is int and type(r["user_role"]) is int
+                            for r in rows), rows)
         for row, dev in zip(rows, devs):
             self.assertEqual((row["uuid"], row["ms_open_id"]), (dev["uuid"], dev["ms_open_id"]))
             self.assertNotIn("left_time", row)
