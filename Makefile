@@ -62,7 +62,7 @@ fuzz-smoke:
 bench-build:
 	@MEETD_DEPS_BENCH=1 scripts/deps.sh
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS) --target meetd meetbench
+	@cmake --build $(BUILD) -j $(JOBS) --target meetd meetbench mhd-static
 
 bench: bench-build
 	@bench/run.sh $(BUILD)

@@ -5,6 +5,7 @@
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MEETD=${MEETD:-$BUILD/meetd}
 MEETBENCH=${MEETBENCH:-$BUILD/bench/meetbench}
+MHD_STATIC=${MHD_STATIC:-$BUILD/bench/mhd-static}
 RESULTS=$SCRATCH/results
 mkdir -p "$RESULTS"
 # meetd's access log (one line a request, it cannot be turned off) goes to
@@ -102,8 +103,32 @@ finish() {
   if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $SCRATCH"; else rm -rf "$SCRATCH"; fi
 }
 
+# start_mhd_static THREADS: bench/mhd_static.c on a free loopback port;
+# sets MHD_STATIC_PID, MHD_STATIC_URL.
+start_mhd_static() {
+  local port out=$SCRATCH/mhd-static.out i
+  port=$(free_port)
+  "$MHD_STATIC" "$port" "$1" >"$out" 2>&1 &
+  MHD_STATIC_PID=$!
+  MHD_STATIC_URL=http://127.0.0.1:$port/
+  for i in $(seq 200); do
+    grep -q '^listening' "$out" 2>/dev/null && return 0
+    kill -0 "$MHD_STATIC_PID" 2>/dev/null || { cat "$out" >&2; die "mhd-static did not start"; }
+    sleep 0.05
+  done
+  die "mhd-static did not listen within 10 s"
+}
+
+stop_mhd_static() {
+  [ -n "${MHD_STATIC_PID:-}" ] || return 0
+  kill -TERM "$MHD_STATIC_PID" 2>/dev/null || true
+  wait "$MHD_STATIC_PID" 2>/dev/null || true
+  MHD_STATIC_PID=
+}
+
 stop_all() {
   stop_meetd
+  stop_mhd_static
   stop_nginx
   [ "$LOGS" = "$SCRATCH" ] || rm -rf "$LOGS"
 }

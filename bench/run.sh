@@ -34,7 +34,7 @@ SCRATCH=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/meetbench.XXXXXX")
 trap 'finish last' EXIT
 trap 'exit 130' INT TERM
 
-[ -x "$MEETD" ] && [ -x "$MEETBENCH" ] || die "build first: $MEETD and $MEETBENCH"
+[ -x "$MEETD" ] && [ -x "$MEETBENCH" ] && [ -x "$MHD_STATIC" ] || die "build first: $MEETD, $MEETBENCH and $MHD_STATIC"
 CLIENT=(--connections "$CONNS" --threads "$THREADS" --duration "$SECS" --warmup "$WARM")
 SHAPE=(--meetings "$MEETINGS" --participants "$PARTICIPANTS")
 
@@ -47,6 +47,12 @@ say "client: ${CLIENT[*]}; meetd --threads $MEETD_THREADS; nginx worker_processe
 start_nginx "$NGINX_WORKERS"
 bench nginx-static --url "$NGINX_URL" "${CLIENT[@]}" static
 stop_nginx
+
+# 1b. libmicrohttpd alone, set up as meetd's daemon: what the HTTP library
+# costs, so that the gap between it and meetd-healthz is meetd's own.
+start_mhd_static "$MEETD_THREADS"
+bench mhd-static --url "$MHD_STATIC_URL" "${CLIENT[@]}" static
+stop_mhd_static
 
 # 2. meetd's HTTP path without a signature or a write: GET /healthz (one
 # store read), for telling the HTTP layer's cost from the rest.

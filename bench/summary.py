@@ -82,6 +82,9 @@ def report(directory):
     print("%-26s %9s %10s %8s %8s %8s %7s %7s  %s" % (
         "run", "req/s", "op/s", "p50 ms", "p99 ms", "p99.9", "req/ng", "op/ng", "errors"))
     rows = [("nginx-static", nginx)] if nginx else []
+    mhd = load(directory, "mhd-static")
+    if mhd:
+        rows.append(("mhd-static", mhd))
     rows.append(("meetd-healthz", load(directory, "meetd-healthz")))
     for d in DURABILITIES:
         labels = ["%s-%s" % (d, s) for s in SCENARIOS] + half_labels(directory, d)
