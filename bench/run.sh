@@ -51,7 +51,7 @@ stop_nginx
 # 1b. libmicrohttpd alone, set up as meetd's daemon: what the HTTP library
 # costs, so that the gap between it and meetd-healthz is meetd's own.
 start_mhd_static "$MEETD_THREADS"
-bench mhd-static --url "$MHD_STATIC_URL" "${CLIENT[@]}" static
+bench mhd-static --url "$MHD_STATIC_URL" --pid "$MHD_STATIC_PID" "${CLIENT[@]}" static
 stop_mhd_static
 
 # 2. meetd's HTTP path without a signature or a write: GET /healthz (one
