@@ -75,13 +75,20 @@ start_nginx() {
   nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
   NGINX_PID=$!
   NGINX_URL=http://127.0.0.1:$port/
-  local i
+  wait_ready nginx "$NGINX_PID" "$dir/error.log" curl -s -o /dev/null "$NGINX_URL"
+}
+
+# wait_ready NAME PID LOG CMD...: polls CMD for up to 10 s; dies, showing
+# LOG, should PID exit first or CMD never succeed.
+wait_ready() {
+  local name=$1 pid=$2 log=$3 i
+  shift 3
   for i in $(seq 200); do
-    curl -s -o /dev/null "$NGINX_URL" && return 0
-    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$dir/error.log" >&2; die "nginx did not start"; }
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name did not start"; }
     sleep 0.05
   done
-  die "nginx did not answer within 10 s"
+  die "$name was not ready within 10 s"
 }
 
 stop_nginx() {
@@ -106,17 +113,12 @@ finish() {
 # start_mhd_static THREADS: bench/mhd_static.c on a free loopback port;
 # sets MHD_STATIC_PID, MHD_STATIC_URL.
 start_mhd_static() {
-  local port out=$SCRATCH/mhd-static.out i
+  local port out=$SCRATCH/mhd-static.out
   port=$(free_port)
   "$MHD_STATIC" "$port" "$1" >"$out" 2>&1 &
   MHD_STATIC_PID=$!
   MHD_STATIC_URL=http://127.0.0.1:$port/
-  for i in $(seq 200); do
-    grep -q '^listening' "$out" 2>/dev/null && return 0
-    kill -0 "$MHD_STATIC_PID" 2>/dev/null || { cat "$out" >&2; die "mhd-static did not start"; }
-    sleep 0.05
-  done
-  die "mhd-static did not listen within 10 s"
+  wait_ready mhd-static "$MHD_STATIC_PID" "$out" grep -q '^listening' "$out"
 }
 
 stop_mhd_static() {

@@ -453,13 +453,13 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
+static int stamp_open(store *s);
+
 /* Creates the database file 0600 before SQLite opens it, so it never exists
  * with the umask's mode (SQLite gives its -wal and -shm files the database
  * file's mode). An existing file is only tightened: opening and closing a
  * descriptor on it here could drop POSIX locks SQLite holds in this
  * process. */
-static int stamp_open(store *s);
-
 static int make_db_file(const char *path)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
