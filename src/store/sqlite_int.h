@@ -163,6 +163,11 @@
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.device_no > ?4 ORDER BY d.device_no LIMIT ?3")           \
+    X(PART_NTH_ALL, "SELECT device_no FROM devices WHERE meeting_id = ?1 "           \
+                    "AND device_no > ?4 ORDER BY device_no LIMIT 1 OFFSET ?3")        \
+    X(PART_NTH_SUB, "SELECT device_no FROM devices WHERE meeting_id = ?1 "           \
+                    "AND sub_meeting_id = ?2 AND device_no > ?4 "                    \
+                    "ORDER BY device_no LIMIT 1 OFFSET ?3")                          \
     X(PART_SESSION_OF, "SELECT count(*) FROM devices WHERE device_no = ?1 "           \
                        "AND meeting_id = ?2 AND (?3 = -1 OR sub_meeting_id = ?3)")    \
     X(PART_DEEP_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \

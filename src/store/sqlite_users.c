@@ -357,26 +357,90 @@ static int participants_page(store_tx *tx, enum store_stmt_id id, int64_t meetin
     return store_each(tx, id, st, b, participant_row, it);
 }
 
-/* The page at pos that follows a session remembered at pos - 1 (sqlite_pages.c),
- * if the table has one and it is still this meeting's: STORE_NOTFOUND when
- * not, and the caller reads by offset. */
-static int participants_after(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                              int64_t pos, int size, struct participant_iter *it)
+/* The session remembered at pos - 1 (sqlite_pages.c), if the table has one
+ * and it is still this meeting's (and occurrence's): STORE_NOTFOUND when
+ * not. */
+static int participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                             int64_t pos, int64_t *before_no)
 {
-    int64_t before_no, n = 0;
-    if (!store_pages_get(tx->conn->pages, meeting_id, sub_meeting_id, pos, &before_no))
+    int64_t n = 0;
+    if (!store_pages_get(tx->conn->pages, meeting_id, sub_meeting_id, pos, before_no))
         return STORE_NOTFOUND;
     sqlite3_stmt *st = store_stmt(tx, STMT_PART_SESSION_OF);
     if (st == NULL)
         return STORE_ERROR;
-    int b = sqlite3_bind_int64(st, 1, before_no);
+    int b = sqlite3_bind_int64(st, 1, *before_no);
     b |= sqlite3_bind_int64(st, 2, meeting_id);
     b |= sqlite3_bind_int64(st, 3, sub_meeting_id);
     int rc = store_count(tx, STMT_PART_SESSION_OF, st, b, &n);
     if (rc != STORE_OK || n != 1)
         return rc != STORE_OK ? rc : STORE_NOTFOUND;
-    return participants_page(tx, sub_meeting_id == -1 ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB,
-                             meeting_id, sub_meeting_id, size, before_no, it);
+    return STORE_OK;
+}
+
+/* The session `skip` sessions after session after_no (0: from the first),
+ * on the index alone: STORE_NOTFOUND when the meeting has fewer. */
+static int participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                            int64_t after_no, int64_t skip, int64_t *out_no)
+{
+    enum store_stmt_id id = sub_meeting_id == -1 ? STMT_PART_NTH_ALL : STMT_PART_NTH_SUB;
+    sqlite3_stmt *st = store_stmt(tx, id);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    if (sub_meeting_id != -1)
+        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
+    b |= sqlite3_bind_int64(st, 3, skip);
+    b |= sqlite3_bind_int64(st, 4, after_no);
+    int rc = store_row(tx, id, st, b);
+    if (rc == STORE_OK)
+        *out_no = sqlite3_column_int64(st, 0);
+    store_done(tx, id, st);
+    return rc;
+}
+
+/* Where a page jumped to starts, when no page ended right before it:
+ * SQLite reaches an offset only by stepping over every session before it,
+ * so a meeting's positions that are multiples of STORE_PAGE_STRIDE are
+ * remembered too (in the same table), each found from the one below it.
+ * The first jump deep into a meeting steps over what lies before it once,
+ * leaving those marks; any later jump below the deepest mark steps over
+ * fewer than a stride and a page. Sets *before_no to the session at
+ * pos - 1. */
+#define STORE_PAGE_STRIDE 1024
+
+static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                             int64_t pos, int64_t *before_no)
+{
+    assert(pos >= STORE_PAGE_STRIDE);
+    int64_t top = pos / STORE_PAGE_STRIDE * STORE_PAGE_STRIDE;
+    int64_t at = top, no = 0;
+    int rc = STORE_NOTFOUND;
+    /* The deepest mark at or below pos that is still right (0: none). */
+    for (; at > 0; at -= STORE_PAGE_STRIDE) {
+        rc = participants_hint(tx, meeting_id, sub_meeting_id, at, &no);
+        if (rc != STORE_NOTFOUND)
+            break;
+    }
+    if (rc != STORE_OK && rc != STORE_NOTFOUND)
+        return rc;
+    if (at == 0)
+        no = 0;
+    /* The marks missing up to the one below pos, each from the last. */
+    while (at < top) {
+        rc = participants_nth(tx, meeting_id, sub_meeting_id, no, STORE_PAGE_STRIDE - 1, &no);
+        if (rc != STORE_OK)
+            return rc;
+        at += STORE_PAGE_STRIDE;
+        store_pages_put(tx->conn->pages, meeting_id, sub_meeting_id, at, no);
+    }
+    if (pos > at) {
+        rc = participants_nth(tx, meeting_id, sub_meeting_id, no, pos - at - 1, &no);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    *before_no = no;
+    return STORE_OK;
 }
 
 int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
@@ -403,7 +467,17 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
         return STORE_OK;
 
     struct participant_iter it = {cb, arg, 0, 0};
-    int rc = participants_after(tx, meeting_id, sub_meeting_id, pos, size, &it);
+    int64_t before_no = 0;
+    int rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
+    if (rc == STORE_NOTFOUND && pos >= STORE_PAGE_STRIDE) {
+        rc = participants_jump(tx, meeting_id, sub_meeting_id, pos, &before_no);
+        /* No session at pos - 1: the page is past the end, and empty. */
+        if (rc == STORE_NOTFOUND)
+            return STORE_OK;
+    }
+    if (rc == STORE_OK)
+        rc = participants_page(tx, all ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB, meeting_id,
+                               sub_meeting_id, size, before_no, &it);
     if (rc == STORE_NOTFOUND) {
         enum store_stmt_id id = pos < STORE_DEEP_PAGE
                                     ? (all ? STMT_PART_LIST_ALL : STMT_PART_LIST_SUB)

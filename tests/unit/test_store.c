@@ -1530,6 +1530,123 @@ static void walk_other_body(store_tx *tx, void *arg)
     w->other_no = d.device_no;
 }
 
+/* A page jumped to, far into a meeting, with no page served right before
+ * it: the store marks every 1,024th position on the way (sqlite_users.c,
+ * STORE_PAGE_STRIDE) and starts later jumps from the nearest mark below.
+ * Every page must be the same slice of the whole list, whichever marks
+ * exist, and a mark that is not this meeting's is not followed. */
+#define JUMP_STRIDE 1024
+#define JUMP_N (3 * JUMP_STRIDE + 300)
+
+struct jump_list {
+    int n, cap;
+    int64_t *no;
+};
+
+static int jump_row(const core_device *d, const core_user *u, void *arg)
+{
+    struct jump_list *l = arg;
+    assert_int_equal(d->user_no, u->user_no);
+    assert_true(l->n < l->cap);
+    l->no[l->n++] = d->device_no;
+    return 0;
+}
+
+static void jump_fill_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < JUMP_N; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "j%04d", i);
+        add_session(tx, tag, i % 3 == 0 ? SUB_B : SUB_A, 1000 + i, 5000 + (unsigned)i);
+    }
+}
+
+struct jumps {
+    int64_t other_no;          /* a session of meeting 2 */
+    struct jump_list whole, page;
+};
+
+static void jump_check(store_tx *tx, struct jumps *j, int64_t sub, int64_t pos)
+{
+    j->page.n = 0;
+    assert_int_equal(store_participants_list(tx, 1, sub, pos, 30, jump_row, &j->page, NULL),
+                     STORE_OK);
+    int64_t total = j->whole.n;
+    int64_t want = pos >= total ? 0 : (total - pos < 30 ? total - pos : 30);
+    assert_int_equal(j->page.n, want);
+    for (int i = 0; i < j->page.n; i++)
+        assert_int_equal(j->page.no[i], j->whole.no[pos + i]);
+}
+
+static void jumps_body(store_tx *tx, void *arg)
+{
+    struct jumps *j = arg;
+    const int64_t subs[] = {-1, SUB_A, SUB_B};
+    for (size_t s = 0; s < 3; s++) {
+        int64_t sub = subs[s], total = -1;
+        j->whole.n = 0;
+        assert_int_equal(
+            store_participants_list(tx, 1, sub, 0, JUMP_N, jump_row, &j->whole, &total), STORE_OK);
+        assert_int_equal(j->whole.n, total);
+        assert_true(total > JUMP_STRIDE + 30);
+        /* Deepest first (every mark is found from nothing), then below
+         * and around the marks, then past the end. */
+        const int64_t at[] = {total - 5, JUMP_STRIDE, JUMP_STRIDE - 1, JUMP_STRIDE + 1,
+                              total / 2, 2 * JUMP_STRIDE - 1, 2 * JUMP_STRIDE,
+                              2 * JUMP_STRIDE + 7, total - 1, total, total + 1,
+                              4 * JUMP_STRIDE + 5};
+        for (size_t k = 0; k < sizeof at / sizeof at[0]; k++)
+            jump_check(tx, j, sub, at[k]);
+        /* The marks are the sessions right before them. */
+        for (int64_t m = JUMP_STRIDE; m < total; m += JUMP_STRIDE) {
+            int64_t no = -1;
+            assert_true(store_pages_get(tx->conn->pages, 1, sub, m, &no));
+            assert_int_equal(no, j->whole.no[m - 1]);
+        }
+        /* Marks that are wrong: another meeting's session, none at all. */
+        store_pages_put(tx->conn->pages, 1, sub, JUMP_STRIDE, j->other_no);
+        jump_check(tx, j, sub, JUMP_STRIDE + 3);
+        store_pages_put(tx->conn->pages, 1, sub, JUMP_STRIDE, INT64_MAX);
+        if (total > 2 * JUMP_STRIDE) {
+            store_pages_put(tx->conn->pages, 1, sub, 2 * JUMP_STRIDE, j->other_no);
+            jump_check(tx, j, sub, 2 * JUMP_STRIDE + 11);
+            int64_t no = -1;
+            assert_true(store_pages_get(tx->conn->pages, 1, sub, 2 * JUMP_STRIDE, &no));
+            assert_int_equal(no, j->whole.no[2 * JUMP_STRIDE - 1]);
+        }
+        jump_check(tx, j, sub, JUMP_STRIDE + 500);
+    }
+}
+
+static void jump_other_body(store_tx *tx, void *arg)
+{
+    struct jumps *j = arg;
+    core_user u = mk_user("z", "", "z");
+    assert_int_equal(store_user_insert(tx, 2, &u), STORE_OK);
+    core_device d = mk_device(2, SUB_A, u.user_no, 1, 100, 4242);
+    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+    j->other_no = d.device_no;
+}
+
+static void test_participants_jumps(void **state)
+{
+    fixture *f = *state;
+    struct jumps j = {0};
+    j.whole.cap = j.page.cap = JUMP_N;
+    j.whole.no = calloc(JUMP_N, sizeof *j.whole.no);
+    j.page.no = calloc(JUMP_N, sizeof *j.page.no);
+    assert_non_null(j.whole.no);
+    assert_non_null(j.page.no);
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    write_ok(f->s, jump_fill_body, NULL);
+    write_ok(f->s, jump_other_body, &j);
+    read_ok(f->s, jumps_body, &j);
+    free(j.whole.no);
+    free(j.page.no);
+}
+
 static void test_participants_walk(void **state)
 {
     fixture *f = *state;
@@ -2195,6 +2312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_participants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_deep_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_walk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_jumps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
