@@ -84,6 +84,14 @@ for d in $DURABILITY; do
   fi
 done
 
+# 4. nginx again: this VM's speed drifts within a run (nginx's rate has
+# moved by a third between runs an hour apart), so the summary shows how
+# far it moved between the first anchor and the last. The targets are
+# judged against the first, as before.
+start_nginx "$NGINX_WORKERS"
+bench nginx-static-end --url "$NGINX_URL" "${CLIENT[@]}" static
+stop_nginx
+
 echo
 machine_info
 echo "$DISK"

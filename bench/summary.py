@@ -91,6 +91,9 @@ def report(directory):
         found = [(label, load(directory, label)) for label in labels]
         if any(r for _, r in found):     # a durability not asked for is left out
             rows.extend(found)
+    end = load(directory, "nginx-static-end")
+    if end:
+        rows.append(("nginx-static-end", end))
     for label, r in rows:
         if r is None:
             print("%-26s (missing)" % label)
@@ -118,6 +121,10 @@ def report(directory):
               "= %.3f x -> %s (%.3f x counting the re-joins too: %.0f req/s)" % (
                   k, base, ratio(k, base), verdict(k >= 0.5 * base), ratio(full["rps"], base),
                   full["rps"]))
+        if end:
+            print("        nginx at the end of the run: %.0f req/s (%+.0f %%); against it "
+                  "%.3f x" % (end["rps"], 100 * (ratio(end["rps"], base) - 1),
+                               ratio(k, end["rps"])))
     for d in DURABILITIES:
         runs = [r for r in (load(directory, label) for label in half_labels(directory, d))
                 if r and "kickout" in r["ops"]]
