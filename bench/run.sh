@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench: nginx's static rate, then meetd's scenarios with the same
-# client settings, durability full and then normal; ratios to nginx.
+# make bench: nginx's static rate, libmicrohttpd alone, then meetd's
+# scenarios with the same client settings, durability full and then normal,
+# and nginx once more; ratios to the first nginx run.
 #
 #   bench/run.sh [BUILD_DIR]
 #
