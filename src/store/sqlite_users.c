@@ -339,9 +339,21 @@ static int participant_row(sqlite3_stmt *st, void *ctx)
  * of 5,000 read 22-55 % more. */
 #define STORE_DEEP_PAGE 256
 
-/* One page by statement id: ?1 the meeting, ?2 the occurrence (unless
- * sub_meeting_id is -1), ?3 the page size, ?4 the offset or the session
- * the page follows. */
+/* The participants statements' common parameters: ?1 the meeting, ?2 the
+ * occurrence (unless sub_meeting_id is -1), ?3 how many (a page's size, or
+ * the sessions skipped), ?4 the offset or the session to start after. */
+static int participants_bind(sqlite3_stmt *st, int64_t meeting_id, int64_t sub_meeting_id,
+                             int64_t count, int64_t from)
+{
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    if (sub_meeting_id != -1)
+        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
+    b |= sqlite3_bind_int64(st, 3, count);
+    b |= sqlite3_bind_int64(st, 4, from);
+    return b;
+}
+
+/* One page by statement id (parameters as participants_bind's). */
 static int participants_page(store_tx *tx, enum store_stmt_id id, int64_t meeting_id,
                              int64_t sub_meeting_id, int size, int64_t from,
                              struct participant_iter *it)
@@ -349,12 +361,8 @@ static int participants_page(store_tx *tx, enum store_stmt_id id, int64_t meetin
     sqlite3_stmt *st = store_stmt(tx, id);
     if (st == NULL)
         return STORE_ERROR;
-    int b = sqlite3_bind_int64(st, 1, meeting_id);
-    if (sub_meeting_id != -1)
-        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
-    b |= sqlite3_bind_int(st, 3, size);
-    b |= sqlite3_bind_int64(st, 4, from);
-    return store_each(tx, id, st, b, participant_row, it);
+    return store_each(tx, id, st, participants_bind(st, meeting_id, sub_meeting_id, size, from),
+                      participant_row, it);
 }
 
 /* The session remembered at pos - 1 (sqlite_pages.c), if the table has one
@@ -387,12 +395,8 @@ static int participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
     sqlite3_stmt *st = store_stmt(tx, id);
     if (st == NULL)
         return STORE_ERROR;
-    int b = sqlite3_bind_int64(st, 1, meeting_id);
-    if (sub_meeting_id != -1)
-        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
-    b |= sqlite3_bind_int64(st, 3, skip);
-    b |= sqlite3_bind_int64(st, 4, after_no);
-    int rc = store_row(tx, id, st, b);
+    int rc = store_row(tx, id, st, participants_bind(st, meeting_id, sub_meeting_id, skip,
+                                                     after_no));
     if (rc == STORE_OK)
         *out_no = sqlite3_column_int64(st, 0);
     store_done(tx, id, st);
