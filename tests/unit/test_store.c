@@ -1337,12 +1337,13 @@ static void test_participants(void **state)
  * either side of it must be the same slice of the whole list. */
 #define DEEP_N 900
 
-static void deep_fill_body(store_tx *tx, void *arg)
+/* *arg sessions in meeting 1, every third in SUB_B, the rest in SUB_A. */
+static void sessions_fill_body(store_tx *tx, void *arg)
 {
-    (void)arg;
-    for (int i = 0; i < DEEP_N; i++) {
-        char tag[8];
-        snprintf(tag, sizeof tag, "q%03d", i);
+    const int n = *(const int *)arg;
+    for (int i = 0; i < n; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "q%04d", i);
         add_session(tx, tag, i % 3 == 0 ? SUB_B : SUB_A, 1000 + i, 5000 + (unsigned)i);
     }
 }
@@ -1403,7 +1404,7 @@ static void test_participants_deep_pages(void **state)
 {
     fixture *f = *state;
     seed(f->s, "app1", 1, "000000001");
-    write_ok(f->s, deep_fill_body, NULL);
+    write_ok(f->s, sessions_fill_body, &(int){DEEP_N});
     read_ok(f->s, deep_body, NULL);
 }
 
@@ -1520,14 +1521,15 @@ static void walk_more_body(store_tx *tx, void *arg)
     }
 }
 
-static void walk_other_body(store_tx *tx, void *arg)
+/* A session of meeting 2, its number into *arg: a hint or mark that must
+ * not be followed for meeting 1. */
+static void other_session_body(store_tx *tx, void *arg)
 {
-    struct walk *w = arg;
     core_user u = mk_user("z", "", "z");
     assert_int_equal(store_user_insert(tx, 2, &u), STORE_OK);
     core_device d = mk_device(2, SUB_A, u.user_no, 1, 100, 4242);
     assert_int_equal(store_device_insert(tx, &d), STORE_OK);
-    w->other_no = d.device_no;
+    *(int64_t *)arg = d.device_no;
 }
 
 /* A page jumped to, far into a meeting, with no page served right before
@@ -1550,16 +1552,6 @@ static int jump_row(const core_device *d, const core_user *u, void *arg)
     assert_true(l->n < l->cap);
     l->no[l->n++] = d->device_no;
     return 0;
-}
-
-static void jump_fill_body(store_tx *tx, void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < JUMP_N; i++) {
-        char tag[8];
-        snprintf(tag, sizeof tag, "j%04d", i);
-        add_session(tx, tag, i % 3 == 0 ? SUB_B : SUB_A, 1000 + i, 5000 + (unsigned)i);
-    }
 }
 
 struct jumps {
@@ -1619,16 +1611,6 @@ static void jumps_body(store_tx *tx, void *arg)
     }
 }
 
-static void jump_other_body(store_tx *tx, void *arg)
-{
-    struct jumps *j = arg;
-    core_user u = mk_user("z", "", "z");
-    assert_int_equal(store_user_insert(tx, 2, &u), STORE_OK);
-    core_device d = mk_device(2, SUB_A, u.user_no, 1, 100, 4242);
-    assert_int_equal(store_device_insert(tx, &d), STORE_OK);
-    j->other_no = d.device_no;
-}
-
 static void test_participants_jumps(void **state)
 {
     fixture *f = *state;
@@ -1640,8 +1622,8 @@ static void test_participants_jumps(void **state)
     assert_non_null(j.page.no);
     seed(f->s, "app1", 1, "000000001");
     seed(f->s, "app2", 2, "000000002");
-    write_ok(f->s, jump_fill_body, NULL);
-    write_ok(f->s, jump_other_body, &j);
+    write_ok(f->s, sessions_fill_body, &(int){JUMP_N});
+    write_ok(f->s, other_session_body, &j.other_no);
     read_ok(f->s, jumps_body, &j);
     free(j.whole.no);
     free(j.page.no);
@@ -1657,8 +1639,8 @@ static void test_participants_walk(void **state)
     assert_non_null(w.page);
     seed(f->s, "app1", 1, "000000001");
     seed(f->s, "app2", 2, "000000002");
-    write_ok(f->s, deep_fill_body, NULL);
-    write_ok(f->s, walk_other_body, &w);
+    write_ok(f->s, sessions_fill_body, &(int){DEEP_N});
+    write_ok(f->s, other_session_body, &w.other_no);
     read_ok(f->s, walk_body, &w);
     /* Sessions added after the walk: the positions it saw hold. */
     write_ok(f->s, walk_more_body, NULL);
