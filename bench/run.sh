@@ -10,7 +10,7 @@
 # 2), BENCH_SCENARIOS ("kickout join-churn participants mixed"),
 # BENCH_DURABILITY ("full normal"), BENCH_MEETINGS (10), BENCH_PARTICIPANTS
 # (100), BENCH_HALF_RUNS (runs at half the kickout rate, each on a fresh
-# meetd, 3), NGINX_WORKERS (nproc), MEETD_THREADS (meetd's --threads, 2),
+# meetd, each after nginx at the same request rate, 3), NGINX_WORKERS (nproc), MEETD_THREADS (meetd's --threads, 2),
 # BENCH_DIR (where the scratch directory goes; its disk is the one meetd
 # syncs to, default $TMPDIR or /tmp), BENCH_KEEP=1 keeps it.
 set -euo pipefail
@@ -77,6 +77,14 @@ for d in $DURABILITY; do
     for i in $(seq 1 "$HALF_RUNS"); do
       label="$d-kickout-half"
       [ "$i" -gt 1 ] && label="$label-$i"
+      # The machine's floor in the same minute: nginx, open loop at the
+      # same number of requests a second (a step of meetd's is a kick and a
+      # re-join, nginx's one request). This VM's own pauses decide a p99
+      # at these rates (bench/README.md), and they come and go by the hour.
+      start_nginx "$NGINX_WORKERS"
+      bench "nginx-at-$label" --url "$NGINX_URL" "${CLIENT[@]}" \
+        --rate "$(python3 -c "print(2 * $half)")" static
+      stop_nginx
       start_meetd "meetd-$label" "$d" --threads "$MEETD_THREADS"
       bench "$label" --profile "$MEETD_CREDS" --pid "$MEETD_PID" "${CLIENT[@]}" \
         "${SHAPE[@]}" --rate "$half" kickout

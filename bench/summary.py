@@ -87,7 +87,11 @@ def report(directory):
         rows.append(("mhd-static", mhd))
     rows.append(("meetd-healthz", load(directory, "meetd-healthz")))
     for d in DURABILITIES:
-        labels = ["%s-%s" % (d, s) for s in SCENARIOS] + half_labels(directory, d)
+        labels = ["%s-%s" % (d, s) for s in SCENARIOS]
+        for label in half_labels(directory, d):
+            if load(directory, "nginx-at-" + label):
+                labels.append("nginx-at-" + label)
+            labels.append(label)
         found = [(label, load(directory, label)) for label in labels]
         if any(r for _, r in found):     # a durability not asked for is left out
             rows.extend(found)
@@ -121,6 +125,14 @@ def report(directory):
               "= %.3f x -> %s (%.3f x counting the re-joins too: %.0f req/s)" % (
                   k, base, ratio(k, base), verdict(k >= 0.5 * base), ratio(full["rps"], base),
                   full["rps"]))
+        mhd = load(directory, "mhd-static")
+        if mhd and k > 0:
+            # A kickout step is two requests, so the target asks for nginx's
+            # whole request rate, signed and durable.
+            need = 0.5 * base * full["rps"] / k
+            print("        0.5 x nginx in kickouts is %.0f meetd requests/s (each kickout with its "
+                  "re-join): %.2f x libmicrohttpd alone answering {} in this run (%.0f req/s)" % (
+                      need, ratio(need, mhd["rps"]), mhd["rps"]))
         if end:
             print("        nginx at the end of the run: %.0f req/s (%+.0f %%); against it "
                   "%.3f x" % (end["rps"], 100 * (ratio(end["rps"], base) - 1),
@@ -136,6 +148,11 @@ def report(directory):
               "median %.3f ms -> %s (%d of %d runs under 5 ms)" % (
                   d, runs[0]["rate"], " / ".join("%.3f" % p for p in p99s), median,
                   verdict(median <= 5.0), sum(p <= 5.0 for p in p99s), len(p99s)))
+        floors = [load(directory, "nginx-at-" + label) for label in half_labels(directory, d)]
+        floors = [f["ops"]["static"]["p99_ms"] for f in floors if f and "static" in f["ops"]]
+        if floors:
+            print("        nginx at the same request rate just before each run: p99 %s ms "
+                  "(the machine's floor then)" % " / ".join("%.3f" % p for p in floors))
 
 
 def scale(directory):
