@@ -59,6 +59,7 @@ struct store_ckpt {
     pthread_cond_t paused_cond;   /* ... and the checkpointer for in_batch to clear */
     int frames_asked;          /* the WAL's length when a pass was last asked for */
     int frames_seen;           /* its length after the last commit (writer only) */
+    uint32_t generation;       /* its header's checkpoint sequence then (writer only) */
     pthread_t thread;
 };
 
@@ -149,15 +150,36 @@ void store_ckpt_batch_end(store_ckpt *k)
     pthread_mutex_unlock(&k->lock);
 }
 
+/* The WAL's checkpoint sequence number, from its header (bytes 12..15,
+ * big-endian; SQLite's file format): a commit that starts the WAL over
+ * writes a new header with the number moved on. Read through the writer's
+ * own handle of the file, so it is the WAL the writer writes to. */
+static int ckpt_wal_generation(sqlite3 *writer, const char *schema, uint32_t *out)
+{
+    sqlite3_file *wal = NULL;
+    unsigned char b[4];
+    if (sqlite3_file_control(writer, schema, SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+        wal == NULL || wal->pMethods == NULL || wal->pMethods->xRead(wal, b, 4, 12) != SQLITE_OK)
+        return -1;
+    *out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 0;
+}
+
 /* Called by SQLite on the writer's thread after every commit, with the
  * number of pages now in the WAL. */
 static int ckpt_wal_hook(void *arg, sqlite3 *writer, const char *schema, int frames)
 {
     store_ckpt *k = arg;
-    /* Shorter than after the last commit: the WAL started over, and this
-     * commit's pages are all there is. */
-    metrics_add(METRICS_STORE_WAL_PAGES,
-                (uint64_t)(frames >= k->frames_seen ? frames - k->frames_seen : frames));
+    /* A commit that started the WAL over wrote all there is now; its length
+     * alone cannot tell, as it may be longer than the WAL was before. One
+     * read of 4 bytes a commit. Unreadable: shorter means started over. */
+    uint32_t generation = 0;
+    bool restarted = frames < k->frames_seen;
+    if (ckpt_wal_generation(writer, schema, &generation) == 0) {
+        restarted = generation != k->generation;
+        k->generation = generation;
+    }
+    metrics_add(METRICS_STORE_WAL_PAGES, (uint64_t)(restarted ? frames : frames - k->frames_seen));
     k->frames_seen = frames;
     if (frames < STORE_CKPT_FRAMES)
         return SQLITE_OK;

@@ -2271,6 +2271,125 @@ static void test_wal_restarts_under_load(void **state)
     assert_int_equal(raw_count(f->data, "users"), atomic_load(&p.written));
 }
 
+/* ---- the WAL page counter ------------------------------------------------ */
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* What the WAL file itself holds (the format is SQLite's, walformat.html):
+ * its header's salts, and how many frames of this generation precede the
+ * last commit frame. Frames of an earlier generation, left beyond a restart,
+ * carry other salts. Read from the file, not from SQLite. */
+struct wal_state {
+    uint32_t salt1, salt2;
+    long committed;
+};
+
+static struct wal_state wal_read(const char *data)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/meetd.db-wal", data);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    unsigned char hdr[32], fh[24];
+    assert_int_equal(fread(hdr, 1, sizeof hdr, fp), sizeof hdr);
+    struct wal_state w = {be32(hdr + 16), be32(hdr + 20), 0};
+    long page = be32(hdr + 8);
+    assert_true(page >= 512 && page <= 65536);
+    for (long i = 0;; i++) {
+        assert_int_equal(fseek(fp, 32 + i * (24 + page), SEEK_SET), 0);
+        if (fread(fh, 1, sizeof fh, fp) != sizeof fh || be32(fh + 8) != w.salt1 ||
+            be32(fh + 12) != w.salt2)
+            break;
+        if (be32(fh + 4) != 0)    /* the database's size: set on commit frames only */
+            w.committed = i + 1;
+    }
+    fclose(fp);
+    return w;
+}
+
+/* A PASSIVE checkpoint through a connection of the test's own, closed at
+ * once: with meetd's writer idle it copies the whole WAL, so meetd's next
+ * write starts the WAL over. */
+static void wal_checkpoint_outside(const char *data)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/meetd.db", data);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    /* A connection sees the WAL only from its first read: until then a
+     * checkpoint on it does nothing and says -1, -1. */
+    assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL),
+                     SQLITE_OK);
+    int log = -1, copied = -1;
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied),
+                     SQLITE_OK);
+    assert_true(log > 0);
+    assert_int_equal(copied, log);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+struct wal_users_job {
+    int first, count;
+};
+
+static void wal_users_body(store_tx *tx, void *arg)
+{
+    const struct wal_users_job *j = arg;
+    for (int i = j->first; i < j->first + j->count; i++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "wal%d", i);
+        core_user u = mk_user(tag, "", tag);
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+    }
+}
+
+/* meetd_store_wal_pages_total against the frames each commit really
+ * appended, read from the WAL file; among the commits, ones that start the
+ * WAL over and write more pages than the generation before held (where
+ * the WAL's length alone cannot tell a restart from growth). */
+static void test_wal_pages_counted(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    struct wal_state last = wal_read(f->data);
+    uint64_t counted = metrics_get_counter(METRICS_STORE_WAL_PAGES);
+    long appended = 0;
+    int restarts = 0, restarts_longer = 0, next = 0;
+    for (int round = 0; round < 24; round++) {
+        /* Every third round the WAL is copied out, so the write starts it over. */
+        if (round % 3 == 2)
+            wal_checkpoint_outside(f->data);
+        /* Short and long commits mixed; of the ones that start the WAL over,
+         * every other one longer than all the generation before it. */
+        int count = round % 2 == 0 ? 1 + round / 2 : 20 * (1 + round % 4);
+        if (round % 3 == 2)
+            count = round % 6 == 2 ? 1 : 600;
+        struct wal_users_job j = {next, count};
+        next += j.count;
+        write_ok(f->s, wal_users_body, &j);
+        struct wal_state w = wal_read(f->data);
+        if (w.salt1 != last.salt1 || w.salt2 != last.salt2) {
+            restarts++;
+            restarts_longer += w.committed >= last.committed;
+            appended += w.committed;
+        } else {
+            assert_true(w.committed > last.committed);
+            appended += w.committed - last.committed;
+        }
+        last = w;
+        uint64_t now = metrics_get_counter(METRICS_STORE_WAL_PAGES);
+        if (now - counted != (uint64_t)appended)
+            fail_msg("round %d: counted %" PRIu64 " pages, the WAL got %ld", round,
+                     now - counted, appended);
+    }
+    assert_true(restarts >= 6);
+    assert_true(restarts_longer >= 2);
+    assert_int_equal(raw_count(f->data, "users"), next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2301,6 +2420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_restarts_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_pages_counted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
