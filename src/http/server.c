@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -27,6 +29,10 @@
  * so that an ordinary client gets its 413 rather than a reset while it is
  * still sending; past it the connection is answered and closed at once. */
 #define HTTP_DISCARD_MAX (4 * API_BODY_MAX)
+/* How long a stopping server waits for the answers to writes committed as
+ * it stopped (http_writes_drain): they are on their way within
+ * milliseconds, the bound is for a connection that cannot take them. */
+#define HTTP_STOP_ANSWER_MS 5000
 
 typedef struct http_req http_req;
 
@@ -37,8 +43,9 @@ typedef struct http_req http_req;
  * crosses threads only twice, however many share a commit. */
 typedef struct http_writes {
     pthread_mutex_t lock;
-    pthread_cond_t cond;       /* signalled when pending drops to 0 */
+    pthread_cond_t cond;       /* signalled when pending or answering drops to 0 */
     unsigned pending;          /* queued, not yet decided and resumed */
+    unsigned answering;        /* queued, and their request not yet completed */
     bool stopping;             /* new writes are not queued (http_stop) */
     /* The /metrics gauge: queued, not yet decided. It drops before the
      * connection is resumed, so that a client that has its answer never
@@ -103,6 +110,7 @@ struct http_req {
     struct MHD_Connection *conn;
     atomic_bool ready;
     int write_rc;
+    bool answering;            /* counted in http_writes.answering */
 };
 
 /* Called by libmicrohttpd with the request line's URI before it is decoded:
@@ -234,6 +242,8 @@ static void http_watchdog_stop(http_watchdog *d)
     }
 }
 
+static void http_writes_answered(http_writes *w, http_req *r);
+
 /* ---- access log ------------------------------------------------------------ */
 
 static void http_access_log(const http_req *r, const char *extra)
@@ -261,10 +271,12 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
         http_access_log(r, " stream=closed");
     else
         http_access_log(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
-    /* The client left (or the server is stopping) after its write was
-     * decided but before the answer: what follows the commit still runs. */
+    /* The connection ended after its write was decided but before the
+     * handler ran again (the server stopping without waiting for the
+     * answer any longer): what follows the commit still runs. */
     if (api_write_pending(&r->call) && atomic_load_explicit(&r->ready, memory_order_acquire))
         api_write_finish(&r->call, r->write_rc);
+    http_writes_answered(&((http_server *)cls)->writes, r);
     /* Keep-alive: the next request's clock starts now. */
     http_conn_phase(cls, conn, true);
     json_decref(r->call.out);
@@ -426,6 +438,19 @@ static void http_writes_done(http_writes *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* One request that queued a write completed: answered, or its connection
+ * gone. */
+static void http_writes_answered(http_writes *w, http_req *r)
+{
+    if (!r->answering)
+        return;
+    r->answering = false;
+    pthread_mutex_lock(&w->lock);
+    if (--w->answering == 0)
+        pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
 /* On the store's writer thread. */
 static void http_write_done(void *arg, int rc)
 {
@@ -449,6 +474,7 @@ static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection 
     bool open = !w->stopping;
     if (open) {
         w->pending++;
+        w->answering++;
         atomic_fetch_add_explicit(&w->waiting, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&w->lock);
@@ -456,6 +482,7 @@ static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection 
         return false;
     r->server = s;
     r->conn = conn;
+    r->answering = true;
     /* Suspended first: the write may be decided before this returns. */
     MHD_suspend_connection(conn);
     if (store_write_async(s->env->st, r->call.write_fn, r->call.write_arg, http_write_done, r) ==
@@ -464,18 +491,35 @@ static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection 
     atomic_fetch_sub_explicit(&w->waiting, 1, memory_order_relaxed);
     MHD_resume_connection(conn);
     http_writes_done(w);
+    http_writes_answered(w, r);
     return false;
 }
 
 /* From here on writes are not queued; returns once every queued one is
- * decided and its connection resumed: libmicrohttpd cannot stop with
- * suspended connections. */
+ * decided and its connection resumed (libmicrohttpd cannot stop with
+ * suspended connections), and then once each such request has been
+ * answered or its connection has gone, or HTTP_STOP_ANSWER_MS has passed:
+ * a client whose write was committed as meetd stopped gets its answer,
+ * not a closed connection. */
 static void http_writes_drain(http_writes *w)
 {
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     while (w->pending > 0)
         pthread_cond_wait(&w->cond, &w->lock);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += HTTP_STOP_ANSWER_MS / 1000;
+    until.tv_nsec += (long)(HTTP_STOP_ANSWER_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (w->answering > 0 && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+        ;
+    if (w->answering > 0)
+        log_error("stopping: %u answers to committed writes not sent in %d ms; their "
+                  "connections are closed", w->answering, HTTP_STOP_ANSWER_MS);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -646,7 +690,11 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     if (s == NULL)
         return -1;
     pthread_mutex_init(&s->writes.lock, NULL);
-    pthread_cond_init(&s->writes.cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->writes.cond, &ca);
+    pthread_condattr_destroy(&ca);
     s->env = env;
     s->metrics_public = cfg->metrics_public;
     if (http_watchdog_start(s, cfg->request_timeout) != 0) {

@@ -296,7 +296,7 @@ class QueuedWriteTest(MeetdCase):
         self.assertEqual(json.loads(data)["reason"], "gone")
         self.assert_absent(mid, bob)
 
-    def test_write_queued_at_shutdown_is_committed_and_meetd_exits_clean(self):
+    def test_write_queued_at_shutdown_is_answered_and_meetd_exits_clean(self):
         mid = self.new_meeting("alice")
         alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
         db = self.hold_the_database()
@@ -310,8 +310,14 @@ class QueuedWriteTest(MeetdCase):
         finally:
             db.execute("ROLLBACK")
             db.close()
+        # Committed as meetd stopped: the kicker hears so, not a closed
+        # connection (http_writes_drain waits for the answer).
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.read().strip(), b"{}")
         conn.close()
         self.server.stop()     # exit 0, no sanitizer report: nothing leaked
+        self.assertNotIn("answers to committed writes not sent", self.server.stderr())
         self.server.start()
         self.assert_absent(mid, bob)
 
