@@ -357,6 +357,7 @@ static void conn_close(store_conn *c)
         sqlite3_finalize(c->stmt[i]);
     if (sqlite3_close(c->db) != SQLITE_OK)
         conn_log(c->db, "close");
+    store_mcache_free(c->mcache);
     free(c);
 }
 
@@ -525,7 +526,7 @@ int store_open(const store_options *opt, store **out)
      * refused before anything about it changes. */
     if (store_pages_new(&s->pages) != 0 || make_db_file(s->path) != 0 || stamp_open(s) != 0 ||
         conn_open(s->path, true, s->durability, &s->writer) != 0 ||
-        store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
+        store_mcache_new(&s->writer->mcache) != 0 || store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
         store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0 || writer_start(s) != 0) {
         store_close(s);
         return -1;
@@ -620,6 +621,9 @@ static bool batch_job(store_conn *c, store_job *job)
     store_tx tx = {.conn = c};
     job->rc = tx_apply(&tx, job->fn, job->arg);
     job->keys_changed = tx.keys_changed && job->rc == 0;
+    /* It may have read a change of a meeting that is now undone. */
+    if (job->rc != 0)
+        store_mcache_clear(c->mcache);
     if (sqlite3_get_autocommit(c->db))
         return false;
     if (job->rc != 0 && conn_tx(c, STMT_JOB_ROLLBACK) != 0)
@@ -676,6 +680,11 @@ static void batch_run(store *s, store_job *batch)
     store_conn *c = s->writer;
     store_ckpt_batch_begin(s->ckpt);
     bool ok = conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) == 0;
+    if (ok) {
+        /* Failing only costs the copies: they are dropped. */
+        store_tx tx = {.conn = c};
+        (void)store_mcache_check(c->mcache, &tx);
+    }
     for (store_job *j = batch; ok && j != NULL; j = j->next)
         ok = batch_job(c, j);
     int64_t commit_us = 0;
@@ -699,6 +708,7 @@ static void batch_run(store *s, store_job *batch)
         if (keys_changed)
             stamp_move(s);
     } else {
+        store_mcache_clear(c->mcache);
         /* Nothing of this batch is committed: no job may say otherwise. */
         for (store_job *j = batch; j != NULL; j = j->next)
             if (j->rc == 0)

@@ -86,6 +86,8 @@ int store_app_delete(store_tx *tx, const char *app_id)
     tx->keys_changed = true;
     /* The foreign keys cascade: keys, meetings, and below the meetings their
      * hosts, occurrences, users, devices, bans and audit. */
+    if (tx->conn->mcache != NULL)
+        store_mcache_clear(tx->conn->mcache);
     sqlite3_stmt *st = store_stmt(tx, STMT_APP_DELETE);
     if (st == NULL)
         return STORE_ERROR;

@@ -59,6 +59,7 @@
     /* transaction control (connection level) */                                     \
     X(TX_BEGIN, "BEGIN")                                                              \
     X(TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                          \
+    X(DATA_VERSION, "PRAGMA data_version")                                            \
     X(TX_COMMIT, "COMMIT")                                                            \
     X(TX_ROLLBACK, "ROLLBACK")                                                        \
     /* atomic multi-statement primitives */                                           \
@@ -249,6 +250,7 @@ enum store_stmt_id {
 };
 
 typedef struct store_pages store_pages;
+typedef struct store_mcache store_mcache;
 
 /* One SQLite connection and its prepared statements. Used by one thread at a
  * time: the writer's by the writer thread, a reader's while checked out of
@@ -257,6 +259,7 @@ typedef struct store_conn {
     sqlite3 *db;
     bool writable;
     store_pages *pages;        /* the store's (sqlite_pages.c); NULL: none */
+    store_mcache *mcache;      /* the writer's only (sqlite_mcache.c); else NULL */
     sqlite3_stmt *stmt[STMT__COUNT];
 } store_conn;
 
@@ -370,5 +373,18 @@ bool store_pages_get(store_pages *p, int64_t meeting_id, int64_t sub, int64_t po
                      int64_t *before_no);
 void store_pages_put(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
                      int64_t before_no);
+
+/* The writer's copies of meetings (sqlite_mcache.c). get copies one out
+ * when it is held for that app; put keeps one; drop forgets one; clear
+ * forgets all. check, at the start of a write transaction, forgets all
+ * when another connection has committed since the last check. */
+int store_mcache_new(store_mcache **out);
+void store_mcache_free(store_mcache *mc);
+bool store_mcache_get(const store_mcache *mc, const char *app_id, int64_t meeting_id,
+                      core_meeting *out);
+void store_mcache_put(store_mcache *mc, const core_meeting *m);
+void store_mcache_drop(store_mcache *mc, int64_t meeting_id);
+void store_mcache_clear(store_mcache *mc);
+int store_mcache_check(store_mcache *mc, store_tx *tx);
 
 #endif

@@ -60,6 +60,8 @@ int store_meeting_insert(store_tx *tx, const core_meeting *m)
     if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX || m->n_occ < 0 ||
         m->n_occ > CORE_OCC_MAX)
         return store_invalid(tx, "meeting insert: host or occurrence count out of range");
+    if (tx->conn->mcache != NULL)
+        store_mcache_drop(tx->conn->mcache, m->meeting_id);
     /* All or nothing: after a CONFLICT the caller draws a new id or code
      * and tries again in the same transaction. */
     int rc = store_sp_begin(tx);
@@ -126,6 +128,9 @@ int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_M
 int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out)
 {
     assert(app_id != NULL && out != NULL);
+    store_mcache *mc = tx->conn->mcache;
+    if (mc != NULL && store_mcache_get(mc, app_id, meeting_id, out))
+        return STORE_OK;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_GET);
     if (st == NULL)
@@ -153,6 +158,8 @@ int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core
     }
     if (rc == -2)
         rc = store_invalid(tx, "meeting get: more hosts or occurrences than a meeting holds");
+    if (rc == STORE_OK && mc != NULL)
+        store_mcache_put(mc, out);
     return rc;
 }
 
@@ -191,6 +198,8 @@ int store_meeting_update_status(store_tx *tx, const core_meeting *m)
     assert(m != NULL);
     if (m->n_occ < 0 || m->n_occ > CORE_OCC_MAX)
         return store_invalid(tx, "meeting update: occurrence count out of range");
+    if (tx->conn->mcache != NULL)
+        store_mcache_drop(tx->conn->mcache, m->meeting_id);
     int rc = store_sp_begin(tx);
     if (rc != STORE_OK)
         return rc;

@@ -2390,6 +2390,106 @@ static void test_wal_pages_counted(void **state)
     assert_int_equal(raw_count(f->data, "users"), next);
 }
 
+/* ---- the writer's meeting copies ------------------------------------------ */
+
+/* Runs on the writer thread: it records what it saw (an assertion there
+ * could not unwind the test), the test thread checks. */
+struct mc_probe {
+    const char *app_id;
+    int set_status;      /* >= 0: write this status, then read again */
+    int fail;            /* the job's return: nonzero rolls it back */
+    int rc, status, reread_rc, reread_status;
+    char subject[CORE_SUBJECT_MAX + 1];
+};
+
+static int mc_job(store_tx *tx, void *arg)
+{
+    struct mc_probe *p = arg;
+    core_meeting m;
+    p->rc = store_meeting_get(tx, p->app_id, 1, &m);
+    if (p->rc != STORE_OK)
+        return p->fail;
+    p->status = m.status;
+    snprintf(p->subject, sizeof p->subject, "%s", m.subject);
+    if (p->set_status >= 0) {
+        m.status = p->set_status;
+        if (store_meeting_update_status(tx, &m) != STORE_OK)
+            return -1;
+        /* Read back inside the job: this may keep a copy of the change. */
+        p->reread_rc = store_meeting_get(tx, p->app_id, 1, &m);
+        p->reread_status = m.status;
+    }
+    return p->fail;
+}
+
+/* A job that reads meeting 1 as app_id: status -1 for "not there". */
+static void mc_expect(store *s, const char *app_id, int status, const char *subject)
+{
+    struct mc_probe p = {.app_id = app_id, .set_status = -1};
+    assert_int_equal(store_write(s, mc_job, &p), 0);
+    if (status < 0) {
+        assert_int_equal(p.rc, STORE_NOTFOUND);
+        return;
+    }
+    assert_int_equal(p.rc, STORE_OK);
+    assert_int_equal(p.status, status);
+    if (subject != NULL)
+        assert_string_equal(p.subject, subject);
+}
+
+static void outside_exec(const char *data, const char *sql)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/meetd.db", data);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void mc_meeting_insert_body(store_tx *tx, void *arg)
+{
+    core_meeting m;
+    mk_meeting(&m, (const char *)arg, 1, "000000003");
+    assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+}
+
+/* What the writer reads of a meeting is what the database holds, whoever
+ * changed it and whatever was undone: each step fails if the writer's
+ * copies outlive the change it names. */
+static void test_meeting_copies(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    mc_expect(f->s, "app1", CORE_ST_INIT, NULL);
+    mc_expect(f->s, "app2", -1, NULL);     /* meeting 1 is app1's only */
+    /* The writer's own change. */
+    struct mc_probe p = {.app_id = "app1", .set_status = CORE_ST_STARTED};
+    assert_int_equal(store_write(f->s, mc_job, &p), 0);
+    assert_int_equal(p.reread_rc, STORE_OK);
+    assert_int_equal(p.reread_status, CORE_ST_STARTED);
+    mc_expect(f->s, "app1", CORE_ST_STARTED, NULL);
+    /* A change read back, then rolled back with its job. */
+    struct mc_probe undone = {.app_id = "app1", .set_status = CORE_ST_ENDED, .fail = 9};
+    assert_int_equal(store_write(f->s, mc_job, &undone), 9);
+    assert_int_equal(undone.reread_status, CORE_ST_ENDED);
+    mc_expect(f->s, "app1", CORE_ST_STARTED, NULL);
+    /* Another connection's commit. */
+    outside_exec(f->data, "UPDATE meetings SET subject = 'changed outside' WHERE meeting_id = 1");
+    mc_expect(f->s, "app1", CORE_ST_STARTED, "changed outside");
+    outside_exec(f->data, "UPDATE meetings SET status = 2 WHERE meeting_id = 1");
+    mc_expect(f->s, "app1", CORE_ST_ENDED, NULL);
+    /* The app deleted, and its meetings with it. */
+    write_ok(f->s, app_delete_body, "app1");
+    mc_expect(f->s, "app1", -1, NULL);
+    /* The same id again, now another app's. */
+    write_ok(f->s, mc_meeting_insert_body, "app2");
+    mc_expect(f->s, "app1", -1, NULL);
+    mc_expect(f->s, "app2", CORE_ST_INIT, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2421,6 +2521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_restarts_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_pages_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meeting_copies, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
