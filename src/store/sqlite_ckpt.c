@@ -36,16 +36,21 @@
 /* SQLite's own auto-checkpoint threshold (pages of the WAL): a pass per
  * this many new pages. */
 #define STORE_CKPT_FRAMES 1000
-/* Past this the checkpointer works towards starting the WAL over. */
-#define STORE_CKPT_RESTART_FRAMES 4000
+/* Past this the checkpointer works towards starting the WAL over. Each
+ * start costs the writer a pause (the last pass: a sync of the WAL, up to
+ * STORE_CKPT_TAIL_FRAMES pages copied, a sync of the database file). At
+ * 4,000 pages that was 8-10 pauses a second at half the kickout maximum,
+ * a hundredth of the time, so the p99 (bench/README.md); at 16,000, two. */
+#define STORE_CKPT_RESTART_FRAMES 16000
 /* ... pausing the writer once at most this many pages are left to copy. */
 #define STORE_CKPT_TAIL_FRAMES 256
 /* Passes run back to back to get there before giving up until the next
  * wake-up (writes outpacing the copy, or a reader holding an old snapshot). */
 #define STORE_CKPT_CONVERGE_PASSES 4
-/* 16 x STORE_CKPT_FRAMES: 16 MiB of 1 KiB pages (64 MiB, journal_size_limit's
- * size, in a database created with 4 KiB pages before meetd chose 1 KiB). */
-#define STORE_CKPT_HARD_FRAMES 16000
+/* 4 x STORE_CKPT_RESTART_FRAMES: 64 MiB of 1 KiB pages, journal_size_limit's
+ * size (256 MiB in a database created with 4 KiB pages before meetd chose
+ * 1 KiB). */
+#define STORE_CKPT_HARD_FRAMES 64000
 
 struct store_ckpt {
     sqlite3 *db;               /* used only by the thread, once started */
