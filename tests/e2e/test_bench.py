@@ -1,0 +1,120 @@
+"""bench/meetbench and bench/summary.py against a real meetd (bench/README.md).
+
+make bench is not part of make test (it needs nginx and minutes), so these
+runs, a second each, are what keeps the load generator honest: every
+scenario finishes with no error, counts what it did, and reports errors and
+a refused setup the way the README says."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import meetd_harness as h
+from meetd_harness import MeetdCase
+
+BENCH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")
+SUMMARY = os.path.join(BENCH_DIR, "summary.py")
+# What each scenario does, by operation (bench/README.md "meetbench").
+OPS = {"kickout": {"kickout", "join"}, "join-churn": {"leave", "join"},
+       "participants": {"participants"}, "mixed": {"participants", "join", "kickout"}}
+
+
+def meetbench_bin():
+    path = os.environ.get("MEETBENCH_BIN")
+    if not path:
+        raise unittest.SkipTest("MEETBENCH_BIN is not set (run through ctest)")
+    return path
+
+
+class MeetbenchTest(MeetdCase):
+    def bench(self, *args, profile=None):
+        """Runs meetbench --json; returns (exit status, result or None, stderr)."""
+        cmd = [meetbench_bin(), "--json", "--connections", "4", "--threads", "1",
+               "--duration", "1", "--warmup", "0"]
+        if profile is not False:
+            cmd += ["--profile", profile or os.path.join(self.server.data, "credentials")]
+        proc = subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=h.DEADLINE * 3, env=h.child_env())
+        out = proc.stdout.decode()
+        return proc.returncode, (json.loads(out) if out.strip() else None), proc.stderr.decode()
+
+    def assert_clean(self, rc, res, err, ops):
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(res["errors"], 0, res["error_kinds"])
+        self.assertEqual(res["error_kinds"], {})
+        self.assertGreater(res["requests"], 0)
+        counted = {name for name, o in res["ops"].items() if o["count"] > 0}
+        self.assertEqual(counted, ops)
+        self.assertEqual(sum(o["count"] for o in res["ops"].values()), res["requests"])
+        for name, o in res["ops"].items():
+            if o["count"]:
+                self.assertLessEqual(o["p50_ms"], o["p99_ms"], name)
+                self.assertLessEqual(o["p99_ms"], o["p999_ms"] + 1e-9, name)
+                self.assertLessEqual(o["p999_ms"], o["max_ms"] * 1.02 + 1e-9, name)
+                self.assertGreater(o["mean_ms"], 0, name)
+
+    def test_every_scenario_runs_clean(self):
+        for scenario, ops in sorted(OPS.items()):
+            with self.subTest(scenario=scenario):
+                rc, res, err = self.bench("--meetings", "2", "--participants", "6", scenario)
+                self.assert_clean(rc, res, err, ops)
+                self.assertEqual(res["scenario"], scenario)
+                if scenario in ("kickout", "join-churn"):
+                    # A step is a pair: its two operations alternate.
+                    a, b = (res["ops"][o]["count"] for o in sorted(ops))
+                    self.assertLessEqual(abs(a - b), 4)
+
+    def test_static_against_healthz(self):
+        url = "http://127.0.0.1:%d/healthz" % self.server.port
+        rc, res, err = self.bench("--url", url, "static", profile=False)
+        self.assert_clean(rc, res, err, {"static"})
+
+    def test_open_loop_never_outruns_its_rate(self):
+        rc, res, err = self.bench("--meetings", "1", "--participants", "4", "--rate", "40",
+                                  "kickout")
+        self.assert_clean(rc, res, err, {"kickout", "join"})
+        # 40 steps a second for one second: never more (a late step is sent
+        # late, not dropped, so fewer only when the machine stalls).
+        self.assertLessEqual(res["ops"]["kickout"]["count"], 41)
+
+    def test_answers_that_are_not_2xx_are_errors(self):
+        url = "http://127.0.0.1:%d/no-such-path" % self.server.port
+        rc, res, err = self.bench("--url", url, "static", profile=False)
+        self.assertEqual(rc, 3, err)                    # finished, but answers were wrong
+        self.assertGreater(res["errors"], 0)
+        self.assertEqual(res["errors"], res["requests"])  # every answer, none a success
+        self.assertEqual(res["ops"], {})
+        kinds = list(res["error_kinds"])
+        self.assertEqual(len(kinds), 1, kinds)
+        self.assertRegex(kinds[0], r"^404/\d+$")           # status/error_code
+
+    def test_a_refused_setup_fails_the_run(self):
+        creds = dict(self.server.creds)
+        creds["MEETD_SECRET_KEY"] = "0" * len(creds["MEETD_SECRET_KEY"])
+        with tempfile.NamedTemporaryFile("w", suffix=".creds", delete=False) as f:
+            f.write("".join("%s=%s\n" % kv for kv in creds.items()))
+        self.addCleanup(os.unlink, f.name)
+        before = self.metrics()["meetd_joins_total"]
+        rc, res, err = self.bench("--meetings", "1", "--participants", "4", "kickout",
+                                  profile=f.name)
+        self.assertEqual(rc, 1, err)
+        self.assertIsNone(res)
+        self.assertIn("run failed", err)
+        self.assertEqual(self.metrics()["meetd_joins_total"], before)
+
+    def test_summary_line_reads_a_result(self):
+        rc, res, err = self.bench("--meetings", "1", "--participants", "4", "kickout")
+        self.assert_clean(rc, res, err, {"kickout", "join"})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(res, f)
+        self.addCleanup(os.unlink, f.name)
+        out = subprocess.run([sys.executable, SUMMARY, "line", "full-kickout", f.name],
+                             stdout=subprocess.PIPE, check=True).stdout.decode()
+        self.assertRegex(out, r"^bench: full-kickout: \d+ req/s \(.*kickout \d+/s.*\) "
+                              r"p50 [0-9.]+ p99 [0-9.]+ p99\.9 [0-9.]+ ms, errors 0")
+
+
+if __name__ == "__main__":
+    unittest.main()
