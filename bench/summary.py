@@ -133,6 +133,17 @@ def report(directory):
             print("        0.5 x nginx in kickouts is %.0f meetd requests/s (each kickout with its "
                   "re-join): %.2f x libmicrohttpd alone answering {} in this run (%.0f req/s)" % (
                       need, ratio(need, mhd["rps"]), mhd["rps"]))
+            # The client shares the machine: its own CPU a request, measured
+            # on this run's kickouts, plus a server that costs no more than
+            # libmicrohttpd answering {} (mhd-static's), bound any server.
+            client_us = 1e6 * full["client_cpu"] / full["rps"] if full["client_cpu"] > 0 else 0
+            server_us = 1e6 * mhd["server_cpu"] / mhd["rps"] if mhd["server_cpu"] > 0 else 0
+            cores = os.cpu_count() or 1
+            if client_us > 0 and server_us > 0:
+                best = cores * 1e6 / (client_us + server_us) * k / full["rps"]
+                print("        bound: the client's CPU a kickout request (%.1f us) plus a server as "
+                      "cheap as libmicrohttpd alone (%.1f us) on %d CPUs: at most %.0f kickouts/s "
+                      "= %.3f x nginx" % (client_us, server_us, cores, best, ratio(best, base)))
         if end:
             print("        nginx at the end of the run: %.0f req/s (%+.0f %%); against it "
                   "%.3f x" % (end["rps"], 100 * (ratio(end["rps"], base) - 1),
