@@ -376,8 +376,9 @@ void store_pages_put(store_pages *p, int64_t meeting_id, int64_t sub, int64_t po
 
 /* The writer's copies of meetings (sqlite_mcache.c). get copies one out
  * when it is held for that app; put keeps one; drop forgets one; clear
- * forgets all. check, at the start of a write transaction, forgets all
- * when another connection has committed since the last check. */
+ * forgets all (the apps without webhooks too). check, at the start of a
+ * write transaction, clears when another connection has committed since
+ * the last check. no_hooks: the app was seen without webhooks since. */
 int store_mcache_new(store_mcache **out);
 void store_mcache_free(store_mcache *mc);
 bool store_mcache_get(const store_mcache *mc, const char *app_id, int64_t meeting_id,
@@ -385,6 +386,9 @@ bool store_mcache_get(const store_mcache *mc, const char *app_id, int64_t meetin
 void store_mcache_put(store_mcache *mc, const core_meeting *m);
 void store_mcache_drop(store_mcache *mc, int64_t meeting_id);
 void store_mcache_clear(store_mcache *mc);
+bool store_mcache_no_hooks(store_mcache *mc, const char *app_id);
+void store_mcache_put_no_hooks(store_mcache *mc, const char *app_id);
+void store_mcache_drop_hooks(store_mcache *mc, const char *app_id);
 int store_mcache_check(store_mcache *mc, store_tx *tx);
 
 #endif

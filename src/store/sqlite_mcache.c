@@ -1,17 +1,20 @@
-/* The writer's copies of the meetings it read lately.
+/* The writer's copies of the meetings it read lately, and the apps it
+ * found without webhooks.
  *
  * Every kickout and join reads its meeting (the row, its hosts, its
  * occurrences: three statements) on the writer thread, which runs all
  * writes one after another, so that reading was a tenth of the writer's
  * time at the kickout maximum (bench/README.md). The writer keeps the last
- * meetings it read and answers from them.
+ * meetings it read and answers from them. Likewise each kickout looks up
+ * its app's webhooks twice (participant-kicked, participant-left), and
+ * most apps have none: the writer remembers which apps had none.
  *
  * A copy is right as long as nothing changed the meeting since it was
  * read:
  * - the writer's own changes go through store_meeting_update_status and
- *   store_meeting_insert, which drop the meeting's copy, and through
- *   store_app_delete (whose cascade takes meetings with it), which drops
- *   them all;
+ *   store_meeting_insert, which drop the meeting's copy, store_webhook_insert,
+ *   which drops the app's "none", and store_app_delete (whose cascade takes
+ *   meetings and webhooks with it), which drops everything;
  * - a job rolled back (to its savepoint) or a batch that did not commit
  *   may have read a change that is now undone: all are dropped then;
  * - any other connection's commit (another process on the same database,
@@ -27,15 +30,22 @@
 
 /* Direct-mapped; a slot is only filled when used (a meeting is ~7.5 KB). */
 #define STORE_MCACHE_SLOTS 128
+#define STORE_MCACHE_APPS 64
 
 typedef struct mcache_slot {
     bool used;
     core_meeting m;
 } mcache_slot;
 
+typedef struct mcache_app {
+    bool used;
+    char app_id[CORE_APPID_MAX + 1];
+} mcache_app;
+
 struct store_mcache {
     int64_t data_version;      /* as last read; -1 before the first read */
     mcache_slot *slot[STORE_MCACHE_SLOTS];
+    mcache_app no_hooks[STORE_MCACHE_APPS];   /* apps seen without webhooks */
 };
 
 int store_mcache_new(store_mcache **out)
@@ -88,11 +98,43 @@ void store_mcache_drop(store_mcache *mc, int64_t meeting_id)
         s->used = false;
 }
 
+static mcache_app *mcache_app_at(store_mcache *mc, const char *app_id)
+{
+    uint64_t h = 0xcbf29ce484222325u;     /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)app_id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3u;
+    return &mc->no_hooks[h % STORE_MCACHE_APPS];
+}
+
+bool store_mcache_no_hooks(store_mcache *mc, const char *app_id)
+{
+    const mcache_app *a = mcache_app_at(mc, app_id);
+    return a->used && strcmp(a->app_id, app_id) == 0;
+}
+
+void store_mcache_put_no_hooks(store_mcache *mc, const char *app_id)
+{
+    if (strlen(app_id) > CORE_APPID_MAX)
+        return;
+    mcache_app *a = mcache_app_at(mc, app_id);
+    strcpy(a->app_id, app_id);
+    a->used = true;
+}
+
+void store_mcache_drop_hooks(store_mcache *mc, const char *app_id)
+{
+    mcache_app *a = mcache_app_at(mc, app_id);
+    if (strcmp(a->app_id, app_id) == 0)
+        a->used = false;
+}
+
 void store_mcache_clear(store_mcache *mc)
 {
     for (int i = 0; i < STORE_MCACHE_SLOTS; i++)
         if (mc->slot[i] != NULL)
             mc->slot[i]->used = false;
+    for (int i = 0; i < STORE_MCACHE_APPS; i++)
+        mc->no_hooks[i].used = false;
 }
 
 int store_mcache_check(store_mcache *mc, store_tx *tx)

@@ -42,6 +42,8 @@ static int exec_one(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int b
 int store_webhook_insert(store_tx *tx, store_webhook *w)
 {
     assert(w != NULL);
+    if (tx->conn->mcache != NULL)
+        store_mcache_drop_hooks(tx->conn->mcache, w->app_id);
     sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_INSERT);
     if (st == NULL)
         return STORE_ERROR;
@@ -73,11 +75,13 @@ int store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, stor
 struct webhook_iter {
     store_webhook_cb cb;
     void *arg;
+    int rows;
 };
 
 static int webhook_row(sqlite3_stmt *st, void *ctx)
 {
-    const struct webhook_iter *it = ctx;
+    struct webhook_iter *it = ctx;
+    it->rows++;
     store_webhook w;
     col_webhook(st, 0, &w);
     return it->cb(&w, it->arg);
@@ -86,12 +90,18 @@ static int webhook_row(sqlite3_stmt *st, void *ctx)
 int store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg)
 {
     assert(app_id != NULL && cb != NULL);
+    store_mcache *mc = tx->conn->mcache;
+    if (mc != NULL && store_mcache_no_hooks(mc, app_id))
+        return STORE_OK;
     sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_LIST);
     if (st == NULL)
         return STORE_ERROR;
-    struct webhook_iter it = {cb, arg};
-    return store_each(tx, STMT_WEBHOOK_LIST, st, store_bind_str(st, 1, app_id, STORE_ARG_MAX),
-                      webhook_row, &it);
+    struct webhook_iter it = {cb, arg, 0};
+    int rc = store_each(tx, STMT_WEBHOOK_LIST, st, store_bind_str(st, 1, app_id, STORE_ARG_MAX),
+                        webhook_row, &it);
+    if (rc == STORE_OK && it.rows == 0 && mc != NULL)
+        store_mcache_put_no_hooks(mc, app_id);
+    return rc;
 }
 
 int store_webhook_count(store_tx *tx, const char *app_id, int64_t *count)

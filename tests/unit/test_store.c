@@ -2491,6 +2491,84 @@ static void test_meeting_copies(void **state)
     mc_expect(f->s, "app2", CORE_ST_INIT, NULL);
 }
 
+/* What the writer lists of an app's webhooks follows the database in
+ * the same ways, though it remembers apps that have none. */
+struct hooks_probe {
+    const char *app_id;
+    bool insert;               /* add one first */
+    int64_t delete_id;         /* > 0: delete this one first */
+    int fail;                  /* the job's return */
+    int rc, listed;
+    int64_t inserted_id;
+};
+
+static int hooks_count_cb(const store_webhook *w, void *arg)
+{
+    (void)w;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int hooks_job(store_tx *tx, void *arg)
+{
+    struct hooks_probe *p = arg;
+    if (p->insert) {
+        store_webhook w;
+        memset(&w, 0, sizeof w);
+        snprintf(w.app_id, sizeof w.app_id, "%s", p->app_id);
+        snprintf(w.url, sizeof w.url, "https://example.com/hook");
+        snprintf(w.token, sizeof w.token, "token");
+        w.created_at = 1700000000000;
+        if (store_webhook_insert(tx, &w) != STORE_OK)
+            return -1;
+        p->inserted_id = w.webhook_id;
+    }
+    if (p->delete_id > 0 && store_webhook_delete(tx, p->app_id, p->delete_id) != STORE_OK)
+        return -1;
+    p->listed = 0;
+    p->rc = store_webhook_list(tx, p->app_id, hooks_count_cb, &p->listed);
+    return p->fail;
+}
+
+static int hooks_listed(store *s, const char *app_id)
+{
+    struct hooks_probe p = {.app_id = app_id};
+    assert_int_equal(store_write(s, hooks_job, &p), 0);
+    assert_int_equal(p.rc, STORE_OK);
+    return p.listed;
+}
+
+static void test_webhook_none_remembered(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app2", 2, "000000002");
+    assert_int_equal(hooks_listed(f->s, "app1"), 0);     /* remembered: none */
+    assert_int_equal(hooks_listed(f->s, "app2"), 0);
+    /* The writer adds one. */
+    struct hooks_probe add = {.app_id = "app1", .insert = true};
+    assert_int_equal(store_write(f->s, hooks_job, &add), 0);
+    assert_int_equal(add.listed, 1);
+    assert_int_equal(hooks_listed(f->s, "app1"), 1);
+    assert_int_equal(hooks_listed(f->s, "app2"), 0);
+    /* Deleted, listed as none inside the job, and rolled back with it. */
+    struct hooks_probe undone = {.app_id = "app1", .delete_id = add.inserted_id, .fail = 5};
+    assert_int_equal(store_write(f->s, hooks_job, &undone), 5);
+    assert_int_equal(undone.listed, 0);
+    assert_int_equal(hooks_listed(f->s, "app1"), 1);
+    /* Another connection adds one to the app remembered as having none. */
+    outside_exec(f->data, "INSERT INTO webhooks (app_id, url, token, created_at) "
+                          "VALUES ('app2', 'https://example.com/x', 't', 1)");
+    assert_int_equal(hooks_listed(f->s, "app2"), 1);
+    /* The app deleted with its webhooks, then made again. */
+    write_ok(f->s, app_delete_body, "app1");
+    seed(f->s, "app1", 3, "000000003");
+    assert_int_equal(hooks_listed(f->s, "app1"), 0);
+    struct hooks_probe again = {.app_id = "app1", .insert = true};
+    assert_int_equal(store_write(f->s, hooks_job, &again), 0);
+    assert_int_equal(hooks_listed(f->s, "app1"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2523,6 +2601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_restarts_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_pages_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_copies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_none_remembered, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
