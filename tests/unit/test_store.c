@@ -2116,13 +2116,18 @@ static void test_keys_stamp_old_file(void **state)
 
 /* ---- the background checkpointer ---------------------------------------- */
 
-static void ckpt_user_body(store_tx *tx, void *arg)
+/* A user of meeting 1 named prefix and i. */
+static void insert_user_tagged(store_tx *tx, const char *prefix, int i)
 {
-    int i = *(int *)arg;
     char tag[32];
-    snprintf(tag, sizeof tag, "ckpt%d", i);
+    snprintf(tag, sizeof tag, "%s%d", prefix, i);
     core_user u = mk_user(tag, "", tag);
     assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+}
+
+static void ckpt_user_body(store_tx *tx, void *arg)
+{
+    insert_user_tagged(tx, "ckpt", *(int *)arg);
 }
 
 static void test_checkpointer(void **state)
@@ -2339,12 +2344,8 @@ struct wal_users_job {
 static void wal_users_body(store_tx *tx, void *arg)
 {
     const struct wal_users_job *j = arg;
-    for (int i = j->first; i < j->first + j->count; i++) {
-        char tag[32];
-        snprintf(tag, sizeof tag, "wal%d", i);
-        core_user u = mk_user(tag, "", tag);
-        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
-    }
+    for (int i = j->first; i < j->first + j->count; i++)
+        insert_user_tagged(tx, "wal", i);
 }
 
 /* meetd_store_wal_pages_total against the frames each commit really
