@@ -526,7 +526,8 @@ int store_open(const store_options *opt, store **out)
      * refused before anything about it changes. */
     if (store_pages_new(&s->pages) != 0 || make_db_file(s->path) != 0 || stamp_open(s) != 0 ||
         conn_open(s->path, true, s->durability, &s->writer) != 0 ||
-        store_mcache_new(&s->writer->mcache) != 0 || store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
+        store_mcache_new(&s->writer->mcache) != 0 ||
+        store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
         store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0 || writer_start(s) != 0) {
         store_close(s);
         return -1;
