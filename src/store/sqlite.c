@@ -620,11 +620,12 @@ static bool batch_job(store_conn *c, store_job *job)
         return !sqlite3_get_autocommit(c->db);
     }
     store_tx tx = {.conn = c};
+    store_mcache_job_begin(c->mcache);
     job->rc = tx_apply(&tx, job->fn, job->arg);
     job->keys_changed = tx.keys_changed && job->rc == 0;
-    /* It may have read a change of a meeting that is now undone. */
+    /* It may have read back a change that is now undone. */
     if (job->rc != 0)
-        store_mcache_clear(c->mcache);
+        store_mcache_job_undone(c->mcache);
     if (sqlite3_get_autocommit(c->db))
         return false;
     if (job->rc != 0 && conn_tx(c, STMT_JOB_ROLLBACK) != 0)

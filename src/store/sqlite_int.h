@@ -389,6 +389,10 @@ void store_mcache_clear(store_mcache *mc);
 bool store_mcache_no_hooks(store_mcache *mc, const char *app_id);
 void store_mcache_put_no_hooks(store_mcache *mc, const char *app_id);
 void store_mcache_drop_hooks(store_mcache *mc, const char *app_id);
+/* Around each job: a rolled-back job clears only when it changed what the
+ * copies hold (a drop or a clear since job_begin). */
+void store_mcache_job_begin(store_mcache *mc);
+void store_mcache_job_undone(store_mcache *mc);
 int store_mcache_check(store_mcache *mc, store_tx *tx);
 
 #endif

@@ -15,8 +15,10 @@
  *   store_meeting_insert, which drop the meeting's copy, store_webhook_insert,
  *   which drops the app's "none", and store_app_delete (whose cascade takes
  *   meetings and webhooks with it), which drops everything;
- * - a job rolled back (to its savepoint) or a batch that did not commit
- *   may have read a change that is now undone: all are dropped then;
+ * - a job rolled back (to its savepoint) that changed a meeting or a
+ *   webhook may have read its change back, now undone: all are dropped
+ *   then (a job refused by the rules, which changed none, keeps them);
+ *   likewise a batch that did not commit;
  * - any other connection's commit (another process on the same database,
  *   `meetd app delete`) moves SQLite's data_version, which the writer reads
  *   at the start of each batch, inside its write transaction: all are
@@ -44,6 +46,7 @@ typedef struct mcache_app {
 
 struct store_mcache {
     int64_t data_version;      /* as last read; -1 before the first read */
+    bool changed;              /* the current job dropped or cleared something */
     mcache_slot *slot[STORE_MCACHE_SLOTS];
     mcache_app no_hooks[STORE_MCACHE_APPS];   /* apps seen without webhooks */
 };
@@ -93,6 +96,7 @@ void store_mcache_put(store_mcache *mc, const core_meeting *m)
 
 void store_mcache_drop(store_mcache *mc, int64_t meeting_id)
 {
+    mc->changed = true;
     mcache_slot *s = mc->slot[mcache_index(meeting_id)];
     if (s != NULL && s->m.meeting_id == meeting_id)
         s->used = false;
@@ -123,6 +127,7 @@ void store_mcache_put_no_hooks(store_mcache *mc, const char *app_id)
 
 void store_mcache_drop_hooks(store_mcache *mc, const char *app_id)
 {
+    mc->changed = true;
     mcache_app *a = mcache_app_at(mc, app_id);
     if (strcmp(a->app_id, app_id) == 0)
         a->used = false;
@@ -130,11 +135,20 @@ void store_mcache_drop_hooks(store_mcache *mc, const char *app_id)
 
 void store_mcache_clear(store_mcache *mc)
 {
+    mc->changed = true;
     for (int i = 0; i < STORE_MCACHE_SLOTS; i++)
         if (mc->slot[i] != NULL)
             mc->slot[i]->used = false;
     for (int i = 0; i < STORE_MCACHE_APPS; i++)
         mc->no_hooks[i].used = false;
+}
+
+void store_mcache_job_begin(store_mcache *mc) { mc->changed = false; }
+
+void store_mcache_job_undone(store_mcache *mc)
+{
+    if (mc->changed)
+        store_mcache_clear(mc);
 }
 
 int store_mcache_check(store_mcache *mc, store_tx *tx)

@@ -117,6 +117,9 @@ int store_webhook_count(store_tx *tx, const char *app_id, int64_t *count)
 int store_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id)
 {
     assert(app_id != NULL);
+    /* Marks the job as a changer: rolled back, its "none" must go too. */
+    if (tx->conn->mcache != NULL)
+        store_mcache_drop_hooks(tx->conn->mcache, app_id);
     /* The foreign key cascades to the webhook's deliveries, pending ones
      * included: nobody is left to deliver them to. */
     sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_DELETE);
