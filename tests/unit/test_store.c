@@ -2319,12 +2319,21 @@ static struct wal_state wal_read(const char *data)
 /* A PASSIVE checkpoint through a connection of the test's own, closed at
  * once: with meetd's writer idle it copies the whole WAL, so meetd's next
  * write starts the WAL over. */
-static void wal_checkpoint_outside(const char *data)
+/* A connection of the test's own to the store's database, as another
+ * process would have: it waits up to 5 s for meetd's writer. */
+static sqlite3 *outside_open(const char *data)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/meetd.db", data);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static void wal_checkpoint_outside(const char *data)
+{
+    sqlite3 *db = outside_open(data);
     /* A connection sees the WAL only from its first read: until then a
      * checkpoint on it does nothing and says -1, -1. */
     assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL),
@@ -2441,11 +2450,7 @@ static void mc_expect(store *s, const char *app_id, int status, const char *subj
 
 static void outside_exec(const char *data, const char *sql)
 {
-    char path[256];
-    snprintf(path, sizeof path, "%s/meetd.db", data);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3 *db = outside_open(data);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
