@@ -410,7 +410,9 @@ static int participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
  * The first jump deep into a meeting steps over what lies before it once,
  * leaving those marks; any later jump below the deepest mark steps over
  * fewer than a stride and a page. Sets *before_no to the session at
- * pos - 1. */
+ * pos - 1. pos is below the number of sessions (store_participants_list
+ * answers anything further out without coming here), so each loop runs at
+ * most sessions / STORE_PAGE_STRIDE times, whatever number the client sent. */
 #define STORE_PAGE_STRIDE 1024
 
 static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
@@ -447,6 +449,23 @@ static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeti
     return STORE_OK;
 }
 
+/* The number of sessions of the meeting (sub_meeting_id -1) or of one
+ * occurrence, from session_counts: one row per occurrence, whatever the
+ * number of sessions. */
+static int participants_count(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                              int64_t *count)
+{
+    bool all = sub_meeting_id == -1;
+    enum store_stmt_id id = all ? STMT_PART_COUNT_ALL : STMT_PART_COUNT_SUB;
+    sqlite3_stmt *st = store_stmt(tx, id);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    if (!all)
+        b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
+    return store_count(tx, id, st, b, count);
+}
+
 int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
                             int64_t pos, int size, store_participant_cb cb, void *arg,
                             int64_t *total)
@@ -455,24 +474,23 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
     bool all = sub_meeting_id == -1;
     store_page(&pos, &size);
 
-    if (total != NULL) {
-        enum store_stmt_id cid = all ? STMT_PART_COUNT_ALL : STMT_PART_COUNT_SUB;
-        sqlite3_stmt *st = store_stmt(tx, cid);
-        if (st == NULL)
-            return STORE_ERROR;
-        int b = sqlite3_bind_int64(st, 1, meeting_id);
-        if (!all)
-            b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
-        int rc = store_count(tx, cid, st, b, total);
-        if (rc != STORE_OK)
-            return rc;
-    }
-    if (size == 0)
+    /* Counted whether or not the caller wants the total: pos is the
+     * client's number, and everything below walks towards it (marks a
+     * stride apart, then an offset on the index). Past the last session
+     * the page is empty and nothing is walked, so no page costs more than
+     * the meeting's own sessions, however far out pos lies. */
+    int64_t count = 0;
+    int rc = participants_count(tx, meeting_id, sub_meeting_id, &count);
+    if (rc != STORE_OK)
+        return rc;
+    if (total != NULL)
+        *total = count;
+    if (size == 0 || pos >= count)
         return STORE_OK;
 
     struct participant_iter it = {cb, arg, 0, 0};
     int64_t before_no = 0;
-    int rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
+    rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
     if (rc == STORE_NOTFOUND && pos >= STORE_PAGE_STRIDE) {
         rc = participants_jump(tx, meeting_id, sub_meeting_id, pos, &before_no);
         /* No session at pos - 1: the page is past the end, and empty. */

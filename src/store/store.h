@@ -165,7 +165,10 @@ int store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_
                           core_device *out);
 
 /* Device sessions of a meeting in join order, with their users. sub_meeting_id
- * -1 lists every occurrence's. Fills *total with the number of sessions. */
+ * -1 lists every occurrence's. Fills *total with the number of sessions. pos
+ * is an offset into them (negative: 0), size the page's (negative: 0); a
+ * page at or past the last session is empty and costs what the first page
+ * costs, however large pos is. */
 typedef int (*store_participant_cb)(const core_device *d, const core_user *u, void *arg);
 int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
                             int64_t pos, int size, store_participant_cb cb, void *arg,
@@ -184,7 +187,7 @@ int store_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg
 /* ---- audit log ----------------------------------------------------------- */
 
 int store_audit_insert(store_tx *tx, core_audit *a);           /* sets a->audit_no */
-/* Newest first. */
+/* Newest first, paged as participants are (a page past the end is empty). */
 typedef int (*store_audit_cb)(const core_audit *a, void *arg);
 int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
                      store_audit_cb cb, void *arg, int64_t *total);

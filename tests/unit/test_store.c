@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sched.h>
@@ -1629,6 +1630,140 @@ static void test_participants_jumps(void **state)
     free(j.page.no);
 }
 
+/* Positions no meeting reaches, and the edges of its end: every page is
+ * empty with the right total (a negative pos is the first page), and is
+ * answered at once. What this guards against walked towards the client's
+ * pos a stride at a time, inside the call, where no assertion can stop it
+ * (pos 2^63 - 1 ran for ever, 10^12 for seconds): so the pages are asked
+ * for on a thread of their own and waited for with a deadline far beyond
+ * what they take. */
+#define FAR_DEADLINE_S 10
+#define FAR_SUBS 4
+#define FAR_CASES 20
+
+struct far_case {
+    int64_t sub, pos;
+    int size;
+    int rc, n;                 /* the answer: store code, rows */
+    int64_t total;
+};
+
+struct far_run {
+    store *s;
+    struct far_case c[FAR_SUBS * FAR_CASES];
+    int n_cases;
+    int read_rc;
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static int far_count(const core_device *d, const core_user *u, void *arg)
+{
+    (void)d;
+    (void)u;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* No assertions here: this runs off cmocka's thread. */
+static int far_read(store_tx *tx, void *arg)
+{
+    struct far_run *r = arg;
+    for (int i = 0; i < r->n_cases; i++) {
+        struct far_case *c = &r->c[i];
+        c->total = -1;
+        c->rc = store_participants_list(tx, 1, c->sub, c->pos, c->size, far_count, &c->n,
+                                        &c->total);
+    }
+    return 0;
+}
+
+static void *far_main(void *arg)
+{
+    struct far_run *r = arg;
+    int rc = store_read(r->s, far_read, r);
+    pthread_mutex_lock(&r->mu);
+    r->read_rc = rc;
+    r->done = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void far_totals_body(store_tx *tx, void *arg)
+{
+    int64_t *totals = arg;
+    const int64_t subs[FAR_SUBS] = {-1, SUB_A, SUB_B, 42};
+    for (int s = 0; s < FAR_SUBS; s++)
+        assert_int_equal(store_participants_list(tx, 1, subs[s], 0, 0, NULL, NULL, &totals[s]),
+                         STORE_OK);
+}
+
+static void test_participants_far_pages(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    write_ok(f->s, sessions_fill_body, &(int){JUMP_N});
+    const int64_t subs[FAR_SUBS] = {-1, SUB_A, SUB_B, 42};
+    int64_t totals[FAR_SUBS];
+    read_ok(f->s, far_totals_body, totals);
+    assert_int_equal(totals[0], JUMP_N);
+    assert_int_equal(totals[3], 0);
+
+    static struct far_run r; /* left to a stuck thread if the deadline passes */
+    memset(&r, 0, sizeof r);
+    r.s = f->s;
+    for (int s = 0; s < FAR_SUBS; s++) {
+        int64_t t = totals[s];
+        const struct { int64_t pos; int size; } at[FAR_CASES] = {
+            {t - 1, 30}, {t, 30}, {t + 1, 30}, {t, INT_MAX}, {4 * JUMP_STRIDE, 100},
+            {INT64_C(10000000000), 20}, {INT64_C(1000000000000), 100},
+            {INT64_C(4611686018427387904), 100}, {INT64_MAX - 100, 100},
+            {INT64_MAX - 1, INT_MAX}, {INT64_MAX, 1}, {INT64_MAX, 100}, {INT64_MAX, 0},
+            {INT64_MAX, -1}, {-1, 30}, {INT64_MIN, 5}, {-1, INT_MAX}, {t - 1, INT_MAX},
+            {JUMP_STRIDE, INT_MAX}, {INT64_MAX, INT_MAX}};
+        for (int k = 0; k < FAR_CASES; k++)
+            r.c[r.n_cases++] = (struct far_case){.sub = subs[s], .pos = at[k].pos,
+                                                 .size = at[k].size};
+    }
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += FAR_DEADLINE_S;
+    bodies_running++; /* a stuck reader: the fixture abandons the store */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, far_main, &r), 0);
+    pthread_mutex_lock(&r.mu);
+    int wait = 0;
+    while (!r.done && wait != ETIMEDOUT)
+        wait = pthread_cond_timedwait(&r.cv, &r.mu, &deadline);
+    bool done = r.done;
+    pthread_mutex_unlock(&r.mu);
+    if (!done) {
+        pthread_detach(th);
+        fail_msg("%d pages past the end still unanswered after %d s", r.n_cases,
+                 FAR_DEADLINE_S);
+    }
+    pthread_join(th, NULL);
+    bodies_running--;
+    assert_int_equal(r.read_rc, 0);
+    for (int i = 0; i < r.n_cases; i++) {
+        const struct far_case *c = &r.c[i];
+        int64_t t = totals[i / FAR_CASES];
+        /* A negative pos is 0, a negative size 0 (store_page). */
+        int64_t pos = c->pos < 0 ? 0 : c->pos, size = c->size < 0 ? 0 : c->size;
+        int64_t want = pos >= t ? 0 : (t - pos < size ? t - pos : size);
+        if (c->rc != STORE_OK || c->total != t || c->n != want)
+            fail_msg("sub %" PRId64 " pos %" PRId64 " size %d: rc %d, total %" PRId64
+                     ", %d rows; want total %" PRId64 ", %" PRId64 " rows",
+                     c->sub, c->pos, c->size, c->rc, c->total, c->n, t, want);
+    }
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+}
+
 static void test_participants_walk(void **state)
 {
     fixture *f = *state;
@@ -2599,6 +2734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_participants_deep_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_jumps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_far_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
