@@ -155,7 +155,9 @@ int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
         if (rc != STORE_OK)
             return rc;
     }
-    if (size == 0)
+    /* A page past the end is empty: OFFSET would step over every row to
+     * find that out. */
+    if (size == 0 || (total != NULL && pos >= *total))
         return STORE_OK;
     sqlite3_stmt *st = store_stmt(tx, STMT_AUDIT_LIST);
     if (st == NULL)

@@ -261,7 +261,9 @@ int store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t 
         if (rc != STORE_OK)
             return rc;
     }
-    if (size == 0)
+    /* A page past the end is empty: OFFSET would step over every row to
+     * find that out. */
+    if (size == 0 || (total != NULL && pos >= *total))
         return STORE_OK;
     sqlite3_stmt *st = store_stmt(tx, list_id);
     if (st == NULL)

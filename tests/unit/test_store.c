@@ -1978,6 +1978,16 @@ static void audit_body(store_tx *tx, void *arg)
     p.n = 0;
     assert_int_equal(store_audit_list(tx, 1, 24, 10, see_audit, &p, &total), STORE_OK);
     assert_int_equal(p.n, 0);
+    /* Past the end however far, with or without a total: empty. */
+    const int64_t far[] = {25, 1024, INT64_C(1000000000000), INT64_MAX - 10, INT64_MAX};
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        total = -1;
+        assert_int_equal(store_audit_list(tx, 1, far[i], INT_MAX, see_audit, &p, &total),
+                         STORE_OK);
+        assert_int_equal(total, 24);
+        assert_int_equal(store_audit_list(tx, 1, far[i], 100, see_audit, &p, NULL), STORE_OK);
+        assert_int_equal(p.n, 0);
+    }
     assert_int_equal(store_audit_list(tx, 3, 0, 10, see_audit, &p, &total), STORE_OK);
     assert_int_equal(total, 0);
 }
