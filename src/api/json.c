@@ -98,14 +98,21 @@ meetd_err api_field_bool(api_call *c, json_t *obj, const char *key, bool require
     return ME_OK;
 }
 
-/* Strict decimal: digits only, no sign, no spaces, fits in int64. */
+/* Strict decimal: digits only, no sign, no spaces, fits in int64. Leading
+ * zeros count for nothing, however many ("0010" is 10): the value is judged,
+ * not its spelling, so a number in range is never refused as out of range.
+ * The scan is bounded by the request's own size. */
 static bool api_parse_decimal(const char *s, long long *out)
 {
-    if (s == NULL || *s == '\0' || strlen(s) > 19)
+    if (s == NULL || *s == '\0')
         return false;
     for (const char *p = s; *p; p++)
         if (*p < '0' || *p > '9')
             return false;
+    while (s[0] == '0' && s[1] != '\0')
+        s++;
+    if (strlen(s) > 19)
+        return false;
     errno = 0;
     long long v = strtoll(s, NULL, 10);
     if (errno != 0)
