@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
 
 import meetd_harness as h
 from meetd_harness import DEADLINE, kick_body, op_ms, op_userid, tgt_ms
@@ -1105,6 +1106,166 @@ class UriTrickTest(HostileCase):
         self.assert_unchanged(before, mid)
         self.assert_serving()
 
+
+# ---------------------------------------------------------------- numbers beyond the data
+
+FAR_BOUND = 5.0            # a page past the end answers in milliseconds
+INT64_MAX = 2 ** 63 - 1
+FAR_POSITIONS = ("10000000000", "1000000000000", str(2 ** 62), str(INT64_MAX - 101),
+                 str(INT64_MAX - 1), str(INT64_MAX), "000" + str(INT64_MAX),
+                 "0" * 60 + str(INT64_MAX), "0" * 40 + "1000000000000")
+
+
+class FarNumbersTest(HostileCase):
+    """Numbers the client chose (positions, counts, occurrence ids) far
+    beyond the data: no request's work may grow with them. A page asked for
+    far past the end (api.md "Paging") is an empty page, answered as fast
+    as the first. meetd used to walk towards such a pos 1,024 positions at
+    a time: 10^12 took 14 s of a request thread, 2^63 - 1 for ever, and two
+    such requests (the default two threads) took /healthz down and left
+    meetd deaf to SIGTERM."""
+    server_per_test = True     # a stuck server is killed with its test
+
+    def get_within(self, uri, bound=FAR_BOUND, signed=True):
+        """GET on a fresh connection: (status, JSON body), or a failure when
+        no answer comes within bound seconds."""
+        data = (signed_raw(self.client, "GET", uri) if signed else
+                b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                % uri.encode("latin-1"))
+        t0 = time.monotonic()
+        responses, _, _ = exchange(self.server.port, data, bound=bound)
+        self.assertTrue(responses, "GET %s: no answer within %.0f s" % (uri[:120], bound))
+        status, headers, body = responses[-1]
+        self.assertLess(time.monotonic() - t0, bound, uri[:120])
+        return status, json.loads(body.decode("utf-8"))
+
+    def assert_empty_page(self, uri, pos, first, rows_key):
+        status, body = self.get_within(uri)
+        self.assertEqual(status, 200, (uri[:120], body))
+        self.assertEqual(set(body), set(first), uri[:120])
+        self.assertEqual((body[rows_key], body["total_count"], body["has_remaining"],
+                          body["next_pos"]), ([], first["total_count"], False, pos), uri[:120])
+        for key in set(first) - {rows_key, "has_remaining", "next_pos"}:
+            self.assertEqual(body[key], first[key], key)
+
+    def three_in(self):
+        mid = self.new_meeting("alice")
+        for i, user in enumerate(("alice", "bob", "carol")):
+            self.join(mid, user, i + 1)
+        return mid
+
+    def test_participants_far_past_the_end(self):
+        mid = self.three_in()
+        uri = "/v1/meetings/%s/participants?userid=alice&pos=%s&size=%d"
+        status, first = self.get_within(uri % (mid, "0", 20))
+        self.assertEqual((status, first["total_count"], len(first["participants"])), (200, 3, 3))
+        # No subTest: once one page has hung, meetd answers nothing more.
+        for pos in ("3", "4", "1023", "1024", "1025", "4096") + FAR_POSITIONS:
+            for size in (1, 20, 100):
+                self.assert_empty_page(uri % (mid, pos, size), int(pos), first, "participants")
+
+    def test_position_spelt_with_leading_zeros(self):
+        """A position is its value: zeros in front change nothing, however
+        many; a value past 2^63 - 1 is refused however it is spelt."""
+        mid = self.three_in()
+        uri = "/v1/meetings/%s/participants?userid=alice&pos=%s"
+        for pos, want in (("0" * 40, ["alice", "bob", "carol"]),
+                          ("0" * 40 + "1", ["bob", "carol"]), ("0002", ["carol"])):
+            with self.subTest(pos=pos):
+                status, body = self.get_within(uri % (mid, pos))
+                self.assertEqual((status, [r["userid"] for r in body["participants"]],
+                                  body["next_pos"]), (200, want, 3), body)
+        for pos in (str(INT64_MAX + 1), "0" * 30 + str(INT64_MAX + 1), str(2 ** 64),
+                    "9" * 400, "-" + str(INT64_MAX + 1), "-1", "1e18", " 1", "+1", "1 "):
+            with self.subTest(pos=pos[:40]):
+                status, body = self.get_within(uri % (mid, urllib.parse.quote(pos, safe="")))
+                self.assertEqual((status, body["error_info"]["error_code"]), (400, 190004), body)
+
+    def test_far_pages_do_not_take_the_server_down(self):
+        """Far pages asked for by as many clients at once as meetd has
+        request threads (two by default): /healthz answers meanwhile, every
+        far page is answered, and SIGTERM still stops meetd."""
+        mid = self.three_in()
+        uris = ["/v1/meetings/%s/participants?userid=alice&pos=%s&size=100" % (mid, pos)
+                for pos in (str(INT64_MAX), "1000000000000")]
+        answers = []
+        lock = threading.Lock()
+
+        def far_requests():
+            for i in range(10):
+                data = signed_raw(self.client, "GET", uris[i % 2])
+                try:
+                    responses, _, _ = exchange(self.server.port, data, bound=FAR_BOUND)
+                except OSError:        # meetd killed once the test had failed
+                    responses = None
+                with lock:
+                    answers.append(responses[-1][0] if responses else None)
+
+        threads = [threading.Thread(target=far_requests, daemon=True) for _ in range(2)]
+        for t in threads:
+            t.start()
+        health = 0
+        deadline = time.monotonic() + 4 * FAR_BOUND
+        while any(t.is_alive() for t in threads) or health == 0:
+            self.assertLess(time.monotonic(), deadline, "far pages still running")
+            status, body = self.get_within("/healthz", signed=False)
+            self.assertEqual((status, body), (200, {"status": "ok"}))
+            health += 1
+        for t in threads:
+            t.join(FAR_BOUND)
+        self.assertEqual(answers, [200] * 20)
+        self.assert_serving(within=FAR_BOUND)
+        t0 = time.monotonic()
+        self.server.stop()       # fails unless meetd exits 0 within the harness's deadline
+        self.assertLess(time.monotonic() - t0, FAR_BOUND, "SIGTERM took too long")
+
+    def test_occurrence_numbers_far_out(self):
+        """Recurrence counts and dates, and sub_meeting_id, far beyond any
+        series: refused or empty at once (a series is at most 200
+        occurrences, api.md "Create a meeting")."""
+        start = h.now() + 3600
+        times = {"start_time": str(start), "end_time": str(start + 3600)}
+        for rtype in range(5):
+            for rule in ({"until_type": 1, "until_count": INT64_MAX},
+                         {"until_type": 1, "until_count": 2 ** 31},
+                         {"until_type": 1, "until_count": 2 ** 32 + 2},
+                         {"until_type": 0, "until_date": INT64_MAX},
+                         {"until_type": 0, "until_date": 253402300799}):
+                rule = dict(rule, recurring_type=rtype)
+                with self.subTest(rule=rule):
+                    data = signed_raw(self.client, "POST", "/v1/meetings",
+                                      self.meeting_body(rule=rule, **times))
+                    responses, _, _ = exchange(self.server.port, data, bound=FAR_BOUND)
+                    self.assertTrue(responses, "no answer within %.0f s" % FAR_BOUND)
+                    status, headers, body = responses[-1]
+                    self.assertEqual(self.assert_json_error(status, headers, body), 190004)
+        info = self.create_meeting(rule={"recurring_type": 0, "until_type": 1, "until_count": 3},
+                                   **times)
+        mid, sub = info["meeting_id"], info["sub_meetings"][0]["sub_meeting_id"]
+        uri = "/v1/meetings/%s/participants?userid=alice&sub_meeting_id=%s&pos=%s"
+        status, first = self.get_within(uri % (mid, sub, "0"))
+        self.assertEqual((status, first["total_count"]), (200, 0), first)
+        for pos in FAR_POSITIONS:
+            self.assert_empty_page(uri % (mid, sub, pos), int(pos), first, "participants")
+        for bad in (str(INT64_MAX), "9" * 400, str(int(sub) + 2 ** 64), "-1"):
+            with self.subTest(sub_meeting_id=bad[:40]):
+                status, body = self.get_within(uri % (mid, bad, "0"))
+                self.assertEqual((status, body["error_info"]["error_code"]), (400, 190004), body)
+
+    def test_audit_and_deliveries_far_past_the_end(self):
+        # Deliveries to a port nobody listens on: rows that stay (retried).
+        self.assert_ok(self.client.post("/meetd/v1/webhooks", {"url": "http://127.0.0.1:9/"}))
+        mid, alice, bob = self.scene()
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)]))
+        pages = (("/meetd/v1/meetings/%s/audit?pos=%%s&size=%%d" % mid, "records"),
+                 ("/meetd/v1/webhooks/deliveries?pos=%s&size=%d", "deliveries"))
+        for uri, rows_key in pages:
+            status, first = self.get_within(uri % ("0", 100))
+            self.assertEqual((status, len(first[rows_key]) > 0), (200, True), first)
+            end = str(first["total_count"])
+            for pos in (end, "1024") + FAR_POSITIONS:
+                for size in (1, 100):
+                    self.assert_empty_page(uri % (pos, size), int(pos), first, rows_key)
 
 if __name__ == "__main__":
     unittest.main()
