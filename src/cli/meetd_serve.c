@@ -341,7 +341,7 @@ static int serve_run(const serve_opts *o)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    store_options so = {.data_dir = o->data, .durability = o->durability};
+    store_options so = {.data_dir = o->data, .durability = o->durability, .exclusive = true};
     /* Once, before any thread exists: curl_global_init is not thread-safe. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialise libcurl");
