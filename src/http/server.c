@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -657,7 +659,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 }
 
 static int http_bind_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                          unsigned *flags)
+                          socklen_t *len, unsigned *flags)
 {
     memset(ss, 0, sizeof *ss);
     if (strcmp(host, "localhost") == 0)
@@ -667,28 +669,84 @@ static int http_bind_addr(const char *host, uint16_t port, struct sockaddr_stora
     if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons(port);
+        *len = sizeof *in4;
         return 0;
     }
     if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons(port);
+        *len = sizeof *in6;
         *flags |= MHD_USE_IPv6;
         return 0;
     }
     return -1;
 }
 
-int http_start(const http_config *cfg, const api_env *env, http_server **out)
+/* The listening socket is made here rather than by libmicrohttpd, so that
+ * an address that cannot be had is a start-up error that says why. It has
+ * SO_REUSEADDR (a restarted meetd binds while its predecessor's
+ * connections linger in TIME_WAIT) and never SO_REUSEPORT: with it a
+ * second meetd on a taken address would start without a word and the
+ * kernel would split the connections between the two. */
+static int http_listen(const http_config *cfg, unsigned *flags, int *out, uint16_t *port)
 {
     struct sockaddr_storage ss;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (http_bind_addr(cfg->host, cfg->port, &ss, &flags) != 0) {
+    socklen_t len;
+    if (http_bind_addr(cfg->host, cfg->port, &ss, &len, flags) != 0) {
         log_error("cannot listen on '%s': not an IP address", cfg->host);
         return -1;
     }
-    http_server *s = calloc(1, sizeof *s);
-    if (s == NULL)
+    const char *fmt = ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u";
+    char where[300];
+    snprintf(where, sizeof where, fmt, cfg->host, (unsigned)cfg->port);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_error("cannot listen on %s: socket: %s", where, strerror(errno));
         return -1;
+    }
+    int on = 1;
+    /* IPv6 only, as libmicrohttpd's own sockets without MHD_USE_DUAL_STACK. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0)) {
+        log_error("cannot listen on %s: setsockopt: %s", where, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        log_error("cannot listen on %s: %s%s", where, strerror(e),
+                  e == EADDRINUSE ? " (another process, perhaps another meetd serve, "
+                                    "listens there)" : "");
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+        log_error("cannot listen on %s: %s", where, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+    *out = fd;
+    return 0;
+}
+
+int http_start(const http_config *cfg, const api_env *env, http_server **out)
+{
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    int fd;
+    uint16_t port;
+    if (http_listen(cfg, &flags, &fd, &port) != 0)
+        return -1;
+    http_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        close(fd);
+        return -1;
+    }
     pthread_mutex_init(&s->writes.lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -700,11 +758,13 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     if (http_watchdog_start(s, cfg->request_timeout) != 0) {
         http_writes_free(&s->writes);
         free(s);
+        close(fd);
         return -1;
     }
+    /* From here the socket is libmicrohttpd's: MHD_stop_daemon closes it. */
     s->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, http_access, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, port, NULL, NULL, http_access, s,
+        MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
@@ -713,17 +773,16 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
-        log_error("cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
+        log_error("cannot serve on %s:%u: libmicrohttpd did not start", cfg->host,
+                  (unsigned)port);
         http_watchdog_stop(&s->dog);
         http_writes_free(&s->writes);
         free(s);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info != NULL ? info->port : cfg->port;
+    s->port = port;
     *out = s;
     return 0;
 }

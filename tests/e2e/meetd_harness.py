@@ -467,6 +467,27 @@ class Server:
         return creds
 
 
+def run_serve(args, timeout=DEADLINE):
+    """A `meetd serve` expected to fail at start: (exit status, stderr), or
+    (None, stderr) when it started listening instead (it is then stopped)."""
+    proc = subprocess.Popen([meetd_bin(), "serve"] + list(args), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=child_env())
+    lines = []
+    try:
+        deadline = time.monotonic() + timeout
+        for raw in iter(proc.stderr.readline, b""):
+            lines.append(raw.decode("utf-8", "replace"))
+            if "meetd: listening on" in lines[-1] or time.monotonic() > deadline:
+                return None, "".join(lines)
+        return proc.wait(timeout), "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(DEADLINE)
+        proc.stderr.close()
+
+
 # ---------------------------------------------------------------- body builders
 
 def op_ms(dev, instanceid=None):
