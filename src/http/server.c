@@ -338,27 +338,46 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static void http_stream_free(void *cls) { live_stream_close(cls); }
 
+static ssize_t http_no_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 /* A device event stream: a response with no length whose bytes come from
- * the live hub as events happen. */
+ * the live hub as events happen. Without a stream (HEAD), the same
+ * response with nothing in it: the same headers as GET's. */
 static enum MHD_Result http_send_stream(struct MHD_Connection *conn, http_req *r,
                                         struct live_stream *stream)
 {
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 4096, http_stream_read, stream, http_stream_free);
+    struct MHD_Response *resp =
+        stream != NULL ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                           http_stream_read, stream,
+                                                           http_stream_free)
+                       : MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                           http_no_stream_read, NULL, NULL);
+    /* libmicrohttpd (0.9.75) sends a chunked body's last chunk even for
+     * HEAD: a body where none may be. Answered as to HTTP/1.0 there is no
+     * chunking (the connection closes instead) and nothing follows the
+     * headers. */
+    if (stream == NULL && resp != NULL)
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     if (resp == NULL) {
-        live_stream_close(stream);
+        if (stream != NULL)
+            live_stream_close(stream);
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-TC-Trace", r->trace);
-    live_stream_attach(stream, conn);
+    if (stream != NULL)
+        live_stream_attach(stream, conn);
     enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     r->status = MHD_HTTP_OK;
     /* A stream lasts as long as its device: log its start, not only its end. */
-    r->stream = true;
-    http_access_log(r, " stream=open");
+    r->stream = stream != NULL;
+    if (r->stream)
+        http_access_log(r, " stream=open");
     return ret;
 }
 
@@ -424,7 +443,7 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, http_req *r)
         /* The client sees only the default message of an internal error. */
         err_set(&c->err, ME_INTERNAL, NULL);
     }
-    if (c->stream != NULL && c->err.err == ME_OK)
+    if ((c->stream != NULL || c->stream_head) && c->err.err == ME_OK)
         return http_send_stream(conn, r, c->stream);
     return http_send(conn, r, c);
 }
@@ -620,7 +639,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
                                "request body larger than 65536 bytes");
     }
 
-    if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
+    /* HEAD as GET (api_dispatch): libmicrohttpd sends no body for it. */
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+        strcmp(url, "/metrics") == 0) {
         if (s->metrics_public || http_client_loopback(conn))
             return http_send_metrics(conn, r, s);
         return http_send_error(conn, r, s->env, ME_ROUTE, "no such API");

@@ -1,5 +1,6 @@
 """Connections, event streams and descriptors (configuration.md, operations.md
 "Limits", api.md "Device event stream")."""
+import http.client
 import json
 import re
 import shutil
@@ -131,6 +132,18 @@ class StreamCapsTest(MeetdCase):
         self.assertEqual(status, 200, new)
         self.addCleanup(new.close)
         self.assertIsNone(old.next_event(), "the replaced stream should end")
+
+    def test_head_of_a_capped_stream_says_so(self):
+        mid, _ = self.meeting_with_host(self.client)
+        self.fill(self.client, mid, 10)
+        extra = self.join(mid, "extra", 2)
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=h.DEADLINE)
+        try:
+            conn.request("HEAD", "/meetd/v1/events?device_token=" +
+                         urllib.parse.quote(extra["device_token"], safe=""))
+            self.assertEqual(conn.getresponse().status, 429)
+        finally:
+            conn.close()
 
 
 class LowDescriptorLimitTest(MeetdCase):
