@@ -9,7 +9,9 @@
  * Per device the hub keeps a small record: its open stream, the final event
  * it was sent (kept a while, so that a stream opened just after the device
  * was removed still hears why), and since when its stream has been gone
- * (for the presence grace period). */
+ * (for the presence grace period). Per app it counts the open streams
+ * (live_app), for the per-app cap; a stream is admitted under the hub lock,
+ * so two opening at once cannot both take the last place (live_admit). */
 #include <assert.h>
 #include "live/live.h"
 
