@@ -475,12 +475,13 @@ class Server:
         return creds
 
 
-def run_serve(args, timeout=DEADLINE):
+def run_serve(args, timeout=DEADLINE, env=None):
     """A `meetd serve` expected to fail at start: (exit status, stderr), or
-    (None, stderr) when it started listening instead (it is then stopped)."""
+    (None, stderr) when it started listening instead (it is then stopped).
+    env: MEETD_* variables to set."""
     proc = subprocess.Popen([meetd_bin(), "serve"] + list(args), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=child_env())
+                            env=dict(child_env(), **(env or {})))
     lines = []
     try:
         deadline = time.monotonic() + timeout

@@ -212,8 +212,9 @@ class OptionsTest(unittest.TestCase):
         self.data = tempfile.mkdtemp(prefix="meetd-e2e-")
         self.addCleanup(shutil.rmtree, self.data, True)
 
-    def serve(self, *args):
-        return h.run_serve(["--listen", "127.0.0.1:0", "--data", self.data] + list(args))
+    def serve(self, *args, env=None):
+        return h.run_serve(["--listen", "127.0.0.1:0", "--data", self.data] + list(args),
+                           env=env)
 
     def test_usage_errors(self):
         for args in (("--api-reserve", "0"), ("--api-reserve", "-1"), ("--api-reserve", "x"),
@@ -222,6 +223,22 @@ class OptionsTest(unittest.TestCase):
                 rc, err = self.serve(*args)
                 self.assertEqual(rc, 2, err)
                 self.assertIn(args[0], err)
+
+    def test_environment_variables(self):
+        for var in ("MEETD_API_RESERVE", "MEETD_MAX_STREAMS_PER_APP"):
+            with self.subTest(var=var):
+                rc, err = self.serve(env={var: "0"})
+                self.assertEqual(rc, 2, err)
+                self.assertIn("invalid %s='0'" % var, err)
+        rc, err = self.serve("--max-connections", "50",
+                             env={"MEETD_API_RESERVE": "5", "MEETD_MAX_STREAMS_PER_APP": "7"})
+        self.assertIsNone(rc, err)
+        self.assertIn("event streams at most 45 (5 connections kept for API requests), 7 per app",
+                      err)
+        # A flag wins over its variable.
+        rc, err = self.serve("--api-reserve", "6", env={"MEETD_API_RESERVE": "5"})
+        self.assertIsNone(rc, err)
+        self.assertIn("(6 connections kept for API requests)", err)
 
     def test_reserve_must_leave_streams(self):
         rc, err = self.serve("--max-connections", "40", "--api-reserve", "40")
