@@ -60,11 +60,14 @@ for d in $SCALE_DURABILITY; do
   done
 done
 
-# 2 and 3. Streams: STREAMS devices in 10 meetings, each with its stream.
+# 2 and 3. Streams: STREAMS devices in 10 meetings, each with its stream,
+# all of one app: the caps are opened up to them (1,000 connections kept
+# for the requests beside the streams).
 per=$(( (STREAMS + 9) / 10 ))
 for d in $SCALE_DURABILITY; do
   start_meetd "meetd-streams-$d" "$d" --threads "$MEETD_THREADS" \
-    --max-connections $(( STREAMS + 1000 ))
+    --max-connections $(( STREAMS + 1000 )) --api-reserve 1000 \
+    --max-streams-per-app "$STREAMS"
   bench "scale-streams-$d" --profile "$MEETD_CREDS" --pid "$MEETD_PID" --connections 4 \
     --setup-connections 64 --meetings 10 --participants "$per" --kicks "$KICKS" \
     --rate "$KICK_RATE" --hold 2 streams

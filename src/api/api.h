@@ -64,6 +64,9 @@ struct api_call {
      * the error body of err. */
     json_t *out;
     struct live_stream *stream;
+    /* HEAD of an event stream that would open: the stream's headers, no
+     * stream (opening one would end the device's live stream). */
+    bool stream_head;
     meetd_error err;
 
     /* Set by the HTTP layer: a handler's write may finish after

@@ -1,5 +1,6 @@
 /* GET /meetd/v1/events?device_token=...: a device's event stream. The token
- * alone authorises it (devices hold no app secret). */
+ * alone authorises it (devices hold no app secret). HEAD answers what GET
+ * would, without opening or ending a stream. */
 #include "api/api.h"
 
 #include <string.h>
@@ -28,9 +29,23 @@ void api_events(api_call *c)
         api_fail(c, ME_INTERNAL, NULL);
         return;
     }
-    int rc = live_stream_open(c->env->live, device_no, hash, &c->stream);
-    if (rc == 1)
+    bool head = strcmp(c->method, "HEAD") == 0;
+    int rc = head ? live_stream_probe(c->env->live, device_no, hash)
+                  : live_stream_open(c->env->live, device_no, hash, &c->stream);
+    unsigned max_streams, per_app;
+    live_stream_limits(c->env->live, &max_streams, &per_app);
+    if (rc == LIVE_OPEN_OK)
+        c->stream_head = head;
+    else if (rc == LIVE_OPEN_UNKNOWN)
         api_fail(c, ME_UNAUTHORIZED, "invalid or expired device_token");
-    else if (rc != 0)
+    else if (rc == LIVE_OPEN_APP_FULL)
+        api_fail(c, ME_STREAMS_APP,
+                 "too many event streams open for this app: at most %u at once "
+                 "(--max-streams-per-app); close one or retry later", per_app);
+    else if (rc == LIVE_OPEN_FULL)
+        api_fail(c, ME_STREAMS_FULL,
+                 "event streams are at capacity: at most %u at once, the other connections "
+                 "are kept for API requests (--api-reserve); retry later", max_streams);
+    else
         api_fail(c, ME_INTERNAL, "cannot open the event stream");
 }

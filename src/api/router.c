@@ -158,10 +158,14 @@ void api_dispatch(api_call *c)
     bool other_method = false;
     c->err.err = ME_OK;
     c->err.msg[0] = '\0';
+    /* Every GET route answers HEAD: the same handler, the same status and
+     * headers (libmicrohttpd sends no body for HEAD). A signed HEAD is
+     * signed as HEAD (c->method), as sent on the request line. */
+    const char *method = strcmp(c->method, "HEAD") == 0 ? "GET" : c->method;
     for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++) {
         if (!api_match(api_routes[i].pattern, c->path, c))
             continue;
-        if (strcmp(api_routes[i].method, c->method) == 0) {
+        if (strcmp(api_routes[i].method, method) == 0) {
             found = &api_routes[i];
             break;
         }

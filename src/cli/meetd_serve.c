@@ -18,6 +18,7 @@
 #include "cli/meetd_cli.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/limits.h"
 #include "http/server.h"
 #include "live/live.h"
 #include "live/webhook.h"
@@ -32,6 +33,8 @@ typedef struct serve_opts {
     const char *data;
     unsigned threads;
     unsigned max_connections;
+    unsigned api_reserve;          /* 0: http_limits_size's default */
+    unsigned max_streams_per_app;  /* 0: http_limits_size's default */
     unsigned per_ip;
     unsigned idle_timeout;
     unsigned request_timeout;
@@ -51,7 +54,12 @@ static void serve_usage(FILE *f)
             "  --listen HOST:PORT       address (MEETD_LISTEN, default %s; port 0: any)\n"
             "  --data DIR               data directory (MEETD_DATA, default %s)\n"
             "  --threads N              request threads (MEETD_THREADS, default 2)\n"
-            "  --max-connections N      open connections (MEETD_MAX_CONNECTIONS, default 4096)\n"
+            "  --max-connections N      open connections (MEETD_MAX_CONNECTIONS, default 4096;\n"
+            "                           lowered to what the open-files limit can hold)\n"
+            "  --api-reserve N          connections event streams never take (MEETD_API_RESERVE,\n"
+            "                           default a tenth of the connections)\n"
+            "  --max-streams-per-app N  event streams of one app (MEETD_MAX_STREAMS_PER_APP,\n"
+            "                           default half of the streams)\n"
             "  --per-ip-connections N   per client address, 0 = off (MEETD_PER_IP_CONNECTIONS)\n"
             "  --idle-timeout S         seconds of silence before closing (MEETD_IDLE_TIMEOUT, default 30)\n"
             "  --request-timeout S      seconds for a request to arrive whole (MEETD_REQUEST_TIMEOUT, default 30)\n"
@@ -167,6 +175,10 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
         o->threads = (unsigned)n;
     else if (strcmp(name, "max-connections") == 0 && n >= 1)
         o->max_connections = (unsigned)n;
+    else if (strcmp(name, "api-reserve") == 0 && n >= 1)
+        o->api_reserve = (unsigned)n;
+    else if (strcmp(name, "max-streams-per-app") == 0 && n >= 1)
+        o->max_streams_per_app = (unsigned)n;
     else if (strcmp(name, "per-ip-connections") == 0)
         o->per_ip = (unsigned)n;
     else if (strcmp(name, "idle-timeout") == 0 && n >= 1)
@@ -187,6 +199,8 @@ static const struct option serve_longopts[] = {
     {"data", required_argument, NULL, 0},
     {"threads", required_argument, NULL, 0},
     {"max-connections", required_argument, NULL, 0},
+    {"api-reserve", required_argument, NULL, 0},
+    {"max-streams-per-app", required_argument, NULL, 0},
     {"per-ip-connections", required_argument, NULL, 0},
     {"idle-timeout", required_argument, NULL, 0},
     {"request-timeout", required_argument, NULL, 0},
@@ -320,6 +334,39 @@ static void serve_replay_floor(auth_replay *replay)
     }
 }
 
+/* Sizes the connections to the descriptors (http/limits.h) and says so:
+ * an operator reads here what meetd will hold. */
+static int serve_limits(const serve_opts *o, const unsigned long nofile[3], int raised,
+                        http_limits *l)
+{
+    *l = (http_limits){.nofile = nofile[1], .open_fds = http_limits_open_fds(),
+                       .threads = o->threads, .want_connections = o->max_connections,
+                       .want_reserve = o->api_reserve,
+                       .want_per_app = o->max_streams_per_app};
+    char why[256];
+    if (http_limits_size(l, why, sizeof why) != 0) {
+        log_error("cannot serve: %s", why);
+        return -1;
+    }
+    char rl[96];
+    if (raised != 0)
+        snprintf(rl, sizeof rl, "soft limit not raised to the hard limit %lu", nofile[2]);
+    else if (nofile[0] != nofile[1])
+        snprintf(rl, sizeof rl, "soft limit raised from %lu to the hard limit", nofile[0]);
+    else
+        snprintf(rl, sizeof rl, "the hard limit");
+    char asked[64] = "as asked";
+    if (l->max_connections < o->max_connections)
+        snprintf(asked, sizeof asked, "--max-connections %u lowered to fit", o->max_connections);
+    log_info("limits: open files %lu (%s); connections %u (%s: %lu descriptors kept for "
+             "meetd itself: %lu open at start, %u per thread, 1 listening, %d spare); "
+             "event streams at most %u (%u connections kept for API requests), %u per app",
+             nofile[1], rl, l->max_connections, asked, l->held_back, l->open_fds,
+             HTTP_LIMITS_FD_PER_THREAD, HTTP_LIMITS_FD_SPARE, l->max_streams, l->api_reserve,
+             l->max_streams_per_app);
+    return 0;
+}
+
 static int serve_run(const serve_opts *o)
 {
     int ret = 1;
@@ -340,8 +387,11 @@ static int serve_run(const serve_opts *o)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Before anything opens: every connection is a descriptor. */
+    unsigned long nofile[3] = {0, 0, 0};   /* soft before, soft now, hard */
+    int nofile_raised = http_limits_raise_nofile(&nofile[0], &nofile[1], &nofile[2]);
 
-    store_options so = {.data_dir = o->data, .durability = o->durability};
+    store_options so = {.data_dir = o->data, .durability = o->durability, .exclusive = true};
     /* Once, before any thread exists: curl_global_init is not thread-safe. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialise libcurl");
@@ -369,14 +419,20 @@ static int serve_run(const serve_opts *o)
     /* Before the hub and the server, the two that enqueue events. */
     if (webhook_worker_start(st, &o->hooks, &hooks) != 0)
         goto out;
+    /* Counted now: the store, the log and the webhook worker are open. */
+    http_limits lim;
+    if (serve_limits(o, nofile, nofile_raised, &lim) != 0)
+        goto out;
     live_config lc = {.heartbeat_ms = (int)o->heartbeat * 1000,
-                      .grace_ms = (int)o->presence_grace * 1000};
+                      .grace_ms = (int)o->presence_grace * 1000,
+                      .max_streams = lim.max_streams,
+                      .max_streams_per_app = lim.max_streams_per_app};
     if (live_hub_new(&lc, st, hooks, &live) != 0)
         goto out;
     api_env env = {.st = st, .replay = replay, .rl = rl, .keys = keys, .live = live,
                    .hooks = hooks};
     http_config hc = {.host = o->host, .port = (uint16_t)o->port, .threads = o->threads,
-                      .max_connections = o->max_connections,
+                      .max_connections = lim.max_connections,
                       .per_ip_connections = o->per_ip, .idle_timeout = o->idle_timeout,
                       .request_timeout = o->request_timeout,
                       .metrics_public = o->metrics_public};

@@ -23,6 +23,10 @@ static const struct {
     [ME_UNAUTHORIZED] = {401, 190303, "authentication failed"},
     [ME_BAD_SIGNATURE] = {401, 200003, "Signature failed"},
     [ME_RATE_LIMITED] = {429, 190310, "rate limit exceeded"},
+    /* The limit family's code, with the status that says whose limit it
+     * is: 429 the client's own app's, 503 the server's. */
+    [ME_STREAMS_APP] = {429, 190310, "too many event streams open for this app"},
+    [ME_STREAMS_FULL] = {503, 190310, "event streams are at capacity"},
     [ME_INTERNAL] = {500, 5108, "internal error"},
 };
 

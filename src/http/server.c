@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -336,27 +338,46 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static void http_stream_free(void *cls) { live_stream_close(cls); }
 
+static ssize_t http_no_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 /* A device event stream: a response with no length whose bytes come from
- * the live hub as events happen. */
+ * the live hub as events happen. Without a stream (HEAD), the same
+ * response with nothing in it: the same headers as GET's. */
 static enum MHD_Result http_send_stream(struct MHD_Connection *conn, http_req *r,
                                         struct live_stream *stream)
 {
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 4096, http_stream_read, stream, http_stream_free);
+    struct MHD_Response *resp =
+        stream != NULL ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                           http_stream_read, stream,
+                                                           http_stream_free)
+                       : MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+                                                           http_no_stream_read, NULL, NULL);
+    /* libmicrohttpd (0.9.75) sends a chunked body's last chunk even for
+     * HEAD: a body where none may be. Answered as to HTTP/1.0 there is no
+     * chunking (the connection closes instead) and nothing follows the
+     * headers. */
+    if (stream == NULL && resp != NULL)
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     if (resp == NULL) {
-        live_stream_close(stream);
+        if (stream != NULL)
+            live_stream_close(stream);
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-TC-Trace", r->trace);
-    live_stream_attach(stream, conn);
+    if (stream != NULL)
+        live_stream_attach(stream, conn);
     enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     r->status = MHD_HTTP_OK;
     /* A stream lasts as long as its device: log its start, not only its end. */
-    r->stream = true;
-    http_access_log(r, " stream=open");
+    r->stream = stream != NULL;
+    if (r->stream)
+        http_access_log(r, " stream=open");
     return ret;
 }
 
@@ -422,7 +443,7 @@ static enum MHD_Result http_finish(struct MHD_Connection *conn, http_req *r)
         /* The client sees only the default message of an internal error. */
         err_set(&c->err, ME_INTERNAL, NULL);
     }
-    if (c->stream != NULL && c->err.err == ME_OK)
+    if ((c->stream != NULL || c->stream_head) && c->err.err == ME_OK)
         return http_send_stream(conn, r, c->stream);
     return http_send(conn, r, c);
 }
@@ -618,7 +639,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
                                "request body larger than 65536 bytes");
     }
 
-    if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
+    /* HEAD as GET (api_dispatch): libmicrohttpd sends no body for it. */
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+        strcmp(url, "/metrics") == 0) {
         if (s->metrics_public || http_client_loopback(conn))
             return http_send_metrics(conn, r, s);
         return http_send_error(conn, r, s->env, ME_ROUTE, "no such API");
@@ -657,7 +680,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 }
 
 static int http_bind_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                          unsigned *flags)
+                          socklen_t *len, unsigned *flags)
 {
     memset(ss, 0, sizeof *ss);
     if (strcmp(host, "localhost") == 0)
@@ -667,28 +690,84 @@ static int http_bind_addr(const char *host, uint16_t port, struct sockaddr_stora
     if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons(port);
+        *len = sizeof *in4;
         return 0;
     }
     if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons(port);
+        *len = sizeof *in6;
         *flags |= MHD_USE_IPv6;
         return 0;
     }
     return -1;
 }
 
-int http_start(const http_config *cfg, const api_env *env, http_server **out)
+/* The listening socket is made here rather than by libmicrohttpd, so that
+ * an address that cannot be had is a start-up error that says why. It has
+ * SO_REUSEADDR (a restarted meetd binds while its predecessor's
+ * connections linger in TIME_WAIT) and never SO_REUSEPORT: with it a
+ * second meetd on a taken address would start without a word and the
+ * kernel would split the connections between the two. */
+static int http_listen(const http_config *cfg, unsigned *flags, int *out, uint16_t *port)
 {
     struct sockaddr_storage ss;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (http_bind_addr(cfg->host, cfg->port, &ss, &flags) != 0) {
+    socklen_t len;
+    if (http_bind_addr(cfg->host, cfg->port, &ss, &len, flags) != 0) {
         log_error("cannot listen on '%s': not an IP address", cfg->host);
         return -1;
     }
-    http_server *s = calloc(1, sizeof *s);
-    if (s == NULL)
+    const char *fmt = ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u";
+    char where[300];
+    snprintf(where, sizeof where, fmt, cfg->host, (unsigned)cfg->port);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_error("cannot listen on %s: socket: %s", where, strerror(errno));
         return -1;
+    }
+    int on = 1;
+    /* IPv6 only, as libmicrohttpd's own sockets without MHD_USE_DUAL_STACK. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        (ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0)) {
+        log_error("cannot listen on %s: setsockopt: %s", where, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        log_error("cannot listen on %s: %s%s", where, strerror(e),
+                  e == EADDRINUSE ? " (another process, perhaps another meetd serve, "
+                                    "listens there)" : "");
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+        log_error("cannot listen on %s: %s", where, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+    *out = fd;
+    return 0;
+}
+
+int http_start(const http_config *cfg, const api_env *env, http_server **out)
+{
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    int fd;
+    uint16_t port;
+    if (http_listen(cfg, &flags, &fd, &port) != 0)
+        return -1;
+    http_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        close(fd);
+        return -1;
+    }
     pthread_mutex_init(&s->writes.lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -700,11 +779,13 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
     if (http_watchdog_start(s, cfg->request_timeout) != 0) {
         http_writes_free(&s->writes);
         free(s);
+        close(fd);
         return -1;
     }
+    /* From here the socket is libmicrohttpd's: MHD_stop_daemon closes it. */
     s->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, http_access, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, port, NULL, NULL, http_access, s,
+        MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
@@ -713,17 +794,16 @@ int http_start(const http_config *cfg, const api_env *env, http_server **out)
         MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
-        log_error("cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
+        log_error("cannot serve on %s:%u: libmicrohttpd did not start", cfg->host,
+                  (unsigned)port);
         http_watchdog_stop(&s->dog);
         http_writes_free(&s->writes);
         free(s);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info != NULL ? info->port : cfg->port;
+    s->port = port;
     *out = s;
     return 0;
 }

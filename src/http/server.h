@@ -12,7 +12,7 @@ typedef struct http_config {
     const char *host;          /* IPv4 or IPv6 literal, or "localhost" */
     uint16_t port;             /* 0: any free port */
     unsigned threads;          /* network threads (libmicrohttpd's pool): they run the requests */
-    unsigned max_connections;
+    unsigned max_connections;  /* sized to the descriptors: http/limits.h */
     unsigned per_ip_connections; /* 0: no per-address limit */
     unsigned idle_timeout;     /* seconds of silence */
     unsigned request_timeout;  /* seconds for a request to arrive whole */

@@ -9,7 +9,9 @@
  * Per device the hub keeps a small record: its open stream, the final event
  * it was sent (kept a while, so that a stream opened just after the device
  * was removed still hears why), and since when its stream has been gone
- * (for the presence grace period). */
+ * (for the presence grace period). Per app it counts the open streams
+ * (live_app), for the per-app cap; a stream is admitted under the hub lock,
+ * so two opening at once cannot both take the last place (live_admit). */
 #include <assert.h>
 #include "live/live.h"
 
@@ -35,12 +37,22 @@
  * thousands of kicks a second every second kept is thousands of records. */
 #define LIVE_FINAL_KEEP_MS 5000
 #define LIVE_TICK_MS 1000
+#define LIVE_APP_BUCKETS 256       /* apps with open streams; chained */
 
 typedef struct live_dev live_dev;
+
+/* An app with streams open: how many, for max_streams_per_app. It goes
+ * with its last stream. */
+typedef struct live_app {
+    char app_id[CORE_APPID_MAX + 1];
+    size_t streams;
+    struct live_app *next;
+} live_app;
 
 struct live_stream {
     live_hub *hub;
     int64_t device_no;
+    live_app *app;                 /* counted in its app's streams */
     struct MHD_Connection *conn;
     char *buf;                     /* bytes not yet handed to libmicrohttpd */
     size_t len;
@@ -88,6 +100,7 @@ struct live_hub {
     live_dev *watch_head;
     live_dev *fifo_head, *fifo_tail;
     size_t n_streams;
+    live_app *apps[LIVE_APP_BUCKETS];
     int64_t next_heartbeat_ms;
 };
 
@@ -189,6 +202,28 @@ static void live_dev_gc(live_hub *h, live_dev *d, int64_t now_ms)
     *p = d->next;
     h->n_devs--;
     free(d);
+}
+
+/* ---- per-app stream counts (hub lock held) ------------------------------- */
+
+static live_app **live_app_slot(live_hub *h, const char *app_id)
+{
+    uint32_t x = 2166136261u;      /* FNV-1a */
+    for (const char *p = app_id; *p; p++)
+        x = (x ^ (uint8_t)*p) * 16777619u;
+    live_app **a = &h->apps[x % LIVE_APP_BUCKETS];
+    while (*a != NULL && strcmp((*a)->app_id, app_id) != 0)
+        a = &(*a)->next;
+    return a;
+}
+
+static void live_app_release(live_hub *h, live_app *app)
+{
+    if (app == NULL || --app->streams > 0)
+        return;
+    live_app **a = live_app_slot(h, app->app_id);
+    *a = app->next;
+    free(app);
 }
 
 /* ---- streams (hub lock held) ---------------------------------------------- */
@@ -307,6 +342,7 @@ typedef struct live_token_query {
     int64_t device_no;
     const uint8_t *hash;
     core_device dev;
+    char app_id[CORE_APPID_MAX + 1];
     int rc;
 } live_token_query;
 
@@ -314,17 +350,43 @@ static int live_token_read(store_tx *tx, void *arg)
 {
     live_token_query *q = arg;
     q->rc = store_device_by_token(tx, q->device_no, q->hash, &q->dev);
+    if (q->rc == STORE_OK)
+        q->rc = store_meeting_app(tx, q->dev.meeting_id, q->app_id);
     return 0;
 }
 
-int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
-                     live_stream **out)
+/* Whether a new stream of d may open under the caps (hub lock held). A
+ * stream that replaces its device's live one, or that only hears its
+ * device's final event, is let through: it takes nothing for long. */
+static int live_admit(live_hub *h, live_dev *d, live_app *app)
 {
-    live_token_query q = {device_no, secret_hash, {0}, STORE_ERROR};
+    if (d != NULL && (d->final != NULL || (d->stream != NULL && !d->stream->closing)))
+        return LIVE_OPEN_OK;
+    if (h->cfg.max_streams_per_app > 0 && app != NULL &&
+        app->streams >= h->cfg.max_streams_per_app)
+        return LIVE_OPEN_APP_FULL;
+    if (h->cfg.max_streams > 0 && h->n_streams >= h->cfg.max_streams)
+        return LIVE_OPEN_FULL;
+    return LIVE_OPEN_OK;
+}
+
+/* live_stream_open, or with out NULL live_stream_probe. */
+static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
+                             live_stream **out)
+{
+    live_token_query q = {.device_no = device_no, .hash = secret_hash, .rc = STORE_ERROR};
     if (store_read(h->st, live_token_read, &q) != 0 || q.rc == STORE_ERROR)
         return -1;
     if (q.rc == STORE_NOTFOUND)
-        return 1;
+        return LIVE_OPEN_UNKNOWN;
+    if (out == NULL) {
+        pthread_mutex_lock(&h->lock);
+        int rc = h->stopping ? -1
+                             : live_admit(h, live_dev_get(h, q.dev.device_no, false),
+                                          *live_app_slot(h, q.app_id));
+        pthread_mutex_unlock(&h->lock);
+        return rc;
+    }
     live_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
         return -1;
@@ -339,13 +401,34 @@ int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[3
         return -1;
     }
     pthread_mutex_lock(&h->lock);
-    live_dev *d = h->stopping ? NULL : live_dev_get(h, s->device_no, true);
+    int rc = -1;
+    live_app **slot = live_app_slot(h, q.app_id);
+    if (!h->stopping)
+        rc = live_admit(h, live_dev_get(h, s->device_no, false), *slot);
+    if (rc == LIVE_OPEN_OK && *slot == NULL) {
+        *slot = calloc(1, sizeof **slot);
+        if (*slot != NULL)
+            snprintf((*slot)->app_id, sizeof (*slot)->app_id, "%s", q.app_id);
+        else
+            rc = -1;
+    }
+    live_dev *d = rc == LIVE_OPEN_OK ? live_dev_get(h, s->device_no, true) : NULL;
     if (d == NULL) {
+        if (rc == LIVE_OPEN_OK) {
+            rc = -1;
+            if ((*slot)->streams == 0) {   /* made above for this stream */
+                live_app *unused = *slot;
+                *slot = unused->next;
+                free(unused);
+            }
+        }
         pthread_mutex_unlock(&h->lock);
         free(s->buf);
         free(s);
-        return -1;
+        return rc;
     }
+    s->app = *slot;
+    s->app->streams++;
     if (d->final != NULL) {
         /* Removed between the token check and now: say so and end. */
         live_end_stream(s, d->final, true);
@@ -359,7 +442,24 @@ int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[3
     h->n_streams++;
     pthread_mutex_unlock(&h->lock);
     *out = s;
-    return 0;
+    return LIVE_OPEN_OK;
+}
+
+int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
+                     live_stream **out)
+{
+    return live_stream_start(h, device_no, secret_hash, out);
+}
+
+int live_stream_probe(live_hub *h, int64_t device_no, const uint8_t secret_hash[32])
+{
+    return live_stream_start(h, device_no, secret_hash, NULL);
+}
+
+void live_stream_limits(const live_hub *h, unsigned *max_streams, unsigned *per_app)
+{
+    *max_streams = h->cfg.max_streams;
+    *per_app = h->cfg.max_streams_per_app;
 }
 
 void live_stream_attach(live_stream *s, struct MHD_Connection *conn)
@@ -404,6 +504,7 @@ void live_stream_close(live_stream *s)
             d->gone_since_ms = now;
         live_dev_gc(h, d, now);
     }
+    live_app_release(h, s->app);
     h->n_streams--;
     pthread_mutex_unlock(&h->lock);
     free(s->buf);
@@ -629,6 +730,14 @@ void live_hub_free(live_hub *h)
         }
     }
     free(h->buckets);
+    /* Every stream is closed by now (the server stopped first), and each
+     * app entry went with its last one; these are only defence. */
+    for (size_t b = 0; b < LIVE_APP_BUCKETS; b++) {
+        for (live_app *a = h->apps[b], *next; a != NULL; a = next) {
+            next = a->next;
+            free(a);
+        }
+    }
     pthread_cond_destroy(&h->tick);
     pthread_mutex_destroy(&h->lock);
     free(h);

@@ -9,7 +9,14 @@
  *
  * Presence follows the stream: a device whose stream has been gone longer
  * than the grace period is marked left, as a real client's time-out would.
- * A device that never opened a stream stays until it leaves or is removed. */
+ * A device that never opened a stream stays until it leaves or is removed.
+ *
+ * Streams are capped, in all and per app (live_config), because each holds
+ * a connection and a descriptor for as long as its device is present: the
+ * HTTP layer keeps the connections above max_streams for API requests, and
+ * one app's devices cannot take every stream the server has. A stream that
+ * replaces its device's own (or is told at once that its device is gone)
+ * is not counted against the caps: it frees as much as it takes. */
 #ifndef MEETD_LIVE_H
 #define MEETD_LIVE_H
 
@@ -28,6 +35,8 @@ typedef struct live_config {
     int heartbeat_ms;       /* comment line interval, 15000 */
     int grace_ms;           /* stream gone this long: device marked left, 60000 */
     int final_keep_ms;      /* a removed device's event kept for a late stream; 0: 5000 */
+    unsigned max_streams;   /* streams open at once, all apps; 0: no cap */
+    unsigned max_streams_per_app; /* streams open at once of one app; 0: no cap */
 } live_config;
 
 typedef struct live_hub live_hub;
@@ -53,11 +62,24 @@ void live_left(live_hub *h, int64_t device_no);
 
 /* ---- streams: used by the HTTP layer ------------------------------------ */
 
+/* What live_stream_open and live_stream_probe answer (or -1 on failure). */
+enum {
+    LIVE_OPEN_OK = 0,
+    LIVE_OPEN_UNKNOWN = 1,      /* the token names no present device */
+    LIVE_OPEN_APP_FULL = 2,     /* the device's app has max_streams_per_app open */
+    LIVE_OPEN_FULL = 3,         /* max_streams are open */
+};
+
 /* Opens the stream of a present device, found by its token's parts
- * (core_token_parse; the secret as SHA-256). Returns 0, 1 when the token
- * names no present device, -1 on failure. */
+ * (core_token_parse; the secret as SHA-256). Returns LIVE_OPEN_OK with
+ * *out set, another LIVE_OPEN_ value, or -1 on failure. */
 int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
                      live_stream **out);
+/* What live_stream_open would answer now, without opening anything (HEAD):
+ * no other stream of the device ends. */
+int live_stream_probe(live_hub *h, int64_t device_no, const uint8_t secret_hash[32]);
+/* The caps the hub was started with (0: none). */
+void live_stream_limits(const live_hub *h, unsigned *max_streams, unsigned *per_app);
 /* Binds the stream to its connection; from now on events resume it. */
 void live_stream_attach(live_stream *s, struct MHD_Connection *conn);
 /* libmicrohttpd's content reader: bytes to send, 0 after suspending the

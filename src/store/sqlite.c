@@ -15,6 +15,10 @@
  * queue up for the next batch. No caller hears of its work before it is
  * committed. WAL checkpoints run on a thread of their own (sqlite_ckpt.c).
  *
+ * One server per data directory: a server's store holds serve.lock
+ * (lock_take) for its life, as its replay memory and caches assume that
+ * nothing but `meetd app` (which takes no lock) shares the database.
+ *
  * Connections are opened SQLITE_OPEN_NOMUTEX: a connection is only ever used
  * by one thread at a time (writer: the writer thread; reader: whoever
  * checked it out of the pool), so SQLite's per-connection mutex would be
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +44,9 @@
 /* Its first 8 bytes count the commits that changed an app or a key, in
  * any process: see stamp_open. */
 #define STORE_STAMP_NAME "keys.stamp"
+/* Held (flock) by the one server of a data directory: two servers would
+ * each keep their own replay memory and caches of the same database. */
+#define STORE_LOCK_NAME "serve.lock"
 /* Read connections kept open; more concurrent readers wait for one. */
 #define STORE_READERS_MAX 8
 /* How long a connection waits on a lock held by another process (meetd app
@@ -50,6 +58,7 @@ struct store {
     char *stamp_path;               /* <data_dir>/keys.stamp: store_keys_stamp */
     uint64_t *stamp;                /* its first 8 bytes, mapped shared */
     uint64_t stamp_ino;
+    int lock_fd;                    /* serve.lock while held, else -1 */
     int version;
     store_durability durability;
 
@@ -456,6 +465,48 @@ static int make_dirs(const char *dir)
 
 static int stamp_open(store *s);
 
+/* flock, not a POSIX lock: POSIX locks belong to the process and vanish
+ * when any of its descriptors on the file closes (SQLite's own rule), and
+ * are shared by the process's threads; a flock belongs to this open file
+ * and goes only with it, or with the process. The holder's pid is written
+ * into the file for the message of the next one to try. */
+static int lock_take(store *s, const char *dir)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, STORE_LOCK_NAME) < 0) {
+        log_error("store: out of memory");
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        log_error("store: cannot open %s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            log_error("store: data directory %s is in use by another meetd serve "
+                      "(pid %s holds %s)", dir, pid[0] ? pid : "unknown", path);
+        else
+            log_error("store: cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        free(path);
+        return -1;
+    }
+    char pid[24];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        log_error("store: cannot write the pid into %s: %s", path, strerror(errno));
+    free(path);
+    s->lock_fd = fd;
+    return 0;
+}
+
 /* Creates the database file 0600 before SQLite opens it, so it never exists
  * with the umask's mode (SQLite gives its -wal and -shm files the database
  * file's mode). An existing file is only tightened: opening and closing a
@@ -506,12 +557,19 @@ int store_open(const store_options *opt, store **out)
         log_error("store: out of memory");
         return -1;
     }
+    s->lock_fd = -1;
+    if (opt->exclusive && lock_take(s, opt->data_dir) != 0) {
+        free(s);
+        return -1;
+    }
     /* asprintf leaves its pointer undefined when it fails. */
     if (asprintf(&s->path, "%s/%s", opt->data_dir, STORE_DB_NAME) < 0)
         s->path = NULL;
     if (s->path == NULL ||
         asprintf(&s->stamp_path, "%s/%s", opt->data_dir, STORE_STAMP_NAME) < 0) {
         free(s->path);
+        if (s->lock_fd >= 0)
+            close(s->lock_fd);
         free(s);
         log_error("store: out of memory");
         return -1;
@@ -566,6 +624,9 @@ void store_close(store *s)
     pthread_mutex_destroy(&s->queue_lock);
     if (s->stamp != NULL)
         munmap(s->stamp, sizeof *s->stamp);
+    /* Last: the directory is free once everything in it is closed. */
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
     free(s->path);
     free(s->stamp_path);
     free(s);

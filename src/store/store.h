@@ -33,9 +33,15 @@ typedef enum store_durability { STORE_DURABLE_FULL = 0, STORE_DURABLE_NORMAL = 1
 typedef struct store_options {
     const char *data_dir;          /* SQLite: <data_dir>/meetd.db, created 0600 */
     store_durability durability;
+    /* Take <data_dir>/serve.lock (flock, exclusive) for the store's life,
+     * or fail: one server per data directory. Administration (meetd app)
+     * leaves it false and works beside a running server. */
+    bool exclusive;
 } store_options;
 
-/* Opens (creating and migrating as needed) the store. */
+/* Opens (creating and migrating as needed) the store. With opt->exclusive
+ * set and the lock held by another process, it fails (logged, naming the
+ * holder's pid) before anything in the directory is opened. */
 int store_open(const store_options *opt, store **out);
 void store_close(store *s);
 /* The schema version the store is at after migrations. */

@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -307,11 +308,14 @@ class EventStream:
 # ---------------------------------------------------------------- server
 
 class Server:
-    """One meetd process on 127.0.0.1:<free port> with its own data dir."""
+    """One meetd process on 127.0.0.1:<free port> with its own data dir.
 
-    def __init__(self, args=(), data_dir=None):
+    nofile=(soft, hard) starts meetd with that RLIMIT_NOFILE."""
+
+    def __init__(self, args=(), data_dir=None, nofile=None):
         self.bin = meetd_bin()
         self.args = list(args)
+        self.nofile = nofile
         self._tmp = None if data_dir else tempfile.mkdtemp(prefix="meetd-e2e-")
         self.data = data_dir or self._tmp
         self.proc = None
@@ -331,7 +335,7 @@ class Server:
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=child_env())
+            env=child_env(), preexec_fn=self._limits if self.nofile else None)
         self._readers = [
             threading.Thread(target=self._read, args=(self.proc.stderr, self._lines), daemon=True),
             threading.Thread(target=self._read, args=(self.proc.stdout, self._out), daemon=True)]
@@ -345,6 +349,10 @@ class Server:
         self.port = int(LISTEN_RE.search(line).group(1))
         self.creds = self._read_credentials()
         return self
+
+    def _limits(self):
+        # In the child, before exec: only meetd gets the lower limit.
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
     def _read(self, stream, sink):
         for raw in iter(stream.readline, b""):
@@ -467,6 +475,28 @@ class Server:
         return creds
 
 
+def run_serve(args, timeout=DEADLINE, env=None):
+    """A `meetd serve` expected to fail at start: (exit status, stderr), or
+    (None, stderr) when it started listening instead (it is then stopped).
+    env: MEETD_* variables to set."""
+    proc = subprocess.Popen([meetd_bin(), "serve"] + list(args), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(child_env(), **(env or {})))
+    lines = []
+    try:
+        deadline = time.monotonic() + timeout
+        for raw in iter(proc.stderr.readline, b""):
+            lines.append(raw.decode("utf-8", "replace"))
+            if "meetd: listening on" in lines[-1] or time.monotonic() > deadline:
+                return None, "".join(lines)
+        return proc.wait(timeout), "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(DEADLINE)
+        proc.stderr.close()
+
+
 # ---------------------------------------------------------------- body builders
 
 def op_ms(dev, instanceid=None):
@@ -527,13 +557,14 @@ class MeetdCase(unittest.TestCase):
     """A server per class (or per test with server_per_test) and API helpers."""
 
     server_args = ()
+    server_nofile = None          # (soft, hard) RLIMIT_NOFILE for meetd
     server_per_test = False
     maxDiff = None
 
     @classmethod
     def setUpClass(cls):
         if not cls.server_per_test:
-            cls.server = Server(cls.server_args)
+            cls.server = Server(cls.server_args, nofile=cls.server_nofile)
             cls.addClassCleanup(cls.server.close)
             cls.server.start()
             cls.client = cls.server.client()
@@ -545,7 +576,7 @@ class MeetdCase(unittest.TestCase):
 
     def setUp(self):
         if self.server_per_test:
-            self.server = Server(self.server_args)
+            self.server = Server(self.server_args, nofile=self.server_nofile)
             self.addCleanup(self.server.close)
             self.server.start()
             self.addCleanup(self.server.stop)   # runs before close

@@ -175,3 +175,111 @@ class HttpTest(h.MeetdCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def raw_whole(port, data):
+    """Send raw bytes on a connection the server closes (Connection: close);
+    return (status, {lower-case header: value}, bytes after the header block)."""
+    s = h.socket.create_connection(("127.0.0.1", port), timeout=h.DEADLINE)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            chunks.append(c)
+    finally:
+        s.close()
+    out = b"".join(chunks)
+    head, sep, rest = out.partition(b"\r\n\r\n")
+    assert sep, "no complete header block: %r" % out[:300]
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, rest
+
+
+class HeadTest(h.MeetdCase):
+    """Every GET route answers HEAD: the same status and headers, no body.
+    A signed HEAD is signed with method HEAD (api.md "Authentication")."""
+
+    SAME = ("content-type", "content-length", "transfer-encoding")
+
+    def head(self, uri, headers=()):
+        req = "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" % uri
+        req += "".join("%s: %s\r\n" % kv for kv in headers) + "\r\n"
+        return raw_whole(self.server.port, req.encode())
+
+    def signed_headers(self, method, uri):
+        ts, nonce = str(h.now()), h.new_nonce()
+        c = self.client
+        sig = h.signature(c.secret_key, method, c.secret_id, nonce, ts, uri, b"")
+        out = [("X-TC-Key", c.secret_id), ("X-TC-Timestamp", ts), ("X-TC-Nonce", nonce),
+               ("X-TC-Signature", sig), ("AppId", c.app_id)]
+        if c.sdk_id:
+            out.append(("SdkId", c.sdk_id))
+        return out
+
+    def assert_head_like_get(self, head, get, same=SAME):
+        status, headers, rest = head
+        self.assertEqual(status, get.status, (head, get))
+        self.assertEqual(rest, b"", "HEAD answered with a body")
+        for name in same:
+            self.assertEqual(headers.get(name), get.headers.get(name), (name, headers, get))
+        self.assertTrue(headers.get("x-tc-trace"), headers)
+
+    def test_healthz_and_metrics(self):
+        for uri in ("/healthz", "/metrics"):
+            with self.subTest(uri=uri):
+                get = h.send(self.server.port, "GET", uri, [("Connection", "close")], None)
+                self.assertEqual(get.status, 200, get)
+                # /metrics counts the requests between the two: not the same length.
+                same = self.SAME if uri == "/healthz" else ("content-type",)
+                self.assert_head_like_get(self.head(uri), get, same)
+
+    def test_signed_get_routes(self):
+        mid = self.new_meeting()
+        self.join(mid, "bob", 2)
+        for uri in ("/v1/meetings/%s?userid=alice&instanceid=1" % mid,
+                    "/v1/meetings/%s/participants?userid=alice" % mid,
+                    "/meetd/v1/meetings/%s/bans" % mid,
+                    "/meetd/v1/meetings/%s/audit" % mid,
+                    "/meetd/v1/webhooks"):
+            with self.subTest(uri=uri):
+                get = self.client.get(uri)
+                self.assertEqual(get.status, 200, get)
+                self.assert_head_like_get(self.head(uri, self.signed_headers("HEAD", uri)), get)
+                # Signed as GET, sent as HEAD: the signature covers the method.
+                status, _, rest = self.head(uri, self.signed_headers("GET", uri))
+                self.assertEqual((status, rest), (401, b""))
+                # An error of a signed GET is the same error for HEAD.
+                status, _, rest = self.head(uri)
+                self.assertEqual((status, rest), (401, b""))
+
+    def test_head_of_a_write_route_is_405(self):
+        mid = self.new_meeting()
+        uri = "/v1/real-control/meetings/%s/kickout" % mid
+        status, _, rest = self.head(uri, self.signed_headers("HEAD", uri))
+        self.assertEqual((status, rest), (405, b""))
+
+    def test_event_stream_head_opens_and_ends_nothing(self):
+        mid = self.new_meeting()
+        alice = self.join(mid, "alice", 1)
+        bob = self.join(mid, "bob", 2)
+        stream = self.events(bob)
+        self.assertEqual(stream.status, 200)
+        uri = "/meetd/v1/events?device_token=" + h.urllib.parse.quote(bob["device_token"], safe="")
+        status, headers, rest = self.head(uri)
+        self.assertEqual((status, rest), (200, b""))
+        self.assertEqual(headers.get("content-type"), "text/event-stream")
+        self.assertEqual(headers.get("content-type"), stream.resp.getheader("Content-Type"))
+        # The open stream was neither replaced nor ended: it hears the kick.
+        self.kick_ok(mid, h.kick_body(h.op_ms(alice), [h.tgt_ms(bob)], reason="after head"))
+        event, _ = stream.next_event()
+        self.assertEqual(event, "kicked")
+        status, _, rest = self.head("/meetd/v1/events?device_token=nope")
+        self.assertEqual((status, rest), (401, b""))
