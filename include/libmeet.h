@@ -238,7 +238,7 @@ meet_rc meet_bans_lift(meet_client *c, const char *meeting_id, const char *who, 
 meet_rc meet_audit(meet_client *c, const char *meeting_id, long pos, long size, json_t **out,
                    meet_error *err);
 
-/* GET /healthz, unsigned. A 503 is MEET_EAPI. */
+/* GET /healthz, unsigned. An unhealthy server's 500 is MEET_EAPI. */
 meet_rc meet_healthz(meet_client *c, json_t **out, meet_error *err);
 
 /* ---- device event streams ------------------------------------------------ */
