@@ -1,7 +1,7 @@
 /* libmeet: a C client for the Tencent Meeting OpenAPI as meetd serves it.
  *
  * The same client talks to meetd and to https://api.meeting.qq.com: it signs
- * every request with the AK/SK scheme of the wire contract (section 1) and
+ * every request with the AK/SK scheme (docs/api.md "Authentication") and
  * sends only the headers Tencent documents.
  *
  * Usage

@@ -816,7 +816,7 @@ class CredentialsTest(MeetctlCase):
 # ---------------------------------------------------------------- device watch
 
 class FakeEvents:
-    """A stand-in for meetd's event stream (CONTRACT.md section 6), to test
+    """A stand-in for meetd's event stream (docs/api.md "Device event stream"), to test
     meetctl's side alone: one event, then the next only once `go` is set."""
 
     def __init__(self):
