@@ -260,8 +260,9 @@ typedef struct meet_watch_handlers {
 
 /* GET /meetd/v1/events?device_token=… (unsigned: the token authorises it)
  * and calls h->on_event for each event until the server closes the stream
- * (after kicked, meeting-ended or replaced) or on_event asks to stop; both
- * are MEET_OK. There is no overall timeout, but a stream silent for 60 s (the
+ * (after kicked, meeting-ended or replaced, or without an event when the
+ * device left, another stream took over or meetd stops) or on_event asks
+ * to stop; both are MEET_OK. There is no overall timeout, but a stream silent for 60 s (the
  * server sends a heartbeat comment every 15 s) is MEET_ETRANSPORT. A refused
  * token is MEET_EAPI. Comments, id and retry fields are ignored; a stream is
  * never reconnected, since a closed stream means the device's session is over. */
