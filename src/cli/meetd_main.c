@@ -31,7 +31,10 @@ static int meetd_help(int argc, char **argv)
         char *sub[] = {argv[2], "--help", NULL};
         return strcmp(argv[2], "serve") == 0 ? meetd_serve_main(2, sub) : meetd_app_main(2, sub);
     }
-    fprintf(stderr, "meetd help: no command '%s'\n", argv[2]);
+    if (argc > 3)
+        fprintf(stderr, "meetd help: one command at most\n");
+    else
+        fprintf(stderr, "meetd help: no command '%s'\n", argv[2]);
     meetd_usage(stderr);
     return 2;
 }

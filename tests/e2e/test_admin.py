@@ -177,6 +177,9 @@ class CommandLineTest(unittest.TestCase):
         cp = run_meetd("help", "frobnicate")
         self.assertEqual((cp.returncode, cp.stdout), (2, ""))
         self.assertIn("meetd help: no command 'frobnicate'", cp.stderr)
+        cp = run_meetd("help", "serve", "app")
+        self.assertEqual((cp.returncode, cp.stdout), (2, ""))
+        self.assertIn("meetd help: one command at most", cp.stderr)
 
     def test_listen_errors_show_the_form(self):
         data = os.path.join(self.dir, "data")
