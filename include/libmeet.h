@@ -1,7 +1,7 @@
 /* libmeet: a C client for the Tencent Meeting OpenAPI as meetd serves it.
  *
  * The same client talks to meetd and to https://api.meeting.qq.com: it signs
- * every request with the AK/SK scheme of the wire contract (section 1) and
+ * every request with the AK/SK scheme (docs/api.md "Authentication") and
  * sends only the headers Tencent documents.
  *
  * Usage
@@ -238,7 +238,7 @@ meet_rc meet_bans_lift(meet_client *c, const char *meeting_id, const char *who, 
 meet_rc meet_audit(meet_client *c, const char *meeting_id, long pos, long size, json_t **out,
                    meet_error *err);
 
-/* GET /healthz, unsigned. A 503 is MEET_EAPI. */
+/* GET /healthz, unsigned. An unhealthy server's 500 is MEET_EAPI. */
 meet_rc meet_healthz(meet_client *c, json_t **out, meet_error *err);
 
 /* ---- device event streams ------------------------------------------------ */
@@ -260,8 +260,9 @@ typedef struct meet_watch_handlers {
 
 /* GET /meetd/v1/events?device_token=… (unsigned: the token authorises it)
  * and calls h->on_event for each event until the server closes the stream
- * (after kicked, meeting-ended or replaced) or on_event asks to stop; both
- * are MEET_OK. There is no overall timeout, but a stream silent for 60 s (the
+ * (after kicked, meeting-ended or replaced, or without an event when the
+ * device left, another stream took over or meetd stops) or on_event asks
+ * to stop; both are MEET_OK. There is no overall timeout, but a stream silent for 60 s (the
  * server sends a heartbeat comment every 15 s) is MEET_ETRANSPORT. A refused
  * token is MEET_EAPI. Comments, id and retry fields are ignored; a stream is
  * never reconnected, since a closed stream means the device's session is over. */

@@ -1,4 +1,4 @@
-/* Request authentication: the AK/SK signature of CONTRACT.md section 1, the
+/* Request authentication: the AK/SK signature of docs/api.md "Authentication", the
  * replay window, and the per-app rate limit. No I/O: the caller passes the
  * header values and a way to look a SecretId up. */
 #ifndef MEETD_AUTH_H

@@ -1,4 +1,4 @@
-/* The AK/SK request signature of CONTRACT.md section 1. */
+/* The AK/SK request signature of docs/api.md "Authentication". */
 #include "auth/auth.h"
 
 #include <string.h>

@@ -104,9 +104,14 @@ static const meetctl_cmd meetctl_cmds[] = {
      "  --no-rejoin         ban the removed users from joining again\n"
      "  --reason TEXT       why (required when a target is an MRA room, INST 9)\n"
      "\n"
-     "INST is the device type: 0 phone, 1 PC, 2 Mac, 3 Android, 4 iOS, 5 Web, 6 iPad,\n"
-     "7 Android Pad, 8 mini program, 9 MRA (SIP/H.323 room), 10 Linux, 20-22 Rooms,\n"
-     "30, 32, 33 Controller.\n"
+     "INST is the device type: 0 PSTN phone, 1 PC, 2 Mac, 3 Android, 4 iOS, 5 Web,\n"
+     "6 iPad, 7 Android Pad, 8 mini program, 9 MRA (SIP/H.323 room), 10 Linux,\n"
+     "20-22 Rooms, 30, 32, 33 Controller.\n"
+     "\n"
+     "Exit status 3: meetd reported that no target was removed (none was in the\n"
+     "meeting on the device type named); nothing changed. 0 when at least one was\n"
+     "(the table says which), or when the server reports nothing per target\n"
+     "(Tencent answers {}).\n"
      "\n"
      "Example:\n"
      "  meetctl kickout 7567173273889276131 --operator ms:msAAA/1 --user ms:msBBB/2 \\\n"
@@ -164,11 +169,23 @@ static const meetctl_cmd meetctl_cmds[] = {
      "Follows a device's event stream (GET /meetd/v1/events, Server-Sent Events,\n"
      "authorised by the device token alone; no credentials needed) and prints each\n"
      "event as it arrives, one a line: the event name and its data; with --json one\n"
-     "{\"event\":…,\"data\":…} object a line. Ends when the server closes the stream\n"
-     "(kicked, meeting-ended, replaced). TOKEN defaults to $MEETD_DEVICE_TOKEN.\n"
+     "{\"event\":…,\"data\":…} object a line. TOKEN is the device_token that\n"
+     "'device join' prints (SESSION.SECRET: a number, a dot and 64 hex digits);\n"
+     "it defaults to $MEETD_DEVICE_TOKEN.\n"
+     "\n"
+     "A watch ends only when its stream does; a line on stderr and the exit\n"
+     "status say why:\n"
+     "  4  kicked: the device was removed (the event was printed)\n"
+     "  5  meeting-ended: the meeting was dismissed or cancelled\n"
+     "  6  replaced: the same user joined again on this device type\n"
+     "  7  meetd closed the stream without an event: the device left, another\n"
+     "     watch took over this device's stream, or meetd is stopping\n"
+     "  8  connection lost after the stream opened (broken, or silent for 60 s)\n"
+     "  1  the token was refused, or the server could not be reached\n"
+     "  2  usage error\n"
      "\n"
      "Example:\n"
-     "  meetctl device watch 4da17ad10bfd2678ae209d9ae34bd84ed606186ad0e818d92be260bca85174d3\n"
+     "  meetctl device watch 17.4da17ad10bfd2678ae209d9ae34bd84ed606186ad0e818d92be260bca85174d3\n"
      "  export MEETD_DEVICE_TOKEN=$(meetctl --json device join $M --userid bob | jq -r .device_token)\n"
      "  meetctl device watch --json\n",
      meetctl_device_watch},
@@ -195,7 +212,7 @@ static const meetctl_cmd meetctl_cmds[] = {
      "Shows the meeting's audit log, newest first (GET /meetd/v1/meetings/MEETING/audit).\n"
      "\n"
      "  --pos N             offset of the first record (default 0)\n"
-     "  --size N            records per page (default 20)\n"
+     "  --size N            records per page, 1..100 (default 20)\n"
      "\n"
      "Example:\n"
      "  meetctl audit 7567173273889276131 --size 50\n",
@@ -230,6 +247,7 @@ static const meetctl_cmd meetctl_cmds[] = {
 static void meetctl_main_help(FILE *f)
 {
     fputs("usage: meetctl [OPTIONS] COMMAND [ARGS]\n"
+          "       meetctl --version\n"
           "\n"
           "Drives a meetd server, or the Tencent Meeting API, from the command line.\n"
           "\n"
@@ -248,7 +266,8 @@ static void meetctl_main_help(FILE *f)
           "  set -a; . var/credentials; set +a\n"
           "or from --profile FILE in the same format; never from the command line.\n"
           "\n"
-          "Exit status: 0 success, 1 API error (or server unreachable), 2 usage error.\n"
+          "Exit status: 0 success, 1 API error (or server unreachable), 2 usage error,\n"
+          "3 kickout removed nothing, 4-8 why 'device watch' ended (see its --help).\n"
           "'meetctl COMMAND --help' describes a command, with an example.\n",
           f);
 }
@@ -452,7 +471,11 @@ static bool meetctl_is_help(const char *word)
 /* The options before the command word. */
 static int meetctl_leading_options(meetctl_ctx *ctx, int argc, char **argv, int *next)
 {
-    static const struct option opts[] = {MEETCTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"version", no_argument, NULL, 'V'},
+        MEETCTL_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
     optind = 0;
     opterr = 0;
     for (;;) {
@@ -462,6 +485,10 @@ static int meetctl_leading_options(meetctl_ctx *ctx, int argc, char **argv, int 
             break;
         if (opt == 'h') {
             meetctl_main_help(stdout);
+            return MEETCTL_HELP;
+        }
+        if (opt == 'V') {
+            printf("meetctl %s\n", MEETD_VERSION);
             return MEETCTL_HELP;
         }
         if (opt == '?' || opt == ':') {

@@ -10,14 +10,24 @@
 
 #include "libmeet.h"
 
-/* Exit status, as docs/meetctl.md promises. */
+/* Exit status, as docs/meetctl.md and 'meetctl --help' promise. One table
+ * for every command, so that a number means the same thing wherever a script
+ * sees it. */
 #define MEETCTL_EXIT_OK 0
 #define MEETCTL_EXIT_API 1      /* the API refused, or it could not be reached */
 #define MEETCTL_EXIT_USAGE 2    /* bad command line; nothing was sent */
+#define MEETCTL_EXIT_NONE_REMOVED 3 /* kickout: meetd reported no target removed */
+/* device watch: why the stream ended (it never ends for a good reason). */
+#define MEETCTL_EXIT_KICKED 4
+#define MEETCTL_EXIT_ENDED 5    /* meeting-ended */
+#define MEETCTL_EXIT_REPLACED 6
+#define MEETCTL_EXIT_CLOSED 7   /* closed by the server without an event */
+#define MEETCTL_EXIT_LOST 8     /* connection lost after the stream opened */
 #define MEETCTL_HELP (-1)       /* --help was printed: exit 0 */
 
 #define MEETCTL_DEFAULT_ENDPOINT "http://127.0.0.1:8080"
-#define MEETCTL_MAX_USERS 20    /* targets per kickout (CONTRACT.md section 4) */
+#define MEETCTL_MAX_USERS 20    /* targets per kickout (docs/api.md "Kickout") */
+#define MEETCTL_PAGE_MAX 100    /* --size of participants and audit (docs/api.md) */
 #define MEETCTL_REASON_MAX 1024
 
 /* Long options every command accepts; codes above any character. */

@@ -8,12 +8,12 @@
 
 #include "cli/meetctl.h"
 
-/* CONTRACT.md section 3. */
+/* The device types of docs/api.md "Identities". */
 static const struct {
     int id;
     const char *name;
 } meetctl_devices[] = {
-    {0, "PSTN"},          {1, "PC"},
+    {0, "PSTN phone"},    {1, "PC"},
     {2, "Mac"},           {3, "Android"},
     {4, "iOS"},           {5, "Web"},
     {6, "iPad"},          {7, "Android Pad"},

@@ -230,6 +230,21 @@ static int meetctl_show_kick(const json_t *out)
     return meetctl_table_flush(&t, stdout);
 }
 
+/* meetd reported every target's outcome and none is "removed". */
+static bool meetctl_none_removed(const json_t *out)
+{
+    const json_t *results = json_object_get(out, "results");
+    if (!json_is_array(results))
+        return false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r) {
+        if (strcmp(meetctl_jstr(r, "result"), "removed") == 0)
+            return false;
+    }
+    return true;
+}
+
 int meetctl_kickout(meetctl_ctx *ctx, int argc, char **argv)
 {
     meetctl_control_opts o;
@@ -254,7 +269,17 @@ int meetctl_kickout(meetctl_ctx *ctx, int argc, char **argv)
     json_decref(body);
     if (r != MEET_OK)
         return meetctl_fail(ctx, &err);
-    return meetctl_finish(ctx, out, meetctl_show_kick);
+    /* A kickout that removes nobody succeeds (retrying is safe), so only
+     * the exit status can tell a script that nothing happened. Tencent's {}
+     * says nothing per target: then it cannot be told, and the status is 0. */
+    bool none = meetctl_none_removed(out);
+    rc = meetctl_finish(ctx, out, meetctl_show_kick);
+    if (rc == 0 && none) {
+        fprintf(stderr, "%s: no device was removed: no target is in the meeting on the device "
+                        "type named\n", ctx->name);
+        rc = MEETCTL_EXIT_NONE_REMOVED;
+    }
+    return rc;
 }
 
 /* ---- co-hosts ---------------------------------------------------------------------------- */

@@ -1,5 +1,10 @@
-/* meetctl device join|leave|watch: meetd's device extension (CONTRACT.md
- * section 6). */
+/* meetctl device join|leave|watch: meetd's device extension (docs/api.md
+ * "Join a device" to "Device event stream").
+ *
+ * A watch ends only when its stream does, and never for a good reason: the
+ * device's session is over, or the connection is. So its exit status says
+ * which (MEETCTL_EXIT_KICKED and after, meetctl.h), and a line on stderr
+ * says it in words, even when the stream ended without an event. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,12 +143,34 @@ int meetctl_device_leave(meetctl_ctx *ctx, int argc, char **argv)
 
 /* ---- watch ------------------------------------------------------------------------------- */
 
+/* The events after which meetd ends a stream, and what each means. */
+static const struct {
+    const char *event;
+    int status;
+    const char *why;
+} meetctl_final_events[] = {
+    {"kicked", MEETCTL_EXIT_KICKED, "the device was removed from the meeting (kicked)"},
+    {"meeting-ended", MEETCTL_EXIT_ENDED, "the meeting ended (meeting-ended)"},
+    {"replaced", MEETCTL_EXIT_REPLACED,
+     "the same user joined again on this device type; this session is over (replaced)"},
+};
+#define MEETCTL_NFINAL (sizeof meetctl_final_events / sizeof meetctl_final_events[0])
+
+typedef struct meetctl_watch {
+    const meetctl_ctx *ctx;
+    bool opened;        /* the server accepted the stream */
+    int final;          /* index into meetctl_final_events of the last one seen; -1 none */
+} meetctl_watch;
+
 /* One event a line, flushed at once: whoever reads the pipe sees it as it
  * arrives. */
 static int meetctl_print_event(const char *event, const char *data, void *arg)
 {
-    const meetctl_ctx *ctx = arg;
-    if (ctx->json) {
+    meetctl_watch *w = arg;
+    for (size_t i = 0; i < MEETCTL_NFINAL; i++)
+        if (strcmp(event, meetctl_final_events[i].event) == 0)
+            w->final = (int)i;
+    if (w->ctx->json) {
         json_t *parsed = json_loads(data, JSON_DECODE_ANY, NULL);
         json_t *line = json_pack("{s:s, s:o}", "event", event,
                                  "data", parsed != NULL ? parsed : json_string(data));
@@ -164,12 +191,41 @@ static int meetctl_print_event(const char *event, const char *data, void *arg)
  * event of this device is missed. */
 static void meetctl_watch_opened(const char *trace_id, void *arg)
 {
-    const meetctl_ctx *ctx = arg;
+    meetctl_watch *w = arg;
+    w->opened = true;
     char *trace = meetctl_clean(trace_id);
-    fprintf(stderr, "%s: connected%s%s%s; waiting for events\n", ctx->name,
+    fprintf(stderr, "%s: connected%s%s%s; waiting for events\n", w->ctx->name,
             trace && trace[0] ? " [trace " : "", trace && trace[0] ? trace : "",
             trace && trace[0] ? "]" : "");
     free(trace);
+}
+
+/* The exit status and stderr line of a watch whose stream was accepted. A
+ * final event wins over how the connection then ended: it already says why
+ * the session is over. */
+static int meetctl_watch_end(meetctl_ctx *ctx, const meetctl_watch *w, meet_rc r,
+                             const meet_error *err)
+{
+    if (w->final >= 0) {
+        fprintf(stderr, "%s: stream ended: %s\n", ctx->name, meetctl_final_events[w->final].why);
+        return meetctl_final_events[w->final].status;
+    }
+    if (r == MEET_OK) {
+        /* meetd ends a stream without an event in these three cases alone
+         * (docs/api.md "Device event stream"); the client cannot tell them
+         * apart, so it names all three. */
+        fprintf(stderr, "%s: stream ended: meetd closed it without an event (the device left, "
+                        "another watch took over this device's stream, or meetd is stopping)\n",
+                ctx->name);
+        return MEETCTL_EXIT_CLOSED;
+    }
+    if (r == MEET_ETRANSPORT) {
+        char *msg = meetctl_clean(err->message);
+        fprintf(stderr, "%s: connection lost: %s\n", ctx->name, msg != NULL ? msg : "");
+        free(msg);
+        return MEETCTL_EXIT_LOST;
+    }
+    return meetctl_fail(ctx, err);
 }
 
 int meetctl_device_watch(meetctl_ctx *ctx, int argc, char **argv)
@@ -188,9 +244,12 @@ int meetctl_device_watch(meetctl_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     meet_error err;
+    meetctl_watch w = {.ctx = ctx, .opened = false, .final = -1};
     meet_watch_handlers h = {.on_event = meetctl_print_event, .on_open = meetctl_watch_opened,
-                             .arg = ctx};
-    if (meet_events_watch(c, token, &h, &err) != MEET_OK)
-        return meetctl_fail(ctx, &err);
-    return 0;
+                             .arg = &w};
+    meet_rc r = meet_events_watch(c, token, &h, &err);
+    /* Not accepted (a refused token, no server): an error like any command's. */
+    if (!w.opened)
+        return r == MEET_OK ? 0 : meetctl_fail(ctx, &err);
+    return meetctl_watch_end(ctx, &w, r, &err);
 }

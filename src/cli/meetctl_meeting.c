@@ -88,7 +88,7 @@ static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void 
     case OPT_POS:
         return meetctl_parse_long(ctx, "--pos", arg, 0, 1000000000, &o->pos);
     case OPT_SIZE:
-        return meetctl_parse_long(ctx, "--size", arg, 1, 100, &o->size);
+        return meetctl_parse_long(ctx, "--size", arg, 1, MEETCTL_PAGE_MAX, &o->size);
     }
     return MEETCTL_EXIT_USAGE;
 }

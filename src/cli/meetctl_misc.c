@@ -109,7 +109,7 @@ static int meetctl_page_opt(meetctl_ctx *ctx, int opt, const char *arg, void *st
     if (opt == OPT_POS)
         return meetctl_parse_long(ctx, "--pos", arg, 0, 1000000000, &p->pos);
     if (opt == OPT_SIZE)
-        return meetctl_parse_long(ctx, "--size", arg, 1, 1000, &p->size);
+        return meetctl_parse_long(ctx, "--size", arg, 1, MEETCTL_PAGE_MAX, &p->size);
     return MEETCTL_EXIT_USAGE;
 }
 

@@ -1,5 +1,6 @@
 /* meetd app: administer apps in the store directly (no server needed). */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,19 @@ static void app_usage(FILE *f)
             "generates a token when none is given.\n"
             "example: meetd app create --name billing --data ./var\n",
             MEETD_DEFAULT_DATA);
+}
+
+/* "meetd app: <message>" and a pointer to the help on stderr; returns 2. */
+static int app_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int app_bad_usage(const char *fmt, ...)
+{
+    fputs("meetd app: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'meetd app --help'.\n", stderr);
+    return 2;
 }
 
 typedef struct app_opts {
@@ -153,12 +167,12 @@ static int app_webhook(const app_opts *o, int argc, char **argv)
     store_fn fn = k == 0 ? app_hook_add_tx : k == 1 ? app_hook_list_tx : app_hook_remove_tx;
     if (k == 0) {
         if (!webhook_url_valid(argv[2])) {
-            fprintf(stderr, "meetd: the URL must be http:// or https:// with a host, at most "
+            fprintf(stderr, "meetd app: the URL must be http:// or https:// with a host, at most "
                             "%d bytes\n", STORE_URL_MAX);
             return 2;
         }
         if (o->token != NULL && !webhook_token_valid(o->token)) {
-            fprintf(stderr, "meetd: --token must be 1..%d printable ASCII characters without "
+            fprintf(stderr, "meetd app: --token must be 1..%d printable ASCII characters without "
                             "spaces\n", STORE_TOKEN_MAX);
             return 2;
         }
@@ -257,26 +271,37 @@ int meetd_app_main(int argc, char **argv)
     snprintf(endpoint, sizeof endpoint, "http://%s", listen && *listen ? listen : MEETD_DEFAULT_LISTEN);
     o.endpoint = endpoint;
     int ch;
+    bool sdk_given = false, no_sdk = false, name_given = false;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    /* Our own messages: getopt's would be prefixed with argv[0], "app". */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd': o.data = optarg; break;
-        case 'n': o.name = optarg; break;
-        case 's': o.sdk_id = optarg; break;
-        case 'N': o.sdk_id = ""; break;
+        case 'n': o.name = optarg; name_given = true; break;
+        case 's': o.sdk_id = optarg; sdk_given = true; break;
+        case 'N': no_sdk = true; break;
         case 'e': o.endpoint = optarg; break;
         case 't': o.token = optarg; break;
         case 'h': app_usage(stdout); return 0;
-        default: app_usage(stderr); return 2;
+        default:
+            return app_bad_usage("%s '%s'", ch == ':' ? "missing value for" : "unknown option",
+                                 argv[optind - 1]);
         }
     }
+    /* An option is never silently dropped: two that contradict each other,
+     * or one that the command does not take, is a usage error. */
+    if (sdk_given && no_sdk)
+        return app_bad_usage("--sdk-id and --no-sdk-id contradict each other: give one");
+    if (no_sdk)
+        o.sdk_id = "";
+    if ((sdk_given || no_sdk || name_given) && strcmp(cmd, "create") != 0)
+        return app_bad_usage("--name, --sdk-id and --no-sdk-id are for 'meetd app create'");
     int rest = argc - optind;
     if (strcmp(cmd, "webhook") == 0)
         return app_webhook(&o, rest, argv + optind);
-    if (o.token != NULL) {
-        app_usage(stderr);
-        return 2;
-    }
+    if (o.token != NULL)
+        return app_bad_usage("--token is for 'meetd app webhook add'");
     bool needs_id = strcmp(cmd, "rotate-key") == 0 || strcmp(cmd, "delete") == 0;
     bool known = needs_id || strcmp(cmd, "create") == 0 || strcmp(cmd, "list") == 0;
     if (!known || rest != (needs_id ? 1 : 0)) {
@@ -284,7 +309,7 @@ int meetd_app_main(int argc, char **argv)
         return 2;
     }
     if (strlen(o.name) > CORE_ID_MAX || (o.sdk_id && strlen(o.sdk_id) > CORE_APPID_MAX)) {
-        fprintf(stderr, "meetd: --name is at most %d bytes, --sdk-id %d\n", CORE_ID_MAX,
+        fprintf(stderr, "meetd app: --name is at most %d bytes, --sdk-id %d\n", CORE_ID_MAX,
                 CORE_APPID_MAX);
         return 2;
     }

@@ -12,7 +12,7 @@
 int meetd_serve_main(int argc, char **argv);
 int meetd_app_main(int argc, char **argv);
 
-/* The credentials block of CONTRACT.md section 7 (KEY=VALUE lines). */
+/* The credentials block of docs/configuration.md (KEY=VALUE lines). */
 void meetd_print_credentials(FILE *f, const char *endpoint, const store_app *app,
                              const store_key *key);
 /* Writes it to <data_dir>/credentials with mode 0600. Returns 0 or -1. */

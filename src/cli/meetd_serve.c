@@ -219,6 +219,17 @@ static const struct option serve_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* What a refused value should have looked like, where the option's own
+ * name does not say it (a message suffix). */
+static const char *serve_wants(const char *name)
+{
+    if (strcmp(name, "listen") == 0)
+        return ": want HOST:PORT, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080";
+    if (strcmp(name, "durability") == 0)
+        return ": want full or normal";
+    return "";
+}
+
 /* Environment first, so that flags (parsed after) win. */
 static int serve_from_env(serve_opts *o)
 {
@@ -232,7 +243,7 @@ static int serve_from_env(serve_opts *o)
         var[n] = '\0';
         const char *v = getenv(var);
         if (v != NULL && serve_set(o, opt->name, v) != 0) {
-            fprintf(stderr, "meetd: invalid %s='%s'\n", var, v);
+            fprintf(stderr, "meetd serve: invalid %s='%s'%s\n", var, v, serve_wants(opt->name));
             return -1;
         }
     }
@@ -257,7 +268,9 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
         return 2;
     int idx, ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", serve_longopts, &idx)) != -1) {
+    /* Our own messages: getopt's would be prefixed with argv[0], "serve". */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":h", serve_longopts, &idx)) != -1) {
         if (ch == 'h') {
             serve_usage(stdout);
             return 1;
@@ -270,21 +283,24 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
             o->hooks.public_only = true;
             continue;
         }
-        if (ch != 0) {
-            serve_usage(stderr);
+        if (ch == '?' || ch == ':') {
+            fprintf(stderr, "meetd serve: %s '%s'\nTry 'meetd serve --help'.\n",
+                    ch == '?' ? "unknown option" : "missing value for", argv[optind - 1]);
             return 2;
         }
         if (serve_set(o, serve_longopts[idx].name, optarg) != 0) {
-            fprintf(stderr, "meetd: invalid --%s '%s'\n", serve_longopts[idx].name, optarg);
+            fprintf(stderr, "meetd serve: invalid --%s '%s'%s\n", serve_longopts[idx].name,
+                    optarg, serve_wants(serve_longopts[idx].name));
             return 2;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "meetd: unexpected argument '%s'\n", argv[optind]);
+        fprintf(stderr, "meetd serve: unexpected argument '%s'\nTry 'meetd serve --help'.\n",
+                argv[optind]);
         return 2;
     }
     if (o->hooks.backoff_max_ms < o->hooks.backoff_base_ms) {
-        fprintf(stderr, "meetd: --webhook-backoff-max-ms is below --webhook-backoff-ms\n");
+        fprintf(stderr, "meetd serve: --webhook-backoff-max-ms is below --webhook-backoff-ms\n");
         return 2;
     }
     return 0;

@@ -1,5 +1,5 @@
 /* Errors: libmeet's own, and the Tencent error_info of an answer
- * (CONTRACT.md section 2). */
+ * (docs/api.md "Errors"). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>

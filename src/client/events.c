@@ -1,5 +1,6 @@
 /* Device event streams: GET /meetd/v1/events?device_token=… answers with
- * Server-Sent Events (CONTRACT.md section 6), parsed here as they arrive. */
+ * Server-Sent Events (docs/api.md "Device event stream"), parsed here as
+ * they arrive. */
 #include <stdlib.h>
 #include <string.h>
 

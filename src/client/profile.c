@@ -1,5 +1,5 @@
 /* Credentials profiles: the KEY=VALUE file meetd writes to <data>/credentials
- * (CONTRACT.md section 7), and the same names in the environment. */
+ * (docs/configuration.md), and the same names in the environment. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Signing a request: nonces, timestamps and the header list. The signature
  * itself is meetd's own signer (src/auth/signature.c), so the project has one
- * implementation of the contract's section 1, not two. */
+ * implementation of docs/api.md "Authentication", not two. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>

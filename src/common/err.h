@@ -1,4 +1,4 @@
-/* Errors as the wire contract (CONTRACT.md section 2) defines them.
+/* Errors as the wire format (docs/api.md "Errors") defines them.
  *
  * Every layer above the store speaks meetd_err. Each value maps to exactly
  * one (HTTP status, error_code) pair; the message travels beside it in a

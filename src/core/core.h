@@ -50,7 +50,7 @@ enum core_left {
     CORE_LEFT_TIMEOUT = 5,   /* event stream gone longer than the grace period */
 };
 
-/* user_role values of CONTRACT.md section 3. */
+/* user_role values of docs/api.md "Identities". */
 enum core_role {
     CORE_ROLE_MEMBER = 0,
     CORE_ROLE_CREATOR = 1,

@@ -1,6 +1,6 @@
 """End-to-end harness for meetd: runs the real binary, signs requests itself.
 
-Written from CONTRACT.md / docs/api.md / docs/configuration.md, not from the
+Written from docs/api.md / docs/configuration.md, not from the
 server's code. Python 3 standard library only.
 """
 import base64
@@ -139,7 +139,7 @@ KEEP = object()  # "use the default" marker for Client.request overrides
 
 
 class Client:
-    """Signs per CONTRACT §1 with its own code; one connection per request."""
+    """Signs per docs/api.md "Authentication" with its own code; one connection per request."""
 
     def __init__(self, server, creds):
         self.server = server

@@ -1,6 +1,9 @@
 """First start, credentials file, `meetd app` administration (configuration.md)."""
 import os
+import re
 import stat
+import subprocess
+import tempfile
 import unittest
 
 import meetd_harness as h
@@ -105,6 +108,25 @@ class AdminTest(h.MeetdCase):
         self.assertNotIn(app["MEETD_APP_ID"], self.app_ids_listed())
         self.works(self.server.creds)
 
+    def test_contradicting_or_misplaced_options_change_nothing(self):
+        before = self.app_ids_listed()
+        for args in (["create", "--sdk-id", "1", "--no-sdk-id"],
+                     ["create", "--no-sdk-id", "--sdk-id", "1"]):
+            cp = self.server.app(*args)
+            self.assertEqual(cp.returncode, 2, args)
+            self.assertEqual(cp.stdout, "", "credentials printed despite a usage error")
+            self.assertIn("meetd app: --sdk-id and --no-sdk-id contradict each other",
+                          cp.stderr)
+        for args in (["list", "--name", "x"], ["list", "--no-sdk-id"],
+                     ["delete", "--sdk-id", "1", "424242"]):
+            cp = self.server.app(*args)
+            self.assertEqual(cp.returncode, 2, args)
+            self.assertIn("are for 'meetd app create'", cp.stderr)
+        cp = self.server.app("list", "--bogus")
+        self.assertEqual(cp.returncode, 2)
+        self.assertTrue(cp.stderr.startswith("meetd app: unknown option '--bogus'"), cp.stderr)
+        self.assertEqual(self.app_ids_listed(), before)
+
     def test_exit_statuses(self):
         self.assertEqual(self.server.app("frobnicate").returncode, 2)
         self.assertEqual(self.server.app("delete").returncode, 2)           # APPID missing
@@ -112,6 +134,80 @@ class AdminTest(h.MeetdCase):
         self.assertEqual(cp.returncode, 1)
         self.assertTrue(cp.stderr.strip(), "failure without a message")
         self.works(self.server.creds)
+
+
+def run_meetd(*args, env=None):
+    cp = subprocess.run([h.meetd_bin()] + list(args), stdin=subprocess.DEVNULL,
+                        capture_output=True, text=True, timeout=h.DEADLINE,
+                        env=env or h.child_env())
+    bad = h.sanitizer_reports(cp.stderr)
+    if bad:
+        raise AssertionError("meetd %s reported %s:\n%s" % (" ".join(args), bad, cp.stderr))
+    return cp
+
+
+class CommandLineTest(unittest.TestCase):
+    """meetd's own command line: help, version, and the messages of bad options.
+    None of these starts a server; each that could runs in an empty directory,
+    and must leave it empty."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="meetd-cli-")
+        self.addCleanup(lambda: os.rmdir(self.dir))   # fails if anything was created
+
+    def test_version_is_the_projects(self):
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(os.path.join(root, "CMakeLists.txt")) as f:
+            version = re.search(r"project\(meetd VERSION ([0-9.]+)", f.read()).group(1)
+        cp = run_meetd("--version")
+        self.assertEqual((cp.returncode, cp.stdout, cp.stderr), (0, "meetd %s\n" % version, ""))
+
+    def test_help_command(self):
+        top = run_meetd("--help")
+        self.assertEqual(top.returncode, 0)
+        cp = run_meetd("help")
+        self.assertEqual((cp.returncode, cp.stdout), (0, top.stdout))
+        self.assertIn("meetd help [serve|app]", cp.stdout)
+        self.assertIn("meetd --version", cp.stdout)
+        for sub in ("serve", "app"):
+            cp = run_meetd("help", sub)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertEqual(cp.stdout, run_meetd(sub, "--help").stdout)
+            self.assertTrue(cp.stdout.startswith("usage: meetd %s" % sub), cp.stdout)
+        cp = run_meetd("help", "frobnicate")
+        self.assertEqual((cp.returncode, cp.stdout), (2, ""))
+        self.assertIn("meetd help: no command 'frobnicate'", cp.stderr)
+        cp = run_meetd("help", "serve", "app")
+        self.assertEqual((cp.returncode, cp.stdout), (2, ""))
+        self.assertIn("meetd help: one command at most", cp.stderr)
+
+    def test_listen_errors_show_the_form(self):
+        data = os.path.join(self.dir, "data")
+        for value in ("8080", ":8080", "localhost", "127.0.0.1:99999"):
+            cp = run_meetd("serve", "--listen", value, "--data", data)
+            self.assertEqual((cp.returncode, cp.stdout), (2, ""), value)
+            self.assertEqual(cp.stderr, "meetd serve: invalid --listen '%s': want HOST:PORT, "
+                             "e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080\n" % value)
+        env = dict(h.child_env(), MEETD_LISTEN="8080")
+        cp = run_meetd("serve", "--data", data, env=env)
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("meetd serve: invalid MEETD_LISTEN='8080': want HOST:PORT", cp.stderr)
+        self.assertFalse(os.path.exists(data), "a refused start created its data directory")
+
+    def test_option_errors_name_the_command(self):
+        data = os.path.join(self.dir, "data")
+        cases = [(["--bogus"], "meetd serve: unknown option '--bogus'\n"),
+                 (["--threads"], "meetd serve: missing value for '--threads'\n"),
+                 (["--threads", "0"], "meetd serve: invalid --threads '0'\n"),
+                 (["--durability", "fast"],
+                  "meetd serve: invalid --durability 'fast': want full or normal\n"),
+                 (["extra"], "meetd serve: unexpected argument 'extra'\n")]
+        for args, first in cases:
+            cp = run_meetd("serve", "--data", data, *args)
+            self.assertEqual(cp.returncode, 2, args)
+            self.assertTrue(cp.stderr.startswith(first), (args, cp.stderr))
+            self.assertNotRegex(cp.stderr, r"(?m)^serve:", "getopt's own prefix")
+        self.assertFalse(os.path.exists(data))
 
 
 if __name__ == "__main__":

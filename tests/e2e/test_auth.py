@@ -1,4 +1,4 @@
-"""Authentication (CONTRACT §1, §2; docs/api.md Conventions/Authentication).
+"""Authentication (docs/api.md Conventions: Authentication, Errors).
 
 The probe request is a signed join: when authentication wrongly passes it adds
 a device, so every refusal also checks that the meeting has no device."""

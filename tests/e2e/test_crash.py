@@ -2,7 +2,7 @@
 restart it on the same data directory, and check that every acknowledged change
 is there and nothing is half-applied.
 
-What a 200 promises (docs/operations.md "Data", CONTRACT §4): the change is
+What a 200 promises (docs/operations.md "Data", docs/api.md "Kickout"): the change is
 committed -- with `--durability full` synced to disk, with `normal` it survives
 a meetd crash. A kickout is one transaction: each removed device gets
 `left_time`, its user a ban (allow_rejoin=false) and the removal one audit row

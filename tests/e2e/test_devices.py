@@ -1,4 +1,5 @@
-"""Devices: join, leave, identities, event streams, co-hosts (CONTRACT §3, §5, §6)."""
+"""Devices: join, leave, identities, event streams, co-hosts (docs/api.md "Identities",
+"Co-hosts", "Join a device" to "Device event stream")."""
 import unittest
 
 import meetd_harness as h

@@ -1,7 +1,7 @@
 """Hostile clients (issue 6 item 5): each class of bad input gets a clear error
 or a closed connection, and meetd keeps serving everybody else.
 
-"A clear error" is the contract's JSON error body (CONTRACT §2) whenever meetd
+"A clear error" is the JSON error body of docs/api.md "Errors" whenever meetd
 itself answers (its answers carry X-TC-Trace); libmicrohttpd answers some
 malformed input on its own (400, 413, 414, 431, 505, an HTML body, no trace) or
 just closes the connection -- both are accepted, within a time bound. After each
@@ -108,7 +108,7 @@ def exchange(port, data, bound=BOUND, src=None):
 
 def signed_raw(client, method, uri, body=b"", headers=(), ts=None, nonce=None,
                content_length=None, close=True):
-    """A complete signed request as bytes (signature per CONTRACT §1 with the
+    """A complete signed request as bytes (signature per docs/api.md "Authentication" with the
     harness's signer). `headers` are appended as given (bytes or str values)."""
     body = h.to_bytes(body)
     ts = str(h.now() if ts is None else ts)

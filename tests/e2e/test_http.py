@@ -1,4 +1,4 @@
-"""HTTP layer: routes, methods, size limits, health, access log (CONTRACT §2, configuration.md)."""
+"""HTTP layer: routes, methods, size limits, health, access log (docs/api.md "Errors", configuration.md)."""
 import datetime
 import re
 import unittest

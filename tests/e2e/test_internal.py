@@ -1,4 +1,4 @@
-"""Internal errors (CONTRACT §2 500/5108): a store failure mid-kickout is answered
+"""Internal errors (docs/api.md "Errors": 500/5108): a store failure mid-kickout is answered
 5108 without leaking internals, and nothing is half-applied.
 
 The schema is not part of the contract, so the tables a kickout writes are found

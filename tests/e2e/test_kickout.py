@@ -1,4 +1,4 @@
-"""The kickout API: every rule of CONTRACT §4 and docs/api.md "Kickout"."""
+"""The kickout API: every rule of docs/api.md "Kickout"."""
 import json
 import unittest
 

@@ -20,6 +20,7 @@ from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_us
                            sanitizer_reports, tgt_ms, uniq)
 
 MEETING_ID_RE = re.compile(r"^meeting_id\s+(\d{1,19})$", re.M)
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 COMMANDS = ["meeting create", "meeting get", "meeting cancel", "meeting dismiss",
             "meeting participants", "kickout", "cohost add", "cohost remove",
@@ -39,6 +40,25 @@ def meetctl_bin():
     if not os.access(path, os.X_OK):
         raise RuntimeError("MEETCTL_BIN=%s is not an executable file" % path)
     return path
+
+
+def read_doc(path):
+    """A file of the source tree, by its path from the top."""
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def doc_matches(case, pattern, path):
+    """Fails unless the doc at path has a match for pattern (without printing the doc)."""
+    if re.search(pattern, read_doc(path), re.M) is None:
+        case.fail("%s has nothing that matches %r" % (path, pattern))
+
+
+def project_version():
+    m = re.search(r"project\(meetd VERSION ([0-9.]+)", read_doc("CMakeLists.txt"))
+    if m is None:
+        raise AssertionError("no project(meetd VERSION x.y.z) in CMakeLists.txt")
+    return m.group(1)
 
 
 def ctl_env(creds=None, **extra):
@@ -187,6 +207,39 @@ class HelpTest(unittest.TestCase):
             self.assertEqual(cp.returncode, 0, group)
             self.assertIn("usage: meetctl %s SUBCOMMAND" % group, cp.stdout)
 
+    def test_version(self):
+        cp = run_ctl(["--version"], ctl_env())
+        self.assertEqual((cp.returncode, cp.stdout, cp.stderr),
+                         (0, "meetctl %s\n" % project_version(), ""))
+        self.assertIn("meetctl --version", run_ctl(["--help"], ctl_env()).stdout)
+
+    def test_exit_status_table(self):
+        # --help and docs/meetctl.md give every status meetctl uses.
+        top = run_ctl(["--help"], ctl_env()).stdout
+        self.assertIn("3 kickout removed nothing, 4-8 why 'device watch' ended", top)
+        watch = run_ctl(["device", "watch", "--help"], ctl_env()).stdout
+        for code, what in ((4, "kicked"), (5, "meeting-ended"), (6, "replaced"),
+                           (7, "meetd closed the stream without an event"),
+                           (8, "connection lost")):
+            self.assertRegex(watch, r"(?m)^  %d  %s" % (code, re.escape(what)))
+            doc_matches(self, r"^\| %d \| device watch: %s" % (code, re.escape(what)),
+                        "docs/meetctl.md")
+        doc_matches(self, r"^\| 3 \| kickout: no target was removed", "docs/meetctl.md")
+        self.assertIn("Exit status 3: meetd reported that no target was removed",
+                      run_ctl(["kickout", "--help"], ctl_env()).stdout)
+
+    def test_device_type_names_agree(self):
+        # One name per device type: the contract's table (docs/api.md "Identities").
+        doc_matches(self, r"^\| 0 \| PSTN phone \|", "docs/api.md")
+        kick = run_ctl(["kickout", "--help"], ctl_env()).stdout
+        self.assertIn("INST is the device type: 0 PSTN phone, 1 PC,", kick)
+        doc_matches(self, r"INST is the device type: 0 PSTN phone, 1 PC,", "docs/meetctl.md")
+
+    def test_page_sizes_are_stated(self):
+        for cmd in (["audit"], ["meeting", "participants"]):
+            out = run_ctl(cmd + ["--help"], ctl_env()).stdout
+            self.assertRegex(out, r"--size N\s+\S+ per page, 1\.\.100 \(default 20\)", cmd)
+
     def test_usage_errors_exit_2(self):
         cases = [[], ["frobnicate"], ["meeting"], ["meeting", "frob"],
                  ["meeting", "get", "1", "--userid"], ["meeting", "get", "1"],
@@ -308,6 +361,11 @@ class PreflightTest(unittest.TestCase):
     def test_participants_size(self):
         self.refused(["meeting", "participants", "1", "--userid", "a", "--size", "101"],
                      "--size wants a whole number from 1 to 100")
+
+    def test_audit_size(self):
+        # The server's bound (docs/api.md "Audit log"), checked before sending.
+        for bad in ("101", "1000", "0"):
+            self.refused(["audit", "1", "--size", bad], "--size wants a whole number from 1 to 100")
 
     def test_subject_and_hosts(self):
         self.refused(["meeting", "create", "--userid", "a", "--subject", "s" * 256],
@@ -480,6 +538,14 @@ class MeetingCommandsTest(MeetctlCase):
 
 
 class DeviceCommandsTest(MeetctlCase):
+    def test_pstn_phone_in_tables(self):
+        mid = self.new_mid()
+        self.ok("device", "join", mid, "--userid", "dial-in", "--instanceid", "0")
+        out = self.ok("meeting", "participants", mid, "--userid", "alice")
+        self.assertRegex(out, r"(?m)^\S+\s+dial-in\s+dial-in\s+0 PSTN phone\s+member\s")
+        # The largest page the help states is one meetd serves.
+        self.assertEqual(self.ok_json("audit", mid, "--size", "100")["records"], [])
+
     def test_join_table_and_leave(self):
         mid = self.new_mid()
         out = self.ok("device", "join", mid, "--userid", "bob", "--nick", "Bob", "--instanceid", "2")
@@ -534,9 +600,12 @@ class KickoutCommandsTest(MeetctlCase):
         self.assert_absent(mid, d["room"])
         self.assert_present(mid, d["carol"])
 
-        # Retrying is safe: nothing left to remove.
-        again = self.ok_json("kickout", mid, "--operator", "userid:alice/1",
-                             "--user", "ms:%s/2" % d["bob"]["ms_open_id"])
+        # Retrying is safe: nothing left to remove, and the status says so.
+        cp = self.ctl("--json", "kickout", mid, "--operator", "userid:alice/1",
+                      "--user", "ms:%s/2" % d["bob"]["ms_open_id"])
+        self.assertEqual(cp.returncode, 3, cp.stderr)
+        self.assertIn("meetctl kickout: no device was removed", cp.stderr)
+        again = json.loads(cp.stdout)
         self.assertEqual([r["result"] for r in again["results"]], ["not_in_meeting"])
 
         out = self.ok("bans", "list", mid)
@@ -575,11 +644,33 @@ class KickoutCommandsTest(MeetctlCase):
                                             "uuid": d["carol"]["uuid"], "instanceid": 3,
                                             "result": "removed"}])
         # Current form with an ms_open_id operator; a device mismatch does nothing.
-        body = self.ok_json("kickout", mid, "--operator", "ms:%s/1" % d["alice"]["ms_open_id"],
-                            "--user", "ms:%s/4" % d["bob"]["ms_open_id"])
+        cp = self.ctl("--json", "kickout", mid, "--operator", "ms:%s/1" % d["alice"]["ms_open_id"],
+                      "--user", "ms:%s/4" % d["bob"]["ms_open_id"])
+        self.assertEqual(cp.returncode, 3, cp.stderr)
+        body = json.loads(cp.stdout)
         self.assertEqual(body["results"][0]["result"], "device_mismatch")
         self.assert_present(mid, d["bob"])
         self.assertEqual(self.bans(mid)["bans"], [])
+
+    def test_kickout_exit_status_says_whether_anyone_was_removed(self):
+        mid, d = self.setup_meeting()
+        bob, carol = "ms:%s/2" % d["bob"]["ms_open_id"], "ms:%s/3" % d["carol"]["ms_open_id"]
+        gone = "ms:%s/4" % d["carol"]["ms_open_id"]      # carol is not on an iPhone
+        before = self.state(mid)
+        cp = self.ctl("kickout", mid, "--operator", "userid:alice/1", "--user", gone)
+        self.assertEqual(cp.returncode, 3, cp.stderr)
+        self.assertRegex(cp.stdout, r"(?m)\s4 iOS\s+device_mismatch$")   # the table still
+        self.assertIn("no device was removed", cp.stderr)
+        self.assert_unchanged(before, mid)
+        # One removed out of two: success.
+        cp = self.ctl("kickout", mid, "--operator", "userid:alice/1", "--user", bob,
+                      "--user", gone)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stderr, "")
+        self.assert_absent(mid, d["bob"])
+        self.assert_present(mid, d["carol"])
+        self.assertEqual(self.ok("kickout", mid, "--operator", "userid:alice/1",
+                                 "--user", carol).count("removed"), 1)
 
     def test_kickout_api_errors_change_nothing(self):
         mid, d = self.setup_meeting()
@@ -628,6 +719,35 @@ class KickoutCommandsTest(MeetctlCase):
         self.assertEqual(cp.returncode, 1)
         self.assertEqual(json.loads(cp.stdout)["error_info"]["error_code"], 9003)
         self.assertIn("error 9003 (HTTP 400)", cp.stderr)
+
+
+class TencentAnswerTest(unittest.TestCase):
+    """Tencent answers a kickout with {} and nothing per target: exit 0."""
+
+    def test_empty_answer_is_success(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=httpd.serve_forever, daemon=True)
+        t.start()
+        self.addCleanup(t.join, DEADLINE)
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        cp = run_ctl(["kickout", "1", "--operator", "userid:alice/1", "--user", "ms:msB/2"],
+                     ctl_env(FAKE_CREDS, MEETD_ENDPOINT="http://127.0.0.1:%d"
+                             % httpd.server_address[1]))
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout, "kickout accepted\n")
 
 
 class CredentialsTest(MeetctlCase):
@@ -696,7 +816,7 @@ class CredentialsTest(MeetctlCase):
 # ---------------------------------------------------------------- device watch
 
 class FakeEvents:
-    """A stand-in for meetd's event stream (CONTRACT.md section 6), to test
+    """A stand-in for meetd's event stream (docs/api.md "Device event stream"), to test
     meetctl's side alone: one event, then the next only once `go` is set."""
 
     def __init__(self):
@@ -709,6 +829,22 @@ class FakeEvents:
 
             def do_GET(self):
                 outer.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                if self.path.endswith("=quiet") or self.path.endswith("=broken"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    first = b": heartbeat\n\n"
+                    if self.path.endswith("=quiet"):
+                        first += b"event: notice\ndata: {}\n\n"
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(first), first))
+                    if self.path.endswith("=quiet"):
+                        self.wfile.write(b"0\r\n\r\n")        # the chunked end
+                    else:
+                        self.wfile.write(b"40\r\nevent: kic")   # a chunk cut short
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 if "device_token=good%2Btoken" not in self.path:
                     body = (b'{"error_info":{"error_code":190303,"new_error_code":200190303,'
                             b'"message":"invalid or expired device_token"}}')
@@ -767,7 +903,9 @@ class WatchFakeServerTest(unittest.TestCase):
         self.fake.go.set()
         self.assertEqual(w.out.next(), "meeting-ended {}")
         rc, err = w.finish()
-        self.assertEqual(rc, 0, err)
+        # The last event that ends a session says why it ended.
+        self.assertEqual(rc, 5, err)
+        self.assertIn("stream ended: the meeting ended (meeting-ended)", err)
         path, headers = self.fake.requests[0]
         self.assertEqual(path, "/meetd/v1/events?device_token=good%2Btoken")
         self.assertEqual(headers.get("accept"), "text/event-stream")
@@ -783,7 +921,27 @@ class WatchFakeServerTest(unittest.TestCase):
         self.fake.go.set()
         self.assertEqual(json.loads(w.out.next()), {"event": "meeting-ended", "data": {}})
         rc, err = w.finish()
-        self.assertEqual(rc, 0, err)
+        self.assertEqual(rc, 5, err)
+
+    def test_closed_without_an_event(self):
+        # A heartbeat, an event that ends nothing, then a clean end of stream.
+        w = self.watch("quiet")
+        w.wait_connected()
+        self.assertEqual(w.out.next(), "notice {}")
+        rc, err = w.finish()
+        self.assertEqual(rc, 7, err)
+        self.assertIn("stream ended: meetd closed it without an event (the device left, "
+                      "another watch took over this device's stream, or meetd is stopping)",
+                      err)
+
+    def test_connection_lost(self):
+        # The stream breaks in the middle of a chunk: not an end the server chose.
+        w = self.watch("broken")
+        w.wait_connected()
+        rc, err = w.finish()
+        self.assertEqual(rc, 8, err)
+        self.assertIn("device watch: connection lost: ", err)
+        self.assertEqual(w.out.rest(), [])
 
     def test_refused_token(self):
         w = self.watch("stale")
@@ -821,7 +979,8 @@ class WatchMeetdTest(MeetctlCase):
         self.assertTrue(line.startswith("kicked {"), line)
         self.assertEqual(json.loads(line[len("kicked "):])["reason"], "bye now")
         rc, err = w.finish()
-        self.assertEqual(rc, 0, err)
+        self.assertEqual(rc, 4, err)
+        self.assertIn("stream ended: the device was removed from the meeting (kicked)", err)
         self.assertEqual(w.out.rest(), [])
 
     def test_meeting_ended_json(self):
@@ -831,7 +990,83 @@ class WatchMeetdTest(MeetctlCase):
         self.assert_ok(self.dismiss(mid))
         self.assertEqual(json.loads(w.out.next())["event"], "meeting-ended")
         rc, err = w.finish()
-        self.assertEqual(rc, 0, err)
+        self.assertEqual(rc, 5, err)
+        self.assertIn("stream ended: the meeting ended", err)
+
+    def test_replaced(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        w = self.watch(bob)
+        self.join(mid, "bob", 2)            # the same user again on the same device type
+        self.assertTrue(w.out.next().startswith("replaced {"))
+        rc, err = w.finish()
+        self.assertEqual(rc, 6, err)
+        self.assertIn("stream ended: the same user joined again on this device type", err)
+
+    def test_left(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        w = self.watch(bob)
+        self.ok("device", "leave", mid, "ms:%s/2" % bob["ms_open_id"])
+        rc, err = w.finish()
+        self.assertEqual(rc, 7, err)
+        self.assertIn("stream ended: meetd closed it without an event (the device left", err)
+        self.assertEqual(w.out.rest(), [], "a leave sends no event")
+
+    def test_another_watch_takes_over(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        first = self.watch(bob)
+        second = self.watch(bob)
+        rc, err = first.finish()
+        self.assertEqual(rc, 7, err)
+        self.assertIn("another watch took over this device's stream", err)
+        # The second stream is the device's now: it hears the kickout.
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(bob)]))
+        self.assertTrue(second.out.next().startswith("kicked {"))
+        rc, err = second.finish()
+        self.assertEqual(rc, 4, err)
+
+    def test_help_shows_the_token_meetd_issues(self):
+        issued = self.join(self.new_mid(), "bob", 2)["device_token"]
+        # docs/api.md "Join a device": <session>.<64 lower-case hex>.
+        shape = re.compile(r"\d+\.[0-9a-f]{64}")
+        self.assertRegex(issued, "^%s$" % shape.pattern)
+        help_text = self.ok("device", "watch", "--help")
+        shown = re.findall(r"(?m)^  meetctl device watch ([^-\s]\S*)$", help_text)
+        self.assertTrue(shown, help_text)
+        for token in shown:
+            self.assertRegex(token, "^%s$" % shape.pattern, "the example is not a meetd token")
+        doc_matches(self, r"SESSION\.SECRET", "docs/meetctl.md")
+
+
+class WatchServerGoneTest(MeetctlCase):
+    """device watch when meetd itself goes: stopped, or killed."""
+    server_per_test = True
+
+    def watch_bob(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        w = Watch(["device", "watch", bob["device_token"]], self.env())
+        self.addCleanup(w.kill)
+        self.assertIsNotNone(w.wait_connected())
+        return w
+
+    def test_meetd_stops(self):
+        w = self.watch_bob()
+        self.server.stop()
+        rc, err = w.finish()
+        self.assertEqual(rc, 7, err)
+        self.assertIn("or meetd is stopping", err)
+
+    def test_meetd_killed(self):
+        w = self.watch_bob()
+        proc, self.server.proc = self.server.proc, None     # stop() must not expect exit 0
+        proc.kill()
+        proc.wait()
+        rc, err = w.finish()
+        self.assertEqual(rc, 8, err)
+        self.assertIn("device watch: connection lost: ", err)
 
     def test_dead_token(self):
         mid = self.new_mid()

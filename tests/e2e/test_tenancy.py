@@ -1,4 +1,4 @@
-"""Tenancy: another app sees none of app A's meetings (CONTRACT §1 AppId, §2 9003)."""
+"""Tenancy: another app sees none of app A's meetings (docs/api.md: AppId, 9003)."""
 import unittest
 
 import meetd_harness as h

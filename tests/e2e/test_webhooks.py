@@ -1,6 +1,6 @@
 """Webhooks: registration (signed API and `meetd app webhook`), the events a
 join, a leave and a kickout send, and at-least-once delivery through receiver
-outages and meetd restarts (CONTRACT §6, docs/api.md "Webhooks").
+outages and meetd restarts (docs/api.md "Webhooks").
 
 The receiver is a real HTTP server on 127.0.0.1 in this process. It checks
 every request's signature with its own code -- lowercase hex SHA-1 of the
