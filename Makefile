@@ -23,9 +23,11 @@ run: build
 	$(BUILD)/meetd serve$(if $(LISTEN), --listen $(LISTEN))$(if $(DATA), --data $(DATA))
 
 # Every fuzz target for a short bounded run (fuzz-smoke, below), then the
-# whole suite on a normal build and again on an ASan+UBSan build (CTest's
-# summary closes the output).
-test: fuzz-smoke test-plain test-asan
+# whole suite on a normal build and again on an ASan+UBSan build, each under
+# a banner, then a summary of the three that repeats CTest's closing lines
+# (scripts/test.sh). Exit status 0 only when all three passed.
+test:
+	@MAKE="$(MAKE)" scripts/test.sh
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -1,6 +1,6 @@
 """README.md as a newcomer follows it: the tour's commands, taken from README.md
-itself and run in bash against a meetd of the test's own, and `make run` with
-its variables.
+itself and run in bash against a meetd of the test's own; `make run` with
+its variables; `make test`'s banners and summary (scripts/test.sh).
 
 The tour is the part of README.md between `<!-- tour: begin` and
 `<!-- tour: end -->`. Every ```sh block in it is run, in order, in one bash
@@ -34,6 +34,16 @@ MARK = "@@tour"
 DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
 TIME_RE = re.compile(r"^\d\d:\d\d:\d\d$")
 CUT_WORD_RE = re.compile(r"^[\w-]+…$")
+
+
+def make_env(**extra):
+    """The environment of a make run by a test: no MEETD_*, and nothing of a
+    make this test may itself run under (make test), which would pass on its
+    flags."""
+    env = {k: v for k, v in h.child_env().items()
+           if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKE")}
+    env.update(extra)
+    return env
 
 
 def meetctl_dir():
@@ -230,8 +240,7 @@ class MakeRunTest(unittest.TestCase):
     def make_run(self, make_args, env_extra):
         """Runs `make run` (the build taken as done) from an empty directory,
         waits for meetd's listening line; returns (port, data dir's files)."""
-        env = h.child_env()
-        env.update(env_extra)
+        env = make_env(**env_extra)
         build = os.path.dirname(h.meetd_bin())
         proc = subprocess.Popen(
             ["make", "--no-print-directory", "-f", os.path.join(SOURCE, "Makefile"),
@@ -275,6 +284,57 @@ class MakeRunTest(unittest.TestCase):
                                   {"MEETD_LISTEN": "127.0.0.1:1", "MEETD_DATA": "/nonexistent"})
         self.assertNotEqual(port, 1, log)
         self.served(data, port)
+
+
+class MakeTestTest(unittest.TestCase):
+    """`make test` names each phase as it starts and ends with a summary of
+    all of them (scripts/test.sh), CTest's closing line still in the output.
+    The phases here are dry ones: the real suite is what runs this test."""
+
+    def run_phases(self, *phases):
+        cp = subprocess.run(["bash", os.path.join(SOURCE, "scripts", "test.sh")] + list(phases),
+                            capture_output=True, text=True, timeout=h.DEADLINE,
+                            env=make_env())
+        return cp.returncode, cp.stdout + cp.stderr
+
+    def test_banners_and_a_summary_of_every_phase(self):
+        ctest = "100% tests passed, 0 tests failed out of 3"
+        rc, out = self.run_phases("first|a phase that passes|echo one; echo '%s'" % ctest,
+                                  "second|a phase that fails|echo two; exit 3",
+                                  "third|runs after a failure|echo three")
+        self.assertEqual(rc, 1, out)
+        lines = out.splitlines()
+        order = [lines.index(l) for l in (
+            "==> make test, phase 1 of 3: first: a phase that passes", "one", ctest,
+            "==> make test, phase 2 of 3: second: a phase that fails", "two",
+            "==> make test, phase 3 of 3: third: runs after a failure", "three",
+            "==> make test: 2 of 3 phases passed")]
+        self.assertEqual(order, sorted(order), out)
+        summary = [l.split() for l in lines[order[-1] + 1:]]
+        self.assertEqual([row[:2] for row in summary],
+                         [["first", "passed"], ["second", "FAILED"], ["third", "passed"]], out)
+        self.assertTrue(lines[order[-1] + 1].endswith(ctest), out)
+
+    def test_all_passed_exits_0_and_the_last_ctest_line_closes_the_output(self):
+        ctest = "100% tests passed, 0 tests failed out of 7"
+        rc, out = self.run_phases("only|dry|echo '%s'" % ctest)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("==> make test: 1 of 1 phases passed", out)
+        self.assertTrue(out.rstrip().endswith(ctest), out)
+
+    def test_make_test_runs_the_three_phases_under_banners(self):
+        if shutil.which("make") is None:
+            self.skipTest("make is not installed")
+        # -n: the sub-makes only print what they would do.
+        cp = subprocess.run(["make", "--no-print-directory", "-n", "test"], cwd=SOURCE,
+                            capture_output=True, text=True, timeout=h.DEADLINE,
+                            env=make_env())
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        for banner in ("phase 1 of 3: fuzz smoke", "phase 2 of 3: plain suite",
+                       "phase 3 of 3: ASan suite", "make test: 3 of 3 phases passed"):
+            self.assertIn(banner, cp.stdout)
+        self.assertIn("fuzz/run.sh", cp.stdout)
+        self.assertIn("ctest", cp.stdout)
 
 
 if __name__ == "__main__":
