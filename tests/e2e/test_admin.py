@@ -76,6 +76,20 @@ class AdminTest(h.MeetdCase):
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
         self.works(now_in_file)
 
+    def test_restart_keeps_every_other_line_of_the_credentials_file(self):
+        path = os.path.join(self.server.data, "credentials")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        # Edited by hand: a comment added, the endpoint line deleted.
+        edited = ["# the tour's app"] + [l for l in lines if not l.startswith("MEETD_ENDPOINT=")]
+        with open(path, "w") as f:
+            f.write("\n".join(edited) + "\n")
+        self.server.restart()
+        with open(path) as f:
+            now = f.read().splitlines()
+        self.assertEqual(now, ["MEETD_ENDPOINT=http://127.0.0.1:%d" % self.server.port] + edited)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+
     def test_app_create_and_rotate_key_print_the_running_servers_endpoint(self):
         real = "http://127.0.0.1:%d" % self.server.port
         new = self.server.create_app()
