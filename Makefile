@@ -2,8 +2,11 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
-LISTEN     ?= 127.0.0.1:8080
-DATA       ?= ./var
+# make run LISTEN=HOST:PORT DATA=DIR; unset, meetd itself decides: from
+# MEETD_LISTEN and MEETD_DATA (docs/configuration.md), else 127.0.0.1:8080
+# and ./var. A flag here would override the variables.
+LISTEN     ?=
+DATA       ?=
 
 .PHONY: all deps build run test test-plain test-asan clean
 
@@ -17,12 +20,14 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/meetd serve --listen $(LISTEN) --data $(DATA)
+	$(BUILD)/meetd serve$(if $(LISTEN), --listen $(LISTEN))$(if $(DATA), --data $(DATA))
 
 # Every fuzz target for a short bounded run (fuzz-smoke, below), then the
-# whole suite on a normal build and again on an ASan+UBSan build (CTest's
-# summary closes the output).
-test: fuzz-smoke test-plain test-asan
+# whole suite on a normal build and again on an ASan+UBSan build, each under
+# a banner, then a summary of the three that repeats CTest's closing lines
+# (scripts/test.sh). Exit status 0 only when all three passed.
+test:
+	@MAKE="$(MAKE)" scripts/test.sh
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -13,6 +13,8 @@
     "  --endpoint URL   server (default $MEETD_ENDPOINT, else " MEETCTL_DEFAULT_ENDPOINT ")\n" \
     "  --profile FILE   credentials file (KEY=VALUE lines) instead of the environment\n" \
     "  --json           print the answer's raw JSON\n"                               \
+    "  -q, --quiet      print only the id the answer is about (for $(...))\n"      \
+    "  --shell PREFIX   print the answer as PREFIXFIELD='value' lines (for eval)\n" \
     "  --timeout SECS   give up on a request after SECS seconds (default 30)\n"     \
     "  --cacert FILE    CA certificates to verify an https server with\n"           \
     "  -h, --help       this help\n"
@@ -310,6 +312,12 @@ static int meetctl_common_option(meetctl_ctx *ctx, int opt, const char *arg)
     case MEETCTL_OPT_JSON:
         ctx->json = true;
         return 0;
+    case 'q':
+        ctx->quiet = true;
+        return 0;
+    case MEETCTL_OPT_SHELL:
+        ctx->shell = arg;
+        return 0;
     case MEETCTL_OPT_ENDPOINT:
         ctx->endpoint = arg;
         return 0;
@@ -332,7 +340,7 @@ int meetctl_getopt(meetctl_ctx *ctx, int argc, char **argv, const struct option 
     optind = 0;     /* glibc: start afresh, argv is a new vector */
     opterr = 0;
     for (;;) {
-        int opt = getopt_long(argc, argv, ":h", opts, NULL);
+        int opt = getopt_long(argc, argv, ":hq", opts, NULL);
         if (opt == -1)
             break;
         if (opt == 'h') {
@@ -352,7 +360,7 @@ int meetctl_getopt(meetctl_ctx *ctx, int argc, char **argv, const struct option 
             return rc;
     }
     *first_arg = optind;
-    return 0;
+    return meetctl_output_check(ctx);
 }
 
 /* ---- credentials ---------------------------------------------------------------- */
@@ -480,7 +488,7 @@ static int meetctl_leading_options(meetctl_ctx *ctx, int argc, char **argv, int 
     opterr = 0;
     for (;;) {
         /* '+': stop at the command word; its options are the command's. */
-        int opt = getopt_long(argc, argv, "+:h", opts, NULL);
+        int opt = getopt_long(argc, argv, "+:hq", opts, NULL);
         if (opt == -1)
             break;
         if (opt == 'h') {

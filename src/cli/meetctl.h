@@ -37,6 +37,7 @@ enum {
     MEETCTL_OPT_PROFILE,
     MEETCTL_OPT_TIMEOUT,
     MEETCTL_OPT_CACERT,
+    MEETCTL_OPT_SHELL,
     MEETCTL_OPT_FIRST_LOCAL,    /* commands number their own options from here */
 };
 
@@ -46,6 +47,8 @@ enum {
     {"profile", required_argument, NULL, MEETCTL_OPT_PROFILE},              \
     {"timeout", required_argument, NULL, MEETCTL_OPT_TIMEOUT},              \
     {"cacert", required_argument, NULL, MEETCTL_OPT_CACERT},                \
+    {"quiet", no_argument, NULL, 'q'},                                      \
+    {"shell", required_argument, NULL, MEETCTL_OPT_SHELL},                  \
     {"help", no_argument, NULL, 'h'}
 
 typedef struct meetctl_ctx meetctl_ctx;
@@ -62,6 +65,8 @@ struct meetctl_ctx {
     const meetctl_cmd *cmd;
     char name[64];          /* "meetctl meeting create", for messages */
     bool json;
+    bool quiet;                 /* -q: the answer's id alone */
+    const char *shell;          /* --shell PREFIX: KEY=value lines; NULL: off */
     const char *endpoint;
     const char *profile;
     const char *ca_file;
@@ -126,6 +131,11 @@ bool meetctl_utf8_valid(const char *s);
 
 /* The answer as --json prints it: indented on a terminal, one line otherwise. */
 void meetctl_print_json(const json_t *v);
+/* Checks the output options together: at most one of --json, -q and
+ * --shell, a PREFIX fit for a shell variable's name, and a command whose
+ * output is an answer (not device watch or request). Returns 0 or
+ * MEETCTL_EXIT_USAGE after a message. */
+int meetctl_output_check(meetctl_ctx *ctx);
 /* Reports a failed call on stderr; returns the exit status for it. */
 int meetctl_fail(meetctl_ctx *ctx, const meet_error *err);
 

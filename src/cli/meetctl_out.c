@@ -1,6 +1,12 @@
 /* Output: JSON for scripts, aligned tables for people, errors on stderr.
  * Everything the server sends is cleaned before it reaches a terminal, so a
- * nick name cannot carry escape sequences. */
+ * nick name cannot carry escape sequences.
+ *
+ * Two more forms are made for shell scripts, which otherwise copy ids by
+ * hand or need jq: -q prints the one id the answer is about (M=$(meetctl
+ * meeting create ... -q)), --shell PREFIX prints its fields as assignments
+ * to eval. Both read the same record of the answer: the meeting itself for
+ * meeting create/get (the answer wraps it in a list), the answer otherwise. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +23,115 @@ void meetctl_print_json(const json_t *v)
     json_dumpf(v, stdout, flags | JSON_ENCODE_ANY);
     fputc('\n', stdout);
     fflush(stdout);
+}
+
+/* ---- -q and --shell ----------------------------------------------------------------- */
+
+/* Where a command's answer keeps the record it is about, and its id. */
+typedef struct meetctl_record {
+    int (*run)(meetctl_ctx *ctx, int argc, char **argv);
+    const char *list;   /* the record is the first element of this array; NULL: the answer */
+    const char *id;     /* what -q prints; NULL: nothing */
+} meetctl_record;
+
+static const meetctl_record meetctl_records[] = {
+    {meetctl_meeting_create, "meeting_info_list", "meeting_id"},
+    {meetctl_meeting_get, "meeting_info_list", "meeting_id"},
+    {meetctl_device_join, NULL, "ms_open_id"},
+};
+
+static const meetctl_record *meetctl_record_of(const meetctl_ctx *ctx)
+{
+    for (size_t i = 0; ctx->cmd != NULL && i < sizeof meetctl_records / sizeof meetctl_records[0];
+         i++)
+        if (meetctl_records[i].run == ctx->cmd->run)
+            return &meetctl_records[i];
+    return NULL;
+}
+
+static bool meetctl_shell_name_ok(const char *s, bool may_start_with_digit)
+{
+    for (const char *p = s; *p != '\0'; p++) {
+        bool alpha = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '_';
+        bool digit = *p >= '0' && *p <= '9';
+        if (!alpha && !(digit && (p > s || may_start_with_digit)))
+            return false;
+    }
+    return true;
+}
+
+int meetctl_output_check(meetctl_ctx *ctx)
+{
+    int modes = ctx->json + ctx->quiet + (ctx->shell != NULL);
+    if (modes > 1)
+        return meetctl_usage(ctx, "give at most one of --json, -q and --shell");
+    if (ctx->shell != NULL && (strlen(ctx->shell) > 64 || !meetctl_shell_name_ok(ctx->shell, false)))
+        return meetctl_usage(ctx, "--shell PREFIX is letters, digits and '_', not starting with "
+                                  "a digit ('' for none), not '%s'", ctx->shell);
+    /* Their output is a stream of events or a body as sent: no record. */
+    if ((ctx->quiet || ctx->shell != NULL) && ctx->cmd != NULL &&
+        (ctx->cmd->run == meetctl_device_watch || ctx->cmd->run == meetctl_request))
+        return meetctl_usage(ctx, "-q and --shell do not apply to this command");
+    return 0;
+}
+
+/* value in single quotes, each ' as '\'': the shell takes every other byte
+ * literally, so nothing the server sends can run as a command. */
+static void meetctl_shell_quote(FILE *f, const char *value)
+{
+    fputc('\'', f);
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+static void meetctl_print_shell(const meetctl_ctx *ctx, const json_t *record)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)record, key, v) {
+        char text[64];
+        const char *value;
+        if (json_is_string(v))
+            value = json_string_value(v);
+        else if (json_is_integer(v) || json_is_boolean(v) || json_is_real(v))
+            value = meetctl_jtext(record, key, text, sizeof text);
+        else if (json_is_null(v))
+            value = "";
+        else
+            continue;   /* lists and objects have no one value */
+        /* A field whose name cannot be a variable is left out, not mangled. */
+        if (key[0] == '\0' || !meetctl_shell_name_ok(key, ctx->shell[0] != '\0'))
+            continue;
+        fputs(ctx->shell, stdout);
+        for (const char *p = key; *p != '\0'; p++)
+            fputc(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p, stdout);
+        fputc('=', stdout);
+        meetctl_shell_quote(stdout, value);
+        fputc('\n', stdout);
+    }
+}
+
+/* -q or --shell: prints the answer's record that way. */
+static void meetctl_print_record(const meetctl_ctx *ctx, const json_t *out)
+{
+    const meetctl_record *r = meetctl_record_of(ctx);
+    const json_t *record = out;
+    if (r != NULL && r->list != NULL)
+        record = json_array_get(json_object_get(out, r->list), 0);
+    if (!json_is_object(record))
+        return;
+    if (ctx->shell != NULL) {
+        meetctl_print_shell(ctx, record);
+        return;
+    }
+    char id[256];
+    if (r != NULL && r->id != NULL && meetctl_jtext(record, r->id, id, sizeof id)[0] != '\0')
+        meetctl_say("%s", id);
 }
 
 /* ---- cleaning and measuring UTF-8 -------------------------------------------------- */
@@ -119,6 +234,8 @@ int meetctl_finish(meetctl_ctx *ctx, json_t *out, int (*show)(const json_t *))
     int rc = 0;
     if (ctx->json)
         meetctl_print_json(out);
+    else if (ctx->quiet || ctx->shell != NULL)
+        meetctl_print_record(ctx, out);
     else
         rc = show(out) != 0 ? MEETCTL_EXIT_API : 0;
     json_decref(out);
@@ -129,6 +246,8 @@ int meetctl_finish_say(meetctl_ctx *ctx, json_t *out, const char *fmt, ...)
 {
     if (ctx->json) {
         meetctl_print_json(out);
+    } else if (ctx->quiet || ctx->shell != NULL) {
+        meetctl_print_record(ctx, out);
     } else {
         va_list ap;
         va_start(ap, fmt);

@@ -18,14 +18,16 @@ static void app_usage(FILE *f)
 {
     fprintf(f,
             "usage: meetd app create [--data DIR] [--name NAME] [--sdk-id ID | --no-sdk-id]\n"
+            "                        [--endpoint URL]\n"
             "       meetd app list [--data DIR]\n"
-            "       meetd app rotate-key [--data DIR] APPID\n"
+            "       meetd app rotate-key [--data DIR] [--endpoint URL] APPID\n"
             "       meetd app delete [--data DIR] APPID\n"
             "       meetd app webhook add [--data DIR] APPID URL [--token T]\n"
             "       meetd app webhook list [--data DIR] APPID\n"
             "       meetd app webhook remove [--data DIR] APPID ID\n"
             "DIR defaults to $MEETD_DATA or %s. create and rotate-key print the\n"
-            "credentials block (MEETD_*=...) on standard output. webhook add\n"
+            "credentials block (MEETD_*=...) on standard output; its MEETD_ENDPOINT is\n"
+            "--endpoint, else the address of the meetd serve running on DIR. webhook add\n"
             "generates a token when none is given.\n"
             "example: meetd app create --name billing --data ./var\n",
             MEETD_DEFAULT_DATA);
@@ -240,6 +242,10 @@ static int app_run(const char *cmd, const app_opts *o, const char *app_id)
         if (rc == 0)
             printf("deleted app %s\n", app_id);
     }
+    if (rc == 0 && o->endpoint == NULL && strcmp(cmd, "list") != 0 && strcmp(cmd, "delete") != 0)
+        fprintf(stderr, "meetd: no meetd serve is running on %s, so its address is unknown: "
+                        "add MEETD_ENDPOINT=http://HOST:PORT to these lines, or give "
+                        "--endpoint URL\n", o->data);
     if (rc == 1)
         fprintf(stderr, "meetd: no app %s\n", app_id);
     else if (rc != 0)
@@ -266,10 +272,6 @@ int meetd_app_main(int argc, char **argv)
     app_opts o = {.data = getenv("MEETD_DATA"), .name = "app", .endpoint = NULL};
     if (o.data == NULL || *o.data == '\0')
         o.data = MEETD_DEFAULT_DATA;
-    const char *listen = getenv("MEETD_LISTEN");
-    char endpoint[300];
-    snprintf(endpoint, sizeof endpoint, "http://%s", listen && *listen ? listen : MEETD_DEFAULT_LISTEN);
-    o.endpoint = endpoint;
     int ch;
     bool sdk_given = false, no_sdk = false, name_given = false;
     optind = 2;
@@ -313,5 +315,13 @@ int meetd_app_main(int argc, char **argv)
                 CORE_APPID_MAX);
         return 2;
     }
+    /* The block names the server that serves this data directory, wherever
+     * it listens; a guess such as the default address would send the reader
+     * to nothing, or to another server. */
+    char endpoint[512];
+    bool prints_block = strcmp(cmd, "create") == 0 || strcmp(cmd, "rotate-key") == 0;
+    if (prints_block && o.endpoint == NULL && meetd_endpoint_read(o.data, endpoint,
+                                                                  sizeof endpoint) == 0)
+        o.endpoint = endpoint;
     return app_run(cmd, &o, needs_id ? argv[optind] : NULL);
 }

@@ -394,6 +394,7 @@ static int serve_run(const serve_opts *o)
     live_hub *live = NULL;
     webhook_worker *hooks = NULL;
     bool curl_ready = false;
+    bool published = false;
     sigset_t set;
 
     /* Every thread started later inherits this mask, so only sigwait below
@@ -461,6 +462,11 @@ static int serve_run(const serve_opts *o)
         log_error("cannot create the development app");
         goto out;
     }
+    /* Not fatal: meetd serves all the same, only `meetd app` and an old
+     * credentials file would name another address. */
+    published = true;
+    if (meetd_endpoint_publish(o->data, endpoint) != 0)
+        log_error("cannot record the address %s in %s", endpoint, o->data);
     fprintf(stderr, "meetd: listening on %s\n", endpoint);
     fflush(stderr);
 
@@ -469,6 +475,8 @@ static int serve_run(const serve_opts *o)
     log_info("signal %d: shutting down", sig);
     ret = 0;
 out:
+    if (published)
+        meetd_endpoint_withdraw(o->data);
     /* Streams end first: libmicrohttpd cannot stop with suspended ones. */
     live_hub_shutdown(live);
     http_stop(srv);

@@ -1,6 +1,7 @@
 """First start, credentials file, `meetd app` administration (configuration.md)."""
 import os
 import re
+import socket
 import stat
 import subprocess
 import tempfile
@@ -56,6 +57,61 @@ class AdminTest(h.MeetdCase):
         self.server.stop()
         self.assertNotIn(first["MEETD_SECRET_KEY"], self.server.stdout_of_last_run())
         self.assertNotIn(first["MEETD_SECRET_KEY"], self.server.stderr())
+
+    def test_restart_on_another_port_moves_the_credentials_endpoint(self):
+        path = os.path.join(self.server.data, "credentials")
+        first = dict(self.server.creds)
+        old_port = self.server.port
+        self.server.stop()
+        # Hold the old port so that the restart (port 0) must take another one.
+        holder = socket.socket()
+        try:
+            holder.bind(("127.0.0.1", old_port))
+            self.server.start()
+        finally:
+            holder.close()
+        self.assertNotEqual(self.server.port, old_port)
+        with open(path) as f:
+            now_in_file = h.parse_credentials(f.read())
+        self.assertEqual(now_in_file["MEETD_ENDPOINT"], "http://127.0.0.1:%d" % self.server.port)
+        for k in ("MEETD_APP_ID", "MEETD_SDK_ID", "MEETD_SECRET_ID", "MEETD_SECRET_KEY"):
+            self.assertEqual(now_in_file[k], first[k], k)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.works(now_in_file)
+
+    def test_restart_keeps_every_other_line_of_the_credentials_file(self):
+        path = os.path.join(self.server.data, "credentials")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        # Edited by hand: a comment added, the endpoint line deleted.
+        edited = ["# the tour's app"] + [l for l in lines if not l.startswith("MEETD_ENDPOINT=")]
+        with open(path, "w") as f:
+            f.write("\n".join(edited) + "\n")
+        self.server.restart()
+        with open(path) as f:
+            now = f.read().splitlines()
+        self.assertEqual(now, ["MEETD_ENDPOINT=http://127.0.0.1:%d" % self.server.port] + edited)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+
+    def test_app_create_and_rotate_key_print_the_running_servers_endpoint(self):
+        real = "http://127.0.0.1:%d" % self.server.port
+        new = self.server.create_app()
+        self.assertEqual(new["MEETD_ENDPOINT"], real)
+        cp = self.server.app("rotate-key", new["MEETD_APP_ID"])
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(h.parse_credentials(cp.stdout)["MEETD_ENDPOINT"], real)
+        given = self.server.create_app("--endpoint", "https://meetd.example.org")
+        self.assertEqual(given["MEETD_ENDPOINT"], "https://meetd.example.org")
+
+    def test_app_create_without_a_running_server_says_the_endpoint_is_unknown(self):
+        self.server.stop()
+        cp = self.server.app("create")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        creds = h.parse_credentials(cp.stdout)
+        self.assertNotIn("MEETD_ENDPOINT", creds, "a guessed address was printed")
+        self.assertTrue(creds["MEETD_SECRET_KEY"])
+        self.assertIn("address is unknown", cp.stderr)
+        self.assertIn("--endpoint", cp.stderr)
 
     def test_app_create_and_list(self):
         dev = self.server.creds
