@@ -233,7 +233,8 @@ meetd_err core_join_target(const core_meeting *m, int64_t now, int64_t *sub_meet
 /* Marks the meeting (or the current occurrence) started, as a join does. */
 void core_mark_started(core_meeting *m, int64_t sub_meeting_id);
 
-/* Whether a kickout or co-host change may act now; fills the occurrence. */
+/* Whether a kickout or co-host change may act now; fills the occurrence.
+ * When not, the message says why: nobody has joined yet, ended, cancelled. */
 meetd_err core_require_in_progress(const core_meeting *m, int64_t now,
                                    int64_t *sub_meeting_id, meetd_error *err);
 

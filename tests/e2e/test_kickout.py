@@ -323,23 +323,52 @@ class DeviceRulesTest(KickoutBase):
 
 
 class MeetingStateTest(KickoutBase):
+    NOT_STARTED = ("meeting is not in progress: nobody has joined it yet "
+                   "(a meeting starts when its first device joins)")
+
     def test_meeting_never_started(self):
+        # Right after create: the message says why, and what starts a meeting.
         mid = self.new_meeting("alice")
         body = kick_body(op_userid("alice"), [{"to_operator_id": FAKE_MS,
                                                "to_operator_id_type": 4, "instanceid": 2}])
         before = self.state(mid)
-        self.assert_error(self.kickout(mid, body), 400, 190004, contains="progress")
+        self.assert_error(self.kickout(mid, body), 400, 190004, message=self.NOT_STARTED)
+        self.assert_unchanged(before, mid)
+        cohost = dict(op_userid("alice"), action=True,
+                      user={"to_operator_id": FAKE_MS, "to_operator_id_type": 4,
+                            "instanceid": 2})
+        self.assert_error(self.client.put("/v1/real-control/meetings/%s/cohosts" % mid, cohost),
+                          400, 190004, message=self.NOT_STARTED)
         self.assert_unchanged(before, mid)
 
     def test_meeting_dismissed_or_cancelled(self):
+        messages = {"dismiss": "meeting is not in progress: it has ended (dismissed); "
+                               "an ended meeting does not start again",
+                    "cancel": "meeting is not in progress: it was cancelled"}
         for end in (self.dismiss, self.cancel):
             with self.subTest(end.__name__):
                 mid, alice, bob = self.scene()
                 self.assert_ok(end(mid))
                 body = kick_body(op_userid("alice"), [tgt_ms(bob)], allow_rejoin=False)
                 before = self.state(mid)
-                self.assert_error(self.kickout(mid, body), 400, 190004, contains="progress")
+                self.assert_error(self.kickout(mid, body), 400, 190004,
+                                  message=messages[end.__name__])
                 self.assert_unchanged(before, mid)
+                # Dismissing again says the same.
+                self.assert_error(self.dismiss(mid), 400, 190004,
+                                  message=messages[end.__name__])
+
+    def test_recurring_occurrence_not_joined_yet(self):
+        info = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
+                                                  "until_count": 2})
+        mid, sub = info["meeting_id"], info["sub_meetings"][0]["sub_meeting_id"]
+        body = kick_body(op_userid("alice"), [{"uuid": "X", "instanceid": 2}])
+        self.assert_error(self.kickout(mid, body), 400, 190004, message=(
+            "meeting is not in progress: nobody has joined its current occurrence "
+            "(sub_meeting_id %s) yet (an occurrence starts when its first device joins)" % sub))
+        self.assert_ok(self.cancel(mid))
+        self.assert_error(self.kickout(mid, body), 400, 190004, message=(
+            "meeting is not in progress: the recurring meeting was cancelled"))
 
     def test_unknown_and_malformed_meeting_ids(self):
         mid, alice, bob = self.scene()

@@ -301,9 +301,16 @@ static void test_decide_not_in_progress(void **state)
     assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
     mtg.status = CORE_ST_ENDED;
     assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: it has ended (dismissed); "
+                                 "an ended meeting does not start again");
     mtg.status = CORE_ST_CANCELLED;
     assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
-    assert_string_equal(err.msg, "meeting is not in progress");
+    assert_string_equal(err.msg, "meeting is not in progress: it was cancelled");
+    /* Right after create: say why, and what starts a meeting. */
+    mtg.status = CORE_ST_INIT;
+    assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: nobody has joined it yet "
+                                 "(a meeting starts when its first device joins)");
     /* State is checked before permission. */
     req_init(CORE_ID_USERID, "mem", 1);
     add_user(CORE_ID_UUID, "uuid-1", 1);
