@@ -2,7 +2,8 @@
  *
  * The body is checked whole before anything is read from the store; then the
  * meeting, the operator and every target are read, the rules decide, and all
- * removals, bans and audit rows are written in the same transaction. */
+ * removals, bans, co-host revocations and audit rows are written in the same
+ * transaction. */
 #include "api/api.h"
 
 #include "common/metrics.h"
@@ -134,6 +135,11 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
     }
     core_audit a;
     api_kick_audit_fill(k, i, &a);
+    if (k->plan.revoke_cohost[i]) {
+        rc = store_user_set_cohost(tx, k->meeting_id, t->user.user_no, false);
+        if (rc != STORE_OK)
+            return api_store_fail(c, rc, "user_set_cohost");
+    }
     rc = store_audit_insert(tx, &a);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "audit_insert");

@@ -133,11 +133,13 @@ typedef struct core_device {
     uint8_t token_hash[32];   /* SHA-256 of the device token */
 } core_device;
 
-/* A user as a rule sees it: known in this meeting or not, and where present. */
+/* A user as a rule sees it: known in this meeting or not, where present, and
+ * whether banned (removed with allow_rejoin=false and not lifted since). */
 typedef struct core_party {
     bool found;
     core_user user;
     uint64_t present_mask;    /* bit i: present on instanceid i (all valid ids are < 64) */
+    bool banned;
 } core_party;
 
 typedef struct core_ban {
@@ -250,6 +252,11 @@ meetd_err core_cancel(core_meeting *m, const char *userid, int64_t sub_meeting_i
 /* ---- the operator of a real-control request (operator.c) ------------- */
 
 bool core_present_on(uint64_t mask, int instanceid);
+/* A banned user is never an operator, of any request that takes one
+ * (kickout, co-hosts, dismiss, cancel, participants): 9042 when op is
+ * banned. op is the operator as resolved (not found: never joined, so
+ * never banned). */
+meetd_err core_operator_admit(const core_party *op, meetd_error *err);
 /* userid, ms_open_id or uuid form, and a known instanceid; openid refused. */
 meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,
                                  meetd_error *err);
@@ -291,6 +298,9 @@ typedef struct core_kick_plan {
     /* true for the first entry naming a device that is removed: that entry
      * performs the removal (a duplicate entry reports the same result). */
     bool apply[CORE_KICK_MAX];
+    /* true on the first applied entry of a co-host who loses the role: the
+     * request bans them, or removes every device they are present on. */
+    bool revoke_cohost[CORE_KICK_MAX];
 } core_kick_plan;
 
 /* Checks what needs no meeting state: operator form, instanceids, 1..20
@@ -299,9 +309,10 @@ meetd_err core_kick_validate(const core_kick_req *req, meetd_error *err);
 
 /* Decides a validated kickout against the meeting. op is the operator as
  * resolved by req->op_type; targets[i] is users[i] resolved by its id.
- * Checks: meeting in progress, operator's presence (uuid / ms_open_id forms)
- * and role, no self-kick, a co-host does not remove the creator or a host.
- * On ME_OK, plan says what happens to each target. */
+ * Checks: meeting in progress, operator not banned, operator's presence
+ * (uuid / ms_open_id forms) and role, no self-kick, a co-host does not
+ * remove the creator or a host. On ME_OK, plan says what happens to each
+ * target, and which co-hosts lose the role. */
 meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_req *req,
                            const core_party *op, const core_party *targets,
                            core_kick_plan *plan, meetd_error *err);
@@ -321,8 +332,9 @@ typedef struct core_cohost_req {
 } core_cohost_req;
 
 meetd_err core_cohost_validate(const core_cohost_req *req, meetd_error *err);
-/* Only the creator or a host, present when named by uuid / ms_open_id; the
- * target must be in the meeting on target_instanceid and not an MRA device. */
+/* Only the creator or a host, not banned, present when named by uuid /
+ * ms_open_id; the target must be in the meeting on target_instanceid, not an
+ * MRA device, and (to be appointed) not banned. */
 meetd_err core_cohost_decide(const core_meeting *m, int64_t now, const core_cohost_req *req,
                              const core_party *op, const core_party *target,
                              meetd_error *err);

@@ -28,6 +28,17 @@ class KickoutBase(h.MeetdCase):
         resp = self.kickout(mid, body, prefer=True)
         return self.assert_ok(resp)["results"]
 
+    def cohosts(self, mid):
+        """userids in current_co_hosts."""
+        return sorted(c["userid"] for c in self.query(mid).get("current_co_hosts", []))
+
+    def refused_all(self, mid, req, http_status, code, contains=None):
+        """req() is refused with this error and changes nothing, co-hosts included."""
+        before = (self.state(mid), self.cohosts(mid))
+        self.assert_error(req(), http_status, code, contains=contains)
+        self.assertEqual((self.state(mid), self.cohosts(mid)), before,
+                         "a refused request changed the meeting")
+
 
 class BodyFormsTest(KickoutBase):
     def test_seed_form(self):
@@ -140,6 +151,134 @@ class OperatorTest(KickoutBase):
         self.refused(mid, kick_body(op_uuid(alice), [tgt_uuid(alice)]), 400, 190004)
         self.refused(mid, kick_body(op_ms(alice), [tgt_ms(bob), tgt_ms(alice)]), 400, 190004)
         self.assert_present(mid, bob)
+
+
+BANNED = "allow_rejoin=false"   # in the message of 9042 for a banned operator
+
+
+class BannedOperatorTest(KickoutBase):
+    """A banned user is never an operator, whatever names them (docs/api.md)."""
+
+    def cohost_api(self, mid, op, target, action=True):
+        return lambda: self.cohost(mid, op, target, action)
+
+    def test_removed_and_banned_cohost_keeps_no_power(self):
+        # The report: co-host carl kicked with allow_rejoin=false, then named
+        # by userid, removed bob and banned him for "revenge".
+        mid, alice, bob = self.scene()
+        carl = self.join(mid, "carl", 3)
+        self.make_cohost(mid, op_ms(alice), carl)
+        self.assertEqual(self.cohosts(mid), ["carl"])
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(carl)], allow_rejoin=False,
+                                    reason="disruptive"))
+        self.assertEqual(self.cohosts(mid), [])
+        revenge = kick_body(op_userid("carl", 3), [tgt_ms(bob)], allow_rejoin=False,
+                            reason="revenge")
+        self.refused_all(mid, lambda: self.kickout(mid, revenge), 403, 9042, contains=BANNED)
+        self.assert_present(mid, bob)
+        self.assertEqual([b["userid"] for b in self.bans(mid)["bans"]], ["carl"])
+        # Nor by the co-host API, in either direction.
+        for action in (True, False):
+            self.refused_all(mid, self.cohost_api(mid, op_userid("carl", 3), bob, action),
+                             403, 9042, contains=BANNED)
+
+    def test_banned_user_present_on_another_device(self):
+        # The ban removes the named device only; the power goes at once.
+        mid, alice, bob = self.scene()
+        carl_pc, carl_ipad = self.join(mid, "carl", 1), self.join(mid, "carl", 6)
+        self.make_cohost(mid, op_ms(alice), carl_pc)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl_pc)], allow_rejoin=False))
+        self.assert_present(mid, carl_ipad)
+        self.assertEqual(self.cohosts(mid), [])
+        for op in (op_ms(carl_ipad), op_uuid(carl_ipad), op_userid("carl", 6)):
+            with self.subTest(op=op):
+                self.refused_all(mid, lambda: self.kickout(mid, kick_body(op, [tgt_ms(bob)])),
+                                 403, 9042, contains=BANNED)
+        # Made co-host again while banned: refused (it could never act)...
+        self.refused_all(mid, self.cohost_api(mid, op_ms(alice), carl_ipad), 400, 190004,
+                         contains="lift the ban")
+        # ...until the ban is lifted.
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "carl")), {"lifted": True})
+        self.make_cohost(mid, op_ms(alice), carl_ipad)
+        self.kick_ok(mid, kick_body(op_ms(carl_ipad), [tgt_ms(bob)]))
+        self.assert_absent(mid, bob)
+
+    def test_banned_creator_and_host_are_no_operators(self):
+        # Hosts are scheduled by userid and act from outside the meeting: a
+        # ban still takes every operator's right away, cancel included.
+        mid = self.new_meeting("alice", hosts=["hank"])
+        alice, hank = self.join(mid, "alice", 1), self.join(mid, "hank", 2)
+        bob = self.join(mid, "bob", 3)
+        self.kick_ok(mid, kick_body(op_ms(hank), [tgt_ms(alice)], allow_rejoin=False))
+        requests = {
+            "kickout": lambda: self.kickout(mid, kick_body(op_userid("alice"), [tgt_ms(bob)])),
+            "cohosts": self.cohost_api(mid, op_userid("alice"), bob),
+            "participants": lambda: self.participants_req(mid, "alice"),
+            "dismiss": lambda: self.dismiss(mid, "alice"),
+            "cancel": lambda: self.cancel(mid, "alice"),
+        }
+        for name, req in requests.items():
+            with self.subTest(name):
+                before = (self.state(mid, "hank"), self.cohosts(mid))
+                self.assert_error(req(), 403, 9042, contains=BANNED)
+                self.assertEqual((self.state(mid, "hank"), self.cohosts(mid)), before)
+        # The host banned by the creator alike.
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "alice")), {"lifted": True})
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(hank)], allow_rejoin=False))
+        for req in (lambda: self.kickout(mid, kick_body(op_userid("hank", 2), [tgt_ms(bob)])),
+                    lambda: self.participants_req(mid, "hank"),
+                    lambda: self.dismiss(mid, "hank")):
+            before = self.state(mid)
+            self.assert_error(req(), 403, 9042, contains=BANNED)
+            self.assert_unchanged(before, mid)
+        # Lifted, the creator's rights are back: dismiss works.
+        self.assert_ok(self.dismiss(mid, "alice"))
+
+
+class CohostRevokedTest(KickoutBase):
+    """Which kickouts take the co-host role away (docs/api.md, Kickout)."""
+
+    def test_last_device_removed_with_rejoin_allowed(self):
+        mid, alice, bob = self.scene()
+        carl = self.join(mid, "carl", 3)
+        self.make_cohost(mid, op_ms(alice), carl)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl)], allow_rejoin=True))
+        self.assertEqual(self.cohosts(mid), [])
+        # Back as a member: no say.
+        carl = self.join(mid, "carl", 3)
+        row = [r for r in self.participants(mid) if r["userid"] == "carl" and
+               "left_time" not in r][0]
+        self.assertEqual(row["user_role"], 0)
+        self.refused(mid, kick_body(op_ms(carl), [tgt_ms(bob)]), 403, 9042)
+
+    def test_one_of_several_devices_removed_keeps_the_role(self):
+        mid, alice, bob = self.scene()
+        carl_pc, carl_ipad = self.join(mid, "carl", 1), self.join(mid, "carl", 6)
+        self.make_cohost(mid, op_ms(alice), carl_pc)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl_pc)], allow_rejoin=True))
+        self.assertEqual(self.cohosts(mid), ["carl"])
+        self.kick_ok(mid, kick_body(op_ms(carl_ipad), [tgt_ms(bob)]))
+        self.assert_absent(mid, bob)
+
+    def test_every_device_in_one_request(self):
+        mid, alice, bob = self.scene()
+        carl_pc, carl_ipad = self.join(mid, "carl", 1), self.join(mid, "carl", 6)
+        self.make_cohost(mid, op_ms(alice), carl_ipad)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl_pc), tgt_uuid(carl_ipad)]))
+        self.assertEqual(self.cohosts(mid), [])
+
+    def test_refused_or_no_op_kickout_keeps_the_role(self):
+        mid, alice, bob = self.scene()
+        carl = self.join(mid, "carl", 3)
+        self.make_cohost(mid, op_ms(alice), carl)
+        # A device carl is not on: nothing removed, nothing banned, still co-host.
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl, instanceid=4)],
+                                    allow_rejoin=False))
+        self.assertEqual(self.cohosts(mid), ["carl"])
+        # All or nothing: refused for another entry, carl keeps everything.
+        self.refused_all(mid, lambda: self.kickout(mid, kick_body(
+            op_ms(alice), [tgt_ms(carl), tgt_ms(alice)], allow_rejoin=False)), 400, 190004)
+        self.assertEqual(self.cohosts(mid), ["carl"])
 
 
 class ValidationTest(KickoutBase):
