@@ -14,9 +14,15 @@ typedef struct api_bans {
 static int api_ban_row(const core_ban *b, void *arg)
 {
     api_bans *r = arg;
-    json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "userid", b->user.userid, "uuid",
+    /* "operator" as the audit names it; operator_ms_open_id stays for
+     * clients written before it (it is operator.ms_open_id). */
+    json_t *op = json_pack("{s:s,s:s,s:s}", "userid", b->operator_userid, "uuid",
+                           b->operator_uuid, "ms_open_id", b->operator_ms_open_id);
+    if (op != NULL && b->operator_instanceid >= 0)
+        json_object_set_new(op, "instanceid", json_integer(b->operator_instanceid));
+    json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:s,s:s}", "userid", b->user.userid, "uuid",
                             b->user.uuid, "ms_open_id", b->user.ms_open_id, "banned_at",
-                            api_time_json(b->banned_at), "reason", b->reason,
+                            api_time_json(b->banned_at), "reason", b->reason, "operator", op,
                             "operator_ms_open_id", b->operator_ms_open_id, "request_id",
                             b->request_id);
     if (row == NULL)

@@ -47,10 +47,15 @@ static int meetctl_show_bans(const json_t *out)
     size_t i;
     json_t *b;
     json_array_foreach(bans, i, b) {
-        char user[140], at[32];
+        char user[140], at[32], op[140];
+        /* The operator as the audit shows it; a meetd without "operator"
+         * has only its ms_open_id. */
+        const json_t *opj = json_object_get(b, "operator");
         const char *row[] = {meetctl_who(b, user, sizeof user), meetctl_jstr(b, "ms_open_id"),
                              meetctl_jtime(b, "banned_at", at, sizeof at),
-                             meetctl_jstr(b, "reason"), meetctl_jstr(b, "operator_ms_open_id")};
+                             meetctl_jstr(b, "reason"),
+                             opj != NULL ? meetctl_who(opj, op, sizeof op)
+                                         : meetctl_jstr(b, "operator_ms_open_id")};
         meetctl_table_add(&t, row);
     }
     if (meetctl_table_flush(&t, stdout) != 0)

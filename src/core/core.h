@@ -147,7 +147,12 @@ typedef struct core_ban {
     core_user user;           /* who is banned (user_no is the key) */
     int64_t banned_at;
     char reason[CORE_REASON_MAX + 1];
+    /* Who banned them, as the audit row of the same removal names them: an
+     * operator named by userid who never joined has only operator_userid. */
+    char operator_userid[CORE_ID_MAX + 1];
+    char operator_uuid[CORE_OPAQUE_MAX + 1];
     char operator_ms_open_id[CORE_OPAQUE_MAX + 1];
+    int operator_instanceid;  /* -1 for bans stored before schema version 5 without an audit row */
     char request_id[CORE_REQID_MAX + 1];
 } core_ban;
 

@@ -555,6 +555,28 @@ class BanTest(KickoutBase):
                                  (bob["uuid"], bob["ms_open_id"]))
                 self.assertEqual(self.assert_ok(self.lift_ban(mid, who)), {"lifted": False})
 
+    def test_ban_names_its_operator_as_the_audit_does(self):
+        # Named by userid and never joined: the bans list showed no operator.
+        mid = self.new_meeting("alice")
+        bob = self.join(mid, "bob", 2)
+        carol = self.join(mid, "carol", 3)
+        resp = self.kick_ok(mid, kick_body(op_userid("alice", 4), [tgt_ms(bob)],
+                                           allow_rejoin=False, reason="r"))
+        ban = self.bans(mid)["bans"][0]
+        self.assertEqual(ban["operator"], {"userid": "alice", "uuid": "", "ms_open_id": "",
+                                           "instanceid": 4})
+        self.assertEqual(ban["operator_ms_open_id"], "")
+        self.assertEqual(ban["operator"], self.audit(mid)[0]["operator"])
+        self.assertEqual(ban["request_id"], resp.trace)
+        # Joined, named by ms_open_id: every field, still as the audit has it.
+        alice = self.join(mid, "alice", 1)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carol)], allow_rejoin=False))
+        ban = [b for b in self.bans(mid)["bans"] if b["userid"] == "carol"][0]
+        self.assertEqual(ban["operator"], {"userid": "alice", "uuid": alice["uuid"],
+                                           "ms_open_id": alice["ms_open_id"], "instanceid": 1})
+        self.assertEqual(ban["operator_ms_open_id"], alice["ms_open_id"])
+        self.assertEqual(ban["operator"], self.audit(mid)[0]["operator"])
+
     def test_allow_rejoin_true_does_not_ban(self):
         mid, alice, bob = self.scene()
         self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)], allow_rejoin=True))
