@@ -344,4 +344,20 @@ meetd_err core_cohost_decide(const core_meeting *m, int64_t now, const core_coho
                              const core_party *op, const core_party *target,
                              meetd_error *err);
 
+/* ---- naming a user by one identity (identity.c) ------------------------ */
+
+/* The kinds a user can be named by outside a request body (the ban lift's
+ * ?kind=): "userid", "guest_id", "ms_open_id", "uuid". */
+#define CORE_NAME_KINDS 4
+extern const core_id_type core_name_kinds[CORE_NAME_KINDS];
+/* The kind spelled s; 190004 naming the choices when s is none of them. */
+meetd_err core_name_kind_parse(const char *s, core_id_type *out, meetd_error *err);
+const char *core_name_kind(core_id_type kind);
+/* A name looked up as every kind of core_name_kinds: matches[i] is the user
+ * it names as core_name_kinds[i]. *pick is the index of the one user it
+ * names, or -1 when it names nobody. A name that names more than one user
+ * is 190004, whose message lists the kinds to choose from. */
+meetd_err core_name_pick(const core_party matches[CORE_NAME_KINDS], int *pick,
+                         meetd_error *err);
+
 #endif

@@ -555,6 +555,61 @@ class BanTest(KickoutBase):
                                  (bob["uuid"], bob["ms_open_id"]))
                 self.assertEqual(self.assert_ok(self.lift_ban(mid, who)), {"lifted": False})
 
+    def test_lift_ambiguous_name_is_refused_and_kinds_choose(self):
+        # The report: userid gus present, guest gus banned; lifting "gus"
+        # answered {"lifted":false} and the guest stayed banned.
+        mid, alice, bob = self.scene()
+        gus_user = self.join(mid, "gus", 3)
+        gus_guest = self.join(mid, guest_id="gus", instanceid=5)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(gus_guest)], allow_rejoin=False))
+        before = self.state(mid)
+        info = self.assert_error(self.lift_ban(mid, "gus"), 400, 190004)
+        self.assertIn("?kind=userid or ?kind=guest_id", info["message"])
+        self.assert_unchanged(before, mid)
+        # The userid gus is not banned: nothing to lift, and the guest's stays.
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "gus", kind="userid")),
+                         {"lifted": False})
+        self.assert_unchanged(before, mid)
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "gus", kind="guest_id")),
+                         {"lifted": True})
+        self.assertEqual(self.bans(mid)["bans"], [])
+        self.join(mid, guest_id="gus", instanceid=8)
+        self.assert_present(mid, gus_user)
+
+    def test_lift_by_each_kind(self):
+        mid, alice, bob = self.scene()
+        guest = self.join(mid, guest_id="visitor", instanceid=5)
+        for kind, who in (("userid", "bob"), ("ms_open_id", bob["ms_open_id"]),
+                          ("uuid", bob["uuid"]), ("guest_id", "visitor")):
+            with self.subTest(kind=kind):
+                target = guest if kind == "guest_id" else bob
+                self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(target)],
+                                            allow_rejoin=False))
+                # The same string as another kind names nobody: nothing lifted.
+                other = "uuid" if kind != "uuid" else "userid"
+                before = self.state(mid)
+                self.assertEqual(self.assert_ok(self.lift_ban(mid, who, kind=other)),
+                                 {"lifted": False})
+                self.assert_unchanged(before, mid)
+                self.assertEqual(self.assert_ok(self.lift_ban(mid, who, kind=kind)),
+                                 {"lifted": True})
+                self.assertEqual(self.bans(mid)["bans"], [])
+                self.join(mid, guest_id="visitor", instanceid=5) if kind == "guest_id" \
+                    else self.join(mid, "bob", 2)
+
+    def test_lift_bad_kinds_change_nothing(self):
+        mid, alice, bob = self.scene()
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)], allow_rejoin=False))
+        before = self.state(mid)
+        for kind in ("", "openid", "USERID", "guest", "ms", "user_id", "userid ", "1",
+                     "x" * 300, "userid&kind=uuid", "ms_open_id\n"):
+            with self.subTest(kind=kind):
+                self.assert_error(self.lift_ban(mid, "bob", kind=kind), 400, 190004,
+                                  message="kind must be userid, guest_id, ms_open_id or uuid")
+                self.assert_unchanged(before, mid)
+        # Checked before the meeting is read: the same for a meeting of nobody.
+        self.assert_error(self.lift_ban("1234567890123456789", "bob", kind="nick"), 400, 190004)
+
     def test_ban_names_its_operator_as_the_audit_does(self):
         # Named by userid and never joined: the bans list showed no operator.
         mid = self.new_meeting("alice")

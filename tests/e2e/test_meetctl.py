@@ -588,6 +588,23 @@ class KickoutCommandsTest(MeetctlCase):
         self.assertRegex(self.ok("audit", mid), r"(?m)kickout\s+alice\s+bob\s+2 Mac")
         self.assertEqual(self.ok_json("bans", "list", mid), self.bans(mid))
 
+    def test_bans_lift_by_kind(self):
+        mid, carol = self.banned_bob_and_guest_bob()
+        # "bob" is a userid and a guest_id: meetd says how to choose.
+        self.api_error(["bans", "lift", mid, "bob"], 400, 190004,
+                       says="?kind=userid or ?kind=guest_id")
+        self.assertEqual(self.bans(mid)["total_count"], 3)
+        self.assertEqual(self.ok("bans", "lift", mid, "guest:bob"), "ban lifted: guest:bob\n")
+        self.assertEqual(self.ok("bans", "lift", mid, "guest:bob"), "not banned: guest:bob\n")
+        self.assertEqual(self.ok("bans", "lift", mid, "userid:bob"), "ban lifted: userid:bob\n")
+        self.assertEqual(self.ok_json("bans", "lift", mid, "uuid:%s" % carol["uuid"]),
+                         {"lifted": True})
+        self.assertEqual(self.ok_json("bans", "lift", mid, "ms:%s" % carol["ms_open_id"]),
+                         {"lifted": False})
+        self.assertEqual(self.bans(mid)["bans"], [])
+        self.join(mid, guest_id="bob", instanceid=5)
+        self.join(mid, "bob", 2)
+
     def test_kickout_forms_json(self):
         mid, d = self.setup_meeting()
         # Seed form: operator by uuid, target by uuid.
