@@ -230,9 +230,15 @@ meet_rc meet_device_leave(meet_client *c, const char *meeting_id, const json_t *
 /* GET /meetd/v1/meetings/{meeting_id}/bans */
 meet_rc meet_bans_list(meet_client *c, const char *meeting_id, json_t **out, meet_error *err);
 
-/* DELETE /meetd/v1/meetings/{meeting_id}/bans/{who}, who an ms_open_id or userid. */
+/* DELETE /meetd/v1/meetings/{meeting_id}/bans/{who}: who is any identity of
+ * the user (userid, guest_id, ms_open_id, uuid); meetd refuses (190004) a
+ * name that more than one user of the meeting has. */
 meet_rc meet_bans_lift(meet_client *c, const char *meeting_id, const char *who, json_t **out,
                        meet_error *err);
+/* The same with ?kind=KIND: who is that identity of the user, KIND one of
+ * "userid", "guest_id", "ms_open_id", "uuid" (NULL: meet_bans_lift). */
+meet_rc meet_bans_lift_kind(meet_client *c, const char *meeting_id, const char *kind,
+                            const char *who, json_t **out, meet_error *err);
 
 /* GET /meetd/v1/meetings/{meeting_id}/audit[?pos=…&size=…]; negative: not sent. */
 meet_rc meet_audit(meet_client *c, const char *meeting_id, long pos, long size, json_t **out,

@@ -126,9 +126,13 @@ const char *api_status_name(int status);   /* MEETING_STATE_* */
 meetd_err api_meeting_id(api_call *c, int64_t *id);
 /* Loads the app's meeting inside tx; ME_NO_MEETING when absent. */
 meetd_err api_load_meeting(api_call *c, store_tx *tx, int64_t id, core_meeting *m);
-/* Resolves a user of the meeting named by kind/id, with their presence. */
+/* Resolves a user of the meeting named by kind/id, with their presence and
+ * whether they are banned. */
 meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_type kind,
                       const char *id, core_party *out);
+/* The user a request names as its operator by userid (dismiss, cancel,
+ * participants), refused (9042) when banned: core_operator_admit. */
+meetd_err api_admit_userid(api_call *c, store_tx *tx, int64_t meeting_id, const char *userid);
 /* The operator of a real-control request: operator_id + operator_id_type
  * (wins) or the seed form's uuid. *type is CORE_ID_NONE when neither is given. */
 meetd_err api_field_operator(api_call *c, json_t *body, core_id_type *type, char *id, size_t cap);

@@ -8,15 +8,23 @@ typedef struct api_bans {
     int64_t meeting_id;
     core_meeting m;
     json_t *rows;
+    bool has_kind;          /* lift: ?kind= given */
+    core_id_type kind;
     bool lifted;
 } api_bans;
 
 static int api_ban_row(const core_ban *b, void *arg)
 {
     api_bans *r = arg;
-    json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "userid", b->user.userid, "uuid",
+    /* "operator" as the audit names it; operator_ms_open_id stays for
+     * clients written before it (it is operator.ms_open_id). */
+    json_t *op = json_pack("{s:s,s:s,s:s}", "userid", b->operator_userid, "uuid",
+                           b->operator_uuid, "ms_open_id", b->operator_ms_open_id);
+    if (op != NULL && b->operator_instanceid >= 0)
+        json_object_set_new(op, "instanceid", json_integer(b->operator_instanceid));
+    json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:s,s:s}", "userid", b->user.userid, "uuid",
                             b->user.uuid, "ms_open_id", b->user.ms_open_id, "banned_at",
-                            api_time_json(b->banned_at), "reason", b->reason,
+                            api_time_json(b->banned_at), "reason", b->reason, "operator", op,
                             "operator_ms_open_id", b->operator_ms_open_id, "request_id",
                             b->request_id);
     if (row == NULL)
@@ -54,19 +62,31 @@ void api_bans_list(api_call *c)
     free(r);
 }
 
-/* The path names the user by ms_open_id or userid (or guest_id, or uuid). */
+/* The path names the user; ?kind= says by which of their identities
+ * (core/identity.c). Without it the name may be any of them, as long as it
+ * names one user only. */
 static int api_lift_tx(store_tx *tx, void *arg)
 {
-    static const core_id_type kinds[] = {CORE_ID_MS_OPEN_ID, CORE_ID_USERID, CORE_ID_GUEST,
-                                         CORE_ID_UUID};
     api_bans *r = arg;
     api_call *c = r->c;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK)
         return c->err.err;
     core_party p = {0};
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && !p.found; i++)
-        if (api_resolve(c, tx, r->meeting_id, kinds[i], c->param[1], &p) != ME_OK)
+    if (r->has_kind) {
+        if (api_resolve(c, tx, r->meeting_id, r->kind, c->param[1], &p) != ME_OK)
             return c->err.err;
+    } else {
+        core_party matches[CORE_NAME_KINDS];
+        for (int i = 0; i < CORE_NAME_KINDS; i++)
+            if (api_resolve(c, tx, r->meeting_id, core_name_kinds[i], c->param[1],
+                            &matches[i]) != ME_OK)
+                return c->err.err;
+        int pick;
+        if (core_name_pick(matches, &pick, &c->err) != ME_OK)
+            return c->err.err;
+        if (pick >= 0)
+            p = matches[pick];
+    }
     if (!p.found)
         return ME_OK;
     int rc = store_ban_delete(tx, r->meeting_id, p.user.user_no);
@@ -99,6 +119,12 @@ void api_bans_lift(api_call *c)
     }
     if (!core_opaque_valid(c->param[1])) {
         api_fail(c, ME_INVALID, "the user id in the path must be 1..%d bytes", CORE_OPAQUE_MAX);
+        free(r);
+        return;
+    }
+    const char *kind = c->query(c->io, "kind");
+    r->has_kind = kind != NULL;
+    if (r->has_kind && core_name_kind_parse(kind, &r->kind, &c->err) != ME_OK) {
         free(r);
         return;
     }

@@ -45,7 +45,18 @@ meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_typ
     rc = store_user_presence(tx, meeting_id, out->user.user_no, &out->present_mask);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "user_presence");
+    rc = store_ban_exists(tx, meeting_id, out->user.user_no, &out->banned);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "ban_exists");
     return ME_OK;
+}
+
+meetd_err api_admit_userid(api_call *c, store_tx *tx, int64_t meeting_id, const char *userid)
+{
+    core_party op;
+    if (api_resolve(c, tx, meeting_id, CORE_ID_USERID, userid, &op) != ME_OK)
+        return c->err.err;
+    return core_operator_admit(&op, &c->err);
 }
 
 static meetd_err api_tx_result(api_call *c, int rc)

@@ -2,7 +2,8 @@
  *
  * The body is checked whole before anything is read from the store; then the
  * meeting, the operator and every target are read, the rules decide, and all
- * removals, bans and audit rows are written in the same transaction. */
+ * removals, bans, co-host revocations and audit rows are written in the same
+ * transaction. */
 #include "api/api.h"
 
 #include "common/metrics.h"
@@ -118,22 +119,31 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "webhook_enqueue");
     k->n_removed++;
+    core_audit a;
+    api_kick_audit_fill(k, i, &a);
     if (!k->req.allow_rejoin) {
+        /* The ban names its operator as the audit row of the same removal
+         * does, so that the two never tell different stories. */
         core_ban ban;
         memset(&ban, 0, sizeof ban);
         ban.meeting_id = k->meeting_id;
         ban.user = t->user;
         ban.banned_at = c->now;
         snprintf(ban.reason, sizeof ban.reason, "%s", k->req.reason);
-        snprintf(ban.operator_ms_open_id, sizeof ban.operator_ms_open_id, "%s",
-                 k->op.found ? k->op.user.ms_open_id : "");
+        snprintf(ban.operator_userid, sizeof ban.operator_userid, "%s", a.op_userid);
+        snprintf(ban.operator_uuid, sizeof ban.operator_uuid, "%s", a.op_uuid);
+        snprintf(ban.operator_ms_open_id, sizeof ban.operator_ms_open_id, "%s", a.op_ms_open_id);
+        ban.operator_instanceid = a.op_instanceid;
         snprintf(ban.request_id, sizeof ban.request_id, "%s", c->trace_id);
         rc = store_ban_put(tx, &ban);
         if (rc != STORE_OK)
             return api_store_fail(c, rc, "ban_put");
     }
-    core_audit a;
-    api_kick_audit_fill(k, i, &a);
+    if (k->plan.revoke_cohost[i]) {
+        rc = store_user_set_cohost(tx, k->meeting_id, t->user.user_no, false);
+        if (rc != STORE_OK)
+            return api_store_fail(c, rc, "user_set_cohost");
+    }
     rc = store_audit_insert(tx, &a);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "audit_insert");

@@ -323,6 +323,8 @@ static int api_end_tx(store_tx *tx, void *arg)
     int64_t sub = 0;
     if (core_require_in_progress(&r->m, c->now, &started_sub, NULL) != ME_OK)
         started_sub = -1;
+    if (api_admit_userid(c, tx, r->meeting_id, r->userid) != ME_OK)
+        return c->err.err;
     meetd_err e = r->dismiss ? core_dismiss(&r->m, r->userid, c->now, &sub, &c->err)
                              : core_cancel(&r->m, r->userid, r->sub_meeting_id, &c->err);
     if (e != ME_OK)
@@ -477,6 +479,8 @@ static int api_plist_tx(store_tx *tx, void *arg)
     api_plist *p = arg;
     api_call *c = p->c;
     if (api_load_meeting(c, tx, p->meeting_id, &p->m) != ME_OK)
+        return c->err.err;
+    if (api_admit_userid(c, tx, p->meeting_id, p->userid) != ME_OK)
         return c->err.err;
     if (!core_is_creator(&p->m, p->userid) && !core_is_host(&p->m, p->userid))
         return api_fail(c, ME_FORBIDDEN, "only the creator or a host may list participants");

@@ -202,11 +202,14 @@ static const meetctl_cmd meetctl_cmds[] = {
     {"bans", "lift", "let a banned user join again",
      "usage: meetctl bans lift MEETING USER\n"
      "\n"
-     "Lifts a ban (DELETE /meetd/v1/meetings/MEETING/bans/USER); USER is the\n"
-     "ms_open_id or the userid. Lifting a ban that does not exist is not an error.\n"
+     "Lifts a ban (DELETE /meetd/v1/meetings/MEETING/bans/USER). USER is\n"
+     "userid:ID, guest:ID, ms:ID or uuid:ID (as bans list shows a guest), or a\n"
+     "bare name, which meetd refuses when two users have it (a userid and a\n"
+     "guest_id, say). Lifting a ban that does not exist is not an error.\n"
      "\n"
      "Example:\n"
-     "  meetctl bans lift 7567173273889276131 bob\n",
+     "  meetctl bans lift 7567173273889276131 bob\n"
+     "  meetctl bans lift 7567173273889276131 guest:gus\n",
      meetctl_bans_lift},
     {NULL, "audit", "show the removal log of a meeting",
      "usage: meetctl audit MEETING [--pos N] [--size N]\n"

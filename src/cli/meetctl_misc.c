@@ -47,10 +47,15 @@ static int meetctl_show_bans(const json_t *out)
     size_t i;
     json_t *b;
     json_array_foreach(bans, i, b) {
-        char user[140], at[32];
+        char user[140], at[32], op[140];
+        /* The operator as the audit shows it; a meetd without "operator"
+         * has only its ms_open_id. */
+        const json_t *opj = json_object_get(b, "operator");
         const char *row[] = {meetctl_who(b, user, sizeof user), meetctl_jstr(b, "ms_open_id"),
                              meetctl_jtime(b, "banned_at", at, sizeof at),
-                             meetctl_jstr(b, "reason"), meetctl_jstr(b, "operator_ms_open_id")};
+                             meetctl_jstr(b, "reason"),
+                             opj != NULL ? meetctl_who(opj, op, sizeof op)
+                                         : meetctl_jstr(b, "operator_ms_open_id")};
         meetctl_table_add(&t, row);
     }
     if (meetctl_table_flush(&t, stdout) != 0)
@@ -76,12 +81,35 @@ int meetctl_bans_list(meetctl_ctx *ctx, int argc, char **argv)
     return meetctl_finish(ctx, out, meetctl_show_bans);
 }
 
+/* USER as meetctl shows users: KIND:ID names one identity (guest:ID as the
+ * bans list prints a guest), a bare name any identity of the user. */
+static const char *meetctl_lift_kind(const char *user, const char **id)
+{
+    static const struct {
+        const char *prefix, *kind;
+    } kinds[] = {
+        {"userid:", "userid"}, {"guest:", "guest_id"}, {"ms:", "ms_open_id"}, {"uuid:", "uuid"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        size_t n = strlen(kinds[i].prefix);
+        if (strncmp(user, kinds[i].prefix, n) == 0) {
+            *id = user + n;
+            return kinds[i].kind;
+        }
+    }
+    *id = user;
+    return NULL;
+}
+
 int meetctl_bans_lift(meetctl_ctx *ctx, int argc, char **argv)
 {
     int first;
     int rc = meetctl_plain_args(ctx, argc, argv, 2, "MEETING and USER", &first);
-    if (rc == 0)
-        rc = meetctl_check_text(ctx, "USER", argv[first + 1], 128);
+    const char *id = NULL, *kind = NULL;
+    if (rc == 0) {
+        kind = meetctl_lift_kind(argv[first + 1], &id);
+        rc = meetctl_check_text(ctx, "USER", id, 128);
+    }
     meet_client *c;
     if (rc == 0)
         rc = meetctl_client(ctx, true, &c);
@@ -89,7 +117,7 @@ int meetctl_bans_lift(meetctl_ctx *ctx, int argc, char **argv)
         return rc;
     json_t *out;
     meet_error err;
-    if (meet_bans_lift(c, argv[first], argv[first + 1], &out, &err) != MEET_OK)
+    if (meet_bans_lift_kind(c, argv[first], kind, id, &out, &err) != MEET_OK)
         return meetctl_fail(ctx, &err);
     return meetctl_finish_say(ctx, out, "%s: %s",
                               json_is_true(json_object_get(out, "lifted")) ? "ban lifted"

@@ -213,6 +213,12 @@ meet_rc meet_bans_list(meet_client *c, const char *meeting_id, json_t **out, mee
 meet_rc meet_bans_lift(meet_client *c, const char *meeting_id, const char *who, json_t **out,
                        meet_error *err)
 {
+    return meet_bans_lift_kind(c, meeting_id, NULL, who, out, err);
+}
+
+meet_rc meet_bans_lift_kind(meet_client *c, const char *meeting_id, const char *kind,
+                            const char *who, json_t **out, meet_error *err)
+{
     meet_uri u;
     if (out != NULL)
         *out = NULL;
@@ -224,6 +230,10 @@ meet_rc meet_bans_lift(meet_client *c, const char *meeting_id, const char *who, 
     if (rc != MEET_OK)
         return rc;
     meet_uri_esc(&u, who);
+    if (kind != NULL) {
+        meet_uri_add(&u, "?kind=");
+        meet_uri_esc(&u, kind);
+    }
     return meet_uri_send(c, &u, "DELETE", NULL, NULL, out, err);
 }
 

@@ -1,7 +1,8 @@
 /* Co-hosts: appointing and revoking them.
  *
  * The operator is named and identified exactly as in a kickout (operator.c);
- * only the role required differs: a co-host cannot appoint another. */
+ * only the role required differs: a co-host cannot appoint another. A kickout
+ * can take the role away too (kickout.c says when). */
 #include "core/core.h"
 
 #include <assert.h>
@@ -46,6 +47,9 @@ meetd_err core_cohost_decide(const core_meeting *m, int64_t now, const core_coho
     e = core_require_in_progress(m, now, &sub, err);
     if (e != ME_OK)
         return e;
+    e = core_operator_admit(op, err);
+    if (e != ME_OK)
+        return e;
     role = core_operator_role(m, req->op_type, req->op_id, req->op_instanceid, op);
     if (role < 0)
         return err_set(err, ME_FORBIDDEN, "operator is not in the meeting on that device");
@@ -56,5 +60,11 @@ meetd_err core_cohost_decide(const core_meeting *m, int64_t now, const core_coho
         return err_set(err, ME_INVALID, "user is not in the meeting on that device");
     if (core_operator_is(req->op_type, req->op_id, op, target))
         return err_set(err, ME_INVALID, "cannot change your own co-host role");
+    /* Still present on a device the kickout did not name, but banned: a
+     * co-host who can never act (operator.c). Revoking stays allowed. */
+    if (req->action && target->banned)
+        return err_set(err, ME_INVALID,
+                       "user was removed from this meeting with allow_rejoin=false: "
+                       "lift the ban before making them a co-host");
     return ME_OK;
 }

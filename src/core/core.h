@@ -133,11 +133,13 @@ typedef struct core_device {
     uint8_t token_hash[32];   /* SHA-256 of the device token */
 } core_device;
 
-/* A user as a rule sees it: known in this meeting or not, and where present. */
+/* A user as a rule sees it: known in this meeting or not, where present, and
+ * whether banned (removed with allow_rejoin=false and not lifted since). */
 typedef struct core_party {
     bool found;
     core_user user;
     uint64_t present_mask;    /* bit i: present on instanceid i (all valid ids are < 64) */
+    bool banned;
 } core_party;
 
 typedef struct core_ban {
@@ -145,7 +147,12 @@ typedef struct core_ban {
     core_user user;           /* who is banned (user_no is the key) */
     int64_t banned_at;
     char reason[CORE_REASON_MAX + 1];
+    /* Who banned them, as the audit row of the same removal names them: an
+     * operator named by userid who never joined has only operator_userid. */
+    char operator_userid[CORE_ID_MAX + 1];
+    char operator_uuid[CORE_OPAQUE_MAX + 1];
     char operator_ms_open_id[CORE_OPAQUE_MAX + 1];
+    int operator_instanceid;  /* -1 for bans stored before schema version 5 without an audit row */
     char request_id[CORE_REQID_MAX + 1];
 } core_ban;
 
@@ -233,7 +240,8 @@ meetd_err core_join_target(const core_meeting *m, int64_t now, int64_t *sub_meet
 /* Marks the meeting (or the current occurrence) started, as a join does. */
 void core_mark_started(core_meeting *m, int64_t sub_meeting_id);
 
-/* Whether a kickout or co-host change may act now; fills the occurrence. */
+/* Whether a kickout or co-host change may act now; fills the occurrence.
+ * When not, the message says why: nobody has joined yet, ended, cancelled. */
 meetd_err core_require_in_progress(const core_meeting *m, int64_t now,
                                    int64_t *sub_meeting_id, meetd_error *err);
 
@@ -249,6 +257,11 @@ meetd_err core_cancel(core_meeting *m, const char *userid, int64_t sub_meeting_i
 /* ---- the operator of a real-control request (operator.c) ------------- */
 
 bool core_present_on(uint64_t mask, int instanceid);
+/* A banned user is never an operator, of any request that takes one
+ * (kickout, co-hosts, dismiss, cancel, participants): 9042 when op is
+ * banned. op is the operator as resolved (not found: never joined, so
+ * never banned). */
+meetd_err core_operator_admit(const core_party *op, meetd_error *err);
 /* userid, ms_open_id or uuid form, and a known instanceid; openid refused. */
 meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,
                                  meetd_error *err);
@@ -290,6 +303,9 @@ typedef struct core_kick_plan {
     /* true for the first entry naming a device that is removed: that entry
      * performs the removal (a duplicate entry reports the same result). */
     bool apply[CORE_KICK_MAX];
+    /* true on the first applied entry of a co-host who loses the role: the
+     * request bans them, or removes every device they are present on. */
+    bool revoke_cohost[CORE_KICK_MAX];
 } core_kick_plan;
 
 /* Checks what needs no meeting state: operator form, instanceids, 1..20
@@ -298,9 +314,10 @@ meetd_err core_kick_validate(const core_kick_req *req, meetd_error *err);
 
 /* Decides a validated kickout against the meeting. op is the operator as
  * resolved by req->op_type; targets[i] is users[i] resolved by its id.
- * Checks: meeting in progress, operator's presence (uuid / ms_open_id forms)
- * and role, no self-kick, a co-host does not remove the creator or a host.
- * On ME_OK, plan says what happens to each target. */
+ * Checks: meeting in progress, operator not banned, operator's presence
+ * (uuid / ms_open_id forms) and role, no self-kick, a co-host does not
+ * remove the creator or a host. On ME_OK, plan says what happens to each
+ * target, and which co-hosts lose the role. */
 meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_req *req,
                            const core_party *op, const core_party *targets,
                            core_kick_plan *plan, meetd_error *err);
@@ -320,10 +337,27 @@ typedef struct core_cohost_req {
 } core_cohost_req;
 
 meetd_err core_cohost_validate(const core_cohost_req *req, meetd_error *err);
-/* Only the creator or a host, present when named by uuid / ms_open_id; the
- * target must be in the meeting on target_instanceid and not an MRA device. */
+/* Only the creator or a host, not banned, present when named by uuid /
+ * ms_open_id; the target must be in the meeting on target_instanceid, not an
+ * MRA device, and (to be appointed) not banned. */
 meetd_err core_cohost_decide(const core_meeting *m, int64_t now, const core_cohost_req *req,
                              const core_party *op, const core_party *target,
                              meetd_error *err);
+
+/* ---- naming a user by one identity (identity.c) ------------------------ */
+
+/* The kinds a user can be named by outside a request body (the ban lift's
+ * ?kind=): "userid", "guest_id", "ms_open_id", "uuid". */
+#define CORE_NAME_KINDS 4
+extern const core_id_type core_name_kinds[CORE_NAME_KINDS];
+/* The kind spelled s; 190004 naming the choices when s is none of them. */
+meetd_err core_name_kind_parse(const char *s, core_id_type *out, meetd_error *err);
+const char *core_name_kind(core_id_type kind);
+/* A name looked up as every kind of core_name_kinds: matches[i] is the user
+ * it names as core_name_kinds[i]. *pick is the index of the one user it
+ * names, or -1 when it names nobody. A name that names more than one user
+ * is 190004, whose message lists the kinds to choose from. */
+meetd_err core_name_pick(const core_party matches[CORE_NAME_KINDS], int *pick,
+                         meetd_error *err);
 
 #endif

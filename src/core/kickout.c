@@ -3,7 +3,15 @@
  * Validation needs no meeting state and runs first, so that a malformed
  * request is 190004 whatever the meeting. The decision then either refuses
  * the whole request or says, per target, what the store must do: the
- * request is all-or-nothing. */
+ * request is all-or-nothing.
+ *
+ * Co-host is a role of the user in the meeting, not of a device, while a
+ * kickout removes devices. A co-host keeps the role when one of several
+ * devices is removed and rejoin is allowed (they are still there, on the
+ * others); the role goes when the request bans them (a banned user is never
+ * an operator, so the role would be a dead letter that comes back with a
+ * lifted ban) or removes the last device they are present on (the host
+ * removed them from the meeting; one who comes back is a member again). */
 #include "core/core.h"
 
 #include <assert.h>
@@ -95,6 +103,29 @@ static bool first_naming(const core_kick_req *req, const core_party *targets, in
     return true;
 }
 
+/* Marks, on the first applied entry of each co-host target, whether the
+ * request takes the role away (see the header). */
+static void plan_cohosts(const core_kick_req *req, const core_party *targets,
+                         core_kick_plan *plan)
+{
+    for (int i = 0; i < req->n_users; i++) {
+        const core_party *t = &targets[i];
+        uint64_t removed = 0;
+        bool first = true;
+
+        if (!plan->apply[i] || !t->user.cohost)
+            continue;
+        for (int j = 0; j < req->n_users; j++) {
+            if (!plan->apply[j] || targets[j].user.user_no != t->user.user_no)
+                continue;
+            first = first && j >= i;
+            assert(core_instanceid_valid(req->users[j].instanceid)); /* validated: < 64 */
+            removed |= UINT64_C(1) << req->users[j].instanceid;
+        }
+        plan->revoke_cohost[i] = first && (!req->allow_rejoin || (t->present_mask & ~removed) == 0);
+    }
+}
+
 meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_req *req,
                            const core_party *op, const core_party *targets,
                            core_kick_plan *plan, meetd_error *err)
@@ -109,6 +140,9 @@ meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_r
     memset(plan, 0, sizeof *plan);
 
     e = core_require_in_progress(m, now, &sub, err);
+    if (e != ME_OK)
+        return e;
+    e = core_operator_admit(op, err);
     if (e != ME_OK)
         return e;
     role = core_operator_role(m, req->op_type, req->op_id, req->op_instanceid, op);
@@ -130,6 +164,7 @@ meetd_err core_kick_decide(const core_meeting *m, int64_t now, const core_kick_r
         plan->result[i] = target_result(t, req->users[i].instanceid);
         plan->apply[i] = plan->result[i] == CORE_KICK_REMOVED && first_naming(req, targets, i);
     }
+    plan_cohosts(req, targets, plan);
     return ME_OK;
 }
 

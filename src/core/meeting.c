@@ -194,22 +194,53 @@ void core_mark_started(core_meeting *m, int64_t sub_meeting_id)
         m->occ[i].status = CORE_ST_STARTED;
 }
 
+/* Why a meeting is not in progress, said so that its user knows what to do:
+ * "not in progress" alone read, right after a create, like a fault. */
+static meetd_err not_in_progress(const core_meeting *m, int64_t now, meetd_error *err)
+{
+    int cur;
+
+    if (!is_recurring(m)) {
+        if (m->status == CORE_ST_ENDED)
+            return err_set(err, ME_NOT_IN_PROGRESS,
+                           "meeting is not in progress: it has ended (dismissed); "
+                           "an ended meeting does not start again");
+        if (m->status == CORE_ST_CANCELLED)
+            return err_set(err, ME_NOT_IN_PROGRESS,
+                           "meeting is not in progress: it was cancelled");
+        return err_set(err, ME_NOT_IN_PROGRESS,
+                       "meeting is not in progress: nobody has joined it yet "
+                       "(a meeting starts when its first device joins)");
+    }
+    if (m->status == CORE_ST_CANCELLED)
+        return err_set(err, ME_NOT_IN_PROGRESS,
+                       "meeting is not in progress: the recurring meeting was cancelled");
+    cur = core_current_occurrence(m, now);
+    if (cur >= 0)
+        return err_set(err, ME_NOT_IN_PROGRESS,
+                       "meeting is not in progress: nobody has joined its current occurrence "
+                       "(sub_meeting_id %lld) yet (an occurrence starts when its first "
+                       "device joins)",
+                       (long long)m->occ[cur].sub_meeting_id);
+    return err_set(err, ME_NOT_IN_PROGRESS,
+                   "meeting is not in progress: every occurrence has ended or been cancelled");
+}
+
 meetd_err core_require_in_progress(const core_meeting *m, int64_t now,
                                    int64_t *sub_meeting_id, meetd_error *err)
 {
     int i;
 
     assert(m != NULL && sub_meeting_id != NULL);
-    (void)now;
     *sub_meeting_id = 0;
     if (!is_recurring(m)) {
         if (m->status != CORE_ST_STARTED)
-            return err_set(err, ME_NOT_IN_PROGRESS, "meeting is not in progress");
+            return not_in_progress(m, now, err);
         return ME_OK;
     }
     i = m->status == CORE_ST_CANCELLED ? -1 : find_started(m);
     if (i < 0)
-        return err_set(err, ME_NOT_IN_PROGRESS, "meeting is not in progress");
+        return not_in_progress(m, now, err);
     *sub_meeting_id = m->occ[i].sub_meeting_id;
     return ME_OK;
 }
@@ -225,14 +256,14 @@ meetd_err core_dismiss(core_meeting *m, const char *userid, int64_t now,
         return err_set(err, ME_FORBIDDEN, "only the creator or a host can dismiss the meeting");
     if (!is_recurring(m)) {
         if (m->status != CORE_ST_INIT && m->status != CORE_ST_STARTED)
-            return err_set(err, ME_NOT_IN_PROGRESS, "meeting is not in progress");
+            return not_in_progress(m, now, err);
         m->status = CORE_ST_ENDED;
         return ME_OK;
     }
     /* core_current_occurrence prefers a started occurrence already. */
     i = core_current_occurrence(m, now);
     if (i < 0)
-        return err_set(err, ME_NOT_IN_PROGRESS, "meeting is not in progress");
+        return not_in_progress(m, now, err);
     m->occ[i].status = CORE_ST_ENDED;
     *sub_meeting_id = m->occ[i].sub_meeting_id;
     return ME_OK;

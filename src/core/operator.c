@@ -1,6 +1,12 @@
 /* The operator of a real-control request (kickout, co-hosts): how it is
  * named, whether it is present, what role it holds, and whether a target is
- * the operator. Both requests name their operator the same way. */
+ * the operator. Both requests name their operator the same way.
+ *
+ * Whoever names an operator, a banned user is none: a user removed with
+ * allow_rejoin=false has no say in the meeting, whatever role the meeting
+ * gives their userid, until the ban is lifted. Roles come from the meeting
+ * (creator, scheduled hosts) and a userid needs no presence, so without
+ * this a banned host or co-host could go on removing others from outside. */
 #include "core/core.h"
 
 #include <assert.h>
@@ -9,6 +15,16 @@
 bool core_present_on(uint64_t mask, int instanceid)
 {
     return instanceid >= 0 && instanceid < 64 && ((mask >> instanceid) & 1u) != 0;
+}
+
+meetd_err core_operator_admit(const core_party *op, meetd_error *err)
+{
+    assert(op != NULL);
+    if (op->found && op->banned)
+        return err_set(err, ME_FORBIDDEN,
+                       "operator was removed from this meeting with allow_rejoin=false: "
+                       "a banned user cannot act in it until the ban is lifted");
+    return ME_OK;
 }
 
 meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,

@@ -264,6 +264,28 @@ static const char *const migration_4[] = {
     NULL,
 };
 
+/* 4 -> 5: a ban names its operator as the audit row of the same removal
+ * does (userid, uuid, ms_open_id, instanceid): an operator named by userid
+ * who never joined has no ms_open_id, and the bans list showed nobody.
+ * Bans made before this take their operator from that audit row (same
+ * meeting and request id; every row of one request has the same operator);
+ * a ban with none keeps '' and instanceid -1. Co-host power now ends with
+ * a ban (core/kickout.c): users banned before this lose the role too. */
+static const char *const migration_5[] = {
+    "ALTER TABLE bans ADD COLUMN op_userid TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE bans ADD COLUMN op_uuid TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE bans ADD COLUMN op_instanceid INTEGER NOT NULL DEFAULT -1",
+    /* One pass over the audit (sorted by the GROUP BY), not one scan of a
+     * meeting's audit per ban: there is no index on request_id. */
+    "UPDATE bans SET op_userid = a.op_userid, op_uuid = a.op_uuid, "
+    "  op_instanceid = a.op_instanceid "
+    "FROM (SELECT meeting_id, request_id, op_userid, op_uuid, op_instanceid FROM audit "
+    "      WHERE request_id <> '' GROUP BY meeting_id, request_id) a "
+    "WHERE a.meeting_id = bans.meeting_id AND a.request_id = bans.request_id",
+    "UPDATE users SET cohost = 0 WHERE cohost = 1 AND user_no IN (SELECT user_no FROM bans)",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -271,6 +293,7 @@ static const char *const *const migrations[] = {
     migration_2,
     migration_3,
     migration_4,
+    migration_5,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -17,6 +17,9 @@ int store_ban_put(store_tx *tx, const core_ban *b)
     r |= STORE_BIND_STR(st, 4, b->reason);
     r |= STORE_BIND_STR(st, 5, b->operator_ms_open_id);
     r |= STORE_BIND_STR(st, 6, b->request_id);
+    r |= STORE_BIND_STR(st, 7, b->operator_userid);
+    r |= STORE_BIND_STR(st, 8, b->operator_uuid);
+    r |= sqlite3_bind_int(st, 9, b->operator_instanceid);
     return store_exec(tx, STMT_BAN_PUT, st, r, NULL);
 }
 
@@ -66,7 +69,10 @@ static int ban_row(sqlite3_stmt *st, void *ctx)
     STORE_COL_STR(st, 2, b.reason);
     STORE_COL_STR(st, 3, b.operator_ms_open_id);
     STORE_COL_STR(st, 4, b.request_id);
-    store_col_user(st, 5, &b.user);
+    STORE_COL_STR(st, 5, b.operator_userid);
+    STORE_COL_STR(st, 6, b.operator_uuid);
+    b.operator_instanceid = sqlite3_column_int(st, 7);
+    store_col_user(st, 8, &b.user);
     return it->cb(&b, it->arg);
 }
 

@@ -183,15 +183,18 @@
                      "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
     /* bans */                                                                        \
     X(BAN_PUT, "INSERT INTO bans (meeting_id, user_no, banned_at, reason, "           \
-               "operator_ms_open_id, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "    \
+               "operator_ms_open_id, request_id, op_userid, op_uuid, op_instanceid) " \
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "                         \
                "ON CONFLICT (meeting_id, user_no) DO UPDATE SET "                     \
                "banned_at = excluded.banned_at, reason = excluded.reason, "           \
                "operator_ms_open_id = excluded.operator_ms_open_id, "                 \
-               "request_id = excluded.request_id")                                    \
+               "request_id = excluded.request_id, op_userid = excluded.op_userid, "   \
+               "op_uuid = excluded.op_uuid, op_instanceid = excluded.op_instanceid")  \
     X(BAN_EXISTS, "SELECT 1 FROM bans WHERE meeting_id = ?1 AND user_no = ?2")        \
     X(BAN_DELETE, "DELETE FROM bans WHERE meeting_id = ?1 AND user_no = ?2")          \
     X(BANS_LIST, "SELECT b.meeting_id, b.banned_at, b.reason, b.operator_ms_open_id, " \
-                 "b.request_id, " STORE_USER_COLS("u.")                               \
+                 "b.request_id, b.op_userid, b.op_uuid, b.op_instanceid, "            \
+                 STORE_USER_COLS("u.")                                                \
                  " FROM bans b JOIN users u ON u.user_no = b.user_no "                \
                  "WHERE b.meeting_id = ?1 ORDER BY b.banned_at, b.user_no")           \
     /* audit */                                                                       \

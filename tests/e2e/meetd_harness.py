@@ -744,9 +744,11 @@ class MeetdCase(unittest.TestCase):
     def bans(self, mid, client=None):
         return self.assert_ok(self.bans_req(mid, client))
 
-    def lift_ban(self, mid, who, client=None):
-        return self.c(client).delete("/meetd/v1/meetings/%s/bans/%s"
-                                     % (mid, urllib.parse.quote(who, safe="")))
+    def lift_ban(self, mid, who, client=None, kind=None):
+        """kind: sent as ?kind= (any string, to test bad ones too)."""
+        q = "" if kind is None else "?kind=" + urllib.parse.quote(kind, safe="")
+        return self.c(client).delete("/meetd/v1/meetings/%s/bans/%s%s"
+                                     % (mid, urllib.parse.quote(who, safe=""), q))
 
     def audit_req(self, mid, client=None, **params):
         q = ("?" + urllib.parse.urlencode(params)) if params else ""

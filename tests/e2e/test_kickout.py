@@ -28,6 +28,17 @@ class KickoutBase(h.MeetdCase):
         resp = self.kickout(mid, body, prefer=True)
         return self.assert_ok(resp)["results"]
 
+    def cohosts(self, mid):
+        """userids in current_co_hosts."""
+        return sorted(c["userid"] for c in self.query(mid).get("current_co_hosts", []))
+
+    def refused_all(self, mid, req, http_status, code, contains=None):
+        """req() is refused with this error and changes nothing, co-hosts included."""
+        before = (self.state(mid), self.cohosts(mid))
+        self.assert_error(req(), http_status, code, contains=contains)
+        self.assertEqual((self.state(mid), self.cohosts(mid)), before,
+                         "a refused request changed the meeting")
+
 
 class BodyFormsTest(KickoutBase):
     def test_seed_form(self):
@@ -140,6 +151,134 @@ class OperatorTest(KickoutBase):
         self.refused(mid, kick_body(op_uuid(alice), [tgt_uuid(alice)]), 400, 190004)
         self.refused(mid, kick_body(op_ms(alice), [tgt_ms(bob), tgt_ms(alice)]), 400, 190004)
         self.assert_present(mid, bob)
+
+
+BANNED = "allow_rejoin=false"   # in the message of 9042 for a banned operator
+
+
+class BannedOperatorTest(KickoutBase):
+    """A banned user is never an operator, whatever names them (docs/api.md)."""
+
+    def cohost_api(self, mid, op, target, action=True):
+        return lambda: self.cohost(mid, op, target, action)
+
+    def test_removed_and_banned_cohost_keeps_no_power(self):
+        # The report: co-host carl kicked with allow_rejoin=false, then named
+        # by userid, removed bob and banned him for "revenge".
+        mid, alice, bob = self.scene()
+        carl = self.join(mid, "carl", 3)
+        self.make_cohost(mid, op_ms(alice), carl)
+        self.assertEqual(self.cohosts(mid), ["carl"])
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(carl)], allow_rejoin=False,
+                                    reason="disruptive"))
+        self.assertEqual(self.cohosts(mid), [])
+        revenge = kick_body(op_userid("carl", 3), [tgt_ms(bob)], allow_rejoin=False,
+                            reason="revenge")
+        self.refused_all(mid, lambda: self.kickout(mid, revenge), 403, 9042, contains=BANNED)
+        self.assert_present(mid, bob)
+        self.assertEqual([b["userid"] for b in self.bans(mid)["bans"]], ["carl"])
+        # Nor by the co-host API, in either direction.
+        for action in (True, False):
+            self.refused_all(mid, self.cohost_api(mid, op_userid("carl", 3), bob, action),
+                             403, 9042, contains=BANNED)
+
+    def test_banned_user_present_on_another_device(self):
+        # The ban removes the named device only; the power goes at once.
+        mid, alice, bob = self.scene()
+        carl_pc, carl_ipad = self.join(mid, "carl", 1), self.join(mid, "carl", 6)
+        self.make_cohost(mid, op_ms(alice), carl_pc)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl_pc)], allow_rejoin=False))
+        self.assert_present(mid, carl_ipad)
+        self.assertEqual(self.cohosts(mid), [])
+        for op in (op_ms(carl_ipad), op_uuid(carl_ipad), op_userid("carl", 6)):
+            with self.subTest(op=op):
+                self.refused_all(mid, lambda: self.kickout(mid, kick_body(op, [tgt_ms(bob)])),
+                                 403, 9042, contains=BANNED)
+        # Made co-host again while banned: refused (it could never act)...
+        self.refused_all(mid, self.cohost_api(mid, op_ms(alice), carl_ipad), 400, 190004,
+                         contains="lift the ban")
+        # ...until the ban is lifted.
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "carl")), {"lifted": True})
+        self.make_cohost(mid, op_ms(alice), carl_ipad)
+        self.kick_ok(mid, kick_body(op_ms(carl_ipad), [tgt_ms(bob)]))
+        self.assert_absent(mid, bob)
+
+    def test_banned_creator_and_host_are_no_operators(self):
+        # Hosts are scheduled by userid and act from outside the meeting: a
+        # ban still takes every operator's right away, cancel included.
+        mid = self.new_meeting("alice", hosts=["hank"])
+        alice, hank = self.join(mid, "alice", 1), self.join(mid, "hank", 2)
+        bob = self.join(mid, "bob", 3)
+        self.kick_ok(mid, kick_body(op_ms(hank), [tgt_ms(alice)], allow_rejoin=False))
+        requests = {
+            "kickout": lambda: self.kickout(mid, kick_body(op_userid("alice"), [tgt_ms(bob)])),
+            "cohosts": self.cohost_api(mid, op_userid("alice"), bob),
+            "participants": lambda: self.participants_req(mid, "alice"),
+            "dismiss": lambda: self.dismiss(mid, "alice"),
+            "cancel": lambda: self.cancel(mid, "alice"),
+        }
+        for name, req in requests.items():
+            with self.subTest(name):
+                before = (self.state(mid, "hank"), self.cohosts(mid))
+                self.assert_error(req(), 403, 9042, contains=BANNED)
+                self.assertEqual((self.state(mid, "hank"), self.cohosts(mid)), before)
+        # The host banned by the creator alike.
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "alice")), {"lifted": True})
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(hank)], allow_rejoin=False))
+        for req in (lambda: self.kickout(mid, kick_body(op_userid("hank", 2), [tgt_ms(bob)])),
+                    lambda: self.participants_req(mid, "hank"),
+                    lambda: self.dismiss(mid, "hank")):
+            before = self.state(mid)
+            self.assert_error(req(), 403, 9042, contains=BANNED)
+            self.assert_unchanged(before, mid)
+        # Lifted, the creator's rights are back: dismiss works.
+        self.assert_ok(self.dismiss(mid, "alice"))
+
+
+class CohostRevokedTest(KickoutBase):
+    """Which kickouts take the co-host role away (docs/api.md, Kickout)."""
+
+    def test_last_device_removed_with_rejoin_allowed(self):
+        mid, alice, bob = self.scene()
+        carl = self.join(mid, "carl", 3)
+        self.make_cohost(mid, op_ms(alice), carl)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl)], allow_rejoin=True))
+        self.assertEqual(self.cohosts(mid), [])
+        # Back as a member: no say.
+        carl = self.join(mid, "carl", 3)
+        row = [r for r in self.participants(mid) if r["userid"] == "carl" and
+               "left_time" not in r][0]
+        self.assertEqual(row["user_role"], 0)
+        self.refused(mid, kick_body(op_ms(carl), [tgt_ms(bob)]), 403, 9042)
+
+    def test_one_of_several_devices_removed_keeps_the_role(self):
+        mid, alice, bob = self.scene()
+        carl_pc, carl_ipad = self.join(mid, "carl", 1), self.join(mid, "carl", 6)
+        self.make_cohost(mid, op_ms(alice), carl_pc)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl_pc)], allow_rejoin=True))
+        self.assertEqual(self.cohosts(mid), ["carl"])
+        self.kick_ok(mid, kick_body(op_ms(carl_ipad), [tgt_ms(bob)]))
+        self.assert_absent(mid, bob)
+
+    def test_every_device_in_one_request(self):
+        mid, alice, bob = self.scene()
+        carl_pc, carl_ipad = self.join(mid, "carl", 1), self.join(mid, "carl", 6)
+        self.make_cohost(mid, op_ms(alice), carl_ipad)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl_pc), tgt_uuid(carl_ipad)]))
+        self.assertEqual(self.cohosts(mid), [])
+
+    def test_refused_or_no_op_kickout_keeps_the_role(self):
+        mid, alice, bob = self.scene()
+        carl = self.join(mid, "carl", 3)
+        self.make_cohost(mid, op_ms(alice), carl)
+        # A device carl is not on: nothing removed, nothing banned, still co-host.
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl, instanceid=4)],
+                                    allow_rejoin=False))
+        self.assertEqual(self.cohosts(mid), ["carl"])
+        # All or nothing: refused for another entry, carl keeps everything.
+        self.refused_all(mid, lambda: self.kickout(mid, kick_body(
+            op_ms(alice), [tgt_ms(carl), tgt_ms(alice)], allow_rejoin=False)), 400, 190004)
+        self.assertEqual(self.cohosts(mid), ["carl"])
 
 
 class ValidationTest(KickoutBase):
@@ -323,23 +462,52 @@ class DeviceRulesTest(KickoutBase):
 
 
 class MeetingStateTest(KickoutBase):
+    NOT_STARTED = ("meeting is not in progress: nobody has joined it yet "
+                   "(a meeting starts when its first device joins)")
+
     def test_meeting_never_started(self):
+        # Right after create: the message says why, and what starts a meeting.
         mid = self.new_meeting("alice")
         body = kick_body(op_userid("alice"), [{"to_operator_id": FAKE_MS,
                                                "to_operator_id_type": 4, "instanceid": 2}])
         before = self.state(mid)
-        self.assert_error(self.kickout(mid, body), 400, 190004, contains="progress")
+        self.assert_error(self.kickout(mid, body), 400, 190004, message=self.NOT_STARTED)
+        self.assert_unchanged(before, mid)
+        cohost = dict(op_userid("alice"), action=True,
+                      user={"to_operator_id": FAKE_MS, "to_operator_id_type": 4,
+                            "instanceid": 2})
+        self.assert_error(self.client.put("/v1/real-control/meetings/%s/cohosts" % mid, cohost),
+                          400, 190004, message=self.NOT_STARTED)
         self.assert_unchanged(before, mid)
 
     def test_meeting_dismissed_or_cancelled(self):
+        messages = {"dismiss": "meeting is not in progress: it has ended (dismissed); "
+                               "an ended meeting does not start again",
+                    "cancel": "meeting is not in progress: it was cancelled"}
         for end in (self.dismiss, self.cancel):
             with self.subTest(end.__name__):
                 mid, alice, bob = self.scene()
                 self.assert_ok(end(mid))
                 body = kick_body(op_userid("alice"), [tgt_ms(bob)], allow_rejoin=False)
                 before = self.state(mid)
-                self.assert_error(self.kickout(mid, body), 400, 190004, contains="progress")
+                self.assert_error(self.kickout(mid, body), 400, 190004,
+                                  message=messages[end.__name__])
                 self.assert_unchanged(before, mid)
+                # Dismissing again says the same.
+                self.assert_error(self.dismiss(mid), 400, 190004,
+                                  message=messages[end.__name__])
+
+    def test_recurring_occurrence_not_joined_yet(self):
+        info = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
+                                                  "until_count": 2})
+        mid, sub = info["meeting_id"], info["sub_meetings"][0]["sub_meeting_id"]
+        body = kick_body(op_userid("alice"), [{"uuid": "X", "instanceid": 2}])
+        self.assert_error(self.kickout(mid, body), 400, 190004, message=(
+            "meeting is not in progress: nobody has joined its current occurrence "
+            "(sub_meeting_id %s) yet (an occurrence starts when its first device joins)" % sub))
+        self.assert_ok(self.cancel(mid))
+        self.assert_error(self.kickout(mid, body), 400, 190004, message=(
+            "meeting is not in progress: the recurring meeting was cancelled"))
 
     def test_unknown_and_malformed_meeting_ids(self):
         mid, alice, bob = self.scene()
@@ -386,6 +554,83 @@ class BanTest(KickoutBase):
                 self.assertEqual((again["uuid"], again["ms_open_id"]),
                                  (bob["uuid"], bob["ms_open_id"]))
                 self.assertEqual(self.assert_ok(self.lift_ban(mid, who)), {"lifted": False})
+
+    def test_lift_ambiguous_name_is_refused_and_kinds_choose(self):
+        # The report: userid gus present, guest gus banned; lifting "gus"
+        # answered {"lifted":false} and the guest stayed banned.
+        mid, alice, bob = self.scene()
+        gus_user = self.join(mid, "gus", 3)
+        gus_guest = self.join(mid, guest_id="gus", instanceid=5)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(gus_guest)], allow_rejoin=False))
+        before = self.state(mid)
+        info = self.assert_error(self.lift_ban(mid, "gus"), 400, 190004)
+        self.assertIn("?kind=userid or ?kind=guest_id", info["message"])
+        self.assert_unchanged(before, mid)
+        # The userid gus is not banned: nothing to lift, and the guest's stays.
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "gus", kind="userid")),
+                         {"lifted": False})
+        self.assert_unchanged(before, mid)
+        self.assertEqual(self.assert_ok(self.lift_ban(mid, "gus", kind="guest_id")),
+                         {"lifted": True})
+        self.assertEqual(self.bans(mid)["bans"], [])
+        self.join(mid, guest_id="gus", instanceid=8)
+        self.assert_present(mid, gus_user)
+
+    def test_lift_by_each_kind(self):
+        mid, alice, bob = self.scene()
+        guest = self.join(mid, guest_id="visitor", instanceid=5)
+        for kind, who in (("userid", "bob"), ("ms_open_id", bob["ms_open_id"]),
+                          ("uuid", bob["uuid"]), ("guest_id", "visitor")):
+            with self.subTest(kind=kind):
+                target = guest if kind == "guest_id" else bob
+                self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(target)],
+                                            allow_rejoin=False))
+                # The same string as another kind names nobody: nothing lifted.
+                other = "uuid" if kind != "uuid" else "userid"
+                before = self.state(mid)
+                self.assertEqual(self.assert_ok(self.lift_ban(mid, who, kind=other)),
+                                 {"lifted": False})
+                self.assert_unchanged(before, mid)
+                self.assertEqual(self.assert_ok(self.lift_ban(mid, who, kind=kind)),
+                                 {"lifted": True})
+                self.assertEqual(self.bans(mid)["bans"], [])
+                self.join(mid, guest_id="visitor", instanceid=5) if kind == "guest_id" \
+                    else self.join(mid, "bob", 2)
+
+    def test_lift_bad_kinds_change_nothing(self):
+        mid, alice, bob = self.scene()
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)], allow_rejoin=False))
+        before = self.state(mid)
+        for kind in ("", "openid", "USERID", "guest", "ms", "user_id", "userid ", "1",
+                     "x" * 300, "userid&kind=uuid", "ms_open_id\n"):
+            with self.subTest(kind=kind):
+                self.assert_error(self.lift_ban(mid, "bob", kind=kind), 400, 190004,
+                                  message="kind must be userid, guest_id, ms_open_id or uuid")
+                self.assert_unchanged(before, mid)
+        # Checked before the meeting is read: the same for a meeting of nobody.
+        self.assert_error(self.lift_ban("1234567890123456789", "bob", kind="nick"), 400, 190004)
+
+    def test_ban_names_its_operator_as_the_audit_does(self):
+        # Named by userid and never joined: the bans list showed no operator.
+        mid = self.new_meeting("alice")
+        bob = self.join(mid, "bob", 2)
+        carol = self.join(mid, "carol", 3)
+        resp = self.kick_ok(mid, kick_body(op_userid("alice", 4), [tgt_ms(bob)],
+                                           allow_rejoin=False, reason="r"))
+        ban = self.bans(mid)["bans"][0]
+        self.assertEqual(ban["operator"], {"userid": "alice", "uuid": "", "ms_open_id": "",
+                                           "instanceid": 4})
+        self.assertEqual(ban["operator_ms_open_id"], "")
+        self.assertEqual(ban["operator"], self.audit(mid)[0]["operator"])
+        self.assertEqual(ban["request_id"], resp.trace)
+        # Joined, named by ms_open_id: every field, still as the audit has it.
+        alice = self.join(mid, "alice", 1)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carol)], allow_rejoin=False))
+        ban = [b for b in self.bans(mid)["bans"] if b["userid"] == "carol"][0]
+        self.assertEqual(ban["operator"], {"userid": "alice", "uuid": alice["uuid"],
+                                           "ms_open_id": alice["ms_open_id"], "instanceid": 1})
+        self.assertEqual(ban["operator_ms_open_id"], alice["ms_open_id"])
+        self.assertEqual(ban["operator"], self.audit(mid)[0]["operator"])
 
     def test_allow_rejoin_true_does_not_ban(self):
         mid, alice, bob = self.scene()

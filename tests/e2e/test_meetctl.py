@@ -635,6 +635,45 @@ class KickoutCommandsTest(MeetctlCase):
         self.assertEqual(self.ok_json("bans", "lift", mid, "bob"), {"lifted": False})
         self.ok("device", "join", mid, "--userid", "bob", "--instanceid", "4")
 
+    def banned_bob_and_guest_bob(self):
+        """alice, never joined, bans userid bob, guest bob and carol by userid
+        (the tour's way)."""
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2)
+        gbob = self.join(mid, guest_id="bob", instanceid=5)
+        carol = self.join(mid, "carol", 3)
+        self.ok("kickout", mid, "--operator", "userid:alice/1",
+                "--user", "ms:%s/2" % bob["ms_open_id"],
+                "--user", "ms:%s/5" % gbob["ms_open_id"],
+                "--user", "ms:%s/3" % carol["ms_open_id"], "--no-rejoin", "--reason", "tour")
+        return mid, carol
+
+    def test_bans_show_an_operator_named_by_userid(self):
+        # The bans list showed an empty OPERATOR where the audit shows alice.
+        mid, carol = self.banned_bob_and_guest_bob()
+        out = self.ok("bans", "list", mid)
+        for user in ("bob", "guest:bob", "carol"):
+            self.assertRegex(out, r"(?m)^%s\s+ms\S+\s+.*\stour\s+alice$" % user)
+        self.assertRegex(self.ok("audit", mid), r"(?m)kickout\s+alice\s+bob\s+2 Mac")
+        self.assertEqual(self.ok_json("bans", "list", mid), self.bans(mid))
+
+    def test_bans_lift_by_kind(self):
+        mid, carol = self.banned_bob_and_guest_bob()
+        # "bob" is a userid and a guest_id: meetd says how to choose.
+        self.api_error(["bans", "lift", mid, "bob"], 400, 190004,
+                       says="?kind=userid or ?kind=guest_id")
+        self.assertEqual(self.bans(mid)["total_count"], 3)
+        self.assertEqual(self.ok("bans", "lift", mid, "guest:bob"), "ban lifted: guest:bob\n")
+        self.assertEqual(self.ok("bans", "lift", mid, "guest:bob"), "not banned: guest:bob\n")
+        self.assertEqual(self.ok("bans", "lift", mid, "userid:bob"), "ban lifted: userid:bob\n")
+        self.assertEqual(self.ok_json("bans", "lift", mid, "uuid:%s" % carol["uuid"]),
+                         {"lifted": True})
+        self.assertEqual(self.ok_json("bans", "lift", mid, "ms:%s" % carol["ms_open_id"]),
+                         {"lifted": False})
+        self.assertEqual(self.bans(mid)["bans"], [])
+        self.join(mid, guest_id="bob", instanceid=5)
+        self.join(mid, "bob", 2)
+
     def test_kickout_forms_json(self):
         mid, d = self.setup_meeting()
         # Seed form: operator by uuid, target by uuid.

@@ -303,6 +303,40 @@ static void test_decide_recurring(void **state)
     assert_int_equal(decide(&p_absent, &p_mem), ME_NOT_IN_PROGRESS);
 }
 
+static void test_decide_banned_operator(void **state)
+{
+    core_party op = p_alice;
+
+    (void)state;
+    op.banned = true;
+    assert_int_equal(decide(&op, &p_mem), ME_FORBIDDEN); /* by userid, no presence needed */
+    assert_err_msg(&err, "allow_rejoin=false");
+    req.action = false;
+    assert_int_equal(decide(&op, &p_mem), ME_FORBIDDEN);
+    op = p_bob;
+    op.banned = true;
+    req_init(CORE_ID_MS_OPEN_ID, "ms-2", 2, CORE_ID_UUID, "uuid-4", 1);
+    assert_int_equal(decide(&op, &p_mem), ME_FORBIDDEN);
+    assert_err_msg(&err, "allow_rejoin=false");
+    op.banned = false;
+    assert_int_equal(decide(&op, &p_mem), ME_OK);
+}
+
+static void test_decide_banned_target(void **state)
+{
+    core_party t = p_mem;
+
+    (void)state;
+    /* Banned, still present on a device the kickout did not name: not
+     * appointed (the role could never be used)... */
+    t.banned = true;
+    assert_int_equal(decide(&p_alice, &t), ME_INVALID);
+    assert_err_msg(&err, "lift the ban");
+    /* ...but a leftover role may always be taken away. */
+    req.action = false;
+    assert_int_equal(decide(&p_alice, &t), ME_OK);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -324,6 +358,8 @@ int main(void)
         T(test_decide_target_presence),
         T(test_decide_target_self),
         T(test_decide_recurring),
+        T(test_decide_banned_operator),
+        T(test_decide_banned_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -301,9 +301,16 @@ static void test_decide_not_in_progress(void **state)
     assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
     mtg.status = CORE_ST_ENDED;
     assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: it has ended (dismissed); "
+                                 "an ended meeting does not start again");
     mtg.status = CORE_ST_CANCELLED;
     assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
-    assert_string_equal(err.msg, "meeting is not in progress");
+    assert_string_equal(err.msg, "meeting is not in progress: it was cancelled");
+    /* Right after create: say why, and what starts a meeting. */
+    mtg.status = CORE_ST_INIT;
+    assert_int_equal(decide(&p_alice, &p_mem), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: nobody has joined it yet "
+                                 "(a meeting starts when its first device joins)");
     /* State is checked before permission. */
     req_init(CORE_ID_USERID, "mem", 1);
     add_user(CORE_ID_UUID, "uuid-1", 1);
@@ -589,6 +596,143 @@ static void test_decide_creator_cohost_removes_host(void **state)
     assert_int_equal(plan.result[0], CORE_KICK_REMOVED);
 }
 
+/* ---- decide: a banned operator ------------------------------------------ */
+
+static void test_decide_banned_operator(void **state)
+{
+    core_party op;
+
+    (void)state;
+    /* The creator, banned by the host, named by userid: no presence needed,
+     * the role comes from the meeting, and still no say. */
+    op = p_alice;
+    op.banned = true;
+    op.present_mask = 0;
+    assert_int_equal(decide(&op, &p_mem), ME_FORBIDDEN);
+    assert_err_msg(&err, "allow_rejoin=false");
+    assert_err_msg(&err, "ban is lifted");
+    /* The scheduled host alike, and a co-host still flagged as one. */
+    op = p_bob;
+    op.banned = true;
+    req_init(CORE_ID_USERID, "bob", 2);
+    add_user(CORE_ID_UUID, "uuid-4", 1);
+    assert_int_equal(decide(&op, &p_mem), ME_FORBIDDEN);
+    assert_err_msg(&err, "allow_rejoin=false");
+    op = p_coh;
+    op.banned = true;
+    req_init(CORE_ID_USERID, "coh", 4);
+    add_user(CORE_ID_UUID, "uuid-4", 1);
+    assert_int_equal(decide(&op, &p_mem), ME_FORBIDDEN);
+    assert_err_msg(&err, "allow_rejoin=false");
+    /* Named by ms_open_id and still present on another device (a ban is
+     * device-precise about removal, not about power). */
+    req_init(CORE_ID_MS_OPEN_ID, "ms-3", 4);
+    add_user(CORE_ID_UUID, "uuid-4", 1);
+    assert_int_equal(decide(&op, &p_mem), ME_FORBIDDEN);
+    assert_err_msg(&err, "allow_rejoin=false");
+    op.banned = false;
+    assert_int_equal(decide(&op, &p_mem), ME_OK);
+    /* Not found means never joined, so never banned. */
+    op = p_absent;
+    op.banned = true;
+    req_init(CORE_ID_USERID, "alice", 1);
+    add_user(CORE_ID_UUID, "uuid-4", 1);
+    assert_int_equal(decide(&op, &p_mem), ME_OK);
+    /* The meeting's state still comes first. */
+    op = p_alice;
+    op.banned = true;
+    mtg.status = CORE_ST_ENDED;
+    assert_int_equal(decide(&op, &p_mem), ME_NOT_IN_PROGRESS);
+}
+
+static void test_operator_admit(void **state)
+{
+    core_party op = p_mem;
+
+    (void)state;
+    assert_int_equal(core_operator_admit(&op, &err), ME_OK);
+    op.banned = true;
+    assert_int_equal(core_operator_admit(&op, &err), ME_FORBIDDEN);
+    assert_int_equal(err.err, ME_FORBIDDEN);
+    op.found = false;
+    assert_int_equal(core_operator_admit(&op, &err), ME_OK);
+}
+
+/* ---- decide: co-hosts losing the role ------------------------------------ */
+
+static void test_decide_cohost_last_device_revoked(void **state)
+{
+    core_party t[2] = {p_coh, p_coh};
+
+    (void)state;
+    /* Removed from the only device they were on: no longer a co-host,
+     * even with rejoin allowed. */
+    req_init(CORE_ID_USERID, "alice", 1);
+    add_user(CORE_ID_UUID, "uuid-3", 4);
+    assert_int_equal(decide(&p_alice, t), ME_OK);
+    assert_true(plan.apply[0]);
+    assert_true(plan.revoke_cohost[0]);
+    /* On two devices, one removed with rejoin allowed: still there, still
+     * a co-host. */
+    t[0].present_mask = t[1].present_mask = BIT(4) | BIT(2);
+    assert_int_equal(decide(&p_alice, t), ME_OK);
+    assert_true(plan.apply[0]);
+    assert_false(plan.revoke_cohost[0]);
+    /* Both named in one request: revoked once, on the first. */
+    add_user(CORE_ID_MS_OPEN_ID, "ms-3", 2);
+    assert_int_equal(decide(&p_alice, t), ME_OK);
+    assert_true(plan.apply[0] && plan.apply[1]);
+    assert_true(plan.revoke_cohost[0]);
+    assert_false(plan.revoke_cohost[1]);
+    /* One of them a mismatch (not present on 5): the device on 2 stays. */
+    req.users[0].instanceid = 5;
+    assert_int_equal(decide(&p_alice, t), ME_OK);
+    assert_false(plan.apply[0]);
+    assert_true(plan.apply[1]);
+    assert_false(plan.revoke_cohost[0]);
+    assert_false(plan.revoke_cohost[1]);
+}
+
+static void test_decide_cohost_ban_revokes(void **state)
+{
+    core_party t[3] = {p_coh, p_coh, p_gcoh};
+
+    (void)state;
+    /* Banned while still on another device: the role goes with the ban. */
+    t[0].present_mask = t[1].present_mask = BIT(4) | BIT(2);
+    req_init(CORE_ID_USERID, "alice", 1);
+    req.allow_rejoin = false;
+    add_user(CORE_ID_UUID, "uuid-3", 4);
+    add_user(CORE_ID_UUID, "uuid-3", 4); /* listed twice: one revocation */
+    add_user(CORE_ID_UUID, "uuid-6", 8); /* a guest co-host alike */
+    assert_int_equal(decide(&p_alice, t), ME_OK);
+    assert_true(plan.revoke_cohost[0]);
+    assert_false(plan.apply[1]);
+    assert_false(plan.revoke_cohost[1]);
+    assert_true(plan.revoke_cohost[2]);
+    /* No removal, no ban, no revocation. */
+    req.users[0].instanceid = req.users[1].instanceid = 5;
+    req.users[2].instanceid = 1;
+    assert_int_equal(decide(&p_alice, t), ME_OK);
+    for (int i = 0; i < 3; i++)
+        assert_false(plan.revoke_cohost[i]);
+}
+
+static void test_decide_member_never_revoked(void **state)
+{
+    core_party t[2] = {p_mem, p_mem};
+
+    (void)state;
+    req_init(CORE_ID_USERID, "alice", 1);
+    req.allow_rejoin = false;
+    add_user(CORE_ID_UUID, "uuid-4", 1);
+    add_user(CORE_ID_UUID, "uuid-4", 3);
+    assert_int_equal(decide(&p_alice, t), ME_OK);
+    assert_true(plan.apply[0] && plan.apply[1]);
+    assert_false(plan.revoke_cohost[0]);
+    assert_false(plan.revoke_cohost[1]);
+}
+
 /* ---- decide: per-target results ----------------------------------------- */
 
 static void test_decide_results(void **state)
@@ -718,6 +862,11 @@ int main(void)
         T(test_validate_reason_length),
         T(test_validate_reason_utf8),
         T(test_decide_not_in_progress),
+        T(test_decide_banned_operator),
+        T(test_operator_admit),
+        T(test_decide_cohost_last_device_revoked),
+        T(test_decide_cohost_ban_revokes),
+        T(test_decide_member_never_revoked),
         T(test_decide_recurring),
         T(test_decide_creator_by_userid_not_present),
         T(test_decide_host_by_userid),

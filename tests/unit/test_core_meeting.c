@@ -85,6 +85,12 @@ static void recurring(core_meeting *m, int n)
     assert_int_equal(m->n_occ, n);
 }
 
+static void assert_err_has(const meetd_error *err, const char *needle)
+{
+    if (strstr(err->msg, needle) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\"", err->msg, needle);
+}
+
 static void set_user(core_user *u, const char *userid, const char *guest_id, bool cohost)
 {
     memset(u, 0, sizeof *u);
@@ -854,23 +860,38 @@ static void test_require_in_progress(void **state)
 
     (void)state;
     one_off(&mtg);
+    /* Each cause says itself: right after create nobody has joined. */
     assert_int_equal(core_require_in_progress(&mtg, 0, &sub, &err), ME_NOT_IN_PROGRESS);
-    assert_string_equal(err.msg, "meeting is not in progress");
+    assert_string_equal(err.msg, "meeting is not in progress: nobody has joined it yet "
+                                 "(a meeting starts when its first device joins)");
     mtg.status = CORE_ST_STARTED;
     assert_int_equal(core_require_in_progress(&mtg, 0, &sub, &err), ME_OK);
     assert_true(sub == 0);
     mtg.status = CORE_ST_ENDED;
     assert_int_equal(core_require_in_progress(&mtg, 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: it has ended (dismissed); "
+                                 "an ended meeting does not start again");
     mtg.status = CORE_ST_CANCELLED;
     assert_int_equal(core_require_in_progress(&mtg, 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: it was cancelled");
 
     recurring(&mtg, 3);
     /* The current occurrence exists but has not started. */
     assert_int_equal(core_require_in_progress(&mtg, mtg.occ[0].start_time, &sub, &err),
                      ME_NOT_IN_PROGRESS);
+    char want[200];
+    snprintf(want, sizeof want,
+             "meeting is not in progress: nobody has joined its current occurrence "
+             "(sub_meeting_id %lld) yet (an occurrence starts when its first device joins)",
+             (long long)mtg.occ[0].sub_meeting_id);
+    assert_string_equal(err.msg, want);
     mtg.occ[2].status = CORE_ST_STARTED;
     assert_int_equal(core_require_in_progress(&mtg, 0, &sub, &err), ME_OK);
     assert_true(sub == mtg.occ[2].sub_meeting_id);
+    mtg.status = CORE_ST_CANCELLED;
+    assert_int_equal(core_require_in_progress(&mtg, 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: the recurring meeting was "
+                                 "cancelled");
 }
 
 /* ---- dismiss ------------------------------------------------------------- */
@@ -908,9 +929,11 @@ static void test_dismiss_one_off_states(void **state)
     assert_int_equal(core_dismiss(&mtg, "alice", 0, &sub, &err), ME_OK);
     assert_int_equal(mtg.status, CORE_ST_ENDED);
     assert_int_equal(core_dismiss(&mtg, "alice", 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_err_has(&err, "it has ended");
     assert_int_equal(mtg.status, CORE_ST_ENDED);
     mtg.status = CORE_ST_CANCELLED;
     assert_int_equal(core_dismiss(&mtg, "alice", 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_err_has(&err, "it was cancelled");
     assert_int_equal(mtg.status, CORE_ST_CANCELLED);
 }
 
@@ -937,6 +960,8 @@ static void test_dismiss_recurring(void **state)
     assert_int_equal(core_dismiss(&mtg, "alice", t0 + 9 * DAY, &sub, &err), ME_OK);
     assert_true(sub == t0);
     assert_int_equal(core_dismiss(&mtg, "alice", t0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_string_equal(err.msg, "meeting is not in progress: every occurrence has ended or "
+                                 "been cancelled");
     assert_true(sub == 0);
     assert_int_equal(core_meeting_status(&mtg, t0), CORE_ST_ENDED);
 }

@@ -830,6 +830,13 @@ static void test_wire_get_escaped_query(void **state)
     assert_string_equal(last_request()->method, "DELETE");
     assert_string_equal(last_request()->uri, "/meetd/v1/meetings/123/bans/ms%2Fx");
     assert_signed(last_request());
+    assert_int_equal(meet_bans_lift_kind(c, "123", "guest_id", "g us", &out, &err), MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->uri, "/meetd/v1/meetings/123/bans/g%20us?kind=guest_id");
+    assert_signed(last_request());
+    assert_int_equal(meet_bans_lift_kind(c, "123", NULL, "bob", &out, &err), MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->uri, "/meetd/v1/meetings/123/bans/bob");
     meet_client_free(c);
 }
 

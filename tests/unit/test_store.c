@@ -325,7 +325,7 @@ static void test_migrate_tokens_by_number(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 4);
+    assert_int_equal(store_schema_version(s), 5);
     read_ok(s, v3_read_body, &c);
     write_ok(s, v3_write_body, &c);
     /* Never a number given before, not even a deleted one. */
@@ -437,7 +437,7 @@ static void test_migrate_session_counts(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 4);
+    assert_int_equal(store_schema_version(s), 5);
     struct counts n = counts_of(s);
     assert_int_equal(n.all, 6);
     assert_int_equal(n.sub0, 1);
@@ -479,6 +479,94 @@ static void test_migrate_session_counts(void **state)
     assert_int_equal(raw_int(db, "SELECT sessions FROM session_counts WHERE meeting_id = 8"), 1);
     assert_int_equal(raw_int(db, COUNTS_WRONG), 0);
     sqlite3_close(db);
+}
+
+/* ---- migration 5: a ban's operator ------------------------------------------ */
+
+struct v5_ban {
+    int n;
+    core_ban b[3];
+};
+
+static int v5_see_ban(const core_ban *b, void *arg)
+{
+    struct v5_ban *v = arg;
+    assert_true(v->n < 3);
+    v->b[v->n++] = *b;
+    return 0;
+}
+
+static void v5_bans_body(store_tx *tx, void *arg)
+{
+    assert_int_equal(store_bans_list(tx, 7, v5_see_ban, arg), STORE_OK);
+}
+
+static void v5_users_body(store_tx *tx, void *arg)
+{
+    bool *cohost = arg;
+    for (int i = 0; i < 4; i++) {
+        core_user u;
+        assert_int_equal(store_user_by_no(tx, i + 1, &u), STORE_OK);
+        cohost[i] = u.cohost;
+    }
+}
+
+static void test_migrate_ban_operator(void **state)
+{
+    fixture *f = *state;
+    char dir[128], path[256];
+    snprintf(dir, sizeof dir, "%s/v4", f->root);
+
+    /* A database as meetd left it at schema 4: bob banned by alice named by
+     * userid, never joined (audit has only her userid); carol (a co-host)
+     * banned by dave (on instanceid 3); erin's ban has no audit
+     * row. Dave is a co-host and not banned. */
+    sqlite3 *db = raw_db_at(f, "v4", 4, path, sizeof path);
+    const char *seed =
+        "BEGIN;"
+        "INSERT INTO apps (app_id, created_at) VALUES ('app1', 1);"
+        "INSERT INTO meetings (meeting_id, app_id, meeting_code, creator_instanceid, type, "
+        "  meeting_type, start_time, end_time, status, created_at) "
+        "  VALUES (7, 'app1', '777777777', 1, 0, 0, 100, 200, 1, 1);"
+        "INSERT INTO users (user_no, meeting_id, userid, uuid, ms_open_id, cohost) VALUES "
+        "  (1, 7, 'bob', 'U1', 'M1', 0), (2, 7, 'carol', 'U2', 'M2', 1),"
+        "  (3, 7, 'dave', 'U3', 'M3', 1), (4, 7, 'erin', 'U4', 'M4', 1);"
+        "INSERT INTO audit (meeting_id, time, request_id, action, op_userid, op_uuid, "
+        "  op_ms_open_id, op_instanceid, target_userid, target_instanceid, allow_rejoin) "
+        "  VALUES (7, 110, 'r1', 'kickout', 'alice', '', '', 1, 'bob', 2, 0),"
+        "         (7, 120, 'r2', 'kickout', 'dave', 'U3', 'M3', 3, 'carol', 4, 0),"
+        "         (7, 120, 'r2', 'kickout', 'dave', 'U3', 'M3', 3, 'carol', 5, 0);"
+        "INSERT INTO bans (meeting_id, user_no, banned_at, operator_ms_open_id, request_id) "
+        "  VALUES (7, 1, 110, '', 'r1'), (7, 2, 120, 'M3', 'r2'), (7, 4, 130, '', 'r9');"
+        "COMMIT;";
+    assert_int_equal(sqlite3_exec(db, seed, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    store *s = open_store(dir, STORE_DURABLE_FULL);
+    assert_int_equal(store_schema_version(s), 5);
+    struct v5_ban v = {0};
+    read_ok(s, v5_bans_body, &v);
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.b[0].user.userid, "bob");
+    assert_string_equal(v.b[0].operator_userid, "alice");
+    assert_string_equal(v.b[0].operator_ms_open_id, "");
+    assert_int_equal(v.b[0].operator_instanceid, 1);
+    assert_string_equal(v.b[1].user.userid, "carol");
+    assert_string_equal(v.b[1].operator_userid, "dave");
+    assert_string_equal(v.b[1].operator_uuid, "U3");
+    assert_string_equal(v.b[1].operator_ms_open_id, "M3");
+    assert_int_equal(v.b[1].operator_instanceid, 3);
+    assert_string_equal(v.b[2].user.userid, "erin");
+    assert_string_equal(v.b[2].operator_userid, "");
+    assert_int_equal(v.b[2].operator_instanceid, -1);
+    /* Banned co-hosts are co-hosts no more; dave, not banned, still is. */
+    bool cohost[4];
+    read_ok(s, v5_users_body, cohost);
+    assert_false(cohost[0]);
+    assert_false(cohost[1]);
+    assert_true(cohost[2]);
+    assert_false(cohost[3]);
+    store_close(s);
 }
 
 static void test_file_modes(void **state)
@@ -1809,6 +1897,9 @@ static int see_ban(const core_ban *b, void *arg)
     assert_string_equal(b->user.uuid + 5, b->user.userid);
     assert_string_equal(b->reason, "spam");
     assert_string_equal(b->operator_ms_open_id, "ms-op");
+    assert_string_equal(b->operator_userid, "op");
+    assert_string_equal(b->operator_uuid, "uuid-op");
+    assert_int_equal(b->operator_instanceid, 33);
     assert_string_equal(b->request_id, "req-1");
     strcat(s->order, b->user.userid);
     strcat(s->order, ",");
@@ -1843,6 +1934,9 @@ static void bans_body(store_tx *tx, void *arg)
         assert_int_equal(store_ban_put(tx, &b), STORE_OK);
         snprintf(b.reason, sizeof b.reason, "spam");
         snprintf(b.operator_ms_open_id, sizeof b.operator_ms_open_id, "ms-op");
+        snprintf(b.operator_userid, sizeof b.operator_userid, "op");
+        snprintf(b.operator_uuid, sizeof b.operator_uuid, "uuid-op");
+        b.operator_instanceid = 33;
         snprintf(b.request_id, sizeof b.request_id, "req-1");
         assert_int_equal(store_ban_put(tx, &b), STORE_OK); /* refresh */
     }
@@ -1859,7 +1953,9 @@ static void bans_body(store_tx *tx, void *arg)
 
     /* Refreshing moves the ban's time. */
     core_ban b = {.meeting_id = 1, .user = u[0], .banned_at = 50, .reason = "spam",
-                  .operator_ms_open_id = "ms-op", .request_id = "req-1"};
+                  .operator_userid = "op", .operator_uuid = "uuid-op",
+                  .operator_ms_open_id = "ms-op", .operator_instanceid = 33,
+                  .request_id = "req-1"};
     assert_int_equal(store_ban_put(tx, &b), STORE_OK);
     memset(&s, 0, sizeof s);
     s.tx = tx;
@@ -2726,6 +2822,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_tokens_by_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_session_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_ban_operator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apps_keys, setup, teardown),
