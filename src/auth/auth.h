@@ -46,7 +46,9 @@ meetd_err auth_replay_check(auth_replay *r, const char *app_id, int64_t timestam
 size_t auth_replay_size(auth_replay *r);
 /* Refuses, for every app, any timestamp at or below `second`. The memory is
  * not persisted, so a starting server raises it to its start time: nothing
- * signed before a restart can be replayed after it. */
+ * signed before the start with an earlier timestamp is accepted. Requests
+ * signed ahead of the clock pass the floor; for writes the store's spent
+ * nonces refuse their replays (api_write_then), reads are answered again. */
 void auth_replay_raise_floor(auth_replay *r, int64_t second);
 
 /* ---- rate limit ------------------------------------------------------------ */

@@ -13,7 +13,9 @@
  * undoes only its own work), commits once — one sync for the batch — and
  * calls each caller back with its result. While it commits, new callers
  * queue up for the next batch. No caller hears of its work before it is
- * committed. WAL checkpoints run on a thread of their own (sqlite_ckpt.c).
+ * committed. Inside its savepoint a fn may undo part of its work alone
+ * (store_try, one savepoint down): a write of a signed request keeps the
+ * nonce it spent (sqlite_spent.c) when the rules refuse the rest. WAL checkpoints run on a thread of their own (sqlite_ckpt.c).
  *
  * Connections are opened SQLITE_OPEN_NOMUTEX: a connection is only ever used
  * by one thread at a time (writer: the writer thread; reader: whoever
