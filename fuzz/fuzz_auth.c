@@ -247,10 +247,11 @@ static const char *err_name(meetd_err e)
 
 static meetd_err verify_checked(const auth_request *q, auth_replay *replay, int64_t now)
 {
-    char app[CORE_APPID_MAX + 1] = "unset";
+    auth_identity who = {.app_id = "unset"};
+    const char *app = who.app_id;
     meetd_error err;
     memset(&err, 0x5a, sizeof err);
-    meetd_err rc = auth_verify(q, lookup, NULL, replay, now, app, &err);
+    meetd_err rc = auth_verify(q, lookup, NULL, replay, now, &who, &err);
     if (err.err != rc)
         fuzz_fail("auth_verify returned %d but recorded %d", (int)rc, (int)err.err);
     if (memchr(err.msg, '\0', sizeof err.msg) == NULL)

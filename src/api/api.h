@@ -58,6 +58,11 @@ struct api_call {
     int n_param;
     char param[API_PARAMS_MAX][API_PARAM_MAX];
     char app_id[CORE_APPID_MAX + 1];
+    /* Set for a verified signed request: a write spends its (timestamp,
+     * nonce) in its own transaction (api_write_then). */
+    bool spend;
+    int64_t timestamp;
+    uint64_t nonce;
 
     /* Response: err.err == ME_OK means 200 with `out` (owned; may be NULL
      * for `{}`), or, when `stream` is set, a device event stream; otherwise
@@ -72,9 +77,14 @@ struct api_call {
     /* Set by the HTTP layer: a handler's write may finish after
      * api_dispatch returns (api_write_then). */
     bool write_later;
-    /* The write api_write_then left to the HTTP layer, and what follows. */
+    /* The write api_write_then left to the HTTP layer (it queues
+     * write_fn(write_arg)), and what follows. write_fn spends the
+     * request's nonce and runs the handler's job_fn(job_arg). */
     store_fn write_fn;
     void *write_arg;
+    store_fn job_fn;
+    void *job_arg;
+    int job_rc;               /* job_fn's result, kept when the spend commits */
     api_then_fn then;
 };
 
@@ -147,7 +157,10 @@ meetd_err api_read(api_call *c, store_fn fn, void *arg);
 /* Runs fn in a write transaction, then then(c, arg, result); the handler
  * must return right after, without touching arg. With write_later the
  * write runs after the handler returns, so that the request's thread
- * serves others while the commit is under way. */
+ * serves others while the commit is under way. Every write of a signed
+ * request goes through here, and here its (AppId, timestamp, nonce) is
+ * spent in the same transaction: a replay after a restart, when the replay
+ * memory has forgotten it, is refused (190301) and changes nothing. */
 void api_write_then(api_call *c, store_fn fn, void *arg, api_then_fn then);
 /* A then for writes whose success needs nothing more than the default {}. */
 void api_then_free(api_call *c, void *arg, meetd_err e);

@@ -71,16 +71,42 @@ static meetd_err api_tx_result(api_call *c, int rc)
     return c->err.err;
 }
 
+/* The job of every write. The request's nonce is spent first, in the
+ * job's own savepoint: spent already (a replay the replay memory has
+ * forgotten, after a restart), the job fails, its savepoint is rolled back
+ * and nothing changes. The handler's work then runs in a savepoint of its
+ * own, so that a write the rules refuse undoes its work but still commits
+ * the spend: replayed later, when the rules might say yes, it is refused
+ * all the same. A store error fails the whole job, spend included (the
+ * replay memory still holds it). */
+static int api_write_job(store_tx *tx, void *arg)
+{
+    api_call *c = arg;
+    if (!c->spend) {
+        c->job_rc = c->job_fn(tx, c->job_arg);
+        return c->job_rc;
+    }
+    int rc = store_spend(tx, c->app_id, c->timestamp, c->nonce, c->now - AUTH_WINDOW);
+    if (rc == STORE_CONFLICT)
+        c->job_rc = api_fail(c, ME_REPLAY, NULL);
+    else if (rc != STORE_OK)
+        c->job_rc = api_store_fail(c, rc, "spend");
+    else
+        c->job_rc = store_try(tx, c->job_fn, c->job_arg);
+    return rc == STORE_OK && c->job_rc > 0 ? 0 : c->job_rc;
+}
+
 void api_write_then(api_call *c, store_fn fn, void *arg, api_then_fn then)
 {
     assert(c->write_fn == NULL);
-    if (c->write_later) {
-        c->write_fn = fn;
-        c->write_arg = arg;
-        c->then = then;
-        return;
-    }
-    then(c, arg, api_tx_result(c, store_write(c->env->st, fn, arg)));
+    c->write_fn = api_write_job;
+    c->write_arg = c;
+    c->job_fn = fn;
+    c->job_arg = arg;
+    c->job_rc = -1;
+    c->then = then;
+    if (!c->write_later)
+        api_write_finish(c, store_write(c->env->st, c->write_fn, c->write_arg));
 }
 
 void api_then_free(api_call *c, void *arg, meetd_err e)
@@ -96,10 +122,16 @@ void api_write_finish(api_call *c, int rc)
 {
     assert(c->write_fn != NULL && c->then != NULL);
     api_then_fn then = c->then;
-    void *arg = c->write_arg;
+    void *arg = c->job_arg;
     c->write_fn = NULL;
     c->write_arg = NULL;
+    c->job_fn = NULL;
+    c->job_arg = NULL;
     c->then = NULL;
+    /* Committed: the spend is, and the handler's own result says whether
+     * its work is too. */
+    if (rc == 0)
+        rc = c->job_rc;
     then(c, arg, api_tx_result(c, rc));
 }
 

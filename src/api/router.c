@@ -130,10 +130,17 @@ static meetd_err api_authenticate(api_call *c)
         .access_token = c->header(c->io, "AccessToken"),
         .open_id = c->header(c->io, "OpenId"),
     };
-    meetd_err e = auth_verify(&r, api_key_lookup, (void *)c->env, c->env->replay, c->now,
-                              c->app_id, &c->err);
+    auth_identity who;
+    meetd_err e = auth_verify(&r, api_key_lookup, (void *)c->env, c->env->replay, c->now, &who,
+                              &c->err);
     if (e != ME_OK)
         return e;
+    _Static_assert(sizeof c->app_id == sizeof who.app_id, "AppId sizes differ");
+    memcpy(c->app_id, who.app_id, sizeof c->app_id);
+    /* Without a replay memory (tests) nothing is spent durably either. */
+    c->spend = c->env->replay != NULL;
+    c->timestamp = who.timestamp;
+    c->nonce = who.nonce;
     if (c->env->rl != NULL && !auth_ratelimit_allow(c->env->rl, c->app_id, clock_mono_ms()))
         return api_fail(c, ME_RATE_LIMITED, NULL);
     return ME_OK;

@@ -46,7 +46,9 @@ meetd_err auth_replay_check(auth_replay *r, const char *app_id, int64_t timestam
 size_t auth_replay_size(auth_replay *r);
 /* Refuses, for every app, any timestamp at or below `second`. The memory is
  * not persisted, so a starting server raises it to its start time: nothing
- * signed before a restart can be replayed after it. */
+ * signed before the start with an earlier timestamp is accepted. Requests
+ * signed ahead of the clock pass the floor; for writes the store's spent
+ * nonces refuse their replays (api_write_then), reads are answered again. */
 void auth_replay_raise_floor(auth_replay *r, int64_t second);
 
 /* ---- rate limit ------------------------------------------------------------ */
@@ -89,14 +91,24 @@ typedef struct auth_key {
  * -1 on failure. */
 typedef int (*auth_lookup_fn)(void *arg, const char *secret_id, auth_key *out);
 
+/* Who sent a verified request, and the (timestamp, nonce) it spent: a
+ * request that goes on to change state spends them durably as well (the
+ * store's spent_nonces, written in the write's own transaction), since the
+ * replay memory does not outlive the process. */
+typedef struct auth_identity {
+    char app_id[33];
+    int64_t timestamp;          /* X-TC-Timestamp, inside the window */
+    uint64_t nonce;             /* X-TC-Nonce by value */
+} auth_identity;
+
 /* Verifies a request, in this order: OAuth2.0 headers (190303), missing
  * headers (190303), malformed nonce (190303), unknown key (190303), AppId
  * and SdkId (190303), signature (200003), timestamp window (190300), replay
  * (190301). The signature is checked before the window and the replay
  * memory so that only authentic requests consume replay capacity.
- * On ME_OK, app_id_out (33 bytes) holds the authenticated AppId. */
+ * On ME_OK, *who (may be NULL) says who sent it and what it spent. */
 meetd_err auth_verify(const auth_request *req, auth_lookup_fn lookup, void *lookup_arg,
-                      auth_replay *replay, int64_t now, char *app_id_out, meetd_error *err);
+                      auth_replay *replay, int64_t now, auth_identity *who, meetd_error *err);
 
 /* ---- the key cache (keycache.c) ------------------------------------------ */
 

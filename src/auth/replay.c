@@ -1,5 +1,15 @@
 /* Replay memory: which (AppId, timestamp, nonce) triples were used inside the
- * window.
+ * window, in this process.
+ *
+ * It is the first check of every signed request, and the only one of a
+ * read. It does not outlive the process: after a restart only the start-up
+ * floor (auth_replay_raise_floor, at the start second) refuses, and a
+ * request signed up to AUTH_WINDOW seconds ahead of the clock passes it.
+ * Writes are covered beyond that by the store: each write spends its triple
+ * in spent_nonces in its own transaction (api_write_then), which refuses a
+ * replay this memory no longer knows (190301) and rolls the write back. So
+ * this memory may forget early, as below, but never accept a replay inside
+ * the process; across processes, writes are the store's to refuse.
  *
  * Entries live in two structures at once: a hash table keyed by the triple
  * (is this triple known?) and a ring of per-second lists indexed by the

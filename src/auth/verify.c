@@ -139,7 +139,7 @@ static meetd_err check_timestamp(const char *value, int64_t now, int64_t *ts_out
 /* Everything after the lookup, so that the caller wipes the key on every path. */
 static meetd_err verify_with_key(const auth_request *req, const auth_key *key,
                                  uint64_t nonce, auth_replay *replay, int64_t now,
-                                 meetd_error *err)
+                                 int64_t *ts_out, meetd_error *err)
 {
     meetd_err rc = check_app(req, key, err);
     if (rc == ME_OK)
@@ -152,11 +152,12 @@ static meetd_err verify_with_key(const auth_request *req, const auth_key *key,
         if (rc != ME_OK)
             err_set(err, rc, NULL);
     }
+    *ts_out = ts;
     return rc;
 }
 
 meetd_err auth_verify(const auth_request *req, auth_lookup_fn lookup, void *lookup_arg,
-                      auth_replay *replay, int64_t now, char *app_id_out, meetd_error *err)
+                      auth_replay *replay, int64_t now, auth_identity *who, meetd_error *err)
 {
     if (req == NULL || lookup == NULL || req->method == NULL || req->uri == NULL ||
         (req->body == NULL && req->body_len != 0))
@@ -181,16 +182,20 @@ meetd_err auth_verify(const auth_request *req, auth_lookup_fn lookup, void *look
     key.app_id[sizeof key.app_id - 1] = '\0';
     key.sdk_id[sizeof key.sdk_id - 1] = '\0';
 
+    int64_t ts = 0;
     if (found == 0)
-        rc = verify_with_key(req, &key, nonce, replay, now, err);
+        rc = verify_with_key(req, &key, nonce, replay, now, &ts, err);
     else if (found == 1)
         rc = err_set(err, ME_UNAUTHORIZED, "unknown X-TC-Key");
     else
         rc = err_set(err, ME_INTERNAL, NULL);
 
     if (rc == ME_OK) {
-        if (app_id_out != NULL)
-            memcpy(app_id_out, key.app_id, sizeof key.app_id);
+        if (who != NULL) {
+            memcpy(who->app_id, key.app_id, sizeof key.app_id);
+            who->timestamp = ts;
+            who->nonce = nonce;
+        }
         err_set(err, ME_OK, NULL);
     }
     OPENSSL_cleanse(&key, sizeof key);

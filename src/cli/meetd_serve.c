@@ -339,7 +339,9 @@ static int serve_first_start(store *st, const serve_opts *o, const char *endpoin
 /* Requests signed before this start may have been seen by the previous
  * process, whose replay memory is gone: refuse their timestamps, and accept
  * connections only once the clock has moved past them, so that a client
- * whose clock agrees with ours is never refused. */
+ * whose clock agrees with ours is never refused. Writes need no floor (the
+ * store keeps their spent nonces); this covers reads, and only those with
+ * timestamps up to now. */
 static void serve_replay_floor(auth_replay *replay)
 {
     int64_t start = clock_unix();

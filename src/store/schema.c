@@ -286,6 +286,21 @@ static const char *const migration_5[] = {
     NULL,
 };
 
+/* 5 -> 6: the nonces that writes of signed requests spent
+ * (sqlite_spent.c), so that a replay after a restart is refused. No foreign
+ * key to apps: rows leave within ten minutes anyway, and a cascade would
+ * need an index by app written at every write. A nonce of 2^63 or more is
+ * stored as its two's complement. */
+static const char *const migration_6[] = {
+    "CREATE TABLE spent_nonces ("
+    "  ts      INTEGER NOT NULL,"
+    "  nonce   INTEGER NOT NULL,"
+    "  app_id  TEXT NOT NULL,"
+    "  PRIMARY KEY (ts, nonce, app_id)"
+    ") STRICT, WITHOUT ROWID",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -294,6 +309,7 @@ static const char *const *const migrations[] = {
     migration_3,
     migration_4,
     migration_5,
+    migration_6,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

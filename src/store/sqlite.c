@@ -13,7 +13,9 @@
  * undoes only its own work), commits once — one sync for the batch — and
  * calls each caller back with its result. While it commits, new callers
  * queue up for the next batch. No caller hears of its work before it is
- * committed. WAL checkpoints run on a thread of their own (sqlite_ckpt.c).
+ * committed. Inside its savepoint a fn may undo part of its work alone
+ * (store_try, one savepoint down): a write of a signed request keeps the
+ * nonce it spent (sqlite_spent.c) when the rules refuse the rest. WAL checkpoints run on a thread of their own (sqlite_ckpt.c).
  *
  * One server per data directory: a server's store holds serve.lock
  * (lock_take) for its life, as its replay memory and caches assume that
@@ -292,6 +294,36 @@ int store_sp_end(store_tx *tx, int rc)
     sqlite3_stmt *st = store_stmt(tx, STMT_SP_RELEASE);
     if (st == NULL || store_exec(tx, STMT_SP_RELEASE, st, SQLITE_OK, NULL) != STORE_OK)
         return STORE_ERROR;
+    return rc;
+}
+
+/* Like a job's own savepoint (batch_job), one level down: the writer's
+ * copies of meetings must not outlive a change that fn made, read back and
+ * then undid. The mcache's "changed" mark is the job's as a whole, so an
+ * undo here drops the copies if anything of the job changed one: more
+ * than needed at worst, never less. */
+int store_try(store_tx *tx, store_fn fn, void *arg)
+{
+    store_conn *c = tx->conn;
+    bool keys_changed = tx->keys_changed;
+    sqlite3_stmt *st = store_stmt(tx, STMT_TRY_BEGIN);
+    if (st == NULL || store_exec(tx, STMT_TRY_BEGIN, st, SQLITE_OK, NULL) != STORE_OK)
+        return STORE_ERROR;
+    int rc = fn(tx, arg);
+    if (rc == 0 && tx->failed)
+        rc = STORE_ERROR;
+    if (rc != 0) {
+        if (c->mcache != NULL)
+            store_mcache_job_undone(c->mcache);
+        tx->keys_changed = keys_changed;
+        st = store_stmt(tx, STMT_TRY_ROLLBACK);
+        if (st == NULL || store_exec(tx, STMT_TRY_ROLLBACK, st, SQLITE_OK, NULL) != STORE_OK)
+            return rc < 0 ? rc : STORE_ERROR;
+    }
+    /* After ROLLBACK TO the savepoint is still open: release it either way. */
+    st = store_stmt(tx, STMT_TRY_RELEASE);
+    if (st == NULL || store_exec(tx, STMT_TRY_RELEASE, st, SQLITE_OK, NULL) != STORE_OK)
+        return rc < 0 ? rc : STORE_ERROR;
     return rc;
 }
 

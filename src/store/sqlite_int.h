@@ -70,6 +70,13 @@
     X(JOB_BEGIN, "SAVEPOINT store_job")                                               \
     X(JOB_RELEASE, "RELEASE store_job")                                               \
     X(JOB_ROLLBACK, "ROLLBACK TO store_job")                                          \
+    /* store_try: part of a job that may be undone alone */                           \
+    X(TRY_BEGIN, "SAVEPOINT store_try")                                               \
+    X(TRY_RELEASE, "RELEASE store_try")                                               \
+    X(TRY_ROLLBACK, "ROLLBACK TO store_try")                                          \
+    /* spent nonces (sqlite_spent.c) */                                               \
+    X(SPENT_INSERT, "INSERT INTO spent_nonces (ts, nonce, app_id) VALUES (?1, ?2, ?3)") \
+    X(SPENT_PRUNE, "DELETE FROM spent_nonces WHERE ts < ?1")                          \
     /* apps and keys */                                                               \
     X(APP_INSERT, "INSERT INTO apps (app_id, sdk_id, name, created_at) "              \
                   "VALUES (?1, ?2, ?3, ?4)")                                          \
@@ -263,6 +270,7 @@ typedef struct store_conn {
     bool writable;
     store_pages *pages;        /* the store's (sqlite_pages.c); NULL: none */
     store_mcache *mcache;      /* the writer's only (sqlite_mcache.c); else NULL */
+    int64_t spent_pruned;      /* the writer's: spent nonces below this are gone */
     sqlite3_stmt *stmt[STMT__COUNT];
 } store_conn;
 

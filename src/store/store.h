@@ -65,6 +65,20 @@ typedef void (*store_done_fn)(void *done_arg, int rc);
 int store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg);
 /* Writes queued for the next batch (for tests: it walks the queue). */
 int store_write_queue(store *s);
+/* Inside a store_fn: runs fn in a savepoint of its own and returns what it
+ * returns. When that is not 0, fn's changes are undone and the caller's
+ * other changes in the job are kept (a store error still fails the whole
+ * job). */
+int store_try(store_tx *tx, store_fn fn, void *arg);
+
+/* Spends a signed request's (AppId, timestamp, nonce): STORE_CONFLICT when
+ * it was spent before, by a write committed by this or an earlier process.
+ * Written in the caller's transaction, so it is spent exactly when the
+ * write is committed. Spent nonces whose timestamp is below keep_from (the
+ * window's lower edge: such a request is refused anyway) are deleted, at
+ * most once per second of keep_from. */
+int store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
+                int64_t keep_from);
 /* Runs fn on a consistent read-only snapshot. Same return convention. */
 int store_read(store *s, store_fn fn, void *arg);
 

@@ -98,10 +98,10 @@ static void resign(signed_req *s, const fake_key *k)
 }
 
 static meetd_err verify_at(const signed_req *s, auth_replay *replay, int64_t now,
-                           char app_out[33], meetd_error *err)
+                           auth_identity *who, meetd_error *err)
 {
     memset(err, 0, sizeof *err);
-    return auth_verify(&s->req, fake_lookup, NULL, replay, now, app_out, err);
+    return auth_verify(&s->req, fake_lookup, NULL, replay, now, who, err);
 }
 
 static void assert_no_secret_in(const meetd_error *err)
@@ -115,25 +115,29 @@ static void assert_no_secret_in(const meetd_error *err)
 static void expect_fail(const signed_req *s, meetd_err e, const char *want)
 {
     meetd_error err;
-    char app[33] = "untouched";
-    meetd_err rc = verify_at(s, NULL, NOW, app, &err);
+    auth_identity who = {.app_id = "untouched"};
+    meetd_err rc = verify_at(s, NULL, NOW, &who, &err);
     if (rc != e)
         fail_msg("expected error %d, got %d (%s)", (int)e, (int)rc, err.msg);
     assert_int_equal(err.err, e);
     if (want != NULL && strstr(err.msg, want) == NULL)
         fail_msg("message \"%s\" does not mention \"%s\"", err.msg, want);
     assert_no_secret_in(&err);
-    assert_string_equal(app, "untouched");
+    assert_string_equal(who.app_id, "untouched");
 }
 
 static void expect_ok(const signed_req *s, auth_replay *replay, int64_t now)
 {
     meetd_error err;
-    char app[33] = "";
-    meetd_err rc = verify_at(s, replay, now, app, &err);
+    auth_identity who;
+    memset(&who, 0, sizeof who);
+    meetd_err rc = verify_at(s, replay, now, &who, &err);
     if (rc != ME_OK)
         fail_msg("expected success, got %d (%s)", (int)rc, err.msg);
-    assert_string_equal(app, s->req.app_id);
+    assert_string_equal(who.app_id, s->req.app_id);
+    /* What the request spent, as a write spends it again in the store. */
+    assert_int_equal(who.timestamp, strtoll(s->req.timestamp, NULL, 10));
+    assert_true(who.nonce == strtoull(s->req.nonce, NULL, 10));
 }
 
 /* ---- vectors --------------------------------------------------------------- */
@@ -304,12 +308,12 @@ static void test_verify_vector5(void **state)
     auth_replay *replay;
     assert_int_equal(auth_replay_new(16, &replay), 0);
     meetd_error err;
-    char app[33] = "";
-    assert_int_equal(auth_verify(&req, fake_lookup, NULL, replay, 1700000000, app, &err), ME_OK);
-    assert_string_equal(app, "200000001");
+    auth_identity who;
+    assert_int_equal(auth_verify(&req, fake_lookup, NULL, replay, 1700000000, &who, &err), ME_OK);
+    assert_string_equal(who.app_id, "200000001");
     assert_int_equal(err.err, ME_OK);
     /* And sent again, it is a replay. */
-    assert_int_equal(auth_verify(&req, fake_lookup, NULL, replay, 1700000001, app, &err),
+    assert_int_equal(auth_verify(&req, fake_lookup, NULL, replay, 1700000001, &who, &err),
                      ME_REPLAY);
     assert_int_equal(err.err, ME_REPLAY);
     auth_replay_free(replay);
