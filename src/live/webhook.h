@@ -96,8 +96,9 @@ int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **
 /* Tells the worker that new events were committed (cheap; any thread;
  * w may be NULL: webhooks off). */
 void webhook_worker_wake(webhook_worker *w);
-/* Stops the thread and frees (NULL: nothing). Attempts under way are
- * abandoned: their deliveries stay pending and are made after a restart. */
+/* Stops the thread and frees (NULL: nothing); prompt even while receivers
+ * hang. Attempts under way are abandoned: their deliveries stay pending and
+ * are made after a restart. */
 void webhook_worker_stop(webhook_worker *w);
 
 #endif

@@ -12,6 +12,7 @@ import hashlib
 import http.server
 import json
 import re
+import socket
 import threading
 import time
 import unittest
@@ -151,6 +152,54 @@ class Receiver:
     def count(self, path=None):
         with self.cond:
             return len([r for r in self.requests if path is None or r["path"] == path])
+
+
+class Listener:
+    """A loopback socket that accepts connections and then does `answer`:
+    "never" holds them open without a byte (a receiver that hangs), "close"
+    closes them at once (a trap that must not be reached). `accepted`
+    counts the connections; `first_lines` keeps what the first read gave."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.cond = threading.Condition()
+        self.accepted = 0
+        self.first_lines = []
+        self._held = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with self.cond:
+                self.accepted += 1
+                self.cond.notify_all()
+            if self.answer == "never":
+                self._held.append(conn)
+            else:
+                conn.close()
+
+    def url(self, path="/hook"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def wait_accepted(self, n):
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.accepted >= n, DEADLINE):
+                raise AssertionError("listener: %d connections within %s s, wanted %d"
+                                     % (self.accepted, DEADLINE, n))
+
+    def close(self):
+        self._sock.close()
+        for c in self._held:
+            c.close()
 
 
 def item(event):
@@ -634,6 +683,60 @@ class WebhookPublicOnlyTest(WebhookCase):
         self.assertEqual((r["attempts"], r["last_http_status"]), (1, 0))
         self.assertTrue(r["last_error"])
         self.assertEqual(self.rx.count(path), 0)
+
+
+class WebhookFairnessTest(WebhookCase):
+    """A receiver that accepts and never answers holds only its own
+    deliveries: another app's delivery to a healthy receiver is not held
+    up behind them, and meetd still stops at once."""
+    server_per_test = True     # its stop is timed
+
+    def test_dead_receiver_of_one_app_does_not_delay_another(self):
+        dead = Listener("never")
+        self.addCleanup(dead.close)
+        a, b = self.fresh_client(), self.fresh_client()
+        for i in range(20):
+            self.add_hook(a, dead.url("/hook/%d" % i))
+        mid_a = self.new_meeting("alice", client=a)
+        for i in range(4):                       # 80 deliveries, none will be answered
+            self.join(mid_a, "a%d" % i, 1, client=a)
+        dead.wait_accepted(8)                    # the worker is busy with them
+
+        _, path = self.hook_for(b, uniq("healthy"))
+        mid_b = self.new_meeting("alice", client=b)
+        t0 = time.monotonic()
+        dev = self.join(mid_b, "bob", 1, client=b)
+        self.rx.wait(lambda rx: find(rx.accepted(path), JOINED, dev["ms_open_id"]),
+                     "the other app's joined event")
+        delay = time.monotonic() - t0
+        self.assertLess(delay, 1.0, "delivery to a healthy receiver took %.2f s" % delay)
+        # A's deliveries are all still owed, none given up or lost.
+        self.assertEqual(len(self.deliveries(a, status="pending")), 80)
+
+        t0 = time.monotonic()
+        self.server.stop()
+        self.assertLess(time.monotonic() - t0, 3.0, "meetd took long to stop")
+
+    def test_dead_receiver_does_not_delay_the_same_apps_other_receiver(self):
+        dead = Listener("never")
+        self.addCleanup(dead.close)
+        c = self.fresh_client()
+        for i in range(19):
+            self.add_hook(c, dead.url("/hook/%d" % i))
+        _, path = self.hook_for(c, uniq("healthy"))     # the app's 20th
+        mid = self.new_meeting("alice", client=c)
+        first = self.join(mid, "a0", 1, client=c)
+        dead.wait_accepted(8)
+        self.rx.wait(lambda rx: find(rx.accepted(path), JOINED, first["ms_open_id"]), "joined")
+        for i in range(1, 4):                    # 57 more for the dead receiver
+            t0 = time.monotonic()
+            dev = self.join(mid, "a%d" % i, 1, client=c)
+            self.rx.wait(lambda rx, d=dev: find(rx.accepted(path), JOINED, d["ms_open_id"]),
+                         "joined event at the healthy receiver")
+            delay = time.monotonic() - t0
+            self.assertLess(delay, 1.0, "delivery to the healthy receiver took %.2f s" % delay)
+        # The dead receiver never had more than its share of connections.
+        self.assertLessEqual(dead.accepted, 8)
 
 
 if __name__ == "__main__":
