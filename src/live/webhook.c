@@ -29,7 +29,12 @@
  * attention, the next delivery falls due, or webhook_worker_wake (events
  * committed) or webhook_worker_stop interrupts it with curl_multi_wakeup.
  * libcurl resolves names in threads of its own, so a slow DNS server stalls
- * only its own transfer. */
+ * only its own transfer.
+ *
+ * Where a delivery may connect: no proxy but the configured one (proxy
+ * variables in meetd's environment are ignored), and with public_only no
+ * loopback, private or link-local address, checked on the address of each
+ * socket libcurl opens (see webhook_open_socket). */
 #include "live/webhook.h"
 
 #include <assert.h>
@@ -105,7 +110,9 @@ static char *webhook_base64(const void *data, size_t len)
     return out;
 }
 
-bool webhook_url_valid(const char *url)
+/* An absolute URL of one of these schemes with a host, at most
+ * STORE_URL_MAX bytes of printable ASCII. */
+static bool webhook_url_of(const char *url, const char *const *schemes, size_t n_schemes)
 {
     if (url == NULL)
         return false;
@@ -114,9 +121,10 @@ bool webhook_url_valid(const char *url)
         return false;
     /* libcurl would also take other schemes (file://, gopher://...) and fill
      * in a missing one: the prefix is checked here, the rest by its parser. */
-    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
-                    : strncasecmp(url, "https://", 8) == 0 ? 8
-                                                           : 0;
+    size_t scheme = 0;
+    for (size_t i = 0; i < n_schemes && scheme == 0; i++)
+        if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
+            scheme = strlen(schemes[i]);
     /* libcurl reads "http:///x" as host "x": a host must follow at once. */
     if (scheme == 0 || url[scheme] == '\0' || strchr("/?#@", url[scheme]) != NULL)
         return false;
@@ -127,12 +135,25 @@ bool webhook_url_valid(const char *url)
     if (u == NULL)
         return false;
     char *host = NULL;
-    bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+    bool ok = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host != NULL &&
               host[0] != '\0';
     curl_free(host);
     curl_url_cleanup(u);
     return ok;
+}
+
+bool webhook_url_valid(const char *url)
+{
+    static const char *const schemes[] = {"http://", "https://"};
+    return webhook_url_of(url, schemes, sizeof schemes / sizeof schemes[0]);
+}
+
+bool webhook_proxy_valid(const char *url)
+{
+    static const char *const schemes[] = {"http://",   "https://",  "socks4://",
+                                          "socks4a://", "socks5://", "socks5h://"};
+    return webhook_url_of(url, schemes, sizeof schemes / sizeof schemes[0]);
 }
 
 bool webhook_token_valid(const char *token)
@@ -340,6 +361,7 @@ typedef struct webhook_job {
     size_t received;                /* response bytes, discarded */
     CURLcode result;
     long http_status;
+    char refused[96];               /* why public_only refused to connect */
     char error[CURL_ERROR_SIZE];
 } webhook_job;
 
@@ -446,33 +468,80 @@ static bool webhook_v4_private(uint32_t a)
            (a >> 28) >= 0xE;                 /* multicast and reserved */
 }
 
+static uint32_t webhook_load32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* An IPv6 address that carries an IPv4 one reaches the IPv4 host (through
+ * the kernel, a NAT64 gateway or a tunnel relay), so it is judged by that
+ * address: ::127.0.0.1 is loopback however it is spelled. */
+static bool webhook_v6_private(const unsigned char *b)
+{
+    static const unsigned char zero[12];
+    uint32_t last = webhook_load32(b + 12);
+    /* IPv4-compatible ::a.b.c.d (also :: and ::1) and IPv4-mapped
+     * ::ffff:a.b.c.d. */
+    if (memcmp(b, zero, 10) == 0 &&
+        ((b[10] == 0 && b[11] == 0) || (b[10] == 0xff && b[11] == 0xff)))
+        return webhook_v4_private(last);
+    /* IPv4-translated ::ffff:0:a.b.c.d (SIIT). */
+    if (memcmp(b, zero, 8) == 0 && b[8] == 0xff && b[9] == 0xff && b[10] == 0 && b[11] == 0)
+        return webhook_v4_private(last);
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
+        /* NAT64's well-known prefix 64:ff9b::/96. */
+        if (memcmp(b + 4, zero, 8) == 0)
+            return webhook_v4_private(last);
+        /* The rest of 64:ff9b::/32: the local-use 64:ff9b:1::/48 is a
+         * network's own translator, where the IPv4 sits depends on a prefix
+         * length only that network knows, and it is never reachable from
+         * the internet; the remainder is unassigned. */
+        return true;
+    }
+    /* 6to4 2002:AABB:CCDD::/48 carries a.b.c.d in bits 16..47. */
+    if (b[0] == 0x20 && b[1] == 0x02)
+        return webhook_v4_private(webhook_load32(b + 2));
+    /* Teredo 2001:0::/32: the server's IPv4 in bits 32..63 and the client's,
+     * inverted, in the last 32: either may be the host reached. */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
+        return webhook_v4_private(webhook_load32(b + 4)) || webhook_v4_private(~last);
+    return (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||   /* fe80::/10 link-local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) ||   /* fec0::/10 old site-local */
+           b[0] == 0xff ||                             /* ff00::/8 multicast */
+           (b[0] & 0xfe) == 0xfc;                      /* fc00::/7 unique local */
+}
+
 bool webhook_address_private(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)
         return webhook_v4_private(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a)) {
-            uint32_t v4;
-            memcpy(&v4, &a->s6_addr[12], 4);
-            return webhook_v4_private(ntohl(v4));
-        }
-        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
-               IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
-               (a->s6_addr[0] & 0xFE) == 0xFC;   /* fc00::/7 unique local */
-    }
+    if (sa->sa_family == AF_INET6)
+        return webhook_v6_private(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
     return true;
 }
 
-/* libcurl asks here for each socket it would connect: the resolved address
- * is what is checked. */
+/* libcurl asks here for every socket it would connect, after its own DNS
+ * lookup, so the address checked is the very one connected to: a name that
+ * resolves elsewhere the next time (DNS rebinding) is checked again then.
+ * With a configured proxy, the proxy is the only address meetd connects to
+ * and so the only one checked. */
 static curl_socket_t webhook_open_socket(void *clientp, curlsocktype purpose,
                                          struct curl_sockaddr *addr)
 {
     (void)purpose;
-    const webhook_job *j = clientp;
-    if (j->cfg->public_only && webhook_address_private(&addr->addr))
+    webhook_job *j = clientp;
+    if (j->cfg->public_only && webhook_address_private(&addr->addr)) {
+        char text[INET6_ADDRSTRLEN] = "?";
+        if (addr->family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)&addr->addr)->sin_addr, text,
+                      sizeof text);
+        else if (addr->family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addr->addr)->sin6_addr, text,
+                      sizeof text);
+        snprintf(j->refused, sizeof j->refused, "address %s refused (--webhook-public-only)",
+                 text);
         return CURL_SOCKET_BAD;
+    }
     return socket(addr->family, addr->socktype, addr->protocol);
 }
 
@@ -509,8 +578,16 @@ static int webhook_job_prepare(webhook_job *j, const store_delivery *d, const st
     if (j->easy == NULL)
         goto out;
     CURL *e = j->easy;
+    /* The proxy is the configured one or none: an empty CURLOPT_PROXY makes
+     * libcurl ignore http_proxy, HTTPS_PROXY, ALL_PROXY and the like in
+     * meetd's environment, which would otherwise carry deliveries past the
+     * address check; an empty NOPROXY keeps NO_PROXY from routing around a
+     * configured one. */
     bool ok = curl_easy_setopt(e, CURLOPT_URL, h->url) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy != NULL ? cfg->proxy : "") ==
+                  CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_NOPROXY, "") == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body)) == CURLE_OK &&
@@ -716,7 +793,9 @@ static int webhook_record_tx(store_tx *tx, void *arg)
             rc = store_outbox_delivered(tx, j->delivery_id, r->now, status);
         } else {
             char err[STORE_DELIVERY_ERR_MAX + 1];
-            if (j->result != CURLE_OK)
+            if (j->refused[0])
+                snprintf(err, sizeof err, "%s", j->refused);
+            else if (j->result != CURLE_OK)
                 snprintf(err, sizeof err, "%s",
                          j->error[0] ? j->error : curl_easy_strerror(j->result));
             else
@@ -791,7 +870,8 @@ static void *webhook_main(void *arg)
 static bool webhook_config_valid(const webhook_config *c)
 {
     return c->max_attempts >= 1 && c->backoff_base_ms >= 1 &&
-           c->backoff_max_ms >= c->backoff_base_ms && c->timeout_ms >= 1;
+           c->backoff_max_ms >= c->backoff_base_ms && c->timeout_ms >= 1 &&
+           (c->proxy == NULL || webhook_proxy_valid(c->proxy));
 }
 
 int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **out)

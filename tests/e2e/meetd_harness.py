@@ -309,9 +309,10 @@ class EventStream:
 class Server:
     """One meetd process on 127.0.0.1:<free port> with its own data dir."""
 
-    def __init__(self, args=(), data_dir=None):
+    def __init__(self, args=(), data_dir=None, env=None):
         self.bin = meetd_bin()
         self.args = list(args)
+        self.env = dict(env or {})     # added to the child's environment
         self._tmp = None if data_dir else tempfile.mkdtemp(prefix="meetd-e2e-")
         self.data = data_dir or self._tmp
         self.proc = None
@@ -331,7 +332,7 @@ class Server:
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=child_env())
+            env=dict(child_env(), **self.env))
         self._readers = [
             threading.Thread(target=self._read, args=(self.proc.stderr, self._lines), daemon=True),
             threading.Thread(target=self._read, args=(self.proc.stdout, self._out), daemon=True)]
@@ -527,13 +528,14 @@ class MeetdCase(unittest.TestCase):
     """A server per class (or per test with server_per_test) and API helpers."""
 
     server_args = ()
+    server_env = None          # extra environment variables for meetd
     server_per_test = False
     maxDiff = None
 
     @classmethod
     def setUpClass(cls):
         if not cls.server_per_test:
-            cls.server = Server(cls.server_args)
+            cls.server = Server(cls.server_args, env=cls.server_env)
             cls.addClassCleanup(cls.server.close)
             cls.server.start()
             cls.client = cls.server.client()
@@ -545,7 +547,7 @@ class MeetdCase(unittest.TestCase):
 
     def setUp(self):
         if self.server_per_test:
-            self.server = Server(self.server_args)
+            self.server = Server(self.server_args, env=self.server_env)
             self.addCleanup(self.server.close)
             self.server.start()
             self.addCleanup(self.server.stop)   # runs before close

@@ -13,6 +13,7 @@ import http.server
 import json
 import re
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -200,6 +201,50 @@ class Listener:
         self._sock.close()
         for c in self._held:
             c.close()
+
+
+class FakeProxy:
+    """An HTTP proxy that forwards nothing: it records each request line
+    (absolute-form, as a client sends to a proxy) and answers 200."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.lines = []
+        fp = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with fp.cond:
+                    fp.lines.append(self.requestline)
+                    fp.cond.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._srv.daemon_threads = True
+        self.port = self._srv.server_address[1]
+        self._thread = threading.Thread(target=self._srv.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def wait_lines(self, n):
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.lines) >= n, DEADLINE):
+                raise AssertionError("proxy: %d requests within %s s" % (len(self.lines), DEADLINE))
+            return list(self.lines)
+
+    def close(self):
+        self._srv.shutdown()
+        self._srv.server_close()
+        self._thread.join(DEADLINE)
 
 
 def item(event):
@@ -683,6 +728,124 @@ class WebhookPublicOnlyTest(WebhookCase):
         self.assertEqual((r["attempts"], r["last_http_status"]), (1, 0))
         self.assertTrue(r["last_error"])
         self.assertEqual(self.rx.count(path), 0)
+
+
+class WebhookPublicOnlySpellingsTest(WebhookCase):
+    """An IPv6 address that carries an IPv4 one is judged by the IPv4: every
+    such spelling of loopback is refused before a connection is made, and
+    the delivery says why."""
+    server_args = QUICK + ("--webhook-attempts", "1", "--webhook-public-only")
+
+    SPELLINGS = (
+        "[::127.0.0.1]",                 # IPv4-compatible
+        "[::ffff:127.0.0.1]",            # IPv4-mapped
+        "[::ffff:0:7f00:1]",             # IPv4-translated (SIIT)
+        "[64:ff9b::7f00:1]",             # NAT64 well-known prefix
+        "[64:ff9b::10.0.0.1]",           # NAT64, a private network
+        "[64:ff9b:1::7f00:1]",           # NAT64 local-use prefix
+        "[2002:7f00:1::1]",              # 6to4 of 127.0.0.1
+        "[2002:a9fe:a9fe::1]",           # 6to4 of 169.254.169.254 (cloud metadata)
+        "[2001:0:808:808::80ff:fffe]",   # Teredo, client 127.0.0.1
+    )
+
+    def test_embedded_ipv4_spellings_are_refused(self):
+        c = self.fresh_client()
+        for host in self.SPELLINGS:
+            self.add_hook(c, "http://%s:%d/hook/x" % (host, self.rx.port))
+        mid = self.new_meeting("alice", client=c)
+        self.join(mid, "alice", 1, client=c)
+        rows = wait_for(lambda: self.all_settled(c, "failed", len(self.SPELLINGS)),
+                        "every delivery failed")
+        self.assertEqual(len(rows), len(self.SPELLINGS))
+        for r in rows:
+            self.assertEqual((r["attempts"], r["last_http_status"]), (1, 0), r)
+            self.assertRegex(r["last_error"], r"^address \S+ refused \(--webhook-public-only\)$", r)
+        self.assertEqual(self.rx.count(), 0)
+
+
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+              "ALL_PROXY")
+
+
+class WebhookProxyEnvTest(WebhookCase):
+    """Proxy variables in meetd's environment are not used: a delivery goes
+    straight to its receiver, never to the proxy they name."""
+    server_args = QUICK
+
+    @classmethod
+    def setUpClass(cls):
+        cls.trap = Listener("close")
+        cls.addClassCleanup(cls.trap.close)
+        cls.server_env = dict({v: cls.trap.url("") for v in PROXY_VARS}, no_proxy="",
+                              NO_PROXY="")
+        super().setUpClass()
+
+    def test_proxy_variables_are_ignored(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("direct"))
+        mid = self.new_meeting("alice", client=c)
+        dev = self.join(mid, "alice", 1, client=c)
+        self.rx.wait(lambda rx: find(rx.accepted(path), JOINED, dev["ms_open_id"]), "joined")
+        wait_for(lambda: self.all_settled(c, "delivered", 1), "delivered")
+        self.assertEqual(self.trap.accepted, 0)
+
+
+class WebhookProxyOptionTest(WebhookCase):
+    """--webhook-proxy: every delivery goes through the configured proxy;
+    NO_PROXY in the environment does not route around it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proxy = FakeProxy()
+        cls.addClassCleanup(cls.proxy.close)
+        cls.trap = Listener("close")
+        cls.addClassCleanup(cls.trap.close)
+        cls.server_args = QUICK + ("--webhook-proxy", cls.proxy.url())
+        cls.server_env = {"NO_PROXY": "*", "no_proxy": "*", "http_proxy": cls.trap.url("")}
+        super().setUpClass()
+
+    def test_deliveries_go_through_the_proxy(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("proxied"))
+        mid = self.new_meeting("alice", client=c)
+        self.join(mid, "alice", 1, client=c)
+        wait_for(lambda: self.all_settled(c, "delivered", 1), "delivered")
+        lines = self.proxy.wait_lines(1)
+        self.assertIn("POST http://127.0.0.1:%d%s HTTP/1.1" % (self.rx.port, path), lines)
+        self.assertEqual(self.rx.count(path), 0)
+        self.assertEqual(self.trap.accepted, 0)
+
+    def test_bad_proxy_option_is_refused(self):
+        for bad in ("127.0.0.1:3128", "ftp://127.0.0.1/", "http://", "http://a b/"):
+            with self.subTest(proxy=bad):
+                cp = subprocess.run([self.server.bin, "serve", "--listen", "127.0.0.1:0",
+                                     "--data", self.server.data, "--webhook-proxy", bad],
+                                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                    timeout=DEADLINE)
+                self.assertEqual(cp.returncode, 2, cp)
+                self.assertIn("--webhook-proxy", cp.stderr)
+
+
+class WebhookProxyPublicOnlyTest(WebhookCase):
+    """With --webhook-proxy and --webhook-public-only the proxy's address is
+    the one checked: a proxy on loopback is refused like a receiver."""
+    server_args = QUICK + ("--webhook-attempts", "1", "--webhook-public-only")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proxy = FakeProxy()
+        cls.addClassCleanup(cls.proxy.close)
+        cls.server_args = cls.server_args + ("--webhook-proxy", cls.proxy.url())
+        super().setUpClass()
+
+    def test_loopback_proxy_is_refused(self):
+        c = self.fresh_client()
+        self.add_hook(c, "http://receiver.invalid/hook")   # resolved by the proxy, never here
+        mid = self.new_meeting("alice", client=c)
+        self.join(mid, "alice", 1, client=c)
+        [r] = wait_for(lambda: self.all_settled(c, "failed", 1), "failed delivery")
+        self.assertEqual(r["last_error"], "address 127.0.0.1 refused (--webhook-public-only)")
+        self.assertEqual(self.proxy.lines, [])
 
 
 class WebhookFairnessTest(WebhookCase):

@@ -947,6 +947,71 @@ static void test_private_addresses(void **state)
         assert_false(private_addr(allowed[i]));
 }
 
+/* An IPv6 address that carries an IPv4 one is judged by that IPv4, in
+ * every form that reaches it. */
+static void test_embedded_ipv4(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        /* IPv4-compatible */
+        "::127.0.0.1", "::7f00:1", "::10.1.2.3", "::192.168.0.1", "::169.254.169.254",
+        /* IPv4-mapped */
+        "::ffff:127.0.0.1", "::ffff:172.16.0.1", "::ffff:100.64.0.1",
+        /* IPv4-translated (SIIT) */
+        "::ffff:0:127.0.0.1", "::ffff:0:10.0.0.1",
+        /* NAT64 well-known prefix */
+        "64:ff9b::7f00:1", "64:ff9b::127.0.0.1", "64:ff9b::10.0.0.1",
+        "64:ff9b::169.254.169.254", "64:ff9b::c0a8:101",
+        /* NAT64 local-use 64:ff9b:1::/48 (public IPv4s included: where the
+         * IPv4 sits is the local network's choice) and the rest of
+         * 64:ff9b::/32 */
+        "64:ff9b:1::7f00:1", "64:ff9b:1::8.8.8.8", "64:ff9b:1:7f00:1::", "64:ff9b:2::8.8.8.8",
+        /* 6to4 */
+        "2002:7f00:1::", "2002:7f00:1::1", "2002:a00:1::1", "2002:c0a8:101::1",
+        "2002:a9fe:a9fe::1",
+        /* Teredo: client 127.0.0.1 (inverted in the last 32 bits), server
+         * 8.8.8.8; client 8.8.8.8, server 10.0.0.1 */
+        "2001:0:808:808::80ff:fffe", "2001:0:808:808:0:0:f5ff:fffe", "2001:0:a00:1::f7f7:f7f7",
+        /* no IPv4 inside, never public */
+        "fec0::1",
+    };
+    static const char *const allowed[] = {
+        "::8.8.8.8", "::ffff:1.1.1.1", "::ffff:0:8.8.8.8", "64:ff9b::8.8.8.8",
+        "64:ff9b::101:101", "2002:808:808::1", "2002:101:101::",
+        "2001:0:808:808::f7f7:f7f7", "2001:4860:4860::8888", "2a00:1450::1",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (!private_addr(refused[i]))
+            fail_msg("%s should be refused", refused[i]);
+    }
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        if (private_addr(allowed[i]))
+            fail_msg("%s should be allowed", allowed[i]);
+    }
+}
+
+static void test_proxy_values(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "http://127.0.0.1:3128", "https://proxy.example", "socks5h://proxy.example:1080",
+        "socks5://10.0.0.1", "socks4://p.example", "socks4a://p.example", "HTTP://P.EXAMPLE/",
+    };
+    static const char *const bad[] = {
+        "", "127.0.0.1:3128", "proxy.example", "ftp://proxy.example", "http://",
+        "http://a b", "http:///x", "file:///tmp/x", "socks6://p.example",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (!webhook_proxy_valid(good[i]))
+            fail_msg("%s should be a valid proxy", good[i]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (webhook_proxy_valid(bad[i]))
+            fail_msg("%s should not be a valid proxy", bad[i]);
+    }
+    assert_false(webhook_proxy_valid(NULL));
+}
+
 int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -954,6 +1019,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signature_vectors),
         cmocka_unit_test(test_private_addresses),
+        cmocka_unit_test(test_embedded_ipv4),
+        cmocka_unit_test(test_proxy_values),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_event_json),
         cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
