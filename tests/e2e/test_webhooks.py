@@ -615,6 +615,71 @@ class WebhookEventsTest(WebhookCase):
         self.assertEqual(self.assert_ok(self.deliveries_req(c, status="failed"))["total_count"], 0)
 
 
+class WebhookWhichEventsTest(WebhookCase):
+    """Which events each way in and out of a meeting sends, exactly: what
+    docs/api.md's event table says."""
+    server_args = QUICK + ("--heartbeat", "1", "--presence-grace", "1")
+
+    def by_trace(self, path):
+        """{trace_id: sorted [(event, ms_open_id of the participant)]}, one per
+        delivery; the participant of a kicked-out event is its to_operator."""
+        with self.rx.cond:
+            reqs = [r for r in self.rx.requests if r["path"] == path and r["event"] is not None]
+        out, seen = {}, set()
+        for r in reqs:
+            if r["delivery"] in seen:
+                continue
+            seen.add(r["delivery"])
+            ev = r["event"]
+            who = item(ev)["to_operator" if ev["event"] == KICKED else "operator"]
+            out.setdefault(ev["trace_id"], []).append((ev["event"], who["ms_open_id"]))
+        return {t: sorted(v) for t, v in out.items()}
+
+    def test_events_of_each_way_out(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("which"))
+        mid = self.new_meeting("alice", client=c)
+        alice = self.join(mid, "alice", 1, client=c)
+        bob = self.join(mid, "bob", 1, client=c)
+        carl = self.join(mid, "carl", 1, client=c)
+        dave = self.join(mid, "dave", 1, client=c)
+        erin = self.join(mid, "erin", 1, client=c)
+
+        leave = self.leave(mid, bob, client=c)
+        self.assert_ok(leave)
+        kick = self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl)], allow_rejoin=True),
+                            client=c)
+        rejoin = self.join_req(mid, "dave", 1, client=c)
+        dave2 = self.assert_ok(rejoin)
+        # erin's stream opens and goes: past the grace period she leaves.
+        self.events(erin).close()
+        wait_for(lambda: (LEFT, erin["ms_open_id"]) in sum(self.by_trace(path).values(), []),
+                 "erin's participant-left after her stream went")
+        dismiss = self.dismiss(mid, "alice", client=c)
+        self.assert_ok(dismiss)
+
+        n = 5 + 1 + 2 + 1 + 1 + 2          # joins, leave, kickout, rejoin, time-out, dismiss
+        wait_for(lambda: self.all_settled(c, "delivered", n), "every delivery")
+        got = self.by_trace(path)
+        self.assertEqual(sum(len(v) for v in got.values()), n, got)
+        self.assertEqual(got[leave.trace], [(LEFT, bob["ms_open_id"])])
+        # A kickout: kicked-out and participant-left of the removed device.
+        self.assertEqual(got[kick.trace], sorted([(KICKED, carl["ms_open_id"]),
+                                                  (LEFT, carl["ms_open_id"])]))
+        # A second join on the same instanceid replaces the session: only
+        # participant-joined, no participant-left for the one it replaced.
+        self.assertEqual(dave2["ms_open_id"], dave["ms_open_id"])
+        self.assertEqual(got[rejoin.trace], [(JOINED, dave["ms_open_id"])])
+        # A dismiss: participant-left of every device still present.
+        self.assertEqual(got[dismiss.trace], sorted([(LEFT, alice["ms_open_id"]),
+                                                     (LEFT, dave["ms_open_id"])]))
+        # A presence time-out: participant-left under a trace id of its own.
+        requests = {leave.trace, kick.trace, rejoin.trace, dismiss.trace}
+        timeout = [t for t, v in got.items() if t not in requests and (LEFT, erin["ms_open_id"]) in v]
+        self.assertEqual(len(timeout), 1, got)
+        self.assertEqual(got[timeout[0]], [(LEFT, erin["ms_open_id"])])
+
+
 class WebhookOutageTest(WebhookCase):
     """At least once: failures and a stopped receiver lose nothing."""
     server_args = QUICK
