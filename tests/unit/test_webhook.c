@@ -891,6 +891,42 @@ static void test_stop_abandons_hung_attempt(void **state)
     assert_int_equal(r.d[0].attempts, 0);
 }
 
+/* A receiver that never answers holds only its own deliveries: another
+ * app's delivery to a healthy receiver is made at once, not after the hung
+ * attempts time out. */
+static void test_hung_receiver_delays_nobody_else(void **state)
+{
+    fixture *f = *state;
+    f->rx = receiver_new(200);
+    f->rx->hang = true;
+    struct receiver *healthy = receiver_new(200);
+    char url[128];
+    rx_url(f->rx, url, sizeof url);
+    for (int i = 0; i < 20; i++)
+        add_hook(f->s, "app1", url, "tok");
+    rx_url(healthy, url, sizeof url);
+    add_hook(f->s, "app2", url, "tok2");
+    webhook_config cfg = quick(3);
+    cfg.timeout_ms = 600000;
+    webhook_worker *w = NULL;
+    assert_int_equal(webhook_worker_start(f->s, &cfg, &w), 0);
+    for (char tag = 'a'; tag < 'd'; tag++)   /* 60 deliveries that hang */
+        enqueue_join(f->s, "app1", tag);
+    webhook_worker_wake(w);
+    rx_wait(f->rx, 1);
+    int64_t t0 = mono_ms();
+    enqueue_join(f->s, "app2", 'z');
+    webhook_worker_wake(w);
+    rx_wait(healthy, 1);
+    int64_t took = mono_ms() - t0;
+    if (took >= 1000)
+        fail_msg("the healthy receiver's delivery took %lld ms", (long long)took);
+    t0 = mono_ms();
+    webhook_worker_stop(w);
+    assert_true(mono_ms() - t0 < 5000);
+    receiver_free(healthy);
+}
+
 static void test_worker_config(void **state)
 {
     fixture *f = *state;
@@ -1030,6 +1066,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receiver_down_then_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_abandons_hung_attempt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_receiver_delays_nobody_else, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_config, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
