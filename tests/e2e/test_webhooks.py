@@ -811,6 +811,7 @@ class WebhookPublicOnlySpellingsTest(WebhookCase):
         "[2002:7f00:1::1]",              # 6to4 of 127.0.0.1
         "[2002:a9fe:a9fe::1]",           # 6to4 of 169.254.169.254 (cloud metadata)
         "[2001:0:808:808::80ff:fffe]",   # Teredo, client 127.0.0.1
+        "localhost",                     # a name: judged by what it resolves to
     )
 
     def test_embedded_ipv4_spellings_are_refused(self):
