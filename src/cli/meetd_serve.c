@@ -73,7 +73,9 @@ static void serve_usage(FILE *f)
             "  --webhook-backoff-ms N   first retry delay, doubling (MEETD_WEBHOOK_BACKOFF_MS, default 1000)\n"
             "  --webhook-backoff-max-ms N  longest retry delay (MEETD_WEBHOOK_BACKOFF_MAX_MS, default 300000)\n"
             "  --webhook-timeout-ms N   one delivery attempt (MEETD_WEBHOOK_TIMEOUT_MS, default 10000)\n"
-            "  --webhook-public-only    never deliver to loopback, private or link-local addresses\n",
+            "  --webhook-public-only    never deliver to loopback, private or link-local addresses\n"
+            "  --webhook-proxy URL      deliver through this proxy (MEETD_WEBHOOK_PROXY); http_proxy\n"
+            "                           and the other proxy variables are never used\n",
             MEETD_DEFAULT_LISTEN, MEETD_DEFAULT_DATA);
 }
 
@@ -117,6 +119,11 @@ static int serve_parse_uint(const char *s, unsigned long max, unsigned long *out
 static int serve_set_webhook(webhook_config *c, const char *name, const char *v)
 {
     unsigned long n;
+    if (strcmp(name, "proxy") == 0) {
+        /* Empty: none, as if unset. */
+        c->proxy = *v ? v : NULL;
+        return *v == '\0' || webhook_proxy_valid(v) ? 0 : -1;
+    }
     bool attempts = strcmp(name, "attempts") == 0;
     if (serve_parse_uint(v, attempts ? 1000UL : 86400000UL, &n) != 0 || n < 1)
         return -1;
@@ -215,6 +222,7 @@ static const struct option serve_longopts[] = {
     {"webhook-backoff-ms", required_argument, NULL, 0},
     {"webhook-backoff-max-ms", required_argument, NULL, 0},
     {"webhook-timeout-ms", required_argument, NULL, 0},
+    {"webhook-proxy", required_argument, NULL, 0},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };

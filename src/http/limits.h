@@ -17,8 +17,9 @@
 
 /* Descriptors kept for what opens after the count at start
  * (http_limits_open_fds): the store's read connections, opened on demand
- * (up to 8, each with its database and WAL files), webhook deliveries in
- * flight and libcurl's resolver, the log, and a margin. */
+ * (up to 8, each with its database and WAL files, ~24), webhook deliveries
+ * in flight (up to 64 transfers, live/webhook.c, each a socket and at times
+ * a resolver's), the log, and a margin. */
 #define HTTP_LIMITS_FD_SPARE 128
 /* Per network thread: its epoll descriptor and its wake-up pipe. */
 #define HTTP_LIMITS_FD_PER_THREAD 3

@@ -6,15 +6,39 @@
  * memory, so a crash or restart at any point loses nothing: at worst an
  * attempt whose 2xx was not yet recorded is made again (at least once).
  *
- * The worker is one thread. It sends a batch of due deliveries at once
- * through one curl multi handle (which also keeps connections to receivers
- * alive), records the batch's outcomes in one write transaction, and then
- * sleeps on a condition variable until the next delivery is due or
- * webhook_worker_wake says that new ones were committed. */
+ * The worker is one thread driving one curl multi handle (which also keeps
+ * connections to receivers alive), and it never waits for a whole group of
+ * transfers: as soon as any transfer ends, its outcome is recorded (all the
+ * outcomes that ended together in one write transaction) and the slot it
+ * held goes to the next due delivery. So a receiver that never answers
+ * holds only its own transfers, each for at most --webhook-timeout-ms, and
+ * deliveries to every other receiver go on meanwhile.
+ *
+ * Slots are shared fairly. At most WEBHOOK_INFLIGHT_MAX transfers run at
+ * once, at most WEBHOOK_APP_INFLIGHT of one app's and at most
+ * WEBHOOK_RECEIVER_INFLIGHT to one receiver (scheme, host and port, whoever
+ * registered it). A look at the outbox lists the earliest few due
+ * deliveries of each webhook (a per-webhook index makes that a few steps
+ * per webhook, whatever the backlog), then hands out free slots
+ * round-robin: every webhook's earliest before any webhook's second, the
+ * apps in turn from a cursor that moves on when slots run out before every
+ * app had its turn. A backlog of one app, or of one dead receiver, can thus
+ * delay nobody else by more than the time a slot takes to come free.
+ *
+ * Between looks the thread sleeps in curl_multi_poll until a transfer needs
+ * attention, the next delivery falls due, or webhook_worker_wake (events
+ * committed) or webhook_worker_stop interrupts it with curl_multi_wakeup.
+ * libcurl resolves names in threads of its own, so a slow DNS server stalls
+ * only its own transfer.
+ *
+ * Where a delivery may connect: no proxy but the configured one (proxy
+ * variables in meetd's environment are ignored), and with public_only no
+ * loopback, private or link-local address, checked on the address of each
+ * socket libcurl opens (see webhook_open_socket). */
 #include "live/webhook.h"
 
 #include <assert.h>
-#include <errno.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,9 +58,14 @@
 #include "common/ids.h"
 #include "common/log.h"
 
-/* Deliveries attempted at once: bounds the worker's memory and how long one
- * round takes (a round lasts at most timeout_ms). */
-#define WEBHOOK_BATCH 16
+/* Transfers under way at once: in all, of one app, to one receiver. Each
+ * holds a socket and a few KiB. */
+#define WEBHOOK_INFLIGHT_MAX 64
+#define WEBHOOK_APP_INFLIGHT 16
+#define WEBHOOK_RECEIVER_INFLIGHT 8
+/* Due deliveries a look lists per webhook: enough to fill its receiver's
+ * slots even when as many of its deliveries are under way already. */
+#define WEBHOOK_DUE_PER_HOOK (2 * WEBHOOK_RECEIVER_INFLIGHT)
 /* After the store failed, the worker tries again this much later rather
  * than spinning. */
 #define WEBHOOK_STORE_RETRY_MS 1000
@@ -81,7 +110,9 @@ static char *webhook_base64(const void *data, size_t len)
     return out;
 }
 
-bool webhook_url_valid(const char *url)
+/* An absolute URL of one of these schemes with a host, at most
+ * STORE_URL_MAX bytes of printable ASCII. */
+static bool webhook_url_of(const char *url, const char *const *schemes, size_t n_schemes)
 {
     if (url == NULL)
         return false;
@@ -90,9 +121,10 @@ bool webhook_url_valid(const char *url)
         return false;
     /* libcurl would also take other schemes (file://, gopher://...) and fill
      * in a missing one: the prefix is checked here, the rest by its parser. */
-    size_t scheme = strncasecmp(url, "http://", 7) == 0    ? 7
-                    : strncasecmp(url, "https://", 8) == 0 ? 8
-                                                           : 0;
+    size_t scheme = 0;
+    for (size_t i = 0; i < n_schemes && scheme == 0; i++)
+        if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
+            scheme = strlen(schemes[i]);
     /* libcurl reads "http:///x" as host "x": a host must follow at once. */
     if (scheme == 0 || url[scheme] == '\0' || strchr("/?#@", url[scheme]) != NULL)
         return false;
@@ -103,12 +135,25 @@ bool webhook_url_valid(const char *url)
     if (u == NULL)
         return false;
     char *host = NULL;
-    bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+    bool ok = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host != NULL &&
               host[0] != '\0';
     curl_free(host);
     curl_url_cleanup(u);
     return ok;
+}
+
+bool webhook_url_valid(const char *url)
+{
+    static const char *const schemes[] = {"http://", "https://"};
+    return webhook_url_of(url, schemes, sizeof schemes / sizeof schemes[0]);
+}
+
+bool webhook_proxy_valid(const char *url)
+{
+    static const char *const schemes[] = {"http://",   "https://",  "socks4://",
+                                          "socks4a://", "socks5://", "socks5h://"};
+    return webhook_url_of(url, schemes, sizeof schemes / sizeof schemes[0]);
 }
 
 bool webhook_token_valid(const char *token)
@@ -303,33 +348,83 @@ int webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
 /* ---- the worker ---------------------------------------------------------- */
 
 typedef struct webhook_job {
+    bool used;                      /* the slot holds a transfer */
+    bool done;                      /* it ended, well or not: an outcome to record */
     int64_t delivery_id;
     int attempts;                   /* made before this one */
+    char app_id[CORE_APPID_MAX + 1];
+    uint64_t receiver;              /* webhook_receiver() of its URL */
+    const webhook_config *cfg;
     CURL *easy;
     struct curl_slist *headers;
     char *body;
     size_t received;                /* response bytes, discarded */
-    bool done;                      /* the transfer ended (well or not) */
     CURLcode result;
     long http_status;
+    char refused[96];               /* why public_only refused to connect */
     char error[CURL_ERROR_SIZE];
 } webhook_job;
+
+/* A due delivery the worker may start, as the store listed it. */
+typedef struct webhook_cand {
+    int64_t delivery_id;
+    int64_t webhook_id;
+    char app_id[CORE_APPID_MAX + 1];
+    uint64_t receiver;
+    int rank;                       /* 0 for its webhook's earliest, then 1... */
+    bool later;                     /* its app sorts before the cursor */
+} webhook_cand;
 
 struct webhook_worker {
     store *st;
     webhook_config cfg;
     CURLM *multi;
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;            /* on CLOCK_MONOTONIC */
-    bool woken;                     /* under lock: events committed since the last look */
+    atomic_bool woken;              /* events committed since the last look */
     atomic_bool stopping;
-    int n_jobs;
-    webhook_job jobs[WEBHOOK_BATCH];
+    int n_busy;                     /* slots in use */
+    char cursor[CORE_APPID_MAX + 1];/* apps from this one on come first */
+    webhook_cand *cands;            /* the last look's, reused */
+    size_t n_cands;
+    size_t cap_cands;
+    webhook_job jobs[WEBHOOK_INFLIGHT_MAX];
 };
+
+static int64_t webhook_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The receiver a URL reaches, as a hash of its scheme, host and port: the
+ * webhooks of every app that point at one receiver share its cap. Two
+ * receivers whose hashes collide merely share one cap. */
+static uint64_t webhook_receiver(const char *url)
+{
+    char *part[3] = {NULL, NULL, NULL};
+    CURLU *u = curl_url();
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_SCHEME, &part[0], 0);
+        curl_url_get(u, CURLUPART_HOST, &part[1], 0);
+        curl_url_get(u, CURLUPART_PORT, &part[2], CURLU_DEFAULT_PORT);
+    }
+    uint64_t h = 14695981039346656037ULL;    /* FNV-1a */
+    for (int i = 0; i < 3; i++) {
+        /* An unparsable URL (none is registered) is its own receiver. */
+        const char *p = part[i] != NULL ? part[i] : (i == 1 ? url : "");
+        for (; *p; p++)
+            h = (h ^ (unsigned char)tolower((unsigned char)*p)) * 1099511628211ULL;
+        h = (h ^ '/') * 1099511628211ULL;
+        curl_free(part[i]);
+    }
+    curl_url_cleanup(u);
+    return h;
+}
 
 static size_t webhook_discard(char *data, size_t size, size_t n, void *arg)
 {
+    (void)data;
     webhook_job *j = arg;
     j->received += size * n;
     /* Returning less than given aborts the transfer: a receiver has no
@@ -337,10 +432,16 @@ static size_t webhook_discard(char *data, size_t size, size_t n, void *arg)
     return j->received > WEBHOOK_RESPONSE_MAX ? 0 : size * n;
 }
 
-static void webhook_job_free(webhook_job *j)
+/* Empties the slot; a transfer still in the multi handle leaves it. */
+static void webhook_job_free(webhook_worker *w, webhook_job *j)
 {
-    if (j->easy != NULL)
+    if (j->easy != NULL) {
+        if (j->used && !j->done)
+            curl_multi_remove_handle(w->multi, j->easy);
         curl_easy_cleanup(j->easy);
+    }
+    if (j->used)
+        w->n_busy--;
     curl_slist_free_all(j->headers);
     free(j->body);
     memset(j, 0, sizeof *j);
@@ -367,41 +468,90 @@ static bool webhook_v4_private(uint32_t a)
            (a >> 28) >= 0xE;                 /* multicast and reserved */
 }
 
+static uint32_t webhook_load32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* An IPv6 address that carries an IPv4 one reaches the IPv4 host (through
+ * the kernel, a NAT64 gateway or a tunnel relay), so it is judged by that
+ * address: ::127.0.0.1 is loopback however it is spelled. */
+static bool webhook_v6_private(const unsigned char *b)
+{
+    static const unsigned char zero[12];
+    uint32_t last = webhook_load32(b + 12);
+    /* IPv4-compatible ::a.b.c.d (also :: and ::1) and IPv4-mapped
+     * ::ffff:a.b.c.d. */
+    if (memcmp(b, zero, 10) == 0 &&
+        ((b[10] == 0 && b[11] == 0) || (b[10] == 0xff && b[11] == 0xff)))
+        return webhook_v4_private(last);
+    /* IPv4-translated ::ffff:0:a.b.c.d (SIIT). */
+    if (memcmp(b, zero, 8) == 0 && b[8] == 0xff && b[9] == 0xff && b[10] == 0 && b[11] == 0)
+        return webhook_v4_private(last);
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
+        /* NAT64's well-known prefix 64:ff9b::/96. */
+        if (memcmp(b + 4, zero, 8) == 0)
+            return webhook_v4_private(last);
+        /* The rest of 64:ff9b::/32: the local-use 64:ff9b:1::/48 is a
+         * network's own translator, where the IPv4 sits depends on a prefix
+         * length only that network knows, and it is never reachable from
+         * the internet; the remainder is unassigned. */
+        return true;
+    }
+    /* 6to4 2002:AABB:CCDD::/48 carries a.b.c.d in bits 16..47. */
+    if (b[0] == 0x20 && b[1] == 0x02)
+        return webhook_v4_private(webhook_load32(b + 2));
+    /* Teredo 2001:0::/32: the server's IPv4 in bits 32..63 and the client's,
+     * inverted, in the last 32: either may be the host reached. */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
+        return webhook_v4_private(webhook_load32(b + 4)) || webhook_v4_private(~last);
+    return (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||   /* fe80::/10 link-local */
+           (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) ||   /* fec0::/10 old site-local */
+           b[0] == 0xff ||                             /* ff00::/8 multicast */
+           (b[0] & 0xfe) == 0xfc;                      /* fc00::/7 unique local */
+}
+
 bool webhook_address_private(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)
         return webhook_v4_private(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a)) {
-            uint32_t v4;
-            memcpy(&v4, &a->s6_addr[12], 4);
-            return webhook_v4_private(ntohl(v4));
-        }
-        return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
-               IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
-               (a->s6_addr[0] & 0xFE) == 0xFC;   /* fc00::/7 unique local */
-    }
+    if (sa->sa_family == AF_INET6)
+        return webhook_v6_private(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
     return true;
 }
 
-/* libcurl asks here for each socket it would connect: the resolved address
- * is what is checked. */
+/* libcurl asks here for every socket it would connect, after its own DNS
+ * lookup, so the address checked is the very one connected to: a name that
+ * resolves elsewhere the next time (DNS rebinding) is checked again then.
+ * With a configured proxy, the proxy is the only address meetd connects to
+ * and so the only one checked. */
 static curl_socket_t webhook_open_socket(void *clientp, curlsocktype purpose,
                                          struct curl_sockaddr *addr)
 {
-    const webhook_config *cfg = clientp;
-    if (cfg->public_only && webhook_address_private(&addr->addr))
+    (void)purpose;
+    webhook_job *j = clientp;
+    if (j->cfg->public_only && webhook_address_private(&addr->addr)) {
+        char text[INET6_ADDRSTRLEN] = "?";
+        if (addr->family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)&addr->addr)->sin_addr, text,
+                      sizeof text);
+        else if (addr->family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&addr->addr)->sin6_addr, text,
+                      sizeof text);
+        snprintf(j->refused, sizeof j->refused, "address %s refused (--webhook-public-only)",
+                 text);
         return CURL_SOCKET_BAD;
+    }
     return socket(addr->family, addr->socktype, addr->protocol);
 }
 
 /* The request for one delivery: body {"data": base64(event)} and Tencent's
  * signature headers, plus X-Meetd-Delivery, the id a receiver can drop
- * repeated deliveries by. */
-static int webhook_job_prepare(webhook_worker *w, webhook_job *j, const store_delivery *d,
-                               const store_webhook *h, const char *payload)
+ * repeated deliveries by. j->cfg is set. */
+static int webhook_job_prepare(webhook_job *j, const store_delivery *d, const store_webhook *h,
+                               const char *payload)
 {
+    const webhook_config *cfg = j->cfg;
     j->delivery_id = d->delivery_id;
     j->attempts = d->attempts;
     char *data = webhook_base64(payload, strlen(payload));
@@ -428,19 +578,27 @@ static int webhook_job_prepare(webhook_worker *w, webhook_job *j, const store_de
     if (j->easy == NULL)
         goto out;
     CURL *e = j->easy;
+    /* The proxy is the configured one or none: an empty CURLOPT_PROXY makes
+     * libcurl ignore http_proxy, HTTPS_PROXY, ALL_PROXY and the like in
+     * meetd's environment, which would otherwise carry deliveries past the
+     * address check; an empty NOPROXY keeps NO_PROXY from routing around a
+     * configured one. */
     bool ok = curl_easy_setopt(e, CURLOPT_URL, h->url) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy != NULL ? cfg->proxy : "") ==
+                  CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_NOPROXY, "") == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body)) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_USERAGENT, "meetd-webhook/1") == CURLE_OK &&
-              curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)w->cfg.timeout_ms) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, webhook_discard) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_WRITEDATA, j) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, webhook_open_socket) == CURLE_OK &&
-              curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &w->cfg) == CURLE_OK &&
+              curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_PRIVATE, j) == CURLE_OK;
     rc = ok ? 0 : -1;
 out:
@@ -448,78 +606,167 @@ out:
     return rc;
 }
 
-static int webhook_fetch_one(const store_delivery *d, const store_webhook *h,
-                             const char *payload, void *arg)
+/* ---- choosing what to start ---------------------------------------------- */
+
+static int webhook_cand_add(const store_delivery *d, const store_webhook *h, void *arg)
 {
     webhook_worker *w = arg;
-    if (w->n_jobs == WEBHOOK_BATCH)
-        return 1;
-    webhook_job *j = &w->jobs[w->n_jobs];
-    if (webhook_job_prepare(w, j, d, h, payload) != 0) {
-        log_error("webhook: cannot prepare delivery %lld", (long long)d->delivery_id);
-        webhook_job_free(j);
-        return 1;
+    if (w->n_cands == w->cap_cands) {
+        size_t cap = w->cap_cands ? 2 * w->cap_cands : 64;
+        webhook_cand *grown = realloc(w->cands, cap * sizeof *grown);
+        if (grown == NULL)
+            return 1;    /* choose among those listed so far */
+        w->cands = grown;
+        w->cap_cands = cap;
     }
-    w->n_jobs++;
+    webhook_cand *c = &w->cands[w->n_cands];
+    c->delivery_id = d->delivery_id;
+    c->webhook_id = h->webhook_id;
+    snprintf(c->app_id, sizeof c->app_id, "%s", h->app_id);
+    c->receiver = webhook_receiver(h->url);
+    /* The store lists each webhook's due deliveries together, earliest
+     * first. */
+    const webhook_cand *prev = w->n_cands > 0 ? c - 1 : NULL;
+    c->rank = prev != NULL && prev->webhook_id == c->webhook_id ? prev->rank + 1 : 0;
+    c->later = strcmp(c->app_id, w->cursor) < 0;
+    w->n_cands++;
     return 0;
 }
 
-typedef struct webhook_fetch {
+/* Round-robin: every webhook's earliest before any webhook's second, and
+ * within a round the apps from the cursor on first. */
+static int webhook_cand_cmp(const void *pa, const void *pb)
+{
+    const webhook_cand *a = pa, *b = pb;
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    if (a->later != b->later)
+        return a->later ? 1 : -1;
+    int c = strcmp(a->app_id, b->app_id);
+    if (c != 0)
+        return c;
+    return a->webhook_id < b->webhook_id ? -1 : a->webhook_id > b->webhook_id;
+}
+
+/* Whether c is under way already, else whether its app or its receiver has
+ * all the transfers it may have. */
+static bool webhook_cand_blocked(const webhook_worker *w, const webhook_cand *c)
+{
+    int app = 0, receiver = 0;
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++) {
+        const webhook_job *j = &w->jobs[i];
+        if (!j->used)
+            continue;
+        if (j->delivery_id == c->delivery_id)
+            return true;
+        app += strcmp(j->app_id, c->app_id) == 0;
+        receiver += j->receiver == c->receiver;
+    }
+    return app >= WEBHOOK_APP_INFLIGHT || receiver >= WEBHOOK_RECEIVER_INFLIGHT;
+}
+
+static int webhook_pending_one(const store_delivery *d, const store_webhook *h,
+                               const char *payload, void *arg)
+{
+    webhook_job *j = arg;
+    if (webhook_job_prepare(j, d, h, payload) != 0)
+        log_error("webhook: cannot prepare delivery %lld", (long long)d->delivery_id);
+    return STORE_OK;
+}
+
+typedef struct webhook_scan {
     webhook_worker *w;
     int64_t now;
-} webhook_fetch;
+    bool failed;            /* a delivery could not be started */
+    int64_t next_at;        /* the next due after now, or -1 */
+} webhook_scan;
 
-static int webhook_fetch_tx(store_tx *tx, void *arg)
+static int webhook_look_tx(store_tx *tx, void *arg)
 {
-    webhook_fetch *f = arg;
-    int rc = store_outbox_due(tx, f->now, WEBHOOK_BATCH, webhook_fetch_one, f->w);
-    /* A job that could not be prepared ends the batch early; the ones before
-     * it are still sent. */
-    return rc == STORE_OK || rc == 1 ? 0 : -1;
+    webhook_scan *l = arg;
+    webhook_worker *w = l->w;
+    w->n_cands = 0;
+    int rc = store_outbox_due(tx, l->now, WEBHOOK_DUE_PER_HOOK, webhook_cand_add, w);
+    if (rc != STORE_OK && rc != 1)
+        return -1;
+    if (w->n_cands > 1)
+        qsort(w->cands, w->n_cands, sizeof *w->cands, webhook_cand_cmp);
+    size_t i = 0;
+    for (; i < w->n_cands && w->n_busy < WEBHOOK_INFLIGHT_MAX; i++) {
+        const webhook_cand *c = &w->cands[i];
+        if (webhook_cand_blocked(w, c))
+            continue;
+        webhook_job *j = w->jobs;
+        while (j->used)
+            j++;
+        j->cfg = &w->cfg;
+        snprintf(j->app_id, sizeof j->app_id, "%s", c->app_id);
+        j->receiver = c->receiver;
+        rc = store_outbox_pending(tx, c->delivery_id, webhook_pending_one, j);
+        if (rc == STORE_OK && j->easy != NULL &&
+            curl_multi_add_handle(w->multi, j->easy) == CURLM_OK) {
+            j->used = true;
+            w->n_busy++;
+            continue;
+        }
+        webhook_job_free(w, j);
+        if (rc == STORE_ERROR)
+            return -1;
+        if (rc == STORE_OK)
+            l->failed = true;
+    }
+    /* All slots taken before every app had its turn: the next look starts
+     * with the first app left waiting. */
+    if (i < w->n_cands)
+        snprintf(w->cursor, sizeof w->cursor, "%s", w->cands[i].app_id);
+    rc = store_outbox_next_due(tx, l->now, &l->next_at);
+    if (rc == STORE_NOTFOUND)
+        l->next_at = -1;
+    return rc == STORE_OK || rc == STORE_NOTFOUND ? 0 : -1;
 }
 
-static void webhook_jobs_clear(webhook_worker *w)
+/* One look at the outbox: starts what is due and fits the caps. Returns how
+ * long in ms until the next look is needed even if no transfer ends and no
+ * event is committed. */
+static int64_t webhook_look(webhook_worker *w)
 {
-    for (int i = 0; i < w->n_jobs; i++)
-        webhook_job_free(&w->jobs[i]);
-    w->n_jobs = 0;
+    /* Full: a transfer that ends brings the next look. */
+    if (w->n_busy >= WEBHOOK_INFLIGHT_MAX)
+        return WEBHOOK_IDLE_MAX_MS;
+    webhook_scan l = {w, webhook_now_ms(), false, -1};
+    if (store_read(w->st, webhook_look_tx, &l) != 0 || l.failed)
+        return WEBHOOK_STORE_RETRY_MS;
+    if (l.next_at < 0)
+        return WEBHOOK_IDLE_MAX_MS;
+    int64_t delay = l.next_at - webhook_now_ms();
+    return delay < 0 ? 0 : delay < WEBHOOK_IDLE_MAX_MS ? delay : WEBHOOK_IDLE_MAX_MS;
 }
 
-static void webhook_collect(webhook_worker *w)
+/* ---- outcomes ------------------------------------------------------------ */
+
+/* Marks the transfers that ended; returns how many. */
+static int webhook_collect(webhook_worker *w)
 {
+    int n = 0;
     CURLMsg *msg;
     int left;
     while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
+        /* msg is gone once its handle leaves the multi handle. */
+        CURL *e = msg->easy_handle;
+        CURLcode result = msg->data.result;
         webhook_job *j = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
+        curl_multi_remove_handle(w->multi, e);
         if (j == NULL)
             continue;
         j->done = true;
-        j->result = msg->data.result;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &j->http_status);
+        j->result = result;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &j->http_status);
+        n++;
     }
-}
-
-/* Runs the batch's transfers together until all ended or the worker stops. */
-static void webhook_send(webhook_worker *w)
-{
-    int running = 0;
-    for (int i = 0; i < w->n_jobs; i++)
-        if (curl_multi_add_handle(w->multi, w->jobs[i].easy) == CURLM_OK)
-            running++;
-    while (running > 0 && !atomic_load(&w->stopping)) {
-        if (curl_multi_perform(w->multi, &running) != CURLM_OK)
-            break;
-        webhook_collect(w);
-        /* webhook_worker_stop interrupts the poll through curl_multi_wakeup. */
-        if (running > 0 && curl_multi_poll(w->multi, NULL, 0, 1000, NULL) != CURLM_OK)
-            break;
-    }
-    webhook_collect(w);
-    for (int i = 0; i < w->n_jobs; i++)
-        curl_multi_remove_handle(w->multi, w->jobs[i].easy);
+    return n;
 }
 
 static bool webhook_ok(const webhook_job *j)
@@ -536,17 +783,19 @@ static int webhook_record_tx(store_tx *tx, void *arg)
 {
     webhook_record *r = arg;
     webhook_worker *w = r->w;
-    for (int i = 0; i < w->n_jobs; i++) {
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++) {
         webhook_job *j = &w->jobs[i];
-        if (!j->done)
-            continue;    /* abandoned by a stop: still pending, as it should be */
+        if (!j->used || !j->done)
+            continue;
         int rc;
         int status = (int)j->http_status;
         if (webhook_ok(j)) {
             rc = store_outbox_delivered(tx, j->delivery_id, r->now, status);
         } else {
             char err[STORE_DELIVERY_ERR_MAX + 1];
-            if (j->result != CURLE_OK)
+            if (j->refused[0])
+                snprintf(err, sizeof err, "%s", j->refused);
+            else if (j->result != CURLE_OK)
                 snprintf(err, sizeof err, "%s",
                          j->error[0] ? j->error : curl_easy_strerror(j->result));
             else
@@ -570,91 +819,59 @@ static int webhook_record_tx(store_tx *tx, void *arg)
     return 0;
 }
 
-static int webhook_next_due_tx(store_tx *tx, void *arg)
+/* Records every ended transfer's outcome in one write and frees their
+ * slots. Returns 0, or -1 when the store failed: those deliveries are still
+ * pending and are made again. */
+static int webhook_record_done(webhook_worker *w)
 {
-    int64_t *at = arg;
-    int rc = store_outbox_next_due(tx, at);
-    if (rc == STORE_NOTFOUND) {
-        *at = -1;
-        return 0;
-    }
-    return rc == STORE_OK ? 0 : -1;
+    webhook_record r = {w, webhook_now_ms()};
+    int rc = store_write(w->st, webhook_record_tx, &r);
+    if (rc != 0)
+        log_error("webhook: cannot record delivery results; they will be retried");
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++)
+        if (w->jobs[i].used && w->jobs[i].done)
+            webhook_job_free(w, &w->jobs[i]);
+    return rc == 0 ? 0 : -1;
 }
 
-/* One look at the outbox: sends what is due. Returns how long to sleep in
- * ms before the next look (0: look again now, -1: until woken). */
-static int64_t webhook_round(webhook_worker *w)
-{
-    webhook_fetch f = {w, webhook_now_ms()};
-    if (store_read(w->st, webhook_fetch_tx, &f) != 0) {
-        webhook_jobs_clear(w);
-        return WEBHOOK_STORE_RETRY_MS;
-    }
-    if (w->n_jobs > 0) {
-        webhook_send(w);
-        webhook_record r = {w, webhook_now_ms()};
-        int rc = atomic_load(&w->stopping) ? 0 : store_write(w->st, webhook_record_tx, &r);
-        webhook_jobs_clear(w);
-        if (rc != 0) {
-            log_error("webhook: cannot record delivery results; they will be retried");
-            return WEBHOOK_STORE_RETRY_MS;
-        }
-        return 0;
-    }
-    int64_t at = -1;
-    if (store_read(w->st, webhook_next_due_tx, &at) != 0)
-        return WEBHOOK_STORE_RETRY_MS;
-    if (at < 0)
-        return -1;
-    int64_t delay = at - webhook_now_ms();
-    if (delay < 0)
-        return 0;
-    return delay < WEBHOOK_IDLE_MAX_MS ? delay : WEBHOOK_IDLE_MAX_MS;
-}
-
-static void webhook_deadline(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
+/* ---- the thread ---------------------------------------------------------- */
 
 static void *webhook_main(void *arg)
 {
     webhook_worker *w = arg;
     pthread_setname_np(pthread_self(), "webhooks");
-    for (;;) {
-        pthread_mutex_lock(&w->lock);
-        /* Cleared before looking, so that a wake during the round is seen
-         * after it rather than lost. */
-        w->woken = false;
-        pthread_mutex_unlock(&w->lock);
-        if (atomic_load(&w->stopping))
-            break;
-        int64_t sleep_ms = webhook_round(w);
-        if (sleep_ms == 0)
-            continue;
-        struct timespec until;
-        if (sleep_ms > 0)
-            webhook_deadline(&until, sleep_ms);
-        pthread_mutex_lock(&w->lock);
-        int e = 0;
-        while (!w->woken && !atomic_load(&w->stopping) && e != ETIMEDOUT)
-            e = sleep_ms > 0 ? pthread_cond_timedwait(&w->cond, &w->lock, &until)
-                             : pthread_cond_wait(&w->cond, &w->lock);
-        pthread_mutex_unlock(&w->lock);
+    int64_t look_at = 0;    /* monotonic ms of the next look at the outbox */
+    while (!atomic_load(&w->stopping)) {
+        int running = 0;
+        curl_multi_perform(w->multi, &running);
+        /* An ended transfer frees a slot another delivery may be waiting
+         * for: record and look again at once. */
+        if (webhook_collect(w) > 0)
+            look_at = webhook_record_done(w) == 0 ? 0 : webhook_mono_ms() + WEBHOOK_STORE_RETRY_MS;
+        /* Cleared before the look, so that a wake during it is seen after
+         * it rather than lost. */
+        if (atomic_exchange(&w->woken, false))
+            look_at = 0;
+        if (webhook_mono_ms() >= look_at && !atomic_load(&w->stopping))
+            look_at = webhook_mono_ms() + webhook_look(w);
+        int64_t wait = look_at - webhook_mono_ms();
+        wait = wait < 0 ? 0 : wait > WEBHOOK_IDLE_MAX_MS ? WEBHOOK_IDLE_MAX_MS : wait;
+        /* Returns when a transfer needs attention, at libcurl's own next
+         * timeout, or on curl_multi_wakeup (a wake or the stop). */
+        curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL);
     }
+    /* Abandoned: still pending in the outbox, made after a restart. */
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++)
+        if (w->jobs[i].used)
+            webhook_job_free(w, &w->jobs[i]);
     return NULL;
 }
 
 static bool webhook_config_valid(const webhook_config *c)
 {
     return c->max_attempts >= 1 && c->backoff_base_ms >= 1 &&
-           c->backoff_max_ms >= c->backoff_base_ms && c->timeout_ms >= 1;
+           c->backoff_max_ms >= c->backoff_base_ms && c->timeout_ms >= 1 &&
+           (c->proxy == NULL || webhook_proxy_valid(c->proxy));
 }
 
 int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **out)
@@ -672,6 +889,7 @@ int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **
     }
     w->st = st;
     w->cfg = *cfg;
+    atomic_init(&w->woken, false);
     atomic_init(&w->stopping, false);
     w->multi = curl_multi_init();
     if (w->multi == NULL) {
@@ -679,17 +897,9 @@ int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **
         free(w);
         return -1;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&w->lock, NULL);
     int e = pthread_create(&w->thread, NULL, webhook_main, w);
     if (e != 0) {
         log_error("webhook: cannot start the worker: %s", strerror(e));
-        pthread_cond_destroy(&w->cond);
-        pthread_mutex_destroy(&w->lock);
         curl_multi_cleanup(w->multi);
         free(w);
         return -1;
@@ -702,25 +912,19 @@ void webhook_worker_wake(webhook_worker *w)
 {
     if (w == NULL)
         return;
-    pthread_mutex_lock(&w->lock);
-    w->woken = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    /* One wakeup per look is enough: the flag tells the rest. */
+    if (!atomic_exchange(&w->woken, true))
+        curl_multi_wakeup(w->multi);
 }
 
 void webhook_worker_stop(webhook_worker *w)
 {
     if (w == NULL)
         return;
-    pthread_mutex_lock(&w->lock);
     atomic_store(&w->stopping, true);
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
     curl_multi_wakeup(w->multi);
     pthread_join(w->thread, NULL);
-    webhook_jobs_clear(w);
     curl_multi_cleanup(w->multi);
-    pthread_cond_destroy(&w->cond);
-    pthread_mutex_destroy(&w->lock);
+    free(w->cands);
     free(w);
 }

@@ -77,9 +77,21 @@ typedef struct webhook_config {
     bool public_only;       /* refuse to connect to loopback, private and
                                link-local addresses (checked per connection,
                                after DNS, so a name cannot smuggle them) */
+    const char *proxy;      /* NULL: connect directly, whatever proxy
+                               variables the environment holds; else every
+                               delivery goes through this proxy URL, and
+                               public_only checks the proxy's address only
+                               (outlives the worker) */
 } webhook_config;
 
-/* Whether an address is one public_only refuses. */
+/* A proxy URL: http://, https://, socks4://, socks4a://, socks5:// or
+ * socks5h:// with a host, at most STORE_URL_MAX bytes, no spaces. */
+bool webhook_proxy_valid(const char *url);
+
+/* Whether an address is one public_only refuses. An IPv6 address that
+ * carries an IPv4 one (IPv4-compatible, -mapped or -translated, NAT64
+ * 64:ff9b::/96, 6to4, Teredo) is judged by the IPv4 it carries; the rest of
+ * 64:ff9b::/32 (the local-use 64:ff9b:1::/48) is refused. */
 struct sockaddr;
 bool webhook_address_private(const struct sockaddr *sa);
 
@@ -96,8 +108,9 @@ int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **
 /* Tells the worker that new events were committed (cheap; any thread;
  * w may be NULL: webhooks off). */
 void webhook_worker_wake(webhook_worker *w);
-/* Stops the thread and frees (NULL: nothing). Attempts under way are
- * abandoned: their deliveries stay pending and are made after a restart. */
+/* Stops the thread and frees (NULL: nothing); prompt even while receivers
+ * hang. Attempts under way are abandoned: their deliveries stay pending and
+ * are made after a restart. */
 void webhook_worker_stop(webhook_worker *w);
 
 #endif

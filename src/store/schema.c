@@ -301,6 +301,16 @@ static const char *const migration_6[] = {
     NULL,
 };
 
+/* 6 -> 7: the webhook worker asks "what is due" per webhook (the earliest
+ * few of each), so that one receiver's backlog cannot hide another's due
+ * delivery behind it; this index answers that in a few steps per webhook
+ * however many deliveries are pending. */
+static const char *const migration_7[] = {
+    "CREATE INDEX outbox_webhook_due ON outbox (webhook_id, next_attempt_at, delivery_id) "
+    "  WHERE status = 0",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -310,6 +320,7 @@ static const char *const *const migrations[] = {
     migration_4,
     migration_5,
     migration_6,
+    migration_7,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -226,13 +226,22 @@
     /* webhook outbox: pending is status = 0, spelled out for outbox_due */           \
     X(OUTBOX_INSERT, "INSERT INTO outbox (webhook_id, app_id, event, payload, "       \
                      "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")  \
-    X(OUTBOX_DUE, "SELECT " STORE_DELIVERY_COLS("o.") ", o.payload, "                 \
-                  STORE_WEBHOOK_COLS("w.") " FROM outbox o INDEXED BY outbox_due "    \
-                  "JOIN webhooks w ON w.webhook_id = o.webhook_id "                   \
-                  "WHERE o.status = 0 AND o.next_attempt_at <= ?1 "                   \
-                  "ORDER BY o.next_attempt_at, o.delivery_id LIMIT ?2")               \
+    /* The earliest ?2 due of each webhook, by app and webhook: an IN list   \
+     * per webhook, each a few steps of outbox_webhook_due. */                  \
+    X(OUTBOX_DUE, "SELECT " STORE_DELIVERY_COLS("o.") ", "                            \
+                  STORE_WEBHOOK_COLS("w.") " FROM webhooks w JOIN outbox o "          \
+                  "ON o.delivery_id IN (SELECT i.delivery_id FROM outbox i "          \
+                  "INDEXED BY outbox_webhook_due WHERE i.webhook_id = w.webhook_id "  \
+                  "AND i.status = 0 AND i.next_attempt_at <= ?1 "                     \
+                  "ORDER BY i.next_attempt_at, i.delivery_id LIMIT ?2) "              \
+                  "ORDER BY w.app_id, w.webhook_id, o.next_attempt_at, o.delivery_id") \
+    X(OUTBOX_PENDING, "SELECT " STORE_DELIVERY_COLS("o.") ", o.payload, "             \
+                      STORE_WEBHOOK_COLS("w.") " FROM outbox o "                      \
+                      "JOIN webhooks w ON w.webhook_id = o.webhook_id "               \
+                      "WHERE o.delivery_id = ?1 AND o.status = 0")                    \
     X(OUTBOX_NEXT_DUE, "SELECT next_attempt_at FROM outbox INDEXED BY outbox_due "    \
-                       "WHERE status = 0 ORDER BY next_attempt_at LIMIT 1")           \
+                       "WHERE status = 0 AND next_attempt_at > ?1 "                   \
+                       "ORDER BY next_attempt_at LIMIT 1")                            \
     X(OUTBOX_DELIVERED, "UPDATE outbox SET status = 1, attempts = attempts + 1, "     \
                         "delivered_at = ?2, last_http_status = ?3, last_error = '' "  \
                         "WHERE delivery_id = ?1 AND status = 0")                      \

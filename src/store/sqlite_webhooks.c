@@ -162,32 +162,50 @@ static int due_row(sqlite3_stmt *st, void *ctx)
     store_delivery d;
     store_webhook w;
     col_delivery(st, 0, &d);
-    const char *payload = (const char *)sqlite3_column_text(st, STORE_DELIVERY_NCOLS);
-    col_webhook(st, STORE_DELIVERY_NCOLS + 1, &w);
-    return it->cb(&d, &w, payload != NULL ? payload : "", it->arg);
+    col_webhook(st, STORE_DELIVERY_NCOLS, &w);
+    return it->cb(&d, &w, it->arg);
 }
 
-int store_outbox_due(store_tx *tx, int64_t now, int limit, store_due_cb cb, void *arg)
+int store_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg)
 {
     assert(cb != NULL);
-    if (limit <= 0)
+    if (per_webhook <= 0)
         return STORE_OK;
     sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_DUE);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, now);
-    r |= sqlite3_bind_int(st, 2, limit);
+    r |= sqlite3_bind_int(st, 2, per_webhook);
     struct due_iter it = {cb, arg};
     return store_each(tx, STMT_OUTBOX_DUE, st, r, due_row, &it);
 }
 
-int store_outbox_next_due(store_tx *tx, int64_t *at)
+int store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg)
+{
+    assert(cb != NULL);
+    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_PENDING);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_OUTBOX_PENDING, st, sqlite3_bind_int64(st, 1, delivery_id));
+    if (rc == STORE_OK) {
+        store_delivery d;
+        store_webhook w;
+        col_delivery(st, 0, &d);
+        const char *payload = (const char *)sqlite3_column_text(st, STORE_DELIVERY_NCOLS);
+        col_webhook(st, STORE_DELIVERY_NCOLS + 1, &w);
+        rc = cb(&d, &w, payload != NULL ? payload : "", arg);
+    }
+    store_done(tx, STMT_OUTBOX_PENDING, st);
+    return rc;
+}
+
+int store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
 {
     assert(at != NULL);
     sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_NEXT_DUE);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_OUTBOX_NEXT_DUE, st, SQLITE_OK);
+    int rc = store_row(tx, STMT_OUTBOX_NEXT_DUE, st, sqlite3_bind_int64(st, 1, after));
     if (rc == STORE_OK)
         *at = sqlite3_column_int64(st, 0);
     store_done(tx, STMT_OUTBOX_NEXT_DUE, st);

@@ -263,14 +263,20 @@ typedef struct store_delivery {
 /* Queues d (pending; status, attempts and the results are ignored) with its
  * event JSON; sets d->delivery_id. */
 int store_outbox_insert(store_tx *tx, store_delivery *d, const char *payload);
-/* Up to limit pending deliveries due at `now` (next_attempt_at <= now),
- * earliest first, each with its webhook and event JSON (valid during the
- * call only). */
-typedef int (*store_due_cb)(const store_delivery *d, const store_webhook *w,
-                            const char *payload, void *arg);
-int store_outbox_due(store_tx *tx, int64_t now, int limit, store_due_cb cb, void *arg);
-/* When the earliest pending delivery is due; NOTFOUND when none is pending. */
-int store_outbox_next_due(store_tx *tx, int64_t *at);
+/* Pending deliveries due at `now` (next_attempt_at <= now): the earliest
+ * per_webhook of each webhook, ordered by app, webhook and due time, each
+ * with its webhook. A delivery worker picks from these; one webhook's
+ * backlog never hides another's. The event JSON is not read. */
+typedef int (*store_due_cb)(const store_delivery *d, const store_webhook *w, void *arg);
+int store_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg);
+/* One pending delivery with its webhook and event JSON (valid during the
+ * call only); NOTFOUND when it is settled or gone. cb's result is returned. */
+typedef int (*store_pending_cb)(const store_delivery *d, const store_webhook *w,
+                                const char *payload, void *arg);
+int store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg);
+/* When the earliest pending delivery due after `after` is due; NOTFOUND when
+ * none is. */
+int store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
 /* Results of an attempt, each counting it in `attempts`. They change only a
  * pending delivery: NOTFOUND when it is gone or settled already. */
 int store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);

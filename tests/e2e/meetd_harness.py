@@ -310,12 +310,14 @@ class EventStream:
 class Server:
     """One meetd process on 127.0.0.1:<free port> with its own data dir.
 
-    nofile=(soft, hard) starts meetd with that RLIMIT_NOFILE."""
+    nofile=(soft, hard) starts meetd with that RLIMIT_NOFILE; env adds
+    variables to its environment."""
 
-    def __init__(self, args=(), data_dir=None, nofile=None):
+    def __init__(self, args=(), data_dir=None, nofile=None, env=None):
         self.bin = meetd_bin()
         self.args = list(args)
         self.nofile = nofile
+        self.env = dict(env or {})     # added to the child's environment
         self._tmp = None if data_dir else tempfile.mkdtemp(prefix="meetd-e2e-")
         self.data = data_dir or self._tmp
         self.proc = None
@@ -335,7 +337,8 @@ class Server:
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=child_env(), preexec_fn=self._limits if self.nofile else None)
+            env=dict(child_env(), **self.env),
+            preexec_fn=self._limits if self.nofile else None)
         self._readers = [
             threading.Thread(target=self._read, args=(self.proc.stderr, self._lines), daemon=True),
             threading.Thread(target=self._read, args=(self.proc.stdout, self._out), daemon=True)]
@@ -558,13 +561,14 @@ class MeetdCase(unittest.TestCase):
 
     server_args = ()
     server_nofile = None          # (soft, hard) RLIMIT_NOFILE for meetd
+    server_env = None             # extra environment variables for meetd
     server_per_test = False
     maxDiff = None
 
     @classmethod
     def setUpClass(cls):
         if not cls.server_per_test:
-            cls.server = Server(cls.server_args, nofile=cls.server_nofile)
+            cls.server = Server(cls.server_args, nofile=cls.server_nofile, env=cls.server_env)
             cls.addClassCleanup(cls.server.close)
             cls.server.start()
             cls.client = cls.server.client()
@@ -576,7 +580,8 @@ class MeetdCase(unittest.TestCase):
 
     def setUp(self):
         if self.server_per_test:
-            self.server = Server(self.server_args, nofile=self.server_nofile)
+            self.server = Server(self.server_args, nofile=self.server_nofile,
+                                 env=self.server_env)
             self.addCleanup(self.server.close)
             self.server.start()
             self.addCleanup(self.server.stop)   # runs before close

@@ -12,6 +12,8 @@ import hashlib
 import http.server
 import json
 import re
+import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -151,6 +153,98 @@ class Receiver:
     def count(self, path=None):
         with self.cond:
             return len([r for r in self.requests if path is None or r["path"] == path])
+
+
+class Listener:
+    """A loopback socket that accepts connections and then does `answer`:
+    "never" holds them open without a byte (a receiver that hangs), "close"
+    closes them at once (a trap that must not be reached). `accepted`
+    counts the connections; `first_lines` keeps what the first read gave."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.cond = threading.Condition()
+        self.accepted = 0
+        self.first_lines = []
+        self._held = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with self.cond:
+                self.accepted += 1
+                self.cond.notify_all()
+            if self.answer == "never":
+                self._held.append(conn)
+            else:
+                conn.close()
+
+    def url(self, path="/hook"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def wait_accepted(self, n):
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.accepted >= n, DEADLINE):
+                raise AssertionError("listener: %d connections within %s s, wanted %d"
+                                     % (self.accepted, DEADLINE, n))
+
+    def close(self):
+        self._sock.close()
+        for c in self._held:
+            c.close()
+
+
+class FakeProxy:
+    """An HTTP proxy that forwards nothing: it records each request line
+    (absolute-form, as a client sends to a proxy) and answers 200."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.lines = []
+        fp = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with fp.cond:
+                    fp.lines.append(self.requestline)
+                    fp.cond.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._srv.daemon_threads = True
+        self.port = self._srv.server_address[1]
+        self._thread = threading.Thread(target=self._srv.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def wait_lines(self, n):
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.lines) >= n, DEADLINE):
+                raise AssertionError("proxy: %d requests within %s s" % (len(self.lines), DEADLINE))
+            return list(self.lines)
+
+    def close(self):
+        self._srv.shutdown()
+        self._srv.server_close()
+        self._thread.join(DEADLINE)
 
 
 def item(event):
@@ -521,6 +615,71 @@ class WebhookEventsTest(WebhookCase):
         self.assertEqual(self.assert_ok(self.deliveries_req(c, status="failed"))["total_count"], 0)
 
 
+class WebhookWhichEventsTest(WebhookCase):
+    """Which events each way in and out of a meeting sends, exactly: what
+    docs/api.md's event table says."""
+    server_args = QUICK + ("--heartbeat", "1", "--presence-grace", "1")
+
+    def by_trace(self, path):
+        """{trace_id: sorted [(event, ms_open_id of the participant)]}, one per
+        delivery; the participant of a kicked-out event is its to_operator."""
+        with self.rx.cond:
+            reqs = [r for r in self.rx.requests if r["path"] == path and r["event"] is not None]
+        out, seen = {}, set()
+        for r in reqs:
+            if r["delivery"] in seen:
+                continue
+            seen.add(r["delivery"])
+            ev = r["event"]
+            who = item(ev)["to_operator" if ev["event"] == KICKED else "operator"]
+            out.setdefault(ev["trace_id"], []).append((ev["event"], who["ms_open_id"]))
+        return {t: sorted(v) for t, v in out.items()}
+
+    def test_events_of_each_way_out(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("which"))
+        mid = self.new_meeting("alice", client=c)
+        alice = self.join(mid, "alice", 1, client=c)
+        bob = self.join(mid, "bob", 1, client=c)
+        carl = self.join(mid, "carl", 1, client=c)
+        dave = self.join(mid, "dave", 1, client=c)
+        erin = self.join(mid, "erin", 1, client=c)
+
+        leave = self.leave(mid, bob, client=c)
+        self.assert_ok(leave)
+        kick = self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(carl)], allow_rejoin=True),
+                            client=c)
+        rejoin = self.join_req(mid, "dave", 1, client=c)
+        dave2 = self.assert_ok(rejoin)
+        # erin's stream opens and goes: past the grace period she leaves.
+        self.events(erin).close()
+        wait_for(lambda: (LEFT, erin["ms_open_id"]) in sum(self.by_trace(path).values(), []),
+                 "erin's participant-left after her stream went")
+        dismiss = self.dismiss(mid, "alice", client=c)
+        self.assert_ok(dismiss)
+
+        n = 5 + 1 + 2 + 1 + 1 + 2          # joins, leave, kickout, rejoin, time-out, dismiss
+        wait_for(lambda: self.all_settled(c, "delivered", n), "every delivery")
+        got = self.by_trace(path)
+        self.assertEqual(sum(len(v) for v in got.values()), n, got)
+        self.assertEqual(got[leave.trace], [(LEFT, bob["ms_open_id"])])
+        # A kickout: kicked-out and participant-left of the removed device.
+        self.assertEqual(got[kick.trace], sorted([(KICKED, carl["ms_open_id"]),
+                                                  (LEFT, carl["ms_open_id"])]))
+        # A second join on the same instanceid replaces the session: only
+        # participant-joined, no participant-left for the one it replaced.
+        self.assertEqual(dave2["ms_open_id"], dave["ms_open_id"])
+        self.assertEqual(got[rejoin.trace], [(JOINED, dave["ms_open_id"])])
+        # A dismiss: participant-left of every device still present.
+        self.assertEqual(got[dismiss.trace], sorted([(LEFT, alice["ms_open_id"]),
+                                                     (LEFT, dave["ms_open_id"])]))
+        # A presence time-out: participant-left under a trace id of its own.
+        requests = {leave.trace, kick.trace, rejoin.trace, dismiss.trace}
+        timeout = [t for t, v in got.items() if t not in requests and (LEFT, erin["ms_open_id"]) in v]
+        self.assertEqual(len(timeout), 1, got)
+        self.assertEqual(got[timeout[0]], [(LEFT, erin["ms_open_id"])])
+
+
 class WebhookOutageTest(WebhookCase):
     """At least once: failures and a stopped receiver lose nothing."""
     server_args = QUICK
@@ -634,6 +793,179 @@ class WebhookPublicOnlyTest(WebhookCase):
         self.assertEqual((r["attempts"], r["last_http_status"]), (1, 0))
         self.assertTrue(r["last_error"])
         self.assertEqual(self.rx.count(path), 0)
+
+
+class WebhookPublicOnlySpellingsTest(WebhookCase):
+    """An IPv6 address that carries an IPv4 one is judged by the IPv4: every
+    such spelling of loopback is refused before a connection is made, and
+    the delivery says why."""
+    server_args = QUICK + ("--webhook-attempts", "1", "--webhook-public-only")
+
+    SPELLINGS = (
+        "[::127.0.0.1]",                 # IPv4-compatible
+        "[::ffff:127.0.0.1]",            # IPv4-mapped
+        "[::ffff:0:7f00:1]",             # IPv4-translated (SIIT)
+        "[64:ff9b::7f00:1]",             # NAT64 well-known prefix
+        "[64:ff9b::10.0.0.1]",           # NAT64, a private network
+        "[64:ff9b:1::7f00:1]",           # NAT64 local-use prefix
+        "[2002:7f00:1::1]",              # 6to4 of 127.0.0.1
+        "[2002:a9fe:a9fe::1]",           # 6to4 of 169.254.169.254 (cloud metadata)
+        "[2001:0:808:808::80ff:fffe]",   # Teredo, client 127.0.0.1
+        "localhost",                     # a name: judged by what it resolves to
+    )
+
+    def test_embedded_ipv4_spellings_are_refused(self):
+        c = self.fresh_client()
+        for host in self.SPELLINGS:
+            self.add_hook(c, "http://%s:%d/hook/x" % (host, self.rx.port))
+        mid = self.new_meeting("alice", client=c)
+        self.join(mid, "alice", 1, client=c)
+        rows = wait_for(lambda: self.all_settled(c, "failed", len(self.SPELLINGS)),
+                        "every delivery failed")
+        self.assertEqual(len(rows), len(self.SPELLINGS))
+        for r in rows:
+            self.assertEqual((r["attempts"], r["last_http_status"]), (1, 0), r)
+            self.assertRegex(r["last_error"], r"^address \S+ refused \(--webhook-public-only\)$", r)
+        self.assertEqual(self.rx.count(), 0)
+
+
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+              "ALL_PROXY")
+
+
+class WebhookProxyEnvTest(WebhookCase):
+    """Proxy variables in meetd's environment are not used: a delivery goes
+    straight to its receiver, never to the proxy they name."""
+    server_args = QUICK
+
+    @classmethod
+    def setUpClass(cls):
+        cls.trap = Listener("close")
+        cls.addClassCleanup(cls.trap.close)
+        cls.server_env = dict({v: cls.trap.url("") for v in PROXY_VARS}, no_proxy="",
+                              NO_PROXY="")
+        super().setUpClass()
+
+    def test_proxy_variables_are_ignored(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("direct"))
+        mid = self.new_meeting("alice", client=c)
+        dev = self.join(mid, "alice", 1, client=c)
+        self.rx.wait(lambda rx: find(rx.accepted(path), JOINED, dev["ms_open_id"]), "joined")
+        wait_for(lambda: self.all_settled(c, "delivered", 1), "delivered")
+        self.assertEqual(self.trap.accepted, 0)
+
+
+class WebhookProxyOptionTest(WebhookCase):
+    """--webhook-proxy: every delivery goes through the configured proxy;
+    NO_PROXY in the environment does not route around it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proxy = FakeProxy()
+        cls.addClassCleanup(cls.proxy.close)
+        cls.trap = Listener("close")
+        cls.addClassCleanup(cls.trap.close)
+        cls.server_args = QUICK + ("--webhook-proxy", cls.proxy.url())
+        cls.server_env = {"NO_PROXY": "*", "no_proxy": "*", "http_proxy": cls.trap.url("")}
+        super().setUpClass()
+
+    def test_deliveries_go_through_the_proxy(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("proxied"))
+        mid = self.new_meeting("alice", client=c)
+        self.join(mid, "alice", 1, client=c)
+        wait_for(lambda: self.all_settled(c, "delivered", 1), "delivered")
+        lines = self.proxy.wait_lines(1)
+        self.assertIn("POST http://127.0.0.1:%d%s HTTP/1.1" % (self.rx.port, path), lines)
+        self.assertEqual(self.rx.count(path), 0)
+        self.assertEqual(self.trap.accepted, 0)
+
+    def test_bad_proxy_option_is_refused(self):
+        for bad in ("127.0.0.1:3128", "ftp://127.0.0.1/", "http://", "http://a b/"):
+            with self.subTest(proxy=bad):
+                cp = subprocess.run([self.server.bin, "serve", "--listen", "127.0.0.1:0",
+                                     "--data", self.server.data, "--webhook-proxy", bad],
+                                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                    timeout=DEADLINE)
+                self.assertEqual(cp.returncode, 2, cp)
+                self.assertIn("--webhook-proxy", cp.stderr)
+
+
+class WebhookProxyPublicOnlyTest(WebhookCase):
+    """With --webhook-proxy and --webhook-public-only the proxy's address is
+    the one checked: a proxy on loopback is refused like a receiver."""
+    server_args = QUICK + ("--webhook-attempts", "1", "--webhook-public-only")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proxy = FakeProxy()
+        cls.addClassCleanup(cls.proxy.close)
+        cls.server_args = cls.server_args + ("--webhook-proxy", cls.proxy.url())
+        super().setUpClass()
+
+    def test_loopback_proxy_is_refused(self):
+        c = self.fresh_client()
+        self.add_hook(c, "http://receiver.invalid/hook")   # resolved by the proxy, never here
+        mid = self.new_meeting("alice", client=c)
+        self.join(mid, "alice", 1, client=c)
+        [r] = wait_for(lambda: self.all_settled(c, "failed", 1), "failed delivery")
+        self.assertEqual(r["last_error"], "address 127.0.0.1 refused (--webhook-public-only)")
+        self.assertEqual(self.proxy.lines, [])
+
+
+class WebhookFairnessTest(WebhookCase):
+    """A receiver that accepts and never answers holds only its own
+    deliveries: another app's delivery to a healthy receiver is not held
+    up behind them, and meetd still stops at once."""
+    server_per_test = True     # its stop is timed
+
+    def test_dead_receiver_of_one_app_does_not_delay_another(self):
+        dead = Listener("never")
+        self.addCleanup(dead.close)
+        a, b = self.fresh_client(), self.fresh_client()
+        for i in range(20):
+            self.add_hook(a, dead.url("/hook/%d" % i))
+        mid_a = self.new_meeting("alice", client=a)
+        for i in range(4):                       # 80 deliveries, none will be answered
+            self.join(mid_a, "a%d" % i, 1, client=a)
+        dead.wait_accepted(8)                    # the worker is busy with them
+
+        _, path = self.hook_for(b, uniq("healthy"))
+        mid_b = self.new_meeting("alice", client=b)
+        t0 = time.monotonic()
+        dev = self.join(mid_b, "bob", 1, client=b)
+        self.rx.wait(lambda rx: find(rx.accepted(path), JOINED, dev["ms_open_id"]),
+                     "the other app's joined event")
+        delay = time.monotonic() - t0
+        self.assertLess(delay, 1.0, "delivery to a healthy receiver took %.2f s" % delay)
+        # A's deliveries are all still owed, none given up or lost.
+        self.assertEqual(len(self.deliveries(a, status="pending")), 80)
+
+        t0 = time.monotonic()
+        self.server.stop()
+        self.assertLess(time.monotonic() - t0, 3.0, "meetd took long to stop")
+
+    def test_dead_receiver_does_not_delay_the_same_apps_other_receiver(self):
+        dead = Listener("never")
+        self.addCleanup(dead.close)
+        c = self.fresh_client()
+        for i in range(19):
+            self.add_hook(c, dead.url("/hook/%d" % i))
+        _, path = self.hook_for(c, uniq("healthy"))     # the app's 20th
+        mid = self.new_meeting("alice", client=c)
+        first = self.join(mid, "a0", 1, client=c)
+        dead.wait_accepted(8)
+        self.rx.wait(lambda rx: find(rx.accepted(path), JOINED, first["ms_open_id"]), "joined")
+        for i in range(1, 4):                    # 57 more for the dead receiver
+            t0 = time.monotonic()
+            dev = self.join(mid, "a%d" % i, 1, client=c)
+            self.rx.wait(lambda rx, d=dev: find(rx.accepted(path), JOINED, d["ms_open_id"]),
+                         "joined event at the healthy receiver")
+            delay = time.monotonic() - t0
+            self.assertLess(delay, 1.0, "delivery to the healthy receiver took %.2f s" % delay)
+        # The dead receiver never had more than its share of connections.
+        self.assertLessEqual(dead.accepted, 8)
 
 
 if __name__ == "__main__":

@@ -192,27 +192,24 @@ static void test_webhooks_crud(void **state)
 
 /* ---- outbox ------------------------------------------------------------- */
 
-#define DUE_MAX 16
+#define DUE_MAX 64
 
 struct due_list {
     int64_t now;
-    int limit;
+    int per_webhook;
     int n;
     store_delivery d[DUE_MAX];
     store_webhook w[DUE_MAX];
-    char payload[DUE_MAX][64];
     int next_rc;
     int64_t next_at;
 };
 
-static int due_collect(const store_delivery *d, const store_webhook *w, const char *payload,
-                       void *arg)
+static int due_collect(const store_delivery *d, const store_webhook *w, void *arg)
 {
     struct due_list *l = arg;
     assert_true(l->n < DUE_MAX);
     l->d[l->n] = *d;
     l->w[l->n] = *w;
-    snprintf(l->payload[l->n], sizeof l->payload[0], "%s", payload);
     l->n++;
     return 0;
 }
@@ -221,15 +218,49 @@ static void due_body(store_tx *tx, void *arg)
 {
     struct due_list *l = arg;
     l->n = 0;
-    assert_int_equal(store_outbox_due(tx, l->now, l->limit, due_collect, l), STORE_OK);
-    l->next_rc = store_outbox_next_due(tx, &l->next_at);
+    assert_int_equal(store_outbox_due(tx, l->now, l->per_webhook, due_collect, l), STORE_OK);
+    l->next_rc = store_outbox_next_due(tx, l->now, &l->next_at);
 }
 
-static void due(store *s, struct due_list *l, int64_t now, int limit)
+static void due(store *s, struct due_list *l, int64_t now, int per_webhook)
 {
     l->now = now;
-    l->limit = limit;
+    l->per_webhook = per_webhook;
     read_ok(s, due_body, l);
+}
+
+struct pending_req {
+    int64_t id;
+    int rc;
+    store_delivery d;
+    store_webhook w;
+    char payload[64];
+};
+
+static int pending_collect(const store_delivery *d, const store_webhook *w, const char *payload,
+                           void *arg)
+{
+    struct pending_req *r = arg;
+    r->d = *d;
+    r->w = *w;
+    snprintf(r->payload, sizeof r->payload, "%s", payload);
+    return 0;
+}
+
+static void pending_body(store_tx *tx, void *arg)
+{
+    struct pending_req *r = arg;
+    r->rc = store_outbox_pending(tx, r->id, pending_collect, r);
+}
+
+static struct pending_req pending(store *s, int64_t id)
+{
+    struct pending_req r;
+    memset(&r, 0, sizeof r);
+    r.id = id;
+    r.rc = -9;
+    read_ok(s, pending_body, &r);
+    return r;
 }
 
 enum settle { DELIVER, RETRY, FAIL };
@@ -277,15 +308,16 @@ static void test_outbox_due_and_settle(void **state)
     int64_t d3 = queue(f->s, h1, "app1", "{\"n\":3}", 2000);
     int64_t d4 = queue(f->s, h2, "app1", "{\"n\":4}", 9000);
 
-    /* Due at 3000: three, earliest first, each with its webhook. */
+    /* Due at 3000: three, by webhook and then earliest first, each with
+     * its webhook. */
     due(f->s, &l, 3000, 10);
     assert_int_equal(l.n, 3);
     assert_int_equal(l.d[0].delivery_id, d1);
     assert_int_equal(l.d[1].delivery_id, d3);
     assert_int_equal(l.d[2].delivery_id, d2);
-    assert_string_equal(l.payload[0], "{\"n\":1}");
-    assert_string_equal(l.payload[2], "{\"n\":2}");
     assert_int_equal(l.w[0].webhook_id, h1);
+    assert_int_equal(l.w[1].webhook_id, h1);
+    assert_int_equal(l.w[2].webhook_id, h2);
     assert_string_equal(l.w[0].url, "http://one.example/");
     assert_string_equal(l.w[2].token, "tok-http://two.example/");
     assert_string_equal(l.d[0].event, "meeting.participant-joined");
@@ -293,12 +325,22 @@ static void test_outbox_due_and_settle(void **state)
     assert_int_equal(l.d[0].status, STORE_DELIVERY_PENDING);
     assert_int_equal(l.d[0].attempts, 0);
     assert_int_equal(l.d[0].created_at, 995);
+    /* The next due after 3000 is d4's. */
     assert_int_equal(l.next_rc, STORE_OK);
-    assert_int_equal(l.next_at, 1000);
-    /* The limit takes the earliest. */
-    due(f->s, &l, 3000, 2);
+    assert_int_equal(l.next_at, 9000);
+    /* The limit takes each webhook's earliest. */
+    due(f->s, &l, 3000, 1);
     assert_int_equal(l.n, 2);
-    assert_int_equal(l.d[1].delivery_id, d3);
+    assert_int_equal(l.d[0].delivery_id, d1);
+    assert_int_equal(l.d[1].delivery_id, d2);
+    /* One pending delivery with its webhook and event JSON. */
+    struct pending_req p = pending(f->s, d2);
+    assert_int_equal(p.rc, STORE_OK);
+    assert_int_equal(p.d.delivery_id, d2);
+    assert_int_equal(p.w.webhook_id, h2);
+    assert_string_equal(p.w.token, "tok-http://two.example/");
+    assert_string_equal(p.payload, "{\"n\":2}");
+    assert_int_equal(pending(f->s, 999999).rc, STORE_NOTFOUND);
 
     /* Delivered: settled, no longer due; a second result changes nothing. */
     assert_int_equal(settle(f->s, DELIVER, d1, 3100, 204, NULL), STORE_OK);
@@ -320,9 +362,50 @@ static void test_outbox_due_and_settle(void **state)
     assert_int_equal(l.d[0].last_http_status, 503);
     assert_string_equal(l.d[0].last_error, "HTTP 503");
     assert_int_equal(l.d[1].delivery_id, d4);
+    assert_int_equal(l.next_rc, STORE_NOTFOUND);
+    /* Settled: no longer pending. */
+    assert_int_equal(pending(f->s, d1).rc, STORE_NOTFOUND);
+    assert_int_equal(pending(f->s, d2).rc, STORE_NOTFOUND);
 
     /* Unknown ids. */
     assert_int_equal(settle(f->s, DELIVER, 999999, 1, 200, NULL), STORE_NOTFOUND);
+}
+
+/* One webhook's backlog hides nobody's due delivery: a look lists a few of
+ * each webhook's, whatever the order of their due times. */
+static void test_outbox_due_per_webhook(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, app_body, "appA");
+    write_ok(f->s, app_body, "appB");
+    int64_t dead = add_hook(f->s, "appA", "http://dead.example/");
+    int64_t other = add_hook(f->s, "appA", "http://other.example/");
+    int64_t healthy = add_hook(f->s, "appB", "http://healthy.example/");
+    int64_t backlog[40];
+    for (int i = 0; i < 40; i++)
+        backlog[i] = queue(f->s, dead, "appA", "{}", 1000 + i);
+    int64_t a2 = queue(f->s, other, "appA", "{}", 5000);
+    int64_t b1 = queue(f->s, healthy, "appB", "{}", 6000);
+    queue(f->s, healthy, "appB", "{}", 7000);   /* not due yet */
+
+    struct due_list l;
+    due(f->s, &l, 6000, 4);
+    assert_int_equal(l.n, 6);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(l.d[i].delivery_id, backlog[i]);
+        assert_int_equal(l.w[i].webhook_id, dead);
+    }
+    assert_int_equal(l.d[4].delivery_id, a2);
+    assert_int_equal(l.d[5].delivery_id, b1);
+    assert_string_equal(l.w[5].app_id, "appB");
+    assert_int_equal(l.next_at, 7000);
+    /* Settling the first four brings the next four of the backlog. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(settle(f->s, RETRY, backlog[i], 100000, 0, "timeout"), STORE_OK);
+    due(f->s, &l, 6000, 4);
+    assert_int_equal(l.n, 6);
+    assert_int_equal(l.d[0].delivery_id, backlog[4]);
+    assert_int_equal(l.d[3].delivery_id, backlog[7]);
 }
 
 /* ---- deliveries list ---------------------------------------------------- */
@@ -475,7 +558,7 @@ static void test_survives_reopen(void **state)
     assert_int_equal(l.n, 1);
     assert_int_equal(l.d[0].delivery_id, d);
     assert_int_equal(l.d[0].attempts, 1);
-    assert_string_equal(l.payload[0], "{\"kept\":true}");
+    assert_string_equal(pending(f->s, d).payload, "{\"kept\":true}");
     assert_string_equal(l.d[0].last_error, "Timeout was reached");
 }
 
@@ -484,6 +567,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_webhooks_crud, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_due_and_settle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_due_per_webhook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliveries_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cascades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),

@@ -891,6 +891,42 @@ static void test_stop_abandons_hung_attempt(void **state)
     assert_int_equal(r.d[0].attempts, 0);
 }
 
+/* A receiver that never answers holds only its own deliveries: another
+ * app's delivery to a healthy receiver is made at once, not after the hung
+ * attempts time out. */
+static void test_hung_receiver_delays_nobody_else(void **state)
+{
+    fixture *f = *state;
+    f->rx = receiver_new(200);
+    f->rx->hang = true;
+    struct receiver *healthy = receiver_new(200);
+    char url[128];
+    rx_url(f->rx, url, sizeof url);
+    for (int i = 0; i < 20; i++)
+        add_hook(f->s, "app1", url, "tok");
+    rx_url(healthy, url, sizeof url);
+    add_hook(f->s, "app2", url, "tok2");
+    webhook_config cfg = quick(3);
+    cfg.timeout_ms = 600000;
+    webhook_worker *w = NULL;
+    assert_int_equal(webhook_worker_start(f->s, &cfg, &w), 0);
+    for (char tag = 'a'; tag < 'd'; tag++)   /* 60 deliveries that hang */
+        enqueue_join(f->s, "app1", tag);
+    webhook_worker_wake(w);
+    rx_wait(f->rx, 1);
+    int64_t t0 = mono_ms();
+    enqueue_join(f->s, "app2", 'z');
+    webhook_worker_wake(w);
+    rx_wait(healthy, 1);
+    int64_t took = mono_ms() - t0;
+    if (took >= 1000)
+        fail_msg("the healthy receiver's delivery took %lld ms", (long long)took);
+    t0 = mono_ms();
+    webhook_worker_stop(w);
+    assert_true(mono_ms() - t0 < 5000);
+    receiver_free(healthy);
+}
+
 static void test_worker_config(void **state)
 {
     fixture *f = *state;
@@ -947,6 +983,71 @@ static void test_private_addresses(void **state)
         assert_false(private_addr(allowed[i]));
 }
 
+/* An IPv6 address that carries an IPv4 one is judged by that IPv4, in
+ * every form that reaches it. */
+static void test_embedded_ipv4(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        /* IPv4-compatible */
+        "::127.0.0.1", "::7f00:1", "::10.1.2.3", "::192.168.0.1", "::169.254.169.254",
+        /* IPv4-mapped */
+        "::ffff:127.0.0.1", "::ffff:172.16.0.1", "::ffff:100.64.0.1",
+        /* IPv4-translated (SIIT) */
+        "::ffff:0:127.0.0.1", "::ffff:0:10.0.0.1",
+        /* NAT64 well-known prefix */
+        "64:ff9b::7f00:1", "64:ff9b::127.0.0.1", "64:ff9b::10.0.0.1",
+        "64:ff9b::169.254.169.254", "64:ff9b::c0a8:101",
+        /* NAT64 local-use 64:ff9b:1::/48 (public IPv4s included: where the
+         * IPv4 sits is the local network's choice) and the rest of
+         * 64:ff9b::/32 */
+        "64:ff9b:1::7f00:1", "64:ff9b:1::8.8.8.8", "64:ff9b:1:7f00:1::", "64:ff9b:2::8.8.8.8",
+        /* 6to4 */
+        "2002:7f00:1::", "2002:7f00:1::1", "2002:a00:1::1", "2002:c0a8:101::1",
+        "2002:a9fe:a9fe::1",
+        /* Teredo: client 127.0.0.1 (inverted in the last 32 bits), server
+         * 8.8.8.8; client 8.8.8.8, server 10.0.0.1 */
+        "2001:0:808:808::80ff:fffe", "2001:0:808:808:0:0:f5ff:fffe", "2001:0:a00:1::f7f7:f7f7",
+        /* no IPv4 inside, never public */
+        "fec0::1",
+    };
+    static const char *const allowed[] = {
+        "::8.8.8.8", "::ffff:1.1.1.1", "::ffff:0:8.8.8.8", "64:ff9b::8.8.8.8",
+        "64:ff9b::101:101", "2002:808:808::1", "2002:101:101::",
+        "2001:0:808:808::f7f7:f7f7", "2001:4860:4860::8888", "2a00:1450::1",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (!private_addr(refused[i]))
+            fail_msg("%s should be refused", refused[i]);
+    }
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        if (private_addr(allowed[i]))
+            fail_msg("%s should be allowed", allowed[i]);
+    }
+}
+
+static void test_proxy_values(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "http://127.0.0.1:3128", "https://proxy.example", "socks5h://proxy.example:1080",
+        "socks5://10.0.0.1", "socks4://p.example", "socks4a://p.example", "HTTP://P.EXAMPLE/",
+    };
+    static const char *const bad[] = {
+        "", "127.0.0.1:3128", "proxy.example", "ftp://proxy.example", "http://",
+        "http://a b", "http:///x", "file:///tmp/x", "socks6://p.example",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (!webhook_proxy_valid(good[i]))
+            fail_msg("%s should be a valid proxy", good[i]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (webhook_proxy_valid(bad[i]))
+            fail_msg("%s should not be a valid proxy", bad[i]);
+    }
+    assert_false(webhook_proxy_valid(NULL));
+}
+
 int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -954,6 +1055,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signature_vectors),
         cmocka_unit_test(test_private_addresses),
+        cmocka_unit_test(test_embedded_ipv4),
+        cmocka_unit_test(test_proxy_values),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_event_json),
         cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
@@ -963,6 +1066,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receiver_down_then_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_abandons_hung_attempt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_receiver_delays_nobody_else, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_config, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
