@@ -543,7 +543,7 @@ static void test_migrate_ban_operator(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 6);
+    assert_int_equal(store_schema_version(s), 7);
     struct v5_ban v = {0};
     read_ok(s, v5_bans_body, &v);
     assert_int_equal(v.n, 3);
