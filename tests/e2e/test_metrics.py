@@ -1,5 +1,6 @@
 """GET /metrics: Prometheus text, no authentication, counters that move."""
 import re
+import time
 import unittest
 
 import meetd_harness as h
@@ -17,7 +18,16 @@ class MetricsTest(MeetdCase):
         self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)]))
         self.assertEqual(stream.next_event()[0], "kicked")
         self.assert_error(self.client.get("/v1/meetings/12?userid=alice&instanceid=1"), 400, 9003)
-        after = self.metrics()
+        # A request is counted when libmicrohttpd reports it complete, which
+        # may be just after its client read the answer: wait (bounded) for
+        # the last one, the 400, rather than read the counters once.
+        deadline = time.monotonic() + 5
+        while True:
+            after = self.metrics()
+            if (after['meetd_requests_total{status="4xx"}']
+                    > before['meetd_requests_total{status="4xx"}']
+                    or time.monotonic() > deadline):
+                break
         self.assertEqual(after["meetd_joins_total"] - before["meetd_joins_total"], 2)
         self.assertEqual(after["meetd_kickout_removals_total"]
                          - before["meetd_kickout_removals_total"], 1)
