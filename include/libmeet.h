@@ -261,17 +261,28 @@ typedef struct meet_watch_handlers {
      * 2xx), before any event, with the answer's X-TC-Trace ("" when none).
      * From then on no event for this device can be missed. */
     void (*on_open)(const char *trace_id, void *arg);
-    void *arg;                  /* passed to both */
+    void *arg;                  /* passed to each */
+    /* Optional: called when the server says why it is about to close the
+     * stream without an event (a ": end REASON" comment, docs/api.md
+     * "Device event stream"), at most once per reason line, before the
+     * close. reason is "left" (the device left), "superseded" (another
+     * stream of the device took over) or "shutdown" (meetd is stopping),
+     * or a word this libmeet does not know yet; valid only during the
+     * call. A server older than these comments never calls it: its close
+     * without an event gives no reason. Last in the struct, so that
+     * initialisers written before it still mean what they meant. */
+    void (*on_end)(const char *reason, void *arg);
 } meet_watch_handlers;
 
 /* GET /meetd/v1/events?device_token=… (unsigned: the token authorises it)
  * and calls h->on_event for each event until the server closes the stream
  * (after kicked, meeting-ended or replaced, or without an event when the
- * device left, another stream took over or meetd stops) or on_event asks
- * to stop; both are MEET_OK. There is no overall timeout, but a stream silent for 60 s (the
- * server sends a heartbeat comment every 15 s) is MEET_ETRANSPORT. A refused
- * token is MEET_EAPI. Comments, id and retry fields are ignored; a stream is
- * never reconnected, since a closed stream means the device's session is over. */
+ * device left, another stream took over or meetd stops: h->on_end hears
+ * which) or on_event asks to stop; both are MEET_OK. There is no overall
+ * timeout, but a stream silent for 60 s (the server sends a heartbeat
+ * comment every 15 s) is MEET_ETRANSPORT. A refused token is MEET_EAPI.
+ * Other comments, id and retry fields are ignored; a stream is never
+ * reconnected, since a closed stream means the device's session is over. */
 meet_rc meet_events_watch(meet_client *c, const char *device_token,
                           const meet_watch_handlers *h, meet_error *err);
 

@@ -180,8 +180,11 @@ static const meetctl_cmd meetctl_cmds[] = {
      "  4  kicked: the device was removed (the event was printed)\n"
      "  5  meeting-ended: the meeting was dismissed or cancelled\n"
      "  6  replaced: the same user joined again on this device type\n"
-     "  7  meetd closed the stream without an event: the device left, another\n"
-     "     watch took over this device's stream, or meetd is stopping\n"
+     "  9  left: the device left the meeting (no event)\n"
+     "  10 superseded: another watch took over this device's stream (no event)\n"
+     "  11 shutdown: meetd is stopping (no event)\n"
+     "  7  meetd closed the stream without an event and gave no reason it knows\n"
+     "     (a meetd older than the reasons: one of 9, 10, 11)\n"
      "  8  connection lost after the stream opened (broken, or silent for 60 s)\n"
      "  1  the token was refused, or the server could not be reached\n"
      "  2  usage error\n"
@@ -272,7 +275,7 @@ static void meetctl_main_help(FILE *f)
           "or from --profile FILE in the same format; never from the command line.\n"
           "\n"
           "Exit status: 0 success, 1 API error (or server unreachable), 2 usage error,\n"
-          "3 kickout removed nothing, 4-8 why 'device watch' ended (see its --help).\n"
+          "3 kickout removed nothing, 4-11 why 'device watch' ended (see its --help).\n"
           "'meetctl COMMAND --help' describes a command, with an example.\n",
           f);
 }

@@ -21,8 +21,12 @@
 #define MEETCTL_EXIT_KICKED 4
 #define MEETCTL_EXIT_ENDED 5    /* meeting-ended */
 #define MEETCTL_EXIT_REPLACED 6
-#define MEETCTL_EXIT_CLOSED 7   /* closed by the server without an event */
+#define MEETCTL_EXIT_CLOSED 7   /* closed by the server without an event or a reason */
 #define MEETCTL_EXIT_LOST 8     /* connection lost after the stream opened */
+/* Closed without an event, after a comment saying why (": end REASON"). */
+#define MEETCTL_EXIT_LEFT 9         /* the device left */
+#define MEETCTL_EXIT_SUPERSEDED 10  /* another stream of the device took over */
+#define MEETCTL_EXIT_SHUTDOWN 11    /* meetd is stopping */
 #define MEETCTL_HELP (-1)       /* --help was printed: exit 0 */
 
 #define MEETCTL_DEFAULT_ENDPOINT "http://127.0.0.1:8080"

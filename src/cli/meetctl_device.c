@@ -4,7 +4,8 @@
  * A watch ends only when its stream does, and never for a good reason: the
  * device's session is over, or the connection is. So its exit status says
  * which (MEETCTL_EXIT_KICKED and after, meetctl.h), and a line on stderr
- * says it in words, even when the stream ended without an event. */
+ * says it in words, even when the stream ended without an event: meetd
+ * then names the case in an end comment first (libmeet's on_end). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,10 +157,27 @@ static const struct {
 };
 #define MEETCTL_NFINAL (sizeof meetctl_final_events / sizeof meetctl_final_events[0])
 
+/* The reasons meetd gives before it ends a stream without an event. */
+static const struct {
+    const char *reason;
+    int status;
+    const char *why;
+} meetctl_end_reasons[] = {
+    {"left", MEETCTL_EXIT_LEFT, "the device left the meeting (left)"},
+    {"superseded", MEETCTL_EXIT_SUPERSEDED,
+     "another watch took over this device's stream (superseded)"},
+    {"shutdown", MEETCTL_EXIT_SHUTDOWN, "meetd is stopping (shutdown)"},
+};
+#define MEETCTL_NEND (sizeof meetctl_end_reasons / sizeof meetctl_end_reasons[0])
+#define MEETCTL_END_MAX 64
+
 typedef struct meetctl_watch {
     const meetctl_ctx *ctx;
     bool opened;        /* the server accepted the stream */
     int final;          /* index into meetctl_final_events of the last one seen; -1 none */
+    /* The last end reason heard ("" none); a longer one is cut, but only a
+     * known one, well within, picks an exit status. */
+    char end[MEETCTL_END_MAX];
 } meetctl_watch;
 
 /* One event a line, flushed at once: whoever reads the pipe sees it as it
@@ -187,6 +205,12 @@ static int meetctl_print_event(const char *event, const char *data, void *arg)
     return 0;
 }
 
+static void meetctl_watch_ending(const char *reason, void *arg)
+{
+    meetctl_watch *w = arg;
+    snprintf(w->end, sizeof w->end, "%s", reason);
+}
+
 /* Said on stderr, so that stdout stays the events alone: from here on no
  * event of this device is missed. */
 static void meetctl_watch_opened(const char *trace_id, void *arg)
@@ -201,8 +225,9 @@ static void meetctl_watch_opened(const char *trace_id, void *arg)
 }
 
 /* The exit status and stderr line of a watch whose stream was accepted. A
- * final event wins over how the connection then ended: it already says why
- * the session is over. */
+ * final event, or else the reason meetd gave for ending without one, wins
+ * over how the connection then ended: it already says why the session is
+ * over. */
 static int meetctl_watch_end(meetctl_ctx *ctx, const meetctl_watch *w, meet_rc r,
                              const meet_error *err)
 {
@@ -210,13 +235,27 @@ static int meetctl_watch_end(meetctl_ctx *ctx, const meetctl_watch *w, meet_rc r
         fprintf(stderr, "%s: stream ended: %s\n", ctx->name, meetctl_final_events[w->final].why);
         return meetctl_final_events[w->final].status;
     }
-    if (r == MEET_OK) {
-        /* meetd ends a stream without an event in these three cases alone
-         * (docs/api.md "Device event stream"); the client cannot tell them
-         * apart, so it names all three. */
-        fprintf(stderr, "%s: stream ended: meetd closed it without an event (the device left, "
-                        "another watch took over this device's stream, or meetd is stopping)\n",
-                ctx->name);
+    for (size_t i = 0; i < MEETCTL_NEND; i++) {
+        if (strcmp(w->end, meetctl_end_reasons[i].reason) == 0) {
+            fprintf(stderr, "%s: stream ended: %s\n", ctx->name, meetctl_end_reasons[i].why);
+            return meetctl_end_reasons[i].status;
+        }
+    }
+    if (r == MEET_OK || w->end[0] != '\0') {
+        /* A meetd older than the end comments, or a reason newer than this
+         * meetctl: the three cases (docs/api.md "Device event stream") are
+         * named together, or the server's word is passed on. */
+        if (w->end[0] != '\0') {
+            char *why = meetctl_clean(w->end);
+            fprintf(stderr, "%s: stream ended: meetd closed it without an event (%s)\n",
+                    ctx->name, why != NULL ? why : "");
+            free(why);
+        } else {
+            fprintf(stderr, "%s: stream ended: meetd closed it without an event or a reason "
+                            "(the device left, another watch took over this device's stream, "
+                            "or meetd is stopping)\n",
+                    ctx->name);
+        }
         return MEETCTL_EXIT_CLOSED;
     }
     if (r == MEET_ETRANSPORT) {
@@ -244,9 +283,9 @@ int meetctl_device_watch(meetctl_ctx *ctx, int argc, char **argv)
     if (rc != 0)
         return rc;
     meet_error err;
-    meetctl_watch w = {.ctx = ctx, .opened = false, .final = -1};
+    meetctl_watch w = {.ctx = ctx, .opened = false, .final = -1, .end = ""};
     meet_watch_handlers h = {.on_event = meetctl_print_event, .on_open = meetctl_watch_opened,
-                             .arg = &w};
+                             .arg = &w, .on_end = meetctl_watch_ending};
     meet_rc r = meet_events_watch(c, token, &h, &err);
     /* Not accepted (a refused token, no server): an error like any command's. */
     if (!w.opened)

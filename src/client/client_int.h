@@ -92,13 +92,15 @@ typedef struct meet_sse {
     bool have_data;
     bool skip_lf;           /* the last byte was CR: a following LF ends nothing */
     meet_event_fn fn;
+    void (*end_fn)(const char *reason, void *arg);   /* optional; set after init */
     void *arg;
 } meet_sse;
 
 #define MEET_SSE_LINE_MAX (1u << 20)
 
 void meet_sse_init(meet_sse *p, meet_event_fn fn, void *arg);
-/* Feeds bytes; calls fn for each complete event. Returns 0 to go on, 1 when
+/* Feeds bytes; calls fn for each complete event, and end_fn (when set) for
+ * each ": end REASON" comment, with REASON. Returns 0 to go on, 1 when
  * fn asked to stop, -1 when out of memory or a line exceeds MEET_SSE_LINE_MAX. */
 int meet_sse_feed(meet_sse *p, const char *buf, size_t n);
 void meet_sse_release(meet_sse *p);

@@ -91,12 +91,34 @@ static int meet_sse_field(meet_sse *p, const char *line, size_t len)
     return 0;
 }
 
+/* A comment is a heartbeat, or says why the server is about to close the
+ * stream without an event: ": end REASON" (docs/api.md "Device event
+ * stream"). Other clients skip it like any comment. */
+static int meet_sse_comment(meet_sse *p)
+{
+    static const char end[] = "end ";
+    const char *text = p->line + 1;
+    size_t len = p->line_len - 1;
+    if (len > 0 && text[0] == ' ') {
+        text++;
+        len--;
+    }
+    if (p->end_fn == NULL || len <= sizeof end - 1 || memcmp(text, end, sizeof end - 1) != 0)
+        return 0;
+    char *reason = strndup(text + sizeof end - 1, len - (sizeof end - 1));
+    if (reason == NULL)
+        return -1;
+    p->end_fn(reason, p->arg);
+    free(reason);
+    return 0;
+}
+
 static int meet_sse_line(meet_sse *p)
 {
     if (p->line_len == 0)
         return meet_sse_dispatch(p);
     if (p->line[0] == ':')
-        return 0;   /* a comment: the server's heartbeat */
+        return meet_sse_comment(p);
     return meet_sse_field(p, p->line, p->line_len);
 }
 
@@ -206,6 +228,7 @@ meet_rc meet_events_watch(meet_client *c, const char *device_token,
     static const char *const accept[] = {"Accept: text/event-stream", NULL};
     meet_watch w = {.h = h};
     meet_sse_init(&w.sse, h->on_event, h->arg);
+    w.sse.end_fn = h->on_end;
     meet_call call = {.method = "GET", .uri = uri, .headers = accept, .sign = false,
                       .stream = true, .sink = meet_watch_sink, .sink_arg = &w,
                       .on_head = meet_watch_opened};

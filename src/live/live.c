@@ -11,7 +11,19 @@
  * was removed still hears why), and since when its stream has been gone
  * (for the presence grace period). Per app it counts the open streams
  * (live_app), for the per-app cap; a stream is admitted under the hub lock,
- * so two opening at once cannot both take the last place (live_admit). */
+ * so two opening at once cannot both take the last place (live_admit).
+ *
+ * A stream ends after one of the three events (kicked, replaced,
+ * meeting-ended), or without an event in three cases a client could not
+ * tell apart from the close alone: its device left, a second stream of the
+ * device took over, meetd is stopping. Before such a close the stream gets a
+ * comment naming the case (LIVE_END_*): SSE clients skip comments, so the
+ * event set stays what docs/api.md promised, and a client that looks
+ * (libmeet's on_end, meetctl's exit status) knows why. A leave's comment is
+ * its device's final text, kept like an event's for a stream that opens
+ * just after. At stop the hub waits, bounded, for the streams it ended to
+ * be sent before the server stops: libmicrohttpd would cut them
+ * (live_hub_shutdown). */
 #include <assert.h>
 #include "live/live.h"
 
@@ -38,6 +50,16 @@
 #define LIVE_FINAL_KEEP_MS 5000
 #define LIVE_TICK_MS 1000
 #define LIVE_APP_BUCKETS 256       /* apps with open streams; chained */
+/* How long live_hub_shutdown waits for the streams it ended to be sent:
+ * their last bytes are a few dozen, so only a client that stopped reading
+ * holds it that long. */
+#define LIVE_STOP_DRAIN_MS 2000
+
+/* The comments that end a stream without an event (docs/api.md "Device
+ * event stream"; src/client/events.c reads them). */
+#define LIVE_END_LEFT ": end left\n\n"
+#define LIVE_END_SUPERSEDED ": end superseded\n\n"
+#define LIVE_END_SHUTDOWN ": end shutdown\n\n"
 
 typedef struct live_dev live_dev;
 
@@ -65,7 +87,7 @@ struct live_stream {
 struct live_dev {
     int64_t device_no;
     live_stream *stream;
-    char *final;                   /* final event text ("" = end without event) */
+    char *final;                   /* final text: an event, or LIVE_END_LEFT */
     int64_t final_until_ms;
     int64_t gone_since_ms;         /* 0: no grace period running */
     live_dev *next;                /* hash chain */
@@ -88,6 +110,7 @@ struct live_dev {
 struct live_hub {
     pthread_mutex_t lock;
     pthread_cond_t tick;
+    pthread_cond_t drained;        /* at stop: a stream with a connection closed */
     pthread_t timer;
     bool timer_started;
     bool stopping;
@@ -100,6 +123,7 @@ struct live_hub {
     live_dev *watch_head;
     live_dev *fifo_head, *fifo_tail;
     size_t n_streams;
+    size_t n_attached;             /* of them, those given a connection */
     live_app *apps[LIVE_APP_BUCKETS];
     int64_t next_heartbeat_ms;
 };
@@ -254,12 +278,14 @@ static void live_wake(live_stream *s)
     }
 }
 
-/* Sends text (may be "") and ends the stream after it. */
+/* Sends text (an event or a LIVE_END_* comment) and ends the stream after it. */
 static void live_end_stream(live_stream *s, const char *text, bool final)
 {
     if (s->closing)
         return;
-    if (text[0] != '\0' && live_append(s, text) != 0)
+    /* Without it the stream still ends: the client hears a close with no
+     * reason, as from a meetd older than the end comments. */
+    if (live_append(s, text) != 0)
         log_error("live: out of memory queuing an event for device %lld",
                   (long long)s->device_no);
     s->closing = true;
@@ -282,7 +308,8 @@ static char *live_event_text(const char *name, json_t *data)
     return text;
 }
 
-/* The device is gone: tell its stream, or keep the news for a late one. */
+/* The device is gone: tell its stream, or keep the news for a late one.
+ * text is an event or LIVE_END_LEFT; the hub owns it from here. */
 static void live_final(live_hub *h, int64_t device_no, char *text)
 {
     if (text == NULL) {
@@ -333,7 +360,7 @@ void live_meeting_ended(live_hub *h, int64_t device_no, int64_t time)
 
 void live_left(live_hub *h, int64_t device_no)
 {
-    live_final(h, device_no, strdup(""));
+    live_final(h, device_no, strdup(LIVE_END_LEFT));
 }
 
 /* ---- the HTTP side ------------------------------------------------------- */
@@ -434,7 +461,7 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
         live_end_stream(s, d->final, true);
     } else {
         if (d->stream != NULL)
-            live_end_stream(d->stream, "", false);   /* one stream per device */
+            live_end_stream(d->stream, LIVE_END_SUPERSEDED, false);   /* one stream per device */
         d->stream = s;
         d->gone_since_ms = 0;
         live_watch(h, d);
@@ -465,6 +492,8 @@ void live_stream_limits(const live_hub *h, unsigned *max_streams, unsigned *per_
 void live_stream_attach(live_stream *s, struct MHD_Connection *conn)
 {
     pthread_mutex_lock(&s->hub->lock);
+    if (s->conn == NULL && conn != NULL)
+        s->hub->n_attached++;
     s->conn = conn;
     pthread_mutex_unlock(&s->hub->lock);
 }
@@ -506,6 +535,8 @@ void live_stream_close(live_stream *s)
     }
     live_app_release(h, s->app);
     h->n_streams--;
+    if (s->conn != NULL && --h->n_attached == 0 && h->stopping)
+        pthread_cond_broadcast(&h->drained);
     pthread_mutex_unlock(&h->lock);
     free(s->buf);
     free(s);
@@ -683,8 +714,12 @@ int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     bool lock_ok = pthread_mutex_init(&h->lock, NULL) == 0;
     bool tick_ok = pthread_cond_init(&h->tick, &ca) == 0;
+    bool drained_ok = pthread_cond_init(&h->drained, &ca) == 0;
     pthread_condattr_destroy(&ca);
-    if (!lock_ok || !tick_ok || pthread_create(&h->timer, NULL, live_timer, h) != 0) {
+    if (!lock_ok || !tick_ok || !drained_ok ||
+        pthread_create(&h->timer, NULL, live_timer, h) != 0) {
+        if (drained_ok)
+            pthread_cond_destroy(&h->drained);
         if (tick_ok)
             pthread_cond_destroy(&h->tick);
         if (lock_ok)
@@ -706,8 +741,25 @@ void live_hub_shutdown(live_hub *h)
     h->stopping = true;
     for (live_dev *d = h->watch_head; d != NULL; d = d->wnext)
         if (d->stream != NULL)
-            live_end_stream(d->stream, "", false);
+            live_end_stream(d->stream, LIVE_END_SHUTDOWN, false);
     pthread_cond_signal(&h->tick);
+    /* libmicrohttpd, once told to stop, cuts its connections whatever they
+     * still had to send: wait (bounded) until every stream has sent its end
+     * comment and closed, so that clients hear why and see a clean end. */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += LIVE_STOP_DRAIN_MS / 1000;
+    until.tv_nsec += (LIVE_STOP_DRAIN_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (h->n_attached > 0)
+        if (pthread_cond_timedwait(&h->drained, &h->lock, &until) == ETIMEDOUT) {
+            log_error("live: %zu event streams not closed %d ms after the stop; cut",
+                      h->n_attached, LIVE_STOP_DRAIN_MS);
+            break;
+        }
     pthread_mutex_unlock(&h->lock);
     if (h->timer_started) {
         pthread_join(h->timer, NULL);
@@ -738,6 +790,7 @@ void live_hub_free(live_hub *h)
             free(a);
         }
     }
+    pthread_cond_destroy(&h->drained);
     pthread_cond_destroy(&h->tick);
     pthread_mutex_destroy(&h->lock);
     free(h);

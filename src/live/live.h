@@ -57,7 +57,8 @@ void live_kicked(live_hub *h, int64_t device_no, const char *reason, bool allow_
                  const char *operator_ms_open_id, int operator_instanceid, int64_t time);
 void live_replaced(live_hub *h, int64_t device_no, int64_t time);
 void live_meeting_ended(live_hub *h, int64_t device_no, int64_t time);
-/* The device left by itself: its stream ends without an event. */
+/* The device left by itself: its stream ends without an event, after the
+ * comment ": end left". */
 void live_left(live_hub *h, int64_t device_no);
 
 /* ---- streams: used by the HTTP layer ------------------------------------ */

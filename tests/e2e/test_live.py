@@ -34,6 +34,31 @@ def read_until_comment(stream):
     stream._buf = ""
 
 
+def read_to_end(stream):
+    """The raw text of the stream from here to its end (the server's close)."""
+    text = stream._buf
+    stream._buf = ""
+    while True:
+        try:
+            chunk = stream.resp.read1(4096)
+        except (socket.timeout, TimeoutError):
+            raise AssertionError("stream not closed within %s s; got %r" % (h.DEADLINE, text))
+        except (http.client.IncompleteRead, ConnectionResetError):
+            raise AssertionError("stream cut, not closed; got %r" % text)
+        if not chunk:
+            return text
+        text += chunk.decode("utf-8").replace("\r\n", "\n")
+
+
+def assert_ends_with_reason(test, stream, reason):
+    """The stream carries no event and closes right after ": end REASON"."""
+    text = read_to_end(stream)
+    test.assertTrue(text.endswith("\n: end %s\n\n" % reason) or
+                    text == ": end %s\n\n" % reason, text)
+    test.assertEqual(text.count(": end "), 1, text)
+    test.assertNotIn("event:", text)
+
+
 class StreamTest(MeetdCase):
     # One-second heartbeats keep these tests quick; production uses 15 s.
     server_args = ("--heartbeat", "1")
@@ -121,6 +146,24 @@ class StreamTest(MeetdCase):
         s = self.events(bob)
         self.assert_ok(self.leave(mid, bob))
         self.assertIsNone(s.next_event())
+
+    def test_leave_says_why_before_the_close(self):
+        mid, alice, bob, carol = self.scene()
+        s = self.events(bob)
+        self.assert_ok(self.leave(mid, bob))
+        assert_ends_with_reason(self, s, "left")
+
+    def test_second_stream_says_why_the_first_ends(self):
+        mid, alice, bob, carol = self.scene()
+        first = self.events(bob)
+        second = self.events(bob)
+        self.assertEqual(second.status, 200)
+        assert_ends_with_reason(self, first, "superseded")
+        # The second carries no end comment of its own: it hears the kick.
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)]))
+        text = read_to_end(second)
+        self.assertIn("event: kicked\n", text)
+        self.assertNotIn(": end ", text)
 
     def test_second_stream_of_a_device_replaces_the_first(self):
         mid, alice, bob, carol = self.scene()
@@ -332,6 +375,15 @@ class ShutdownTest(MeetdCase):
         self.server.stop()       # fails the test on a non-zero exit or sanitizer report
         for s in streams:
             self.assertIsNone(s.next_event())
+
+    def test_sigterm_says_why_before_the_close(self):
+        mid = self.new_meeting("alice")
+        streams = [self.events(self.join(mid, "u%d" % i, 2)) for i in range(3)]
+        self.assertTrue(all(s.status == 200 for s in streams))
+        self.server.proc.send_signal(signal.SIGTERM)
+        for s in streams:
+            assert_ends_with_reason(self, s, "shutdown")
+        self.server.stop()       # exit 0, no sanitizer report
 
 
 if __name__ == "__main__":

@@ -216,12 +216,13 @@ class HelpTest(unittest.TestCase):
     def test_exit_status_table(self):
         # --help and docs/meetctl.md give every status meetctl uses.
         top = run_ctl(["--help"], ctl_env()).stdout
-        self.assertIn("3 kickout removed nothing, 4-8 why 'device watch' ended", top)
+        self.assertIn("3 kickout removed nothing, 4-11 why 'device watch' ended", top)
         watch = run_ctl(["device", "watch", "--help"], ctl_env()).stdout
         for code, what in ((4, "kicked"), (5, "meeting-ended"), (6, "replaced"),
                            (7, "meetd closed the stream without an event"),
-                           (8, "connection lost")):
-            self.assertRegex(watch, r"(?m)^  %d  %s" % (code, re.escape(what)))
+                           (8, "connection lost"), (9, "left"), (10, "superseded"),
+                           (11, "shutdown")):
+            self.assertRegex(watch, r"(?m)^  %-2d %s" % (code, re.escape(what)))
             doc_matches(self, r"^\| %d \| device watch: %s" % (code, re.escape(what)),
                         "docs/meetctl.md")
         doc_matches(self, r"^\| 3 \| kickout: no target was removed", "docs/meetctl.md")
@@ -868,7 +869,7 @@ class FakeEvents:
 
             def do_GET(self):
                 outer.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                if self.path.endswith("=quiet") or self.path.endswith("=broken"):
+                if self.path.endswith(("=quiet", "=broken", "=unknown-end")):
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.send_header("Transfer-Encoding", "chunked")
@@ -876,8 +877,10 @@ class FakeEvents:
                     first = b": heartbeat\n\n"
                     if self.path.endswith("=quiet"):
                         first += b"event: notice\ndata: {}\n\n"
+                    elif self.path.endswith("=unknown-end"):
+                        first += b": end maintenance\n\n"    # a reason newer than meetctl
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(first), first))
-                    if self.path.endswith("=quiet"):
+                    if not self.path.endswith("=broken"):
                         self.wfile.write(b"0\r\n\r\n")        # the chunked end
                     else:
                         self.wfile.write(b"40\r\nevent: kic")   # a chunk cut short
@@ -963,15 +966,24 @@ class WatchFakeServerTest(unittest.TestCase):
         self.assertEqual(rc, 5, err)
 
     def test_closed_without_an_event(self):
-        # A heartbeat, an event that ends nothing, then a clean end of stream.
+        # A heartbeat, an event that ends nothing, then a clean end of stream
+        # with no end comment (a meetd older than them): 7, all three named.
         w = self.watch("quiet")
         w.wait_connected()
         self.assertEqual(w.out.next(), "notice {}")
         rc, err = w.finish()
         self.assertEqual(rc, 7, err)
-        self.assertIn("stream ended: meetd closed it without an event (the device left, "
-                      "another watch took over this device's stream, or meetd is stopping)",
-                      err)
+        self.assertIn("stream ended: meetd closed it without an event or a reason (the device "
+                      "left, another watch took over this device's stream, or meetd is "
+                      "stopping)", err)
+
+    def test_end_reason_this_meetctl_does_not_know(self):
+        w = self.watch("unknown-end")
+        w.wait_connected()
+        rc, err = w.finish()
+        self.assertEqual(rc, 7, err)
+        self.assertIn("stream ended: meetd closed it without an event (maintenance)", err)
+        self.assertEqual(w.out.rest(), [], "a comment is not an event")
 
     def test_connection_lost(self):
         # The stream breaks in the middle of a chunk: not an end the server chose.
@@ -1048,8 +1060,8 @@ class WatchMeetdTest(MeetctlCase):
         w = self.watch(bob)
         self.ok("device", "leave", mid, "ms:%s/2" % bob["ms_open_id"])
         rc, err = w.finish()
-        self.assertEqual(rc, 7, err)
-        self.assertIn("stream ended: meetd closed it without an event (the device left", err)
+        self.assertEqual(rc, 9, err)
+        self.assertIn("stream ended: the device left the meeting (left)", err)
         self.assertEqual(w.out.rest(), [], "a leave sends no event")
 
     def test_another_watch_takes_over(self):
@@ -1058,8 +1070,9 @@ class WatchMeetdTest(MeetctlCase):
         first = self.watch(bob)
         second = self.watch(bob)
         rc, err = first.finish()
-        self.assertEqual(rc, 7, err)
-        self.assertIn("another watch took over this device's stream", err)
+        self.assertEqual(rc, 10, err)
+        self.assertIn("stream ended: another watch took over this device's stream (superseded)",
+                      err)
         # The second stream is the device's now: it hears the kickout.
         self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(bob)]))
         self.assertTrue(second.out.next().startswith("kicked {"))
@@ -1095,8 +1108,8 @@ class WatchServerGoneTest(MeetctlCase):
         w = self.watch_bob()
         self.server.stop()
         rc, err = w.finish()
-        self.assertEqual(rc, 7, err)
-        self.assertIn("or meetd is stopping", err)
+        self.assertEqual(rc, 11, err)
+        self.assertIn("stream ended: meetd is stopping (shutdown)", err)
 
     def test_meetd_killed(self):
         w = self.watch_bob()

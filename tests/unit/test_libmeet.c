@@ -484,6 +484,60 @@ static void test_sse_stop(void **state)
     assert_int_equal(s.count, 1);
 }
 
+/* The comments meetd sends before it closes a stream without an event
+ * (docs/api.md "Device event stream"): reported by end_fn, whatever the
+ * line ending or where the bytes are cut; other comments, and comments
+ * that only look alike, are not. */
+static void collect_end(const char *reason, void *arg)
+{
+    events_seen *s = arg;
+    size_t n = strlen(s->text);
+    snprintf(s->text + n, sizeof s->text - n, "end(%s);", reason);
+}
+
+static const char SSE_END_TEXT[] =
+    ": meetd event stream\n\n"
+    ":\r\n\r\n"
+    ": endless\n"                   /* not "end " */
+    ": end\n"                       /* no reason */
+    ": end \n"                      /* an empty one */
+    "end: left\n"                   /* a field, not a comment */
+    "event: notice\n"
+    "data: x\n\n"
+    ": ending soon\n\n"
+    ": end superseded\r\n\r\n"
+    ":end shutdown\r"               /* no space after the colon, CR alone */
+    "\r"
+    ": end left\n\n"
+    ": end some new reason\n\n";   /* passed on as it is */
+
+static const char SSE_END_EXPECTED[] =
+    "notice=x;end(superseded);end(shutdown);end(left);end(some new reason);";
+
+static void test_sse_end_comments(void **state)
+{
+    size_t n = strlen(SSE_END_TEXT);
+    for (size_t cut = 0; cut <= n; cut++) {
+        events_seen s = {.count = 0};
+        meet_sse p;
+        meet_sse_init(&p, collect_event, &s);
+        p.end_fn = collect_end;
+        assert_int_equal(meet_sse_feed(&p, SSE_END_TEXT, cut), 0);
+        assert_int_equal(meet_sse_feed(&p, SSE_END_TEXT + cut, n - cut), 0);
+        meet_sse_release(&p);
+        if (strcmp(s.text, SSE_END_EXPECTED) != 0)
+            fail_msg("split at %zu: %s", cut, s.text);
+        assert_int_equal(s.count, 1);
+    }
+    /* Without end_fn (meet_sse_init's default) they are comments like any. */
+    events_seen s = {.count = 0};
+    meet_sse p;
+    meet_sse_init(&p, collect_event, &s);
+    assert_int_equal(meet_sse_feed(&p, SSE_END_TEXT, n), 0);
+    meet_sse_release(&p);
+    assert_string_equal(s.text, "notice=x;");
+}
+
 /* ---- a loopback HTTP server ----------------------------------------------------------------- */
 
 #define MAX_CONNS 1024
@@ -539,8 +593,10 @@ static void respond(int fd, int status, const char *type, const char *trace, con
     send_all(fd, body, strlen(body));
 }
 
+/* The end comment after events is not what meetd sends (none follows an
+ * event), but libmeet passes on what comes, in order. */
 static const char SSE_STREAM[] = ": hi\n\nevent: kicked\ndata: {\"reason\":\"r\"}\n\n"
-                                 "event: meeting-ended\ndata: {}\n\n";
+                                 "event: meeting-ended\ndata: {}\n\n: end shutdown\n\n";
 
 /* The answer depends on the URI only. */
 static bool answer(int fd, const fake_req *r, size_t n)
@@ -1005,9 +1061,10 @@ static void test_wire_events(void **state)
     meet_client *c = server_client("", NULL);
     events_seen s = {.count = 0};
     meet_error err;
-    meet_watch_handlers h = {.on_event = collect_event, .on_open = note_open, .arg = &s};
+    meet_watch_handlers h = {.on_event = collect_event, .on_open = note_open, .arg = &s,
+                             .on_end = collect_end};
     assert_int_equal(meet_events_watch(c, "good", &h, &err), MEET_OK);
-    assert_string_equal(s.text, "open;kicked={\"reason\":\"r\"};meeting-ended={};");
+    assert_string_equal(s.text, "open;kicked={\"reason\":\"r\"};meeting-ended={};end(shutdown);");
     fake_req *r = last_request();
     char v[128];
     assert_null(header_of(r, "X-TC-Signature", v, sizeof v));
@@ -1086,6 +1143,7 @@ int main(void)
         cmocka_unit_test(test_sse_whole),
         cmocka_unit_test(test_sse_split_everywhere),
         cmocka_unit_test(test_sse_stop),
+        cmocka_unit_test(test_sse_end_comments),
         cmocka_unit_test(test_wire_post_headers),
         cmocka_unit_test(test_wire_get_escaped_query),
         cmocka_unit_test(test_wire_kickout_prefer),
