@@ -814,8 +814,9 @@ static void test_wire_participants_current_form(void **state)
     assert_int_equal(meet_participants(c, "123", &q, &out, &err), MEET_OK);
     json_decref(out);
     assert_string_equal(last_request()->method, "GET");
-    assert_string_equal(last_request()->uri, "/v1/meetings/123/participants?"
-                                             "operator_id=%E5%BC%A0%20%E4%B8%89&operator_id_type=1");
+    assert_string_equal(last_request()->uri,
+                        "/v1/meetings/123/participants?"
+                        "operator_id=%E5%BC%A0%20%E4%B8%89&operator_id_type=1");
     assert_int_equal(last_request()->body_len, 0);
     assert_signed(last_request());
 
