@@ -46,11 +46,11 @@ class SdkCase(MeetdCase):
         return self.sdk_get("/v1/meetings/%s/participants" % mid, params, client)
 
     def realtime(self, mid, operator="alice", page="1", page_size="20",
-                 path="real-time-participants", sub=None):
+                 path="real-time-participants", sub=None, client=None):
         params = [] if sub is None else [("sub_meeting_id", sub)]
         params += [("operator_id", operator), ("operator_id_type", "1"),
                    ("page", page), ("page_size", page_size)]
-        return self.sdk_get("/v1/meetings/%s/%s" % (mid, path), params)
+        return self.sdk_get("/v1/meetings/%s/%s" % (mid, path), params, client)
 
     def cohost_body(self, op_id, op_type, op_inst, target, target_inst, action=True):
         # V1RealControlMeetingsMeetingIdCohostsPutRequest's order:
@@ -320,6 +320,10 @@ class RealtimeFidelityTest(SdkCase):
                 self.assert_error(self.sdk_get(path, params), 400, 190004, contains=contains)
         self.assert_error(self.realtime(mid, "bob"), 403, 9042)
         self.assert_error(self.realtime("1" * 19), 400, 9003)
+        # Another app's meeting does not exist for this one, whatever the operator.
+        other = self.server.client(self.server.create_app())
+        self.assert_error(self.realtime(mid, client=other), 400, 9003)
+        self.assert_error(self.plist(mid, client=other), 400, 9003)
 
     def test_before_anyone_joins(self):
         mid = self.new_meeting("alice")
