@@ -201,10 +201,39 @@ meet_rc meet_meeting_dismiss(meet_client *c, const char *meeting_id, const json_
                              json_t **out, meet_error *err);
 
 /* GET /v1/meetings/{meeting_id}/participants?userid=…[&sub_meeting_id=…]
- * [&pos=…][&size=…]. sub_meeting_id NULL, pos or size negative: not sent. */
+ * [&pos=…][&size=…]: the older form (meet_participants sends the current
+ * one). sub_meeting_id NULL, pos or size negative: not sent. */
 meet_rc meet_meeting_participants(meet_client *c, const char *meeting_id, const char *userid,
                                   const char *sub_meeting_id, long pos, long size,
                                   json_t **out, meet_error *err);
+
+/* A participants request in Tencent's current form. The operator is
+ * operator_id with operator_id_type (1 userid: the type meetd serves for
+ * these lists; 0 is taken as 1). NULL strings and negative numbers are not
+ * sent. */
+typedef struct meet_participants_query {
+    const char *operator_id;
+    int operator_id_type;
+    const char *sub_meeting_id;
+    long pos, size;                 /* participants: size 1..100 */
+    long start_time, end_time;      /* participants: join-time filter, Unix seconds */
+    long page, page_size;           /* real-time: page from 1, page_size 1..50 */
+} meet_participants_query;
+
+/* An empty query: nothing optional sent, operator_id_type 1. */
+void meet_participants_query_init(meet_participants_query *q);
+
+/* GET /v1/meetings/{meeting_id}/participants?[sub_meeting_id=…&]operator_id=…
+ * &operator_id_type=…[&pos=…][&size=…][&start_time=…][&end_time=…], in the
+ * order the official SDKs send them. */
+meet_rc meet_participants(meet_client *c, const char *meeting_id,
+                          const meet_participants_query *q, json_t **out, meet_error *err);
+
+/* GET /v1/meetings/{meeting_id}/real_time_participants?[sub_meeting_id=…&]
+ * operator_id=…&operator_id_type=…&page=…&page_size=…: the devices present now. */
+meet_rc meet_realtime_participants(meet_client *c, const char *meeting_id,
+                                   const meet_participants_query *q, json_t **out,
+                                   meet_error *err);
 
 /* PUT /v1/real-control/meetings/{meeting_id}/kickout. body: {operator_id,
  * operator_id_type | uuid, instanceid, allow_rejoin, reason?, users[]}.

@@ -174,6 +174,7 @@ void api_meeting_get(api_call *c);
 void api_meeting_cancel(api_call *c);
 void api_meeting_dismiss(api_call *c);
 void api_participants(api_call *c);
+void api_realtime_participants(api_call *c);
 void api_kickout(api_call *c);
 void api_cohosts(api_call *c);
 void api_join(api_call *c);

@@ -1,6 +1,15 @@
 /* GET /v1/meetings/{meetingId}/participants: a page of a meeting's (or an
  * occurrence's) device sessions in join order, read and encoded in one
- * read transaction. */
+ * read transaction.
+ * GET /v1/meetings/{meetingId}/real_time_participants (and the SDK's
+ * spelling, real-time-participants): the devices present now, paged from 1.
+ *
+ * Both name their operator by userid (operator_id with operator_id_type 1;
+ * the history list also takes the older ?userid=), and both admit the
+ * creator, a host or a co-host (core_viewer_admit). Each row carries the
+ * fields of Tencent's participant model that meetd knows; the rest (ip,
+ * location, network, client version, microphone, camera, screen share,
+ * phone hash, open_id, webinar role) are left out, never guessed. */
 #include "api/api.h"
 
 #include <openssl/evp.h>
@@ -8,12 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Tencent's documented largest span of a join-time filter. */
+#define API_SPAN_MAX (31 * 86400)
+/* instanceid 0: joined by telephone (PSTN). */
+#define API_INSTANCE_PSTN 0
+
 typedef struct api_plist {
     api_call *c;
     int64_t meeting_id;
     const char *userid;
     int64_t pos;
     int size;
+    bool span;                 /* start_time/end_time given */
+    int64_t from, to;
+    bool now_only;             /* real-time: present devices */
     core_meeting m;
     json_t *rows;
     int64_t total;
@@ -31,6 +48,15 @@ static json_t *api_base64_json(const char *s)
     return v;
 }
 
+/* Tencent's join_type: 0 an ordinary PSTN caller, 1 an ordinary VoIP user;
+ * its other values (screen-cast companions, the Linux SDK, companion PSTN
+ * lines) are kinds of join meetd does not have. A device that joined as
+ * instanceid 0 dialled in; every other joined over the network. */
+static int api_join_type(int instanceid)
+{
+    return instanceid == API_INSTANCE_PSTN ? 0 : 1;
+}
+
 static int api_plist_row(const core_device *d, const core_user *u, void *arg)
 {
     api_plist *p = arg;
@@ -40,14 +66,20 @@ static int api_plist_row(const core_device *d, const core_user *u, void *arg)
     json_t *row = json_object();
     if (row == NULL)
         return 1;
-    int bad = json_object_set_new_nocheck(row, "userid", json_string(u->userid)) |
+    int bad = json_object_set_new_nocheck(row, "ms_open_id", json_string(u->ms_open_id)) |
               json_object_set_new_nocheck(row, "uuid", json_string(u->uuid)) |
-              json_object_set_new_nocheck(row, "ms_open_id", json_string(u->ms_open_id)) |
               json_object_set_new_nocheck(row, "user_name", api_base64_json(u->nick_name)) |
               json_object_set_new_nocheck(row, "instanceid", json_integer(d->instanceid)) |
               json_object_set_new_nocheck(row, "join_time", api_time_json(d->join_time)) |
+              json_object_set_new_nocheck(row, "join_type",
+                                          json_integer(api_join_type(d->instanceid))) |
               json_object_set_new_nocheck(row, "user_role",
-                                          json_integer(core_user_role(&p->m, u)));
+                                          json_integer(core_user_role(&p->m, u))) |
+              json_object_set_new_nocheck(row, "is_enterprise_user",
+                                          json_boolean(u->userid[0] != '\0'));
+    /* Guests have no userid: absent rather than "". */
+    if (u->userid[0])
+        bad |= json_object_set_new_nocheck(row, "userid", json_string(u->userid));
     if (u->guest_id[0])
         bad |= json_object_set_new_nocheck(row, "guest_id", json_string(u->guest_id));
     if (d->left_time != 0)
@@ -57,6 +89,63 @@ static int api_plist_row(const core_device *d, const core_user *u, void *arg)
         return 1;
     }
     return json_array_append_new(p->rows, row) != 0;
+}
+
+/* The operator: operator_id with operator_id_type 1 (userid); with legacy,
+ * the older ?userid= too (operator_id wins when both are given). */
+static meetd_err api_plist_operator(api_call *c, bool legacy, const char **userid)
+{
+    const char *id = c->query(c->io, "operator_id");
+    const char *type = c->query(c->io, "operator_id_type");
+    if (id == NULL && legacy) {
+        id = c->query(c->io, "userid");
+        type = "1";
+        if (id == NULL)
+            return api_fail(c, ME_INVALID,
+                            "operator_id with operator_id_type (or the older userid) is required");
+    }
+    if (id == NULL || type == NULL || *type == '\0')
+        return api_fail(c, ME_INVALID, "operator_id and operator_id_type are required");
+    if (strcmp(type, "2") == 0)
+        return api_fail(c, ME_INVALID,
+                        "operator_id_type 2 (open_id) is only for OAuth2.0 apps, which this API "
+                        "does not support");
+    if (strcmp(type, "3") == 0)
+        return api_fail(c, ME_INVALID,
+                        "operator_id_type 3 (rooms_id) names a Rooms account, which meetd does "
+                        "not have: name the operator by userid (1)");
+    if (strcmp(type, "1") != 0)
+        return api_fail(c, ME_INVALID, "operator_id_type must be 1 (userid)");
+    if (!core_id_valid(id))
+        return api_fail(c, ME_INVALID, "operator_id must be a userid of 1..%d bytes of UTF-8",
+                        CORE_ID_MAX);
+    *userid = id;
+    return ME_OK;
+}
+
+/* start_time/end_time: join-time filter as Tencent documents it. Either
+ * alone defaults the other (end: now; start: 31 days before now); the span
+ * is at most 31 days. Neither: no filter. */
+static meetd_err api_plist_span(api_call *c, api_plist *p)
+{
+    long long from, to;
+    if (api_query_int(c, "start_time", 0, INT64_MAX, -1, &from) != ME_OK ||
+        api_query_int(c, "end_time", 0, INT64_MAX, -1, &to) != ME_OK)
+        return c->err.err;
+    if (from < 0 && to < 0)
+        return ME_OK;
+    if (to < 0)
+        to = c->now;
+    if (from < 0)
+        from = c->now > API_SPAN_MAX ? c->now - API_SPAN_MAX : 0;
+    if (from > to)
+        return api_fail(c, ME_INVALID, "start_time must not be after end_time");
+    if (to - from > API_SPAN_MAX)
+        return api_fail(c, ME_INVALID, "start_time to end_time may span at most 31 days");
+    p->span = true;
+    p->from = from;
+    p->to = to;
+    return ME_OK;
 }
 
 static meetd_err api_plist_sub(api_plist *p, int64_t *sub)
@@ -77,6 +166,11 @@ static meetd_err api_plist_sub(api_plist *p, int64_t *sub)
         }
         return api_fail(c, ME_INVALID, "no such sub_meeting_id");
     }
+    /* Real time: whichever occurrence its present devices are in. */
+    if (p->now_only) {
+        *sub = -1;
+        return ME_OK;
+    }
     int cur = core_current_occurrence(&p->m, c->now);
     *sub = cur >= 0 ? p->m.occ[cur].sub_meeting_id : -1;
     return ME_OK;
@@ -86,44 +180,67 @@ static int api_plist_tx(store_tx *tx, void *arg)
 {
     api_plist *p = arg;
     api_call *c = p->c;
-    if (api_load_meeting(c, tx, p->meeting_id, &p->m) != ME_OK)
+    core_party op;
+    if (api_load_meeting(c, tx, p->meeting_id, &p->m) != ME_OK ||
+        api_resolve(c, tx, p->meeting_id, CORE_ID_USERID, p->userid, &op) != ME_OK ||
+        core_viewer_admit(&p->m, p->userid, &op, &c->err) != ME_OK)
         return c->err.err;
-    if (api_admit_userid(c, tx, p->meeting_id, p->userid) != ME_OK)
-        return c->err.err;
-    if (!core_is_creator(&p->m, p->userid) && !core_is_host(&p->m, p->userid))
-        return api_fail(c, ME_FORBIDDEN, "only the creator or a host may list participants");
     int64_t sub;
     if (api_plist_sub(p, &sub) != ME_OK)
         return c->err.err;
-    int rc = store_participants_list(tx, p->meeting_id, sub, p->pos, p->size, api_plist_row, p,
+    int rc;
+    if (p->now_only)
+        rc = store_present_list(tx, p->meeting_id, sub, p->pos, p->size, api_plist_row, p,
+                                &p->total);
+    else if (p->span && p->m.meeting_type == 0)
+        /* Tencent applies the filter to one-off meetings only (a recurring
+         * meeting is paged by occurrence); so does meetd. */
+        rc = store_participants_between(tx, p->meeting_id, sub, p->from, p->to, p->pos, p->size,
+                                        api_plist_row, p, &p->total);
+    else
+        rc = store_participants_list(tx, p->meeting_id, sub, p->pos, p->size, api_plist_row, p,
                                      &p->total);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "participants_list");
     return ME_OK;
 }
 
-void api_participants(api_call *c)
+static api_plist *api_plist_new(api_call *c)
 {
-    long long pos, size;
     api_plist *p = calloc(1, sizeof *p);
     if (p == NULL) {
         api_fail(c, ME_INTERNAL, NULL);
-        return;
+        return NULL;
     }
     p->c = c;
-    p->userid = c->query(c->io, "userid");
-    if (api_meeting_id(c, &p->meeting_id) != ME_OK)
-        goto out;
-    if (p->userid == NULL || !core_id_valid(p->userid)) {
-        api_fail(c, ME_INVALID, "userid is required (1..%d bytes)", CORE_ID_MAX);
-        goto out;
+    p->rows = json_array();
+    if (p->rows == NULL) {
+        free(p);
+        api_fail(c, ME_INTERNAL, NULL);
+        return NULL;
     }
-    if (api_query_int(c, "pos", 0, INT64_MAX, 0, &pos) != ME_OK ||
-        api_query_int(c, "size", 1, 100, 20, &size) != ME_OK)
+    return p;
+}
+
+static void api_plist_free(api_plist *p)
+{
+    json_decref(p->rows);
+    free(p);
+}
+
+void api_participants(api_call *c)
+{
+    long long pos, size;
+    api_plist *p = api_plist_new(c);
+    if (p == NULL)
+        return;
+    if (api_meeting_id(c, &p->meeting_id) != ME_OK ||
+        api_plist_operator(c, true, &p->userid) != ME_OK ||
+        api_query_int(c, "pos", 0, INT64_MAX, 0, &pos) != ME_OK ||
+        api_query_int(c, "size", 1, 100, 20, &size) != ME_OK || api_plist_span(c, p) != ME_OK)
         goto out;
     p->pos = pos;
     p->size = (int)size;
-    p->rows = json_array();
     if (api_read(c, api_plist_tx, p) != ME_OK)
         goto out;
     int64_t next = p->pos + (int64_t)json_array_size(p->rows);
@@ -134,6 +251,47 @@ void api_participants(api_call *c)
                        (json_int_t)p->total, "has_remaining", next < p->total, "next_pos",
                        (json_int_t)next, "participants", p->rows);
 out:
-    json_decref(p->rows);
-    free(p);
+    api_plist_free(p);
+}
+
+/* Tencent's largest real-time page. */
+#define API_RT_PAGE_MAX 50
+/* page * page_size stays far from overflow; no meeting has that many
+ * devices present, so such a page is empty whatever its number. */
+#define API_RT_PAGE_LIMIT 1000000000000LL
+
+void api_realtime_participants(api_call *c)
+{
+    long long page, page_size;
+    api_plist *p = api_plist_new(c);
+    if (p == NULL)
+        return;
+    p->now_only = true;
+    if (api_meeting_id(c, &p->meeting_id) != ME_OK ||
+        api_plist_operator(c, false, &p->userid) != ME_OK ||
+        api_query_int(c, "page", 1, API_RT_PAGE_LIMIT, -1, &page) != ME_OK ||
+        api_query_int(c, "page_size", 1, API_RT_PAGE_MAX, -1, &page_size) != ME_OK)
+        goto out;
+    if (page < 0 || page_size < 0) {
+        api_fail(c, ME_INVALID, "page (from 1) and page_size (1..%d) are required",
+                 API_RT_PAGE_MAX);
+        goto out;
+    }
+    p->pos = (page - 1) * page_size;
+    p->size = (int)page_size;
+    if (api_read(c, api_plist_tx, p) != ME_OK)
+        goto out;
+    json_t *subject = api_base64_json(p->m.subject);
+    c->out = json_pack("{s:o,s:s,s:o,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:O}", "meeting_id",
+                       api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
+                       subject, "status",
+                       api_status_name(core_meeting_status(&p->m, c->now)),
+                       "schedule_start_time", api_time_json(p->m.start_time),
+                       "schedule_end_time", api_time_json(p->m.end_time), "total_count",
+                       (json_int_t)p->total, "total_page",
+                       (json_int_t)((p->total + page_size - 1) / page_size), "current_page",
+                       (json_int_t)page, "current_size", (json_int_t)json_array_size(p->rows),
+                       "participants", p->rows);
+out:
+    api_plist_free(p);
 }

@@ -23,6 +23,9 @@ static const api_route api_routes[] = {
     {"POST", "/v1/meetings/*/cancel", true, api_meeting_cancel},
     {"POST", "/v1/meetings/*/dismiss", true, api_meeting_dismiss},
     {"GET", "/v1/meetings/*/participants", true, api_participants},
+    /* The documented path, and the one the official SDKs send. */
+    {"GET", "/v1/meetings/*/real_time_participants", true, api_realtime_participants},
+    {"GET", "/v1/meetings/*/real-time-participants", true, api_realtime_participants},
     {"PUT", "/v1/real-control/meetings/*/kickout", true, api_kickout},
     {"PUT", "/v1/real-control/meetings/*/cohosts", true, api_cohosts},
     {"POST", "/meetd/v1/meetings/*/join", true, api_join},

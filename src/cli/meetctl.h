@@ -184,6 +184,7 @@ int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_cancel(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_dismiss(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv);
+int meetctl_meeting_realtime(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_kickout(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_cohost_add(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_cohost_remove(meetctl_ctx *ctx, int argc, char **argv);

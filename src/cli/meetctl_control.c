@@ -294,8 +294,6 @@ static int meetctl_cohost_body(meetctl_ctx *ctx, const meetctl_control_opts *o, 
     if (meetctl_parse_ident(ctx, o->op, &op) != 0 ||
         meetctl_parse_target(ctx, o->users[0], &op, false, &t) != 0)
         return MEETCTL_EXIT_USAGE;
-    if (t.instanceid == MEETCTL_MRA)
-        return meetctl_usage(ctx, "an MRA room (instanceid 9) cannot be a co-host");
     json_t *body = json_object();
     json_t *user = meetctl_target(&t);
     int bad = body == NULL || user == NULL || meetctl_add_operator(body, &op) != 0;

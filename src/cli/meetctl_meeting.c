@@ -1,4 +1,4 @@
-/* meetctl meeting create|get|cancel|dismiss|participants */
+/* meetctl meeting create|get|cancel|dismiss|participants|realtime */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +25,12 @@ enum {
     OPT_REASON_CODE,
     OPT_POS,
     OPT_SIZE,
+    OPT_OPERATOR_TYPE,
+    OPT_PAGE,
 };
+
+/* Tencent's largest real-time page. */
+#define MEETCTL_REALTIME_PAGE_MAX 50
 
 /* Everything the meeting subcommands take; each reads what it needs. */
 typedef struct meetctl_meeting_opts {
@@ -43,6 +48,8 @@ typedef struct meetctl_meeting_opts {
     long reason_code;
     long pos, size;
     bool instanceid_given;
+    long operator_type;      /* operator_id_type of the lists; -1: not given (1) */
+    long page;
 } meetctl_meeting_opts;
 
 static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void *st)
@@ -89,6 +96,10 @@ static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void 
         return meetctl_parse_long(ctx, "--pos", arg, 0, 1000000000, &o->pos);
     case OPT_SIZE:
         return meetctl_parse_long(ctx, "--size", arg, 1, MEETCTL_PAGE_MAX, &o->size);
+    case OPT_OPERATOR_TYPE:
+        return meetctl_parse_long(ctx, "--operator-type", arg, 1, 3, &o->operator_type);
+    case OPT_PAGE:
+        return meetctl_parse_long(ctx, "--page", arg, 1, 1000000000, &o->page);
     }
     return MEETCTL_EXIT_USAGE;
 }
@@ -108,6 +119,8 @@ static const struct option meetctl_meeting_options[] = {
     {"reason-code", required_argument, NULL, OPT_REASON_CODE},
     {"pos", required_argument, NULL, OPT_POS},
     {"size", required_argument, NULL, OPT_SIZE},
+    {"operator-type", required_argument, NULL, OPT_OPERATOR_TYPE},
+    {"page", required_argument, NULL, OPT_PAGE},
     MEETCTL_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -118,10 +131,11 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
     static const char *const names[] = {"--subject", "--type", "--start", "--end", "--host",
                                         "--recurring", "--until-count", "--until-date",
                                         "--sub-meeting", "--reason-code", "--pos", "--size",
-                                        "--instanceid"};
+                                        "--instanceid", "--operator-type", "--page"};
     bool given[] = {o->subject, o->type, o->start, o->end, o->nhosts > 0, o->recurring,
                     o->until_count >= 0, o->until_date, o->sub_meeting, o->reason_code >= 0,
-                    o->pos >= 0, o->size >= 0, o->instanceid_given};
+                    o->pos >= 0, o->size >= 0, o->instanceid_given, o->operator_type >= 0,
+                    o->page >= 0};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (given[i] && !(allowed & (1u << i)))
             return meetctl_usage(ctx, "%s is not an option of this command", names[i]);
@@ -130,7 +144,11 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
 #define ALLOW_INSTANCEID (1u << 12)
 #define ALLOW_CREATE (0xffu | ALLOW_INSTANCEID)
 #define ALLOW_CANCEL ((1u << 8) | (1u << 9) | ALLOW_INSTANCEID)
-#define ALLOW_PARTICIPANTS ((1u << 8) | (1u << 10) | (1u << 11))
+#define ALLOW_OPERATOR_TYPE (1u << 13)
+/* --start/--end: the join-time filter; --operator-type: operator_id_type. */
+#define ALLOW_PARTICIPANTS \
+    ((1u << 2) | (1u << 3) | (1u << 8) | (1u << 10) | (1u << 11) | ALLOW_OPERATOR_TYPE)
+#define ALLOW_REALTIME ((1u << 8) | (1u << 11) | ALLOW_OPERATOR_TYPE | (1u << 14))
 
 /* Parses the options and the operands; *mid is NULL when want_meeting is false. */
 static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl_meeting_opts *o,
@@ -138,7 +156,7 @@ static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl
 {
     memset(o, 0, sizeof *o);
     o->instanceid = 1;
-    o->until_count = o->reason_code = o->pos = o->size = -1;
+    o->until_count = o->reason_code = o->pos = o->size = o->operator_type = o->page = -1;
     int first;
     int rc = meetctl_getopt(ctx, argc, argv, meetctl_meeting_options, meetctl_meeting_opt, o,
                             &first);
@@ -443,13 +461,30 @@ static char *meetctl_unbase64(const char *in)
     return out;
 }
 
-static int meetctl_show_participants(const json_t *out)
+/* Tencent's join_type: how the device came in (0 by telephone, 1 over the
+ * network); others are kinds of join meetd does not have. */
+static const char *meetctl_join_type(const json_t *p)
 {
-    static const char *const heads[] = {"MS_OPEN_ID", "USER", "NAME", "DEVICE",
+    const json_t *v = json_object_get(p, "join_type");
+    if (!json_is_integer(v))
+        return "";
+    switch (json_integer_value(v)) {
+    case 0:
+        return "PSTN";
+    case 1:
+        return "VoIP";
+    default:
+        return "other";
+    }
+}
+
+/* The rows of either list; realtime lists have no LEFT column. */
+static int meetctl_show_rows(const json_t *rows, bool realtime)
+{
+    static const char *const heads[] = {"MS_OPEN_ID", "USER", "NAME", "DEVICE", "JOIN",
                                         "ROLE", "JOINED", "LEFT"};
     meetctl_table t;
-    meetctl_table_init(&t, 7, heads);
-    const json_t *rows = json_object_get(out, "participants");
+    meetctl_table_init(&t, realtime ? 7 : 8, heads);
     size_t i;
     json_t *p;
     json_array_foreach(rows, i, p) {
@@ -463,6 +498,7 @@ static int meetctl_show_participants(const json_t *out)
         snprintf(device, sizeof device, "%ld %s", inst, meetctl_device_name(inst));
         char *name = meetctl_unbase64(meetctl_jstr(p, "user_name"));
         const char *row[] = {meetctl_jstr(p, "ms_open_id"), user, name ? name : "", device,
+                             meetctl_join_type(p),
                              meetctl_role_name((long)json_integer_value(
                                  json_object_get(p, "user_role"))),
                              meetctl_jtime(p, "join_time", joined, sizeof joined),
@@ -470,26 +506,95 @@ static int meetctl_show_participants(const json_t *out)
         meetctl_table_add(&t, row);
         free(name);
     }
-    if (meetctl_table_flush(&t, stdout) != 0)
+    return meetctl_table_flush(&t, stdout) != 0;
+}
+
+static int meetctl_show_participants(const json_t *out)
+{
+    const json_t *rows = json_object_get(out, "participants");
+    if (meetctl_show_rows(rows, false) != 0)
         return 1;
     meetctl_page_footer(out, json_array_size(rows), "device");
     return 0;
+}
+
+static int meetctl_show_realtime(const json_t *out)
+{
+    const json_t *rows = json_object_get(out, "participants");
+    if (meetctl_show_rows(rows, true) != 0)
+        return 1;
+    long long total = (long long)json_integer_value(json_object_get(out, "total_count"));
+    long long page = (long long)json_integer_value(json_object_get(out, "current_page"));
+    long long pages = (long long)json_integer_value(json_object_get(out, "total_page"));
+    if (page < pages)
+        printf("page %lld of %lld, %lld device%s present; more with --page %lld\n", page,
+               pages, total, total == 1 ? "" : "s", page + 1);
+    else
+        printf("%lld device%s present\n", total, total == 1 ? "" : "s");
+    return 0;
+}
+
+/* The list request both subcommands send: --userid is the operator, of
+ * --operator-type (default 1, userid). */
+static void meetctl_list_query(const meetctl_meeting_opts *o, meet_participants_query *q)
+{
+    meet_participants_query_init(q);
+    q->operator_id = o->userid;
+    q->operator_id_type = o->operator_type > 0 ? (int)o->operator_type : 1;
+    q->sub_meeting_id = o->sub_meeting;
 }
 
 int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv)
 {
     meetctl_meeting_opts o;
     const char *mid;
+    long long start = -1, end = -1;
     int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_PARTICIPANTS, true, &mid);
+    if (rc == 0 && o.start != NULL)
+        rc = meetctl_parse_time(ctx, "--start", o.start, &start);
+    if (rc == 0 && o.end != NULL)
+        rc = meetctl_parse_time(ctx, "--end", o.end, &end);
+    if (rc == 0 && start >= 0 && end >= 0 && end < start)
+        rc = meetctl_usage(ctx, "--end must not be before --start");
     meet_client *c;
     if (rc == 0)
         rc = meetctl_client(ctx, true, &c);
     if (rc != 0)
         return rc;
+    meet_participants_query q;
+    meetctl_list_query(&o, &q);
+    q.pos = o.pos;
+    q.size = o.size;
+    q.start_time = (long)start;
+    q.end_time = (long)end;
     json_t *out;
     meet_error err;
-    if (meet_meeting_participants(c, mid, o.userid, o.sub_meeting, o.pos, o.size, &out, &err) !=
-        MEET_OK)
+    if (meet_participants(c, mid, &q, &out, &err) != MEET_OK)
         return meetctl_fail(ctx, &err);
     return meetctl_finish(ctx, out, meetctl_show_participants);
+}
+
+int meetctl_meeting_realtime(meetctl_ctx *ctx, int argc, char **argv)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_REALTIME, true, &mid);
+    if (rc == 0 && o.size > MEETCTL_REALTIME_PAGE_MAX)
+        rc = meetctl_usage(ctx, "--size wants a whole number from 1 to %d",
+                           MEETCTL_REALTIME_PAGE_MAX);
+    meet_client *c;
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, &c);
+    if (rc != 0)
+        return rc;
+    meet_participants_query q;
+    meetctl_list_query(&o, &q);
+    /* Tencent requires both: the first page of 20 unless asked otherwise. */
+    q.page = o.page > 0 ? o.page : 1;
+    q.page_size = o.size > 0 ? o.size : 20;
+    json_t *out;
+    meet_error err;
+    if (meet_realtime_participants(c, mid, &q, &out, &err) != MEET_OK)
+        return meetctl_fail(ctx, &err);
+    return meetctl_finish(ctx, out, meetctl_show_realtime);
 }

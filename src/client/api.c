@@ -175,6 +175,82 @@ meet_rc meet_meeting_participants(meet_client *c, const char *meeting_id, const 
     return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
 }
 
+void meet_participants_query_init(meet_participants_query *q)
+{
+    memset(q, 0, sizeof *q);
+    q->operator_id_type = 1;
+    q->pos = q->size = q->start_time = q->end_time = q->page = q->page_size = -1;
+}
+
+/* "?name=" for the first argument, "&name=" after. */
+static void meet_uri_arg(meet_uri *u, bool *first, const char *name)
+{
+    meet_uri_add(u, *first ? "?" : "&");
+    *first = false;
+    meet_uri_add(u, name);
+    meet_uri_add(u, "=");
+}
+
+static void meet_uri_arg_long(meet_uri *u, bool *first, const char *name, long v)
+{
+    if (v < 0)
+        return;
+    meet_uri_arg(u, first, name);
+    meet_uri_long(u, "", v);
+}
+
+/* The arguments both lists start with, in the SDK's order. */
+static meet_rc meet_uri_list(meet_uri *u, const char *meeting_id, const char *suffix,
+                             const meet_participants_query *q, bool *first, meet_error *err)
+{
+    meet_rc rc = meet_uri_meeting(u, "/v1/meetings/", meeting_id, suffix, err);
+    if (rc != MEET_OK)
+        return rc;
+    *first = true;
+    if (q->sub_meeting_id != NULL) {
+        meet_uri_arg(u, first, "sub_meeting_id");
+        meet_uri_esc(u, q->sub_meeting_id);
+    }
+    meet_uri_arg(u, first, "operator_id");
+    meet_uri_esc(u, q->operator_id != NULL ? q->operator_id : "");
+    meet_uri_arg_long(u, first, "operator_id_type",
+                      q->operator_id_type > 0 ? q->operator_id_type : 1);
+    return MEET_OK;
+}
+
+meet_rc meet_participants(meet_client *c, const char *meeting_id,
+                          const meet_participants_query *q, json_t **out, meet_error *err)
+{
+    meet_uri u;
+    bool first;
+    if (out != NULL)
+        *out = NULL;
+    meet_rc rc = meet_uri_list(&u, meeting_id, "/participants", q, &first, err);
+    if (rc != MEET_OK)
+        return rc;
+    meet_uri_arg_long(&u, &first, "pos", q->pos);
+    meet_uri_arg_long(&u, &first, "size", q->size);
+    meet_uri_arg_long(&u, &first, "start_time", q->start_time);
+    meet_uri_arg_long(&u, &first, "end_time", q->end_time);
+    return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
+}
+
+meet_rc meet_realtime_participants(meet_client *c, const char *meeting_id,
+                                   const meet_participants_query *q, json_t **out,
+                                   meet_error *err)
+{
+    meet_uri u;
+    bool first;
+    if (out != NULL)
+        *out = NULL;
+    meet_rc rc = meet_uri_list(&u, meeting_id, "/real_time_participants", q, &first, err);
+    if (rc != MEET_OK)
+        return rc;
+    meet_uri_arg_long(&u, &first, "page", q->page);
+    meet_uri_arg_long(&u, &first, "page_size", q->page_size);
+    return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
+}
+
 meet_rc meet_kickout(meet_client *c, const char *meeting_id, const json_t *body, bool results,
                      json_t **out, meet_error *err)
 {

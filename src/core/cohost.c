@@ -2,13 +2,15 @@
  *
  * The operator is named and identified exactly as in a kickout (operator.c);
  * only the role required differs: a co-host cannot appoint another. A kickout
- * can take the role away too (kickout.c says when). */
+ * can take the role away too (kickout.c says when).
+ *
+ * An MRA device (instanceid 9, a meeting-room connector) may be made a
+ * co-host, as Tencent's current documentation allows: the room's
+ * moderator then moderates from the room. */
 #include "core/core.h"
 
 #include <assert.h>
 #include <string.h>
-
-#define INSTANCE_MRA 9
 
 meetd_err core_cohost_validate(const core_cohost_req *req, meetd_error *err)
 {
@@ -29,9 +31,6 @@ meetd_err core_cohost_validate(const core_cohost_req *req, meetd_error *err)
     if (!core_instanceid_valid(req->target_instanceid))
         return err_set(err, ME_INVALID, "user.instanceid %d is not a known device type",
                        req->target_instanceid);
-    /* An MRA device is a room connector, not a person who could moderate. */
-    if (req->target_instanceid == INSTANCE_MRA)
-        return err_set(err, ME_INVALID, "co-host cannot be an MRA device");
     return ME_OK;
 }
 

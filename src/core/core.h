@@ -213,6 +213,9 @@ bool core_is_creator(const core_meeting *m, const char *userid);
 /* A scheduled host; the creator is the host when no hosts were scheduled. */
 bool core_is_host(const core_meeting *m, const char *userid);
 int core_user_role(const core_meeting *m, const core_user *u);
+/* Whether a user_role may moderate: creator, host or co-host (any
+ * combination), not a plain member or guest. */
+bool core_role_moderates(int role);
 
 /* ---- meetings and occurrences ---------------------------------------- */
 
@@ -269,6 +272,12 @@ meetd_err core_operator_validate(core_id_type type, const char *id, int instance
  * present on instanceid. Named by userid, presence is not required. */
 int core_operator_role(const core_meeting *m, core_id_type type, const char *id,
                        int instanceid, const core_party *op);
+/* The operator of a participants list (past sessions or the devices
+ * present now), named by userid: the creator, a host or a co-host (9042
+ * otherwise); banned never. op is that userid resolved in the meeting (not
+ * found: never joined, so neither co-host nor banned). */
+meetd_err core_viewer_admit(const core_meeting *m, const char *userid, const core_party *op,
+                            meetd_error *err);
 /* Whether target t is the operator. */
 bool core_operator_is(core_id_type type, const char *id, const core_party *op,
                       const core_party *t);
@@ -338,8 +347,8 @@ typedef struct core_cohost_req {
 
 meetd_err core_cohost_validate(const core_cohost_req *req, meetd_error *err);
 /* Only the creator or a host, not banned, present when named by uuid /
- * ms_open_id; the target must be in the meeting on target_instanceid, not an
- * MRA device, and (to be appointed) not banned. */
+ * ms_open_id; the target must be in the meeting on target_instanceid (an
+ * MRA device included) and (to be appointed) not banned. */
 meetd_err core_cohost_decide(const core_meeting *m, int64_t now, const core_cohost_req *req,
                              const core_party *op, const core_party *target,
                              meetd_error *err);

@@ -76,6 +76,25 @@ int core_operator_role(const core_meeting *m, core_id_type type, const char *id,
     return core_user_role(m, &op->user);
 }
 
+/* Tencent's current documentation lets co-hosts read the participants too
+ * (it once said creator only): they moderate, and removing someone needs
+ * their ms_open_id, which only a list gives. */
+meetd_err core_viewer_admit(const core_meeting *m, const char *userid, const core_party *op,
+                            meetd_error *err)
+{
+    assert(m != NULL && op != NULL);
+    meetd_err e = core_operator_admit(op, err);
+    if (e != ME_OK)
+        return e;
+    if (!core_id_valid(userid))
+        return err_set(err, ME_INVALID, "operator_id must be a userid of 1..%d bytes of UTF-8",
+                       CORE_ID_MAX);
+    if (!core_role_moderates(core_operator_role(m, CORE_ID_USERID, userid, 0, op)))
+        return err_set(err, ME_FORBIDDEN,
+                       "only the creator, a host or a co-host may list participants");
+    return ME_OK;
+}
+
 bool core_operator_is(core_id_type type, const char *id, const core_party *op,
                       const core_party *t)
 {

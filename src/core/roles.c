@@ -53,3 +53,18 @@ int core_user_role(const core_meeting *m, const core_user *u)
         return CORE_ROLE_COHOST;
     return CORE_ROLE_MEMBER;
 }
+
+bool core_role_moderates(int role)
+{
+    switch (role) {
+    case CORE_ROLE_CREATOR:
+    case CORE_ROLE_HOST:
+    case CORE_ROLE_CREATOR_HOST:
+    case CORE_ROLE_GUEST_HOST:
+    case CORE_ROLE_COHOST:
+    case CORE_ROLE_CREATOR_COHOST:
+        return true;
+    default:
+        return false;
+    }
+}

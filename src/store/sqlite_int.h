@@ -188,6 +188,24 @@
                      "AND sub_meeting_id = ?2 ORDER BY device_no LIMIT ?3 OFFSET ?4) p " \
                      "JOIN devices d ON d.device_no = p.device_no "                   \
                      "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
+    X(PART_SPAN_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_by_sub "     \
+                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 "               \
+                       "AND join_time >= ?5 AND join_time <= ?6")                     \
+    X(PART_SPAN_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+                      " FROM devices d INDEXED BY devices_by_sub "                    \
+                      "JOIN users u ON u.user_no = d.user_no "                        \
+                      "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
+                      "AND d.join_time >= ?5 AND d.join_time <= ?6 "                  \
+                      "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                      \
+    X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present "       \
+                     "WHERE meeting_id = ?1 AND left_time IS NULL "                   \
+                     "AND (?2 = -1 OR sub_meeting_id = ?2)")                          \
+    X(PRESENT_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")      \
+                    " FROM devices d INDEXED BY devices_present "                     \
+                    "JOIN users u ON u.user_no = d.user_no "                          \
+                    "WHERE d.meeting_id = ?1 AND d.left_time IS NULL "                \
+                    "AND (?2 = -1 OR d.sub_meeting_id = ?2) "                         \
+                    "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                        \
     /* bans */                                                                        \
     X(BAN_PUT, "INSERT INTO bans (meeting_id, user_no, banned_at, reason, "           \
                "operator_ms_open_id, request_id, op_userid, op_uuid, op_instanceid) " \

@@ -511,3 +511,68 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
         store_pages_put(tx->conn->pages, meeting_id, sub_meeting_id, pos + it.n, it.last_no);
     return rc;
 }
+
+/* A filtered page: count what matches, then read the page with LIMIT and
+ * OFFSET. Neither statement has an index on what it filters by (join time,
+ * presence within the meeting's devices), so both walk the rows the
+ * meeting's index gives: the count as many as the meeting (or occurrence)
+ * has, the page at most that many. That bound is the data's, never the
+ * client's: pos beyond the count returns before the page is read, and the
+ * span [from, to] only narrows what is counted. No position marks are kept
+ * (they would be per span): a filtered list is a bounded scan, not a
+ * walk towards a number the client chose. */
+static int participants_filtered(store_tx *tx, enum store_stmt_id count_id,
+                                 enum store_stmt_id list_id, int64_t meeting_id,
+                                 int64_t sub_meeting_id, int64_t from, int64_t to, int64_t pos,
+                                 int size, store_participant_cb cb, void *arg, int64_t *total)
+{
+    assert(cb != NULL || size <= 0);
+    store_page(&pos, &size);
+    bool span = count_id == STMT_PART_SPAN_COUNT;
+    int64_t count = 0;
+    sqlite3_stmt *st = store_stmt(tx, count_id);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
+    if (span) {
+        b |= sqlite3_bind_int64(st, 5, from);
+        b |= sqlite3_bind_int64(st, 6, to);
+    }
+    int rc = store_count(tx, count_id, st, b, &count);
+    if (rc != STORE_OK)
+        return rc;
+    if (total != NULL)
+        *total = count;
+    if (size == 0 || pos >= count)
+        return STORE_OK;
+    st = store_stmt(tx, list_id);
+    if (st == NULL)
+        return STORE_ERROR;
+    /* participants_bind leaves ?2 unbound for -1; these statements test it. */
+    b = participants_bind(st, meeting_id, sub_meeting_id, size, pos);
+    if (sub_meeting_id == -1)
+        b |= sqlite3_bind_int64(st, 2, -1);
+    if (span) {
+        b |= sqlite3_bind_int64(st, 5, from);
+        b |= sqlite3_bind_int64(st, 6, to);
+    }
+    struct participant_iter it = {cb, arg, 0, 0};
+    return store_each(tx, list_id, st, b, participant_row, &it);
+}
+
+int store_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                               int64_t from, int64_t to, int64_t pos, int size,
+                               store_participant_cb cb, void *arg, int64_t *total)
+{
+    assert(sub_meeting_id >= 0);
+    return participants_filtered(tx, STMT_PART_SPAN_COUNT, STMT_PART_SPAN_LIST, meeting_id,
+                                 sub_meeting_id, from, to, pos, size, cb, arg, total);
+}
+
+int store_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
+                       int size, store_participant_cb cb, void *arg, int64_t *total)
+{
+    return participants_filtered(tx, STMT_PRESENT_COUNT, STMT_PRESENT_LIST, meeting_id,
+                                 sub_meeting_id, 0, 0, pos, size, cb, arg, total);
+}

@@ -194,6 +194,21 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
                             int64_t pos, int size, store_participant_cb cb, void *arg,
                             int64_t *total);
 
+/* As store_participants_list, for one occurrence (0: a one-off meeting),
+ * only the sessions that joined in [from, to] (Unix seconds, inclusive).
+ * Each page counts the sessions of the occurrence in the span first: its
+ * work is bounded by the occurrence's sessions, whatever pos, from or to
+ * the client sent, and a page past the end costs that count alone. */
+int store_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                               int64_t from, int64_t to, int64_t pos, int size,
+                               store_participant_cb cb, void *arg, int64_t *total);
+
+/* The sessions present now (no left_time), in join order, with their users:
+ * of the meeting (sub_meeting_id -1) or of one occurrence. Paged and
+ * counted as store_participants_between, bounded by the devices present. */
+int store_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
+                       int size, store_participant_cb cb, void *arg, int64_t *total);
+
 /* ---- bans ---------------------------------------------------------------- */
 
 /* Inserts or refreshes the ban of b->user.user_no in b->meeting_id. */

@@ -23,7 +23,7 @@ MEETING_ID_RE = re.compile(r"^meeting_id\s+(\d{1,19})$", re.M)
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 COMMANDS = ["meeting create", "meeting get", "meeting cancel", "meeting dismiss",
-            "meeting participants", "kickout", "cohost add", "cohost remove",
+            "meeting participants", "meeting realtime", "kickout", "cohost add", "cohost remove",
             "device join", "device leave", "device watch", "bans list", "bans lift",
             "audit", "health", "request"]
 
@@ -353,8 +353,6 @@ class PreflightTest(unittest.TestCase):
                       "--reason", "r" * 1025], "at most 1024")
 
     def test_cohost_rules(self):
-        self.refused(["cohost", "add", "1", "--operator", "userid:alice/1", "--user", "ms:msA/9"],
-                     "MRA room (instanceid 9) cannot be a co-host")
         self.refused(["cohost", "add", "1", "--operator", "userid:alice/1"],
                      "exactly one --user")
         self.refused(["cohost", "remove", "1", "--user", "ms:msA/2"], "--operator is required")
@@ -476,8 +474,8 @@ class MeetingCommandsTest(MeetctlCase):
         self.leave(mid, bob)
         out = self.ok("meeting", "participants", mid, "--userid", "alice")
         lines = out.splitlines()
-        self.assertEqual(lines[0].split(), ["MS_OPEN_ID", "USER", "NAME", "DEVICE", "ROLE",
-                                            "JOINED", "LEFT"])
+        self.assertEqual(lines[0].split(), ["MS_OPEN_ID", "USER", "NAME", "DEVICE", "JOIN",
+                                            "ROLE", "JOINED", "LEFT"])
         self.assertEqual(len(lines), 4)
         self.assertIn(bob["ms_open_id"], lines[1])
         self.assertIn("Bob Ng", lines[1])
@@ -543,7 +541,7 @@ class DeviceCommandsTest(MeetctlCase):
         mid = self.new_mid()
         self.ok("device", "join", mid, "--userid", "dial-in", "--instanceid", "0")
         out = self.ok("meeting", "participants", mid, "--userid", "alice")
-        self.assertRegex(out, r"(?m)^\S+\s+dial-in\s+dial-in\s+0 PSTN phone\s+member\s")
+        self.assertRegex(out, r"(?m)^\S+\s+dial-in\s+dial-in\s+0 PSTN phone\s+PSTN\s+member\s")
         # The largest page the help states is one meetd serves.
         self.assertEqual(self.ok_json("audit", mid, "--size", "100")["records"], [])
 
@@ -1127,6 +1125,88 @@ class WatchServerGoneTest(MeetctlCase):
         cp = self.ctl("device", "watch", bob["device_token"])
         self.assertEqual(cp.returncode, 1, cp.stderr)
         self.assertIn("error 190303 (HTTP 401)", cp.stderr)
+
+
+class ParticipantListsCommandsTest(MeetctlCase):
+    """meeting participants (current form, filters, JOIN), meeting realtime,
+    and co-host for an MRA room."""
+
+    def scene(self):
+        mid = self.new_mid()
+        bob = self.join(mid, "bob", 2, nick_name="Bob")
+        room = self.join(mid, "room-1", 9, nick_name="Room 1")
+        phone = self.join(mid, "dial-in", 0)
+        self.leave(mid, bob)
+        return mid, bob, room, phone
+
+    def test_participants_by_cohost_with_filters(self):
+        mid, bob, room, phone = self.scene()
+        self.ok("cohost", "add", mid, "--operator", "userid:alice/1",
+                "--user", "ms:%s/9" % room["ms_open_id"])
+        # The co-host (the MRA room's user) lists; JOIN says how each came in.
+        out = self.ok("meeting", "participants", mid, "--userid", "room-1")
+        self.assertRegex(out, r"(?m)^%s\s+room-1\s+Room 1\s+9 MRA\s+VoIP\s+co-host\s"
+                         % room["ms_open_id"])
+        self.assertRegex(out, r"(?m)^%s\s+dial-in\s+dial-in\s+0 PSTN phone\s+PSTN\s+member\s"
+                         % phone["ms_open_id"])
+        self.assertTrue(out.endswith("3 devices\n"), out)
+        # The join-time filter is what the API answers for the same span.
+        rows = self.assert_ok(self.participants_req(mid))["participants"]
+        first = min(int(r["join_time"]) for r in rows)
+        body = self.ok_json("meeting", "participants", mid, "--userid", "alice",
+                            "--start", str(first - 60), "--end", "now")
+        self.assertEqual(body["participants"], rows)
+        body = self.ok_json("meeting", "participants", mid, "--userid", "alice",
+                            "--start", str(first - 60), "--end", str(first - 1))
+        self.assertEqual((body["participants"], body["total_count"]), ([], 0))
+        self.api_error(["meeting", "participants", mid, "--userid", "alice", "--operator-type",
+                        "3"], 400, 190004, "rooms_id")
+        self.api_error(["meeting", "participants", mid, "--userid", "bob"], 403, 9042)
+        for args, says in [(["--operator-type", "4"], "--operator-type"),
+                           (["--start", "200", "--end", "100"], "--end must not be before"),
+                           (["--page", "2"], "--page is not an option")]:
+            cp = self.ctl("meeting", "participants", mid, "--userid", "alice", *args)
+            self.assertEqual(cp.returncode, 2, (args, cp.stderr))
+            self.assertIn(says, cp.stderr)
+
+    def test_realtime(self):
+        mid, bob, room, phone = self.scene()
+        out = self.ok("meeting", "realtime", mid, "--userid", "alice")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["MS_OPEN_ID", "USER", "NAME", "DEVICE", "JOIN",
+                                            "ROLE", "JOINED"])
+        self.assertNotIn(bob["ms_open_id"], out)                     # left
+        self.assertIn(room["ms_open_id"], lines[1])
+        self.assertIn(phone["ms_open_id"], lines[2])
+        self.assertEqual(lines[3:], ["2 devices present"])
+        out = self.ok("meeting", "realtime", mid, "--userid", "alice", "--size", "1")
+        self.assertTrue(out.endswith("page 1 of 2, 2 devices present; more with --page 2\n"), out)
+        body = self.ok_json("meeting", "realtime", mid, "--userid", "alice", "--page", "2",
+                            "--size", "1")
+        api = self.assert_ok(self.client.get(
+            "/v1/meetings/%s/real_time_participants?operator_id=alice&operator_id_type=1"
+            "&page=2&page_size=1" % mid))
+        self.assertEqual(body, api)
+        self.assertEqual([r["ms_open_id"] for r in body["participants"]], [phone["ms_open_id"]])
+        self.api_error(["meeting", "realtime", mid, "--userid", "bob"], 403, 9042)
+        for args, says in [(["--size", "51"], "--size wants a whole number from 1 to 50"),
+                           (["--start", "now"], "--start is not an option"),
+                           (["--page", "0"], "--page")]:
+            cp = self.ctl("meeting", "realtime", mid, "--userid", "alice", *args)
+            self.assertEqual(cp.returncode, 2, (args, cp.stderr))
+            self.assertIn(says, cp.stderr)
+
+    def test_cohost_mra_room(self):
+        mid, _, room, _ = self.scene()
+        self.assertEqual(self.ok("cohost", "add", mid, "--operator", "userid:alice/1",
+                                 "--user", "ms:%s/9" % room["ms_open_id"]),
+                         "co-host granted: ms:%s/9\n" % room["ms_open_id"])
+        self.assertRegex(self.ok("meeting", "realtime", mid, "--userid", "alice"),
+                         r"(?m)^%s\s.*\sco-host\s" % room["ms_open_id"])
+        self.ok("cohost", "remove", mid, "--operator", "userid:alice/1",
+                "--user", "ms:%s/9" % room["ms_open_id"])
+        self.assertRegex(self.ok("meeting", "realtime", mid, "--userid", "alice"),
+                         r"(?m)^%s\s.*\smember\s" % room["ms_open_id"])
 
 
 if __name__ == "__main__":

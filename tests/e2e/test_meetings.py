@@ -315,16 +315,19 @@ class ParticipantsTest(h.MeetdCase):
         self.assertEqual((body["total_count"], body["has_remaining"], body["next_pos"]),
                          (5, False, 5))
         rows = body["participants"]
-        want = [("alice", "Alice A", 1, 3), ("bob", "张三", 2, 0), ("", "Guest", 5, 4),
+        # A guest has no userid: the field is absent (docs/api.md).
+        want = [("alice", "Alice A", 1, 3), ("bob", "张三", 2, 0), (None, "Guest", 5, 4),
                 ("room-1", "Room 1", 9, 0), ("carol", "carol", 3, 0)]
-        self.assertEqual([(r["userid"], r["user_name"], r["instanceid"], r["user_role"])
+        self.assertEqual([(r.get("userid"), r["user_name"], r["instanceid"], r["user_role"])
                           for r in rows],
                          [(u, h.b64(n), i, role) for u, n, i, role in want])
         self.assertEqual(rows[2].get("guest_id"), "g-1")
-        fields = {"userid", "uuid", "ms_open_id", "user_name", "instanceid", "join_time",
-                  "user_role"}
+        fields = {"uuid", "ms_open_id", "user_name", "instanceid", "join_time", "join_type",
+                  "user_role", "is_enterprise_user"}
         self.assertEqual([set(r) for r in rows],
-                         [fields | ({"guest_id"} if i == 2 else set()) for i in range(5)])
+                         [fields | ({"guest_id"} if i == 2 else {"userid"}) for i in range(5)])
+        self.assertEqual([(r["join_type"], r["is_enterprise_user"]) for r in rows],
+                         [(1, i != 2) for i in range(5)])
         self.assertTrue(all(type(r["instanceid"]) is int and type(r["user_role"]) is int
                             for r in rows), rows)
         for row, dev in zip(rows, devs):

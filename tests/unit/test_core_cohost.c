@@ -110,11 +110,71 @@ static void test_validate_instanceids(void **state)
 static void test_validate_mra_target(void **state)
 {
     (void)state;
+    /* Tencent's current documentation lets an MRA room be a co-host. */
     req.target_instanceid = 9;
-    assert_int_equal(validate(), ME_INVALID);
-    assert_string_equal(err.msg, "co-host cannot be an MRA device");
-    req.action = false; /* revoking is refused alike: an MRA is never a co-host */
-    assert_int_equal(validate(), ME_INVALID);
+    assert_int_equal(validate(), ME_OK);
+    req.action = false;
+    assert_int_equal(validate(), ME_OK);
+}
+
+static void test_decide_mra_target(void **state)
+{
+    core_party room = p_guest; /* present on 5 and on 9 (MRA) */
+
+    (void)state;
+    req_init(CORE_ID_USERID, "alice", 1, CORE_ID_MS_OPEN_ID, "ms-5", 9);
+    assert_int_equal(decide(&p_absent, &room), ME_OK);
+    req.action = false;
+    assert_int_equal(decide(&p_absent, &room), ME_OK);
+    /* Not on MRA: the device named must be present, as for any target. */
+    room.present_mask = BIT(5);
+    req.action = true;
+    assert_int_equal(decide(&p_absent, &room), ME_INVALID);
+}
+
+/* ---- who may read participants ------------------------------------------- */
+
+static void test_role_moderates(void **state)
+{
+    (void)state;
+    const int yes[] = {CORE_ROLE_CREATOR, CORE_ROLE_HOST, CORE_ROLE_CREATOR_HOST,
+                       CORE_ROLE_GUEST_HOST, CORE_ROLE_COHOST, CORE_ROLE_CREATOR_COHOST};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_true(core_role_moderates(yes[i]));
+    assert_false(core_role_moderates(CORE_ROLE_MEMBER));
+    assert_false(core_role_moderates(CORE_ROLE_GUEST));
+    assert_false(core_role_moderates(-1));
+    assert_false(core_role_moderates(8));
+}
+
+static void test_viewer_admit(void **state)
+{
+    (void)state;
+    /* Creator and host need not have joined; a co-host is one by their
+     * user record. */
+    assert_int_equal(core_viewer_admit(&mtg, "alice", &p_absent, &err), ME_OK);
+    assert_int_equal(core_viewer_admit(&mtg, "bob", &p_absent, &err), ME_OK);
+    assert_int_equal(core_viewer_admit(&mtg, "coh", &p_coh, &err), ME_OK);
+    /* A member, and someone the meeting does not know: 9042. */
+    assert_int_equal(core_viewer_admit(&mtg, "mem", &p_mem, &err), ME_FORBIDDEN);
+    assert_err_msg(&err, "co-host");
+    assert_int_equal(core_viewer_admit(&mtg, "nobody", &p_absent, &err), ME_FORBIDDEN);
+    /* "coh" named by userid but never made co-host in this meeting. */
+    assert_int_equal(core_viewer_admit(&mtg, "coh", &p_absent, &err), ME_FORBIDDEN);
+    /* Banned: never, whatever the role. */
+    core_party banned = p_coh;
+    banned.banned = true;
+    assert_int_equal(core_viewer_admit(&mtg, "coh", &banned, &err), ME_FORBIDDEN);
+    assert_err_msg(&err, "allow_rejoin=false");
+    core_party banned_creator = p_alice;
+    banned_creator.banned = true;
+    assert_int_equal(core_viewer_admit(&mtg, "alice", &banned_creator, &err), ME_FORBIDDEN);
+    /* Malformed ids never reach the role rule. */
+    assert_int_equal(core_viewer_admit(&mtg, "", &p_absent, &err), ME_INVALID);
+    char long_id[CORE_ID_MAX + 2];
+    memset(long_id, 'u', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    assert_int_equal(core_viewer_admit(&mtg, long_id, &p_absent, &err), ME_INVALID);
 }
 
 static void test_validate_target_form(void **state)
@@ -360,6 +420,9 @@ int main(void)
         T(test_decide_recurring),
         T(test_decide_banned_operator),
         T(test_decide_banned_target),
+        T(test_decide_mra_target),
+        T(test_role_moderates),
+        T(test_viewer_admit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

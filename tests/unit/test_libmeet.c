@@ -856,6 +856,55 @@ static void test_wire_post_headers(void **state)
     meet_client_free(c);
 }
 
+/* The participants lists in Tencent's current form, arguments in the
+ * order the official SDKs send them; what is not asked for is not sent. */
+static void test_wire_participants_current_form(void **state)
+{
+    (void)state;
+    meet_client *c = server_client("", NULL);
+    json_t *out = NULL;
+    meet_error err;
+    meet_participants_query q;
+    meet_participants_query_init(&q);
+    q.operator_id = "张 三";
+    assert_int_equal(meet_participants(c, "123", &q, &out, &err), MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->method, "GET");
+    assert_string_equal(last_request()->uri,
+                        "/v1/meetings/123/participants?"
+                        "operator_id=%E5%BC%A0%20%E4%B8%89&operator_id_type=1");
+    assert_int_equal(last_request()->body_len, 0);
+    assert_signed(last_request());
+
+    q.operator_id = "alice";
+    q.sub_meeting_id = "1700000000";
+    q.pos = 0;
+    q.size = 100;
+    q.start_time = 1700000000;
+    q.end_time = 1700003600;
+    assert_int_equal(meet_participants(c, "123", &q, &out, &err), MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->uri,
+                        "/v1/meetings/123/participants?sub_meeting_id=1700000000&operator_id=alice"
+                        "&operator_id_type=1&pos=0&size=100&start_time=1700000000"
+                        "&end_time=1700003600");
+
+    meet_participants_query_init(&q);
+    q.operator_id = "alice";
+    q.page = 2;
+    q.page_size = 50;
+    assert_int_equal(meet_realtime_participants(c, "123", &q, &out, &err), MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->uri, "/v1/meetings/123/real_time_participants?"
+                                             "operator_id=alice&operator_id_type=1&page=2"
+                                             "&page_size=50");
+    assert_signed(last_request());
+    /* No meeting id: refused before anything is sent. */
+    assert_int_equal(meet_realtime_participants(c, "", &q, &out, &err), MEET_EINVAL);
+    assert_null(out);
+    meet_client_free(c);
+}
+
 static void test_wire_get_escaped_query(void **state)
 {
     meet_client *c = server_client("", NULL);
@@ -1146,6 +1195,7 @@ int main(void)
         cmocka_unit_test(test_sse_end_comments),
         cmocka_unit_test(test_wire_post_headers),
         cmocka_unit_test(test_wire_get_escaped_query),
+        cmocka_unit_test(test_wire_participants_current_form),
         cmocka_unit_test(test_wire_kickout_prefer),
         cmocka_unit_test(test_wire_prefix_is_signed),
         cmocka_unit_test(test_wire_api_error),

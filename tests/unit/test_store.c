@@ -1422,6 +1422,67 @@ static void test_participants(void **state)
     read_ok(f->s, participants_body, NULL);
 }
 
+typedef int (*filtered_fn)(store_tx *tx, int64_t sub, int64_t pos, int size, struct page *p,
+                           int64_t *total);
+
+static int span_1005_1012(store_tx *tx, int64_t sub, int64_t pos, int size, struct page *p,
+                          int64_t *total)
+{
+    return store_participants_between(tx, 1, sub, 1005, 1012, pos, size, see_participant, p,
+                                      total);
+}
+
+static int present_now(store_tx *tx, int64_t sub, int64_t pos, int size, struct page *p,
+                       int64_t *total)
+{
+    return store_present_list(tx, 1, sub, pos, size, see_participant, p, total);
+}
+
+static void filtered_check(store_tx *tx, filtered_fn fn, int64_t sub, int64_t pos, int size,
+                           int want_n, int64_t want_total, const char *want_first)
+{
+    struct page p = {.sub = sub};
+    int64_t total = -1;
+    assert_int_equal(fn(tx, sub, pos, size, &p, &total), STORE_OK);
+    assert_int_equal(total, want_total);
+    assert_int_equal(p.n, want_n);
+    if (want_first != NULL)
+        assert_string_equal(p.first, want_first);
+}
+
+static void filtered_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    /* Joined at 1005..1012 (inclusive) in SUB_A (i % 5 < 3): 5, 6, 7, 10, 11, 12. */
+    filtered_check(tx, span_1005_1012, SUB_A, 0, 4, 4, 6, "p05");
+    filtered_check(tx, span_1005_1012, SUB_A, 4, 4, 2, 6, "p11");
+    filtered_check(tx, span_1005_1012, SUB_A, 6, 4, 0, 6, NULL);
+    filtered_check(tx, span_1005_1012, SUB_A, INT64_MAX, 100, 0, 6, NULL);
+    filtered_check(tx, span_1005_1012, SUB_A, 0, 0, 0, 6, NULL);
+    filtered_check(tx, span_1005_1012, SUB_B, 0, 100, 2, 2, "p08");
+    filtered_check(tx, span_1005_1012, 42, 0, 100, 0, 0, NULL);
+    /* Present now: all but p03 (SUB_B), in join order. */
+    filtered_check(tx, present_now, -1, 0, 100, 24, 24, "p00");
+    filtered_check(tx, present_now, -1, 20, 10, 4, 24, "p21");
+    filtered_check(tx, present_now, -1, INT64_MAX, 50, 0, 24, NULL);
+    filtered_check(tx, present_now, SUB_A, 0, 100, 15, 15, "p00");
+    filtered_check(tx, present_now, SUB_B, 0, 2, 2, 9, "p04");
+    struct page p = {.sub = -1};
+    int64_t total = -1;
+    assert_int_equal(store_present_list(tx, 2, -1, 0, 10, see_participant, &p, &total),
+                     STORE_OK);
+    assert_int_equal(total, 0);
+}
+
+static void test_participants_filtered(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    seed(f->s, "app1x", 2, "000000002");
+    write_ok(f->s, participants_fill_body, NULL);
+    read_ok(f->s, filtered_body, NULL);
+}
+
 /* Pages far into a meeting take another query (STORE_DEEP_PAGE): each page
  * either side of it must be the same slice of the whole list. */
 #define DEEP_N 900
@@ -2842,6 +2903,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_participants_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_jumps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_far_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_filtered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
