@@ -79,9 +79,10 @@ meetd_err core_kick_validate(const core_kick_req *req, meetd_error *err)
     return check_reason(req, err);
 }
 
-/* The operator's role (enum core_role), or -1 when named by uuid or
- * ms_open_id but not present on that device. A userid names the creator or a
- * scheduled host, who may act from outside the meeting (a backend does). */
+/* What a kickout does to one target device. A target not in the meeting, or
+ * not on the instanceid named, is no error: nothing happens to it, so that a
+ * retried kickout is safe (Tencent: the device type must match, or the
+ * action has no effect). */
 static core_kick_result target_result(const core_party *t, int instanceid)
 {
     if (!t->found || t->present_mask == 0)
