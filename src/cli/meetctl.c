@@ -62,7 +62,7 @@ static const meetctl_cmd meetctl_cmds[] = {
      "\n"
      "  --userid USERID     the creator (required)\n"
      "  --instanceid N      creator's device type (default 1, PC)\n"
-     "  --subject TEXT      new subject, 1..255 bytes\n"
+     "  --subject TEXT      new subject (limits as on create)\n"
      "  --start TIME        new start; TIME is Unix seconds, 'now' or '+N[smhd]'\n"
      "  --end TIME          new end\n"
      "  --host USERID       the scheduled hosts, replacing the old; repeat for more\n"

@@ -267,7 +267,7 @@ class RefusalTest(UpdateCase):
             (mid, raw({"instanceid": 1, "subject": "no userid"})),
             (mid, raw({"userid": "alice", "subject": "no instanceid"})),
             (mid, dict(instanceid=11, subject="bad device")),
-            (mid, dict(subject="x" * 256)),
+            (mid, dict(subject="x" * 257)),
             (mid, dict(subject="")),
             (mid, dict(start_time=str(start + 3600), end_time=str(start))),
             (mid, raw({"userid": "alice", "instanceid": 1, "start_time": start})),
