@@ -102,6 +102,17 @@ class ModifyTest(UpdateCase):
         self.assert_modified(mid, dict(hosts=[]))
         self.assertEqual([x["userid"] for x in self.query(mid)["hosts"]], ["alice"])
 
+    def test_new_hosts_are_hosts_of_the_devices_present(self):
+        mid = self.new_meeting("alice", hosts=["hank"])
+        bob = self.join(mid, "bob", 2)
+        roles = lambda: {r["userid"]: r["user_role"] for r in self.participants(mid, "alice")}
+        self.assertEqual(roles(), {"bob": 0})
+        self.assert_modified(mid, dict(hosts=[{"userid": "bob"}]))
+        self.assertEqual(roles(), {"bob": 2})
+        # And so what a host may do: bob, no longer a member, dismisses it.
+        self.assert_ok(self.dismiss(mid, "bob"))
+        self.assert_absent(mid, bob)
+
     def test_operator_id_form(self):
         mid = self.new_meeting("alice")
         body = {"instanceid": 1, "operator_id": "alice", "operator_id_type": 1,
