@@ -229,7 +229,14 @@ meetd_err core_meeting_modify(const core_meeting *m, const core_meeting_change *
     if (e != ME_OK)
         return e;
     out->status = m->status;
-    if (out->meeting_type == 1)
-        return merge_occurrences(m, out, err);
-    return ME_OK;
+    if (out->meeting_type != 1)
+        return ME_OK;
+    /* The schedule unchanged, the occurrences are too: one moved alone
+     * stays where it was put. */
+    if (m->meeting_type == 1 && !ch->has_start && !ch->has_end && !ch->has_rule) {
+        out->n_occ = m->n_occ;
+        memcpy(out->occ, m->occ, sizeof out->occ);
+        return ME_OK;
+    }
+    return merge_occurrences(m, out, err);
 }

@@ -1282,6 +1282,26 @@ static void test_modify_one_occurrence(void **state)
     one_off(&mtg);
     ch.sub_meeting_id = mtg.start_time;
     assert_refused(&ch, "alice", ME_INVALID, "only for recurring");
+
+    /* A moved occurrence stays moved when the schedule does not change. */
+    recurring(&mtg, 3);
+    mtg.occ[1].start_time += HOUR;
+    mtg.occ[1].end_time += HOUR;
+    change(&ch);
+    ch.has_subject = ch.has_hosts = true;
+    snprintf(ch.subject, sizeof ch.subject, "renamed");
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next,
+                                         &err), ME_OK);
+    assert_string_equal(next.subject, "renamed");
+    assert_memory_equal(next.occ, mtg.occ, sizeof mtg.occ);
+    assert_int_equal(next.n_occ, 3);
+    /* A new rule makes it again from the rule. */
+    change(&ch);
+    ch.has_rule = true;
+    ch.rule = mtg.rule;
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next,
+                                         &err), ME_OK);
+    assert_true(next.occ[1].start_time == mtg.occ[1].sub_meeting_id);
 }
 
 int main(void)
