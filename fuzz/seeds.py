@@ -88,6 +88,16 @@ REQUESTS = [
      ["Prefer: return=representation"], KICK_USERID_MRA),
     ("kickout-series", "PUT", "/v1/real-control/meetings/{R}/kickout", [], KICK_SERIES),
     ("cohosts", "PUT", "/v1/real-control/meetings/{Q}/cohosts", [], COHOST),
+    ("modify", "PUT", "/v1/meetings/{Q}", [],
+     '{"end_time":"1700010800","hosts":[{"userid":"bob"}],"instanceid":1,'
+     '"settings":{"mute_enable_join":true},"subject":"moved","userid":"alice"}'),
+    ("modify-series", "PUT", "/v1/meetings/{R}", [],
+     '{"end_time":"1700009000","instanceid":1,"meeting_type":1,"recurring_rule":'
+     '{"recurring_type":0,"until_count":3,"until_type":1},"start_time":"1700007200",'
+     '"userid":"alice"}'),
+    ("modify-occurrence", "PUT", "/v1/meetings/{R}", [],
+     '{"end_time":"1800000000","instanceid":1,"operator_id":"alice","operator_id_type":1,'
+     '"recurring_rule":{"sub_meeting_id":"{Rsub}"}}'),
     ("join", "POST", "/meetd/v1/meetings/{Q}/join", [],
      '{"userid":"dave","nick_name":"Dave","instanceid":5}'),
     ("join-guest", "POST", "/meetd/v1/meetings/{Q}/join", [], '{"guest_id":"g2","instanceid":8}'),
@@ -152,6 +162,7 @@ SEQUENCES = [
     ("cancel-occurrence-then-join", ["cancel-occurrence", "join-series", "get-series"]),
     ("webhook-then-join", ["webhook-create", "join", "webhook-deliveries", "webhooks"]),
     ("leave-then-events", ["leave", "events", "participants"]),
+    ("modify-series-then-join", ["modify-series", "join-series", "get-series"]),
 ]
 
 

@@ -191,6 +191,14 @@ meet_rc meet_meeting_create(meet_client *c, const json_t *body, json_t **out, me
 meet_rc meet_meeting_get(meet_client *c, const char *meeting_id, const char *userid,
                          int instanceid, json_t **out, meet_error *err);
 
+/* PUT /v1/meetings/{meeting_id}: modify. body: {userid (or operator_id with
+ * operator_id_type 1), instanceid, and what changes: subject?, start_time?,
+ * end_time?, hosts?, meeting_type?, recurring_rule?}. The body stays the
+ * caller's; *out (the caller's, json_decref) is {meeting_number,
+ * meeting_info_list:[{meeting_id, meeting_code}]}. */
+meet_rc meet_meeting_update(meet_client *c, const char *meeting_id, const json_t *body,
+                            json_t **out, meet_error *err);
+
 /* POST /v1/meetings/{meeting_id}/cancel. body: {userid, instanceid,
  * reason_code, sub_meeting_id?}. */
 meet_rc meet_meeting_cancel(meet_client *c, const char *meeting_id, const json_t *body,

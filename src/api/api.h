@@ -165,12 +165,19 @@ void api_write_then(api_call *c, store_fn fn, void *arg, api_then_fn then);
 /* A then for writes whose success needs nothing more than the default {}. */
 void api_then_free(api_call *c, void *arg, meetd_err e);
 
+/* Meeting fields as create takes them (meetings.c), shared with modify:
+ * body's "hosts" (absent or null: m->hosts untouched) and its
+ * "recurring_rule" (required; absent fields get create's defaults). */
+meetd_err api_parse_hosts(api_call *c, json_t *body, core_meeting *m);
+meetd_err api_parse_rule(api_call *c, json_t *body, core_meeting *m);
+
 /* ---- handlers -------------------------------------------------------- */
 
 typedef void (*api_handler)(api_call *c);
 
 void api_meeting_create(api_call *c);
 void api_meeting_get(api_call *c);
+void api_meeting_update(api_call *c);
 void api_meeting_cancel(api_call *c);
 void api_meeting_dismiss(api_call *c);
 void api_participants(api_call *c);

@@ -65,7 +65,7 @@ static json_t *api_meeting_list_json(json_t *info)
 
 /* ---- create ------------------------------------------------------------- */
 
-static meetd_err api_parse_hosts(api_call *c, json_t *body, core_meeting *m)
+meetd_err api_parse_hosts(api_call *c, json_t *body, core_meeting *m)
 {
     json_t *hosts = json_object_get(body, "hosts");
     if (hosts == NULL || json_is_null(hosts))
@@ -86,7 +86,7 @@ static meetd_err api_parse_hosts(api_call *c, json_t *body, core_meeting *m)
     return ME_OK;
 }
 
-static meetd_err api_parse_rule(api_call *c, json_t *body, core_meeting *m)
+meetd_err api_parse_rule(api_call *c, json_t *body, core_meeting *m)
 {
     json_t *rule = json_object_get(body, "recurring_rule");
     if (rule == NULL || json_is_null(rule))

@@ -20,6 +20,7 @@ typedef struct api_route {
 static const api_route api_routes[] = {
     {"POST", "/v1/meetings", true, api_meeting_create},
     {"GET", "/v1/meetings/*", true, api_meeting_get},
+    {"PUT", "/v1/meetings/*", true, api_meeting_update},
     {"POST", "/v1/meetings/*/cancel", true, api_meeting_cancel},
     {"POST", "/v1/meetings/*/dismiss", true, api_meeting_dismiss},
     {"GET", "/v1/meetings/*/participants", true, api_participants},

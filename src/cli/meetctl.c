@@ -54,6 +54,30 @@ static const meetctl_cmd meetctl_cmds[] = {
      "Example:\n"
      "  meetctl meeting get 7567173273889276131 --userid alice\n",
      meetctl_meeting_get},
+    {"meeting", "update", "modify a meeting (creator only)",
+     "usage: meetctl meeting update MEETING --userid USERID [options]\n"
+     "\n"
+     "Modifies a meeting (PUT /v1/meetings/MEETING); only what is given changes.\n"
+     "'meetctl meeting get' shows the result.\n"
+     "\n"
+     "  --userid USERID     the creator (required)\n"
+     "  --instanceid N      creator's device type (default 1, PC)\n"
+     "  --subject TEXT      new subject (limits as on create)\n"
+     "  --start TIME        new start; TIME is Unix seconds, 'now' or '+N[smhd]'\n"
+     "  --end TIME          new end\n"
+     "  --host USERID       the scheduled hosts, replacing the old; repeat for more\n"
+     "  --no-hosts          no scheduled hosts (the creator hosts)\n"
+     "  --recurring daily|workdays|weekly|biweekly|monthly\n"
+     "                      a new rule (a one-off meeting becomes recurring); the\n"
+     "                      occurrences held already stay\n"
+     "  --until-count N     number of occurrences in all (default 7)\n"
+     "  --until-date TIME   last occurrence date, instead of --until-count\n"
+     "  --sub-meeting ID    move only this occurrence (with --start and/or --end)\n"
+     "\n"
+     "Example:\n"
+     "  meetctl meeting update 7567173273889276131 --userid alice \\\n"
+     "      --subject 'Weekly sync (moved)' --start +1d --end +25h\n",
+     meetctl_meeting_update},
     {"meeting", "cancel", "cancel a meeting (creator only)",
      "usage: meetctl meeting cancel MEETING --userid USERID [options]\n"
      "\n"

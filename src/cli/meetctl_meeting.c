@@ -1,4 +1,4 @@
-/* meetctl meeting create|get|cancel|dismiss|participants|realtime */
+/* meetctl meeting create|get|update|cancel|dismiss|participants|realtime */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +27,7 @@ enum {
     OPT_SIZE,
     OPT_OPERATOR_TYPE,
     OPT_PAGE,
+    OPT_NO_HOSTS,
 };
 
 /* Tencent's largest real-time page. */
@@ -50,6 +51,7 @@ typedef struct meetctl_meeting_opts {
     bool instanceid_given;
     long operator_type;      /* operator_id_type of the lists; -1: not given (1) */
     long page;
+    bool no_hosts;
 } meetctl_meeting_opts;
 
 static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void *st)
@@ -100,6 +102,9 @@ static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void 
         return meetctl_parse_long(ctx, "--operator-type", arg, 1, 3, &o->operator_type);
     case OPT_PAGE:
         return meetctl_parse_long(ctx, "--page", arg, 1, 1000000000, &o->page);
+    case OPT_NO_HOSTS:
+        o->no_hosts = true;
+        return 0;
     }
     return MEETCTL_EXIT_USAGE;
 }
@@ -121,6 +126,7 @@ static const struct option meetctl_meeting_options[] = {
     {"size", required_argument, NULL, OPT_SIZE},
     {"operator-type", required_argument, NULL, OPT_OPERATOR_TYPE},
     {"page", required_argument, NULL, OPT_PAGE},
+    {"no-hosts", no_argument, NULL, OPT_NO_HOSTS},
     MEETCTL_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -131,11 +137,12 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
     static const char *const names[] = {"--subject", "--type", "--start", "--end", "--host",
                                         "--recurring", "--until-count", "--until-date",
                                         "--sub-meeting", "--reason-code", "--pos", "--size",
-                                        "--instanceid", "--operator-type", "--page"};
+                                        "--instanceid", "--operator-type", "--page",
+                                        "--no-hosts"};
     bool given[] = {o->subject, o->type, o->start, o->end, o->nhosts > 0, o->recurring,
                     o->until_count >= 0, o->until_date, o->sub_meeting, o->reason_code >= 0,
                     o->pos >= 0, o->size >= 0, o->instanceid_given, o->operator_type >= 0,
-                    o->page >= 0};
+                    o->page >= 0, o->no_hosts};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (given[i] && !(allowed & (1u << i)))
             return meetctl_usage(ctx, "%s is not an option of this command", names[i]);
@@ -149,6 +156,9 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
 #define ALLOW_PARTICIPANTS \
     ((1u << 2) | (1u << 3) | (1u << 8) | (1u << 10) | (1u << 11) | ALLOW_OPERATOR_TYPE)
 #define ALLOW_REALTIME ((1u << 8) | (1u << 11) | ALLOW_OPERATOR_TYPE | (1u << 14))
+/* Everything create takes but --type (a meeting's type does not change),
+ * and --sub-meeting, --no-hosts. */
+#define ALLOW_UPDATE ((0xffu & ~(1u << 1)) | (1u << 8) | ALLOW_INSTANCEID | (1u << 15))
 
 /* Parses the options and the operands; *mid is NULL when want_meeting is false. */
 static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl_meeting_opts *o,
@@ -280,6 +290,31 @@ static int meetctl_recurring_type(const char *s)
     return -1;
 }
 
+/* --recurring with --until-count or --until-date as a recurring_rule
+ * (*rule NULL without --recurring). 0 or MEETCTL_EXIT_USAGE. */
+static int meetctl_rule(meetctl_ctx *ctx, const meetctl_meeting_opts *o, json_t **rule)
+{
+    *rule = NULL;
+    int rtype = -1;
+    if (o->recurring != NULL && (rtype = meetctl_recurring_type(o->recurring)) < 0)
+        return meetctl_usage(ctx, "--recurring is daily, workdays, weekly, biweekly or monthly");
+    if (o->recurring == NULL && (o->until_count >= 0 || o->until_date != NULL))
+        return meetctl_usage(ctx, "--until-count and --until-date need --recurring");
+    if (o->until_count >= 0 && o->until_date != NULL)
+        return meetctl_usage(ctx, "give --until-count or --until-date, not both");
+    long long until = 0;
+    if (o->until_date != NULL && meetctl_parse_time(ctx, "--until-date", o->until_date, &until))
+        return MEETCTL_EXIT_USAGE;
+    if (rtype < 0)
+        return 0;
+    *rule = o->until_date != NULL
+                ? json_pack("{s:i, s:i, s:I}", "recurring_type", rtype, "until_type", 0,
+                            "until_date", (json_int_t)until)
+                : json_pack("{s:i, s:i, s:i}", "recurring_type", rtype, "until_type", 1,
+                            "until_count", (int)(o->until_count > 0 ? o->until_count : 7));
+    return 0;
+}
+
 /* The create body, checked as the contract checks it. */
 static int meetctl_create_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, json_t **out)
 {
@@ -305,15 +340,8 @@ static int meetctl_create_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, 
         return MEETCTL_EXIT_USAGE;
     if (o->start != NULL && end <= start)
         return meetctl_usage(ctx, "--end must be after --start");
-    int rtype = -1;
-    if (o->recurring != NULL && (rtype = meetctl_recurring_type(o->recurring)) < 0)
-        return meetctl_usage(ctx, "--recurring is daily, workdays, weekly, biweekly or monthly");
-    if (o->recurring == NULL && (o->until_count >= 0 || o->until_date != NULL))
-        return meetctl_usage(ctx, "--until-count and --until-date need --recurring");
-    if (o->until_count >= 0 && o->until_date != NULL)
-        return meetctl_usage(ctx, "give --until-count or --until-date, not both");
-    long long until = 0;
-    if (o->until_date != NULL && meetctl_parse_time(ctx, "--until-date", o->until_date, &until))
+    json_t *rule = NULL;
+    if (meetctl_rule(ctx, o, &rule) != 0)
         return MEETCTL_EXIT_USAGE;
 
     json_t *b = json_pack("{s:s, s:i, s:s, s:i}", "userid", o->userid, "instanceid", o->instanceid,
@@ -332,15 +360,12 @@ static int meetctl_create_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, 
             failed |= json_array_append_new(hosts, json_pack("{s:s}", "userid", o->hosts[i])) != 0;
         failed |= json_object_set_new(b, "hosts", hosts) != 0;
     }
-    if (!failed && rtype >= 0) {
-        json_t *rule = o->until_date != NULL
-                           ? json_pack("{s:i, s:i, s:I}", "recurring_type", rtype, "until_type", 0,
-                                       "until_date", (json_int_t)until)
-                           : json_pack("{s:i, s:i, s:i}", "recurring_type", rtype, "until_type", 1,
-                                       "until_count", (int)(o->until_count > 0 ? o->until_count : 7));
+    if (!failed && rule != NULL) {
         failed |= json_object_set_new(b, "meeting_type", json_integer(1)) != 0;
         failed |= json_object_set_new(b, "recurring_rule", rule) != 0;
+        rule = NULL;
     }
+    json_decref(rule);
     if (failed) {
         json_decref(b);
         fprintf(stderr, "%s: out of memory\n", ctx->name);
@@ -372,6 +397,100 @@ int meetctl_meeting_create(meetctl_ctx *ctx, int argc, char **argv)
     if (r != MEET_OK)
         return meetctl_fail(ctx, &err);
     return meetctl_finish(ctx, out, meetctl_show_meetings);
+}
+
+/* ---- update ------------------------------------------------------------------------- */
+
+static int meetctl_time_field(meetctl_ctx *ctx, json_t *b, const char *opt, const char *key,
+                              const char *arg, bool *failed)
+{
+    long long t;
+    if (arg == NULL)
+        return 0;
+    if (meetctl_parse_time(ctx, opt, arg, &t) != 0)
+        return MEETCTL_EXIT_USAGE;
+    char s[24];
+    snprintf(s, sizeof s, "%lld", t);
+    *failed |= json_object_set_new(b, key, json_string(s)) != 0;
+    return 0;
+}
+
+/* The modify body: who asks, then only what the options change, as
+ * Tencent's SDK sends it (userid and instanceid, times as strings). */
+static int meetctl_update_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, json_t **out)
+{
+    *out = NULL;
+    if (o->no_hosts && o->nhosts > 0)
+        return meetctl_usage(ctx, "give --host or --no-hosts, not both");
+    if (o->sub_meeting != NULL && o->recurring != NULL)
+        return meetctl_usage(ctx, "--sub-meeting moves one occurrence: not with --recurring");
+    if (o->sub_meeting != NULL && (o->nhosts > 0 || o->no_hosts))
+        return meetctl_usage(ctx, "--sub-meeting moves one occurrence: hosts are the series'");
+    if (o->sub_meeting != NULL && o->start == NULL && o->end == NULL)
+        return meetctl_usage(ctx, "--sub-meeting needs --start or --end");
+    if (o->subject == NULL && o->start == NULL && o->end == NULL && o->nhosts == 0 &&
+        !o->no_hosts && o->recurring == NULL && o->sub_meeting == NULL)
+        return meetctl_usage(ctx, "nothing to change: give --subject, --start, --end, --host, "
+                                  "--no-hosts or --recurring");
+    json_t *rule = NULL;
+    if (meetctl_rule(ctx, o, &rule) != 0)
+        return MEETCTL_EXIT_USAGE;
+    json_t *b = json_pack("{s:s, s:i}", "userid", o->userid, "instanceid", o->instanceid);
+    bool failed = b == NULL;
+    if (!failed && o->subject != NULL)
+        failed |= json_object_set_new(b, "subject", json_string(o->subject)) != 0;
+    int rc = 0;
+    if (!failed && (meetctl_time_field(ctx, b, "--start", "start_time", o->start, &failed) != 0 ||
+                    meetctl_time_field(ctx, b, "--end", "end_time", o->end, &failed) != 0))
+        rc = MEETCTL_EXIT_USAGE;
+    if (rc == 0 && !failed && (o->nhosts > 0 || o->no_hosts)) {
+        json_t *hosts = json_array();
+        for (size_t i = 0; i < o->nhosts; i++)
+            failed |= json_array_append_new(hosts, json_pack("{s:s}", "userid", o->hosts[i])) != 0;
+        failed |= json_object_set_new(b, "hosts", hosts) != 0;
+    }
+    if (rc == 0 && !failed && rule != NULL) {
+        failed |= json_object_set_new(b, "meeting_type", json_integer(1)) != 0;
+        failed |= json_object_set_new(b, "recurring_rule", rule) != 0;
+        rule = NULL;
+    }
+    if (rc == 0 && !failed && o->sub_meeting != NULL)
+        failed |= json_object_set_new(b, "recurring_rule",
+                                      json_pack("{s:s}", "sub_meeting_id", o->sub_meeting)) != 0;
+    json_decref(rule);
+    if (rc != 0 || failed) {
+        json_decref(b);
+        if (rc != 0)
+            return rc;
+        fprintf(stderr, "%s: out of memory\n", ctx->name);
+        return MEETCTL_EXIT_API;
+    }
+    *out = b;
+    return 0;
+}
+
+int meetctl_meeting_update(meetctl_ctx *ctx, int argc, char **argv)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_UPDATE, true, &mid);
+    json_t *body = NULL;
+    if (rc == 0)
+        rc = meetctl_update_body(ctx, &o, &body);
+    meet_client *c;
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, &c);
+    if (rc != 0) {
+        json_decref(body);
+        return rc;
+    }
+    json_t *out;
+    meet_error err;
+    meet_rc r = meet_meeting_update(c, mid, body, &out, &err);
+    json_decref(body);
+    if (r != MEET_OK)
+        return meetctl_fail(ctx, &err);
+    return meetctl_finish_say(ctx, out, "updated: %s", mid);
 }
 
 /* ---- get, cancel, dismiss ------------------------------------------------------------- */

@@ -6,7 +6,8 @@
  * hand or need jq: -q prints the one id the answer is about (M=$(meetctl
  * meeting create ... -q)), --shell PREFIX prints its fields as assignments
  * to eval. Both read the same record of the answer: the meeting itself for
- * meeting create/get (the answer wraps it in a list), the answer otherwise. */
+ * meeting create/get/update (the answer wraps it in a list), the answer
+ * otherwise. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ typedef struct meetctl_record {
 static const meetctl_record meetctl_records[] = {
     {meetctl_meeting_create, "meeting_info_list", "meeting_id"},
     {meetctl_meeting_get, "meeting_info_list", "meeting_id"},
+    {meetctl_meeting_update, "meeting_info_list", "meeting_id"},
     {meetctl_device_join, NULL, "ms_open_id"},
 };
 

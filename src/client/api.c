@@ -139,6 +139,12 @@ meet_rc meet_meeting_get(meet_client *c, const char *meeting_id, const char *use
     return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
 }
 
+meet_rc meet_meeting_update(meet_client *c, const char *meeting_id, const json_t *body,
+                            json_t **out, meet_error *err)
+{
+    return meet_meeting_call(c, "PUT", "/v1/meetings/", meeting_id, "", body, NULL, out, err);
+}
+
 meet_rc meet_meeting_cancel(meet_client *c, const char *meeting_id, const json_t *body,
                             json_t **out, meet_error *err)
 {

@@ -18,6 +18,8 @@ static const struct {
     [ME_BAD_MEETING_ID] = {400, 9002, "invalid meeting id"},
     [ME_FORBIDDEN] = {403, 9042, "no permission"},
     [ME_BANNED] = {403, 9101, "join refused: removed from this meeting with allow_rejoin=false"},
+    [ME_CANCELLED] = {400, 9007, "meeting was cancelled"},
+    [ME_NO_MODIFY] = {403, 9102, "no permission to modify the meeting"},
     [ME_TS_SKEW] = {400, 190300, "X-TC-Timestamp is more than 300 seconds from server time"},
     [ME_REPLAY] = {400, 190301, "replayed request: X-TC-Timestamp and X-TC-Nonce already used"},
     [ME_UNAUTHORIZED] = {401, 190303, "authentication failed"},

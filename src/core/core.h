@@ -257,6 +257,36 @@ meetd_err core_dismiss(core_meeting *m, const char *userid, int64_t now,
 meetd_err core_cancel(core_meeting *m, const char *userid, int64_t sub_meeting_id,
                       meetd_error *err);
 
+/* ---- modifying a meeting (meeting_update.c) -------------------------- */
+
+/* What a modify request asks for; a has_ flag false leaves that part as it
+ * is. hosts with n_hosts 0 clears the scheduled hosts (the creator hosts). */
+typedef struct core_meeting_change {
+    bool has_subject, has_start, has_end, has_hosts, has_meeting_type, has_rule;
+    char subject[CORE_SUBJECT_MAX + 1];
+    int64_t start_time;
+    int64_t end_time;
+    int n_hosts;
+    char hosts[CORE_HOSTS_MAX][CORE_ID_MAX + 1];
+    int meeting_type;
+    core_recurring_rule rule;
+    /* recurring_rule.sub_meeting_id: move this occurrence only (0: the
+     * whole meeting). */
+    int64_t sub_meeting_id;
+} core_meeting_change;
+
+/* Modify: only the creator (userid), and neither a quick meeting nor one
+ * that ended (190004) or was cancelled (9007). The result is checked as
+ * create checks a meeting and written to *out (m is left as it was; out
+ * must not be m). A meeting in progress keeps its start_time. Occurrences
+ * of a recurring meeting that started, ended or were cancelled are kept as
+ * they are, in their place in the series, with their sub_meeting_id; the
+ * others are the (new) rule's, from the end of the last one that took
+ * place. With ch->sub_meeting_id only that occurrence's times change. */
+meetd_err core_meeting_modify(const core_meeting *m, const core_meeting_change *ch,
+                              const char *userid, int64_t now, core_meeting *out,
+                              meetd_error *err);
+
 /* ---- the operator of a real-control request (operator.c) ------------- */
 
 bool core_present_on(uint64_t mask, int instanceid);

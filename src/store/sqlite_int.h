@@ -112,6 +112,12 @@
                           "WHERE meeting_id = ?1 AND app_id = ?2")                    \
     X(OCC_SET_STATUS, "UPDATE occurrences SET status = ?3 "                           \
                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 AND status <> ?3") \
+    X(MEETING_UPDATE, "UPDATE meetings SET subject = ?3, meeting_type = ?4, "         \
+                      "start_time = ?5, end_time = ?6, status = ?7, recurring_type = ?8, " \
+                      "until_type = ?9, until_count = ?10, until_date = ?11 "         \
+                      "WHERE meeting_id = ?1 AND app_id = ?2")                        \
+    X(HOSTS_DELETE, "DELETE FROM meeting_hosts WHERE meeting_id = ?1")                \
+    X(OCCS_DELETE, "DELETE FROM occurrences WHERE meeting_id = ?1")                   \
     /* users */                                                                       \
     X(USER_BY_USERID, "SELECT " STORE_USER_COLS("") " FROM users "                    \
                       "WHERE meeting_id = ?1 AND userid = ?2 AND userid <> ''")       \

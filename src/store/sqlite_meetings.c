@@ -27,9 +27,9 @@ static int meeting_insert_row(store_tx *tx, const core_meeting *m)
     return store_exec(tx, STMT_MEETING_INSERT, st, b, NULL);
 }
 
-static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
+static int hosts_insert(store_tx *tx, const core_meeting *m)
 {
-    int rc = meeting_insert_row(tx, m);
+    int rc = STORE_OK;
     for (int i = 0; rc == STORE_OK && i < m->n_hosts; i++) {
         sqlite3_stmt *st = store_stmt(tx, STMT_HOST_INSERT);
         if (st == NULL)
@@ -39,6 +39,12 @@ static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
         b |= STORE_BIND_STR(st, 3, m->hosts[i]);
         rc = store_exec(tx, STMT_HOST_INSERT, st, b, NULL);
     }
+    return rc;
+}
+
+static int occs_insert(store_tx *tx, const core_meeting *m)
+{
+    int rc = STORE_OK;
     for (int i = 0; rc == STORE_OK && i < m->n_occ; i++) {
         const core_occurrence *o = &m->occ[i];
         sqlite3_stmt *st = store_stmt(tx, STMT_OCC_INSERT);
@@ -51,6 +57,16 @@ static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
         b |= sqlite3_bind_int(st, 5, o->status);
         rc = store_exec(tx, STMT_OCC_INSERT, st, b, NULL);
     }
+    return rc;
+}
+
+static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
+{
+    int rc = meeting_insert_row(tx, m);
+    if (rc == STORE_OK)
+        rc = hosts_insert(tx, m);
+    if (rc == STORE_OK)
+        rc = occs_insert(tx, m);
     return rc;
 }
 
@@ -204,4 +220,61 @@ int store_meeting_update_status(store_tx *tx, const core_meeting *m)
     if (rc != STORE_OK)
         return rc;
     return store_sp_end(tx, meeting_set_status(tx, m));
+}
+
+/* Hosts and occurrences are few (10, 200) and a modify is rare: they are
+ * written again whole rather than compared. Nothing refers to their rows:
+ * device sessions and their counts name an occurrence by its
+ * sub_meeting_id, which m keeps for every occurrence that has any. */
+static int meeting_update_rows(store_tx *tx, const core_meeting *m)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_UPDATE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, m->meeting_id);
+    b |= STORE_BIND_STR(st, 2, m->app_id);
+    b |= STORE_BIND_STR(st, 3, m->subject);
+    b |= sqlite3_bind_int(st, 4, m->meeting_type);
+    b |= sqlite3_bind_int64(st, 5, m->start_time);
+    b |= sqlite3_bind_int64(st, 6, m->end_time);
+    b |= sqlite3_bind_int(st, 7, m->status);
+    b |= sqlite3_bind_int(st, 8, m->rule.recurring_type);
+    b |= sqlite3_bind_int(st, 9, m->rule.until_type);
+    b |= sqlite3_bind_int(st, 10, m->rule.until_count);
+    b |= sqlite3_bind_int64(st, 11, m->rule.until_date);
+    int64_t n = 0;
+    int rc = store_exec(tx, STMT_MEETING_UPDATE, st, b, &n);
+    if (rc == STORE_OK && n == 0)
+        return STORE_NOTFOUND;
+    if (rc == STORE_OK) {
+        st = store_stmt(tx, STMT_HOSTS_DELETE);
+        if (st == NULL)
+            return STORE_ERROR;
+        rc = store_exec(tx, STMT_HOSTS_DELETE, st, sqlite3_bind_int64(st, 1, m->meeting_id), NULL);
+    }
+    if (rc == STORE_OK) {
+        st = store_stmt(tx, STMT_OCCS_DELETE);
+        if (st == NULL)
+            return STORE_ERROR;
+        rc = store_exec(tx, STMT_OCCS_DELETE, st, sqlite3_bind_int64(st, 1, m->meeting_id), NULL);
+    }
+    if (rc == STORE_OK)
+        rc = hosts_insert(tx, m);
+    if (rc == STORE_OK)
+        rc = occs_insert(tx, m);
+    return rc;
+}
+
+int store_meeting_update(store_tx *tx, const core_meeting *m)
+{
+    assert(m != NULL);
+    if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX || m->n_occ < 0 ||
+        m->n_occ > CORE_OCC_MAX)
+        return store_invalid(tx, "meeting update: host or occurrence count out of range");
+    if (tx->conn->mcache != NULL)
+        store_mcache_drop(tx->conn->mcache, m->meeting_id);
+    int rc = store_sp_begin(tx);
+    if (rc != STORE_OK)
+        return rc;
+    return store_sp_end(tx, meeting_update_rows(tx, m));
 }

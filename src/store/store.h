@@ -140,6 +140,11 @@ int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core
 int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1]);
 /* Writes m->status and every occurrence's status. */
 int store_meeting_update_status(store_tx *tx, const core_meeting *m);
+/* Writes what a modify may change: subject, meeting_type, times, status,
+ * rule, and the hosts and occurrences as m has them (an occurrence keeps
+ * its row's values by its sub_meeting_id; those m lacks are gone).
+ * NOTFOUND when the meeting is not the app's. */
+int store_meeting_update(store_tx *tx, const core_meeting *m);
 
 /* ---- users (identities per meeting) ---------------------------------- */
 

@@ -22,8 +22,9 @@ from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_us
 MEETING_ID_RE = re.compile(r"^meeting_id\s+(\d{1,19})$", re.M)
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-COMMANDS = ["meeting create", "meeting get", "meeting cancel", "meeting dismiss",
-            "meeting participants", "meeting realtime", "kickout", "cohost add", "cohost remove",
+COMMANDS = ["meeting create", "meeting get", "meeting update", "meeting cancel",
+            "meeting dismiss", "meeting participants", "meeting realtime", "kickout",
+            "cohost add", "cohost remove",
             "device join", "device leave", "device watch", "bans list", "bans lift",
             "audit", "health", "request"]
 
@@ -1207,6 +1208,59 @@ class ParticipantListsCommandsTest(MeetctlCase):
                 "--user", "ms:%s/9" % room["ms_open_id"])
         self.assertRegex(self.ok("meeting", "realtime", mid, "--userid", "alice"),
                          r"(?m)^%s\s.*\smember\s" % room["ms_open_id"])
+
+
+
+class MeetingUpdateTest(MeetctlCase):
+    """meetctl meeting update: PUT /v1/meetings/MEETING with only what changes."""
+
+    def test_subject_times_hosts(self):
+        mid = self.new_mid("alice")
+        start = now() + 86400
+        out = self.ok("meeting", "update", mid, "--userid", "alice", "--subject", "moved",
+                      "--start", str(start), "--end", str(start + 1800), "--host", "hank",
+                      "--host", "hope")
+        self.assertEqual(out, "updated: %s\n" % mid)
+        q = self.query(mid)
+        self.assertEqual((q["subject"], q["start_time"], q["end_time"]),
+                         ("moved", str(start), str(start + 1800)))
+        self.assertEqual([x["userid"] for x in q["hosts"]], ["hank", "hope"])
+        self.ok("meeting", "update", mid, "--userid", "alice", "--no-hosts")
+        self.assertEqual([x["userid"] for x in self.query(mid)["hosts"]], ["alice"])
+
+    def test_json_quiet_and_recurring(self):
+        mid = self.new_mid("alice")
+        out = self.ok_json("meeting", "update", mid, "--userid", "alice", "--recurring", "weekly",
+                           "--until-count", "2")
+        self.assertEqual(out["meeting_info_list"][0]["meeting_id"], mid)
+        self.assertEqual(len(self.query(mid)["sub_meetings"]), 2)
+        self.assertEqual(self.ok("meeting", "update", mid, "--userid", "alice", "--subject", "q",
+                                 "-q"), mid + "\n")
+
+    def test_api_refusals(self):
+        mid = self.new_mid("alice")
+        self.api_error(["meeting", "update", mid, "--userid", "bob", "--subject", "x"], 403, 9102)
+        self.assert_ok(self.cancel(mid))
+        self.api_error(["meeting", "update", mid, "--userid", "alice", "--subject", "x"], 400,
+                       9007)
+
+    def test_usage_errors_send_nothing(self):
+        tw = Tripwire()
+        self.addCleanup(tw.close)
+        env = ctl_env(FAKE_CREDS, MEETD_ENDPOINT=tw.url)
+        for args, says in [
+                ([], "nothing to change"),
+                (["--host", "h", "--no-hosts"], "not both"),
+                (["--type", "quick", "--subject", "x"], "--type is not an option"),
+                (["--sub-meeting", "1700000000"], "needs --start or --end"),
+                (["--sub-meeting", "1", "--start", "+1h", "--recurring", "daily"],
+                 "not with --recurring"),
+                (["--until-count", "3", "--subject", "x"], "need --recurring")]:
+            with self.subTest(args=args):
+                cp = run_ctl(["meeting", "update", "123", "--userid", "alice"] + args, env)
+                self.assertEqual(cp.returncode, 2, (cp.stdout, cp.stderr))
+                self.assertIn(says, cp.stderr)
+        self.assertEqual(tw.accepts, 0)
 
 
 if __name__ == "__main__":

@@ -1059,6 +1059,251 @@ static void test_cancel_occurrence(void **state)
     assert_int_equal(mtg.occ[2].status, CORE_ST_ENDED);
 }
 
+/* ---- modify ---------------------------------------------------------------- */
+
+static core_meeting next; /* what core_meeting_modify writes */
+
+static void change(core_meeting_change *ch)
+{
+    memset(ch, 0, sizeof *ch);
+}
+
+/* A refused modify leaves both meetings as they were. */
+static void assert_refused(const core_meeting_change *ch, const char *userid, meetd_err want,
+                           const char *needle)
+{
+    static core_meeting before;
+    meetd_error err;
+
+    before = mtg;
+    assert_int_equal(core_meeting_modify(&mtg, ch, userid, MON_2024_03_11_1000 - DAY, &next,
+                                         &err), want);
+    assert_err_has(&err, needle);
+    assert_memory_equal(&mtg, &before, sizeof mtg);
+}
+
+static void test_modify_who_and_when(void **state)
+{
+    core_meeting_change ch;
+
+    (void)state;
+    change(&ch);
+    ch.has_subject = true;
+    snprintf(ch.subject, sizeof ch.subject, "renamed");
+    one_off(&mtg);
+    add_host(&mtg, "bob");
+    assert_refused(&ch, "bob", ME_NO_MODIFY, "only the creator");
+    assert_refused(&ch, "", ME_NO_MODIFY, "only the creator");
+    mtg.status = CORE_ST_CANCELLED;
+    assert_refused(&ch, "alice", ME_CANCELLED, "cancelled");
+    mtg.status = CORE_ST_ENDED;
+    assert_refused(&ch, "alice", ME_NOT_IN_PROGRESS, "ended");
+    mtg.status = CORE_ST_INIT;
+    mtg.type = 1;
+    assert_refused(&ch, "alice", ME_INVALID, "quick");
+    /* A series whose every occurrence was cancelled is cancelled. */
+    recurring(&mtg, 2);
+    mtg.occ[0].status = mtg.occ[1].status = CORE_ST_CANCELLED;
+    assert_refused(&ch, "alice", ME_CANCELLED, "cancelled");
+}
+
+static void test_modify_one_off(void **state)
+{
+    core_meeting_change ch;
+    meetd_error err;
+
+    (void)state;
+    one_off(&mtg);
+    add_host(&mtg, "bob");
+    change(&ch);
+    ch.has_subject = ch.has_start = ch.has_end = ch.has_hosts = true;
+    snprintf(ch.subject, sizeof ch.subject, "moved");
+    ch.start_time = TUE_2024_03_12_1000;
+    ch.end_time = TUE_2024_03_12_1000 + HOUR;
+    ch.n_hosts = 0;
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_string_equal(next.subject, "moved");
+    assert_true(next.start_time == TUE_2024_03_12_1000);
+    assert_int_equal(next.n_hosts, 0);
+    assert_true(core_is_host(&next, "alice"));
+    assert_string_equal(next.meeting_code, mtg.meeting_code);
+    assert_string_equal(mtg.subject, "Weekly sync");
+
+    /* Checked as create checks. */
+    ch.end_time = ch.start_time;
+    assert_refused(&ch, "alice", ME_INVALID, "end_time must be after start_time");
+    ch.end_time = ch.start_time + HOUR;
+    ch.subject[0] = '\0';
+    assert_refused(&ch, "alice", ME_INVALID, "subject");
+    snprintf(ch.subject, sizeof ch.subject, "ok");
+    ch.n_hosts = 2;
+    snprintf(ch.hosts[0], sizeof ch.hosts[0], "hank");
+    snprintf(ch.hosts[1], sizeof ch.hosts[1], "hank");
+    assert_refused(&ch, "alice", ME_INVALID, "duplicate");
+
+    /* In progress: the end may move, the start may not. */
+    mtg.status = CORE_ST_STARTED;
+    change(&ch);
+    ch.has_start = ch.has_end = true;
+    ch.start_time = mtg.start_time;
+    ch.end_time = mtg.end_time + HOUR;
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_int_equal(next.status, CORE_ST_STARTED);
+    assert_true(next.end_time == mtg.end_time + HOUR);
+    ch.start_time = mtg.start_time + 60;
+    assert_refused(&ch, "alice", ME_INVALID, "in progress");
+}
+
+static void test_modify_kind(void **state)
+{
+    core_meeting_change ch;
+    meetd_error err;
+
+    (void)state;
+    one_off(&mtg);
+    change(&ch);
+    ch.has_meeting_type = true;
+    ch.meeting_type = 1;
+    assert_refused(&ch, "alice", ME_INVALID, "recurring_rule is required");
+    ch.has_rule = true;
+    ch.rule.recurring_type = 2;
+    ch.rule.until_type = 1;
+    ch.rule.until_count = 3;
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_int_equal(next.meeting_type, 1);
+    assert_int_equal(next.n_occ, 3);
+    assert_true(next.occ[1].sub_meeting_id == MON_2024_03_18_1000);
+    mtg.status = CORE_ST_STARTED;
+    assert_refused(&ch, "alice", ME_INVALID, "in progress cannot become recurring");
+    mtg.status = CORE_ST_INIT;
+    ch.has_meeting_type = false;
+    assert_refused(&ch, "alice", ME_INVALID, "needs meeting_type 1");
+
+    recurring(&mtg, 3);
+    change(&ch);
+    ch.has_meeting_type = true;
+    ch.meeting_type = 0;
+    assert_refused(&ch, "alice", ME_INVALID, "cannot become a one-off");
+}
+
+static void test_modify_rule_keeps_what_was_held(void **state)
+{
+    core_meeting_change ch;
+    meetd_error err;
+    int64_t ids[5];
+
+    (void)state;
+    recurring(&mtg, 5);
+    for (int i = 0; i < 5; i++)
+        ids[i] = mtg.occ[i].sub_meeting_id;
+    mtg.occ[0].status = CORE_ST_ENDED;
+    mtg.occ[1].status = CORE_ST_STARTED;
+    mtg.occ[3].status = CORE_ST_CANCELLED;
+
+    /* Seven in all: the held ones stay where they are. */
+    change(&ch);
+    ch.has_rule = true;
+    ch.rule = mtg.rule;
+    ch.rule.until_count = 7;
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_int_equal(next.n_occ, 7);
+    for (int i = 0; i < 5; i++)
+        assert_true(next.occ[i].sub_meeting_id == ids[i]);
+    assert_int_equal(next.occ[0].status, CORE_ST_ENDED);
+    assert_int_equal(next.occ[1].status, CORE_ST_STARTED);
+    assert_int_equal(next.occ[2].status, CORE_ST_INIT);
+    assert_int_equal(next.occ[3].status, CORE_ST_CANCELLED);
+    assert_true(next.occ[6].sub_meeting_id == MON_2024_03_11_1000 + 6 * DAY);
+
+    /* An hour later from now on: the held ones keep their times and ids,
+     * the others move and are named by their new start. */
+    change(&ch);
+    ch.has_start = ch.has_end = true;
+    ch.start_time = mtg.start_time + HOUR;
+    ch.end_time = mtg.end_time + HOUR;
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_int_equal(next.n_occ, 5);
+    assert_true(next.occ[1].sub_meeting_id == ids[1]);
+    assert_true(next.occ[2].sub_meeting_id == ids[2] + HOUR);
+    assert_true(next.occ[2].start_time == ids[2] + HOUR);
+    assert_true(next.occ[3].sub_meeting_id == ids[3]);
+    assert_int_equal(next.occ[3].status, CORE_ST_CANCELLED);
+    assert_true(next.occ[4].sub_meeting_id == ids[4] + HOUR);
+    assert_true(next.start_time == mtg.start_time + HOUR);
+
+    /* Two in all: nothing is left to come, which a modify does not do. */
+    mtg.occ[1].status = CORE_ST_ENDED;
+    change(&ch);
+    ch.has_rule = true;
+    ch.rule = mtg.rule;
+    ch.rule.until_count = 2;
+    assert_refused(&ch, "alice", ME_INVALID, "no occurrence to come");
+}
+
+static void test_modify_one_occurrence(void **state)
+{
+    core_meeting_change ch;
+    meetd_error err;
+
+    (void)state;
+    recurring(&mtg, 3);
+    change(&ch);
+    ch.sub_meeting_id = mtg.occ[1].sub_meeting_id;
+    ch.has_start = ch.has_end = ch.has_subject = true;
+    ch.start_time = mtg.occ[1].start_time + 2 * HOUR;
+    ch.end_time = mtg.occ[1].end_time + 2 * HOUR;
+    snprintf(ch.subject, sizeof ch.subject, "ignored");
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_true(next.occ[1].sub_meeting_id == mtg.occ[1].sub_meeting_id);
+    assert_true(next.occ[1].start_time == mtg.occ[1].start_time + 2 * HOUR);
+    assert_string_equal(next.subject, "Weekly sync");
+    assert_memory_equal(&next.occ[2], &mtg.occ[2], sizeof mtg.occ[2]);
+
+    ch.end_time = mtg.occ[2].start_time + 1;
+    assert_refused(&ch, "alice", ME_INVALID, "next one starts");
+    ch.end_time = mtg.occ[1].end_time;
+    ch.start_time = mtg.occ[0].end_time - 1;
+    assert_refused(&ch, "alice", ME_INVALID, "before it ends");
+    ch.start_time = mtg.occ[1].start_time;
+    ch.sub_meeting_id = 1;
+    assert_refused(&ch, "alice", ME_INVALID, "no such sub_meeting_id");
+    ch.sub_meeting_id = mtg.occ[1].sub_meeting_id;
+    ch.has_hosts = true;
+    assert_refused(&ch, "alice", ME_INVALID, "hosts");
+    ch.has_hosts = false;
+    mtg.occ[1].status = CORE_ST_CANCELLED;
+    assert_refused(&ch, "alice", ME_CANCELLED, "cancelled");
+    mtg.occ[1].status = CORE_ST_ENDED;
+    assert_refused(&ch, "alice", ME_NOT_IN_PROGRESS, "ended");
+    mtg.occ[1].status = CORE_ST_STARTED;
+    ch.start_time = mtg.occ[1].start_time + 60;
+    assert_refused(&ch, "alice", ME_INVALID, "in progress");
+
+    one_off(&mtg);
+    ch.sub_meeting_id = mtg.start_time;
+    assert_refused(&ch, "alice", ME_INVALID, "only for recurring");
+
+    /* A moved occurrence stays moved when the schedule does not change. */
+    recurring(&mtg, 3);
+    mtg.occ[1].start_time += HOUR;
+    mtg.occ[1].end_time += HOUR;
+    change(&ch);
+    ch.has_subject = ch.has_hosts = true;
+    snprintf(ch.subject, sizeof ch.subject, "renamed");
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next,
+                                         &err), ME_OK);
+    assert_string_equal(next.subject, "renamed");
+    assert_memory_equal(next.occ, mtg.occ, sizeof mtg.occ);
+    assert_int_equal(next.n_occ, 3);
+    /* A new rule makes it again from the rule. */
+    change(&ch);
+    ch.has_rule = true;
+    ch.rule = mtg.rule;
+    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next,
+                                         &err), ME_OK);
+    assert_true(next.occ[1].start_time == mtg.occ[1].sub_meeting_id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1102,6 +1347,11 @@ int main(void)
         cmocka_unit_test(test_cancel_one_off),
         cmocka_unit_test(test_cancel_series),
         cmocka_unit_test(test_cancel_occurrence),
+        cmocka_unit_test(test_modify_who_and_when),
+        cmocka_unit_test(test_modify_one_off),
+        cmocka_unit_test(test_modify_kind),
+        cmocka_unit_test(test_modify_rule_keeps_what_was_held),
+        cmocka_unit_test(test_modify_one_occurrence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -967,6 +967,31 @@ static void test_wire_kickout_prefer(void **state)
     meet_client_free(c);
 }
 
+static void test_wire_meeting_update(void **state)
+{
+    meet_client *c = server_client("", NULL);
+    json_t *body = json_pack("{s:s, s:i, s:s}", "userid", "alice", "instanceid", 1, "subject",
+                             "moved");
+    json_t *out = NULL;
+    meet_error err;
+    assert_int_equal(meet_meeting_update(c, "7/7", body, &out, &err), MEET_OK);
+    json_decref(out);
+    fake_req *r = last_request();
+    assert_string_equal(r->method, "PUT");
+    assert_string_equal(r->uri, "/v1/meetings/7%2F7");
+    char *sent = json_dumps(body, JSON_COMPACT);
+    assert_int_equal(r->body_len, strlen(sent));
+    assert_memory_equal(r->body, sent, r->body_len);
+    free(sent);
+    assert_signed(r);
+    /* The body is still the caller's, untouched. */
+    assert_int_equal(body->refcount, 1);
+    assert_int_equal(meet_meeting_update(c, "", body, &out, &err), MEET_EINVAL);
+    assert_null(out);
+    json_decref(body);
+    meet_client_free(c);
+}
+
 static void test_wire_prefix_is_signed(void **state)
 {
     meet_client *c = server_client("/gw/", NULL);
@@ -1197,6 +1222,7 @@ int main(void)
         cmocka_unit_test(test_wire_get_escaped_query),
         cmocka_unit_test(test_wire_participants_current_form),
         cmocka_unit_test(test_wire_kickout_prefer),
+        cmocka_unit_test(test_wire_meeting_update),
         cmocka_unit_test(test_wire_prefix_is_signed),
         cmocka_unit_test(test_wire_api_error),
         cmocka_unit_test(test_wire_unsigned),

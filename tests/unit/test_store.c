@@ -954,6 +954,29 @@ static void roundtrip_update_body(store_tx *tx, void *arg)
     assert_int_equal(store_meeting_update_status(tx, other), STORE_NOTFOUND);
 }
 
+/* A modify writes the meeting's fields, hosts and occurrences as given:
+ * fewer hosts, fewer and moved occurrences, a new rule. */
+static void roundtrip_modify_body(store_tx *tx, void *arg)
+{
+    struct two_meetings *t = arg;
+    core_meeting *other = &t->got;
+    t->want.status = CORE_ST_INIT;
+    snprintf(t->want.subject, sizeof t->want.subject, "modified");
+    t->want.start_time += 3600;
+    t->want.end_time += 7200;
+    t->want.rule.recurring_type = 2;
+    t->want.rule.until_count = 3;
+    t->want.n_hosts = 1;
+    snprintf(t->want.hosts[0], sizeof t->want.hosts[0], "zed");
+    t->want.n_occ = 3;
+    t->want.occ[2].sub_meeting_id += 60;
+    t->want.occ[2].start_time += 60;
+    assert_int_equal(store_meeting_update(tx, &t->want), STORE_OK);
+    *other = t->want;
+    snprintf(other->app_id, sizeof other->app_id, "app2");
+    assert_int_equal(store_meeting_update(tx, other), STORE_NOTFOUND);
+}
+
 static void test_meeting_roundtrip(void **state)
 {
     fixture *f = *state;
@@ -962,6 +985,8 @@ static void test_meeting_roundtrip(void **state)
     write_ok(f->s, roundtrip_insert_body, t);
     read_ok(f->s, roundtrip_get_body, t);
     write_ok(f->s, roundtrip_update_body, t);
+    read_ok(f->s, roundtrip_get_body, t);
+    write_ok(f->s, roundtrip_modify_body, t);
     read_ok(f->s, roundtrip_get_body, t);
     free(t);
 }
