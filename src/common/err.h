@@ -19,6 +19,9 @@ typedef enum meetd_err {
     ME_BAD_MEETING_ID,  /* 400 9002 meeting id not well formed */
     ME_FORBIDDEN,       /* 403 9042 no permission */
     ME_BANNED,          /* 403 9101 join refused: removed with allow_rejoin=false */
+    ME_CANCELLED,       /* 400 9007 MEETING CANCLED: cancel of a cancelled meeting */
+    ME_STARTED,         /* 400 13602 a started meeting cannot be cancelled */
+    ME_ENDED,           /* 400 13603 the meeting has ended (cancel) */
     ME_TS_SKEW,         /* 400 190300 timestamp outside the window */
     ME_REPLAY,          /* 400 190301 (timestamp, nonce) already used */
     ME_UNAUTHORIZED,    /* 401 190303 unknown key/app, SdkId mismatch, missing headers, OAuth */

@@ -499,7 +499,7 @@ class MeetingCommandsTest(MeetctlCase):
         self.assertEqual(self.ok("meeting", "cancel", mid, "--userid", "alice"),
                          "cancelled: %s\n" % mid)
         self.assertEqual(self.query(mid)["status"], "MEETING_STATE_CANCELLED")
-        self.api_error(["meeting", "cancel", mid, "--userid", "alice"], 400, 190004)
+        self.api_error(["meeting", "cancel", mid, "--userid", "alice"], 400, 9007)
         mid2 = self.new_mid()
         self.assertEqual(self.ok_json("meeting", "cancel", mid2, "--userid", "alice",
                                       "--reason-code", "2"), {})
