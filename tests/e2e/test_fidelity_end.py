@@ -183,8 +183,12 @@ class CancelTest(EndCase):
 
     def test_later_occurrence_while_one_is_in_progress(self):
         mid, subs = self.series()
-        bob = self.join(mid, "bob", 2)
-        self.done(self.sdk_cancel(mid, meeting_type=1, sub_meeting_id=subs[2]))
+        bob, alice = self.join(mid, "bob", 2), self.join(mid, "alice", 1)
+        # The creator, named by ms_open_id: present on that device.
+        by_ms = {"instanceid": 3, "meeting_type": 1, "operator_id": alice["ms_open_id"],
+                 "operator_id_type": 4, "reason_code": 1, "sub_meeting_id": subs[2]}
+        self.refused(mid, lambda: self.sdk_post(mid, "cancel", by_ms), 403, 9042)
+        self.done(self.sdk_post(mid, "cancel", h.variant(by_ms, instanceid=1)))
         self.assert_present(mid, bob)
         status = self.occ_status(mid)
         self.assertIn(status[2], OCC_CANCELLED)
@@ -250,6 +254,16 @@ class DismissTest(EndCase):
                      400, 190004, contains="reason_code")
         self.done(self.sdk_post(mid, "dismiss", {"userid": "alice", "instanceid": 1,
                                                  "reason_code": 1}))
+        self.assertEqual(self.query(mid)["status"], "MEETING_STATE_ENDED")
+
+    def test_operator_id_wins_over_userid(self):
+        mid = self.new_meeting()
+        self.join(mid, "bob", 2)
+        both = {"instanceid": 1, "operator_id": "bob", "operator_id_type": 1,
+                "reason_code": 1, "userid": "alice"}
+        self.refused(mid, lambda: self.sdk_post(mid, "dismiss", both), 403, 9042)
+        self.done(self.sdk_post(mid, "dismiss", h.variant(both, operator_id="alice",
+                                                          userid="bob")))
         self.assertEqual(self.query(mid)["status"], "MEETING_STATE_ENDED")
 
     def test_cohost_by_ms_open_id_on_that_device(self):
