@@ -199,12 +199,15 @@ meet_rc meet_meeting_get(meet_client *c, const char *meeting_id, const char *use
 meet_rc meet_meeting_update(meet_client *c, const char *meeting_id, const json_t *body,
                             json_t **out, meet_error *err);
 
-/* POST /v1/meetings/{meeting_id}/cancel. body: {userid, instanceid,
- * reason_code, sub_meeting_id?}. */
+/* POST /v1/meetings/{meeting_id}/cancel. body: {userid | operator_id +
+ * operator_id_type, instanceid, reason_code, meeting_type?, reason_detail?,
+ * sub_meeting_id?} (docs/api.md "Cancel"). */
 meet_rc meet_meeting_cancel(meet_client *c, const char *meeting_id, const json_t *body,
                             json_t **out, meet_error *err);
 
-/* POST /v1/meetings/{meeting_id}/dismiss. body: {userid, instanceid}. */
+/* POST /v1/meetings/{meeting_id}/dismiss. body: {operator_id +
+ * operator_id_type | userid, instanceid, reason_code, reason_detail?,
+ * retrieve_code?, force_dismiss_meeting?} (docs/api.md "Dismiss"). */
 meet_rc meet_meeting_dismiss(meet_client *c, const char *meeting_id, const json_t *body,
                              json_t **out, meet_error *err);
 

@@ -140,8 +140,8 @@ meetd_err api_load_meeting(api_call *c, store_tx *tx, int64_t id, core_meeting *
  * whether they are banned. */
 meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_type kind,
                       const char *id, core_party *out);
-/* The user a request names as its operator by userid (dismiss, cancel,
- * participants), refused (9042) when banned: core_operator_admit. */
+/* The user a request names as its operator by userid (participants),
+ * refused (9042) when banned: core_operator_admit. */
 meetd_err api_admit_userid(api_call *c, store_tx *tx, int64_t meeting_id, const char *userid);
 /* The operator of a real-control request: operator_id + operator_id_type
  * (wins) or the seed form's uuid. *type is CORE_ID_NONE when neither is given. */

@@ -1,8 +1,14 @@
 /* POST /v1/meetings/{meetingId}/cancel and .../dismiss: a meeting ends.
  *
- * Both end every device still present (each told `meeting-ended` on its
- * stream after commit, each a participant-left webhook) in the write
- * transaction that records the end; they differ in who may and when. */
+ * Both take their operator as Tencent's current form (operator_id +
+ * operator_id_type, 1 userid or 4 ms_open_id) or the older `userid`, plus
+ * instanceid and a required reason_code; the rules are core_cancel's and
+ * core_dismiss's. They differ in who may and when: cancel is the creator's,
+ * of a meeting (or one occurrence) not yet started, so no device is ever
+ * present to end; dismiss is the creator's, a host's or a co-host's, of a
+ * meeting in progress, and ends every device still present (each told
+ * `meeting-ended` on its stream after commit, each a participant-left
+ * webhook) in the write transaction that records the end. */
 #include "api/api.h"
 
 #include <stdlib.h>
@@ -15,9 +21,10 @@ typedef struct api_end_req {
     api_call *c;
     int64_t meeting_id;
     bool dismiss;
-    char userid[CORE_ID_MAX + 1];
-    int64_t sub_meeting_id;      /* cancel: 0 = whole meeting */
+    core_end_req req;
+    bool force;                  /* dismiss: force_dismiss_meeting (default 1) */
     core_meeting m;
+    core_party op;
     store_tx *tx;
     int64_t *ended;              /* sessions ended, told after commit */
     size_t n_ended;
@@ -28,6 +35,13 @@ typedef struct api_end_req {
 static int api_end_device(const core_device *d, void *arg)
 {
     api_end_req *r = arg;
+    /* Tencent's force_dismiss_meeting 0: "with participants in the meeting,
+     * it cannot be ended". Said before anything is ended (the store stops
+     * at a nonzero answer), so the refusal changes nothing. */
+    if (!r->force)
+        return api_fail(r->c, ME_INVALID,
+                        "force_dismiss_meeting is 0 and devices are still in the meeting "
+                        "(send 1, the default, to remove them)");
     core_user u;
     int rc = store_user_by_no(r->tx, d->user_no, &u);
     if (rc == STORE_OK) {
@@ -54,26 +68,20 @@ static int api_end_tx(store_tx *tx, void *arg)
 {
     api_end_req *r = arg;
     api_call *c = r->c;
-    if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK)
+    if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
+        api_resolve(c, tx, r->meeting_id, r->req.op_type, r->req.op_id, &r->op) != ME_OK)
         return c->err.err;
-    /* Cancelling one occurrence ends its devices only if it is under way. */
-    int64_t started_sub = -1;
     int64_t sub = 0;
-    if (core_require_in_progress(&r->m, c->now, &started_sub, NULL) != ME_OK)
-        started_sub = -1;
-    if (api_admit_userid(c, tx, r->meeting_id, r->userid) != ME_OK)
-        return c->err.err;
-    meetd_err e = r->dismiss ? core_dismiss(&r->m, r->userid, c->now, &sub, &c->err)
-                             : core_cancel(&r->m, r->userid, r->sub_meeting_id, &c->err);
+    meetd_err e = r->dismiss ? core_dismiss(&r->m, c->now, &r->req, &r->op, &sub, &c->err)
+                             : core_cancel(&r->m, &r->req, &r->op, &c->err);
     if (e != ME_OK)
         return e;
     int rc = store_meeting_update_status(tx, &r->m);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "meeting_update_status");
-    bool end_devices = r->dismiss || r->sub_meeting_id == 0 || r->sub_meeting_id == started_sub;
     r->n_ended = 0;
     r->tx = tx;
-    if (end_devices) {
+    if (r->dismiss) {
         rc = store_devices_end_all(tx, r->meeting_id, c->now, CORE_LEFT_ENDED, api_end_device, r);
         if (rc != STORE_OK)
             return c->err.err != ME_OK ? c->err.err : api_store_fail(c, rc, "devices_end_all");
@@ -94,6 +102,90 @@ static void api_end_done(api_call *c, void *arg, meetd_err e)
     free(r);
 }
 
+/* The operator: operator_id + operator_id_type (wins when both forms are
+ * given, as in kickout) or the older userid. */
+static meetd_err api_end_operator(api_call *c, json_t *body, core_end_req *req)
+{
+    bool has_op = false, has_type = false, has_userid = false;
+    long long type = 0;
+    if (api_field_str(c, body, "operator_id", false, req->op_id, sizeof req->op_id, &has_op) !=
+            ME_OK ||
+        api_field_int(c, body, "operator_id_type", false, &type, &has_type) != ME_OK)
+        return c->err.err;
+    if (has_op) {
+        if (!has_type)
+            return api_fail(c, ME_INVALID, "operator_id_type is required with operator_id");
+        if (type != CORE_ID_USERID && type != CORE_ID_OPENID && type != CORE_ID_MS_OPEN_ID)
+            return api_fail(c, ME_INVALID,
+                            "unknown operator_id_type %lld (1 userid, 4 ms_open_id)", type);
+        req->op_type = (core_id_type)type;
+        return ME_OK;
+    }
+    if (has_type)
+        return api_fail(c, ME_INVALID, "operator_id is required with operator_id_type");
+    char userid[CORE_ID_MAX + 1];
+    if (api_field_str(c, body, "userid", false, userid, sizeof userid, &has_userid) != ME_OK)
+        return c->err.err;
+    if (!has_userid)
+        return api_fail(c, ME_INVALID, "operator_id and operator_id_type (or userid) are required");
+    req->op_type = CORE_ID_USERID;
+    memcpy(req->op_id, userid, sizeof userid);
+    return ME_OK;
+}
+
+/* An optional integer field that must be 0 or 1. */
+static meetd_err api_end_flag(api_call *c, json_t *body, const char *key, long long def,
+                              long long *v)
+{
+    bool present = false;
+    if (api_field_int(c, body, key, false, v, &present) != ME_OK)
+        return c->err.err;
+    if (!present)
+        *v = def;
+    else if (*v != 0 && *v != 1)
+        return api_fail(c, ME_INVALID, "%s must be 0 or 1", key);
+    return ME_OK;
+}
+
+/* Every field is checked, by type and value, before the store is read. */
+static meetd_err api_end_parse(api_call *c, json_t *body, api_end_req *r)
+{
+    core_end_req *req = &r->req;
+    long long instanceid, reason_code, v;
+    char detail[CORE_REASON_MAX + 1];
+    if (api_end_operator(c, body, req) != ME_OK ||
+        api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK ||
+        api_field_int(c, body, "reason_code", true, &reason_code, NULL) != ME_OK ||
+        api_field_str(c, body, "reason_detail", false, detail, sizeof detail, NULL) != ME_OK)
+        return c->err.err;
+    if (!core_instanceid_valid(instanceid))
+        return api_fail(c, ME_INVALID, "unknown instanceid %lld", instanceid);
+    req->op_instanceid = (int)instanceid;
+    if (core_operator_validate(req->op_type, req->op_id, req->op_instanceid, &c->err) != ME_OK)
+        return c->err.err;
+    req->meeting_type = -1;
+    if (r->dismiss) {
+        /* retrieve_code is checked and has nothing to act on: meetd never
+         * hands a meeting's code to another meeting (docs/api.md). */
+        if (api_end_flag(c, body, "retrieve_code", 0, &v) != ME_OK ||
+            api_end_flag(c, body, "force_dismiss_meeting", 1, &v) != ME_OK)
+            return c->err.err;
+        r->force = v == 1;
+        return ME_OK;
+    }
+    bool has_type = false;
+    if (api_field_time(c, body, "sub_meeting_id", false, &req->sub_meeting_id, &req->has_sub) !=
+            ME_OK ||
+        api_field_int(c, body, "meeting_type", false, &v, &has_type) != ME_OK)
+        return c->err.err;
+    if (has_type) {
+        if (v != 0 && v != 1)
+            return api_fail(c, ME_INVALID, "meeting_type must be 0 (one-off) or 1 (recurring)");
+        req->meeting_type = (int)v;
+    }
+    return ME_OK;
+}
+
 static void api_meeting_end(api_call *c, bool dismiss)
 {
     api_end_req *r = calloc(1, sizeof *r);
@@ -104,33 +196,14 @@ static void api_meeting_end(api_call *c, bool dismiss)
     }
     r->c = c;
     r->dismiss = dismiss;
-    long long instanceid;
-    bool has_sub = false;
-    if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
-        api_field_str(c, body, "userid", true, r->userid, sizeof r->userid, NULL) != ME_OK ||
-        api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK)
-        goto out;
-    if (!core_instanceid_valid(instanceid)) {
-        api_fail(c, ME_INVALID, "unknown instanceid %lld", instanceid);
-        goto out;
-    }
-    long long reason_code;
-    if (api_field_int(c, body, "reason_code", false, &reason_code, NULL) != ME_OK)
-        goto out;
-    if (!dismiss &&
-        api_field_time(c, body, "sub_meeting_id", false, &r->sub_meeting_id, &has_sub) != ME_OK)
-        goto out;
-    if (!core_id_valid(r->userid)) {
-        api_fail(c, ME_INVALID, "userid must be 1..%d bytes", CORE_ID_MAX);
-        goto out;
-    }
+    bool ok = api_meeting_id(c, &r->meeting_id) == ME_OK &&
+              api_body_object(c, &body) == ME_OK && api_end_parse(c, body, r) == ME_OK;
     json_decref(body);
+    if (!ok) {
+        free(r);
+        return;
+    }
     api_write_then(c, api_end_tx, r, api_end_done);
-    return;
-out:
-    json_decref(body);
-    free(r->ended);
-    free(r);
 }
 
 void api_meeting_cancel(api_call *c) { api_meeting_end(c, false); }

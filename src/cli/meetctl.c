@@ -78,30 +78,40 @@ static const meetctl_cmd meetctl_cmds[] = {
      "  meetctl meeting update 7567173273889276131 --userid alice \\\n"
      "      --subject 'Weekly sync (moved)' --start +1d --end +25h\n",
      meetctl_meeting_update},
-    {"meeting", "cancel", "cancel a meeting (creator only)",
-     "usage: meetctl meeting cancel MEETING --userid USERID [options]\n"
+    {"meeting", "cancel", "cancel a meeting not yet started (creator only)",
+     "usage: meetctl meeting cancel MEETING (--operator WHO | --userid USERID) [options]\n"
      "\n"
-     "Cancels a meeting (POST /v1/meetings/MEETING/cancel); devices present are removed.\n"
+     "Cancels a meeting nobody has joined yet, or one occurrence of a recurring\n"
+     "meeting (POST /v1/meetings/MEETING/cancel). A meeting in progress is dismissed\n"
+     "instead (13602); one cancelled already answers 9007, one ended 13603.\n"
      "\n"
-     "  --userid USERID     the creator (required)\n"
-     "  --instanceid N      their device type (default 1)\n"
+     "  --operator WHO      the creator: userid:ID/INST, or ms:MS_OPEN_ID/INST when\n"
+     "                      they are in the meeting on that device\n"
+     "  --userid USERID     the creator by userid (same as --operator userid:USERID/N)\n"
+     "  --instanceid N      their device type with --userid (default 1)\n"
      "  --sub-meeting ID    only this occurrence of a recurring meeting\n"
-     "  --reason-code N     reason code (default 1)\n"
+     "  --reason-code N     reason code, yours to choose (default 1)\n"
+     "  --reason TEXT       reason_detail\n"
      "\n"
      "Example:\n"
-     "  meetctl meeting cancel 7567173273889276131 --userid alice\n",
+     "  meetctl meeting cancel 7567173273889276131 --operator userid:alice/1 --reason-code 2\n",
      meetctl_meeting_cancel},
-    {"meeting", "dismiss", "end a meeting now",
-     "usage: meetctl meeting dismiss MEETING --userid USERID [--instanceid N]\n"
+    {"meeting", "dismiss", "end a meeting in progress",
+     "usage: meetctl meeting dismiss MEETING (--operator WHO | --userid USERID) [options]\n"
      "\n"
      "Ends a meeting in progress (POST /v1/meetings/MEETING/dismiss): every device\n"
-     "is removed and told. The creator or a host may do it.\n"
+     "is removed and told. The creator, a host or a co-host may do it.\n"
      "\n"
-     "  --userid USERID     creator or host (required)\n"
-     "  --instanceid N      their device type (default 1)\n"
+     "  --operator WHO      userid:ID/INST (creator, host, or a co-host by userid),\n"
+     "                      or ms:MS_OPEN_ID/INST (in the meeting on that device)\n"
+     "  --userid USERID     same as --operator userid:USERID/N\n"
+     "  --instanceid N      their device type with --userid (default 1)\n"
+     "  --reason-code N     reason code, yours to choose (default 1)\n"
+     "  --reason TEXT       reason_detail\n"
+     "  --no-force          refuse (190004) while devices are still in the meeting\n"
      "\n"
      "Example:\n"
-     "  meetctl meeting dismiss 7567173273889276131 --userid alice\n",
+     "  meetctl meeting dismiss 7567173273889276131 --operator ms:msAAA/2\n",
      meetctl_meeting_dismiss},
     {"meeting", "participants", "list the devices that joined",
      "usage: meetctl meeting participants MEETING --userid USERID [options]\n"

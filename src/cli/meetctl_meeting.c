@@ -28,6 +28,9 @@ enum {
     OPT_OPERATOR_TYPE,
     OPT_PAGE,
     OPT_NO_HOSTS,
+    OPT_OPERATOR,
+    OPT_REASON,
+    OPT_NO_FORCE,
 };
 
 /* Tencent's largest real-time page. */
@@ -52,6 +55,9 @@ typedef struct meetctl_meeting_opts {
     long operator_type;      /* operator_id_type of the lists; -1: not given (1) */
     long page;
     bool no_hosts;
+    const char *op;         /* --operator KIND:ID/INST (cancel, dismiss) */
+    const char *reason;     /* --reason: reason_detail */
+    bool no_force;          /* --no-force: force_dismiss_meeting 0 */
 } meetctl_meeting_opts;
 
 static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void *st)
@@ -105,6 +111,17 @@ static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void 
     case OPT_NO_HOSTS:
         o->no_hosts = true;
         return 0;
+    case OPT_OPERATOR:
+        if (o->op != NULL)
+            return meetctl_usage(ctx, "--operator given twice");
+        o->op = arg;
+        return 0;
+    case OPT_REASON:
+        o->reason = arg;
+        return meetctl_check_text(ctx, "--reason", arg, MEETCTL_REASON_MAX);
+    case OPT_NO_FORCE:
+        o->no_force = true;
+        return 0;
     }
     return MEETCTL_EXIT_USAGE;
 }
@@ -127,6 +144,9 @@ static const struct option meetctl_meeting_options[] = {
     {"operator-type", required_argument, NULL, OPT_OPERATOR_TYPE},
     {"page", required_argument, NULL, OPT_PAGE},
     {"no-hosts", no_argument, NULL, OPT_NO_HOSTS},
+    {"operator", required_argument, NULL, OPT_OPERATOR},
+    {"reason", required_argument, NULL, OPT_REASON},
+    {"no-force", no_argument, NULL, OPT_NO_FORCE},
     MEETCTL_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -138,11 +158,11 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
                                         "--recurring", "--until-count", "--until-date",
                                         "--sub-meeting", "--reason-code", "--pos", "--size",
                                         "--instanceid", "--operator-type", "--page",
-                                        "--no-hosts"};
+                                        "--no-hosts", "--operator", "--reason", "--no-force"};
     bool given[] = {o->subject, o->type, o->start, o->end, o->nhosts > 0, o->recurring,
                     o->until_count >= 0, o->until_date, o->sub_meeting, o->reason_code >= 0,
                     o->pos >= 0, o->size >= 0, o->instanceid_given, o->operator_type >= 0,
-                    o->page >= 0, o->no_hosts};
+                    o->page >= 0, o->no_hosts, o->op, o->reason, o->no_force};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (given[i] && !(allowed & (1u << i)))
             return meetctl_usage(ctx, "%s is not an option of this command", names[i]);
@@ -150,7 +170,6 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
 }
 #define ALLOW_INSTANCEID (1u << 12)
 #define ALLOW_CREATE (0xffu | ALLOW_INSTANCEID)
-#define ALLOW_CANCEL ((1u << 8) | (1u << 9) | ALLOW_INSTANCEID)
 #define ALLOW_OPERATOR_TYPE (1u << 13)
 /* --start/--end: the join-time filter; --operator-type: operator_id_type. */
 #define ALLOW_PARTICIPANTS \
@@ -159,6 +178,10 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
 /* Everything create takes but --type (a meeting's type does not change),
  * and --sub-meeting, --no-hosts. */
 #define ALLOW_UPDATE ((0xffu & ~(1u << 1)) | (1u << 8) | ALLOW_INSTANCEID | (1u << 15))
+#define ALLOW_OPERATOR (1u << 16)
+#define ALLOW_END ((1u << 9) | ALLOW_INSTANCEID | ALLOW_OPERATOR | (1u << 17))
+#define ALLOW_CANCEL ((1u << 8) | ALLOW_END)
+#define ALLOW_DISMISS ((1u << 18) | ALLOW_END)
 
 /* Parses the options and the operands; *mid is NULL when want_meeting is false. */
 static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl_meeting_opts *o,
@@ -174,8 +197,16 @@ static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl
         rc = meetctl_only(ctx, o, allowed);
     if (rc == 0)
         rc = meetctl_operands(ctx, argc, first, want_meeting, want_meeting, "MEETING");
-    if (rc == 0 && o->userid == NULL)
+    if (rc == 0 && (allowed & ALLOW_OPERATOR)) {
+        /* The operator named one way: --userid (with --instanceid) is
+         * --operator userid:USERID/N spelled the older way. */
+        if ((o->op == NULL) == (o->userid == NULL))
+            rc = meetctl_usage(ctx, "give --operator (userid:ID/INST or ms:ID/INST) or --userid");
+        else if (o->op != NULL && o->instanceid_given)
+            rc = meetctl_usage(ctx, "--operator names the device: no --instanceid with it");
+    } else if (rc == 0 && o->userid == NULL) {
         rc = meetctl_usage(ctx, "--userid is required");
+    }
     *mid = want_meeting && rc == 0 ? argv[first] : NULL;
     return rc;
 }
@@ -512,23 +543,64 @@ int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv)
     return meetctl_finish(ctx, out, meetctl_show_meetings);
 }
 
+/* The body of a cancel or dismiss, keys in the order the official SDK
+ * sends them (its models' fields, alphabetically). Dismiss names its
+ * operator by operator_id + operator_id_type, Tencent's only form for it;
+ * cancel by userid, the SDK's form, unless the operator is an ms_open_id,
+ * which only operator_id carries. */
+static json_t *meetctl_end_body(const meetctl_meeting_opts *o, const meetctl_ident *op,
+                                bool cancel)
+{
+    json_t *b = json_object();
+    int bad = b == NULL;
+    bool by_operator = !cancel || op->kind != MEETCTL_ID_USERID;
+    long reason_code = o->reason_code >= 0 ? o->reason_code : 1;
+    if (!cancel && o->no_force)
+        bad |= json_object_set_new(b, "force_dismiss_meeting", json_integer(0));
+    bad |= json_object_set_new(b, "instanceid", json_integer(op->instanceid));
+    if (by_operator) {
+        bad |= json_object_set_new(b, "operator_id", json_string(op->id));
+        bad |= json_object_set_new(b, "operator_id_type",
+                                   json_integer(op->kind == MEETCTL_ID_MS ? 4 : 1));
+    }
+    bad |= json_object_set_new(b, "reason_code", json_integer(reason_code));
+    if (o->reason != NULL)
+        bad |= json_object_set_new(b, "reason_detail", json_string(o->reason));
+    if (cancel && o->sub_meeting != NULL)
+        bad |= json_object_set_new(b, "sub_meeting_id", json_string(o->sub_meeting));
+    if (!by_operator)
+        bad |= json_object_set_new(b, "userid", json_string(op->id));
+    if (bad) {
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
 static int meetctl_end_meeting(meetctl_ctx *ctx, int argc, char **argv, bool cancel)
 {
     meetctl_meeting_opts o;
     const char *mid;
-    int rc = meetctl_meeting_args(ctx, argc, argv, &o, cancel ? ALLOW_CANCEL : ALLOW_INSTANCEID,
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, cancel ? ALLOW_CANCEL : ALLOW_DISMISS,
                                   true, &mid);
+    meetctl_ident op;
+    memset(&op, 0, sizeof op);
+    if (rc == 0 && o.op != NULL) {
+        rc = meetctl_parse_ident(ctx, o.op, &op);
+        if (rc == 0 && op.kind == MEETCTL_ID_UUID)
+            rc = meetctl_usage(ctx, "'%s': the operator is named by userid: or ms:, not uuid:",
+                               o.op);
+    } else if (rc == 0) {
+        op.kind = MEETCTL_ID_USERID;
+        snprintf(op.id, sizeof op.id, "%s", o.userid);
+        op.instanceid = o.instanceid;
+    }
     meet_client *c;
     if (rc == 0)
         rc = meetctl_client(ctx, true, &c);
     if (rc != 0)
         return rc;
-    json_t *body = json_pack("{s:s, s:i}", "userid", o.userid, "instanceid", o.instanceid);
-    if (body != NULL && cancel) {
-        json_object_set_new(body, "reason_code", json_integer(o.reason_code >= 0 ? o.reason_code : 1));
-        if (o.sub_meeting != NULL)
-            json_object_set_new(body, "sub_meeting_id", json_string(o.sub_meeting));
-    }
+    json_t *body = meetctl_end_body(&o, &op, cancel);
     if (body == NULL) {
         fprintf(stderr, "%s: out of memory\n", ctx->name);
         return MEETCTL_EXIT_API;

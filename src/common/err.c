@@ -18,8 +18,14 @@ static const struct {
     [ME_BAD_MEETING_ID] = {400, 9002, "invalid meeting id"},
     [ME_FORBIDDEN] = {403, 9042, "no permission"},
     [ME_BANNED] = {403, 9101, "join refused: removed from this meeting with allow_rejoin=false"},
+    /* Tencent's codes for cancel's and modify's refusals. Its table answers
+     * the cancel ones with HTTP 500; meetd keeps 5xx for its own faults
+     * (logs, metrics, alerts count them), and the SDKs treat every status
+     * >= 300 alike. */
     [ME_CANCELLED] = {400, 9007, "meeting was cancelled"},
     [ME_NO_MODIFY] = {403, 9102, "no permission to modify the meeting"},
+    [ME_STARTED] = {400, 13602, "a meeting that has started cannot be cancelled"},
+    [ME_ENDED] = {400, 13603, "meeting has ended"},
     [ME_TS_SKEW] = {400, 190300, "X-TC-Timestamp is more than 300 seconds from server time"},
     [ME_REPLAY] = {400, 190301, "replayed request: X-TC-Timestamp and X-TC-Nonce already used"},
     [ME_UNAUTHORIZED] = {401, 190303, "authentication failed"},

@@ -21,6 +21,8 @@ typedef enum meetd_err {
     ME_BANNED,          /* 403 9101 join refused: removed with allow_rejoin=false */
     ME_CANCELLED,       /* 400 9007 the meeting (or occurrence) was cancelled */
     ME_NO_MODIFY,       /* 403 9102 no permission to modify the meeting */
+    ME_STARTED,         /* 400 13602 a started meeting cannot be cancelled */
+    ME_ENDED,           /* 400 13603 the meeting has ended (cancel) */
     ME_TS_SKEW,         /* 400 190300 timestamp outside the window */
     ME_REPLAY,          /* 400 190301 (timestamp, nonce) already used */
     ME_UNAUTHORIZED,    /* 401 190303 unknown key/app, SdkId mismatch, missing headers, OAuth */

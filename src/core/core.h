@@ -248,13 +248,30 @@ void core_mark_started(core_meeting *m, int64_t sub_meeting_id);
 meetd_err core_require_in_progress(const core_meeting *m, int64_t now,
                                    int64_t *sub_meeting_id, meetd_error *err);
 
-/* Dismiss: end the meeting now (recurring: the current occurrence). userid
- * must be the creator or a host. Sets *sub_meeting_id to what ended. */
-meetd_err core_dismiss(core_meeting *m, const char *userid, int64_t now,
-                       int64_t *sub_meeting_id, meetd_error *err);
-/* Cancel: only the creator; sub_meeting_id 0 cancels the whole meeting/series,
- * otherwise that occurrence only. */
-meetd_err core_cancel(core_meeting *m, const char *userid, int64_t sub_meeting_id,
+/* Dismiss and cancel name their operator the way real-control requests do
+ * (operator_id + operator_id_type 1 or 4, or the older userid, which is
+ * type 1); the API layer resolves it into a core_party. */
+typedef struct core_end_req {
+    core_id_type op_type;              /* CORE_ID_USERID or CORE_ID_MS_OPEN_ID */
+    char op_id[CORE_OPAQUE_MAX + 1];
+    int op_instanceid;
+    /* cancel */
+    bool has_sub;                      /* sub_meeting_id given: that occurrence only */
+    int64_t sub_meeting_id;
+    int meeting_type;                  /* -1 absent, else must be the meeting's own */
+} core_end_req;
+
+/* Dismiss: end the meeting in progress now (recurring: the occurrence in
+ * progress). The operator must be the creator, a host or a co-host, not
+ * banned, and present on op_instanceid when named by ms_open_id; only a
+ * meeting in progress (190004 says why not). Sets *sub_meeting_id to what
+ * ended (0 for one-off). */
+meetd_err core_dismiss(core_meeting *m, int64_t now, const core_end_req *req,
+                       const core_party *op, int64_t *sub_meeting_id, meetd_error *err);
+/* Cancel: only the creator, not banned. The whole meeting (series), or one
+ * occurrence when req->has_sub. Tencent's codes: 9007 cancelled already,
+ * 13602 started (in progress), 13603 ended. */
+meetd_err core_cancel(core_meeting *m, const core_end_req *req, const core_party *op,
                       meetd_error *err);
 
 /* ---- modifying a meeting (meeting_update.c) -------------------------- */

@@ -245,27 +245,47 @@ meetd_err core_require_in_progress(const core_meeting *m, int64_t now,
     return ME_OK;
 }
 
-meetd_err core_dismiss(core_meeting *m, const char *userid, int64_t now,
-                       int64_t *sub_meeting_id, meetd_error *err)
+/* The operator of a dismiss or cancel, admitted (not banned) and present
+ * when named by ms_open_id: its user_role. */
+static meetd_err end_operator(const core_meeting *m, const core_end_req *req,
+                              const core_party *op, int *role, meetd_error *err)
 {
-    int i;
+    meetd_err e = core_operator_admit(op, err);
 
-    assert(m != NULL && sub_meeting_id != NULL);
+    if (e != ME_OK)
+        return e;
+    *role = core_operator_role(m, req->op_type, req->op_id, req->op_instanceid, op);
+    if (*role < 0)
+        return err_set(err, ME_FORBIDDEN, "operator is not in the meeting on that device");
+    return ME_OK;
+}
+
+meetd_err core_dismiss(core_meeting *m, int64_t now, const core_end_req *req,
+                       const core_party *op, int64_t *sub_meeting_id, meetd_error *err)
+{
+    int role, i;
+    meetd_err e;
+
+    assert(m != NULL && req != NULL && op != NULL && sub_meeting_id != NULL);
     *sub_meeting_id = 0;
-    if (!core_is_creator(m, userid) && !core_is_host(m, userid))
-        return err_set(err, ME_FORBIDDEN, "only the creator or a host can dismiss the meeting");
+    e = end_operator(m, req, op, &role, err);
+    if (e != ME_OK)
+        return e;
+    if (role == CORE_ROLE_MEMBER || role == CORE_ROLE_GUEST)
+        return err_set(err, ME_FORBIDDEN,
+                       "only the creator, a host or a co-host can dismiss the meeting");
+    /* Tencent ends "a meeting in progress" only: one nobody has joined is
+     * cancelled, not dismissed. */
+    e = core_require_in_progress(m, now, sub_meeting_id, err);
+    if (e != ME_OK)
+        return e;
     if (!is_recurring(m)) {
-        if (m->status != CORE_ST_INIT && m->status != CORE_ST_STARTED)
-            return not_in_progress(m, now, err);
         m->status = CORE_ST_ENDED;
         return ME_OK;
     }
-    /* core_current_occurrence prefers a started occurrence already. */
-    i = core_current_occurrence(m, now);
-    if (i < 0)
-        return not_in_progress(m, now, err);
+    i = find_occurrence(m, *sub_meeting_id);
+    assert(i >= 0);
     m->occ[i].status = CORE_ST_ENDED;
-    *sub_meeting_id = m->occ[i].sub_meeting_id;
     return ME_OK;
 }
 
@@ -279,35 +299,64 @@ static meetd_err cancel_occurrence(core_meeting *m, int64_t sub_meeting_id, meet
     if (i < 0)
         return err_set(err, ME_INVALID, "no such sub_meeting_id");
     if (m->status == CORE_ST_CANCELLED)
-        return err_set(err, ME_NOT_IN_PROGRESS, "meeting was cancelled");
-    if (m->occ[i].status != CORE_ST_INIT && m->occ[i].status != CORE_ST_STARTED)
-        return err_set(err, ME_NOT_IN_PROGRESS, "that occurrence has already %s",
-                       m->occ[i].status == CORE_ST_ENDED ? "ended" : "been cancelled");
+        return err_set(err, ME_CANCELLED, "the recurring meeting was cancelled");
+    switch (m->occ[i].status) {
+    case CORE_ST_CANCELLED:
+        return err_set(err, ME_CANCELLED, "that occurrence was cancelled already");
+    case CORE_ST_ENDED:
+        return err_set(err, ME_ENDED, "that occurrence has ended");
+    case CORE_ST_STARTED:
+        return err_set(err, ME_STARTED,
+                       "that occurrence is in progress: a started meeting cannot be "
+                       "cancelled (dismiss ends it)");
+    }
     m->occ[i].status = CORE_ST_CANCELLED;
     return ME_OK;
 }
 
-meetd_err core_cancel(core_meeting *m, const char *userid, int64_t sub_meeting_id,
+meetd_err core_cancel(core_meeting *m, const core_end_req *req, const core_party *op,
                       meetd_error *err)
 {
-    int st;
+    int role;
+    meetd_err e;
 
-    assert(m != NULL);
-    if (!core_is_creator(m, userid))
+    assert(m != NULL && req != NULL && op != NULL);
+    e = end_operator(m, req, op, &role, err);
+    if (e != ME_OK)
+        return e;
+    if (role != CORE_ROLE_CREATOR && role != CORE_ROLE_CREATOR_HOST &&
+        role != CORE_ROLE_CREATOR_COHOST)
         return err_set(err, ME_FORBIDDEN, "only the creator can cancel the meeting");
-    if (sub_meeting_id != 0)
-        return cancel_occurrence(m, sub_meeting_id, err);
+    /* A caller who says what kind of meeting it means and is wrong would
+     * otherwise cancel a whole series believing it one meeting. */
+    if (req->meeting_type >= 0 && req->meeting_type != m->meeting_type)
+        return err_set(err, ME_INVALID,
+                       is_recurring(m) ? "meeting_type 0 names a one-off meeting, but this "
+                                         "meeting is recurring (send 1, or leave it out)"
+                                       : "meeting_type 1 names a recurring meeting, but this "
+                                         "meeting is one-off (send 0, or leave it out)");
+    if (req->has_sub)
+        return cancel_occurrence(m, req->sub_meeting_id, err);
 
-    st = core_meeting_status(m, 0);
-    if (st == CORE_ST_ENDED)
-        return err_set(err, ME_NOT_IN_PROGRESS, "meeting has ended");
-    if (st == CORE_ST_CANCELLED)
-        return err_set(err, ME_NOT_IN_PROGRESS, "meeting was cancelled");
+    switch (core_meeting_status(m, 0)) {
+    case CORE_ST_ENDED:
+        return err_set(err, ME_ENDED, is_recurring(m) ? "every occurrence has ended"
+                                                      : "meeting has ended");
+    case CORE_ST_CANCELLED:
+        return err_set(err, ME_CANCELLED, "meeting was cancelled already");
+    case CORE_ST_STARTED:
+        return err_set(err, ME_STARTED,
+                       is_recurring(m) ? "an occurrence is in progress: a started meeting "
+                                         "cannot be cancelled (dismiss ends it; a later "
+                                         "occurrence is cancelled by its sub_meeting_id)"
+                                       : "meeting is in progress: a started meeting cannot "
+                                         "be cancelled (dismiss ends it)");
+    }
     m->status = CORE_ST_CANCELLED;
     /* The series' occurrences say so too, so that sub_meetings[] agrees
      * with the series; those that already ended keep their history. */
     for (int i = 0; i < m->n_occ; i++) {
-        if (m->occ[i].status == CORE_ST_INIT || m->occ[i].status == CORE_ST_STARTED)
+        if (m->occ[i].status == CORE_ST_INIT)
             m->occ[i].status = CORE_ST_CANCELLED;
     }
     return ME_OK;

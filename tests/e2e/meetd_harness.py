@@ -735,8 +735,10 @@ class MeetdCase(unittest.TestCase):
         return self.c(client).put("/v1/real-control/meetings/%s/cohosts" % mid, body)
 
     def dismiss(self, mid, userid="alice", instanceid=1, client=None):
+        """The older userid form; reason_code is required in every form."""
         return self.c(client).post("/v1/meetings/%s/dismiss" % mid,
-                                   {"userid": userid, "instanceid": instanceid})
+                                   {"userid": userid, "instanceid": instanceid,
+                                    "reason_code": 1})
 
     def cancel(self, mid, userid="alice", instanceid=1, client=None, **extra):
         body = {"userid": userid, "instanceid": instanceid, "reason_code": 1}

@@ -838,7 +838,7 @@ class CrossTenantTest(HostileCase):
             ("GET", m + "/participants?userid=alice", None),
             ("GET", m + "/participants?userid=alice&sub_meeting_id=0", None),
             ("POST", m + "/cancel", {"userid": "alice", "instanceid": 1, "reason_code": 1}),
-            ("POST", m + "/dismiss", {"userid": "alice", "instanceid": 1}),
+            ("POST", m + "/dismiss", {"userid": "alice", "instanceid": 1, "reason_code": 1}),
             ("PUT", "/v1/real-control/meetings/%s/kickout" % mid,
              kick_body(op_userid("alice"), [tgt_ms(bob)], allow_rejoin=False)),
             ("PUT", "/v1/real-control/meetings/%s/kickout" % mid,

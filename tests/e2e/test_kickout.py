@@ -486,9 +486,17 @@ class MeetingStateTest(KickoutBase):
                     "cancel": "meeting is not in progress: it was cancelled"}
         for end in (self.dismiss, self.cancel):
             with self.subTest(end.__name__):
-                mid, alice, bob = self.scene()
+                # Dismiss ends a meeting in progress; cancel one nobody has
+                # joined (a started meeting cannot be cancelled).
+                if end == self.dismiss:
+                    mid, alice, bob = self.scene()
+                    target = tgt_ms(bob)
+                else:
+                    mid = self.new_meeting("alice")
+                    target = {"to_operator_id": FAKE_MS, "to_operator_id_type": 4,
+                              "instanceid": 2}
                 self.assert_ok(end(mid))
-                body = kick_body(op_userid("alice"), [tgt_ms(bob)], allow_rejoin=False)
+                body = kick_body(op_userid("alice"), [target], allow_rejoin=False)
                 before = self.state(mid)
                 self.assert_error(self.kickout(mid, body), 400, 190004,
                                   message=messages[end.__name__])

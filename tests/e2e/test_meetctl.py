@@ -499,7 +499,7 @@ class MeetingCommandsTest(MeetctlCase):
         self.assertEqual(self.ok("meeting", "cancel", mid, "--userid", "alice"),
                          "cancelled: %s\n" % mid)
         self.assertEqual(self.query(mid)["status"], "MEETING_STATE_CANCELLED")
-        self.api_error(["meeting", "cancel", mid, "--userid", "alice"], 400, 190004)
+        self.api_error(["meeting", "cancel", mid, "--userid", "alice"], 400, 9007)
         mid2 = self.new_mid()
         self.assertEqual(self.ok_json("meeting", "cancel", mid2, "--userid", "alice",
                                       "--reason-code", "2"), {})
@@ -1260,6 +1260,109 @@ class MeetingUpdateTest(MeetctlCase):
                 cp = run_ctl(["meeting", "update", "123", "--userid", "alice"] + args, env)
                 self.assertEqual(cp.returncode, 2, (cp.stdout, cp.stderr))
                 self.assertIn(says, cp.stderr)
+class EndCommandsTest(MeetctlCase):
+    """meeting cancel | dismiss: the operator by --operator, Tencent's forms and codes."""
+
+    def capture(self, *args):
+        """Runs meetctl against a stand-in that answers {} and keeps each body."""
+        bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                bodies.append((self.path, json.loads(raw, object_pairs_hook=list)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *a):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=httpd.serve_forever, daemon=True)
+        t.start()
+        try:
+            cp = run_ctl(list(args), ctl_env(FAKE_CREDS, MEETD_ENDPOINT="http://127.0.0.1:%d"
+                                             % httpd.server_address[1]))
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+            t.join(DEADLINE)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(len(bodies), 1)
+        return bodies[0]
+
+    def test_wire_forms_are_the_sdks(self):
+        # Keys in the SDK's order, numbers as integers, strings as strings.
+        self.assertEqual(self.capture("meeting", "dismiss", "12", "--operator", "ms:msA/2",
+                                      "--reason-code", "7", "--reason", "done", "--no-force"),
+                         ("/v1/meetings/12/dismiss",
+                          [("force_dismiss_meeting", 0), ("instanceid", 2),
+                           ("operator_id", "msA"), ("operator_id_type", 4),
+                           ("reason_code", 7), ("reason_detail", "done")]))
+        self.assertEqual(self.capture("meeting", "dismiss", "12", "--userid", "alice"),
+                         ("/v1/meetings/12/dismiss",
+                          [("instanceid", 1), ("operator_id", "alice"),
+                           ("operator_id_type", 1), ("reason_code", 1)]))
+        self.assertEqual(self.capture("meeting", "cancel", "12", "--operator", "userid:alice/3",
+                                      "--sub-meeting", "1764100800"),
+                         ("/v1/meetings/12/cancel",
+                          [("instanceid", 3), ("reason_code", 1),
+                           ("sub_meeting_id", "1764100800"), ("userid", "alice")]))
+        self.assertEqual(self.capture("meeting", "cancel", "12", "--operator", "ms:msA/2"),
+                         ("/v1/meetings/12/cancel",
+                          [("instanceid", 2), ("operator_id", "msA"),
+                           ("operator_id_type", 4), ("reason_code", 1)]))
+
+    def test_dismiss_by_cohost(self):
+        mid = self.new_mid()
+        self.join(mid, "alice", 1)
+        bob, carol = self.join(mid, "bob", 2), self.join(mid, "carol", 3)
+        self.assert_ok(self.cohost(mid, op_userid("alice"), bob))
+        # A member may not; --no-force is refused while devices are in.
+        self.api_error(["meeting", "dismiss", mid, "--operator", "ms:%s/3" % carol["ms_open_id"]],
+                       403, 9042)
+        self.api_error(["meeting", "dismiss", mid, "--operator", "ms:%s/2" % bob["ms_open_id"],
+                        "--no-force"], 400, 190004, says="force_dismiss_meeting is 0")
+        self.assertEqual(self.query(mid)["status"], "MEETING_STATE_STARTED")
+        self.assertEqual(self.ok("meeting", "dismiss", mid, "--operator",
+                                 "ms:%s/2" % bob["ms_open_id"], "--reason-code", "3"),
+                         "dismissed: %s\n" % mid)
+        self.assertEqual(self.query(mid)["status"], "MEETING_STATE_ENDED")
+        self.assertEqual(self.present(mid), [])
+
+    def test_cancel_codes(self):
+        mid = self.new_mid()
+        self.api_error(["meeting", "dismiss", mid, "--operator", "userid:alice/1"], 400, 190004,
+                       says="nobody has joined it yet")
+        self.join(mid, "bob", 2)
+        self.api_error(["meeting", "cancel", mid, "--operator", "userid:alice/1"], 400, 13602)
+        rule = {"recurring_type": 0, "until_type": 1, "until_count": 3}
+        info = self.create_meeting(rule=rule)
+        series, sub = info["meeting_id"], info["sub_meetings"][1]["sub_meeting_id"]
+        self.assertEqual(self.ok("meeting", "cancel", series, "--operator", "userid:alice/1",
+                                 "--sub-meeting", sub, "--reason", "holiday"),
+                         "occurrence cancelled: %s\n" % series)
+        self.api_error(["meeting", "cancel", series, "--userid", "alice", "--sub-meeting", sub],
+                       400, 9007)
+        self.assertEqual(self.ok("meeting", "cancel", series, "--userid", "alice"),
+                         "cancelled: %s\n" % series)
+
+    def test_operator_named_once(self):
+        tw = Tripwire()
+        self.addCleanup(tw.close)
+        env = ctl_env(FAKE_CREDS, MEETD_ENDPOINT=tw.url)
+        for args in (["meeting", "dismiss", "1"],
+                     ["meeting", "dismiss", "1", "--userid", "a", "--operator", "userid:a/1"],
+                     ["meeting", "cancel", "1", "--operator", "uuid:0A/1"],
+                     ["meeting", "cancel", "1", "--operator", "userid:a/1", "--instanceid", "2"],
+                     ["meeting", "cancel", "1", "--userid", "a", "--no-force"],
+                     ["meeting", "dismiss", "1", "--userid", "a", "--sub-meeting", "5"]):
+            with self.subTest(args=args):
+                cp = run_ctl(args, env)
+                self.assertEqual(cp.returncode, 2, (cp.stdout, cp.stderr))
         self.assertEqual(tw.accepts, 0)
 
 

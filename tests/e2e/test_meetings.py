@@ -190,10 +190,10 @@ class StatusTest(h.MeetdCase):
         self.assertEqual(self.query(mid)["status"], "MEETING_STATE_ENDED")
         self.assertEqual(self.present(mid), [])
         self.assertIn("left_time", self.participants(mid)[0])
-        # Ended: dismiss, cancel and join are refused.
+        # Ended: dismiss, cancel (Tencent's 13603) and join are refused.
         before = self.state(mid)
         self.assert_error(self.dismiss(mid), 400, 190004)
-        self.assert_error(self.cancel(mid), 400, 190004)
+        self.assert_error(self.cancel(mid), 400, 13603)
         self.assert_error(self.join_req(mid, "bob", 2), 400, 190004)
         self.assert_unchanged(before, mid)
 
@@ -241,17 +241,22 @@ class CancelTest(h.MeetdCase):
         self.assertEqual(self.assert_ok(self.cancel(mid)), {})
         self.assertEqual(self.query(mid)["status"], "MEETING_STATE_CANCELLED")
         before = self.state(mid)
-        self.assert_error(self.cancel(mid), 400, 190004)
+        self.assert_error(self.cancel(mid), 400, 9007)      # Tencent: cancelled already
         self.assert_error(self.join_req(mid, "bob"), 400, 190004)
         self.assert_unchanged(before, mid)
 
-    def test_cancel_removes_present_devices(self):
+    def test_started_meeting_is_not_cancelled(self):
+        # Tencent's 13602: a meeting in progress is dismissed, not cancelled.
         mid = self.new_meeting()
-        self.join(mid, "bob", 2)
-        self.join(mid, "alice", 1)
-        self.assertEqual(self.assert_ok(self.cancel(mid)), {})
-        self.assertEqual(self.present(mid), [])
-        self.assertEqual(len(self.participants(mid)), 2)
+        bob = self.join(mid, "bob", 2)
+        before = self.state(mid)
+        self.assert_error(self.cancel(mid), 400, 13602, contains="cannot be cancelled")
+        self.assert_unchanged(before, mid)
+        self.assert_present(mid, bob)
+        self.assert_ok(self.leave(mid, bob))    # still started: the meeting has begun
+        before = self.state(mid)
+        self.assert_error(self.cancel(mid), 400, 13602)
+        self.assert_unchanged(before, mid)
 
     def test_cancel_one_occurrence(self):
         rule = {"recurring_type": 0, "until_type": 1, "until_count": 3}
@@ -263,7 +268,11 @@ class CancelTest(h.MeetdCase):
         self.assertEqual([s["status"] for s in q["sub_meetings"]],
                          ["MEETING_STATE_INIT", "MEETING_STATE_CANCELLED", "MEETING_STATE_INIT"])
         self.assertEqual(self.join(mid, "bob")["sub_meeting_id"], subs[0])
-        # The whole series.
+        # The whole series: not while an occurrence is in progress (13602).
+        before = self.state(mid)
+        self.assert_error(self.cancel(mid), 400, 13602)
+        self.assert_unchanged(before, mid)
+        self.assert_ok(self.dismiss(mid))
         self.assertEqual(self.assert_ok(self.cancel(mid)), {})
         self.assertEqual(self.query(mid)["status"], "MEETING_STATE_CANCELLED")
 

@@ -104,7 +104,8 @@ class ReplayAfterRestartTest(h.MeetdCase):
         write("lift", "DELETE", d % mid + "/bans/" + carl["ms_open_id"])
         write("leave", "POST", d % mid + "/leave",
               {"ms_open_id": bob["ms_open_id"], "instanceid": 2})
-        write("dismiss", "POST", m % mid + "/dismiss", {"userid": "alice", "instanceid": 1})
+        write("dismiss", "POST", m % mid + "/dismiss",
+              {"userid": "alice", "instanceid": 1, "reason_code": 1})
         other = self.new_meeting()
         write("cancel", "POST", m % other + "/cancel",
               {"userid": "alice", "instanceid": 1, "reason_code": 1})

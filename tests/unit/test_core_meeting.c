@@ -896,6 +896,68 @@ static void test_require_in_progress(void **state)
 
 /* ---- dismiss ------------------------------------------------------------- */
 
+static core_end_req by_userid(const char *userid)
+{
+    core_end_req r;
+
+    memset(&r, 0, sizeof r);
+    r.op_type = CORE_ID_USERID;
+    snprintf(r.op_id, sizeof r.op_id, "%s", userid ? userid : "");
+    r.op_instanceid = 1;
+    r.meeting_type = -1;
+    return r;
+}
+
+/* An operator named by userid who never joined: the store finds nobody. */
+static meetd_err dismiss_as(core_meeting *m, const char *userid, int64_t now, int64_t *sub,
+                            meetd_error *err)
+{
+    core_end_req r = by_userid(userid);
+    core_party nobody;
+
+    memset(&nobody, 0, sizeof nobody);
+    return core_dismiss(m, now, &r, &nobody, sub, err);
+}
+
+static meetd_err cancel_as(core_meeting *m, const char *userid, int64_t sub, meetd_error *err)
+{
+    core_end_req r = by_userid(userid);
+    core_party nobody;
+
+    memset(&nobody, 0, sizeof nobody);
+    r.has_sub = sub != 0;
+    r.sub_meeting_id = sub;
+    return core_cancel(m, &r, &nobody, err);
+}
+
+/* A joined user: present on instanceid 2. */
+static core_party party(const char *userid, bool cohost, bool banned)
+{
+    core_party p;
+
+    memset(&p, 0, sizeof p);
+    p.found = true;
+    p.user.user_no = 7;
+    snprintf(p.user.userid, sizeof p.user.userid, "%s", userid);
+    snprintf(p.user.ms_open_id, sizeof p.user.ms_open_id, "ms-%s", userid);
+    p.user.cohost = cohost;
+    p.present_mask = UINT64_C(1) << 2;
+    p.banned = banned;
+    return p;
+}
+
+static core_end_req by_ms(const core_party *p, int instanceid)
+{
+    core_end_req r;
+
+    memset(&r, 0, sizeof r);
+    r.op_type = CORE_ID_MS_OPEN_ID;
+    snprintf(r.op_id, sizeof r.op_id, "%s", p->user.ms_open_id);
+    r.op_instanceid = instanceid;
+    r.meeting_type = -1;
+    return r;
+}
+
 static void test_dismiss_permission(void **state)
 {
     meetd_error err;
@@ -905,17 +967,55 @@ static void test_dismiss_permission(void **state)
     one_off(&mtg);
     add_host(&mtg, "bob");
     mtg.status = CORE_ST_STARTED;
-    assert_int_equal(core_dismiss(&mtg, "zed", 0, &sub, &err), ME_FORBIDDEN);
-    assert_int_equal(core_dismiss(&mtg, "", 0, &sub, &err), ME_FORBIDDEN);
-    assert_int_equal(core_dismiss(&mtg, NULL, 0, &sub, &err), ME_FORBIDDEN);
+    assert_int_equal(dismiss_as(&mtg, "zed", 0, &sub, &err), ME_FORBIDDEN);
+    assert_int_equal(dismiss_as(&mtg, "", 0, &sub, &err), ME_FORBIDDEN);
+    assert_int_equal(dismiss_as(&mtg, NULL, 0, &sub, &err), ME_FORBIDDEN);
     assert_int_equal(mtg.status, CORE_ST_STARTED);
-    assert_int_equal(core_dismiss(&mtg, "bob", 0, &sub, &err), ME_OK);
+    assert_int_equal(dismiss_as(&mtg, "bob", 0, &sub, &err), ME_OK);
     assert_int_equal(mtg.status, CORE_ST_ENDED);
     assert_true(sub == 0);
 
     /* The creator is not a host here, and may still dismiss. */
-    mtg.status = CORE_ST_INIT;
-    assert_int_equal(core_dismiss(&mtg, "alice", 0, &sub, &err), ME_OK);
+    mtg.status = CORE_ST_STARTED;
+    assert_int_equal(dismiss_as(&mtg, "alice", 0, &sub, &err), ME_OK);
+    assert_int_equal(mtg.status, CORE_ST_ENDED);
+}
+
+static void test_dismiss_cohost(void **state)
+{
+    meetd_error err;
+    int64_t sub;
+    core_party carol = party("carol", true, false);
+    core_party dave = party("dave", false, false);
+    core_end_req r;
+
+    (void)state;
+    one_off(&mtg);
+    mtg.status = CORE_ST_STARTED;
+    /* A member, by ms_open_id or userid: no. */
+    r = by_ms(&dave, 2);
+    assert_int_equal(core_dismiss(&mtg, 0, &r, &dave, &sub, &err), ME_FORBIDDEN);
+    r = by_userid("dave");
+    assert_int_equal(core_dismiss(&mtg, 0, &r, &dave, &sub, &err), ME_FORBIDDEN);
+    /* A co-host by ms_open_id must be on that device. */
+    r = by_ms(&carol, 1);
+    assert_int_equal(core_dismiss(&mtg, 0, &r, &carol, &sub, &err), ME_FORBIDDEN);
+    assert_string_equal(err.msg, "operator is not in the meeting on that device");
+    assert_int_equal(mtg.status, CORE_ST_STARTED);
+    /* A banned co-host: never. */
+    core_party banned = party("carol", true, true);
+    r = by_ms(&banned, 2);
+    assert_int_equal(core_dismiss(&mtg, 0, &r, &banned, &sub, &err), ME_FORBIDDEN);
+    assert_err_has(&err, "allow_rejoin=false");
+    assert_int_equal(mtg.status, CORE_ST_STARTED);
+    r = by_ms(&carol, 2);
+    assert_int_equal(core_dismiss(&mtg, 0, &r, &carol, &sub, &err), ME_OK);
+    assert_int_equal(mtg.status, CORE_ST_ENDED);
+    /* By userid, a user who holds the role needs no presence. */
+    mtg.status = CORE_ST_STARTED;
+    carol.present_mask = 0;
+    r = by_userid("carol");
+    assert_int_equal(core_dismiss(&mtg, 0, &r, &carol, &sub, &err), ME_OK);
     assert_int_equal(mtg.status, CORE_ST_ENDED);
 }
 
@@ -926,13 +1026,18 @@ static void test_dismiss_one_off_states(void **state)
 
     (void)state;
     one_off(&mtg);
-    assert_int_equal(core_dismiss(&mtg, "alice", 0, &sub, &err), ME_OK);
+    /* Only a meeting in progress: one nobody joined is cancelled instead. */
+    assert_int_equal(dismiss_as(&mtg, "alice", 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_err_has(&err, "nobody has joined it yet");
+    assert_int_equal(mtg.status, CORE_ST_INIT);
+    mtg.status = CORE_ST_STARTED;
+    assert_int_equal(dismiss_as(&mtg, "alice", 0, &sub, &err), ME_OK);
     assert_int_equal(mtg.status, CORE_ST_ENDED);
-    assert_int_equal(core_dismiss(&mtg, "alice", 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_int_equal(dismiss_as(&mtg, "alice", 0, &sub, &err), ME_NOT_IN_PROGRESS);
     assert_err_has(&err, "it has ended");
     assert_int_equal(mtg.status, CORE_ST_ENDED);
     mtg.status = CORE_ST_CANCELLED;
-    assert_int_equal(core_dismiss(&mtg, "alice", 0, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_int_equal(dismiss_as(&mtg, "alice", 0, &sub, &err), ME_NOT_IN_PROGRESS);
     assert_err_has(&err, "it was cancelled");
     assert_int_equal(mtg.status, CORE_ST_CANCELLED);
 }
@@ -946,20 +1051,23 @@ static void test_dismiss_recurring(void **state)
     recurring(&mtg, 3);
     t0 = mtg.occ[0].start_time;
     mtg.occ[1].status = CORE_ST_STARTED;
-    assert_int_equal(core_dismiss(&mtg, "alice", t0, &sub, &err), ME_OK);
+    assert_int_equal(dismiss_as(&mtg, "alice", t0, &sub, &err), ME_OK);
     assert_true(sub == mtg.occ[1].sub_meeting_id);
     assert_int_equal(mtg.occ[0].status, CORE_ST_INIT);
     assert_int_equal(mtg.occ[1].status, CORE_ST_ENDED);
 
-    /* None started: the current one (first INIT not yet over) ends. */
-    assert_int_equal(core_dismiss(&mtg, "alice", t0 + HOUR, &sub, &err), ME_OK);
-    assert_true(sub == mtg.occ[2].sub_meeting_id);
+    /* None started: nothing is in progress to end. */
+    assert_int_equal(dismiss_as(&mtg, "alice", t0 + HOUR, &sub, &err), ME_NOT_IN_PROGRESS);
+    assert_err_has(&err, "nobody has joined its current occurrence");
+    assert_true(sub == 0);
     assert_int_equal(mtg.occ[0].status, CORE_ST_INIT);
-    assert_int_equal(mtg.occ[2].status, CORE_ST_ENDED);
+    assert_int_equal(mtg.occ[2].status, CORE_ST_INIT);
 
-    assert_int_equal(core_dismiss(&mtg, "alice", t0 + 9 * DAY, &sub, &err), ME_OK);
-    assert_true(sub == t0);
-    assert_int_equal(core_dismiss(&mtg, "alice", t0, &sub, &err), ME_NOT_IN_PROGRESS);
+    mtg.occ[0].status = CORE_ST_ENDED;
+    mtg.occ[2].status = CORE_ST_STARTED;
+    assert_int_equal(dismiss_as(&mtg, "alice", t0 + 9 * DAY, &sub, &err), ME_OK);
+    assert_true(sub == mtg.occ[2].sub_meeting_id);
+    assert_int_equal(dismiss_as(&mtg, "alice", t0, &sub, &err), ME_NOT_IN_PROGRESS);
     assert_string_equal(err.msg, "meeting is not in progress: every occurrence has ended or "
                                  "been cancelled");
     assert_true(sub == 0);
@@ -971,33 +1079,56 @@ static void test_dismiss_recurring(void **state)
 static void test_cancel_permission(void **state)
 {
     meetd_error err;
+    core_party alice = party("alice", false, false);
+    core_party carol = party("carol", true, false);
+    core_end_req r;
 
     (void)state;
     one_off(&mtg);
     add_host(&mtg, "bob");
-    assert_int_equal(core_cancel(&mtg, "bob", 0, &err), ME_FORBIDDEN);
-    assert_int_equal(core_cancel(&mtg, "zed", 0, &err), ME_FORBIDDEN);
-    assert_int_equal(core_cancel(&mtg, "", 0, &err), ME_FORBIDDEN);
+    assert_int_equal(cancel_as(&mtg, "bob", 0, &err), ME_FORBIDDEN);
+    assert_int_equal(cancel_as(&mtg, "zed", 0, &err), ME_FORBIDDEN);
+    assert_int_equal(cancel_as(&mtg, "", 0, &err), ME_FORBIDDEN);
+    r = by_ms(&carol, 2);
+    assert_int_equal(core_cancel(&mtg, &r, &carol, &err), ME_FORBIDDEN);
+    /* The creator banned, or by ms_open_id on another device: no. */
+    core_party banned = party("alice", false, true);
+    r = by_userid("alice");
+    assert_int_equal(core_cancel(&mtg, &r, &banned, &err), ME_FORBIDDEN);
+    r = by_ms(&alice, 3);
+    assert_int_equal(core_cancel(&mtg, &r, &alice, &err), ME_FORBIDDEN);
     assert_int_equal(mtg.status, CORE_ST_INIT);
-    assert_int_equal(core_cancel(&mtg, "alice", 0, &err), ME_OK);
+    r = by_ms(&alice, 2);
+    assert_int_equal(core_cancel(&mtg, &r, &alice, &err), ME_OK);
     assert_int_equal(mtg.status, CORE_ST_CANCELLED);
 }
 
 static void test_cancel_one_off(void **state)
 {
     meetd_error err;
+    core_end_req r = by_userid("alice");
+    core_party nobody;
 
     (void)state;
+    memset(&nobody, 0, sizeof nobody);
     one_off(&mtg);
     mtg.status = CORE_ST_STARTED;
-    assert_int_equal(core_cancel(&mtg, "alice", 0, &err), ME_OK);
+    assert_int_equal(cancel_as(&mtg, "alice", 0, &err), ME_STARTED);
+    assert_int_equal(mtg.status, CORE_ST_STARTED);
+    mtg.status = CORE_ST_INIT;
+    r.meeting_type = 1;
+    assert_int_equal(core_cancel(&mtg, &r, &nobody, &err), ME_INVALID);
+    assert_err_has(&err, "meeting_type 1");
+    assert_int_equal(mtg.status, CORE_ST_INIT);
+    r.meeting_type = 0;
+    assert_int_equal(core_cancel(&mtg, &r, &nobody, &err), ME_OK);
     assert_int_equal(mtg.status, CORE_ST_CANCELLED);
-    assert_int_equal(core_cancel(&mtg, "alice", 0, &err), ME_NOT_IN_PROGRESS);
+    assert_int_equal(cancel_as(&mtg, "alice", 0, &err), ME_CANCELLED);
     mtg.status = CORE_ST_ENDED;
-    assert_int_equal(core_cancel(&mtg, "alice", 0, &err), ME_NOT_IN_PROGRESS);
+    assert_int_equal(cancel_as(&mtg, "alice", 0, &err), ME_ENDED);
     assert_int_equal(mtg.status, CORE_ST_ENDED);
     mtg.status = CORE_ST_INIT;
-    assert_int_equal(core_cancel(&mtg, "alice", 123, &err), ME_INVALID);
+    assert_int_equal(cancel_as(&mtg, "alice", 123, &err), ME_INVALID);
     assert_int_equal(mtg.status, CORE_ST_INIT);
 }
 
@@ -1005,27 +1136,38 @@ static void test_cancel_series(void **state)
 {
     meetd_error err;
     int64_t sub;
+    core_end_req r = by_userid("alice");
+    core_party nobody;
 
     (void)state;
+    memset(&nobody, 0, sizeof nobody);
     recurring(&mtg, 3);
     mtg.occ[0].status = CORE_ST_ENDED;
     mtg.occ[1].status = CORE_ST_STARTED;
-    assert_int_equal(core_cancel(&mtg, "alice", 0, &err), ME_OK);
+    /* An occurrence in progress: the series has started. */
+    assert_int_equal(cancel_as(&mtg, "alice", 0, &err), ME_STARTED);
+    assert_int_equal(mtg.status, CORE_ST_INIT);
+    assert_int_equal(mtg.occ[2].status, CORE_ST_INIT);
+    mtg.occ[1].status = CORE_ST_ENDED;
+    r.meeting_type = 0;
+    assert_int_equal(core_cancel(&mtg, &r, &nobody, &err), ME_INVALID);
+    assert_int_equal(mtg.status, CORE_ST_INIT);
+    r.meeting_type = 1;
+    assert_int_equal(core_cancel(&mtg, &r, &nobody, &err), ME_OK);
     assert_int_equal(mtg.status, CORE_ST_CANCELLED);
     assert_int_equal(mtg.occ[0].status, CORE_ST_ENDED);
-    assert_int_equal(mtg.occ[1].status, CORE_ST_CANCELLED);
+    assert_int_equal(mtg.occ[1].status, CORE_ST_ENDED);
     assert_int_equal(mtg.occ[2].status, CORE_ST_CANCELLED);
     assert_int_equal(core_meeting_status(&mtg, 0), CORE_ST_CANCELLED);
     assert_int_equal(core_join_target(&mtg, 0, &sub, &err), ME_NOT_IN_PROGRESS);
-    assert_int_equal(core_cancel(&mtg, "alice", 0, &err), ME_NOT_IN_PROGRESS);
-    assert_int_equal(core_cancel(&mtg, "alice", mtg.occ[2].sub_meeting_id, &err),
-                     ME_NOT_IN_PROGRESS);
+    assert_int_equal(cancel_as(&mtg, "alice", 0, &err), ME_CANCELLED);
+    assert_int_equal(cancel_as(&mtg, "alice", mtg.occ[2].sub_meeting_id, &err), ME_CANCELLED);
 
     /* A series that is over cannot be cancelled. */
     recurring(&mtg, 2);
     mtg.occ[0].status = CORE_ST_ENDED;
     mtg.occ[1].status = CORE_ST_CANCELLED;
-    assert_int_equal(core_cancel(&mtg, "alice", 0, &err), ME_NOT_IN_PROGRESS);
+    assert_int_equal(cancel_as(&mtg, "alice", 0, &err), ME_ENDED);
     assert_int_equal(mtg.status, CORE_ST_INIT);
 }
 
@@ -1033,10 +1175,13 @@ static void test_cancel_occurrence(void **state)
 {
     meetd_error err;
     int64_t sub;
+    core_end_req r = by_userid("alice");
+    core_party nobody;
 
     (void)state;
+    memset(&nobody, 0, sizeof nobody);
     recurring(&mtg, 3);
-    assert_int_equal(core_cancel(&mtg, "alice", mtg.occ[0].sub_meeting_id, &err), ME_OK);
+    assert_int_equal(cancel_as(&mtg, "alice", mtg.occ[0].sub_meeting_id, &err), ME_OK);
     assert_int_equal(mtg.occ[0].status, CORE_ST_CANCELLED);
     assert_int_equal(mtg.occ[1].status, CORE_ST_INIT);
     assert_int_equal(mtg.status, CORE_ST_INIT);
@@ -1044,19 +1189,26 @@ static void test_cancel_occurrence(void **state)
     assert_int_equal(core_join_target(&mtg, mtg.occ[0].start_time, &sub, &err), ME_OK);
     assert_true(sub == mtg.occ[1].sub_meeting_id);
 
-    assert_int_equal(core_cancel(&mtg, "alice", mtg.occ[0].sub_meeting_id, &err),
-                     ME_NOT_IN_PROGRESS);
-    assert_int_equal(core_cancel(&mtg, "alice", mtg.occ[0].sub_meeting_id + 1, &err),
+    assert_int_equal(cancel_as(&mtg, "alice", mtg.occ[0].sub_meeting_id, &err), ME_CANCELLED);
+    assert_int_equal(cancel_as(&mtg, "alice", mtg.occ[0].sub_meeting_id + 1, &err),
                      ME_INVALID);
     assert_string_equal(err.msg, "no such sub_meeting_id");
-    assert_int_equal(core_cancel(&mtg, "bob", mtg.occ[1].sub_meeting_id, &err), ME_FORBIDDEN);
+    /* "0" is no occurrence, never "the whole series". */
+    r.has_sub = true;
+    r.sub_meeting_id = 0;
+    assert_int_equal(core_cancel(&mtg, &r, &nobody, &err), ME_INVALID);
+    assert_int_equal(mtg.status, CORE_ST_INIT);
+    assert_int_equal(cancel_as(&mtg, "bob", mtg.occ[1].sub_meeting_id, &err), ME_FORBIDDEN);
     mtg.occ[1].status = CORE_ST_STARTED;
-    assert_int_equal(core_cancel(&mtg, "alice", mtg.occ[1].sub_meeting_id, &err), ME_OK);
-    assert_int_equal(mtg.occ[1].status, CORE_ST_CANCELLED);
-    mtg.occ[2].status = CORE_ST_ENDED;
-    assert_int_equal(core_cancel(&mtg, "alice", mtg.occ[2].sub_meeting_id, &err),
-                     ME_NOT_IN_PROGRESS);
-    assert_int_equal(mtg.occ[2].status, CORE_ST_ENDED);
+    assert_int_equal(cancel_as(&mtg, "alice", mtg.occ[1].sub_meeting_id, &err), ME_STARTED);
+    assert_int_equal(mtg.occ[1].status, CORE_ST_STARTED);
+    /* A later occurrence can go while one is in progress. */
+    assert_int_equal(cancel_as(&mtg, "alice", mtg.occ[2].sub_meeting_id, &err), ME_OK);
+    assert_int_equal(mtg.occ[2].status, CORE_ST_CANCELLED);
+    assert_int_equal(mtg.occ[1].status, CORE_ST_STARTED);
+    mtg.occ[1].status = CORE_ST_ENDED;
+    assert_int_equal(cancel_as(&mtg, "alice", mtg.occ[1].sub_meeting_id, &err), ME_ENDED);
+    assert_int_equal(mtg.occ[1].status, CORE_ST_ENDED);
 }
 
 /* ---- modify ---------------------------------------------------------------- */
@@ -1341,6 +1493,7 @@ int main(void)
         cmocka_unit_test(test_mark_started),
         cmocka_unit_test(test_require_in_progress),
         cmocka_unit_test(test_dismiss_permission),
+        cmocka_unit_test(test_dismiss_cohost),
         cmocka_unit_test(test_dismiss_one_off_states),
         cmocka_unit_test(test_dismiss_recurring),
         cmocka_unit_test(test_cancel_permission),
