@@ -1123,7 +1123,7 @@ class WatchServerGoneTest(MeetctlCase):
 class MeetingQueryCommandsTest(MeetctlCase):
     """meeting get by id and by --code, as a user or a room; meeting list with paging."""
 
-    def test_get_shows_join_url_and_sends_the_current_form(self):
+    def test_get_shows_join_url(self):
         info = self.create_meeting("alice")
         out = self.ok("meeting", "get", info["meeting_id"], "--userid", "alice")
         self.assertRegex(out, r"(?m)^join_url\s+http://127\.0\.0\.1:%d/meetd/v1/j/%s$"
