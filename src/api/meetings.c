@@ -365,6 +365,7 @@ static meetd_err api_load_full(api_call *c, store_tx *tx, int64_t id, api_full *
 {
     if (api_load_meeting(c, tx, id, &f->m) != ME_OK)
         return c->err.err;
+    json_decref(f->cohosts);
     f->cohosts = json_array();
     if (f->cohosts == NULL)
         return api_fail(c, ME_INTERNAL, NULL);
