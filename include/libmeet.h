@@ -187,7 +187,31 @@ char *meet_escape(const char *s);
  * end_time, hosts?, meeting_type?, recurring_rule?}. */
 meet_rc meet_meeting_create(meet_client *c, const json_t *body, json_t **out, meet_error *err);
 
-/* GET /v1/meetings/{meeting_id}?userid=…&instanceid=… */
+/* Who asks, on a query (operator_id_type): a userid, or a rooms_id (in
+ * meetd, the ms_open_id of an MRA device present in the meeting). */
+#define MEET_OPERATOR_USERID 1
+#define MEET_OPERATOR_ROOMS_ID 3
+
+/* GET /v1/meetings/{meeting_id}?operator_id=…&operator_id_type=…&instanceid=…
+ * (the query as Tencent's current SDK sends it). */
+meet_rc meet_meeting_query(meet_client *c, const char *meeting_id, const char *operator_id,
+                           int operator_id_type, int instanceid, json_t **out, meet_error *err);
+
+/* GET /v1/meetings?operator_id=…&operator_id_type=…&instanceid=…&meeting_code=…:
+ * the meeting with this 9-digit code, answered as by id. */
+meet_rc meet_meeting_by_code(meet_client *c, const char *meeting_code, const char *operator_id,
+                             int operator_id_type, int instanceid, json_t **out,
+                             meet_error *err);
+
+/* GET /v1/meetings?userid=…&instanceid=…[&cursory=…&pos=…][&is_show_all_sub_meetings=1]:
+ * the user's meetings in progress or yet to start, 20 a page. pos and
+ * cursory are the previous page's next_pos and next_cursory (negative: not
+ * sent, the first page). */
+meet_rc meet_meetings_list(meet_client *c, const char *userid, int instanceid, long long pos,
+                           long long cursory, bool all_sub_meetings, json_t **out,
+                           meet_error *err);
+
+/* meet_meeting_query with operator_id_type 1 (userid). */
 meet_rc meet_meeting_get(meet_client *c, const char *meeting_id, const char *userid,
                          int instanceid, json_t **out, meet_error *err);
 

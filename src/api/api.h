@@ -170,6 +170,16 @@ void api_then_free(api_call *c, void *arg, meetd_err e);
  * "recurring_rule" (required; absent fields get create's defaults). */
 meetd_err api_parse_hosts(api_call *c, json_t *body, core_meeting *m);
 meetd_err api_parse_rule(api_call *c, json_t *body, core_meeting *m);
+/* ---- a meeting as the API describes it (api/meetings.c) ------------ */
+
+#define API_INFO_STATUS 1u     /* status (a query's answer, not a create's) */
+#define API_INFO_FIRST_SUB 2u  /* sub_meetings[]: only the current occurrence */
+/* meeting_info_list[i] of create, query and list: every field of Tencent's
+ * models that meetd knows (docs/api.md), join_url included. NULL when out
+ * of memory. */
+json_t *api_meeting_info(api_call *c, const core_meeting *m, unsigned flags);
+/* The meeting's join_url: http://<Host of the request>/meetd/v1/j/<code>. */
+json_t *api_join_url_json(api_call *c, const core_meeting *m);
 
 /* ---- handlers -------------------------------------------------------- */
 
@@ -178,6 +188,8 @@ typedef void (*api_handler)(api_call *c);
 void api_meeting_create(api_call *c);
 void api_meeting_get(api_call *c);
 void api_meeting_update(api_call *c);
+void api_meetings_get(api_call *c);
+void api_join_page(api_call *c);
 void api_meeting_cancel(api_call *c);
 void api_meeting_dismiss(api_call *c);
 void api_participants(api_call *c);

@@ -19,6 +19,7 @@ typedef struct api_route {
 
 static const api_route api_routes[] = {
     {"POST", "/v1/meetings", true, api_meeting_create},
+    {"GET", "/v1/meetings", true, api_meetings_get},
     {"GET", "/v1/meetings/*", true, api_meeting_get},
     {"PUT", "/v1/meetings/*", true, api_meeting_update},
     {"POST", "/v1/meetings/*/cancel", true, api_meeting_cancel},
@@ -39,6 +40,7 @@ static const api_route api_routes[] = {
     {"GET", "/meetd/v1/webhooks/deliveries", true, api_webhook_deliveries},
     {"DELETE", "/meetd/v1/webhooks/*", true, api_webhook_delete},
     {"GET", "/meetd/v1/events", false, api_events},
+    {"GET", "/meetd/v1/j/*", false, api_join_page},
     {"GET", "/healthz", false, api_healthz},
 };
 

@@ -26,7 +26,8 @@ static const meetctl_cmd meetctl_cmds[] = {
      "Creates a meeting (POST /v1/meetings) and prints its meeting_id and code.\n"
      "\n"
      "  --userid USERID     creator (required)\n"
-     "  --subject TEXT      subject, 1..255 bytes (required)\n"
+     "  --subject TEXT      subject, up to 512 bytes counted as Tencent does: 2 a\n"
+     "                      character, 4 above U+FFFF (required)\n"
      "  --instanceid N      creator's device type (default 1, PC)\n"
      "  --type quick|scheduled\n"
      "                      default: scheduled when --start is given, else quick\n"
@@ -43,17 +44,37 @@ static const meetctl_cmd meetctl_cmds[] = {
      "      --start +1h --end +2h --recurring weekly --until-count 4\n",
      meetctl_meeting_create},
     {"meeting", "get", "show a meeting and its status",
-     "usage: meetctl meeting get MEETING --userid USERID [--instanceid N]\n"
+     "usage: meetctl meeting get MEETING|--code CODE --userid USERID|--rooms-id ID\n"
+     "                           [--instanceid N]\n"
      "\n"
-     "Shows a meeting (GET /v1/meetings/MEETING): status, hosts, co-hosts, and the\n"
-     "occurrences of a recurring meeting.\n"
+     "Shows a meeting (GET /v1/meetings/MEETING, or GET /v1/meetings?meeting_code=CODE):\n"
+     "status, hosts, co-hosts, join_url, and the occurrences of a recurring meeting.\n"
      "\n"
-     "  --userid USERID     who asks (required)\n"
+     "  --code CODE         the meeting's 9-digit meeting_code instead of its id\n"
+     "  --userid USERID     who asks (operator_id_type 1)\n"
+     "  --rooms-id ID       who asks, as a room: the ms_open_id of an MRA device\n"
+     "                      present in the meeting (operator_id_type 3)\n"
      "  --instanceid N      their device type (default 1)\n"
      "\n"
      "Example:\n"
-     "  meetctl meeting get 7567173273889276131 --userid alice\n",
+     "  meetctl meeting get 7567173273889276131 --userid alice\n"
+     "  meetctl meeting get --code 806123456 --userid alice\n",
      meetctl_meeting_get},
+    {"meeting", "list", "a user's meetings in progress or to come",
+     "usage: meetctl meeting list --userid USERID [options]\n"
+     "\n"
+     "Lists the meetings USERID created or hosts that are in progress or yet to\n"
+     "start (GET /v1/meetings?userid=...), by start time, 20 a page.\n"
+     "\n"
+     "  --userid USERID     whose meetings (required)\n"
+     "  --instanceid N      their device type (default 1)\n"
+     "  --pos N --cursory N the next page: the previous page's next_pos and next_cursory\n"
+     "  --all-sub-meetings  every occurrence of a recurring meeting (--json), not the\n"
+     "                      current one only\n"
+     "\n"
+     "Example:\n"
+     "  meetctl meeting list --userid alice\n",
+     meetctl_meeting_list},
     {"meeting", "update", "modify a meeting (creator only)",
      "usage: meetctl meeting update MEETING --userid USERID [options]\n"
      "\n"

@@ -182,6 +182,7 @@ char *meetctl_clean(const char *s);
 int meetctl_meeting_create(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_update(meetctl_ctx *ctx, int argc, char **argv);
+int meetctl_meeting_list(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_cancel(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_dismiss(meetctl_ctx *ctx, int argc, char **argv);
 int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv);

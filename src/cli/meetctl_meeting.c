@@ -1,4 +1,4 @@
-/* meetctl meeting create|get|update|cancel|dismiss|participants|realtime */
+/* meetctl meeting create|get|list|update|cancel|dismiss|participants|realtime */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +7,7 @@
 #include "cli/meetctl.h"
 
 #define MEETCTL_MAX_HOSTS 10
-#define MEETCTL_SUBJECT_MAX 255
+#define MEETCTL_SUBJECT_MAX 768 /* bytes; the server counts as Tencent does */
 #define MEETCTL_ID_MAX 64
 
 enum {
@@ -31,10 +31,16 @@ enum {
     OPT_OPERATOR,
     OPT_REASON,
     OPT_NO_FORCE,
+    OPT_ROOMS_ID,
+    OPT_CODE,
+    OPT_CURSORY,
+    OPT_ALL_SUBS,
 };
 
 /* Tencent's largest real-time page. */
 #define MEETCTL_REALTIME_PAGE_MAX 50
+/* The last second a meeting can start at (9999-12-31): --pos of a list. */
+#define MEETCTL_TIME_MAX 253402300799L
 
 /* Everything the meeting subcommands take; each reads what it needs. */
 typedef struct meetctl_meeting_opts {
@@ -58,7 +64,28 @@ typedef struct meetctl_meeting_opts {
     const char *op;         /* --operator KIND:ID/INST (cancel, dismiss) */
     const char *reason;     /* --reason: reason_detail */
     bool no_force;          /* --no-force: force_dismiss_meeting 0 */
+    const char *rooms_id;
+    const char *code;
+    long cursory;
+    bool all_subs;
 } meetctl_meeting_opts;
+
+/* The server's rule (docs/api.md "Create"), checked before sending:
+ * Tencent counts 2 bytes a character, 4 for one above U+FFFF. */
+static int meetctl_check_subject(meetctl_ctx *ctx, const char *s)
+{
+    int rc = meetctl_check_text(ctx, "--subject", s, MEETCTL_SUBJECT_MAX);
+    if (rc != 0)
+        return rc;
+    size_t units = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        if ((*p & 0xc0) != 0x80)
+            units += *p >= 0xf0 ? 4 : 2;
+    if (units > 512)
+        return meetctl_usage(ctx, "--subject must be at most 512 bytes as Tencent counts them "
+                                  "(2 a character, 4 above U+FFFF); it is %zu", units);
+    return 0;
+}
 
 static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void *st)
 {
@@ -72,7 +99,7 @@ static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void 
         return meetctl_parse_instanceid(ctx, arg, &o->instanceid);
     case OPT_SUBJECT:
         o->subject = arg;
-        return meetctl_check_text(ctx, "--subject", arg, MEETCTL_SUBJECT_MAX);
+        return meetctl_check_subject(ctx, arg);
     case OPT_TYPE:
         o->type = arg;
         return 0;
@@ -101,7 +128,7 @@ static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void 
     case OPT_REASON_CODE:
         return meetctl_parse_long(ctx, "--reason-code", arg, 0, 1000000, &o->reason_code);
     case OPT_POS:
-        return meetctl_parse_long(ctx, "--pos", arg, 0, 1000000000, &o->pos);
+        return meetctl_parse_long(ctx, "--pos", arg, 0, MEETCTL_TIME_MAX, &o->pos);
     case OPT_SIZE:
         return meetctl_parse_long(ctx, "--size", arg, 1, MEETCTL_PAGE_MAX, &o->size);
     case OPT_OPERATOR_TYPE:
@@ -121,6 +148,17 @@ static int meetctl_meeting_opt(meetctl_ctx *ctx, int opt, const char *arg, void 
         return meetctl_check_text(ctx, "--reason", arg, MEETCTL_REASON_MAX);
     case OPT_NO_FORCE:
         o->no_force = true;
+        return 0;
+    case OPT_ROOMS_ID:
+        o->rooms_id = arg;
+        return meetctl_check_text(ctx, "--rooms-id", arg, 128);
+    case OPT_CODE:
+        o->code = arg;
+        return meetctl_check_text(ctx, "--code", arg, 9);
+    case OPT_CURSORY:
+        return meetctl_parse_long(ctx, "--cursory", arg, 0, 1000000000, &o->cursory);
+    case OPT_ALL_SUBS:
+        o->all_subs = true;
         return 0;
     }
     return MEETCTL_EXIT_USAGE;
@@ -147,6 +185,10 @@ static const struct option meetctl_meeting_options[] = {
     {"operator", required_argument, NULL, OPT_OPERATOR},
     {"reason", required_argument, NULL, OPT_REASON},
     {"no-force", no_argument, NULL, OPT_NO_FORCE},
+    {"rooms-id", required_argument, NULL, OPT_ROOMS_ID},
+    {"code", required_argument, NULL, OPT_CODE},
+    {"cursory", required_argument, NULL, OPT_CURSORY},
+    {"all-sub-meetings", no_argument, NULL, OPT_ALL_SUBS},
     MEETCTL_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -158,11 +200,14 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
                                         "--recurring", "--until-count", "--until-date",
                                         "--sub-meeting", "--reason-code", "--pos", "--size",
                                         "--instanceid", "--operator-type", "--page",
-                                        "--no-hosts", "--operator", "--reason", "--no-force"};
+                                        "--no-hosts", "--operator", "--reason", "--no-force",
+                                        "--rooms-id", "--code", "--cursory",
+                                        "--all-sub-meetings"};
     bool given[] = {o->subject, o->type, o->start, o->end, o->nhosts > 0, o->recurring,
                     o->until_count >= 0, o->until_date, o->sub_meeting, o->reason_code >= 0,
                     o->pos >= 0, o->size >= 0, o->instanceid_given, o->operator_type >= 0,
-                    o->page >= 0, o->no_hosts, o->op, o->reason, o->no_force};
+                    o->page >= 0, o->no_hosts, o->op, o->reason, o->no_force, o->rooms_id,
+                    o->code, o->cursory >= 0, o->all_subs};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (given[i] && !(allowed & (1u << i)))
             return meetctl_usage(ctx, "%s is not an option of this command", names[i]);
@@ -182,21 +227,29 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
 #define ALLOW_END ((1u << 9) | ALLOW_INSTANCEID | ALLOW_OPERATOR | (1u << 17))
 #define ALLOW_CANCEL ((1u << 8) | ALLOW_END)
 #define ALLOW_DISMISS ((1u << 18) | ALLOW_END)
+#define ALLOW_ROOMS (1u << 19)
+#define ALLOW_CODE (1u << 20)
+#define ALLOW_GET (ALLOW_INSTANCEID | ALLOW_ROOMS | ALLOW_CODE)
+#define ALLOW_LIST (ALLOW_INSTANCEID | (1u << 10) | (1u << 21) | (1u << 22))
 
-/* Parses the options and the operands; *mid is NULL when want_meeting is false. */
+/* Parses the options and the operands; *mid is NULL when want_meeting is
+ * false, or when --code names the meeting instead. */
 static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl_meeting_opts *o,
                                 unsigned allowed, bool want_meeting, const char **mid)
 {
     memset(o, 0, sizeof *o);
     o->instanceid = 1;
     o->until_count = o->reason_code = o->pos = o->size = o->operator_type = o->page = -1;
+    o->cursory = -1;
     int first;
     int rc = meetctl_getopt(ctx, argc, argv, meetctl_meeting_options, meetctl_meeting_opt, o,
                             &first);
     if (rc == 0)
         rc = meetctl_only(ctx, o, allowed);
+    bool operand = want_meeting && o->code == NULL;
     if (rc == 0)
-        rc = meetctl_operands(ctx, argc, first, want_meeting, want_meeting, "MEETING");
+        rc = meetctl_operands(ctx, argc, first, operand, operand,
+                              (allowed & ALLOW_CODE) ? "MEETING (or --code CODE)" : "MEETING");
     if (rc == 0 && (allowed & ALLOW_OPERATOR)) {
         /* The operator named one way: --userid (with --instanceid) is
          * --operator userid:USERID/N spelled the older way. */
@@ -204,10 +257,13 @@ static int meetctl_meeting_args(meetctl_ctx *ctx, int argc, char **argv, meetctl
             rc = meetctl_usage(ctx, "give --operator (userid:ID/INST or ms:ID/INST) or --userid");
         else if (o->op != NULL && o->instanceid_given)
             rc = meetctl_usage(ctx, "--operator names the device: no --instanceid with it");
-    } else if (rc == 0 && o->userid == NULL) {
-        rc = meetctl_usage(ctx, "--userid is required");
+    } else if (rc == 0 && o->userid != NULL && o->rooms_id != NULL) {
+        rc = meetctl_usage(ctx, "give --userid or --rooms-id, not both");
+    } else if (rc == 0 && o->userid == NULL && o->rooms_id == NULL) {
+        rc = meetctl_usage(ctx, (allowed & ALLOW_ROOMS) ? "--userid or --rooms-id is required"
+                                                        : "--userid is required");
     }
-    *mid = want_meeting && rc == 0 ? argv[first] : NULL;
+    *mid = operand && rc == 0 ? argv[first] : NULL;
     return rc;
 }
 
@@ -255,8 +311,14 @@ static int meetctl_show_occurrences(const json_t *subs)
     json_t *s;
     json_array_foreach(subs, i, s) {
         char id[32], start[32], end[32];
-        const char *row[] = {meetctl_jtext(s, "sub_meeting_id", id, sizeof id),
-                             meetctl_jstr(s, "status"),
+        /* meetd's state of the occurrence; Tencent's integer says only
+         * whether it was cancelled. */
+        char st[32];
+        const char *state = meetctl_jstr(s, "sub_meeting_state");
+        if (state[0] == '\0')
+            state = meetctl_jtext(s, "status", st, sizeof st)[0] == '1' ? "cancelled"
+                                                                       : "scheduled";
+        const char *row[] = {meetctl_jtext(s, "sub_meeting_id", id, sizeof id), state,
                              meetctl_jtime(s, "start_time", start, sizeof start),
                              meetctl_jtime(s, "end_time", end, sizeof end)};
         meetctl_table_add(&t, row);
@@ -288,6 +350,10 @@ static int meetctl_show_meeting(const json_t *m)
     meetctl_kv(&t, "co-hosts", cohosts);
     meetctl_kv(&t, "current_sub_meeting_id",
                meetctl_jtext(m, "current_sub_meeting_id", cur, sizeof cur));
+    char remain[16];
+    meetctl_kv(&t, "remaining occurrences",
+               meetctl_jtext(m, "remain_sub_meetings", remain, sizeof remain));
+    meetctl_kv(&t, "join_url", meetctl_jstr(m, "join_url"));
     free(hosts);
     free(cohosts);
     int rc = meetctl_table_flush(&t, stdout);
@@ -530,7 +596,66 @@ int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv)
 {
     meetctl_meeting_opts o;
     const char *mid;
-    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_INSTANCEID, true, &mid);
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_GET, true, &mid);
+    meet_client *c;
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, &c);
+    if (rc != 0)
+        return rc;
+    const char *op = o.rooms_id != NULL ? o.rooms_id : o.userid;
+    int type = o.rooms_id != NULL ? MEET_OPERATOR_ROOMS_ID : MEET_OPERATOR_USERID;
+    json_t *out;
+    meet_error err;
+    meet_rc r = o.code != NULL
+                    ? meet_meeting_by_code(c, o.code, op, type, o.instanceid, &out, &err)
+                    : meet_meeting_query(c, mid, op, type, o.instanceid, &out, &err);
+    if (r != MEET_OK)
+        return meetctl_fail(ctx, &err);
+    return meetctl_finish(ctx, out, meetctl_show_meetings);
+}
+
+/* ---- list ------------------------------------------------------------------------------ */
+
+static int meetctl_show_list(const json_t *out)
+{
+    static const char *const heads[] = {"MEETING_ID", "CODE", "SUBJECT", "STATUS", "START",
+                                        "ROLE"};
+    meetctl_table t;
+    meetctl_table_init(&t, 6, heads);
+    const json_t *list = json_object_get(out, "meeting_info_list");
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m) {
+        char start[32];
+        const char *status = meetctl_jstr(m, "status");
+        if (strncmp(status, "MEETING_STATE_", 14) == 0)
+            status += 14;
+        const char *row[] = {meetctl_jstr(m, "meeting_id"), meetctl_jstr(m, "meeting_code"),
+                             meetctl_jstr(m, "subject"), status,
+                             meetctl_jtime(m, "start_time", start, sizeof start),
+                             meetctl_jstr(m, "join_meeting_role")};
+        meetctl_table_add(&t, row);
+    }
+    if (json_array_size(list) > 0 && meetctl_table_flush(&t, stdout) != 0)
+        return 1;
+    size_t n = json_array_size(list);
+    long long remaining = (long long)json_integer_value(json_object_get(out, "remaining"));
+    if (remaining > 0)
+        printf("%zu meeting%s, %lld more with --pos %lld --cursory %lld\n", n, n == 1 ? "" : "s",
+               remaining, (long long)json_integer_value(json_object_get(out, "next_pos")),
+               (long long)json_integer_value(json_object_get(out, "next_cursory")));
+    else
+        printf("%zu meeting%s\n", n, n == 1 ? "" : "s");
+    return 0;
+}
+
+int meetctl_meeting_list(meetctl_ctx *ctx, int argc, char **argv)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_LIST, false, &mid);
+    if (rc == 0 && (o.pos >= 0) != (o.cursory >= 0))
+        rc = meetctl_usage(ctx, "--pos and --cursory go together (the previous page's)");
     meet_client *c;
     if (rc == 0)
         rc = meetctl_client(ctx, true, &c);
@@ -538,9 +663,10 @@ int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv)
         return rc;
     json_t *out;
     meet_error err;
-    if (meet_meeting_get(c, mid, o.userid, o.instanceid, &out, &err) != MEET_OK)
+    if (meet_meetings_list(c, o.userid, o.instanceid, o.pos, o.cursory, o.all_subs, &out,
+                           &err) != MEET_OK)
         return meetctl_fail(ctx, &err);
-    return meetctl_finish(ctx, out, meetctl_show_meetings);
+    return meetctl_finish(ctx, out, meetctl_show_list);
 }
 
 /* The body of a cancel or dismiss, keys in the order the official SDK

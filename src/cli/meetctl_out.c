@@ -39,6 +39,7 @@ static const meetctl_record meetctl_records[] = {
     {meetctl_meeting_create, "meeting_info_list", "meeting_id"},
     {meetctl_meeting_get, "meeting_info_list", "meeting_id"},
     {meetctl_meeting_update, "meeting_info_list", "meeting_id"},
+    {meetctl_meeting_list, "meeting_info_list", "meeting_id"},
     {meetctl_device_join, NULL, "ms_open_id"},
 };
 

@@ -125,17 +125,77 @@ meet_rc meet_meeting_create(meet_client *c, const json_t *body, json_t **out, me
     return meet_request(c, "POST", "/v1/meetings", body, NULL, out, err);
 }
 
-meet_rc meet_meeting_get(meet_client *c, const char *meeting_id, const char *userid,
-                         int instanceid, json_t **out, meet_error *err)
+/* The asker of a query, in the SDK's order: operator_id, operator_id_type,
+ * then instanceid. */
+static void meet_uri_operator(meet_uri *u, const char *operator_id, int operator_id_type,
+                              int instanceid)
+{
+    meet_uri_add(u, "operator_id=");
+    meet_uri_esc(u, operator_id != NULL ? operator_id : "");
+    meet_uri_long(u, "&operator_id_type=", operator_id_type);
+    meet_uri_long(u, "&instanceid=", instanceid);
+}
+
+meet_rc meet_meeting_query(meet_client *c, const char *meeting_id, const char *operator_id,
+                           int operator_id_type, int instanceid, json_t **out, meet_error *err)
 {
     meet_uri u;
     if (out != NULL)
         *out = NULL;
-    meet_rc rc = meet_uri_meeting(&u, "/v1/meetings/", meeting_id, "?userid=", err);
+    meet_rc rc = meet_uri_meeting(&u, "/v1/meetings/", meeting_id, "?", err);
     if (rc != MEET_OK)
         return rc;
+    meet_uri_operator(&u, operator_id, operator_id_type, instanceid);
+    return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
+}
+
+meet_rc meet_meeting_get(meet_client *c, const char *meeting_id, const char *userid,
+                         int instanceid, json_t **out, meet_error *err)
+{
+    return meet_meeting_query(c, meeting_id, userid, MEET_OPERATOR_USERID, instanceid, out, err);
+}
+
+meet_rc meet_meeting_by_code(meet_client *c, const char *meeting_code, const char *operator_id,
+                             int operator_id_type, int instanceid, json_t **out,
+                             meet_error *err)
+{
+    meet_uri u = {0};
+    if (out != NULL)
+        *out = NULL;
+    if (meeting_code == NULL || meeting_code[0] == '\0') {
+        meet_err_clear(err);
+        return meet_err_set(err, MEET_EINVAL, "no meeting code");
+    }
+    meet_uri_add(&u, "/v1/meetings?");
+    meet_uri_operator(&u, operator_id, operator_id_type, instanceid);
+    meet_uri_add(&u, "&meeting_code=");
+    meet_uri_esc(&u, meeting_code);
+    return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
+}
+
+meet_rc meet_meetings_list(meet_client *c, const char *userid, int instanceid, long long pos,
+                           long long cursory, bool all_sub_meetings, json_t **out,
+                           meet_error *err)
+{
+    meet_uri u = {0};
+    char num[32];
+    if (out != NULL)
+        *out = NULL;
+    /* The SDK names a userid with userid= here (its operator_id is for
+     * rooms_id only), in its order: userid, instanceid, cursory, pos. */
+    meet_uri_add(&u, "/v1/meetings?userid=");
     meet_uri_esc(&u, userid != NULL ? userid : "");
     meet_uri_long(&u, "&instanceid=", instanceid);
+    if (cursory >= 0) {
+        snprintf(num, sizeof num, "&cursory=%lld", cursory);
+        meet_uri_add(&u, num);
+    }
+    if (pos >= 0) {
+        snprintf(num, sizeof num, "&pos=%lld", pos);
+        meet_uri_add(&u, num);
+    }
+    if (all_sub_meetings)
+        meet_uri_add(&u, "&is_show_all_sub_meetings=1");
     return meet_uri_send(c, &u, "GET", NULL, NULL, out, err);
 }
 

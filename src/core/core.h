@@ -19,7 +19,11 @@
 #define CORE_APPID_MAX 32      /* AppId, SdkId */
 #define CORE_ID_MAX 64         /* userid, guest_id: bytes */
 #define CORE_OPAQUE_MAX 128    /* uuid, ms_open_id as accepted on input */
-#define CORE_SUBJECT_MAX 255   /* bytes of UTF-8 */
+/* Tencent counts a subject in UTF-16 bytes: at most 512, 2 per character
+ * of the Basic Multilingual Plane, 4 for one above it. The most UTF-8 that
+ * fits is 256 BMP characters of 3 bytes each. */
+#define CORE_SUBJECT_UNITS_MAX 512
+#define CORE_SUBJECT_MAX 768   /* bytes of UTF-8 */
 #define CORE_NICK_MAX 128      /* bytes of UTF-8 */
 #define CORE_REASON_MAX 1024   /* bytes of UTF-8 */
 #define CORE_REQID_MAX 40      /* request (trace) id */
@@ -67,6 +71,7 @@ typedef enum core_id_type {
     CORE_ID_NONE = 0,
     CORE_ID_USERID = 1,
     CORE_ID_OPENID = 2,     /* OAuth2.0 only: always rejected */
+    CORE_ID_ROOMS_ID = 3,   /* the query's operator: an MRA device present in the meeting, by ms_open_id */
     CORE_ID_MS_OPEN_ID = 4,
     CORE_ID_UUID = 100,     /* not a wire value: the seed form's "uuid" field */
     CORE_ID_GUEST = 101,    /* not a wire value: join's guest_id */
@@ -187,6 +192,9 @@ bool core_text_valid(const char *s, size_t max);
 bool core_id_valid(const char *s);
 /* 1..CORE_OPAQUE_MAX bytes, same character rule. */
 bool core_opaque_valid(const char *s);
+/* A meeting subject: core_text_valid, and at most CORE_SUBJECT_UNITS_MAX
+ * bytes counted as Tencent counts them (UTF-16). */
+bool core_subject_valid(const char *s);
 /* Parses a meetingId path segment: 1..19 ASCII digits. Returns ME_OK with *out
  * set; ME_BAD_MEETING_ID when malformed; ME_NO_MEETING when well formed but
  * no meeting can have it (zero, or above INT64_MAX). */

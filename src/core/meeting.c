@@ -55,10 +55,11 @@ meetd_err core_meeting_prepare(core_meeting *m, int64_t now, meetd_error *err)
     meetd_err e;
 
     assert(m != NULL);
-    if (!core_text_valid(m->subject, CORE_SUBJECT_MAX))
+    if (!core_subject_valid(m->subject))
         return err_set(err, ME_INVALID,
-                       "subject must be 1..%d bytes of UTF-8 without control characters",
-                       CORE_SUBJECT_MAX);
+                       "subject must be 1..%d bytes counted as Tencent counts them (2 a "
+                       "character, 4 above U+FFFF), valid UTF-8 without control characters",
+                       CORE_SUBJECT_UNITS_MAX);
     if (!core_id_valid(m->creator_userid))
         return err_set(err, ME_INVALID, "userid is invalid");
     if (!core_instanceid_valid(m->creator_instanceid))
@@ -68,6 +69,11 @@ meetd_err core_meeting_prepare(core_meeting *m, int64_t now, meetd_error *err)
         return err_set(err, ME_INVALID, "type must be 0 (scheduled) or 1 (quick)");
     if (m->meeting_type != 0 && m->meeting_type != 1)
         return err_set(err, ME_INVALID, "meeting_type must be 0 (one-off) or 1 (recurring)");
+    /* Tencent: a recurring meeting cannot be a quick one (a quick meeting
+     * is "now", a series is a schedule). */
+    if (m->type == 1 && is_recurring(m))
+        return err_set(err, ME_INVALID, "a quick meeting (type 1) cannot be recurring "
+                                        "(meeting_type 1): schedule it (type 0)");
     e = check_times(m, now, err);
     if (e != ME_OK)
         return e;

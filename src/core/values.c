@@ -79,6 +79,21 @@ bool core_id_valid(const char *s) { return core_text_valid(s, CORE_ID_MAX); }
 
 bool core_opaque_valid(const char *s) { return core_text_valid(s, CORE_OPAQUE_MAX); }
 
+bool core_subject_valid(const char *s)
+{
+    if (!core_text_valid(s, CORE_SUBJECT_MAX))
+        return false;
+    /* Valid UTF-8 by now: a lead byte of 4 bytes (0xf0..0xf4) is a character
+     * above the BMP, two UTF-16 units; every other character is one. */
+    size_t units = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xc0) == 0x80)
+            continue;
+        units += *p >= 0xf0 ? 4 : 2;
+    }
+    return units <= CORE_SUBJECT_UNITS_MAX;
+}
+
 meetd_err core_parse_meeting_id(const char *s, int64_t *out)
 {
     uint64_t v = 0;

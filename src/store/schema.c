@@ -311,6 +311,17 @@ static const char *const migration_7[] = {
     NULL,
 };
 
+/* 7 -> 8: a user's meetings in progress or yet to start (GET /v1/meetings
+ * ?userid=...), by start time: those they created, from an index that
+ * holds only meetings not ended or cancelled (status 0 or 1; a series
+ * stays 0 until cancelled as a whole), and those they host. */
+static const char *const migration_8[] = {
+    "CREATE INDEX meetings_by_creator ON meetings (app_id, creator_userid, start_time) "
+    "  WHERE status IN (0, 1)",
+    "CREATE INDEX meeting_hosts_by_user ON meeting_hosts (userid)",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -321,6 +332,7 @@ static const char *const *const migrations[] = {
     migration_5,
     migration_6,
     migration_7,
+    migration_8,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -108,6 +108,22 @@
     X(OCCS_GET, "SELECT sub_meeting_id, start_time, end_time, status "                \
                 "FROM occurrences WHERE meeting_id = ?1 ORDER BY sub_meeting_id")     \
     X(MEETING_APP, "SELECT app_id FROM meetings WHERE meeting_id = ?1")               \
+    X(MEETING_BY_CODE, "SELECT meeting_id, app_id FROM meetings "                     \
+                       "WHERE meeting_code = ?1")                                     \
+    /* A user's meetings that are in progress or yet to start, by start time:  \
+     * those they created (meetings_by_creator, whose condition the query      \
+     * repeats) and those they host (meeting_hosts_by_user). A series counts   \
+     * while one of its occurrences has neither ended nor been cancelled. */   \
+    X(MEETINGS_OF_USER, "SELECT meeting_id, start_time FROM meetings "                \
+                        "WHERE meeting_id IN ("                                       \
+                        "  SELECT meeting_id FROM meetings WHERE app_id = ?1 "        \
+                        "  AND creator_userid = ?2 AND status IN (0, 1) "             \
+                        "  AND start_time >= ?3 "                                     \
+                        "  UNION SELECT meeting_id FROM meeting_hosts WHERE userid = ?2) " \
+                        "AND app_id = ?1 AND status IN (0, 1) AND start_time >= ?3 "  \
+                        "AND (meeting_type = 0 OR EXISTS (SELECT 1 FROM occurrences o " \
+                        "  WHERE o.meeting_id = meetings.meeting_id AND o.status IN (0, 1))) " \
+                        "ORDER BY start_time, meeting_id")                            \
     X(MEETING_SET_STATUS, "UPDATE meetings SET status = ?3 "                          \
                           "WHERE meeting_id = ?1 AND app_id = ?2")                    \
     X(OCC_SET_STATUS, "UPDATE occurrences SET status = ?3 "                           \

@@ -141,6 +141,74 @@ int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_M
     return rc;
 }
 
+int store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
+                          char app_id[CORE_APPID_MAX + 1])
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_BY_CODE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = store_row(tx, STMT_MEETING_BY_CODE, st,
+                       store_bind_str(st, 1, code, CORE_CODE_LEN + 1));
+    if (rc == STORE_OK) {
+        *meeting_id = sqlite3_column_int64(st, 0);
+        store_col_str(st, 1, app_id, CORE_APPID_MAX + 1);
+    }
+    store_done(tx, STMT_MEETING_BY_CODE, st);
+    return rc;
+}
+
+typedef struct user_meetings_walk {
+    int64_t from, skip;
+    int limit;
+    store_meeting_id_cb cb;
+    void *arg;
+    int taken;
+    int64_t last_start;   /* start_time of the row before */
+    int64_t same_start;   /* rows before this one with last_start */
+    int64_t remaining, next_from, next_skip;
+} user_meetings_walk;
+
+static int user_meeting_row(sqlite3_stmt *st, void *ctx)
+{
+    user_meetings_walk *w = ctx;
+    int64_t id = sqlite3_column_int64(st, 0), start = sqlite3_column_int64(st, 1);
+    if (start != w->last_start || w->same_start < 0)
+        w->same_start = 0;
+    w->last_start = start;
+    int64_t before = w->same_start++;
+    if (start == w->from && before < w->skip)
+        return 0;
+    if (w->taken < w->limit) {
+        w->taken++;
+        return w->cb(id, w->arg);
+    }
+    if (w->remaining++ == 0) {
+        w->next_from = start;
+        w->next_skip = before;
+    }
+    return 0;
+}
+
+int store_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
+                           int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
+                           int64_t *remaining, int64_t *next_from, int64_t *next_skip)
+{
+    assert(app_id != NULL && userid != NULL && cb != NULL);
+    user_meetings_walk w = {.from = from, .skip = skip, .limit = limit, .cb = cb, .arg = arg,
+                            .same_start = -1};
+    sqlite3_stmt *st = store_stmt(tx, STMT_MEETINGS_OF_USER);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = store_bind_str(st, 1, app_id, STORE_ARG_MAX);
+    b |= store_bind_str(st, 2, userid, STORE_ARG_MAX);
+    b |= sqlite3_bind_int64(st, 3, from);
+    int rc = store_each(tx, STMT_MEETINGS_OF_USER, st, b, user_meeting_row, &w);
+    *remaining = w.remaining;
+    *next_from = w.next_from;
+    *next_skip = w.next_skip;
+    return rc;
+}
+
 int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out)
 {
     assert(app_id != NULL && out != NULL);

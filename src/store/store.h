@@ -138,6 +138,21 @@ int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core
 /* The app a meeting belongs to, for work that starts from a device rather
  * than from an app's request (presence time-outs). */
 int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1]);
+/* The meeting with this 9-digit code: its id and its app. Codes are unique
+ * across apps; the caller checks the app when the request has one. */
+int store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
+                          char app_id[CORE_APPID_MAX + 1]);
+/* The app's meetings that userid created or hosts and that are in progress
+ * or yet to start (a series: while one occurrence has neither ended nor been
+ * cancelled), in order of start_time, then meeting_id. The list starts at
+ * start_time `from`, leaving out the first `skip` meetings that start at
+ * exactly `from` (Tencent's pos and cursory). cb sees the first `limit`;
+ * *remaining gets how many follow them, and, when some do, *next_from and
+ * *next_skip the position of the first of those. */
+typedef int (*store_meeting_id_cb)(int64_t meeting_id, void *arg);   /* nonzero stops */
+int store_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
+                           int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
+                           int64_t *remaining, int64_t *next_from, int64_t *next_skip);
 /* Writes m->status and every occurrence's status. */
 int store_meeting_update_status(store_tx *tx, const core_meeting *m);
 /* Writes what a modify may change: subject, meeting_type, times, status,

@@ -210,7 +210,9 @@ class HeadTest(h.MeetdCase):
     SAME = ("content-type", "content-length", "transfer-encoding")
 
     def head(self, uri, headers=()):
-        req = "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" % uri
+        # The Host a client sends (a meeting's join_url is built from it).
+        req = ("HEAD %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+               % (uri, self.server.port))
         req += "".join("%s: %s\r\n" % kv for kv in headers) + "\r\n"
         return raw_whole(self.server.port, req.encode())
 
@@ -245,6 +247,7 @@ class HeadTest(h.MeetdCase):
         mid = self.new_meeting()
         self.join(mid, "bob", 2)
         for uri in ("/v1/meetings/%s?userid=alice&instanceid=1" % mid,
+                    "/v1/meetings?userid=alice&instanceid=1",
                     "/v1/meetings/%s/participants?userid=alice" % mid,
                     "/meetd/v1/meetings/%s/bans" % mid,
                     "/meetd/v1/meetings/%s/audit" % mid,

@@ -22,9 +22,9 @@ from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_us
 MEETING_ID_RE = re.compile(r"^meeting_id\s+(\d{1,19})$", re.M)
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-COMMANDS = ["meeting create", "meeting get", "meeting update", "meeting cancel",
-            "meeting dismiss", "meeting participants", "meeting realtime", "kickout",
-            "cohost add", "cohost remove",
+COMMANDS = ["meeting create", "meeting get", "meeting list", "meeting update",
+            "meeting cancel", "meeting dismiss", "meeting participants", "meeting realtime",
+            "kickout", "cohost add", "cohost remove",
             "device join", "device leave", "device watch", "bans list", "bans lift",
             "audit", "health", "request"]
 
@@ -368,8 +368,10 @@ class PreflightTest(unittest.TestCase):
             self.refused(["audit", "1", "--size", bad], "--size wants a whole number from 1 to 100")
 
     def test_subject_and_hosts(self):
-        self.refused(["meeting", "create", "--userid", "a", "--subject", "s" * 256],
-                     "--subject must be 1 to 255 bytes")
+        self.refused(["meeting", "create", "--userid", "a", "--subject", "s" * 257],
+                     "--subject must be at most 512 bytes as Tencent counts them")
+        self.refused(["meeting", "create", "--userid", "a", "--subject", "s" * 769],
+                     "--subject must be 1 to 768 bytes")
         hosts = []
         for i in range(11):
             hosts += ["--host", "h%d" % i]
@@ -439,7 +441,7 @@ class MeetingCommandsTest(MeetctlCase):
         self.assertEqual(body["meeting_number"], 1)
         info = body["meeting_info_list"][0]
         self.assertEqual((info["start_time"], info["end_time"]), (str(t), str(t + 1800)))
-        self.assertEqual(info["hosts"], [{"userid": "bob"}, {"userid": "carol"}])
+        self.assertEqual([h["userid"] for h in info["hosts"]], ["bob", "carol"])
         self.assertEqual(info["type"], 0)
         self.assertEqual(self.query(info["meeting_id"])["meeting_id"], info["meeting_id"])
 
@@ -1364,6 +1366,65 @@ class EndCommandsTest(MeetctlCase):
                 cp = run_ctl(args, env)
                 self.assertEqual(cp.returncode, 2, (cp.stdout, cp.stderr))
         self.assertEqual(tw.accepts, 0)
+
+
+class MeetingQueryCommandsTest(MeetctlCase):
+    """meeting get by id and by --code, as a user or a room; meeting list with paging."""
+
+    def test_get_shows_join_url(self):
+        info = self.create_meeting("alice")
+        out = self.ok("meeting", "get", info["meeting_id"], "--userid", "alice")
+        self.assertRegex(out, r"(?m)^join_url\s+http://127\.0\.0\.1:%d/meetd/v1/j/%s$"
+                         % (self.server.port, info["meeting_code"]))
+        # The current form on the wire: tests/unit/test_libmeet.c.
+
+    def test_get_by_code_and_as_a_room(self):
+        info = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
+                                                  "until_count": 2})
+        by_id = self.ok_json("meeting", "get", info["meeting_id"], "--userid", "alice")
+        self.assertEqual(self.ok_json("meeting", "get", "--code", info["meeting_code"],
+                                      "--userid", "alice"), by_id)
+        room = self.join(info["meeting_id"], "room-9", 9)
+        got = self.ok_json("meeting", "get", "--code", info["meeting_code"], "--rooms-id",
+                           room["ms_open_id"], "--instanceid", "9")
+        self.assertEqual(got["meeting_info_list"][0]["meeting_id"], info["meeting_id"])
+        out = self.ok("meeting", "get", info["meeting_id"], "--userid", "alice")
+        self.assertRegex(out, r"(?m)^remaining occurrences\s+2$")
+        self.assertEqual(out.count("MEETING_STATE_STARTED"), 2)  # the series, its occurrence
+        self.api_error(["meeting", "get", info["meeting_id"], "--rooms-id", "nobody"],
+                       403, 9042, "rooms_id")
+        self.api_error(["meeting", "get", "--code", "000000000", "--userid", "alice"], 400, 9003)
+
+    def test_get_usage(self):
+        for args in (["meeting", "get", "--userid", "alice"],
+                     ["meeting", "get", "1", "--code", "806123456", "--userid", "alice"],
+                     ["meeting", "get", "1", "--userid", "a", "--rooms-id", "b"],
+                     ["meeting", "get", "1"],
+                     ["meeting", "list", "--rooms-id", "b"],
+                     ["meeting", "list", "--userid", "a", "--pos", "5"],
+                     ["meeting", "list", "--userid", "a", "--code", "806123456"]):
+            with self.subTest(args=args):
+                cp = self.ctl(*args)
+                self.assertEqual(cp.returncode, 2, (cp.stdout, cp.stderr))
+
+    def test_list_pages(self):
+        user = uniq("ctl")
+        t = now() + 7200
+        mids = [self.create_meeting(user, start_time=str(t), end_time=str(t + 60))["meeting_id"]
+                for _ in range(21)]
+        out = self.ok("meeting", "list", "--userid", user)
+        self.assertIn("MEETING_ID", out)
+        self.assertRegex(out, r"(?m)^20 meetings, 1 more with --pos %d --cursory 20$" % t)
+        self.assertEqual(out.count(" creator"), 20)
+        out = self.ok("meeting", "list", "--userid", user, "--pos", str(t), "--cursory", "20")
+        self.assertRegex(out, r"(?m)^1 meeting$")
+        self.assertIn(max(mids, key=int), out)
+        body = self.ok_json("meeting", "list", "--userid", user)
+        self.assertEqual(sorted(i["meeting_id"] for i in body["meeting_info_list"]),
+                         sorted(mids, key=int)[:20])
+        self.assertEqual(self.ok("meeting", "list", "--userid", uniq("nobody")), "0 meetings\n")
+        self.assertEqual(self.ok("-q", "meeting", "list", "--userid", user).strip(),
+                         min(mids, key=int))
 
 
 if __name__ == "__main__":

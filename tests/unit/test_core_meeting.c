@@ -229,11 +229,27 @@ static void test_prepare_subject(void **state)
     mtg.subject[0] = '\0';
     assert_invalid(&mtg, "subject");
 
+    /* Tencent's count: 2 a character, 4 above U+FFFF, 512 at most. */
     one_off(&mtg);
-    memset(mtg.subject, 's', CORE_SUBJECT_MAX);
-    mtg.subject[CORE_SUBJECT_MAX] = '\0';
+    memset(mtg.subject, 's', 256);
+    mtg.subject[256] = '\0';
     assert_int_equal(core_meeting_prepare(&mtg, 1, &err), ME_OK);
-    /* 256 bytes cannot even be terminated in the array. */
+    memset(mtg.subject, 's', 257);
+    mtg.subject[257] = '\0';
+    assert_invalid(&mtg, "subject");
+    one_off(&mtg);
+    for (int i = 0; i < 256; i++)
+        memcpy(mtg.subject + 3 * i, "\xe4\xb8\xad", 3); /* 中: 768 bytes, 512 counted */
+    mtg.subject[768] = '\0';
+    assert_int_equal(core_meeting_prepare(&mtg, 1, &err), ME_OK);
+    for (int i = 0; i < 128; i++)
+        memcpy(mtg.subject + 4 * i, "\xf0\x9f\x98\x80", 4); /* U+1F600: 4 counted */
+    mtg.subject[512] = '\0';
+    assert_int_equal(core_meeting_prepare(&mtg, 1, &err), ME_OK);
+    mtg.subject[512] = 's';
+    mtg.subject[513] = '\0';
+    assert_invalid(&mtg, "subject");
+    /* A full array cannot even be terminated. */
     memset(mtg.subject, 's', sizeof mtg.subject);
     assert_invalid(&mtg, "subject");
 
@@ -293,6 +309,15 @@ static void test_prepare_types(void **state)
     assert_invalid(&mtg, "meeting_type");
     mtg.meeting_type = -1;
     assert_invalid(&mtg, "meeting_type");
+
+    /* A quick meeting cannot be recurring (Tencent's rule). */
+    one_off(&mtg);
+    mtg.type = 1;
+    mtg.meeting_type = 1;
+    mtg.rule.until_type = 1;
+    mtg.rule.until_count = 2;
+    assert_invalid(&mtg, "cannot be recurring");
+    assert_int_equal(mtg.n_occ, 0);
 }
 
 static void test_prepare_times(void **state)

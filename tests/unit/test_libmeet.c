@@ -914,7 +914,8 @@ static void test_wire_get_escaped_query(void **state)
     json_decref(out);
     fake_req *r = last_request();
     assert_string_equal(r->method, "GET");
-    assert_string_equal(r->uri, "/v1/meetings/123?userid=%E5%BC%A0%20%E4%B8%89%26x&instanceid=2");
+    assert_string_equal(r->uri, "/v1/meetings/123?operator_id=%E5%BC%A0%20%E4%B8%89%26x"
+                                "&operator_id_type=1&instanceid=2");
     assert_int_equal(r->body_len, 0);
     assert_signed(r);
     char v[256];
@@ -942,6 +943,40 @@ static void test_wire_get_escaped_query(void **state)
     assert_int_equal(meet_bans_lift_kind(c, "123", NULL, "bob", &out, &err), MEET_OK);
     json_decref(out);
     assert_string_equal(last_request()->uri, "/meetd/v1/meetings/123/bans/bob");
+    meet_client_free(c);
+}
+
+/* The query forms of Tencent's SDK, parameters in its order. */
+static void test_wire_meeting_queries(void **state)
+{
+    (void)state;
+    meet_client *c = server_client("", NULL);
+    json_t *out = NULL;
+    meet_error err;
+    assert_int_equal(meet_meeting_query(c, "123", "ms/1", MEET_OPERATOR_ROOMS_ID, 9, &out, &err),
+                     MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->method, "GET");
+    assert_string_equal(last_request()->uri,
+                        "/v1/meetings/123?operator_id=ms%2F1&operator_id_type=3&instanceid=9");
+    assert_signed(last_request());
+    assert_int_equal(meet_meeting_by_code(c, "806123456", "alice", MEET_OPERATOR_USERID, 1, &out,
+                                          &err),
+                     MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->uri, "/v1/meetings?operator_id=alice&operator_id_type=1"
+                                             "&instanceid=1&meeting_code=806123456");
+    assert_signed(last_request());
+    assert_int_equal(meet_meetings_list(c, "a b", 2, -1, -1, false, &out, &err), MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->uri, "/v1/meetings?userid=a%20b&instanceid=2");
+    assert_int_equal(meet_meetings_list(c, "bob", 1, 1700000000, 19, true, &out, &err), MEET_OK);
+    json_decref(out);
+    assert_string_equal(last_request()->uri, "/v1/meetings?userid=bob&instanceid=1&cursory=19"
+                                             "&pos=1700000000&is_show_all_sub_meetings=1");
+    assert_signed(last_request());
+    assert_int_equal(meet_meeting_by_code(c, "", "alice", 1, 1, &out, &err), MEET_EINVAL);
+    assert_null(out);
     meet_client_free(c);
 }
 
@@ -1225,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_wire_meeting_update),
         cmocka_unit_test(test_wire_prefix_is_signed),
         cmocka_unit_test(test_wire_api_error),
+        cmocka_unit_test(test_wire_meeting_queries),
         cmocka_unit_test(test_wire_unsigned),
         cmocka_unit_test(test_wire_connection_reuse),
         cmocka_unit_test(test_wire_threads),

@@ -325,7 +325,7 @@ static void test_migrate_tokens_by_number(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 7);
+    assert_int_equal(store_schema_version(s), 8);
     read_ok(s, v3_read_body, &c);
     write_ok(s, v3_write_body, &c);
     /* Never a number given before, not even a deleted one. */
@@ -437,7 +437,7 @@ static void test_migrate_session_counts(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 7);
+    assert_int_equal(store_schema_version(s), 8);
     struct counts n = counts_of(s);
     assert_int_equal(n.all, 6);
     assert_int_equal(n.sub0, 1);
@@ -543,7 +543,7 @@ static void test_migrate_ban_operator(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 7);
+    assert_int_equal(store_schema_version(s), 8);
     struct v5_ban v = {0};
     read_ok(s, v5_bans_body, &v);
     assert_int_equal(v.n, 3);
@@ -989,6 +989,113 @@ static void test_meeting_roundtrip(void **state)
     write_ok(f->s, roundtrip_modify_body, t);
     read_ok(f->s, roundtrip_get_body, t);
     free(t);
+}
+
+/* ---- a user's meetings, by code ----------------------------------------- */
+
+struct user_page {
+    int64_t ids[32];
+    int n;
+    int64_t remaining, next_from, next_skip;
+};
+
+static int user_page_id(int64_t id, void *arg)
+{
+    struct user_page *p = arg;
+    p->ids[p->n++] = id;
+    return 0;
+}
+
+static void user_page(store_tx *tx, const char *userid, int64_t from, int64_t skip, int limit,
+                      struct user_page *p)
+{
+    memset(p, 0, sizeof *p);
+    assert_int_equal(store_meetings_of_user(tx, "app1", userid, from, skip, limit, user_page_id,
+                                            p, &p->remaining, &p->next_from, &p->next_skip),
+                     STORE_OK);
+}
+
+static void user_meetings_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_app a = mk_app("app1"), b = mk_app("app2");
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    assert_int_equal(store_app_insert(tx, &b), STORE_OK);
+    static core_meeting m;
+    /* u's: 1 (t=100), 2 and 3 (t=200), 4 hosted (t=150), 5 ended, 6 cancelled,
+     * 7 a series with an occurrence left, 8 a series with none left; 9 is
+     * another app's, 10 another user's. */
+    struct { int64_t id; const char *app, *creator; int64_t start; int status; bool host; } rows[] = {
+        {1, "app1", "u", 100, CORE_ST_INIT, false},    {2, "app1", "u", 200, CORE_ST_STARTED, false},
+        {3, "app1", "u", 200, CORE_ST_INIT, false},    {4, "app1", "x", 150, CORE_ST_INIT, true},
+        {5, "app1", "u", 120, CORE_ST_ENDED, false},   {6, "app1", "u", 130, CORE_ST_CANCELLED, false},
+        {9, "app2", "u", 100, CORE_ST_INIT, false},    {10, "app1", "v", 100, CORE_ST_INIT, false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char code[10];
+        snprintf(code, sizeof code, "%09d", (int)rows[i].id);
+        mk_meeting(&m, rows[i].app, rows[i].id, code);
+        snprintf(m.creator_userid, sizeof m.creator_userid, "%s", rows[i].creator);
+        m.start_time = rows[i].start;
+        m.end_time = rows[i].start + 60;
+        m.status = rows[i].status;
+        if (rows[i].host) {
+            m.n_hosts = 1;
+            snprintf(m.hosts[0], sizeof m.hosts[0], "u");
+        }
+        assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+    }
+    for (int k = 0; k < 2; k++) {
+        mk_meeting(&m, "app1", 7 + k, k ? "000000008" : "000000007");
+        snprintf(m.creator_userid, sizeof m.creator_userid, "u");
+        m.meeting_type = 1;
+        m.start_time = 300;
+        m.end_time = 360;
+        m.n_occ = 2;
+        for (int i = 0; i < 2; i++)
+            m.occ[i] = (core_occurrence){.sub_meeting_id = 300 + i, .start_time = 300 + i,
+                                         .end_time = 360 + i,
+                                         .status = k || i == 0 ? CORE_ST_ENDED : CORE_ST_INIT};
+        assert_int_equal(store_meeting_insert(tx, &m), STORE_OK);
+    }
+
+    struct user_page p;
+    user_page(tx, "u", 0, 0, 20, &p);
+    assert_int_equal(p.n, 5);
+    int64_t all[] = {1, 4, 2, 3, 7};
+    assert_memory_equal(p.ids, all, sizeof all);
+    assert_true(p.remaining == 0);
+    /* Pages of two: the boundary falls inside the two meetings at 200. */
+    user_page(tx, "u", 0, 0, 2, &p);
+    assert_int_equal(p.n, 2);
+    assert_true(p.ids[0] == 1 && p.ids[1] == 4);
+    assert_true(p.remaining == 3 && p.next_from == 200 && p.next_skip == 0);
+    user_page(tx, "u", 200, 0, 1, &p);
+    assert_true(p.n == 1 && p.ids[0] == 2);
+    assert_true(p.remaining == 2 && p.next_from == 200 && p.next_skip == 1);
+    user_page(tx, "u", 200, 1, 1, &p);
+    assert_true(p.n == 1 && p.ids[0] == 3);
+    assert_true(p.remaining == 1 && p.next_from == 300 && p.next_skip == 0);
+    user_page(tx, "u", 300, 0, 1, &p);
+    assert_true(p.n == 1 && p.ids[0] == 7 && p.remaining == 0);
+    /* A skip past what starts at `from` skips those only. */
+    user_page(tx, "u", 200, 5, 20, &p);
+    assert_true(p.n == 1 && p.ids[0] == 7);
+    user_page(tx, "nobody", 0, 0, 20, &p);
+    assert_true(p.n == 0 && p.remaining == 0);
+
+    int64_t id;
+    char app[CORE_APPID_MAX + 1];
+    assert_int_equal(store_meeting_by_code(tx, "000000009", &id, app), STORE_OK);
+    assert_true(id == 9);
+    assert_string_equal(app, "app2");
+    assert_int_equal(store_meeting_by_code(tx, "000000011", &id, app), STORE_NOTFOUND);
+}
+
+static void test_meetings_of_user(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, user_meetings_body, NULL);
 }
 
 static void atomic_insert_body(store_tx *tx, void *arg)
@@ -2905,6 +3012,7 @@ static void test_webhook_none_remembered(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_meetings_of_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_tokens_by_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_session_counts, setup, teardown),
