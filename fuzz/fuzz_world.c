@@ -318,10 +318,17 @@ static void world_fixture(void)
         "\"allow_rejoin\":false,\"reason\":\"fixture\","
         "\"users\":[{\"uuid\":\"{uuid5}\",\"instanceid\":2}]}"));
 
-    create_meeting("R", "{\"userid\":\"alice\",\"instanceid\":1,\"subject\":\"series\",\"type\":1,"
-                        "\"hosts\":[{\"userid\":\"alice\"},{\"userid\":\"bob\"}],"
-                        "\"meeting_type\":1,\"recurring_rule\":{\"recurring_type\":0,"
-                        "\"until_type\":1,\"until_count\":3}}");
+    /* A series is scheduled (type 0: a quick meeting cannot recur), its
+     * first occurrence under way at the fuzzers' fixed clock. */
+    char series[400];
+    snprintf(series, sizeof series,
+             "{\"userid\":\"alice\",\"instanceid\":1,\"subject\":\"series\",\"type\":0,"
+             "\"start_time\":\"%lld\",\"end_time\":\"%lld\","
+             "\"hosts\":[{\"userid\":\"alice\"},{\"userid\":\"bob\"}],"
+             "\"meeting_type\":1,\"recurring_rule\":{\"recurring_type\":0,"
+             "\"until_type\":1,\"until_count\":3}}",
+             (long long)FUZZ_NOW - 600, (long long)FUZZ_NOW + 3000);
+    create_meeting("R", series);
     join("R", "R", 1, "{\"userid\":\"alice\",\"instanceid\":1}");
     join("R", "R", 2, "{\"userid\":\"bob\",\"instanceid\":2}");
 }
