@@ -294,6 +294,61 @@ class KickoutRefusalTest(KickoutCase):
             headers={"SdkId": self.client.sdk_id}, content_type="text/plain"), 400, 190004)
 
 
+class CohostRequestTest(KickoutCase):
+    """The co-host call of the same service, V1RealControlMeetingsMeetingIdCohostsPutRequest
+    (action bool, instanceid int, operator_id str?, operator_id_type int?, user
+    {instanceid int, to_operator_id str?, to_operator_id_type int?}), as the
+    docs' field table for it says."""
+
+    def sdk_cohost(self, mid, body):
+        return self.client.put("/v1/real-control/meetings/%s/cohosts" % mid, body,
+                               headers=self.sdk_headers(), content_type=None)
+
+    def role(self, mid, dev):
+        rows = self.participants(mid)
+        return [r["user_role"] for r in rows if r["ms_open_id"] == dev["ms_open_id"]
+                and r["instanceid"] == dev["instanceid"] and "left_time" not in r][0]
+
+    def test_sdk_request_and_the_older_form(self):
+        mid, alice, bob = self.started()
+        body = sdk_json([("action", True), ("instanceid", 1),
+                         ("operator_id", alice["ms_open_id"]), ("operator_id_type", 4),
+                         ("user", by_ms(bob))])
+        self.assertEqual(body, (
+            '{"action":true,"instanceid":1,"operator_id":"%s","operator_id_type":4,'
+            '"user":{"instanceid":2,"to_operator_id":"%s","to_operator_id_type":4}}'
+            % (alice["ms_open_id"], bob["ms_open_id"])).encode())
+        self.done(self.sdk_cohost(mid, body))
+        self.assertEqual(self.role(mid, bob), 6)
+        self.done(self.sdk_cohost(mid, {"action": False, "instanceid": 1, "uuid": alice["uuid"],
+                                        "user": {"instanceid": 2, "uuid": bob["uuid"]}}))
+        self.assertEqual(self.role(mid, bob), 0)
+
+    def test_refusals(self):
+        mid, alice, bob = self.started()
+        good = {"action": True, "instanceid": 1, "operator_id": alice["ms_open_id"],
+                "operator_id_type": 4, "user": by_ms(bob)}
+        cases = {
+            "action missing": h.variant(good, action=h.DROP),
+            "action as string": h.variant(good, action="true"),
+            "instanceid as string": h.variant(good, instanceid="1"),
+            "operator_id_type as string": h.variant(good, operator_id_type="4"),
+            "openid operator": h.variant(good, operator_id="oid", operator_id_type=2),
+            "user missing": h.variant(good, user=h.DROP),
+            "user as a list": h.variant(good, user=[by_ms(bob)]),
+            "user.to_operator_id_type 1": h.variant(good, user=sdk_user(2, "bob", 1)),
+            "user.instanceid as string": h.variant(good, user=by_ms(bob, "2")),
+            "user on a device not present": h.variant(good, user=by_ms(bob, 9)),
+        }
+        for what, body in cases.items():
+            with self.subTest(what):
+                self.refused(mid, lambda: self.sdk_cohost(mid, body), 400, 190004)
+        fresh = self.new_meeting()
+        self.refused(fresh, lambda: self.sdk_cohost(fresh, h.variant(
+            good, operator_id="alice", operator_id_type=1, user=sdk_user(2, FAKE_MS, 4))),
+            400, 190004, contains="not in progress")
+
+
 class ErrorBodyTest(KickoutCase):
     """Two refusals of every Tencent endpoint, each body as the SDK parses it."""
 
