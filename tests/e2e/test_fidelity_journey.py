@@ -84,6 +84,13 @@ def sdk_json(v):
 
 
 class JourneyTest(h.MeetdCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # An app without an SdkId: the SDK sends the header, empty.
+        cls.client = cls.server.client(cls.server.create_app("--no-sdk-id"))
+        assert cls.client.sdk_id == ""
+
     # ------------------------------------------------------------ the SDK's wire
     def sdk(self, method, path, body=None, query=None, order=()):
         uri = path

@@ -58,6 +58,15 @@ def is_int(v):
 
 
 class KickoutCase(h.MeetdCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # An app without an SdkId, whose SDK sends the header empty; the
+        # default app (with one) is cls.with_sdk_id.
+        cls.with_sdk_id = cls.client
+        cls.client = cls.server.client(cls.server.create_app("--no-sdk-id"))
+        assert cls.client.sdk_id == ""
+
     def sdk_headers(self, client=None):
         return {"Content-Type": SDK_CT,
                 "SdkId": self.c(client).sdk_id,        # sent even when empty
@@ -122,6 +131,22 @@ class KickoutRequestTest(KickoutCase):
         self.assert_present(mid, alice)
         # allow_rejoin true: bob may come back.
         self.join(mid, "bob", 2)
+
+    def test_app_with_an_sdk_id(self):
+        """The SDK configured with the app's SdkId sends it."""
+        app = self.with_sdk_id
+        self.assertTrue(app.sdk_id)
+        mid = self.new_meeting(client=app)
+        bob = self.join(mid, "bob", 2, client=app)
+        self.done(self.sdk_kick(mid, sdk_json(kick_fields([by_ms(bob)], 1, "alice", 1)),
+                                client=app))
+        self.assertEqual(self.participants(mid, client=app)[0]["left_time"].isdigit(), True)
+        # The other app's SdkId is not this one's.
+        resp = app.put("/v1/real-control/meetings/%s/kickout" % mid,
+                       sdk_json(kick_fields([by_ms(bob)], 1, "alice", 1)),
+                       headers=dict(self.sdk_headers(app), SdkId="1" + app.sdk_id),
+                       content_type=None)
+        self.error_shape(resp, 401, 190303)
 
     def test_operator_by_userid(self):
         """operator_id_type 1: the creator need not be present."""
