@@ -304,6 +304,11 @@ class KickoutRefusalTest(KickoutCase):
         self.refused(fresh, lambda: self.sdk_kick(fresh, sdk_json(kick_fields(
             [sdk_user(2, FAKE_MS, 4)], 1, "alice", 1))), 400, 190004,
             contains="not in progress")
+        # Cancelled before anyone joined.
+        gone = self.new_meeting()
+        self.assert_ok(self.cancel(gone))
+        self.refused(gone, lambda: self.sdk_kick(gone, sdk_json(kick_fields(
+            [sdk_user(2, FAKE_MS, 4)], 1, "alice", 1))), 400, 190004, contains="cancelled")
         # Dismissed: over.
         self.assert_ok(self.dismiss(mid))
         self.refused(mid, lambda: self.sdk_kick(mid, body), 400, 190004,
