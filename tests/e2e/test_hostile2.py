@@ -71,5 +71,43 @@ class CohostAfterDismissTest(h.MeetdCase):
         self.assertEqual(self.query(mid, alice)["current_co_hosts"], cohosts)
 
 
+TIME_LIMIT = 253402300799      # 9999-12-31T23:59:59Z, the bound of meetd's times
+
+
+class SeriesPastTimeLimitTest(h.MeetdCase):
+    """A series near the bound of meetd's times: create took a rule whose
+    later occurrences (until_count) ran past 9999-12-31, then a modify of
+    that very meeting was refused ("start_time is invalid", no start_time
+    sent) and none of those occurrences could be moved. Now the rule is
+    refused at create and at modify, and nothing is stored."""
+
+    def test_rule_past_the_bound_is_refused_everywhere(self):
+        alice = uniq("alice")
+        start = TIME_LIMIT - 2 * 86400 - 3600
+        times = {"start_time": str(start), "end_time": str(start + 3600)}
+        fits = dict(DAILY3)
+        info = self.create_meeting(alice, rule=fits, **times)
+        self.assertTrue(all(int(o["end_time"]) <= TIME_LIMIT for o in info["sub_meetings"]))
+        for rtype in range(5):
+            rule = {"recurring_type": rtype, "until_type": 1, "until_count": 40}
+            with self.subTest(recurring_type=rtype):
+                listed = self.client.get("/v1/meetings?userid=%s&instanceid=1" % alice).json
+                resp = self.client.post("/v1/meetings", self.meeting_body(alice, rule=rule,
+                                                                          **times))
+                self.assert_error(resp, 400, 190004, contains="9999-12-31")
+                self.assertEqual(self.client.get("/v1/meetings?userid=%s&instanceid=1"
+                                                 % alice).json, listed)
+                before = self.query(info["meeting_id"], alice)
+                resp = self.client.put("/v1/meetings/%s" % info["meeting_id"],
+                                       {"userid": alice, "instanceid": 1,
+                                        "recurring_rule": rule})
+                self.assert_error(resp, 400, 190004, contains="9999-12-31")
+                self.assertEqual(self.query(info["meeting_id"], alice), before)
+        # What create accepts a modify takes back as it is.
+        self.assert_ok(self.client.put("/v1/meetings/%s" % info["meeting_id"],
+                                       {"userid": alice, "instanceid": 1,
+                                        "recurring_rule": fits}))
+
+
 if __name__ == "__main__":
     unittest.main()
