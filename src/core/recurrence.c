@@ -173,8 +173,10 @@ meetd_err core_recurrence_expand(const core_recurring_rule *rule, int64_t start,
     *n_occ = 0;
     if (start <= 0 || start > TIME_LIMIT)
         return err_set(err, ME_INVALID, "start_time is out of range");
-    if (end <= start || end > TIME_LIMIT)
+    if (end <= start)
         return err_set(err, ME_INVALID, "end_time must be after start_time");
+    if (end > TIME_LIMIT)
+        return err_set(err, ME_INVALID, "end_time is past 9999-12-31T23:59:59Z");
     type = rule->recurring_type;
     if (type < REC_DAILY || type > REC_MONTHLY)
         return err_set(err, ME_INVALID, "recurring_rule.recurring_type must be 0..4");

@@ -103,6 +103,19 @@ class SeriesPastTimeLimitTest(h.MeetdCase):
                                         "recurring_rule": rule})
                 self.assert_error(resp, 400, 190004, contains="9999-12-31")
                 self.assertEqual(self.query(info["meeting_id"], alice), before)
+        # An end past the bound says so, not that it comes before the start.
+        late = {"start_time": str(TIME_LIMIT - 10), "end_time": str(TIME_LIMIT + 1)}
+        self.assert_error(self.client.post("/v1/meetings", self.meeting_body(alice, **late)),
+                          400, 190004, contains="9999-12-31")
+        self.assert_error(self.client.post("/v1/meetings",
+                                           self.meeting_body(alice, rule=fits, **late)),
+                          400, 190004, contains="9999-12-31")
+        sub = info["sub_meetings"][2]["sub_meeting_id"]
+        resp = self.client.put("/v1/meetings/%s" % info["meeting_id"],
+                               {"userid": alice, "instanceid": 1,
+                                "recurring_rule": {"sub_meeting_id": sub},
+                                "start_time": sub, "end_time": str(TIME_LIMIT + 1)})
+        self.assert_error(resp, 400, 190004, contains="9999-12-31")
         # What create accepts a modify takes back as it is.
         self.assert_ok(self.client.put("/v1/meetings/%s" % info["meeting_id"],
                                        {"userid": alice, "instanceid": 1,
