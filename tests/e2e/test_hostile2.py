@@ -7,6 +7,8 @@ its own meetings and users; a recurring meeting whose first occurrence
 already began is made with a start time a minute in the past, so that a join
 lands in it and the next occurrence is a day later.
 """
+import json
+import socket
 import unittest
 
 import meetd_harness as h
@@ -69,6 +71,58 @@ class CohostAfterDismissTest(h.MeetdCase):
         self.assert_error(resp, 400, 190004)
         self.assert_unchanged(before, mid, alice)
         self.assertEqual(self.query(mid, alice)["current_co_hosts"], cohosts)
+
+
+def get_with_host(client, uri, host):
+    """A signed GET sent with this exact Host header (bytes) -> (status, JSON)."""
+    ts, nonce = str(now()), h.new_nonce()
+    sig = h.signature(client.secret_key, "GET", client.secret_id, nonce, ts, uri, b"")
+    head = [b"GET " + uri.encode() + b" HTTP/1.1", b"Host: " + host]
+    for name, value in (("X-TC-Key", client.secret_id), ("X-TC-Timestamp", ts),
+                        ("X-TC-Nonce", nonce), ("X-TC-Signature", sig),
+                        ("AppId", client.app_id), ("SdkId", client.sdk_id),
+                        ("Connection", "close")):
+        head.append(("%s: %s" % (name, value)).encode("latin-1"))
+    with socket.create_connection(("127.0.0.1", client.server.port),
+                                  timeout=h.DEADLINE) as s:
+        s.sendall(b"\r\n".join(head) + b"\r\n\r\n")
+        raw = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    status_line, _, rest = raw.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+class JoinUrlHostTest(h.MeetdCase):
+    """join_url is built from the request's Host. Only a host[:port] is
+    echoed; anything else leaves the path alone. Characters alone were
+    checked, so "[:]:[]", "a:b:c" or "host:" made join_urls that are no
+    URL. CRLF, quotes, spaces, '@', '/', unicode and over-long values were
+    refused already and stay so."""
+
+    def join_url(self, mid, host):
+        status, body = get_with_host(self.client, "/v1/meetings/%s?userid=alice&instanceid=1"
+                                     % mid, host)
+        self.assertEqual(status, 200, body)
+        return body["meeting_info_list"][0]["join_url"]
+
+    def test_only_host_and_port_are_echoed(self):
+        info = self.create_meeting("alice")
+        path = "/meetd/v1/j/" + info["meeting_code"]
+        for host in (b"127.0.0.1:8080", b"meet.example.com", b"[::1]:443", b"[::1]",
+                     b"a-b.example:65535", b"x" * 255):
+            with self.subTest(host=host):
+                self.assertEqual(self.join_url(info["meeting_id"], host),
+                                 "http://" + host.decode() + path)
+        for host in (b"[:]:[]", b"a:b:c", b"host:", b":80", b"[::1", b"::1", b"[::1]x",
+                     b"[g::1]", b"a:123456", b"a]b", b"[]", b"a\rb", b'a"b', b"a b",
+                     b"a@b", b"a/b", b"javascript:alert(1)", b"\xc3\xa9.example",
+                     b"x" * 256):
+            with self.subTest(host=host):
+                self.assertEqual(self.join_url(info["meeting_id"], host), path)
 
 
 TIME_LIMIT = 253402300799      # 9999-12-31T23:59:59Z, the bound of meetd's times
