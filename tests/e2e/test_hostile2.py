@@ -125,6 +125,45 @@ class JoinUrlHostTest(h.MeetdCase):
                 self.assertEqual(self.join_url(info["meeting_id"], host), path)
 
 
+class NewWritesReplayedAfterRestartTest(h.MeetdCase):
+    """Held: a modify and a cancel of one occurrence, replayed after a
+    restart (the replay memory is gone, the spent nonces stay), are refused
+    190301 and change nothing, even where the replay would now be accepted
+    as new (an older subject over a newer one). They are signed 200 s ahead
+    of the clock (the window is 300 s), so that meetd's start-up floor does
+    not refuse them: only the spent nonces do."""
+
+    server_per_test = True
+
+    def test_modify_and_occurrence_cancel_replayed(self):
+        alice = uniq("alice")
+        info = self.create_meeting(alice, rule=DAILY3)
+        mid, subs = info["meeting_id"], info["sub_meetings"]
+        sent = []
+
+        def write(method, uri, body):
+            ts, nonce = now() + 200, h.new_nonce()
+            self.assert_ok(self.client.request(method, uri, body, timestamp=ts, nonce=nonce))
+            sent.append((method, uri, body, ts, nonce))
+
+        write("PUT", "/v1/meetings/%s" % mid,
+              {"userid": alice, "instanceid": 1, "subject": "first"})
+        write("POST", "/v1/meetings/%s/cancel" % mid,
+              {"userid": alice, "instanceid": 1, "reason_code": 1, "meeting_type": 1,
+               "sub_meeting_id": subs[1]["sub_meeting_id"]})
+        # A later modify the replay of the first would undo.
+        self.assert_ok(self.client.put("/v1/meetings/%s" % mid,
+                                       {"userid": alice, "instanceid": 1, "subject": "second"}))
+        self.server.restart()
+        before = self.query(mid, alice)
+        for method, uri, body, ts, nonce in sent:
+            with self.subTest(uri=uri):
+                resp = self.client.request(method, uri, body, timestamp=ts, nonce=nonce)
+                self.assert_error(resp, 400, 190301)
+        self.assertEqual(self.query(mid, alice), before)
+        self.assertEqual(before["subject"], "second")
+
+
 TIME_LIMIT = 253402300799      # 9999-12-31T23:59:59Z, the bound of meetd's times
 
 
