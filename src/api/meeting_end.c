@@ -8,7 +8,8 @@
  * present to end; dismiss is the creator's, a host's or a co-host's, of a
  * meeting in progress, and ends every device still present (each told
  * `meeting-ended` on its stream after commit, each a participant-left
- * webhook) in the write transaction that records the end. */
+ * webhook) and every co-host's role in the write transaction that records
+ * the end. */
 #include "api/api.h"
 
 #include <stdlib.h>
@@ -85,6 +86,14 @@ static int api_end_tx(store_tx *tx, void *arg)
         rc = store_devices_end_all(tx, r->meeting_id, c->now, CORE_LEFT_ENDED, api_end_device, r);
         if (rc != STORE_OK)
             return c->err.err != ME_OK ? c->err.err : api_store_fail(c, rc, "devices_end_all");
+        /* Co-host is a role held in the meeting while it runs (a kickout
+         * that puts the last device out ends it too): once everyone is put
+         * out, nobody keeps it. Kept, a co-host of one occurrence of a
+         * series could, by userid and from outside, list, remove, ban and
+         * dismiss in every later one. */
+        rc = store_cohosts_end(tx, r->meeting_id);
+        if (rc != STORE_OK)
+            return api_store_fail(c, rc, "cohosts_end");
     }
     return ME_OK;
 }

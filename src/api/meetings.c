@@ -21,22 +21,48 @@
 
 /* ---- response values ---------------------------------------------------- */
 
+/* Whether host is host[:port] as a URL's authority writes it without user
+ * info: a name or IPv4 address of letters, digits, '.' and '-', or an IPv6
+ * address in brackets (hex digits, ':' and '.'), then at most a ':' and 1..5
+ * digits. Characters alone would let "[:]:[]" or "a:b:c" through, which
+ * make no URL. */
+static bool api_host_valid(const char *host)
+{
+    const char *p = host;
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (close == NULL || close - p < 3 || memchr(p, ':', (size_t)(close - p)) == NULL)
+            return false;
+        p++;
+        if (strspn(p, "0123456789abcdefABCDEF:.") != (size_t)(close - p))
+            return false;
+        p = close + 1;
+    } else {
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789.-");
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    if (*p == '\0')
+        return true;
+    if (*p++ != ':')
+        return false;
+    size_t digits = strspn(p, "0123456789");
+    return digits >= 1 && digits <= 5 && p[digits] == '\0';
+}
+
 /* The address the caller reached meetd at, as its Host header says (meetd
  * serves plain HTTP; a TLS front names itself in Host too, but its scheme
- * cannot be known here). A Host with anything but the characters of a host
- * and port is not echoed: the join_url is then the path alone, which still
- * resolves against the address the caller used. */
+ * cannot be known here). A Host that is not a host and port is not echoed:
+ * the join_url is then the path alone, which still resolves against the
+ * address the caller used. */
 static void api_base_url(api_call *c, char *out, size_t cap)
 {
     const char *host = c->header(c->io, "Host");
     out[0] = '\0';
-    if (host == NULL || *host == '\0' || strlen(host) > 255)
+    if (host == NULL || strlen(host) > 255 || !api_host_valid(host))
         return;
-    for (const char *p = host; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || strchr(".-:[]", *p) != NULL))
-            return;
-    }
     snprintf(out, cap, "http://%s", host);
 }
 

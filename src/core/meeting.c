@@ -45,8 +45,10 @@ static meetd_err check_times(core_meeting *m, int64_t now, meetd_error *err)
     }
     if (m->start_time <= 0 || m->start_time > TIME_LIMIT)
         return err_set(err, ME_INVALID, "start_time is invalid");
-    if (m->end_time <= m->start_time || m->end_time > TIME_LIMIT)
+    if (m->end_time <= m->start_time)
         return err_set(err, ME_INVALID, "end_time must be after start_time");
+    if (m->end_time > TIME_LIMIT)
+        return err_set(err, ME_INVALID, "end_time is past 9999-12-31T23:59:59Z");
     return ME_OK;
 }
 

@@ -77,8 +77,10 @@ static meetd_err move_occurrence(const core_meeting_change *ch, core_meeting *ou
         return err_set(err, ME_INVALID, "that occurrence is in progress: its start_time cannot change");
     if (s <= 0 || s > TIME_LIMIT)
         return err_set(err, ME_INVALID, "start_time is invalid");
-    if (e <= s || e > TIME_LIMIT)
+    if (e <= s)
         return err_set(err, ME_INVALID, "end_time must be after start_time");
+    if (e > TIME_LIMIT)
+        return err_set(err, ME_INVALID, "end_time is past 9999-12-31T23:59:59Z");
     if (i > 0 && s < out->occ[i - 1].end_time)
         return err_set(err, ME_INVALID,
                        "the occurrence would start before the one before it ends "

@@ -11,8 +11,11 @@
 
 #define DAY_SECONDS 86400
 
-/* 9999-12-31T23:59:59Z. Bounding times keeps every later addition (up to
- * CORE_OCC_MAX occurrences ahead) far from int64 overflow. */
+/* 9999-12-31T23:59:59Z, the bound of every time meetd takes: each
+ * occurrence a rule gives ends by it too, so that a series a create accepts
+ * is one a modify (which checks each time it is given against the bound)
+ * can still take back as it is. It also keeps every addition far from
+ * int64 overflow. */
 #define TIME_LIMIT INT64_C(253402300799)
 
 /* Weeks and months reach far: Tencent caps those series at 50. */
@@ -170,8 +173,10 @@ meetd_err core_recurrence_expand(const core_recurring_rule *rule, int64_t start,
     *n_occ = 0;
     if (start <= 0 || start > TIME_LIMIT)
         return err_set(err, ME_INVALID, "start_time is out of range");
-    if (end <= start || end > TIME_LIMIT)
+    if (end <= start)
         return err_set(err, ME_INVALID, "end_time must be after start_time");
+    if (end > TIME_LIMIT)
+        return err_set(err, ME_INVALID, "end_time is past 9999-12-31T23:59:59Z");
     type = rule->recurring_type;
     if (type < REC_DAILY || type > REC_MONTHLY)
         return err_set(err, ME_INVALID, "recurring_rule.recurring_type must be 0..4");
@@ -203,6 +208,10 @@ meetd_err core_recurrence_expand(const core_recurring_rule *rule, int64_t start,
         if (n == cap)
             return err_set(err, ME_INVALID,
                            "recurring_rule.until_date gives more than %d occurrences", cap);
+        if (s + duration > TIME_LIMIT)
+            return err_set(err, ME_INVALID,
+                           "the series would run past 9999-12-31T23:59:59Z (occurrence %d)",
+                           k + 1);
         occ[n].sub_meeting_id = s;
         occ[n].start_time = s;
         occ[n].end_time = s + duration;

@@ -152,6 +152,8 @@
                      "WHERE user_no = ?2 AND meeting_id = ?1")                        \
     X(USERS_COHOSTS, "SELECT " STORE_USER_COLS("") " FROM users "                     \
                      "WHERE meeting_id = ?1 AND cohost = 1 ORDER BY user_no")         \
+    X(USERS_COHOSTS_END, "UPDATE users SET cohost = 0 "                               \
+                         "WHERE meeting_id = ?1 AND cohost = 1")                      \
     /* devices */                                                                     \
     X(DEVICE_PRESENCE, "SELECT instanceid FROM devices WHERE meeting_id = ?1 "        \
                        "AND user_no = ?2 AND left_time IS NULL")                      \

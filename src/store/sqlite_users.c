@@ -145,6 +145,15 @@ int store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void 
                       user_row, &it);
 }
 
+int store_cohosts_end(store_tx *tx, int64_t meeting_id)
+{
+    sqlite3_stmt *st = store_stmt(tx, STMT_USERS_COHOSTS_END);
+    if (st == NULL)
+        return STORE_ERROR;
+    return store_exec(tx, STMT_USERS_COHOSTS_END, st, sqlite3_bind_int64(st, 1, meeting_id),
+                      NULL);
+}
+
 /* ---- devices ----------------------------------------------------------- */
 
 static int presence_row(sqlite3_stmt *st, void *ctx)

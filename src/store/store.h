@@ -177,6 +177,9 @@ int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const
 /* The meeting's co-hosts, in the order they first joined. */
 typedef int (*store_user_cb)(const core_user *u, void *arg);   /* nonzero stops */
 int store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
+/* Every co-host of the meeting loses the role (a dismiss: everyone is put
+ * out, and nobody carries a role into a later occurrence). */
+int store_cohosts_end(store_tx *tx, int64_t meeting_id);
 
 /* ---- devices (participant sessions) ------------------------------------ */
 

@@ -747,6 +747,30 @@ static void test_rec_invalid(void **state)
                      ME_INVALID);
 }
 
+/* Every occurrence ends by 9999-12-31T23:59:59Z, the bound of the first
+ * one's times: a series starting near it and counted past it is refused,
+ * not stored with times no modify would take back. */
+static void test_rec_series_past_time_limit(void **state)
+{
+    const int64_t limit = INT64_C(253402300799);
+    meetd_error err;
+    int n;
+
+    (void)state;
+    /* Two days before the bound: three daily occurrences fit, four not. */
+    int64_t s = limit - 2 * DAY - HOUR, e = s + HOUR;
+    assert_int_equal(expand(0, 1, 3, 0, s, e, occ, &n, &err), ME_OK);
+    assert_int_equal(n, 3);
+    assert_true(occ[2].end_time <= limit);
+    assert_int_equal(expand(0, 1, 4, 0, s, e, occ, &n, &err), ME_INVALID);
+    assert_non_null(strstr(err.msg, "9999-12-31"));
+    for (int type = 1; type <= 4; type++)
+        assert_int_equal(expand(type, 1, 50, 0, s, e, occ, &n, &err), ME_INVALID);
+    /* Counted by until_date the series stops at the bound by itself. */
+    assert_int_equal(expand(0, 0, 0, limit, s, e, occ, &n, &err), ME_OK);
+    assert_int_equal(n, 3);
+}
+
 /* ---- current occurrence and status ------------------------------------- */
 
 static void test_current_occurrence(void **state)
@@ -1511,6 +1535,7 @@ int main(void)
         cmocka_unit_test(test_rec_until_date_caps),
         cmocka_unit_test(test_rec_until_date_working_days),
         cmocka_unit_test(test_rec_invalid),
+        cmocka_unit_test(test_rec_series_past_time_limit),
         cmocka_unit_test(test_current_occurrence),
         cmocka_unit_test(test_meeting_status),
         cmocka_unit_test(test_join_target_one_off),
