@@ -255,7 +255,7 @@ int meetctl_kickout(meetctl_ctx *ctx, int argc, char **argv)
         rc = meetctl_kick_body(ctx, &o, &body);
     free(o.users);
     meet_client *c;
-    if ((rc = meetctl_client_body(ctx, rc, body, &c)) != 0)
+    if ((rc = meetctl_client_for(ctx, rc, body, &c)) != 0)
         return rc;
     json_t *out;
     meet_error err;
@@ -315,7 +315,7 @@ static int meetctl_cohost(meetctl_ctx *ctx, int argc, char **argv, bool action)
         rc = meetctl_cohost_body(ctx, &o, action, &body);
     const char *who = rc == 0 ? o.users[0] : NULL;
     meet_client *c;
-    if ((rc = meetctl_client_body(ctx, rc, body, &c)) != 0) {
+    if ((rc = meetctl_client_for(ctx, rc, body, &c)) != 0) {
         free(o.users);
         return rc;
     }

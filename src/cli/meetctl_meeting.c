@@ -562,7 +562,7 @@ static int meetctl_meeting_write(meetctl_ctx *ctx, int argc, char **argv, bool u
     if (rc == 0)
         rc = update ? meetctl_update_body(ctx, &o, &body) : meetctl_create_body(ctx, &o, &body);
     meet_client *c;
-    if ((rc = meetctl_client_body(ctx, rc, body, &c)) != 0)
+    if ((rc = meetctl_client_for(ctx, rc, body, &c)) != 0)
         return rc;
     json_t *out;
     meet_error err;
@@ -593,9 +593,7 @@ int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv)
     const char *mid;
     int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_GET, true, &mid);
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     const char *op = o.rooms_id != NULL ? o.rooms_id : o.userid;
     int type = o.rooms_id != NULL ? MEET_OPERATOR_ROOMS_ID : MEET_OPERATOR_USERID;
@@ -652,9 +650,7 @@ int meetctl_meeting_list(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0 && (o.pos >= 0) != (o.cursory >= 0))
         rc = meetctl_usage(ctx, "--pos and --cursory go together (the previous page's)");
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     json_t *out;
     meet_error err;
@@ -717,9 +713,7 @@ static int meetctl_end_meeting(meetctl_ctx *ctx, int argc, char **argv, bool can
         op.instanceid = o.instanceid;
     }
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     json_t *body = meetctl_end_body(&o, &op, cancel);
     if (body == NULL) {
@@ -869,9 +863,7 @@ int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0 && start >= 0 && end >= 0 && end < start)
         rc = meetctl_usage(ctx, "--end must not be before --start");
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     meet_participants_query q;
     meetctl_list_query(&o, &q);
@@ -895,9 +887,7 @@ int meetctl_meeting_realtime(meetctl_ctx *ctx, int argc, char **argv)
         rc = meetctl_usage(ctx, "--size wants a whole number from 1 to %d",
                            MEETCTL_REALTIME_PAGE_MAX);
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     meet_participants_query q;
     meetctl_list_query(&o, &q);
