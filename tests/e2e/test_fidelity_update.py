@@ -54,6 +54,14 @@ class UpdateCase(sdk_wire.TypeChecks, h.MeetdCase):
         """The meeting as a query shows it, and everything state() checks."""
         return self.query(mid, viewer), self.state(mid, viewer)
 
+    def daily(self, count, start):
+        """alice's daily series of count hour-long occurrences from start:
+        (meeting_id, the created meeting)."""
+        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
+                                                     "until_count": count},
+                                      start_time=str(start), end_time=str(start + 3600))
+        return created["meeting_id"], created
+
     def assert_refused(self, mid, body, status, code, contains=None, viewer="alice"):
         before = self.snapshot(mid, viewer)
         resp = self.put(mid, body)
@@ -140,10 +148,7 @@ class ModifyTest(UpdateCase):
 
     def test_recurring_rule_replaced_keeps_ids_that_stay(self):
         start = h.now() + DAY
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 5},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(5, start)
         old = [s["sub_meeting_id"] for s in created["sub_meetings"]]
         self.assert_modified(mid, dict(meeting_type=1, recurring_rule={
             "recurring_type": 0, "until_type": 1, "until_count": 3}))
@@ -161,10 +166,7 @@ class ModifyTest(UpdateCase):
     def test_history_kept_when_the_rule_changes(self):
         # The first occurrence is under way now: joined, then dismissed.
         start = h.now() - 600
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 4},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(4, start)
         ids = [s["sub_meeting_id"] for s in created["sub_meetings"]]
         dev = self.join(mid, "bob", 1)
         self.assert_ok(self.dismiss(mid))
@@ -181,10 +183,7 @@ class ModifyTest(UpdateCase):
 
     def test_one_occurrence_moves(self):
         start = h.now() + DAY
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 3},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(3, start)
         ids = [s["sub_meeting_id"] for s in created["sub_meetings"]]
         self.assert_modified(mid, dict(recurring_rule={"sub_meeting_id": ids[1]},
                                        start_time=str(start + DAY + 1800),
@@ -248,10 +247,7 @@ class RefusalTest(UpdateCase):
 
     def test_cancelled_occurrence(self):
         start = h.now() + DAY
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 3},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(3, start)
         sub = created["sub_meetings"][1]["sub_meeting_id"]
         self.assert_ok(self.cancel(mid, sub_meeting_id=sub))
         self.assert_refused(mid, dict(recurring_rule={"sub_meeting_id": sub},
