@@ -11,8 +11,8 @@
  * location, network, client version, microphone, camera, screen share,
  * phone hash, open_id, webinar role) are left out, never guessed. */
 #include "api/api.h"
+#include "common/base64.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +38,8 @@ typedef struct api_plist {
 
 static json_t *api_base64_json(const char *s)
 {
-    size_t len = strlen(s);
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (out == NULL)
-        return NULL;
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
-    json_t *v = json_string(out);
+    char *out = base64_encode(s, strlen(s));
+    json_t *v = out != NULL ? json_string(out) : NULL;
     free(out);
     return v;
 }
