@@ -143,9 +143,22 @@ meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_typ
 /* The user a request names as its operator by userid (participants),
  * refused (9042) when banned: core_operator_admit. */
 meetd_err api_admit_userid(api_call *c, store_tx *tx, int64_t meeting_id, const char *userid);
-/* The operator of a real-control request: operator_id + operator_id_type
- * (wins) or the seed form's uuid. *type is CORE_ID_NONE when neither is given. */
-meetd_err api_field_operator(api_call *c, json_t *body, core_id_type *type, char *id, size_t cap);
+/* Which operator forms an endpoint takes (operator.c): operator_id_type
+ * values as bits, and the older carriers, read only when operator_id is
+ * absent (operator_id wins). openid is refused whatever the mask. */
+#define API_OP_USERID (1u << CORE_ID_USERID)
+#define API_OP_ROOMS_ID (1u << CORE_ID_ROOMS_ID)
+#define API_OP_MS_OPEN_ID (1u << CORE_ID_MS_OPEN_ID)
+#define API_OP_LEGACY_USERID (1u << 8) /* the older `userid` */
+#define API_OP_UUID (1u << 9)          /* real-control's seed form `uuid` */
+/* The operator in the query string (?operator_id=&operator_id_type=, or
+ * ?userid=): its type and id (copied into id), in one of the forms accept
+ * takes and of that form's length; else 190004. */
+meetd_err api_query_operator(api_call *c, unsigned accept, core_id_type *type, char *id,
+                             size_t cap);
+/* The same for a JSON body; accept may hold LEGACY_USERID or UUID, not both. */
+meetd_err api_field_operator(api_call *c, json_t *body, unsigned accept, core_id_type *type,
+                             char *id, size_t cap);
 /* A target object: {to_operator_id, to_operator_id_type: 4} or {uuid}, plus
  * instanceid. `where` names it in messages ("users[2]", "user"). */
 meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_type *type,

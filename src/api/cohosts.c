@@ -13,7 +13,8 @@ typedef struct api_cohost {
 static meetd_err api_cohost_parse(api_call *c, json_t *body, core_cohost_req *req)
 {
     long long instanceid;
-    if (api_field_operator(c, body, &req->op_type, req->op_id, sizeof req->op_id) != ME_OK ||
+    if (api_field_operator(c, body, API_OP_USERID | API_OP_MS_OPEN_ID | API_OP_UUID,
+                           &req->op_type, req->op_id, sizeof req->op_id) != ME_OK ||
         api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK ||
         api_field_bool(c, body, "action", true, &req->action, NULL) != ME_OK)
         return c->err.err;

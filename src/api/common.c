@@ -140,27 +140,6 @@ meetd_err api_read(api_call *c, store_fn fn, void *arg)
     return api_tx_result(c, store_read(c->env->st, fn, arg));
 }
 
-meetd_err api_field_operator(api_call *c, json_t *body, core_id_type *type, char *id, size_t cap)
-{
-    bool has_op = false, has_type = false, has_uuid = false;
-    long long t = 0;
-    if (api_field_str(c, body, "operator_id", false, id, cap, &has_op) != ME_OK ||
-        api_field_int(c, body, "operator_id_type", false, &t, &has_type) != ME_OK)
-        return c->err.err;
-    if (has_op) {
-        if (!has_type)
-            return api_fail(c, ME_INVALID, "operator_id_type is required with operator_id");
-        if (t != CORE_ID_USERID && t != CORE_ID_OPENID && t != CORE_ID_MS_OPEN_ID)
-            return api_fail(c, ME_INVALID, "unknown operator_id_type %lld", t);
-        *type = (core_id_type)t;
-        return ME_OK;
-    }
-    if (api_field_str(c, body, "uuid", false, id, cap, &has_uuid) != ME_OK)
-        return c->err.err;
-    *type = has_uuid ? CORE_ID_UUID : CORE_ID_NONE;
-    return ME_OK;
-}
-
 meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_type *type,
                            char *id, size_t cap, int *instanceid)
 {

@@ -32,7 +32,8 @@ typedef struct api_kick {
 static meetd_err api_kick_parse(api_call *c, json_t *body, core_kick_req *req)
 {
     long long instanceid;
-    if (api_field_operator(c, body, &req->op_type, req->op_id, sizeof req->op_id) != ME_OK ||
+    if (api_field_operator(c, body, API_OP_USERID | API_OP_MS_OPEN_ID | API_OP_UUID,
+                           &req->op_type, req->op_id, sizeof req->op_id) != ME_OK ||
         api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK ||
         api_field_bool(c, body, "allow_rejoin", true, &req->allow_rejoin, NULL) != ME_OK ||
         api_field_str(c, body, "reason", false, req->reason, sizeof req->reason,

@@ -111,37 +111,6 @@ static void api_end_done(api_call *c, void *arg, meetd_err e)
     free(r);
 }
 
-/* The operator: operator_id + operator_id_type (wins when both forms are
- * given, as in kickout) or the older userid. */
-static meetd_err api_end_operator(api_call *c, json_t *body, core_end_req *req)
-{
-    bool has_op = false, has_type = false, has_userid = false;
-    long long type = 0;
-    if (api_field_str(c, body, "operator_id", false, req->op_id, sizeof req->op_id, &has_op) !=
-            ME_OK ||
-        api_field_int(c, body, "operator_id_type", false, &type, &has_type) != ME_OK)
-        return c->err.err;
-    if (has_op) {
-        if (!has_type)
-            return api_fail(c, ME_INVALID, "operator_id_type is required with operator_id");
-        if (type != CORE_ID_USERID && type != CORE_ID_OPENID && type != CORE_ID_MS_OPEN_ID)
-            return api_fail(c, ME_INVALID,
-                            "unknown operator_id_type %lld (1 userid, 4 ms_open_id)", type);
-        req->op_type = (core_id_type)type;
-        return ME_OK;
-    }
-    if (has_type)
-        return api_fail(c, ME_INVALID, "operator_id is required with operator_id_type");
-    char userid[CORE_ID_MAX + 1];
-    if (api_field_str(c, body, "userid", false, userid, sizeof userid, &has_userid) != ME_OK)
-        return c->err.err;
-    if (!has_userid)
-        return api_fail(c, ME_INVALID, "operator_id and operator_id_type (or userid) are required");
-    req->op_type = CORE_ID_USERID;
-    memcpy(req->op_id, userid, sizeof userid);
-    return ME_OK;
-}
-
 /* An optional integer field that must be 0 or 1. */
 static meetd_err api_end_flag(api_call *c, json_t *body, const char *key, long long def,
                               long long *v)
@@ -162,7 +131,8 @@ static meetd_err api_end_parse(api_call *c, json_t *body, api_end_req *r)
     core_end_req *req = &r->req;
     long long instanceid, reason_code, v;
     char detail[CORE_REASON_MAX + 1];
-    if (api_end_operator(c, body, req) != ME_OK ||
+    if (api_field_operator(c, body, API_OP_USERID | API_OP_MS_OPEN_ID | API_OP_LEGACY_USERID,
+                           &req->op_type, req->op_id, sizeof req->op_id) != ME_OK ||
         api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK ||
         api_field_int(c, body, "reason_code", true, &reason_code, NULL) != ME_OK ||
         api_field_str(c, body, "reason_detail", false, detail, sizeof detail, NULL) != ME_OK)

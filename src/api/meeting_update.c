@@ -62,33 +62,6 @@ static meetd_err api_update_check_ignored(api_call *c, json_t *body)
     return ME_OK;
 }
 
-/* operator_id with operator_id_type 1 (Tencent's current form) wins over
- * the SDK model's userid. */
-static meetd_err api_update_operator(api_call *c, json_t *body, char *userid, size_t cap)
-{
-    bool has_op = false, has_type = false;
-    long long t = 0;
-    if (api_field_str(c, body, "operator_id", false, userid, cap, &has_op) != ME_OK ||
-        api_field_int(c, body, "operator_id_type", false, &t, &has_type) != ME_OK)
-        return c->err.err;
-    if (has_op || has_type) {
-        if (!has_op || !has_type)
-            return api_fail(c, ME_INVALID, "operator_id and operator_id_type go together");
-        if (t == CORE_ID_OPENID)
-            return api_fail(c, ME_INVALID,
-                            "operator_id_type 2 (openid) is for OAuth2.0 apps, which meetd "
-                            "does not serve");
-        if (t != CORE_ID_USERID)
-            return api_fail(c, ME_INVALID,
-                            "operator_id_type must be 1 (userid): only the creator modifies");
-    } else if (api_field_str(c, body, "userid", true, userid, cap, NULL) != ME_OK) {
-        return c->err.err;
-    }
-    if (!core_id_valid(userid))
-        return api_fail(c, ME_INVALID, "userid must be 1..%d bytes", CORE_ID_MAX);
-    return ME_OK;
-}
-
 static const char *const api_rule_fields[] = {
     "recurring_type", "until_type", "until_count", "until_date",
     "customized_recurring_type", "customized_recurring_step", "customized_recurring_days",
@@ -130,7 +103,10 @@ static meetd_err api_update_parse(api_call *c, json_t *body, api_update_req *r)
 {
     core_meeting_change *ch = &r->ch;
     long long instanceid, meeting_type = 0;
-    if (api_update_operator(c, body, r->userid, sizeof r->userid) != ME_OK ||
+    core_id_type op_type;
+    /* Only the creator modifies: by userid alone. */
+    if (api_field_operator(c, body, API_OP_USERID | API_OP_LEGACY_USERID, &op_type, r->userid,
+                           sizeof r->userid) != ME_OK ||
         api_field_int(c, body, "instanceid", true, &instanceid, NULL) != ME_OK)
         return c->err.err;
     if (!core_instanceid_valid(instanceid))

@@ -318,31 +318,10 @@ typedef struct api_asker {
 
 static meetd_err api_query_asker(api_call *c, api_asker *a)
 {
-    const char *op = c->query(c->io, "operator_id");
-    const char *userid = c->query(c->io, "userid");
     memset(a, 0, sizeof *a);
-    if (op != NULL && *op != '\0') {
-        long long t;
-        if (c->query(c->io, "operator_id_type") == NULL)
-            return api_fail(c, ME_INVALID, "operator_id_type is required with operator_id");
-        if (api_query_int(c, "operator_id_type", 1, 3, 0, &t) != ME_OK)
-            return api_fail(c, ME_INVALID,
-                            "operator_id_type must be 1 (userid), 2 (openid) or 3 (rooms_id)");
-        if (t == CORE_ID_OPENID)
-            return core_operator_validate(CORE_ID_OPENID, op, 1, &c->err);
-        if (t == CORE_ID_USERID ? !core_id_valid(op) : !core_opaque_valid(op))
-            return api_fail(c, ME_INVALID, "operator_id must be 1..%d bytes of UTF-8",
-                            t == CORE_ID_USERID ? CORE_ID_MAX : CORE_OPAQUE_MAX);
-        a->type = (core_id_type)t;
-        snprintf(a->id, sizeof a->id, "%s", op);
-    } else {
-        if (userid == NULL || !core_id_valid(userid))
-            return api_fail(c, ME_INVALID,
-                            "operator_id and operator_id_type, or userid, are required "
-                            "(1..%d bytes)", CORE_ID_MAX);
-        a->type = CORE_ID_USERID;
-        snprintf(a->id, sizeof a->id, "%s", userid);
-    }
+    if (api_query_operator(c, API_OP_USERID | API_OP_ROOMS_ID | API_OP_LEGACY_USERID, &a->type,
+                           a->id, sizeof a->id) != ME_OK)
+        return c->err.err;
     long long instanceid;
     if (api_query_int(c, "instanceid", 0, 64, -1, &instanceid) != ME_OK)
         return c->err.err;

@@ -11,8 +11,8 @@
  * location, network, client version, microphone, camera, screen share,
  * phone hash, open_id, webinar role) are left out, never guessed. */
 #include "api/api.h"
+#include "common/base64.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@
 typedef struct api_plist {
     api_call *c;
     int64_t meeting_id;
-    const char *userid;
+    char userid[CORE_ID_MAX + 1];
     int64_t pos;
     int size;
     bool span;                 /* start_time/end_time given */
@@ -38,12 +38,8 @@ typedef struct api_plist {
 
 static json_t *api_base64_json(const char *s)
 {
-    size_t len = strlen(s);
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (out == NULL)
-        return NULL;
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
-    json_t *v = json_string(out);
+    char *out = base64_encode(s, strlen(s));
+    json_t *v = out != NULL ? json_string(out) : NULL;
     free(out);
     return v;
 }
@@ -93,34 +89,11 @@ static int api_plist_row(const core_device *d, const core_user *u, void *arg)
 
 /* The operator: operator_id with operator_id_type 1 (userid); with legacy,
  * the older ?userid= too (operator_id wins when both are given). */
-static meetd_err api_plist_operator(api_call *c, bool legacy, const char **userid)
+static meetd_err api_plist_operator(api_call *c, bool legacy, api_plist *p)
 {
-    const char *id = c->query(c->io, "operator_id");
-    const char *type = c->query(c->io, "operator_id_type");
-    if (id == NULL && legacy) {
-        id = c->query(c->io, "userid");
-        type = "1";
-        if (id == NULL)
-            return api_fail(c, ME_INVALID,
-                            "operator_id with operator_id_type (or the older userid) is required");
-    }
-    if (id == NULL || type == NULL || *type == '\0')
-        return api_fail(c, ME_INVALID, "operator_id and operator_id_type are required");
-    if (strcmp(type, "2") == 0)
-        return api_fail(c, ME_INVALID,
-                        "operator_id_type 2 (open_id) is only for OAuth2.0 apps, which this API "
-                        "does not support");
-    if (strcmp(type, "3") == 0)
-        return api_fail(c, ME_INVALID,
-                        "operator_id_type 3 (rooms_id) names a Rooms account, which meetd does "
-                        "not have: name the operator by userid (1)");
-    if (strcmp(type, "1") != 0)
-        return api_fail(c, ME_INVALID, "operator_id_type must be 1 (userid)");
-    if (!core_id_valid(id))
-        return api_fail(c, ME_INVALID, "operator_id must be a userid of 1..%d bytes of UTF-8",
-                        CORE_ID_MAX);
-    *userid = id;
-    return ME_OK;
+    core_id_type type;
+    return api_query_operator(c, API_OP_USERID | (legacy ? API_OP_LEGACY_USERID : 0), &type,
+                              p->userid, sizeof p->userid);
 }
 
 /* start_time/end_time: join-time filter as Tencent documents it. Either
@@ -235,7 +208,7 @@ void api_participants(api_call *c)
     if (p == NULL)
         return;
     if (api_meeting_id(c, &p->meeting_id) != ME_OK ||
-        api_plist_operator(c, true, &p->userid) != ME_OK ||
+        api_plist_operator(c, true, p) != ME_OK ||
         api_query_int(c, "pos", 0, INT64_MAX, 0, &pos) != ME_OK ||
         api_query_int(c, "size", 1, 100, 20, &size) != ME_OK || api_plist_span(c, p) != ME_OK)
         goto out;
@@ -268,7 +241,7 @@ void api_realtime_participants(api_call *c)
         return;
     p->now_only = true;
     if (api_meeting_id(c, &p->meeting_id) != ME_OK ||
-        api_plist_operator(c, false, &p->userid) != ME_OK ||
+        api_plist_operator(c, false, p) != ME_OK ||
         api_query_int(c, "page", 1, API_RT_PAGE_LIMIT, -1, &page) != ME_OK ||
         api_query_int(c, "page_size", 1, API_RT_PAGE_MAX, -1, &page_size) != ME_OK)
         goto out;

@@ -515,6 +515,15 @@ static int meetctl_make_client(meetctl_ctx *ctx, const meet_profile *p, bool sig
     return 0;
 }
 
+int meetctl_client_for(meetctl_ctx *ctx, int rc, json_t *body, meet_client **out)
+{
+    if (rc == 0)
+        rc = meetctl_client(ctx, true, out);
+    if (rc != 0)
+        json_decref(body);
+    return rc;
+}
+
 int meetctl_client(meetctl_ctx *ctx, bool signing, meet_client **out)
 {
     *out = NULL;

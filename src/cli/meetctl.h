@@ -101,6 +101,11 @@ int meetctl_usage(meetctl_ctx *ctx, const char *fmt, ...) __attribute__((format(
  * environment. signing: the command needs credentials. Returns 0, or an exit
  * status after a message. */
 int meetctl_client(meetctl_ctx *ctx, bool signing, meet_client **out);
+/* The signing client for a command whose arguments came out rc (0: well):
+ * every command's step from its arguments to its request. When they did
+ * not, or there is no client, the request body built from them (or NULL)
+ * is dropped and the exit status returned; on 0 the caller owns body. */
+int meetctl_client_for(meetctl_ctx *ctx, int rc, json_t *body, meet_client **out);
 
 /* ---- meetctl_args.c ------------------------------------------------------- */
 

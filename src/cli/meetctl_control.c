@@ -255,12 +255,8 @@ int meetctl_kickout(meetctl_ctx *ctx, int argc, char **argv)
         rc = meetctl_kick_body(ctx, &o, &body);
     free(o.users);
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0) {
-        json_decref(body);
+    if ((rc = meetctl_client_for(ctx, rc, body, &c)) != 0)
         return rc;
-    }
     json_t *out;
     meet_error err;
     /* Ask for each target's outcome: meetd reports it, Tencent ignores the
@@ -319,11 +315,8 @@ static int meetctl_cohost(meetctl_ctx *ctx, int argc, char **argv, bool action)
         rc = meetctl_cohost_body(ctx, &o, action, &body);
     const char *who = rc == 0 ? o.users[0] : NULL;
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0) {
+    if ((rc = meetctl_client_for(ctx, rc, body, &c)) != 0) {
         free(o.users);
-        json_decref(body);
         return rc;
     }
     json_t *out;

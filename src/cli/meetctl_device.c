@@ -84,9 +84,7 @@ int meetctl_device_join(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0 && (o.userid == NULL) == (o.guest == NULL))
         rc = meetctl_usage(ctx, "give exactly one of --userid and --guest");
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
 
     json_t *body = json_pack("{s:s, s:i}", o.userid ? "userid" : "guest_id",
@@ -122,9 +120,7 @@ int meetctl_device_leave(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0 && who.kind == MEETCTL_ID_USERID)
         rc = meetctl_usage(ctx, "a device is named by ms: or uuid:, not userid:");
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
 
     json_t *body = json_pack("{s:s, s:i}", who.kind == MEETCTL_ID_MS ? "ms_open_id" : "uuid",

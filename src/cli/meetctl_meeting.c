@@ -412,6 +412,51 @@ static int meetctl_rule(meetctl_ctx *ctx, const meetctl_meeting_opts *o, json_t 
     return 0;
 }
 
+/* What a create and a modify body share, as the SDK sends it: a time as
+ * a string of Unix seconds, the hosts ([] with --no-hosts), a new
+ * recurring rule (which makes the meeting recurring; the body takes it
+ * over). Each returns true when jansson failed: out of memory. */
+static bool meetctl_put_time(json_t *b, const char *key, long long t)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%lld", t);
+    return json_object_set_new(b, key, json_string(s)) != 0;
+}
+
+static bool meetctl_put_hosts(json_t *b, const meetctl_meeting_opts *o)
+{
+    json_t *hosts = json_array();
+    bool failed = false;
+    for (size_t i = 0; i < o->nhosts; i++)
+        failed |= json_array_append_new(hosts, json_pack("{s:s}", "userid", o->hosts[i])) != 0;
+    return json_object_set_new(b, "hosts", hosts) != 0 || failed;
+}
+
+static bool meetctl_put_rule(json_t *b, json_t **rule)
+{
+    bool failed = json_object_set_new(b, "meeting_type", json_integer(1)) != 0;
+    failed |= json_object_set_new(b, "recurring_rule", *rule) != 0;
+    *rule = NULL;
+    return failed;
+}
+
+/* The end of building a body: *out is b, or b is dropped (rc an exit
+ * status, or failed: out of memory, said here). */
+static int meetctl_body_done(meetctl_ctx *ctx, json_t *b, json_t *rule, int rc, bool failed,
+                             json_t **out)
+{
+    json_decref(rule);
+    if (rc == 0 && !failed) {
+        *out = b;
+        return 0;
+    }
+    json_decref(b);
+    if (rc != 0)
+        return rc;
+    fprintf(stderr, "%s: out of memory\n", ctx->name);
+    return MEETCTL_EXIT_API;
+}
+
 /* The create body, checked as the contract checks it. */
 static int meetctl_create_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, json_t **out)
 {
@@ -444,60 +489,18 @@ static int meetctl_create_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, 
     json_t *b = json_pack("{s:s, s:i, s:s, s:i}", "userid", o->userid, "instanceid", o->instanceid,
                           "subject", o->subject, "type", type);
     bool failed = b == NULL;
-    if (!failed && o->start != NULL) {
-        char s[24], e[24];
-        snprintf(s, sizeof s, "%lld", start);
-        snprintf(e, sizeof e, "%lld", end);
-        failed |= json_object_set_new(b, "start_time", json_string(s)) != 0;
-        failed |= json_object_set_new(b, "end_time", json_string(e)) != 0;
-    }
-    if (!failed && o->nhosts > 0) {
-        json_t *hosts = json_array();
-        for (size_t i = 0; i < o->nhosts; i++)
-            failed |= json_array_append_new(hosts, json_pack("{s:s}", "userid", o->hosts[i])) != 0;
-        failed |= json_object_set_new(b, "hosts", hosts) != 0;
-    }
-    if (!failed && rule != NULL) {
-        failed |= json_object_set_new(b, "meeting_type", json_integer(1)) != 0;
-        failed |= json_object_set_new(b, "recurring_rule", rule) != 0;
-        rule = NULL;
-    }
-    json_decref(rule);
-    if (failed) {
-        json_decref(b);
-        fprintf(stderr, "%s: out of memory\n", ctx->name);
-        return MEETCTL_EXIT_API;
-    }
-    *out = b;
-    return 0;
-}
-
-int meetctl_meeting_create(meetctl_ctx *ctx, int argc, char **argv)
-{
-    meetctl_meeting_opts o;
-    const char *mid;
-    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_CREATE, false, &mid);
-    json_t *body = NULL;
-    if (rc == 0)
-        rc = meetctl_create_body(ctx, &o, &body);
-    meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0) {
-        json_decref(body);
-        return rc;
-    }
-    json_t *out;
-    meet_error err;
-    meet_rc r = meet_meeting_create(c, body, &out, &err);
-    json_decref(body);
-    if (r != MEET_OK)
-        return meetctl_fail(ctx, &err);
-    return meetctl_finish(ctx, out, meetctl_show_meetings);
+    if (!failed && o->start != NULL)
+        failed = meetctl_put_time(b, "start_time", start) | meetctl_put_time(b, "end_time", end);
+    if (!failed && o->nhosts > 0)
+        failed = meetctl_put_hosts(b, o);
+    if (!failed && rule != NULL)
+        failed = meetctl_put_rule(b, &rule);
+    return meetctl_body_done(ctx, b, rule, 0, failed, out);
 }
 
 /* ---- update ------------------------------------------------------------------------- */
 
+/* --start/--end of a modify, when given: parsed, then put as create puts it. */
 static int meetctl_time_field(meetctl_ctx *ctx, json_t *b, const char *opt, const char *key,
                               const char *arg, bool *failed)
 {
@@ -506,9 +509,7 @@ static int meetctl_time_field(meetctl_ctx *ctx, json_t *b, const char *opt, cons
         return 0;
     if (meetctl_parse_time(ctx, opt, arg, &t) != 0)
         return MEETCTL_EXIT_USAGE;
-    char s[24];
-    snprintf(s, sizeof s, "%lld", t);
-    *failed |= json_object_set_new(b, key, json_string(s)) != 0;
+    *failed |= meetctl_put_time(b, key, t);
     return 0;
 }
 
@@ -540,54 +541,48 @@ static int meetctl_update_body(meetctl_ctx *ctx, const meetctl_meeting_opts *o, 
     if (!failed && (meetctl_time_field(ctx, b, "--start", "start_time", o->start, &failed) != 0 ||
                     meetctl_time_field(ctx, b, "--end", "end_time", o->end, &failed) != 0))
         rc = MEETCTL_EXIT_USAGE;
-    if (rc == 0 && !failed && (o->nhosts > 0 || o->no_hosts)) {
-        json_t *hosts = json_array();
-        for (size_t i = 0; i < o->nhosts; i++)
-            failed |= json_array_append_new(hosts, json_pack("{s:s}", "userid", o->hosts[i])) != 0;
-        failed |= json_object_set_new(b, "hosts", hosts) != 0;
-    }
-    if (rc == 0 && !failed && rule != NULL) {
-        failed |= json_object_set_new(b, "meeting_type", json_integer(1)) != 0;
-        failed |= json_object_set_new(b, "recurring_rule", rule) != 0;
-        rule = NULL;
-    }
+    if (rc == 0 && !failed && (o->nhosts > 0 || o->no_hosts))
+        failed = meetctl_put_hosts(b, o);
+    if (rc == 0 && !failed && rule != NULL)
+        failed = meetctl_put_rule(b, &rule);
     if (rc == 0 && !failed && o->sub_meeting != NULL)
         failed |= json_object_set_new(b, "recurring_rule",
                                       json_pack("{s:s}", "sub_meeting_id", o->sub_meeting)) != 0;
-    json_decref(rule);
-    if (rc != 0 || failed) {
-        json_decref(b);
-        if (rc != 0)
-            return rc;
-        fprintf(stderr, "%s: out of memory\n", ctx->name);
-        return MEETCTL_EXIT_API;
-    }
-    *out = b;
-    return 0;
+    return meetctl_body_done(ctx, b, rule, rc, failed, out);
+}
+
+/* create and update: the body from the options, then one request. */
+static int meetctl_meeting_write(meetctl_ctx *ctx, int argc, char **argv, bool update)
+{
+    meetctl_meeting_opts o;
+    const char *mid;
+    int rc = meetctl_meeting_args(ctx, argc, argv, &o, update ? ALLOW_UPDATE : ALLOW_CREATE,
+                                  update, &mid);
+    json_t *body = NULL;
+    if (rc == 0)
+        rc = update ? meetctl_update_body(ctx, &o, &body) : meetctl_create_body(ctx, &o, &body);
+    meet_client *c;
+    if ((rc = meetctl_client_for(ctx, rc, body, &c)) != 0)
+        return rc;
+    json_t *out;
+    meet_error err;
+    meet_rc r = update ? meet_meeting_update(c, mid, body, &out, &err)
+                       : meet_meeting_create(c, body, &out, &err);
+    json_decref(body);
+    if (r != MEET_OK)
+        return meetctl_fail(ctx, &err);
+    return update ? meetctl_finish_say(ctx, out, "updated: %s", mid)
+                  : meetctl_finish(ctx, out, meetctl_show_meetings);
+}
+
+int meetctl_meeting_create(meetctl_ctx *ctx, int argc, char **argv)
+{
+    return meetctl_meeting_write(ctx, argc, argv, false);
 }
 
 int meetctl_meeting_update(meetctl_ctx *ctx, int argc, char **argv)
 {
-    meetctl_meeting_opts o;
-    const char *mid;
-    int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_UPDATE, true, &mid);
-    json_t *body = NULL;
-    if (rc == 0)
-        rc = meetctl_update_body(ctx, &o, &body);
-    meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0) {
-        json_decref(body);
-        return rc;
-    }
-    json_t *out;
-    meet_error err;
-    meet_rc r = meet_meeting_update(c, mid, body, &out, &err);
-    json_decref(body);
-    if (r != MEET_OK)
-        return meetctl_fail(ctx, &err);
-    return meetctl_finish_say(ctx, out, "updated: %s", mid);
+    return meetctl_meeting_write(ctx, argc, argv, true);
 }
 
 /* ---- get, cancel, dismiss ------------------------------------------------------------- */
@@ -598,9 +593,7 @@ int meetctl_meeting_get(meetctl_ctx *ctx, int argc, char **argv)
     const char *mid;
     int rc = meetctl_meeting_args(ctx, argc, argv, &o, ALLOW_GET, true, &mid);
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     const char *op = o.rooms_id != NULL ? o.rooms_id : o.userid;
     int type = o.rooms_id != NULL ? MEET_OPERATOR_ROOMS_ID : MEET_OPERATOR_USERID;
@@ -657,9 +650,7 @@ int meetctl_meeting_list(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0 && (o.pos >= 0) != (o.cursory >= 0))
         rc = meetctl_usage(ctx, "--pos and --cursory go together (the previous page's)");
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     json_t *out;
     meet_error err;
@@ -722,9 +713,7 @@ static int meetctl_end_meeting(meetctl_ctx *ctx, int argc, char **argv, bool can
         op.instanceid = o.instanceid;
     }
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     json_t *body = meetctl_end_body(&o, &op, cancel);
     if (body == NULL) {
@@ -874,9 +863,7 @@ int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0 && start >= 0 && end >= 0 && end < start)
         rc = meetctl_usage(ctx, "--end must not be before --start");
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     meet_participants_query q;
     meetctl_list_query(&o, &q);
@@ -900,9 +887,7 @@ int meetctl_meeting_realtime(meetctl_ctx *ctx, int argc, char **argv)
         rc = meetctl_usage(ctx, "--size wants a whole number from 1 to %d",
                            MEETCTL_REALTIME_PAGE_MAX);
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     meet_participants_query q;
     meetctl_list_query(&o, &q);

@@ -70,9 +70,7 @@ int meetctl_bans_list(meetctl_ctx *ctx, int argc, char **argv)
     int first;
     int rc = meetctl_plain_args(ctx, argc, argv, 1, "MEETING", &first);
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     json_t *out;
     meet_error err;
@@ -111,9 +109,7 @@ int meetctl_bans_lift(meetctl_ctx *ctx, int argc, char **argv)
         rc = meetctl_check_text(ctx, "USER", id, 128);
     }
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     json_t *out;
     meet_error err;
@@ -183,9 +179,7 @@ int meetctl_audit(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0)
         rc = meetctl_operands(ctx, argc, first, 1, 1, "MEETING");
     meet_client *c;
-    if (rc == 0)
-        rc = meetctl_client(ctx, true, &c);
-    if (rc != 0)
+    if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
     json_t *out;
     meet_error err;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Each returns 0, or -1 when the random generator fails. */
 int ids_random_bytes(void *buf, size_t len);
@@ -31,5 +32,9 @@ bool ids_equal(const void *a, const void *b, size_t len);
 int64_t clock_unix(void);            /* wall clock, seconds */
 int64_t clock_mono_ms(void);         /* monotonic, milliseconds */
 int64_t clock_mono_us(void);         /* monotonic, microseconds */
+/* CLOCK_MONOTONIC ms milliseconds from now (a negative ms is now), as
+ * pthread_cond_timedwait takes it for a condition variable whose clock is
+ * CLOCK_MONOTONIC: every bounded wait's deadline. */
+struct timespec clock_mono_deadline(int64_t ms);
 
 #endif

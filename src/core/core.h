@@ -320,6 +320,12 @@ bool core_present_on(uint64_t mask, int instanceid);
  * banned. op is the operator as resolved (not found: never joined, so
  * never banned). */
 meetd_err core_operator_admit(const core_party *op, meetd_error *err);
+/* The id's form for how it is named (type): a userid, or an opaque
+ * ms_open_id / rooms_id / uuid; openid refused (OAuth2.0 only), as is no
+ * operator at all. `field` names the id in the message ("operator_id",
+ * "userid", "uuid"): every carrier of an operator checks it here. */
+meetd_err core_operator_id_check(core_id_type type, const char *field, const char *id,
+                                 meetd_error *err);
 /* userid, ms_open_id or uuid form, and a known instanceid; openid refused. */
 meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,
                                  meetd_error *err);

@@ -27,22 +27,22 @@ meetd_err core_operator_admit(const core_party *op, meetd_error *err)
     return ME_OK;
 }
 
-meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,
+meetd_err core_operator_id_check(core_id_type type, const char *field, const char *id,
                                  meetd_error *err)
 {
     switch (type) {
     case CORE_ID_USERID:
         if (!core_id_valid(id))
-            return err_set(err, ME_INVALID,
-                           "operator_id must be a userid of 1..%d bytes of UTF-8",
-                           CORE_ID_MAX);
-        break;
+            return err_set(err, ME_INVALID, "%s must be %s1..%d bytes of UTF-8", field,
+                           strcmp(field, "operator_id") == 0 ? "a userid of " : "", CORE_ID_MAX);
+        return ME_OK;
+    case CORE_ID_ROOMS_ID:
     case CORE_ID_MS_OPEN_ID:
     case CORE_ID_UUID:
         if (!core_opaque_valid(id))
-            return err_set(err, ME_INVALID, "%s must be 1..%d bytes of UTF-8",
-                           type == CORE_ID_UUID ? "uuid" : "operator_id", CORE_OPAQUE_MAX);
-        break;
+            return err_set(err, ME_INVALID, "%s must be 1..%d bytes of UTF-8", field,
+                           CORE_OPAQUE_MAX);
+        return ME_OK;
     case CORE_ID_OPENID:
         return err_set(err, ME_INVALID,
                        "operator_id_type 2 (openid) is only for OAuth2.0 apps, "
@@ -52,6 +52,18 @@ meetd_err core_operator_validate(core_id_type type, const char *id, int instance
     default:
         return err_set(err, ME_INVALID, "unknown operator_id_type");
     }
+}
+
+meetd_err core_operator_validate(core_id_type type, const char *id, int instanceid,
+                                 meetd_error *err)
+{
+    /* A rooms_id names a query's asker, never a real-control operator. */
+    if (type == CORE_ID_ROOMS_ID)
+        return err_set(err, ME_INVALID, "unknown operator_id_type");
+    meetd_err e = core_operator_id_check(type, type == CORE_ID_UUID ? "uuid" : "operator_id", id,
+                                         err);
+    if (e != ME_OK)
+        return e;
     if (!core_instanceid_valid(instanceid))
         return err_set(err, ME_INVALID, "instanceid %d is not a known device type", instanceid);
     return ME_OK;

@@ -203,13 +203,7 @@ static void *http_watchdog_main(void *arg)
                          (long long)d->timeout_ms);
             }
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 250 * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = clock_mono_deadline(250);
         pthread_cond_timedwait(&d->cond, &d->lock, &until);
     }
     pthread_mutex_unlock(&d->lock);
@@ -528,14 +522,7 @@ static void http_writes_drain(http_writes *w)
     w->stopping = true;
     while (w->pending > 0)
         pthread_cond_wait(&w->cond, &w->lock);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += HTTP_STOP_ANSWER_MS / 1000;
-    until.tv_nsec += (long)(HTTP_STOP_ANSWER_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = clock_mono_deadline(HTTP_STOP_ANSWER_MS);
     while (w->answering > 0 && pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
         ;
     if (w->answering > 0)

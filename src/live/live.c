@@ -672,17 +672,10 @@ static void *live_timer(void *arg)
             pthread_mutex_lock(&h->lock);
             continue;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
         int64_t wait_ms = h->next_heartbeat_ms - now;
         if (wait_ms > LIVE_TICK_MS)
             wait_ms = LIVE_TICK_MS;
-        until.tv_sec += wait_ms / 1000;
-        until.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = clock_mono_deadline(wait_ms);
         pthread_cond_timedwait(&h->tick, &h->lock, &until);
     }
     pthread_mutex_unlock(&h->lock);
@@ -746,14 +739,7 @@ void live_hub_shutdown(live_hub *h)
     /* libmicrohttpd, once told to stop, cuts its connections whatever they
      * still had to send: wait (bounded) until every stream has sent its end
      * comment and closed, so that clients hear why and see a clean end. */
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += LIVE_STOP_DRAIN_MS / 1000;
-    until.tv_nsec += (LIVE_STOP_DRAIN_MS % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = clock_mono_deadline(LIVE_STOP_DRAIN_MS);
     while (h->n_attached > 0)
         if (pthread_cond_timedwait(&h->drained, &h->lock, &until) == ETIMEDOUT) {
             log_error("live: %zu event streams not closed %d ms after the stop; cut",

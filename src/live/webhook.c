@@ -55,6 +55,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/base64.h"
 #include "common/ids.h"
 #include "common/log.h"
 
@@ -97,18 +98,6 @@ int64_t webhook_now_ms(void)
 }
 
 /* ---- values ------------------------------------------------------------- */
-
-/* base64 of len bytes, malloc'd and NUL-terminated; NULL when out of memory. */
-static char *webhook_base64(const void *data, size_t len)
-{
-    if (len > (size_t)INT32_MAX / 2)
-        return NULL;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (out == NULL)
-        return NULL;
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
 
 /* An absolute URL of one of these schemes with a host, at most
  * STORE_URL_MAX bytes of printable ASCII. */
@@ -214,7 +203,7 @@ int64_t webhook_backoff_ms(const webhook_config *cfg, int attempts)
 static json_t *webhook_person(const core_user *u, const char *userid, int instanceid)
 {
     const char *nick = u != NULL ? u->nick_name : "";
-    char *name = webhook_base64(nick, strlen(nick));
+    char *name = base64_encode(nick, strlen(nick));
     if (name == NULL)
         return NULL;
     char inst[16];
@@ -390,13 +379,6 @@ struct webhook_worker {
     webhook_job jobs[WEBHOOK_INFLIGHT_MAX];
 };
 
-static int64_t webhook_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The receiver a URL reaches, as a hash of its scheme, host and port: the
  * webhooks of every app that point at one receiver share its cap. Two
  * receivers whose hashes collide merely share one cap. */
@@ -554,7 +536,7 @@ static int webhook_job_prepare(webhook_job *j, const store_delivery *d, const st
     const webhook_config *cfg = j->cfg;
     j->delivery_id = d->delivery_id;
     j->attempts = d->attempts;
-    char *data = webhook_base64(payload, strlen(payload));
+    char *data = base64_encode(payload, strlen(payload));
     if (data == NULL)
         return -1;
     char ts[24], nonce[WEBHOOK_NONCE_LEN + 1], sig[41], id[24];
@@ -847,14 +829,14 @@ static void *webhook_main(void *arg)
         /* An ended transfer frees a slot another delivery may be waiting
          * for: record and look again at once. */
         if (webhook_collect(w) > 0)
-            look_at = webhook_record_done(w) == 0 ? 0 : webhook_mono_ms() + WEBHOOK_STORE_RETRY_MS;
+            look_at = webhook_record_done(w) == 0 ? 0 : clock_mono_ms() + WEBHOOK_STORE_RETRY_MS;
         /* Cleared before the look, so that a wake during it is seen after
          * it rather than lost. */
         if (atomic_exchange(&w->woken, false))
             look_at = 0;
-        if (webhook_mono_ms() >= look_at && !atomic_load(&w->stopping))
-            look_at = webhook_mono_ms() + webhook_look(w);
-        int64_t wait = look_at - webhook_mono_ms();
+        if (clock_mono_ms() >= look_at && !atomic_load(&w->stopping))
+            look_at = clock_mono_ms() + webhook_look(w);
+        int64_t wait = look_at - clock_mono_ms();
         wait = wait < 0 ? 0 : wait > WEBHOOK_IDLE_MAX_MS ? WEBHOOK_IDLE_MAX_MS : wait;
         /* Returns when a transfer needs attention, at libcurl's own next
          * timeout, or on curl_multi_wakeup (a wake or the stop). */

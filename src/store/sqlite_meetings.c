@@ -60,9 +60,9 @@ static int occs_insert(store_tx *tx, const core_meeting *m)
     return rc;
 }
 
-static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
+/* A meeting's hosts and occurrences, after its row. */
+static int meeting_children_insert(store_tx *tx, const core_meeting *m, int rc)
 {
-    int rc = meeting_insert_row(tx, m);
     if (rc == STORE_OK)
         rc = hosts_insert(tx, m);
     if (rc == STORE_OK)
@@ -70,20 +70,33 @@ static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
     return rc;
 }
 
-int store_meeting_insert(store_tx *tx, const core_meeting *m)
+static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
+{
+    return meeting_children_insert(tx, m, meeting_insert_row(tx, m));
+}
+
+/* Insert and update: the counts checked, the cached copy dropped, and the
+ * rows written all or nothing (after an insert's CONFLICT the caller draws
+ * a new id or code and tries again in the same transaction). */
+static int meeting_write(store_tx *tx, const core_meeting *m, const char *invalid,
+                         int (*rows)(store_tx *, const core_meeting *))
 {
     assert(m != NULL);
     if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX || m->n_occ < 0 ||
         m->n_occ > CORE_OCC_MAX)
-        return store_invalid(tx, "meeting insert: host or occurrence count out of range");
+        return store_invalid(tx, invalid);
     if (tx->conn->mcache != NULL)
         store_mcache_drop(tx->conn->mcache, m->meeting_id);
-    /* All or nothing: after a CONFLICT the caller draws a new id or code
-     * and tries again in the same transaction. */
     int rc = store_sp_begin(tx);
     if (rc != STORE_OK)
         return rc;
-    return store_sp_end(tx, meeting_insert_rows(tx, m));
+    return store_sp_end(tx, rows(tx, m));
+}
+
+int store_meeting_insert(store_tx *tx, const core_meeting *m)
+{
+    return meeting_write(tx, m, "meeting insert: host or occurrence count out of range",
+                         meeting_insert_rows);
 }
 
 static void col_meeting(sqlite3_stmt *st, core_meeting *m)
@@ -290,6 +303,15 @@ int store_meeting_update_status(store_tx *tx, const core_meeting *m)
     return store_sp_end(tx, meeting_set_status(tx, m));
 }
 
+/* Every host (or occurrence) row of a meeting: an update writes them anew. */
+static int meeting_children_delete(store_tx *tx, enum store_stmt_id stmt, int64_t meeting_id)
+{
+    sqlite3_stmt *st = store_stmt(tx, stmt);
+    if (st == NULL)
+        return STORE_ERROR;
+    return store_exec(tx, stmt, st, sqlite3_bind_int64(st, 1, meeting_id), NULL);
+}
+
 /* Hosts and occurrences are few (10, 200) and a modify is rare: they are
  * written again whole rather than compared. Nothing refers to their rows:
  * device sessions and their counts name an occurrence by its
@@ -314,35 +336,15 @@ static int meeting_update_rows(store_tx *tx, const core_meeting *m)
     int rc = store_exec(tx, STMT_MEETING_UPDATE, st, b, &n);
     if (rc == STORE_OK && n == 0)
         return STORE_NOTFOUND;
-    if (rc == STORE_OK) {
-        st = store_stmt(tx, STMT_HOSTS_DELETE);
-        if (st == NULL)
-            return STORE_ERROR;
-        rc = store_exec(tx, STMT_HOSTS_DELETE, st, sqlite3_bind_int64(st, 1, m->meeting_id), NULL);
-    }
-    if (rc == STORE_OK) {
-        st = store_stmt(tx, STMT_OCCS_DELETE);
-        if (st == NULL)
-            return STORE_ERROR;
-        rc = store_exec(tx, STMT_OCCS_DELETE, st, sqlite3_bind_int64(st, 1, m->meeting_id), NULL);
-    }
     if (rc == STORE_OK)
-        rc = hosts_insert(tx, m);
+        rc = meeting_children_delete(tx, STMT_HOSTS_DELETE, m->meeting_id);
     if (rc == STORE_OK)
-        rc = occs_insert(tx, m);
-    return rc;
+        rc = meeting_children_delete(tx, STMT_OCCS_DELETE, m->meeting_id);
+    return meeting_children_insert(tx, m, rc);
 }
 
 int store_meeting_update(store_tx *tx, const core_meeting *m)
 {
-    assert(m != NULL);
-    if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX || m->n_occ < 0 ||
-        m->n_occ > CORE_OCC_MAX)
-        return store_invalid(tx, "meeting update: host or occurrence count out of range");
-    if (tx->conn->mcache != NULL)
-        store_mcache_drop(tx->conn->mcache, m->meeting_id);
-    int rc = store_sp_begin(tx);
-    if (rc != STORE_OK)
-        return rc;
-    return store_sp_end(tx, meeting_update_rows(tx, m));
+    return meeting_write(tx, m, "meeting update: host or occurrence count out of range",
+                         meeting_update_rows);
 }

@@ -12,10 +12,10 @@ that order with the absent ones dropped, compact JSON, non-ASCII as UTF-8,
 Content-Type `application/json; charset=utf-8`, an SdkId header even when
 empty. Both answer `{}`. Every refusal carries its code and changes nothing.
 """
-import json
 import unittest
 
 import meetd_harness as h
+import sdk_wire
 from meetd_harness import FAKE_MS, kick_body, op_userid, tgt_ms
 
 # sub_meetings[].status of a cancelled occurrence: the SDK's integer 1
@@ -24,12 +24,6 @@ from meetd_harness import FAKE_MS, kick_body, op_userid, tgt_ms
 OCC_CANCELLED = (1, "MEETING_STATE_CANCELLED")
 RULE = {"recurring_type": 0, "until_type": 1, "until_count": 3}
 BANNED = "allow_rejoin=false"
-
-
-def sdk_json(fields):
-    """(key, value) pairs in the model's order; None is left out, as the SDK does."""
-    return json.dumps({k: v for k, v in fields if v is not None}, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
 
 
 def cancel_fields(userid="alice", instanceid=1, reason_code=1, meeting_type=None,
@@ -49,18 +43,15 @@ def dismiss_fields(operator_id="alice", operator_id_type=1, instanceid=1, reason
 
 class EndCase(h.MeetdCase):
     def sdk_post(self, mid, action, body):
-        """POST with the SDK's header set; body is bytes or a dict sent as is."""
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "SdkId": self.client.sdk_id,       # sent even when empty
-                   "User-Agent": "wemeet-openapi-sdk-python"}
-        return self.client.post("/v1/meetings/%s/%s" % (mid, action), body, headers=headers,
-                                content_type=None)
+        """POST as the SDK sends it; body is the model's fields, or bytes."""
+        return sdk_wire.send(self.client, "POST", "/v1/meetings/%s/%s" % (mid, action), body,
+                             content_type=sdk_wire.CONTENT_TYPE_UTF8)
 
     def sdk_cancel(self, mid, **kw):
-        return self.sdk_post(mid, "cancel", sdk_json(cancel_fields(**kw)))
+        return self.sdk_post(mid, "cancel", cancel_fields(**kw))
 
     def sdk_dismiss(self, mid, **kw):
-        return self.sdk_post(mid, "dismiss", sdk_json(dismiss_fields(**kw)))
+        return self.sdk_post(mid, "dismiss", dismiss_fields(**kw))
 
     def done(self, resp):
         """Success as the SDK parses it: 200 and a JSON object, `{}`."""
@@ -82,7 +73,7 @@ class EndCase(h.MeetdCase):
 class CancelTest(EndCase):
     def test_sdk_request(self):
         mid = self.new_meeting()
-        self.assertEqual(sdk_json(cancel_fields()),
+        self.assertEqual(sdk_wire.body(cancel_fields()),
                          b'{"instanceid":1,"reason_code":1,"userid":"alice"}')
         self.done(self.sdk_cancel(mid))
         self.assertEqual(self.query(mid)["status"], "MEETING_STATE_CANCELLED")
@@ -229,7 +220,7 @@ class DismissTest(EndCase):
     def test_sdk_request_ends_every_device(self):
         mid = self.new_meeting()
         streams = [self.events(self.join(mid, u, i)) for u, i in (("alice", 1), ("bob", 2))]
-        self.assertEqual(sdk_json(dismiss_fields()),
+        self.assertEqual(sdk_wire.body(dismiss_fields()),
                          b'{"instanceid":1,"operator_id":"alice","operator_id_type":1,'
                          b'"reason_code":1}')
         self.done(self.sdk_dismiss(mid))

@@ -9,12 +9,12 @@ for every declared field meetd fills, with its JSON type (a number the model
 types `str` is a string of digits, an `int` an integer), and for the fields
 meetd cannot know being absent.
 """
-import json
 import re
 import unittest
 import urllib.parse
 
 import meetd_harness as h
+import sdk_wire
 
 # Fields of V1MeetingsPost200ResponseMeetingInfoListInner / the query models
 # that meetd does not keep, so must never send.
@@ -27,34 +27,15 @@ STATES = {"MEETING_STATE_INIT", "MEETING_STATE_STARTED", "MEETING_STATE_ENDED",
           "MEETING_STATE_CANCELLED"}
 
 
-def sdk_json(v):
-    """The SDK's body: model attributes in declaration (alphabetical) order, None left out."""
-    def order(x):
-        if isinstance(x, dict):
-            return {k: order(x[k]) for k in sorted(x) if x[k] is not None}
-        if isinstance(x, list):
-            return [order(i) for i in x]
-        return x
-    return json.dumps(order(v), separators=(",", ":"), ensure_ascii=False).encode()
-
-
 # The order in which the SDK appends each API's query parameters.
 GET_BY_ID_ORDER = ("operator_id", "operator_id_type", "instanceid")
 GET_LIST_ORDER = ("operator_id", "operator_id_type", "userid", "instanceid", "meeting_code",
                   "cursory", "pos", "is_show_all_sub_meetings")
 
 
-class FidelityCase(h.MeetdCase):
+class FidelityCase(sdk_wire.TypeChecks, h.MeetdCase):
     def sdk(self, method, path, body=None, query=None, order=()):
-        uri = path
-        if query:
-            pairs = [(k, str(query[k])) for k in order if query.get(k) is not None]
-            uri += "?" + urllib.parse.urlencode(pairs)
-        headers = {"Content-Type": "application/json", "User-Agent": "wemeet-openapi-sdk-python"}
-        if not self.client.sdk_id:
-            headers["SdkId"] = ""
-        data = None if body is None else sdk_json(body)
-        return self.client.request(method, uri, data, headers=headers)
+        return sdk_wire.send(self.client, method, path, body, params=query, order=order)
 
     def sdk_create(self, **fields):
         t = h.now() + 3600
@@ -83,20 +64,6 @@ class FidelityCase(h.MeetdCase):
         self.assertEqual(out["meeting_number"], 1)
         self.assertEqual(len(out["meeting_info_list"]), 1)
         return out["meeting_info_list"][0]
-
-    # -- type checks
-    def assert_digits(self, obj, key, n=None):
-        self.assertIn(key, obj)
-        self.assertIsInstance(obj[key], str, key)
-        self.assertRegex(obj[key], r"^[0-9]{%s}$" % (n if n else "1,19"), key)
-
-    def assert_int(self, obj, key):
-        self.assertIn(key, obj)
-        self.assertIs(type(obj[key]), int, "%s must be a JSON integer: %r" % (key, obj[key]))
-
-    def assert_str(self, obj, key):
-        self.assertIn(key, obj)
-        self.assertIsInstance(obj[key], str, key)
 
     def check_info(self, info, query=False):
         """Every field of the meeting models meetd fills, with its declared type."""

@@ -10,14 +10,10 @@ checked field by field against the SDK models' declared JSON types; fields
 meetd cannot know are checked absent."""
 
 import base64
-import json
-import re
 import unittest
-import urllib.parse
 
+import sdk_wire
 from meetd_harness import MeetdCase, now
-
-DIGITS = re.compile(r"^[0-9]+$")
 
 # The participant model's fields meetd cannot know: absent, never invented.
 UNKNOWABLE = ("app_version", "audio_state", "customer_data", "ip", "link_type",
@@ -25,21 +21,14 @@ UNKNOWABLE = ("app_version", "audio_state", "customer_data", "ip", "link_type",
               "video_state", "webinar_member_role")
 
 
-class SdkCase(MeetdCase):
+class SdkCase(sdk_wire.TypeChecks, MeetdCase):
 
     def sdk_get(self, path, params, client=None):
-        """GET as the SDK sends it: params is a list of (name, str value)."""
-        client = client or self.client
-        for _, v in params:
-            self.assertIsInstance(v, str, "the SDK sends every query value as a string")
-        uri = path + ("?" + urllib.parse.urlencode(params) if params else "")
-        return client.request("GET", uri, None, headers={
-            "Content-Type": "application/json", "SdkId": client.sdk_id})
+        """GET as the SDK sends it: params is a list of (name, value) pairs."""
+        return sdk_wire.send(client or self.client, "GET", path, params=params)
 
     def sdk_put(self, path, body, client=None):
-        client = client or self.client
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        return client.request("PUT", path, data, headers={"SdkId": client.sdk_id})
+        return sdk_wire.send(client or self.client, "PUT", path, body)
 
     def plist(self, mid, operator="alice", extra=(), client=None):
         params = [("operator_id", operator), ("operator_id_type", "1")] + list(extra)
@@ -65,26 +54,18 @@ class SdkCase(MeetdCase):
                             self.cohost_body(op_id, op_type, op_inst, target, target_inst,
                                              action))
 
-    # -- type checks
-    def assert_int(self, v, what):
-        self.assertIs(type(v), int, "%s should be a JSON integer: %r" % (what, v))
-
-    def assert_digits(self, v, what):
-        self.assertIsInstance(v, str, "%s should be a string of digits: %r" % (what, v))
-        self.assertRegex(v, DIGITS, what)
-
     def assert_row(self, row, nick, userid=None, instanceid=None, left=False, role=None):
         self.assertIsInstance(row["ms_open_id"], str, row)
         self.assertTrue(row["ms_open_id"], row)
         self.assertIsInstance(row["user_name"], str, row)
         self.assertEqual(base64.b64decode(row["user_name"]).decode("utf-8"), nick, row)
-        self.assert_int(row["instanceid"], "instanceid")
+        self.assert_int(row, "instanceid")
         if instanceid is not None:
             self.assertEqual(row["instanceid"], instanceid, row)
-        self.assert_digits(row["join_time"], "join_time")
-        self.assert_int(row["join_type"], "join_type")
+        self.assert_digits(row, "join_time")
+        self.assert_int(row, "join_type")
         self.assertEqual(row["join_type"], 0 if row["instanceid"] == 0 else 1, row)
-        self.assert_int(row["user_role"], "user_role")
+        self.assert_int(row, "user_role")
         if role is not None:
             self.assertEqual(row["user_role"], role, row)
         if userid is None:
@@ -92,7 +73,7 @@ class SdkCase(MeetdCase):
         else:
             self.assertEqual(row["userid"], userid, row)
         if left:
-            self.assert_digits(row["left_time"], "left_time")
+            self.assert_digits(row, "left_time")
             self.assertGreaterEqual(int(row["left_time"]), int(row["join_time"]), row)
         else:
             self.assertNotIn("left_time", row, row)
@@ -119,13 +100,13 @@ class ParticipantsFidelityTest(SdkCase):
         resp = self.plist(mid, extra=[("pos", "0"), ("size", "20")])
         body = self.assert_ok(resp)
         self.assertEqual(body["meeting_id"], mid)
-        self.assert_digits(body["meeting_id"], "meeting_id")
-        self.assert_digits(body["meeting_code"], "meeting_code")
+        self.assert_digits(body, "meeting_id")
+        self.assert_digits(body, "meeting_code")
         self.assertIsInstance(body["subject"], str)
-        self.assert_digits(body["schedule_start_time"], "schedule_start_time")
-        self.assert_digits(body["schedule_end_time"], "schedule_end_time")
-        self.assert_int(body["total_count"], "total_count")
-        self.assert_int(body["next_pos"], "next_pos")
+        self.assert_digits(body, "schedule_start_time")
+        self.assert_digits(body, "schedule_end_time")
+        self.assert_int(body, "total_count")
+        self.assert_int(body, "next_pos")
         self.assertIs(type(body["has_remaining"]), bool)
         self.assertEqual((body["total_count"], body["next_pos"], body["has_remaining"]),
                          (4, 4, False))
@@ -269,14 +250,14 @@ class RealtimeFidelityTest(SdkCase):
             with self.subTest(path=path):
                 body = self.assert_ok(self.realtime(mid, path=path))
                 self.assertEqual(body["meeting_id"], mid)
-                self.assert_digits(body["meeting_code"], "meeting_code")
+                self.assert_digits(body, "meeting_code")
                 subject = self.query(mid)["subject"]
                 self.assertEqual(base64.b64decode(body["subject"]).decode("utf-8"), subject)
                 self.assertEqual(body["status"], "MEETING_STATE_STARTED")
-                self.assert_digits(body["schedule_start_time"], "schedule_start_time")
-                self.assert_digits(body["schedule_end_time"], "schedule_end_time")
+                self.assert_digits(body, "schedule_start_time")
+                self.assert_digits(body, "schedule_end_time")
                 for k in ("total_count", "total_page", "current_page", "current_size"):
-                    self.assert_int(body[k], k)
+                    self.assert_int(body, k)
                 self.assertEqual((body["total_count"], body["total_page"], body["current_page"],
                                   body["current_size"]), (3, 1, 1, 3))
                 rows = {r["ms_open_id"]: r for r in body["participants"]}

@@ -7,14 +7,15 @@ as strings of Unix seconds, compact JSON. Every refusal is checked for its
 code and for leaving the meeting as it was.
 """
 import json
-import urllib.parse
 
 import meetd_harness as h
+import sdk_wire
 
 DAY = 86400
 
-# V1MeetingsMeetingIdPutRequest's attributes in the order the SDK sets them
-# (its serialiser writes them in that order and drops the unset ones).
+# V1MeetingsMeetingIdPutRequest's attributes, and its recurring rule's: a
+# test sends no other. The SDK writes them in this (alphabetical) order and
+# drops the unset ones: sdk_wire.body.
 SDK_ORDER = ("allow_enterprise_intranet_only", "enable_doc_upload_permission", "enable_enroll",
              "enable_host_key", "enable_live", "end_time", "guests", "host_key", "hosts",
              "instanceid", "invitees", "live_config", "location", "media_set_type",
@@ -28,15 +29,15 @@ ABSENT_INFO = ("enable_live", "host_key", "live_config", "settings")
 
 
 def sdk_body(userid="alice", instanceid=1, **fields):
-    """The bytes the SDK sends for these fields."""
+    """The bytes the SDK sends for these fields (only the model's attributes)."""
     fields.update(userid=userid, instanceid=instanceid)
     unknown = set(fields) - set(SDK_ORDER)
     assert not unknown, unknown
-    body = {k: fields[k] for k in SDK_ORDER if fields.get(k) is not None}
-    rule = body.get("recurring_rule")
+    rule = fields.get("recurring_rule")
     if isinstance(rule, dict):
-        body["recurring_rule"] = {k: rule[k] for k in RULE_ORDER if rule.get(k) is not None}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        unknown = set(rule) - set(RULE_ORDER)
+        assert not unknown, unknown
+    return sdk_wire.body(fields)
 
 
 def cancelled(sub):
@@ -44,14 +45,22 @@ def cancelled(sub):
     return sub["status"] in ("MEETING_STATE_CANCELLED", 1)
 
 
-class UpdateCase(h.MeetdCase):
+class UpdateCase(sdk_wire.TypeChecks, h.MeetdCase):
     def put(self, mid, body, client=None):
         raw = body if isinstance(body, bytes) else sdk_body(**body)
-        return self.c(client).put("/v1/meetings/%s" % mid, raw)
+        return sdk_wire.send(self.c(client), "PUT", "/v1/meetings/%s" % mid, raw)
 
     def snapshot(self, mid, viewer="alice"):
         """The meeting as a query shows it, and everything state() checks."""
         return self.query(mid, viewer), self.state(mid, viewer)
+
+    def daily(self, count, start):
+        """alice's daily series of count hour-long occurrences from start:
+        (meeting_id, the created meeting)."""
+        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
+                                                     "until_count": count},
+                                      start_time=str(start), end_time=str(start + 3600))
+        return created["meeting_id"], created
 
     def assert_refused(self, mid, body, status, code, contains=None, viewer="alice"):
         before = self.snapshot(mid, viewer)
@@ -64,7 +73,7 @@ class UpdateCase(h.MeetdCase):
     def assert_modified(self, mid, body):
         out = self.assert_ok(self.put(mid, body))
         self.assertEqual(set(out), {"meeting_number", "meeting_info_list"}, out)
-        self.assertIs(type(out["meeting_number"]), int)
+        self.assert_int(out, "meeting_number")
         self.assertEqual(out["meeting_number"], 1)
         self.assertEqual(len(out["meeting_info_list"]), 1, out)
         info = out["meeting_info_list"][0]
@@ -139,10 +148,7 @@ class ModifyTest(UpdateCase):
 
     def test_recurring_rule_replaced_keeps_ids_that_stay(self):
         start = h.now() + DAY
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 5},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(5, start)
         old = [s["sub_meeting_id"] for s in created["sub_meetings"]]
         self.assert_modified(mid, dict(meeting_type=1, recurring_rule={
             "recurring_type": 0, "until_type": 1, "until_count": 3}))
@@ -160,10 +166,7 @@ class ModifyTest(UpdateCase):
     def test_history_kept_when_the_rule_changes(self):
         # The first occurrence is under way now: joined, then dismissed.
         start = h.now() - 600
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 4},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(4, start)
         ids = [s["sub_meeting_id"] for s in created["sub_meetings"]]
         dev = self.join(mid, "bob", 1)
         self.assert_ok(self.dismiss(mid))
@@ -180,10 +183,7 @@ class ModifyTest(UpdateCase):
 
     def test_one_occurrence_moves(self):
         start = h.now() + DAY
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 3},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(3, start)
         ids = [s["sub_meeting_id"] for s in created["sub_meetings"]]
         self.assert_modified(mid, dict(recurring_rule={"sub_meeting_id": ids[1]},
                                        start_time=str(start + DAY + 1800),
@@ -247,10 +247,7 @@ class RefusalTest(UpdateCase):
 
     def test_cancelled_occurrence(self):
         start = h.now() + DAY
-        created = self.create_meeting("alice", rule={"recurring_type": 0, "until_type": 1,
-                                                     "until_count": 3},
-                                      start_time=str(start), end_time=str(start + 3600))
-        mid = created["meeting_id"]
+        mid, created = self.daily(3, start)
         sub = created["sub_meetings"][1]["sub_meeting_id"]
         self.assert_ok(self.cancel(mid, sub_meeting_id=sub))
         self.assert_refused(mid, dict(recurring_rule={"sub_meeting_id": sub},

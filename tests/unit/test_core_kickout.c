@@ -143,6 +143,36 @@ static void test_validate_operator_types(void **state)
     assert_int_equal(validate(), ME_INVALID);
 }
 
+/* Every carrier of an operator (query string, body; operator_id, userid,
+ * uuid) checks the id's form here, and names the field it read. */
+static void test_operator_id_check(void **state)
+{
+    char big[CORE_OPAQUE_MAX + 2];
+
+    (void)state;
+    assert_int_equal(core_operator_id_check(CORE_ID_USERID, "operator_id", "alice", &err), ME_OK);
+    assert_int_equal(core_operator_id_check(CORE_ID_USERID, "operator_id", "", &err), ME_INVALID);
+    assert_err_msg(&err, "operator_id must be a userid of 1..");
+    assert_int_equal(core_operator_id_check(CORE_ID_USERID, "userid", "", &err), ME_INVALID);
+    assert_err_msg(&err, "userid must be 1..");
+    memset(big, 'r', CORE_OPAQUE_MAX);
+    big[CORE_OPAQUE_MAX] = '\0';
+    assert_int_equal(core_operator_id_check(CORE_ID_ROOMS_ID, "operator_id", big, &err), ME_OK);
+    assert_int_equal(core_operator_id_check(CORE_ID_USERID, "operator_id", big, &err), ME_INVALID);
+    big[CORE_OPAQUE_MAX] = 'r';
+    big[CORE_OPAQUE_MAX + 1] = '\0';
+    assert_int_equal(core_operator_id_check(CORE_ID_UUID, "uuid", big, &err), ME_INVALID);
+    assert_err_msg(&err, "uuid must be 1..");
+    assert_int_equal(core_operator_id_check(CORE_ID_OPENID, "operator_id", "o", &err), ME_INVALID);
+    assert_err_msg(&err, "OAuth2.0");
+    assert_int_equal(core_operator_id_check(CORE_ID_NONE, "operator_id", "", &err), ME_INVALID);
+    /* A rooms_id is a query's asker: no real-control operator. */
+    req_init(CORE_ID_ROOMS_ID, "room", 9);
+    add_user(CORE_ID_UUID, "t", 1);
+    assert_int_equal(validate(), ME_INVALID);
+    assert_string_equal(err.msg, "unknown operator_id_type");
+}
+
 static void test_validate_operator_instanceid(void **state)
 {
     static const int bad[] = {-1, 11, 34, 12, 31, 64, 100};
@@ -854,6 +884,7 @@ int main(void)
         T(test_validate_ok_forms),
         T(test_validate_operator_id_lengths),
         T(test_validate_operator_types),
+        T(test_operator_id_check),
         T(test_validate_operator_instanceid),
         T(test_validate_user_count),
         T(test_validate_user_forms),

@@ -1269,6 +1269,15 @@ static void change(core_meeting_change *ch)
     memset(ch, 0, sizeof *ch);
 }
 
+/* The creator's modify, the day before: allowed, into next. */
+static void assert_modified(const core_meeting_change *ch)
+{
+    meetd_error err;
+
+    assert_int_equal(core_meeting_modify(&mtg, ch, "alice", MON_2024_03_11_1000 - DAY, &next,
+                                         &err), ME_OK);
+}
+
 /* A refused modify leaves both meetings as they were. */
 static void assert_refused(const core_meeting_change *ch, const char *userid, meetd_err want,
                            const char *needle)
@@ -1311,7 +1320,6 @@ static void test_modify_who_and_when(void **state)
 static void test_modify_one_off(void **state)
 {
     core_meeting_change ch;
-    meetd_error err;
 
     (void)state;
     one_off(&mtg);
@@ -1322,7 +1330,7 @@ static void test_modify_one_off(void **state)
     ch.start_time = TUE_2024_03_12_1000;
     ch.end_time = TUE_2024_03_12_1000 + HOUR;
     ch.n_hosts = 0;
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_modified(&ch);
     assert_string_equal(next.subject, "moved");
     assert_true(next.start_time == TUE_2024_03_12_1000);
     assert_int_equal(next.n_hosts, 0);
@@ -1348,7 +1356,7 @@ static void test_modify_one_off(void **state)
     ch.has_start = ch.has_end = true;
     ch.start_time = mtg.start_time;
     ch.end_time = mtg.end_time + HOUR;
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_modified(&ch);
     assert_int_equal(next.status, CORE_ST_STARTED);
     assert_true(next.end_time == mtg.end_time + HOUR);
     ch.start_time = mtg.start_time + 60;
@@ -1358,7 +1366,6 @@ static void test_modify_one_off(void **state)
 static void test_modify_kind(void **state)
 {
     core_meeting_change ch;
-    meetd_error err;
 
     (void)state;
     one_off(&mtg);
@@ -1370,7 +1377,7 @@ static void test_modify_kind(void **state)
     ch.rule.recurring_type = 2;
     ch.rule.until_type = 1;
     ch.rule.until_count = 3;
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_modified(&ch);
     assert_int_equal(next.meeting_type, 1);
     assert_int_equal(next.n_occ, 3);
     assert_true(next.occ[1].sub_meeting_id == MON_2024_03_18_1000);
@@ -1390,7 +1397,6 @@ static void test_modify_kind(void **state)
 static void test_modify_rule_keeps_what_was_held(void **state)
 {
     core_meeting_change ch;
-    meetd_error err;
     int64_t ids[5];
 
     (void)state;
@@ -1406,7 +1412,7 @@ static void test_modify_rule_keeps_what_was_held(void **state)
     ch.has_rule = true;
     ch.rule = mtg.rule;
     ch.rule.until_count = 7;
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_modified(&ch);
     assert_int_equal(next.n_occ, 7);
     for (int i = 0; i < 5; i++)
         assert_true(next.occ[i].sub_meeting_id == ids[i]);
@@ -1422,7 +1428,7 @@ static void test_modify_rule_keeps_what_was_held(void **state)
     ch.has_start = ch.has_end = true;
     ch.start_time = mtg.start_time + HOUR;
     ch.end_time = mtg.end_time + HOUR;
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_modified(&ch);
     assert_int_equal(next.n_occ, 5);
     assert_true(next.occ[1].sub_meeting_id == ids[1]);
     assert_true(next.occ[2].sub_meeting_id == ids[2] + HOUR);
@@ -1444,7 +1450,6 @@ static void test_modify_rule_keeps_what_was_held(void **state)
 static void test_modify_one_occurrence(void **state)
 {
     core_meeting_change ch;
-    meetd_error err;
 
     (void)state;
     recurring(&mtg, 3);
@@ -1454,7 +1459,7 @@ static void test_modify_one_occurrence(void **state)
     ch.start_time = mtg.occ[1].start_time + 2 * HOUR;
     ch.end_time = mtg.occ[1].end_time + 2 * HOUR;
     snprintf(ch.subject, sizeof ch.subject, "ignored");
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next, &err), ME_OK);
+    assert_modified(&ch);
     assert_true(next.occ[1].sub_meeting_id == mtg.occ[1].sub_meeting_id);
     assert_true(next.occ[1].start_time == mtg.occ[1].start_time + 2 * HOUR);
     assert_string_equal(next.subject, "Weekly sync");
@@ -1491,8 +1496,7 @@ static void test_modify_one_occurrence(void **state)
     change(&ch);
     ch.has_subject = ch.has_hosts = true;
     snprintf(ch.subject, sizeof ch.subject, "renamed");
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next,
-                                         &err), ME_OK);
+    assert_modified(&ch);
     assert_string_equal(next.subject, "renamed");
     assert_memory_equal(next.occ, mtg.occ, sizeof mtg.occ);
     assert_int_equal(next.n_occ, 3);
@@ -1500,8 +1504,7 @@ static void test_modify_one_occurrence(void **state)
     change(&ch);
     ch.has_rule = true;
     ch.rule = mtg.rule;
-    assert_int_equal(core_meeting_modify(&mtg, &ch, "alice", MON_2024_03_11_1000 - DAY, &next,
-                                         &err), ME_OK);
+    assert_modified(&ch);
     assert_true(next.occ[1].start_time == mtg.occ[1].sub_meeting_id);
 }
 

@@ -1,5 +1,6 @@
 /* common/ids: random bytes (drawn through a per-thread pool), trace ids and
- * the other generated identifiers. */
+ * the other generated identifiers, and the monotonic deadline of a bounded
+ * wait; common/base64: the server's one base64 encoder. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/base64.h"
 #include "common/ids.h"
 
 static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
@@ -154,6 +156,55 @@ static void test_identifier_forms(void **state)
     }
 }
 
+/* RFC 4648's vectors, and bytes that are not text. */
+static void test_base64(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *out;
+    } v[] = {
+        {"", 0, ""},          {"f", 1, "Zg=="},         {"fo", 2, "Zm8="},
+        {"foo", 3, "Zm9v"},   {"foob", 4, "Zm9vYg=="},  {"fooba", 5, "Zm9vYmE="},
+        {"foobar", 6, "Zm9vYmFy"}, {"\0\xff\xfe", 3, "AP/+"}, {"小明", 6, "5bCP5piO"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char *got = base64_encode(v[i].in, v[i].len);
+        assert_non_null(got);
+        assert_string_equal(got, v[i].out);
+        free(got);
+    }
+    /* Beyond an int's reach for EVP_EncodeBlock: refused before reading. */
+    assert_null(base64_encode("", (size_t)INT32_MAX));
+}
+
+static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
+/* A deadline is now plus ms on CLOCK_MONOTONIC, its nanoseconds kept below
+ * a second (pthread_cond_timedwait refuses any other). */
+static void test_mono_deadline(void **state)
+{
+    static const int64_t ms[] = {0, 1, 250, 999, 1000, 1500, 86400000};
+    (void)state;
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        struct timespec before, after;
+        clock_gettime(CLOCK_MONOTONIC, &before);
+        struct timespec d = clock_mono_deadline(ms[i]);
+        clock_gettime(CLOCK_MONOTONIC, &after);
+        assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+        assert_true(ns_of(d) >= ns_of(before) + ms[i] * 1000000);
+        assert_true(ns_of(d) <= ns_of(after) + ms[i] * 1000000);
+    }
+    /* A deadline already past is now. */
+    struct timespec before, after;
+    clock_gettime(CLOCK_MONOTONIC, &before);
+    struct timespec d = clock_mono_deadline(-1500);
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+    assert_true(ns_of(d) >= ns_of(before) && ns_of(d) <= ns_of(after));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +213,8 @@ int main(void)
         cmocka_unit_test(test_large_draws),
         cmocka_unit_test(test_traces_across_threads),
         cmocka_unit_test(test_identifier_forms),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_mono_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -818,6 +818,17 @@ static void assert_signed(const fake_req *r)
     assert_string_equal(sig, want);
 }
 
+/* A write as sent: the caller's body, compact, byte for byte, signed. */
+static void assert_sent_signed(const fake_req *r, const json_t *body)
+{
+    char *sent = json_dumps(body, JSON_COMPACT);
+    assert_non_null(sent);
+    assert_int_equal(r->body_len, strlen(sent));
+    assert_memory_equal(r->body, sent, r->body_len);
+    free(sent);
+    assert_signed(r);
+}
+
 /* ---- transport tests ------------------------------------------------------------------------ */
 
 static void test_wire_post_headers(void **state)
@@ -841,11 +852,7 @@ static void test_wire_post_headers(void **state)
     fake_req *r = last_request();
     assert_string_equal(r->method, "POST");
     assert_string_equal(r->uri, "/v1/meetings");
-    char *sent = json_dumps(body, JSON_COMPACT);
-    assert_int_equal(r->body_len, strlen(sent));
-    assert_memory_equal(r->body, sent, r->body_len);
-    free(sent);
-    assert_signed(r);
+    assert_sent_signed(r, body);
     char v[256];
     assert_string_equal(header_of(r, "AppId", v, sizeof v), "200000001");
     assert_string_equal(header_of(r, "SdkId", v, sizeof v), "sdk-9");
@@ -1014,11 +1021,7 @@ static void test_wire_meeting_update(void **state)
     fake_req *r = last_request();
     assert_string_equal(r->method, "PUT");
     assert_string_equal(r->uri, "/v1/meetings/7%2F7");
-    char *sent = json_dumps(body, JSON_COMPACT);
-    assert_int_equal(r->body_len, strlen(sent));
-    assert_memory_equal(r->body, sent, r->body_len);
-    free(sent);
-    assert_signed(r);
+    assert_sent_signed(r, body);
     /* The body is still the caller's, untouched. */
     assert_int_equal(body->refcount, 1);
     assert_int_equal(meet_meeting_update(c, "", body, &out, &err), MEET_EINVAL);

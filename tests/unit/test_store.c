@@ -1545,12 +1545,18 @@ static void participants_body(store_tx *tx, void *arg)
     assert_int_equal(total, 0);
 }
 
-static void test_participants(void **state)
+/* Meeting 1 (app1) with its sessions, and meeting 2 (app1x) with none. */
+static void participants_seeded(fixture *f)
 {
-    fixture *f = *state;
     seed(f->s, "app1", 1, "000000001");
     seed(f->s, "app1x", 2, "000000002");
     write_ok(f->s, participants_fill_body, NULL);
+}
+
+static void test_participants(void **state)
+{
+    fixture *f = *state;
+    participants_seeded(f);
     read_ok(f->s, participants_body, NULL);
 }
 
@@ -1609,9 +1615,7 @@ static void filtered_body(store_tx *tx, void *arg)
 static void test_participants_filtered(void **state)
 {
     fixture *f = *state;
-    seed(f->s, "app1", 1, "000000001");
-    seed(f->s, "app1x", 2, "000000002");
-    write_ok(f->s, participants_fill_body, NULL);
+    participants_seeded(f);
     read_ok(f->s, filtered_body, NULL);
 }
 
