@@ -18,9 +18,13 @@
 
 typedef enum store_rc {
     STORE_OK = 0,
-    STORE_NOTFOUND = 1,  /* no such row */
-    STORE_CONFLICT = 2,  /* a unique key is taken (generated id collision) */
-    STORE_ERROR = -1,    /* the backend failed; already logged */
+    STORE_NOTFOUND = 1,     /* no such row */
+    STORE_CONFLICT = 2,     /* a unique key is taken (generated id collision) */
+    STORE_STOP = 3,         /* a callback stopped a list; the list returns it */
+    STORE_ROLLBACK = 4,     /* a job declined (its own rules refused): undone */
+    STORE_ERROR = -1,       /* the backend failed; already logged */
+    STORE_UNAVAILABLE = -2, /* the backend cannot be reached now; logged */
+    STORE_RETRY = -3,       /* backend to queue only: run the batch again */
 } store_rc;
 
 typedef struct store store;
@@ -37,6 +41,10 @@ typedef struct store_options {
      * or fail: one server per data directory. Administration (meetd app)
      * leaves it false and works beside a running server. */
     bool exclusive;
+    /* Which backend (store_backend.name): NULL or "sqlite" for SQLite in
+     * data_dir, "postgres" for PostgreSQL at conninfo (when built in). */
+    const char *backend;
+    const char *conninfo;
 } store_options;
 
 /* Opens (creating and migrating as needed) the store. With opt->exclusive
