@@ -21,7 +21,7 @@
 #include <sqlite3.h>
 
 #include "common/ids.h"
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 #include "store/store.h"
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -276,7 +276,7 @@ static sqlite3 *raw_db_at(const fixture *f, const char *name, int version, char 
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
     int v = 0;
-    assert_int_equal(store_schema_migrate_to(db, version, &v), 0);
+    assert_int_equal(lite_schema_migrate_to(db, version, &v), 0);
     assert_int_equal(v, version);
     return db;
 }
@@ -1619,7 +1619,7 @@ static void test_participants_filtered(void **state)
     read_ok(f->s, filtered_body, NULL);
 }
 
-/* Pages far into a meeting take another query (STORE_DEEP_PAGE): each page
+/* Pages far into a meeting take another query (LITE_DEEP_PAGE): each page
  * either side of it must be the same slice of the whole list. */
 #define DEEP_N 900
 
@@ -1727,7 +1727,7 @@ static void walk_check(store_tx *tx, struct walk *w)
             break;
         /* The page says where the next one starts. */
         int64_t before = -1;
-        assert_true(store_pages_get(tx->conn->pages, 1, w->sub, pos + w->page->n, &before));
+        assert_true(lite_pages_get(lite_tx_conn(tx)->pages, 1, w->sub, pos + w->page->n, &before));
         assert_int_equal(before, w->whole->no[pos + w->page->n - 1]);
         pos += w->page->n;
     }
@@ -1753,7 +1753,7 @@ static void walk_bad_hint(store_tx *tx, struct walk *w, int64_t bad_no)
 {
     w->size = 20;
     walk_check(tx, w);        /* w->whole, and every hint right */
-    store_pages_put(tx->conn->pages, 1, w->sub, 20, bad_no);
+    lite_pages_put(lite_tx_conn(tx)->pages, 1, w->sub, 20, bad_no);
     memset(w->page, 0, sizeof *w->page);
     assert_int_equal(store_participants_list(tx, 1, w->sub, 20, 20, deep_row, w->page, NULL),
                      STORE_OK);
@@ -1820,7 +1820,7 @@ static void other_session_body(store_tx *tx, void *arg)
 
 /* A page jumped to, far into a meeting, with no page served right before
  * it: the store marks every 1,024th position on the way (sqlite_users.c,
- * STORE_PAGE_STRIDE) and starts later jumps from the nearest mark below.
+ * LITE_PAGE_STRIDE) and starts later jumps from the nearest mark below.
  * Every page must be the same slice of the whole list, whichever marks
  * exist, and a mark that is not this meeting's is not followed. */
 #define JUMP_STRIDE 1024
@@ -1879,18 +1879,18 @@ static void jumps_body(store_tx *tx, void *arg)
         /* The marks are the sessions right before them. */
         for (int64_t m = JUMP_STRIDE; m < total; m += JUMP_STRIDE) {
             int64_t no = -1;
-            assert_true(store_pages_get(tx->conn->pages, 1, sub, m, &no));
+            assert_true(lite_pages_get(lite_tx_conn(tx)->pages, 1, sub, m, &no));
             assert_int_equal(no, j->whole.no[m - 1]);
         }
         /* Marks that are wrong: another meeting's session, none at all. */
-        store_pages_put(tx->conn->pages, 1, sub, JUMP_STRIDE, j->other_no);
+        lite_pages_put(lite_tx_conn(tx)->pages, 1, sub, JUMP_STRIDE, j->other_no);
         jump_check(tx, j, sub, JUMP_STRIDE + 3);
-        store_pages_put(tx->conn->pages, 1, sub, JUMP_STRIDE, INT64_MAX);
+        lite_pages_put(lite_tx_conn(tx)->pages, 1, sub, JUMP_STRIDE, INT64_MAX);
         if (total > 2 * JUMP_STRIDE) {
-            store_pages_put(tx->conn->pages, 1, sub, 2 * JUMP_STRIDE, j->other_no);
+            lite_pages_put(lite_tx_conn(tx)->pages, 1, sub, 2 * JUMP_STRIDE, j->other_no);
             jump_check(tx, j, sub, 2 * JUMP_STRIDE + 11);
             int64_t no = -1;
-            assert_true(store_pages_get(tx->conn->pages, 1, sub, 2 * JUMP_STRIDE, &no));
+            assert_true(lite_pages_get(lite_tx_conn(tx)->pages, 1, sub, 2 * JUMP_STRIDE, &no));
             assert_int_equal(no, j->whole.no[2 * JUMP_STRIDE - 1]);
         }
         jump_check(tx, j, sub, JUMP_STRIDE + 500);
@@ -2037,7 +2037,7 @@ static void test_participants_far_pages(void **state)
     for (int i = 0; i < r.n_cases; i++) {
         const struct far_case *c = &r.c[i];
         int64_t t = totals[i / FAR_CASES];
-        /* A negative pos is 0, a negative size 0 (store_page). */
+        /* A negative pos is 0, a negative size 0 (lite_page). */
         int64_t pos = c->pos < 0 ? 0 : c->pos, size = c->size < 0 ? 0 : c->size;
         int64_t want = pos >= t ? 0 : (t - pos < size ? t - pos : size);
         if (c->rc != STORE_OK || c->total != t || c->n != want)

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 #include "store/store.h"
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -272,7 +272,7 @@ static void test_migrate_spent(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     int v = 0;
-    assert_int_equal(store_schema_migrate_to(db, 4, &v), 0);
+    assert_int_equal(lite_schema_migrate_to(db, 4, &v), 0);
     assert_int_equal(v, 4);
     assert_int_equal(sqlite3_exec(db, "INSERT INTO apps (app_id, created_at) VALUES ('old', 1)",
                                   NULL, NULL, NULL),

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "common/log.h"
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
 /* 0 -> 1: the initial schema. */
 static const char *const migration_1[] = {
@@ -410,7 +410,7 @@ fail:
     return -1;
 }
 
-int store_schema_migrate_to(sqlite3 *db, int target, int *version)
+int lite_schema_migrate_to(sqlite3 *db, int target, int *version)
 {
     assert(db != NULL && version != NULL && target >= 0 && target <= N_MIGRATIONS);
     /* Each step applies one migration, or none when the database is
@@ -424,7 +424,7 @@ int store_schema_migrate_to(sqlite3 *db, int target, int *version)
     return 0;
 }
 
-int store_schema_migrate(sqlite3 *db, int *version)
+int lite_schema_migrate(sqlite3 *db, int *version)
 {
-    return store_schema_migrate_to(db, N_MIGRATIONS, version);
+    return lite_schema_migrate_to(db, N_MIGRATIONS, version);
 }
