@@ -13,7 +13,7 @@ typedef struct api_bans {
     bool lifted;
 } api_bans;
 
-static int api_ban_row(const core_ban *b, void *arg)
+static store_rc api_ban_row(const core_ban *b, void *arg)
 {
     api_bans *r = arg;
     /* "operator" as the audit names it; operator_ms_open_id stays for
@@ -28,13 +28,13 @@ static int api_ban_row(const core_ban *b, void *arg)
                             "operator_ms_open_id", b->operator_ms_open_id, "request_id",
                             b->request_id);
     if (row == NULL)
-        return 1;
+        return STORE_STOP;
     if (b->user.guest_id[0])
         json_object_set_new(row, "guest_id", json_string(b->user.guest_id));
-    return json_array_append_new(r->rows, row) == 0 ? 0 : 1;
+    return json_array_append_new(r->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
-static int api_bans_tx(store_tx *tx, void *arg)
+static meetd_err api_bans_tx(store_tx *tx, void *arg)
 {
     api_bans *r = arg;
     api_call *c = r->c;
@@ -65,7 +65,7 @@ void api_bans_list(api_call *c)
 /* The path names the user; ?kind= says by which of their identities
  * (core/identity.c). Without it the name may be any of them, as long as it
  * names one user only. */
-static int api_lift_tx(store_tx *tx, void *arg)
+static meetd_err api_lift_tx(store_tx *tx, void *arg)
 {
     api_bans *r = arg;
     api_call *c = r->c;

@@ -122,7 +122,7 @@ static int api_sub_status(const core_meeting *m, int64_t sub_meeting_id)
     return -1;
 }
 
-static int api_join_tx(store_tx *tx, void *arg)
+static meetd_err api_join_tx(store_tx *tx, void *arg)
 {
     api_join_req *r = arg;
     api_call *c = r->c;
@@ -235,7 +235,7 @@ typedef struct api_leave_req {
     core_meeting m;
 } api_leave_req;
 
-static int api_leave_tx(store_tx *tx, void *arg)
+static meetd_err api_leave_tx(store_tx *tx, void *arg)
 {
     api_leave_req *r = arg;
     api_call *c = r->c;

@@ -151,7 +151,7 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
     return ME_OK;
 }
 
-static int api_kick_tx(store_tx *tx, void *arg)
+static meetd_err api_kick_tx(store_tx *tx, void *arg)
 {
     api_kick *k = arg;
     api_call *c = k->c;

@@ -33,39 +33,46 @@ typedef struct api_end_req {
     int hooks;                   /* webhook deliveries queued */
 } api_end_req;
 
-static int api_end_device(const core_device *d, void *arg)
+static store_rc api_end_device(const core_device *d, void *arg)
 {
     api_end_req *r = arg;
     /* Tencent's force_dismiss_meeting 0: "with participants in the meeting,
      * it cannot be ended". Said before anything is ended (the store stops
-     * at a nonzero answer), so the refusal changes nothing. */
-    if (!r->force)
-        return api_fail(r->c, ME_INVALID,
-                        "force_dismiss_meeting is 0 and devices are still in the meeting "
-                        "(send 1, the default, to remove them)");
+     * at STORE_STOP), so the refusal changes nothing. Each stop records
+     * its reason on the call. */
+    if (!r->force) {
+        api_fail(r->c, ME_INVALID,
+                 "force_dismiss_meeting is 0 and devices are still in the meeting "
+                 "(send 1, the default, to remove them)");
+        return STORE_STOP;
+    }
     core_user u;
-    int rc = store_user_by_no(r->tx, d->user_no, &u);
+    store_rc rc = store_user_by_no(r->tx, d->user_no, &u);
     if (rc == STORE_OK) {
         webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &r->m,
                             .trace_id = r->c->trace_id, .time_ms = webhook_now_ms(),
                             .user = &u, .instanceid = d->instanceid};
         rc = webhook_enqueue(r->tx, &ev, &r->hooks);
     }
-    if (rc != STORE_OK)
-        return api_store_fail(r->c, rc, "end_device");
+    if (rc != STORE_OK) {
+        api_store_fail(r->c, rc, "end_device");
+        return STORE_STOP;
+    }
     if (r->n_ended == r->cap_ended) {
         size_t cap = r->cap_ended ? 2 * r->cap_ended : 64;
         int64_t *grown = realloc(r->ended, cap * sizeof *grown);
-        if (grown == NULL)
-            return api_fail(r->c, ME_INTERNAL, NULL);
+        if (grown == NULL) {
+            api_fail(r->c, ME_INTERNAL, NULL);
+            return STORE_STOP;
+        }
         r->ended = grown;
         r->cap_ended = cap;
     }
     r->ended[r->n_ended++] = d->device_no;
-    return 0;
+    return STORE_OK;
 }
 
-static int api_end_tx(store_tx *tx, void *arg)
+static meetd_err api_end_tx(store_tx *tx, void *arg)
 {
     api_end_req *r = arg;
     api_call *c = r->c;

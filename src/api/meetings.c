@@ -252,7 +252,7 @@ typedef struct api_create_req {
     core_meeting m;
 } api_create_req;
 
-static int api_create_tx(store_tx *tx, void *arg)
+static meetd_err api_create_tx(store_tx *tx, void *arg)
 {
     api_create_req *r = arg;
     api_call *c = r->c;
@@ -348,7 +348,7 @@ static meetd_err api_check_room(api_call *c, store_tx *tx, const core_meeting *m
     return ME_OK;
 }
 
-static int api_cohost_row(const core_user *u, void *arg)
+static store_rc api_cohost_row(const core_user *u, void *arg)
 {
     /* The SDK's keys (operator_id, operator_id_type, userid): a co-host is
      * someone in the meeting, named by ms_open_id; a guest has no userid. */
@@ -357,7 +357,7 @@ static int api_cohost_row(const core_user *u, void *arg)
                             u->ms_open_id, "uuid", u->uuid);
     if (row != NULL && u->userid[0] != '\0')
         json_object_set_new(row, "userid", json_string(u->userid));
-    return row != NULL && json_array_append_new(arg, row) == 0 ? 0 : 1;
+    return row != NULL && json_array_append_new(arg, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
 /* A meeting as a query describes it, read in one transaction. */
@@ -408,7 +408,7 @@ static bool api_code_valid(const char *s)
     return true;
 }
 
-static int api_get_tx(store_tx *tx, void *arg)
+static meetd_err api_get_tx(store_tx *tx, void *arg)
 {
     api_get_req *r = arg;
     api_call *c = r->c;
@@ -462,14 +462,14 @@ typedef struct api_list_req {
     int64_t remaining, next_pos, next_cursory;
 } api_list_req;
 
-static int api_list_id(int64_t meeting_id, void *arg)
+static store_rc api_list_id(int64_t meeting_id, void *arg)
 {
     api_list_req *r = arg;
     r->ids[r->n++] = meeting_id;
-    return 0;
+    return STORE_OK;
 }
 
-static int api_list_tx(store_tx *tx, void *arg)
+static meetd_err api_list_tx(store_tx *tx, void *arg)
 {
     api_list_req *r = arg;
     api_call *c = r->c;
@@ -584,7 +584,7 @@ void api_meetings_get(api_call *c)
 /* GET /meetd/v1/j/{meeting_code}, unauthenticated: whoever holds the link
  * learns that the meeting exists and how devices join it, nothing more (no
  * subject, no times, no ids: a code is only 9 digits). */
-static int api_join_page_tx(store_tx *tx, void *arg)
+static meetd_err api_join_page_tx(store_tx *tx, void *arg)
 {
     api_call *c = arg;
     int64_t id;

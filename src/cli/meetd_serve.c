@@ -314,9 +314,9 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
     return 0;
 }
 
-static int serve_count_apps(store_tx *tx, void *arg)
+static store_rc serve_count_apps(store_tx *tx, void *arg)
 {
-    return store_app_count(tx, arg) == STORE_OK ? 0 : -1;
+    return store_app_count(tx, arg);
 }
 
 /* First start with an empty store: a development app, its credentials shown
@@ -324,7 +324,7 @@ static int serve_count_apps(store_tx *tx, void *arg)
 static int serve_first_start(store *st, const serve_opts *o, const char *endpoint)
 {
     int64_t apps = 0;
-    if (store_read(st, serve_count_apps, &apps) != 0)
+    if (store_read(st, serve_count_apps, &apps) != STORE_OK)
         return -1;
     if (apps > 0)
         return 0;

@@ -373,13 +373,13 @@ typedef struct live_token_query {
     int rc;
 } live_token_query;
 
-static int live_token_read(store_tx *tx, void *arg)
+static store_rc live_token_read(store_tx *tx, void *arg)
 {
     live_token_query *q = arg;
     q->rc = store_device_by_token(tx, q->device_no, q->hash, &q->dev);
     if (q->rc == STORE_OK)
         q->rc = store_meeting_app(tx, q->dev.meeting_id, q->app_id);
-    return 0;
+    return STORE_OK;
 }
 
 /* Whether a new stream of d may open under the caps (hub lock held). A
@@ -402,7 +402,7 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
                              live_stream **out)
 {
     live_token_query q = {.device_no = device_no, .hash = secret_hash, .rc = STORE_ERROR};
-    if (store_read(h->st, live_token_read, &q) != 0 || q.rc == STORE_ERROR)
+    if (store_read(h->st, live_token_read, &q) != STORE_OK || q.rc < 0)
         return -1;
     if (q.rc == STORE_NOTFOUND)
         return LIVE_OPEN_UNKNOWN;
@@ -569,24 +569,29 @@ typedef struct live_timeout {
 } live_timeout;
 
 /* A device whose stream stayed away past the grace period leaves, as a real
- * client's time-out would; its app's webhooks hear of it. */
-static int live_timeout_tx(store_tx *tx, void *arg)
+ * client's time-out would; its app's webhooks hear of it. The job may run
+ * more than once (store.h): what it reports starts over each time. */
+static store_rc live_timeout_tx(store_tx *tx, void *arg)
 {
     live_timeout *t = arg;
+    t->ended = false;
+    t->queued = 0;
     core_device dev;
     core_user user;
     char app_id[CORE_APPID_MAX + 1];
-    int rc = store_device_get(tx, t->device_no, &dev);
+    store_rc rc = store_device_get(tx, t->device_no, &dev);
     if (rc == STORE_NOTFOUND || (rc == STORE_OK && dev.left_time != 0))
-        return 0;
-    if (rc != STORE_OK || store_device_end(tx, t->device_no, t->now, CORE_LEFT_TIMEOUT) != STORE_OK)
-        return -1;
+        return STORE_OK;
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, t->device_no, t->now, CORE_LEFT_TIMEOUT);
+    if (rc != STORE_OK)
+        return rc;
     t->ended = true;
     if (t->hooks == NULL)
-        return 0;
+        return STORE_OK;
     core_meeting *m = malloc(sizeof *m);
     if (m == NULL)
-        return -1;
+        return STORE_ERROR;
     rc = store_meeting_app(tx, dev.meeting_id, app_id);
     if (rc == STORE_OK)
         rc = store_meeting_get(tx, app_id, dev.meeting_id, m);
@@ -599,13 +604,13 @@ static int live_timeout_tx(store_tx *tx, void *arg)
         rc = webhook_enqueue(tx, &ev, &t->queued);
     }
     free(m);
-    return rc == STORE_OK ? 0 : -1;
+    return rc;
 }
 
 static void live_expire(live_hub *h, int64_t device_no)
 {
     live_timeout t = {.device_no = device_no, .now = clock_unix(), .hooks = h->hooks};
-    if (store_write(h->st, live_timeout_tx, &t) != 0) {
+    if (store_write(h->st, live_timeout_tx, &t) != STORE_OK) {
         log_error("live: could not mark device %lld left after its grace period",
                   (long long)device_no);
         return;

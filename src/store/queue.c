@@ -231,12 +231,13 @@ store_rc store_queue_start(store *s)
     }
     for (int i = 0; i < n; i++) {
         writer_arg *wa = malloc(sizeof *wa);
+        if (wa != NULL)
+            *wa = (writer_arg){.s = s, .i = i};
         if (wa == NULL || pthread_create(&s->writer_threads[i], NULL, writer_main, wa) != 0) {
             free(wa);
             log_error("store: cannot start a writer thread");
             return STORE_ERROR;
         }
-        *wa = (writer_arg){.s = s, .i = i};
         s->n_writers++;
     }
     return STORE_OK;

@@ -172,7 +172,8 @@ store_rc store_meetings_of_user(store_tx *tx, const char *app_id, const char *us
                                 int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
                                 int64_t *remaining, int64_t *next_from, int64_t *next_skip)
 {
-    return tx->be->meetings_of_user(tx, app_id, userid, from, skip, limit, cb, arg, remaining, next_from, next_skip);
+    return tx->be->meetings_of_user(tx, app_id, userid, from, skip, limit, cb, arg, remaining,
+                                    next_from, next_skip);
 }
 
 store_rc store_meeting_update_status(store_tx *tx, const core_meeting *m)
@@ -270,7 +271,8 @@ store_rc store_participants_between(store_tx *tx, int64_t meeting_id, int64_t su
                                     int64_t from, int64_t to, int64_t pos, int size,
                                     store_participant_cb cb, void *arg, int64_t *total)
 {
-    return tx->be->participants_between(tx, meeting_id, sub_meeting_id, from, to, pos, size, cb, arg, total);
+    return tx->be->participants_between(tx, meeting_id, sub_meeting_id, from, to, pos, size, cb,
+                                        arg, total);
 }
 
 store_rc store_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,

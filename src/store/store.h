@@ -1,13 +1,46 @@
 /* The store: meetd's durable state behind one interface.
  *
- * Callers never see SQL. They hand a function to store_write (or store_read)
- * and call the primitives below on the transaction it receives; a backend
- * (SQLite now, PostgreSQL later) decides how transactions are run. That keeps
- * "read state, apply the rules, write the outcome" atomic, and lets a backend
- * batch many requests' transactions into one commit (group commit) without
- * any caller changing.
+ * Callers never see SQL. They hand a function (a job) to store_write (or
+ * store_read) and call the primitives below on the transaction it
+ * receives; a backend (SQLite, src/store/sqlite/; PostgreSQL beside it)
+ * decides how transactions are run, behind the table of backend.h. That
+ * keeps "read state, apply the rules, write the outcome" atomic, and lets
+ * a backend batch many requests' transactions into one commit (group
+ * commit) without any caller changing.
  *
- * Return codes of the primitives are store_rc values. */
+ * Every function returns a store_rc unless it says otherwise, and a
+ * store_rc never carries anything else: a job's own answer (an API error,
+ * "no such app") travels in its arg, never in the store's return code.
+ *
+ * The contract a job keeps (store_fn):
+ *  - It returns STORE_OK to commit its work; anything else undoes all of it
+ *    and is what store_write returns: STORE_ROLLBACK when its own rules
+ *    declined (the reason in its arg), or a primitive's code it does not
+ *    handle. After a primitive failed (STORE_ERROR, STORE_UNAVAILABLE) the
+ *    job is never committed, even if it returns STORE_OK.
+ *  - It may run MORE THAN ONCE: a backend that cannot serialise a batch (a
+ *    serialization failure, a deadlock: PostgreSQL) rolls it back and runs
+ *    every job of it again, from its start, in a new transaction. So a job
+ *    resets at its start whatever it fills in its arg (counters, arrays it
+ *    appends to, flags it sets, messages it records), and does nothing
+ *    outside the store that cannot be done twice: effects that must happen
+ *    once (waking a stream, a metric, a log line) come after store_write
+ *    returns, from what the last run left in arg.
+ *  - It does not call store_write or store_read, and does not wait for
+ *    another job: it runs on a writer thread, inside a transaction shared
+ *    with other callers' jobs.
+ *  - Inside a write, reading a meeting (store_meeting_get) is where a
+ *    backend with row locks (PostgreSQL) locks that meeting's row until
+ *    the commit: two jobs on one meeting run one after the other, each
+ *    seeing the other's committed work. A job reads the meeting before the
+ *    rows it decides on (users, devices, bans), as the API's jobs do.
+ *
+ * A list primitive calls its callback once per row: the callback returns
+ * STORE_OK to go on, or STORE_STOP (or any other code) to stop the list,
+ * which then returns that code as is. STORE_STOP is nothing else's: a
+ * stopped list is never mistaken for NOTFOUND.
+ *
+ * The contract a backend keeps: backend.h. */
 #ifndef MEETD_STORE_H
 #define MEETD_STORE_H
 
@@ -24,7 +57,7 @@ typedef enum store_rc {
     STORE_ROLLBACK = 4,     /* a job declined (its own rules refused): undone */
     STORE_ERROR = -1,       /* the backend failed; already logged */
     STORE_UNAVAILABLE = -2, /* the backend cannot be reached now; logged */
-    STORE_RETRY = -3,       /* backend to queue only: run the batch again */
+    STORE_RETRY = -3,       /* backend to queue only (backend.h); never returned */
 } store_rc;
 
 typedef struct store store;
@@ -32,7 +65,10 @@ typedef struct store_tx store_tx;
 
 /* Durability of a committed write. FULL: synced to disk before store_write
  * returns (the default). NORMAL: survives a crash of meetd, not of the OS. */
-typedef enum store_durability { STORE_DURABLE_FULL = 0, STORE_DURABLE_NORMAL = 1 } store_durability;
+typedef enum store_durability {
+    STORE_DURABLE_FULL = 0,
+    STORE_DURABLE_NORMAL = 1,
+} store_durability;
 
 typedef struct store_options {
     const char *data_dir;          /* SQLite: <data_dir>/meetd.db, created 0600 */
@@ -55,28 +91,31 @@ void store_close(store *s);
 /* The schema version the store is at after migrations. */
 int store_schema_version(store *s);
 
-/* Runs fn inside one write transaction. fn returns 0 to commit, anything
- * else to roll back every change it made; that value is then returned as is.
- * Returns 0 only once the transaction is committed (durably, per the
- * durability mode), and -1 when the backend could not begin or commit (the
- * changes are then not made). fn runs on the store's writer thread, in a
+/* Runs the job fn inside one write transaction (the contract above). fn
+ * returns STORE_OK to commit, anything else to roll back every change it
+ * made; that value is then returned as is. Returns STORE_OK only once the
+ * transaction is committed (durably, per the durability mode), and
+ * STORE_ERROR or STORE_UNAVAILABLE when the backend could not begin or
+ * commit (the changes are then not made). fn runs on a writer thread, in a
  * transaction it shares with other callers' (group commit, each fn in a
- * savepoint of its own), and must not call store_write/store_read. */
+ * savepoint of its own). */
 typedef store_rc (*store_fn)(store_tx *tx, void *arg);
 store_rc store_write(store *s, store_fn fn, void *arg);
 /* store_write without the wait: queues fn and returns at once. Once fn's
- * work is committed (or rolled back), done(done_arg, rc) is called, with
- * the rc store_write would have returned, on the store's writer thread:
- * done must be quick and must not call the store. Returns -1, and never
- * calls done, when the write cannot be queued (out of memory, closing). */
+ * work is committed (or rolled back), done(done_arg, rc) is called, once,
+ * with the rc store_write would have returned, on a writer thread: done
+ * must be quick and must not call the store. Returns STORE_ERROR, and
+ * never calls done, when the write cannot be queued (out of memory,
+ * closing). */
 typedef void (*store_done_fn)(void *done_arg, store_rc rc);
-store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg);
+store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done,
+                           void *done_arg);
 /* Writes queued for the next batch (for tests: it walks the queue). */
 int store_write_queue(store *s);
 /* Inside a store_fn: runs fn in a savepoint of its own and returns what it
- * returns. When that is not 0, fn's changes are undone and the caller's
- * other changes in the job are kept (a store error still fails the whole
- * job). */
+ * returns. When that is not STORE_OK, fn's changes are undone and the
+ * caller's other changes in the job are kept (a store error still fails
+ * the whole job). */
 store_rc store_try(store_tx *tx, store_fn fn, void *arg);
 
 /* Spends a signed request's (AppId, timestamp, nonce): STORE_CONFLICT when
@@ -87,7 +126,8 @@ store_rc store_try(store_tx *tx, store_fn fn, void *arg);
  * most once per second of keep_from. */
 store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
                      int64_t keep_from);
-/* Runs fn on a consistent read-only snapshot. Same return convention. */
+/* Runs fn on a consistent read-only snapshot, once. Same return
+ * convention; write primitives fail (STORE_ERROR). */
 store_rc store_read(store *s, store_fn fn, void *arg);
 
 /* ---- apps and keys ----------------------------------------------------- */
@@ -122,7 +162,7 @@ typedef struct store_key {
 
 store_rc store_app_insert(store_tx *tx, const store_app *app);        /* CONFLICT if taken */
 store_rc store_app_get(store_tx *tx, const char *app_id, store_app *out);
-typedef store_rc (*store_app_cb)(const store_app *app, void *arg);   /* nonzero stops */
+typedef store_rc (*store_app_cb)(const store_app *app, void *arg);   /* STORE_STOP stops */
 store_rc store_app_list(store_tx *tx, store_app_cb cb, void *arg);
 store_rc store_app_count(store_tx *tx, int64_t *count);
 /* Deletes the app with its keys and all its meetings' state. */
@@ -141,8 +181,12 @@ store_rc store_key_delete_all(store_tx *tx, const char *app_id);
  * meeting_id or meeting_code is taken (the caller draws new ones). */
 store_rc store_meeting_insert(store_tx *tx, const core_meeting *m);
 /* The meeting of this app with this id, hosts and occurrences included.
- * Another app's meeting is NOTFOUND. */
-store_rc store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out);
+ * Another app's meeting is NOTFOUND. Inside a write, a backend with row
+ * locks (PostgreSQL) locks the meeting's row here until the commit: the
+ * job's later reads and writes of the meeting are serialised with every
+ * other job's on it (the contract above). */
+store_rc store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id,
+                           core_meeting *out);
 /* The app a meeting belongs to, for work that starts from a device rather
  * than from an app's request (presence time-outs). */
 store_rc store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1]);
@@ -157,7 +201,7 @@ store_rc store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_
  * exactly `from` (Tencent's pos and cursory). cb sees the first `limit`;
  * *remaining gets how many follow them, and, when some do, *next_from and
  * *next_skip the position of the first of those. */
-typedef store_rc (*store_meeting_id_cb)(int64_t meeting_id, void *arg);   /* nonzero stops */
+typedef store_rc (*store_meeting_id_cb)(int64_t meeting_id, void *arg);   /* STORE_STOP stops */
 store_rc store_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
                                 int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
                                 int64_t *remaining, int64_t *next_from, int64_t *next_skip);
@@ -183,7 +227,7 @@ store_rc store_user_by_no(store_tx *tx, int64_t user_no, core_user *out);
 store_rc store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
 store_rc store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
 /* The meeting's co-hosts, in the order they first joined. */
-typedef store_rc (*store_user_cb)(const core_user *u, void *arg);   /* nonzero stops */
+typedef store_rc (*store_user_cb)(const core_user *u, void *arg);   /* STORE_STOP stops */
 store_rc store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
 /* Every co-host of the meeting loses the role (a dismiss: everyone is put
  * out, and nobody carries a role into a later occurrence). */
@@ -204,8 +248,8 @@ store_rc store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, in
 /* Ends every present session of the meeting; cb (may be NULL) sees each one
  * as it was before it ended. */
 typedef store_rc (*store_device_cb)(const core_device *d, void *arg);
-store_rc store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
-                               store_device_cb cb, void *arg);
+store_rc store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time,
+                               int left_reason, store_device_cb cb, void *arg);
 /* The session with this row id, present or not. */
 store_rc store_device_get(store_tx *tx, int64_t device_no, core_device *out);
 /* The present session device_no whose token's secret hashes to secret_hash
@@ -276,9 +320,10 @@ typedef struct store_webhook {
 /* Sets w->webhook_id (never reused, even after a delete). */
 store_rc store_webhook_insert(store_tx *tx, store_webhook *w);
 /* The webhook with this id of this app; another app's is NOTFOUND. */
-store_rc store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, store_webhook *out);
+store_rc store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id,
+                           store_webhook *out);
 /* The app's webhooks, oldest first. */
-typedef store_rc (*store_webhook_cb)(const store_webhook *w, void *arg);   /* nonzero stops */
+typedef store_rc (*store_webhook_cb)(const store_webhook *w, void *arg);   /* STORE_STOP stops */
 store_rc store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg);
 store_rc store_webhook_count(store_tx *tx, const char *app_id, int64_t *count);
 /* Deletes it with its deliveries. NOTFOUND when the app has no such webhook. */
@@ -328,7 +373,8 @@ store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
 store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
 store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
                             int http_status, const char *error);
-store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error);
+store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
+                             const char *error);
 /* The app's deliveries, newest first; status -1 lists every status. Fills
  * *total (may be NULL) with how many match. Payloads are not read. */
 typedef store_rc (*store_delivery_cb)(const store_delivery *d, void *arg);

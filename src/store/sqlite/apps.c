@@ -53,7 +53,7 @@ struct app_iter {
     void *arg;
 };
 
-static int app_row(sqlite3_stmt *st, void *ctx)
+static store_rc app_row(sqlite3_stmt *st, void *ctx)
 {
     const struct app_iter *it = ctx;
     store_app a;
@@ -133,7 +133,7 @@ struct key_iter {
     void *arg;
 };
 
-static int key_row(sqlite3_stmt *st, void *ctx)
+static store_rc key_row(sqlite3_stmt *st, void *ctx)
 {
     const struct key_iter *it = ctx;
     store_key k;

@@ -57,7 +57,7 @@ struct ban_iter {
     void *arg;
 };
 
-static int ban_row(sqlite3_stmt *st, void *ctx)
+static store_rc ban_row(sqlite3_stmt *st, void *ctx)
 {
     const struct ban_iter *it = ctx;
     /* core_ban holds a 1 KiB reason: fine on the stack, and one per row
@@ -122,7 +122,7 @@ struct audit_iter {
     void *arg;
 };
 
-static int audit_row(sqlite3_stmt *st, void *ctx)
+static store_rc audit_row(sqlite3_stmt *st, void *ctx)
 {
     const struct audit_iter *it = ctx;
     core_audit a;

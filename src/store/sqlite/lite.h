@@ -355,35 +355,35 @@ void lite_done(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st);
 /* Maps a failed SQLite result code of statement id: a unique or primary key
  * violation is STORE_CONFLICT; anything else is logged, fails the
  * transaction and is STORE_ERROR. */
-int lite_sqlite_rc(store_tx *tx, enum lite_stmt_id id, int rc);
+store_rc lite_sqlite_rc(store_tx *tx, enum lite_stmt_id id, int rc);
 /* Logs what (no values) and fails the transaction: STORE_ERROR. */
-int lite_invalid(store_tx *tx, const char *what);
+store_rc lite_invalid(store_tx *tx, const char *what);
 
 /* Steps a statement that returns no rows to completion and releases it.
  * bind_rc is the OR of the bind results (nonzero: a bind failed).
  * STORE_OK, STORE_CONFLICT or STORE_ERROR; *changes (may be NULL) gets the
  * number of rows changed. */
-int lite_exec(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               int64_t *changes);
+store_rc lite_exec(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    int64_t *changes);
 /* Steps a statement once: STORE_OK with a row to read, STORE_NOTFOUND when
  * none, else an error. The caller reads the row, then calls lite_done. */
-int lite_row(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc);
+store_rc lite_row(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc);
 /* Steps st through all its rows, calling row for each, and releases it.
  * A nonzero return of row stops the iteration and is returned as is;
  * otherwise STORE_OK, or STORE_ERROR when stepping failed. */
-typedef int (*lite_row_fn)(sqlite3_stmt *st, void *ctx);
-int lite_each(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               lite_row_fn row, void *ctx);
+typedef store_rc (*lite_row_fn)(sqlite3_stmt *st, void *ctx);
+store_rc lite_each(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    lite_row_fn row, void *ctx);
 /* Runs a single-value query (count(*)) into *out and releases it. */
-int lite_count(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
-                int64_t *out);
+store_rc lite_count(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                     int64_t *out);
 
 /* A savepoint around a primitive that runs several statements, so that it
  * changes all or nothing (and the caller may retry within the transaction
  * after a CONFLICT). lite_sp_end releases it after rc == STORE_OK, rolls it
  * back otherwise, and returns rc (or STORE_ERROR when that fails). */
-int lite_sp_begin(store_tx *tx);
-int lite_sp_end(store_tx *tx, int rc);
+store_rc lite_sp_begin(store_tx *tx);
+store_rc lite_sp_end(store_tx *tx, store_rc rc);
 
 /* ---- values in and out ------------------------------------------------ */
 

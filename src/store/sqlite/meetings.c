@@ -3,7 +3,7 @@
 
 #include "store/sqlite/lite.h"
 
-static int meeting_insert_row(store_tx *tx, const core_meeting *m)
+static store_rc meeting_insert_row(store_tx *tx, const core_meeting *m)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_INSERT);
     if (st == NULL)
@@ -27,7 +27,7 @@ static int meeting_insert_row(store_tx *tx, const core_meeting *m)
     return lite_exec(tx, STMT_MEETING_INSERT, st, b, NULL);
 }
 
-static int hosts_insert(store_tx *tx, const core_meeting *m)
+static store_rc hosts_insert(store_tx *tx, const core_meeting *m)
 {
     int rc = STORE_OK;
     for (int i = 0; rc == STORE_OK && i < m->n_hosts; i++) {
@@ -42,7 +42,7 @@ static int hosts_insert(store_tx *tx, const core_meeting *m)
     return rc;
 }
 
-static int occs_insert(store_tx *tx, const core_meeting *m)
+static store_rc occs_insert(store_tx *tx, const core_meeting *m)
 {
     int rc = STORE_OK;
     for (int i = 0; rc == STORE_OK && i < m->n_occ; i++) {
@@ -61,7 +61,7 @@ static int occs_insert(store_tx *tx, const core_meeting *m)
 }
 
 /* A meeting's hosts and occurrences, after its row. */
-static int meeting_children_insert(store_tx *tx, const core_meeting *m, int rc)
+static store_rc meeting_children_insert(store_tx *tx, const core_meeting *m, int rc)
 {
     if (rc == STORE_OK)
         rc = hosts_insert(tx, m);
@@ -70,7 +70,7 @@ static int meeting_children_insert(store_tx *tx, const core_meeting *m, int rc)
     return rc;
 }
 
-static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
+static store_rc meeting_insert_rows(store_tx *tx, const core_meeting *m)
 {
     return meeting_children_insert(tx, m, meeting_insert_row(tx, m));
 }
@@ -78,8 +78,8 @@ static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
 /* Insert and update: the counts checked, the cached copy dropped, and the
  * rows written all or nothing (after an insert's CONFLICT the caller draws
  * a new id or code and tries again in the same transaction). */
-static int meeting_write(store_tx *tx, const core_meeting *m, const char *invalid,
-                         int (*rows)(store_tx *, const core_meeting *))
+static store_rc meeting_write(store_tx *tx, const core_meeting *m, const char *invalid,
+                              store_rc (*rows)(store_tx *, const core_meeting *))
 {
     assert(m != NULL);
     if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX || m->n_occ < 0 ||
@@ -119,7 +119,7 @@ static void col_meeting(sqlite3_stmt *st, core_meeting *m)
     m->created_at = sqlite3_column_int64(st, 15);
 }
 
-static int host_row(sqlite3_stmt *st, void *ctx)
+static store_rc host_row(sqlite3_stmt *st, void *ctx)
 {
     core_meeting *m = ctx;
     if (m->n_hosts == CORE_HOSTS_MAX)
@@ -129,7 +129,7 @@ static int host_row(sqlite3_stmt *st, void *ctx)
     return 0;
 }
 
-static int occ_row(sqlite3_stmt *st, void *ctx)
+static store_rc occ_row(sqlite3_stmt *st, void *ctx)
 {
     core_meeting *m = ctx;
     if (m->n_occ == CORE_OCC_MAX)
@@ -181,7 +181,7 @@ typedef struct user_meetings_walk {
     int64_t remaining, next_from, next_skip;
 } user_meetings_walk;
 
-static int user_meeting_row(sqlite3_stmt *st, void *ctx)
+static store_rc user_meeting_row(sqlite3_stmt *st, void *ctx)
 {
     user_meetings_walk *w = ctx;
     int64_t id = sqlite3_column_int64(st, 0), start = sqlite3_column_int64(st, 1);
@@ -262,7 +262,7 @@ store_rc lite_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, 
 
 /* Only a changed status is written: a join rewrites the whole meeting's
  * state, and 200 unchanged occurrences should not dirty their pages. */
-static int occ_set_status(store_tx *tx, int64_t meeting_id, const core_occurrence *o)
+static store_rc occ_set_status(store_tx *tx, int64_t meeting_id, const core_occurrence *o)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_OCC_SET_STATUS);
     if (st == NULL)
@@ -273,7 +273,7 @@ static int occ_set_status(store_tx *tx, int64_t meeting_id, const core_occurrenc
     return lite_exec(tx, STMT_OCC_SET_STATUS, st, b, NULL);
 }
 
-static int meeting_set_status(store_tx *tx, const core_meeting *m)
+static store_rc meeting_set_status(store_tx *tx, const core_meeting *m)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_SET_STATUS);
     if (st == NULL)
@@ -304,7 +304,7 @@ store_rc lite_meeting_update_status(store_tx *tx, const core_meeting *m)
 }
 
 /* Every host (or occurrence) row of a meeting: an update writes them anew. */
-static int meeting_children_delete(store_tx *tx, enum lite_stmt_id stmt, int64_t meeting_id)
+static store_rc meeting_children_delete(store_tx *tx, enum lite_stmt_id stmt, int64_t meeting_id)
 {
     sqlite3_stmt *st = lite_stmt(tx, stmt);
     if (st == NULL)
@@ -316,7 +316,7 @@ static int meeting_children_delete(store_tx *tx, enum lite_stmt_id stmt, int64_t
  * written again whole rather than compared. Nothing refers to their rows:
  * device sessions and their counts name an occurrence by its
  * sub_meeting_id, which m keeps for every occurrence that has any. */
-static int meeting_update_rows(store_tx *tx, const core_meeting *m)
+static store_rc meeting_update_rows(store_tx *tx, const core_meeting *m)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_UPDATE);
     if (st == NULL)

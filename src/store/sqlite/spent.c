@@ -15,7 +15,7 @@
  * second of keep_from, not per write: a busy second costs one range delete
  * of the rows of one second. A delete undone with its job is done again at
  * the next second, which takes those rows along. */
-static int spent_prune(store_tx *tx, int64_t keep_from)
+static store_rc spent_prune(store_tx *tx, int64_t keep_from)
 {
     lite_conn *c = tx->conn;
     if (keep_from <= c->spent_pruned)

@@ -181,7 +181,7 @@ void lite_done(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
-int lite_sqlite_rc(store_tx *tx, enum lite_stmt_id id, int rc)
+store_rc lite_sqlite_rc(store_tx *tx, enum lite_stmt_id id, int rc)
 {
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return STORE_CONFLICT;
@@ -192,7 +192,7 @@ int lite_sqlite_rc(store_tx *tx, enum lite_stmt_id id, int rc)
     return STORE_ERROR;
 }
 
-int lite_invalid(store_tx *tx, const char *what)
+store_rc lite_invalid(store_tx *tx, const char *what)
 {
     log_error("store: %s", what);
     tx->failed = true;
@@ -200,15 +200,15 @@ int lite_invalid(store_tx *tx, const char *what)
 }
 
 /* Binds fail only on misuse or an oversized value: always an error. */
-static int bind_failed(store_tx *tx, enum lite_stmt_id id)
+static store_rc bind_failed(store_tx *tx, enum lite_stmt_id id)
 {
     conn_log(lite_tx_conn(tx)->db, stmt_name[id]);
     tx->failed = true;
     return STORE_ERROR;
 }
 
-int lite_exec(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               int64_t *changes)
+store_rc lite_exec(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    int64_t *changes)
 {
     if (bind_rc != SQLITE_OK) {
         int rc = bind_failed(tx, id);
@@ -223,7 +223,7 @@ int lite_exec(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
     return out;
 }
 
-int lite_row(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
+store_rc lite_row(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
 {
     if (bind_rc != SQLITE_OK)
         return bind_failed(tx, id);
@@ -233,8 +233,8 @@ int lite_row(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
     return rc == SQLITE_DONE ? STORE_NOTFOUND : lite_sqlite_rc(tx, id, rc);
 }
 
-int lite_each(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               lite_row_fn row, void *ctx)
+store_rc lite_each(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    lite_row_fn row, void *ctx)
 {
     if (bind_rc != SQLITE_OK) {
         int rc = bind_failed(tx, id);
@@ -254,8 +254,8 @@ int lite_each(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
     return out;
 }
 
-int lite_count(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
-                int64_t *out)
+store_rc lite_count(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                     int64_t *out)
 {
     int rc = lite_row(tx, id, st, bind_rc);
     if (rc == STORE_OK)
@@ -266,7 +266,7 @@ int lite_count(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc
     return rc;
 }
 
-int lite_sp_begin(store_tx *tx)
+store_rc lite_sp_begin(store_tx *tx)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_SP_BEGIN);
     if (st == NULL)
@@ -274,7 +274,7 @@ int lite_sp_begin(store_tx *tx)
     return lite_exec(tx, STMT_SP_BEGIN, st, SQLITE_OK, NULL);
 }
 
-int lite_sp_end(store_tx *tx, int rc)
+store_rc lite_sp_end(store_tx *tx, store_rc rc)
 {
     if (rc != STORE_OK) {
         sqlite3_stmt *st = lite_stmt(tx, STMT_SP_ROLLBACK);

@@ -126,7 +126,7 @@ struct user_iter {
     void *arg;
 };
 
-static int user_row(sqlite3_stmt *st, void *ctx)
+static store_rc user_row(sqlite3_stmt *st, void *ctx)
 {
     const struct user_iter *it = ctx;
     core_user u;
@@ -156,7 +156,7 @@ store_rc lite_cohosts_end(store_tx *tx, int64_t meeting_id)
 
 /* ---- devices ----------------------------------------------------------- */
 
-static int presence_row(sqlite3_stmt *st, void *ctx)
+static store_rc presence_row(sqlite3_stmt *st, void *ctx)
 {
     uint64_t *mask = ctx;
     int instanceid = sqlite3_column_int(st, 0);
@@ -236,7 +236,7 @@ struct device_iter {
     void *arg;
 };
 
-static int device_row(sqlite3_stmt *st, void *ctx)
+static store_rc device_row(sqlite3_stmt *st, void *ctx)
 {
     const struct device_iter *it = ctx;
     core_device d;
@@ -284,7 +284,7 @@ store_rc lite_device_get(store_tx *tx, int64_t device_no, core_device *out)
 }
 
 /* The session a token issued before schema version 3 belongs to. */
-static int lite_legacy_token(store_tx *tx, const uint8_t secret_hash[32], int64_t *device_no)
+static store_rc lite_legacy_token(store_tx *tx, const uint8_t secret_hash[32], int64_t *device_no)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_LEGACY_TOKEN);
     if (st == NULL)
@@ -330,7 +330,7 @@ struct participant_iter {
     int64_t last_no;           /* the last one's session */
 };
 
-static int participant_row(sqlite3_stmt *st, void *ctx)
+static store_rc participant_row(sqlite3_stmt *st, void *ctx)
 {
     struct participant_iter *it = ctx;
     core_device d;
@@ -363,9 +363,9 @@ static int participants_bind(sqlite3_stmt *st, int64_t meeting_id, int64_t sub_m
 }
 
 /* One page by statement id (parameters as participants_bind's). */
-static int participants_page(store_tx *tx, enum lite_stmt_id id, int64_t meeting_id,
-                             int64_t sub_meeting_id, int size, int64_t from,
-                             struct participant_iter *it)
+static store_rc participants_page(store_tx *tx, enum lite_stmt_id id, int64_t meeting_id,
+                                  int64_t sub_meeting_id, int size, int64_t from,
+                                  struct participant_iter *it)
 {
     sqlite3_stmt *st = lite_stmt(tx, id);
     if (st == NULL)
@@ -377,8 +377,8 @@ static int participants_page(store_tx *tx, enum lite_stmt_id id, int64_t meeting
 /* The session remembered at pos - 1 (sqlite_pages.c), if the table has one
  * and it is still this meeting's (and occurrence's): STORE_NOTFOUND when
  * not. */
-static int participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                             int64_t pos, int64_t *before_no)
+static store_rc participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                  int64_t pos, int64_t *before_no)
 {
     int64_t n = 0;
     if (!lite_pages_get(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, pos, before_no))
@@ -397,8 +397,8 @@ static int participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeti
 
 /* The session `skip` sessions after session after_no (0: from the first),
  * on the index alone: STORE_NOTFOUND when the meeting has fewer. */
-static int participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                            int64_t after_no, int64_t skip, int64_t *out_no)
+static store_rc participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                 int64_t after_no, int64_t skip, int64_t *out_no)
 {
     enum lite_stmt_id id = sub_meeting_id == -1 ? STMT_PART_NTH_ALL : STMT_PART_NTH_SUB;
     sqlite3_stmt *st = lite_stmt(tx, id);
@@ -424,8 +424,8 @@ static int participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
  * most sessions / LITE_PAGE_STRIDE times, whatever number the client sent. */
 #define LITE_PAGE_STRIDE 1024
 
-static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                             int64_t pos, int64_t *before_no)
+static store_rc participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                  int64_t pos, int64_t *before_no)
 {
     assert(pos >= LITE_PAGE_STRIDE);
     int64_t top = pos / LITE_PAGE_STRIDE * LITE_PAGE_STRIDE;
@@ -461,8 +461,8 @@ static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeti
 /* The number of sessions of the meeting (sub_meeting_id -1) or of one
  * occurrence, from session_counts: one row per occurrence, whatever the
  * number of sessions. */
-static int participants_count(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                              int64_t *count)
+static store_rc participants_count(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                   int64_t *count)
 {
     bool all = sub_meeting_id == -1;
     enum lite_stmt_id id = all ? STMT_PART_COUNT_ALL : STMT_PART_COUNT_SUB;
@@ -517,7 +517,8 @@ store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_me
     }
     /* Where the next page starts, for whoever asks for it. */
     if (rc == STORE_OK && it.n > 0)
-        lite_pages_put(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, pos + it.n, it.last_no);
+        lite_pages_put(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, pos + it.n,
+                       it.last_no);
     return rc;
 }
 
@@ -530,10 +531,11 @@ store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_me
  * span [from, to] only narrows what is counted. No position marks are kept
  * (they would be per span): a filtered list is a bounded scan, not a
  * walk towards a number the client chose. */
-static int participants_filtered(store_tx *tx, enum lite_stmt_id count_id,
-                                 enum lite_stmt_id list_id, int64_t meeting_id,
-                                 int64_t sub_meeting_id, int64_t from, int64_t to, int64_t pos,
-                                 int size, store_participant_cb cb, void *arg, int64_t *total)
+static store_rc participants_filtered(store_tx *tx, enum lite_stmt_id count_id,
+                                      enum lite_stmt_id list_id, int64_t meeting_id,
+                                      int64_t sub_meeting_id, int64_t from, int64_t to,
+                                      int64_t pos, int size, store_participant_cb cb, void *arg,
+                                      int64_t *total)
 {
     assert(cb != NULL || size <= 0);
     lite_page(&pos, &size);

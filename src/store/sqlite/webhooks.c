@@ -30,7 +30,7 @@ static void col_delivery(sqlite3_stmt *st, int col, store_delivery *d)
 }
 
 /* Runs an UPDATE or DELETE of one row: NOTFOUND when it matched none. */
-static int exec_one(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
+static store_rc exec_one(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
 {
     int64_t n = 0;
     int rc = lite_exec(tx, id, st, bind_rc, &n);
@@ -78,7 +78,7 @@ struct webhook_iter {
     int rows;
 };
 
-static int webhook_row(sqlite3_stmt *st, void *ctx)
+static store_rc webhook_row(sqlite3_stmt *st, void *ctx)
 {
     struct webhook_iter *it = ctx;
     it->rows++;
@@ -156,7 +156,7 @@ struct due_iter {
     void *arg;
 };
 
-static int due_row(sqlite3_stmt *st, void *ctx)
+static store_rc due_row(sqlite3_stmt *st, void *ctx)
 {
     const struct due_iter *it = ctx;
     store_delivery d;
@@ -252,7 +252,7 @@ struct delivery_iter {
     void *arg;
 };
 
-static int delivery_row(sqlite3_stmt *st, void *ctx)
+static store_rc delivery_row(sqlite3_stmt *st, void *ctx)
 {
     const struct delivery_iter *it = ctx;
     store_delivery d;
