@@ -39,10 +39,9 @@ static bool counts_valid(const core_meeting *m)
            m->n_occ <= CORE_OCC_MAX;
 }
 
-/* The meeting's row goes first and alone decides CONFLICT (its id or its
- * code taken): nothing is written then, and the caller may draw new ones
- * in the same transaction. Its hosts and occurrences cannot clash with
- * anything once the row is new. */
+/* All or nothing, in a savepoint (pgsql_op_begin): after a CONFLICT (the
+ * meeting's id or code taken, or a duplicate occurrence) nothing is
+ * written, and the caller may draw new ones in the same transaction. */
 store_rc pgsql_meeting_insert(store_tx *tx, const core_meeting *m)
 {
     assert(m != NULL);
@@ -65,12 +64,15 @@ store_rc pgsql_meeting_insert(store_tx *tx, const core_meeting *m)
     pgsql_p_int(&p, m->rule.until_count);
     pgsql_p_int(&p, m->rule.until_date);
     pgsql_p_int(&p, m->created_at);
-    store_rc rc = pgsql_insert(tx, PGSQL_MEETING_INSERT, &p, NULL);
+    store_rc rc = pgsql_op_begin(tx);
+    if (rc != STORE_OK)
+        return rc;
+    rc = pgsql_insert(tx, PGSQL_MEETING_INSERT, &p, NULL);
     if (rc == STORE_OK)
         rc = hosts_insert(tx, m);
     if (rc == STORE_OK)
         rc = occs_insert(tx, m);
-    return rc;
+    return pgsql_op_end(tx, rc);
 }
 
 static void col_meeting(const PGresult *r, core_meeting *m)
@@ -237,6 +239,13 @@ store_rc pgsql_meeting_update_status(store_tx *tx, const core_meeting *m)
     PGSQL_P_STR(&p, m->app_id);
     pgsql_p_int(&p, m->status);
     store_rc rc = pgsql_exec_one(tx, PGSQL_MEETING_SET_STATUS, &p);
+    /* The first statement alone decides NOTFOUND, having changed nothing:
+     * the savepoint is taken only for the occurrences. */
+    if (rc != STORE_OK || m->n_occ == 0)
+        return rc;
+    rc = pgsql_op_begin(tx);
+    if (rc != STORE_OK)
+        return rc;
     for (int i = 0; rc == STORE_OK && i < m->n_occ; i++) {
         pgsql_params q = {0};
         pgsql_p_int(&q, m->meeting_id);
@@ -244,12 +253,11 @@ store_rc pgsql_meeting_update_status(store_tx *tx, const core_meeting *m)
         pgsql_p_int(&q, m->occ[i].status);
         rc = pgsql_exec(tx, PGSQL_OCC_SET_STATUS, &q, NULL);
     }
-    return rc;
+    return pgsql_op_end(tx, rc);
 }
 
 /* Hosts and occurrences are few (10, 200) and a modify is rare: they are
- * written again whole. A NOTFOUND changes nothing (the meeting's row is
- * the first statement). */
+ * written again whole, all or nothing. */
 store_rc pgsql_meeting_update(store_tx *tx, const core_meeting *m)
 {
     assert(m != NULL);
@@ -267,7 +275,10 @@ store_rc pgsql_meeting_update(store_tx *tx, const core_meeting *m)
     pgsql_p_int(&p, m->rule.until_type);
     pgsql_p_int(&p, m->rule.until_count);
     pgsql_p_int(&p, m->rule.until_date);
-    store_rc rc = pgsql_exec_one(tx, PGSQL_MEETING_UPDATE, &p);
+    store_rc rc = pgsql_op_begin(tx);
+    if (rc != STORE_OK)
+        return rc;
+    rc = pgsql_exec_one(tx, PGSQL_MEETING_UPDATE, &p);
     pgsql_params q = {0};
     pgsql_p_int(&q, m->meeting_id);
     if (rc == STORE_OK)
@@ -278,5 +289,5 @@ store_rc pgsql_meeting_update(store_tx *tx, const core_meeting *m)
         rc = hosts_insert(tx, m);
     if (rc == STORE_OK)
         rc = occs_insert(tx, m);
-    return rc;
+    return pgsql_op_end(tx, rc);
 }

@@ -35,11 +35,14 @@
  * Keys. SQLite's store counts key changes in a file mapped by every process
  * of the host. Nodes share no memory, and a key rotated by `meetd app
  * rotate-key --postgres` on another machine must be refused everywhere
- * once that command returns. So this backend's stamp moves at every call:
- * the node's key cache never answers, and every signed request reads its
- * key from the database, in the read it makes anyway. A keys_version row
- * read per request would cost the same round trip as the key itself; a
- * notification could be missed, which rules out trusting it alone. */
+ * once that command returns. So the stamp is a row, keys_version, that a
+ * trigger moves in the transaction of every change to apps or keys, and
+ * pgsql_keys_stamp reads it on a read connection at every call: one round
+ * trip per signed request, in place of reading the key itself (the node's
+ * key cache then answers until the row moves). A notification could tell
+ * nodes sooner, but one can be missed or arrive after the command has
+ * returned; the row cannot. When the row cannot be read the stamp is one
+ * no read ever gives, so no cached key is used. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,9 +53,13 @@
 #include "common/log.h"
 #include "store/postgres/pgsql.h"
 
-/* Writer connections of a node: a batch waiting on a meeting's row lock
- * holds its writer, so a few let other meetings' batches go on meanwhile. */
-#define PGSQL_WRITERS 4
+/* Writer connections of a node. One, as SQLite's: the callers of a node
+ * hear of their commits (queue.c's done callbacks, which feed the device
+ * streams) in the order the commits happened, which two writers racing to
+ * their callbacks would not keep. Row locks already order the jobs of
+ * different nodes; more writers per node would let other meetings' batches
+ * go on while one waits for a lock, at the price of that order. */
+#define PGSQL_WRITERS 1
 /* Largest batch: bounds how long the first job of a batch waits, and how
  * much a retry runs again. */
 #define PGSQL_BATCH_MAX 64
@@ -104,6 +111,17 @@ static bool conn_up(const pgsql_conn *c)
     return c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK;
 }
 
+/* The server's notices reach meetd's log when they are warnings; a NOTICE
+ * ("table already exists, skipping" at every start) is not news. */
+static void conn_notice(void *arg, const PGresult *r)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (sev != NULL && strcmp(sev, "WARNING") == 0)
+        log_error("store: postgres: server warning: %s", msg != NULL ? msg : "");
+}
+
 /* Connects now, whatever the backoff says. */
 static store_rc conn_connect(pgsql_conn *c)
 {
@@ -127,6 +145,7 @@ static store_rc conn_connect(pgsql_conn *c)
         c->retry_at_ms = now + c->backoff_ms;
         return STORE_UNAVAILABLE;
     }
+    PQsetNoticeReceiver(pg, conn_notice, NULL);
     c->pg = pg;
     c->backoff_ms = 0;
     c->retry_at_ms = 0;
@@ -240,6 +259,31 @@ store_rc pgsql_invalid(store_tx *tx, const char *what)
     return STORE_ERROR;
 }
 
+store_rc pgsql_op_begin(store_tx *tx)
+{
+    pgsql_conn *c = tx->conn;
+    store_rc rc = pgsql_command(c, "SAVEPOINT store_op");
+    if (rc != STORE_OK)
+        return tx_fail(tx, rc);
+    c->in_op++;
+    return STORE_OK;
+}
+
+store_rc pgsql_op_end(store_tx *tx, store_rc rc)
+{
+    pgsql_conn *c = tx->conn;
+    c->in_op--;
+    store_rc end = STORE_OK;
+    if (rc != STORE_OK)
+        end = pgsql_command(c, "ROLLBACK TO SAVEPOINT store_op");
+    /* After ROLLBACK TO the savepoint is still open: release it either way. */
+    if (end == STORE_OK)
+        end = pgsql_command(c, "RELEASE SAVEPOINT store_op");
+    if (end != STORE_OK)
+        return tx_fail(tx, end);
+    return rc;
+}
+
 /* ---- statements -------------------------------------------------------- */
 
 void pgsql_p_int(pgsql_params *p, int64_t v)
@@ -323,7 +367,8 @@ PGresult *pgsql_run(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, 
     /* A unique key that ON CONFLICT did not cover still aborted the
      * transaction: the caller cannot go on in it. */
     if (f == STORE_CONFLICT) {
-        tx->failed = true;
+        if (c->in_op == 0)
+            tx->failed = true;
         *rc = STORE_CONFLICT;
         return NULL;
     }
@@ -534,11 +579,34 @@ static int pgsql_schema_version(void *impl)
     return s->version;
 }
 
+static pgsql_conn *reader_get(pgsql_store *s);
+static void reader_put(pgsql_store *s, pgsql_conn *c);
+
 static void pgsql_keys_stamp(void *impl, store_stamp *out)
 {
     pgsql_store *s = impl;
-    out->moves = __atomic_add_fetch(&s->stamp, 1, __ATOMIC_RELAXED);
     out->file = 0;
+    /* Never a version the row holds (those count up from 0). */
+    out->moves = UINT64_C(1) << 63 | __atomic_add_fetch(&s->unknown, 1, __ATOMIC_RELAXED);
+    pgsql_conn *c = reader_get(s);
+    if (c == NULL)
+        return;
+    /* Autocommit: one statement is its own snapshot. A connection found
+     * dead is connected again once, as a transaction's first command is. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (pgsql_conn_ready(c) != STORE_OK)
+            break;
+        store_tx tx = {.conn = c, .writable = false};
+        store_rc rc;
+        PGresult *r = pgsql_one(&tx, PGSQL_KEYS_VERSION, NULL, &rc);
+        if (r != NULL)
+            out->moves = (uint64_t)pgsql_int(r, 0, 0);
+        PQclear(r);
+        if (rc != STORE_UNAVAILABLE)
+            break;
+        c->retry_at_ms = 0;
+    }
+    reader_put(s, c);
 }
 
 /* ---- writes: the queue's hooks (backend.h) ----------------------------- */
@@ -680,7 +748,7 @@ static store_rc commit_resolve(pgsql_conn *c)
 
 static store_rc pgsql_batch_commit(void *conn, bool keys_changed)
 {
-    (void)keys_changed;   /* the stamp moves at every call anyway */
+    (void)keys_changed;   /* keys_version moved in the transaction itself */
     pgsql_conn *c = conn;
     if (!conn_up(c))
         return STORE_UNAVAILABLE;

@@ -270,7 +270,8 @@
     X(DELIVERIES_LIST, 0, "SELECT " PGSQL_DELIVERY_COLS("") " FROM outbox "           \
                           "WHERE app_id = $1 AND ($2::integer < 0 OR status = $2) "   \
                           "ORDER BY delivery_id DESC LIMIT $3 OFFSET $4")             \
-    /* commit outcome (pgsql.c) */                                                    \
+    /* the keys' stamp and the commit outcome (pgsql.c) */                            \
+    X(KEYS_VERSION, 0, "SELECT version FROM keys_version")                            \
     X(XACT_STATUS, 0, "SELECT pg_xact_status($1::xid8)")
 
 enum pgsql_stmt_id {
@@ -287,7 +288,7 @@ typedef struct pgsql_store {
     char *conninfo;
     store_durability durability;
     int version;
-    uint64_t stamp;                 /* keys_stamp: moves at every call */
+    uint64_t unknown;               /* keys_stamp when it cannot be read */
 
     pthread_mutex_t read_lock;
     pthread_cond_t read_cond;
@@ -308,6 +309,7 @@ struct pgsql_conn {
     int64_t retry_at_ms;            /* no reconnection before (monotonic) */
     int backoff_ms;                 /* the next wait after a failed one */
     int64_t spent_pruned;           /* spent nonces below this are gone */
+    int in_op;                      /* inside pgsql_op_begin's savepoint */
     char xid[24];                   /* the open batch's transaction id */
 };
 
@@ -371,6 +373,14 @@ store_rc pgsql_each(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p,
                     pgsql_row_fn fn, void *ctx);
 /* Logs what (no values) and fails the transaction: STORE_ERROR. */
 store_rc pgsql_invalid(store_tx *tx, const char *what);
+/* A savepoint around a primitive that runs several statements, so that it
+ * changes all or nothing and a CONFLICT or an error inside it leaves the
+ * transaction usable (a PostgreSQL error aborts the transaction, a
+ * savepoint's rollback revives it): the caller may draw new ids and try
+ * again, as on SQLite. pgsql_op_end releases it after rc == STORE_OK, rolls
+ * it back otherwise, and returns rc (or the failure of doing so). */
+store_rc pgsql_op_begin(store_tx *tx);
+store_rc pgsql_op_end(store_tx *tx, store_rc rc);
 
 /* ---- values out ------------------------------------------------------- */
 

@@ -213,6 +213,22 @@ static const char *const migration_8[] = {
     "CREATE INDEX outbox_webhook_due ON outbox (webhook_id, next_attempt_at, delivery_id) "
     "  WHERE status = 0",
 
+    /* The keys' change stamp (pgsql.c: pgsql_keys_stamp), PostgreSQL's own:
+     * SQLite keeps it in a file every process of the host maps. Every
+     * statement that changes an app or a key, whoever runs it (meetd on any
+     * node, `meetd app`, an operator's SQL), moves it in its own
+     * transaction. */
+    "CREATE TABLE keys_version (version bigint NOT NULL)",
+    "INSERT INTO keys_version (version) VALUES (0)",
+    "CREATE FUNCTION keys_version_move() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  UPDATE keys_version SET version = version + 1;"
+    "  RETURN NULL;"
+    " END $$",
+    "CREATE TRIGGER apps_move_keys AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apps"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION keys_version_move()",
+    "CREATE TRIGGER app_keys_move_keys AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    "  ON app_keys FOR EACH STATEMENT EXECUTE FUNCTION keys_version_move()",
+
     /* Spent nonces (SQLite's version 6); a nonce of 2^63 or more is stored
      * as its two's complement. */
     "CREATE TABLE spent_nonces ("
