@@ -164,6 +164,10 @@ store_rc store_app_insert(store_tx *tx, const store_app *app);        /* CONFLIC
 store_rc store_app_get(store_tx *tx, const char *app_id, store_app *out);
 typedef store_rc (*store_app_cb)(const store_app *app, void *arg);   /* STORE_STOP stops */
 store_rc store_app_list(store_tx *tx, store_app_cb cb, void *arg);
+/* In a write transaction the count serialises with every other write's
+ * count, on every server sharing the store (SQLite: the one writer;
+ * PostgreSQL: an advisory lock held to the commit), so "count the apps,
+ * create one when there is none" in one write creates exactly one. */
 store_rc store_app_count(store_tx *tx, int64_t *count);
 /* Deletes the app with its keys and all its meetings' state. */
 store_rc store_app_delete(store_tx *tx, const char *app_id);
