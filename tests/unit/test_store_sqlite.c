@@ -511,7 +511,7 @@ static void test_durability(void **state)
 }
 
 /* A page that follows one already served starts after the session that
- * page ended on (sqlite_pages.c): walking a meeting page by page, in pages
+ * page ended on (sqlite/pages.c): walking a meeting page by page, in pages
  * of several sizes, must give the whole list, before and after sessions
  * are added, after the meeting is gone and its id used again, and when the
  * table holds a hint that is not this meeting's. */
