@@ -69,6 +69,8 @@ static meetd_err api_lift_tx(store_tx *tx, void *arg)
 {
     api_bans *r = arg;
     api_call *c = r->c;
+    /* It may run again (store.h): a ban lifted by a run undone is not. */
+    r->lifted = false;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK)
         return c->err.err;
     core_party p = {0};

@@ -126,6 +126,9 @@ static meetd_err api_join_tx(store_tx *tx, void *arg)
 {
     api_join_req *r = arg;
     api_call *c = r->c;
+    /* It may run again (store.h): what it fills starts over. */
+    r->replaced_no = 0;
+    r->hooks = 0;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         core_join_target(&r->m, c->now, &r->sub_meeting_id, &c->err) != ME_OK ||
         api_join_user(tx, r) != ME_OK || api_join_session(tx, r) != ME_OK)
@@ -239,6 +242,9 @@ static meetd_err api_leave_tx(store_tx *tx, void *arg)
 {
     api_leave_req *r = arg;
     api_call *c = r->c;
+    /* It may run again (store.h): what it fills starts over. */
+    r->left_no = 0;
+    r->hooks = 0;
     core_party p;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         api_resolve(c, tx, r->meeting_id, r->kind, r->id, &p) != ME_OK)
@@ -247,7 +253,6 @@ static meetd_err api_leave_tx(store_tx *tx, void *arg)
         return ME_OK;
     core_device d;
     int rc = store_device_present(tx, r->meeting_id, p.user.user_no, r->instanceid, &d);
-    r->left_no = 0;
     if (rc == STORE_OK) {
         rc = store_device_end(tx, d.device_no, c->now, CORE_LEFT_LEAVE);
         r->left_no = d.device_no;

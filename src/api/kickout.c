@@ -155,7 +155,9 @@ static meetd_err api_kick_tx(store_tx *tx, void *arg)
 {
     api_kick *k = arg;
     api_call *c = k->c;
+    /* It may run again (store.h): what it fills starts over. */
     k->n_removed = 0;
+    k->hooks = 0;
     if (api_load_meeting(c, tx, k->meeting_id, &k->m) != ME_OK ||
         api_resolve(c, tx, k->meeting_id, k->req.op_type, k->req.op_id,
                     &k->op) != ME_OK)

@@ -76,6 +76,10 @@ static meetd_err api_end_tx(store_tx *tx, void *arg)
 {
     api_end_req *r = arg;
     api_call *c = r->c;
+    /* It may run again (store.h): what it fills starts over. */
+    r->n_ended = 0;
+    r->hooks = 0;
+    r->tx = tx;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         api_resolve(c, tx, r->meeting_id, r->req.op_type, r->req.op_id, &r->op) != ME_OK)
         return c->err.err;
@@ -87,8 +91,6 @@ static meetd_err api_end_tx(store_tx *tx, void *arg)
     int rc = store_meeting_update_status(tx, &r->m);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "meeting_update_status");
-    r->n_ended = 0;
-    r->tx = tx;
     if (r->dismiss) {
         rc = store_devices_end_all(tx, r->meeting_id, c->now, CORE_LEFT_ENDED, api_end_device, r);
         if (rc != STORE_OK)

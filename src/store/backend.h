@@ -25,10 +25,15 @@
  * STORE_RETRY (a serialization failure, a deadlock): the queue then calls
  * batch_end(conn, false) and runs the whole batch again, every job's fn
  * from its start, in a new transaction (store.h: a job may run more than
- * once). STORE_UNAVAILABLE from them fails the batch's jobs with it. A
- * primitive that meets a serialization failure or a deadlock sets
- * tx->retry (and tx->failed) and returns STORE_ERROR; job_end then answers
- * STORE_RETRY.
+ * once), up to a bound (queue.c) after which the jobs fail with
+ * STORE_ERROR. Any other failure of these hooks ends the transaction:
+ * batch_end(conn, false), and every job of the batch that would have
+ * committed fails with STORE_UNAVAILABLE when that was the failure, else
+ * STORE_ERROR. A primitive that meets a serialization failure or a
+ * deadlock sets tx->retry (and tx->failed) and returns STORE_ERROR: the
+ * queue reruns the batch after that job's job_end, whatever the job
+ * returned. A writer_open that fails is asked again at the next batch,
+ * which meanwhile fails with its code.
  *
  * Reads: read_begin(impl, tx) sets tx->conn to a connection holding a
  * read-only snapshot; read_end(impl, tx, commit) gives it back.

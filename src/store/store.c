@@ -33,7 +33,11 @@ store_rc store_open(const store_options *opt, store **out)
 {
     assert(out != NULL);
     *out = NULL;
-    const store_backend *be = store_backend_find(opt != NULL ? opt->backend : NULL);
+    if (opt == NULL) {
+        log_error("store: no options given");
+        return STORE_ERROR;
+    }
+    const store_backend *be = store_backend_find(opt->backend);
     if (be == NULL) {
         log_error("store: no backend \"%s\" in this build", opt->backend);
         return STORE_ERROR;
@@ -44,6 +48,7 @@ store_rc store_open(const store_options *opt, store **out)
         return STORE_ERROR;
     }
     s->be = be;
+    s->rerun_jobs = opt->rerun_jobs;
     pthread_mutex_init(&s->queue_lock, NULL);
     pthread_cond_init(&s->queue_cond, NULL);
     store_rc rc = be->open(opt, &s->impl);

@@ -24,8 +24,9 @@
  *    resets at its start whatever it fills in its arg (counters, arrays it
  *    appends to, flags it sets, messages it records), and does nothing
  *    outside the store that cannot be done twice: effects that must happen
- *    once (waking a stream, a metric, a log line) come after store_write
- *    returns, from what the last run left in arg.
+ *    once (waking a stream, a metric) come after store_write returns, from
+ *    what the last run left in arg. store_options.rerun_jobs makes every
+ *    job run twice, for the tests.
  *  - It does not call store_write or store_read, and does not wait for
  *    another job: it runs on a writer thread, inside a transaction shared
  *    with other callers' jobs.
@@ -81,6 +82,10 @@ typedef struct store_options {
      * data_dir, "postgres" for PostgreSQL at conninfo (when built in). */
     const char *backend;
     const char *conninfo;
+    /* Tests: every batch of writes runs twice, the first run rolled back
+     * as after a serialization failure, so that a job that is not safe to
+     * run again shows it on any backend. */
+    bool rerun_jobs;
 } store_options;
 
 /* Opens (creating and migrating as needed) the store. With opt->exclusive

@@ -23,6 +23,7 @@ struct store {
     bool writers_stopping;
     int n_writers;                  /* threads started */
     int batch_max;
+    bool rerun_jobs;                /* store_options.rerun_jobs */
     pthread_t *writer_threads;
 };
 

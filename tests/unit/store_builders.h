@@ -61,8 +61,8 @@ static inline core_user mk_user(const char *userid, const char *guest_id, const 
     return u;
 }
 
-static inline core_device mk_device(int64_t meeting_id, int64_t sub, int64_t user_no, int instanceid,
-                                    int64_t join_time, unsigned token_seed)
+static inline core_device mk_device(int64_t meeting_id, int64_t sub, int64_t user_no,
+                                    int instanceid, int64_t join_time, unsigned token_seed)
 {
     core_device d;
     memset(&d, 0, sizeof d);

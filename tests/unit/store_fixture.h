@@ -84,6 +84,20 @@ static inline int fixture_backends(const fixture_backend **out, int max)
     return n;
 }
 
+/* Runs the group once per backend fixture_backends lists, each group named
+ * after its backend: the failures, summed. */
+static inline int fixture_run_per_backend(const struct CMUnitTest *tests, size_t n_tests)
+{
+    const fixture_backend *backends[4];
+    int n = fixture_backends(backends, 4);
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        fixture_be = backends[i];
+        failed += _cmocka_run_group_tests(backends[i]->name, tests, n_tests, NULL, NULL);
+    }
+    return failed;
+}
+
 typedef struct fixture {
     char root[64];     /* the mkdtemp directory */
     char data[128];    /* root/data: store_open must create it */

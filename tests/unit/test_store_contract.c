@@ -1648,12 +1648,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };
-    const fixture_backend *backends[4];
-    int n = fixture_backends(backends, 4);
-    int failed = 0;
-    for (int i = 0; i < n; i++) {
-        fixture_be = backends[i];
-        failed += cmocka_run_group_tests_name(backends[i]->name, tests, NULL, NULL);
-    }
-    return failed;
+    return fixture_run_per_backend(tests, sizeof tests / sizeof tests[0]);
 }

@@ -378,12 +378,12 @@ struct v5_ban {
     core_ban b[3];
 };
 
-static int v5_see_ban(const core_ban *b, void *arg)
+static store_rc v5_see_ban(const core_ban *b, void *arg)
 {
     struct v5_ban *v = arg;
     assert_true(v->n < 3);
     v->b[v->n++] = *b;
-    return 0;
+    return STORE_OK;
 }
 
 static void v5_bans_body(store_tx *tx, void *arg)
@@ -511,7 +511,7 @@ static void test_durability(void **state)
 }
 
 /* A page that follows one already served starts after the session that
- * page ended on (sqlite_pages.c): walking a meeting page by page, in pages
+ * page ended on (sqlite/pages.c): walking a meeting page by page, in pages
  * of several sizes, must give the whole list, before and after sessions
  * are added, after the meeting is gone and its id used again, and when the
  * table holds a hint that is not this meeting's. */
@@ -640,13 +640,13 @@ struct jump_list {
     int64_t *no;
 };
 
-static int jump_row(const core_device *d, const core_user *u, void *arg)
+static store_rc jump_row(const core_device *d, const core_user *u, void *arg)
 {
     struct jump_list *l = arg;
     assert_int_equal(d->user_no, u->user_no);
     assert_true(l->n < l->cap);
     l->no[l->n++] = d->device_no;
-    return 0;
+    return STORE_OK;
 }
 
 struct jumps {
@@ -835,18 +835,18 @@ struct pump_job {
     int tag;
 };
 
-static int pump_fn(store_tx *tx, void *arg)
+static store_rc pump_fn(store_tx *tx, void *arg)
 {
     struct pump_job *j = arg;
     char tag[32];
     snprintf(tag, sizeof tag, "w%d", j->tag);
     core_user u = mk_user(tag, "", tag);
-    return store_user_insert(tx, 1, &u) == STORE_OK ? 0 : 1;
+    return store_user_insert(tx, 1, &u) == STORE_OK ? STORE_OK : STORE_ROLLBACK;
 }
 
 static void pump_queue(struct pump *p);
 
-static void pump_done(void *arg, int rc)
+static void pump_done(void *arg, store_rc rc)
 {
     struct pump_job *j = arg;
     struct pump *p = j->p;
@@ -1067,12 +1067,12 @@ static void test_wal_pages_counted(void **state)
 struct mc_probe {
     const char *app_id;
     int set_status;      /* >= 0: write this status, then read again */
-    int fail;            /* the job's return: nonzero rolls it back */
+    store_rc fail;       /* the job's return: not STORE_OK rolls it back */
     int rc, status, reread_rc, reread_status;
     char subject[CORE_SUBJECT_MAX + 1];
 };
 
-static int mc_job(store_tx *tx, void *arg)
+static store_rc mc_job(store_tx *tx, void *arg)
 {
     struct mc_probe *p = arg;
     core_meeting m;
@@ -1084,7 +1084,7 @@ static int mc_job(store_tx *tx, void *arg)
     if (p->set_status >= 0) {
         m.status = p->set_status;
         if (store_meeting_update_status(tx, &m) != STORE_OK)
-            return -1;
+            return STORE_ERROR;
         /* Read back inside the job: this may keep a copy of the change. */
         p->reread_rc = store_meeting_get(tx, p->app_id, 1, &m);
         p->reread_status = m.status;
@@ -1138,8 +1138,9 @@ static void test_meeting_copies(void **state)
     assert_int_equal(p.reread_status, CORE_ST_STARTED);
     mc_expect(f->s, "app1", CORE_ST_STARTED, NULL);
     /* A change read back, then rolled back with its job. */
-    struct mc_probe undone = {.app_id = "app1", .set_status = CORE_ST_ENDED, .fail = 9};
-    assert_int_equal(store_write(f->s, mc_job, &undone), 9);
+    struct mc_probe undone = {.app_id = "app1", .set_status = CORE_ST_ENDED,
+                             .fail = STORE_ROLLBACK};
+    assert_int_equal(store_write(f->s, mc_job, &undone), STORE_ROLLBACK);
     assert_int_equal(undone.reread_status, CORE_ST_ENDED);
     mc_expect(f->s, "app1", CORE_ST_STARTED, NULL);
     /* Another connection's commit. */
@@ -1162,19 +1163,19 @@ struct hooks_probe {
     const char *app_id;
     bool insert;               /* add one first */
     int64_t delete_id;         /* > 0: delete this one first */
-    int fail;                  /* the job's return */
+    store_rc fail;             /* the job's return */
     int rc, listed;
     int64_t inserted_id;
 };
 
-static int hooks_count_cb(const store_webhook *w, void *arg)
+static store_rc hooks_count_cb(const store_webhook *w, void *arg)
 {
     (void)w;
     (*(int *)arg)++;
-    return 0;
+    return STORE_OK;
 }
 
-static int hooks_job(store_tx *tx, void *arg)
+static store_rc hooks_job(store_tx *tx, void *arg)
 {
     struct hooks_probe *p = arg;
     if (p->insert) {
@@ -1185,11 +1186,11 @@ static int hooks_job(store_tx *tx, void *arg)
         snprintf(w.token, sizeof w.token, "token");
         w.created_at = 1700000000000;
         if (store_webhook_insert(tx, &w) != STORE_OK)
-            return -1;
+            return STORE_ERROR;
         p->inserted_id = w.webhook_id;
     }
     if (p->delete_id > 0 && store_webhook_delete(tx, p->app_id, p->delete_id) != STORE_OK)
-        return -1;
+        return STORE_ERROR;
     p->listed = 0;
     p->rc = store_webhook_list(tx, p->app_id, hooks_count_cb, &p->listed);
     return p->fail;
@@ -1217,8 +1218,9 @@ static void test_webhook_none_remembered(void **state)
     assert_int_equal(hooks_listed(f->s, "app1"), 1);
     assert_int_equal(hooks_listed(f->s, "app2"), 0);
     /* Deleted, listed as none inside the job, and rolled back with it. */
-    struct hooks_probe undone = {.app_id = "app1", .delete_id = add.inserted_id, .fail = 5};
-    assert_int_equal(store_write(f->s, hooks_job, &undone), 5);
+    struct hooks_probe undone = {.app_id = "app1", .delete_id = add.inserted_id,
+                                 .fail = STORE_ROLLBACK};
+    assert_int_equal(store_write(f->s, hooks_job, &undone), STORE_ROLLBACK);
     assert_int_equal(undone.listed, 0);
     assert_int_equal(hooks_listed(f->s, "app1"), 1);
     /* Another connection adds one to the app remembered as having none. */

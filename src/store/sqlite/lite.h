@@ -21,26 +21,26 @@
 
 /* Column lists shared by several statements, in the order lite_col_device
  * and lite_col_user decode them. p is a table alias prefix ("" or "d."). */
-#define LITE_DEVICE_COLS(p)                                                          \
+#define LITE_DEVICE_COLS(p)                                                           \
     p "device_no, " p "meeting_id, " p "sub_meeting_id, " p "user_no, " p             \
       "instanceid, " p "join_time, " p "left_time, " p "left_reason, " p "token_hash"
 #define LITE_DEVICE_NCOLS 9
-#define LITE_USER_COLS(p)                                                            \
+#define LITE_USER_COLS(p)                                                             \
     p "user_no, " p "userid, " p "guest_id, " p "uuid, " p "ms_open_id, " p           \
       "nick_name, " p "cohost"
 #define LITE_USER_NCOLS 7
-#define LITE_MEETING_COLS                                                            \
+#define LITE_MEETING_COLS                                                             \
     "meeting_id, app_id, meeting_code, subject, creator_userid, creator_instanceid, " \
     "type, meeting_type, start_time, end_time, status, recurring_type, until_type, "  \
     "until_count, until_date, created_at"
-#define LITE_AUDIT_COLS                                                              \
+#define LITE_AUDIT_COLS                                                               \
     "audit_no, meeting_id, sub_meeting_id, time, request_id, action, op_userid, "     \
     "op_uuid, op_ms_open_id, op_instanceid, target_userid, target_guest_id, "         \
     "target_uuid, target_ms_open_id, target_instanceid, allow_rejoin, reason"
-#define LITE_WEBHOOK_COLS(p)                                                         \
+#define LITE_WEBHOOK_COLS(p)                                                          \
     p "webhook_id, " p "app_id, " p "url, " p "token, " p "created_at"
 #define LITE_WEBHOOK_NCOLS 5
-#define LITE_DELIVERY_COLS(p)                                                        \
+#define LITE_DELIVERY_COLS(p)                                                         \
     p "delivery_id, " p "webhook_id, " p "app_id, " p "event, " p "created_at, " p    \
       "attempts, " p "next_attempt_at, " p "status, " p "last_http_status, " p        \
       "last_error, " p "delivered_at"
@@ -57,7 +57,7 @@
  * contains the index's condition. Ending a whole meeting names its index:
  * without statistics the planner would walk every session the meeting ever
  * had rather than the present ones. */
-#define LITE_STATEMENTS(X)                                                           \
+#define LITE_STATEMENTS(X)                                                            \
     /* transaction control (connection level) */                                     \
     X(TX_BEGIN, "BEGIN")                                                              \
     X(TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                          \
@@ -65,18 +65,18 @@
     X(TX_COMMIT, "COMMIT")                                                            \
     X(TX_ROLLBACK, "ROLLBACK")                                                        \
     /* atomic multi-statement primitives */                                           \
-    X(SP_BEGIN, "SAVEPOINT lite_op")                                                 \
-    X(SP_RELEASE, "RELEASE lite_op")                                                 \
-    X(SP_ROLLBACK, "ROLLBACK TO lite_op")                                            \
+    X(SP_BEGIN, "SAVEPOINT store_op")                                                 \
+    X(SP_RELEASE, "RELEASE store_op")                                                 \
+    X(SP_ROLLBACK, "ROLLBACK TO store_op")                                            \
     /* one caller's fn inside a group commit */                                      \
-    X(JOB_BEGIN, "SAVEPOINT lite_job")                                               \
-    X(JOB_RELEASE, "RELEASE lite_job")                                               \
-    X(JOB_ROLLBACK, "ROLLBACK TO lite_job")                                          \
-    /* lite_try: part of a job that may be undone alone */                           \
-    X(TRY_BEGIN, "SAVEPOINT lite_try")                                               \
-    X(TRY_RELEASE, "RELEASE lite_try")                                               \
-    X(TRY_ROLLBACK, "ROLLBACK TO lite_try")                                          \
-    /* spent nonces (sqlite_spent.c) */                                               \
+    X(JOB_BEGIN, "SAVEPOINT store_job")                                               \
+    X(JOB_RELEASE, "RELEASE store_job")                                               \
+    X(JOB_ROLLBACK, "ROLLBACK TO store_job")                                          \
+    /* store_try: part of a job that may be undone alone */                           \
+    X(TRY_BEGIN, "SAVEPOINT store_try")                                               \
+    X(TRY_RELEASE, "RELEASE store_try")                                               \
+    X(TRY_ROLLBACK, "ROLLBACK TO store_try")                                          \
+    /* spent nonces (sqlite/spent.c) */                                               \
     X(SPENT_INSERT, "INSERT INTO spent_nonces (ts, nonce, app_id) VALUES (?1, ?2, ?3)") \
     X(SPENT_PRUNE, "DELETE FROM spent_nonces WHERE ts < ?1")                          \
     /* apps and keys */                                                               \
@@ -96,14 +96,14 @@
                 "WHERE app_id = ?1 ORDER BY created_at, secret_id")                   \
     X(KEY_DELETE_ALL, "DELETE FROM app_keys WHERE app_id = ?1")                       \
     /* meetings */                                                                    \
-    X(MEETING_INSERT, "INSERT INTO meetings (" LITE_MEETING_COLS ") VALUES "         \
+    X(MEETING_INSERT, "INSERT INTO meetings (" LITE_MEETING_COLS ") VALUES "          \
                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "     \
                       "?14, ?15, ?16)")                                               \
     X(HOST_INSERT, "INSERT INTO meeting_hosts (meeting_id, pos, userid) "             \
                    "VALUES (?1, ?2, ?3)")                                             \
     X(OCC_INSERT, "INSERT INTO occurrences (meeting_id, sub_meeting_id, start_time, " \
                   "end_time, status) VALUES (?1, ?2, ?3, ?4, ?5)")                    \
-    X(MEETING_GET, "SELECT " LITE_MEETING_COLS " FROM meetings "                     \
+    X(MEETING_GET, "SELECT " LITE_MEETING_COLS " FROM meetings "                      \
                    "WHERE meeting_id = ?1 AND app_id = ?2")                           \
     X(HOSTS_GET, "SELECT userid FROM meeting_hosts WHERE meeting_id = ?1 "            \
                  "ORDER BY pos")                                                      \
@@ -137,22 +137,22 @@
     X(HOSTS_DELETE, "DELETE FROM meeting_hosts WHERE meeting_id = ?1")                \
     X(OCCS_DELETE, "DELETE FROM occurrences WHERE meeting_id = ?1")                   \
     /* users */                                                                       \
-    X(USER_BY_USERID, "SELECT " LITE_USER_COLS("") " FROM users "                    \
+    X(USER_BY_USERID, "SELECT " LITE_USER_COLS("") " FROM users "                     \
                       "WHERE meeting_id = ?1 AND userid = ?2 AND userid <> ''")       \
-    X(USER_BY_GUEST, "SELECT " LITE_USER_COLS("") " FROM users "                     \
+    X(USER_BY_GUEST, "SELECT " LITE_USER_COLS("") " FROM users "                      \
                      "WHERE meeting_id = ?1 AND guest_id = ?2 AND guest_id <> ''")    \
-    X(USER_BY_UUID, "SELECT " LITE_USER_COLS("") " FROM users "                      \
+    X(USER_BY_UUID, "SELECT " LITE_USER_COLS("") " FROM users "                       \
                     "WHERE meeting_id = ?1 AND uuid = ?2")                            \
-    X(USER_BY_MS_OPEN_ID, "SELECT " LITE_USER_COLS("") " FROM users "                \
+    X(USER_BY_MS_OPEN_ID, "SELECT " LITE_USER_COLS("") " FROM users "                 \
                           "WHERE meeting_id = ?1 AND ms_open_id = ?2")                \
-    X(USER_BY_NO, "SELECT " LITE_USER_COLS("") " FROM users WHERE user_no = ?1")     \
+    X(USER_BY_NO, "SELECT " LITE_USER_COLS("") " FROM users WHERE user_no = ?1")      \
     X(USER_INSERT, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "          \
                    "ms_open_id, nick_name, cohost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
     X(USER_SET_COHOST, "UPDATE users SET cohost = ?3 "                                \
                        "WHERE user_no = ?2 AND meeting_id = ?1")                      \
     X(USER_SET_NICK, "UPDATE users SET nick_name = ?3 "                               \
                      "WHERE user_no = ?2 AND meeting_id = ?1")                        \
-    X(USERS_COHOSTS, "SELECT " LITE_USER_COLS("") " FROM users "                     \
+    X(USERS_COHOSTS, "SELECT " LITE_USER_COLS("") " FROM users "                      \
                      "WHERE meeting_id = ?1 AND cohost = 1 ORDER BY user_no")         \
     X(USERS_COHOSTS_END, "UPDATE users SET cohost = 0 "                               \
                          "WHERE meeting_id = ?1 AND cohost = 1")                      \
@@ -162,12 +162,12 @@
     X(DEVICE_INSERT, "INSERT INTO devices (meeting_id, sub_meeting_id, user_no, "     \
                      "instanceid, join_time, left_time, left_reason, token_hash) "    \
                      "VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0, ?6)")                      \
-    X(DEVICE_PRESENT, "SELECT " LITE_DEVICE_COLS("") " FROM devices "                \
+    X(DEVICE_PRESENT, "SELECT " LITE_DEVICE_COLS("") " FROM devices "                 \
                       "WHERE meeting_id = ?1 AND user_no = ?2 AND instanceid = ?3 "   \
                       "AND left_time IS NULL")                                        \
     X(DEVICE_END, "UPDATE devices SET left_time = ?2, left_reason = ?3 "              \
                   "WHERE device_no = ?1 AND left_time IS NULL")                       \
-    X(DEVICES_PRESENT_ALL, "SELECT " LITE_DEVICE_COLS("") " FROM devices "           \
+    X(DEVICES_PRESENT_ALL, "SELECT " LITE_DEVICE_COLS("") " FROM devices "            \
                            "INDEXED BY devices_present "                              \
                            "WHERE meeting_id = ?1 AND left_time IS NULL "             \
                            "ORDER BY device_no")                                      \
@@ -175,25 +175,25 @@
                        "SET left_time = ?2, left_reason = ?3 "                        \
                        "WHERE meeting_id = ?1 AND left_time IS NULL")                 \
     X(DEVICE_GET, "SELECT " LITE_DEVICE_COLS("") " FROM devices WHERE device_no = ?1") \
-    X(DEVICE_PRESENT_NO, "SELECT " LITE_DEVICE_COLS("") " FROM devices "             \
+    X(DEVICE_PRESENT_NO, "SELECT " LITE_DEVICE_COLS("") " FROM devices "              \
                          "WHERE device_no = ?1 AND left_time IS NULL")                \
     X(LEGACY_TOKEN, "SELECT device_no FROM legacy_tokens WHERE token_hash = ?1")      \
     X(PART_COUNT_ALL, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1")                                        \
     X(PART_COUNT_SUB, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2")                \
-    X(PART_LIST_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")     \
+    X(PART_LIST_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 ORDER BY d.device_no LIMIT ?3 OFFSET ?4") \
-    X(PART_LIST_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")     \
+    X(PART_LIST_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
                      "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
-    X(PART_AFTER_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")    \
+    X(PART_AFTER_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.device_no > ?4 "                 \
                       "ORDER BY d.device_no LIMIT ?3")                                \
-    X(PART_AFTER_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")    \
+    X(PART_AFTER_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.device_no > ?4 ORDER BY d.device_no LIMIT ?3")           \
@@ -204,12 +204,12 @@
                     "ORDER BY device_no LIMIT 1 OFFSET ?3")                          \
     X(PART_SESSION_OF, "SELECT count(*) FROM devices WHERE device_no = ?1 "           \
                        "AND meeting_id = ?2 AND (?3 = -1 OR sub_meeting_id = ?3)")    \
-    X(PART_DEEP_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")     \
+    X(PART_DEEP_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
                      "ORDER BY device_no LIMIT ?3 OFFSET ?4) p "                      \
                      "JOIN devices d ON d.device_no = p.device_no "                   \
                      "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
-    X(PART_DEEP_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")     \
+    X(PART_DEEP_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
                      "AND sub_meeting_id = ?2 ORDER BY device_no LIMIT ?3 OFFSET ?4) p " \
                      "JOIN devices d ON d.device_no = p.device_no "                   \
@@ -217,7 +217,7 @@
     X(PART_SPAN_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_by_sub "     \
                        "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 "               \
                        "AND join_time >= ?5 AND join_time <= ?6")                     \
-    X(PART_SPAN_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")    \
+    X(PART_SPAN_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
                       " FROM devices d INDEXED BY devices_by_sub "                    \
                       "JOIN users u ON u.user_no = d.user_no "                        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
@@ -226,7 +226,7 @@
     X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present "       \
                      "WHERE meeting_id = ?1 AND left_time IS NULL "                   \
                      "AND (?2 = -1 OR sub_meeting_id = ?2)")                          \
-    X(PRESENT_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
+    X(PRESENT_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")        \
                     " FROM devices d INDEXED BY devices_present "                     \
                     "JOIN users u ON u.user_no = d.user_no "                          \
                     "WHERE d.meeting_id = ?1 AND d.left_time IS NULL "                \
@@ -245,7 +245,7 @@
     X(BAN_DELETE, "DELETE FROM bans WHERE meeting_id = ?1 AND user_no = ?2")          \
     X(BANS_LIST, "SELECT b.meeting_id, b.banned_at, b.reason, b.operator_ms_open_id, " \
                  "b.request_id, b.op_userid, b.op_uuid, b.op_instanceid, "            \
-                 LITE_USER_COLS("u.")                                                \
+                 LITE_USER_COLS("u.")                                                 \
                  " FROM bans b JOIN users u ON u.user_no = b.user_no "                \
                  "WHERE b.meeting_id = ?1 ORDER BY b.banned_at, b.user_no")           \
     /* audit */                                                                       \
@@ -256,14 +256,14 @@
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "     \
                     "?13, ?14, ?15, ?16)")                                            \
     X(AUDIT_COUNT, "SELECT count(*) FROM audit WHERE meeting_id = ?1")                \
-    X(AUDIT_LIST, "SELECT " LITE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "     \
+    X(AUDIT_LIST, "SELECT " LITE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "      \
                   "ORDER BY audit_no DESC LIMIT ?2 OFFSET ?3")                        \
     /* webhooks */                                                                    \
     X(WEBHOOK_INSERT, "INSERT INTO webhooks (app_id, url, token, created_at) "        \
                       "VALUES (?1, ?2, ?3, ?4)")                                      \
-    X(WEBHOOK_GET, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                 \
+    X(WEBHOOK_GET, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                  \
                    "WHERE webhook_id = ?1 AND app_id = ?2")                           \
-    X(WEBHOOK_LIST, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                \
+    X(WEBHOOK_LIST, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                 \
                     "WHERE app_id = ?1 ORDER BY webhook_id")                          \
     X(WEBHOOK_COUNT, "SELECT count(*) FROM webhooks WHERE app_id = ?1")               \
     X(WEBHOOK_DELETE, "DELETE FROM webhooks WHERE webhook_id = ?1 AND app_id = ?2")   \
@@ -272,15 +272,15 @@
                      "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")  \
     /* The earliest ?2 due of each webhook, by app and webhook: an IN list   \
      * per webhook, each a few steps of outbox_webhook_due. */                  \
-    X(OUTBOX_DUE, "SELECT " LITE_DELIVERY_COLS("o.") ", "                            \
-                  LITE_WEBHOOK_COLS("w.") " FROM webhooks w JOIN outbox o "          \
+    X(OUTBOX_DUE, "SELECT " LITE_DELIVERY_COLS("o.") ", "                             \
+                  LITE_WEBHOOK_COLS("w.") " FROM webhooks w JOIN outbox o "           \
                   "ON o.delivery_id IN (SELECT i.delivery_id FROM outbox i "          \
                   "INDEXED BY outbox_webhook_due WHERE i.webhook_id = w.webhook_id "  \
                   "AND i.status = 0 AND i.next_attempt_at <= ?1 "                     \
                   "ORDER BY i.next_attempt_at, i.delivery_id LIMIT ?2) "              \
                   "ORDER BY w.app_id, w.webhook_id, o.next_attempt_at, o.delivery_id") \
-    X(OUTBOX_PENDING, "SELECT " LITE_DELIVERY_COLS("o.") ", o.payload, "             \
-                      LITE_WEBHOOK_COLS("w.") " FROM outbox o "                      \
+    X(OUTBOX_PENDING, "SELECT " LITE_DELIVERY_COLS("o.") ", o.payload, "              \
+                      LITE_WEBHOOK_COLS("w.") " FROM outbox o "                       \
                       "JOIN webhooks w ON w.webhook_id = o.webhook_id "               \
                       "WHERE o.delivery_id = ?1 AND o.status = 0")                    \
     X(OUTBOX_NEXT_DUE, "SELECT next_attempt_at FROM outbox INDEXED BY outbox_due "    \
@@ -298,10 +298,10 @@
     X(DELIVERIES_COUNT_ALL, "SELECT count(*) FROM outbox WHERE app_id = ?1")          \
     X(DELIVERIES_COUNT_STATUS, "SELECT count(*) FROM outbox "                         \
                                "WHERE app_id = ?1 AND status = ?2")                   \
-    X(DELIVERIES_LIST_ALL, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "          \
+    X(DELIVERIES_LIST_ALL, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "           \
                            "WHERE app_id = ?1 "                                       \
                            "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")            \
-    X(DELIVERIES_LIST_STATUS, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "       \
+    X(DELIVERIES_LIST_STATUS, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "        \
                               "WHERE app_id = ?1 AND status = ?2 "                    \
                               "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")
 
@@ -322,8 +322,8 @@ typedef struct lite_conn {
     sqlite3 *db;
     struct lite_store *store;  /* the writer's: its store (stamp, checkpointer) */
     bool writable;
-    lite_pages *pages;        /* the store's (sqlite_pages.c); NULL: none */
-    lite_mcache *mcache;      /* the writer's only (sqlite_mcache.c); else NULL */
+    lite_pages *pages;        /* the store's (sqlite/pages.c); NULL: none */
+    lite_mcache *mcache;      /* the writer's only (sqlite/mcache.c); else NULL */
     int64_t spent_pruned;      /* the writer's: spent nonces below this are gone */
     sqlite3_stmt *stmt[STMT__COUNT];
 } lite_conn;
@@ -415,7 +415,7 @@ static inline void lite_page(int64_t *pos, int *size)
         *size = 0;
 }
 
-/* The background WAL checkpointer (sqlite_ckpt.c): started once the
+/* The background WAL checkpointer (sqlite/ckpt.c): started once the
  * database is in WAL mode, stopped before the writer closes. */
 typedef struct lite_ckpt lite_ckpt;
 int lite_ckpt_start(const char *path, sqlite3 *writer, lite_ckpt **out);
@@ -426,7 +426,7 @@ void lite_ckpt_stop(lite_ckpt *k, sqlite3 *writer);
 void lite_ckpt_batch_begin(lite_ckpt *k);
 void lite_ckpt_batch_end(lite_ckpt *k);
 
-/* Where participants pages start (sqlite_pages.c): for (meeting,
+/* Where participants pages start (sqlite/pages.c): for (meeting,
  * occurrence, pos) the session just before pos, once a page has ended
  * there. A hint: the caller checks the session is still the meeting's. */
 int lite_pages_new(lite_pages **out);
@@ -436,7 +436,7 @@ bool lite_pages_get(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
 void lite_pages_put(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
                      int64_t before_no);
 
-/* The writer's copies of meetings (sqlite_mcache.c). get copies one out
+/* The writer's copies of meetings (sqlite/mcache.c). get copies one out
  * when it is held for that app; put keeps one; drop forgets one; clear
  * forgets all (the apps without webhooks too). check, at the start of a
  * write transaction, clears when another connection has committed since

@@ -11,10 +11,10 @@
  *
  * A copy is right as long as nothing changed the meeting since it was
  * read:
- * - the writer's own changes go through lite_meeting_update_status,
- *   lite_meeting_update and lite_meeting_insert, which drop the
- *   meeting's copy, lite_webhook_insert,
- *   which drops the app's "none", and lite_app_delete (whose cascade takes
+ * - the writer's own changes go through store_meeting_update_status,
+ *   store_meeting_update and store_meeting_insert, which drop the
+ *   meeting's copy, store_webhook_insert,
+ *   which drops the app's "none", and store_app_delete (whose cascade takes
  *   meetings and webhooks with it), which drops everything;
  * - a job rolled back (to its savepoint) that changed a meeting or a
  *   webhook may have read its change back, now undone: all are dropped

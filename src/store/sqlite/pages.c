@@ -10,7 +10,7 @@
  * position that follows; a page asked for at that position starts right
  * after that session, on the index, without stepping over anything.
  * Positions that are multiples of a stride are kept the same way, for
- * pages jumped to (participants_jump, sqlite_users.c).
+ * pages jumped to (participants_jump, sqlite/users.c).
  *
  * A slot is keyed by (meeting, occurrence, position) and overwritten by
  * whatever hashes to it next; a hit is checked before use (the session

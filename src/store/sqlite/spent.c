@@ -34,7 +34,7 @@ store_rc lite_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_
 {
     assert(app_id != NULL);
     if (!lite_tx_conn(tx)->writable)
-        return lite_invalid(tx, "lite_spend inside lite_read");
+        return lite_invalid(tx, "store_spend inside store_read");
     sqlite3_stmt *st = lite_stmt(tx, STMT_SPENT_INSERT);
     if (st == NULL)
         return STORE_ERROR;

@@ -56,7 +56,7 @@
 
 typedef struct lite_store {
     char *path;
-    char *stamp_path;               /* <data_dir>/keys.stamp: lite_keys_stamp */
+    char *stamp_path;               /* <data_dir>/keys.stamp: store_keys_stamp */
     uint64_t *stamp;                /* its first 8 bytes, mapped shared */
     uint64_t stamp_ino;
     int lock_fd;                    /* serve.lock while held, else -1 */
@@ -160,7 +160,7 @@ sqlite3_stmt *lite_stmt(store_tx *tx, enum lite_stmt_id id)
         return NULL;
     }
     if (!c->writable && !sqlite3_stmt_readonly(st)) {
-        log_error("store: %s: a write primitive called inside lite_read", stmt_name[id]);
+        log_error("store: %s: a write primitive called inside store_read", stmt_name[id]);
         lite_done(tx, id, st);
         tx->failed = true;
         return NULL;

@@ -343,7 +343,7 @@ static store_rc participant_row(sqlite3_stmt *st, void *ctx)
 }
 
 /* From this many skipped sessions on, a page skips them on the index alone
- * (sqlite_int.h). Measured with meetbench participants (random pages):
+ * (lite.h). Measured with meetbench participants (random pages):
  * meetings of 100 sessions read 2-13 % fewer pages/s the deep way, meetings
  * of 5,000 read 22-55 % more. */
 #define LITE_DEEP_PAGE 256
@@ -374,7 +374,7 @@ static store_rc participants_page(store_tx *tx, enum lite_stmt_id id, int64_t me
                       participant_row, it);
 }
 
-/* The session remembered at pos - 1 (sqlite_pages.c), if the table has one
+/* The session remembered at pos - 1 (sqlite/pages.c), if the table has one
  * and it is still this meeting's (and occurrence's): STORE_NOTFOUND when
  * not. */
 static store_rc participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
@@ -419,7 +419,7 @@ static store_rc participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_m
  * The first jump deep into a meeting steps over what lies before it once,
  * leaving those marks; any later jump below the deepest mark steps over
  * fewer than a stride and a page. Sets *before_no to the session at
- * pos - 1. pos is below the number of sessions (lite_participants_list
+ * pos - 1. pos is below the number of sessions (store_participants_list
  * answers anything further out without coming here), so each loop runs at
  * most sessions / LITE_PAGE_STRIDE times, whatever number the client sent. */
 #define LITE_PAGE_STRIDE 1024
