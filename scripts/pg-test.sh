@@ -8,6 +8,8 @@
 #                                  conninfo and writes it to DIR/conninfo
 #   scripts/pg-test.sh stop DIR    stop the server, remove DIR
 #   scripts/pg-test.sh conninfo DIR  print the conninfo of DIR
+#   scripts/pg-test.sh down DIR    stop the server, keeping its data
+#   scripts/pg-test.sh up DIR      start it again (after down)
 #
 # CTest runs start and stop as the fixture `postgres` (CMakeLists.txt), so a
 # test that declares FIXTURES_REQUIRED postgres finds the server running and
@@ -33,7 +35,8 @@ PG_PORT=5432
 
 die() { echo "pg-test: $*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: $0 start|stop|conninfo DIR"
+usage="usage: $0 start|stop|conninfo|down|up DIR"
+[ $# -eq 2 ] || die "$usage"
 cmd=$1
 dir=$2
 case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
@@ -128,7 +131,16 @@ conninfo)
     [ -f "$dir/conninfo" ] || die "no server in $dir"
     cat "$dir/conninfo"
     ;;
+down)
+    # A database going away under its clients (tests of reconnection).
+    [ -d "$dir/data" ] || die "no server in $dir"
+    as_server "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 20 stop >/dev/null
+    ;;
+up)
+    [ -d "$dir/data" ] || die "no server in $dir"
+    as_server "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+    ;;
 *)
-    die "usage: $0 start|stop|conninfo DIR"
+    die "$usage"
     ;;
 esac
