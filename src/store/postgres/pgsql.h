@@ -61,8 +61,10 @@
 
 /* X(name, writes, sql). writes: the statement changes rows, and is refused
  * inside store_read. A participants page is read with LIMIT/OFFSET on the
- * meeting's index after the count has said the page is not past the end
- * (pgsql_users.c). */
+ * meeting's index, and only after the count has said that the page is not
+ * past the end (users.c): a page far into a meeting steps over the index
+ * entries before it (SQLite's backend remembers where pages start; this
+ * one does not yet). */
 #define PGSQL_STATEMENTS(X)                                                           \
     /* spent nonces */                                                                \
     X(SPENT_INSERT, 1, "INSERT INTO spent_nonces (ts, nonce, app_id) "                \
