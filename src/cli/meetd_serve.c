@@ -328,9 +328,10 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
  * once on stdout (never in the log) and kept in <data>/credentials. On a
  * store shared by several nodes (--postgres) the one node that finds no app
  * creates it, however many start together (auth_app_first), and every node
- * writes the development app's current credentials to its own
- * <data>/credentials at each start: a node that joins later, or restarts
- * after `meetd app rotate-key`, has them too. */
+ * makes its own <data>/credentials hold the development app's current key
+ * at each start: a node that joins later, or restarts after `meetd app
+ * rotate-key`, has it too. A file that holds it already is left as its
+ * owner edited it (meetd_endpoint_publish updates its address). */
 static int serve_first_start(store *st, const serve_opts *o, const char *endpoint)
 {
     store_app app;
@@ -339,7 +340,8 @@ static int serve_first_start(store *st, const serve_opts *o, const char *endpoin
     int rc = auth_app_first(st, "development", clock_unix(), &app, &key, &created);
     if (rc < 0)
         return -1;
-    if (created || (rc == 0 && o->postgres != NULL)) {
+    if (created || (rc == 0 && o->postgres != NULL &&
+                    !meetd_credentials_current(o->data, &app, &key))) {
         rc = meetd_write_credentials(o->data, endpoint, &app, &key);
         if (rc == 0 && created) {
             printf("meetd: created a development app; its credentials (also in %s/credentials):\n",
@@ -352,7 +354,7 @@ static int serve_first_start(store *st, const serve_opts *o, const char *endpoin
                      app.app_id, o->data);
         }
     } else {
-        if (o->postgres != NULL)
+        if (rc == 1 && o->postgres != NULL)
             log_info("the shared store has apps but no development app with a key: "
                      "no %s/credentials written", o->data);
         rc = 0;
