@@ -238,6 +238,8 @@ class ManyStreamsTest(MeetdCase):
         self.assertEqual(len(present), self.N + 1 - len(victims))
 
 
+@unittest.skipIf(h.pg_everywhere(), "SQLite's history: a store on PostgreSQL began at "
+                 "schema version 8 and never issued such a token")
 class LegacyTokenTest(MeetdCase):
     """A token issued before schema version 3 (a bare 64-hex secret) still
     opens its device's stream. The database is made to hold what the
