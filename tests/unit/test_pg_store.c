@@ -159,6 +159,69 @@ static void test_connection_lost_during_commit(void **state)
     assert_int_equal(raw_count(f->data, "apps"), 1);
 }
 
+/* Two nodes lock two meetings in opposite orders: PostgreSQL breaks the
+ * deadlock by failing one transaction (40P01), and that node runs its batch
+ * again from the start (queue.c), so both writes succeed; the job of the
+ * retried one ran twice. */
+struct crossing {
+    store *s;
+    int64_t first, second;
+    int *locked;          /* jobs holding their first meeting (atomic) */
+    int runs;             /* times this job's fn ran */
+    store_rc rc;
+};
+
+static store_rc lock_both(store_tx *tx, void *arg)
+{
+    struct crossing *x = arg;
+    __atomic_add_fetch(&x->runs, 1, __ATOMIC_SEQ_CST);
+    core_meeting *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    store_rc rc = store_meeting_get(tx, "app1", x->first, m);
+    if (rc == STORE_OK && x->runs == 1) {
+        /* Both hold their first row before either asks for its second. */
+        __atomic_add_fetch(x->locked, 1, __ATOMIC_SEQ_CST);
+        for (int i = 0; i < 2000 && __atomic_load_n(x->locked, __ATOMIC_SEQ_CST) < 2; i++)
+            sleep_ms(5);
+    }
+    if (rc == STORE_OK)
+        rc = store_meeting_get(tx, "app1", x->second, m);
+    free(m);
+    return rc;
+}
+
+static void *crossing_main(void *arg)
+{
+    struct crossing *x = arg;
+    x->rc = store_write(x->s, lock_both, x);
+    return NULL;
+}
+
+static void test_deadlock_between_nodes_is_retried(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    char buf[8];
+    side_sql("INSERT INTO meetings SELECT 2, app_id, '000000002', subject, creator_userid, "
+             "creator_instanceid, type, meeting_type, start_time, end_time, status, "
+             "recurring_type, until_type, until_count, until_date, created_at "
+             "FROM meetings WHERE meeting_id = 1", buf, sizeof buf);
+    store *other = open_store(f->data, STORE_DURABLE_FULL);   /* a second node */
+    int locked = 0;
+    struct crossing a = {.s = f->s, .first = 1, .second = 2, .locked = &locked};
+    struct crossing b = {.s = other, .first = 2, .second = 1, .locked = &locked};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, crossing_main, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, crossing_main, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    store_close(other);
+    assert_int_equal(locked, 2);
+    assert_int_equal(a.rc, STORE_OK);
+    assert_int_equal(b.rc, STORE_OK);
+    assert_int_equal(a.runs + b.runs, 3);    /* one of them ran again */
+}
+
 int main(void)
 {
     const char *pg = getenv("MEETD_TEST_POSTGRES");
@@ -177,6 +240,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connections_cut_while_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_lost_inside_a_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_lost_during_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadlock_between_nodes_is_retried, setup, teardown),
     };
     return cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
 }
