@@ -719,7 +719,7 @@ static store_rc commit_resolve(pgsql_conn *c)
         conn_drop(c);
         c->retry_at_ms = 0;
         if (conn_connect(c) != STORE_OK) {
-            sleep_ms(PGSQL_BACKOFF_MIN_MS);
+            sleep_ms(c->backoff_ms);   /* grows as conn_connect failures do */
             continue;
         }
         const char *val[1] = {c->xid};
