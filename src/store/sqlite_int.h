@@ -77,6 +77,14 @@
     /* spent nonces (sqlite_spent.c) */                                               \
     X(SPENT_INSERT, "INSERT INTO spent_nonces (ts, nonce, app_id) VALUES (?1, ?2, ?3)") \
     X(SPENT_PRUNE, "DELETE FROM spent_nonces WHERE ts < ?1")                          \
+    /* events (sqlite_events.c) */                                                    \
+    X(EVENT_INSERT, "INSERT INTO events (meeting_id, device_no, type, payload, "      \
+                    "created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                        \
+    X(EVENTS_SINCE, "SELECT event_no, meeting_id, device_no, type, created_at, "      \
+                    "payload FROM events WHERE event_no > ?1 ORDER BY event_no "      \
+                    "LIMIT ?2")                                                       \
+    X(EVENTS_LAST, "SELECT seq FROM sqlite_sequence WHERE name = 'events'")           \
+    X(EVENTS_PRUNE, "DELETE FROM events WHERE created_at < ?1")                       \
     /* apps and keys */                                                               \
     X(APP_INSERT, "INSERT INTO apps (app_id, sdk_id, name, created_at) "              \
                   "VALUES (?1, ?2, ?3, ?4)")                                          \

@@ -250,6 +250,56 @@ typedef int (*store_audit_cb)(const core_audit *a, void *arg);
 int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
                      store_audit_cb cb, void *arg, int64_t *total);
 
+/* ---- events: what happened, once ---------------------------------------- */
+
+/* One row per event (src/live/event.c records them): a device joined,
+ * left, was removed or replaced, a meeting ended for a device, a user's
+ * role changed. A row is the truth about an event; whatever tells a device
+ * stream of it (this node after its commit, another node later) is only a
+ * messenger, and a messenger that missed a notification reads the rows.
+ *
+ * The contract, for every backend:
+ * - store_event_insert writes in the caller's transaction: the row exists
+ *   exactly when the change it reports is committed (rolled back with it).
+ * - Numbers grow in commit order: once any reader has seen a row numbered
+ *   N, every row committed later is numbered above N. Numbers are never
+ *   reused (not even after the newest rows were pruned); gaps are allowed
+ *   (a rolled-back insert). SQLite gets this from its one writer and
+ *   AUTOINCREMENT. PostgreSQL does NOT from a sequence alone (numbers are
+ *   drawn before commit, so a later number can commit first): take the
+ *   number from a counter row updated in the same transaction (event
+ *   writers then queue on that row until commit), or hand readers only
+ *   rows below the oldest transaction still in flight.
+ * - store_events_since(after, limit) lists rows numbered above `after`,
+ *   ascending, at most limit, on the caller's snapshot.
+ * - Rows are kept until store_events_prune removes them by age. A reader
+ *   that has not read for longer than the age kept (EVENT_KEEP_MS,
+ *   src/live/event.h) may have missed rows for good and rebuilds from the
+ *   state tables instead (devices present, co-hosts). */
+#define STORE_EVENT_TYPE_MAX 32
+
+typedef struct store_event {
+    int64_t event_no;                    /* set by store_event_insert */
+    int64_t meeting_id;
+    int64_t device_no;                   /* the device it concerns; 0: none */
+    char type[STORE_EVENT_TYPE_MAX + 1]; /* "kicked", "role-changed"... (event.h) */
+    int64_t created_at;                  /* Unix ms */
+} store_event;
+
+/* Writes e with its payload (JSON text, the caller's); sets e->event_no. */
+int store_event_insert(store_tx *tx, store_event *e, const char *payload);
+/* Rows numbered above `after`, oldest first, at most limit (1..1000). cb
+ * sees each with its payload (valid during the call only); a nonzero
+ * return stops the listing and is returned as is. STORE_OK when every row
+ * was seen. */
+typedef int (*store_event_cb)(const store_event *e, const char *payload, void *arg);
+int store_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb, void *arg);
+/* The highest number ever handed out (0: none yet), pruned rows included:
+ * where a new reader starts. */
+int store_events_last(store_tx *tx, int64_t *event_no);
+/* Deletes the rows created before `before` (Unix ms). */
+int store_events_prune(store_tx *tx, int64_t before);
+
 /* ---- webhooks and their outbox ----------------------------------------- */
 
 #define STORE_URL_MAX 1024
