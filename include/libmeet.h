@@ -336,13 +336,20 @@ typedef struct meet_watch_handlers {
      * without an event gives no reason. Last in the struct, so that
      * initialisers written before it still mean what they meant. */
     void (*on_end)(const char *reason, void *arg);
+    /* Optional: called for each `role-changed` event (after on_event, which
+     * hears it too): the device's user was made (cohost true) or unmade
+     * (false) co-host, and user_role is the role code the join answers
+     * (docs/api.md), or -1 when the event gave none. The stream goes on.
+     * Last in the struct, after on_end, for the same reason. */
+    void (*on_role)(bool cohost, int user_role, void *arg);
 } meet_watch_handlers;
 
 /* GET /meetd/v1/events?device_token=… (unsigned: the token authorises it)
  * and calls h->on_event for each event until the server closes the stream
  * (after kicked, meeting-ended or replaced, or without an event when the
  * device left, another stream took over or meetd stops: h->on_end hears
- * which) or on_event asks to stop; both are MEET_OK. There is no overall
+ * which) or on_event asks to stop; both are MEET_OK. role-changed does not
+ * end the stream. There is no overall
  * timeout, but a stream silent for 60 s (the server sends a heartbeat
  * comment every 15 s) is MEET_ETRANSPORT. A refused token is MEET_EAPI.
  * Other comments, id and retry fields are ignored; a stream is never
