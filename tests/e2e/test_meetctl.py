@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_userid,
+from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_ms, op_userid,
                            sanitizer_reports, tgt_ms, uniq)
 
 MEETING_ID_RE = re.compile(r"^meeting_id\s+(\d{1,19})$", re.M)
@@ -1034,6 +1034,20 @@ class WatchMeetdTest(MeetctlCase):
         self.assertEqual(rc, 4, err)
         self.assertIn("stream ended: the device was removed from the meeting (kicked)", err)
         self.assertEqual(w.out.rest(), [])
+
+    def test_role_changed_printed_and_watch_goes_on(self):
+        mid = self.new_mid()
+        alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
+        w = self.watch(bob)
+        self.assert_ok(self.cohost(mid, op_ms(alice), bob, True))
+        line = w.out.next()
+        self.assertTrue(line.startswith("role-changed {"), line)
+        self.assertEqual(json.loads(line[len("role-changed "):])["role"], "cohost")
+        # Still watching: the removal that follows is heard and ends it.
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(bob)]))
+        self.assertTrue(w.out.next().startswith("kicked {"))
+        rc, err = w.finish()
+        self.assertEqual(rc, 4, err)
 
     def test_meeting_ended_json(self):
         mid = self.new_mid()
