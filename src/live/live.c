@@ -1,4 +1,7 @@
-/* Device event streams: the hub, its streams and its timer.
+/* Device event streams: the hub, its streams, their SSE framing and the
+ * timer. What happened is decided elsewhere (event.c calls live_send and
+ * live_left after the commit); what a presence time-out writes is
+ * presence.c's (the timer only notices and calls on_expire).
  *
  * One mutex guards the hub. Events are rare next to requests, and holding it
  * across MHD_suspend_connection / MHD_resume_connection is what makes a wake
@@ -13,8 +16,10 @@
  * (live_app), for the per-app cap; a stream is admitted under the hub lock,
  * so two opening at once cannot both take the last place (live_admit).
  *
- * A stream ends after one of the three events (kicked, replaced,
- * meeting-ended), or without an event in three cases a client could not
+ * An event is final or news. A stream ends after a final one (kicked,
+ * replaced, meeting-ended); news (role-changed) is appended to the open
+ * stream, which goes on, and is not kept for a later one (live_news). A
+ * stream also ends without an event in three cases a client could not
  * tell apart from the close alone: its device left, a second stream of the
  * device took over, meetd is stopping. Before such a close the stream gets a
  * comment naming the case (LIVE_END_*): SSE clients skip comments, so the
