@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "api/api.h"
+#include "common/ids.h"
 #include "live/event.h"
 #include "live/live.h"
 #include "live/presence.h"
@@ -67,7 +69,10 @@ static void seed_body(store_tx *tx, void *arg)
         d->user_no = u->user_no;
         d->instanceid = i + 1;
         d->join_time = NOW - 10;
-        memset(d->token_hash, 0x10 + i, sizeof d->token_hash);
+        char secret[CORE_TOKEN_SECRET_LEN + 1];
+        memset(secret, "ab"[i], CORE_TOKEN_SECRET_LEN);
+        secret[CORE_TOKEN_SECRET_LEN] = '\0';
+        assert_int_equal(ids_sha256(secret, CORE_TOKEN_SECRET_LEN, d->token_hash), 0);
         assert_int_equal(store_device_insert(tx, d), STORE_OK);
     }
     store_webhook w;
@@ -330,6 +335,11 @@ static void test_stream_opened_during_timeout_ends(void **state)
     live_hub_free(h);
 }
 
+static const char *token_query(void *io, const char *name)
+{
+    return strcmp(name, "device_token") == 0 ? io : NULL;
+}
+
 /* A stream asked for while meetd is stopping: refused as such (503 in
  * api/events.c), not as a failure (500). */
 static void test_open_while_stopping(void **state)
@@ -347,6 +357,21 @@ static void test_open_while_stopping(void **state)
     assert_null(s);
     assert_int_equal(live_stream_probe(h, sc.dev[0].device_no, sc.dev[0].token_hash),
                      LIVE_OPEN_STOPPING);
+    /* What the client gets: GET and HEAD alike. */
+    char secret[CORE_TOKEN_SECRET_LEN + 1], token[CORE_TOKEN_MAX + 1];
+    memset(secret, 'a', CORE_TOKEN_SECRET_LEN);
+    secret[CORE_TOKEN_SECRET_LEN] = '\0';
+    assert_int_equal(core_token_format(token, sizeof token, sc.dev[0].device_no, secret), 0);
+    api_env env = {.st = f->s, .live = h};
+    const char *methods[] = {"GET", "HEAD"};
+    for (int i = 0; i < 2; i++) {
+        api_call c = {.env = &env, .method = methods[i], .query = token_query, .io = token,
+                      .trace_id = "t"};
+        api_events(&c);
+        assert_null(c.stream);
+        assert_int_equal(c.err.err, ME_STOPPING);
+        assert_int_equal(err_http_status(c.err.err), 503);
+    }
     live_hub_free(h);
 }
 
