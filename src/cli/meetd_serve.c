@@ -456,7 +456,7 @@ static int serve_run(const serve_opts *o)
                       .max_streams = lim.max_streams,
                       .max_streams_per_app = lim.max_streams_per_app};
     /* Outlives the hub: its timer calls presence_expire until it stops. */
-    presence pres = {.st = st, .hooks = hooks};
+    presence pres = {.st = st, .hooks = hooks, .grace_ms = lc.grace_ms};
     if (live_hub_new(&lc, st, presence_expire, &pres, &live) != 0)
         goto out;
     api_env env = {.st = st, .replay = replay, .rl = rl, .keys = keys, .live = live,

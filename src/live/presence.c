@@ -59,8 +59,8 @@ void presence_expire(live_hub *h, int64_t device_no, void *arg)
                   (long long)device_no);
     } else if (t.ended) {
         metrics_add(METRICS_LEAVES, 1);
-        log_info("live: device %lld left: event stream gone longer than the grace period",
-                 (long long)device_no);
+        log_info("live: device %lld left: event stream gone longer than %d ms",
+                 (long long)device_no, p->grace_ms);
         event_publish(h, p->hooks, &b);
     }
     event_batch_free(&b);

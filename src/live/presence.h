@@ -21,6 +21,7 @@ struct webhook_worker;
 typedef struct presence {
     store *st;
     struct webhook_worker *hooks;   /* NULL: webhooks off */
+    int grace_ms;                   /* the hub's, for the log line */
 } presence;
 
 /* The hub's live_expire_fn; arg is a presence that outlives the hub. */

@@ -301,7 +301,7 @@ static void test_stream_opened_during_timeout_ends(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    presence pres = {.st = f->s};
+    presence pres = {.st = f->s, .grace_ms = 50};
     live_config cfg = {.heartbeat_ms = 20, .grace_ms = 50};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, presence_expire, &pres, &h), 0);
