@@ -61,6 +61,13 @@
 extern "C" {
 #endif
 
+/* libmeet is built with hidden visibility: what this header declares is all
+ * that leaves the library (libmeet.a is one object whose other names are
+ * local), so a program may define its own auth_sign or meet_perform. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define MEET_VERSION "0.1.0"
 
 #define MEET_MSG_MAX 512        /* meet_error.message, NUL included */
@@ -390,6 +397,10 @@ meet_rc meet_profile_merge_env(meet_profile *p);
 
 /* Frees the fields (wiping the secret key) and zeroes p. */
 void meet_profile_release(meet_profile *p);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
