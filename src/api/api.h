@@ -137,7 +137,7 @@ meetd_err api_meeting_id(api_call *c, int64_t *id);
 /* Loads the app's meeting inside tx; ME_NO_MEETING when absent. */
 meetd_err api_load_meeting(api_call *c, store_tx *tx, int64_t id, core_meeting *m);
 /* Resolves a user of the meeting named by kind/id, with their presence and
- * whether they are banned. */
+ * whether they are banned (a rooms_id by its ms_open_id). */
 meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_type kind,
                       const char *id, core_party *out);
 /* The user a request names as its operator by userid (participants),

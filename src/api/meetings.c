@@ -339,13 +339,9 @@ static meetd_err api_check_room(api_call *c, store_tx *tx, const core_meeting *m
     if (a->type != CORE_ID_ROOMS_ID)
         return ME_OK;
     core_party room;
-    if (api_resolve(c, tx, m->meeting_id, CORE_ID_MS_OPEN_ID, a->id, &room) != ME_OK)
+    if (api_resolve(c, tx, m->meeting_id, CORE_ID_ROOMS_ID, a->id, &room) != ME_OK)
         return c->err.err;
-    if (!room.found || !core_present_on(room.present_mask, 9))
-        return api_fail(c, ME_FORBIDDEN,
-                        "operator_id (rooms_id) must be the ms_open_id of an MRA device "
-                        "(instanceid 9) present in this meeting");
-    return ME_OK;
+    return core_room_check(&room, &c->err);
 }
 
 static int api_cohost_row(const core_user *u, void *arg)

@@ -5,11 +5,13 @@
  * spelling, real-time-participants): the devices present now, paged from 1.
  *
  * Both name their operator by userid (operator_id with operator_id_type 1;
- * the history list also takes the older ?userid=), and both admit the
- * creator, a host or a co-host (core_viewer_admit). Each row carries the
- * fields of Tencent's participant model that meetd knows; the rest (ip,
- * location, network, client version, microphone, camera, screen share,
- * phone hash, open_id, webinar role) are left out, never guessed. */
+ * the history list also takes the older ?userid=) or by rooms_id
+ * (operator_id_type 3: an MRA device present in the meeting, as a query
+ * takes it), and both admit the creator, a host or a co-host
+ * (core_viewer_admit), a room when the user behind it is one. Each row
+ * carries the fields of Tencent's participant model that meetd knows; the
+ * rest (ip, location, network, client version, microphone, camera, screen
+ * share, phone hash, open_id, webinar role) are left out, never guessed. */
 #include "api/api.h"
 #include "common/base64.h"
 
@@ -25,7 +27,8 @@
 typedef struct api_plist {
     api_call *c;
     int64_t meeting_id;
-    char userid[CORE_ID_MAX + 1];
+    core_id_type op_type;      /* CORE_ID_USERID or CORE_ID_ROOMS_ID */
+    char op_id[CORE_OPAQUE_MAX + 1];
     int64_t pos;
     int size;
     bool span;                 /* start_time/end_time given */
@@ -87,13 +90,15 @@ static int api_plist_row(const core_device *d, const core_user *u, void *arg)
     return json_array_append_new(p->rows, row) != 0;
 }
 
-/* The operator: operator_id with operator_id_type 1 (userid); with legacy,
- * the older ?userid= too (operator_id wins when both are given). */
+/* The operator: operator_id with operator_id_type 1 (userid) or 3
+ * (rooms_id); with legacy, the older ?userid= too (operator_id wins when
+ * both are given). */
 static meetd_err api_plist_operator(api_call *c, bool legacy, api_plist *p)
 {
-    core_id_type type;
-    return api_query_operator(c, API_OP_USERID | (legacy ? API_OP_LEGACY_USERID : 0), &type,
-                              p->userid, sizeof p->userid);
+    return api_query_operator(c,
+                              API_OP_USERID | API_OP_ROOMS_ID |
+                                  (legacy ? API_OP_LEGACY_USERID : 0),
+                              &p->op_type, p->op_id, sizeof p->op_id);
 }
 
 /* start_time/end_time: join-time filter as Tencent documents it. Either
@@ -155,8 +160,8 @@ static int api_plist_tx(store_tx *tx, void *arg)
     api_call *c = p->c;
     core_party op;
     if (api_load_meeting(c, tx, p->meeting_id, &p->m) != ME_OK ||
-        api_resolve(c, tx, p->meeting_id, CORE_ID_USERID, p->userid, &op) != ME_OK ||
-        core_viewer_admit(&p->m, p->userid, &op, &c->err) != ME_OK)
+        api_resolve(c, tx, p->meeting_id, p->op_type, p->op_id, &op) != ME_OK ||
+        core_viewer_admit(&p->m, p->op_type, p->op_id, &op, &c->err) != ME_OK)
         return c->err.err;
     int64_t sub;
     if (api_plist_sub(p, &sub) != ME_OK)
