@@ -35,6 +35,7 @@ typedef struct api_plist {
     int64_t from, to;
     bool now_only;             /* real-time: present devices */
     core_meeting m;
+    int occ;                   /* the occurrence listed (its times), or -1 */
     json_t *rows;
     int64_t total;
 } api_plist;
@@ -126,11 +127,15 @@ static meetd_err api_plist_span(api_call *c, api_plist *p)
     return ME_OK;
 }
 
+/* Which sessions a list reads (*sub: 0 a one-off meeting's, -1 every
+ * occurrence's) and which occurrence it describes (p->occ): the one
+ * sub_meeting_id names, else the current one. */
 static meetd_err api_plist_sub(api_plist *p, int64_t *sub)
 {
     api_call *c = p->c;
     const char *given = c->query(c->io, "sub_meeting_id");
     *sub = 0;
+    p->occ = -1;
     if (p->m.meeting_type == 0)
         return ME_OK;
     if (given != NULL && *given != '\0') {
@@ -139,19 +144,30 @@ static meetd_err api_plist_sub(api_plist *p, int64_t *sub)
             snprintf(buf, sizeof buf, "%lld", (long long)p->m.occ[i].sub_meeting_id);
             if (strcmp(buf, given) == 0) {
                 *sub = p->m.occ[i].sub_meeting_id;
+                p->occ = i;
                 return ME_OK;
             }
         }
         return api_fail(c, ME_INVALID, "no such sub_meeting_id");
     }
+    p->occ = core_current_occurrence(&p->m, c->now);
     /* Real time: whichever occurrence its present devices are in. */
-    if (p->now_only) {
+    if (p->now_only)
         *sub = -1;
-        return ME_OK;
-    }
-    int cur = core_current_occurrence(&p->m, c->now);
-    *sub = cur >= 0 ? p->m.occ[cur].sub_meeting_id : -1;
+    else
+        *sub = p->occ >= 0 ? p->m.occ[p->occ].sub_meeting_id : -1;
     return ME_OK;
+}
+
+/* schedule_start_time/schedule_end_time: an occurrence's own scheduled
+ * times when the list is of one (a caller paging a later occurrence reads
+ * when that one was to be held, not when the series began); else the
+ * meeting's. */
+static void api_plist_schedule(const api_plist *p, int64_t *start, int64_t *end)
+{
+    const bool one = p->occ >= 0 && p->occ < p->m.n_occ;
+    *start = one ? p->m.occ[p->occ].start_time : p->m.start_time;
+    *end = one ? p->m.occ[p->occ].end_time : p->m.end_time;
 }
 
 static int api_plist_tx(store_tx *tx, void *arg)
@@ -221,11 +237,12 @@ void api_participants(api_call *c)
     p->size = (int)size;
     if (api_read(c, api_plist_tx, p) != ME_OK)
         goto out;
-    int64_t next = p->pos + (int64_t)json_array_size(p->rows);
+    int64_t next = p->pos + (int64_t)json_array_size(p->rows), start, end;
+    api_plist_schedule(p, &start, &end);
     c->out = json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:b,s:I,s:O}", "meeting_id",
                        api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
-                       p->m.subject, "schedule_start_time", api_time_json(p->m.start_time),
-                       "schedule_end_time", api_time_json(p->m.end_time), "total_count",
+                       p->m.subject, "schedule_start_time", api_time_json(start),
+                       "schedule_end_time", api_time_json(end), "total_count",
                        (json_int_t)p->total, "has_remaining", next < p->total, "next_pos",
                        (json_int_t)next, "participants", p->rows);
 out:
@@ -259,13 +276,15 @@ void api_realtime_participants(api_call *c)
     p->size = (int)page_size;
     if (api_read(c, api_plist_tx, p) != ME_OK)
         goto out;
+    int64_t start, end;
+    api_plist_schedule(p, &start, &end);
     json_t *subject = api_base64_json(p->m.subject);
     c->out = json_pack("{s:o,s:s,s:o,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:O}", "meeting_id",
                        api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
                        subject, "status",
                        api_status_name(core_meeting_status(&p->m, c->now)),
-                       "schedule_start_time", api_time_json(p->m.start_time),
-                       "schedule_end_time", api_time_json(p->m.end_time), "total_count",
+                       "schedule_start_time", api_time_json(start),
+                       "schedule_end_time", api_time_json(end), "total_count",
                        (json_int_t)p->total, "total_page",
                        (json_int_t)((p->total + page_size - 1) / page_size), "current_page",
                        (json_int_t)page, "current_size", (json_int_t)json_array_size(p->rows),

@@ -246,6 +246,55 @@ class ParticipantsFidelityTest(SdkCase):
         self.assert_error(self.realtime(mid, sub="123"), 400, 190004, contains="sub_meeting_id")
 
 
+class OccurrenceFidelityTest(SdkCase):
+    """The lists of one occurrence of a recurring meeting: schedule_start_time
+    and schedule_end_time are that occurrence's own, as sub_meetings[]
+    gives them, not the series' first."""
+
+    def dismiss(self, mid):
+        # V1MeetingsMeetingIdDismissPostRequest's order.
+        body = {"instanceid": 1, "operator_id": "alice", "operator_id_type": 1,
+                "reason_code": 1}
+        resp = sdk_wire.send(self.client, "POST", "/v1/meetings/%s/dismiss" % mid, body)
+        self.assertEqual((resp.status, resp.raw), (200, b"{}"), resp)
+
+    def assert_times(self, body, occ):
+        self.assert_digits(body, "schedule_start_time")
+        self.assert_digits(body, "schedule_end_time")
+        self.assertEqual((body["schedule_start_time"], body["schedule_end_time"]),
+                         (occ["start_time"], occ["end_time"]))
+
+    def test_a_later_occurrence_has_its_own_times(self):
+        rule = {"recurring_type": 0, "until_type": 1, "until_count": 3}
+        mid = self.new_meeting("alice", rule=rule)
+        self.join(mid, "bob", 2)
+        self.dismiss(mid)                        # the first occurrence ends
+        carol = self.join(mid, "carol", 3)       # the second is in progress
+        q = self.query(mid)
+        occ = q["sub_meetings"]
+        self.assertEqual(q["current_sub_meeting_id"], occ[1]["sub_meeting_id"])
+        self.assertNotEqual(occ[1]["start_time"], occ[0]["start_time"])
+        # Without sub_meeting_id: the current occurrence, both lists.
+        body = self.assert_ok(self.plist(mid))
+        self.assert_times(body, occ[1])
+        self.assertEqual([r["ms_open_id"] for r in body["participants"]], [carol["ms_open_id"]])
+        body = self.assert_ok(self.realtime(mid))
+        self.assert_times(body, occ[1])
+        # Named by sub_meeting_id: that occurrence, past or yet to be held.
+        for i in range(3):
+            sub = occ[i]["sub_meeting_id"]
+            with self.subTest(occurrence=i):
+                self.assert_times(self.assert_ok(self.plist(mid, sub=sub)), occ[i])
+                self.assert_times(self.assert_ok(self.realtime(mid, sub=sub)), occ[i])
+
+    def test_a_one_off_meeting_has_its_scheduled_times(self):
+        info = self.create_meeting("alice")
+        self.join(info["meeting_id"], "bob", 2)
+        for body in (self.assert_ok(self.plist(info["meeting_id"])),
+                     self.assert_ok(self.realtime(info["meeting_id"]))):
+            self.assert_times(body, info)
+
+
 class RealtimeFidelityTest(SdkCase):
 
     def test_fields_and_only_present_devices(self):
