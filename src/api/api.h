@@ -101,6 +101,10 @@ bool api_write_pending(const api_call *c);
  * webhook worker's wake-up) must not be lost with the connection. */
 void api_write_finish(api_call *c, int rc);
 
+/* Sets a successful call's answer to v (owned from here on); v NULL (a
+ * builder out of memory) records the internal error instead. */
+meetd_err api_out(api_call *c, json_t *v);
+
 /* The response body to send (a new reference) and its status. */
 json_t *api_response_body(const api_call *c, int *status);
 
@@ -129,6 +133,9 @@ meetd_err api_query_int(api_call *c, const char *name, long long min, long long 
                         long long def, long long *v);
 
 json_t *api_time_json(int64_t t);          /* "1700000000" */
+/* obj[key] = s unless s is "" (an id a user does not have is absent, not
+ * ""); nonzero when out of memory, as json_object_set_new. */
+int api_set_nonempty(json_t *obj, const char *key, const char *s);
 json_t *api_id_json(int64_t id);           /* decimal string */
 const char *api_status_name(int status);   /* MEETING_STATE_* */
 

@@ -158,9 +158,9 @@ static void api_update_done(api_call *c, void *arg, meetd_err e)
 {
     api_update_req *r = arg;
     if (e == ME_OK) {
-        c->out = json_pack("{s:i,s:[{s:o,s:s}]}", "meeting_number", 1, "meeting_info_list",
-                           "meeting_id", api_id_json(r->next.meeting_id), "meeting_code",
-                           r->next.meeting_code);
+        api_out(c, json_pack("{s:i,s:[{s:o,s:s}]}", "meeting_number", 1, "meeting_info_list",
+                             "meeting_id", api_id_json(r->next.meeting_id), "meeting_code",
+                             r->next.meeting_code));
     }
     free(r);
 }

@@ -78,10 +78,8 @@ static int api_plist_row(const core_device *d, const core_user *u, void *arg)
               json_object_set_new_nocheck(row, "is_enterprise_user",
                                           json_boolean(u->userid[0] != '\0'));
     /* Guests have no userid: absent rather than "". */
-    if (u->userid[0])
-        bad |= json_object_set_new_nocheck(row, "userid", json_string(u->userid));
-    if (u->guest_id[0])
-        bad |= json_object_set_new_nocheck(row, "guest_id", json_string(u->guest_id));
+    bad |= api_set_nonempty(row, "userid", u->userid) |
+           api_set_nonempty(row, "guest_id", u->guest_id);
     if (d->left_time != 0)
         bad |= json_object_set_new_nocheck(row, "left_time", api_time_json(d->left_time));
     if (bad != 0) {
@@ -239,12 +237,12 @@ void api_participants(api_call *c)
         goto out;
     int64_t next = p->pos + (int64_t)json_array_size(p->rows), start, end;
     api_plist_schedule(p, &start, &end);
-    c->out = json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:b,s:I,s:O}", "meeting_id",
-                       api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
-                       p->m.subject, "schedule_start_time", api_time_json(start),
-                       "schedule_end_time", api_time_json(end), "total_count",
-                       (json_int_t)p->total, "has_remaining", next < p->total, "next_pos",
-                       (json_int_t)next, "participants", p->rows);
+    api_out(c, json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:b,s:I,s:O}", "meeting_id",
+                         api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
+                         p->m.subject, "schedule_start_time", api_time_json(start),
+                         "schedule_end_time", api_time_json(end), "total_count",
+                         (json_int_t)p->total, "has_remaining", next < p->total, "next_pos",
+                         (json_int_t)next, "participants", p->rows));
 out:
     api_plist_free(p);
 }
@@ -279,16 +277,16 @@ void api_realtime_participants(api_call *c)
     int64_t start, end;
     api_plist_schedule(p, &start, &end);
     json_t *subject = api_base64_json(p->m.subject);
-    c->out = json_pack("{s:o,s:s,s:o,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:O}", "meeting_id",
-                       api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
-                       subject, "status",
-                       api_status_name(core_meeting_status(&p->m, c->now)),
-                       "schedule_start_time", api_time_json(start),
-                       "schedule_end_time", api_time_json(end), "total_count",
-                       (json_int_t)p->total, "total_page",
-                       (json_int_t)((p->total + page_size - 1) / page_size), "current_page",
-                       (json_int_t)page, "current_size", (json_int_t)json_array_size(p->rows),
-                       "participants", p->rows);
+    api_out(c, json_pack("{s:o,s:s,s:o,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:O}", "meeting_id",
+                         api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
+                         subject, "status",
+                         api_status_name(core_meeting_status(&p->m, c->now)),
+                         "schedule_start_time", api_time_json(start),
+                         "schedule_end_time", api_time_json(end), "total_count",
+                         (json_int_t)p->total, "total_page",
+                         (json_int_t)((p->total + page_size - 1) / page_size), "current_page",
+                         (json_int_t)page, "current_size", (json_int_t)json_array_size(p->rows),
+                         "participants", p->rows));
 out:
     api_plist_free(p);
 }
