@@ -147,34 +147,40 @@ static void test_role_moderates(void **state)
     assert_false(core_role_moderates(8));
 }
 
+/* The participants lists' operator named by userid. */
+static meetd_err viewer(const char *userid, const core_party *op)
+{
+    return core_viewer_admit(&mtg, CORE_ID_USERID, userid, op, &err);
+}
+
 static void test_viewer_admit(void **state)
 {
     (void)state;
     /* Creator and host need not have joined; a co-host is one by their
      * user record. */
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "alice", &p_absent, &err), ME_OK);
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "bob", &p_absent, &err), ME_OK);
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "coh", &p_coh, &err), ME_OK);
+    assert_int_equal(viewer("alice", &p_absent), ME_OK);
+    assert_int_equal(viewer("bob", &p_absent), ME_OK);
+    assert_int_equal(viewer("coh", &p_coh), ME_OK);
     /* A member, and someone the meeting does not know: 9042. */
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "mem", &p_mem, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("mem", &p_mem), ME_FORBIDDEN);
     assert_err_msg(&err, "co-host");
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "nobody", &p_absent, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("nobody", &p_absent), ME_FORBIDDEN);
     /* "coh" named by userid but never made co-host in this meeting. */
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "coh", &p_absent, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("coh", &p_absent), ME_FORBIDDEN);
     /* Banned: never, whatever the role. */
     core_party banned = p_coh;
     banned.banned = true;
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "coh", &banned, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("coh", &banned), ME_FORBIDDEN);
     assert_err_msg(&err, "allow_rejoin=false");
     core_party banned_creator = p_alice;
     banned_creator.banned = true;
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "alice", &banned_creator, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("alice", &banned_creator), ME_FORBIDDEN);
     /* Malformed ids never reach the role rule. */
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, "", &p_absent, &err), ME_INVALID);
+    assert_int_equal(viewer("", &p_absent), ME_INVALID);
     char long_id[CORE_ID_MAX + 2];
     memset(long_id, 'u', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';
-    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_USERID, long_id, &p_absent, &err), ME_INVALID);
+    assert_int_equal(viewer(long_id, &p_absent), ME_INVALID);
 }
 
 static void test_viewer_admit_room(void **state)
