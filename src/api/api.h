@@ -114,6 +114,9 @@ json_t *api_response_body(const api_call *c, int *status);
 meetd_err api_fail(api_call *c, meetd_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* size zeroed bytes (the caller's), or NULL with 5108 recorded. */
+void *api_alloc(api_call *c, size_t size);
+
 /* The body as a JSON object (duplicate keys refused); *out owned by caller. */
 meetd_err api_body_object(api_call *c, json_t **out);
 

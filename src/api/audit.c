@@ -48,11 +48,9 @@ static int api_audit_tx(store_tx *tx, void *arg)
 void api_audit(api_call *c)
 {
     long long pos, size;
-    api_audit_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_audit_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     r->rows = json_array();
     if (api_meeting_id(c, &r->meeting_id) == ME_OK &&

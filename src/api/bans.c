@@ -53,11 +53,9 @@ static int api_bans_tx(store_tx *tx, void *arg)
 
 void api_bans_list(api_call *c)
 {
-    api_bans *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_bans *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     r->rows = json_array();
     if (api_meeting_id(c, &r->meeting_id) == ME_OK && api_read(c, api_bans_tx, r) == ME_OK)
@@ -112,11 +110,9 @@ static void api_lift_done(api_call *c, void *arg, meetd_err e)
 
 void api_bans_lift(api_call *c)
 {
-    api_bans *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_bans *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     if (api_meeting_id(c, &r->meeting_id) != ME_OK) {
         free(r);

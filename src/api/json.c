@@ -21,6 +21,14 @@ meetd_err api_fail(api_call *c, meetd_err e, const char *fmt, ...)
     return e;
 }
 
+void *api_alloc(api_call *c, size_t size)
+{
+    void *p = calloc(1, size);
+    if (p == NULL)
+        api_fail(c, ME_INTERNAL, NULL);
+    return p;
+}
+
 /* Whether a body jansson could not read failed for want of memory, which
  * is meetd's fault (5108), not the client's (190004). jansson says so only
  * sometimes: its lexer reports a failed allocation inside a token as a

@@ -289,10 +289,9 @@ void api_meeting_create(api_call *c)
     json_t *body;
     if (api_body_object(c, &body) != ME_OK)
         return;
-    api_create_req *r = calloc(1, sizeof *r);
+    api_create_req *r = api_alloc(c, sizeof *r);
     if (r == NULL) {
         json_decref(body);
-        api_fail(c, ME_INTERNAL, NULL);
         return;
     }
     r->c = c;
@@ -441,11 +440,9 @@ static void api_get_run(api_call *c, api_get_req *r)
 
 void api_meeting_get(api_call *c)
 {
-    api_get_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_get_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_query_asker(c, &r->asker) != ME_OK) {
         free(r);
@@ -529,11 +526,9 @@ static void api_meetings_list(api_call *c, const api_asker *a)
         return;
     }
     long long all = 0;
-    api_list_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_list_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     snprintf(r->userid, sizeof r->userid, "%s", a->id);
     if (api_query_int(c, "pos", 0, INT64_MAX, 0, &r->pos) != ME_OK ||
@@ -571,11 +566,9 @@ void api_meetings_get(api_call *c)
         api_fail(c, ME_INVALID, "meeting_code must be 9 digits");
         return;
     }
-    api_get_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_get_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     r->asker = a;
     memcpy(r->code, code, sizeof r->code);

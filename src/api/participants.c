@@ -199,11 +199,9 @@ static int api_plist_tx(store_tx *tx, void *arg)
 
 static api_plist *api_plist_new(api_call *c)
 {
-    api_plist *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_plist *p = api_alloc(c, sizeof *p);
+    if (p == NULL)
         return NULL;
-    }
     p->c = c;
     p->rows = json_array();
     if (p->rows == NULL) {

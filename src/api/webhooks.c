@@ -31,11 +31,9 @@ static const char *api_delivery_status(int status)
 
 static api_hooks *api_hooks_new(api_call *c)
 {
-    api_hooks *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_hooks *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return NULL;
-    }
     r->c = c;
     return r;
 }

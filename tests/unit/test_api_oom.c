@@ -11,20 +11,13 @@
  * no socket), on a real store in a temporary directory, against a fixture
  * made through the same handlers: a recurring meeting with a co-host, a
  * guest, a removal with a ban, a webhook. */
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include <cmocka.h>
 #include <jansson.h>
+
+#include "store_fixture.h"
 
 #include "api/api.h"
 #include "live/live.h"
@@ -53,7 +46,7 @@ static void *oom_malloc(size_t n)
 #define APP_ID "oomapp"
 
 static struct {
-    char root[64];
+    fixture *f;          /* the store's temp dir (store_fixture.h) */
     store *st;
     live_hub *live;
     api_env env;
@@ -134,7 +127,7 @@ static void api_call_done(api_call *c)
 }
 
 /* The answer of a fixture step: it must succeed. */
-static json_t *fixture(const request *r)
+static json_t *fixture_step(const request *r)
 {
     api_call c;
     io_pairs io;
@@ -225,14 +218,6 @@ static void check_answers(const request *r)
 
 /* ---- the fixture ----------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int app_tx(store_tx *tx, void *arg)
 {
     (void)arg;
@@ -253,22 +238,43 @@ static void join_as(const char *who_field, const char *who, int instanceid, char
     snprintf(W.body, sizeof W.body, "{\"%s\":\"%s\",\"instanceid\":%d,\"nick_name\":\"%s\"}",
              who_field, who, instanceid, who);
     request r = {"join", api_join, "POST", true, "", NULL, NULL, NULL, false};
-    json_t *out = fixture(&r);
+    json_t *out = fixture_step(&r);
     if (ms != NULL)
         snprintf(ms, cap, "%s", str_of(out, "ms_open_id"));
     json_decref(out);
 }
 
-static int setup(void **state)
+/* A recurring meeting's create body, its first occurrence from start on. */
+static void recurring_body(char *buf, size_t cap, const char *subject, int recurring_type,
+                           int count, int64_t start)
 {
-    (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(W.root, sizeof W.root, "%s/meetd-oom-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (mkdtemp(W.root) == NULL)
+    snprintf(buf, cap,
+             "{\"userid\":\"alice\",\"instanceid\":1,\"subject\":\"%s\",\"type\":0,"
+             "\"start_time\":\"%lld\",\"end_time\":\"%lld\",\"meeting_type\":1,"
+             "\"recurring_rule\":{\"recurring_type\":%d,\"until_type\":1,"
+             "\"until_count\":%d}}",
+             subject, (long long)start, (long long)start + 1800, recurring_type, count);
+}
+
+/* W.body: alice (the creator, by userid) removes the device ms on
+ * instanceid, with a reason (a ban, allow_rejoin false, needs one). */
+static void kick_body(const char *ms, int instanceid, bool allow_rejoin)
+{
+    snprintf(W.body, sizeof W.body,
+             "{\"operator_id\":\"alice\",\"operator_id_type\":1,\"instanceid\":1,"
+             "\"allow_rejoin\":%s,\"reason\":\"oom\",\"users\":[{\"to_operator_id\":\"%s\","
+             "\"to_operator_id_type\":4,\"instanceid\":%d}]}",
+             allow_rejoin ? "true" : "false", ms, instanceid);
+}
+
+static int world_setup(void **state)
+{
+    if (setup(state) != 0)
         return -1;
+    W.f = *state;
+    W.st = W.f->s;
     W.now = (int64_t)time(NULL);
-    store_options so = {.data_dir = W.root, .durability = STORE_DURABLE_NORMAL};
-    if (store_open(&so, &W.st) != 0 || store_write(W.st, app_tx, NULL) != 0)
+    if (store_write(W.st, app_tx, NULL) != 0)
         return -1;
     /* No heartbeat or grace period falls within the test. */
     live_config lc = {.heartbeat_ms = 1000000000, .grace_ms = 1000000000};
@@ -277,14 +283,10 @@ static int setup(void **state)
     W.env = (api_env){.st = W.st, .live = W.live};
 
     char body[512];
-    snprintf(body, sizeof body,
-             "{\"userid\":\"alice\",\"instanceid\":1,\"subject\":\"OOM\",\"type\":0,"
-             "\"start_time\":\"%lld\",\"end_time\":\"%lld\",\"meeting_type\":1,"
-             "\"recurring_rule\":{\"recurring_type\":0,\"until_type\":1,\"until_count\":3}}",
-             (long long)W.now + 60, (long long)W.now + 3660);
+    recurring_body(body, sizeof body, "OOM", 0, 3, W.now + 60);
     request create = {"create", api_meeting_create, "POST", false, body, NULL, NULL, NULL,
                       false};
-    json_t *out = fixture(&create);
+    json_t *out = fixture_step(&create);
     snprintf(W.mid, sizeof W.mid, "%s",
              str_of(json_array_get(json_object_get(out, "meeting_info_list"), 0),
                     "meeting_id"));
@@ -301,34 +303,26 @@ static int setup(void **state)
              "\"instanceid\":2}}",
              bob);
     request cohost = {"cohost", api_cohosts, "PUT", true, "", NULL, NULL, NULL, false};
-    json_decref(fixture(&cohost));
-    snprintf(W.body, sizeof W.body,
-             "{\"operator_id\":\"alice\",\"operator_id_type\":1,\"instanceid\":1,"
-             "\"allow_rejoin\":false,\"reason\":\"oom\",\"users\":[{\"to_operator_id\":\"%s\","
-             "\"to_operator_id_type\":4,\"instanceid\":3}]}",
-             mallory);
+    json_decref(fixture_step(&cohost));
+    kick_body(mallory, 3, false);
     request kick = {"kickout", api_kickout, "PUT", true, "", NULL, NULL, NULL, false};
-    json_decref(fixture(&kick));
+    json_decref(fixture_step(&kick));
     request hook = {"webhook", api_webhook_create, "POST", false,
                     "{\"url\":\"http://127.0.0.1:9/hook\"}", NULL, NULL, NULL, false};
-    json_decref(fixture(&hook));
+    json_decref(fixture_step(&hook));
 
     json_set_alloc_funcs(oom_malloc, free);
     return 0;
 }
 
-static int teardown(void **state)
+static int world_teardown(void **state)
 {
-    (void)state;
     json_set_alloc_funcs(malloc, free);
     if (W.live != NULL) {
         live_hub_shutdown(W.live);
         live_hub_free(W.live);
     }
-    if (W.st != NULL)
-        store_close(W.st);
-    nftw(W.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
+    return W.f != NULL ? teardown(state) : 0;
 }
 
 /* ---- the handlers ----------------------------------------------------------- */
@@ -423,11 +417,7 @@ static void before_kick(void)
 {
     char ms[200];
     join_as("userid", "frank", 2, ms, sizeof ms);
-    snprintf(W.body, sizeof W.body,
-             "{\"operator_id\":\"alice\",\"operator_id_type\":1,\"instanceid\":1,"
-             "\"allow_rejoin\":true,\"users\":[{\"to_operator_id\":\"%s\","
-             "\"to_operator_id_type\":4,\"instanceid\":2}]}",
-             ms);
+    kick_body(ms, 2, true);
 }
 
 static void test_kickout_results(void **state)
@@ -443,11 +433,7 @@ static void test_create_and_modify(void **state)
 {
     (void)state;
     char body[512];
-    snprintf(body, sizeof body,
-             "{\"userid\":\"alice\",\"instanceid\":1,\"subject\":\"OOM 2\",\"type\":0,"
-             "\"start_time\":\"%lld\",\"end_time\":\"%lld\",\"meeting_type\":1,"
-             "\"recurring_rule\":{\"recurring_type\":2,\"until_type\":1,\"until_count\":4}}",
-             (long long)W.now + 7200, (long long)W.now + 9000);
+    recurring_body(body, sizeof body, "OOM 2", 2, 4, W.now + 7200);
     request create = {"create", api_meeting_create, "POST", false, body, NULL, NULL, NULL,
                       false};
     check_answers(&create);
@@ -471,5 +457,5 @@ int main(void)
         cmocka_unit_test(test_kickout_results),
         cmocka_unit_test(test_create_and_modify),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, world_setup, world_teardown);
 }
