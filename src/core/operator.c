@@ -1,6 +1,8 @@
 /* The operator of a real-control request (kickout, co-hosts) and of dismiss
  * and cancel: how it is named, whether it is present, what role it holds, and
  * whether a target is the operator. They all name their operator the same way.
+ * The participants lists admit their viewer here too, and a query or a list
+ * named by rooms_id checks its room here (core_room_check).
  *
  * Whoever names an operator, a banned user is none: a user removed with
  * allow_rejoin=false has no say in the meeting, whatever role the meeting
