@@ -61,6 +61,13 @@
 extern "C" {
 #endif
 
+/* libmeet is built with hidden visibility: what this header declares is all
+ * that leaves the library (libmeet.a is one object whose other names are
+ * local), so a program may define its own auth_sign or meet_perform. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define MEET_VERSION "0.1.0"
 
 #define MEET_MSG_MAX 512        /* meet_error.message, NUL included */
@@ -187,8 +194,9 @@ char *meet_escape(const char *s);
  * end_time, hosts?, meeting_type?, recurring_rule?}. */
 meet_rc meet_meeting_create(meet_client *c, const json_t *body, json_t **out, meet_error *err);
 
-/* Who asks, on a query (operator_id_type): a userid, or a rooms_id (in
- * meetd, the ms_open_id of an MRA device present in the meeting). */
+/* Who asks, on a query or a participants list (operator_id_type): a
+ * userid, or a rooms_id (in meetd, the ms_open_id of an MRA device present
+ * in the meeting). */
 #define MEET_OPERATOR_USERID 1
 #define MEET_OPERATOR_ROOMS_ID 3
 
@@ -243,8 +251,9 @@ meet_rc meet_meeting_participants(meet_client *c, const char *meeting_id, const 
                                   json_t **out, meet_error *err);
 
 /* A participants request in Tencent's current form. The operator is
- * operator_id with operator_id_type (1 userid: the type meetd serves for
- * these lists; 0 is taken as 1). NULL strings and negative numbers are not
+ * operator_id with operator_id_type (MEET_OPERATOR_USERID or
+ * MEET_OPERATOR_ROOMS_ID, the types meetd serves for these lists; 0 is
+ * taken as 1). NULL strings and negative numbers are not
  * sent. */
 typedef struct meet_participants_query {
     const char *operator_id;
@@ -397,6 +406,10 @@ meet_rc meet_profile_merge_env(meet_profile *p);
 
 /* Frees the fields (wiping the secret key) and zeroes p. */
 void meet_profile_release(meet_profile *p);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

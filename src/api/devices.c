@@ -177,10 +177,10 @@ static void api_join_done(api_call *c, void *arg, meetd_err e)
     if (e == ME_OK) {
         metrics_add(METRICS_JOINS, 1);
         event_publish(c->env->live, c->env->hooks, &r->events);
-        c->out = json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id,
-                           "uuid", r->user.uuid, "instanceid", r->instanceid, "user_role",
-                           core_user_role(&r->m, &r->user), "device_token", r->token,
-                           "sub_meeting_id", api_id_json(r->sub_meeting_id));
+        api_out(c, json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id,
+                             "uuid", r->user.uuid, "instanceid", r->instanceid, "user_role",
+                             core_user_role(&r->m, &r->user), "device_token", r->token,
+                             "sub_meeting_id", api_id_json(r->sub_meeting_id)));
     }
     OPENSSL_cleanse(r->token, sizeof r->token);
     OPENSSL_cleanse(r->secret, sizeof r->secret);

@@ -173,18 +173,24 @@ static bool api_wants_representation(api_call *c)
     return prefer != NULL && strcasestr(prefer, "return=representation") != NULL;
 }
 
+/* NULL when out of memory: a list short of a target would say it was
+ * never asked for. */
 static json_t *api_kick_results(const api_kick *k)
 {
     json_t *arr = json_array();
-    for (int i = 0; i < k->req.n_users; i++) {
+    for (int i = 0; arr != NULL && i < k->req.n_users; i++) {
         const core_kick_user *u = &k->req.users[i];
         const core_party *t = &k->targets[i];
         const char *ms = t->found ? t->user.ms_open_id
                                   : (u->id_type == CORE_ID_MS_OPEN_ID ? u->id : "");
         const char *uuid = t->found ? t->user.uuid : (u->id_type == CORE_ID_UUID ? u->id : "");
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}", "ms_open_id", ms, "uuid", uuid,
-                                             "instanceid", u->instanceid, "result",
-                                             core_kick_result_name(k->plan.result[i])));
+        if (json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}", "ms_open_id", ms, "uuid",
+                                                 uuid, "instanceid", u->instanceid, "result",
+                                                 core_kick_result_name(k->plan.result[i]))) !=
+            0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
     return json_pack("{s:o}", "results", arr);
 }
@@ -197,7 +203,7 @@ static void api_kick_done(api_call *c, void *arg, meetd_err e)
         /* Committed: only now may the devices hear of it. */
         event_publish(c->env->live, c->env->hooks, &k->events);
         if (api_wants_representation(c))
-            c->out = api_kick_results(k);
+            api_out(c, api_kick_results(k));
     }
     event_batch_free(&k->events);
     free(k);

@@ -172,8 +172,11 @@ static int event_row(store_tx *tx, const event_rec *ev, int64_t device_no, int64
 {
     bool failed = false;
     char *payload = event_payload(ev, &failed);
-    if (payload == NULL)
+    if (payload == NULL) {
+        /* STORE_ERROR says "already logged". */
+        log_error("event: cannot build the %s event", event_types[ev->type].name);
         return STORE_ERROR;
+    }
     store_event row = {.meeting_id = ev->meeting->meeting_id, .device_no = device_no,
                        .created_at = time_ms};
     snprintf(row.type, sizeof row.type, "%s", event_types[ev->type].name);
@@ -186,6 +189,8 @@ static int event_row(store_tx *tx, const event_rec *ev, int64_t device_no, int64
         size_t cap = b->cap ? 2 * b->cap : 8;
         event_note *grown = realloc(b->notes, cap * sizeof *grown);
         if (grown == NULL) {
+            log_error("event: out of memory keeping the %s event for the streams",
+                      event_types[ev->type].name);
             free(payload);
             return STORE_ERROR;
         }
