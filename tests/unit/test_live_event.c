@@ -223,6 +223,36 @@ static void last_body(store_tx *tx, void *arg)
     assert_int_equal(store_events_last(tx, &q->last), STORE_OK);
 }
 
+typedef struct count_q {
+    int64_t audit;
+    int64_t deliveries;
+} count_q;
+
+static int audit_none(const core_audit *a, void *arg)
+{
+    (void)a;
+    (void)arg;
+    return 0;
+}
+
+static int delivery_none(const store_delivery *d, void *arg)
+{
+    (void)d;
+    (void)arg;
+    return 0;
+}
+
+static void count_body(store_tx *tx, void *arg)
+{
+    count_q *q = arg;
+    assert_int_equal(store_audit_list(tx, MEETING, 0, 0, audit_none, NULL,
+                                      &q->audit),
+                     STORE_OK);
+    assert_int_equal(store_deliveries_list(tx, APP, -1, 0, 0, delivery_none,
+                                           NULL, &q->deliveries),
+                     STORE_OK);
+}
+
 /* A node that did not make the change, reading the rows, tells its
  * streams exactly what the node that made it told its own. */
 static void test_rows_deliver_what_publish_does(void **state)
@@ -252,6 +282,11 @@ static void test_rows_deliver_what_publish_does(void **state)
     assert_int_equal(store_write(f->s, rec_tx, &j), 0);
     event_publish(a, NULL, &b);
     event_batch_free(&b);
+    /* The one record wrote the audit row and both webhooks too. */
+    count_q n = {0};
+    read_ok(f->s, count_body, &n);
+    assert_int_equal(n.audit, 1);
+    assert_int_equal(n.deliveries, 2);
     row_walk w = {.h = bh};
     read_ok(f->s, rows_body, &w);
     assert_int_equal(w.n, 1);
