@@ -13,15 +13,21 @@
  *
  * event_publish tells this node's streams from the very rows it wrote, with
  * event_deliver, and wakes the webhook worker. A node that did not make the
- * change learns of it the same way, later: it reads the rows numbered above
- * the last it saw (store_events_since) and calls event_deliver for each.
- * Rows, not notifications, are the truth: a notification (here, the call
- * after commit; across nodes, a database notification) only says "read the
- * rows now". A node that missed one still finds the rows at its next read
- * (a timer bounds how late that is); a node that missed more than the rows
- * kept (EVENT_KEEP_MS) rebuilds from the state tables instead: it ends every
- * stream whose device is no longer present. Streams tolerate hearing an
- * event twice (a final event ends a stream once; the second finds it gone).
+ * change is to learn of it the same way, later (the relay that does it is
+ * issue 16's next step; nothing here needs to change for it): it keeps the
+ * number of the last row it delivered, reads the rows numbered above it
+ * (store_events_since, numbered in commit order by the store's contract)
+ * and calls event_deliver for each. Rows, not notifications, are the
+ * truth: a notification (here, the call after commit; across nodes, a
+ * database notification) only says "read the rows now". A node that missed
+ * one still finds the rows at its next read, which a timer makes happen
+ * anyway, so a lost notification costs at most one period; a node that
+ * missed more than the rows kept (EVENT_KEEP_MS: its last number is below
+ * the oldest row) rebuilds from the state tables instead: it ends every
+ * stream whose device is no longer present. Delivering a row twice is
+ * harmless (a final event ends a stream once and is kept as the device's
+ * final; the second finds the same). A node skips rows it wrote itself
+ * (published already) by their numbers.
  *
  * What each type produces (docs/internals.md, "A new event type"):
  *   type            row type          audit   webhooks                 stream
