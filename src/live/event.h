@@ -24,10 +24,10 @@
  * anyway, so a lost notification costs at most one period; a node that
  * missed more than the rows kept (EVENT_KEEP_MS: its last number is below
  * the oldest row) rebuilds from the state tables instead: it ends every
- * stream whose device is no longer present. Delivering a row twice is
- * harmless (a final event ends a stream once and is kept as the device's
- * final; the second finds the same). A node skips rows it wrote itself
- * (published already) by their numbers.
+ * stream whose device is no longer present. A final event delivered twice
+ * is harmless (it ends a stream once; the second finds it ended), news
+ * (role-changed) is not: a node delivers each number once, and skips the
+ * rows it wrote itself (published already).
  *
  * What each type produces (docs/internals.md, "A new event type"):
  *   type            row type          audit   webhooks                 stream
