@@ -39,6 +39,11 @@ typedef const char *(*api_lookup_fn)(void *io, const char *name);
 /* What a handler does once its write is decided: e is ME_OK when it is
  * committed, else the error (already recorded on c). It owns arg. */
 typedef void (*api_then_fn)(api_call *c, void *arg, meetd_err e);
+/* A handler's transaction (api_read, api_write_then): ME_OK to commit, or
+ * the error it recorded on the call (api_fail, api_store_fail), which
+ * undoes its work. It may run more than once (store.h: a backend reruns a
+ * job it could not serialise), so it starts by resetting what it fills. */
+typedef meetd_err (*api_job_fn)(store_tx *tx, void *arg);
 
 struct api_call {
     /* Request, filled by the HTTP layer. */
@@ -82,9 +87,9 @@ struct api_call {
      * request's nonce and runs the handler's job_fn(job_arg). */
     store_fn write_fn;
     void *write_arg;
-    store_fn job_fn;
+    api_job_fn job_fn;
     void *job_arg;
-    int job_rc;               /* job_fn's result, kept when the spend commits */
+    meetd_err job_err;        /* job_fn's result, kept when the spend commits */
     api_then_fn then;
 };
 
@@ -99,7 +104,7 @@ bool api_write_pending(const api_call *c);
  * call. Must be called exactly once for a pending write, even when the
  * client has gone: the work after a commit (events to device streams, the
  * webhook worker's wake-up) must not be lost with the connection. */
-void api_write_finish(api_call *c, int rc);
+void api_write_finish(api_call *c, store_rc rc);
 
 /* Sets a successful call's answer to v (owned from here on); v NULL (a
  * builder out of memory) records the internal error instead. */
@@ -173,10 +178,12 @@ meetd_err api_field_operator(api_call *c, json_t *body, unsigned accept, core_id
  * instanceid. `where` names it in messages ("users[2]", "user"). */
 meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_type *type,
                            char *id, size_t cap, int *instanceid);
-/* Maps a store failure inside a transaction to ME_INTERNAL. */
-meetd_err api_store_fail(api_call *c, int rc, const char *what);
-/* Runs fn in a read transaction and maps -1 to ME_INTERNAL. */
-meetd_err api_read(api_call *c, store_fn fn, void *arg);
+/* Maps a store failure inside a transaction to ME_INTERNAL (5108), an
+ * unreachable backend (STORE_UNAVAILABLE) included. */
+meetd_err api_store_fail(api_call *c, store_rc rc, const char *what);
+/* Runs fn in a read transaction: fn's result, or ME_INTERNAL when the
+ * store failed. */
+meetd_err api_read(api_call *c, api_job_fn fn, void *arg);
 /* Runs fn in a write transaction, then then(c, arg, result); the handler
  * must return right after, without touching arg. With write_later the
  * write runs after the handler returns, so that the request's thread
@@ -184,7 +191,7 @@ meetd_err api_read(api_call *c, store_fn fn, void *arg);
  * request goes through here, and here its (AppId, timestamp, nonce) is
  * spent in the same transaction: a replay after a restart, when the replay
  * memory has forgotten it, is refused (190301) and changes nothing. */
-void api_write_then(api_call *c, store_fn fn, void *arg, api_then_fn then);
+void api_write_then(api_call *c, api_job_fn fn, void *arg, api_then_fn then);
 /* A then for writes whose success needs nothing more than the default {}. */
 void api_then_free(api_call *c, void *arg, meetd_err e);
 

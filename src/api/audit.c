@@ -13,7 +13,7 @@ typedef struct api_audit_req {
     int64_t total;
 } api_audit_req;
 
-static int api_audit_row(const core_audit *a, void *arg)
+static store_rc api_audit_row(const core_audit *a, void *arg)
 {
     api_audit_req *r = arg;
     json_t *target = json_pack("{s:s,s:s,s:s,s:i}", "userid", a->target_userid, "uuid",
@@ -30,10 +30,10 @@ static int api_audit_row(const core_audit *a, void *arg)
                             "ms_open_id", a->op_ms_open_id, "instanceid", a->op_instanceid,
                             "target", target, "reason", a->reason, "allow_rejoin",
                             a->allow_rejoin);
-    return row != NULL && json_array_append_new(r->rows, row) == 0 ? 0 : 1;
+    return row != NULL && json_array_append_new(r->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
-static int api_audit_tx(store_tx *tx, void *arg)
+static meetd_err api_audit_tx(store_tx *tx, void *arg)
 {
     api_audit_req *r = arg;
     api_call *c = r->c;

@@ -13,7 +13,7 @@ typedef struct api_bans {
     bool lifted;
 } api_bans;
 
-static int api_ban_row(const core_ban *b, void *arg)
+static store_rc api_ban_row(const core_ban *b, void *arg)
 {
     api_bans *r = arg;
     /* "operator" as the audit names it; operator_ms_open_id stays for
@@ -31,15 +31,15 @@ static int api_ban_row(const core_ban *b, void *arg)
                             "operator_ms_open_id", b->operator_ms_open_id, "request_id",
                             b->request_id);
     if (row == NULL)
-        return 1;
+        return STORE_STOP;
     if (api_set_nonempty(row, "guest_id", b->user.guest_id) != 0) {
         json_decref(row);
-        return 1;
+        return STORE_STOP;
     }
-    return json_array_append_new(r->rows, row) == 0 ? 0 : 1;
+    return json_array_append_new(r->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
-static int api_bans_tx(store_tx *tx, void *arg)
+static meetd_err api_bans_tx(store_tx *tx, void *arg)
 {
     api_bans *r = arg;
     api_call *c = r->c;
@@ -68,10 +68,12 @@ void api_bans_list(api_call *c)
 /* The path names the user; ?kind= says by which of their identities
  * (core/identity.c). Without it the name may be any of them, as long as it
  * names one user only. */
-static int api_lift_tx(store_tx *tx, void *arg)
+static meetd_err api_lift_tx(store_tx *tx, void *arg)
 {
     api_bans *r = arg;
     api_call *c = r->c;
+    /* It may run again (store.h): a ban lifted by a run undone is not. */
+    r->lifted = false;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK)
         return c->err.err;
     core_party p = {0};

@@ -37,7 +37,7 @@ static meetd_err api_cohost_parse(api_call *c, json_t *body, core_cohost_req *re
     return core_cohost_validate(req, &c->err);
 }
 
-static int api_cohost_tx(store_tx *tx, void *arg)
+static meetd_err api_cohost_tx(store_tx *tx, void *arg)
 {
     api_cohost *h = arg;
     api_call *c = h->c;

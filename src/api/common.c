@@ -15,10 +15,12 @@ meetd_err api_meeting_id(api_call *c, int64_t *id)
     return ME_OK;
 }
 
-meetd_err api_store_fail(api_call *c, int rc, const char *what)
+meetd_err api_store_fail(api_call *c, store_rc rc, const char *what)
 {
-    /* The cause is logged by the store; the client learns only the trace id. */
-    log_error("trace=%s store failure (%d) in %s", c->trace_id, rc, what);
+    /* The cause is logged by the store; the client learns only the trace id.
+     * An unreachable backend answers as any other store failure. */
+    log_error("trace=%s store failure (%d%s) in %s", c->trace_id, (int)rc,
+              rc == STORE_UNAVAILABLE ? ": unavailable" : "", what);
     return api_fail(c, ME_INTERNAL, NULL);
 }
 
@@ -62,16 +64,35 @@ meetd_err api_admit_userid(api_call *c, store_tx *tx, int64_t meeting_id, const 
     return core_operator_admit(&op, &c->err);
 }
 
-static meetd_err api_tx_result(api_call *c, int rc)
+/* The outcome of a handler's transaction. store_rc and meetd_err never
+ * share a variable: the store says whether the transaction held (rc), the
+ * handler's own answer travels in job_err. */
+static meetd_err api_tx_result(api_call *c, store_rc rc, meetd_err job_err)
 {
-    if (rc == 0)
-        return ME_OK;
-    if (rc < 0)
+    if (rc != STORE_OK && rc != STORE_ROLLBACK)
         return api_fail(c, ME_INTERNAL, NULL);
-    /* The function recorded its error on the call already. */
+    if (job_err == ME_OK)
+        return ME_OK;
+    /* The handler recorded its error on the call already. */
     if (c->err.err == ME_OK)
         return api_fail(c, ME_INTERNAL, NULL);
     return c->err.err;
+}
+
+/* A job starts from a clean call: a backend may run it again after a
+ * serialization failure, and what the earlier run recorded is void. */
+static void api_job_reset(api_call *c)
+{
+    memset(&c->err, 0, sizeof c->err);
+    c->job_err = ME_INTERNAL;
+}
+
+/* The handler's job as a store_fn: ME_OK commits, its error undoes it. */
+static store_rc api_job_run(store_tx *tx, void *arg)
+{
+    api_call *c = arg;
+    c->job_err = c->job_fn(tx, c->job_arg);
+    return c->job_err == ME_OK ? STORE_OK : STORE_ROLLBACK;
 }
 
 /* The job of every write. The request's nonce is spent first, in the
@@ -82,31 +103,34 @@ static meetd_err api_tx_result(api_call *c, int rc)
  * the spend: replayed later, when the rules might say yes, it is refused
  * all the same. A store error fails the whole job, spend included (the
  * replay memory still holds it). */
-static int api_write_job(store_tx *tx, void *arg)
+static store_rc api_write_job(store_tx *tx, void *arg)
 {
     api_call *c = arg;
-    if (!c->spend) {
-        c->job_rc = c->job_fn(tx, c->job_arg);
-        return c->job_rc;
+    api_job_reset(c);
+    if (!c->spend)
+        return api_job_run(tx, c);
+    store_rc rc = store_spend(tx, c->app_id, c->timestamp, c->nonce, c->now - AUTH_WINDOW);
+    if (rc == STORE_CONFLICT) {
+        c->job_err = api_fail(c, ME_REPLAY, NULL);
+        return STORE_ROLLBACK;
     }
-    int rc = store_spend(tx, c->app_id, c->timestamp, c->nonce, c->now - AUTH_WINDOW);
-    if (rc == STORE_CONFLICT)
-        c->job_rc = api_fail(c, ME_REPLAY, NULL);
-    else if (rc != STORE_OK)
-        c->job_rc = api_store_fail(c, rc, "spend");
-    else
-        c->job_rc = store_try(tx, c->job_fn, c->job_arg);
-    return rc == STORE_OK && c->job_rc > 0 ? 0 : c->job_rc;
+    if (rc != STORE_OK) {
+        c->job_err = api_store_fail(c, rc, "spend");
+        return rc;
+    }
+    rc = store_try(tx, api_job_run, c);
+    /* Refused by the rules: its work is undone, the spend is kept. */
+    return rc == STORE_ROLLBACK ? STORE_OK : rc;
 }
 
-void api_write_then(api_call *c, store_fn fn, void *arg, api_then_fn then)
+void api_write_then(api_call *c, api_job_fn fn, void *arg, api_then_fn then)
 {
     assert(c->write_fn == NULL);
     c->write_fn = api_write_job;
     c->write_arg = c;
     c->job_fn = fn;
     c->job_arg = arg;
-    c->job_rc = -1;
+    c->job_err = ME_INTERNAL;
     c->then = then;
     if (!c->write_later)
         api_write_finish(c, store_write(c->env->st, c->write_fn, c->write_arg));
@@ -121,26 +145,42 @@ void api_then_free(api_call *c, void *arg, meetd_err e)
 
 bool api_write_pending(const api_call *c) { return c->write_fn != NULL; }
 
-void api_write_finish(api_call *c, int rc)
+void api_write_finish(api_call *c, store_rc rc)
 {
     assert(c->write_fn != NULL && c->then != NULL);
     api_then_fn then = c->then;
     void *arg = c->job_arg;
+    meetd_err job_err = c->job_err;
     c->write_fn = NULL;
     c->write_arg = NULL;
     c->job_fn = NULL;
     c->job_arg = NULL;
     c->then = NULL;
-    /* Committed: the spend is, and the handler's own result says whether
-     * its work is too. */
-    if (rc == 0)
-        rc = c->job_rc;
-    then(c, arg, api_tx_result(c, rc));
+    /* Committed (or a replay refused, nothing written): the handler's own
+     * result says whether its work is done too. */
+    then(c, arg, api_tx_result(c, rc, job_err));
 }
 
-meetd_err api_read(api_call *c, store_fn fn, void *arg)
+/* api_read's job: the handler's fn and what it answered. */
+typedef struct api_read_job {
+    api_call *c;
+    api_job_fn fn;
+    void *arg;
+    meetd_err err;
+} api_read_job;
+
+static store_rc api_read_run(store_tx *tx, void *arg)
 {
-    return api_tx_result(c, store_read(c->env->st, fn, arg));
+    api_read_job *j = arg;
+    j->err = j->fn(tx, j->arg);
+    return j->err == ME_OK ? STORE_OK : STORE_ROLLBACK;
+}
+
+meetd_err api_read(api_call *c, api_job_fn fn, void *arg)
+{
+    api_read_job j = {.c = c, .fn = fn, .arg = arg, .err = ME_INTERNAL};
+    store_rc rc = store_read(c->env->st, api_read_run, &j);
+    return api_tx_result(c, rc, j.err);
 }
 
 meetd_err api_field_target(api_call *c, json_t *obj, const char *where, core_id_type *type,

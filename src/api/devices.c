@@ -124,10 +124,11 @@ static int api_sub_status(const core_meeting *m, int64_t sub_meeting_id)
     return -1;
 }
 
-static int api_join_tx(store_tx *tx, void *arg)
+static meetd_err api_join_tx(store_tx *tx, void *arg)
 {
     api_join_req *r = arg;
     api_call *c = r->c;
+    /* It may run again (store.h): what it fills starts over. */
     event_batch_reset(&r->events);
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         core_join_target(&r->m, c->now, &r->sub_meeting_id, &c->err) != ME_OK ||
@@ -236,11 +237,12 @@ typedef struct api_leave_req {
     event_batch events;                /* published after the commit */
 } api_leave_req;
 
-static int api_leave_tx(store_tx *tx, void *arg)
+static meetd_err api_leave_tx(store_tx *tx, void *arg)
 {
     api_leave_req *r = arg;
     api_call *c = r->c;
     core_party p;
+    /* It may run again (store.h): what it fills starts over. */
     r->left = false;
     event_batch_reset(&r->events);
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||

@@ -1,15 +1,15 @@
 /* GET /healthz: answers 200 only when the store answers. */
 #include "api/api.h"
 
-static int api_health_tx(store_tx *tx, void *arg)
+static store_rc api_health_tx(store_tx *tx, void *arg)
 {
     int64_t n;
-    return store_app_count(tx, &n) == STORE_OK ? 0 : 1;
+    return store_app_count(tx, &n);
 }
 
 void api_healthz(api_call *c)
 {
-    if (store_read(c->env->st, api_health_tx, NULL) != 0) {
+    if (store_read(c->env->st, api_health_tx, NULL) != STORE_OK) {
         api_fail(c, ME_INTERNAL, "store unavailable");
         return;
     }

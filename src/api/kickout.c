@@ -143,10 +143,11 @@ static meetd_err api_kick_roles(store_tx *tx, api_kick *k)
     return ME_OK;
 }
 
-static int api_kick_tx(store_tx *tx, void *arg)
+static meetd_err api_kick_tx(store_tx *tx, void *arg)
 {
     api_kick *k = arg;
     api_call *c = k->c;
+    /* It may run again (store.h): what it fills starts over. */
     k->n_removed = 0;
     event_batch_reset(&k->events);
     if (api_load_meeting(c, tx, k->meeting_id, &k->m) != ME_OK ||

@@ -30,33 +30,41 @@ typedef struct api_end_req {
     event_batch events;          /* published after the commit */
 } api_end_req;
 
-static int api_end_device(const core_device *d, void *arg)
+static store_rc api_end_device(const core_device *d, void *arg)
 {
     api_end_req *r = arg;
     /* Tencent's force_dismiss_meeting 0: "with participants in the meeting,
      * it cannot be ended". Said before anything is ended (the store stops
-     * at a nonzero answer), so the refusal changes nothing. */
-    if (!r->force)
-        return api_fail(r->c, ME_INVALID,
-                        "force_dismiss_meeting is 0 and devices are still in the meeting "
-                        "(send 1, the default, to remove them)");
+     * at STORE_STOP), so the refusal changes nothing. Each stop records
+     * its reason on the call. */
+    if (!r->force) {
+        api_fail(r->c, ME_INVALID,
+                 "force_dismiss_meeting is 0 and devices are still in the meeting "
+                 "(send 1, the default, to remove them)");
+        return STORE_STOP;
+    }
     core_user u;
-    int rc = store_user_by_no(r->tx, d->user_no, &u);
+    store_rc rc = store_user_by_no(r->tx, d->user_no, &u);
     if (rc == STORE_OK) {
         event_rec ev = {.type = EVENT_ENDED, .meeting = &r->m, .sub_meeting_id = d->sub_meeting_id,
                         .device_no = d->device_no, .user = &u, .instanceid = d->instanceid,
                         .time = r->c->now, .trace_id = r->c->trace_id};
         rc = event_record(r->tx, &ev, &r->events);
     }
-    if (rc != STORE_OK)
-        return api_store_fail(r->c, rc, "end_device");
-    return 0;
+    if (rc != STORE_OK) {
+        api_store_fail(r->c, rc, "end_device");
+        return STORE_STOP;
+    }
+    return STORE_OK;
 }
 
-static int api_end_tx(store_tx *tx, void *arg)
+static meetd_err api_end_tx(store_tx *tx, void *arg)
 {
     api_end_req *r = arg;
     api_call *c = r->c;
+    /* It may run again (store.h): what it fills starts over. */
+    event_batch_reset(&r->events);
+    r->tx = tx;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         api_resolve(c, tx, r->meeting_id, r->req.op_type, r->req.op_id, &r->op) != ME_OK)
         return c->err.err;
@@ -68,8 +76,6 @@ static int api_end_tx(store_tx *tx, void *arg)
     int rc = store_meeting_update_status(tx, &r->m);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "meeting_update_status");
-    event_batch_reset(&r->events);
-    r->tx = tx;
     if (r->dismiss) {
         rc = store_devices_end_all(tx, r->meeting_id, c->now, CORE_LEFT_ENDED, api_end_device, r);
         if (rc != STORE_OK)

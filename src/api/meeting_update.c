@@ -136,7 +136,7 @@ static meetd_err api_update_parse(api_call *c, json_t *body, api_update_req *r)
     return api_update_check_ignored(c, body);
 }
 
-static int api_update_tx(store_tx *tx, void *arg)
+static meetd_err api_update_tx(store_tx *tx, void *arg)
 {
     api_update_req *r = arg;
     api_call *c = r->c;

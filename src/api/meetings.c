@@ -259,7 +259,7 @@ typedef struct api_create_req {
     core_meeting m;
 } api_create_req;
 
-static int api_create_tx(store_tx *tx, void *arg)
+static meetd_err api_create_tx(store_tx *tx, void *arg)
 {
     api_create_req *r = arg;
     api_call *c = r->c;
@@ -350,7 +350,7 @@ static meetd_err api_check_room(api_call *c, store_tx *tx, const core_meeting *m
     return core_room_check(&room, &c->err);
 }
 
-static int api_cohost_row(const core_user *u, void *arg)
+static store_rc api_cohost_row(const core_user *u, void *arg)
 {
     /* The SDK's keys (operator_id, operator_id_type, userid): a co-host is
      * someone in the meeting, named by ms_open_id; a guest has no userid. */
@@ -359,9 +359,9 @@ static int api_cohost_row(const core_user *u, void *arg)
                             u->ms_open_id, "uuid", u->uuid);
     if (row == NULL || api_set_nonempty(row, "userid", u->userid) != 0) {
         json_decref(row);
-        return 1;
+        return STORE_STOP;
     }
-    return json_array_append_new(arg, row) == 0 ? 0 : 1;
+    return json_array_append_new(arg, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
 /* A meeting as a query describes it, read in one transaction. */
@@ -412,7 +412,7 @@ static bool api_code_valid(const char *s)
     return true;
 }
 
-static int api_get_tx(store_tx *tx, void *arg)
+static meetd_err api_get_tx(store_tx *tx, void *arg)
 {
     api_get_req *r = arg;
     api_call *c = r->c;
@@ -464,14 +464,14 @@ typedef struct api_list_req {
     int64_t remaining, next_pos, next_cursory;
 } api_list_req;
 
-static int api_list_id(int64_t meeting_id, void *arg)
+static store_rc api_list_id(int64_t meeting_id, void *arg)
 {
     api_list_req *r = arg;
     r->ids[r->n++] = meeting_id;
-    return 0;
+    return STORE_OK;
 }
 
-static int api_list_tx(store_tx *tx, void *arg)
+static meetd_err api_list_tx(store_tx *tx, void *arg)
 {
     api_list_req *r = arg;
     api_call *c = r->c;
@@ -580,7 +580,7 @@ void api_meetings_get(api_call *c)
 /* GET /meetd/v1/j/{meeting_code}, unauthenticated: whoever holds the link
  * learns that the meeting exists and how devices join it, nothing more (no
  * subject, no times, no ids: a code is only 9 digits). */
-static int api_join_page_tx(store_tx *tx, void *arg)
+static meetd_err api_join_page_tx(store_tx *tx, void *arg)
 {
     api_call *c = arg;
     int64_t id;

@@ -57,7 +57,7 @@ static int api_join_type(int instanceid)
     return instanceid == API_INSTANCE_PSTN ? 0 : 1;
 }
 
-static int api_plist_row(const core_device *d, const core_user *u, void *arg)
+static store_rc api_plist_row(const core_device *d, const core_user *u, void *arg)
 {
     api_plist *p = arg;
     /* One object per session on the page: set field by field rather than
@@ -65,7 +65,7 @@ static int api_plist_row(const core_device *d, const core_user *u, void *arg)
      * keys are literals; the values are checked as json_pack would. */
     json_t *row = json_object();
     if (row == NULL)
-        return 1;
+        return STORE_STOP;
     int bad = json_object_set_new_nocheck(row, "ms_open_id", json_string(u->ms_open_id)) |
               json_object_set_new_nocheck(row, "uuid", json_string(u->uuid)) |
               json_object_set_new_nocheck(row, "user_name", api_base64_json(u->nick_name)) |
@@ -84,9 +84,9 @@ static int api_plist_row(const core_device *d, const core_user *u, void *arg)
         bad |= json_object_set_new_nocheck(row, "left_time", api_time_json(d->left_time));
     if (bad != 0) {
         json_decref(row);
-        return 1;
+        return STORE_STOP;
     }
-    return json_array_append_new(p->rows, row) != 0;
+    return json_array_append_new(p->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
 /* The operator: operator_id with operator_id_type 1 (userid) or 3
@@ -168,7 +168,7 @@ static void api_plist_schedule(const api_plist *p, int64_t *start, int64_t *end)
     *end = one ? p->m.occ[p->occ].end_time : p->m.end_time;
 }
 
-static int api_plist_tx(store_tx *tx, void *arg)
+static meetd_err api_plist_tx(store_tx *tx, void *arg)
 {
     api_plist *p = arg;
     api_call *c = p->c;

@@ -78,7 +78,7 @@ static bool api_match(const char *pattern, const char *path, api_call *c)
     return true;
 }
 
-static int api_key_read(store_tx *tx, void *arg)
+static store_rc api_key_read(store_tx *tx, void *arg)
 {
     struct { const char *secret_id; auth_key *out; int rc; } *q = arg;
     store_key key;
@@ -86,18 +86,18 @@ static int api_key_read(store_tx *tx, void *arg)
     int rc = store_key_get(tx, q->secret_id, &key, &app);
     if (rc == STORE_NOTFOUND) {
         q->rc = 1;
-        return 0;
+        return STORE_OK;
     }
     if (rc != STORE_OK) {
         q->rc = -1;
-        return 0;
+        return STORE_OK;
     }
     snprintf(q->out->secret_key, sizeof q->out->secret_key, "%s", key.secret_key);
     snprintf(q->out->app_id, sizeof q->out->app_id, "%s", app.app_id);
     snprintf(q->out->sdk_id, sizeof q->out->sdk_id, "%s", app.sdk_id);
     OPENSSL_cleanse(&key, sizeof key);
     q->rc = 0;
-    return 0;
+    return STORE_OK;
 }
 
 static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
@@ -112,7 +112,7 @@ static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
             return 0;
     }
     struct { const char *secret_id; auth_key *out; int rc; } q = {secret_id, out, -1};
-    if (store_read(env->st, api_key_read, &q) != 0)
+    if (store_read(env->st, api_key_read, &q) != STORE_OK)
         return -1;
     if (q.rc == 0 && env->keys != NULL)
         auth_keycache_put(env->keys, secret_id, (uint64_t[2]){stamp.moves, stamp.file}, now_ms,

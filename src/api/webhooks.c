@@ -64,7 +64,7 @@ static meetd_err api_webhook_parse(api_call *c, store_webhook *w)
     return ME_OK;
 }
 
-static int api_webhook_create_tx(store_tx *tx, void *arg)
+static meetd_err api_webhook_create_tx(store_tx *tx, void *arg)
 {
     api_hooks *r = arg;
     api_call *c = r->c;
@@ -108,15 +108,15 @@ void api_webhook_create(api_call *c)
 
 /* ---- GET /meetd/v1/webhooks ---------------------------------------------- */
 
-static int api_webhook_row(const store_webhook *w, void *arg)
+static store_rc api_webhook_row(const store_webhook *w, void *arg)
 {
     api_hooks *r = arg;
     json_t *row = json_pack("{s:o,s:s,s:s,s:I}", "id", api_id_json(w->webhook_id), "url", w->url,
                             "token", w->token, "created_at", (json_int_t)w->created_at);
-    return row != NULL && json_array_append_new(r->rows, row) == 0 ? 0 : 1;
+    return row != NULL && json_array_append_new(r->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
-static int api_webhooks_tx(store_tx *tx, void *arg)
+static meetd_err api_webhooks_tx(store_tx *tx, void *arg)
 {
     api_hooks *r = arg;
     int rc = store_webhook_list(tx, r->c->app_id, api_webhook_row, r);
@@ -157,7 +157,7 @@ static bool api_webhook_id(const char *s, int64_t *out)
     return true;
 }
 
-static int api_webhook_delete_tx(store_tx *tx, void *arg)
+static meetd_err api_webhook_delete_tx(store_tx *tx, void *arg)
 {
     api_hooks *r = arg;
     api_call *c = r->c;
@@ -185,7 +185,7 @@ void api_webhook_delete(api_call *c)
 
 /* ---- GET /meetd/v1/webhooks/deliveries -------------------------------------- */
 
-static int api_delivery_row(const store_delivery *d, void *arg)
+static store_rc api_delivery_row(const store_delivery *d, void *arg)
 {
     api_hooks *r = arg;
     json_t *row = json_pack("{s:o,s:o,s:s,s:I,s:i,s:s,s:i,s:s,s:I,s:I}", "id",
@@ -195,10 +195,10 @@ static int api_delivery_row(const store_delivery *d, void *arg)
                             "last_http_status", d->last_http_status, "last_error",
                             d->last_error, "delivered_at", (json_int_t)d->delivered_at,
                             "next_attempt_at", (json_int_t)d->next_attempt_at);
-    return row != NULL && json_array_append_new(r->rows, row) == 0 ? 0 : 1;
+    return row != NULL && json_array_append_new(r->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
-static int api_deliveries_tx(store_tx *tx, void *arg)
+static meetd_err api_deliveries_tx(store_tx *tx, void *arg)
 {
     api_hooks *r = arg;
     int rc = store_deliveries_list(tx, r->c->app_id, r->status, r->pos, r->size,

@@ -28,86 +28,91 @@ static int auth_key_draw(store_key *key, const char *app_id, int64_t now)
     return 0;
 }
 
-static int auth_key_add(store_tx *tx, store_key *key, const char *app_id, int64_t now)
+/* Every job below may run more than once (store.h): each draws its ids
+ * afresh and overwrites what it fills. */
+static store_rc auth_key_add(store_tx *tx, store_key *key, const char *app_id, int64_t now)
 {
     for (int i = 0; i < AUTH_ID_TRIES; i++) {
         if (auth_key_draw(key, app_id, now) != 0)
-            return -1;
-        int rc = store_key_insert(tx, key);
+            return STORE_ERROR;
+        store_rc rc = store_key_insert(tx, key);
         if (rc != STORE_CONFLICT)
-            return rc == STORE_OK ? 0 : -1;
+            return rc;
     }
-    return -1;
+    return STORE_ERROR;
 }
 
-static int auth_create_tx(store_tx *tx, void *arg)
+static store_rc auth_create_tx(store_tx *tx, void *arg)
 {
     auth_app_op *op = arg;
     store_app *app = op->app;
     for (int i = 0;; i++) {
         if (i == AUTH_ID_TRIES)
-            return -1;
+            return STORE_ERROR;
         memset(app, 0, sizeof *app);
         /* Numeric ids like Tencent's: AppId 9 digits, SdkId 11. */
         if (ids_digits(app->app_id, 9) != 0)
-            return -1;
+            return STORE_ERROR;
         if (op->sdk_id == NULL) {
             if (ids_digits(app->sdk_id, 11) != 0)
-                return -1;
+                return STORE_ERROR;
         } else {
             snprintf(app->sdk_id, sizeof app->sdk_id, "%s", op->sdk_id);
         }
         snprintf(app->name, sizeof app->name, "%s", op->name);
         app->created_at = op->now;
-        int rc = store_app_insert(tx, app);
+        store_rc rc = store_app_insert(tx, app);
         if (rc == STORE_OK)
             break;
         if (rc != STORE_CONFLICT)
-            return -1;
+            return rc;
     }
-    return auth_key_add(tx, op->key, app->app_id, op->now) == 0 ? 0 : -1;
+    return auth_key_add(tx, op->key, app->app_id, op->now);
 }
 
 int auth_app_create(store *st, const char *name, const char *sdk_id, int64_t now,
                     store_app *app, store_key *key)
 {
     auth_app_op op = {.name = name, .sdk_id = sdk_id, .now = now, .app = app, .key = key};
-    return store_write(st, auth_create_tx, &op) == 0 ? 0 : -1;
+    return store_write(st, auth_create_tx, &op) == STORE_OK ? 0 : -1;
 }
 
-static int auth_rotate_tx(store_tx *tx, void *arg)
+/* STORE_NOTFOUND: no such app (rolled back, nothing changed). */
+static store_rc auth_rotate_tx(store_tx *tx, void *arg)
 {
     auth_app_op *op = arg;
-    int rc = store_app_get(tx, op->app_id, op->app);
-    if (rc == STORE_NOTFOUND)
-        return 1;
-    if (rc != STORE_OK || store_key_delete_all(tx, op->app_id) != STORE_OK)
-        return -1;
-    return auth_key_add(tx, op->key, op->app_id, op->now) == 0 ? 0 : -1;
+    store_rc rc = store_app_get(tx, op->app_id, op->app);
+    if (rc == STORE_OK)
+        rc = store_key_delete_all(tx, op->app_id);
+    if (rc == STORE_OK)
+        rc = auth_key_add(tx, op->key, op->app_id, op->now);
+    return rc;
+}
+
+/* The auth module's convention: 0 done, 1 no such app, -1 a failure. */
+static int auth_result(store_rc rc)
+{
+    return rc == STORE_OK ? 0 : rc == STORE_NOTFOUND ? 1 : -1;
 }
 
 int auth_app_rotate(store *st, const char *app_id, int64_t now, store_app *app, store_key *key)
 {
     auth_app_op op = {.app_id = app_id, .now = now, .app = app, .key = key};
-    int rc = store_write(st, auth_rotate_tx, &op);
-    return rc == 0 || rc == 1 ? rc : -1;
+    return auth_result(store_write(st, auth_rotate_tx, &op));
 }
 
-static int auth_delete_tx(store_tx *tx, void *arg)
+static store_rc auth_delete_tx(store_tx *tx, void *arg)
 {
     auth_app_op *op = arg;
-    int rc = store_app_get(tx, op->app_id, op->app);
-    if (rc == STORE_NOTFOUND)
-        return 1;
-    if (rc != STORE_OK)
-        return -1;
-    return store_app_delete(tx, op->app_id) == STORE_OK ? 0 : -1;
+    store_rc rc = store_app_get(tx, op->app_id, op->app);
+    if (rc == STORE_OK)
+        rc = store_app_delete(tx, op->app_id);
+    return rc;
 }
 
 int auth_app_delete(store *st, const char *app_id)
 {
     store_app app;
     auth_app_op op = {.app_id = app_id, .app = &app};
-    int rc = store_write(st, auth_delete_tx, &op);
-    return rc == 0 || rc == 1 ? rc : -1;
+    return auth_result(store_write(st, auth_delete_tx, &op));
 }

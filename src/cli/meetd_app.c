@@ -54,13 +54,13 @@ typedef struct app_opts {
     const char *token;      /* webhook add; NULL: generate */
 } app_opts;
 
-static int app_count_keys(const store_key *key, void *arg)
+static store_rc app_count_keys(const store_key *key, void *arg)
 {
     (*(int *)arg)++;
-    return 0;
+    return STORE_OK;
 }
 
-static int app_print(const store_app *app, void *arg)
+static store_rc app_print(const store_app *app, void *arg)
 {
     store_tx *tx = arg;
     int keys = 0;
@@ -72,13 +72,13 @@ static int app_print(const store_app *app, void *arg)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     printf("%-12s %-14s %-20s %4d  %s\n", app->app_id, app->sdk_id[0] ? app->sdk_id : "-",
            app->name, keys, when);
-    return 0;
+    return STORE_OK;
 }
 
-static int app_list_tx(store_tx *tx, void *arg)
+static store_rc app_list_tx(store_tx *tx, void *arg)
 {
     printf("%-12s %-14s %-20s %4s  %s\n", "APPID", "SDKID", "NAME", "KEYS", "CREATED");
-    return store_app_list(tx, app_print, tx) == STORE_OK ? 0 : -1;
+    return store_app_list(tx, app_print, tx);
 }
 
 /* ---- app webhook add|list|remove ----------------------------------------- */
@@ -95,7 +95,7 @@ static void app_hook_header(void)
     printf("%-6s %-24s %-34s %s\n", "ID", "CREATED", "TOKEN", "URL");
 }
 
-static int app_hook_print(const store_webhook *w, void *arg)
+static store_rc app_hook_print(const store_webhook *w, void *arg)
 {
     char when[32];
     time_t t = (time_t)(w->created_at / 1000);
@@ -103,50 +103,58 @@ static int app_hook_print(const store_webhook *w, void *arg)
     gmtime_r(&t, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     printf("%-6lld %-24s %-34s %s\n", (long long)w->webhook_id, when, w->token, w->url);
-    return 0;
+    return STORE_OK;
 }
 
-/* Every webhook command names an existing app. */
-static int app_hook_app(store_tx *tx, app_hook *h)
+/* Every webhook command names an existing app. Called first by each job,
+ * it also clears what an earlier run of the job said (store.h: a job may
+ * run more than once). */
+static store_rc app_hook_app(store_tx *tx, app_hook *h)
 {
     store_app app;
-    int rc = store_app_get(tx, h->app_id, &app);
+    h->failure = NULL;
+    store_rc rc = store_app_get(tx, h->app_id, &app);
     if (rc == STORE_NOTFOUND)
         h->failure = "no such app";
     return rc;
 }
 
-static int app_hook_add_tx(store_tx *tx, void *arg)
+static store_rc app_hook_add_tx(store_tx *tx, void *arg)
 {
     app_hook *h = arg;
     int64_t n = 0;
-    if (app_hook_app(tx, h) != STORE_OK || store_webhook_count(tx, h->app_id, &n) != STORE_OK)
-        return -1;
+    store_rc rc = app_hook_app(tx, h);
+    if (rc == STORE_OK)
+        rc = store_webhook_count(tx, h->app_id, &n);
+    if (rc != STORE_OK)
+        return rc;
     if (n >= WEBHOOK_MAX_PER_APP) {
         h->failure = "the app has the most webhooks allowed";
-        return -1;
+        return STORE_ROLLBACK;
     }
-    return store_webhook_insert(tx, &h->w) == STORE_OK ? 0 : -1;
+    return store_webhook_insert(tx, &h->w);
 }
 
-static int app_hook_list_tx(store_tx *tx, void *arg)
+static store_rc app_hook_list_tx(store_tx *tx, void *arg)
 {
     app_hook *h = arg;
-    if (app_hook_app(tx, h) != STORE_OK)
-        return -1;
+    store_rc rc = app_hook_app(tx, h);
+    if (rc != STORE_OK)
+        return rc;
     app_hook_header();
-    return store_webhook_list(tx, h->app_id, app_hook_print, NULL) == STORE_OK ? 0 : -1;
+    return store_webhook_list(tx, h->app_id, app_hook_print, NULL);
 }
 
-static int app_hook_remove_tx(store_tx *tx, void *arg)
+static store_rc app_hook_remove_tx(store_tx *tx, void *arg)
 {
     app_hook *h = arg;
-    if (app_hook_app(tx, h) != STORE_OK)
-        return -1;
-    int rc = store_webhook_delete(tx, h->app_id, h->id);
+    store_rc rc = app_hook_app(tx, h);
+    if (rc != STORE_OK)
+        return rc;
+    rc = store_webhook_delete(tx, h->app_id, h->id);
     if (rc == STORE_NOTFOUND)
         h->failure = "the app has no such webhook";
-    return rc == STORE_OK ? 0 : -1;
+    return rc;
 }
 
 /* argv: add APPID URL | list APPID | remove APPID ID. Arguments are checked
@@ -196,30 +204,30 @@ static int app_webhook(const app_opts *o, int argc, char **argv)
     }
     store *st = NULL;
     store_options so = {.data_dir = o->data, .durability = STORE_DURABLE_FULL};
-    if (store_open(&so, &st) != 0) {
+    if (store_open(&so, &st) != STORE_OK) {
         fprintf(stderr, "meetd: cannot open the store in %s\n", o->data);
         return 1;
     }
-    int rc = k == 1 ? store_read(st, fn, &h) : store_write(st, fn, &h);
-    if (rc == 0 && k == 0) {
+    store_rc rc = k == 1 ? store_read(st, fn, &h) : store_write(st, fn, &h);
+    if (rc == STORE_OK && k == 0) {
         app_hook_header();
         app_hook_print(&h.w, NULL);
-    } else if (rc == 0 && k == 2) {
+    } else if (rc == STORE_OK && k == 2) {
         printf("removed webhook %lld of app %s\n", (long long)h.id, h.app_id);
-    } else if (rc != 0) {
+    } else if (rc != STORE_OK) {
         fprintf(stderr, "meetd: app webhook %s %s: %s\n", subs[k].name, h.app_id,
                 h.failure != NULL ? h.failure : "failed");
     }
     OPENSSL_cleanse(&h.w, sizeof h.w);
     store_close(st);
-    return rc == 0 ? 0 : 1;
+    return rc == STORE_OK ? 0 : 1;
 }
 
 static int app_run(const char *cmd, const app_opts *o, const char *app_id)
 {
     store *st = NULL;
     store_options so = {.data_dir = o->data, .durability = STORE_DURABLE_FULL};
-    if (store_open(&so, &st) != 0) {
+    if (store_open(&so, &st) != STORE_OK) {
         fprintf(stderr, "meetd: cannot open the store in %s\n", o->data);
         return 1;
     }
@@ -232,7 +240,7 @@ static int app_run(const char *cmd, const app_opts *o, const char *app_id)
         if (rc == 0)
             meetd_print_credentials(stdout, o->endpoint, &app, &key);
     } else if (strcmp(cmd, "list") == 0) {
-        rc = store_read(st, app_list_tx, NULL);
+        rc = store_read(st, app_list_tx, NULL) == STORE_OK ? 0 : -1;
     } else if (strcmp(cmd, "rotate-key") == 0) {
         rc = auth_app_rotate(st, app_id, clock_unix(), &app, &key);
         if (rc == 0)

@@ -111,7 +111,7 @@ struct http_req {
     http_server *server;
     struct MHD_Connection *conn;
     atomic_bool ready;
-    int write_rc;
+    store_rc write_rc;
     bool answering;            /* counted in http_writes.answering */
 };
 
@@ -467,7 +467,7 @@ static void http_writes_answered(http_writes *w, http_req *r)
 }
 
 /* On the store's writer thread. */
-static void http_write_done(void *arg, int rc)
+static void http_write_done(void *arg, store_rc rc)
 {
     http_req *r = arg;
     /* Once resumed, the connection may finish and free r at any moment. */

@@ -137,7 +137,7 @@ void event_audit(const event_rec *ev, core_audit *a)
 /* ---- recording ------------------------------------------------------------ */
 
 /* The event's webhooks, in the order receivers have always had them. */
-static int event_webhooks(store_tx *tx, const event_rec *ev, int64_t time_ms, event_batch *b)
+static store_rc event_webhooks(store_tx *tx, const event_rec *ev, int64_t time_ms, event_batch *b)
 {
     webhook_event w = {.meeting = ev->meeting, .trace_id = ev->trace_id, .time_ms = time_ms,
                        .user = ev->user, .instanceid = ev->instanceid};
@@ -156,7 +156,7 @@ static int event_webhooks(store_tx *tx, const event_rec *ev, int64_t time_ms, ev
                            .instanceid = ev->op_instanceid, .to_user = ev->user,
                            .to_instanceid = ev->instanceid, .reason = ev->reason,
                            .allow_rejoin = ev->allow_rejoin};
-        int rc = webhook_enqueue(tx, &k, &b->hooks);
+        store_rc rc = webhook_enqueue(tx, &k, &b->hooks);
         /* Whoever counts presence from participant-left sees this one go too. */
         w.type = WEBHOOK_PARTICIPANT_LEFT;
         return rc == STORE_OK ? webhook_enqueue(tx, &w, &b->hooks) : rc;
@@ -167,8 +167,8 @@ static int event_webhooks(store_tx *tx, const event_rec *ev, int64_t time_ms, ev
 }
 
 /* One row, and its note for the streams. */
-static int event_row(store_tx *tx, const event_rec *ev, int64_t device_no, int64_t time_ms,
-                     event_batch *b)
+static store_rc event_row(store_tx *tx, const event_rec *ev, int64_t device_no,
+                          int64_t time_ms, event_batch *b)
 {
     bool failed = false;
     char *payload = event_payload(ev, &failed);
@@ -180,7 +180,7 @@ static int event_row(store_tx *tx, const event_rec *ev, int64_t device_no, int64
     store_event row = {.meeting_id = ev->meeting->meeting_id, .device_no = device_no,
                        .created_at = time_ms};
     snprintf(row.type, sizeof row.type, "%s", event_types[ev->type].name);
-    int rc = store_event_insert(tx, &row, payload);
+    store_rc rc = store_event_insert(tx, &row, payload);
     if (rc != STORE_OK || event_types[ev->type].stream == EVENT_STREAM_NONE || device_no == 0) {
         free(payload);
         return rc;
@@ -204,10 +204,10 @@ static int event_row(store_tx *tx, const event_rec *ev, int64_t device_no, int64
 }
 
 /* A role change concerns every device its user has present: one row each. */
-static int event_role_rows(store_tx *tx, const event_rec *ev, int64_t time_ms, event_batch *b)
+static store_rc event_role_rows(store_tx *tx, const event_rec *ev, int64_t time_ms, event_batch *b)
 {
     uint64_t mask = 0;
-    int rc = store_user_presence(tx, ev->meeting->meeting_id, ev->user->user_no, &mask);
+    store_rc rc = store_user_presence(tx, ev->meeting->meeting_id, ev->user->user_no, &mask);
     for (int i = 0; rc == STORE_OK && i < 64; i++) {
         if (!(mask & (UINT64_C(1) << i)))
             continue;
@@ -219,12 +219,12 @@ static int event_role_rows(store_tx *tx, const event_rec *ev, int64_t time_ms, e
     return rc;
 }
 
-int event_record(store_tx *tx, const event_rec *ev, event_batch *b)
+store_rc event_record(store_tx *tx, const event_rec *ev, event_batch *b)
 {
     assert(ev != NULL && b != NULL && ev->meeting != NULL && ev->user != NULL);
     assert((unsigned)ev->type < EVENT__COUNT);
     int64_t time_ms = ev->time_ms != 0 ? ev->time_ms : webhook_now_ms();
-    int rc = ev->type == EVENT_ROLE ? event_role_rows(tx, ev, time_ms, b)
+    store_rc rc = ev->type == EVENT_ROLE ? event_role_rows(tx, ev, time_ms, b)
                                     : event_row(tx, ev, ev->device_no, time_ms, b);
     if (rc == STORE_OK)
         rc = event_webhooks(tx, ev, time_ms, b);

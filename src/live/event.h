@@ -119,7 +119,7 @@ void event_audit(const event_rec *ev, core_audit *a);
 /* Records ev in the caller's write transaction: its rows, audit row and
  * webhook rows, and adds what streams will hear to b. STORE_OK or an error
  * (the caller's transaction is then to be rolled back). */
-int event_record(store_tx *tx, const event_rec *ev, event_batch *b);
+store_rc event_record(store_tx *tx, const event_rec *ev, event_batch *b);
 /* After the commit: wakes the webhook worker if b queued deliveries (hooks
  * may be NULL) and tells the streams of this node (h), in the order
  * recorded; then empties b. */

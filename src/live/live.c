@@ -386,13 +386,13 @@ typedef struct live_token_query {
     int rc;
 } live_token_query;
 
-static int live_token_read(store_tx *tx, void *arg)
+static store_rc live_token_read(store_tx *tx, void *arg)
 {
     live_token_query *q = arg;
     q->rc = store_device_by_token(tx, q->device_no, q->hash, &q->dev);
     if (q->rc == STORE_OK)
         q->rc = store_meeting_app(tx, q->dev.meeting_id, q->app_id);
-    return 0;
+    return STORE_OK;
 }
 
 /* Whether a new stream of d may open under the caps (hub lock held). A
@@ -415,7 +415,7 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
                              live_stream **out)
 {
     live_token_query q = {.device_no = device_no, .hash = secret_hash, .rc = STORE_ERROR};
-    if (store_read(h->st, live_token_read, &q) != 0 || q.rc == STORE_ERROR)
+    if (store_read(h->st, live_token_read, &q) != STORE_OK || q.rc < 0)
         return -1;
     if (q.rc == STORE_NOTFOUND)
         return LIVE_OPEN_UNKNOWN;

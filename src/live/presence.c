@@ -13,7 +13,7 @@
 #include "common/metrics.h"
 #include "live/webhook.h"
 
-int presence_timeout_tx(store_tx *tx, void *arg)
+store_rc presence_timeout_tx(store_tx *tx, void *arg)
 {
     presence_timeout *t = arg;
     event_batch_reset(t->b);
@@ -22,14 +22,14 @@ int presence_timeout_tx(store_tx *tx, void *arg)
     core_user user;
     char app_id[CORE_APPID_MAX + 1];
     int64_t now = t->now_ms / 1000;
-    int rc = store_device_get(tx, t->device_no, &dev);
+    store_rc rc = store_device_get(tx, t->device_no, &dev);
     if (rc == STORE_NOTFOUND || (rc == STORE_OK && dev.left_time != 0))
-        return 0;
+        return STORE_OK;
     if (rc != STORE_OK || store_device_end(tx, t->device_no, now, CORE_LEFT_TIMEOUT) != STORE_OK)
-        return -1;
+        return STORE_ERROR;
     core_meeting *m = malloc(sizeof *m);
     if (m == NULL)
-        return -1;
+        return STORE_ERROR;
     rc = store_meeting_app(tx, dev.meeting_id, app_id);
     if (rc == STORE_OK)
         rc = store_meeting_get(tx, app_id, dev.meeting_id, m);
@@ -44,9 +44,9 @@ int presence_timeout_tx(store_tx *tx, void *arg)
     }
     free(m);
     if (rc != STORE_OK)
-        return -1;
+        return STORE_ERROR;
     t->ended = true;
-    return 0;
+    return STORE_OK;
 }
 
 void presence_expire(live_hub *h, int64_t device_no, void *arg)
@@ -54,7 +54,7 @@ void presence_expire(live_hub *h, int64_t device_no, void *arg)
     presence *p = arg;
     event_batch b = {0};
     presence_timeout t = {.device_no = device_no, .now_ms = webhook_now_ms(), .b = &b};
-    if (store_write(p->st, presence_timeout_tx, &t) != 0) {
+    if (store_write(p->st, presence_timeout_tx, &t) != STORE_OK) {
         log_error("live: could not mark device %lld left after its grace period",
                   (long long)device_no);
     } else if (t.ended) {

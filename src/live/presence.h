@@ -37,6 +37,6 @@ typedef struct presence_timeout {
     event_batch *b;
     bool ended;
 } presence_timeout;
-int presence_timeout_tx(store_tx *tx, void *arg);
+store_rc presence_timeout_tx(store_tx *tx, void *arg);
 
 #endif

@@ -291,11 +291,11 @@ typedef struct webhook_enqueue_ctx {
     const webhook_event *ev;
     char *json;            /* built at the first webhook: none, no work */
     int64_t now;
-    int rc;
+    store_rc rc;
     int n;                 /* deliveries recorded */
 } webhook_enqueue_ctx;
 
-static int webhook_enqueue_one(const store_webhook *h, void *arg)
+static store_rc webhook_enqueue_one(const store_webhook *h, void *arg)
 {
     webhook_enqueue_ctx *q = arg;
     if (q->json == NULL) {
@@ -303,7 +303,7 @@ static int webhook_enqueue_one(const store_webhook *h, void *arg)
         if (q->json == NULL) {
             log_error("webhook: cannot build the %s event", webhook_event_name(q->ev->type));
             q->rc = STORE_ERROR;
-            return 1;
+            return STORE_STOP;
         }
     }
     store_delivery d;
@@ -315,21 +315,21 @@ static int webhook_enqueue_one(const store_webhook *h, void *arg)
     d.next_attempt_at = q->now;
     q->rc = store_outbox_insert(q->tx, &d, q->json);
     if (q->rc != STORE_OK)
-        return 1;
+        return STORE_STOP;
     q->n++;
-    return 0;
+    return STORE_OK;
 }
 
-int webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
+store_rc webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
 {
     assert(tx != NULL && ev != NULL && ev->meeting != NULL);
     webhook_enqueue_ctx q = {.tx = tx, .ev = ev, .now = webhook_now_ms(), .rc = STORE_OK};
-    int rc = store_webhook_list(tx, ev->meeting->app_id, webhook_enqueue_one, &q);
+    store_rc rc = store_webhook_list(tx, ev->meeting->app_id, webhook_enqueue_one, &q);
     free(q.json);
     if (queued != NULL && rc == STORE_OK)
         *queued += q.n;
-    /* A stop by the callback comes back as its 1; its reason is in q.rc. */
-    if (rc == 1)
+    /* The callback stopped: its reason is in q.rc. */
+    if (rc == STORE_STOP)
         return q.rc;
     return rc;
 }
@@ -590,14 +590,14 @@ out:
 
 /* ---- choosing what to start ---------------------------------------------- */
 
-static int webhook_cand_add(const store_delivery *d, const store_webhook *h, void *arg)
+static store_rc webhook_cand_add(const store_delivery *d, const store_webhook *h, void *arg)
 {
     webhook_worker *w = arg;
     if (w->n_cands == w->cap_cands) {
         size_t cap = w->cap_cands ? 2 * w->cap_cands : 64;
         webhook_cand *grown = realloc(w->cands, cap * sizeof *grown);
         if (grown == NULL)
-            return 1;    /* choose among those listed so far */
+            return STORE_STOP;    /* choose among those listed so far */
         w->cands = grown;
         w->cap_cands = cap;
     }
@@ -612,7 +612,7 @@ static int webhook_cand_add(const store_delivery *d, const store_webhook *h, voi
     c->rank = prev != NULL && prev->webhook_id == c->webhook_id ? prev->rank + 1 : 0;
     c->later = strcmp(c->app_id, w->cursor) < 0;
     w->n_cands++;
-    return 0;
+    return STORE_OK;
 }
 
 /* Round-robin: every webhook's earliest before any webhook's second, and
@@ -647,8 +647,8 @@ static bool webhook_cand_blocked(const webhook_worker *w, const webhook_cand *c)
     return app >= WEBHOOK_APP_INFLIGHT || receiver >= WEBHOOK_RECEIVER_INFLIGHT;
 }
 
-static int webhook_pending_one(const store_delivery *d, const store_webhook *h,
-                               const char *payload, void *arg)
+static store_rc webhook_pending_one(const store_delivery *d, const store_webhook *h,
+                                    const char *payload, void *arg)
 {
     webhook_job *j = arg;
     if (webhook_job_prepare(j, d, h, payload) != 0)
@@ -663,14 +663,14 @@ typedef struct webhook_scan {
     int64_t next_at;        /* the next due after now, or -1 */
 } webhook_scan;
 
-static int webhook_look_tx(store_tx *tx, void *arg)
+static store_rc webhook_look_tx(store_tx *tx, void *arg)
 {
     webhook_scan *l = arg;
     webhook_worker *w = l->w;
     w->n_cands = 0;
-    int rc = store_outbox_due(tx, l->now, WEBHOOK_DUE_PER_HOOK, webhook_cand_add, w);
-    if (rc != STORE_OK && rc != 1)
-        return -1;
+    store_rc rc = store_outbox_due(tx, l->now, WEBHOOK_DUE_PER_HOOK, webhook_cand_add, w);
+    if (rc != STORE_OK && rc != STORE_STOP)
+        return rc;
     if (w->n_cands > 1)
         qsort(w->cands, w->n_cands, sizeof *w->cands, webhook_cand_cmp);
     size_t i = 0;
@@ -692,8 +692,8 @@ static int webhook_look_tx(store_tx *tx, void *arg)
             continue;
         }
         webhook_job_free(w, j);
-        if (rc == STORE_ERROR)
-            return -1;
+        if (rc < 0)
+            return rc;
         if (rc == STORE_OK)
             l->failed = true;
     }
@@ -704,7 +704,7 @@ static int webhook_look_tx(store_tx *tx, void *arg)
     rc = store_outbox_next_due(tx, l->now, &l->next_at);
     if (rc == STORE_NOTFOUND)
         l->next_at = -1;
-    return rc == STORE_OK || rc == STORE_NOTFOUND ? 0 : -1;
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 /* One look at the outbox: starts what is due and fits the caps. Returns how
@@ -716,7 +716,7 @@ static int64_t webhook_look(webhook_worker *w)
     if (w->n_busy >= WEBHOOK_INFLIGHT_MAX)
         return WEBHOOK_IDLE_MAX_MS;
     webhook_scan l = {w, webhook_now_ms(), false, -1};
-    if (store_read(w->st, webhook_look_tx, &l) != 0 || l.failed)
+    if (store_read(w->st, webhook_look_tx, &l) != STORE_OK || l.failed)
         return WEBHOOK_STORE_RETRY_MS;
     if (l.next_at < 0)
         return WEBHOOK_IDLE_MAX_MS;
@@ -761,7 +761,7 @@ typedef struct webhook_record {
     int64_t now;
 } webhook_record;
 
-static int webhook_record_tx(store_tx *tx, void *arg)
+static store_rc webhook_record_tx(store_tx *tx, void *arg)
 {
     webhook_record *r = arg;
     webhook_worker *w = r->w;
@@ -769,7 +769,7 @@ static int webhook_record_tx(store_tx *tx, void *arg)
         webhook_job *j = &w->jobs[i];
         if (!j->used || !j->done)
             continue;
-        int rc;
+        store_rc rc;
         int status = (int)j->http_status;
         if (webhook_ok(j)) {
             rc = store_outbox_delivered(tx, j->delivery_id, r->now, status);
@@ -796,9 +796,9 @@ static int webhook_record_tx(store_tx *tx, void *arg)
         }
         /* NOTFOUND: the webhook was deleted meanwhile, with its deliveries. */
         if (rc != STORE_OK && rc != STORE_NOTFOUND)
-            return -1;
+            return rc;
     }
-    return 0;
+    return STORE_OK;
 }
 
 /* Records every ended transfer's outcome in one write and frees their
@@ -807,13 +807,13 @@ static int webhook_record_tx(store_tx *tx, void *arg)
 static int webhook_record_done(webhook_worker *w)
 {
     webhook_record r = {w, webhook_now_ms()};
-    int rc = store_write(w->st, webhook_record_tx, &r);
-    if (rc != 0)
+    store_rc rc = store_write(w->st, webhook_record_tx, &r);
+    if (rc != STORE_OK)
         log_error("webhook: cannot record delivery results; they will be retried");
     for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++)
         if (w->jobs[i].used && w->jobs[i].done)
             webhook_job_free(w, &w->jobs[i]);
-    return rc == 0 ? 0 : -1;
+    return rc == STORE_OK ? 0 : -1;
 }
 
 /* ---- the thread ---------------------------------------------------------- */

@@ -45,7 +45,7 @@ typedef struct webhook_event {
  * happens). Runs inside the caller's write transaction. STORE_OK or an error.
  * Adds the deliveries recorded to *queued (may be NULL): only when that is
  * nonzero need the worker be woken after the commit. */
-int webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued);
+store_rc webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued);
 
 /* Webhooks one app may register (the API and `meetd app webhook add` refuse
  * more): each event costs one outbox row per webhook inside the request's

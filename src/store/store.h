@@ -1,13 +1,47 @@
 /* The store: meetd's durable state behind one interface.
  *
- * Callers never see SQL. They hand a function to store_write (or store_read)
- * and call the primitives below on the transaction it receives; a backend
- * (SQLite now, PostgreSQL later) decides how transactions are run. That keeps
- * "read state, apply the rules, write the outcome" atomic, and lets a backend
- * batch many requests' transactions into one commit (group commit) without
- * any caller changing.
+ * Callers never see SQL. They hand a function (a job) to store_write (or
+ * store_read) and call the primitives below on the transaction it
+ * receives; a backend (SQLite, src/store/sqlite/; PostgreSQL beside it)
+ * decides how transactions are run, behind the table of backend.h. That
+ * keeps "read state, apply the rules, write the outcome" atomic, and lets
+ * a backend batch many requests' transactions into one commit (group
+ * commit) without any caller changing.
  *
- * Return codes of the primitives are store_rc values. */
+ * Every function returns a store_rc unless it says otherwise, and a
+ * store_rc never carries anything else: a job's own answer (an API error,
+ * "no such app") travels in its arg, never in the store's return code.
+ *
+ * The contract a job keeps (store_fn):
+ *  - It returns STORE_OK to commit its work; anything else undoes all of it
+ *    and is what store_write returns: STORE_ROLLBACK when its own rules
+ *    declined (the reason in its arg), or a primitive's code it does not
+ *    handle. After a primitive failed (STORE_ERROR, STORE_UNAVAILABLE) the
+ *    job is never committed, even if it returns STORE_OK.
+ *  - It may run MORE THAN ONCE: a backend that cannot serialise a batch (a
+ *    serialization failure, a deadlock: PostgreSQL) rolls it back and runs
+ *    every job of it again, from its start, in a new transaction. So a job
+ *    resets at its start whatever it fills in its arg (counters, arrays it
+ *    appends to, flags it sets, messages it records), and does nothing
+ *    outside the store that cannot be done twice: effects that must happen
+ *    once (waking a stream, a metric) come after store_write returns, from
+ *    what the last run left in arg. store_options.rerun_jobs makes every
+ *    job run twice, for the tests.
+ *  - It does not call store_write or store_read, and does not wait for
+ *    another job: it runs on a writer thread, inside a transaction shared
+ *    with other callers' jobs.
+ *  - Inside a write, reading a meeting (store_meeting_get) is where a
+ *    backend with row locks (PostgreSQL) locks that meeting's row until
+ *    the commit: two jobs on one meeting run one after the other, each
+ *    seeing the other's committed work. A job reads the meeting before the
+ *    rows it decides on (users, devices, bans), as the API's jobs do.
+ *
+ * A list primitive calls its callback once per row: the callback returns
+ * STORE_OK to go on, or STORE_STOP (or any other code) to stop the list,
+ * which then returns that code as is. STORE_STOP is nothing else's: a
+ * stopped list is never mistaken for NOTFOUND.
+ *
+ * The contract a backend keeps: backend.h. */
 #ifndef MEETD_STORE_H
 #define MEETD_STORE_H
 
@@ -18,9 +52,13 @@
 
 typedef enum store_rc {
     STORE_OK = 0,
-    STORE_NOTFOUND = 1,  /* no such row */
-    STORE_CONFLICT = 2,  /* a unique key is taken (generated id collision) */
-    STORE_ERROR = -1,    /* the backend failed; already logged */
+    STORE_NOTFOUND = 1,     /* no such row */
+    STORE_CONFLICT = 2,     /* a unique key is taken (generated id collision) */
+    STORE_STOP = 3,         /* a callback stopped a list; the list returns it */
+    STORE_ROLLBACK = 4,     /* a job declined (its own rules refused): undone */
+    STORE_ERROR = -1,       /* the backend failed; already logged */
+    STORE_UNAVAILABLE = -2, /* the backend cannot be reached now; logged */
+    STORE_RETRY = -3,       /* backend to queue only (backend.h); never returned */
 } store_rc;
 
 typedef struct store store;
@@ -28,7 +66,10 @@ typedef struct store_tx store_tx;
 
 /* Durability of a committed write. FULL: synced to disk before store_write
  * returns (the default). NORMAL: survives a crash of meetd, not of the OS. */
-typedef enum store_durability { STORE_DURABLE_FULL = 0, STORE_DURABLE_NORMAL = 1 } store_durability;
+typedef enum store_durability {
+    STORE_DURABLE_FULL = 0,
+    STORE_DURABLE_NORMAL = 1,
+} store_durability;
 
 typedef struct store_options {
     const char *data_dir;          /* SQLite: <data_dir>/meetd.db, created 0600 */
@@ -37,39 +78,50 @@ typedef struct store_options {
      * or fail: one server per data directory. Administration (meetd app)
      * leaves it false and works beside a running server. */
     bool exclusive;
+    /* Which backend (store_backend.name): NULL or "sqlite" for SQLite in
+     * data_dir, "postgres" for PostgreSQL at conninfo (when built in). */
+    const char *backend;
+    const char *conninfo;
+    /* Tests: every batch of writes runs twice, the first run rolled back
+     * as after a serialization failure, so that a job that is not safe to
+     * run again shows it on any backend. */
+    bool rerun_jobs;
 } store_options;
 
 /* Opens (creating and migrating as needed) the store. With opt->exclusive
  * set and the lock held by another process, it fails (logged, naming the
  * holder's pid) before anything in the directory is opened. */
-int store_open(const store_options *opt, store **out);
+store_rc store_open(const store_options *opt, store **out);
 void store_close(store *s);
 /* The schema version the store is at after migrations. */
 int store_schema_version(store *s);
 
-/* Runs fn inside one write transaction. fn returns 0 to commit, anything
- * else to roll back every change it made; that value is then returned as is.
- * Returns 0 only once the transaction is committed (durably, per the
- * durability mode), and -1 when the backend could not begin or commit (the
- * changes are then not made). fn runs on the store's writer thread, in a
+/* Runs the job fn inside one write transaction (the contract above). fn
+ * returns STORE_OK to commit, anything else to roll back every change it
+ * made; that value is then returned as is. Returns STORE_OK only once the
+ * transaction is committed (durably, per the durability mode), and
+ * STORE_ERROR or STORE_UNAVAILABLE when the backend could not begin or
+ * commit (the changes are then not made). fn runs on a writer thread, in a
  * transaction it shares with other callers' (group commit, each fn in a
- * savepoint of its own), and must not call store_write/store_read. */
-typedef int (*store_fn)(store_tx *tx, void *arg);
-int store_write(store *s, store_fn fn, void *arg);
+ * savepoint of its own). */
+typedef store_rc (*store_fn)(store_tx *tx, void *arg);
+store_rc store_write(store *s, store_fn fn, void *arg);
 /* store_write without the wait: queues fn and returns at once. Once fn's
- * work is committed (or rolled back), done(done_arg, rc) is called, with
- * the rc store_write would have returned, on the store's writer thread:
- * done must be quick and must not call the store. Returns -1, and never
- * calls done, when the write cannot be queued (out of memory, closing). */
-typedef void (*store_done_fn)(void *done_arg, int rc);
-int store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg);
+ * work is committed (or rolled back), done(done_arg, rc) is called, once,
+ * with the rc store_write would have returned, on a writer thread: done
+ * must be quick and must not call the store. Returns STORE_ERROR, and
+ * never calls done, when the write cannot be queued (out of memory,
+ * closing). */
+typedef void (*store_done_fn)(void *done_arg, store_rc rc);
+store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done,
+                           void *done_arg);
 /* Writes queued for the next batch (for tests: it walks the queue). */
 int store_write_queue(store *s);
 /* Inside a store_fn: runs fn in a savepoint of its own and returns what it
- * returns. When that is not 0, fn's changes are undone and the caller's
- * other changes in the job are kept (a store error still fails the whole
- * job). */
-int store_try(store_tx *tx, store_fn fn, void *arg);
+ * returns. When that is not STORE_OK, fn's changes are undone and the
+ * caller's other changes in the job are kept (a store error still fails
+ * the whole job). */
+store_rc store_try(store_tx *tx, store_fn fn, void *arg);
 
 /* Spends a signed request's (AppId, timestamp, nonce): STORE_CONFLICT when
  * it was spent before, by a write committed by this or an earlier process.
@@ -77,10 +129,11 @@ int store_try(store_tx *tx, store_fn fn, void *arg);
  * write is committed. Spent nonces whose timestamp is below keep_from (the
  * window's lower edge: such a request is refused anyway) are deleted, at
  * most once per second of keep_from. */
-int store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
-                int64_t keep_from);
-/* Runs fn on a consistent read-only snapshot. Same return convention. */
-int store_read(store *s, store_fn fn, void *arg);
+store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
+                     int64_t keep_from);
+/* Runs fn on a consistent read-only snapshot, once. Same return
+ * convention; write primitives fail (STORE_ERROR). */
+store_rc store_read(store *s, store_fn fn, void *arg);
 
 /* ---- apps and keys ----------------------------------------------------- */
 
@@ -112,36 +165,40 @@ typedef struct store_key {
     int64_t created_at;
 } store_key;
 
-int store_app_insert(store_tx *tx, const store_app *app);        /* CONFLICT if taken */
-int store_app_get(store_tx *tx, const char *app_id, store_app *out);
-typedef int (*store_app_cb)(const store_app *app, void *arg);   /* nonzero stops */
-int store_app_list(store_tx *tx, store_app_cb cb, void *arg);
-int store_app_count(store_tx *tx, int64_t *count);
+store_rc store_app_insert(store_tx *tx, const store_app *app);        /* CONFLICT if taken */
+store_rc store_app_get(store_tx *tx, const char *app_id, store_app *out);
+typedef store_rc (*store_app_cb)(const store_app *app, void *arg);   /* STORE_STOP stops */
+store_rc store_app_list(store_tx *tx, store_app_cb cb, void *arg);
+store_rc store_app_count(store_tx *tx, int64_t *count);
 /* Deletes the app with its keys and all its meetings' state. */
-int store_app_delete(store_tx *tx, const char *app_id);
+store_rc store_app_delete(store_tx *tx, const char *app_id);
 
-int store_key_insert(store_tx *tx, const store_key *key);        /* CONFLICT if taken */
+store_rc store_key_insert(store_tx *tx, const store_key *key);        /* CONFLICT if taken */
 /* The key with this SecretId, and its app. */
-int store_key_get(store_tx *tx, const char *secret_id, store_key *key, store_app *app);
-typedef int (*store_key_cb)(const store_key *key, void *arg);
-int store_key_list(store_tx *tx, const char *app_id, store_key_cb cb, void *arg);
-int store_key_delete_all(store_tx *tx, const char *app_id);
+store_rc store_key_get(store_tx *tx, const char *secret_id, store_key *key, store_app *app);
+typedef store_rc (*store_key_cb)(const store_key *key, void *arg);
+store_rc store_key_list(store_tx *tx, const char *app_id, store_key_cb cb, void *arg);
+store_rc store_key_delete_all(store_tx *tx, const char *app_id);
 
 /* ---- meetings ------------------------------------------------------------ */
 
 /* Inserts the meeting with its hosts and occurrences. CONFLICT when its
  * meeting_id or meeting_code is taken (the caller draws new ones). */
-int store_meeting_insert(store_tx *tx, const core_meeting *m);
+store_rc store_meeting_insert(store_tx *tx, const core_meeting *m);
 /* The meeting of this app with this id, hosts and occurrences included.
- * Another app's meeting is NOTFOUND. */
-int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out);
+ * Another app's meeting is NOTFOUND. Inside a write, a backend with row
+ * locks (PostgreSQL) locks the meeting's row here until the commit: the
+ * job's later reads and writes of the meeting are serialised with every
+ * other job's on it (the contract above). */
+store_rc store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id,
+                           core_meeting *out);
 /* The app a meeting belongs to, for work that starts from a device rather
  * than from an app's request (presence time-outs). */
-int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1]);
+store_rc store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1]);
 /* The meeting with this 9-digit code: its id and its app. Codes are unique
  * across apps; the caller checks the app when the request has one. */
-int store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
-                          char app_id[CORE_APPID_MAX + 1]);
+store_rc store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
+                               char app_id[CORE_APPID_MAX + 1]);
 /* The app's meetings that userid created or hosts and that are in progress
  * or yet to start (a series: while one occurrence has neither ended nor been
  * cancelled), in order of start_time, then meeting_id. The list starts at
@@ -149,106 +206,106 @@ int store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
  * exactly `from` (Tencent's pos and cursory). cb sees the first `limit`;
  * *remaining gets how many follow them, and, when some do, *next_from and
  * *next_skip the position of the first of those. */
-typedef int (*store_meeting_id_cb)(int64_t meeting_id, void *arg);   /* nonzero stops */
-int store_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
-                           int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
-                           int64_t *remaining, int64_t *next_from, int64_t *next_skip);
+typedef store_rc (*store_meeting_id_cb)(int64_t meeting_id, void *arg);   /* STORE_STOP stops */
+store_rc store_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
+                                int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
+                                int64_t *remaining, int64_t *next_from, int64_t *next_skip);
 /* Writes m->status and every occurrence's status. */
-int store_meeting_update_status(store_tx *tx, const core_meeting *m);
+store_rc store_meeting_update_status(store_tx *tx, const core_meeting *m);
 /* Writes what a modify may change: subject, meeting_type, times, status,
  * rule, and the hosts and occurrences as m has them (an occurrence keeps
  * its row's values by its sub_meeting_id; those m lacks are gone).
  * NOTFOUND when the meeting is not the app's. */
-int store_meeting_update(store_tx *tx, const core_meeting *m);
+store_rc store_meeting_update(store_tx *tx, const core_meeting *m);
 
 /* ---- users (identities per meeting) ---------------------------------- */
 
 /* Looks a user of the meeting up by userid, guest_id, uuid or ms_open_id
  * (kind CORE_ID_USERID, CORE_ID_GUEST, CORE_ID_UUID, CORE_ID_MS_OPEN_ID). */
-int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
-                   core_user *out);
+store_rc store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
+                        core_user *out);
 /* Inserts u and sets u->user_no. CONFLICT when uuid/ms_open_id/userid/guest_id
  * is taken in this meeting. */
-int store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
+store_rc store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
 /* The user with this row id. */
-int store_user_by_no(store_tx *tx, int64_t user_no, core_user *out);
-int store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
-int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
+store_rc store_user_by_no(store_tx *tx, int64_t user_no, core_user *out);
+store_rc store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
+store_rc store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
 /* The meeting's co-hosts, in the order they first joined. */
-typedef int (*store_user_cb)(const core_user *u, void *arg);   /* nonzero stops */
-int store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
+typedef store_rc (*store_user_cb)(const core_user *u, void *arg);   /* STORE_STOP stops */
+store_rc store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
 /* Every co-host of the meeting loses the role (a dismiss: everyone is put
  * out, and nobody carries a role into a later occurrence). */
-int store_cohosts_end(store_tx *tx, int64_t meeting_id);
+store_rc store_cohosts_end(store_tx *tx, int64_t meeting_id);
 
 /* ---- devices (participant sessions) ------------------------------------ */
 
 /* The instanceids on which the user is present now, as a bit mask. */
-int store_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask);
+store_rc store_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask);
 /* Inserts a present session and sets d->device_no. */
-int store_device_insert(store_tx *tx, core_device *d);
+store_rc store_device_insert(store_tx *tx, core_device *d);
 /* The present session of (user, instanceid); NOTFOUND when none. */
-int store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
-                         core_device *out);
+store_rc store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
+                              core_device *out);
 /* Ends a present session: sets left_time and left_reason. NOTFOUND when the
  * session is not present (already ended). */
-int store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
+store_rc store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
 /* Ends every present session of the meeting; cb (may be NULL) sees each one
  * as it was before it ended. */
-typedef int (*store_device_cb)(const core_device *d, void *arg);
-int store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
-                          store_device_cb cb, void *arg);
+typedef store_rc (*store_device_cb)(const core_device *d, void *arg);
+store_rc store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time,
+                               int left_reason, store_device_cb cb, void *arg);
 /* The session with this row id, present or not. */
-int store_device_get(store_tx *tx, int64_t device_no, core_device *out);
+store_rc store_device_get(store_tx *tx, int64_t device_no, core_device *out);
 /* The present session device_no whose token's secret hashes to secret_hash
  * (core_token_parse); device_no 0 looks the session up by the hash, for
  * tokens issued before schema version 3. NOTFOUND when there is none: no
  * such session, not present, or another secret. */
-int store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
-                          core_device *out);
+store_rc store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
+                               core_device *out);
 
 /* Device sessions of a meeting in join order, with their users. sub_meeting_id
  * -1 lists every occurrence's. Fills *total with the number of sessions. pos
  * is an offset into them (negative: 0), size the page's (negative: 0); a
  * page at or past the last session is empty and costs what the first page
  * costs, however large pos is. */
-typedef int (*store_participant_cb)(const core_device *d, const core_user *u, void *arg);
-int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                            int64_t pos, int size, store_participant_cb cb, void *arg,
-                            int64_t *total);
+typedef store_rc (*store_participant_cb)(const core_device *d, const core_user *u, void *arg);
+store_rc store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                 int64_t pos, int size, store_participant_cb cb, void *arg,
+                                 int64_t *total);
 
 /* As store_participants_list, for one occurrence (0: a one-off meeting),
  * only the sessions that joined in [from, to] (Unix seconds, inclusive).
  * Each page counts the sessions of the occurrence in the span first: its
  * work is bounded by the occurrence's sessions, whatever pos, from or to
  * the client sent, and a page past the end costs that count alone. */
-int store_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                               int64_t from, int64_t to, int64_t pos, int size,
-                               store_participant_cb cb, void *arg, int64_t *total);
+store_rc store_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                    int64_t from, int64_t to, int64_t pos, int size,
+                                    store_participant_cb cb, void *arg, int64_t *total);
 
 /* The sessions present now (no left_time), in join order, with their users:
  * of the meeting (sub_meeting_id -1) or of one occurrence. Paged and
  * counted as store_participants_between, bounded by the devices present. */
-int store_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
-                       int size, store_participant_cb cb, void *arg, int64_t *total);
+store_rc store_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
+                            int size, store_participant_cb cb, void *arg, int64_t *total);
 
 /* ---- bans ---------------------------------------------------------------- */
 
 /* Inserts or refreshes the ban of b->user.user_no in b->meeting_id. */
-int store_ban_put(store_tx *tx, const core_ban *b);
-int store_ban_exists(store_tx *tx, int64_t meeting_id, int64_t user_no, bool *banned);
+store_rc store_ban_put(store_tx *tx, const core_ban *b);
+store_rc store_ban_exists(store_tx *tx, int64_t meeting_id, int64_t user_no, bool *banned);
 /* NOTFOUND when the user was not banned. */
-int store_ban_delete(store_tx *tx, int64_t meeting_id, int64_t user_no);
-typedef int (*store_ban_cb)(const core_ban *b, void *arg);
-int store_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg);
+store_rc store_ban_delete(store_tx *tx, int64_t meeting_id, int64_t user_no);
+typedef store_rc (*store_ban_cb)(const core_ban *b, void *arg);
+store_rc store_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg);
 
 /* ---- audit log ----------------------------------------------------------- */
 
-int store_audit_insert(store_tx *tx, core_audit *a);           /* sets a->audit_no */
+store_rc store_audit_insert(store_tx *tx, core_audit *a);           /* sets a->audit_no */
 /* Newest first, paged as participants are (a page past the end is empty). */
-typedef int (*store_audit_cb)(const core_audit *a, void *arg);
-int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
-                     store_audit_cb cb, void *arg, int64_t *total);
+typedef store_rc (*store_audit_cb)(const core_audit *a, void *arg);
+store_rc store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
+                          store_audit_cb cb, void *arg, int64_t *total);
 
 /* ---- events: what happened, once ---------------------------------------- */
 
@@ -287,18 +344,19 @@ typedef struct store_event {
 } store_event;
 
 /* Writes e with its payload (JSON text, the caller's); sets e->event_no. */
-int store_event_insert(store_tx *tx, store_event *e, const char *payload);
+store_rc store_event_insert(store_tx *tx, store_event *e, const char *payload);
 /* Rows numbered above `after`, oldest first, at most limit (1..1000). cb
- * sees each with its payload (valid during the call only); a nonzero
- * return stops the listing and is returned as is. STORE_OK when every row
- * was seen. */
-typedef int (*store_event_cb)(const store_event *e, const char *payload, void *arg);
-int store_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb, void *arg);
+ * sees each with its payload (valid during the call only); STORE_STOP
+ * from it ends the listing, which then answers STORE_STOP. STORE_OK when
+ * every row was seen. */
+typedef store_rc (*store_event_cb)(const store_event *e, const char *payload, void *arg);
+store_rc store_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
+                            void *arg);
 /* The highest number ever handed out (0: none yet), pruned rows included:
  * where a new reader starts. */
-int store_events_last(store_tx *tx, int64_t *event_no);
+store_rc store_events_last(store_tx *tx, int64_t *event_no);
 /* Deletes the rows created before `before` (Unix ms). */
-int store_events_prune(store_tx *tx, int64_t before);
+store_rc store_events_prune(store_tx *tx, int64_t before);
 
 /* ---- webhooks and their outbox ----------------------------------------- */
 
@@ -316,15 +374,16 @@ typedef struct store_webhook {
 } store_webhook;
 
 /* Sets w->webhook_id (never reused, even after a delete). */
-int store_webhook_insert(store_tx *tx, store_webhook *w);
+store_rc store_webhook_insert(store_tx *tx, store_webhook *w);
 /* The webhook with this id of this app; another app's is NOTFOUND. */
-int store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, store_webhook *out);
+store_rc store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id,
+                           store_webhook *out);
 /* The app's webhooks, oldest first. */
-typedef int (*store_webhook_cb)(const store_webhook *w, void *arg);   /* nonzero stops */
-int store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg);
-int store_webhook_count(store_tx *tx, const char *app_id, int64_t *count);
+typedef store_rc (*store_webhook_cb)(const store_webhook *w, void *arg);   /* STORE_STOP stops */
+store_rc store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg);
+store_rc store_webhook_count(store_tx *tx, const char *app_id, int64_t *count);
 /* Deletes it with its deliveries. NOTFOUND when the app has no such webhook. */
-int store_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id);
+store_rc store_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id);
 
 typedef enum store_delivery_status {
     STORE_DELIVERY_PENDING = 0,
@@ -350,31 +409,32 @@ typedef struct store_delivery {
 
 /* Queues d (pending; status, attempts and the results are ignored) with its
  * event JSON; sets d->delivery_id. */
-int store_outbox_insert(store_tx *tx, store_delivery *d, const char *payload);
+store_rc store_outbox_insert(store_tx *tx, store_delivery *d, const char *payload);
 /* Pending deliveries due at `now` (next_attempt_at <= now): the earliest
  * per_webhook of each webhook, ordered by app, webhook and due time, each
  * with its webhook. A delivery worker picks from these; one webhook's
  * backlog never hides another's. The event JSON is not read. */
-typedef int (*store_due_cb)(const store_delivery *d, const store_webhook *w, void *arg);
-int store_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg);
+typedef store_rc (*store_due_cb)(const store_delivery *d, const store_webhook *w, void *arg);
+store_rc store_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg);
 /* One pending delivery with its webhook and event JSON (valid during the
  * call only); NOTFOUND when it is settled or gone. cb's result is returned. */
-typedef int (*store_pending_cb)(const store_delivery *d, const store_webhook *w,
-                                const char *payload, void *arg);
-int store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg);
+typedef store_rc (*store_pending_cb)(const store_delivery *d, const store_webhook *w,
+                                     const char *payload, void *arg);
+store_rc store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg);
 /* When the earliest pending delivery due after `after` is due; NOTFOUND when
  * none is. */
-int store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
+store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
 /* Results of an attempt, each counting it in `attempts`. They change only a
  * pending delivery: NOTFOUND when it is gone or settled already. */
-int store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
-int store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                       int http_status, const char *error);
-int store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error);
+store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
+store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
+                            int http_status, const char *error);
+store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
+                             const char *error);
 /* The app's deliveries, newest first; status -1 lists every status. Fills
  * *total (may be NULL) with how many match. Payloads are not read. */
-typedef int (*store_delivery_cb)(const store_delivery *d, void *arg);
-int store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
-                          store_delivery_cb cb, void *arg, int64_t *total);
+typedef store_rc (*store_delivery_cb)(const store_delivery *d, void *arg);
+store_rc store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
+                               store_delivery_cb cb, void *arg, int64_t *total);
 
 #endif

@@ -57,7 +57,10 @@ def meetd_bin():
 
 def child_env():
     # Flags are given explicitly; stray MEETD_* variables must not change them.
-    return {k: v for k, v in os.environ.items() if not k.startswith("MEETD_")}
+    # MEETD_TEST_RERUN_JOBS=1 passes: the suite run with every write job run
+    # twice (docs/internals.md, "Jobs run more than once").
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("MEETD_") or k == "MEETD_TEST_RERUN_JOBS"}
 
 
 def sanitizer_reports(text):

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 #include "store/store.h"
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -36,11 +36,11 @@ typedef struct spend {
     int got;
 } spend;
 
-static int spend_job(store_tx *tx, void *arg)
+static store_rc spend_job(store_tx *tx, void *arg)
 {
     for (spend *s = arg; s->app_id != NULL; s++)
         s->got = store_spend(tx, s->app_id, s->ts, s->nonce, s->keep_from);
-    return 0;
+    return STORE_OK;
 }
 
 /* Spends the list (ended by a NULL app_id) in one write. */
@@ -53,13 +53,13 @@ static void spend_all(store *st, spend *list)
                      (unsigned long long)s->nonce, s->got, s->want);
 }
 
-static int app_insert_job(store_tx *tx, void *arg)
+static store_rc app_insert_job(store_tx *tx, void *arg)
 {
     store_app a;
     memset(&a, 0, sizeof a);
     snprintf(a.app_id, sizeof a.app_id, "%s", (const char *)arg);
     a.created_at = 1700000000;
-    return store_app_insert(tx, &a) == STORE_OK ? 0 : -1;
+    return store_app_insert(tx, &a) == STORE_OK ? STORE_OK : STORE_ERROR;
 }
 
 static void app_absent_body(store_tx *tx, void *arg)
@@ -109,10 +109,10 @@ static void test_spend_once(void **state)
 
 /* Spent with the write's commit, so it outlives the process; and not spent
  * when the write is rolled back. */
-static int spend_then_fail(store_tx *tx, void *arg)
+static store_rc spend_then_fail(store_tx *tx, void *arg)
 {
-    *(int *)arg = store_spend(tx, "app1", 1000, 7, 700);
-    return 5;
+    *(store_rc *)arg = store_spend(tx, "app1", 1000, 7, 700);
+    return STORE_ROLLBACK;
 }
 
 static void test_spend_durable(void **state)
@@ -120,8 +120,8 @@ static void test_spend_durable(void **state)
     fixture *f = *state;
     spend first[] = {{"app1", 1000, 1, 700, STORE_OK, 0}, {NULL, 0, 0, 0, 0, 0}};
     spend_all(f->s, first);
-    int rc = -1;
-    assert_int_equal(store_write(f->s, spend_then_fail, &rc), 5);
+    store_rc rc = STORE_ERROR;
+    assert_int_equal(store_write(f->s, spend_then_fail, &rc), STORE_ROLLBACK);
     assert_int_equal(rc, STORE_OK);
     store_close(f->s);
     f->s = open_store(f->data, STORE_DURABLE_FULL);
@@ -164,13 +164,13 @@ static void test_spend_prune(void **state)
 
 /* ---- store_try ---------------------------------------------------------- */
 
-/* Inserts app "tried<ret>" and returns ret. */
-static int insert_app_and(store_tx *tx, void *arg)
+/* Inserts app "tried<ret>" and returns ret (a store_rc). */
+static store_rc insert_app_and(store_tx *tx, void *arg)
 {
-    const int *ret = arg;
+    const store_rc *ret = arg;
     char app_id[32];
-    snprintf(app_id, sizeof app_id, "tried%d", *ret);
-    return app_insert_job(tx, app_id) == 0 ? *ret : -1;
+    snprintf(app_id, sizeof app_id, "tried%d", (int)*ret);
+    return app_insert_job(tx, app_id) == STORE_OK ? *ret : STORE_ERROR;
 }
 
 /* A spend, then two tries: one undone (refused), one kept. */
@@ -178,14 +178,14 @@ struct tried {
     int spent, refused, kept;
 };
 
-static int spend_and_try(store_tx *tx, void *arg)
+static store_rc spend_and_try(store_tx *tx, void *arg)
 {
     struct tried *t = arg;
-    int refused = 9042, ok = 0;
+    store_rc refused = STORE_ROLLBACK, ok = STORE_OK;
     t->spent = store_spend(tx, "app1", 1000, 9, 700);
     t->refused = store_try(tx, insert_app_and, &refused);
     t->kept = store_try(tx, insert_app_and, &ok);
-    return 0;
+    return STORE_OK;
 }
 
 static void test_try(void **state)
@@ -194,9 +194,9 @@ static void test_try(void **state)
     struct tried t = {-1, -1, -1};
     assert_int_equal(store_write(f->s, spend_and_try, &t), 0);
     assert_int_equal(t.spent, STORE_OK);
-    assert_int_equal(t.refused, 9042);
+    assert_int_equal(t.refused, STORE_ROLLBACK);
     assert_int_equal(t.kept, 0);
-    read_ok(f->s, app_absent_body, "tried9042");
+    read_ok(f->s, app_absent_body, "tried4");   /* STORE_ROLLBACK */
     read_ok(f->s, app_present_body, "tried0");
     spend again[] = {{"app1", 1000, 9, 700, STORE_CONFLICT, 0}, {NULL, 0, 0, 0, 0, 0}};
     spend_all(f->s, again);
@@ -208,7 +208,7 @@ struct try_meeting {
     int inserted, read_inside, tried, read_after;
 };
 
-static int meeting_insert_read_refuse(store_tx *tx, void *arg)
+static store_rc meeting_insert_read_refuse(store_tx *tx, void *arg)
 {
     struct try_meeting *t = arg;
     core_meeting m, got;
@@ -223,23 +223,23 @@ static int meeting_insert_read_refuse(store_tx *tx, void *arg)
     m.created_at = 1700000000;
     t->inserted = store_meeting_insert(tx, &m);
     t->read_inside = store_meeting_get(tx, "app1", 77, &got);
-    return 1;
+    return STORE_ROLLBACK;
 }
 
-static int meeting_try_job(store_tx *tx, void *arg)
+static store_rc meeting_try_job(store_tx *tx, void *arg)
 {
     struct try_meeting *t = arg;
     core_meeting got;
     t->tried = store_try(tx, meeting_insert_read_refuse, t);
     t->read_after = store_meeting_get(tx, "app1", 77, &got);
-    return 0;
+    return STORE_OK;
 }
 
-static int meeting_get_job(store_tx *tx, void *arg)
+static store_rc meeting_get_job(store_tx *tx, void *arg)
 {
     core_meeting got;
     *(int *)arg = store_meeting_get(tx, "app1", 77, &got);
-    return 0;
+    return STORE_OK;
 }
 
 static void test_try_drops_copies(void **state)
@@ -250,7 +250,7 @@ static void test_try_drops_copies(void **state)
     assert_int_equal(store_write(f->s, meeting_try_job, &t), 0);
     assert_int_equal(t.inserted, STORE_OK);
     assert_int_equal(t.read_inside, STORE_OK);
-    assert_int_equal(t.tried, 1);
+    assert_int_equal(t.tried, STORE_ROLLBACK);
     assert_int_equal(t.read_after, STORE_NOTFOUND);
     int next = -1;
     assert_int_equal(store_write(f->s, meeting_get_job, &next), 0);
@@ -272,7 +272,7 @@ static void test_migrate_spent(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     int v = 0;
-    assert_int_equal(store_schema_migrate_to(db, 4, &v), 0);
+    assert_int_equal(lite_schema_migrate_to(db, 4, &v), 0);
     assert_int_equal(v, 4);
     assert_int_equal(sqlite3_exec(db, "INSERT INTO apps (app_id, created_at) VALUES ('old', 1)",
                                   NULL, NULL, NULL),

@@ -104,12 +104,12 @@ struct hook_list {
     int64_t count;
 };
 
-static int hook_collect(const store_webhook *w, void *arg)
+static store_rc hook_collect(const store_webhook *w, void *arg)
 {
     struct hook_list *l = arg;
     assert_true(l->n < LIST_MAX);
     l->w[l->n++] = *w;
-    return 0;
+    return STORE_OK;
 }
 
 static void hook_list_body(store_tx *tx, void *arg)
@@ -204,14 +204,14 @@ struct due_list {
     int64_t next_at;
 };
 
-static int due_collect(const store_delivery *d, const store_webhook *w, void *arg)
+static store_rc due_collect(const store_delivery *d, const store_webhook *w, void *arg)
 {
     struct due_list *l = arg;
     assert_true(l->n < DUE_MAX);
     l->d[l->n] = *d;
     l->w[l->n] = *w;
     l->n++;
-    return 0;
+    return STORE_OK;
 }
 
 static void due_body(store_tx *tx, void *arg)
@@ -237,14 +237,14 @@ struct pending_req {
     char payload[64];
 };
 
-static int pending_collect(const store_delivery *d, const store_webhook *w, const char *payload,
-                           void *arg)
+static store_rc pending_collect(const store_delivery *d, const store_webhook *w,
+                                const char *payload, void *arg)
 {
     struct pending_req *r = arg;
     r->d = *d;
     r->w = *w;
     snprintf(r->payload, sizeof r->payload, "%s", payload);
-    return 0;
+    return STORE_OK;
 }
 
 static void pending_body(store_tx *tx, void *arg)
@@ -420,12 +420,12 @@ struct dlv_list {
     store_delivery d[DUE_MAX];
 };
 
-static int dlv_collect(const store_delivery *d, void *arg)
+static store_rc dlv_collect(const store_delivery *d, void *arg)
 {
     struct dlv_list *l = arg;
     assert_true(l->n < DUE_MAX);
     l->d[l->n++] = *d;
-    return 0;
+    return STORE_OK;
 }
 
 static void dlv_body(store_tx *tx, void *arg)

@@ -292,13 +292,13 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static int app_insert_tx(store_tx *tx, void *arg)
+static store_rc app_insert_tx(store_tx *tx, void *arg)
 {
     store_app a;
     memset(&a, 0, sizeof a);
     snprintf(a.app_id, sizeof a.app_id, "%s", (const char *)arg);
     a.created_at = 1700000000;
-    return store_app_insert(tx, &a) == STORE_OK ? 0 : -1;
+    return store_app_insert(tx, &a) == STORE_OK ? STORE_OK : STORE_ERROR;
 }
 
 static int setup(void **state)
@@ -345,7 +345,7 @@ struct hook_add {
     int64_t id;
 };
 
-static int hook_add_tx(store_tx *tx, void *arg)
+static store_rc hook_add_tx(store_tx *tx, void *arg)
 {
     struct hook_add *h = arg;
     store_webhook w;
@@ -355,9 +355,9 @@ static int hook_add_tx(store_tx *tx, void *arg)
     snprintf(w.token, sizeof w.token, "%s", h->token);
     w.created_at = webhook_now_ms();
     if (store_webhook_insert(tx, &w) != STORE_OK)
-        return -1;
+        return STORE_ERROR;
     h->id = w.webhook_id;
-    return 0;
+    return STORE_OK;
 }
 
 static int64_t add_hook(store *s, const char *app_id, const char *url, const char *token)
@@ -368,9 +368,9 @@ static int64_t add_hook(store *s, const char *app_id, const char *url, const cha
     return h.id;
 }
 
-static int enqueue_tx(store_tx *tx, void *arg)
+static store_rc enqueue_tx(store_tx *tx, void *arg)
 {
-    return webhook_enqueue(tx, arg, NULL) == STORE_OK ? 0 : -1;
+    return webhook_enqueue(tx, arg, NULL) == STORE_OK ? STORE_OK : STORE_ERROR;
 }
 
 /* Enqueues a joined event of user `tag` in app_id's meeting. */
@@ -395,22 +395,22 @@ struct rows {
     store_delivery d[ROWS_MAX];
 };
 
-static int rows_collect(const store_delivery *d, void *arg)
+static store_rc rows_collect(const store_delivery *d, void *arg)
 {
     struct rows *r = arg;
     if (r->n < ROWS_MAX)
         r->d[r->n++] = *d;
-    return 0;
+    return STORE_OK;
 }
 
-static int rows_tx(store_tx *tx, void *arg)
+static store_rc rows_tx(store_tx *tx, void *arg)
 {
     struct rows *r = arg;
     r->n = 0;
     return store_deliveries_list(tx, r->app_id, -1, 0, ROWS_MAX, rows_collect, r, &r->total) ==
                    STORE_OK
-               ? 0
-               : -1;
+               ? STORE_OK
+               : STORE_ERROR;
 }
 
 static void rows(store *s, const char *app_id, struct rows *r)

@@ -1,18 +1,18 @@
 /* Meetings with their scheduled hosts and recurring occurrences. */
 #include <assert.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
-static int meeting_insert_row(store_tx *tx, const core_meeting *m)
+static store_rc meeting_insert_row(store_tx *tx, const core_meeting *m)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_INSERT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, m->meeting_id);
-    b |= STORE_BIND_STR(st, 2, m->app_id);
-    b |= STORE_BIND_STR(st, 3, m->meeting_code);
-    b |= STORE_BIND_STR(st, 4, m->subject);
-    b |= STORE_BIND_STR(st, 5, m->creator_userid);
+    b |= LITE_BIND_STR(st, 2, m->app_id);
+    b |= LITE_BIND_STR(st, 3, m->meeting_code);
+    b |= LITE_BIND_STR(st, 4, m->subject);
+    b |= LITE_BIND_STR(st, 5, m->creator_userid);
     b |= sqlite3_bind_int(st, 6, m->creator_instanceid);
     b |= sqlite3_bind_int(st, 7, m->type);
     b |= sqlite3_bind_int(st, 8, m->meeting_type);
@@ -24,30 +24,30 @@ static int meeting_insert_row(store_tx *tx, const core_meeting *m)
     b |= sqlite3_bind_int(st, 14, m->rule.until_count);
     b |= sqlite3_bind_int64(st, 15, m->rule.until_date);
     b |= sqlite3_bind_int64(st, 16, m->created_at);
-    return store_exec(tx, STMT_MEETING_INSERT, st, b, NULL);
+    return lite_exec(tx, STMT_MEETING_INSERT, st, b, NULL);
 }
 
-static int hosts_insert(store_tx *tx, const core_meeting *m)
+static store_rc hosts_insert(store_tx *tx, const core_meeting *m)
 {
     int rc = STORE_OK;
     for (int i = 0; rc == STORE_OK && i < m->n_hosts; i++) {
-        sqlite3_stmt *st = store_stmt(tx, STMT_HOST_INSERT);
+        sqlite3_stmt *st = lite_stmt(tx, STMT_HOST_INSERT);
         if (st == NULL)
             return STORE_ERROR;
         int b = sqlite3_bind_int64(st, 1, m->meeting_id);
         b |= sqlite3_bind_int(st, 2, i);
-        b |= STORE_BIND_STR(st, 3, m->hosts[i]);
-        rc = store_exec(tx, STMT_HOST_INSERT, st, b, NULL);
+        b |= LITE_BIND_STR(st, 3, m->hosts[i]);
+        rc = lite_exec(tx, STMT_HOST_INSERT, st, b, NULL);
     }
     return rc;
 }
 
-static int occs_insert(store_tx *tx, const core_meeting *m)
+static store_rc occs_insert(store_tx *tx, const core_meeting *m)
 {
     int rc = STORE_OK;
     for (int i = 0; rc == STORE_OK && i < m->n_occ; i++) {
         const core_occurrence *o = &m->occ[i];
-        sqlite3_stmt *st = store_stmt(tx, STMT_OCC_INSERT);
+        sqlite3_stmt *st = lite_stmt(tx, STMT_OCC_INSERT);
         if (st == NULL)
             return STORE_ERROR;
         int b = sqlite3_bind_int64(st, 1, m->meeting_id);
@@ -55,13 +55,13 @@ static int occs_insert(store_tx *tx, const core_meeting *m)
         b |= sqlite3_bind_int64(st, 3, o->start_time);
         b |= sqlite3_bind_int64(st, 4, o->end_time);
         b |= sqlite3_bind_int(st, 5, o->status);
-        rc = store_exec(tx, STMT_OCC_INSERT, st, b, NULL);
+        rc = lite_exec(tx, STMT_OCC_INSERT, st, b, NULL);
     }
     return rc;
 }
 
 /* A meeting's hosts and occurrences, after its row. */
-static int meeting_children_insert(store_tx *tx, const core_meeting *m, int rc)
+static store_rc meeting_children_insert(store_tx *tx, const core_meeting *m, int rc)
 {
     if (rc == STORE_OK)
         rc = hosts_insert(tx, m);
@@ -70,7 +70,7 @@ static int meeting_children_insert(store_tx *tx, const core_meeting *m, int rc)
     return rc;
 }
 
-static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
+static store_rc meeting_insert_rows(store_tx *tx, const core_meeting *m)
 {
     return meeting_children_insert(tx, m, meeting_insert_row(tx, m));
 }
@@ -78,22 +78,22 @@ static int meeting_insert_rows(store_tx *tx, const core_meeting *m)
 /* Insert and update: the counts checked, the cached copy dropped, and the
  * rows written all or nothing (after an insert's CONFLICT the caller draws
  * a new id or code and tries again in the same transaction). */
-static int meeting_write(store_tx *tx, const core_meeting *m, const char *invalid,
-                         int (*rows)(store_tx *, const core_meeting *))
+static store_rc meeting_write(store_tx *tx, const core_meeting *m, const char *invalid,
+                              store_rc (*rows)(store_tx *, const core_meeting *))
 {
     assert(m != NULL);
     if (m->n_hosts < 0 || m->n_hosts > CORE_HOSTS_MAX || m->n_occ < 0 ||
         m->n_occ > CORE_OCC_MAX)
-        return store_invalid(tx, invalid);
-    if (tx->conn->mcache != NULL)
-        store_mcache_drop(tx->conn->mcache, m->meeting_id);
-    int rc = store_sp_begin(tx);
+        return lite_invalid(tx, invalid);
+    if (lite_tx_conn(tx)->mcache != NULL)
+        lite_mcache_drop(lite_tx_conn(tx)->mcache, m->meeting_id);
+    int rc = lite_sp_begin(tx);
     if (rc != STORE_OK)
         return rc;
-    return store_sp_end(tx, rows(tx, m));
+    return lite_sp_end(tx, rows(tx, m));
 }
 
-int store_meeting_insert(store_tx *tx, const core_meeting *m)
+store_rc lite_meeting_insert(store_tx *tx, const core_meeting *m)
 {
     return meeting_write(tx, m, "meeting insert: host or occurrence count out of range",
                          meeting_insert_rows);
@@ -102,10 +102,10 @@ int store_meeting_insert(store_tx *tx, const core_meeting *m)
 static void col_meeting(sqlite3_stmt *st, core_meeting *m)
 {
     m->meeting_id = sqlite3_column_int64(st, 0);
-    STORE_COL_STR(st, 1, m->app_id);
-    STORE_COL_STR(st, 2, m->meeting_code);
-    STORE_COL_STR(st, 3, m->subject);
-    STORE_COL_STR(st, 4, m->creator_userid);
+    LITE_COL_STR(st, 1, m->app_id);
+    LITE_COL_STR(st, 2, m->meeting_code);
+    LITE_COL_STR(st, 3, m->subject);
+    LITE_COL_STR(st, 4, m->creator_userid);
     m->creator_instanceid = sqlite3_column_int(st, 5);
     m->type = sqlite3_column_int(st, 6);
     m->meeting_type = sqlite3_column_int(st, 7);
@@ -119,17 +119,17 @@ static void col_meeting(sqlite3_stmt *st, core_meeting *m)
     m->created_at = sqlite3_column_int64(st, 15);
 }
 
-static int host_row(sqlite3_stmt *st, void *ctx)
+static store_rc host_row(sqlite3_stmt *st, void *ctx)
 {
     core_meeting *m = ctx;
     if (m->n_hosts == CORE_HOSTS_MAX)
         return -2; /* more rows than a meeting can have */
-    STORE_COL_STR(st, 0, m->hosts[m->n_hosts]);
+    LITE_COL_STR(st, 0, m->hosts[m->n_hosts]);
     m->n_hosts++;
     return 0;
 }
 
-static int occ_row(sqlite3_stmt *st, void *ctx)
+static store_rc occ_row(sqlite3_stmt *st, void *ctx)
 {
     core_meeting *m = ctx;
     if (m->n_occ == CORE_OCC_MAX)
@@ -142,31 +142,31 @@ static int occ_row(sqlite3_stmt *st, void *ctx)
     return 0;
 }
 
-int store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1])
+store_rc lite_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1])
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_APP);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_APP);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_MEETING_APP, st, sqlite3_bind_int64(st, 1, meeting_id));
+    int rc = lite_row(tx, STMT_MEETING_APP, st, sqlite3_bind_int64(st, 1, meeting_id));
     if (rc == STORE_OK)
-        store_col_str(st, 0, app_id, CORE_APPID_MAX + 1);
-    store_done(tx, STMT_MEETING_APP, st);
+        lite_col_str(st, 0, app_id, CORE_APPID_MAX + 1);
+    lite_done(tx, STMT_MEETING_APP, st);
     return rc;
 }
 
-int store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
-                          char app_id[CORE_APPID_MAX + 1])
+store_rc lite_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
+                               char app_id[CORE_APPID_MAX + 1])
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_BY_CODE);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_BY_CODE);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_MEETING_BY_CODE, st,
-                       store_bind_str(st, 1, code, CORE_CODE_LEN + 1));
+    int rc = lite_row(tx, STMT_MEETING_BY_CODE, st,
+                       lite_bind_str(st, 1, code, CORE_CODE_LEN + 1));
     if (rc == STORE_OK) {
         *meeting_id = sqlite3_column_int64(st, 0);
-        store_col_str(st, 1, app_id, CORE_APPID_MAX + 1);
+        lite_col_str(st, 1, app_id, CORE_APPID_MAX + 1);
     }
-    store_done(tx, STMT_MEETING_BY_CODE, st);
+    lite_done(tx, STMT_MEETING_BY_CODE, st);
     return rc;
 }
 
@@ -181,7 +181,7 @@ typedef struct user_meetings_walk {
     int64_t remaining, next_from, next_skip;
 } user_meetings_walk;
 
-static int user_meeting_row(sqlite3_stmt *st, void *ctx)
+static store_rc user_meeting_row(sqlite3_stmt *st, void *ctx)
 {
     user_meetings_walk *w = ctx;
     int64_t id = sqlite3_column_int64(st, 0), start = sqlite3_column_int64(st, 1);
@@ -202,87 +202,87 @@ static int user_meeting_row(sqlite3_stmt *st, void *ctx)
     return 0;
 }
 
-int store_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
-                           int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
-                           int64_t *remaining, int64_t *next_from, int64_t *next_skip)
+store_rc lite_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
+                                int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
+                                int64_t *remaining, int64_t *next_from, int64_t *next_skip)
 {
     assert(app_id != NULL && userid != NULL && cb != NULL);
     user_meetings_walk w = {.from = from, .skip = skip, .limit = limit, .cb = cb, .arg = arg,
                             .same_start = -1};
-    sqlite3_stmt *st = store_stmt(tx, STMT_MEETINGS_OF_USER);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_MEETINGS_OF_USER);
     if (st == NULL)
         return STORE_ERROR;
-    int b = store_bind_str(st, 1, app_id, STORE_ARG_MAX);
-    b |= store_bind_str(st, 2, userid, STORE_ARG_MAX);
+    int b = lite_bind_str(st, 1, app_id, LITE_ARG_MAX);
+    b |= lite_bind_str(st, 2, userid, LITE_ARG_MAX);
     b |= sqlite3_bind_int64(st, 3, from);
-    int rc = store_each(tx, STMT_MEETINGS_OF_USER, st, b, user_meeting_row, &w);
+    int rc = lite_each(tx, STMT_MEETINGS_OF_USER, st, b, user_meeting_row, &w);
     *remaining = w.remaining;
     *next_from = w.next_from;
     *next_skip = w.next_skip;
     return rc;
 }
 
-int store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out)
+store_rc lite_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out)
 {
     assert(app_id != NULL && out != NULL);
-    store_mcache *mc = tx->conn->mcache;
-    if (mc != NULL && store_mcache_get(mc, app_id, meeting_id, out))
+    lite_mcache *mc = lite_tx_conn(tx)->mcache;
+    if (mc != NULL && lite_mcache_get(mc, app_id, meeting_id, out))
         return STORE_OK;
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_GET);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_GET);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
-    b |= store_bind_str(st, 2, app_id, STORE_ARG_MAX);
-    int rc = store_row(tx, STMT_MEETING_GET, st, b);
+    b |= lite_bind_str(st, 2, app_id, LITE_ARG_MAX);
+    int rc = lite_row(tx, STMT_MEETING_GET, st, b);
     if (rc == STORE_OK)
         col_meeting(st, out);
-    store_done(tx, STMT_MEETING_GET, st);
+    lite_done(tx, STMT_MEETING_GET, st);
     if (rc != STORE_OK)
         return rc;
 
-    st = store_stmt(tx, STMT_HOSTS_GET);
+    st = lite_stmt(tx, STMT_HOSTS_GET);
     if (st == NULL)
         return STORE_ERROR;
-    rc = store_each(tx, STMT_HOSTS_GET, st, sqlite3_bind_int64(st, 1, meeting_id), host_row,
+    rc = lite_each(tx, STMT_HOSTS_GET, st, sqlite3_bind_int64(st, 1, meeting_id), host_row,
                     out);
     if (rc == STORE_OK) {
-        st = store_stmt(tx, STMT_OCCS_GET);
+        st = lite_stmt(tx, STMT_OCCS_GET);
         if (st == NULL)
             return STORE_ERROR;
-        rc = store_each(tx, STMT_OCCS_GET, st, sqlite3_bind_int64(st, 1, meeting_id), occ_row,
+        rc = lite_each(tx, STMT_OCCS_GET, st, sqlite3_bind_int64(st, 1, meeting_id), occ_row,
                         out);
     }
     if (rc == -2)
-        rc = store_invalid(tx, "meeting get: more hosts or occurrences than a meeting holds");
+        rc = lite_invalid(tx, "meeting get: more hosts or occurrences than a meeting holds");
     if (rc == STORE_OK && mc != NULL)
-        store_mcache_put(mc, out);
+        lite_mcache_put(mc, out);
     return rc;
 }
 
 /* Only a changed status is written: a join rewrites the whole meeting's
  * state, and 200 unchanged occurrences should not dirty their pages. */
-static int occ_set_status(store_tx *tx, int64_t meeting_id, const core_occurrence *o)
+static store_rc occ_set_status(store_tx *tx, int64_t meeting_id, const core_occurrence *o)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_OCC_SET_STATUS);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OCC_SET_STATUS);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
     b |= sqlite3_bind_int64(st, 2, o->sub_meeting_id);
     b |= sqlite3_bind_int(st, 3, o->status);
-    return store_exec(tx, STMT_OCC_SET_STATUS, st, b, NULL);
+    return lite_exec(tx, STMT_OCC_SET_STATUS, st, b, NULL);
 }
 
-static int meeting_set_status(store_tx *tx, const core_meeting *m)
+static store_rc meeting_set_status(store_tx *tx, const core_meeting *m)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_SET_STATUS);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_SET_STATUS);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, m->meeting_id);
-    b |= STORE_BIND_STR(st, 2, m->app_id);
+    b |= LITE_BIND_STR(st, 2, m->app_id);
     b |= sqlite3_bind_int(st, 3, m->status);
     int64_t n = 0;
-    int rc = store_exec(tx, STMT_MEETING_SET_STATUS, st, b, &n);
+    int rc = lite_exec(tx, STMT_MEETING_SET_STATUS, st, b, &n);
     if (rc == STORE_OK && n == 0)
         return STORE_NOTFOUND;
     for (int i = 0; rc == STORE_OK && i < m->n_occ; i++)
@@ -290,40 +290,40 @@ static int meeting_set_status(store_tx *tx, const core_meeting *m)
     return rc;
 }
 
-int store_meeting_update_status(store_tx *tx, const core_meeting *m)
+store_rc lite_meeting_update_status(store_tx *tx, const core_meeting *m)
 {
     assert(m != NULL);
     if (m->n_occ < 0 || m->n_occ > CORE_OCC_MAX)
-        return store_invalid(tx, "meeting update: occurrence count out of range");
-    if (tx->conn->mcache != NULL)
-        store_mcache_drop(tx->conn->mcache, m->meeting_id);
-    int rc = store_sp_begin(tx);
+        return lite_invalid(tx, "meeting update: occurrence count out of range");
+    if (lite_tx_conn(tx)->mcache != NULL)
+        lite_mcache_drop(lite_tx_conn(tx)->mcache, m->meeting_id);
+    int rc = lite_sp_begin(tx);
     if (rc != STORE_OK)
         return rc;
-    return store_sp_end(tx, meeting_set_status(tx, m));
+    return lite_sp_end(tx, meeting_set_status(tx, m));
 }
 
 /* Every host (or occurrence) row of a meeting: an update writes them anew. */
-static int meeting_children_delete(store_tx *tx, enum store_stmt_id stmt, int64_t meeting_id)
+static store_rc meeting_children_delete(store_tx *tx, enum lite_stmt_id stmt, int64_t meeting_id)
 {
-    sqlite3_stmt *st = store_stmt(tx, stmt);
+    sqlite3_stmt *st = lite_stmt(tx, stmt);
     if (st == NULL)
         return STORE_ERROR;
-    return store_exec(tx, stmt, st, sqlite3_bind_int64(st, 1, meeting_id), NULL);
+    return lite_exec(tx, stmt, st, sqlite3_bind_int64(st, 1, meeting_id), NULL);
 }
 
 /* Hosts and occurrences are few (10, 200) and a modify is rare: they are
  * written again whole rather than compared. Nothing refers to their rows:
  * device sessions and their counts name an occurrence by its
  * sub_meeting_id, which m keeps for every occurrence that has any. */
-static int meeting_update_rows(store_tx *tx, const core_meeting *m)
+static store_rc meeting_update_rows(store_tx *tx, const core_meeting *m)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_MEETING_UPDATE);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_MEETING_UPDATE);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, m->meeting_id);
-    b |= STORE_BIND_STR(st, 2, m->app_id);
-    b |= STORE_BIND_STR(st, 3, m->subject);
+    b |= LITE_BIND_STR(st, 2, m->app_id);
+    b |= LITE_BIND_STR(st, 3, m->subject);
     b |= sqlite3_bind_int(st, 4, m->meeting_type);
     b |= sqlite3_bind_int64(st, 5, m->start_time);
     b |= sqlite3_bind_int64(st, 6, m->end_time);
@@ -333,7 +333,7 @@ static int meeting_update_rows(store_tx *tx, const core_meeting *m)
     b |= sqlite3_bind_int(st, 10, m->rule.until_count);
     b |= sqlite3_bind_int64(st, 11, m->rule.until_date);
     int64_t n = 0;
-    int rc = store_exec(tx, STMT_MEETING_UPDATE, st, b, &n);
+    int rc = lite_exec(tx, STMT_MEETING_UPDATE, st, b, &n);
     if (rc == STORE_OK && n == 0)
         return STORE_NOTFOUND;
     if (rc == STORE_OK)
@@ -343,7 +343,7 @@ static int meeting_update_rows(store_tx *tx, const core_meeting *m)
     return meeting_children_insert(tx, m, rc);
 }
 
-int store_meeting_update(store_tx *tx, const core_meeting *m)
+store_rc lite_meeting_update(store_tx *tx, const core_meeting *m)
 {
     return meeting_write(tx, m, "meeting update: host or occurrence count out of range",
                          meeting_update_rows);

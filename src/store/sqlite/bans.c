@@ -1,54 +1,54 @@
 /* Bans (removed with allow_rejoin=false) and the removal audit log. */
 #include <assert.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
 /* ---- bans -------------------------------------------------------------- */
 
-int store_ban_put(store_tx *tx, const core_ban *b)
+store_rc lite_ban_put(store_tx *tx, const core_ban *b)
 {
     assert(b != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_BAN_PUT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_BAN_PUT);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, b->meeting_id);
     r |= sqlite3_bind_int64(st, 2, b->user.user_no);
     r |= sqlite3_bind_int64(st, 3, b->banned_at);
-    r |= STORE_BIND_STR(st, 4, b->reason);
-    r |= STORE_BIND_STR(st, 5, b->operator_ms_open_id);
-    r |= STORE_BIND_STR(st, 6, b->request_id);
-    r |= STORE_BIND_STR(st, 7, b->operator_userid);
-    r |= STORE_BIND_STR(st, 8, b->operator_uuid);
+    r |= LITE_BIND_STR(st, 4, b->reason);
+    r |= LITE_BIND_STR(st, 5, b->operator_ms_open_id);
+    r |= LITE_BIND_STR(st, 6, b->request_id);
+    r |= LITE_BIND_STR(st, 7, b->operator_userid);
+    r |= LITE_BIND_STR(st, 8, b->operator_uuid);
     r |= sqlite3_bind_int(st, 9, b->operator_instanceid);
-    return store_exec(tx, STMT_BAN_PUT, st, r, NULL);
+    return lite_exec(tx, STMT_BAN_PUT, st, r, NULL);
 }
 
-int store_ban_exists(store_tx *tx, int64_t meeting_id, int64_t user_no, bool *banned)
+store_rc lite_ban_exists(store_tx *tx, int64_t meeting_id, int64_t user_no, bool *banned)
 {
     assert(banned != NULL);
     *banned = false;
-    sqlite3_stmt *st = store_stmt(tx, STMT_BAN_EXISTS);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_BAN_EXISTS);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, meeting_id);
     r |= sqlite3_bind_int64(st, 2, user_no);
-    int rc = store_row(tx, STMT_BAN_EXISTS, st, r);
-    store_done(tx, STMT_BAN_EXISTS, st);
+    int rc = lite_row(tx, STMT_BAN_EXISTS, st, r);
+    lite_done(tx, STMT_BAN_EXISTS, st);
     if (rc == STORE_NOTFOUND)
         return STORE_OK;
     *banned = rc == STORE_OK;
     return rc;
 }
 
-int store_ban_delete(store_tx *tx, int64_t meeting_id, int64_t user_no)
+store_rc lite_ban_delete(store_tx *tx, int64_t meeting_id, int64_t user_no)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_BAN_DELETE);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_BAN_DELETE);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, meeting_id);
     r |= sqlite3_bind_int64(st, 2, user_no);
     int64_t n = 0;
-    int rc = store_exec(tx, STMT_BAN_DELETE, st, r, &n);
+    int rc = lite_exec(tx, STMT_BAN_DELETE, st, r, &n);
     return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
@@ -57,7 +57,7 @@ struct ban_iter {
     void *arg;
 };
 
-static int ban_row(sqlite3_stmt *st, void *ctx)
+static store_rc ban_row(sqlite3_stmt *st, void *ctx)
 {
     const struct ban_iter *it = ctx;
     /* core_ban holds a 1 KiB reason: fine on the stack, and one per row
@@ -66,54 +66,54 @@ static int ban_row(sqlite3_stmt *st, void *ctx)
     memset(&b, 0, sizeof b);
     b.meeting_id = sqlite3_column_int64(st, 0);
     b.banned_at = sqlite3_column_int64(st, 1);
-    STORE_COL_STR(st, 2, b.reason);
-    STORE_COL_STR(st, 3, b.operator_ms_open_id);
-    STORE_COL_STR(st, 4, b.request_id);
-    STORE_COL_STR(st, 5, b.operator_userid);
-    STORE_COL_STR(st, 6, b.operator_uuid);
+    LITE_COL_STR(st, 2, b.reason);
+    LITE_COL_STR(st, 3, b.operator_ms_open_id);
+    LITE_COL_STR(st, 4, b.request_id);
+    LITE_COL_STR(st, 5, b.operator_userid);
+    LITE_COL_STR(st, 6, b.operator_uuid);
     b.operator_instanceid = sqlite3_column_int(st, 7);
-    store_col_user(st, 8, &b.user);
+    lite_col_user(st, 8, &b.user);
     return it->cb(&b, it->arg);
 }
 
-int store_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg)
+store_rc lite_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg)
 {
     assert(cb != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_BANS_LIST);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_BANS_LIST);
     if (st == NULL)
         return STORE_ERROR;
     struct ban_iter it = {cb, arg};
-    return store_each(tx, STMT_BANS_LIST, st, sqlite3_bind_int64(st, 1, meeting_id), ban_row,
+    return lite_each(tx, STMT_BANS_LIST, st, sqlite3_bind_int64(st, 1, meeting_id), ban_row,
                       &it);
 }
 
 /* ---- audit ------------------------------------------------------------- */
 
-int store_audit_insert(store_tx *tx, core_audit *a)
+store_rc lite_audit_insert(store_tx *tx, core_audit *a)
 {
     assert(a != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_AUDIT_INSERT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_AUDIT_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, a->meeting_id);
     r |= sqlite3_bind_int64(st, 2, a->sub_meeting_id);
     r |= sqlite3_bind_int64(st, 3, a->time);
-    r |= STORE_BIND_STR(st, 4, a->request_id);
-    r |= STORE_BIND_STR(st, 5, a->action);
-    r |= STORE_BIND_STR(st, 6, a->op_userid);
-    r |= STORE_BIND_STR(st, 7, a->op_uuid);
-    r |= STORE_BIND_STR(st, 8, a->op_ms_open_id);
+    r |= LITE_BIND_STR(st, 4, a->request_id);
+    r |= LITE_BIND_STR(st, 5, a->action);
+    r |= LITE_BIND_STR(st, 6, a->op_userid);
+    r |= LITE_BIND_STR(st, 7, a->op_uuid);
+    r |= LITE_BIND_STR(st, 8, a->op_ms_open_id);
     r |= sqlite3_bind_int(st, 9, a->op_instanceid);
-    r |= STORE_BIND_STR(st, 10, a->target_userid);
-    r |= STORE_BIND_STR(st, 11, a->target_guest_id);
-    r |= STORE_BIND_STR(st, 12, a->target_uuid);
-    r |= STORE_BIND_STR(st, 13, a->target_ms_open_id);
+    r |= LITE_BIND_STR(st, 10, a->target_userid);
+    r |= LITE_BIND_STR(st, 11, a->target_guest_id);
+    r |= LITE_BIND_STR(st, 12, a->target_uuid);
+    r |= LITE_BIND_STR(st, 13, a->target_ms_open_id);
     r |= sqlite3_bind_int(st, 14, a->target_instanceid);
     r |= sqlite3_bind_int(st, 15, a->allow_rejoin ? 1 : 0);
-    r |= STORE_BIND_STR(st, 16, a->reason);
-    int rc = store_exec(tx, STMT_AUDIT_INSERT, st, r, NULL);
+    r |= LITE_BIND_STR(st, 16, a->reason);
+    int rc = lite_exec(tx, STMT_AUDIT_INSERT, st, r, NULL);
     if (rc == STORE_OK)
-        a->audit_no = sqlite3_last_insert_rowid(tx->conn->db);
+        a->audit_no = sqlite3_last_insert_rowid(lite_tx_conn(tx)->db);
     return rc;
 }
 
@@ -122,7 +122,7 @@ struct audit_iter {
     void *arg;
 };
 
-static int audit_row(sqlite3_stmt *st, void *ctx)
+static store_rc audit_row(sqlite3_stmt *st, void *ctx)
 {
     const struct audit_iter *it = ctx;
     core_audit a;
@@ -131,32 +131,32 @@ static int audit_row(sqlite3_stmt *st, void *ctx)
     a.meeting_id = sqlite3_column_int64(st, 1);
     a.sub_meeting_id = sqlite3_column_int64(st, 2);
     a.time = sqlite3_column_int64(st, 3);
-    STORE_COL_STR(st, 4, a.request_id);
-    STORE_COL_STR(st, 5, a.action);
-    STORE_COL_STR(st, 6, a.op_userid);
-    STORE_COL_STR(st, 7, a.op_uuid);
-    STORE_COL_STR(st, 8, a.op_ms_open_id);
+    LITE_COL_STR(st, 4, a.request_id);
+    LITE_COL_STR(st, 5, a.action);
+    LITE_COL_STR(st, 6, a.op_userid);
+    LITE_COL_STR(st, 7, a.op_uuid);
+    LITE_COL_STR(st, 8, a.op_ms_open_id);
     a.op_instanceid = sqlite3_column_int(st, 9);
-    STORE_COL_STR(st, 10, a.target_userid);
-    STORE_COL_STR(st, 11, a.target_guest_id);
-    STORE_COL_STR(st, 12, a.target_uuid);
-    STORE_COL_STR(st, 13, a.target_ms_open_id);
+    LITE_COL_STR(st, 10, a.target_userid);
+    LITE_COL_STR(st, 11, a.target_guest_id);
+    LITE_COL_STR(st, 12, a.target_uuid);
+    LITE_COL_STR(st, 13, a.target_ms_open_id);
     a.target_instanceid = sqlite3_column_int(st, 14);
     a.allow_rejoin = sqlite3_column_int(st, 15) != 0;
-    STORE_COL_STR(st, 16, a.reason);
+    LITE_COL_STR(st, 16, a.reason);
     return it->cb(&a, it->arg);
 }
 
-int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
-                     store_audit_cb cb, void *arg, int64_t *total)
+store_rc lite_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
+                          store_audit_cb cb, void *arg, int64_t *total)
 {
     assert(cb != NULL);
-    store_page(&pos, &size);
+    lite_page(&pos, &size);
     if (total != NULL) {
-        sqlite3_stmt *st = store_stmt(tx, STMT_AUDIT_COUNT);
+        sqlite3_stmt *st = lite_stmt(tx, STMT_AUDIT_COUNT);
         if (st == NULL)
             return STORE_ERROR;
-        int rc = store_count(tx, STMT_AUDIT_COUNT, st, sqlite3_bind_int64(st, 1, meeting_id),
+        int rc = lite_count(tx, STMT_AUDIT_COUNT, st, sqlite3_bind_int64(st, 1, meeting_id),
                              total);
         if (rc != STORE_OK)
             return rc;
@@ -165,12 +165,12 @@ int store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
      * find that out. */
     if (size == 0 || (total != NULL && pos >= *total))
         return STORE_OK;
-    sqlite3_stmt *st = store_stmt(tx, STMT_AUDIT_LIST);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_AUDIT_LIST);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, meeting_id);
     r |= sqlite3_bind_int(st, 2, size);
     r |= sqlite3_bind_int64(st, 3, pos);
     struct audit_iter it = {cb, arg};
-    return store_each(tx, STMT_AUDIT_LIST, st, r, audit_row, &it);
+    return lite_each(tx, STMT_AUDIT_LIST, st, r, audit_row, &it);
 }

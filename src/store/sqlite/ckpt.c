@@ -15,11 +15,11 @@
  * everything, which under writes that never pause does not happen: the WAL
  * would grow without end, and every commit that extends the file costs the
  * file system a journal commit of its own on top of the data sync. So past
- * STORE_CKPT_RESTART_FRAMES this thread runs passes back to back until
+ * LITE_CKPT_RESTART_FRAMES this thread runs passes back to back until
  * little is left to copy, then holds the writer between two batches
- * (store_ckpt_batch_begin) for a last short pass; the next batch starts the
+ * (lite_ckpt_batch_begin) for a last short pass; the next batch starts the
  * WAL over. The writer's pause is that last pass: a few hundred pages and a
- * sync of the database file. Past STORE_CKPT_HARD_FRAMES (readers holding
+ * sync of the database file. Past LITE_CKPT_HARD_FRAMES (readers holding
  * old snapshots, a disk slower than the writes) the writer checkpoints
  * inline, as SQLite would have, which bounds the WAL. Durability is
  * unchanged: a checkpoint syncs the WAL, then the database file, before the
@@ -31,28 +31,28 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
 /* SQLite's own auto-checkpoint threshold (pages of the WAL): a pass per
  * this many new pages. */
-#define STORE_CKPT_FRAMES 1000
+#define LITE_CKPT_FRAMES 1000
 /* Past this the checkpointer works towards starting the WAL over. Each
  * start costs the writer a pause (the last pass: a sync of the WAL, up to
- * STORE_CKPT_TAIL_FRAMES pages copied, a sync of the database file). At
+ * LITE_CKPT_TAIL_FRAMES pages copied, a sync of the database file). At
  * 4,000 pages that was 8-10 pauses a second at half the kickout maximum,
  * a hundredth of the time, so the p99 (bench/README.md); at 16,000, two. */
-#define STORE_CKPT_RESTART_FRAMES 16000
+#define LITE_CKPT_RESTART_FRAMES 16000
 /* ... pausing the writer once at most this many pages are left to copy. */
-#define STORE_CKPT_TAIL_FRAMES 256
+#define LITE_CKPT_TAIL_FRAMES 256
 /* Passes run back to back to get there before giving up until the next
  * wake-up (writes outpacing the copy, or a reader holding an old snapshot). */
-#define STORE_CKPT_CONVERGE_PASSES 4
-/* 4 x STORE_CKPT_RESTART_FRAMES: 64 MiB of 1 KiB pages, journal_size_limit's
+#define LITE_CKPT_CONVERGE_PASSES 4
+/* 4 x LITE_CKPT_RESTART_FRAMES: 64 MiB of 1 KiB pages, journal_size_limit's
  * size (256 MiB in a database created with 4 KiB pages before meetd chose
  * 1 KiB). */
-#define STORE_CKPT_HARD_FRAMES 64000
+#define LITE_CKPT_HARD_FRAMES 64000
 
-struct store_ckpt {
+struct lite_ckpt {
     sqlite3 *db;               /* used only by the thread, once started */
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -70,7 +70,7 @@ struct store_ckpt {
 
 /* One PASSIVE pass; *wal and *copied get the WAL's length and how much of
  * it is now in the database file (-1 when unknown). False on failure. */
-static bool ckpt_pass(store_ckpt *k, int *wal, int *copied)
+static bool ckpt_pass(lite_ckpt *k, int *wal, int *copied)
 {
     *wal = *copied = -1;
     int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, wal, copied);
@@ -90,7 +90,7 @@ static bool ckpt_pass(store_ckpt *k, int *wal, int *copied)
 
 /* The last pass with the writer held between two batches, so that it
  * copies everything and the writer's next transaction starts the WAL over. */
-static void ckpt_restart(store_ckpt *k)
+static void ckpt_restart(lite_ckpt *k)
 {
     pthread_mutex_lock(&k->lock);
     k->pause_wanted = true;
@@ -109,7 +109,7 @@ static void ckpt_restart(store_ckpt *k)
 
 static void *ckpt_main(void *arg)
 {
-    store_ckpt *k = arg;
+    lite_ckpt *k = arg;
     pthread_setname_np(pthread_self(), "store-ckpt");
     pthread_mutex_lock(&k->lock);
     for (;;) {
@@ -121,11 +121,11 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&k->lock);
         int wal, copied;
         bool ok = ckpt_pass(k, &wal, &copied);
-        for (int i = 0; ok && wal >= STORE_CKPT_RESTART_FRAMES &&
-                        wal - copied > STORE_CKPT_TAIL_FRAMES && i < STORE_CKPT_CONVERGE_PASSES;
+        for (int i = 0; ok && wal >= LITE_CKPT_RESTART_FRAMES &&
+                        wal - copied > LITE_CKPT_TAIL_FRAMES && i < LITE_CKPT_CONVERGE_PASSES;
              i++)
             ok = ckpt_pass(k, &wal, &copied);
-        if (ok && wal >= STORE_CKPT_RESTART_FRAMES && wal - copied <= STORE_CKPT_TAIL_FRAMES)
+        if (ok && wal >= LITE_CKPT_RESTART_FRAMES && wal - copied <= LITE_CKPT_TAIL_FRAMES)
             ckpt_restart(k);
         pthread_mutex_lock(&k->lock);
     }
@@ -133,7 +133,7 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
-void store_ckpt_batch_begin(store_ckpt *k)
+void lite_ckpt_batch_begin(lite_ckpt *k)
 {
     if (k == NULL)
         return;
@@ -144,7 +144,7 @@ void store_ckpt_batch_begin(store_ckpt *k)
     pthread_mutex_unlock(&k->lock);
 }
 
-void store_ckpt_batch_end(store_ckpt *k)
+void lite_ckpt_batch_end(lite_ckpt *k)
 {
     if (k == NULL)
         return;
@@ -174,7 +174,7 @@ static int ckpt_wal_generation(sqlite3 *writer, const char *schema, uint32_t *ou
  * number of pages now in the WAL. */
 static int ckpt_wal_hook(void *arg, sqlite3 *writer, const char *schema, int frames)
 {
-    store_ckpt *k = arg;
+    lite_ckpt *k = arg;
     /* A commit that started the WAL over wrote all there is now; its length
      * alone cannot tell, as it may be longer than the WAL was before. One
      * read of 4 bytes a commit. Unreadable: shorter means started over. */
@@ -186,18 +186,18 @@ static int ckpt_wal_hook(void *arg, sqlite3 *writer, const char *schema, int fra
     }
     metrics_add(METRICS_STORE_WAL_PAGES, (uint64_t)(restarted ? frames : frames - k->frames_seen));
     k->frames_seen = frames;
-    if (frames < STORE_CKPT_FRAMES)
+    if (frames < LITE_CKPT_FRAMES)
         return SQLITE_OK;
-    if (frames >= STORE_CKPT_HARD_FRAMES) {
+    if (frames >= LITE_CKPT_HARD_FRAMES) {
         if (sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
             SQLITE_OK)
             metrics_add(METRICS_STORE_CHECKPOINTS_INLINE, 1);
         return SQLITE_OK;
     }
     pthread_mutex_lock(&k->lock);
-    /* One pass per STORE_CKPT_FRAMES new pages: back-to-back passes would
+    /* One pass per LITE_CKPT_FRAMES new pages: back-to-back passes would
      * keep two syncs of their own in the disk's queue, ahead of commits. */
-    if (frames < k->frames_asked || frames - k->frames_asked >= STORE_CKPT_FRAMES) {
+    if (frames < k->frames_asked || frames - k->frames_asked >= LITE_CKPT_FRAMES) {
         k->frames_asked = frames;
         k->wanted = true;
         pthread_cond_signal(&k->cond);
@@ -206,10 +206,10 @@ static int ckpt_wal_hook(void *arg, sqlite3 *writer, const char *schema, int fra
     return SQLITE_OK;
 }
 
-int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out)
+int lite_ckpt_start(const char *path, sqlite3 *writer, lite_ckpt **out)
 {
     *out = NULL;
-    store_ckpt *k = calloc(1, sizeof *k);
+    lite_ckpt *k = calloc(1, sizeof *k);
     if (k == NULL) {
         log_error("store: out of memory");
         return -1;
@@ -259,12 +259,12 @@ int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out)
     return 0;
 }
 
-void store_ckpt_stop(store_ckpt *k, sqlite3 *writer)
+void lite_ckpt_stop(lite_ckpt *k, sqlite3 *writer)
 {
     if (k == NULL)
         return;
     /* From here on the writer checkpoints as SQLite would by itself. */
-    sqlite3_wal_autocheckpoint(writer, STORE_CKPT_FRAMES);
+    sqlite3_wal_autocheckpoint(writer, LITE_CKPT_FRAMES);
     pthread_mutex_lock(&k->lock);
     k->stopping = true;
     pthread_cond_signal(&k->cond);

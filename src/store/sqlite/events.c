@@ -7,24 +7,24 @@
  * range delete at the B-tree's left edge. */
 #include <assert.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
-int store_event_insert(store_tx *tx, store_event *e, const char *payload)
+store_rc lite_event_insert(store_tx *tx, store_event *e, const char *payload)
 {
     assert(e != NULL && payload != NULL);
-    if (!tx->conn->writable)
-        return store_invalid(tx, "store_event_insert inside store_read");
-    sqlite3_stmt *st = store_stmt(tx, STMT_EVENT_INSERT);
+    if (!lite_tx_conn(tx)->writable)
+        return lite_invalid(tx, "store_event_insert inside store_read");
+    sqlite3_stmt *st = lite_stmt(tx, STMT_EVENT_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, e->meeting_id);
     r |= e->device_no != 0 ? sqlite3_bind_int64(st, 2, e->device_no) : sqlite3_bind_null(st, 2);
-    r |= STORE_BIND_STR(st, 3, e->type);
+    r |= LITE_BIND_STR(st, 3, e->type);
     r |= sqlite3_bind_text(st, 4, payload, -1, SQLITE_STATIC);
     r |= sqlite3_bind_int64(st, 5, e->created_at);
-    int rc = store_exec(tx, STMT_EVENT_INSERT, st, r, NULL);
+    store_rc rc = lite_exec(tx, STMT_EVENT_INSERT, st, r, NULL);
     if (rc == STORE_OK)
-        e->event_no = sqlite3_last_insert_rowid(tx->conn->db);
+        e->event_no = sqlite3_last_insert_rowid(lite_tx_conn(tx)->db);
     return rc;
 }
 
@@ -33,7 +33,7 @@ typedef struct events_walk {
     void *arg;
 } events_walk;
 
-static int events_row(sqlite3_stmt *st, void *ctx)
+static store_rc events_row(sqlite3_stmt *st, void *ctx)
 {
     events_walk *w = ctx;
     store_event e;
@@ -41,44 +41,45 @@ static int events_row(sqlite3_stmt *st, void *ctx)
     e.event_no = sqlite3_column_int64(st, 0);
     e.meeting_id = sqlite3_column_int64(st, 1);
     e.device_no = sqlite3_column_int64(st, 2);   /* NULL reads as 0 */
-    STORE_COL_STR(st, 3, e.type);
+    LITE_COL_STR(st, 3, e.type);
     e.created_at = sqlite3_column_int64(st, 4);
     const unsigned char *payload = sqlite3_column_text(st, 5);
     return w->cb(&e, payload != NULL ? (const char *)payload : "", w->arg);
 }
 
-int store_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb, void *arg)
+store_rc lite_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
+                           void *arg)
 {
     assert(cb != NULL);
     if (limit < 1 || limit > 1000)
-        return store_invalid(tx, "store_events_since: limit out of 1..1000");
-    sqlite3_stmt *st = store_stmt(tx, STMT_EVENTS_SINCE);
+        return lite_invalid(tx, "store_events_since: limit out of 1..1000");
+    sqlite3_stmt *st = lite_stmt(tx, STMT_EVENTS_SINCE);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, after);
     r |= sqlite3_bind_int(st, 2, limit);
     events_walk w = {cb, arg};
-    return store_each(tx, STMT_EVENTS_SINCE, st, r, events_row, &w);
+    return lite_each(tx, STMT_EVENTS_SINCE, st, r, events_row, &w);
 }
 
-int store_events_last(store_tx *tx, int64_t *event_no)
+store_rc lite_events_last(store_tx *tx, int64_t *event_no)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_EVENTS_LAST);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_EVENTS_LAST);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_EVENTS_LAST, st, 0);
+    store_rc rc = lite_row(tx, STMT_EVENTS_LAST, st, 0);
     /* No row in sqlite_sequence: no event was ever written. */
     *event_no = rc == STORE_OK ? sqlite3_column_int64(st, 0) : 0;
-    store_done(tx, STMT_EVENTS_LAST, st);
+    lite_done(tx, STMT_EVENTS_LAST, st);
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
-int store_events_prune(store_tx *tx, int64_t before)
+store_rc lite_events_prune(store_tx *tx, int64_t before)
 {
-    if (!tx->conn->writable)
-        return store_invalid(tx, "store_events_prune inside store_read");
-    sqlite3_stmt *st = store_stmt(tx, STMT_EVENTS_PRUNE);
+    if (!lite_tx_conn(tx)->writable)
+        return lite_invalid(tx, "store_events_prune inside store_read");
+    sqlite3_stmt *st = lite_stmt(tx, STMT_EVENTS_PRUNE);
     if (st == NULL)
         return STORE_ERROR;
-    return store_exec(tx, STMT_EVENTS_PRUNE, st, sqlite3_bind_int64(st, 1, before), NULL);
+    return lite_exec(tx, STMT_EVENTS_PRUNE, st, sqlite3_bind_int64(st, 1, before), NULL);
 }

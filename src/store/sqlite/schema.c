@@ -8,14 +8,14 @@
  * edited: a change to the schema is a new entry at the end.
  *
  * Tables are STRICT (SQLite >= 3.37) so a wrongly typed value is an error
- * rather than silently stored. Every lookup path of sqlite_int.h's catalogue
+ * rather than silently stored. Every lookup path of lite.h's catalogue
  * has an index, and every foreign key's child columns lead an index so that
  * cascading deletes never scan a table. */
 #include <assert.h>
 #include <stdio.h>
 
 #include "common/log.h"
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
 /* 0 -> 1: the initial schema. */
 static const char *const migration_1[] = {
@@ -287,7 +287,7 @@ static const char *const migration_5[] = {
 };
 
 /* 5 -> 6: the nonces that writes of signed requests spent
- * (sqlite_spent.c), so that a replay after a restart is refused. No foreign
+ * (sqlite/spent.c), so that a replay after a restart is refused. No foreign
  * key to apps: rows leave within ten minutes anyway, and a cascade would
  * need an index by app written at every write. A nonce of 2^63 or more is
  * stored as its two's complement. */
@@ -432,7 +432,7 @@ fail:
     return -1;
 }
 
-int store_schema_migrate_to(sqlite3 *db, int target, int *version)
+int lite_schema_migrate_to(sqlite3 *db, int target, int *version)
 {
     assert(db != NULL && version != NULL && target >= 0 && target <= N_MIGRATIONS);
     /* Each step applies one migration, or none when the database is
@@ -446,7 +446,7 @@ int store_schema_migrate_to(sqlite3 *db, int target, int *version)
     return 0;
 }
 
-int store_schema_migrate(sqlite3 *db, int *version)
+int lite_schema_migrate(sqlite3 *db, int *version)
 {
-    return store_schema_migrate_to(db, N_MIGRATIONS, version);
+    return lite_schema_migrate_to(db, N_MIGRATIONS, version);
 }

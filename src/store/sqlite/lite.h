@@ -1,6 +1,8 @@
-/* Internals shared by the SQLite backend's files. Not part of the store
- * interface: nothing outside src/store/sqlite*.c and schema.c includes
- * this, but for the store's own unit tests.
+/* Internals shared by the SQLite backend's files (src/store/sqlite/). Not
+ * part of the store interface: nothing outside this directory includes
+ * this, but for the store's SQLite-only unit tests. Every name here has
+ * the prefix lite_ (LITE_): the store_ names are the interface's, and a
+ * second backend (pgsql_) is linked beside this one.
  *
  * Every statement the backend runs is listed once, below, with its SQL. A
  * connection prepares a statement the first time it needs it and keeps it
@@ -15,34 +17,34 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/backend.h"
 
-/* Column lists shared by several statements, in the order store_col_device
- * and store_col_user decode them. p is a table alias prefix ("" or "d."). */
-#define STORE_DEVICE_COLS(p)                                                          \
+/* Column lists shared by several statements, in the order lite_col_device
+ * and lite_col_user decode them. p is a table alias prefix ("" or "d."). */
+#define LITE_DEVICE_COLS(p)                                                           \
     p "device_no, " p "meeting_id, " p "sub_meeting_id, " p "user_no, " p             \
       "instanceid, " p "join_time, " p "left_time, " p "left_reason, " p "token_hash"
-#define STORE_DEVICE_NCOLS 9
-#define STORE_USER_COLS(p)                                                            \
+#define LITE_DEVICE_NCOLS 9
+#define LITE_USER_COLS(p)                                                             \
     p "user_no, " p "userid, " p "guest_id, " p "uuid, " p "ms_open_id, " p           \
       "nick_name, " p "cohost"
-#define STORE_USER_NCOLS 7
-#define STORE_MEETING_COLS                                                            \
+#define LITE_USER_NCOLS 7
+#define LITE_MEETING_COLS                                                             \
     "meeting_id, app_id, meeting_code, subject, creator_userid, creator_instanceid, " \
     "type, meeting_type, start_time, end_time, status, recurring_type, until_type, "  \
     "until_count, until_date, created_at"
-#define STORE_AUDIT_COLS                                                              \
+#define LITE_AUDIT_COLS                                                               \
     "audit_no, meeting_id, sub_meeting_id, time, request_id, action, op_userid, "     \
     "op_uuid, op_ms_open_id, op_instanceid, target_userid, target_guest_id, "         \
     "target_uuid, target_ms_open_id, target_instanceid, allow_rejoin, reason"
-#define STORE_WEBHOOK_COLS(p)                                                         \
+#define LITE_WEBHOOK_COLS(p)                                                          \
     p "webhook_id, " p "app_id, " p "url, " p "token, " p "created_at"
-#define STORE_WEBHOOK_NCOLS 5
-#define STORE_DELIVERY_COLS(p)                                                        \
+#define LITE_WEBHOOK_NCOLS 5
+#define LITE_DELIVERY_COLS(p)                                                         \
     p "delivery_id, " p "webhook_id, " p "app_id, " p "event, " p "created_at, " p    \
       "attempts, " p "next_attempt_at, " p "status, " p "last_http_status, " p        \
       "last_error, " p "delivered_at"
-#define STORE_DELIVERY_NCOLS 11
+#define LITE_DELIVERY_NCOLS 11
 
 /* X(name, sql): the statement catalogue. A participants page far into a
  * meeting (PART_DEEP_*) picks its sessions' numbers from the meeting's
@@ -55,7 +57,7 @@
  * contains the index's condition. Ending a whole meeting names its index:
  * without statistics the planner would walk every session the meeting ever
  * had rather than the present ones. */
-#define STORE_STATEMENTS(X)                                                           \
+#define LITE_STATEMENTS(X)                                                            \
     /* transaction control (connection level) */                                     \
     X(TX_BEGIN, "BEGIN")                                                              \
     X(TX_BEGIN_IMMEDIATE, "BEGIN IMMEDIATE")                                          \
@@ -74,7 +76,7 @@
     X(TRY_BEGIN, "SAVEPOINT store_try")                                               \
     X(TRY_RELEASE, "RELEASE store_try")                                               \
     X(TRY_ROLLBACK, "ROLLBACK TO store_try")                                          \
-    /* spent nonces (sqlite_spent.c) */                                               \
+    /* spent nonces (sqlite/spent.c) */                                               \
     X(SPENT_INSERT, "INSERT INTO spent_nonces (ts, nonce, app_id) VALUES (?1, ?2, ?3)") \
     X(SPENT_PRUNE, "DELETE FROM spent_nonces WHERE ts < ?1")                          \
     /* events (sqlite_events.c) */                                                    \
@@ -102,14 +104,14 @@
                 "WHERE app_id = ?1 ORDER BY created_at, secret_id")                   \
     X(KEY_DELETE_ALL, "DELETE FROM app_keys WHERE app_id = ?1")                       \
     /* meetings */                                                                    \
-    X(MEETING_INSERT, "INSERT INTO meetings (" STORE_MEETING_COLS ") VALUES "         \
+    X(MEETING_INSERT, "INSERT INTO meetings (" LITE_MEETING_COLS ") VALUES "          \
                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "     \
                       "?14, ?15, ?16)")                                               \
     X(HOST_INSERT, "INSERT INTO meeting_hosts (meeting_id, pos, userid) "             \
                    "VALUES (?1, ?2, ?3)")                                             \
     X(OCC_INSERT, "INSERT INTO occurrences (meeting_id, sub_meeting_id, start_time, " \
                   "end_time, status) VALUES (?1, ?2, ?3, ?4, ?5)")                    \
-    X(MEETING_GET, "SELECT " STORE_MEETING_COLS " FROM meetings "                     \
+    X(MEETING_GET, "SELECT " LITE_MEETING_COLS " FROM meetings "                      \
                    "WHERE meeting_id = ?1 AND app_id = ?2")                           \
     X(HOSTS_GET, "SELECT userid FROM meeting_hosts WHERE meeting_id = ?1 "            \
                  "ORDER BY pos")                                                      \
@@ -143,22 +145,22 @@
     X(HOSTS_DELETE, "DELETE FROM meeting_hosts WHERE meeting_id = ?1")                \
     X(OCCS_DELETE, "DELETE FROM occurrences WHERE meeting_id = ?1")                   \
     /* users */                                                                       \
-    X(USER_BY_USERID, "SELECT " STORE_USER_COLS("") " FROM users "                    \
+    X(USER_BY_USERID, "SELECT " LITE_USER_COLS("") " FROM users "                     \
                       "WHERE meeting_id = ?1 AND userid = ?2 AND userid <> ''")       \
-    X(USER_BY_GUEST, "SELECT " STORE_USER_COLS("") " FROM users "                     \
+    X(USER_BY_GUEST, "SELECT " LITE_USER_COLS("") " FROM users "                      \
                      "WHERE meeting_id = ?1 AND guest_id = ?2 AND guest_id <> ''")    \
-    X(USER_BY_UUID, "SELECT " STORE_USER_COLS("") " FROM users "                      \
+    X(USER_BY_UUID, "SELECT " LITE_USER_COLS("") " FROM users "                       \
                     "WHERE meeting_id = ?1 AND uuid = ?2")                            \
-    X(USER_BY_MS_OPEN_ID, "SELECT " STORE_USER_COLS("") " FROM users "                \
+    X(USER_BY_MS_OPEN_ID, "SELECT " LITE_USER_COLS("") " FROM users "                 \
                           "WHERE meeting_id = ?1 AND ms_open_id = ?2")                \
-    X(USER_BY_NO, "SELECT " STORE_USER_COLS("") " FROM users WHERE user_no = ?1")     \
+    X(USER_BY_NO, "SELECT " LITE_USER_COLS("") " FROM users WHERE user_no = ?1")      \
     X(USER_INSERT, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "          \
                    "ms_open_id, nick_name, cohost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
     X(USER_SET_COHOST, "UPDATE users SET cohost = ?3 "                                \
                        "WHERE user_no = ?2 AND meeting_id = ?1")                      \
     X(USER_SET_NICK, "UPDATE users SET nick_name = ?3 "                               \
                      "WHERE user_no = ?2 AND meeting_id = ?1")                        \
-    X(USERS_COHOSTS, "SELECT " STORE_USER_COLS("") " FROM users "                     \
+    X(USERS_COHOSTS, "SELECT " LITE_USER_COLS("") " FROM users "                      \
                      "WHERE meeting_id = ?1 AND cohost = 1 ORDER BY user_no")         \
     X(USERS_COHOSTS_END, "UPDATE users SET cohost = 0 "                               \
                          "WHERE meeting_id = ?1 AND cohost = 1")                      \
@@ -168,38 +170,38 @@
     X(DEVICE_INSERT, "INSERT INTO devices (meeting_id, sub_meeting_id, user_no, "     \
                      "instanceid, join_time, left_time, left_reason, token_hash) "    \
                      "VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0, ?6)")                      \
-    X(DEVICE_PRESENT, "SELECT " STORE_DEVICE_COLS("") " FROM devices "                \
+    X(DEVICE_PRESENT, "SELECT " LITE_DEVICE_COLS("") " FROM devices "                 \
                       "WHERE meeting_id = ?1 AND user_no = ?2 AND instanceid = ?3 "   \
                       "AND left_time IS NULL")                                        \
     X(DEVICE_END, "UPDATE devices SET left_time = ?2, left_reason = ?3 "              \
                   "WHERE device_no = ?1 AND left_time IS NULL")                       \
-    X(DEVICES_PRESENT_ALL, "SELECT " STORE_DEVICE_COLS("") " FROM devices "           \
+    X(DEVICES_PRESENT_ALL, "SELECT " LITE_DEVICE_COLS("") " FROM devices "            \
                            "INDEXED BY devices_present "                              \
                            "WHERE meeting_id = ?1 AND left_time IS NULL "             \
                            "ORDER BY device_no")                                      \
     X(DEVICES_END_ALL, "UPDATE devices INDEXED BY devices_present "                   \
                        "SET left_time = ?2, left_reason = ?3 "                        \
                        "WHERE meeting_id = ?1 AND left_time IS NULL")                 \
-    X(DEVICE_GET, "SELECT " STORE_DEVICE_COLS("") " FROM devices WHERE device_no = ?1") \
-    X(DEVICE_PRESENT_NO, "SELECT " STORE_DEVICE_COLS("") " FROM devices "             \
+    X(DEVICE_GET, "SELECT " LITE_DEVICE_COLS("") " FROM devices WHERE device_no = ?1") \
+    X(DEVICE_PRESENT_NO, "SELECT " LITE_DEVICE_COLS("") " FROM devices "              \
                          "WHERE device_no = ?1 AND left_time IS NULL")                \
     X(LEGACY_TOKEN, "SELECT device_no FROM legacy_tokens WHERE token_hash = ?1")      \
     X(PART_COUNT_ALL, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1")                                        \
     X(PART_COUNT_SUB, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2")                \
-    X(PART_LIST_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+    X(PART_LIST_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 ORDER BY d.device_no LIMIT ?3 OFFSET ?4") \
-    X(PART_LIST_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+    X(PART_LIST_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
                      "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
-    X(PART_AFTER_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_AFTER_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.device_no > ?4 "                 \
                       "ORDER BY d.device_no LIMIT ?3")                                \
-    X(PART_AFTER_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_AFTER_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.device_no > ?4 ORDER BY d.device_no LIMIT ?3")           \
@@ -210,12 +212,12 @@
                     "ORDER BY device_no LIMIT 1 OFFSET ?3")                          \
     X(PART_SESSION_OF, "SELECT count(*) FROM devices WHERE device_no = ?1 "           \
                        "AND meeting_id = ?2 AND (?3 = -1 OR sub_meeting_id = ?3)")    \
-    X(PART_DEEP_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+    X(PART_DEEP_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
                      "ORDER BY device_no LIMIT ?3 OFFSET ?4) p "                      \
                      "JOIN devices d ON d.device_no = p.device_no "                   \
                      "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
-    X(PART_DEEP_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
+    X(PART_DEEP_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
                      " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
                      "AND sub_meeting_id = ?2 ORDER BY device_no LIMIT ?3 OFFSET ?4) p " \
                      "JOIN devices d ON d.device_no = p.device_no "                   \
@@ -223,7 +225,7 @@
     X(PART_SPAN_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_by_sub "     \
                        "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 "               \
                        "AND join_time >= ?5 AND join_time <= ?6")                     \
-    X(PART_SPAN_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_SPAN_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
                       " FROM devices d INDEXED BY devices_by_sub "                    \
                       "JOIN users u ON u.user_no = d.user_no "                        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
@@ -232,7 +234,7 @@
     X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present "       \
                      "WHERE meeting_id = ?1 AND left_time IS NULL "                   \
                      "AND (?2 = -1 OR sub_meeting_id = ?2)")                          \
-    X(PRESENT_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")      \
+    X(PRESENT_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")        \
                     " FROM devices d INDEXED BY devices_present "                     \
                     "JOIN users u ON u.user_no = d.user_no "                          \
                     "WHERE d.meeting_id = ?1 AND d.left_time IS NULL "                \
@@ -251,7 +253,7 @@
     X(BAN_DELETE, "DELETE FROM bans WHERE meeting_id = ?1 AND user_no = ?2")          \
     X(BANS_LIST, "SELECT b.meeting_id, b.banned_at, b.reason, b.operator_ms_open_id, " \
                  "b.request_id, b.op_userid, b.op_uuid, b.op_instanceid, "            \
-                 STORE_USER_COLS("u.")                                                \
+                 LITE_USER_COLS("u.")                                                 \
                  " FROM bans b JOIN users u ON u.user_no = b.user_no "                \
                  "WHERE b.meeting_id = ?1 ORDER BY b.banned_at, b.user_no")           \
     /* audit */                                                                       \
@@ -262,14 +264,14 @@
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "     \
                     "?13, ?14, ?15, ?16)")                                            \
     X(AUDIT_COUNT, "SELECT count(*) FROM audit WHERE meeting_id = ?1")                \
-    X(AUDIT_LIST, "SELECT " STORE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "     \
+    X(AUDIT_LIST, "SELECT " LITE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "      \
                   "ORDER BY audit_no DESC LIMIT ?2 OFFSET ?3")                        \
     /* webhooks */                                                                    \
     X(WEBHOOK_INSERT, "INSERT INTO webhooks (app_id, url, token, created_at) "        \
                       "VALUES (?1, ?2, ?3, ?4)")                                      \
-    X(WEBHOOK_GET, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "                 \
+    X(WEBHOOK_GET, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                  \
                    "WHERE webhook_id = ?1 AND app_id = ?2")                           \
-    X(WEBHOOK_LIST, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "                \
+    X(WEBHOOK_LIST, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                 \
                     "WHERE app_id = ?1 ORDER BY webhook_id")                          \
     X(WEBHOOK_COUNT, "SELECT count(*) FROM webhooks WHERE app_id = ?1")               \
     X(WEBHOOK_DELETE, "DELETE FROM webhooks WHERE webhook_id = ?1 AND app_id = ?2")   \
@@ -278,15 +280,15 @@
                      "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")  \
     /* The earliest ?2 due of each webhook, by app and webhook: an IN list   \
      * per webhook, each a few steps of outbox_webhook_due. */                  \
-    X(OUTBOX_DUE, "SELECT " STORE_DELIVERY_COLS("o.") ", "                            \
-                  STORE_WEBHOOK_COLS("w.") " FROM webhooks w JOIN outbox o "          \
+    X(OUTBOX_DUE, "SELECT " LITE_DELIVERY_COLS("o.") ", "                             \
+                  LITE_WEBHOOK_COLS("w.") " FROM webhooks w JOIN outbox o "           \
                   "ON o.delivery_id IN (SELECT i.delivery_id FROM outbox i "          \
                   "INDEXED BY outbox_webhook_due WHERE i.webhook_id = w.webhook_id "  \
                   "AND i.status = 0 AND i.next_attempt_at <= ?1 "                     \
                   "ORDER BY i.next_attempt_at, i.delivery_id LIMIT ?2) "              \
                   "ORDER BY w.app_id, w.webhook_id, o.next_attempt_at, o.delivery_id") \
-    X(OUTBOX_PENDING, "SELECT " STORE_DELIVERY_COLS("o.") ", o.payload, "             \
-                      STORE_WEBHOOK_COLS("w.") " FROM outbox o "                      \
+    X(OUTBOX_PENDING, "SELECT " LITE_DELIVERY_COLS("o.") ", o.payload, "              \
+                      LITE_WEBHOOK_COLS("w.") " FROM outbox o "                       \
                       "JOIN webhooks w ON w.webhook_id = o.webhook_id "               \
                       "WHERE o.delivery_id = ?1 AND o.status = 0")                    \
     X(OUTBOX_NEXT_DUE, "SELECT next_attempt_at FROM outbox INDEXED BY outbox_due "    \
@@ -304,118 +306,116 @@
     X(DELIVERIES_COUNT_ALL, "SELECT count(*) FROM outbox WHERE app_id = ?1")          \
     X(DELIVERIES_COUNT_STATUS, "SELECT count(*) FROM outbox "                         \
                                "WHERE app_id = ?1 AND status = ?2")                   \
-    X(DELIVERIES_LIST_ALL, "SELECT " STORE_DELIVERY_COLS("") " FROM outbox "          \
+    X(DELIVERIES_LIST_ALL, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "           \
                            "WHERE app_id = ?1 "                                       \
                            "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")            \
-    X(DELIVERIES_LIST_STATUS, "SELECT " STORE_DELIVERY_COLS("") " FROM outbox "       \
+    X(DELIVERIES_LIST_STATUS, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "        \
                               "WHERE app_id = ?1 AND status = ?2 "                    \
                               "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")
 
-enum store_stmt_id {
-#define STORE_STMT_ENUM(name, sql) STMT_##name,
-    STORE_STATEMENTS(STORE_STMT_ENUM)
-#undef STORE_STMT_ENUM
+enum lite_stmt_id {
+#define LITE_STMT_ENUM(name, sql) STMT_##name,
+    LITE_STATEMENTS(LITE_STMT_ENUM)
+#undef LITE_STMT_ENUM
     STMT__COUNT
 };
 
-typedef struct store_pages store_pages;
-typedef struct store_mcache store_mcache;
+typedef struct lite_pages lite_pages;
+typedef struct lite_mcache lite_mcache;
 
 /* One SQLite connection and its prepared statements. Used by one thread at a
  * time: the writer's by the writer thread, a reader's while checked out of
  * the pool. */
-typedef struct store_conn {
+typedef struct lite_conn {
     sqlite3 *db;
+    struct lite_store *store;  /* the writer's: its store (stamp, checkpointer) */
     bool writable;
-    store_pages *pages;        /* the store's (sqlite_pages.c); NULL: none */
-    store_mcache *mcache;      /* the writer's only (sqlite_mcache.c); else NULL */
+    lite_pages *pages;        /* the store's (sqlite/pages.c); NULL: none */
+    lite_mcache *mcache;      /* the writer's only (sqlite/mcache.c); else NULL */
     int64_t spent_pruned;      /* the writer's: spent nonces below this are gone */
     sqlite3_stmt *stmt[STMT__COUNT];
-} store_conn;
+} lite_conn;
 
-/* What a store_fn works on. failed is set by every primitive that returns
- * STORE_ERROR: a transaction that saw a backend failure is never committed,
- * even if fn ignores the error and returns 0. */
-struct store_tx {
-    store_conn *conn;
-    bool failed;
-    bool keys_changed;   /* an app or a key was written: move the stamp */
-};
+/* The connection of a transaction (store_tx in backend.h). */
+static inline lite_conn *lite_tx_conn(const store_tx *tx)
+{
+    return tx->conn;
+}
 
 /* ---- schema.c -------------------------------------------------------- */
 
 /* Brings db (a writable connection) to the latest version, one migration
  * per transaction; sets *version. -1 (logged) on failure, or when the
  * database is newer than this program knows. */
-int store_schema_migrate(sqlite3 *db, int *version);
+int lite_schema_migrate(sqlite3 *db, int *version);
 /* The same, up to version target only: for the tests of a migration,
  * which build a database as an older meetd left it. */
-int store_schema_migrate_to(sqlite3 *db, int target, int *version);
+int lite_schema_migrate_to(sqlite3 *db, int target, int *version);
 
 /* ---- sqlite.c: statements and errors --------------------------------- */
 
 /* The cached statement id, ready to bind; NULL (logged, tx failed) when it
- * cannot be prepared or the transaction is gone. Pair with store_done. */
-sqlite3_stmt *store_stmt(store_tx *tx, enum store_stmt_id id);
+ * cannot be prepared or the transaction is gone. Pair with lite_done. */
+sqlite3_stmt *lite_stmt(store_tx *tx, enum lite_stmt_id id);
 /* Resets st and clears its bindings (or finalizes it, when it was a one-off
  * prepared because the cached one was busy further up the stack). */
-void store_done(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st);
+void lite_done(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st);
 /* Maps a failed SQLite result code of statement id: a unique or primary key
  * violation is STORE_CONFLICT; anything else is logged, fails the
  * transaction and is STORE_ERROR. */
-int store_sqlite_rc(store_tx *tx, enum store_stmt_id id, int rc);
+store_rc lite_sqlite_rc(store_tx *tx, enum lite_stmt_id id, int rc);
 /* Logs what (no values) and fails the transaction: STORE_ERROR. */
-int store_invalid(store_tx *tx, const char *what);
+store_rc lite_invalid(store_tx *tx, const char *what);
 
 /* Steps a statement that returns no rows to completion and releases it.
  * bind_rc is the OR of the bind results (nonzero: a bind failed).
  * STORE_OK, STORE_CONFLICT or STORE_ERROR; *changes (may be NULL) gets the
  * number of rows changed. */
-int store_exec(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               int64_t *changes);
+store_rc lite_exec(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    int64_t *changes);
 /* Steps a statement once: STORE_OK with a row to read, STORE_NOTFOUND when
- * none, else an error. The caller reads the row, then calls store_done. */
-int store_row(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc);
+ * none, else an error. The caller reads the row, then calls lite_done. */
+store_rc lite_row(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc);
 /* Steps st through all its rows, calling row for each, and releases it.
  * A nonzero return of row stops the iteration and is returned as is;
  * otherwise STORE_OK, or STORE_ERROR when stepping failed. */
-typedef int (*store_row_fn)(sqlite3_stmt *st, void *ctx);
-int store_each(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               store_row_fn row, void *ctx);
+typedef store_rc (*lite_row_fn)(sqlite3_stmt *st, void *ctx);
+store_rc lite_each(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    lite_row_fn row, void *ctx);
 /* Runs a single-value query (count(*)) into *out and releases it. */
-int store_count(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
-                int64_t *out);
+store_rc lite_count(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                     int64_t *out);
 
 /* A savepoint around a primitive that runs several statements, so that it
  * changes all or nothing (and the caller may retry within the transaction
- * after a CONFLICT). store_sp_end releases it after rc == STORE_OK, rolls it
+ * after a CONFLICT). lite_sp_end releases it after rc == STORE_OK, rolls it
  * back otherwise, and returns rc (or STORE_ERROR when that fails). */
-int store_sp_begin(store_tx *tx);
-int store_sp_end(store_tx *tx, int rc);
+store_rc lite_sp_begin(store_tx *tx);
+store_rc lite_sp_end(store_tx *tx, store_rc rc);
 
 /* ---- values in and out ------------------------------------------------ */
 
 /* Longest string argument accepted from a caller that passes a bare
  * const char * (lookups by value); longer ones are cut here. */
-#define STORE_ARG_MAX (CORE_REASON_MAX + 1)
+#define LITE_ARG_MAX (CORE_REASON_MAX + 1)
 
-static inline int store_bind_str(sqlite3_stmt *st, int i, const char *s, size_t cap)
+static inline int lite_bind_str(sqlite3_stmt *st, int i, const char *s, size_t cap)
 {
     return sqlite3_bind_text(st, i, s, (int)strnlen(s, cap), SQLITE_STATIC);
 }
 /* arr must be an array (sizeof is its capacity), not a pointer. */
-#define STORE_BIND_STR(st, i, arr) store_bind_str((st), (i), (arr), sizeof(arr))
+#define LITE_BIND_STR(st, i, arr) lite_bind_str((st), (i), (arr), sizeof(arr))
 
 /* Copies a text column into dst (capacity cap), truncated to fit. */
-void store_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap);
-#define STORE_COL_STR(st, col, arr) store_col_str((st), (col), (arr), sizeof(arr))
+void lite_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap);
+#define LITE_COL_STR(st, col, arr) lite_col_str((st), (col), (arr), sizeof(arr))
 
-/* Decoders for STORE_DEVICE_COLS / STORE_USER_COLS starting at column col. */
-void store_col_device(sqlite3_stmt *st, int col, core_device *d);
-void store_col_user(sqlite3_stmt *st, int col, core_user *u);
+/* Decoders for LITE_DEVICE_COLS / LITE_USER_COLS starting at column col. */
+void lite_col_device(sqlite3_stmt *st, int col, core_device *d);
+void lite_col_user(sqlite3_stmt *st, int col, core_user *u);
 
 /* Clamps a page request to what SQLite's LIMIT/OFFSET take. */
-static inline void store_page(int64_t *pos, int *size)
+static inline void lite_page(int64_t *pos, int *size)
 {
     if (*pos < 0)
         *pos = 0;
@@ -423,46 +423,125 @@ static inline void store_page(int64_t *pos, int *size)
         *size = 0;
 }
 
-/* The background WAL checkpointer (sqlite_ckpt.c): started once the
+/* The background WAL checkpointer (sqlite/ckpt.c): started once the
  * database is in WAL mode, stopped before the writer closes. */
-typedef struct store_ckpt store_ckpt;
-int store_ckpt_start(const char *path, sqlite3 *writer, store_ckpt **out);
-void store_ckpt_stop(store_ckpt *k, sqlite3 *writer);
+typedef struct lite_ckpt lite_ckpt;
+int lite_ckpt_start(const char *path, sqlite3 *writer, lite_ckpt **out);
+void lite_ckpt_stop(lite_ckpt *k, sqlite3 *writer);
 /* The writer brackets each batch with these (k may be NULL): between two
  * batches the checkpointer may hold it for the pass that lets the WAL
  * start over. */
-void store_ckpt_batch_begin(store_ckpt *k);
-void store_ckpt_batch_end(store_ckpt *k);
+void lite_ckpt_batch_begin(lite_ckpt *k);
+void lite_ckpt_batch_end(lite_ckpt *k);
 
-/* Where participants pages start (sqlite_pages.c): for (meeting,
+/* Where participants pages start (sqlite/pages.c): for (meeting,
  * occurrence, pos) the session just before pos, once a page has ended
  * there. A hint: the caller checks the session is still the meeting's. */
-int store_pages_new(store_pages **out);
-void store_pages_free(store_pages *p);
-bool store_pages_get(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
+int lite_pages_new(lite_pages **out);
+void lite_pages_free(lite_pages *p);
+bool lite_pages_get(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
                      int64_t *before_no);
-void store_pages_put(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
+void lite_pages_put(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
                      int64_t before_no);
 
-/* The writer's copies of meetings (sqlite_mcache.c). get copies one out
+/* The writer's copies of meetings (sqlite/mcache.c). get copies one out
  * when it is held for that app; put keeps one; drop forgets one; clear
  * forgets all (the apps without webhooks too). check, at the start of a
  * write transaction, clears when another connection has committed since
  * the last check. no_hooks: the app was seen without webhooks since. */
-int store_mcache_new(store_mcache **out);
-void store_mcache_free(store_mcache *mc);
-bool store_mcache_get(const store_mcache *mc, const char *app_id, int64_t meeting_id,
+int lite_mcache_new(lite_mcache **out);
+void lite_mcache_free(lite_mcache *mc);
+bool lite_mcache_get(const lite_mcache *mc, const char *app_id, int64_t meeting_id,
                       core_meeting *out);
-void store_mcache_put(store_mcache *mc, const core_meeting *m);
-void store_mcache_drop(store_mcache *mc, int64_t meeting_id);
-void store_mcache_clear(store_mcache *mc);
-bool store_mcache_no_hooks(store_mcache *mc, const char *app_id);
-void store_mcache_put_no_hooks(store_mcache *mc, const char *app_id);
-void store_mcache_drop_hooks(store_mcache *mc, const char *app_id);
+void lite_mcache_put(lite_mcache *mc, const core_meeting *m);
+void lite_mcache_drop(lite_mcache *mc, int64_t meeting_id);
+void lite_mcache_clear(lite_mcache *mc);
+bool lite_mcache_no_hooks(lite_mcache *mc, const char *app_id);
+void lite_mcache_put_no_hooks(lite_mcache *mc, const char *app_id);
+void lite_mcache_drop_hooks(lite_mcache *mc, const char *app_id);
 /* Around each job: a rolled-back job clears only when it changed what the
  * copies hold (a drop or a clear since job_begin). */
-void store_mcache_job_begin(store_mcache *mc);
-void store_mcache_job_undone(store_mcache *mc);
-int store_mcache_check(store_mcache *mc, store_tx *tx);
+void lite_mcache_job_begin(lite_mcache *mc);
+void lite_mcache_job_undone(lite_mcache *mc);
+int lite_mcache_check(lite_mcache *mc, store_tx *tx);
+
+/* ---- the primitives (apps.c, bans.c, meetings.c, spent.c, users.c,
+ * webhooks.c): what store_backend_sqlite's table points at; store.h says
+ * what each does. */
+store_rc lite_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
+                    int64_t keep_from);
+store_rc lite_app_insert(store_tx *tx, const store_app *app);
+store_rc lite_app_get(store_tx *tx, const char *app_id, store_app *out);
+store_rc lite_app_list(store_tx *tx, store_app_cb cb, void *arg);
+store_rc lite_app_count(store_tx *tx, int64_t *count);
+store_rc lite_app_delete(store_tx *tx, const char *app_id);
+store_rc lite_key_insert(store_tx *tx, const store_key *key);
+store_rc lite_key_get(store_tx *tx, const char *secret_id, store_key *key, store_app *app);
+store_rc lite_key_list(store_tx *tx, const char *app_id, store_key_cb cb, void *arg);
+store_rc lite_key_delete_all(store_tx *tx, const char *app_id);
+store_rc lite_meeting_insert(store_tx *tx, const core_meeting *m);
+store_rc lite_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out);
+store_rc lite_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1]);
+store_rc lite_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
+                              char app_id[CORE_APPID_MAX + 1]);
+store_rc lite_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
+                               int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
+                               int64_t *remaining, int64_t *next_from, int64_t *next_skip);
+store_rc lite_meeting_update_status(store_tx *tx, const core_meeting *m);
+store_rc lite_meeting_update(store_tx *tx, const core_meeting *m);
+store_rc lite_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
+                       core_user *out);
+store_rc lite_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
+store_rc lite_user_by_no(store_tx *tx, int64_t user_no, core_user *out);
+store_rc lite_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
+store_rc lite_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
+store_rc lite_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
+store_rc lite_cohosts_end(store_tx *tx, int64_t meeting_id);
+store_rc lite_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask);
+store_rc lite_device_insert(store_tx *tx, core_device *d);
+store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
+                             core_device *out);
+store_rc lite_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
+store_rc lite_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
+                              store_device_cb cb, void *arg);
+store_rc lite_device_get(store_tx *tx, int64_t device_no, core_device *out);
+store_rc lite_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
+                              core_device *out);
+store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                int64_t pos, int size, store_participant_cb cb, void *arg,
+                                int64_t *total);
+store_rc lite_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                   int64_t from, int64_t to, int64_t pos, int size,
+                                   store_participant_cb cb, void *arg, int64_t *total);
+store_rc lite_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
+                           int size, store_participant_cb cb, void *arg, int64_t *total);
+store_rc lite_ban_put(store_tx *tx, const core_ban *b);
+store_rc lite_ban_exists(store_tx *tx, int64_t meeting_id, int64_t user_no, bool *banned);
+store_rc lite_ban_delete(store_tx *tx, int64_t meeting_id, int64_t user_no);
+store_rc lite_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg);
+store_rc lite_audit_insert(store_tx *tx, core_audit *a);
+store_rc lite_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
+                         store_audit_cb cb, void *arg, int64_t *total);
+store_rc lite_webhook_insert(store_tx *tx, store_webhook *w);
+store_rc lite_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id,
+                          store_webhook *out);
+store_rc lite_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg);
+store_rc lite_webhook_count(store_tx *tx, const char *app_id, int64_t *count);
+store_rc lite_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id);
+store_rc lite_outbox_insert(store_tx *tx, store_delivery *d, const char *payload);
+store_rc lite_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg);
+store_rc lite_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg);
+store_rc lite_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
+store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
+store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
+                           int http_status, const char *error);
+store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error);
+store_rc lite_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
+                              store_delivery_cb cb, void *arg, int64_t *total);
+store_rc lite_event_insert(store_tx *tx, store_event *e, const char *payload);
+store_rc lite_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
+                           void *arg);
+store_rc lite_events_last(store_tx *tx, int64_t *event_no);
+store_rc lite_events_prune(store_tx *tx, int64_t before);
 
 #endif

@@ -4,21 +4,21 @@
 #include <assert.h>
 
 #include "common/ids.h"
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
-void store_col_user(sqlite3_stmt *st, int col, core_user *u)
+void lite_col_user(sqlite3_stmt *st, int col, core_user *u)
 {
     memset(u, 0, sizeof *u);
     u->user_no = sqlite3_column_int64(st, col);
-    STORE_COL_STR(st, col + 1, u->userid);
-    STORE_COL_STR(st, col + 2, u->guest_id);
-    STORE_COL_STR(st, col + 3, u->uuid);
-    STORE_COL_STR(st, col + 4, u->ms_open_id);
-    STORE_COL_STR(st, col + 5, u->nick_name);
+    LITE_COL_STR(st, col + 1, u->userid);
+    LITE_COL_STR(st, col + 2, u->guest_id);
+    LITE_COL_STR(st, col + 3, u->uuid);
+    LITE_COL_STR(st, col + 4, u->ms_open_id);
+    LITE_COL_STR(st, col + 5, u->nick_name);
     u->cohost = sqlite3_column_int(st, col + 6) != 0;
 }
 
-void store_col_device(sqlite3_stmt *st, int col, core_device *d)
+void lite_col_device(sqlite3_stmt *st, int col, core_device *d)
 {
     memset(d, 0, sizeof *d);
     d->device_no = sqlite3_column_int64(st, col);
@@ -36,11 +36,11 @@ void store_col_device(sqlite3_stmt *st, int col, core_device *d)
 
 /* ---- users ------------------------------------------------------------- */
 
-int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
-                   core_user *out)
+store_rc lite_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
+                        core_user *out)
 {
     assert(value != NULL && out != NULL);
-    enum store_stmt_id id;
+    enum lite_stmt_id id;
     switch (kind) {
     case CORE_ID_USERID: id = STMT_USER_BY_USERID; break;
     case CORE_ID_GUEST: id = STMT_USER_BY_GUEST; break;
@@ -50,74 +50,74 @@ int store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const ch
         /* openid (OAuth only) and "none" never name a stored user. */
         return STORE_NOTFOUND;
     }
-    sqlite3_stmt *st = store_stmt(tx, id);
+    sqlite3_stmt *st = lite_stmt(tx, id);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
-    b |= store_bind_str(st, 2, value, STORE_ARG_MAX);
-    int rc = store_row(tx, id, st, b);
+    b |= lite_bind_str(st, 2, value, LITE_ARG_MAX);
+    int rc = lite_row(tx, id, st, b);
     if (rc == STORE_OK)
-        store_col_user(st, 0, out);
-    store_done(tx, id, st);
+        lite_col_user(st, 0, out);
+    lite_done(tx, id, st);
     return rc;
 }
 
-int store_user_by_no(store_tx *tx, int64_t user_no, core_user *out)
+store_rc lite_user_by_no(store_tx *tx, int64_t user_no, core_user *out)
 {
     assert(out != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_USER_BY_NO);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_USER_BY_NO);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_USER_BY_NO, st, sqlite3_bind_int64(st, 1, user_no));
+    int rc = lite_row(tx, STMT_USER_BY_NO, st, sqlite3_bind_int64(st, 1, user_no));
     if (rc == STORE_OK)
-        store_col_user(st, 0, out);
-    store_done(tx, STMT_USER_BY_NO, st);
+        lite_col_user(st, 0, out);
+    lite_done(tx, STMT_USER_BY_NO, st);
     return rc;
 }
 
-int store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u)
+store_rc lite_user_insert(store_tx *tx, int64_t meeting_id, core_user *u)
 {
     assert(u != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_USER_INSERT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_USER_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
-    b |= STORE_BIND_STR(st, 2, u->userid);
-    b |= STORE_BIND_STR(st, 3, u->guest_id);
-    b |= STORE_BIND_STR(st, 4, u->uuid);
-    b |= STORE_BIND_STR(st, 5, u->ms_open_id);
-    b |= STORE_BIND_STR(st, 6, u->nick_name);
+    b |= LITE_BIND_STR(st, 2, u->userid);
+    b |= LITE_BIND_STR(st, 3, u->guest_id);
+    b |= LITE_BIND_STR(st, 4, u->uuid);
+    b |= LITE_BIND_STR(st, 5, u->ms_open_id);
+    b |= LITE_BIND_STR(st, 6, u->nick_name);
     b |= sqlite3_bind_int(st, 7, u->cohost ? 1 : 0);
-    int rc = store_exec(tx, STMT_USER_INSERT, st, b, NULL);
+    int rc = lite_exec(tx, STMT_USER_INSERT, st, b, NULL);
     if (rc == STORE_OK)
-        u->user_no = sqlite3_last_insert_rowid(tx->conn->db);
+        u->user_no = sqlite3_last_insert_rowid(lite_tx_conn(tx)->db);
     return rc;
 }
 
-int store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost)
+store_rc lite_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_USER_SET_COHOST);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_USER_SET_COHOST);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
     b |= sqlite3_bind_int64(st, 2, user_no);
     b |= sqlite3_bind_int(st, 3, cohost ? 1 : 0);
     int64_t n = 0;
-    int rc = store_exec(tx, STMT_USER_SET_COHOST, st, b, &n);
+    int rc = lite_exec(tx, STMT_USER_SET_COHOST, st, b, &n);
     return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
-int store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick)
+store_rc lite_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick)
 {
     assert(nick != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_USER_SET_NICK);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_USER_SET_NICK);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
     b |= sqlite3_bind_int64(st, 2, user_no);
-    b |= store_bind_str(st, 3, nick, CORE_NICK_MAX);
+    b |= lite_bind_str(st, 3, nick, CORE_NICK_MAX);
     int64_t n = 0;
-    int rc = store_exec(tx, STMT_USER_SET_NICK, st, b, &n);
+    int rc = lite_exec(tx, STMT_USER_SET_NICK, st, b, &n);
     return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
@@ -126,37 +126,37 @@ struct user_iter {
     void *arg;
 };
 
-static int user_row(sqlite3_stmt *st, void *ctx)
+static store_rc user_row(sqlite3_stmt *st, void *ctx)
 {
     const struct user_iter *it = ctx;
     core_user u;
-    store_col_user(st, 0, &u);
+    lite_col_user(st, 0, &u);
     return it->cb(&u, it->arg);
 }
 
-int store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg)
+store_rc lite_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg)
 {
     assert(cb != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_USERS_COHOSTS);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_USERS_COHOSTS);
     if (st == NULL)
         return STORE_ERROR;
     struct user_iter it = {cb, arg};
-    return store_each(tx, STMT_USERS_COHOSTS, st, sqlite3_bind_int64(st, 1, meeting_id),
+    return lite_each(tx, STMT_USERS_COHOSTS, st, sqlite3_bind_int64(st, 1, meeting_id),
                       user_row, &it);
 }
 
-int store_cohosts_end(store_tx *tx, int64_t meeting_id)
+store_rc lite_cohosts_end(store_tx *tx, int64_t meeting_id)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_USERS_COHOSTS_END);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_USERS_COHOSTS_END);
     if (st == NULL)
         return STORE_ERROR;
-    return store_exec(tx, STMT_USERS_COHOSTS_END, st, sqlite3_bind_int64(st, 1, meeting_id),
+    return lite_exec(tx, STMT_USERS_COHOSTS_END, st, sqlite3_bind_int64(st, 1, meeting_id),
                       NULL);
 }
 
 /* ---- devices ----------------------------------------------------------- */
 
-static int presence_row(sqlite3_stmt *st, void *ctx)
+static store_rc presence_row(sqlite3_stmt *st, void *ctx)
 {
     uint64_t *mask = ctx;
     int instanceid = sqlite3_column_int(st, 0);
@@ -165,25 +165,25 @@ static int presence_row(sqlite3_stmt *st, void *ctx)
     return 0;
 }
 
-int store_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask)
+store_rc lite_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask)
 {
     assert(mask != NULL);
     *mask = 0;
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_PRESENCE);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_PRESENCE);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
     b |= sqlite3_bind_int64(st, 2, user_no);
-    return store_each(tx, STMT_DEVICE_PRESENCE, st, b, presence_row, mask);
+    return lite_each(tx, STMT_DEVICE_PRESENCE, st, b, presence_row, mask);
 }
 
-int store_device_insert(store_tx *tx, core_device *d)
+store_rc lite_device_insert(store_tx *tx, core_device *d)
 {
     assert(d != NULL);
     /* Always inserted present, whatever d->left_time says: a session begins
      * at join. CONFLICT when (user, instanceid) already has a present
      * session or the token is in use. */
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_INSERT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, d->meeting_id);
@@ -192,42 +192,42 @@ int store_device_insert(store_tx *tx, core_device *d)
     b |= sqlite3_bind_int(st, 4, d->instanceid);
     b |= sqlite3_bind_int64(st, 5, d->join_time);
     b |= sqlite3_bind_blob(st, 6, d->token_hash, (int)sizeof d->token_hash, SQLITE_STATIC);
-    int rc = store_exec(tx, STMT_DEVICE_INSERT, st, b, NULL);
+    int rc = lite_exec(tx, STMT_DEVICE_INSERT, st, b, NULL);
     if (rc == STORE_OK) {
-        d->device_no = sqlite3_last_insert_rowid(tx->conn->db);
+        d->device_no = sqlite3_last_insert_rowid(lite_tx_conn(tx)->db);
         d->left_time = 0;
         d->left_reason = CORE_LEFT_NONE;
     }
     return rc;
 }
 
-int store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
-                         core_device *out)
+store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
+                              core_device *out)
 {
     assert(out != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_PRESENT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_PRESENT);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
     b |= sqlite3_bind_int64(st, 2, user_no);
     b |= sqlite3_bind_int(st, 3, instanceid);
-    int rc = store_row(tx, STMT_DEVICE_PRESENT, st, b);
+    int rc = lite_row(tx, STMT_DEVICE_PRESENT, st, b);
     if (rc == STORE_OK)
-        store_col_device(st, 0, out);
-    store_done(tx, STMT_DEVICE_PRESENT, st);
+        lite_col_device(st, 0, out);
+    lite_done(tx, STMT_DEVICE_PRESENT, st);
     return rc;
 }
 
-int store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)
+store_rc lite_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_END);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_END);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, device_no);
     b |= sqlite3_bind_int64(st, 2, left_time);
     b |= sqlite3_bind_int(st, 3, left_reason);
     int64_t n = 0;
-    int rc = store_exec(tx, STMT_DEVICE_END, st, b, &n);
+    int rc = lite_exec(tx, STMT_DEVICE_END, st, b, &n);
     return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
@@ -236,83 +236,83 @@ struct device_iter {
     void *arg;
 };
 
-static int device_row(sqlite3_stmt *st, void *ctx)
+static store_rc device_row(sqlite3_stmt *st, void *ctx)
 {
     const struct device_iter *it = ctx;
     core_device d;
-    store_col_device(st, 0, &d);
+    lite_col_device(st, 0, &d);
     return it->cb(&d, it->arg);
 }
 
-int store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
-                          store_device_cb cb, void *arg)
+store_rc lite_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
+                               store_device_cb cb, void *arg)
 {
     /* cb sees every present session first, then one UPDATE ends them all:
      * rows are never changed under the SELECT that walks them. A nonzero
      * cb stops before anything is ended and is returned (the caller's fn
      * passes it on, rolling back). */
     if (cb != NULL) {
-        sqlite3_stmt *st = store_stmt(tx, STMT_DEVICES_PRESENT_ALL);
+        sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICES_PRESENT_ALL);
         if (st == NULL)
             return STORE_ERROR;
         struct device_iter it = {cb, arg};
-        int rc = store_each(tx, STMT_DEVICES_PRESENT_ALL, st,
+        int rc = lite_each(tx, STMT_DEVICES_PRESENT_ALL, st,
                             sqlite3_bind_int64(st, 1, meeting_id), device_row, &it);
         if (rc != STORE_OK)
             return rc;
     }
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICES_END_ALL);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICES_END_ALL);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
     b |= sqlite3_bind_int64(st, 2, left_time);
     b |= sqlite3_bind_int(st, 3, left_reason);
-    return store_exec(tx, STMT_DEVICES_END_ALL, st, b, NULL);
+    return lite_exec(tx, STMT_DEVICES_END_ALL, st, b, NULL);
 }
 
-int store_device_get(store_tx *tx, int64_t device_no, core_device *out)
+store_rc lite_device_get(store_tx *tx, int64_t device_no, core_device *out)
 {
     assert(out != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_GET);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_GET);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_DEVICE_GET, st, sqlite3_bind_int64(st, 1, device_no));
+    int rc = lite_row(tx, STMT_DEVICE_GET, st, sqlite3_bind_int64(st, 1, device_no));
     if (rc == STORE_OK)
-        store_col_device(st, 0, out);
-    store_done(tx, STMT_DEVICE_GET, st);
+        lite_col_device(st, 0, out);
+    lite_done(tx, STMT_DEVICE_GET, st);
     return rc;
 }
 
 /* The session a token issued before schema version 3 belongs to. */
-static int store_legacy_token(store_tx *tx, const uint8_t secret_hash[32], int64_t *device_no)
+static store_rc lite_legacy_token(store_tx *tx, const uint8_t secret_hash[32], int64_t *device_no)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_LEGACY_TOKEN);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_LEGACY_TOKEN);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_LEGACY_TOKEN, st,
+    int rc = lite_row(tx, STMT_LEGACY_TOKEN, st,
                        sqlite3_bind_blob(st, 1, secret_hash, 32, SQLITE_STATIC));
     if (rc == STORE_OK)
         *device_no = sqlite3_column_int64(st, 0);
-    store_done(tx, STMT_LEGACY_TOKEN, st);
+    lite_done(tx, STMT_LEGACY_TOKEN, st);
     return rc;
 }
 
-int store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
-                          core_device *out)
+store_rc lite_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
+                               core_device *out)
 {
     assert(secret_hash != NULL && out != NULL);
     if (device_no == 0) {
-        int rc = store_legacy_token(tx, secret_hash, &device_no);
+        int rc = lite_legacy_token(tx, secret_hash, &device_no);
         if (rc != STORE_OK)
             return rc;
     }
-    sqlite3_stmt *st = store_stmt(tx, STMT_DEVICE_PRESENT_NO);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_PRESENT_NO);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_DEVICE_PRESENT_NO, st, sqlite3_bind_int64(st, 1, device_no));
+    int rc = lite_row(tx, STMT_DEVICE_PRESENT_NO, st, sqlite3_bind_int64(st, 1, device_no));
     if (rc == STORE_OK)
-        store_col_device(st, 0, out);
-    store_done(tx, STMT_DEVICE_PRESENT_NO, st);
+        lite_col_device(st, 0, out);
+    lite_done(tx, STMT_DEVICE_PRESENT_NO, st);
     /* A right number with a wrong secret is no session at all. */
     if (rc == STORE_OK && !ids_equal(out->token_hash, secret_hash, sizeof out->token_hash)) {
         memset(out, 0, sizeof *out);
@@ -330,23 +330,23 @@ struct participant_iter {
     int64_t last_no;           /* the last one's session */
 };
 
-static int participant_row(sqlite3_stmt *st, void *ctx)
+static store_rc participant_row(sqlite3_stmt *st, void *ctx)
 {
     struct participant_iter *it = ctx;
     core_device d;
     core_user u;
-    store_col_device(st, 0, &d);
-    store_col_user(st, STORE_DEVICE_NCOLS, &u);
+    lite_col_device(st, 0, &d);
+    lite_col_user(st, LITE_DEVICE_NCOLS, &u);
     it->n++;
     it->last_no = d.device_no;
     return it->cb(&d, &u, it->arg);
 }
 
 /* From this many skipped sessions on, a page skips them on the index alone
- * (sqlite_int.h). Measured with meetbench participants (random pages):
+ * (lite.h). Measured with meetbench participants (random pages):
  * meetings of 100 sessions read 2-13 % fewer pages/s the deep way, meetings
  * of 5,000 read 22-55 % more. */
-#define STORE_DEEP_PAGE 256
+#define LITE_DEEP_PAGE 256
 
 /* The participants statements' common parameters: ?1 the meeting, ?2 the
  * occurrence (unless sub_meeting_id is -1), ?3 how many (a page's size, or
@@ -363,33 +363,33 @@ static int participants_bind(sqlite3_stmt *st, int64_t meeting_id, int64_t sub_m
 }
 
 /* One page by statement id (parameters as participants_bind's). */
-static int participants_page(store_tx *tx, enum store_stmt_id id, int64_t meeting_id,
-                             int64_t sub_meeting_id, int size, int64_t from,
-                             struct participant_iter *it)
+static store_rc participants_page(store_tx *tx, enum lite_stmt_id id, int64_t meeting_id,
+                                  int64_t sub_meeting_id, int size, int64_t from,
+                                  struct participant_iter *it)
 {
-    sqlite3_stmt *st = store_stmt(tx, id);
+    sqlite3_stmt *st = lite_stmt(tx, id);
     if (st == NULL)
         return STORE_ERROR;
-    return store_each(tx, id, st, participants_bind(st, meeting_id, sub_meeting_id, size, from),
+    return lite_each(tx, id, st, participants_bind(st, meeting_id, sub_meeting_id, size, from),
                       participant_row, it);
 }
 
-/* The session remembered at pos - 1 (sqlite_pages.c), if the table has one
+/* The session remembered at pos - 1 (sqlite/pages.c), if the table has one
  * and it is still this meeting's (and occurrence's): STORE_NOTFOUND when
  * not. */
-static int participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                             int64_t pos, int64_t *before_no)
+static store_rc participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                  int64_t pos, int64_t *before_no)
 {
     int64_t n = 0;
-    if (!store_pages_get(tx->conn->pages, meeting_id, sub_meeting_id, pos, before_no))
+    if (!lite_pages_get(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, pos, before_no))
         return STORE_NOTFOUND;
-    sqlite3_stmt *st = store_stmt(tx, STMT_PART_SESSION_OF);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_PART_SESSION_OF);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, *before_no);
     b |= sqlite3_bind_int64(st, 2, meeting_id);
     b |= sqlite3_bind_int64(st, 3, sub_meeting_id);
-    int rc = store_count(tx, STMT_PART_SESSION_OF, st, b, &n);
+    int rc = lite_count(tx, STMT_PART_SESSION_OF, st, b, &n);
     if (rc != STORE_OK || n != 1)
         return rc != STORE_OK ? rc : STORE_NOTFOUND;
     return STORE_OK;
@@ -397,42 +397,42 @@ static int participants_hint(store_tx *tx, int64_t meeting_id, int64_t sub_meeti
 
 /* The session `skip` sessions after session after_no (0: from the first),
  * on the index alone: STORE_NOTFOUND when the meeting has fewer. */
-static int participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                            int64_t after_no, int64_t skip, int64_t *out_no)
+static store_rc participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                 int64_t after_no, int64_t skip, int64_t *out_no)
 {
-    enum store_stmt_id id = sub_meeting_id == -1 ? STMT_PART_NTH_ALL : STMT_PART_NTH_SUB;
-    sqlite3_stmt *st = store_stmt(tx, id);
+    enum lite_stmt_id id = sub_meeting_id == -1 ? STMT_PART_NTH_ALL : STMT_PART_NTH_SUB;
+    sqlite3_stmt *st = lite_stmt(tx, id);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, id, st, participants_bind(st, meeting_id, sub_meeting_id, skip,
+    int rc = lite_row(tx, id, st, participants_bind(st, meeting_id, sub_meeting_id, skip,
                                                      after_no));
     if (rc == STORE_OK)
         *out_no = sqlite3_column_int64(st, 0);
-    store_done(tx, id, st);
+    lite_done(tx, id, st);
     return rc;
 }
 
 /* Where a page jumped to starts, when no page ended right before it:
  * SQLite reaches an offset only by stepping over every session before it,
- * so a meeting's positions that are multiples of STORE_PAGE_STRIDE are
+ * so a meeting's positions that are multiples of LITE_PAGE_STRIDE are
  * remembered too (in the same table), each found from the one below it.
  * The first jump deep into a meeting steps over what lies before it once,
  * leaving those marks; any later jump below the deepest mark steps over
  * fewer than a stride and a page. Sets *before_no to the session at
  * pos - 1. pos is below the number of sessions (store_participants_list
  * answers anything further out without coming here), so each loop runs at
- * most sessions / STORE_PAGE_STRIDE times, whatever number the client sent. */
-#define STORE_PAGE_STRIDE 1024
+ * most sessions / LITE_PAGE_STRIDE times, whatever number the client sent. */
+#define LITE_PAGE_STRIDE 1024
 
-static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                             int64_t pos, int64_t *before_no)
+static store_rc participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                  int64_t pos, int64_t *before_no)
 {
-    assert(pos >= STORE_PAGE_STRIDE);
-    int64_t top = pos / STORE_PAGE_STRIDE * STORE_PAGE_STRIDE;
+    assert(pos >= LITE_PAGE_STRIDE);
+    int64_t top = pos / LITE_PAGE_STRIDE * LITE_PAGE_STRIDE;
     int64_t at = top, no = 0;
     int rc = STORE_NOTFOUND;
     /* The deepest mark at or below pos that is still right (0: none). */
-    for (; at > 0; at -= STORE_PAGE_STRIDE) {
+    for (; at > 0; at -= LITE_PAGE_STRIDE) {
         rc = participants_hint(tx, meeting_id, sub_meeting_id, at, &no);
         if (rc != STORE_NOTFOUND)
             break;
@@ -443,11 +443,11 @@ static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeti
         no = 0;
     /* The marks missing up to the one below pos, each from the last. */
     while (at < top) {
-        rc = participants_nth(tx, meeting_id, sub_meeting_id, no, STORE_PAGE_STRIDE - 1, &no);
+        rc = participants_nth(tx, meeting_id, sub_meeting_id, no, LITE_PAGE_STRIDE - 1, &no);
         if (rc != STORE_OK)
             return rc;
-        at += STORE_PAGE_STRIDE;
-        store_pages_put(tx->conn->pages, meeting_id, sub_meeting_id, at, no);
+        at += LITE_PAGE_STRIDE;
+        lite_pages_put(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, at, no);
     }
     if (pos > at) {
         rc = participants_nth(tx, meeting_id, sub_meeting_id, no, pos - at - 1, &no);
@@ -461,27 +461,27 @@ static int participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeti
 /* The number of sessions of the meeting (sub_meeting_id -1) or of one
  * occurrence, from session_counts: one row per occurrence, whatever the
  * number of sessions. */
-static int participants_count(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                              int64_t *count)
+static store_rc participants_count(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                   int64_t *count)
 {
     bool all = sub_meeting_id == -1;
-    enum store_stmt_id id = all ? STMT_PART_COUNT_ALL : STMT_PART_COUNT_SUB;
-    sqlite3_stmt *st = store_stmt(tx, id);
+    enum lite_stmt_id id = all ? STMT_PART_COUNT_ALL : STMT_PART_COUNT_SUB;
+    sqlite3_stmt *st = lite_stmt(tx, id);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
     if (!all)
         b |= sqlite3_bind_int64(st, 2, sub_meeting_id);
-    return store_count(tx, id, st, b, count);
+    return lite_count(tx, id, st, b, count);
 }
 
-int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                            int64_t pos, int size, store_participant_cb cb, void *arg,
-                            int64_t *total)
+store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                 int64_t pos, int size, store_participant_cb cb, void *arg,
+                                 int64_t *total)
 {
     assert(cb != NULL || size <= 0);
     bool all = sub_meeting_id == -1;
-    store_page(&pos, &size);
+    lite_page(&pos, &size);
 
     /* Counted whether or not the caller wants the total: pos is the
      * client's number, and everything below walks towards it (marks a
@@ -500,7 +500,7 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
     struct participant_iter it = {cb, arg, 0, 0};
     int64_t before_no = 0;
     rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
-    if (rc == STORE_NOTFOUND && pos >= STORE_PAGE_STRIDE) {
+    if (rc == STORE_NOTFOUND && pos >= LITE_PAGE_STRIDE) {
         rc = participants_jump(tx, meeting_id, sub_meeting_id, pos, &before_no);
         /* No session at pos - 1: the page is past the end, and empty. */
         if (rc == STORE_NOTFOUND)
@@ -510,14 +510,15 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
         rc = participants_page(tx, all ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB, meeting_id,
                                sub_meeting_id, size, before_no, &it);
     if (rc == STORE_NOTFOUND) {
-        enum store_stmt_id id = pos < STORE_DEEP_PAGE
+        enum lite_stmt_id id = pos < LITE_DEEP_PAGE
                                     ? (all ? STMT_PART_LIST_ALL : STMT_PART_LIST_SUB)
                                     : (all ? STMT_PART_DEEP_ALL : STMT_PART_DEEP_SUB);
         rc = participants_page(tx, id, meeting_id, sub_meeting_id, size, pos, &it);
     }
     /* Where the next page starts, for whoever asks for it. */
     if (rc == STORE_OK && it.n > 0)
-        store_pages_put(tx->conn->pages, meeting_id, sub_meeting_id, pos + it.n, it.last_no);
+        lite_pages_put(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, pos + it.n,
+                       it.last_no);
     return rc;
 }
 
@@ -530,16 +531,17 @@ int store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meetin
  * span [from, to] only narrows what is counted. No position marks are kept
  * (they would be per span): a filtered list is a bounded scan, not a
  * walk towards a number the client chose. */
-static int participants_filtered(store_tx *tx, enum store_stmt_id count_id,
-                                 enum store_stmt_id list_id, int64_t meeting_id,
-                                 int64_t sub_meeting_id, int64_t from, int64_t to, int64_t pos,
-                                 int size, store_participant_cb cb, void *arg, int64_t *total)
+static store_rc participants_filtered(store_tx *tx, enum lite_stmt_id count_id,
+                                      enum lite_stmt_id list_id, int64_t meeting_id,
+                                      int64_t sub_meeting_id, int64_t from, int64_t to,
+                                      int64_t pos, int size, store_participant_cb cb, void *arg,
+                                      int64_t *total)
 {
     assert(cb != NULL || size <= 0);
-    store_page(&pos, &size);
+    lite_page(&pos, &size);
     bool span = count_id == STMT_PART_SPAN_COUNT;
     int64_t count = 0;
-    sqlite3_stmt *st = store_stmt(tx, count_id);
+    sqlite3_stmt *st = lite_stmt(tx, count_id);
     if (st == NULL)
         return STORE_ERROR;
     int b = sqlite3_bind_int64(st, 1, meeting_id);
@@ -548,14 +550,14 @@ static int participants_filtered(store_tx *tx, enum store_stmt_id count_id,
         b |= sqlite3_bind_int64(st, 5, from);
         b |= sqlite3_bind_int64(st, 6, to);
     }
-    int rc = store_count(tx, count_id, st, b, &count);
+    int rc = lite_count(tx, count_id, st, b, &count);
     if (rc != STORE_OK)
         return rc;
     if (total != NULL)
         *total = count;
     if (size == 0 || pos >= count)
         return STORE_OK;
-    st = store_stmt(tx, list_id);
+    st = lite_stmt(tx, list_id);
     if (st == NULL)
         return STORE_ERROR;
     /* participants_bind leaves ?2 unbound for -1; these statements test it. */
@@ -567,20 +569,20 @@ static int participants_filtered(store_tx *tx, enum store_stmt_id count_id,
         b |= sqlite3_bind_int64(st, 6, to);
     }
     struct participant_iter it = {cb, arg, 0, 0};
-    return store_each(tx, list_id, st, b, participant_row, &it);
+    return lite_each(tx, list_id, st, b, participant_row, &it);
 }
 
-int store_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
-                               int64_t from, int64_t to, int64_t pos, int size,
-                               store_participant_cb cb, void *arg, int64_t *total)
+store_rc lite_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                    int64_t from, int64_t to, int64_t pos, int size,
+                                    store_participant_cb cb, void *arg, int64_t *total)
 {
     assert(sub_meeting_id >= 0);
     return participants_filtered(tx, STMT_PART_SPAN_COUNT, STMT_PART_SPAN_LIST, meeting_id,
                                  sub_meeting_id, from, to, pos, size, cb, arg, total);
 }
 
-int store_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
-                       int size, store_participant_cb cb, void *arg, int64_t *total)
+store_rc lite_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
+                            int size, store_participant_cb cb, void *arg, int64_t *total)
 {
     return participants_filtered(tx, STMT_PRESENT_COUNT, STMT_PRESENT_LIST, meeting_id,
                                  sub_meeting_id, 0, 0, pos, size, cb, arg, total);

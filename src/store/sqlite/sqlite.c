@@ -1,21 +1,20 @@
 /* The SQLite backend: connections, transactions, statement cache.
  *
- * One database file, <data_dir>/meetd.db, in WAL mode. Writes go through a
- * single connection: SQLite admits one writer at a time anyway, and
- * serialising in-process avoids busy-waiting on the file lock. Reads run on
- * a small pool of read-only connections; under WAL each read transaction
- * sees one consistent snapshot and never blocks, nor is blocked by, the
- * writer.
+ * Its internals carry the prefix lite_ (lite.h), not store_: store_ is the
+ * interface (store.h) that every backend serves, and a second backend
+ * (PostgreSQL, pgsql_) links beside this one without a name in common.
+ * The one symbol it exports is its table, store_backend_sqlite (bottom).
  *
- * Group commit: callers queue their fn (store_write_async; store_write
- * waits for it). The writer thread takes the whole queue, runs every fn in
- * one transaction, each inside its own SAVEPOINT (so one fn's failure
- * undoes only its own work), commits once — one sync for the batch — and
- * calls each caller back with its result. While it commits, new callers
- * queue up for the next batch. No caller hears of its work before it is
- * committed. Inside its savepoint a fn may undo part of its work alone
- * (store_try, one savepoint down): a write of a signed request keeps the
- * nonce it spent (sqlite_spent.c) when the rules refuse the rest. WAL checkpoints run on a thread of their own (sqlite_ckpt.c).
+ * One database file, <data_dir>/meetd.db, in WAL mode. Writes go through a
+ * single connection, so the backend asks the queue (queue.c) for one writer
+ * thread: SQLite admits one writer at a time anyway, and serialising
+ * in-process avoids busy-waiting on the file lock. The queue's group commit
+ * runs here as BEGIN IMMEDIATE, a SAVEPOINT per job, one COMMIT (one sync)
+ * per batch. Reads run on a small pool of read-only connections; under WAL
+ * each read transaction sees one consistent snapshot and never blocks, nor
+ * is blocked by, the writer. SQLite never answers STORE_RETRY: with one
+ * writer there is nothing to serialise against. WAL checkpoints run on a
+ * thread of their own (ckpt.c).
  *
  * One server per data directory: a server's store holds serve.lock
  * (lock_take) for its life, as its replay memory and caches assume that
@@ -40,22 +39,22 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
-#define STORE_DB_NAME "meetd.db"
+#define LITE_DB_NAME "meetd.db"
 /* Its first 8 bytes count the commits that changed an app or a key, in
  * any process: see stamp_open. */
-#define STORE_STAMP_NAME "keys.stamp"
+#define LITE_STAMP_NAME "keys.stamp"
 /* Held (flock) by the one server of a data directory: two servers would
  * each keep their own replay memory and caches of the same database. */
-#define STORE_LOCK_NAME "serve.lock"
+#define LITE_LOCK_NAME "serve.lock"
 /* Read connections kept open; more concurrent readers wait for one. */
-#define STORE_READERS_MAX 8
+#define LITE_READERS_MAX 8
 /* How long a connection waits on a lock held by another process (meetd app
  * administering the directory offline) before giving up. */
-#define STORE_BUSY_MS 5000
+#define LITE_BUSY_MS 5000
 
-struct store {
+typedef struct lite_store {
     char *path;
     char *stamp_path;               /* <data_dir>/keys.stamp: store_keys_stamp */
     uint64_t *stamp;                /* its first 8 bytes, mapped shared */
@@ -64,35 +63,27 @@ struct store {
     int version;
     store_durability durability;
 
-    store_conn *writer;
-    store_ckpt *ckpt;
-    store_pages *pages;             /* shared by every connection */
-    pthread_mutex_t queue_lock;
-    pthread_cond_t queue_cond;      /* the writer waits here when idle */
-    struct store_job *queue_head;   /* waiting for the next batch */
-    struct store_job *queue_tail;
-    bool writer_idle;               /* waiting on queue_cond: needs a signal */
-    bool writer_stopping;
-    bool writer_started;
-    pthread_t writer_thread;
+    lite_conn *writer;
+    lite_ckpt *ckpt;
+    lite_pages *pages;             /* shared by every connection */
 
     pthread_mutex_t read_lock;
     pthread_cond_t read_cond;
-    store_conn *idle[STORE_READERS_MAX];
+    lite_conn *idle[LITE_READERS_MAX];
     int n_idle;
     int n_open;                     /* readers open, idle or checked out */
-};
+} lite_store;
 
 static const char *const stmt_sql[STMT__COUNT] = {
-#define STORE_STMT_SQL(name, sql) [STMT_##name] = sql,
-    STORE_STATEMENTS(STORE_STMT_SQL)
-#undef STORE_STMT_SQL
+#define LITE_STMT_SQL(name, sql) [STMT_##name] = sql,
+    LITE_STATEMENTS(LITE_STMT_SQL)
+#undef LITE_STMT_SQL
 };
 
 static const char *const stmt_name[STMT__COUNT] = {
-#define STORE_STMT_NAME(name, sql) [STMT_##name] = #name,
-    STORE_STATEMENTS(STORE_STMT_NAME)
-#undef STORE_STMT_NAME
+#define LITE_STMT_NAME(name, sql) [STMT_##name] = #name,
+    LITE_STATEMENTS(LITE_STMT_NAME)
+#undef LITE_STMT_NAME
 };
 
 static void conn_log(sqlite3 *db, const char *what)
@@ -102,7 +93,7 @@ static void conn_log(sqlite3 *db, const char *what)
 
 /* ---- statements -------------------------------------------------------- */
 
-static sqlite3_stmt *conn_stmt(store_conn *c, enum store_stmt_id id)
+static sqlite3_stmt *conn_stmt(lite_conn *c, enum lite_stmt_id id)
 {
     assert(id >= 0 && id < STMT__COUNT);
     sqlite3_stmt *st = c->stmt[id];
@@ -118,7 +109,7 @@ static sqlite3_stmt *conn_stmt(store_conn *c, enum store_stmt_id id)
 }
 
 /* Runs a transaction-control statement. */
-static int conn_tx(store_conn *c, enum store_stmt_id id)
+static int conn_tx(lite_conn *c, enum lite_stmt_id id)
 {
     sqlite3_stmt *st = conn_stmt(c, id);
     if (st == NULL)
@@ -132,7 +123,7 @@ static int conn_tx(store_conn *c, enum store_stmt_id id)
 
 /* Ends whatever transaction is still open on c. Returns -1 when c is left
  * inside a transaction (it must not be used again). */
-static int conn_settle(store_conn *c)
+static int conn_settle(lite_conn *c)
 {
     if (sqlite3_get_autocommit(c->db))
         return 0;
@@ -141,10 +132,10 @@ static int conn_settle(store_conn *c)
     return -1;
 }
 
-sqlite3_stmt *store_stmt(store_tx *tx, enum store_stmt_id id)
+sqlite3_stmt *lite_stmt(store_tx *tx, enum lite_stmt_id id)
 {
     assert(tx != NULL && tx->conn != NULL);
-    store_conn *c = tx->conn;
+    lite_conn *c = tx->conn;
     /* Some errors (I/O, out of memory) make SQLite roll the whole
      * transaction back. Running on would autocommit each later statement:
      * refuse instead. */
@@ -170,18 +161,18 @@ sqlite3_stmt *store_stmt(store_tx *tx, enum store_stmt_id id)
     }
     if (!c->writable && !sqlite3_stmt_readonly(st)) {
         log_error("store: %s: a write primitive called inside store_read", stmt_name[id]);
-        store_done(tx, id, st);
+        lite_done(tx, id, st);
         tx->failed = true;
         return NULL;
     }
     return st;
 }
 
-void store_done(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st)
+void lite_done(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st)
 {
     if (st == NULL)
         return;
-    if (st != tx->conn->stmt[id]) {
+    if (st != lite_tx_conn(tx)->stmt[id]) {
         sqlite3_finalize(st);
         return;
     }
@@ -190,18 +181,18 @@ void store_done(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
-int store_sqlite_rc(store_tx *tx, enum store_stmt_id id, int rc)
+store_rc lite_sqlite_rc(store_tx *tx, enum lite_stmt_id id, int rc)
 {
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return STORE_CONFLICT;
     /* sqlite3_errmsg names the failed constraint or cause, never a value,
      * so secrets cannot reach the log this way. */
-    conn_log(tx->conn->db, stmt_name[id]);
+    conn_log(lite_tx_conn(tx)->db, stmt_name[id]);
     tx->failed = true;
     return STORE_ERROR;
 }
 
-int store_invalid(store_tx *tx, const char *what)
+store_rc lite_invalid(store_tx *tx, const char *what)
 {
     log_error("store: %s", what);
     tx->failed = true;
@@ -209,127 +200,97 @@ int store_invalid(store_tx *tx, const char *what)
 }
 
 /* Binds fail only on misuse or an oversized value: always an error. */
-static int bind_failed(store_tx *tx, enum store_stmt_id id)
+static store_rc bind_failed(store_tx *tx, enum lite_stmt_id id)
 {
-    conn_log(tx->conn->db, stmt_name[id]);
+    conn_log(lite_tx_conn(tx)->db, stmt_name[id]);
     tx->failed = true;
     return STORE_ERROR;
 }
 
-int store_exec(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               int64_t *changes)
+store_rc lite_exec(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    int64_t *changes)
 {
     if (bind_rc != SQLITE_OK) {
         int rc = bind_failed(tx, id);
-        store_done(tx, id, st);
+        lite_done(tx, id, st);
         return rc;
     }
     int rc = sqlite3_step(st);
-    int out = rc == SQLITE_DONE ? STORE_OK : store_sqlite_rc(tx, id, rc);
+    int out = rc == SQLITE_DONE ? STORE_OK : lite_sqlite_rc(tx, id, rc);
     if (changes != NULL)
-        *changes = out == STORE_OK ? sqlite3_changes64(tx->conn->db) : 0;
-    store_done(tx, id, st);
+        *changes = out == STORE_OK ? sqlite3_changes64(lite_tx_conn(tx)->db) : 0;
+    lite_done(tx, id, st);
     return out;
 }
 
-int store_row(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc)
+store_rc lite_row(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
 {
     if (bind_rc != SQLITE_OK)
         return bind_failed(tx, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         return STORE_OK;
-    return rc == SQLITE_DONE ? STORE_NOTFOUND : store_sqlite_rc(tx, id, rc);
+    return rc == SQLITE_DONE ? STORE_NOTFOUND : lite_sqlite_rc(tx, id, rc);
 }
 
-int store_each(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
-               store_row_fn row, void *ctx)
+store_rc lite_each(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                    lite_row_fn row, void *ctx)
 {
     if (bind_rc != SQLITE_OK) {
         int rc = bind_failed(tx, id);
-        store_done(tx, id, st);
+        lite_done(tx, id, st);
         return rc;
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int stop = row(st, ctx);
         if (stop != 0) {
-            store_done(tx, id, st);
+            lite_done(tx, id, st);
             return stop;
         }
     }
-    int out = rc == SQLITE_DONE ? STORE_OK : store_sqlite_rc(tx, id, rc);
-    store_done(tx, id, st);
+    int out = rc == SQLITE_DONE ? STORE_OK : lite_sqlite_rc(tx, id, rc);
+    lite_done(tx, id, st);
     return out;
 }
 
-int store_count(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc,
-                int64_t *out)
+store_rc lite_count(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc,
+                     int64_t *out)
 {
-    int rc = store_row(tx, id, st, bind_rc);
+    int rc = lite_row(tx, id, st, bind_rc);
     if (rc == STORE_OK)
         *out = sqlite3_column_int64(st, 0);
     else if (rc == STORE_NOTFOUND)
-        rc = store_invalid(tx, "count(*) returned no row");
-    store_done(tx, id, st);
+        rc = lite_invalid(tx, "count(*) returned no row");
+    lite_done(tx, id, st);
     return rc;
 }
 
-int store_sp_begin(store_tx *tx)
+store_rc lite_sp_begin(store_tx *tx)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_SP_BEGIN);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_SP_BEGIN);
     if (st == NULL)
         return STORE_ERROR;
-    return store_exec(tx, STMT_SP_BEGIN, st, SQLITE_OK, NULL);
+    return lite_exec(tx, STMT_SP_BEGIN, st, SQLITE_OK, NULL);
 }
 
-int store_sp_end(store_tx *tx, int rc)
+store_rc lite_sp_end(store_tx *tx, store_rc rc)
 {
     if (rc != STORE_OK) {
-        sqlite3_stmt *st = store_stmt(tx, STMT_SP_ROLLBACK);
-        if (st == NULL || store_exec(tx, STMT_SP_ROLLBACK, st, SQLITE_OK, NULL) != STORE_OK)
+        sqlite3_stmt *st = lite_stmt(tx, STMT_SP_ROLLBACK);
+        if (st == NULL || lite_exec(tx, STMT_SP_ROLLBACK, st, SQLITE_OK, NULL) != STORE_OK)
             return STORE_ERROR;
     }
     /* After ROLLBACK TO the savepoint is still open: release it either way. */
-    sqlite3_stmt *st = store_stmt(tx, STMT_SP_RELEASE);
-    if (st == NULL || store_exec(tx, STMT_SP_RELEASE, st, SQLITE_OK, NULL) != STORE_OK)
+    sqlite3_stmt *st = lite_stmt(tx, STMT_SP_RELEASE);
+    if (st == NULL || lite_exec(tx, STMT_SP_RELEASE, st, SQLITE_OK, NULL) != STORE_OK)
         return STORE_ERROR;
-    return rc;
-}
-
-/* Like a job's own savepoint (batch_job), one level down: the writer's
- * copies of meetings must not outlive a change that fn made, read back and
- * then undid. The mcache's "changed" mark is the job's as a whole, so an
- * undo here drops the copies if anything of the job changed one: more
- * than needed at worst, never less. */
-int store_try(store_tx *tx, store_fn fn, void *arg)
-{
-    store_conn *c = tx->conn;
-    bool keys_changed = tx->keys_changed;
-    sqlite3_stmt *st = store_stmt(tx, STMT_TRY_BEGIN);
-    if (st == NULL || store_exec(tx, STMT_TRY_BEGIN, st, SQLITE_OK, NULL) != STORE_OK)
-        return STORE_ERROR;
-    int rc = fn(tx, arg);
-    if (rc == 0 && tx->failed)
-        rc = STORE_ERROR;
-    if (rc != 0) {
-        if (c->mcache != NULL)
-            store_mcache_job_undone(c->mcache);
-        tx->keys_changed = keys_changed;
-        st = store_stmt(tx, STMT_TRY_ROLLBACK);
-        if (st == NULL || store_exec(tx, STMT_TRY_ROLLBACK, st, SQLITE_OK, NULL) != STORE_OK)
-            return rc < 0 ? rc : STORE_ERROR;
-    }
-    /* After ROLLBACK TO the savepoint is still open: release it either way. */
-    st = store_stmt(tx, STMT_TRY_RELEASE);
-    if (st == NULL || store_exec(tx, STMT_TRY_RELEASE, st, SQLITE_OK, NULL) != STORE_OK)
-        return rc < 0 ? rc : STORE_ERROR;
     return rc;
 }
 
 /* ---- values ------------------------------------------------------------ */
 
-void store_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap)
+void lite_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
     assert(cap > 0);
     const unsigned char *s = sqlite3_column_text(st, col);
@@ -390,7 +351,7 @@ static int conn_wal(sqlite3 *db)
     return ok ? 0 : -1;
 }
 
-static void conn_close(store_conn *c)
+static void conn_close(lite_conn *c)
 {
     if (c == NULL)
         return;
@@ -398,7 +359,7 @@ static void conn_close(store_conn *c)
         sqlite3_finalize(c->stmt[i]);
     if (sqlite3_close(c->db) != SQLITE_OK)
         conn_log(c->db, "close");
-    store_mcache_free(c->mcache);
+    lite_mcache_free(c->mcache);
     free(c);
 }
 
@@ -409,13 +370,13 @@ static void conn_close(store_conn *c)
  * database at the checkpoint, so smaller pages mean a quarter of the bytes
  * written and synced for the same rows. Measured (bench/README.md): p50 and
  * p99 of kickouts at a fixed rate down, throughput the same. */
-#define STORE_PAGE_SIZE_PRAGMA "PRAGMA page_size = 1024"
+#define LITE_PAGE_SIZE_PRAGMA "PRAGMA page_size = 1024"
 
 static int conn_open(const char *path, bool writable, store_durability durability,
-                     store_conn **out)
+                     lite_conn **out)
 {
     *out = NULL;
-    store_conn *c = calloc(1, sizeof *c);
+    lite_conn *c = calloc(1, sizeof *c);
     if (c == NULL) {
         log_error("store: out of memory");
         return -1;
@@ -433,14 +394,14 @@ static int conn_open(const char *path, bool writable, store_durability durabilit
         return -1;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, STORE_BUSY_MS);
+    sqlite3_busy_timeout(c->db, LITE_BUSY_MS);
     if (writable) {
         /* In WAL mode FULL syncs the log at every commit; NORMAL only at
          * checkpoints, so a commit survives a crash of meetd, not of the OS. */
         const char *sync = durability == STORE_DURABLE_FULL ? "PRAGMA synchronous = FULL"
                                                             : "PRAGMA synchronous = NORMAL";
         int fk = 0;
-        if (conn_exec(c->db, STORE_PAGE_SIZE_PRAGMA) != 0 ||
+        if (conn_exec(c->db, LITE_PAGE_SIZE_PRAGMA) != 0 ||
             conn_exec(c->db, "PRAGMA foreign_keys = ON") != 0 ||
             conn_pragma_int(c->db, "PRAGMA foreign_keys", &fk) != 0 ||
             conn_exec(c->db, sync) != 0 ||
@@ -495,17 +456,17 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
-static int stamp_open(store *s);
+static int stamp_open(lite_store *s);
 
 /* flock, not a POSIX lock: POSIX locks belong to the process and vanish
  * when any of its descriptors on the file closes (SQLite's own rule), and
  * are shared by the process's threads; a flock belongs to this open file
  * and goes only with it, or with the process. The holder's pid is written
  * into the file for the message of the next one to try. */
-static int lock_take(store *s, const char *dir)
+static int lock_take(lite_store *s, const char *dir)
 {
     char *path = NULL;
-    if (asprintf(&path, "%s/%s", dir, STORE_LOCK_NAME) < 0) {
+    if (asprintf(&path, "%s/%s", dir, LITE_LOCK_NAME) < 0) {
         log_error("store: out of memory");
         return -1;
     }
@@ -566,75 +527,71 @@ static int make_db_file(const char *path)
 
 /* ---- open and close ---------------------------------------------------- */
 
-static int writer_start(store *s);
-static void writer_stop(store *s);
+static void lite_close(void *impl);
 
-int store_open(const store_options *opt, store **out)
+static store_rc lite_open(const store_options *opt, void **out)
 {
     assert(out != NULL);
     *out = NULL;
     if (opt == NULL || opt->data_dir == NULL || opt->data_dir[0] == '\0') {
         log_error("store: no data directory given");
-        return -1;
+        return STORE_ERROR;
     }
     if (!sqlite3_threadsafe()) {
         log_error("store: SQLite was built without thread support");
-        return -1;
+        return STORE_ERROR;
     }
     if (make_dirs(opt->data_dir) != 0)
-        return -1;
+        return STORE_ERROR;
 
-    store *s = calloc(1, sizeof *s);
+    lite_store *s = calloc(1, sizeof *s);
     if (s == NULL) {
         log_error("store: out of memory");
-        return -1;
+        return STORE_ERROR;
     }
     s->lock_fd = -1;
     if (opt->exclusive && lock_take(s, opt->data_dir) != 0) {
         free(s);
-        return -1;
+        return STORE_ERROR;
     }
     /* asprintf leaves its pointer undefined when it fails. */
-    if (asprintf(&s->path, "%s/%s", opt->data_dir, STORE_DB_NAME) < 0)
+    if (asprintf(&s->path, "%s/%s", opt->data_dir, LITE_DB_NAME) < 0)
         s->path = NULL;
     if (s->path == NULL ||
-        asprintf(&s->stamp_path, "%s/%s", opt->data_dir, STORE_STAMP_NAME) < 0) {
+        asprintf(&s->stamp_path, "%s/%s", opt->data_dir, LITE_STAMP_NAME) < 0) {
         free(s->path);
         if (s->lock_fd >= 0)
             close(s->lock_fd);
         free(s);
         log_error("store: out of memory");
-        return -1;
+        return STORE_ERROR;
     }
     s->durability = opt->durability;
-    pthread_mutex_init(&s->queue_lock, NULL);
-    pthread_cond_init(&s->queue_cond, NULL);
     pthread_mutex_init(&s->read_lock, NULL);
     pthread_cond_init(&s->read_cond, NULL);
 
     /* Migrations come before WAL so that a database of a newer meetd is
      * refused before anything about it changes. */
-    if (store_pages_new(&s->pages) != 0 || make_db_file(s->path) != 0 || stamp_open(s) != 0 ||
+    if (lite_pages_new(&s->pages) != 0 || make_db_file(s->path) != 0 || stamp_open(s) != 0 ||
         conn_open(s->path, true, s->durability, &s->writer) != 0 ||
-        store_mcache_new(&s->writer->mcache) != 0 ||
-        store_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
-        store_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0 || writer_start(s) != 0) {
-        store_close(s);
-        return -1;
+        (s->writer->store = s, lite_mcache_new(&s->writer->mcache) != 0) ||
+        lite_schema_migrate(s->writer->db, &s->version) != 0 || conn_wal(s->writer->db) != 0 ||
+        lite_ckpt_start(s->path, s->writer->db, &s->ckpt) != 0) {
+        lite_close(s);
+        return STORE_ERROR;
     }
     *out = s;
-    return 0;
+    return STORE_OK;
 }
 
-void store_close(store *s)
+static void lite_close(void *impl)
 {
+    lite_store *s = impl;
     if (s == NULL)
         return;
-    /* What is queued is committed (and its callers told) before anything
-     * closes. */
-    writer_stop(s);
-    /* Every reader must be back: closing under a running store_read is a
-     * bug of the caller. */
+    /* The queue has stopped the writer thread (what was queued is
+     * committed, and its callers told), and every reader must be back:
+     * closing under a running store_read is a bug of the caller. */
     assert(s->n_idle == s->n_open);
     for (int i = 0; i < s->n_idle; i++)
         conn_close(s->idle[i]);
@@ -642,18 +599,15 @@ void store_close(store *s)
      * WAL into the database file and removes it. Before that, refresh the
      * planner's statistics where SQLite thinks they are stale (bounded). */
     if (s->writer != NULL)
-        store_ckpt_stop(s->ckpt, s->writer->db);
+        lite_ckpt_stop(s->ckpt, s->writer->db);
     if (s->writer != NULL && s->version > 0) {
         sqlite3_exec(s->writer->db, "PRAGMA analysis_limit = 400", NULL, NULL, NULL);
         sqlite3_exec(s->writer->db, "PRAGMA optimize", NULL, NULL, NULL);
     }
     conn_close(s->writer);
-    store_pages_free(s->pages);
+    lite_pages_free(s->pages);
     pthread_cond_destroy(&s->read_cond);
     pthread_mutex_destroy(&s->read_lock);
-    assert(s->queue_head == NULL);
-    pthread_cond_destroy(&s->queue_cond);
-    pthread_mutex_destroy(&s->queue_lock);
     if (s->stamp != NULL)
         munmap(s->stamp, sizeof *s->stamp);
     /* Last: the directory is free once everything in it is closed. */
@@ -664,67 +618,10 @@ void store_close(store *s)
     free(s);
 }
 
-int store_schema_version(store *s)
+static int lite_schema_version(void *impl)
 {
-    assert(s != NULL);
+    const lite_store *s = impl;
     return s->version;
-}
-
-/* ---- transactions ------------------------------------------------------ */
-
-/* Set while this thread runs a caller's fn: a fn calling store_write would
- * wait for its own batch forever, so that is refused. */
-static _Thread_local bool store_in_fn;
-
-/* Runs one caller's fn inside the open transaction and says whether its
- * work may be kept. */
-static int tx_apply(store_tx *tx, store_fn fn, void *arg)
-{
-    tx->failed = false;
-    store_in_fn = true;
-    int rc = fn(tx, arg);
-    store_in_fn = false;
-    if (rc == 0 && tx->failed) {
-        log_error("store: a transaction ignored a store error: rolled back");
-        rc = -1;
-    }
-    return rc;
-}
-
-typedef struct store_job {
-    store_fn fn;
-    void *arg;
-    store_done_fn done;
-    void *done_arg;
-    int rc;
-    bool keys_changed;
-    struct store_job *next;
-} store_job;
-
-/* Largest batch: bounds how long the first caller of a batch waits. */
-#define STORE_BATCH_MAX 256
-
-/* One job of a batch, inside its savepoint. Returns false when the whole
- * transaction is lost (SQLite rolled it back after an I/O or memory error). */
-static bool batch_job(store_conn *c, store_job *job)
-{
-    if (conn_tx(c, STMT_JOB_BEGIN) != 0) {
-        job->rc = -1;
-        return !sqlite3_get_autocommit(c->db);
-    }
-    store_tx tx = {.conn = c};
-    store_mcache_job_begin(c->mcache);
-    job->rc = tx_apply(&tx, job->fn, job->arg);
-    job->keys_changed = tx.keys_changed && job->rc == 0;
-    /* It may have read back a change that is now undone. */
-    if (job->rc != 0)
-        store_mcache_job_undone(c->mcache);
-    if (sqlite3_get_autocommit(c->db))
-        return false;
-    if (job->rc != 0 && conn_tx(c, STMT_JOB_ROLLBACK) != 0)
-        return false;
-    /* After ROLLBACK TO the savepoint is still open: release it either way. */
-    return conn_tx(c, STMT_JOB_RELEASE) == 0;
 }
 
 /* Every signed request asks whether a key may have changed (the key cache
@@ -736,7 +633,7 @@ static bool batch_job(store_conn *c, store_job *job)
  * same time compare stamps, so the counter's value means nothing on its
  * own and a file of an earlier meetd (one byte appended per change) is
  * simply taken over. */
-static int stamp_open(store *s)
+static int stamp_open(lite_store *s)
 {
     int fd = open(s->stamp_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     struct stat sb;
@@ -758,232 +655,158 @@ static int stamp_open(store *s)
     return 0;
 }
 
-static void stamp_move(store *s)
+static void stamp_move(lite_store *s)
 {
     __atomic_add_fetch(s->stamp, 1, __ATOMIC_SEQ_CST);
 }
 
-void store_keys_stamp(store *s, store_stamp *out)
+static void lite_keys_stamp(void *impl, store_stamp *out)
 {
+    const lite_store *s = impl;
     out->moves = __atomic_load_n(s->stamp, __ATOMIC_SEQ_CST);
     out->file = s->stamp_ino;
 }
 
-/* Runs a batch in one transaction and sets every job's rc. */
-static void batch_run(store *s, store_job *batch)
+/* ---- writes: the queue's hooks (backend.h) ----------------------------- */
+
+static int lite_writers(void *impl)
 {
-    store_conn *c = s->writer;
-    store_ckpt_batch_begin(s->ckpt);
-    bool ok = conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) == 0;
-    if (ok) {
-        /* Failing only costs the copies: they are dropped. */
-        store_tx tx = {.conn = c};
-        (void)store_mcache_check(c->mcache, &tx);
-    }
-    for (store_job *j = batch; ok && j != NULL; j = j->next)
-        ok = batch_job(c, j);
-    int64_t commit_us = 0;
-    if (ok) {
-        int64_t t0 = clock_mono_us();
-        ok = conn_tx(c, STMT_TX_COMMIT) == 0;
-        commit_us = clock_mono_us() - t0;
-    }
-    if (ok) {
-        uint64_t n = 0;
-        bool keys_changed = false;
-        for (store_job *j = batch; j != NULL; j = j->next) {
-            n += j->rc == 0;
-            keys_changed |= j->keys_changed;
-        }
-        metrics_add(METRICS_STORE_COMMITS, 1);
-        metrics_add(METRICS_STORE_WRITES, n);
-        metrics_commit(commit_us);
-        /* Before any caller hears of its commit, so that once `meetd app
-         * rotate-key` has said so no server takes the old key. */
-        if (keys_changed)
-            stamp_move(s);
-    } else {
-        store_mcache_clear(c->mcache);
-        /* Nothing of this batch is committed: no job may say otherwise. */
-        for (store_job *j = batch; j != NULL; j = j->next)
-            if (j->rc == 0)
-                j->rc = -1;
-        log_error("store: a write transaction of %s failed",
-                  batch->next != NULL ? "a batch" : "one caller");
-    }
+    (void)impl;
+    return 1;
+}
+
+/* Largest batch: bounds how long the first caller of a batch waits. */
+#define LITE_BATCH_MAX 256
+
+static int lite_batch_max(void *impl)
+{
+    (void)impl;
+    return LITE_BATCH_MAX;
+}
+
+/* The one writer connection, opened with the store (migrations run on it)
+ * and closed with it. */
+static store_rc lite_writer_open(void *impl, int i, void **conn)
+{
+    lite_store *s = impl;
+    assert(i == 0);
+    *conn = s->writer;
+    return STORE_OK;
+}
+
+static void lite_writer_close(void *impl, void *conn)
+{
+    (void)impl;
+    (void)conn;
+}
+
+static store_rc lite_batch_begin(void *conn)
+{
+    lite_conn *c = conn;
+    lite_ckpt_batch_begin(c->store->ckpt);
+    if (conn_tx(c, STMT_TX_BEGIN_IMMEDIATE) != 0)
+        return STORE_ERROR;
+    /* Failing only costs the copies: they are dropped. */
+    store_tx tx = {.conn = c, .writable = true};
+    (void)lite_mcache_check(c->mcache, &tx);
+    return STORE_OK;
+}
+
+static store_rc lite_job_begin(void *conn)
+{
+    lite_conn *c = conn;
+    if (conn_tx(c, STMT_JOB_BEGIN) != 0)
+        return STORE_ERROR;
+    lite_mcache_job_begin(c->mcache);
+    return STORE_OK;
+}
+
+/* Some errors (I/O, out of memory) make SQLite roll the whole transaction
+ * back: the batch is then lost, whatever the job said. */
+static store_rc lite_job_end(void *conn, store_tx *tx, bool keep)
+{
+    (void)tx;
+    lite_conn *c = conn;
+    /* It may have read back a change that is now undone. */
+    if (!keep)
+        lite_mcache_job_undone(c->mcache);
+    if (sqlite3_get_autocommit(c->db))
+        return STORE_ERROR;
+    if (!keep && conn_tx(c, STMT_JOB_ROLLBACK) != 0)
+        return STORE_ERROR;
+    /* After ROLLBACK TO the savepoint is still open: release it either way. */
+    return conn_tx(c, STMT_JOB_RELEASE) == 0 ? STORE_OK : STORE_ERROR;
+}
+
+static store_rc lite_batch_commit(void *conn, bool keys_changed)
+{
+    lite_conn *c = conn;
+    if (conn_tx(c, STMT_TX_COMMIT) != 0)
+        return STORE_ERROR;
+    /* Before any caller hears of its commit, so that once `meetd app
+     * rotate-key` has said so no server takes the old key. */
+    if (keys_changed)
+        stamp_move(c->store);
+    return STORE_OK;
+}
+
+static void lite_batch_end(void *conn, bool committed)
+{
+    lite_conn *c = conn;
+    if (!committed)
+        lite_mcache_clear(c->mcache);
     if (conn_settle(c) != 0)
         log_error("store: could not roll back a write transaction");
-    store_ckpt_batch_end(s->ckpt);
+    lite_ckpt_batch_end(c->store->ckpt);
 }
 
-/* Takes up to STORE_BATCH_MAX queued jobs (queue_lock held). */
-static store_job *queue_take(store *s)
+/* store_try's savepoint, one level below a job's: the writer's copies of
+ * meetings must not outlive a change that fn made, read back and then
+ * undid. The mcache's "changed" mark is the job's as a whole, so an undo
+ * here drops the copies if anything of the job changed one: more than
+ * needed at worst, never less. */
+static store_rc lite_try_begin(store_tx *tx)
 {
-    store_job *batch = s->queue_head, *last = batch;
-    int n = 1;
-    for (; n < STORE_BATCH_MAX && last->next != NULL; n++)
-        last = last->next;
-    s->queue_head = last->next;
-    if (s->queue_head == NULL)
-        s->queue_tail = NULL;
-    last->next = NULL;
-    return batch;
+    sqlite3_stmt *st = lite_stmt(tx, STMT_TRY_BEGIN);
+    if (st == NULL || lite_exec(tx, STMT_TRY_BEGIN, st, SQLITE_OK, NULL) != STORE_OK)
+        return STORE_ERROR;
+    return STORE_OK;
 }
 
-/* Set on the writer thread: a store_fn or a done callback that called
- * store_write would wait for itself forever, so that is refused. */
-static _Thread_local bool store_on_writer;
-
-/* The writer: takes whatever is queued as one batch, commits it, tells each
- * caller, and goes again; what arrives during a commit waits for the next
- * one, so the busier the store the larger the groups. It sleeps only when
- * the queue is empty, so a busy store costs its callers no wake-ups. */
-static void *writer_main(void *arg)
+static store_rc lite_try_end(store_tx *tx, bool keep)
 {
-    store *s = arg;
-    store_on_writer = true;
-    pthread_setname_np(pthread_self(), "store-writer");
-    pthread_mutex_lock(&s->queue_lock);
-    for (;;) {
-        while (s->queue_head == NULL && !s->writer_stopping) {
-            s->writer_idle = true;
-            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
-        }
-        s->writer_idle = false;
-        if (s->queue_head == NULL)
-            break;   /* stopping, and everything queued is done */
-        store_job *batch = queue_take(s);
-        pthread_mutex_unlock(&s->queue_lock);
-        batch_run(s, batch);
-        for (store_job *j = batch, *next; j != NULL; j = next) {
-            next = j->next;
-            j->done(j->done_arg, j->rc);
-            free(j);
-        }
-        pthread_mutex_lock(&s->queue_lock);
+    lite_conn *c = tx->conn;
+    sqlite3_stmt *st;
+    if (!keep) {
+        if (c->mcache != NULL)
+            lite_mcache_job_undone(c->mcache);
+        st = lite_stmt(tx, STMT_TRY_ROLLBACK);
+        if (st == NULL || lite_exec(tx, STMT_TRY_ROLLBACK, st, SQLITE_OK, NULL) != STORE_OK)
+            return STORE_ERROR;
     }
-    pthread_mutex_unlock(&s->queue_lock);
-    return NULL;
+    /* After ROLLBACK TO the savepoint is still open: release it either way. */
+    st = lite_stmt(tx, STMT_TRY_RELEASE);
+    if (st == NULL || lite_exec(tx, STMT_TRY_RELEASE, st, SQLITE_OK, NULL) != STORE_OK)
+        return STORE_ERROR;
+    return STORE_OK;
 }
 
-static int writer_start(store *s)
-{
-    if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
-        log_error("store: cannot start the writer thread");
-        return -1;
-    }
-    s->writer_started = true;
-    return 0;
-}
+/* ---- reads -------------------------------------------------------------- */
 
-/* Lets the writer finish what is queued, then joins it. */
-static void writer_stop(store *s)
-{
-    if (!s->writer_started)
-        return;
-    pthread_mutex_lock(&s->queue_lock);
-    s->writer_stopping = true;
-    pthread_cond_signal(&s->queue_cond);
-    pthread_mutex_unlock(&s->queue_lock);
-    pthread_join(s->writer_thread, NULL);
-    s->writer_started = false;
-}
-
-int store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg)
-{
-    assert(s != NULL && fn != NULL && done != NULL);
-    store_job *job = calloc(1, sizeof *job);
-    if (job == NULL) {
-        log_error("store: out of memory");
-        return -1;
-    }
-    *job = (store_job){.fn = fn, .arg = arg, .done = done, .done_arg = done_arg, .rc = -1};
-    pthread_mutex_lock(&s->queue_lock);
-    if (s->writer_stopping) {
-        pthread_mutex_unlock(&s->queue_lock);
-        free(job);
-        log_error("store: a write after the store began to close");
-        return -1;
-    }
-    if (s->queue_tail != NULL)
-        s->queue_tail->next = job;
-    else
-        s->queue_head = job;
-    s->queue_tail = job;
-    if (s->writer_idle) {
-        s->writer_idle = false;
-        pthread_cond_signal(&s->queue_cond);
-    }
-    pthread_mutex_unlock(&s->queue_lock);
-    return 0;
-}
-
-/* store_write's caller, waiting on the stack for its job. */
-typedef struct store_waiter {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    int rc;
-} store_waiter;
-
-static void waiter_done(void *arg, int rc)
-{
-    store_waiter *w = arg;
-    pthread_mutex_lock(&w->lock);
-    w->rc = rc;
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-int store_write(store *s, store_fn fn, void *arg)
-{
-    assert(s != NULL && fn != NULL);
-    if (store_on_writer || store_in_fn) {
-        log_error("store: store_write called from inside a store_fn or a done callback");
-        return -1;
-    }
-    store_waiter w = {.rc = -1};
-    pthread_mutex_init(&w.lock, NULL);
-    pthread_cond_init(&w.cond, NULL);
-    int rc = -1;
-    if (store_write_async(s, fn, arg, waiter_done, &w) == 0) {
-        pthread_mutex_lock(&w.lock);
-        while (!w.done)
-            pthread_cond_wait(&w.cond, &w.lock);
-        pthread_mutex_unlock(&w.lock);
-        rc = w.rc;
-    }
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.lock);
-    return rc;
-}
-
-int store_write_queue(store *s)
-{
-    /* Only tests ask: counting the list keeps the hot path free of it. */
-    pthread_mutex_lock(&s->queue_lock);
-    int n = 0;
-    for (const store_job *j = s->queue_head; j != NULL; j = j->next)
-        n++;
-    pthread_mutex_unlock(&s->queue_lock);
-    return n;
-}
-
-static store_conn *reader_get(store *s)
+static lite_conn *reader_get(lite_store *s)
 {
     pthread_mutex_lock(&s->read_lock);
-    while (s->n_idle == 0 && s->n_open == STORE_READERS_MAX)
+    while (s->n_idle == 0 && s->n_open == LITE_READERS_MAX)
         pthread_cond_wait(&s->read_cond, &s->read_lock);
     if (s->n_idle > 0) {
-        store_conn *c = s->idle[--s->n_idle];
+        lite_conn *c = s->idle[--s->n_idle];
         pthread_mutex_unlock(&s->read_lock);
         return c;
     }
     /* Claim the slot, then open outside the lock: opening does file I/O. */
     s->n_open++;
     pthread_mutex_unlock(&s->read_lock);
-    store_conn *c = NULL;
+    lite_conn *c = NULL;
     if (conn_open(s->path, false, s->durability, &c) != 0) {
         pthread_mutex_lock(&s->read_lock);
         s->n_open--;
@@ -997,7 +820,7 @@ static store_conn *reader_get(store *s)
     return c;
 }
 
-static void reader_put(store *s, store_conn *c)
+static void reader_put(lite_store *s, lite_conn *c)
 {
     /* A connection stuck inside a transaction would pin an old snapshot
      * forever: drop it instead of pooling it. */
@@ -1009,26 +832,116 @@ static void reader_put(store *s, store_conn *c)
         s->n_open--;
     else
         s->idle[s->n_idle++] = c;
-    assert(s->n_idle <= s->n_open && s->n_open <= STORE_READERS_MAX);
+    assert(s->n_idle <= s->n_open && s->n_open <= LITE_READERS_MAX);
     pthread_cond_signal(&s->read_cond);
     pthread_mutex_unlock(&s->read_lock);
 }
 
-int store_read(store *s, store_fn fn, void *arg)
+/* Deferred: the snapshot is taken at the first read and held until the
+ * end, so everything fn reads is from one committed state. */
+static store_rc lite_read_begin(void *impl, store_tx *tx)
 {
-    assert(s != NULL && fn != NULL);
-    store_conn *c = reader_get(s);
+    lite_store *s = impl;
+    lite_conn *c = reader_get(s);
     if (c == NULL)
-        return -1;
-    int rc = -1;
-    /* Deferred: the snapshot is taken at the first read and held until the
-     * end, so everything fn reads is from one committed state. */
-    if (conn_tx(c, STMT_TX_BEGIN) == 0) {
-        store_tx tx = {.conn = c};
-        rc = tx_apply(&tx, fn, arg);
-        if (rc == 0 && conn_tx(c, STMT_TX_COMMIT) != 0)
-            rc = -1;
+        return STORE_ERROR;
+    if (conn_tx(c, STMT_TX_BEGIN) != 0) {
+        reader_put(s, c);
+        return STORE_ERROR;
     }
+    tx->conn = c;
+    tx->writable = false;
+    return STORE_OK;
+}
+
+static store_rc lite_read_end(void *impl, store_tx *tx, bool commit)
+{
+    lite_store *s = impl;
+    lite_conn *c = tx->conn;
+    store_rc rc = STORE_OK;
+    if (commit && conn_tx(c, STMT_TX_COMMIT) != 0)
+        rc = STORE_ERROR;
     reader_put(s, c);
+    tx->conn = NULL;
     return rc;
 }
+
+/* ---- the table ---------------------------------------------------------- */
+
+const store_backend store_backend_sqlite = {
+    .name = "sqlite",
+    .open = lite_open,
+    .close = lite_close,
+    .schema_version = lite_schema_version,
+    .keys_stamp = lite_keys_stamp,
+    .writers = lite_writers,
+    .batch_max = lite_batch_max,
+    .writer_open = lite_writer_open,
+    .writer_close = lite_writer_close,
+    .batch_begin = lite_batch_begin,
+    .job_begin = lite_job_begin,
+    .job_end = lite_job_end,
+    .batch_commit = lite_batch_commit,
+    .batch_end = lite_batch_end,
+    .try_begin = lite_try_begin,
+    .try_end = lite_try_end,
+    .read_begin = lite_read_begin,
+    .read_end = lite_read_end,
+    .spend = lite_spend,
+    .app_insert = lite_app_insert,
+    .app_get = lite_app_get,
+    .app_list = lite_app_list,
+    .app_count = lite_app_count,
+    .app_delete = lite_app_delete,
+    .key_insert = lite_key_insert,
+    .key_get = lite_key_get,
+    .key_list = lite_key_list,
+    .key_delete_all = lite_key_delete_all,
+    .meeting_insert = lite_meeting_insert,
+    .meeting_get = lite_meeting_get,
+    .meeting_app = lite_meeting_app,
+    .meeting_by_code = lite_meeting_by_code,
+    .meetings_of_user = lite_meetings_of_user,
+    .meeting_update_status = lite_meeting_update_status,
+    .meeting_update = lite_meeting_update,
+    .user_get = lite_user_get,
+    .user_insert = lite_user_insert,
+    .user_by_no = lite_user_by_no,
+    .user_set_cohost = lite_user_set_cohost,
+    .user_set_nick = lite_user_set_nick,
+    .cohosts_list = lite_cohosts_list,
+    .cohosts_end = lite_cohosts_end,
+    .user_presence = lite_user_presence,
+    .device_insert = lite_device_insert,
+    .device_present = lite_device_present,
+    .device_end = lite_device_end,
+    .devices_end_all = lite_devices_end_all,
+    .device_get = lite_device_get,
+    .device_by_token = lite_device_by_token,
+    .participants_list = lite_participants_list,
+    .participants_between = lite_participants_between,
+    .present_list = lite_present_list,
+    .ban_put = lite_ban_put,
+    .ban_exists = lite_ban_exists,
+    .ban_delete = lite_ban_delete,
+    .bans_list = lite_bans_list,
+    .audit_insert = lite_audit_insert,
+    .audit_list = lite_audit_list,
+    .event_insert = lite_event_insert,
+    .events_since = lite_events_since,
+    .events_last = lite_events_last,
+    .events_prune = lite_events_prune,
+    .webhook_insert = lite_webhook_insert,
+    .webhook_get = lite_webhook_get,
+    .webhook_list = lite_webhook_list,
+    .webhook_count = lite_webhook_count,
+    .webhook_delete = lite_webhook_delete,
+    .outbox_insert = lite_outbox_insert,
+    .outbox_due = lite_outbox_due,
+    .outbox_pending = lite_outbox_pending,
+    .outbox_next_due = lite_outbox_next_due,
+    .outbox_delivered = lite_outbox_delivered,
+    .outbox_retry = lite_outbox_retry,
+    .outbox_failed = lite_outbox_failed,
+    .deliveries_list = lite_deliveries_list,
+};

@@ -29,11 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
 /* Direct-mapped; a slot is only filled when used (a meeting is ~7.5 KB). */
-#define STORE_MCACHE_SLOTS 128
-#define STORE_MCACHE_APPS 64
+#define LITE_MCACHE_SLOTS 128
+#define LITE_MCACHE_APPS 64
 
 typedef struct mcache_slot {
     bool used;
@@ -45,16 +45,16 @@ typedef struct mcache_app {
     char app_id[CORE_APPID_MAX + 1];
 } mcache_app;
 
-struct store_mcache {
+struct lite_mcache {
     int64_t data_version;      /* as last read; -1 before the first read */
     bool changed;              /* the current job dropped or cleared something */
-    mcache_slot *slot[STORE_MCACHE_SLOTS];
-    mcache_app no_hooks[STORE_MCACHE_APPS];   /* apps seen without webhooks */
+    mcache_slot *slot[LITE_MCACHE_SLOTS];
+    mcache_app no_hooks[LITE_MCACHE_APPS];   /* apps seen without webhooks */
 };
 
-int store_mcache_new(store_mcache **out)
+int lite_mcache_new(lite_mcache **out)
 {
-    store_mcache *mc = calloc(1, sizeof *mc);
+    lite_mcache *mc = calloc(1, sizeof *mc);
     if (mc == NULL)
         return -1;
     mc->data_version = -1;
@@ -62,21 +62,21 @@ int store_mcache_new(store_mcache **out)
     return 0;
 }
 
-void store_mcache_free(store_mcache *mc)
+void lite_mcache_free(lite_mcache *mc)
 {
     if (mc == NULL)
         return;
-    for (int i = 0; i < STORE_MCACHE_SLOTS; i++)
+    for (int i = 0; i < LITE_MCACHE_SLOTS; i++)
         free(mc->slot[i]);
     free(mc);
 }
 
 static unsigned mcache_index(int64_t meeting_id)
 {
-    return (unsigned)(((uint64_t)meeting_id * 0x9e3779b97f4a7c15u) >> 57) % STORE_MCACHE_SLOTS;
+    return (unsigned)(((uint64_t)meeting_id * 0x9e3779b97f4a7c15u) >> 57) % LITE_MCACHE_SLOTS;
 }
 
-bool store_mcache_get(const store_mcache *mc, const char *app_id, int64_t meeting_id,
+bool lite_mcache_get(const lite_mcache *mc, const char *app_id, int64_t meeting_id,
                       core_meeting *out)
 {
     const mcache_slot *s = mc->slot[mcache_index(meeting_id)];
@@ -86,7 +86,7 @@ bool store_mcache_get(const store_mcache *mc, const char *app_id, int64_t meetin
     return true;
 }
 
-void store_mcache_put(store_mcache *mc, const core_meeting *m)
+void lite_mcache_put(lite_mcache *mc, const core_meeting *m)
 {
     mcache_slot **s = &mc->slot[mcache_index(m->meeting_id)];
     if (*s == NULL && (*s = malloc(sizeof **s)) == NULL)
@@ -95,7 +95,7 @@ void store_mcache_put(store_mcache *mc, const core_meeting *m)
     (*s)->used = true;
 }
 
-void store_mcache_drop(store_mcache *mc, int64_t meeting_id)
+void lite_mcache_drop(lite_mcache *mc, int64_t meeting_id)
 {
     mc->changed = true;
     mcache_slot *s = mc->slot[mcache_index(meeting_id)];
@@ -103,21 +103,21 @@ void store_mcache_drop(store_mcache *mc, int64_t meeting_id)
         s->used = false;
 }
 
-static mcache_app *mcache_app_at(store_mcache *mc, const char *app_id)
+static mcache_app *mcache_app_at(lite_mcache *mc, const char *app_id)
 {
     uint64_t h = 0xcbf29ce484222325u;     /* FNV-1a */
     for (const unsigned char *p = (const unsigned char *)app_id; *p; p++)
         h = (h ^ *p) * 0x100000001b3u;
-    return &mc->no_hooks[h % STORE_MCACHE_APPS];
+    return &mc->no_hooks[h % LITE_MCACHE_APPS];
 }
 
-bool store_mcache_no_hooks(store_mcache *mc, const char *app_id)
+bool lite_mcache_no_hooks(lite_mcache *mc, const char *app_id)
 {
     const mcache_app *a = mcache_app_at(mc, app_id);
     return a->used && strcmp(a->app_id, app_id) == 0;
 }
 
-void store_mcache_put_no_hooks(store_mcache *mc, const char *app_id)
+void lite_mcache_put_no_hooks(lite_mcache *mc, const char *app_id)
 {
     if (strlen(app_id) > CORE_APPID_MAX)
         return;
@@ -126,7 +126,7 @@ void store_mcache_put_no_hooks(store_mcache *mc, const char *app_id)
     a->used = true;
 }
 
-void store_mcache_drop_hooks(store_mcache *mc, const char *app_id)
+void lite_mcache_drop_hooks(lite_mcache *mc, const char *app_id)
 {
     mc->changed = true;
     mcache_app *a = mcache_app_at(mc, app_id);
@@ -134,36 +134,36 @@ void store_mcache_drop_hooks(store_mcache *mc, const char *app_id)
         a->used = false;
 }
 
-void store_mcache_clear(store_mcache *mc)
+void lite_mcache_clear(lite_mcache *mc)
 {
     mc->changed = true;
-    for (int i = 0; i < STORE_MCACHE_SLOTS; i++)
+    for (int i = 0; i < LITE_MCACHE_SLOTS; i++)
         if (mc->slot[i] != NULL)
             mc->slot[i]->used = false;
-    for (int i = 0; i < STORE_MCACHE_APPS; i++)
+    for (int i = 0; i < LITE_MCACHE_APPS; i++)
         mc->no_hooks[i].used = false;
 }
 
-void store_mcache_job_begin(store_mcache *mc) { mc->changed = false; }
+void lite_mcache_job_begin(lite_mcache *mc) { mc->changed = false; }
 
-void store_mcache_job_undone(store_mcache *mc)
+void lite_mcache_job_undone(lite_mcache *mc)
 {
     if (mc->changed)
-        store_mcache_clear(mc);
+        lite_mcache_clear(mc);
 }
 
-int store_mcache_check(store_mcache *mc, store_tx *tx)
+int lite_mcache_check(lite_mcache *mc, store_tx *tx)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_DATA_VERSION);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_DATA_VERSION);
     if (st == NULL) {
-        store_mcache_clear(mc);
+        lite_mcache_clear(mc);
         return STORE_ERROR;
     }
-    int rc = store_row(tx, STMT_DATA_VERSION, st, 0);
+    int rc = lite_row(tx, STMT_DATA_VERSION, st, 0);
     int64_t v = rc == STORE_OK ? sqlite3_column_int64(st, 0) : -1;
-    store_done(tx, STMT_DATA_VERSION, st);
+    lite_done(tx, STMT_DATA_VERSION, st);
     if (rc != STORE_OK || v != mc->data_version)
-        store_mcache_clear(mc);
+        lite_mcache_clear(mc);
     mc->data_version = v;
     return rc == STORE_OK ? STORE_OK : STORE_ERROR;
 }

@@ -1,15 +1,15 @@
 /* Webhooks and the outbox their deliveries are made from. */
 #include <assert.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
 static void col_webhook(sqlite3_stmt *st, int col, store_webhook *w)
 {
     memset(w, 0, sizeof *w);
     w->webhook_id = sqlite3_column_int64(st, col);
-    STORE_COL_STR(st, col + 1, w->app_id);
-    STORE_COL_STR(st, col + 2, w->url);
-    STORE_COL_STR(st, col + 3, w->token);
+    LITE_COL_STR(st, col + 1, w->app_id);
+    LITE_COL_STR(st, col + 2, w->url);
+    LITE_COL_STR(st, col + 3, w->token);
     w->created_at = sqlite3_column_int64(st, col + 4);
 }
 
@@ -18,57 +18,57 @@ static void col_delivery(sqlite3_stmt *st, int col, store_delivery *d)
     memset(d, 0, sizeof *d);
     d->delivery_id = sqlite3_column_int64(st, col);
     d->webhook_id = sqlite3_column_int64(st, col + 1);
-    STORE_COL_STR(st, col + 2, d->app_id);
-    STORE_COL_STR(st, col + 3, d->event);
+    LITE_COL_STR(st, col + 2, d->app_id);
+    LITE_COL_STR(st, col + 3, d->event);
     d->created_at = sqlite3_column_int64(st, col + 4);
     d->attempts = sqlite3_column_int(st, col + 5);
     d->next_attempt_at = sqlite3_column_int64(st, col + 6);
     d->status = sqlite3_column_int(st, col + 7);
     d->last_http_status = sqlite3_column_int(st, col + 8);
-    STORE_COL_STR(st, col + 9, d->last_error);
+    LITE_COL_STR(st, col + 9, d->last_error);
     d->delivered_at = sqlite3_column_int64(st, col + 10);
 }
 
 /* Runs an UPDATE or DELETE of one row: NOTFOUND when it matched none. */
-static int exec_one(store_tx *tx, enum store_stmt_id id, sqlite3_stmt *st, int bind_rc)
+static store_rc exec_one(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
 {
     int64_t n = 0;
-    int rc = store_exec(tx, id, st, bind_rc, &n);
+    int rc = lite_exec(tx, id, st, bind_rc, &n);
     return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
 /* ---- webhooks ------------------------------------------------------------ */
 
-int store_webhook_insert(store_tx *tx, store_webhook *w)
+store_rc lite_webhook_insert(store_tx *tx, store_webhook *w)
 {
     assert(w != NULL);
-    if (tx->conn->mcache != NULL)
-        store_mcache_drop_hooks(tx->conn->mcache, w->app_id);
-    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_INSERT);
+    if (lite_tx_conn(tx)->mcache != NULL)
+        lite_mcache_drop_hooks(lite_tx_conn(tx)->mcache, w->app_id);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_WEBHOOK_INSERT);
     if (st == NULL)
         return STORE_ERROR;
-    int r = STORE_BIND_STR(st, 1, w->app_id);
-    r |= STORE_BIND_STR(st, 2, w->url);
-    r |= STORE_BIND_STR(st, 3, w->token);
+    int r = LITE_BIND_STR(st, 1, w->app_id);
+    r |= LITE_BIND_STR(st, 2, w->url);
+    r |= LITE_BIND_STR(st, 3, w->token);
     r |= sqlite3_bind_int64(st, 4, w->created_at);
-    int rc = store_exec(tx, STMT_WEBHOOK_INSERT, st, r, NULL);
+    int rc = lite_exec(tx, STMT_WEBHOOK_INSERT, st, r, NULL);
     if (rc == STORE_OK)
-        w->webhook_id = sqlite3_last_insert_rowid(tx->conn->db);
+        w->webhook_id = sqlite3_last_insert_rowid(lite_tx_conn(tx)->db);
     return rc;
 }
 
-int store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, store_webhook *out)
+store_rc lite_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, store_webhook *out)
 {
     assert(app_id != NULL && out != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_GET);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_WEBHOOK_GET);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, webhook_id);
-    r |= store_bind_str(st, 2, app_id, STORE_ARG_MAX);
-    int rc = store_row(tx, STMT_WEBHOOK_GET, st, r);
+    r |= lite_bind_str(st, 2, app_id, LITE_ARG_MAX);
+    int rc = lite_row(tx, STMT_WEBHOOK_GET, st, r);
     if (rc == STORE_OK)
         col_webhook(st, 0, out);
-    store_done(tx, STMT_WEBHOOK_GET, st);
+    lite_done(tx, STMT_WEBHOOK_GET, st);
     return rc;
 }
 
@@ -78,7 +78,7 @@ struct webhook_iter {
     int rows;
 };
 
-static int webhook_row(sqlite3_stmt *st, void *ctx)
+static store_rc webhook_row(sqlite3_stmt *st, void *ctx)
 {
     struct webhook_iter *it = ctx;
     it->rows++;
@@ -87,67 +87,67 @@ static int webhook_row(sqlite3_stmt *st, void *ctx)
     return it->cb(&w, it->arg);
 }
 
-int store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg)
+store_rc lite_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg)
 {
     assert(app_id != NULL && cb != NULL);
-    store_mcache *mc = tx->conn->mcache;
-    if (mc != NULL && store_mcache_no_hooks(mc, app_id))
+    lite_mcache *mc = lite_tx_conn(tx)->mcache;
+    if (mc != NULL && lite_mcache_no_hooks(mc, app_id))
         return STORE_OK;
-    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_LIST);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_WEBHOOK_LIST);
     if (st == NULL)
         return STORE_ERROR;
     struct webhook_iter it = {cb, arg, 0};
-    int rc = store_each(tx, STMT_WEBHOOK_LIST, st, store_bind_str(st, 1, app_id, STORE_ARG_MAX),
+    int rc = lite_each(tx, STMT_WEBHOOK_LIST, st, lite_bind_str(st, 1, app_id, LITE_ARG_MAX),
                         webhook_row, &it);
     if (rc == STORE_OK && it.rows == 0 && mc != NULL)
-        store_mcache_put_no_hooks(mc, app_id);
+        lite_mcache_put_no_hooks(mc, app_id);
     return rc;
 }
 
-int store_webhook_count(store_tx *tx, const char *app_id, int64_t *count)
+store_rc lite_webhook_count(store_tx *tx, const char *app_id, int64_t *count)
 {
     assert(app_id != NULL && count != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_COUNT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_WEBHOOK_COUNT);
     if (st == NULL)
         return STORE_ERROR;
-    return store_count(tx, STMT_WEBHOOK_COUNT, st, store_bind_str(st, 1, app_id, STORE_ARG_MAX),
+    return lite_count(tx, STMT_WEBHOOK_COUNT, st, lite_bind_str(st, 1, app_id, LITE_ARG_MAX),
                        count);
 }
 
-int store_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id)
+store_rc lite_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id)
 {
     assert(app_id != NULL);
     /* Marks the job as a changer: rolled back, its "none" must go too. */
-    if (tx->conn->mcache != NULL)
-        store_mcache_drop_hooks(tx->conn->mcache, app_id);
+    if (lite_tx_conn(tx)->mcache != NULL)
+        lite_mcache_drop_hooks(lite_tx_conn(tx)->mcache, app_id);
     /* The foreign key cascades to the webhook's deliveries, pending ones
      * included: nobody is left to deliver them to. */
-    sqlite3_stmt *st = store_stmt(tx, STMT_WEBHOOK_DELETE);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_WEBHOOK_DELETE);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, webhook_id);
-    r |= store_bind_str(st, 2, app_id, STORE_ARG_MAX);
+    r |= lite_bind_str(st, 2, app_id, LITE_ARG_MAX);
     return exec_one(tx, STMT_WEBHOOK_DELETE, st, r);
 }
 
 /* ---- outbox -------------------------------------------------------------- */
 
-int store_outbox_insert(store_tx *tx, store_delivery *d, const char *payload)
+store_rc lite_outbox_insert(store_tx *tx, store_delivery *d, const char *payload)
 {
     assert(d != NULL && payload != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_INSERT);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, d->webhook_id);
-    r |= STORE_BIND_STR(st, 2, d->app_id);
-    r |= STORE_BIND_STR(st, 3, d->event);
+    r |= LITE_BIND_STR(st, 2, d->app_id);
+    r |= LITE_BIND_STR(st, 3, d->event);
     /* The event JSON has no fixed bound; SQLite's own limit applies. */
     r |= sqlite3_bind_text(st, 4, payload, -1, SQLITE_STATIC);
     r |= sqlite3_bind_int64(st, 5, d->created_at);
     r |= sqlite3_bind_int64(st, 6, d->next_attempt_at);
-    int rc = store_exec(tx, STMT_OUTBOX_INSERT, st, r, NULL);
+    int rc = lite_exec(tx, STMT_OUTBOX_INSERT, st, r, NULL);
     if (rc == STORE_OK)
-        d->delivery_id = sqlite3_last_insert_rowid(tx->conn->db);
+        d->delivery_id = sqlite3_last_insert_rowid(lite_tx_conn(tx)->db);
     return rc;
 }
 
@@ -156,65 +156,65 @@ struct due_iter {
     void *arg;
 };
 
-static int due_row(sqlite3_stmt *st, void *ctx)
+static store_rc due_row(sqlite3_stmt *st, void *ctx)
 {
     const struct due_iter *it = ctx;
     store_delivery d;
     store_webhook w;
     col_delivery(st, 0, &d);
-    col_webhook(st, STORE_DELIVERY_NCOLS, &w);
+    col_webhook(st, LITE_DELIVERY_NCOLS, &w);
     return it->cb(&d, &w, it->arg);
 }
 
-int store_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg)
+store_rc lite_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg)
 {
     assert(cb != NULL);
     if (per_webhook <= 0)
         return STORE_OK;
-    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_DUE);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_DUE);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, now);
     r |= sqlite3_bind_int(st, 2, per_webhook);
     struct due_iter it = {cb, arg};
-    return store_each(tx, STMT_OUTBOX_DUE, st, r, due_row, &it);
+    return lite_each(tx, STMT_OUTBOX_DUE, st, r, due_row, &it);
 }
 
-int store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg)
+store_rc lite_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg)
 {
     assert(cb != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_PENDING);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_PENDING);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_OUTBOX_PENDING, st, sqlite3_bind_int64(st, 1, delivery_id));
+    int rc = lite_row(tx, STMT_OUTBOX_PENDING, st, sqlite3_bind_int64(st, 1, delivery_id));
     if (rc == STORE_OK) {
         store_delivery d;
         store_webhook w;
         col_delivery(st, 0, &d);
-        const char *payload = (const char *)sqlite3_column_text(st, STORE_DELIVERY_NCOLS);
-        col_webhook(st, STORE_DELIVERY_NCOLS + 1, &w);
+        const char *payload = (const char *)sqlite3_column_text(st, LITE_DELIVERY_NCOLS);
+        col_webhook(st, LITE_DELIVERY_NCOLS + 1, &w);
         rc = cb(&d, &w, payload != NULL ? payload : "", arg);
     }
-    store_done(tx, STMT_OUTBOX_PENDING, st);
+    lite_done(tx, STMT_OUTBOX_PENDING, st);
     return rc;
 }
 
-int store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
+store_rc lite_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
 {
     assert(at != NULL);
-    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_NEXT_DUE);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_NEXT_DUE);
     if (st == NULL)
         return STORE_ERROR;
-    int rc = store_row(tx, STMT_OUTBOX_NEXT_DUE, st, sqlite3_bind_int64(st, 1, after));
+    int rc = lite_row(tx, STMT_OUTBOX_NEXT_DUE, st, sqlite3_bind_int64(st, 1, after));
     if (rc == STORE_OK)
         *at = sqlite3_column_int64(st, 0);
-    store_done(tx, STMT_OUTBOX_NEXT_DUE, st);
+    lite_done(tx, STMT_OUTBOX_NEXT_DUE, st);
     return rc;
 }
 
-int store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
+store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_DELIVERED);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_DELIVERED);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, delivery_id);
@@ -223,27 +223,27 @@ int store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int ht
     return exec_one(tx, STMT_OUTBOX_DELIVERED, st, r);
 }
 
-int store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                       int http_status, const char *error)
+store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
+                            int http_status, const char *error)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_RETRY);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_RETRY);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, delivery_id);
     r |= sqlite3_bind_int64(st, 2, next_attempt_at);
     r |= sqlite3_bind_int(st, 3, http_status);
-    r |= store_bind_str(st, 4, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
+    r |= lite_bind_str(st, 4, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
     return exec_one(tx, STMT_OUTBOX_RETRY, st, r);
 }
 
-int store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error)
+store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error)
 {
-    sqlite3_stmt *st = store_stmt(tx, STMT_OUTBOX_FAILED);
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_FAILED);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, delivery_id);
     r |= sqlite3_bind_int(st, 2, http_status);
-    r |= store_bind_str(st, 3, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
+    r |= lite_bind_str(st, 3, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
     return exec_one(tx, STMT_OUTBOX_FAILED, st, r);
 }
 
@@ -252,7 +252,7 @@ struct delivery_iter {
     void *arg;
 };
 
-static int delivery_row(sqlite3_stmt *st, void *ctx)
+static store_rc delivery_row(sqlite3_stmt *st, void *ctx)
 {
     const struct delivery_iter *it = ctx;
     store_delivery d;
@@ -260,22 +260,22 @@ static int delivery_row(sqlite3_stmt *st, void *ctx)
     return it->cb(&d, it->arg);
 }
 
-int store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
-                          store_delivery_cb cb, void *arg, int64_t *total)
+store_rc lite_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
+                               store_delivery_cb cb, void *arg, int64_t *total)
 {
     assert(app_id != NULL && cb != NULL);
     bool all = status < 0;
-    enum store_stmt_id count_id = all ? STMT_DELIVERIES_COUNT_ALL : STMT_DELIVERIES_COUNT_STATUS;
-    enum store_stmt_id list_id = all ? STMT_DELIVERIES_LIST_ALL : STMT_DELIVERIES_LIST_STATUS;
-    store_page(&pos, &size);
+    enum lite_stmt_id count_id = all ? STMT_DELIVERIES_COUNT_ALL : STMT_DELIVERIES_COUNT_STATUS;
+    enum lite_stmt_id list_id = all ? STMT_DELIVERIES_LIST_ALL : STMT_DELIVERIES_LIST_STATUS;
+    lite_page(&pos, &size);
     if (total != NULL) {
-        sqlite3_stmt *st = store_stmt(tx, count_id);
+        sqlite3_stmt *st = lite_stmt(tx, count_id);
         if (st == NULL)
             return STORE_ERROR;
-        int r = store_bind_str(st, 1, app_id, STORE_ARG_MAX);
+        int r = lite_bind_str(st, 1, app_id, LITE_ARG_MAX);
         if (!all)
             r |= sqlite3_bind_int(st, 2, status);
-        int rc = store_count(tx, count_id, st, r, total);
+        int rc = lite_count(tx, count_id, st, r, total);
         if (rc != STORE_OK)
             return rc;
     }
@@ -283,16 +283,16 @@ int store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t 
      * find that out. */
     if (size == 0 || (total != NULL && pos >= *total))
         return STORE_OK;
-    sqlite3_stmt *st = store_stmt(tx, list_id);
+    sqlite3_stmt *st = lite_stmt(tx, list_id);
     if (st == NULL)
         return STORE_ERROR;
     /* Both statements number LIMIT and OFFSET ?3 and ?4; the ALL one simply
      * has no ?2. */
-    int r = store_bind_str(st, 1, app_id, STORE_ARG_MAX);
+    int r = lite_bind_str(st, 1, app_id, LITE_ARG_MAX);
     if (!all)
         r |= sqlite3_bind_int(st, 2, status);
     r |= sqlite3_bind_int(st, 3, size);
     r |= sqlite3_bind_int64(st, 4, pos);
     struct delivery_iter it = {cb, arg};
-    return store_each(tx, list_id, st, r, delivery_row, &it);
+    return lite_each(tx, list_id, st, r, delivery_row, &it);
 }

@@ -10,7 +10,7 @@
  * position that follows; a page asked for at that position starts right
  * after that session, on the index, without stepping over anything.
  * Positions that are multiples of a stride are kept the same way, for
- * pages jumped to (participants_jump, sqlite_users.c).
+ * pages jumped to (participants_jump, sqlite/users.c).
  *
  * A slot is keyed by (meeting, occurrence, position) and overwritten by
  * whatever hashes to it next; a hit is checked before use (the session
@@ -20,9 +20,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "store/sqlite_int.h"
+#include "store/sqlite/lite.h"
 
-#define STORE_PAGES_SLOTS 4096
+#define LITE_PAGES_SLOTS 4096
 
 typedef struct pages_slot {
     int64_t meeting_id;
@@ -31,14 +31,14 @@ typedef struct pages_slot {
     int64_t before_no;         /* the session at pos - 1 */
 } pages_slot;
 
-struct store_pages {
+struct lite_pages {
     pthread_mutex_t lock;
-    pages_slot slot[STORE_PAGES_SLOTS];
+    pages_slot slot[LITE_PAGES_SLOTS];
 };
 
-int store_pages_new(store_pages **out)
+int lite_pages_new(lite_pages **out)
 {
-    store_pages *p = calloc(1, sizeof *p);
+    lite_pages *p = calloc(1, sizeof *p);
     if (p == NULL)
         return -1;
     pthread_mutex_init(&p->lock, NULL);
@@ -46,7 +46,7 @@ int store_pages_new(store_pages **out)
     return 0;
 }
 
-void store_pages_free(store_pages *p)
+void lite_pages_free(lite_pages *p)
 {
     if (p == NULL)
         return;
@@ -54,15 +54,15 @@ void store_pages_free(store_pages *p)
     free(p);
 }
 
-static pages_slot *pages_at(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos)
+static pages_slot *pages_at(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos)
 {
     uint64_t h = (uint64_t)meeting_id * 0x9e3779b97f4a7c15u ^ (uint64_t)sub * 0xc2b2ae3d27d4eb4fu ^
                  (uint64_t)pos * 0x165667b19e3779f9u;
     h ^= h >> 29;
-    return &p->slot[h % STORE_PAGES_SLOTS];
+    return &p->slot[h % LITE_PAGES_SLOTS];
 }
 
-bool store_pages_get(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
+bool lite_pages_get(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
                      int64_t *before_no)
 {
     if (p == NULL || pos <= 0)
@@ -76,7 +76,7 @@ bool store_pages_get(store_pages *p, int64_t meeting_id, int64_t sub, int64_t po
     return hit;
 }
 
-void store_pages_put(store_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
+void lite_pages_put(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos,
                      int64_t before_no)
 {
     if (p == NULL || pos <= 0)

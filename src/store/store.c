@@ -1,0 +1,407 @@
+/* The store interface, routed to the store's backend (backend.h).
+ *
+ * Opening picks the backend by name, opens it and starts the writers
+ * (queue.c); every primitive of store.h is one call through the table of
+ * the transaction's backend. Nothing here knows SQL or any backend's
+ * types: a second backend plugs in by filling a store_backend and naming
+ * it below. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "store/store_int.h"
+
+static const store_backend *const store_backends[] = {
+    &store_backend_sqlite,
+#ifdef MEETD_WITH_POSTGRES
+    &store_backend_postgres,
+#endif
+};
+
+const store_backend *store_backend_find(const char *name)
+{
+    if (name == NULL)
+        name = "sqlite";
+    for (size_t i = 0; i < sizeof store_backends / sizeof *store_backends; i++)
+        if (strcmp(store_backends[i]->name, name) == 0)
+            return store_backends[i];
+    return NULL;
+}
+
+store_rc store_open(const store_options *opt, store **out)
+{
+    assert(out != NULL);
+    *out = NULL;
+    if (opt == NULL) {
+        log_error("store: no options given");
+        return STORE_ERROR;
+    }
+    const store_backend *be = store_backend_find(opt->backend);
+    if (be == NULL) {
+        log_error("store: no backend \"%s\" in this build", opt->backend);
+        return STORE_ERROR;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        log_error("store: out of memory");
+        return STORE_ERROR;
+    }
+    s->be = be;
+    s->rerun_jobs = opt->rerun_jobs;
+    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_cond_init(&s->queue_cond, NULL);
+    store_rc rc = be->open(opt, &s->impl);
+    if (rc == STORE_OK)
+        rc = store_queue_start(s);
+    if (rc != STORE_OK) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return STORE_OK;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    /* What is queued is committed (and its callers told) before anything
+     * closes. */
+    store_queue_stop(s);
+    if (s->impl != NULL)
+        s->be->close(s->impl);
+    pthread_cond_destroy(&s->queue_cond);
+    pthread_mutex_destroy(&s->queue_lock);
+    free(s);
+}
+
+int store_schema_version(store *s)
+{
+    assert(s != NULL);
+    return s->be->schema_version(s->impl);
+}
+
+void store_keys_stamp(store *s, store_stamp *out)
+{
+    s->be->keys_stamp(s->impl, out);
+}
+
+store_rc store_read(store *s, store_fn fn, void *arg)
+{
+    assert(s != NULL && fn != NULL);
+    store_tx tx = {.be = s->be, .impl = s->impl};
+    store_rc rc = s->be->read_begin(s->impl, &tx);
+    if (rc != STORE_OK)
+        return rc;
+    rc = store_apply(&tx, fn, arg);
+    store_rc end = s->be->read_end(s->impl, &tx, rc == STORE_OK);
+    return rc == STORE_OK ? end : rc;
+}
+
+/* ---- primitives ------------------------------------------------------- */
+
+store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
+                     int64_t keep_from)
+{
+    return tx->be->spend(tx, app_id, timestamp, nonce, keep_from);
+}
+
+store_rc store_app_insert(store_tx *tx, const store_app *app)
+{
+    return tx->be->app_insert(tx, app);
+}
+
+store_rc store_app_get(store_tx *tx, const char *app_id, store_app *out)
+{
+    return tx->be->app_get(tx, app_id, out);
+}
+
+store_rc store_app_list(store_tx *tx, store_app_cb cb, void *arg)
+{
+    return tx->be->app_list(tx, cb, arg);
+}
+
+store_rc store_app_count(store_tx *tx, int64_t *count)
+{
+    return tx->be->app_count(tx, count);
+}
+
+store_rc store_app_delete(store_tx *tx, const char *app_id)
+{
+    return tx->be->app_delete(tx, app_id);
+}
+
+store_rc store_key_insert(store_tx *tx, const store_key *key)
+{
+    return tx->be->key_insert(tx, key);
+}
+
+store_rc store_key_get(store_tx *tx, const char *secret_id, store_key *key, store_app *app)
+{
+    return tx->be->key_get(tx, secret_id, key, app);
+}
+
+store_rc store_key_list(store_tx *tx, const char *app_id, store_key_cb cb, void *arg)
+{
+    return tx->be->key_list(tx, app_id, cb, arg);
+}
+
+store_rc store_key_delete_all(store_tx *tx, const char *app_id)
+{
+    return tx->be->key_delete_all(tx, app_id);
+}
+
+store_rc store_meeting_insert(store_tx *tx, const core_meeting *m)
+{
+    return tx->be->meeting_insert(tx, m);
+}
+
+store_rc store_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, core_meeting *out)
+{
+    return tx->be->meeting_get(tx, app_id, meeting_id, out);
+}
+
+store_rc store_meeting_app(store_tx *tx, int64_t meeting_id, char app_id[CORE_APPID_MAX + 1])
+{
+    return tx->be->meeting_app(tx, meeting_id, app_id);
+}
+
+store_rc store_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_id,
+                               char app_id[CORE_APPID_MAX + 1])
+{
+    return tx->be->meeting_by_code(tx, code, meeting_id, app_id);
+}
+
+store_rc store_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
+                                int64_t skip, int limit, store_meeting_id_cb cb, void *arg,
+                                int64_t *remaining, int64_t *next_from, int64_t *next_skip)
+{
+    return tx->be->meetings_of_user(tx, app_id, userid, from, skip, limit, cb, arg, remaining,
+                                    next_from, next_skip);
+}
+
+store_rc store_meeting_update_status(store_tx *tx, const core_meeting *m)
+{
+    return tx->be->meeting_update_status(tx, m);
+}
+
+store_rc store_meeting_update(store_tx *tx, const core_meeting *m)
+{
+    return tx->be->meeting_update(tx, m);
+}
+
+store_rc store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
+                        core_user *out)
+{
+    return tx->be->user_get(tx, meeting_id, kind, value, out);
+}
+
+store_rc store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u)
+{
+    return tx->be->user_insert(tx, meeting_id, u);
+}
+
+store_rc store_user_by_no(store_tx *tx, int64_t user_no, core_user *out)
+{
+    return tx->be->user_by_no(tx, user_no, out);
+}
+
+store_rc store_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost)
+{
+    return tx->be->user_set_cohost(tx, meeting_id, user_no, cohost);
+}
+
+store_rc store_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick)
+{
+    return tx->be->user_set_nick(tx, meeting_id, user_no, nick);
+}
+
+store_rc store_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg)
+{
+    return tx->be->cohosts_list(tx, meeting_id, cb, arg);
+}
+
+store_rc store_cohosts_end(store_tx *tx, int64_t meeting_id)
+{
+    return tx->be->cohosts_end(tx, meeting_id);
+}
+
+store_rc store_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask)
+{
+    return tx->be->user_presence(tx, meeting_id, user_no, mask);
+}
+
+store_rc store_device_insert(store_tx *tx, core_device *d)
+{
+    return tx->be->device_insert(tx, d);
+}
+
+store_rc store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
+                              core_device *out)
+{
+    return tx->be->device_present(tx, meeting_id, user_no, instanceid, out);
+}
+
+store_rc store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)
+{
+    return tx->be->device_end(tx, device_no, left_time, left_reason);
+}
+
+store_rc store_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time,
+                               int left_reason, store_device_cb cb, void *arg)
+{
+    return tx->be->devices_end_all(tx, meeting_id, left_time, left_reason, cb, arg);
+}
+
+store_rc store_device_get(store_tx *tx, int64_t device_no, core_device *out)
+{
+    return tx->be->device_get(tx, device_no, out);
+}
+
+store_rc store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
+                               core_device *out)
+{
+    return tx->be->device_by_token(tx, device_no, secret_hash, out);
+}
+
+store_rc store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                 int64_t pos, int size, store_participant_cb cb, void *arg,
+                                 int64_t *total)
+{
+    return tx->be->participants_list(tx, meeting_id, sub_meeting_id, pos, size, cb, arg, total);
+}
+
+store_rc store_participants_between(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
+                                    int64_t from, int64_t to, int64_t pos, int size,
+                                    store_participant_cb cb, void *arg, int64_t *total)
+{
+    return tx->be->participants_between(tx, meeting_id, sub_meeting_id, from, to, pos, size, cb,
+                                        arg, total);
+}
+
+store_rc store_present_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id, int64_t pos,
+                            int size, store_participant_cb cb, void *arg, int64_t *total)
+{
+    return tx->be->present_list(tx, meeting_id, sub_meeting_id, pos, size, cb, arg, total);
+}
+
+store_rc store_ban_put(store_tx *tx, const core_ban *b)
+{
+    return tx->be->ban_put(tx, b);
+}
+
+store_rc store_ban_exists(store_tx *tx, int64_t meeting_id, int64_t user_no, bool *banned)
+{
+    return tx->be->ban_exists(tx, meeting_id, user_no, banned);
+}
+
+store_rc store_ban_delete(store_tx *tx, int64_t meeting_id, int64_t user_no)
+{
+    return tx->be->ban_delete(tx, meeting_id, user_no);
+}
+
+store_rc store_bans_list(store_tx *tx, int64_t meeting_id, store_ban_cb cb, void *arg)
+{
+    return tx->be->bans_list(tx, meeting_id, cb, arg);
+}
+
+store_rc store_audit_insert(store_tx *tx, core_audit *a)
+{
+    return tx->be->audit_insert(tx, a);
+}
+
+store_rc store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
+                          store_audit_cb cb, void *arg, int64_t *total)
+{
+    return tx->be->audit_list(tx, meeting_id, pos, size, cb, arg, total);
+}
+
+store_rc store_event_insert(store_tx *tx, store_event *e, const char *payload)
+{
+    return tx->be->event_insert(tx, e, payload);
+}
+
+store_rc store_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
+                            void *arg)
+{
+    return tx->be->events_since(tx, after, limit, cb, arg);
+}
+
+store_rc store_events_last(store_tx *tx, int64_t *event_no)
+{
+    return tx->be->events_last(tx, event_no);
+}
+
+store_rc store_events_prune(store_tx *tx, int64_t before)
+{
+    return tx->be->events_prune(tx, before);
+}
+
+store_rc store_webhook_insert(store_tx *tx, store_webhook *w)
+{
+    return tx->be->webhook_insert(tx, w);
+}
+
+store_rc store_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id,
+                           store_webhook *out)
+{
+    return tx->be->webhook_get(tx, app_id, webhook_id, out);
+}
+
+store_rc store_webhook_list(store_tx *tx, const char *app_id, store_webhook_cb cb, void *arg)
+{
+    return tx->be->webhook_list(tx, app_id, cb, arg);
+}
+
+store_rc store_webhook_count(store_tx *tx, const char *app_id, int64_t *count)
+{
+    return tx->be->webhook_count(tx, app_id, count);
+}
+
+store_rc store_webhook_delete(store_tx *tx, const char *app_id, int64_t webhook_id)
+{
+    return tx->be->webhook_delete(tx, app_id, webhook_id);
+}
+
+store_rc store_outbox_insert(store_tx *tx, store_delivery *d, const char *payload)
+{
+    return tx->be->outbox_insert(tx, d, payload);
+}
+
+store_rc store_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg)
+{
+    return tx->be->outbox_due(tx, now, per_webhook, cb, arg);
+}
+
+store_rc store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg)
+{
+    return tx->be->outbox_pending(tx, delivery_id, cb, arg);
+}
+
+store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
+{
+    return tx->be->outbox_next_due(tx, after, at);
+}
+
+store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
+{
+    return tx->be->outbox_delivered(tx, delivery_id, at, http_status);
+}
+
+store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
+                            int http_status, const char *error)
+{
+    return tx->be->outbox_retry(tx, delivery_id, next_attempt_at, http_status, error);
+}
+
+store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error)
+{
+    return tx->be->outbox_failed(tx, delivery_id, http_status, error);
+}
+
+store_rc store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
+                               store_delivery_cb cb, void *arg, int64_t *total)
+{
+    return tx->be->deliveries_list(tx, app_id, status, pos, size, cb, arg, total);
+}
