@@ -160,11 +160,12 @@ bool fuzz_world_owned(const char *id);
 /* ---- fuzz_sse_check.c ---------------------------------------------------- */
 
 /* Reads a whole device event stream as an EventSource client would and
- * checks meetd's framing: the opening comment, then comment frames, then
- * at most one event frame ("event: NAME\ndata: JSON\n\n") which must be the
- * last, with the fields docs/api.md gives for NAME. Aborts on a violation.
- * Returns the event as {"event": NAME, "data": {...}}, or NULL when the
- * stream carried none. */
+ * checks meetd's framing: the opening comment, then heartbeat comments and
+ * event frames ("event: NAME\ndata: JSON\n\n", with the fields docs/api.md
+ * gives for NAME), ended by nothing, by a final event (kicked, replaced,
+ * meeting-ended) or by an end comment (": end left|superseded|shutdown"),
+ * after which nothing may come. Aborts on a violation. Returns
+ * {"events": [{"event": NAME, "data": {...}}...], "end": REASON or null}. */
 json_t *fuzz_sse_check(const char *text, size_t len);
 
 /* ---- fuzz_bytes.c --------------------------------------------------------- */

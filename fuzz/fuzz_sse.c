@@ -1,26 +1,33 @@
-/* fuzz_sse: the device event streams of src/live/live.c, through the public
- * live_* API: events with fuzzed reasons, operators, instance ids and times,
- * in any order with streams opening, reading and closing.
+/* fuzz_sse: the device event streams of src/live/live.c, fed as meetd
+ * feeds them: events built by src/live/event.c (event_payload) and
+ * delivered from their rows (event_deliver), with fuzzed reasons,
+ * operators, instance ids, roles and times, in any order with streams
+ * opening, reading and closing and the hub stopping.
  *
  * Each input gets a new hub over one store that holds two present devices
  * (the fixture's alice and bob of {Q}). The input is a program, one byte
- * per step (low nibble: the step, mod 9; bit 4: device d) plus the step's
+ * per step (low nibble: the step, mod 11; bit 4: device d) plus the step's
  * arguments (fuzz_bytes.c):
- *   0 open a stream for device d        5 an event for a device_no nobody has
- *   1 kicked(d, reason, allow_rejoin,   6 read up to n bytes from stream s
+ *   0 open a stream for device d        6 read up to n bytes from stream s
+ *   1 kicked(d, reason, allow_rejoin,   7 close stream s after reading it all
  *       operator ms_open_id, instanceid, time)
- *   2 replaced(d, time)                 7 close stream s after reading it all
- *   3 meeting_ended(d, time)            8 close stream s without reading
- *   4 left(d)
- * A model of the hub (below) says what every stream must carry; each
- * stream read to its end is parsed as a client would (fuzz_sse_check) and
- * compared with it, field by field. */
+ *   2 replaced(d, time)                 8 close stream s without reading
+ *   3 meeting_ended(d, time)            9 role-changed(d, cohost, time): the
+ *   4 left(d)                             stream goes on
+ *   5 an event for a device_no nobody  10 the hub stops (live_hub_shutdown)
+ *     has (time)
+ * A model of the hub (below) says what every stream must carry: the
+ * role-changed events it heard, then nothing, a final event, or an end
+ * comment with its reason (left, superseded, shutdown); each stream read
+ * to its end is parsed as a client would (fuzz_sse_check) and compared
+ * with it, field by field. */
 #include "fuzz.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ids.h"
+#include "live/event.h"
 #include "live/live.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -29,23 +36,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define N_DEV 2
 #define N_SLOTS 4
 #define STEPS_MAX 64
+#define N_STEPS 11
 
-/* What the model expects an event to be; name NULL: the stream ends
- * without one. */
+/* One event the model expects a stream to carry. */
 typedef struct expect {
     const char *name;
     char reason[CORE_REASON_MAX + 1];
     bool allow_rejoin;
     char op_ms[CORE_OPAQUE_MAX + 1];
     int instanceid;
+    bool cohost;             /* role-changed */
     int64_t time;
 } expect;
+
+/* How a stream ends: with an event (event.name set), with an end comment
+ * (reason set), or not at all (neither: still open when read). */
+typedef struct ending {
+    expect event;
+    const char *reason;
+} ending;
 
 typedef struct slot {
     live_stream *s;
     int dev;
-    bool closing;            /* the hub has ended it: expect says with what */
-    expect want;
+    expect news[STEPS_MAX];  /* role-changed events heard, in order */
+    int n_news;
+    bool closing;            /* the hub has ended it: want says how */
+    ending want;
     char *text;              /* bytes read so far */
     size_t len;
 } slot;
@@ -54,13 +71,18 @@ typedef struct device {
     int64_t device_no;
     uint8_t secret_hash[32];   /* of the token's secret (core_token_parse) */
     bool has_final;          /* an event (or a leave) was sent */
-    expect final;
+    ending final;
     int current;             /* the slot that is this device's stream, or -1 */
 } device;
 
 static store *st;
 static device devs[N_DEV];
 static slot slots[N_SLOTS];
+static bool stopped;         /* the hub was told to stop */
+/* What event_payload builds from: a meeting and a participant who is
+ * neither its creator nor a host. */
+static core_meeting meeting = {.meeting_id = 4242, .creator_userid = "creator"};
+static core_user member = {.userid = "member"};
 
 static int device_tx(store_tx *tx, void *arg)
 {
@@ -90,33 +112,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* ---- the model ------------------------------------------------------------------ */
 
-/* The hub builds an event with jansson, which refuses invalid UTF-8: such
- * an event is dropped (and logged) before anything changes. */
-static bool utf8_ok(const char *s)
-{
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
-
-static void end_slot(slot *s, const expect *e)
+static void end_slot(slot *s, const ending *e)
 {
     if (s->closing)
         return;
     s->closing = true;
-    if (e != NULL)
-        s->want = *e;
-    else
-        s->want.name = NULL;
+    s->want = *e;
 }
 
-/* An event (or a leave, name NULL) for device d, as live_final handles it. */
-static void model_final(device *d, const expect *e)
+/* A final event (or a leave: no name, reason "left"), as live_final
+ * handles it: kept for a late stream, and the device's stream ends. */
+static void model_final(device *d, const ending *e)
 {
     d->has_final = true;
     d->final = *e;
     if (d->current >= 0)
-        end_slot(&slots[d->current], e->name != NULL ? e : NULL);
+        end_slot(&slots[d->current], e);
+}
+
+/* News (role-changed), as live_news handles it: only an open stream of a
+ * device without a final event hears it. */
+static void model_news(device *d, const expect *e)
+{
+    if (d->has_final || d->current < 0 || slots[d->current].closing)
+        return;
+    slot *s = &slots[d->current];
+    if (s->n_news < STEPS_MAX)
+        s->news[s->n_news++] = *e;
 }
 
 static void model_open(int si, int dev)
@@ -124,12 +146,20 @@ static void model_open(int si, int dev)
     device *d = &devs[dev];
     slot *s = &slots[si];
     if (d->has_final) {
-        end_slot(s, d->final.name != NULL ? &d->final : NULL);
+        end_slot(s, &d->final);
         return;
     }
-    if (d->current >= 0)
-        end_slot(&slots[d->current], NULL);   /* one stream per device */
+    if (d->current >= 0)   /* one stream per device */
+        end_slot(&slots[d->current], &(ending){.reason = "superseded"});
     d->current = si;
+}
+
+static void model_stop(void)
+{
+    stopped = true;
+    for (int i = 0; i < N_DEV; i++)
+        if (devs[i].current >= 0)
+            end_slot(&slots[devs[i].current], &(ending){.reason = "shutdown"});
 }
 
 /* ---- steps ------------------------------------------------------------------ */
@@ -147,20 +177,12 @@ static void read_some(slot *s, size_t max)
         s->len += (size_t)n;
 }
 
-static void check_slot(const slot *s)
+static void check_event(const slot *s, json_t *ev, const expect *w)
 {
-    json_t *ev = fuzz_sse_check(s->text, s->len);
-    const expect *w = &s->want;
     const char *name = json_string_value(json_object_get(ev, "event"));
-    if (!s->closing || w->name == NULL) {
-        if (ev != NULL)
-            fuzz_fail("stream of device %d carried \"%s\" but should carry no event", s->dev,
-                      name);
-        return;
-    }
-    if (ev == NULL || strcmp(name, w->name) != 0)
-        fuzz_fail("stream of device %d should carry \"%s\", carried %s", s->dev, w->name,
-                  ev != NULL ? name : "nothing");
+    if (strcmp(name, w->name) != 0)
+        fuzz_fail("stream of device %d carried \"%s\" where \"%s\" was due", s->dev, name,
+                  w->name);
     json_t *data = json_object_get(ev, "data");
     if (json_integer_value(json_object_get(data, "time")) != w->time)
         fuzz_fail("event time %lld, sent %lld",
@@ -173,8 +195,36 @@ static void check_slot(const slot *s)
             strcmp(json_string_value(json_object_get(op, "ms_open_id")), w->op_ms) != 0 ||
             json_integer_value(json_object_get(op, "instanceid")) != w->instanceid)
             fuzz_fail("kicked event does not say what was sent");
+    } else if (strcmp(w->name, "role-changed") == 0) {
+        if (strcmp(json_string_value(json_object_get(data, "role")),
+                   w->cohost ? "cohost" : "attendee") != 0 ||
+            json_integer_value(json_object_get(data, "user_role")) !=
+                (w->cohost ? CORE_ROLE_COHOST : CORE_ROLE_MEMBER))
+            fuzz_fail("role-changed event does not say what was sent");
     }
-    json_decref(ev);
+}
+
+/* The stream as read: the news it heard, then how it ended. */
+static void check_slot(const slot *s)
+{
+    json_t *got = fuzz_sse_check(s->text, s->len);
+    json_t *events = json_object_get(got, "events");
+    const char *end = json_string_value(json_object_get(got, "end"));
+    bool final_event = s->closing && s->want.event.name != NULL;
+    size_t want_n = (size_t)s->n_news + (final_event ? 1 : 0);
+    if (json_array_size(events) != want_n)
+        fuzz_fail("stream of device %d carried %zu events, %zu were due", s->dev,
+                  json_array_size(events), want_n);
+    for (int i = 0; i < s->n_news; i++)
+        check_event(s, json_array_get(events, (size_t)i), &s->news[i]);
+    if (final_event)
+        check_event(s, json_array_get(events, (size_t)s->n_news), &s->want.event);
+    const char *want_end = s->closing ? s->want.reason : NULL;
+    if ((end == NULL) != (want_end == NULL) || (end != NULL && strcmp(end, want_end) != 0))
+        fuzz_fail("stream of device %d ended with \"%s\" where \"%s\" was due", s->dev,
+                  end != NULL ? end : "(no end comment)",
+                  want_end != NULL ? want_end : "(no end comment)");
+    json_decref(got);
 }
 
 static void close_slot(slot *s, bool drain)
@@ -217,32 +267,58 @@ static void step_open(live_hub *h, int dev)
     if (si < 0)
         return;
     slot *s = &slots[si];
-    if (live_stream_open(h, devs[dev].device_no, devs[dev].secret_hash, &s->s) != 0)
+    int rc = live_stream_open(h, devs[dev].device_no, devs[dev].secret_hash, &s->s);
+    if (stopped) {
+        if (rc != LIVE_OPEN_STOPPING)
+            fuzz_fail("live_stream_open answered %d, not LIVE_OPEN_STOPPING, after the stop", rc);
+        return;
+    }
+    if (rc != LIVE_OPEN_OK)
         fuzz_fail("live_stream_open failed for a present device");
     s->dev = dev;
     model_open(si, dev);
 }
 
+/* Builds the event as event.c does and delivers it as from its row;
+ * false when its text cannot be JSON (invalid UTF-8): event_record would
+ * fail the transaction, so nothing is delivered. */
+static bool deliver(live_hub *h, const event_rec *ev, int64_t device_no)
+{
+    char *payload = event_payload(ev, NULL);
+    if (payload == NULL)
+        return false;
+    store_event row = {.meeting_id = meeting.meeting_id, .device_no = device_no};
+    snprintf(row.type, sizeof row.type, "%s", event_type_name(ev->type));
+    event_deliver(h, &row, payload);
+    free(payload);
+    return true;
+}
+
 static void step_kicked(live_hub *h, fuzz_bytes *b, int dev)
 {
-    expect e = {.name = "kicked"};
-    fuzz_str(b, e.reason, sizeof e.reason);
-    e.allow_rejoin = fuzz_u8(b) & 1;
-    fuzz_str(b, e.op_ms, sizeof e.op_ms);
-    e.instanceid = (int)fuzz_u32(b);
-    e.time = (int64_t)fuzz_u64(b);
-    live_kicked(h, devs[dev].device_no, e.reason, e.allow_rejoin, e.op_ms, e.instanceid,
-                e.time);
-    if (utf8_ok(e.reason) && utf8_ok(e.op_ms))
+    ending e = {.event = {.name = "kicked"}};
+    expect *x = &e.event;
+    fuzz_str(b, x->reason, sizeof x->reason);
+    x->allow_rejoin = fuzz_u8(b) & 1;
+    fuzz_str(b, x->op_ms, sizeof x->op_ms);
+    x->instanceid = (int)fuzz_u32(b);
+    x->time = (int64_t)fuzz_u64(b);
+    core_user op = {0};
+    snprintf(op.ms_open_id, sizeof op.ms_open_id, "%s", x->op_ms);
+    event_rec ev = {.type = EVENT_KICKED, .meeting = &meeting, .user = &member,
+                    .op_user = &op, .op_instanceid = x->instanceid, .reason = x->reason,
+                    .allow_rejoin = x->allow_rejoin, .time = x->time};
+    if (deliver(h, &ev, devs[dev].device_no))
         model_final(&devs[dev], &e);
 }
 
 static void run_step(live_hub *h, fuzz_bytes *b)
 {
     uint8_t byte = fuzz_u8(b);
-    int op = (byte & 0x0f) % 9;
+    int op = (byte & 0x0f) % N_STEPS;
     int dev = (byte >> 4) % N_DEV;
-    expect e = {0};
+    ending e = {.reason = NULL};
+    event_rec ev = {.meeting = &meeting, .user = &member};
     slot *s;
     switch (op) {
     case 0:
@@ -253,28 +329,41 @@ static void run_step(live_hub *h, fuzz_bytes *b)
         break;
     case 2:
     case 3:
-        e.name = op == 2 ? "replaced" : "meeting-ended";
-        e.time = (int64_t)fuzz_u64(b);
-        if (op == 2)
-            live_replaced(h, devs[dev].device_no, e.time);
-        else
-            live_meeting_ended(h, devs[dev].device_no, e.time);
-        model_final(&devs[dev], &e);
+        e.event.name = op == 2 ? "replaced" : "meeting-ended";
+        e.event.time = ev.time = (int64_t)fuzz_u64(b);
+        ev.type = op == 2 ? EVENT_REPLACED : EVENT_ENDED;
+        if (deliver(h, &ev, devs[dev].device_no))
+            model_final(&devs[dev], &e);
         break;
     case 4:
-        live_left(h, devs[dev].device_no);
-        model_final(&devs[dev], &e);
+        ev.type = EVENT_LEFT;
+        e.reason = "left";
+        if (deliver(h, &ev, devs[dev].device_no))
+            model_final(&devs[dev], &e);
         break;
     case 5: {
         /* Any device_no the store does not hold: its record must stay apart. */
         int64_t other = (int64_t)fuzz_u64(b);
+        ev.type = EVENT_ENDED;
         if (other != devs[0].device_no && other != devs[1].device_no)
-            live_meeting_ended(h, other, 0);
+            deliver(h, &ev, other);
         break;
     }
     case 6:
         if ((s = pick_open(b)) != NULL)
             read_some(s, (size_t)fuzz_u8(b) + 1);
+        break;
+    case 9:
+        e.event.name = "role-changed";
+        e.event.cohost = ev.cohost = fuzz_u8(b) & 1;
+        e.event.time = ev.time = (int64_t)fuzz_u64(b);
+        ev.type = EVENT_ROLE;
+        if (deliver(h, &ev, devs[dev].device_no))
+            model_news(&devs[dev], &e.event);
+        break;
+    case 10:
+        live_hub_shutdown(h);
+        model_stop();
         break;
     default:
         if ((s = pick_open(b)) != NULL)
@@ -287,8 +376,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     live_config cfg = {.heartbeat_ms = 1000000000, .grace_ms = 1000000000};
     live_hub *h;
-    if (live_hub_new(&cfg, st, NULL, &h) != 0)
+    if (live_hub_new(&cfg, st, NULL, NULL, &h) != 0)
         fuzz_fail("live_hub_new failed");
+    stopped = false;
     for (int i = 0; i < N_DEV; i++) {
         devs[i].has_final = false;
         devs[i].current = -1;

@@ -17,6 +17,12 @@ static void need(bool ok, const char *what, const char *text, size_t len)
 
 static bool is_int(json_t *o, const char *key) { return json_is_integer(json_object_get(o, key)); }
 
+static bool is_final(const char *name)
+{
+    return strcmp(name, "kicked") == 0 || strcmp(name, "replaced") == 0 ||
+           strcmp(name, "meeting-ended") == 0;
+}
+
 /* The fields docs/api.md gives each event. */
 static void check_fields(const char *name, json_t *data, const char *text, size_t len)
 {
@@ -32,9 +38,16 @@ static void check_fields(const char *name, json_t *data, const char *text, size_
                  json_is_string(json_object_get(op, "ms_open_id")) && is_int(op, "instanceid"),
              "kicked: operator{ms_open_id, instanceid}", text, len);
         expect = 4;
+    } else if (strcmp(name, "role-changed") == 0) {
+        const char *role = json_string_value(json_object_get(data, "role"));
+        need(role != NULL && (strcmp(role, "cohost") == 0 || strcmp(role, "attendee") == 0),
+             "role-changed: role is cohost or attendee", text, len);
+        need(is_int(data, "user_role"), "role-changed: user_role", text, len);
+        need(json_is_string(json_object_get(data, "meeting_id")), "role-changed: meeting_id",
+             text, len);
+        expect = 4;
     } else {
-        need(strcmp(name, "replaced") == 0 || strcmp(name, "meeting-ended") == 0,
-             "unknown event name", text, len);
+        need(is_final(name), "unknown event name", text, len);
     }
     need(json_object_size(data) == expect, "data has fields the docs do not name", text, len);
 }
@@ -69,25 +82,50 @@ static json_t *parse_event(const char *f, size_t n, const char *text, size_t len
     return json_pack("{s:s,s:o}", "event", name, "data", data);
 }
 
+/* A comment frame: a heartbeat (":"), or ": end REASON" with a reason
+ * docs/api.md names; returns the reason, or NULL for a heartbeat. */
+static const char *parse_comment(const char *f, size_t n, const char *text, size_t len)
+{
+    static const char *const reasons[] = {"left", "superseded", "shutdown"};
+    static const char end[] = ": end ";
+    need(memchr(f, '\n', n) == NULL, "a comment frame spans lines", text, len);
+    if (n == 1)
+        return NULL;
+    need(n > sizeof end - 1 && memcmp(f, end, sizeof end - 1) == 0,
+         "a comment is neither a heartbeat nor an end", text, len);
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (n - (sizeof end - 1) == strlen(reasons[i]) &&
+            memcmp(f + sizeof end - 1, reasons[i], strlen(reasons[i])) == 0)
+            return reasons[i];
+    need(false, "an end comment with a reason the docs do not name", text, len);
+    return NULL;
+}
+
 json_t *fuzz_sse_check(const char *text, size_t len)
 {
     size_t hl = strlen(SSE_HELLO);
     need(len >= hl && memcmp(text, SSE_HELLO, hl) == 0, "does not open with the comment", text,
          len);
     need(memchr(text, '\0', len) == NULL, "NUL byte in the stream", text, len);
-    json_t *event = NULL;
+    json_t *events = json_array();
+    const char *end = NULL;
+    bool over = false;           /* a final event or an end comment came */
     size_t i = hl;
     while (i < len) {
-        need(event == NULL, "bytes after the final event", text, len);
+        need(!over, "bytes after the stream's last event or end comment", text, len);
         const char *f = text + i;
-        const char *end = memmem(f, len - i, "\n\n", 2);
-        need(end != NULL, "a frame is not closed by a blank line", text, len);
-        size_t n = (size_t)(end - f);
-        if (n > 0 && f[0] == ':')
-            need(memchr(f, '\n', n) == NULL, "a comment frame spans lines", text, len);
-        else
-            event = parse_event(f, n, text, len);
+        const char *stop = memmem(f, len - i, "\n\n", 2);
+        need(stop != NULL, "a frame is not closed by a blank line", text, len);
+        size_t n = (size_t)(stop - f);
+        if (n > 0 && f[0] == ':') {
+            end = parse_comment(f, n, text, len);
+            over = end != NULL;
+        } else {
+            json_t *ev = parse_event(f, n, text, len);
+            over = is_final(json_string_value(json_object_get(ev, "event")));
+            json_array_append_new(events, ev);
+        }
         i += n + 2;
     }
-    return event;
+    return json_pack("{s:o,s:s?}", "events", events, "end", end);
 }

@@ -140,7 +140,7 @@ static void world_open(void)
      * must not write to the store while an input runs (that would make
      * inputs depend on timing). */
     live_config lc = {.heartbeat_ms = 1000000000, .grace_ms = 1000000000};
-    if (live_hub_new(&lc, W.st, NULL, &W.live) != 0)
+    if (live_hub_new(&lc, W.st, NULL, NULL, &W.live) != 0)
         fuzz_fail("live_hub_new failed");
     W.env = (api_env){.st = W.st, .live = W.live};
     W.fixtures = 0;

@@ -285,6 +285,11 @@ def sse_seeds():
     write("sse", "left", open1 + b"\x14" + close_read)
     write("sse", "other-device", open0 + b"\x05" + struct.pack(">Q", 2**63 - 1) + b"\x08\x00")
     write("sse", "invalid-utf8-reason", open0 + kicked(0, b"\xff\xfe", 0, b"ms", 1, 1) + close_read)
+    role = b"\x09\x01" + struct.pack(">Q", 1764100901)
+    write("sse", "role-changed-goes-on", open0 + role + read + b"\x09\x00" +
+          struct.pack(">Q", 1764100902) + kicked(0, b"after", 1, b"ms", 1, 3) + close_read)
+    write("sse", "role-changed-late-stream", role + open0 + close_read)
+    write("sse", "shutdown-ends-streams", open0 + open1 + b"\x0a" + open0 + close_read + close_read)
 
 
 def webhook_seeds():

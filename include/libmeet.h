@@ -61,6 +61,13 @@
 extern "C" {
 #endif
 
+/* libmeet is built with hidden visibility: what this header declares is all
+ * that leaves the library (libmeet.a is one object whose other names are
+ * local), so a program may define its own auth_sign or meet_perform. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define MEET_VERSION "0.1.0"
 
 #define MEET_MSG_MAX 512        /* meet_error.message, NUL included */
@@ -187,8 +194,9 @@ char *meet_escape(const char *s);
  * end_time, hosts?, meeting_type?, recurring_rule?}. */
 meet_rc meet_meeting_create(meet_client *c, const json_t *body, json_t **out, meet_error *err);
 
-/* Who asks, on a query (operator_id_type): a userid, or a rooms_id (in
- * meetd, the ms_open_id of an MRA device present in the meeting). */
+/* Who asks, on a query or a participants list (operator_id_type): a
+ * userid, or a rooms_id (in meetd, the ms_open_id of an MRA device present
+ * in the meeting). */
 #define MEET_OPERATOR_USERID 1
 #define MEET_OPERATOR_ROOMS_ID 3
 
@@ -243,8 +251,9 @@ meet_rc meet_meeting_participants(meet_client *c, const char *meeting_id, const 
                                   json_t **out, meet_error *err);
 
 /* A participants request in Tencent's current form. The operator is
- * operator_id with operator_id_type (1 userid: the type meetd serves for
- * these lists; 0 is taken as 1). NULL strings and negative numbers are not
+ * operator_id with operator_id_type (MEET_OPERATOR_USERID or
+ * MEET_OPERATOR_ROOMS_ID, the types meetd serves for these lists; 0 is
+ * taken as 1). NULL strings and negative numbers are not
  * sent. */
 typedef struct meet_participants_query {
     const char *operator_id;
@@ -336,13 +345,20 @@ typedef struct meet_watch_handlers {
      * without an event gives no reason. Last in the struct, so that
      * initialisers written before it still mean what they meant. */
     void (*on_end)(const char *reason, void *arg);
+    /* Optional: called for each `role-changed` event (after on_event, which
+     * hears it too): the device's user was made (cohost true) or unmade
+     * (false) co-host, and user_role is the role code the join answers
+     * (docs/api.md), or -1 when the event gave none. The stream goes on.
+     * Last in the struct, after on_end, for the same reason. */
+    void (*on_role)(bool cohost, int user_role, void *arg);
 } meet_watch_handlers;
 
 /* GET /meetd/v1/events?device_token=… (unsigned: the token authorises it)
  * and calls h->on_event for each event until the server closes the stream
  * (after kicked, meeting-ended or replaced, or without an event when the
  * device left, another stream took over or meetd stops: h->on_end hears
- * which) or on_event asks to stop; both are MEET_OK. There is no overall
+ * which) or on_event asks to stop; both are MEET_OK. role-changed does not
+ * end the stream. There is no overall
  * timeout, but a stream silent for 60 s (the server sends a heartbeat
  * comment every 15 s) is MEET_ETRANSPORT. A refused token is MEET_EAPI.
  * Other comments, id and retry fields are ignored; a stream is never
@@ -390,6 +406,10 @@ meet_rc meet_profile_merge_env(meet_profile *p);
 
 /* Frees the fields (wiping the secret key) and zeroes p. */
 void meet_profile_release(meet_profile *p);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -106,6 +106,10 @@ bool api_write_pending(const api_call *c);
  * webhook worker's wake-up) must not be lost with the connection. */
 void api_write_finish(api_call *c, store_rc rc);
 
+/* Sets a successful call's answer to v (owned from here on); v NULL (a
+ * builder out of memory) records the internal error instead. */
+meetd_err api_out(api_call *c, json_t *v);
+
 /* The response body to send (a new reference) and its status. */
 json_t *api_response_body(const api_call *c, int *status);
 
@@ -114,6 +118,9 @@ json_t *api_response_body(const api_call *c, int *status);
 /* Records an error on the call and returns it. */
 meetd_err api_fail(api_call *c, meetd_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* size zeroed bytes (the caller's), or NULL with 5108 recorded. */
+void *api_alloc(api_call *c, size_t size);
 
 /* The body as a JSON object (duplicate keys refused); *out owned by caller. */
 meetd_err api_body_object(api_call *c, json_t **out);
@@ -134,6 +141,9 @@ meetd_err api_query_int(api_call *c, const char *name, long long min, long long 
                         long long def, long long *v);
 
 json_t *api_time_json(int64_t t);          /* "1700000000" */
+/* obj[key] = s unless s is "" (an id a user does not have is absent, not
+ * ""); nonzero when out of memory, as json_object_set_new. */
+int api_set_nonempty(json_t *obj, const char *key, const char *s);
 json_t *api_id_json(int64_t id);           /* decimal string */
 const char *api_status_name(int status);   /* MEETING_STATE_* */
 
@@ -142,7 +152,7 @@ meetd_err api_meeting_id(api_call *c, int64_t *id);
 /* Loads the app's meeting inside tx; ME_NO_MEETING when absent. */
 meetd_err api_load_meeting(api_call *c, store_tx *tx, int64_t id, core_meeting *m);
 /* Resolves a user of the meeting named by kind/id, with their presence and
- * whether they are banned. */
+ * whether they are banned (a rooms_id by its ms_open_id). */
 meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_type kind,
                       const char *id, core_party *out);
 /* The user a request names as its operator by userid (participants),

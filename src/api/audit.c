@@ -19,8 +19,10 @@ static store_rc api_audit_row(const core_audit *a, void *arg)
     json_t *target = json_pack("{s:s,s:s,s:s,s:i}", "userid", a->target_userid, "uuid",
                                a->target_uuid, "ms_open_id", a->target_ms_open_id, "instanceid",
                                a->target_instanceid);
-    if (target != NULL && a->target_guest_id[0])
-        json_object_set_new(target, "guest_id", json_string(a->target_guest_id));
+    if (target != NULL && api_set_nonempty(target, "guest_id", a->target_guest_id) != 0) {
+        json_decref(target);
+        target = NULL;          /* json_pack then fails: no row without it */
+    }
     json_t *row = json_pack("{s:o,s:s,s:s,s:o,s:{s:s,s:s,s:s,s:i},s:o,s:s,s:b}", "time",
                             api_time_json(a->time), "request_id", a->request_id, "action",
                             a->action, "sub_meeting_id", api_id_json(a->sub_meeting_id),
@@ -46,11 +48,9 @@ static meetd_err api_audit_tx(store_tx *tx, void *arg)
 void api_audit(api_call *c)
 {
     long long pos, size;
-    api_audit_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_audit_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     r->rows = json_array();
     if (api_meeting_id(c, &r->meeting_id) == ME_OK &&
@@ -60,9 +60,10 @@ void api_audit(api_call *c)
         r->size = (int)size;
         if (api_read(c, api_audit_tx, r) == ME_OK) {
             int64_t next = r->pos + (int64_t)json_array_size(r->rows);
-            c->out = json_pack("{s:o,s:I,s:b,s:I,s:O}", "meeting_id", api_id_json(r->meeting_id),
-                               "total_count", (json_int_t)r->total, "has_remaining",
-                               next < r->total, "next_pos", (json_int_t)next, "records", r->rows);
+            api_out(c, json_pack("{s:o,s:I,s:b,s:I,s:O}", "meeting_id",
+                                 api_id_json(r->meeting_id), "total_count",
+                                 (json_int_t)r->total, "has_remaining", next < r->total,
+                                 "next_pos", (json_int_t)next, "records", r->rows));
         }
     }
     json_decref(r->rows);

@@ -20,8 +20,11 @@ static store_rc api_ban_row(const core_ban *b, void *arg)
      * clients written before it (it is operator.ms_open_id). */
     json_t *op = json_pack("{s:s,s:s,s:s}", "userid", b->operator_userid, "uuid",
                            b->operator_uuid, "ms_open_id", b->operator_ms_open_id);
-    if (op != NULL && b->operator_instanceid >= 0)
-        json_object_set_new(op, "instanceid", json_integer(b->operator_instanceid));
+    if (op != NULL && b->operator_instanceid >= 0 &&
+        json_object_set_new(op, "instanceid", json_integer(b->operator_instanceid)) != 0) {
+        json_decref(op);
+        op = NULL;              /* json_pack then fails: no row without it */
+    }
     json_t *row = json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:s,s:s}", "userid", b->user.userid, "uuid",
                             b->user.uuid, "ms_open_id", b->user.ms_open_id, "banned_at",
                             api_time_json(b->banned_at), "reason", b->reason, "operator", op,
@@ -29,8 +32,10 @@ static store_rc api_ban_row(const core_ban *b, void *arg)
                             b->request_id);
     if (row == NULL)
         return STORE_STOP;
-    if (b->user.guest_id[0])
-        json_object_set_new(row, "guest_id", json_string(b->user.guest_id));
+    if (api_set_nonempty(row, "guest_id", b->user.guest_id) != 0) {
+        json_decref(row);
+        return STORE_STOP;
+    }
     return json_array_append_new(r->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
@@ -48,16 +53,14 @@ static meetd_err api_bans_tx(store_tx *tx, void *arg)
 
 void api_bans_list(api_call *c)
 {
-    api_bans *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_bans *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     r->rows = json_array();
     if (api_meeting_id(c, &r->meeting_id) == ME_OK && api_read(c, api_bans_tx, r) == ME_OK)
-        c->out = json_pack("{s:o,s:I,s:O}", "meeting_id", api_id_json(r->meeting_id),
-                           "total_count", (json_int_t)json_array_size(r->rows), "bans", r->rows);
+        api_out(c, json_pack("{s:o,s:I,s:O}", "meeting_id", api_id_json(r->meeting_id),
+                             "total_count", (json_int_t)json_array_size(r->rows), "bans", r->rows));
     json_decref(r->rows);
     free(r);
 }
@@ -103,17 +106,15 @@ static void api_lift_done(api_call *c, void *arg, meetd_err e)
 {
     api_bans *r = arg;
     if (e == ME_OK)
-        c->out = json_pack("{s:b}", "lifted", r->lifted);
+        api_out(c, json_pack("{s:b}", "lifted", r->lifted));
     free(r);
 }
 
 void api_bans_lift(api_call *c)
 {
-    api_bans *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_bans *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     if (api_meeting_id(c, &r->meeting_id) != ME_OK) {
         free(r);

@@ -38,6 +38,9 @@ meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_typ
                       const char *id, core_party *out)
 {
     memset(out, 0, sizeof *out);
+    /* A rooms_id is the ms_open_id of a room's device (core_room_check). */
+    if (kind == CORE_ID_ROOMS_ID)
+        kind = CORE_ID_MS_OPEN_ID;
     int rc = store_user_get(tx, meeting_id, kind, id, &out->user);
     if (rc == STORE_NOTFOUND)
         return ME_OK;

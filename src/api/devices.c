@@ -10,8 +10,7 @@
 
 #include "common/ids.h"
 #include "common/metrics.h"
-#include "live/live.h"
-#include "live/webhook.h"
+#include "live/event.h"
 
 #define API_ID_TRIES 8
 
@@ -29,8 +28,7 @@ typedef struct api_join_req {
     core_meeting m;
     core_user user;
     int64_t sub_meeting_id;
-    int64_t replaced_no;               /* the session this join replaced, or 0 */
-    int hooks;                         /* webhook deliveries queued */
+    event_batch events;                /* published after the commit */
 } api_join_req;
 
 /* A new user of the meeting gets fresh random ids; collisions are retried. */
@@ -81,10 +79,14 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
     api_call *c = r->c;
     core_device old;
     int rc = store_device_present(tx, r->meeting_id, r->user.user_no, r->instanceid, &old);
-    r->replaced_no = 0;
-    if (rc == STORE_OK) {
+    if (rc == STORE_OK)
         rc = store_device_end(tx, old.device_no, c->now, CORE_LEFT_REPLACED);
-        r->replaced_no = old.device_no;
+    if (rc == STORE_OK) {
+        event_rec ev = {.type = EVENT_REPLACED, .meeting = &r->m,
+                        .sub_meeting_id = old.sub_meeting_id, .device_no = old.device_no,
+                        .user = &r->user, .instanceid = r->instanceid, .time = c->now,
+                        .trace_id = c->trace_id};
+        rc = event_record(tx, &ev, &r->events);
     }
     if (rc != STORE_OK && rc != STORE_NOTFOUND)
         return api_store_fail(c, rc, "device_replace");
@@ -102,12 +104,12 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
         return api_store_fail(c, rc, "device_insert");
     if (core_token_format(r->token, sizeof r->token, d.device_no, r->secret) != 0)
         return api_fail(c, ME_INTERNAL, NULL);
-    webhook_event ev = {.type = WEBHOOK_PARTICIPANT_JOINED, .meeting = &r->m,
-                        .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
-                        .user = &r->user, .instanceid = r->instanceid};
-    rc = webhook_enqueue(tx, &ev, &r->hooks);
+    event_rec ev = {.type = EVENT_JOINED, .meeting = &r->m, .sub_meeting_id = r->sub_meeting_id,
+                    .device_no = d.device_no, .user = &r->user, .instanceid = r->instanceid,
+                    .time = c->now, .trace_id = c->trace_id};
+    rc = event_record(tx, &ev, &r->events);
     if (rc != STORE_OK)
-        return api_store_fail(c, rc, "webhook_enqueue");
+        return api_store_fail(c, rc, "event_record");
     return ME_OK;
 }
 
@@ -127,8 +129,7 @@ static meetd_err api_join_tx(store_tx *tx, void *arg)
     api_join_req *r = arg;
     api_call *c = r->c;
     /* It may run again (store.h): what it fills starts over. */
-    r->replaced_no = 0;
-    r->hooks = 0;
+    event_batch_reset(&r->events);
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         core_join_target(&r->m, c->now, &r->sub_meeting_id, &c->err) != ME_OK ||
         api_join_user(tx, r) != ME_OK || api_join_session(tx, r) != ME_OK)
@@ -176,17 +177,15 @@ static void api_join_done(api_call *c, void *arg, meetd_err e)
     api_join_req *r = arg;
     if (e == ME_OK) {
         metrics_add(METRICS_JOINS, 1);
-        if (r->hooks > 0)
-            webhook_worker_wake(c->env->hooks);
-        if (r->replaced_no != 0)
-            live_replaced(c->env->live, r->replaced_no, c->now);
-        c->out = json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id,
-                           "uuid", r->user.uuid, "instanceid", r->instanceid, "user_role",
-                           core_user_role(&r->m, &r->user), "device_token", r->token,
-                           "sub_meeting_id", api_id_json(r->sub_meeting_id));
+        event_publish(c->env->live, c->env->hooks, &r->events);
+        api_out(c, json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id,
+                             "uuid", r->user.uuid, "instanceid", r->instanceid, "user_role",
+                             core_user_role(&r->m, &r->user), "device_token", r->token,
+                             "sub_meeting_id", api_id_json(r->sub_meeting_id)));
     }
     OPENSSL_cleanse(r->token, sizeof r->token);
     OPENSSL_cleanse(r->secret, sizeof r->secret);
+    event_batch_free(&r->events);
     free(r);
 }
 
@@ -233,19 +232,19 @@ typedef struct api_leave_req {
     core_id_type kind;
     char id[CORE_OPAQUE_MAX + 1];
     int instanceid;
-    int64_t left_no;                   /* the session that ended, or 0 */
-    int hooks;                         /* webhook deliveries queued */
+    bool left;                         /* a session ended */
     core_meeting m;
+    event_batch events;                /* published after the commit */
 } api_leave_req;
 
 static meetd_err api_leave_tx(store_tx *tx, void *arg)
 {
     api_leave_req *r = arg;
     api_call *c = r->c;
-    /* It may run again (store.h): what it fills starts over. */
-    r->left_no = 0;
-    r->hooks = 0;
     core_party p;
+    /* It may run again (store.h): what it fills starts over. */
+    r->left = false;
+    event_batch_reset(&r->events);
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         api_resolve(c, tx, r->meeting_id, r->kind, r->id, &p) != ME_OK)
         return c->err.err;
@@ -253,15 +252,15 @@ static meetd_err api_leave_tx(store_tx *tx, void *arg)
         return ME_OK;
     core_device d;
     int rc = store_device_present(tx, r->meeting_id, p.user.user_no, r->instanceid, &d);
-    if (rc == STORE_OK) {
+    if (rc == STORE_OK)
         rc = store_device_end(tx, d.device_no, c->now, CORE_LEFT_LEAVE);
-        r->left_no = d.device_no;
-        if (rc == STORE_OK) {
-            webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &r->m,
-                                .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
-                                .user = &p.user, .instanceid = r->instanceid};
-            rc = webhook_enqueue(tx, &ev, &r->hooks);
-        }
+    if (rc == STORE_OK) {
+        event_rec ev = {.type = EVENT_LEFT, .meeting = &r->m, .sub_meeting_id = d.sub_meeting_id,
+                        .device_no = d.device_no, .user = &p.user, .instanceid = r->instanceid,
+                        .left_reason = CORE_LEFT_LEAVE, .time = c->now,
+                        .trace_id = c->trace_id};
+        rc = event_record(tx, &ev, &r->events);
+        r->left = rc == STORE_OK;
     }
     if (rc != STORE_OK && rc != STORE_NOTFOUND)
         return api_store_fail(c, rc, "device_leave");
@@ -271,12 +270,11 @@ static meetd_err api_leave_tx(store_tx *tx, void *arg)
 static void api_leave_done(api_call *c, void *arg, meetd_err e)
 {
     api_leave_req *r = arg;
-    if (e == ME_OK && r->left_no != 0) {
+    if (e == ME_OK && r->left) {
         metrics_add(METRICS_LEAVES, 1);
-        if (r->hooks > 0)
-            webhook_worker_wake(c->env->hooks);
-        live_left(c->env->live, r->left_no);
+        event_publish(c->env->live, c->env->hooks, &r->events);
     }
+    event_batch_free(&r->events);
     free(r);
 }
 

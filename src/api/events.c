@@ -46,6 +46,8 @@ void api_events(api_call *c)
         api_fail(c, ME_STREAMS_FULL,
                  "event streams are at capacity: at most %u at once, the other connections "
                  "are kept for API requests (--api-reserve); retry later", max_streams);
+    else if (rc == LIVE_OPEN_STOPPING)
+        api_fail(c, ME_STOPPING, "meetd is stopping: no new event stream; reconnect later");
     else
         api_fail(c, ME_INTERNAL, "cannot open the event stream");
 }

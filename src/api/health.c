@@ -13,5 +13,5 @@ void api_healthz(api_call *c)
         api_fail(c, ME_INTERNAL, "store unavailable");
         return;
     }
-    c->out = json_pack("{s:s}", "status", "ok");
+    api_out(c, json_pack("{s:s}", "status", "ok"));
 }

@@ -21,6 +21,36 @@ meetd_err api_fail(api_call *c, meetd_err e, const char *fmt, ...)
     return e;
 }
 
+void *api_alloc(api_call *c, size_t size)
+{
+    void *p = calloc(1, size);
+    if (p == NULL)
+        api_fail(c, ME_INTERNAL, NULL);
+    return p;
+}
+
+/* Whether a body jansson could not read failed for want of memory, which
+ * is meetd's fault (5108), not the client's (190004). jansson says so only
+ * sometimes: its lexer reports a failed allocation inside a token as a
+ * syntax error. So, unless the error is one only a body makes, ask its
+ * allocator for what reading the body needs: refused, the body was not to
+ * blame. */
+static bool api_parse_oom(const api_call *c, const json_error_t *jerr)
+{
+    if (json_error_code(jerr) == json_error_out_of_memory)
+        return true;
+    if (json_error_code(jerr) == json_error_duplicate_key)
+        return false;
+    json_malloc_t alloc;
+    json_free_t release;
+    json_get_alloc_funcs(&alloc, &release);
+    void *probe = alloc(c->body_len + 1);
+    if (probe == NULL)
+        return true;
+    release(probe);
+    return false;
+}
+
 meetd_err api_body_object(api_call *c, json_t **out)
 {
     json_error_t jerr;
@@ -30,6 +60,8 @@ meetd_err api_body_object(api_call *c, json_t **out)
     /* Duplicate keys are refused: two readers of one body must never
      * disagree about what it says. */
     json_t *root = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL && api_parse_oom(c, &jerr))
+        return api_fail(c, ME_INTERNAL, NULL);
     if (root == NULL)
         return api_fail(c, ME_INVALID, "malformed JSON body: %s", jerr.text);
     if (!json_is_object(root)) {
@@ -176,6 +208,23 @@ const char *api_status_name(int status)
     case CORE_ST_CANCELLED: return "MEETING_STATE_CANCELLED";
     default: return "MEETING_STATE_INIT";
     }
+}
+
+int api_set_nonempty(json_t *obj, const char *key, const char *s)
+{
+    return s[0] == '\0' ? 0 : json_object_set_new(obj, key, json_string(s));
+}
+
+meetd_err api_out(api_call *c, json_t *v)
+{
+    /* NULL is what every jansson builder returns when memory runs out
+     * (json_pack too, for a NULL 'o' value a helper returned): never a
+     * 200 with `{}` or a part of the answer. */
+    if (v == NULL)
+        return api_fail(c, ME_INTERNAL, NULL);
+    json_decref(c->out);
+    c->out = v;
+    return ME_OK;
 }
 
 json_t *api_response_body(const api_call *c, int *status)

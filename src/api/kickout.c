@@ -2,13 +2,13 @@
  *
  * The body is checked whole before anything is read from the store; then the
  * meeting, the operator and every target are read, the rules decide, and all
- * removals, bans, co-host revocations and audit rows are written in the same
- * transaction. */
+ * removals, bans and co-host revocations are written in the same transaction,
+ * each removal recorded once as an event (live/event.h), which writes its
+ * audit row and webhooks there too. */
 #include "api/api.h"
 
 #include "common/metrics.h"
-#include "live/live.h"
-#include "live/webhook.h"
+#include "live/event.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +25,8 @@ typedef struct api_kick {
     core_kick_plan plan;
     int64_t sub_meeting_id;
     int n_removed;
-    int hooks;                            /* webhook deliveries queued */
-    core_device removed[CORE_KICK_MAX];   /* told on their streams after commit */
+    event_batch events;                   /* published after the commit */
+    core_device removed[CORE_KICK_MAX];
 } api_kick;
 
 static meetd_err api_kick_parse(api_call *c, json_t *body, core_kick_req *req)
@@ -62,32 +62,19 @@ static meetd_err api_kick_parse(api_call *c, json_t *body, core_kick_req *req)
     return core_kick_validate(req, &c->err);
 }
 
-static void api_kick_audit_fill(const api_kick *k, int i, core_audit *a)
+/* The removal as an event: its audit row, its webhooks and, after the
+ * commit, the removed device's `kicked` come from this one record. */
+static void api_kick_event(const api_kick *k, int i, event_rec *ev)
 {
     const api_call *c = k->c;
-    const core_user *t = &k->targets[i].user;
-    memset(a, 0, sizeof *a);
-    a->meeting_id = k->meeting_id;
-    a->sub_meeting_id = k->sub_meeting_id;
-    a->time = c->now;
-    snprintf(a->request_id, sizeof a->request_id, "%s", c->trace_id);
-    snprintf(a->action, sizeof a->action, "kickout");
-    if (k->op.found) {
-        snprintf(a->op_userid, sizeof a->op_userid, "%s", k->op.user.userid);
-        snprintf(a->op_uuid, sizeof a->op_uuid, "%s", k->op.user.uuid);
-        snprintf(a->op_ms_open_id, sizeof a->op_ms_open_id, "%s", k->op.user.ms_open_id);
-    } else {
-        /* A creator or host named by userid who never joined. */
-        snprintf(a->op_userid, sizeof a->op_userid, "%.*s", CORE_ID_MAX, k->req.op_id);
-    }
-    a->op_instanceid = k->req.op_instanceid;
-    snprintf(a->target_userid, sizeof a->target_userid, "%s", t->userid);
-    snprintf(a->target_guest_id, sizeof a->target_guest_id, "%s", t->guest_id);
-    snprintf(a->target_uuid, sizeof a->target_uuid, "%s", t->uuid);
-    snprintf(a->target_ms_open_id, sizeof a->target_ms_open_id, "%s", t->ms_open_id);
-    a->target_instanceid = k->req.users[i].instanceid;
-    a->allow_rejoin = k->req.allow_rejoin;
-    snprintf(a->reason, sizeof a->reason, "%s", k->req.reason);
+    *ev = (event_rec){.type = EVENT_KICKED, .meeting = &k->m, .sub_meeting_id = k->sub_meeting_id,
+                      .device_no = k->removed[k->n_removed].device_no,
+                      .user = &k->targets[i].user, .instanceid = k->req.users[i].instanceid,
+                      .op_user = k->op.found ? &k->op.user : NULL, .op_id = k->req.op_id,
+                      .op_by_userid = k->req.op_type == CORE_ID_USERID,
+                      .op_instanceid = k->req.op_instanceid, .reason = k->req.reason,
+                      .allow_rejoin = k->req.allow_rejoin, .time = c->now,
+                      .trace_id = c->trace_id};
 }
 
 static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
@@ -102,29 +89,17 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
     rc = store_device_end(tx, dev->device_no, c->now, CORE_LEFT_KICKED);
     if (rc != STORE_OK)
         return api_store_fail(c, rc, "device_end");
-    webhook_event ev = {.type = WEBHOOK_PARTICIPANT_KICKED, .meeting = &k->m,
-                        .trace_id = c->trace_id, .time_ms = webhook_now_ms(),
-                        .user = k->op.found ? &k->op.user : NULL,
-                        .operator_userid = k->req.op_type == CORE_ID_USERID ? k->req.op_id : "",
-                        .instanceid = k->req.op_instanceid, .to_user = &t->user,
-                        .to_instanceid = k->req.users[i].instanceid, .reason = k->req.reason,
-                        .allow_rejoin = k->req.allow_rejoin};
-    rc = webhook_enqueue(tx, &ev, &k->hooks);
-    if (rc == STORE_OK) {
-        /* Whoever counts presence from participant-left sees this one go too. */
-        webhook_event left = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &k->m,
-                              .trace_id = c->trace_id, .time_ms = ev.time_ms,
-                              .user = &t->user, .instanceid = k->req.users[i].instanceid};
-        rc = webhook_enqueue(tx, &left, &k->hooks);
-    }
+    event_rec ev;
+    api_kick_event(k, i, &ev);
+    rc = event_record(tx, &ev, &k->events);
     if (rc != STORE_OK)
-        return api_store_fail(c, rc, "webhook_enqueue");
+        return api_store_fail(c, rc, "event_record");
     k->n_removed++;
-    core_audit a;
-    api_kick_audit_fill(k, i, &a);
     if (!k->req.allow_rejoin) {
         /* The ban names its operator as the audit row of the same removal
          * does, so that the two never tell different stories. */
+        core_audit a;
+        event_audit(&ev, &a);
         core_ban ban;
         memset(&ban, 0, sizeof ban);
         ban.meeting_id = k->meeting_id;
@@ -145,9 +120,26 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
         if (rc != STORE_OK)
             return api_store_fail(c, rc, "user_set_cohost");
     }
-    rc = store_audit_insert(tx, &a);
-    if (rc != STORE_OK)
-        return api_store_fail(c, rc, "audit_insert");
+    return ME_OK;
+}
+
+/* A removal that ends a co-host's role (a ban, or their last device put
+ * out) is heard as role-changed by the devices the user still has present.
+ * Recorded after every removal, so that a device the same request removes
+ * hears `kicked` alone. */
+static meetd_err api_kick_roles(store_tx *tx, api_kick *k)
+{
+    api_call *c = k->c;
+    for (int i = 0; i < k->req.n_users; i++) {
+        if (!k->plan.apply[i] || !k->plan.revoke_cohost[i] || !k->targets[i].user.cohost)
+            continue;
+        event_rec ev = {.type = EVENT_ROLE, .meeting = &k->m, .sub_meeting_id = k->sub_meeting_id,
+                        .user = &k->targets[i].user, .cohost = false, .time = c->now,
+                        .trace_id = c->trace_id};
+        int rc = event_record(tx, &ev, &k->events);
+        if (rc != STORE_OK)
+            return api_store_fail(c, rc, "event_record");
+    }
     return ME_OK;
 }
 
@@ -157,7 +149,7 @@ static meetd_err api_kick_tx(store_tx *tx, void *arg)
     api_call *c = k->c;
     /* It may run again (store.h): what it fills starts over. */
     k->n_removed = 0;
-    k->hooks = 0;
+    event_batch_reset(&k->events);
     if (api_load_meeting(c, tx, k->meeting_id, &k->m) != ME_OK ||
         api_resolve(c, tx, k->meeting_id, k->req.op_type, k->req.op_id,
                     &k->op) != ME_OK)
@@ -173,7 +165,7 @@ static meetd_err api_kick_tx(store_tx *tx, void *arg)
     for (int i = 0; i < k->req.n_users; i++)
         if (k->plan.apply[i] && api_kick_apply(tx, k, i) != ME_OK)
             return c->err.err;
-    return ME_OK;
+    return api_kick_roles(tx, k);
 }
 
 static bool api_wants_representation(api_call *c)
@@ -182,18 +174,24 @@ static bool api_wants_representation(api_call *c)
     return prefer != NULL && strcasestr(prefer, "return=representation") != NULL;
 }
 
+/* NULL when out of memory: a list short of a target would say it was
+ * never asked for. */
 static json_t *api_kick_results(const api_kick *k)
 {
     json_t *arr = json_array();
-    for (int i = 0; i < k->req.n_users; i++) {
+    for (int i = 0; arr != NULL && i < k->req.n_users; i++) {
         const core_kick_user *u = &k->req.users[i];
         const core_party *t = &k->targets[i];
         const char *ms = t->found ? t->user.ms_open_id
                                   : (u->id_type == CORE_ID_MS_OPEN_ID ? u->id : "");
         const char *uuid = t->found ? t->user.uuid : (u->id_type == CORE_ID_UUID ? u->id : "");
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}", "ms_open_id", ms, "uuid", uuid,
-                                             "instanceid", u->instanceid, "result",
-                                             core_kick_result_name(k->plan.result[i])));
+        if (json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:s}", "ms_open_id", ms, "uuid",
+                                                 uuid, "instanceid", u->instanceid, "result",
+                                                 core_kick_result_name(k->plan.result[i]))) !=
+            0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
     return json_pack("{s:o}", "results", arr);
 }
@@ -203,16 +201,12 @@ static void api_kick_done(api_call *c, void *arg, meetd_err e)
     api_kick *k = arg;
     if (e == ME_OK) {
         metrics_add(METRICS_KICKOUT_REMOVALS, (uint64_t)k->n_removed);
-        if (k->hooks > 0)
-            webhook_worker_wake(c->env->hooks);
-        /* Committed: only now may the removed devices hear of it. */
-        for (int i = 0; i < k->n_removed; i++)
-            live_kicked(c->env->live, k->removed[i].device_no, k->req.reason,
-                        k->req.allow_rejoin, k->op.found ? k->op.user.ms_open_id : "",
-                        k->req.op_instanceid, c->now);
+        /* Committed: only now may the devices hear of it. */
+        event_publish(c->env->live, c->env->hooks, &k->events);
         if (api_wants_representation(c))
-            c->out = api_kick_results(k);
+            api_out(c, api_kick_results(k));
     }
+    event_batch_free(&k->events);
     free(k);
 }
 

@@ -6,17 +6,17 @@
  * core_dismiss's. They differ in who may and when: cancel is the creator's,
  * of a meeting (or one occurrence) not yet started, so no device is ever
  * present to end; dismiss is the creator's, a host's or a co-host's, of a
- * meeting in progress, and ends every device still present (each told
- * `meeting-ended` on its stream after commit, each a participant-left
- * webhook) and every co-host's role in the write transaction that records
- * the end. */
+ * meeting in progress, and ends every device still present (each an event,
+ * live/event.h: told `meeting-ended` on its stream after commit, a
+ * participant-left webhook) and every co-host's role in the write
+ * transaction that records the end. Ending the roles tells nobody
+ * `role-changed`: every device was put out, and told so, first. */
 #include "api/api.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "live/live.h"
-#include "live/webhook.h"
+#include "live/event.h"
 
 typedef struct api_end_req {
     api_call *c;
@@ -27,10 +27,7 @@ typedef struct api_end_req {
     core_meeting m;
     core_party op;
     store_tx *tx;
-    int64_t *ended;              /* sessions ended, told after commit */
-    size_t n_ended;
-    size_t cap_ended;
-    int hooks;                   /* webhook deliveries queued */
+    event_batch events;          /* published after the commit */
 } api_end_req;
 
 static store_rc api_end_device(const core_device *d, void *arg)
@@ -49,26 +46,15 @@ static store_rc api_end_device(const core_device *d, void *arg)
     core_user u;
     store_rc rc = store_user_by_no(r->tx, d->user_no, &u);
     if (rc == STORE_OK) {
-        webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = &r->m,
-                            .trace_id = r->c->trace_id, .time_ms = webhook_now_ms(),
-                            .user = &u, .instanceid = d->instanceid};
-        rc = webhook_enqueue(r->tx, &ev, &r->hooks);
+        event_rec ev = {.type = EVENT_ENDED, .meeting = &r->m, .sub_meeting_id = d->sub_meeting_id,
+                        .device_no = d->device_no, .user = &u, .instanceid = d->instanceid,
+                        .time = r->c->now, .trace_id = r->c->trace_id};
+        rc = event_record(r->tx, &ev, &r->events);
     }
     if (rc != STORE_OK) {
         api_store_fail(r->c, rc, "end_device");
         return STORE_STOP;
     }
-    if (r->n_ended == r->cap_ended) {
-        size_t cap = r->cap_ended ? 2 * r->cap_ended : 64;
-        int64_t *grown = realloc(r->ended, cap * sizeof *grown);
-        if (grown == NULL) {
-            api_fail(r->c, ME_INTERNAL, NULL);
-            return STORE_STOP;
-        }
-        r->ended = grown;
-        r->cap_ended = cap;
-    }
-    r->ended[r->n_ended++] = d->device_no;
     return STORE_OK;
 }
 
@@ -77,8 +63,7 @@ static meetd_err api_end_tx(store_tx *tx, void *arg)
     api_end_req *r = arg;
     api_call *c = r->c;
     /* It may run again (store.h): what it fills starts over. */
-    r->n_ended = 0;
-    r->hooks = 0;
+    event_batch_reset(&r->events);
     r->tx = tx;
     if (api_load_meeting(c, tx, r->meeting_id, &r->m) != ME_OK ||
         api_resolve(c, tx, r->meeting_id, r->req.op_type, r->req.op_id, &r->op) != ME_OK)
@@ -110,13 +95,9 @@ static meetd_err api_end_tx(store_tx *tx, void *arg)
 static void api_end_done(api_call *c, void *arg, meetd_err e)
 {
     api_end_req *r = arg;
-    if (e == ME_OK) {
-        if (r->hooks > 0)
-            webhook_worker_wake(c->env->hooks);
-        for (size_t i = 0; i < r->n_ended; i++)
-            live_meeting_ended(c->env->live, r->ended[i], c->now);
-    }
-    free(r->ended);
+    if (e == ME_OK)
+        event_publish(c->env->live, c->env->hooks, &r->events);
+    event_batch_free(&r->events);
     free(r);
 }
 

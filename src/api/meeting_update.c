@@ -158,21 +158,19 @@ static void api_update_done(api_call *c, void *arg, meetd_err e)
 {
     api_update_req *r = arg;
     if (e == ME_OK) {
-        c->out = json_pack("{s:i,s:[{s:o,s:s}]}", "meeting_number", 1, "meeting_info_list",
-                           "meeting_id", api_id_json(r->next.meeting_id), "meeting_code",
-                           r->next.meeting_code);
+        api_out(c, json_pack("{s:i,s:[{s:o,s:s}]}", "meeting_number", 1, "meeting_info_list",
+                             "meeting_id", api_id_json(r->next.meeting_id), "meeting_code",
+                             r->next.meeting_code));
     }
     free(r);
 }
 
 void api_meeting_update(api_call *c)
 {
-    api_update_req *r = calloc(1, sizeof *r);
+    api_update_req *r = api_alloc(c, sizeof *r);
     json_t *body = NULL;
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_body_object(c, &body) != ME_OK ||
         api_update_parse(c, body, r) != ME_OK) {

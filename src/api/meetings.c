@@ -106,8 +106,11 @@ static int api_recurring_json(json_t *info, const core_meeting *m, int64_t now, 
     for (int i = 0; subs != NULL && i < m->n_occ; i++) {
         if (first_sub && i != (cur >= 0 ? cur : 0))
             continue;
-        if (json_array_append_new(subs, api_sub_meeting_json(&m->occ[i])) != 0)
-            break;
+        /* One left out would read as has_more_sub_meeting: fail whole. */
+        if (json_array_append_new(subs, api_sub_meeting_json(&m->occ[i])) != 0) {
+            json_decref(subs);
+            subs = NULL;
+        }
         shown++;
     }
     int rc = json_object_set_new(info, "recurring_rule",
@@ -128,10 +131,14 @@ static int api_recurring_json(json_t *info, const core_meeting *m, int64_t now, 
 json_t *api_meeting_info(api_call *c, const core_meeting *m, unsigned flags)
 {
     json_t *hosts = json_array();
-    if (m->n_hosts == 0)
-        json_array_append_new(hosts, api_host_json(m->creator_userid));
+    int bad = m->n_hosts == 0 ? json_array_append_new(hosts, api_host_json(m->creator_userid))
+                              : 0;
     for (int i = 0; i < m->n_hosts; i++)
-        json_array_append_new(hosts, api_host_json(m->hosts[i]));
+        bad |= json_array_append_new(hosts, api_host_json(m->hosts[i]));
+    if (bad != 0) {
+        json_decref(hosts);
+        hosts = NULL;           /* json_pack then fails: no meeting without them */
+    }
     json_t *info = json_pack("{s:s,s:o,s:s,s:i,s:i,s:o,s:o,s:o,s:o}", "subject", m->subject,
                              "meeting_id", api_id_json(m->meeting_id), "meeting_code",
                              m->meeting_code, "type", m->type, "meeting_type",
@@ -273,7 +280,7 @@ static void api_create_done(api_call *c, void *arg, meetd_err e)
 {
     api_create_req *r = arg;
     if (e == ME_OK)
-        c->out = api_meeting_list_json(api_meeting_info(c, &r->m, 0));
+        api_out(c, api_meeting_list_json(api_meeting_info(c, &r->m, 0)));
     free(r);
 }
 
@@ -282,10 +289,9 @@ void api_meeting_create(api_call *c)
     json_t *body;
     if (api_body_object(c, &body) != ME_OK)
         return;
-    api_create_req *r = calloc(1, sizeof *r);
+    api_create_req *r = api_alloc(c, sizeof *r);
     if (r == NULL) {
         json_decref(body);
-        api_fail(c, ME_INTERNAL, NULL);
         return;
     }
     r->c = c;
@@ -339,13 +345,9 @@ static meetd_err api_check_room(api_call *c, store_tx *tx, const core_meeting *m
     if (a->type != CORE_ID_ROOMS_ID)
         return ME_OK;
     core_party room;
-    if (api_resolve(c, tx, m->meeting_id, CORE_ID_MS_OPEN_ID, a->id, &room) != ME_OK)
+    if (api_resolve(c, tx, m->meeting_id, CORE_ID_ROOMS_ID, a->id, &room) != ME_OK)
         return c->err.err;
-    if (!room.found || !core_present_on(room.present_mask, 9))
-        return api_fail(c, ME_FORBIDDEN,
-                        "operator_id (rooms_id) must be the ms_open_id of an MRA device "
-                        "(instanceid 9) present in this meeting");
-    return ME_OK;
+    return core_room_check(&room, &c->err);
 }
 
 static store_rc api_cohost_row(const core_user *u, void *arg)
@@ -355,9 +357,11 @@ static store_rc api_cohost_row(const core_user *u, void *arg)
     json_t *row = json_pack("{s:s,s:i,s:s,s:s}", "operator_id", u->ms_open_id,
                             "operator_id_type", CORE_ID_MS_OPEN_ID, "ms_open_id",
                             u->ms_open_id, "uuid", u->uuid);
-    if (row != NULL && u->userid[0] != '\0')
-        json_object_set_new(row, "userid", json_string(u->userid));
-    return row != NULL && json_array_append_new(arg, row) == 0 ? STORE_OK : STORE_STOP;
+    if (row == NULL || api_set_nonempty(row, "userid", u->userid) != 0) {
+        json_decref(row);
+        return STORE_STOP;
+    }
+    return json_array_append_new(arg, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
 /* A meeting as a query describes it, read in one transaction. */
@@ -429,18 +433,16 @@ static meetd_err api_get_tx(store_tx *tx, void *arg)
 static void api_get_run(api_call *c, api_get_req *r)
 {
     if (api_read(c, api_get_tx, r) == ME_OK)
-        c->out = api_meeting_list_json(api_full_json(c, &r->f, 0));
+        api_out(c, api_meeting_list_json(api_full_json(c, &r->f, 0)));
     json_decref(r->f.cohosts);
     free(r);
 }
 
 void api_meeting_get(api_call *c)
 {
-    api_get_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_get_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     if (api_meeting_id(c, &r->meeting_id) != ME_OK || api_query_asker(c, &r->asker) != ME_OK) {
         free(r);
@@ -524,11 +526,9 @@ static void api_meetings_list(api_call *c, const api_asker *a)
         return;
     }
     long long all = 0;
-    api_list_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_list_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     snprintf(r->userid, sizeof r->userid, "%s", a->id);
     if (api_query_int(c, "pos", 0, INT64_MAX, 0, &r->pos) != ME_OK ||
@@ -542,9 +542,7 @@ static void api_meetings_list(api_call *c, const api_asker *a)
     if (r->f == NULL) {
         api_fail(c, ME_INTERNAL, NULL);
     } else if (api_read(c, api_list_tx, r) == ME_OK) {
-        c->out = api_list_json(r);
-        if (c->out == NULL)
-            api_fail(c, ME_INTERNAL, NULL);
+        api_out(c, api_list_json(r));
     }
     for (int i = 0; r->f != NULL && i < API_LIST_PAGE; i++)
         json_decref(r->f[i].cohosts);
@@ -568,11 +566,9 @@ void api_meetings_get(api_call *c)
         api_fail(c, ME_INVALID, "meeting_code must be 9 digits");
         return;
     }
-    api_get_req *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_get_req *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return;
-    }
     r->c = c;
     r->asker = a;
     memcpy(r->code, code, sizeof r->code);
@@ -605,7 +601,7 @@ void api_join_page(api_call *c)
     }
     if (api_read(c, api_join_page_tx, c) != ME_OK)
         return;
-    c->out = json_pack("{s:s,s:s}", "meeting_code", c->param[0], "message",
-                       "a meetd meeting: devices join it through the app that created it "
-                       "(POST /meetd/v1/meetings/{meetingId}/join, signed by the app)");
+    api_out(c, json_pack("{s:s,s:s}", "meeting_code", c->param[0], "message",
+                         "a meetd meeting: devices join it through the app that created it "
+                         "(POST /meetd/v1/meetings/{meetingId}/join, signed by the app)"));
 }

@@ -5,11 +5,13 @@
  * spelling, real-time-participants): the devices present now, paged from 1.
  *
  * Both name their operator by userid (operator_id with operator_id_type 1;
- * the history list also takes the older ?userid=), and both admit the
- * creator, a host or a co-host (core_viewer_admit). Each row carries the
- * fields of Tencent's participant model that meetd knows; the rest (ip,
- * location, network, client version, microphone, camera, screen share,
- * phone hash, open_id, webinar role) are left out, never guessed. */
+ * the history list also takes the older ?userid=) or by rooms_id
+ * (operator_id_type 3: an MRA device present in the meeting, as a query
+ * takes it), and both admit the creator, a host or a co-host
+ * (core_viewer_admit), a room when the user behind it is one. Each row
+ * carries the fields of Tencent's participant model that meetd knows; the
+ * rest (ip, location, network, client version, microphone, camera, screen
+ * share, phone hash, open_id, webinar role) are left out, never guessed. */
 #include "api/api.h"
 #include "common/base64.h"
 
@@ -25,13 +27,15 @@
 typedef struct api_plist {
     api_call *c;
     int64_t meeting_id;
-    char userid[CORE_ID_MAX + 1];
+    core_id_type op_type;      /* CORE_ID_USERID or CORE_ID_ROOMS_ID */
+    char op_id[CORE_OPAQUE_MAX + 1];
     int64_t pos;
     int size;
     bool span;                 /* start_time/end_time given */
     int64_t from, to;
     bool now_only;             /* real-time: present devices */
     core_meeting m;
+    int occ;                   /* the occurrence listed (its times), or -1 */
     json_t *rows;
     int64_t total;
 } api_plist;
@@ -74,10 +78,8 @@ static store_rc api_plist_row(const core_device *d, const core_user *u, void *ar
               json_object_set_new_nocheck(row, "is_enterprise_user",
                                           json_boolean(u->userid[0] != '\0'));
     /* Guests have no userid: absent rather than "". */
-    if (u->userid[0])
-        bad |= json_object_set_new_nocheck(row, "userid", json_string(u->userid));
-    if (u->guest_id[0])
-        bad |= json_object_set_new_nocheck(row, "guest_id", json_string(u->guest_id));
+    bad |= api_set_nonempty(row, "userid", u->userid) |
+           api_set_nonempty(row, "guest_id", u->guest_id);
     if (d->left_time != 0)
         bad |= json_object_set_new_nocheck(row, "left_time", api_time_json(d->left_time));
     if (bad != 0) {
@@ -87,13 +89,15 @@ static store_rc api_plist_row(const core_device *d, const core_user *u, void *ar
     return json_array_append_new(p->rows, row) == 0 ? STORE_OK : STORE_STOP;
 }
 
-/* The operator: operator_id with operator_id_type 1 (userid); with legacy,
- * the older ?userid= too (operator_id wins when both are given). */
+/* The operator: operator_id with operator_id_type 1 (userid) or 3
+ * (rooms_id); with legacy, the older ?userid= too (operator_id wins when
+ * both are given). */
 static meetd_err api_plist_operator(api_call *c, bool legacy, api_plist *p)
 {
-    core_id_type type;
-    return api_query_operator(c, API_OP_USERID | (legacy ? API_OP_LEGACY_USERID : 0), &type,
-                              p->userid, sizeof p->userid);
+    return api_query_operator(c,
+                              API_OP_USERID | API_OP_ROOMS_ID |
+                                  (legacy ? API_OP_LEGACY_USERID : 0),
+                              &p->op_type, p->op_id, sizeof p->op_id);
 }
 
 /* start_time/end_time: join-time filter as Tencent documents it. Either
@@ -121,11 +125,15 @@ static meetd_err api_plist_span(api_call *c, api_plist *p)
     return ME_OK;
 }
 
+/* Which sessions a list reads (*sub: 0 a one-off meeting's, -1 every
+ * occurrence's) and which occurrence it describes (p->occ): the one
+ * sub_meeting_id names, else the current one. */
 static meetd_err api_plist_sub(api_plist *p, int64_t *sub)
 {
     api_call *c = p->c;
     const char *given = c->query(c->io, "sub_meeting_id");
     *sub = 0;
+    p->occ = -1;
     if (p->m.meeting_type == 0)
         return ME_OK;
     if (given != NULL && *given != '\0') {
@@ -134,19 +142,30 @@ static meetd_err api_plist_sub(api_plist *p, int64_t *sub)
             snprintf(buf, sizeof buf, "%lld", (long long)p->m.occ[i].sub_meeting_id);
             if (strcmp(buf, given) == 0) {
                 *sub = p->m.occ[i].sub_meeting_id;
+                p->occ = i;
                 return ME_OK;
             }
         }
         return api_fail(c, ME_INVALID, "no such sub_meeting_id");
     }
+    p->occ = core_current_occurrence(&p->m, c->now);
     /* Real time: whichever occurrence its present devices are in. */
-    if (p->now_only) {
+    if (p->now_only)
         *sub = -1;
-        return ME_OK;
-    }
-    int cur = core_current_occurrence(&p->m, c->now);
-    *sub = cur >= 0 ? p->m.occ[cur].sub_meeting_id : -1;
+    else
+        *sub = p->occ >= 0 ? p->m.occ[p->occ].sub_meeting_id : -1;
     return ME_OK;
+}
+
+/* schedule_start_time/schedule_end_time: an occurrence's own scheduled
+ * times when the list is of one (a caller paging a later occurrence reads
+ * when that one was to be held, not when the series began); else the
+ * meeting's. */
+static void api_plist_schedule(const api_plist *p, int64_t *start, int64_t *end)
+{
+    const bool one = p->occ >= 0 && p->occ < p->m.n_occ;
+    *start = one ? p->m.occ[p->occ].start_time : p->m.start_time;
+    *end = one ? p->m.occ[p->occ].end_time : p->m.end_time;
 }
 
 static meetd_err api_plist_tx(store_tx *tx, void *arg)
@@ -155,8 +174,8 @@ static meetd_err api_plist_tx(store_tx *tx, void *arg)
     api_call *c = p->c;
     core_party op;
     if (api_load_meeting(c, tx, p->meeting_id, &p->m) != ME_OK ||
-        api_resolve(c, tx, p->meeting_id, CORE_ID_USERID, p->userid, &op) != ME_OK ||
-        core_viewer_admit(&p->m, p->userid, &op, &c->err) != ME_OK)
+        api_resolve(c, tx, p->meeting_id, p->op_type, p->op_id, &op) != ME_OK ||
+        core_viewer_admit(&p->m, p->op_type, p->op_id, &op, &c->err) != ME_OK)
         return c->err.err;
     int64_t sub;
     if (api_plist_sub(p, &sub) != ME_OK)
@@ -180,11 +199,9 @@ static meetd_err api_plist_tx(store_tx *tx, void *arg)
 
 static api_plist *api_plist_new(api_call *c)
 {
-    api_plist *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_plist *p = api_alloc(c, sizeof *p);
+    if (p == NULL)
         return NULL;
-    }
     p->c = c;
     p->rows = json_array();
     if (p->rows == NULL) {
@@ -216,13 +233,14 @@ void api_participants(api_call *c)
     p->size = (int)size;
     if (api_read(c, api_plist_tx, p) != ME_OK)
         goto out;
-    int64_t next = p->pos + (int64_t)json_array_size(p->rows);
-    c->out = json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:b,s:I,s:O}", "meeting_id",
-                       api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
-                       p->m.subject, "schedule_start_time", api_time_json(p->m.start_time),
-                       "schedule_end_time", api_time_json(p->m.end_time), "total_count",
-                       (json_int_t)p->total, "has_remaining", next < p->total, "next_pos",
-                       (json_int_t)next, "participants", p->rows);
+    int64_t next = p->pos + (int64_t)json_array_size(p->rows), start, end;
+    api_plist_schedule(p, &start, &end);
+    api_out(c, json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:b,s:I,s:O}", "meeting_id",
+                         api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
+                         p->m.subject, "schedule_start_time", api_time_json(start),
+                         "schedule_end_time", api_time_json(end), "total_count",
+                         (json_int_t)p->total, "has_remaining", next < p->total, "next_pos",
+                         (json_int_t)next, "participants", p->rows));
 out:
     api_plist_free(p);
 }
@@ -254,17 +272,19 @@ void api_realtime_participants(api_call *c)
     p->size = (int)page_size;
     if (api_read(c, api_plist_tx, p) != ME_OK)
         goto out;
+    int64_t start, end;
+    api_plist_schedule(p, &start, &end);
     json_t *subject = api_base64_json(p->m.subject);
-    c->out = json_pack("{s:o,s:s,s:o,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:O}", "meeting_id",
-                       api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
-                       subject, "status",
-                       api_status_name(core_meeting_status(&p->m, c->now)),
-                       "schedule_start_time", api_time_json(p->m.start_time),
-                       "schedule_end_time", api_time_json(p->m.end_time), "total_count",
-                       (json_int_t)p->total, "total_page",
-                       (json_int_t)((p->total + page_size - 1) / page_size), "current_page",
-                       (json_int_t)page, "current_size", (json_int_t)json_array_size(p->rows),
-                       "participants", p->rows);
+    api_out(c, json_pack("{s:o,s:s,s:o,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:O}", "meeting_id",
+                         api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
+                         subject, "status",
+                         api_status_name(core_meeting_status(&p->m, c->now)),
+                         "schedule_start_time", api_time_json(start),
+                         "schedule_end_time", api_time_json(end), "total_count",
+                         (json_int_t)p->total, "total_page",
+                         (json_int_t)((p->total + page_size - 1) / page_size), "current_page",
+                         (json_int_t)page, "current_size", (json_int_t)json_array_size(p->rows),
+                         "participants", p->rows));
 out:
     api_plist_free(p);
 }

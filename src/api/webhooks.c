@@ -31,11 +31,9 @@ static const char *api_delivery_status(int status)
 
 static api_hooks *api_hooks_new(api_call *c)
 {
-    api_hooks *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        api_fail(c, ME_INTERNAL, NULL);
+    api_hooks *r = api_alloc(c, sizeof *r);
+    if (r == NULL)
         return NULL;
-    }
     r->c = c;
     return r;
 }
@@ -86,9 +84,9 @@ static void api_webhook_create_done(api_call *c, void *arg, meetd_err e)
 {
     api_hooks *r = arg;
     if (e == ME_OK)
-        c->out = json_pack("{s:o,s:s,s:s,s:I}", "id", api_id_json(r->w.webhook_id), "url",
-                           r->w.url, "token", r->w.token, "created_at",
-                           (json_int_t)r->w.created_at);
+        api_out(c, json_pack("{s:o,s:s,s:s,s:I}", "id", api_id_json(r->w.webhook_id), "url",
+                             r->w.url, "token", r->w.token, "created_at",
+                             (json_int_t)r->w.created_at));
     /* The token is a shared secret: no copy left behind on the heap. */
     explicit_bzero(&r->w, sizeof r->w);
     free(r);
@@ -136,7 +134,7 @@ void api_webhooks_list(api_call *c)
     if (r->rows == NULL)
         api_fail(c, ME_INTERNAL, NULL);
     else if (api_read(c, api_webhooks_tx, r) == ME_OK)
-        c->out = json_pack("{s:O}", "webhooks", r->rows);
+        api_out(c, json_pack("{s:O}", "webhooks", r->rows));
     json_decref(r->rows);
     free(r);
 }
@@ -245,9 +243,9 @@ void api_webhook_deliveries(api_call *c)
         r->size = (int)size;
         if (api_read(c, api_deliveries_tx, r) == ME_OK) {
             int64_t next = r->pos + (int64_t)json_array_size(r->rows);
-            c->out = json_pack("{s:I,s:b,s:I,s:O}", "total_count", (json_int_t)r->total,
-                               "has_remaining", next < r->total, "next_pos", (json_int_t)next,
-                               "deliveries", r->rows);
+            api_out(c, json_pack("{s:I,s:b,s:I,s:O}", "total_count", (json_int_t)r->total,
+                                 "has_remaining", next < r->total, "next_pos", (json_int_t)next,
+                                 "deliveries", r->rows));
         }
     }
     json_decref(r->rows);

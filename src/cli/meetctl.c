@@ -135,15 +135,17 @@ static const meetctl_cmd meetctl_cmds[] = {
      "  meetctl meeting dismiss 7567173273889276131 --operator ms:msAAA/2\n",
      meetctl_meeting_dismiss},
     {"meeting", "participants", "list the devices that joined",
-     "usage: meetctl meeting participants MEETING --userid USERID [options]\n"
+     "usage: meetctl meeting participants MEETING --userid USERID|--rooms-id ID [options]\n"
      "\n"
      "Lists participant devices in join order (GET /v1/meetings/MEETING/participants,\n"
      "sent as operator_id + operator_id_type); a device still present has no LEFT\n"
      "time. JOIN is how it came in: VoIP, or PSTN (by telephone).\n"
      "\n"
-     "  --userid USERID     the operator: creator, host or co-host (required)\n"
+     "  --userid USERID     the operator: creator, host or co-host\n"
      "  --operator-type N   its operator_id_type: 1 userid (default), 2 open_id,\n"
-     "                      3 rooms_id (meetd serves 1)\n"
+     "                      3 rooms_id (meetd serves 1 and 3)\n"
+     "  --rooms-id ID       the operator as a room (operator_id_type 3): the\n"
+     "                      ms_open_id of an MRA device present in the meeting\n"
      "  --sub-meeting ID    an occurrence of a recurring meeting (default: current)\n"
      "  --start TIME        only devices that joined at or after TIME\n"
      "  --end TIME          ... and at or before TIME (span at most 31 days;\n"
@@ -157,14 +159,16 @@ static const meetctl_cmd meetctl_cmds[] = {
      "  meetctl meeting participants 7567173273889276131 --userid alice --size 100\n",
      meetctl_meeting_participants},
     {"meeting", "realtime", "list the devices present now",
-     "usage: meetctl meeting realtime MEETING --userid USERID [options]\n"
+     "usage: meetctl meeting realtime MEETING --userid USERID|--rooms-id ID [options]\n"
      "\n"
      "Lists the devices in the meeting now, in join order\n"
      "(GET /v1/meetings/MEETING/real_time_participants).\n"
      "\n"
-     "  --userid USERID     the operator: creator, host or co-host (required)\n"
+     "  --userid USERID     the operator: creator, host or co-host\n"
      "  --operator-type N   its operator_id_type: 1 userid (default), 2 open_id,\n"
-     "                      3 rooms_id (meetd serves 1)\n"
+     "                      3 rooms_id (meetd serves 1 and 3)\n"
+     "  --rooms-id ID       the operator as a room (operator_id_type 3): the\n"
+     "                      ms_open_id of an MRA device present in the meeting\n"
      "  --sub-meeting ID    only this occurrence of a recurring meeting\n"
      "  --page N            page number from 1 (default 1)\n"
      "  --size N            devices per page, 1..50 (default 20)\n"

@@ -140,7 +140,9 @@ int meetctl_device_leave(meetctl_ctx *ctx, int argc, char **argv)
 
 /* ---- watch ------------------------------------------------------------------------------- */
 
-/* The events after which meetd ends a stream, and what each means. */
+/* The events after which meetd ends a stream, and what each means. Any
+ * other event (role-changed, or one newer than meetctl) is printed and the
+ * watch goes on. */
 static const struct {
     const char *event;
     int status;

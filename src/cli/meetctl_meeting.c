@@ -217,9 +217,12 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
 #define ALLOW_CREATE (0xffu | ALLOW_INSTANCEID)
 #define ALLOW_OPERATOR_TYPE (1u << 13)
 /* --start/--end: the join-time filter; --operator-type: operator_id_type. */
+#define ALLOW_ROOMS (1u << 19)
 #define ALLOW_PARTICIPANTS \
-    ((1u << 2) | (1u << 3) | (1u << 8) | (1u << 10) | (1u << 11) | ALLOW_OPERATOR_TYPE)
-#define ALLOW_REALTIME ((1u << 8) | (1u << 11) | ALLOW_OPERATOR_TYPE | (1u << 14))
+    ((1u << 2) | (1u << 3) | (1u << 8) | (1u << 10) | (1u << 11) | ALLOW_OPERATOR_TYPE | \
+     ALLOW_ROOMS)
+#define ALLOW_REALTIME \
+    ((1u << 8) | (1u << 11) | ALLOW_OPERATOR_TYPE | (1u << 14) | ALLOW_ROOMS)
 /* Everything create takes but --type (a meeting's type does not change),
  * and --sub-meeting, --no-hosts. */
 #define ALLOW_UPDATE ((0xffu & ~(1u << 1)) | (1u << 8) | ALLOW_INSTANCEID | (1u << 15))
@@ -227,7 +230,6 @@ static int meetctl_only(meetctl_ctx *ctx, const meetctl_meeting_opts *o, unsigne
 #define ALLOW_END ((1u << 9) | ALLOW_INSTANCEID | ALLOW_OPERATOR | (1u << 17))
 #define ALLOW_CANCEL ((1u << 8) | ALLOW_END)
 #define ALLOW_DISMISS ((1u << 18) | ALLOW_END)
-#define ALLOW_ROOMS (1u << 19)
 #define ALLOW_CODE (1u << 20)
 #define ALLOW_GET (ALLOW_INSTANCEID | ALLOW_ROOMS | ALLOW_CODE)
 #define ALLOW_LIST (ALLOW_INSTANCEID | (1u << 10) | (1u << 21) | (1u << 22))
@@ -841,13 +843,19 @@ static int meetctl_show_realtime(const json_t *out)
 }
 
 /* The list request both subcommands send: --userid is the operator, of
- * --operator-type (default 1, userid). */
-static void meetctl_list_query(const meetctl_meeting_opts *o, meet_participants_query *q)
+ * --operator-type (default 1, userid), or --rooms-id, of type 3. */
+static int meetctl_list_query(meetctl_ctx *ctx, int rc, const meetctl_meeting_opts *o,
+                              meet_participants_query *q)
 {
     meet_participants_query_init(q);
-    q->operator_id = o->userid;
-    q->operator_id_type = o->operator_type > 0 ? (int)o->operator_type : 1;
+    if (rc == 0 && o->rooms_id != NULL && o->operator_type > 0)
+        rc = meetctl_usage(ctx, "--rooms-id is operator_id_type 3: no --operator-type with it");
+    q->operator_id = o->rooms_id != NULL ? o->rooms_id : o->userid;
+    q->operator_id_type = o->rooms_id != NULL  ? MEET_OPERATOR_ROOMS_ID
+                          : o->operator_type > 0 ? (int)o->operator_type
+                                                 : MEET_OPERATOR_USERID;
     q->sub_meeting_id = o->sub_meeting;
+    return rc;
 }
 
 int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv)
@@ -862,11 +870,11 @@ int meetctl_meeting_participants(meetctl_ctx *ctx, int argc, char **argv)
         rc = meetctl_parse_time(ctx, "--end", o.end, &end);
     if (rc == 0 && start >= 0 && end >= 0 && end < start)
         rc = meetctl_usage(ctx, "--end must not be before --start");
+    meet_participants_query q;
+    rc = meetctl_list_query(ctx, rc, &o, &q);
     meet_client *c;
     if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
-    meet_participants_query q;
-    meetctl_list_query(&o, &q);
     q.pos = o.pos;
     q.size = o.size;
     q.start_time = (long)start;
@@ -886,11 +894,11 @@ int meetctl_meeting_realtime(meetctl_ctx *ctx, int argc, char **argv)
     if (rc == 0 && o.size > MEETCTL_REALTIME_PAGE_MAX)
         rc = meetctl_usage(ctx, "--size wants a whole number from 1 to %d",
                            MEETCTL_REALTIME_PAGE_MAX);
+    meet_participants_query q;
+    rc = meetctl_list_query(ctx, rc, &o, &q);
     meet_client *c;
     if ((rc = meetctl_client_for(ctx, rc, NULL, &c)) != 0)
         return rc;
-    meet_participants_query q;
-    meetctl_list_query(&o, &q);
     /* Tencent requires both: the first page of 20 unless asked otherwise. */
     q.page = o.page > 0 ? o.page : 1;
     q.page_size = o.size > 0 ? o.size : 20;

@@ -22,6 +22,7 @@
 #include "http/limits.h"
 #include "http/server.h"
 #include "live/live.h"
+#include "live/presence.h"
 #include "live/webhook.h"
 
 /* Keys held in memory at once; a deployment with more apps than this still
@@ -492,7 +493,9 @@ static int serve_run(const serve_opts *o)
                       .grace_ms = (int)o->presence_grace * 1000,
                       .max_streams = lim.max_streams,
                       .max_streams_per_app = lim.max_streams_per_app};
-    if (live_hub_new(&lc, st, hooks, &live) != 0)
+    /* Outlives the hub: its timer calls presence_expire until it stops. */
+    presence pres = {.st = st, .hooks = hooks, .grace_ms = lc.grace_ms};
+    if (live_hub_new(&lc, st, presence_expire, &pres, &live) != 0)
         goto out;
     api_env env = {.st = st, .replay = replay, .rl = rl, .keys = keys, .live = live,
                    .hooks = hooks};

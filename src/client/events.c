@@ -189,6 +189,28 @@ static size_t meet_watch_sink(CURL *h, const char *buf, size_t n, void *arg)
     return 0;   /* ends the transfer */
 }
 
+/* Every event goes to on_event; role-changed also to on_role, parsed. */
+static int meet_watch_event(const char *event, const char *data, void *arg)
+{
+    meet_watch *w = arg;
+    int stop = w->h->on_event(event, data, w->h->arg);
+    if (stop == 0 && w->h->on_role != NULL && strcmp(event, "role-changed") == 0) {
+        json_t *j = json_loads(data, 0, NULL);
+        const char *role = json_string_value(json_object_get(j, "role"));
+        json_t *code = json_object_get(j, "user_role");
+        w->h->on_role(role != NULL && strcmp(role, "cohost") == 0,
+                      json_is_integer(code) ? (int)json_integer_value(code) : -1, w->h->arg);
+        json_decref(j);
+    }
+    return stop;
+}
+
+static void meet_watch_ending(const char *reason, void *arg)
+{
+    meet_watch *w = arg;
+    w->h->on_end(reason, w->h->arg);
+}
+
 static void meet_watch_opened(long status, const char *trace_id, void *arg)
 {
     meet_watch *w = arg;
@@ -227,8 +249,8 @@ meet_rc meet_events_watch(meet_client *c, const char *device_token,
 
     static const char *const accept[] = {"Accept: text/event-stream", NULL};
     meet_watch w = {.h = h};
-    meet_sse_init(&w.sse, h->on_event, h->arg);
-    w.sse.end_fn = h->on_end;
+    meet_sse_init(&w.sse, meet_watch_event, &w);
+    w.sse.end_fn = h->on_end != NULL ? meet_watch_ending : NULL;
     meet_call call = {.method = "GET", .uri = uri, .headers = accept, .sign = false,
                       .stream = true, .sink = meet_watch_sink, .sink_arg = &w,
                       .on_head = meet_watch_opened};

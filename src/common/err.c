@@ -35,6 +35,9 @@ static const struct {
      * is: 429 the client's own app's, 503 the server's. */
     [ME_STREAMS_APP] = {429, 190310, "too many event streams open for this app"},
     [ME_STREAMS_FULL] = {503, 190310, "event streams are at capacity"},
+    /* Not a fault: the client may retry at once, on another node or on
+     * this one once it is back. */
+    [ME_STOPPING] = {503, 5108, "meetd is stopping; retry later"},
     [ME_INTERNAL] = {500, 5108, "internal error"},
 };
 

@@ -30,6 +30,7 @@ typedef enum meetd_err {
     ME_RATE_LIMITED,    /* 429 190310 per-app rate limit */
     ME_STREAMS_APP,     /* 429 190310 the app's event streams at --max-streams-per-app */
     ME_STREAMS_FULL,    /* 503 190310 event streams at capacity (--api-reserve kept) */
+    ME_STOPPING,        /* 503 5108 meetd is stopping: nothing new is started; retry */
     ME_INTERNAL,        /* 500 5108 internal error; details only in the log */
     ME__COUNT
 } meetd_err;

@@ -71,7 +71,7 @@ typedef enum core_id_type {
     CORE_ID_NONE = 0,
     CORE_ID_USERID = 1,
     CORE_ID_OPENID = 2,     /* OAuth2.0 only: always rejected */
-    CORE_ID_ROOMS_ID = 3,   /* the query's operator: an MRA device present in the meeting, by ms_open_id */
+    CORE_ID_ROOMS_ID = 3,   /* a query's or a list's operator: an MRA device present in the meeting, by ms_open_id */
     CORE_ID_MS_OPEN_ID = 4,
     CORE_ID_UUID = 100,     /* not a wire value: the seed form's "uuid" field */
     CORE_ID_GUEST = 101,    /* not a wire value: join's guest_id */
@@ -183,6 +183,8 @@ typedef struct core_audit {
 
 /* ---- value checks ---------------------------------------------------- */
 
+/* instanceid 9: an MRA device (a VoIP/SIP meeting-room connector). */
+#define CORE_INSTANCE_MRA 9
 bool core_instanceid_valid(long long instanceid);
 bool core_utf8_valid(const char *s, size_t len);
 /* 1..max bytes of valid UTF-8 without control characters (NULL: false):
@@ -333,12 +335,18 @@ meetd_err core_operator_validate(core_id_type type, const char *id, int instance
  * present on instanceid. Named by userid, presence is not required. */
 int core_operator_role(const core_meeting *m, core_id_type type, const char *id,
                        int instanceid, const core_party *op);
+/* A rooms_id (operator_id_type 3) names a room: in meetd, whose rooms are
+ * MRA devices, the ms_open_id of a device present in the meeting on
+ * instanceid 9 (9042 otherwise). room is that ms_open_id resolved in the
+ * meeting. */
+meetd_err core_room_check(const core_party *room, meetd_error *err);
 /* The operator of a participants list (past sessions or the devices
- * present now), named by userid: the creator, a host or a co-host (9042
- * otherwise); banned never. op is that userid resolved in the meeting (not
- * found: never joined, so neither co-host nor banned). */
-meetd_err core_viewer_admit(const core_meeting *m, const char *userid, const core_party *op,
-                            meetd_error *err);
+ * present now), named by userid or by rooms_id (type): the creator, a host
+ * or a co-host (9042 otherwise); banned never. op is that id resolved in
+ * the meeting (a userid not found: never joined, so neither co-host nor
+ * banned; a rooms_id: core_room_check). */
+meetd_err core_viewer_admit(const core_meeting *m, core_id_type type, const char *id,
+                            const core_party *op, meetd_error *err);
 /* Whether target t is the operator. */
 bool core_operator_is(core_id_type type, const char *id, const core_party *op,
                       const core_party *t);

@@ -17,8 +17,6 @@
 #include <assert.h>
 #include <string.h>
 
-#define INSTANCE_MRA 9
-
 static meetd_err check_target(const core_kick_user *u, int i, meetd_error *err)
 {
     const char *field;
@@ -48,7 +46,7 @@ static meetd_err check_reason(const core_kick_req *req, meetd_error *err)
     bool mra = false;
 
     for (int i = 0; i < req->n_users; i++)
-        mra = mra || req->users[i].instanceid == INSTANCE_MRA;
+        mra = mra || req->users[i].instanceid == CORE_INSTANCE_MRA;
     if (mra && (!req->has_reason || len == 0))
         return err_set(err, ME_INVALID,
                        "reason is required when removing an MRA (instanceid 9) device");

@@ -1,6 +1,8 @@
 /* The operator of a real-control request (kickout, co-hosts) and of dismiss
  * and cancel: how it is named, whether it is present, what role it holds, and
  * whether a target is the operator. They all name their operator the same way.
+ * The participants lists admit their viewer here too, and a query or a list
+ * named by rooms_id checks its room here (core_room_check).
  *
  * Whoever names an operator, a banned user is none: a user removed with
  * allow_rejoin=false has no say in the meeting, whatever role the meeting
@@ -88,20 +90,39 @@ int core_operator_role(const core_meeting *m, core_id_type type, const char *id,
     return core_user_role(m, &op->user);
 }
 
+/* meetd has no Rooms accounts: its rooms are MRA devices, which have no id
+ * outside a meeting, so a room is known only by the device it has in this
+ * one. A device that left, or one on another instanceid, is no room here. */
+meetd_err core_room_check(const core_party *room, meetd_error *err)
+{
+    assert(room != NULL);
+    if (!room->found || !core_present_on(room->present_mask, CORE_INSTANCE_MRA))
+        return err_set(err, ME_FORBIDDEN,
+                       "operator_id (rooms_id) must be the ms_open_id of an MRA device "
+                       "(instanceid 9) present in this meeting");
+    return ME_OK;
+}
+
 /* Tencent's current documentation lets co-hosts read the participants too
  * (it once said creator only): they moderate, and removing someone needs
- * their ms_open_id, which only a list gives. */
-meetd_err core_viewer_admit(const core_meeting *m, const char *userid, const core_party *op,
-                            meetd_error *err)
+ * their ms_open_id, which only a list gives. A room moderates when the
+ * user behind its device does (made co-host, or a host's own room). */
+meetd_err core_viewer_admit(const core_meeting *m, core_id_type type, const char *id,
+                            const core_party *op, meetd_error *err)
 {
     assert(m != NULL && op != NULL);
     meetd_err e = core_operator_admit(op, err);
     if (e != ME_OK)
         return e;
-    if (!core_id_valid(userid))
+    if (type == CORE_ID_ROOMS_ID) {
+        e = core_room_check(op, err);
+        if (e != ME_OK)
+            return e;
+    } else if (type != CORE_ID_USERID || !core_id_valid(id)) {
         return err_set(err, ME_INVALID, "operator_id must be a userid of 1..%d bytes of UTF-8",
                        CORE_ID_MAX);
-    if (!core_role_moderates(core_operator_role(m, CORE_ID_USERID, userid, 0, op)))
+    }
+    if (!core_role_moderates(core_operator_role(m, type, id, CORE_INSTANCE_MRA, op)))
         return err_set(err, ME_FORBIDDEN,
                        "only the creator, a host or a co-host may list participants");
     return ME_OK;

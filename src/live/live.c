@@ -1,4 +1,7 @@
-/* Device event streams: the hub, its streams and its timer.
+/* Device event streams: the hub, its streams, their SSE framing and the
+ * timer. What happened is decided elsewhere (event.c calls live_send and
+ * live_left after the commit); what a presence time-out writes is
+ * presence.c's (the timer only notices and calls on_expire).
  *
  * One mutex guards the hub. Events are rare next to requests, and holding it
  * across MHD_suspend_connection / MHD_resume_connection is what makes a wake
@@ -13,8 +16,10 @@
  * (live_app), for the per-app cap; a stream is admitted under the hub lock,
  * so two opening at once cannot both take the last place (live_admit).
  *
- * A stream ends after one of the three events (kicked, replaced,
- * meeting-ended), or without an event in three cases a client could not
+ * An event is final or news. A stream ends after a final one (kicked,
+ * replaced, meeting-ended); news (role-changed) is appended to the open
+ * stream, which goes on, and is not kept for a later one (live_news). A
+ * stream also ends without an event in three cases a client could not
  * tell apart from the close alone: its device left, a second stream of the
  * device took over, meetd is stopping. Before such a close the stream gets a
  * comment naming the case (LIVE_END_*): SSE clients skip comments, so the
@@ -38,8 +43,6 @@
 
 #include "common/ids.h"
 #include "common/log.h"
-#include "common/metrics.h"
-#include "live/webhook.h"
 
 #define LIVE_BUCKETS_MIN 64        /* device records hash; doubles past 2 records a bucket */
 /* How long a removed device's final event is kept for a stream that checked
@@ -116,7 +119,8 @@ struct live_hub {
     bool stopping;
     live_config cfg;
     store *st;
-    struct webhook_worker *hooks;
+    live_expire_fn on_expire;      /* presence: a grace period ran out */
+    void *expire_arg;
     live_dev **buckets;
     size_t n_buckets;              /* a power of two */
     size_t n_devs;
@@ -295,16 +299,15 @@ static void live_end_stream(live_stream *s, const char *text, bool final)
 
 /* ---- events ----------------------------------------------------------------- */
 
-static char *live_event_text(const char *name, json_t *data)
+/* One SSE frame. data is one line of JSON (jansson escapes every control
+ * character): a line break in it would split the event for the client. */
+static char *live_event_text(const char *name, const char *data)
 {
-    char *json = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
-    json_decref(data);
-    if (json == NULL)
+    if (strpbrk(name, "\r\n") != NULL || strpbrk(data, "\r\n") != NULL)
         return NULL;
     char *text = NULL;
-    if (asprintf(&text, "event: %s\ndata: %s\n\n", name, json) < 0)
+    if (asprintf(&text, "event: %s\ndata: %s\n\n", name, data) < 0)
         text = NULL;
-    free(json);
     return text;
 }
 
@@ -313,8 +316,7 @@ static char *live_event_text(const char *name, json_t *data)
 static void live_final(live_hub *h, int64_t device_no, char *text)
 {
     if (text == NULL) {
-        log_error("live: out of memory building an event for device %lld",
-                  (long long)device_no);
+        log_error("live: cannot frame an event for device %lld", (long long)device_no);
         return;
     }
     int64_t now = clock_mono_ms();
@@ -337,25 +339,36 @@ static void live_final(live_hub *h, int64_t device_no, char *text)
     pthread_mutex_unlock(&h->lock);
 }
 
-void live_kicked(live_hub *h, int64_t device_no, const char *reason, bool allow_rejoin,
-                 const char *operator_ms_open_id, int operator_instanceid, int64_t time)
+/* News for a device that stays: its open stream hears it and goes on. Not
+ * kept: a stream that opens later learns the state it reports elsewhere
+ * (the join's answer, the participants list), and a device already given
+ * its final event hears nothing after it. */
+static void live_news(live_hub *h, int64_t device_no, char *text)
 {
-    json_t *data = json_pack("{s:s,s:b,s:{s:s,s:i},s:I}", "reason", reason, "allow_rejoin",
-                             allow_rejoin, "operator", "ms_open_id", operator_ms_open_id,
-                             "instanceid", operator_instanceid, "time", (json_int_t)time);
-    live_final(h, device_no, live_event_text("kicked", data));
+    if (text == NULL) {
+        log_error("live: cannot frame an event for device %lld", (long long)device_no);
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    live_dev *d = live_dev_get(h, device_no, false);
+    if (d != NULL && d->final == NULL && d->stream != NULL && !d->stream->closing) {
+        if (live_append(d->stream, text) == 0)
+            live_wake(d->stream);
+        else
+            log_error("live: out of memory queuing an event for device %lld",
+                      (long long)device_no);
+    }
+    pthread_mutex_unlock(&h->lock);
+    free(text);
 }
 
-void live_replaced(live_hub *h, int64_t device_no, int64_t time)
+void live_send(live_hub *h, int64_t device_no, const char *name, const char *data, bool final)
 {
-    live_final(h, device_no,
-               live_event_text("replaced", json_pack("{s:I}", "time", (json_int_t)time)));
-}
-
-void live_meeting_ended(live_hub *h, int64_t device_no, int64_t time)
-{
-    live_final(h, device_no,
-               live_event_text("meeting-ended", json_pack("{s:I}", "time", (json_int_t)time)));
+    char *text = live_event_text(name, data);
+    if (final)
+        live_final(h, device_no, text);
+    else
+        live_news(h, device_no, text);
 }
 
 void live_left(live_hub *h, int64_t device_no)
@@ -408,7 +421,7 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
         return LIVE_OPEN_UNKNOWN;
     if (out == NULL) {
         pthread_mutex_lock(&h->lock);
-        int rc = h->stopping ? -1
+        int rc = h->stopping ? LIVE_OPEN_STOPPING
                              : live_admit(h, live_dev_get(h, q.dev.device_no, false),
                                           *live_app_slot(h, q.app_id));
         pthread_mutex_unlock(&h->lock);
@@ -428,10 +441,9 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
         return -1;
     }
     pthread_mutex_lock(&h->lock);
-    int rc = -1;
     live_app **slot = live_app_slot(h, q.app_id);
-    if (!h->stopping)
-        rc = live_admit(h, live_dev_get(h, s->device_no, false), *slot);
+    int rc = h->stopping ? LIVE_OPEN_STOPPING
+                         : live_admit(h, live_dev_get(h, s->device_no, false), *slot);
     if (rc == LIVE_OPEN_OK && *slot == NULL) {
         *slot = calloc(1, sizeof **slot);
         if (*slot != NULL)
@@ -560,70 +572,6 @@ size_t live_record_count(live_hub *h)
 
 /* ---- timer: heartbeats, grace periods, forgetting ------------------------- */
 
-typedef struct live_timeout {
-    int64_t device_no;
-    int64_t now;
-    struct webhook_worker *hooks;
-    bool ended;
-    int queued;                  /* webhook deliveries */
-} live_timeout;
-
-/* A device whose stream stayed away past the grace period leaves, as a real
- * client's time-out would; its app's webhooks hear of it. The job may run
- * more than once (store.h): what it reports starts over each time. */
-static store_rc live_timeout_tx(store_tx *tx, void *arg)
-{
-    live_timeout *t = arg;
-    t->ended = false;
-    t->queued = 0;
-    core_device dev;
-    core_user user;
-    char app_id[CORE_APPID_MAX + 1];
-    store_rc rc = store_device_get(tx, t->device_no, &dev);
-    if (rc == STORE_NOTFOUND || (rc == STORE_OK && dev.left_time != 0))
-        return STORE_OK;
-    if (rc == STORE_OK)
-        rc = store_device_end(tx, t->device_no, t->now, CORE_LEFT_TIMEOUT);
-    if (rc != STORE_OK)
-        return rc;
-    t->ended = true;
-    if (t->hooks == NULL)
-        return STORE_OK;
-    core_meeting *m = malloc(sizeof *m);
-    if (m == NULL)
-        return STORE_ERROR;
-    rc = store_meeting_app(tx, dev.meeting_id, app_id);
-    if (rc == STORE_OK)
-        rc = store_meeting_get(tx, app_id, dev.meeting_id, m);
-    if (rc == STORE_OK)
-        rc = store_user_by_no(tx, dev.user_no, &user);
-    if (rc == STORE_OK) {
-        webhook_event ev = {.type = WEBHOOK_PARTICIPANT_LEFT, .meeting = m, .trace_id = "",
-                            .time_ms = t->now * 1000, .user = &user,
-                            .instanceid = dev.instanceid};
-        rc = webhook_enqueue(tx, &ev, &t->queued);
-    }
-    free(m);
-    return rc;
-}
-
-static void live_expire(live_hub *h, int64_t device_no)
-{
-    live_timeout t = {.device_no = device_no, .now = clock_unix(), .hooks = h->hooks};
-    if (store_write(h->st, live_timeout_tx, &t) != STORE_OK) {
-        log_error("live: could not mark device %lld left after its grace period",
-                  (long long)device_no);
-        return;
-    }
-    if (t.ended) {
-        metrics_add(METRICS_LEAVES, 1);
-        log_info("live: device %lld left: event stream gone longer than %d ms",
-                 (long long)device_no, h->cfg.grace_ms);
-        if (t.queued > 0)
-            webhook_worker_wake(h->hooks);
-    }
-}
-
 /* One pass over the records (hub lock held). Fills expired[] with devices
  * whose grace period ran out, up to cap; returns how many. */
 static size_t live_sweep(live_hub *h, int64_t now, bool heartbeat, int64_t *expired,
@@ -672,8 +620,8 @@ static void *live_timer(void *arg)
         if (n > 0) {
             /* The store is written without the hub lock: streams keep flowing. */
             pthread_mutex_unlock(&h->lock);
-            for (size_t i = 0; i < n; i++)
-                live_expire(h, expired[i]);
+            for (size_t i = 0; i < n && h->on_expire != NULL; i++)
+                h->on_expire(h, expired[i], h->expire_arg);
             pthread_mutex_lock(&h->lock);
             continue;
         }
@@ -689,7 +637,7 @@ static void *live_timer(void *arg)
 
 /* ---- life cycle ------------------------------------------------------------ */
 
-int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks,
+int live_hub_new(const live_config *cfg, store *st, live_expire_fn on_expire, void *expire_arg,
                  live_hub **out)
 {
     live_hub *h = calloc(1, sizeof *h);
@@ -705,7 +653,8 @@ int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks
     if (h->cfg.final_keep_ms <= 0)
         h->cfg.final_keep_ms = LIVE_FINAL_KEEP_MS;
     h->st = st;
-    h->hooks = hooks;
+    h->on_expire = on_expire;
+    h->expire_arg = expire_arg;
     h->next_heartbeat_ms = clock_mono_ms() + cfg->heartbeat_ms;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

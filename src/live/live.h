@@ -2,14 +2,16 @@
  *
  * A present device may hold one stream, opened with its device token. The
  * hub tells a stream what happened to its device once the change is
- * committed: `kicked`, `replaced` or `meeting-ended`, each followed by the
- * end of the stream. Streams cost no thread: a stream with nothing to send
+ * committed (event.c calls it): `kicked`, `replaced` or `meeting-ended`,
+ * each followed by the end of the stream, or `role-changed`, after which
+ * the stream goes on. Streams cost no thread: a stream with nothing to send
  * is a suspended libmicrohttpd connection, resumed when an event arrives or
  * the heartbeat (a comment every 15 s) is due.
  *
- * Presence follows the stream: a device whose stream has been gone longer
- * than the grace period is marked left, as a real client's time-out would.
- * A device that never opened a stream stays until it leaves or is removed.
+ * Presence follows the stream: the hub notices a device whose stream has
+ * been gone longer than the grace period and calls its on_expire, which
+ * (presence.c) marks it left, as a real client's time-out would. A device
+ * that never opened a stream stays until it leaves or is removed.
  *
  * Streams are capped, in all and per app (live_config), because each holds
  * a connection and a descriptor for as long as its device is present: the
@@ -29,7 +31,6 @@
 #include "store/store.h"
 
 struct MHD_Connection;
-struct webhook_worker;
 
 typedef struct live_config {
     int heartbeat_ms;       /* comment line interval, 15000 */
@@ -42,21 +43,27 @@ typedef struct live_config {
 typedef struct live_hub live_hub;
 typedef struct live_stream live_stream;
 
-/* Starts the hub and its timer thread. hooks (may be NULL) hears of devices
- * that the grace period marks left. */
-int live_hub_new(const live_config *cfg, store *st, struct webhook_worker *hooks,
+/* Called on the hub's timer thread, without the hub lock, for a device
+ * whose stream has been gone longer than the grace period (presence.c
+ * decides what that means and writes it). */
+typedef void (*live_expire_fn)(live_hub *h, int64_t device_no, void *arg);
+
+/* Starts the hub and its timer thread. on_expire (may be NULL) hears of
+ * devices whose grace period ran out. */
+int live_hub_new(const live_config *cfg, store *st, live_expire_fn on_expire, void *expire_arg,
                  live_hub **out);
 /* Ends every stream (their connections are resumed so that the server can
  * stop) and stops the timer. Call before stopping the HTTP server. */
 void live_hub_shutdown(live_hub *h);
 void live_hub_free(live_hub *h);
 
-/* ---- events: call after the change is committed ---------------------- */
+/* ---- events: call after the change is committed (event.c does) ---------- */
 
-void live_kicked(live_hub *h, int64_t device_no, const char *reason, bool allow_rejoin,
-                 const char *operator_ms_open_id, int operator_instanceid, int64_t time);
-void live_replaced(live_hub *h, int64_t device_no, int64_t time);
-void live_meeting_ended(live_hub *h, int64_t device_no, int64_t time);
+/* Frames `event: name` / `data: data` (one line of JSON) for the device's
+ * stream. final: the device is gone; its stream ends after the event, and
+ * the event is kept a while for a stream that opens just after (it hears
+ * it and ends). Not final: only an open stream hears it, and goes on. */
+void live_send(live_hub *h, int64_t device_no, const char *name, const char *data, bool final);
 /* The device left by itself: its stream ends without an event, after the
  * comment ": end left". */
 void live_left(live_hub *h, int64_t device_no);
@@ -69,6 +76,7 @@ enum {
     LIVE_OPEN_UNKNOWN = 1,      /* the token names no present device */
     LIVE_OPEN_APP_FULL = 2,     /* the device's app has max_streams_per_app open */
     LIVE_OPEN_FULL = 3,         /* max_streams are open */
+    LIVE_OPEN_STOPPING = 4,     /* meetd is stopping: no new stream */
 };
 
 /* Opens the stream of a present device, found by its token's parts

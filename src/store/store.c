@@ -317,6 +317,27 @@ store_rc store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int siz
     return tx->be->audit_list(tx, meeting_id, pos, size, cb, arg, total);
 }
 
+store_rc store_event_insert(store_tx *tx, store_event *e, const char *payload)
+{
+    return tx->be->event_insert(tx, e, payload);
+}
+
+store_rc store_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                            store_event_cb cb, void *arg)
+{
+    return tx->be->events_since(tx, meeting_id, after, limit, cb, arg);
+}
+
+store_rc store_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no)
+{
+    return tx->be->events_last(tx, meeting_id, event_no);
+}
+
+store_rc store_events_prune(store_tx *tx, int64_t before)
+{
+    return tx->be->events_prune(tx, before);
+}
+
 store_rc store_webhook_insert(store_tx *tx, store_webhook *w)
 {
     return tx->be->webhook_insert(tx, w);

@@ -311,6 +311,62 @@ typedef store_rc (*store_audit_cb)(const core_audit *a, void *arg);
 store_rc store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int size,
                           store_audit_cb cb, void *arg, int64_t *total);
 
+/* ---- events: what happened, once ---------------------------------------- */
+
+/* One row per event (src/live/event.c records them): a device joined,
+ * left, was removed or replaced, a meeting ended for a device, a user's
+ * role changed. A row is the truth about an event; whatever tells a device
+ * stream of it (this node after its commit, another node later) is only a
+ * messenger, and a messenger that missed a notification reads the rows.
+ *
+ * The contract, for every backend:
+ * - store_event_insert writes in the caller's transaction: the row exists
+ *   exactly when the change it reports is committed (rolled back with it).
+ *   Every event is of one meeting, and the transaction that writes it has
+ *   read that meeting (store_meeting_get), which on a backend with row
+ *   locks holds the meeting's row until the commit.
+ * - Numbers are ordered by commit WITHIN A MEETING: once any reader has
+ *   seen a row of meeting M numbered N, every row of M committed later is
+ *   numbered above N. Numbers are unique across meetings and never reused;
+ *   gaps are allowed. Across meetings there is no order: a row of another
+ *   meeting with a lower number may commit later. That is what one lock
+ *   per meeting gives without a lock for everyone (SQLite's one writer
+ *   gives more; PostgreSQL's sequence, drawn under the meeting's row lock,
+ *   gives exactly this), and it is all a reader needs: it follows the
+ *   meetings whose devices it streams, one cursor each.
+ * - store_events_since(meeting, after, limit) lists that meeting's rows
+ *   numbered above `after`, ascending, at most limit, on the caller's
+ *   snapshot; store_events_last(meeting) where a new cursor starts.
+ * - Rows are kept until store_events_prune removes them by age. A reader
+ *   that has not read for longer than the age kept (EVENT_KEEP_MS,
+ *   src/live/event.h) may have missed rows for good and rebuilds from the
+ *   state tables instead (devices present, co-hosts). */
+#define STORE_EVENT_TYPE_MAX 32
+
+typedef struct store_event {
+    int64_t event_no;                    /* set by store_event_insert */
+    int64_t meeting_id;
+    int64_t device_no;                   /* the device it concerns; 0: none */
+    char type[STORE_EVENT_TYPE_MAX + 1]; /* "kicked", "role-changed"... (event.h) */
+    int64_t created_at;                  /* Unix ms */
+} store_event;
+
+/* Writes e with its payload (JSON text, the caller's); sets e->event_no. */
+store_rc store_event_insert(store_tx *tx, store_event *e, const char *payload);
+/* The meeting's rows numbered above `after`, oldest first, at most limit
+ * (1..1000). cb sees each with its payload (valid during the call only);
+ * STORE_STOP from it ends the listing, which then answers STORE_STOP.
+ * STORE_OK when every row was seen. */
+typedef store_rc (*store_event_cb)(const store_event *e, const char *payload, void *arg);
+store_rc store_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                            store_event_cb cb, void *arg);
+/* The meeting's highest number still kept (0: none): where a new cursor
+ * on the meeting starts. A meeting whose rows were all pruned answers 0,
+ * and its next row is numbered above every pruned one. */
+store_rc store_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no);
+/* Deletes the rows created before `before` (Unix ms). */
+store_rc store_events_prune(store_tx *tx, int64_t before);
+
 /* ---- webhooks and their outbox ----------------------------------------- */
 
 #define STORE_URL_MAX 1024

@@ -30,14 +30,15 @@ class SdkCase(sdk_wire.TypeChecks, MeetdCase):
     def sdk_put(self, path, body, client=None):
         return sdk_wire.send(client or self.client, "PUT", path, body)
 
-    def plist(self, mid, operator="alice", extra=(), client=None):
-        params = [("operator_id", operator), ("operator_id_type", "1")] + list(extra)
+    def plist(self, mid, operator="alice", extra=(), client=None, op_type="1", sub=None):
+        params = [] if sub is None else [("sub_meeting_id", sub)]
+        params += [("operator_id", operator), ("operator_id_type", op_type)] + list(extra)
         return self.sdk_get("/v1/meetings/%s/participants" % mid, params, client)
 
     def realtime(self, mid, operator="alice", page="1", page_size="20",
-                 path="real-time-participants", sub=None, client=None):
+                 path="real-time-participants", sub=None, client=None, op_type="1"):
         params = [] if sub is None else [("sub_meeting_id", sub)]
-        params += [("operator_id", operator), ("operator_id_type", "1"),
+        params += [("operator_id", operator), ("operator_id_type", op_type),
                    ("page", page), ("page_size", page_size)]
         return self.sdk_get("/v1/meetings/%s/%s" % (mid, path), params, client)
 
@@ -161,7 +162,6 @@ class ParticipantsFidelityTest(SdkCase):
                 ([], "operator_id"),
                 ([("operator_id", "alice")], "operator_id_type"),
                 ([("operator_id", "alice"), ("operator_id_type", "2")], "OAuth2.0"),
-                ([("operator_id", "alice"), ("operator_id_type", "3")], "rooms_id"),
                 ([("operator_id", "alice"), ("operator_id_type", "4")], "operator_id_type"),
                 ([("operator_id", "alice"), ("operator_id_type", "x")], "operator_id_type"),
                 ([("operator_id", ""), ("operator_id_type", "1")], "operator_id"),
@@ -173,6 +173,10 @@ class ParticipantsFidelityTest(SdkCase):
                 self.assert_error(self.sdk_get(path, params), 400, 190004, contains=contains)
         self.assert_error(self.plist(mid, "bob"), 403, 9042)            # a member
         self.assert_error(self.plist(mid, "nobody"), 403, 9042)         # a stranger
+        # A rooms_id that names no room of this meeting (alice is a userid).
+        self.assert_error(self.sdk_get(path, [("operator_id", "alice"),
+                                              ("operator_id_type", "3")]),
+                          403, 9042, contains="rooms_id")
         self.assert_error(self.plist("1" * 19), 400, 9003)
 
     def test_join_time_filter(self):
@@ -240,6 +244,55 @@ class ParticipantsFidelityTest(SdkCase):
         body = self.assert_ok(self.realtime(mid, sub=sub))
         self.assertEqual(body["total_count"], 2)
         self.assert_error(self.realtime(mid, sub="123"), 400, 190004, contains="sub_meeting_id")
+
+
+class OccurrenceFidelityTest(SdkCase):
+    """The lists of one occurrence of a recurring meeting: schedule_start_time
+    and schedule_end_time are that occurrence's own, as sub_meetings[]
+    gives them, not the series' first."""
+
+    def dismiss(self, mid):
+        # V1MeetingsMeetingIdDismissPostRequest's order.
+        body = {"instanceid": 1, "operator_id": "alice", "operator_id_type": 1,
+                "reason_code": 1}
+        resp = sdk_wire.send(self.client, "POST", "/v1/meetings/%s/dismiss" % mid, body)
+        self.assertEqual((resp.status, resp.raw), (200, b"{}"), resp)
+
+    def assert_times(self, body, occ):
+        self.assert_digits(body, "schedule_start_time")
+        self.assert_digits(body, "schedule_end_time")
+        self.assertEqual((body["schedule_start_time"], body["schedule_end_time"]),
+                         (occ["start_time"], occ["end_time"]))
+
+    def test_a_later_occurrence_has_its_own_times(self):
+        rule = {"recurring_type": 0, "until_type": 1, "until_count": 3}
+        mid = self.new_meeting("alice", rule=rule)
+        self.join(mid, "bob", 2)
+        self.dismiss(mid)                        # the first occurrence ends
+        carol = self.join(mid, "carol", 3)       # the second is in progress
+        q = self.query(mid)
+        occ = q["sub_meetings"]
+        self.assertEqual(q["current_sub_meeting_id"], occ[1]["sub_meeting_id"])
+        self.assertNotEqual(occ[1]["start_time"], occ[0]["start_time"])
+        # Without sub_meeting_id: the current occurrence, both lists.
+        body = self.assert_ok(self.plist(mid))
+        self.assert_times(body, occ[1])
+        self.assertEqual([r["ms_open_id"] for r in body["participants"]], [carol["ms_open_id"]])
+        body = self.assert_ok(self.realtime(mid))
+        self.assert_times(body, occ[1])
+        # Named by sub_meeting_id: that occurrence, past or yet to be held.
+        for i in range(3):
+            sub = occ[i]["sub_meeting_id"]
+            with self.subTest(occurrence=i):
+                self.assert_times(self.assert_ok(self.plist(mid, sub=sub)), occ[i])
+                self.assert_times(self.assert_ok(self.realtime(mid, sub=sub)), occ[i])
+
+    def test_a_one_off_meeting_has_its_scheduled_times(self):
+        info = self.create_meeting("alice")
+        self.join(info["meeting_id"], "bob", 2)
+        for body in (self.assert_ok(self.plist(info["meeting_id"])),
+                     self.assert_ok(self.realtime(info["meeting_id"]))):
+            self.assert_times(body, info)
 
 
 class RealtimeFidelityTest(SdkCase):
@@ -311,6 +364,54 @@ class RealtimeFidelityTest(SdkCase):
         body = self.assert_ok(self.realtime(mid))
         self.assertEqual((body["participants"], body["total_count"], body["total_page"],
                           body["status"]), ([], 0, 0, "MEETING_STATE_INIT"))
+
+
+class RoomsIdFidelityTest(SdkCase):
+    """operator_id_type 3: a rooms_id, in meetd the ms_open_id of an MRA
+    device (instanceid 9) present in the meeting, as the query takes it.
+    Who may list is the rule of the other forms: the creator, a host or a
+    co-host; a room is one when it was made co-host."""
+
+    def lists(self, mid, operator, op_type):
+        """Every answer a list gives this operator: participants, and the
+        real-time list under both spellings of its path."""
+        return [self.plist(mid, operator, op_type=op_type)] + [
+            self.realtime(mid, operator, path=path, op_type=op_type)
+            for path in ("real-time-participants", "real_time_participants")]
+
+    def test_a_cohost_room_lists_as_its_creator_does(self):
+        mid, _, _ = self.scene()
+        room = self.join(mid, "room-1", 9, nick_name="Room 1")
+        self.assert_ok(self.set_cohost(mid, "alice", 1, 1, room, 9))
+        by_alice = [self.assert_ok(r) for r in self.lists(mid, "alice", "1")]
+        by_room = [self.assert_ok(r) for r in self.lists(mid, room["ms_open_id"], "3")]
+        self.assertEqual(by_room, by_alice)
+        rows = {r["ms_open_id"]: r for r in by_room[0]["participants"]}
+        self.assert_row(rows[room["ms_open_id"]], "Room 1", "room-1", 9, role=6)
+        self.assertEqual(by_room[1]["total_count"], 4)   # alice, guest, dave, the room
+
+    def test_a_room_without_a_role_is_refused(self):
+        mid, _, _ = self.scene()
+        room = self.join(mid, "room-2", 9)
+        for resp in self.lists(mid, room["ms_open_id"], "3"):
+            self.assert_error(resp, 403, 9042, contains="co-host")
+
+    def test_a_rooms_id_must_be_a_room_present_in_this_meeting(self):
+        mid, _, d = self.scene()
+        other = self.new_meeting("alice")
+        elsewhere = self.join(other, "room-3", 9)
+        self.assert_ok(self.set_cohost(other, "alice", 1, 1, elsewhere, 9))
+        gone = self.join(mid, "room-4", 9)
+        self.assert_ok(self.set_cohost(mid, "alice", 1, 1, gone, 9))
+        self.assert_ok(self.leave(mid, gone))
+        # The creator herself, named by the ms_open_id of her PC: not a room.
+        for what, rooms_id in [("a PC", d["alice"]["ms_open_id"]),
+                               ("unknown", "ms-nobody"),
+                               ("another meeting's room", elsewhere["ms_open_id"]),
+                               ("a room that left", gone["ms_open_id"])]:
+            for resp in self.lists(mid, rooms_id, "3"):
+                with self.subTest(what):
+                    self.assert_error(resp, 403, 9042, contains="rooms_id")
 
 
 class CohostFidelityTest(SdkCase):

@@ -22,7 +22,8 @@ from meetd_harness import MeetdCase, kick_body, op_ms, op_userid, tgt_ms
 
 
 def read_until_comment(stream):
-    """Reads raw stream bytes until a heartbeat comment line arrives."""
+    """Reads raw stream bytes until a heartbeat comment line arrives; returns
+    the text read (and empties the buffer)."""
     while ":\n\n" not in stream._buf.replace(": meetd event stream\n\n", ""):
         try:
             chunk = stream.resp.read1(4096)
@@ -31,7 +32,8 @@ def read_until_comment(stream):
         if not chunk:
             raise AssertionError("stream ended while waiting for a heartbeat")
         stream._buf += chunk.decode("utf-8").replace("\r\n", "\n")
-    stream._buf = ""
+    text, stream._buf = stream._buf, ""
+    return text
 
 
 def read_to_end(stream):
@@ -284,6 +286,57 @@ class LegacyTokenTest(MeetdCase):
         self.assertEqual(again.status, 401)
 
 
+class RoleChangedTest(MeetdCase):
+    """role-changed: a device whose user is made or unmade co-host hears it
+    and keeps streaming (docs/api.md "Device event stream")."""
+    server_args = ("--heartbeat", "1")
+
+    def role_event(self, stream, mid, role, user_role):
+        event, data = stream.next_event()
+        self.assertEqual(event, "role-changed", data)
+        data = json.loads(data)
+        self.assertEqual(set(data), {"role", "user_role", "meeting_id", "time"})
+        self.assertEqual((data["role"], data["user_role"], data["meeting_id"]),
+                         (role, user_role, mid))
+        self.assertIsInstance(data["time"], int)
+
+    def test_made_and_unmade_cohost_then_kicked(self):
+        mid = self.new_meeting("alice")
+        alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
+        carol = self.join(mid, "carol", 3)
+        bob_s, carol_s = self.events(bob), self.events(carol)
+        self.assert_ok(self.cohost(mid, op_ms(alice), bob, True))
+        self.role_event(bob_s, mid, "cohost", 6)
+        # Made co-host again: no change, nothing said.
+        self.assert_ok(self.cohost(mid, op_ms(alice), bob, True))
+        self.assert_ok(self.cohost(mid, op_ms(alice), bob, False))
+        self.role_event(bob_s, mid, "attendee", 0)
+        # The stream stayed open: it still hears the final event, then ends.
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)], reason="bye"))
+        event, data = bob_s.next_event()
+        self.assertEqual(event, "kicked")
+        self.assertEqual(json.loads(data)["reason"], "bye")
+        self.assertIsNone(bob_s.next_event(), "kicked stream stayed open")
+        # Nobody else heard a thing.
+        self.assertNotIn("event:", read_until_comment(carol_s))
+
+    def test_ban_ends_cohost_on_the_users_other_device(self):
+        mid = self.new_meeting("alice")
+        alice = self.join(mid, "alice", 1)
+        bob2, bob3 = self.join(mid, "bob", 2), self.join(mid, "bob", 3)
+        s2, s3 = self.events(bob2), self.events(bob3)
+        self.assert_ok(self.cohost(mid, op_ms(alice), bob2, True))
+        self.role_event(s2, mid, "cohost", 6)
+        self.role_event(s3, mid, "cohost", 6)
+        self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob2)], allow_rejoin=False))
+        # The removed device hears kicked alone; the other one loses the role
+        # and goes on.
+        self.assertEqual(s2.next_event()[0], "kicked")
+        self.assertIsNone(s2.next_event())
+        self.role_event(s3, mid, "attendee", 0)
+        self.assertNotIn("event:", read_until_comment(s3))
+
+
 class QueuedWriteTest(MeetdCase):
     """What follows a commit is not lost with the client or at shutdown.
 
@@ -292,6 +345,7 @@ class QueuedWriteTest(MeetdCase):
     queued, its connection suspended, while the client leaves or meetd is
     told to stop."""
     server_per_test = True
+    server_args = ("--heartbeat", "1")
 
     def hold_the_database(self):
         db = sqlite3.connect(os.path.join(self.server.data, "meetd.db"),
@@ -301,8 +355,11 @@ class QueuedWriteTest(MeetdCase):
 
     def send_kick_unanswered(self, mid, body):
         """Sends a signed kickout and returns its connection, unread."""
+        return self.send_unanswered("/v1/real-control/meetings/%s/kickout" % mid, body)
+
+    def send_unanswered(self, uri, body):
+        """Sends a signed PUT and returns its connection, unread."""
         data = h.to_bytes(body)
-        uri = "/v1/real-control/meetings/%s/kickout" % mid
         c = self.client
         ts, nonce = str(h.now()), h.new_nonce()
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=h.DEADLINE)
@@ -340,6 +397,31 @@ class QueuedWriteTest(MeetdCase):
         self.assertEqual(event, "kicked")
         self.assertEqual(json.loads(data)["reason"], "gone")
         self.assert_absent(mid, bob)
+
+    def test_role_changed_is_not_heard_before_the_commit(self):
+        mid = self.new_meeting("alice")
+        alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
+        bob_s = self.events(bob)
+        body = dict(op_ms(alice), action=True, user=tgt_ms(bob))
+        db = self.hold_the_database()
+        try:
+            conn = self.send_unanswered("/v1/real-control/meetings/%s/cohosts" % mid, body)
+            self.wait_pending(1)
+            # Queued, not committed: heartbeats (one second apart) go on,
+            # the last read sent after the write was queued, and no event
+            # comes before them.
+            queued, text = time.monotonic(), ""
+            while time.monotonic() < queued + 1.5:
+                text += read_until_comment(bob_s)
+            self.assertNotIn("event:", text)
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+        event, data = bob_s.next_event()
+        self.assertEqual(event, "role-changed")
+        self.assertEqual(json.loads(data)["role"], "cohost")
 
     def test_write_queued_at_shutdown_is_answered_and_meetd_exits_clean(self):
         mid = self.new_meeting("alice")

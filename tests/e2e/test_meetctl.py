@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_userid,
+from meetd_harness import (DEADLINE, MeetdCase, child_env, kick_body, now, op_ms, op_userid,
                            sanitizer_reports, tgt_ms, uniq)
 
 MEETING_ID_RE = re.compile(r"^meeting_id\s+(\d{1,19})$", re.M)
@@ -1035,6 +1035,20 @@ class WatchMeetdTest(MeetctlCase):
         self.assertIn("stream ended: the device was removed from the meeting (kicked)", err)
         self.assertEqual(w.out.rest(), [])
 
+    def test_role_changed_printed_and_watch_goes_on(self):
+        mid = self.new_mid()
+        alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
+        w = self.watch(bob)
+        self.assert_ok(self.cohost(mid, op_ms(alice), bob, True))
+        line = w.out.next()
+        self.assertTrue(line.startswith("role-changed {"), line)
+        self.assertEqual(json.loads(line[len("role-changed "):])["role"], "cohost")
+        # Still watching: the removal that follows is heard and ends it.
+        self.kick_ok(mid, kick_body(op_userid("alice"), [tgt_ms(bob)]))
+        self.assertTrue(w.out.next().startswith("kicked {"))
+        rc, err = w.finish()
+        self.assertEqual(rc, 4, err)
+
     def test_meeting_ended_json(self):
         mid = self.new_mid()
         bob = self.join(mid, "bob", 2)
@@ -1162,10 +1176,16 @@ class ParticipantListsCommandsTest(MeetctlCase):
         body = self.ok_json("meeting", "participants", mid, "--userid", "alice",
                             "--start", str(first - 60), "--end", str(first - 1))
         self.assertEqual((body["participants"], body["total_count"]), ([], 0))
+        # The co-host room named as a room (operator_id_type 3): the same list.
+        by_room = self.ok_json("meeting", "participants", mid, "--rooms-id", room["ms_open_id"])
+        self.assertEqual(by_room, self.ok_json("meeting", "participants", mid,
+                                               "--userid", "room-1"))
+        # A rooms_id that is no room of the meeting (alice is a userid).
         self.api_error(["meeting", "participants", mid, "--userid", "alice", "--operator-type",
-                        "3"], 400, 190004, "rooms_id")
+                        "3"], 403, 9042, "rooms_id")
         self.api_error(["meeting", "participants", mid, "--userid", "bob"], 403, 9042)
         for args, says in [(["--operator-type", "4"], "--operator-type"),
+                           (["--rooms-id", "x"], "--userid or --rooms-id, not both"),
                            (["--start", "200", "--end", "100"], "--end must not be before"),
                            (["--page", "2"], "--page is not an option")]:
             cp = self.ctl("meeting", "participants", mid, "--userid", "alice", *args)
@@ -1192,6 +1212,13 @@ class ParticipantListsCommandsTest(MeetctlCase):
         self.assertEqual(body, api)
         self.assertEqual([r["ms_open_id"] for r in body["participants"]], [phone["ms_open_id"]])
         self.api_error(["meeting", "realtime", mid, "--userid", "bob"], 403, 9042)
+        # The room is present but no co-host: refused as a room, with the rule.
+        self.api_error(["meeting", "realtime", mid, "--rooms-id", room["ms_open_id"]],
+                       403, 9042, "co-host")
+        cp = self.ctl("meeting", "realtime", mid, "--rooms-id", room["ms_open_id"],
+                      "--operator-type", "3")
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        self.assertIn("no --operator-type with it", cp.stderr)
         for args, says in [(["--size", "51"], "--size wants a whole number from 1 to 50"),
                            (["--start", "now"], "--start is not an option"),
                            (["--page", "0"], "--page")]:

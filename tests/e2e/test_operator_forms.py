@@ -80,8 +80,8 @@ class OperatorFormsTest(h.MeetdCase):
         ms = {"operator_id": "ms-x", "operator_id_type": 4}
         rooms = {"operator_id": "ms-x", "operator_id_type": 3}
         for name, op, want in [
-                ("participants", ms, "give 1 (userid)"),
-                ("real-time", rooms, "give 1 (userid)"),
+                ("participants", ms, "give 1 (userid) or 3 (rooms_id)"),
+                ("real-time", ms, "give 1 (userid) or 3 (rooms_id)"),
                 ("modify", ms, "give 1 (userid)"),
                 ("query", ms, "give 1 (userid) or 3 (rooms_id)"),
                 ("kickout", rooms, "give 1 (userid) or 4 (ms_open_id)"),

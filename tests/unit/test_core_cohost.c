@@ -147,34 +147,73 @@ static void test_role_moderates(void **state)
     assert_false(core_role_moderates(8));
 }
 
+/* The participants lists' operator named by userid. */
+static meetd_err viewer(const char *userid, const core_party *op)
+{
+    return core_viewer_admit(&mtg, CORE_ID_USERID, userid, op, &err);
+}
+
 static void test_viewer_admit(void **state)
 {
     (void)state;
     /* Creator and host need not have joined; a co-host is one by their
      * user record. */
-    assert_int_equal(core_viewer_admit(&mtg, "alice", &p_absent, &err), ME_OK);
-    assert_int_equal(core_viewer_admit(&mtg, "bob", &p_absent, &err), ME_OK);
-    assert_int_equal(core_viewer_admit(&mtg, "coh", &p_coh, &err), ME_OK);
+    assert_int_equal(viewer("alice", &p_absent), ME_OK);
+    assert_int_equal(viewer("bob", &p_absent), ME_OK);
+    assert_int_equal(viewer("coh", &p_coh), ME_OK);
     /* A member, and someone the meeting does not know: 9042. */
-    assert_int_equal(core_viewer_admit(&mtg, "mem", &p_mem, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("mem", &p_mem), ME_FORBIDDEN);
     assert_err_msg(&err, "co-host");
-    assert_int_equal(core_viewer_admit(&mtg, "nobody", &p_absent, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("nobody", &p_absent), ME_FORBIDDEN);
     /* "coh" named by userid but never made co-host in this meeting. */
-    assert_int_equal(core_viewer_admit(&mtg, "coh", &p_absent, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("coh", &p_absent), ME_FORBIDDEN);
     /* Banned: never, whatever the role. */
     core_party banned = p_coh;
     banned.banned = true;
-    assert_int_equal(core_viewer_admit(&mtg, "coh", &banned, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("coh", &banned), ME_FORBIDDEN);
     assert_err_msg(&err, "allow_rejoin=false");
     core_party banned_creator = p_alice;
     banned_creator.banned = true;
-    assert_int_equal(core_viewer_admit(&mtg, "alice", &banned_creator, &err), ME_FORBIDDEN);
+    assert_int_equal(viewer("alice", &banned_creator), ME_FORBIDDEN);
     /* Malformed ids never reach the role rule. */
-    assert_int_equal(core_viewer_admit(&mtg, "", &p_absent, &err), ME_INVALID);
+    assert_int_equal(viewer("", &p_absent), ME_INVALID);
     char long_id[CORE_ID_MAX + 2];
     memset(long_id, 'u', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';
-    assert_int_equal(core_viewer_admit(&mtg, long_id, &p_absent, &err), ME_INVALID);
+    assert_int_equal(viewer(long_id, &p_absent), ME_INVALID);
+}
+
+static void test_viewer_admit_room(void **state)
+{
+    (void)state;
+    /* A rooms_id is an MRA device present in the meeting: the guest's
+     * device on instanceid 9 is one; a co-host's is when it is on 9. */
+    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_ROOMS_ID, "ms-5", &p_guest, &err),
+                     ME_FORBIDDEN);
+    assert_err_msg(&err, "co-host");
+    core_party room = p_coh;
+    room.present_mask = BIT(9);
+    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_ROOMS_ID, "ms-3", &room, &err), ME_OK);
+    /* Not on instanceid 9, not present, unknown: no room of this meeting. */
+    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_ROOMS_ID, "ms-3", &p_coh, &err),
+                     ME_FORBIDDEN);
+    assert_err_msg(&err, "rooms_id");
+    room.present_mask = 0;
+    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_ROOMS_ID, "ms-3", &room, &err),
+                     ME_FORBIDDEN);
+    assert_err_msg(&err, "rooms_id");
+    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_ROOMS_ID, "ms-x", &p_absent, &err),
+                     ME_FORBIDDEN);
+    assert_err_msg(&err, "rooms_id");
+    /* Banned: never. */
+    room.present_mask = BIT(9);
+    room.banned = true;
+    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_ROOMS_ID, "ms-3", &room, &err),
+                     ME_FORBIDDEN);
+    assert_err_msg(&err, "allow_rejoin=false");
+    /* The forms a list does not take never reach the role rule. */
+    assert_int_equal(core_viewer_admit(&mtg, CORE_ID_MS_OPEN_ID, "ms-3", &p_coh, &err),
+                     ME_INVALID);
 }
 
 static void test_validate_target_form(void **state)
@@ -423,6 +462,7 @@ int main(void)
         T(test_decide_mra_target),
         T(test_role_moderates),
         T(test_viewer_admit),
+        T(test_viewer_admit_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

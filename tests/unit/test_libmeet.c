@@ -595,7 +595,8 @@ static void respond(int fd, int status, const char *type, const char *trace, con
 
 /* The end comment after events is not what meetd sends (none follows an
  * event), but libmeet passes on what comes, in order. */
-static const char SSE_STREAM[] = ": hi\n\nevent: kicked\ndata: {\"reason\":\"r\"}\n\n"
+static const char SSE_STREAM[] = ": hi\n\nevent: role-changed\ndata: {\"role\":\"cohost\","
+                                 "\"user_role\":6}\n\nevent: kicked\ndata: {\"reason\":\"r\"}\n\n"
                                  "event: meeting-ended\ndata: {}\n\n: end shutdown\n\n";
 
 /* The answer depends on the URI only. */
@@ -1168,15 +1169,26 @@ static void note_open(const char *trace_id, void *arg)
     snprintf(s->text + strlen(s->text), sizeof s->text - strlen(s->text), "open;");
 }
 
+static void collect_role(bool cohost, int user_role, void *arg)
+{
+    events_seen *s = arg;
+    size_t n = strlen(s->text);
+    snprintf(s->text + n, sizeof s->text - n, "role(%s,%d);", cohost ? "cohost" : "attendee",
+             user_role);
+}
+
 static void test_wire_events(void **state)
 {
     meet_client *c = server_client("", NULL);
     events_seen s = {.count = 0};
     meet_error err;
     meet_watch_handlers h = {.on_event = collect_event, .on_open = note_open, .arg = &s,
-                             .on_end = collect_end};
+                             .on_end = collect_end, .on_role = collect_role};
     assert_int_equal(meet_events_watch(c, "good", &h, &err), MEET_OK);
-    assert_string_equal(s.text, "open;kicked={\"reason\":\"r\"};meeting-ended={};end(shutdown);");
+    /* role-changed goes on: the events after it arrive too. */
+    assert_string_equal(s.text, "open;role-changed={\"role\":\"cohost\",\"user_role\":6};"
+                                "role(cohost,6);kicked={\"reason\":\"r\"};meeting-ended={};"
+                                "end(shutdown);");
     fake_req *r = last_request();
     char v[128];
     assert_null(header_of(r, "X-TC-Signature", v, sizeof v));

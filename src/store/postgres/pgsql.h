@@ -231,6 +231,16 @@
     X(AUDIT_COUNT, 0, "SELECT count(*) FROM audit WHERE meeting_id = $1")             \
     X(AUDIT_LIST, 0, "SELECT " PGSQL_AUDIT_COLS " FROM audit WHERE meeting_id = $1 "  \
                      "ORDER BY audit_no DESC LIMIT $2 OFFSET $3")                     \
+    /* events (events.c) */                                                           \
+    X(EVENT_INSERT, 1, "INSERT INTO events (meeting_id, device_no, type, payload, "   \
+                       "created_at) VALUES ($1, NULLIF($2::bigint, 0), $3, $4, $5) "      \
+                       "RETURNING event_no")  \
+    X(EVENTS_SINCE, 0, "SELECT event_no, meeting_id, device_no, type, created_at, "   \
+                       "payload FROM events WHERE meeting_id = $1 AND event_no > $2 " \
+                       "ORDER BY event_no LIMIT $3")                                  \
+    X(EVENTS_LAST, 0, "SELECT coalesce(max(event_no), 0) FROM events "                \
+                      "WHERE meeting_id = $1")                                        \
+    X(EVENTS_PRUNE, 1, "DELETE FROM events WHERE created_at < $1")                    \
     /* webhooks */                                                                    \
     X(WEBHOOK_INSERT, 1, "INSERT INTO webhooks (app_id, url, token, created_at) "     \
                          "VALUES ($1, $2, $3, $4) RETURNING webhook_id")              \
@@ -495,5 +505,10 @@ store_rc pgsql_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
                              const char *error);
 store_rc pgsql_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos,
                                int size, store_delivery_cb cb, void *arg, int64_t *total);
+store_rc pgsql_event_insert(store_tx *tx, store_event *e, const char *payload);
+store_rc pgsql_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                            store_event_cb cb, void *arg);
+store_rc pgsql_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no);
+store_rc pgsql_events_prune(store_tx *tx, int64_t before);
 
 #endif

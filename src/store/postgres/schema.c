@@ -240,6 +240,26 @@ static const char *const migration_8[] = {
     NULL,
 };
 
+/* 8 -> 9: what happened, once per event (src/live/event.c; store.h
+ * "events"). The number comes from a sequence, drawn while the writing
+ * transaction holds its meeting's row (every event's transaction has read
+ * its meeting, FOR UPDATE): two transactions of one meeting draw in commit
+ * order, which is all store.h promises. Rows are read one meeting at a
+ * time (events_by_meeting) and pruned by age (events_by_time). */
+static const char *const migration_9[] = {
+    "CREATE TABLE events ("
+    "  event_no    bigserial PRIMARY KEY,"
+    "  meeting_id  bigint NOT NULL,"
+    "  device_no   bigint,"
+    "  type        text NOT NULL,"
+    "  payload     text NOT NULL,"
+    "  created_at  bigint NOT NULL"
+    ")",
+    "CREATE INDEX events_by_time ON events (created_at)",
+    "CREATE INDEX events_by_meeting ON events (meeting_id, event_no)",
+    NULL,
+};
+
 /* A migration: the version it leaves the database at, and its statements. */
 typedef struct pgsql_migration {
     int to;
@@ -248,6 +268,7 @@ typedef struct pgsql_migration {
 
 static const pgsql_migration migrations[] = {
     {8, migration_8},
+    {9, migration_9},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -322,6 +322,29 @@ static const char *const migration_8[] = {
     NULL,
 };
 
+/* 8 -> 9: what happened, once per event (src/live/event.c): joins, leaves,
+ * removals, replacements, ends and role changes, numbered in commit order,
+ * so that a node that did not make a change can learn of it from the rows
+ * (store_events_since, one meeting at a time: events_by_meeting) and tell
+ * its own device streams. AUTOINCREMENT:
+ * a number is never handed out twice, even after the newest rows were
+ * pruned, or a reader's "after N" would skip the new rows. No foreign keys:
+ * rows are pruned by age (events_by_time), and one that outlives its
+ * meeting's deletion names a meeting nobody streams. */
+static const char *const migration_9[] = {
+    "CREATE TABLE events ("
+    "  event_no    INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  meeting_id  INTEGER NOT NULL,"
+    "  device_no   INTEGER,"
+    "  type        TEXT NOT NULL,"
+    "  payload     TEXT NOT NULL,"
+    "  created_at  INTEGER NOT NULL"
+    ") STRICT",
+    "CREATE INDEX events_by_time ON events (created_at)",
+    "CREATE INDEX events_by_meeting ON events (meeting_id, event_no)",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -333,6 +356,7 @@ static const char *const *const migrations[] = {
     migration_6,
     migration_7,
     migration_8,
+    migration_9,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -1,0 +1,474 @@
+/* The one path for "something happened" (src/live/event.c) and presence
+ * time-outs (src/live/presence.c), against a real store and hub: what a
+ * stream hears, and when; rows a node that did not make the change can
+ * deliver from; and the defects of live/ fixed on the way. */
+#include "store_fixture.h"
+
+#include <jansson.h>
+#include <sched.h>
+#include <string.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/ids.h"
+#include "live/event.h"
+#include "live/live.h"
+#include "live/presence.h"
+#include "live/webhook.h"
+
+#define APP "app1"
+#define MEETING 4242
+#define NOW 1800000100
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* One app, one meeting in progress, one user on two devices (instanceids 1
+ * and 2), and a webhook of the app. */
+typedef struct scene {
+    core_meeting m;
+    core_user user;
+    core_device dev[2];
+} scene;
+
+static void seed_body(store_tx *tx, void *arg)
+{
+    scene *sc = arg;
+    store_app a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.app_id, sizeof a.app_id, APP);
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    core_meeting *m = &sc->m;
+    memset(m, 0, sizeof *m);
+    m->meeting_id = MEETING;
+    snprintf(m->app_id, sizeof m->app_id, APP);
+    snprintf(m->meeting_code, sizeof m->meeting_code, "424242424");
+    snprintf(m->subject, sizeof m->subject, "Events");
+    snprintf(m->creator_userid, sizeof m->creator_userid, "creator");
+    m->creator_instanceid = 1;
+    m->start_time = NOW - 100;
+    m->end_time = NOW + 3600;
+    m->status = CORE_ST_STARTED;
+    assert_int_equal(store_meeting_insert(tx, m), STORE_OK);
+    core_user *u = &sc->user;
+    memset(u, 0, sizeof *u);
+    snprintf(u->userid, sizeof u->userid, "bob");
+    snprintf(u->uuid, sizeof u->uuid, "uuid-bob");
+    snprintf(u->ms_open_id, sizeof u->ms_open_id, "ms-bob");
+    snprintf(u->nick_name, sizeof u->nick_name, "Bob");
+    assert_int_equal(store_user_insert(tx, MEETING, u), STORE_OK);
+    for (int i = 0; i < 2; i++) {
+        core_device *d = &sc->dev[i];
+        memset(d, 0, sizeof *d);
+        d->meeting_id = MEETING;
+        d->user_no = u->user_no;
+        d->instanceid = i + 1;
+        d->join_time = NOW - 10;
+        char secret[CORE_TOKEN_SECRET_LEN + 1];
+        memset(secret, "ab"[i], CORE_TOKEN_SECRET_LEN);
+        secret[CORE_TOKEN_SECRET_LEN] = '\0';
+        assert_int_equal(ids_sha256(secret, CORE_TOKEN_SECRET_LEN, d->token_hash), 0);
+        assert_int_equal(store_device_insert(tx, d), STORE_OK);
+    }
+    store_webhook w;
+    memset(&w, 0, sizeof w);
+    snprintf(w.app_id, sizeof w.app_id, APP);
+    snprintf(w.url, sizeof w.url, "http://127.0.0.1:9/hook");
+    snprintf(w.token, sizeof w.token, "tok");
+    assert_int_equal(store_webhook_insert(tx, &w), STORE_OK);
+}
+
+static void seed(fixture *f, scene *sc) { write_ok(f->s, seed_body, sc); }
+
+static live_stream *open_stream(live_hub *h, const core_device *d)
+{
+    live_stream *s = NULL;
+    assert_int_equal(live_stream_open(h, d->device_no, d->token_hash, &s), LIVE_OPEN_OK);
+    return s;
+}
+
+/* What the stream has queued now (without a connection a read never
+ * waits). The caller frees. */
+static char *drain(live_stream *s)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    ssize_t n;
+    while ((n = live_stream_read(s, len, text + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    text[len] = '\0';
+    return text;
+}
+
+/* ---- recording in a transaction ------------------------------------------ */
+
+typedef struct rec_job {
+    const event_rec *ev;
+    event_batch *b;
+    live_stream *peek;     /* read inside the transaction */
+    bool roll_back;
+    char *heard_inside;
+} rec_job;
+
+static int rec_tx(store_tx *tx, void *arg)
+{
+    rec_job *j = arg;
+    event_batch_reset(j->b);
+    if (event_record(tx, j->ev, j->b) != STORE_OK)
+        return -1;
+    if (j->peek != NULL)
+        j->heard_inside = drain(j->peek);
+    return j->roll_back ? 1 : 0;
+}
+
+static event_rec role_event(const scene *sc, bool cohost)
+{
+    return (event_rec){.type = EVENT_ROLE, .meeting = &sc->m, .user = &sc->user,
+                       .cohost = cohost, .time = NOW, .trace_id = "trace-role"};
+}
+
+/* A role change is heard by every present device's stream, only after the
+ * commit, and the stream goes on: a later final event still arrives. A
+ * rolled-back one is never heard. */
+static void test_role_changed_after_commit_only(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
+    live_stream *s1 = open_stream(h, &sc.dev[0]), *s2 = open_stream(h, &sc.dev[1]);
+    free(drain(s1));
+    free(drain(s2));
+
+    event_batch b = {0};
+    event_rec ev = role_event(&sc, true);
+    rec_job j = {.ev = &ev, .b = &b, .peek = s1, .roll_back = true};
+    assert_int_equal(store_write(f->s, rec_tx, &j), 1);
+    assert_string_equal(j.heard_inside, "");
+    free(j.heard_inside);
+    event_batch_free(&b);          /* rolled back: dropped unpublished */
+    char *t = drain(s1);
+    assert_string_equal(t, "");
+    free(t);
+
+    j = (rec_job){.ev = &ev, .b = &b, .peek = s1};
+    assert_int_equal(store_write(f->s, rec_tx, &j), 0);
+    assert_string_equal(j.heard_inside, "");    /* recorded, not yet committed */
+    free(j.heard_inside);
+    t = drain(s1);
+    assert_string_equal(t, "");                  /* committed, not yet published */
+    free(t);
+    assert_int_equal(b.n, 2);                    /* one per present device */
+    event_publish(h, NULL, &b);
+    char want[256];
+    snprintf(want, sizeof want,
+             "event: role-changed\ndata: {\"role\":\"cohost\",\"user_role\":%d,"
+             "\"meeting_id\":\"%d\",\"time\":%d}\n\n",
+             CORE_ROLE_COHOST, MEETING, NOW);
+    live_stream *both[2] = {s1, s2};
+    for (int i = 0; i < 2; i++) {
+        t = drain(both[i]);
+        assert_string_equal(t, want);
+        free(t);
+    }
+    assert_int_equal(live_stream_count(h), 2);
+    /* Still streaming: a final event after it arrives, and ends it. */
+    live_send(h, sc.dev[0].device_no, "kicked", "{\"time\":1}", true);
+    t = drain(s1);
+    assert_string_equal(t, "event: kicked\ndata: {\"time\":1}\n\n");
+    free(t);
+    event_batch_free(&b);
+    live_stream_close(s1);
+    live_stream_close(s2);
+    live_hub_free(h);
+}
+
+/* ---- rows: what another node reads ---------------------------------------- */
+
+typedef struct row_walk {
+    live_hub *h;
+    int n;
+    store_event last;
+} row_walk;
+
+static store_rc row_deliver(const store_event *e, const char *payload, void *arg)
+{
+    row_walk *w = arg;
+    event_deliver(w->h, e, payload);
+    w->last = *e;
+    w->n++;
+    return STORE_OK;
+}
+
+static void rows_body(store_tx *tx, void *arg)
+{
+    assert_int_equal(store_events_since(tx, MEETING, 0, 100, row_deliver, arg), STORE_OK);
+}
+
+typedef struct last_q {
+    int64_t last;
+} last_q;
+
+static void last_body(store_tx *tx, void *arg)
+{
+    last_q *q = arg;
+    assert_int_equal(store_events_last(tx, MEETING, &q->last), STORE_OK);
+}
+
+typedef struct count_q {
+    int64_t audit;
+    int64_t deliveries;
+} count_q;
+
+static int audit_none(const core_audit *a, void *arg)
+{
+    (void)a;
+    (void)arg;
+    return 0;
+}
+
+static int delivery_none(const store_delivery *d, void *arg)
+{
+    (void)d;
+    (void)arg;
+    return 0;
+}
+
+static void count_body(store_tx *tx, void *arg)
+{
+    count_q *q = arg;
+    assert_int_equal(store_audit_list(tx, MEETING, 0, 0, audit_none, NULL,
+                                      &q->audit),
+                     STORE_OK);
+    assert_int_equal(store_deliveries_list(tx, APP, -1, 0, 0, delivery_none,
+                                           NULL, &q->deliveries),
+                     STORE_OK);
+}
+
+/* A node that did not make the change, reading the rows, tells its
+ * streams exactly what the node that made it told its own. */
+static void test_rows_deliver_what_publish_does(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_hub *a = NULL, *bh = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &a), 0);
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &bh), 0);
+    last_q q = {-1};
+    read_ok(f->s, last_body, &q);
+    assert_int_equal(q.last, 0);
+    live_stream *sa = open_stream(a, &sc.dev[0]), *sb = open_stream(bh, &sc.dev[0]);
+    free(drain(sa));
+    free(drain(sb));
+
+    core_user op = sc.user;
+    snprintf(op.ms_open_id, sizeof op.ms_open_id, "ms-op");
+    event_rec ev = {.type = EVENT_KICKED, .meeting = &sc.m, .device_no = sc.dev[0].device_no,
+                    .user = &sc.user, .instanceid = 1, .op_user = &op, .op_instanceid = 2,
+                    .reason = "line\nbreak \"quoted\"", .allow_rejoin = false, .time = NOW,
+                    .trace_id = "trace-kick"};
+    event_batch b = {0};
+    rec_job j = {.ev = &ev, .b = &b};
+    assert_int_equal(store_write(f->s, rec_tx, &j), 0);
+    event_publish(a, NULL, &b);
+    event_batch_free(&b);
+    /* The one record wrote the audit row and both webhooks too. */
+    count_q n = {0};
+    read_ok(f->s, count_body, &n);
+    assert_int_equal(n.audit, 1);
+    assert_int_equal(n.deliveries, 2);
+    row_walk w = {.h = bh};
+    read_ok(f->s, rows_body, &w);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.last.type, "kicked");
+    assert_int_equal(w.last.meeting_id, MEETING);
+    assert_int_equal(w.last.device_no, sc.dev[0].device_no);
+    read_ok(f->s, last_body, &q);
+    assert_int_equal(q.last, w.last.event_no);
+    char *ta = drain(sa), *tb = drain(sb);
+    assert_non_null(strstr(ta, "event: kicked\ndata: {\"reason\":\"line\\nbreak"));
+    assert_string_equal(ta, tb);
+    free(ta);
+    free(tb);
+    /* Both streams ended with it. */
+    assert_int_equal(live_stream_read(sa, 0, (char[8]){0}, 8), -1);
+    live_stream_close(sa);
+    live_stream_close(sb);
+    live_hub_free(a);
+    live_hub_free(bh);
+}
+
+/* ---- defects ----------------------------------------------------------------- */
+
+/* A stream opened while its device's grace time-out waits for the writer
+ * (its token still good) used to stay open on a device that had left. */
+static atomic_bool writer_held, writer_release;
+
+static int hold_tx(store_tx *tx, void *arg)
+{
+    (void)tx;
+    (void)arg;
+    atomic_store(&writer_held, true);
+    int64_t deadline = mono_ms() + 10000;
+    while (!atomic_load(&writer_release) && mono_ms() < deadline)
+        sched_yield();
+    return 0;
+}
+
+static void hold_done(void *arg, int rc)
+{
+    (void)arg;
+    (void)rc;
+}
+
+static void test_stream_opened_during_timeout_ends(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    presence pres = {.st = f->s, .grace_ms = 50};
+    live_config cfg = {.heartbeat_ms = 20, .grace_ms = 50};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, presence_expire, &pres, &h), 0);
+    atomic_store(&writer_held, false);
+    atomic_store(&writer_release, false);
+    assert_int_equal(store_write_async(f->s, hold_tx, NULL, hold_done, NULL), 0);
+    int64_t deadline = mono_ms() + 10000;
+    while (!atomic_load(&writer_held) && mono_ms() < deadline)
+        sched_yield();
+    /* The device's stream goes; its grace period runs out while the writer
+     * is held, so the time-out waits in the queue. */
+    live_stream *s1 = open_stream(h, &sc.dev[0]);
+    live_stream_close(s1);
+    while (store_write_queue(f->s) < 1 && mono_ms() < deadline)
+        sched_yield();
+    assert_int_equal(store_write_queue(f->s), 1);
+    live_stream *s2 = open_stream(h, &sc.dev[0]);   /* still present: opens */
+    atomic_store(&writer_release, true);
+    char text[4096] = "";
+    size_t len = 0;
+    while (strstr(text, ": end left") == NULL && mono_ms() < deadline) {
+        ssize_t n = live_stream_read(s2, len, text + len, sizeof text - 1 - len);
+        if (n > 0)
+            text[len += (size_t)n] = '\0';
+        else
+            sched_yield();
+    }
+    assert_non_null(strstr(text, ": end left\n\n"));
+    assert_int_equal(live_stream_read(s2, len, text, 8), -1);
+    live_stream_close(s2);
+    live_hub_free(h);
+}
+
+static const char *token_query(void *io, const char *name)
+{
+    return strcmp(name, "device_token") == 0 ? io : NULL;
+}
+
+/* A stream asked for while meetd is stopping: refused as such (503 in
+ * api/events.c), not as a failure (500). */
+static void test_open_while_stopping(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
+    live_hub_shutdown(h);
+    live_stream *s = NULL;
+    assert_int_equal(live_stream_open(h, sc.dev[0].device_no, sc.dev[0].token_hash, &s),
+                     LIVE_OPEN_STOPPING);
+    assert_null(s);
+    assert_int_equal(live_stream_probe(h, sc.dev[0].device_no, sc.dev[0].token_hash),
+                     LIVE_OPEN_STOPPING);
+    /* What the client gets: GET and HEAD alike. */
+    char secret[CORE_TOKEN_SECRET_LEN + 1], token[CORE_TOKEN_MAX + 1];
+    memset(secret, 'a', CORE_TOKEN_SECRET_LEN);
+    secret[CORE_TOKEN_SECRET_LEN] = '\0';
+    assert_int_equal(core_token_format(token, sizeof token, sc.dev[0].device_no, secret), 0);
+    api_env env = {.st = f->s, .live = h};
+    const char *methods[] = {"GET", "HEAD"};
+    for (int i = 0; i < 2; i++) {
+        api_call c = {.env = &env, .method = methods[i], .query = token_query, .io = token,
+                      .trace_id = "t"};
+        api_events(&c);
+        assert_null(c.stream);
+        assert_int_equal(c.err.err, ME_STOPPING);
+        assert_int_equal(err_http_status(c.err.err), 503);
+    }
+    live_hub_free(h);
+}
+
+/* The participant-left webhook of a time-out says when in milliseconds,
+ * as every other webhook does (it used to be the second times 1000). */
+typedef struct payload_q {
+    int64_t operate_time;
+    char event[STORE_EVENT_MAX + 1];
+} payload_q;
+
+static int payload_cb(const store_delivery *d, const store_webhook *w, const char *payload,
+                      void *arg)
+{
+    (void)w;
+    payload_q *q = arg;
+    snprintf(q->event, sizeof q->event, "%s", d->event);
+    json_t *j = json_loads(payload, 0, NULL);
+    json_t *item = json_array_get(json_object_get(j, "payload"), 0);
+    q->operate_time = json_integer_value(json_object_get(item, "operate_time"));
+    json_decref(j);
+    return 0;
+}
+
+static int first_delivery(const store_delivery *d, void *arg)
+{
+    *(int64_t *)arg = d->delivery_id;
+    return 0;
+}
+
+static void payload_body(store_tx *tx, void *arg)
+{
+    int64_t id = 0;
+    assert_int_equal(store_deliveries_list(tx, APP, -1, 0, 1, first_delivery, &id, NULL),
+                     STORE_OK);
+    assert_int_equal(store_outbox_pending(tx, id, payload_cb, arg), STORE_OK);
+}
+
+static void test_timeout_webhook_time_in_ms(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    event_batch b = {0};
+    presence_timeout t = {.device_no = sc.dev[1].device_no, .now_ms = 1800000200123, .b = &b};
+    assert_int_equal(store_write(f->s, presence_timeout_tx, &t), 0);
+    assert_true(t.ended);
+    assert_int_equal(b.n, 1);       /* its stream is to hear ": end left" */
+    event_batch_free(&b);
+    payload_q q = {0};
+    read_ok(f->s, payload_body, &q);
+    assert_string_equal(q.event, "meeting.participant-left");
+    assert_int_equal(q.operate_time, 1800000200123);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_role_changed_after_commit_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_deliver_what_publish_does, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_opened_during_timeout_ends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_while_stopping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_webhook_time_in_ms, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
