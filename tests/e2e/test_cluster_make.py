@@ -76,6 +76,7 @@ class MakeClusterTest(unittest.TestCase):
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(h.DEADLINE), 0)
         reader.join(h.DEADLINE)
+        self.assertEqual(h.sanitizer_reports("".join(lines)), [], "".join(lines))
         self.assertFalse(os.path.exists(pgdir), pgdir)
         left = subprocess.run(["pgrep", "-f", d], capture_output=True, text=True).stdout
         self.assertEqual(left.strip(), "", "processes left behind")
