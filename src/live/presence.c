@@ -290,16 +290,19 @@ static bool presence_tick(presence *p)
         log_error("presence: could not heartbeat node %lld; trying again",
                   (long long)p->node_id);
     } else {
-        if (j->registered) {
-            /* Not its first: its row was gone or its heartbeat late, and
-             * its streams' rows may have been converted by another node. */
-            if (p->registered)
-                log_error("presence: node %lld was taken for dead; its streams are "
-                          "recorded again", (long long)p->node_id);
-            else
-                log_info("presence: node %lld registered", (long long)p->node_id);
+        if (j->registered && !p->registered) {
+            /* The first: every stream open so far is queued already. */
+            log_info("presence: node %lld registered", (long long)p->node_id);
             p->registered = true;
+        } else if (j->registered) {
+            /* Its row was gone or its heartbeat late: its streams' rows
+             * may have been converted by another node. Attached again,
+             * and written before the devices listed are ended: a device
+             * streaming here is not due, whatever its row said. */
+            log_error("presence: node %lld was taken for dead; its streams are "
+                      "recorded again", (long long)p->node_id);
             live_stream_devices(p->hub, presence_reattach, p);
+            presence_flush(p);
         }
         for (size_t i = 0; i < j->n; i++)
             presence_end(p, j->due[i], j->now);

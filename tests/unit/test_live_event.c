@@ -530,6 +530,51 @@ static void test_sweeper_ends_dead_nodes_devices(void **state)
     sweeper_stop(&w);
 }
 
+/* A node taken for dead while it was only slow: another node converted
+ * its stream's row (grace from its old heartbeat, due at once). At its
+ * next heartbeat it records its open streams again, before ending anyone:
+ * the device streaming on it stays. */
+typedef struct takeover_job {
+    int64_t node;
+    int64_t now;
+} takeover_job;
+
+static store_rc takeover_due(int64_t device_no, void *arg)
+{
+    (void)device_no;
+    (void)arg;
+    return STORE_OK;
+}
+
+static void takeover_body(store_tx *tx, void *arg)
+{
+    takeover_job *t = arg;
+    store_node n = {.node_id = t->node, .started_at = t->now - 20000,
+                    .heartbeat_at = t->now - 10000};
+    assert_int_equal(store_node_register(tx, &n), STORE_OK);
+    assert_int_equal(store_presence_due(tx, t->now, t->now - 300, 100, t->now - 3600000, 10,
+                                        takeover_due, NULL),
+                     STORE_OK);
+}
+
+static void test_sweeper_taken_for_dead_records_again(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    sweeper w = sweeper_start(f, 100, 300);
+    int64_t node = presence_node_id(w.p);
+    live_stream *s = open_stream(w.h, &sc.dev[0]);
+    wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach");
+    takeover_job t = {node, webhook_now_ms()};
+    write_ok(f->s, takeover_body, &t);
+    row_q q = wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach again");
+    assert_int_equal(q.grace_until, 0);
+    assert_int_equal(q.dev.left_time, 0);
+    live_stream_close(s);
+    sweeper_stop(&w);
+}
+
 /* A clean stop detaches the node's streams with grace from the stop, in
  * one write; the stream's own close at the stop writes nothing more. */
 static void test_sweeper_stop_detaches(void **state)
@@ -652,6 +697,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_opened_during_timeout_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_times_out_closed_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_ends_dead_nodes_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_taken_for_dead_records_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_stop_detaches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_while_stopping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_webhook_time_in_ms, setup, teardown),
