@@ -460,12 +460,11 @@ static int serve_run(const serve_opts *o)
     if (serve_limits(o, nofile, nofile_raised, &lim) != 0)
         goto out;
     live_config lc = {.heartbeat_ms = (int)o->heartbeat * 1000,
-                      .grace_ms = (int)o->presence_grace * 1000,
                       .max_streams = lim.max_streams,
                       .max_streams_per_app = lim.max_streams_per_app};
     /* Outlives the hub, which tells it of every stream that opens or goes;
      * its sweeper starts once the address is known. */
-    presence_config pc = {.grace_ms = lc.grace_ms};
+    presence_config pc = {.grace_ms = (int)o->presence_grace * 1000};
     if (presence_new(st, hooks, &pc, &pres) != 0)
         goto out;
     if (live_hub_new(&lc, st, presence_note, pres, &live) != 0)

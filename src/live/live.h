@@ -36,7 +36,6 @@ struct MHD_Connection;
 
 typedef struct live_config {
     int heartbeat_ms;       /* comment line interval, 15000 */
-    int grace_ms;           /* presence.c's, kept for the log: 60000 */
     int final_keep_ms;      /* a removed device's event kept for a late stream; 0: 5000 */
     unsigned max_streams;   /* streams open at once, all apps; 0: no cap */
     unsigned max_streams_per_app; /* streams open at once of one app; 0: no cap */

@@ -141,7 +141,7 @@ static void test_role_changed_after_commit_only(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_config cfg = {.heartbeat_ms = 1000000};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     live_stream *s1 = open_stream(h, &sc.dev[0]), *s2 = open_stream(h, &sc.dev[1]);
@@ -260,7 +260,7 @@ static void test_rows_deliver_what_publish_does(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_config cfg = {.heartbeat_ms = 1000000};
     live_hub *a = NULL, *bh = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &a), 0);
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &bh), 0);
@@ -364,7 +364,7 @@ static void test_stream_opened_during_timeout_ends(void **state)
     presence *p = NULL;
     presence_config pc = {.grace_ms = 50, .tick_ms = 20};
     assert_int_equal(presence_new(f->s, NULL, &pc, &p), 0);
-    live_config cfg = {.heartbeat_ms = 20, .grace_ms = 50};
+    live_config cfg = {.heartbeat_ms = 20};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, presence_note, p, &h), 0);
     assert_int_equal(presence_start(p, h, ""), 0);
@@ -450,7 +450,7 @@ static sweeper sweeper_start(fixture *f, int grace_ms, int dead_after_ms)
     sweeper w = {0};
     presence_config pc = {.grace_ms = grace_ms, .dead_after_ms = dead_after_ms, .tick_ms = 20};
     assert_int_equal(presence_new(f->s, NULL, &pc, &w.p), 0);
-    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = grace_ms};
+    live_config cfg = {.heartbeat_ms = 1000000};
     assert_int_equal(live_hub_new(&cfg, f->s, presence_note, w.p, &w.h), 0);
     assert_int_equal(presence_start(w.p, w.h, "http://127.0.0.1:1"), 0);
     return w;
@@ -610,7 +610,7 @@ static void test_open_while_stopping(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_config cfg = {.heartbeat_ms = 1000000};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     live_hub_shutdown(h);

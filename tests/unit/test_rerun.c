@@ -185,7 +185,7 @@ static void test_presence_jobs_rerun(void **state)
     presence *p = NULL;
     presence_config pc = {.grace_ms = 100, .tick_ms = 20};
     assert_int_equal(presence_new(s, NULL, &pc, &p), 0);
-    live_config lc = {.heartbeat_ms = 1000000, .grace_ms = 100};
+    live_config lc = {.heartbeat_ms = 1000000};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&lc, s, presence_note, p, &h), 0);
     assert_int_equal(presence_start(p, h, ""), 0);
