@@ -422,7 +422,7 @@ class CrashTest(h.MeetdCase):
 
 # ---------------------------------------------------------------- presence
 
-GRACE = 2           # --presence-grace, seconds
+GRACE = 3           # --presence-grace, seconds
 LEFT_TIMEOUT = 5    # devices.left_reason of a presence time-out (core.h)
 
 
