@@ -14,9 +14,9 @@
  * it was sent (kept a while, so that a stream opened just after the device
  * was removed still hears why). No clock of a device's absence is kept
  * here: that is a row (store.h "presence"), so that a crash loses none.
- * Per app it counts the open streams
- * (live_app), for the per-app cap; a stream is admitted under the hub lock,
- * so two opening at once cannot both take the last place (live_admit).
+ * Per app it counts the open streams (live_app), for the per-app cap; a
+ * stream is admitted under the hub lock, so two opening at once cannot
+ * both take the last place (live_admit).
  *
  * An event is final or news. A stream ends after a final one (kicked,
  * replaced, meeting-ended); news (role-changed) is appended to the open
@@ -96,8 +96,8 @@ struct live_dev {
     int64_t final_until_ms;
     live_dev *next;                /* hash chain */
     /* The timer visits only records with something to do: those with a
-     * stream (the watch list), and finals in the order
-     * they expire (a FIFO: they are all kept LIVE_FINAL_KEEP_MS). At
+     * stream (the watch list), and finals in the order they expire (a
+     * FIFO: they are all kept LIVE_FINAL_KEEP_MS). At
      * thousands of kicks a second there are hundreds of thousands of
      * finals; walking them all every tick, under the hub lock, stalled
      * every event. */
