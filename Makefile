@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?=
 DATA       ?=
 
-.PHONY: all deps build run test test-plain test-asan clean
+.PHONY: all deps build run cluster test test-plain test-asan clean
 
 all: build
 
@@ -21,6 +21,12 @@ build: deps
 
 run: build
 	$(BUILD)/meetd serve$(if $(LISTEN), --listen $(LISTEN))$(if $(DATA), --data $(DATA))
+
+# Two nodes sharing a throw-away PostgreSQL, in the foreground until Ctrl-C
+# (scripts/cluster.sh, docs/cluster.md); CLUSTER_DIR holds each node's files.
+CLUSTER_DIR ?= var-cluster
+cluster: build
+	@scripts/cluster.sh $(CLUSTER_DIR)
 
 # Every fuzz target for a short bounded run (fuzz-smoke, below), then the
 # whole suite on a normal build and again on an ASan+UBSan build, each under

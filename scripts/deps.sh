@@ -8,6 +8,9 @@ pkgs=(
   libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev libpq-dev
   libcurl4-openssl-dev libcmocka-dev
   python3 sqlite3 curl openssl
+  # PostgreSQL: the server the tests start (scripts/pg-test.sh) and that a
+  # cluster of nodes shares (docs/cluster.md); libpq-dev above is its client.
+  postgresql-15
 )
 # libclang-rt provides clang's sanitizer runtimes for fuzzing.
 if [ "${MEETD_DEPS_FUZZ:-0}" = 1 ]; then pkgs+=(libclang-rt-14-dev); fi

@@ -1,5 +1,6 @@
 #include "auth/apps.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,6 +76,71 @@ int auth_app_create(store *st, const char *name, const char *sdk_id, int64_t now
 {
     auth_app_op op = {.name = name, .sdk_id = sdk_id, .now = now, .app = app, .key = key};
     return store_write(st, auth_create_tx, &op) == STORE_OK ? 0 : -1;
+}
+
+/* The first start's question, "is there any app yet", and its answer in
+ * one write transaction: a backend shared by several servers serialises
+ * the count of every such write (PostgreSQL: an advisory lock, store.h's
+ * store_app_count), so of servers starting together on an empty store
+ * exactly one creates the app. */
+typedef struct auth_first_op {
+    auth_app_op create;
+    bool created;
+    bool found;          /* the app named create.name and a key of it */
+} auth_first_op;
+
+static store_rc auth_first_app(const store_app *a, void *arg)
+{
+    auth_first_op *op = arg;
+    store_app *best = op->create.app;
+    if (strcmp(a->name, op->create.name) != 0)
+        return STORE_OK;
+    /* The oldest of that name (then the lowest id): the one created first. */
+    if (!op->found || a->created_at < best->created_at ||
+        (a->created_at == best->created_at && strcmp(a->app_id, best->app_id) < 0))
+        *best = *a;
+    op->found = true;
+    return STORE_OK;
+}
+
+static store_rc auth_first_key(const store_key *k, void *arg)
+{
+    auth_first_op *op = arg;
+    /* Listed oldest first: the last one is the newest. */
+    *op->create.key = *k;
+    op->found = true;
+    return STORE_OK;
+}
+
+static store_rc auth_first_tx(store_tx *tx, void *arg)
+{
+    auth_first_op *op = arg;
+    op->created = op->found = false;
+    int64_t apps = 0;
+    store_rc rc = store_app_count(tx, &apps);
+    if (rc != STORE_OK)
+        return rc;
+    if (apps == 0) {
+        rc = auth_create_tx(tx, &op->create);
+        op->created = op->found = rc == STORE_OK;
+        return rc;
+    }
+    rc = store_app_list(tx, auth_first_app, op);
+    if (rc != STORE_OK || !op->found)
+        return rc;
+    op->found = false;
+    return store_key_list(tx, op->create.app->app_id, auth_first_key, op);
+}
+
+int auth_app_first(store *st, const char *name, int64_t now, store_app *app, store_key *key,
+                   bool *created)
+{
+    auth_first_op op = {.create = {.name = name, .now = now, .app = app, .key = key}};
+    store_rc rc = store_write(st, auth_first_tx, &op);
+    *created = rc == STORE_OK && op.created;
+    if (rc != STORE_OK)
+        return -1;
+    return op.found ? 0 : 1;
 }
 
 /* STORE_NOTFOUND: no such app (rolled back, nothing changed). */

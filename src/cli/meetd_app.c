@@ -28,7 +28,9 @@ static void app_usage(FILE *f)
             "DIR defaults to $MEETD_DATA or %s. create and rotate-key print the\n"
             "credentials block (MEETD_*=...) on standard output; its MEETD_ENDPOINT is\n"
             "--endpoint, else the address of the meetd serve running on DIR. webhook add\n"
-            "generates a token when none is given.\n"
+            "generates a token when none is given. Every command takes --postgres CONNINFO\n"
+            "(or $MEETD_POSTGRES): it then administers the apps of the PostgreSQL that\n"
+            "nodes started with the same --postgres share, rather than those in DIR.\n"
             "example: meetd app create --name billing --data ./var\n",
             MEETD_DEFAULT_DATA);
 }
@@ -48,11 +50,29 @@ static int app_bad_usage(const char *fmt, ...)
 
 typedef struct app_opts {
     const char *data;
+    const char *postgres;   /* libpq conninfo; NULL: SQLite in data */
     const char *name;
     const char *sdk_id;     /* NULL: generate */
     const char *endpoint;
     const char *token;      /* webhook add; NULL: generate */
 } app_opts;
+
+/* The store the command administers: PostgreSQL with --postgres, else
+ * SQLite in DIR. Says which on failure (never the conninfo: it may hold a
+ * password). */
+static int app_open(const app_opts *o, store **st)
+{
+    store_options so = {.data_dir = o->data, .durability = STORE_DURABLE_FULL,
+                        .backend = o->postgres != NULL ? "postgres" : NULL,
+                        .conninfo = o->postgres};
+    if (store_open(&so, st) == STORE_OK)
+        return 0;
+    if (o->postgres != NULL)
+        fprintf(stderr, "meetd: cannot open the store in PostgreSQL (--postgres)\n");
+    else
+        fprintf(stderr, "meetd: cannot open the store in %s\n", o->data);
+    return -1;
+}
 
 static store_rc app_count_keys(const store_key *key, void *arg)
 {
@@ -203,11 +223,8 @@ static int app_webhook(const app_opts *o, int argc, char **argv)
         h.id = id;
     }
     store *st = NULL;
-    store_options so = {.data_dir = o->data, .durability = STORE_DURABLE_FULL};
-    if (store_open(&so, &st) != STORE_OK) {
-        fprintf(stderr, "meetd: cannot open the store in %s\n", o->data);
+    if (app_open(o, &st) != 0)
         return 1;
-    }
     store_rc rc = k == 1 ? store_read(st, fn, &h) : store_write(st, fn, &h);
     if (rc == STORE_OK && k == 0) {
         app_hook_header();
@@ -226,11 +243,8 @@ static int app_webhook(const app_opts *o, int argc, char **argv)
 static int app_run(const char *cmd, const app_opts *o, const char *app_id)
 {
     store *st = NULL;
-    store_options so = {.data_dir = o->data, .durability = STORE_DURABLE_FULL};
-    if (store_open(&so, &st) != STORE_OK) {
-        fprintf(stderr, "meetd: cannot open the store in %s\n", o->data);
+    if (app_open(o, &st) != 0)
         return 1;
-    }
     int rc = 0;
     store_app app;
     store_key key;
@@ -270,6 +284,7 @@ int meetd_app_main(int argc, char **argv)
         {"sdk-id", required_argument, NULL, 's'}, {"no-sdk-id", no_argument, NULL, 'N'},
         {"endpoint", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
         {"token", required_argument, NULL, 't'},
+        {"postgres", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -280,6 +295,9 @@ int meetd_app_main(int argc, char **argv)
     app_opts o = {.data = getenv("MEETD_DATA"), .name = "app", .endpoint = NULL};
     if (o.data == NULL || *o.data == '\0')
         o.data = MEETD_DEFAULT_DATA;
+    o.postgres = getenv("MEETD_POSTGRES");
+    if (o.postgres != NULL && *o.postgres == '\0')
+        o.postgres = NULL;
     int ch;
     bool sdk_given = false, no_sdk = false, name_given = false;
     optind = 2;
@@ -293,6 +311,11 @@ int meetd_app_main(int argc, char **argv)
         case 'N': no_sdk = true; break;
         case 'e': o.endpoint = optarg; break;
         case 't': o.token = optarg; break;
+        case 'p':
+            if (*optarg == '\0')
+                return app_bad_usage("--postgres needs a connection string");
+            o.postgres = optarg;
+            break;
         case 'h': app_usage(stdout); return 0;
         default:
             return app_bad_usage("%s '%s'", ch == ':' ? "missing value for" : "unknown option",

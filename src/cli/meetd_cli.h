@@ -19,6 +19,9 @@ void meetd_print_credentials(FILE *f, const char *endpoint, const store_app *app
 /* Writes it to <data_dir>/credentials with mode 0600. Returns 0 or -1. */
 int meetd_write_credentials(const char *data_dir, const char *endpoint, const store_app *app,
                             const store_key *key);
+/* 1 when <data_dir>/credentials exists and names this app and this key
+ * pair (whatever else it holds), else 0. */
+int meetd_credentials_current(const char *data_dir, const store_app *app, const store_key *key);
 /* A server that accepts connections at endpoint: writes <data_dir>/endpoint
  * and points the MEETD_ENDPOINT line of <data_dir>/credentials at it, keeping
  * every other line (mode 0600). Returns 0 or -1 (logged). */

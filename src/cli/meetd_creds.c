@@ -171,6 +171,36 @@ static int creds_follow(const char *data_dir, const char *endpoint)
     return rc;
 }
 
+/* Whether text has this line whole ("KEY=value"). */
+static bool creds_has_line(const char *text, const char *key, const char *value)
+{
+    size_t kl = strlen(key), vl = strlen(value);
+    for (const char *line = text; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        size_t ll = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        if (ll == kl + vl && memcmp(line, key, kl) == 0 && memcmp(line + kl, value, vl) == 0)
+            return true;
+        line += ll + (nl != NULL);
+    }
+    return false;
+}
+
+int meetd_credentials_current(const char *data_dir, const store_app *app, const store_key *key)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/credentials", data_dir);
+    char *text = NULL;
+    size_t len = 0;
+    if (creds_slurp(path, &text, &len) != 0)
+        return 0;
+    int current = creds_has_line(text, "MEETD_APP_ID=", app->app_id) &&
+                  creds_has_line(text, "MEETD_SECRET_ID=", key->secret_id) &&
+                  creds_has_line(text, "MEETD_SECRET_KEY=", key->secret_key);
+    memset(text, 0, len);
+    free(text);
+    return current;
+}
+
 int meetd_endpoint_publish(const char *data_dir, const char *endpoint)
 {
     char path[4096];

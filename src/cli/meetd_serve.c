@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
 
@@ -32,6 +33,7 @@ typedef struct serve_opts {
     char host[256];
     unsigned port;
     const char *data;
+    const char *postgres;          /* libpq conninfo; NULL: SQLite in data */
     unsigned threads;
     unsigned max_connections;
     unsigned api_reserve;          /* 0: http_limits_size's default */
@@ -54,6 +56,9 @@ static void serve_usage(FILE *f)
             "usage: meetd serve [options]\n"
             "  --listen HOST:PORT       address (MEETD_LISTEN, default %s; port 0: any)\n"
             "  --data DIR               data directory (MEETD_DATA, default %s)\n"
+            "  --postgres CONNINFO      share a PostgreSQL with other nodes (MEETD_POSTGRES;\n"
+            "                           any libpq connection string or URI); DIR then holds\n"
+            "                           only this node's own files\n"
             "  --threads N              request threads (MEETD_THREADS, default 2)\n"
             "  --max-connections N      open connections (MEETD_MAX_CONNECTIONS, default 4096;\n"
             "                           lowered to what the open-files limit can hold)\n"
@@ -151,6 +156,10 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
         o->data = v;
         return *v ? 0 : -1;
     }
+    if (strcmp(name, "postgres") == 0) {
+        o->postgres = v;
+        return *v ? 0 : -1;
+    }
     if (strcmp(name, "durability") == 0) {
         if (strcasecmp(v, "full") == 0)
             o->durability = STORE_DURABLE_FULL;
@@ -205,6 +214,7 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
 static const struct option serve_longopts[] = {
     {"listen", required_argument, NULL, 0},
     {"data", required_argument, NULL, 0},
+    {"postgres", required_argument, NULL, 0},
     {"threads", required_argument, NULL, 0},
     {"max-connections", required_argument, NULL, 0},
     {"api-reserve", required_argument, NULL, 0},
@@ -315,31 +325,40 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
     return 0;
 }
 
-static store_rc serve_count_apps(store_tx *tx, void *arg)
-{
-    return store_app_count(tx, arg);
-}
-
 /* First start with an empty store: a development app, its credentials shown
- * once on stdout (never in the log) and kept in <data>/credentials. */
+ * once on stdout (never in the log) and kept in <data>/credentials. On a
+ * store shared by several nodes (--postgres) the one node that finds no app
+ * creates it, however many start together (auth_app_first), and every node
+ * makes its own <data>/credentials hold the development app's current key
+ * at each start: a node that joins later, or restarts after `meetd app
+ * rotate-key`, has it too. A file that holds it already is left as its
+ * owner edited it (meetd_endpoint_publish updates its address). */
 static int serve_first_start(store *st, const serve_opts *o, const char *endpoint)
 {
-    int64_t apps = 0;
-    if (store_read(st, serve_count_apps, &apps) != STORE_OK)
-        return -1;
-    if (apps > 0)
-        return 0;
     store_app app;
     store_key key;
-    if (auth_app_create(st, "development", NULL, clock_unix(), &app, &key) != 0)
+    bool created = false;
+    int rc = auth_app_first(st, "development", clock_unix(), &app, &key, &created);
+    if (rc < 0)
         return -1;
-    int rc = meetd_write_credentials(o->data, endpoint, &app, &key);
-    if (rc == 0) {
-        printf("meetd: created a development app; its credentials (also in %s/credentials):\n",
-               o->data);
-        meetd_print_credentials(stdout, endpoint, &app, &key);
-        fflush(stdout);
-        log_info("created development app %s", app.app_id);
+    if (created || (rc == 0 && o->postgres != NULL &&
+                    !meetd_credentials_current(o->data, &app, &key))) {
+        rc = meetd_write_credentials(o->data, endpoint, &app, &key);
+        if (rc == 0 && created) {
+            printf("meetd: created a development app; its credentials (also in %s/credentials):\n",
+                   o->data);
+            meetd_print_credentials(stdout, endpoint, &app, &key);
+            fflush(stdout);
+            log_info("created development app %s", app.app_id);
+        } else if (rc == 0) {
+            log_info("wrote the credentials of development app %s to %s/credentials",
+                     app.app_id, o->data);
+        }
+    } else {
+        if (rc == 1 && o->postgres != NULL)
+            log_info("the shared store has apps but no development app with a key: "
+                     "no %s/credentials written", o->data);
+        rc = 0;
     }
     OPENSSL_cleanse(&key, sizeof key);
     return rc;
@@ -420,7 +439,9 @@ static int serve_run(const serve_opts *o)
     unsigned long nofile[3] = {0, 0, 0};   /* soft before, soft now, hard */
     int nofile_raised = http_limits_raise_nofile(&nofile[0], &nofile[1], &nofile[2]);
 
-    store_options so = {.data_dir = o->data, .durability = o->durability, .exclusive = true};
+    store_options so = {.data_dir = o->data, .durability = o->durability, .exclusive = true,
+                        .backend = o->postgres != NULL ? "postgres" : NULL,
+                        .conninfo = o->postgres};
     /* Once, before any thread exists: curl_global_init is not thread-safe. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialise libcurl");
@@ -438,8 +459,18 @@ static int serve_run(const serve_opts *o)
     so.rerun_jobs = rerun != NULL && strcmp(rerun, "1") == 0;
     if (so.rerun_jobs)
         log_info("store: MEETD_TEST_RERUN_JOBS=1: every write job runs twice");
+    /* The shared store's node keeps only its own files in DIR (credentials,
+     * endpoint); SQLite's store makes DIR itself. */
+    if (o->postgres != NULL && mkdir(o->data, 0700) != 0 && errno != EEXIST) {
+        log_error("cannot create %s: %s", o->data, strerror(errno));
+        goto out;
+    }
     if (store_open(&so, &st) != STORE_OK) {
-        log_error("cannot open the store in %s", o->data);
+        /* Never the conninfo: it may hold a password. */
+        if (o->postgres != NULL)
+            log_error("cannot open the store in PostgreSQL (--postgres)");
+        else
+            log_error("cannot open the store in %s", o->data);
         goto out;
     }
     if (auth_replay_new(o->replay_capacity, &replay) != 0)

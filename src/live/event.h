@@ -14,9 +14,11 @@
  * event_publish tells this node's streams from the very rows it wrote, with
  * event_deliver, and wakes the webhook worker. A node that did not make the
  * change is to learn of it the same way, later (the relay that does it is
- * issue 16's next step; nothing here needs to change for it): it keeps the
- * number of the last row it delivered, reads the rows numbered above it
- * (store_events_since, numbered in commit order by the store's contract)
+ * issue 16's next step; nothing here needs to change for it): for each
+ * meeting whose devices it streams it keeps the number of the last row it
+ * delivered, reads that meeting's rows numbered above it
+ * (store_events_since; a meeting's rows are numbered in commit order by
+ * the store's contract, which is all a per-meeting cursor needs)
  * and calls event_deliver for each. Rows, not notifications, are the
  * truth: a notification (here, the call after commit; across nodes, a
  * database notification) only says "read the rows now". A node that missed

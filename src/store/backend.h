@@ -169,9 +169,9 @@ typedef struct store_backend {
                            store_audit_cb cb, void *arg, int64_t *total);
 
     store_rc (*event_insert)(store_tx *tx, store_event *e, const char *payload);
-    store_rc (*events_since)(store_tx *tx, int64_t after, int limit, store_event_cb cb,
-                             void *arg);
-    store_rc (*events_last)(store_tx *tx, int64_t *event_no);
+    store_rc (*events_since)(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                             store_event_cb cb, void *arg);
+    store_rc (*events_last)(store_tx *tx, int64_t meeting_id, int64_t *event_no);
     store_rc (*events_prune)(store_tx *tx, int64_t before);
 
     store_rc (*node_register)(store_tx *tx, const store_node *n);

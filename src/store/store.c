@@ -322,15 +322,15 @@ store_rc store_event_insert(store_tx *tx, store_event *e, const char *payload)
     return tx->be->event_insert(tx, e, payload);
 }
 
-store_rc store_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
-                            void *arg)
+store_rc store_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                            store_event_cb cb, void *arg)
 {
-    return tx->be->events_since(tx, after, limit, cb, arg);
+    return tx->be->events_since(tx, meeting_id, after, limit, cb, arg);
 }
 
-store_rc store_events_last(store_tx *tx, int64_t *event_no)
+store_rc store_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no)
 {
-    return tx->be->events_last(tx, event_no);
+    return tx->be->events_last(tx, meeting_id, event_no);
 }
 
 store_rc store_events_prune(store_tx *tx, int64_t before)

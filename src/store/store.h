@@ -169,6 +169,10 @@ store_rc store_app_insert(store_tx *tx, const store_app *app);        /* CONFLIC
 store_rc store_app_get(store_tx *tx, const char *app_id, store_app *out);
 typedef store_rc (*store_app_cb)(const store_app *app, void *arg);   /* STORE_STOP stops */
 store_rc store_app_list(store_tx *tx, store_app_cb cb, void *arg);
+/* In a write transaction the count serialises with every other write's
+ * count, on every server sharing the store (SQLite: the one writer;
+ * PostgreSQL: an advisory lock held to the commit), so "count the apps,
+ * create one when there is none" in one write creates exactly one. */
 store_rc store_app_count(store_tx *tx, int64_t *count);
 /* Deletes the app with its keys and all its meetings' state. */
 store_rc store_app_delete(store_tx *tx, const char *app_id);
@@ -318,17 +322,21 @@ store_rc store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int siz
  * The contract, for every backend:
  * - store_event_insert writes in the caller's transaction: the row exists
  *   exactly when the change it reports is committed (rolled back with it).
- * - Numbers grow in commit order: once any reader has seen a row numbered
- *   N, every row committed later is numbered above N. Numbers are never
- *   reused (not even after the newest rows were pruned); gaps are allowed
- *   (a rolled-back insert). SQLite gets this from its one writer and
- *   AUTOINCREMENT. PostgreSQL does NOT from a sequence alone (numbers are
- *   drawn before commit, so a later number can commit first): take the
- *   number from a counter row updated in the same transaction (event
- *   writers then queue on that row until commit), or hand readers only
- *   rows below the oldest transaction still in flight.
- * - store_events_since(after, limit) lists rows numbered above `after`,
- *   ascending, at most limit, on the caller's snapshot.
+ *   Every event is of one meeting, and the transaction that writes it has
+ *   read that meeting (store_meeting_get), which on a backend with row
+ *   locks holds the meeting's row until the commit.
+ * - Numbers are ordered by commit WITHIN A MEETING: once any reader has
+ *   seen a row of meeting M numbered N, every row of M committed later is
+ *   numbered above N. Numbers are unique across meetings and never reused;
+ *   gaps are allowed. Across meetings there is no order: a row of another
+ *   meeting with a lower number may commit later. That is what one lock
+ *   per meeting gives without a lock for everyone (SQLite's one writer
+ *   gives more; PostgreSQL's sequence, drawn under the meeting's row lock,
+ *   gives exactly this), and it is all a reader needs: it follows the
+ *   meetings whose devices it streams, one cursor each.
+ * - store_events_since(meeting, after, limit) lists that meeting's rows
+ *   numbered above `after`, ascending, at most limit, on the caller's
+ *   snapshot; store_events_last(meeting) where a new cursor starts.
  * - Rows are kept until store_events_prune removes them by age. A reader
  *   that has not read for longer than the age kept (EVENT_KEEP_MS,
  *   src/live/event.h) may have missed rows for good and rebuilds from the
@@ -345,16 +353,17 @@ typedef struct store_event {
 
 /* Writes e with its payload (JSON text, the caller's); sets e->event_no. */
 store_rc store_event_insert(store_tx *tx, store_event *e, const char *payload);
-/* Rows numbered above `after`, oldest first, at most limit (1..1000). cb
- * sees each with its payload (valid during the call only); STORE_STOP
- * from it ends the listing, which then answers STORE_STOP. STORE_OK when
- * every row was seen. */
+/* The meeting's rows numbered above `after`, oldest first, at most limit
+ * (1..1000). cb sees each with its payload (valid during the call only);
+ * STORE_STOP from it ends the listing, which then answers STORE_STOP.
+ * STORE_OK when every row was seen. */
 typedef store_rc (*store_event_cb)(const store_event *e, const char *payload, void *arg);
-store_rc store_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
-                            void *arg);
-/* The highest number ever handed out (0: none yet), pruned rows included:
- * where a new reader starts. */
-store_rc store_events_last(store_tx *tx, int64_t *event_no);
+store_rc store_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                            store_event_cb cb, void *arg);
+/* The meeting's highest number still kept (0: none): where a new cursor
+ * on the meeting starts. A meeting whose rows were all pruned answers 0,
+ * and its next row is numbered above every pruned one. */
+store_rc store_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no);
 /* Deletes the rows created before `before` (Unix ms). */
 store_rc store_events_prune(store_tx *tx, int64_t before);
 

@@ -63,6 +63,50 @@ def child_env():
             if not k.startswith("MEETD_") or k == "MEETD_TEST_RERUN_JOBS"}
 
 
+# ---------------------------------------------------------------- postgres
+# CTest's fixture `postgres` (scripts/pg-test.sh) runs a PostgreSQL and puts
+# its conninfo in MEETD_TEST_POSTGRES. Each Server that runs on it gets a
+# database of its own (or shares another Server's, for several nodes).
+# MEETD_E2E_POSTGRES=1 runs every Server of a test on PostgreSQL: the whole
+# suite in that mode (tests/e2e/README.md).
+
+def pg_base():
+    """The fixture's conninfo; a test that needs it fails without it."""
+    base = os.environ.get("MEETD_TEST_POSTGRES")
+    if not base:
+        raise RuntimeError("MEETD_TEST_POSTGRES is not set (CTest's fixture postgres sets it; "
+                           "scripts/pg-test.sh start DIR prints one)")
+    return base
+
+
+def pg_everywhere():
+    return os.environ.get("MEETD_E2E_POSTGRES") == "1"
+
+
+def psql(conninfo, sql):
+    """Runs sql with psql on conninfo; returns its output (unaligned, no header)."""
+    cp = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                         "-d", conninfo, "-c", sql],
+                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                        timeout=DEADLINE, env=child_env())
+    if cp.returncode != 0:
+        raise AssertionError("psql %r failed: %s" % (sql, cp.stderr))
+    return cp.stdout.strip()
+
+
+def pg_create_database():
+    """A new empty database on the fixture's server: (conninfo, name)."""
+    base = pg_base()
+    name = "e2e_%d_%s" % (os.getpid(), uniq("db"))
+    psql(base, "CREATE DATABASE %s" % name)
+    # A later keyword wins in a libpq conninfo string.
+    return "%s dbname=%s" % (base, name), name
+
+
+def pg_drop_database(name):
+    psql(pg_base(), "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
 def sanitizer_reports(text):
     return [m for m in SANITIZER_MARKERS if m in text]
 
@@ -316,9 +360,18 @@ class Server:
     nofile=(soft, hard) starts meetd with that RLIMIT_NOFILE; env adds
     variables to its environment."""
 
-    def __init__(self, args=(), data_dir=None, nofile=None, env=None):
+    def __init__(self, args=(), data_dir=None, nofile=None, env=None, postgres=None):
+        """postgres: None (SQLite in the data dir, or PostgreSQL under
+        MEETD_E2E_POSTGRES=1), True (a new database of the fixture's), or the
+        conninfo of another Server's database, to share it (several nodes)."""
         self.bin = meetd_bin()
         self.args = list(args)
+        self._pg_db = None
+        if postgres is None and pg_everywhere():
+            postgres = True
+        if postgres is True:
+            postgres, self._pg_db = pg_create_database()
+        self.postgres = postgres
         self.nofile = nofile
         self.env = dict(env or {})     # added to the child's environment
         self._tmp = None if data_dir else tempfile.mkdtemp(prefix="meetd-e2e-")
@@ -338,7 +391,8 @@ class Server:
             self._run_start = (len(self._lines), len(self._out))
         self.started_at = time.time()      # lower bound of meetd's own start time
         self.proc = subprocess.Popen(
-            [self.bin, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + self.args,
+            [self.bin, "serve", "--listen", "127.0.0.1:0", "--data", self.data]
+            + self.pg_args() + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=dict(child_env(), **self.env),
             preexec_fn=self._limits if self.nofile else None)
@@ -355,6 +409,9 @@ class Server:
         self.port = int(LISTEN_RE.search(line).group(1))
         self.creds = self._read_credentials()
         return self
+
+    def pg_args(self):
+        return ["--postgres", self.postgres] if self.postgres else []
 
     def _limits(self):
         # In the child, before exec: only meetd gets the lower limit.
@@ -413,6 +470,9 @@ class Server:
         self.proc = None
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._pg_db:
+            pg_drop_database(self._pg_db)
+            self._pg_db = None
 
     # -- logs
     def stderr(self):
@@ -461,8 +521,9 @@ class Server:
         return Client(self, creds or self.creds)
 
     def app(self, sub, *args):
-        """`meetd app SUB --data DIR ARGS...` -> CompletedProcess (text)."""
-        cp = subprocess.run([self.bin, "app", sub, "--data", self.data] + list(args),
+        """`meetd app SUB --data DIR [--postgres C] ARGS...` -> CompletedProcess (text)."""
+        cp = subprocess.run([self.bin, "app", sub, "--data", self.data] + self.pg_args()
+                            + list(args),
                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
                             timeout=DEADLINE, env=child_env())
         bad = sanitizer_reports(cp.stderr)

@@ -2,8 +2,9 @@
 5108 without leaking internals, and nothing is half-applied.
 
 The schema is not part of the contract, so the tables a kickout writes are found
-by watching row counts; the failure is then injected from outside with Python's
-sqlite3 while meetd runs (WAL lets both open the file)."""
+by watching row counts; the failure is then injected from outside while meetd
+runs: with Python's sqlite3 (WAL lets both open the file), or with psql when the
+server runs on PostgreSQL (MEETD_E2E_POSTGRES=1)."""
 import os
 import sqlite3
 import unittest
@@ -15,21 +16,75 @@ LEAKS = ("sqlite", "sql", "table", "trigger", "e2e injected", "constraint", "no 
          "database", ".c:", "errno")
 
 
+class SqliteDb:
+    """The server's SQLite database, opened beside it."""
+
+    def __init__(self, server):
+        self.conn = sqlite3.connect(os.path.join(server.data, "meetd.db"),
+                                    timeout=h.DEADLINE, isolation_level=None)
+
+    def close(self):
+        self.conn.close()
+
+    def counts(self):
+        names = [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        return {n: self.conn.execute('SELECT count(*) FROM "%s"'
+                                     % n.replace('"', '""')).fetchone()[0] for n in names}
+
+    def fail_inserts(self, i, table):
+        self.conn.execute('CREATE TRIGGER e2e_fail_%d BEFORE INSERT ON "%s" BEGIN '
+                          "SELECT RAISE(ABORT, 'e2e injected failure'); END" % (i, table))
+
+    def repair(self, i, table):
+        self.conn.execute("DROP TRIGGER e2e_fail_%d" % i)
+
+    def drop(self, table):
+        self.conn.execute('DROP TABLE "%s"' % table)
+
+
+class PostgresDb:
+    """The server's PostgreSQL database, through psql."""
+
+    def __init__(self, server):
+        self.conninfo = server.postgres
+
+    def close(self):
+        pass
+
+    def counts(self):
+        out = h.psql(self.conninfo,
+                     "SELECT table_name, (xpath('/row/c/text()', query_to_xml("
+                     "format('SELECT count(*) AS c FROM %I', table_name), false, true, '')))"
+                     "[1]::text FROM information_schema.tables "
+                     "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")
+        return {name: int(n) for name, n in (line.split("|") for line in out.splitlines())}
+
+    def fail_inserts(self, i, table):
+        h.psql(self.conninfo, "CREATE OR REPLACE FUNCTION e2e_fail() RETURNS trigger "
+                              "LANGUAGE plpgsql AS $$ BEGIN "
+                              "RAISE EXCEPTION 'e2e injected failure'; END $$")
+        h.psql(self.conninfo, 'CREATE TRIGGER e2e_fail_%d BEFORE INSERT ON "%s" '
+                              "FOR EACH ROW EXECUTE FUNCTION e2e_fail()" % (i, table))
+
+    def repair(self, i, table):
+        h.psql(self.conninfo, 'DROP TRIGGER e2e_fail_%d ON "%s"' % (i, table))
+
+    def drop(self, table):
+        h.psql(self.conninfo, 'DROP TABLE "%s" CASCADE' % table)
+
+
 class InternalErrorTest(h.MeetdCase):
     server_per_test = True
 
     def db(self):
-        conn = sqlite3.connect(os.path.join(self.server.data, "meetd.db"),
-                               timeout=h.DEADLINE, isolation_level=None)
-        self.addCleanup(conn.close)
-        return conn
+        db = (PostgresDb if self.server.postgres else SqliteDb)(self.server)
+        self.addCleanup(db.close)
+        return db
 
     @staticmethod
     def counts(db):
-        names = [r[0] for r in db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-        return {n: db.execute('SELECT count(*) FROM "%s"' % n.replace('"', '""')).fetchone()[0]
-                for n in names}
+        return db.counts()
 
     def kickout_tables(self, db):
         """Tables that gain rows on a kickout (allow_rejoin=true) but not on joins/reads."""
@@ -73,15 +128,14 @@ class InternalErrorTest(h.MeetdCase):
         mid, bob, body = self.scene()
         before = self.state(mid)
         for i, t in enumerate(tables):
-            db.execute('CREATE TRIGGER e2e_fail_%d BEFORE INSERT ON "%s" BEGIN '
-                       "SELECT RAISE(ABORT, 'e2e injected failure'); END" % (i, t))
+            db.fail_inserts(i, t)
         self.assert_internal_error(self.kickout(mid, body), tables)
         self.assert_unchanged(before, mid)                      # bob present, no ban, no audit
         self.assert_ok(self.join_req(mid, "bob", 4))            # and not banned
         self.assertEqual(self.client.get("/healthz", signed=False).status, 200)
         # Repaired store: the same kickout now works (no transaction left open).
-        for i in range(len(tables)):
-            db.execute("DROP TRIGGER e2e_fail_%d" % i)
+        for i, t in enumerate(tables):
+            db.repair(i, t)
         self.kick_ok(mid, body)
         self.assert_absent(mid, bob)
         self.assertEqual(self.bans(mid)["total_count"], 1)
@@ -91,7 +145,7 @@ class InternalErrorTest(h.MeetdCase):
         tables = self.kickout_tables(db)
         mid, bob, body = self.scene()
         for t in tables:
-            db.execute('DROP TABLE "%s"' % t)
+            db.drop(t)
         self.assert_internal_error(self.kickout(mid, body), tables)
         self.assert_present(mid, bob)
         health = self.client.get("/healthz", signed=False)

@@ -23,6 +23,8 @@ class OneServerTest(MeetdCase):
         self.assertEqual(self.assert_ok(self.client.get("/healthz", signed=False)),
                          {"status": "ok"})
 
+    @unittest.skipIf(h.pg_everywhere(), "with --postgres meetd does not lock its data "
+                     "directory (configuration.md)")
     def test_second_serve_on_the_same_data_dir_fails(self):
         rc, err = run_serve(["--listen", "127.0.0.1:0", "--data", self.server.data])
         self.assertIsNotNone(rc, "a second meetd started on a data directory in use:\n" + err)

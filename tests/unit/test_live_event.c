@@ -199,18 +199,18 @@ typedef struct row_walk {
     store_event last;
 } row_walk;
 
-static int row_deliver(const store_event *e, const char *payload, void *arg)
+static store_rc row_deliver(const store_event *e, const char *payload, void *arg)
 {
     row_walk *w = arg;
     event_deliver(w->h, e, payload);
     w->last = *e;
     w->n++;
-    return 0;
+    return STORE_OK;
 }
 
 static void rows_body(store_tx *tx, void *arg)
 {
-    assert_int_equal(store_events_since(tx, 0, 100, row_deliver, arg), STORE_OK);
+    assert_int_equal(store_events_since(tx, MEETING, 0, 100, row_deliver, arg), STORE_OK);
 }
 
 typedef struct last_q {
@@ -220,7 +220,7 @@ typedef struct last_q {
 static void last_body(store_tx *tx, void *arg)
 {
     last_q *q = arg;
-    assert_int_equal(store_events_last(tx, &q->last), STORE_OK);
+    assert_int_equal(store_events_last(tx, MEETING, &q->last), STORE_OK);
 }
 
 typedef struct count_q {

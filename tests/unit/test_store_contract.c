@@ -1573,6 +1573,138 @@ static void test_audit(void **state)
     read_ok(f->s, audit_body, NULL);
 }
 
+/* ---- events ------------------------------------------------------------------------------ */
+
+struct ev_seen {
+    int n;
+    int64_t no[8];
+    int64_t device[8];
+    char type[8][STORE_EVENT_TYPE_MAX + 1];
+    char payload[8][64];
+    int stop_after;                 /* 0: never */
+};
+
+static store_rc ev_collect(const store_event *e, const char *payload, void *arg)
+{
+    struct ev_seen *w = arg;
+    assert_true(w->n < 8);
+    w->no[w->n] = e->event_no;
+    w->device[w->n] = e->device_no;
+    snprintf(w->type[w->n], sizeof w->type[0], "%s", e->type);
+    snprintf(w->payload[w->n], sizeof w->payload[0], "%s", payload);
+    w->n++;
+    return w->stop_after != 0 && w->n >= w->stop_after ? STORE_STOP : STORE_OK;
+}
+
+struct ev_nos {
+    int64_t a, b, c, d, e;
+};
+
+static void ev_put(store_tx *tx, int64_t meeting, int64_t device, const char *type,
+                   const char *payload, int64_t at, int64_t *no)
+{
+    store_event e = {.meeting_id = meeting, .device_no = device, .created_at = at};
+    snprintf(e.type, sizeof e.type, "%s", type);
+    assert_int_equal(store_event_insert(tx, &e, payload), STORE_OK);
+    assert_true(e.event_no > 0);
+    *no = e.event_no;
+}
+
+static void events_fill_body(store_tx *tx, void *arg)
+{
+    struct ev_nos *n = arg;
+    ev_put(tx, 1, 7, "kicked", "{\"reason\":\"line\\nbreak 会议\"}", 1000, &n->a);
+    ev_put(tx, 1, 0, "joined", "{}", 1000, &n->b);
+    ev_put(tx, 2, 9, "left", "{\"m\":2}", 5000, &n->c);
+    ev_put(tx, 1, 8, "role-changed", "{\"role\":\"cohost\"}", 5000, &n->d);
+}
+
+static void events_read_body(store_tx *tx, void *arg)
+{
+    struct ev_nos *n = arg;
+    struct ev_seen w = {0};
+    assert_int_equal(store_events_since(tx, 1, 0, 100, ev_collect, &w), STORE_OK);
+    /* One meeting's rows, in the order they were written, payloads whole. */
+    assert_int_equal(w.n, 3);
+    assert_true(w.no[0] == n->a && w.no[1] == n->b && w.no[2] == n->d);
+    assert_true(n->a < n->b && n->b < n->d);
+    assert_string_equal(w.type[0], "kicked");
+    assert_string_equal(w.payload[0], "{\"reason\":\"line\\nbreak 会议\"}");
+    assert_int_equal(w.device[0], 7);
+    assert_int_equal(w.device[1], 0);
+    assert_string_equal(w.type[2], "role-changed");
+    /* After a number: only what follows it; a limit; a stop. */
+    struct ev_seen after = {0};
+    assert_int_equal(store_events_since(tx, 1, n->b, 100, ev_collect, &after), STORE_OK);
+    assert_int_equal(after.n, 1);
+    assert_int_equal(after.no[0], n->d);
+    struct ev_seen lim = {0};
+    assert_int_equal(store_events_since(tx, 1, 0, 1, ev_collect, &lim), STORE_OK);
+    assert_int_equal(lim.n, 1);
+    assert_int_equal(lim.no[0], n->a);
+    struct ev_seen stop = {.stop_after = 2};
+    assert_int_equal(store_events_since(tx, 1, 0, 100, ev_collect, &stop), STORE_STOP);
+    assert_int_equal(stop.n, 2);
+    /* Another meeting's rows are its own. */
+    struct ev_seen other = {0};
+    assert_int_equal(store_events_since(tx, 2, 0, 100, ev_collect, &other), STORE_OK);
+    assert_int_equal(other.n, 1);
+    assert_int_equal(other.no[0], n->c);
+    int64_t last = -1;
+    assert_int_equal(store_events_last(tx, 1, &last), STORE_OK);
+    assert_int_equal(last, n->d);
+    assert_int_equal(store_events_last(tx, 3, &last), STORE_OK);
+    assert_int_equal(last, 0);
+}
+
+static void events_prune_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    assert_int_equal(store_events_prune(tx, 2000), STORE_OK);
+}
+
+static void events_after_prune_body(store_tx *tx, void *arg)
+{
+    struct ev_nos *n = arg;
+    struct ev_seen w = {0};
+    assert_int_equal(store_events_since(tx, 1, 0, 100, ev_collect, &w), STORE_OK);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.no[0], n->d);
+}
+
+static void events_refill_body(store_tx *tx, void *arg)
+{
+    struct ev_nos *n = arg;
+    assert_int_equal(store_events_prune(tx, 9000), STORE_OK);
+    int64_t last = -1;
+    assert_int_equal(store_events_last(tx, 1, &last), STORE_OK);
+    assert_int_equal(last, 0);
+    /* A number is never handed out twice, even once every row is gone. */
+    ev_put(tx, 1, 7, "left", "{}", 9500, &n->e);
+    assert_true(n->e > n->d && n->e > n->c);
+}
+
+static void events_refused_in_read(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_event e = {.meeting_id = 1, .created_at = 1};
+    snprintf(e.type, sizeof e.type, "joined");
+    assert_int_not_equal(store_event_insert(tx, &e, "{}"), STORE_OK);
+}
+
+static void test_events(void **state)
+{
+    fixture *f = *state;
+    struct ev_nos n = {0};
+    write_ok(f->s, events_fill_body, &n);
+    read_ok(f->s, events_read_body, &n);
+    write_ok(f->s, events_prune_body, NULL);
+    read_ok(f->s, events_after_prune_body, &n);
+    write_ok(f->s, events_refill_body, &n);
+    struct body b = {events_refused_in_read, NULL};
+    assert_int_not_equal(store_read(f->s, run_body, &b), STORE_OK);
+}
+
 /* ---- concurrency ------------------------------------------------------------------------ */
 
 #define N_WRITERS 4
@@ -1822,6 +1954,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_participants_filtered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };

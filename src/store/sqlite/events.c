@@ -2,8 +2,8 @@
  * transaction of the change it reports.
  *
  * SQLite has one writer, so rows are numbered in commit order without more
- * (the store.h contract); AUTOINCREMENT keeps a number from coming back after
- * the newest rows were pruned. Pruning is by age through events_by_time: a
+ * (store.h asks it only within a meeting); AUTOINCREMENT keeps a number
+ * from coming back after the newest rows were pruned. Pruning is by age through events_by_time: a
  * range delete at the B-tree's left edge. */
 #include <assert.h>
 
@@ -47,8 +47,8 @@ static store_rc events_row(sqlite3_stmt *st, void *ctx)
     return w->cb(&e, payload != NULL ? (const char *)payload : "", w->arg);
 }
 
-store_rc lite_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
-                           void *arg)
+store_rc lite_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                           store_event_cb cb, void *arg)
 {
     assert(cb != NULL);
     if (limit < 1 || limit > 1000)
@@ -58,20 +58,17 @@ store_rc lite_events_since(store_tx *tx, int64_t after, int limit, store_event_c
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, after);
     r |= sqlite3_bind_int(st, 2, limit);
+    r |= sqlite3_bind_int64(st, 3, meeting_id);
     events_walk w = {cb, arg};
     return lite_each(tx, STMT_EVENTS_SINCE, st, r, events_row, &w);
 }
 
-store_rc lite_events_last(store_tx *tx, int64_t *event_no)
+store_rc lite_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_EVENTS_LAST);
     if (st == NULL)
         return STORE_ERROR;
-    store_rc rc = lite_row(tx, STMT_EVENTS_LAST, st, 0);
-    /* No row in sqlite_sequence: no event was ever written. */
-    *event_no = rc == STORE_OK ? sqlite3_column_int64(st, 0) : 0;
-    lite_done(tx, STMT_EVENTS_LAST, st);
-    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+    return lite_count(tx, STMT_EVENTS_LAST, st, sqlite3_bind_int64(st, 1, meeting_id), event_no);
 }
 
 store_rc lite_events_prune(store_tx *tx, int64_t before)

@@ -79,13 +79,14 @@
     /* spent nonces (sqlite/spent.c) */                                               \
     X(SPENT_INSERT, "INSERT INTO spent_nonces (ts, nonce, app_id) VALUES (?1, ?2, ?3)") \
     X(SPENT_PRUNE, "DELETE FROM spent_nonces WHERE ts < ?1")                          \
-    /* events (sqlite_events.c) */                                                    \
+    /* events (events.c) */                                                           \
     X(EVENT_INSERT, "INSERT INTO events (meeting_id, device_no, type, payload, "      \
                     "created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                        \
     X(EVENTS_SINCE, "SELECT event_no, meeting_id, device_no, type, created_at, "      \
-                    "payload FROM events WHERE event_no > ?1 ORDER BY event_no "      \
-                    "LIMIT ?2")                                                       \
-    X(EVENTS_LAST, "SELECT seq FROM sqlite_sequence WHERE name = 'events'")           \
+                    "payload FROM events WHERE meeting_id = ?3 AND event_no > ?1 "    \
+                    "ORDER BY event_no LIMIT ?2")                                     \
+    X(EVENTS_LAST, "SELECT coalesce(max(event_no), 0) FROM events "                   \
+                   "WHERE meeting_id = ?1")                                           \
     X(EVENTS_PRUNE, "DELETE FROM events WHERE created_at < ?1")                       \
     /* apps and keys */                                                               \
     /* presence (sqlite/presence.c) */                                                \
@@ -577,9 +578,9 @@ store_rc lite_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int64
                            int64_t forget_before, int limit, store_device_no_cb cb, void *arg);
 store_rc lite_presence_claim(store_tx *tx, int64_t device_no, int64_t now);
 store_rc lite_event_insert(store_tx *tx, store_event *e, const char *payload);
-store_rc lite_events_since(store_tx *tx, int64_t after, int limit, store_event_cb cb,
-                           void *arg);
-store_rc lite_events_last(store_tx *tx, int64_t *event_no);
+store_rc lite_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                           store_event_cb cb, void *arg);
+store_rc lite_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no);
 store_rc lite_events_prune(store_tx *tx, int64_t before);
 
 #endif

@@ -325,7 +325,8 @@ static const char *const migration_8[] = {
 /* 8 -> 9: what happened, once per event (src/live/event.c): joins, leaves,
  * removals, replacements, ends and role changes, numbered in commit order,
  * so that a node that did not make a change can learn of it from the rows
- * (store_events_since) and tell its own device streams. AUTOINCREMENT:
+ * (store_events_since, one meeting at a time: events_by_meeting) and tell
+ * its own device streams. AUTOINCREMENT:
  * a number is never handed out twice, even after the newest rows were
  * pruned, or a reader's "after N" would skip the new rows. No foreign keys:
  * rows are pruned by age (events_by_time), and one that outlives its
@@ -340,6 +341,7 @@ static const char *const migration_9[] = {
     "  created_at  INTEGER NOT NULL"
     ") STRICT",
     "CREATE INDEX events_by_time ON events (created_at)",
+    "CREATE INDEX events_by_meeting ON events (meeting_id, event_no)",
     NULL,
 };
 

@@ -1,0 +1,77 @@
+/* Events (store.h "events: what happened, once") on PostgreSQL.
+ *
+ * The number is the sequence's, drawn by the INSERT while the transaction
+ * holds its meeting's row (migration 9 in schema.c says why that orders a
+ * meeting's rows by commit, and store.h why that is enough). Pruning is by
+ * age; several nodes pruning at once delete the same rows, which costs a
+ * wait on their row locks and nothing else. */
+#include <assert.h>
+#include <string.h>
+
+#include "store/postgres/pgsql.h"
+
+store_rc pgsql_event_insert(store_tx *tx, store_event *e, const char *payload)
+{
+    assert(e != NULL && payload != NULL);
+    if (!tx->writable)
+        return pgsql_invalid(tx, "store_event_insert inside store_read");
+    pgsql_params p = {0};
+    pgsql_p_int(&p, e->meeting_id);
+    pgsql_p_int(&p, e->device_no);          /* 0: none, NULL in the row */
+    PGSQL_P_STR(&p, e->type);
+    pgsql_p_str(&p, payload, strlen(payload) + 1);
+    pgsql_p_int(&p, e->created_at);
+    int64_t no = 0;
+    store_rc rc = pgsql_insert(tx, PGSQL_EVENT_INSERT, &p, &no);
+    if (rc == STORE_OK)
+        e->event_no = no;
+    return rc;
+}
+
+typedef struct events_walk {
+    store_event_cb cb;
+    void *arg;
+} events_walk;
+
+static store_rc events_row(const PGresult *r, int row, void *ctx)
+{
+    events_walk *w = ctx;
+    store_event e;
+    memset(&e, 0, sizeof e);
+    e.event_no = pgsql_int(r, row, 0);
+    e.meeting_id = pgsql_int(r, row, 1);
+    e.device_no = pgsql_int(r, row, 2);   /* NULL reads as 0 */
+    PGSQL_STR(r, row, 3, e.type);
+    e.created_at = pgsql_int(r, row, 4);
+    return w->cb(&e, PQgetvalue(r, row, 5), w->arg);
+}
+
+store_rc pgsql_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
+                            store_event_cb cb, void *arg)
+{
+    assert(cb != NULL);
+    if (limit < 1 || limit > 1000)
+        return pgsql_invalid(tx, "store_events_since: limit out of 1..1000");
+    pgsql_params p = {0};
+    pgsql_p_int(&p, meeting_id);
+    pgsql_p_int(&p, after);
+    pgsql_p_int(&p, limit);
+    events_walk w = {cb, arg};
+    return pgsql_each(tx, PGSQL_EVENTS_SINCE, &p, events_row, &w);
+}
+
+store_rc pgsql_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no)
+{
+    pgsql_params p = {0};
+    pgsql_p_int(&p, meeting_id);
+    return pgsql_count(tx, PGSQL_EVENTS_LAST, &p, event_no);
+}
+
+store_rc pgsql_events_prune(store_tx *tx, int64_t before)
+{
+    if (!tx->writable)
+        return pgsql_invalid(tx, "store_events_prune inside store_read");
+    pgsql_params p = {0};
+    pgsql_p_int(&p, before);
+    return pgsql_exec(tx, PGSQL_EVENTS_PRUNE, &p, NULL);
+}

@@ -1,0 +1,246 @@
+/* The PostgreSQL backend's own promises, beyond the store contract
+ * (test_store_contract.c runs that against it): what a node does when its
+ * connections to PostgreSQL are lost (src/store/postgres/pgsql.c).
+ *
+ * Runs against CTest's fixture `postgres` (MEETD_TEST_POSTGRES), on a
+ * database of its own; connections are cut with pg_terminate_backend from a
+ * connection of the test's own. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "store_builders.h"
+#include "store_fixture.h"
+
+static const char *conninfo(void)
+{
+    return fixture_be->conninfo;
+}
+
+/* Runs sql on a connection of the test's own; returns the first value of
+ * its first row ("" when none), in buf. */
+static const char *side_sql(const char *sql, char *buf, size_t n)
+{
+    PGconn *pg = PQconnectdb(conninfo());
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PGresult *r = PQexec(pg, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    snprintf(buf, n, "%s", st == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(pg);
+    return buf;
+}
+
+/* Ends every connection meetd's store has to the test's database. */
+static int terminate_store_connections(const char *extra_where)
+{
+    char sql[512], buf[32];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE datname = current_database() AND application_name = 'meetd' %s",
+             extra_where);
+    return atoi(side_sql(sql, buf, sizeof buf));
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static store_rc insert_app(store_tx *tx, void *arg)
+{
+    store_app a = mk_app((const char *)arg);
+    return store_app_insert(tx, &a);
+}
+
+static store_rc count_apps(store_tx *tx, void *arg)
+{
+    return store_app_count(tx, (int64_t *)arg);
+}
+
+/* A server restarted between two requests (every connection of the node
+ * cut while idle): the next write and the next read connect again and
+ * succeed, with nothing lost. */
+static void test_connections_cut_while_idle(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(store_write(f->s, insert_app, "app1"), STORE_OK);
+    int64_t n = 0;
+    assert_int_equal(store_read(f->s, count_apps, &n), STORE_OK);
+    assert_true(terminate_store_connections("") >= 2);   /* the writer and a reader */
+    assert_int_equal(store_write(f->s, insert_app, "app2"), STORE_OK);
+    assert_int_equal(store_read(f->s, count_apps, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_stamp s1, s2;
+    store_keys_stamp(f->s, &s1);
+    assert_int_equal(store_write(f->s, insert_app, "app3"), STORE_OK);
+    store_keys_stamp(f->s, &s2);
+    assert_true(s1.moves != s2.moves);
+}
+
+/* The connection is lost in the middle of a job: the caller hears that
+ * the store is out of reach, nothing of the job is stored, and the next
+ * write connects again. */
+static store_rc insert_then_lose(store_tx *tx, void *arg)
+{
+    store_rc rc = insert_app(tx, arg);
+    assert_int_equal(rc, STORE_OK);
+    /* This job's own connection: the one idle inside a transaction. */
+    assert_int_equal(terminate_store_connections("AND state = 'idle in transaction'"), 1);
+    return STORE_OK;
+}
+
+static void test_connection_lost_inside_a_job(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(store_write(f->s, insert_then_lose, "lost"), STORE_UNAVAILABLE);
+    assert_int_equal(raw_count(f->data, "apps"), 0);
+    assert_int_equal(store_write(f->s, insert_app, "app1"), STORE_OK);
+    assert_int_equal(raw_count(f->data, "apps"), 1);
+}
+
+/* The connection is lost while COMMIT runs (a deferred trigger holds the
+ * commit for a while; the test cuts the connection then): the writer asks
+ * the server what became of the transaction before answering. It was
+ * aborted, so the caller hears of a failure, and the row is not there. */
+struct killer {
+    int killed;
+};
+
+static void *kill_during_commit(void *arg)
+{
+    struct killer *k = arg;
+    char buf[32];
+    for (int i = 0; i < 1000 && k->killed == 0; i++) {
+        k->killed = atoi(side_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'meetd' "
+            "AND query = 'COMMIT' AND wait_event = 'PgSleep'",
+            buf, sizeof buf));
+        if (k->killed == 0)
+            sleep_ms(10);
+    }
+    return NULL;
+}
+
+static void test_connection_lost_during_commit(void **state)
+{
+    fixture *f = *state;
+    char buf[8];
+    side_sql("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$",
+             buf, sizeof buf);
+    side_sql("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON apps "
+             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
+             buf, sizeof buf);
+    struct killer k = {0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, kill_during_commit, &k), 0);
+    store_rc rc = store_write(f->s, insert_app, "slow");
+    pthread_join(t, NULL);
+    assert_int_equal(k.killed, 1);
+    assert_int_equal(rc, STORE_UNAVAILABLE);
+    assert_int_equal(raw_count(f->data, "apps"), 0);
+    side_sql("DROP TRIGGER slow_commit ON apps", buf, sizeof buf);
+    assert_int_equal(store_write(f->s, insert_app, "app1"), STORE_OK);
+    assert_int_equal(raw_count(f->data, "apps"), 1);
+}
+
+/* Two nodes lock two meetings in opposite orders: PostgreSQL breaks the
+ * deadlock by failing one transaction (40P01), and that node runs its batch
+ * again from the start (queue.c), so both writes succeed; the job of the
+ * retried one ran twice. */
+struct crossing {
+    store *s;
+    int64_t first, second;
+    int *locked;          /* jobs holding their first meeting (atomic) */
+    int runs;             /* times this job's fn ran */
+    store_rc rc;
+};
+
+static store_rc lock_both(store_tx *tx, void *arg)
+{
+    struct crossing *x = arg;
+    __atomic_add_fetch(&x->runs, 1, __ATOMIC_SEQ_CST);
+    core_meeting *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    store_rc rc = store_meeting_get(tx, "app1", x->first, m);
+    if (rc == STORE_OK && x->runs == 1) {
+        /* Both hold their first row before either asks for its second. */
+        __atomic_add_fetch(x->locked, 1, __ATOMIC_SEQ_CST);
+        for (int i = 0; i < 2000 && __atomic_load_n(x->locked, __ATOMIC_SEQ_CST) < 2; i++)
+            sleep_ms(5);
+    }
+    if (rc == STORE_OK)
+        rc = store_meeting_get(tx, "app1", x->second, m);
+    free(m);
+    return rc;
+}
+
+static void *crossing_main(void *arg)
+{
+    struct crossing *x = arg;
+    x->rc = store_write(x->s, lock_both, x);
+    return NULL;
+}
+
+static void test_deadlock_between_nodes_is_retried(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    char buf[8];
+    side_sql("INSERT INTO meetings SELECT 2, app_id, '000000002', subject, creator_userid, "
+             "creator_instanceid, type, meeting_type, start_time, end_time, status, "
+             "recurring_type, until_type, until_count, until_date, created_at "
+             "FROM meetings WHERE meeting_id = 1", buf, sizeof buf);
+    store *other = open_store(f->data, STORE_DURABLE_FULL);   /* a second node */
+    int locked = 0;
+    struct crossing a = {.s = f->s, .first = 1, .second = 2, .locked = &locked};
+    struct crossing b = {.s = other, .first = 2, .second = 1, .locked = &locked};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, crossing_main, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, crossing_main, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    store_close(other);
+    assert_int_equal(locked, 2);
+    assert_int_equal(a.rc, STORE_OK);
+    assert_int_equal(b.rc, STORE_OK);
+    assert_int_equal(a.runs + b.runs, 3);    /* one of them ran again */
+}
+
+int main(void)
+{
+    const char *pg = getenv("MEETD_TEST_POSTGRES");
+    if (pg == NULL || *pg == '\0') {
+        fprintf(stderr, "test_pg_store: MEETD_TEST_POSTGRES is not set (CTest's fixture "
+                        "postgres sets it)\n");
+        return 1;
+    }
+    const fixture_backend *backends[4];
+    int n = fixture_backends(backends, 4);
+    for (int i = 0; i < n; i++)
+        if (strcmp(backends[i]->name, "postgres") == 0)
+            fixture_be = backends[i];
+    assert_string_equal(fixture_be->name, "postgres");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_connections_cut_while_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_lost_inside_a_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_lost_during_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadlock_between_nodes_is_retried, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
+}
