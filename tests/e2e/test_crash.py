@@ -448,11 +448,20 @@ class PresenceAfterCrashTest(h.MeetdCase):
     server_args = ("--presence-grace", str(GRACE), "--heartbeat", "1",
                    "--webhook-backoff-ms", "100", "--webhook-backoff-max-ms", "500")
 
-    def db(self):
+    def scalar(self, sql):
+        """One integer read from the server's store, whichever backend."""
+        if self.server.postgres:
+            return int(h.psql(self.server.postgres, sql))
         conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.server.data, "meetd.db"),
                                uri=True, isolation_level=None, timeout=DEADLINE)
-        self.addCleanup(conn.close)
-        return conn
+        try:
+            return conn.execute(sql).fetchone()[0]
+        finally:
+            conn.close()
+
+    def count_streaming(self, nos):
+        return self.scalar("SELECT count(*) FROM devices WHERE device_no IN (%s) "
+                           "AND stream_node IS NOT NULL" % nos)
 
     def device_no(self, dev):
         # The token is "<device_no>.<secret>" (docs/api.md "Device token").
@@ -461,11 +470,8 @@ class PresenceAfterCrashTest(h.MeetdCase):
     def streaming(self, *devs):
         """The stream opens are written (the rows name a node): what a crash
         may lose before that is only a stream the server never recorded."""
-        db = self.db()
         nos = ",".join(str(self.device_no(d)) for d in devs)
-        poll(lambda: db.execute("SELECT count(*) FROM devices WHERE device_no IN (%s) "
-                                "AND stream_node IS NOT NULL" % nos).fetchone()[0] == len(devs),
-             "stream opens recorded")
+        poll(lambda: self.count_streaming(nos) == len(devs), "stream opens recorded")
 
     def left(self, mid, dev):
         rows = {(r["ms_open_id"], r["instanceid"]): r for r in self.participants(mid)}
@@ -493,8 +499,8 @@ class PresenceAfterCrashTest(h.MeetdCase):
 
         poll(lambda: self.left(mid, bob), "bob's time-out after the restart", GRACE + 10)
         self.assertLessEqual(time.monotonic() - down, GRACE + 10)
-        reason = self.db().execute("SELECT left_reason FROM devices WHERE device_no = ?",
-                                   (self.device_no(bob),)).fetchone()[0]
+        reason = self.scalar("SELECT left_reason FROM devices WHERE device_no = %d"
+                             % self.device_no(bob))
         self.assertEqual(reason, LEFT_TIMEOUT)
         # Its participant-left webhook, under a trace id of no request.
         poll(lambda: [e for e in rx.snapshot() if e.get("event") == LEFT and

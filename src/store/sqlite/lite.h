@@ -88,7 +88,6 @@
     X(EVENTS_LAST, "SELECT coalesce(max(event_no), 0) FROM events "                   \
                    "WHERE meeting_id = ?1")                                           \
     X(EVENTS_PRUNE, "DELETE FROM events WHERE created_at < ?1")                       \
-    /* apps and keys */                                                               \
     /* presence (sqlite/presence.c) */                                                \
     X(NODE_UPSERT, "INSERT INTO nodes (node_id, address, started_at, heartbeat_at) "  \
                    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (node_id) DO UPDATE SET "     \
@@ -115,6 +114,7 @@
     X(PRESENCE_CLAIM, "SELECT 1 FROM devices WHERE device_no = ?1 "                   \
                       "AND left_time IS NULL AND stream_node IS NULL "                \
                       "AND grace_until <= ?2")                                        \
+    /* apps and keys */                                                               \
     X(APP_INSERT, "INSERT INTO apps (app_id, sdk_id, name, created_at) "              \
                   "VALUES (?1, ?2, ?3, ?4)")                                          \
     X(APP_GET, "SELECT app_id, sdk_id, name, created_at FROM apps WHERE app_id = ?1") \
