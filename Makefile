@@ -69,7 +69,8 @@ fuzz-smoke:
 # Benchmarks (bench/README.md): nginx on loopback as the anchor, then meetd's
 # scenarios with the same client settings; BENCH_SECONDS per run (default 10).
 # bench-scale: kickout latency as meetings grow, 10,000 event streams.
-.PHONY: bench bench-scale bench-build
+# bench-cluster: the kickout step on SQLite, PostgreSQL, two PostgreSQL nodes.
+.PHONY: bench bench-scale bench-cluster bench-build
 bench-build:
 	@MEETD_DEPS_BENCH=1 scripts/deps.sh
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -80,3 +81,6 @@ bench: bench-build
 
 bench-scale: bench-build
 	@bench/scale.sh $(BUILD)
+
+bench-cluster: bench-build
+	@bench/cluster.sh $(BUILD)

@@ -23,6 +23,9 @@
 # directory only the server's user and root can enter, and fsync off: a
 # test server that loses its data in an OS crash has lost nothing.
 #
+# MEETD_PG_FSYNC=on keeps fsync and full-page writes on (bench/cluster.sh
+# measures durable commits); MEETD_PG_SHARED_BUFFERS sizes shared_buffers.
+#
 # Never leaks a server: start first stops and removes whatever a run that
 # was killed left in DIR, and stop stops the server whatever state it is in
 # (fast, then immediate, then the postmaster's pid) before removing DIR.
@@ -106,9 +109,9 @@ listen_addresses = ''
 port = $PG_PORT
 unix_socket_directories = '$dir'
 unix_socket_permissions = 0700
-fsync = off
-full_page_writes = off
-shared_buffers = 32MB
+fsync = ${MEETD_PG_FSYNC:-off}
+full_page_writes = ${MEETD_PG_FSYNC:-off}
+shared_buffers = ${MEETD_PG_SHARED_BUFFERS:-32MB}
 dynamic_shared_memory_type = mmap
 max_connections = 200
 log_min_messages = warning
