@@ -14,17 +14,11 @@ class TwoNodes(h.MeetdCase):
     """Node A and node B on one new database; self.client signs for A."""
 
     server_per_test = True
+    server_nodes = 2
 
     def setUp(self):
-        self.server = h.Server(postgres=True)
-        self.addCleanup(self.server.close)
-        self.server.start()
-        self.addCleanup(self.server.stop)
-        self.client = self.server.client()
-        self.b = h.Server(postgres=self.server.postgres)
-        self.addCleanup(self.b.close)
-        self.b.start()
-        self.addCleanup(self.b.stop)
+        super().setUp()
+        self.b = self.nodes[1]
         self.cb = self.b.client()
 
     def test_nodes_share_the_development_app(self):
