@@ -243,8 +243,10 @@ class PgProxy:
     """Relays PostgreSQL's wire protocol between clients and the server of
     `server_dir`, on a Unix socket in a directory of its own (conninfo()).
 
-    arm(mode) makes it lose the next COMMIT of a write transaction (one
-    that ran pg_current_xact_id(), as meetd's writers' do, pgsql.c):
+    arm(mode, marker) makes it lose the next COMMIT of a write transaction
+    (one that ran pg_current_xact_id(), as meetd's writers' do, pgsql.c)
+    that sent `marker` (bytes: a value the test's request wrote, in a Bind
+    message), or of any write transaction when marker is None:
     mode "commit" closes both connections instead of forwarding the COMMIT
     (the server rolls the transaction back when it sees its client gone);
     mode "answer" forwards it, reads the server's answer to its end
@@ -272,9 +274,18 @@ class PgProxy:
         self._sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def arm(self, *modes):
+    def arm(self, mode, marker=None):
         with self.cond:
-            self.armed.extend(modes)
+            self.armed.append((mode, marker))
+
+    def _take(self, sent):
+        """The first armed loss that the transaction which sent `sent` fits."""
+        with self.cond:
+            for i, (mode, marker) in enumerate(self.armed):
+                if marker is None or marker in sent:
+                    del self.armed[i]
+                    return mode
+        return None
 
     def wait_fired(self, n):
         with self.cond:
@@ -295,7 +306,7 @@ class PgProxy:
                 c.close()
                 s.close()
                 continue
-            st = {"c": c, "s": s, "writer_tx": False, "swallow": None}
+            st = {"c": c, "s": s, "writer_tx": False, "sent": b"", "swallow": None}
             threading.Thread(target=self._up, args=(st,), daemon=True).start()
             threading.Thread(target=self._down, args=(st,), daemon=True).start()
 
@@ -333,20 +344,20 @@ class PgProxy:
             while True:
                 head = self._exact(c, 5)
                 body = self._exact(c, struct.unpack("!I", head[1:])[0] - 4)
-                if head[:1] == b"Q":
-                    text = body.rstrip(b"\0").strip().upper()
-                    if b"PG_CURRENT_XACT_ID" in text:
-                        st["writer_tx"] = True
-                    elif text == b"COMMIT" and st["writer_tx"]:
-                        st["writer_tx"] = False
-                        with self.cond:
-                            mode = self.armed.pop(0) if self.armed else None
-                        if mode == "commit":
-                            self._cut(st)
-                            self._fire(mode, None)
-                            return
-                        if mode == "answer":
-                            st["swallow"] = mode
+                text = body.rstrip(b"\0").strip().upper() if head[:1] == b"Q" else b""
+                if b"PG_CURRENT_XACT_ID" in text:
+                    st["writer_tx"], st["sent"] = True, b""
+                elif st["writer_tx"] and text != b"COMMIT":
+                    st["sent"] += body
+                elif st["writer_tx"]:
+                    st["writer_tx"] = False
+                    mode = self._take(st["sent"])
+                    if mode == "commit":
+                        self._cut(st)
+                        self._fire(mode, None)
+                        return
+                    if mode == "answer":
+                        st["swallow"] = mode
                 s.sendall(head + body)
         except (EOFError, OSError):
             self._cut(st)
@@ -389,7 +400,7 @@ class CommitOutcomeTest(OutageCase):
 
     def test_answer_lost_after_the_commit_is_resolved_committed(self):
         name = h.uniq("oj")
-        self.proxy.arm("answer")
+        self.proxy.arm("answer", name.encode())
         resp = self.join_req(self.mid, name, 2)
         self.assertEqual(self.proxy.wait_fired(1), [("answer", "COMMIT")])
         self.assert_ok(resp)
@@ -399,7 +410,7 @@ class CommitOutcomeTest(OutageCase):
 
     def test_commit_lost_before_the_server_is_resolved_aborted(self):
         name = h.uniq("oj")
-        self.proxy.arm("commit")
+        self.proxy.arm("commit", name.encode())
         resp = self.join_req(self.mid, name, 2)
         self.assertEqual(self.proxy.wait_fired(1), [("commit", None)])
         self.assert_error(resp, 500, 5108)
