@@ -203,6 +203,43 @@ class CohostsOnBothNodes(TwoNodeRace):
                 self.assertEqual([u for u in on_a if u != contested], sorted(users),
                                  "an appointment made at the same time as others was lost")
 
+    def test_appointment_against_a_ban(self):
+        """A user present on two devices is appointed co-host on A (naming
+        the device the kickout leaves) while a kickout on B bans them by the
+        other: whichever commits first, a banned user is never co-host
+        afterwards (docs/api.md "Kickout": the ban ends the role; "Co-hosts":
+        a banned user cannot be made one). The appointment got 200 (and the
+        ban then ended the role) or 400 / 190004."""
+        for r in range(self.ROUNDS * 2):
+            with self.subTest(round=r):
+                mid = self.new_meeting("alice")
+                alice = self.join(mid, "alice", 1)
+                victim = h.uniq("v")
+                on2, on3 = self.join(mid, victim, 2), self.join(mid, victim, 3, client=self.cb)
+                barrier = threading.Barrier(2)
+                answers = {}
+
+                def appoint():
+                    barrier.wait(DEADLINE)
+                    answers["appoint"] = self.cohost(mid, op_ms(alice), on3, True,
+                                                     client=self.client)
+
+                def ban():
+                    barrier.wait(DEADLINE)
+                    answers["ban"] = self.kickout(mid, kick_body(op_ms(alice), [tgt_ms(on2)],
+                                                                 allow_rejoin=False),
+                                                  prefer=True, client=self.cb)
+
+                self.run_threads([appoint, ban] if r % 2 else [ban, appoint])
+                self.assertEqual([x["result"] for x in self.assert_ok(answers["ban"])["results"]],
+                                 ["removed"])
+                got = (answers["appoint"].status, h._code(answers["appoint"]))
+                self.assertIn(got, ((200, None), (400, 190004)), answers["appoint"])
+                for client in (self.client, self.cb):
+                    self.assertEqual(self.cohosts(mid, client), [], "a banned user is co-host")
+                    self.assertEqual(self.present(mid, client=client),
+                                     sorted([(alice["ms_open_id"], 1), (on3["ms_open_id"], 3)]))
+
 
 if __name__ == "__main__":
     import unittest
