@@ -59,7 +59,9 @@ def wait_ok(case, req, what):
 
 class Writes:
     """Threads sending writes to the nodes in turn until stop(). Each write
-    names something of its own: a create its subject, a join its userid.
+    names something of its own: a create its subject, a join its userid, a
+    kickout (banning the device a join of its own just made, sent to the
+    other node) its reason, which its audit row keeps.
     `log` holds (kind, name, node index, outcome, time answered), outcome
     (status, error code), or None when no answer came."""
 
@@ -89,7 +91,7 @@ class Writes:
         try:
             while not self._stop.is_set():
                 node = (i + n) % len(self.clients)
-                kind = ("create", "join")[(i + n // 2) % 2]
+                kind = ("create", "join", "kick")[(i + n // 2) % 3]
                 n += 1
                 self._one(kind, node)
         except BaseException as e:      # reported by stop()
@@ -98,17 +100,30 @@ class Writes:
     def _one(self, kind, node):
         client = self.clients[node]
         name = h.uniq("oc" if kind == "create" else "oj")
+        if kind == "create":
+            self._send(kind, name, node,
+                       lambda: client.post("/v1/meetings", self.case.meeting_body(subject=name)))
+            return
+        dev = self._send("join", name, node,
+                         lambda: self.case.join_req(self.mid, name, 2, client=client))
+        if kind == "kick" and dev is not None:
+            other = (node + 1) % len(self.clients)
+            body = h.kick_body(h.op_userid("alice"), [h.tgt_ms(dev)], allow_rejoin=False,
+                               reason=name)
+            self._send(kind, name, other,
+                       lambda: self.case.kickout(self.mid, body, client=self.clients[other]))
+
+    def _send(self, kind, name, node, req):
+        """Sends req(), logs its outcome; the answer's body when it is 200."""
         try:
-            if kind == "create":
-                resp = client.post("/v1/meetings", self.case.meeting_body(subject=name))
-            else:
-                resp = self.case.join_req(self.mid, name, 1, client=client)
+            resp = req()
             outcome = (resp.status, h._code(resp))
         except (AssertionError, OSError):    # closed without an answer, or timed out
-            outcome = None
+            resp, outcome = None, None
         with self.cond:
             self.log.append((kind, name, node, outcome, time.monotonic()))
             self.cond.notify_all()
+        return resp.json if outcome == OK else None
 
     def wait(self, pred, what, since=0.0):
         """Until pred(outcomes answered after `since`, per node) holds."""
@@ -143,17 +158,23 @@ class OutageCase(h.MeetdCase):
         return self.conninfo
 
     def in_database(self):
-        """(subjects of meetings, userids of users) the database holds."""
+        """(subjects of meetings, userids of users, reasons of audit rows
+        and of bans) the database holds."""
         def rows(sql):
             out = h.psql(self.conninfo, sql)
             return set(out.split("\n")) if out else set()
         return (rows("SELECT subject FROM meetings WHERE subject LIKE 'oc%'"),
-                rows("SELECT userid FROM users WHERE userid LIKE 'oj%'"))
+                rows("SELECT userid FROM users WHERE userid LIKE 'oj%'"),
+                rows("SELECT reason FROM audit WHERE reason LIKE 'oj%'"),
+                rows("SELECT u.userid FROM bans b JOIN users u USING (user_no)"
+                     " WHERE u.userid LIKE 'oj%'"))
 
     def assert_iff(self, writes):
-        """200 if and only if the write is there."""
-        subjects, userids = self.in_database()
-        seen = {"create": subjects, "join": userids}
+        """200 if and only if the write is there: a create's meeting, a
+        join's user, a kickout's audit row and ban (one transaction)."""
+        subjects, userids, reasons, banned = self.in_database()
+        self.assertEqual(reasons, banned, "audit rows without their ban, or bans without")
+        seen = {"create": subjects, "join": userids, "kick": reasons}
         wrong, unanswered = [], 0
         for kind, name, node, outcome, _ in writes.log:
             there = name in seen[kind]
@@ -171,6 +192,7 @@ class OutageCase(h.MeetdCase):
         # Nothing the clients were not told of was made either.
         names = {e[1] for e in writes.log}
         self.assertEqual((subjects | userids) - names, set())
+        self.assertGreater(len([e for e in writes.log if e[0] == "kick" and e[3] == OK]), 0)
         return unanswered
 
     def serving_again(self):
