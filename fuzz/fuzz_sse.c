@@ -374,7 +374,7 @@ static void run_step(live_hub *h, fuzz_bytes *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    live_config cfg = {.heartbeat_ms = 1000000000, .grace_ms = 1000000000};
+    live_config cfg = {.heartbeat_ms = 1000000000};
     live_hub *h;
     if (live_hub_new(&cfg, st, NULL, NULL, &h) != 0)
         fuzz_fail("live_hub_new failed");

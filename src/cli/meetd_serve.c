@@ -422,6 +422,7 @@ static int serve_run(const serve_opts *o)
     auth_keycache *keys = NULL;
     http_server *srv = NULL;
     live_hub *live = NULL;
+    presence *pres = NULL;
     webhook_worker *hooks = NULL;
     bool curl_ready = false;
     bool published = false;
@@ -490,12 +491,14 @@ static int serve_run(const serve_opts *o)
     if (serve_limits(o, nofile, nofile_raised, &lim) != 0)
         goto out;
     live_config lc = {.heartbeat_ms = (int)o->heartbeat * 1000,
-                      .grace_ms = (int)o->presence_grace * 1000,
                       .max_streams = lim.max_streams,
                       .max_streams_per_app = lim.max_streams_per_app};
-    /* Outlives the hub: its timer calls presence_expire until it stops. */
-    presence pres = {.st = st, .hooks = hooks, .grace_ms = lc.grace_ms};
-    if (live_hub_new(&lc, st, presence_expire, &pres, &live) != 0)
+    /* Outlives the hub, which tells it of every stream that opens or goes;
+     * its sweeper starts once the address is known. */
+    presence_config pc = {.grace_ms = (int)o->presence_grace * 1000};
+    if (presence_new(st, hooks, &pc, &pres) != 0)
+        goto out;
+    if (live_hub_new(&lc, st, presence_note, pres, &live) != 0)
         goto out;
     api_env env = {.st = st, .replay = replay, .rl = rl, .keys = keys, .live = live,
                    .hooks = hooks};
@@ -509,6 +512,10 @@ static int serve_run(const serve_opts *o)
     char endpoint[300];
     snprintf(endpoint, sizeof endpoint, strchr(o->host, ':') ? "http://[%s]:%u" : "http://%s:%u",
              o->host, (unsigned)http_port(srv));
+    if (presence_start(pres, live, endpoint) != 0) {
+        log_error("cannot start the presence sweeper");
+        goto out;
+    }
     if (serve_first_start(st, o, endpoint) != 0) {
         log_error("cannot create the development app");
         goto out;
@@ -530,8 +537,11 @@ out:
         meetd_endpoint_withdraw(o->data);
     /* Streams end first: libmicrohttpd cannot stop with suspended ones. */
     live_hub_shutdown(live);
+    /* Every stream of the node detached at once, with grace from now. */
+    presence_stop(pres);
     http_stop(srv);
     live_hub_free(live);
+    presence_free(pres);
     /* Nothing enqueues any more; pending deliveries wait in the outbox. */
     webhook_worker_stop(hooks);
     auth_ratelimit_free(rl);

@@ -145,6 +145,13 @@ int64_t clock_mono_us(void)
 
 int64_t clock_mono_ms(void) { return clock_mono_us() / 1000; }
 
+int64_t clock_unix_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 struct timespec clock_mono_deadline(int64_t ms)
 {
     struct timespec t;

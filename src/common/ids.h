@@ -30,6 +30,7 @@ int ids_sha256(const void *data, size_t len, uint8_t out[32]);
 bool ids_equal(const void *a, const void *b, size_t len);
 
 int64_t clock_unix(void);            /* wall clock, seconds */
+int64_t clock_unix_ms(void);         /* wall clock, milliseconds */
 int64_t clock_mono_ms(void);         /* monotonic, milliseconds */
 int64_t clock_mono_us(void);         /* monotonic, microseconds */
 /* CLOCK_MONOTONIC ms milliseconds from now (a negative ms is now), as

@@ -47,6 +47,10 @@ static const struct {
     [METRICS_STORE_WAL_PAGES] = {
         "meetd_store_wal_pages_total",
         "Database pages the commits appended to the WAL (each is written and synced)."},
+    [METRICS_PRESENCE_WRITES] = {
+        "meetd_presence_writes_total",
+        "Of the writes, meetd's own for presence: stream opens and closes, heartbeats, "
+        "time-outs."},
 };
 
 static atomic_uint_fast64_t metrics_counters[METRICS__COUNT];

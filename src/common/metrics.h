@@ -16,6 +16,7 @@ enum metrics_counter {
     METRICS_STORE_CHECKPOINTS_INLINE,  /* ... and by the writer, when the WAL grew too long */
     METRICS_STORE_WAL_RESTARTS, /* checkpoints that let the WAL start over */
     METRICS_STORE_WAL_PAGES,    /* pages the commits appended to the WAL */
+    METRICS_PRESENCE_WRITES,    /* of METRICS_STORE_WRITES, meetd's own for presence */
     METRICS__COUNT
 };
 

@@ -1,7 +1,8 @@
 /* Device event streams: the hub, its streams, their SSE framing and the
  * timer. What happened is decided elsewhere (event.c calls live_send and
- * live_left after the commit); what a presence time-out writes is
- * presence.c's (the timer only notices and calls on_expire).
+ * live_left after the commit); presence is presence.c's: the hub only
+ * tells it, under the hub lock, when a device's stream opens and when it
+ * goes (on_presence), and presence.c writes that to the store's rows.
  *
  * One mutex guards the hub. Events are rare next to requests, and holding it
  * across MHD_suspend_connection / MHD_resume_connection is what makes a wake
@@ -11,10 +12,11 @@
  *
  * Per device the hub keeps a small record: its open stream, the final event
  * it was sent (kept a while, so that a stream opened just after the device
- * was removed still hears why), and since when its stream has been gone
- * (for the presence grace period). Per app it counts the open streams
- * (live_app), for the per-app cap; a stream is admitted under the hub lock,
- * so two opening at once cannot both take the last place (live_admit).
+ * was removed still hears why). No clock of a device's absence is kept
+ * here: that is a row (store.h "presence"), so that a crash loses none.
+ * Per app it counts the open streams (live_app), for the per-app cap; a
+ * stream is admitted under the hub lock, so two opening at once cannot
+ * both take the last place (live_admit).
  *
  * An event is final or news. A stream ends after a final one (kicked,
  * replaced, meeting-ended); news (role-changed) is appended to the open
@@ -92,11 +94,10 @@ struct live_dev {
     live_stream *stream;
     char *final;                   /* final text: an event, or LIVE_END_LEFT */
     int64_t final_until_ms;
-    int64_t gone_since_ms;         /* 0: no grace period running */
     live_dev *next;                /* hash chain */
     /* The timer visits only records with something to do: those with a
-     * stream or a grace period (the watch list), and finals in the order
-     * they expire (a FIFO: they are all kept LIVE_FINAL_KEEP_MS). At
+     * stream (the watch list), and finals in the order they expire (a
+     * FIFO: they are all kept LIVE_FINAL_KEEP_MS). At
      * thousands of kicks a second there are hundreds of thousands of
      * finals; walking them all every tick, under the hub lock, stalled
      * every event. */
@@ -119,8 +120,8 @@ struct live_hub {
     bool stopping;
     live_config cfg;
     store *st;
-    live_expire_fn on_expire;      /* presence: a grace period ran out */
-    void *expire_arg;
+    live_presence_fn on_presence;  /* a stream of a device opened or went */
+    void *presence_arg;
     live_dev **buckets;
     size_t n_buckets;              /* a power of two */
     size_t n_devs;
@@ -181,7 +182,7 @@ static live_dev *live_dev_get(live_hub *h, int64_t device_no, bool create)
 /* Puts d on the watch list or takes it off, as its state now says. */
 static void live_watch(live_hub *h, live_dev *d)
 {
-    bool want = d->stream != NULL || d->gone_since_ms != 0;
+    bool want = d->stream != NULL;
     if (want == d->watched)
         return;
     d->watched = want;
@@ -223,7 +224,7 @@ static void live_dev_gc(live_hub *h, live_dev *d, int64_t now_ms)
     }
     live_watch(h, d);
     /* A record in the FIFO goes when the FIFO lets go of it. */
-    if (d->stream != NULL || d->final != NULL || d->gone_since_ms != 0 || d->queued)
+    if (d->stream != NULL || d->final != NULL || d->queued)
         return;
     assert(!d->watched);
     live_dev **p = live_slot(h->buckets, h->n_buckets, d->device_no);
@@ -330,7 +331,6 @@ static void live_final(live_hub *h, int64_t device_no, char *text)
     free(d->final);
     d->final = text;
     d->final_until_ms = now + h->cfg.final_keep_ms;
-    d->gone_since_ms = 0;
     if (!d->queued)
         live_fifo_push(h, d);
     live_watch(h, d);
@@ -475,8 +475,9 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
         if (d->stream != NULL)
             live_end_stream(d->stream, LIVE_END_SUPERSEDED, false);   /* one stream per device */
         d->stream = s;
-        d->gone_since_ms = 0;
         live_watch(h, d);
+        if (h->on_presence != NULL)
+            h->on_presence(h->presence_arg, s->device_no, true, clock_unix_ms());
     }
     h->n_streams++;
     pthread_mutex_unlock(&h->lock);
@@ -540,9 +541,11 @@ void live_stream_close(live_stream *s)
     live_dev *d = live_dev_get(h, s->device_no, false);
     if (d != NULL && d->stream == s) {
         d->stream = NULL;
-        /* The client went away while its device is still in the meeting. */
-        if (!s->final && !h->stopping)
-            d->gone_since_ms = now;
+        /* The client went away while its device is still in the meeting:
+         * its grace starts. Not at a stop: the stop detaches every stream
+         * of the node at once (presence_stop), one write for all. */
+        if (!s->final && !h->stopping && h->on_presence != NULL)
+            h->on_presence(h->presence_arg, s->device_no, false, clock_unix_ms());
         live_dev_gc(h, d, now);
     }
     live_app_release(h, s->app);
@@ -562,6 +565,15 @@ size_t live_stream_count(live_hub *h)
     return n;
 }
 
+void live_stream_devices(live_hub *h, live_device_fn fn, void *arg)
+{
+    pthread_mutex_lock(&h->lock);
+    for (live_dev *d = h->watch_head; d != NULL; d = d->wnext)
+        if (d->stream != NULL && !d->stream->closing)
+            fn(arg, d->device_no);
+    pthread_mutex_unlock(&h->lock);
+}
+
 size_t live_record_count(live_hub *h)
 {
     pthread_mutex_lock(&h->lock);
@@ -570,23 +582,16 @@ size_t live_record_count(live_hub *h)
     return n;
 }
 
-/* ---- timer: heartbeats, grace periods, forgetting ------------------------- */
+/* ---- timer: heartbeats, forgetting ---------------------------------------- */
 
-/* One pass over the records (hub lock held). Fills expired[] with devices
- * whose grace period ran out, up to cap; returns how many. */
-static size_t live_sweep(live_hub *h, int64_t now, bool heartbeat, int64_t *expired,
-                         size_t cap)
+/* One pass over the records (hub lock held). */
+static void live_sweep(live_hub *h, int64_t now, bool heartbeat)
 {
-    size_t n = 0;
     for (live_dev *d = h->watch_head, *next; d != NULL; d = next) {
         next = d->wnext;   /* d may leave the list, or go */
         if (heartbeat && d->stream != NULL && !d->stream->closing &&
             live_append(d->stream, ":\n\n") == 0)
             live_wake(d->stream);
-        if (d->gone_since_ms != 0 && now - d->gone_since_ms >= h->cfg.grace_ms && n < cap) {
-            expired[n++] = d->device_no;
-            d->gone_since_ms = 0;
-        }
         live_dev_gc(h, d, now);
     }
     /* Finals expire in the order they were set; one set again since it was
@@ -602,29 +607,19 @@ static size_t live_sweep(live_hub *h, int64_t now, bool heartbeat, int64_t *expi
         else
             live_dev_gc(h, d, now);
     }
-    return n;
 }
 
 static void *live_timer(void *arg)
 {
     live_hub *h = arg;
     pthread_setname_np(pthread_self(), "live-timer");
-    int64_t expired[256];
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
         int64_t now = clock_mono_ms();
         bool heartbeat = now >= h->next_heartbeat_ms;
         if (heartbeat)
             h->next_heartbeat_ms = now + h->cfg.heartbeat_ms;
-        size_t n = live_sweep(h, now, heartbeat, expired, sizeof expired / sizeof expired[0]);
-        if (n > 0) {
-            /* The store is written without the hub lock: streams keep flowing. */
-            pthread_mutex_unlock(&h->lock);
-            for (size_t i = 0; i < n && h->on_expire != NULL; i++)
-                h->on_expire(h, expired[i], h->expire_arg);
-            pthread_mutex_lock(&h->lock);
-            continue;
-        }
+        live_sweep(h, now, heartbeat);
         int64_t wait_ms = h->next_heartbeat_ms - now;
         if (wait_ms > LIVE_TICK_MS)
             wait_ms = LIVE_TICK_MS;
@@ -637,8 +632,8 @@ static void *live_timer(void *arg)
 
 /* ---- life cycle ------------------------------------------------------------ */
 
-int live_hub_new(const live_config *cfg, store *st, live_expire_fn on_expire, void *expire_arg,
-                 live_hub **out)
+int live_hub_new(const live_config *cfg, store *st, live_presence_fn on_presence,
+                 void *presence_arg, live_hub **out)
 {
     live_hub *h = calloc(1, sizeof *h);
     if (h == NULL)
@@ -653,8 +648,8 @@ int live_hub_new(const live_config *cfg, store *st, live_expire_fn on_expire, vo
     if (h->cfg.final_keep_ms <= 0)
         h->cfg.final_keep_ms = LIVE_FINAL_KEEP_MS;
     h->st = st;
-    h->on_expire = on_expire;
-    h->expire_arg = expire_arg;
+    h->on_presence = on_presence;
+    h->presence_arg = presence_arg;
     h->next_heartbeat_ms = clock_mono_ms() + cfg->heartbeat_ms;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

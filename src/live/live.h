@@ -8,10 +8,12 @@
  * is a suspended libmicrohttpd connection, resumed when an event arrives or
  * the heartbeat (a comment every 15 s) is due.
  *
- * Presence follows the stream: the hub notices a device whose stream has
- * been gone longer than the grace period and calls its on_expire, which
- * (presence.c) marks it left, as a real client's time-out would. A device
- * that never opened a stream stays until it leaves or is removed.
+ * Presence follows the stream: the hub tells its on_presence when a
+ * device's stream opens and when it goes (not at a stop), and presence.c
+ * keeps that in the store's rows, where a device whose stream has been
+ * gone longer than the grace period is found and marked left, as a real
+ * client's time-out would, by this node or (after a crash) another. A
+ * device that never opened a stream stays until it leaves or is removed.
  *
  * Streams are capped, in all and per app (live_config), because each holds
  * a connection and a descriptor for as long as its device is present: the
@@ -34,7 +36,6 @@ struct MHD_Connection;
 
 typedef struct live_config {
     int heartbeat_ms;       /* comment line interval, 15000 */
-    int grace_ms;           /* stream gone this long: device marked left, 60000 */
     int final_keep_ms;      /* a removed device's event kept for a late stream; 0: 5000 */
     unsigned max_streams;   /* streams open at once, all apps; 0: no cap */
     unsigned max_streams_per_app; /* streams open at once of one app; 0: no cap */
@@ -43,15 +44,18 @@ typedef struct live_config {
 typedef struct live_hub live_hub;
 typedef struct live_stream live_stream;
 
-/* Called on the hub's timer thread, without the hub lock, for a device
- * whose stream has been gone longer than the grace period (presence.c
- * decides what that means and writes it). */
-typedef void (*live_expire_fn)(live_hub *h, int64_t device_no, void *arg);
+/* A device's stream opened (streaming true) or its client went away
+ * (false) at at_ms (Unix ms). Called UNDER the hub lock, in the order the
+ * streams opened and went: it must be quick, must not call the hub, and
+ * must not wait for the store (presence.c queues it). Not called for a
+ * stream ended by its device's final event, by a newer stream of the
+ * device, or by the hub's stop. */
+typedef void (*live_presence_fn)(void *arg, int64_t device_no, bool streaming, int64_t at_ms);
 
-/* Starts the hub and its timer thread. on_expire (may be NULL) hears of
- * devices whose grace period ran out. */
-int live_hub_new(const live_config *cfg, store *st, live_expire_fn on_expire, void *expire_arg,
-                 live_hub **out);
+/* Starts the hub and its timer thread. on_presence (may be NULL) hears of
+ * streams that open and go. */
+int live_hub_new(const live_config *cfg, store *st, live_presence_fn on_presence,
+                 void *presence_arg, live_hub **out);
 /* Ends every stream (their connections are resumed so that the server can
  * stop) and stops the timer. Call before stopping the HTTP server. */
 void live_hub_shutdown(live_hub *h);
@@ -97,7 +101,12 @@ ssize_t live_stream_read(live_stream *s, uint64_t pos, char *buf, size_t max);
 /* libmicrohttpd's free callback: the connection is done with the stream. */
 void live_stream_close(live_stream *s);
 size_t live_stream_count(live_hub *h);
-/* Devices the hub remembers (a stream, a grace period or a final event). */
+/* Calls fn for every device with an open stream, under the hub lock (fn as
+ * quick as on_presence, and ordered with it: presence.c re-attaches a
+ * node's streams through it). */
+typedef void (*live_device_fn)(void *arg, int64_t device_no);
+void live_stream_devices(live_hub *h, live_device_fn fn, void *arg);
+/* Devices the hub remembers (a stream or a final event). */
 size_t live_record_count(live_hub *h);
 
 #endif

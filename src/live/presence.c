@@ -1,17 +1,179 @@
 /* Presence time-outs (the essay is in presence.h).
  *
+ * One lock guards the queue of changes the hub hands over; the hub calls
+ * presence_note under its own lock, so the order is hub lock, then this
+ * one, and the sweeper never calls the hub while holding it. The queue is
+ * written in arrival order by one thread, so a device's open and close
+ * reach the rows in the order they happened on this node (the store's
+ * conditions see to other nodes: store_stream_detach touches only a row
+ * this node holds).
+ *
  * The time-out commits, then publishes. A stream of the device may have
  * opened while the time-out was queued for the writer (its token was still
- * good then): publishing the leave ends that stream too, where before it
- * stayed open on a device that had left. */
+ * good then, and its attach waits behind the sweep on this thread):
+ * publishing the leave ends that stream too, where before it stayed open
+ * on a device that had left. */
 #include "live/presence.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "live/webhook.h"
+
+/* Devices ended per sweep; when there are more the next sweep is at once. */
+#define PRESENCE_DUE_MAX 256
+
+typedef struct presence_change {
+    int64_t device_no;
+    int64_t at_ms;       /* detach: when the client went */
+    bool streaming;
+} presence_change;
+
+struct presence {
+    store *st;
+    struct webhook_worker *hooks;
+    live_hub *hub;
+    presence_config cfg;
+    int64_t node_id;
+    int64_t started_at;
+    char address[STORE_NODE_ADDR_MAX + 1];
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    presence_change *pending;      /* in arrival order */
+    size_t n_pending, cap_pending;
+    bool stopping;
+    bool started;
+    bool registered;               /* the node's row was written once */
+    pthread_t thread;
+};
+
+int64_t presence_node_id(const presence *p)
+{
+    return p->node_id;
+}
+
+/* store_write, counted (meetd_presence_writes_total): the writes meetd
+ * makes on its own, told apart from the requests' in the metrics. */
+static store_rc presence_write(presence *p, store_fn fn, void *arg)
+{
+    store_rc rc = store_write(p->st, fn, arg);
+    if (rc == STORE_OK)
+        metrics_add(METRICS_PRESENCE_WRITES, 1);
+    return rc;
+}
+
+/* ---- the queue -------------------------------------------------------------- */
+
+/* Lock held. Appends one change; false when out of memory. */
+static bool presence_push(presence *p, int64_t device_no, bool streaming, int64_t at_ms)
+{
+    if (p->n_pending == p->cap_pending) {
+        size_t cap = p->cap_pending ? p->cap_pending * 2 : 64;
+        presence_change *c = realloc(p->pending, cap * sizeof *c);
+        if (c == NULL)
+            return false;
+        p->pending = c;
+        p->cap_pending = cap;
+    }
+    p->pending[p->n_pending++] = (presence_change){device_no, at_ms, streaming};
+    return true;
+}
+
+void presence_note(void *arg, int64_t device_no, bool streaming, int64_t at_ms)
+{
+    presence *p = arg;
+    pthread_mutex_lock(&p->lock);
+    /* Lost, the device's row keeps its last state: a lost open may end a
+     * streaming device at its old grace, a lost close keeps it until its
+     * node stops. Logged: it takes running out of memory. */
+    if (!presence_push(p, device_no, streaming, at_ms))
+        log_error("presence: out of memory queuing a stream %s of device %lld",
+                  streaming ? "open" : "close", (long long)device_no);
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+typedef struct flush_job {
+    const presence *p;
+    const presence_change *c;
+    size_t n;
+} flush_job;
+
+/* NOTFOUND is the rows saying the change no longer applies (the device
+ * left, or streams on another node now): nothing to write. Runs again
+ * whole after a rollback: every statement sets, none adds. */
+static store_rc presence_flush_tx(store_tx *tx, void *arg)
+{
+    const flush_job *j = arg;
+    int grace = j->p->cfg.grace_ms;
+    for (size_t i = 0; i < j->n; i++) {
+        const presence_change *c = &j->c[i];
+        store_rc rc = c->streaming
+                          ? store_stream_attach(tx, c->device_no, j->p->node_id)
+                          : store_stream_detach(tx, c->device_no, j->p->node_id, c->at_ms + grace);
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
+            return rc;
+    }
+    return STORE_OK;
+}
+
+/* Writes what is queued in one job. False when the write failed: the
+ * changes are queued again, in front of newer ones. */
+static bool presence_flush(presence *p)
+{
+    pthread_mutex_lock(&p->lock);
+    presence_change *c = p->pending;
+    size_t n = p->n_pending, cap = p->cap_pending;
+    p->pending = NULL;
+    p->n_pending = p->cap_pending = 0;
+    pthread_mutex_unlock(&p->lock);
+    if (n == 0) {
+        free(c);
+        return true;
+    }
+    flush_job j = {p, c, n};
+    if (presence_write(p, presence_flush_tx, &j) == STORE_OK) {
+        free(c);
+        return true;
+    }
+    log_error("presence: could not record %zu stream opens and closes; trying again", n);
+    pthread_mutex_lock(&p->lock);
+    /* c (older) goes first, followed by whatever came meanwhile. */
+    if (n + p->n_pending > cap) {
+        presence_change *g = realloc(c, (n + p->n_pending) * sizeof *g);
+        if (g == NULL) {
+            pthread_mutex_unlock(&p->lock);
+            log_error("presence: out of memory: %zu stream changes lost", n);
+            free(c);
+            return false;
+        }
+        c = g;
+        cap = n + p->n_pending;
+    }
+    if (p->n_pending > 0)
+        memcpy(c + n, p->pending, p->n_pending * sizeof *c);
+    free(p->pending);
+    p->pending = c;
+    p->n_pending += n;
+    p->cap_pending = cap;
+    pthread_mutex_unlock(&p->lock);
+    return false;
+}
+
+/* live_device_fn: every open stream of the node, attached again (queued
+ * under the hub lock, so ordered with the hub's own notes). */
+static void presence_reattach(void *arg, int64_t device_no)
+{
+    presence_note(arg, device_no, true, 0);
+}
+
+/* ---- the sweep -------------------------------------------------------------- */
 
 store_rc presence_timeout_tx(store_tx *tx, void *arg)
 {
@@ -25,14 +187,25 @@ store_rc presence_timeout_tx(store_tx *tx, void *arg)
     store_rc rc = store_device_get(tx, t->device_no, &dev);
     if (rc == STORE_NOTFOUND || (rc == STORE_OK && dev.left_time != 0))
         return STORE_OK;
-    if (rc != STORE_OK || store_device_end(tx, t->device_no, now, CORE_LEFT_TIMEOUT) != STORE_OK)
-        return STORE_ERROR;
+    if (rc != STORE_OK)
+        return rc;
     core_meeting *m = malloc(sizeof *m);
     if (m == NULL)
         return STORE_ERROR;
+    /* The meeting first (store.h: it is where a backend with row locks
+     * serialises the jobs of one meeting), then the device's row. */
     rc = store_meeting_app(tx, dev.meeting_id, app_id);
     if (rc == STORE_OK)
         rc = store_meeting_get(tx, app_id, dev.meeting_id, m);
+    if (rc == STORE_OK && t->claim) {
+        rc = store_presence_claim(tx, t->device_no, t->now_ms);
+        if (rc == STORE_NOTFOUND) {
+            free(m);
+            return STORE_OK;
+        }
+    }
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, t->device_no, now, CORE_LEFT_TIMEOUT);
     if (rc == STORE_OK)
         rc = store_user_by_no(tx, dev.user_no, &user);
     if (rc == STORE_OK) {
@@ -44,24 +217,224 @@ store_rc presence_timeout_tx(store_tx *tx, void *arg)
     }
     free(m);
     if (rc != STORE_OK)
-        return STORE_ERROR;
+        return rc == STORE_NOTFOUND ? STORE_ERROR : rc;
     t->ended = true;
     return STORE_OK;
 }
 
-void presence_expire(live_hub *h, int64_t device_no, void *arg)
+typedef struct tick_job {
+    const presence *p;
+    int64_t now;
+    bool registered;               /* the row had to be written again */
+    size_t n;
+    int64_t due[PRESENCE_DUE_MAX];
+} tick_job;
+
+static store_rc tick_due(int64_t device_no, void *arg)
 {
-    presence *p = arg;
+    tick_job *j = arg;
+    j->due[j->n++] = device_no;
+    return STORE_OK;
+}
+
+/* The heartbeat and the list of devices due, in one write. */
+static store_rc presence_tick_tx(store_tx *tx, void *arg)
+{
+    tick_job *j = arg;
+    const presence *p = j->p;
+    j->registered = false;
+    j->n = 0;
+    int64_t dead_before = j->now - p->cfg.dead_after_ms;
+    int64_t forget = PRESENCE_FORGET_MS > p->cfg.dead_after_ms ? PRESENCE_FORGET_MS
+                                                                : p->cfg.dead_after_ms;
+    store_rc rc = store_node_heartbeat(tx, p->node_id, j->now, dead_before);
+    if (rc == STORE_NOTFOUND) {
+        store_node n = {.node_id = p->node_id, .started_at = p->started_at,
+                        .heartbeat_at = j->now};
+        snprintf(n.address, sizeof n.address, "%s", p->address);
+        rc = store_node_register(tx, &n);
+        j->registered = true;
+    }
+    if (rc != STORE_OK)
+        return rc;
+    return store_presence_due(tx, j->now, dead_before, p->cfg.grace_ms, j->now - forget,
+                              PRESENCE_DUE_MAX, tick_due, j);
+}
+
+static void presence_end(presence *p, int64_t device_no, int64_t now_ms)
+{
     event_batch b = {0};
-    presence_timeout t = {.device_no = device_no, .now_ms = webhook_now_ms(), .b = &b};
-    if (store_write(p->st, presence_timeout_tx, &t) != STORE_OK) {
+    presence_timeout t = {.device_no = device_no, .now_ms = now_ms, .claim = true, .b = &b};
+    if (presence_write(p, presence_timeout_tx, &t) != STORE_OK) {
         log_error("live: could not mark device %lld left after its grace period",
                   (long long)device_no);
     } else if (t.ended) {
         metrics_add(METRICS_LEAVES, 1);
         log_info("live: device %lld left: event stream gone longer than %d ms",
-                 (long long)device_no, p->grace_ms);
-        event_publish(h, p->hooks, &b);
+                 (long long)device_no, p->cfg.grace_ms);
+        event_publish(p->hub, p->hooks, &b);
     }
     event_batch_free(&b);
+}
+
+/* One heartbeat and sweep. Returns true when devices may still be due
+ * (the sweep was full): the next one follows at once. */
+static bool presence_tick(presence *p)
+{
+    tick_job *j = malloc(sizeof *j);
+    if (j == NULL)
+        return false;
+    *j = (tick_job){.p = p, .now = clock_unix_ms()};
+    bool more = false;
+    if (presence_write(p, presence_tick_tx, j) != STORE_OK) {
+        log_error("presence: could not heartbeat node %lld; trying again",
+                  (long long)p->node_id);
+    } else {
+        if (j->registered && !p->registered) {
+            /* The first: every stream open so far is queued already. */
+            log_info("presence: node %lld registered", (long long)p->node_id);
+            p->registered = true;
+        } else if (j->registered) {
+            /* Its row was gone or its heartbeat late: its streams' rows
+             * may have been converted by another node. Attached again,
+             * and written before the devices listed are ended: a device
+             * streaming here is not due, whatever its row said. */
+            log_error("presence: node %lld was taken for dead; its streams are "
+                      "recorded again", (long long)p->node_id);
+            live_stream_devices(p->hub, presence_reattach, p);
+            presence_flush(p);
+        }
+        for (size_t i = 0; i < j->n; i++)
+            presence_end(p, j->due[i], j->now);
+        more = j->n == PRESENCE_DUE_MAX;
+    }
+    free(j);
+    return more;
+}
+
+static void *presence_run(void *arg)
+{
+    presence *p = arg;
+    pthread_setname_np(pthread_self(), "presence");
+    int64_t next_tick = 0;         /* at once: registers the node */
+    int64_t hold_until = 0;        /* after a failed write: no flush before */
+    pthread_mutex_lock(&p->lock);
+    while (!p->stopping) {
+        int64_t now = clock_mono_ms();
+        bool flush = p->n_pending > 0 && now >= hold_until;
+        if (!flush && now < next_tick) {
+            int64_t until = next_tick;
+            if (p->n_pending > 0 && hold_until < until)
+                until = hold_until;
+            struct timespec ts = clock_mono_deadline(until - now);
+            pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&p->lock);
+        /* Opens and closes first: a device that came back before this
+         * sweep is not ended by it. */
+        if (flush && !presence_flush(p))
+            hold_until = clock_mono_ms() + p->cfg.tick_ms;
+        if (clock_mono_ms() >= next_tick)
+            next_tick = presence_tick(p) ? 0 : clock_mono_ms() + p->cfg.tick_ms;
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+int presence_new(store *st, struct webhook_worker *hooks, const presence_config *cfg,
+                 presence **out)
+{
+    presence *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -1;
+    p->st = st;
+    p->hooks = hooks;
+    p->cfg = *cfg;
+    if (p->cfg.dead_after_ms <= 0)
+        p->cfg.dead_after_ms = PRESENCE_DEAD_AFTER_MS;
+    if (p->cfg.tick_ms <= 0)
+        p->cfg.tick_ms = PRESENCE_TICK_MS;
+    p->started_at = clock_unix_ms();
+    /* 63 random bits, never 0 (0 reads as "no node"). */
+    uint64_t id = 0;
+    while (id == 0) {
+        if (ids_random_bytes(&id, sizeof id) != 0) {
+            free(p);
+            return -1;
+        }
+        id &= INT64_MAX;
+    }
+    p->node_id = (int64_t)id;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    bool lock_ok = pthread_mutex_init(&p->lock, NULL) == 0;
+    bool wake_ok = pthread_cond_init(&p->wake, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!lock_ok || !wake_ok) {
+        if (wake_ok)
+            pthread_cond_destroy(&p->wake);
+        if (lock_ok)
+            pthread_mutex_destroy(&p->lock);
+        free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+int presence_start(presence *p, live_hub *h, const char *address)
+{
+    p->hub = h;
+    snprintf(p->address, sizeof p->address, "%s", address != NULL ? address : "");
+    if (pthread_create(&p->thread, NULL, presence_run, p) != 0)
+        return -1;
+    p->started = true;
+    return 0;
+}
+
+typedef struct stop_job {
+    int64_t node_id;
+    int64_t grace_until;
+} stop_job;
+
+static store_rc presence_stop_tx(store_tx *tx, void *arg)
+{
+    const stop_job *j = arg;
+    return store_node_stop(tx, j->node_id, j->grace_until);
+}
+
+void presence_stop(presence *p)
+{
+    if (p == NULL || !p->started)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    p->started = false;
+    presence_flush(p);
+    stop_job j = {p->node_id, clock_unix_ms() + p->cfg.grace_ms};
+    if (presence_write(p, presence_stop_tx, &j) != STORE_OK)
+        log_error("presence: could not detach the streams of node %lld at the stop; they "
+                  "time out as a dead node's", (long long)p->node_id);
+    else
+        log_info("presence: node %lld stopped; its devices' grace runs from now",
+                 (long long)p->node_id);
+}
+
+void presence_free(presence *p)
+{
+    if (p == NULL)
+        return;
+    presence_stop(p);
+    free(p->pending);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
 }

@@ -174,6 +174,19 @@ typedef struct store_backend {
     store_rc (*events_last)(store_tx *tx, int64_t meeting_id, int64_t *event_no);
     store_rc (*events_prune)(store_tx *tx, int64_t before);
 
+    store_rc (*node_register)(store_tx *tx, const store_node *n);
+    store_rc (*node_heartbeat)(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before);
+    store_rc (*node_list)(store_tx *tx, store_node_cb cb, void *arg);
+    store_rc (*node_stop)(store_tx *tx, int64_t node_id, int64_t grace_until);
+    store_rc (*stream_attach)(store_tx *tx, int64_t device_no, int64_t node_id);
+    store_rc (*stream_detach)(store_tx *tx, int64_t device_no, int64_t node_id,
+                              int64_t grace_until);
+    store_rc (*stream_get)(store_tx *tx, int64_t device_no, int64_t *stream_node,
+                           int64_t *grace_until);
+    store_rc (*presence_due)(store_tx *tx, int64_t now, int64_t dead_before, int64_t grace_ms,
+                             int64_t forget_before, int limit, store_device_no_cb cb, void *arg);
+    store_rc (*presence_claim)(store_tx *tx, int64_t device_no, int64_t now);
+
     store_rc (*webhook_insert)(store_tx *tx, store_webhook *w);
     store_rc (*webhook_get)(store_tx *tx, const char *app_id, int64_t webhook_id,
                             store_webhook *out);

@@ -338,6 +338,54 @@ store_rc store_events_prune(store_tx *tx, int64_t before)
     return tx->be->events_prune(tx, before);
 }
 
+store_rc store_node_register(store_tx *tx, const store_node *n)
+{
+    return tx->be->node_register(tx, n);
+}
+
+store_rc store_node_heartbeat(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before)
+{
+    return tx->be->node_heartbeat(tx, node_id, now, dead_before);
+}
+
+store_rc store_node_list(store_tx *tx, store_node_cb cb, void *arg)
+{
+    return tx->be->node_list(tx, cb, arg);
+}
+
+store_rc store_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until)
+{
+    return tx->be->node_stop(tx, node_id, grace_until);
+}
+
+store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id)
+{
+    return tx->be->stream_attach(tx, device_no, node_id);
+}
+
+store_rc store_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
+                             int64_t grace_until)
+{
+    return tx->be->stream_detach(tx, device_no, node_id, grace_until);
+}
+
+store_rc store_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,
+                          int64_t *grace_until)
+{
+    return tx->be->stream_get(tx, device_no, stream_node, grace_until);
+}
+
+store_rc store_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int64_t grace_ms,
+                            int64_t forget_before, int limit, store_device_no_cb cb, void *arg)
+{
+    return tx->be->presence_due(tx, now, dead_before, grace_ms, forget_before, limit, cb, arg);
+}
+
+store_rc store_presence_claim(store_tx *tx, int64_t device_no, int64_t now)
+{
+    return tx->be->presence_claim(tx, device_no, now);
+}
+
 store_rc store_webhook_insert(store_tx *tx, store_webhook *w)
 {
     return tx->be->webhook_insert(tx, w);

@@ -367,6 +367,88 @@ store_rc store_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no);
 /* Deletes the rows created before `before` (Unix ms). */
 store_rc store_events_prune(store_tx *tx, int64_t before);
 
+/* ---- presence: which node holds a device's stream ------------------------ */
+
+/* A device's presence follows its event stream (src/live/presence.c): rows,
+ * not any node's memory, say whether a device has a stream and, when its
+ * stream is gone, until when it may come back (its grace). So a crash of
+ * meetd, or the death of one node of several, loses no clock: the nodes
+ * still running (or the restarted one) end the devices whose grace ran out.
+ *
+ * Per device: stream_node, the node holding its stream (none: no stream),
+ * and grace_until (Unix ms), when a device without a stream is ended. A
+ * device that never opened a stream has neither and stays until it
+ * leaves. Per node: a row with its heartbeat. A node whose heartbeat is
+ * older than the dead-after time (PRESENCE_DEAD_AFTER_MS) is dead: its
+ * devices are treated as if their streams had closed at its last
+ * heartbeat.
+ *
+ * The contract, for every backend:
+ * - Several nodes run every one of these at once, each in its own
+ *   transactions. An UPDATE that decides on a row re-checks its condition
+ *   on the row it locks (PostgreSQL's READ COMMITTED does, for UPDATE ...
+ *   WHERE), so a stream attached on node B in between is never detached
+ *   by node A's late write nor converted as a dead node's.
+ * - store_presence_due may skip rows another node's sweep holds
+ *   (PostgreSQL: FOR UPDATE SKIP LOCKED): it is a list of candidates.
+ *   store_presence_claim decides: it locks the device's row until the
+ *   commit (FOR UPDATE) and re-checks that it is present and due, so two
+ *   nodes ending the same device end it once.
+ * - No foreign key from devices to nodes: a dead node's row goes while
+ *   rows written before its death may still name it (they are converted
+ *   first, in the same transaction). */
+#define STORE_NODE_ADDR_MAX 255
+
+typedef struct store_node {
+    int64_t node_id;                     /* random, 1..2^63-1, drawn at start */
+    char address[STORE_NODE_ADDR_MAX + 1]; /* where it listens ("" unknown) */
+    int64_t started_at;                  /* Unix ms */
+    int64_t heartbeat_at;                /* Unix ms */
+} store_node;
+
+/* Inserts the node, or (same node_id) sets its address and heartbeat. */
+store_rc store_node_register(store_tx *tx, const store_node *n);
+/* Moves the node's heartbeat to now. NOTFOUND when its row is gone or its
+ * heartbeat is older than dead_before: others may have declared it dead
+ * and taken its streams' rows over (converted them to a grace period), so
+ * the node registers again and attaches its open streams again. */
+store_rc store_node_heartbeat(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before);
+/* Every node row, by node_id. */
+typedef store_rc (*store_node_cb)(const store_node *n, void *arg);   /* STORE_STOP stops */
+store_rc store_node_list(store_tx *tx, store_node_cb cb, void *arg);
+/* A clean stop of the node: every present device streaming on it is
+ * detached with grace_until (its grace starts at the stop, so a restart
+ * within it keeps the device present), and its row goes. */
+store_rc store_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until);
+
+/* The device's stream opened on node_id: stream_node = node_id, no grace.
+ * NOTFOUND when the device is not present (it left since its token was
+ * checked: nothing to hold). */
+store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id);
+/* The device's stream on node_id closed: no stream_node, grace_until set.
+ * Only while node_id holds it (NOTFOUND otherwise: it left, or its stream
+ * is on another node now, which this must not undo). */
+store_rc store_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
+                             int64_t grace_until);
+/* The device's presence row: *stream_node and *grace_until, 0 for none.
+ * NOTFOUND when there is no such device (present or not). */
+store_rc store_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,
+                          int64_t *grace_until);
+/* The sweep, in a write. First every present device streaming on a node
+ * whose heartbeat is older than dead_before is detached with grace_until =
+ * that heartbeat + grace_ms, and node rows whose heartbeat is older than
+ * forget_before go (forget_before <= dead_before: a node silent that long
+ * registers again when it comes back). Then cb sees the present devices
+ * whose grace_until <= now, earliest first, at most limit (1..1000): the
+ * candidates to end, each ended by its own store_presence_claim. */
+typedef store_rc (*store_device_no_cb)(int64_t device_no, void *arg);   /* STORE_STOP stops */
+store_rc store_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int64_t grace_ms,
+                            int64_t forget_before, int limit, store_device_no_cb cb, void *arg);
+/* STORE_OK when device_no is present, has no stream and its grace_until
+ * <= now, its row then locked until the commit (the caller ends it);
+ * NOTFOUND otherwise (it came back, left, or another node ended it). */
+store_rc store_presence_claim(store_tx *tx, int64_t device_no, int64_t now);
+
 /* ---- webhooks and their outbox ----------------------------------------- */
 
 #define STORE_URL_MAX 1024

@@ -19,6 +19,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ import meetd_harness as h
 from meetd_harness import DEADLINE, kick_body, op_userid, tgt_ms
 
 JOINED = "meeting.participant-joined"
+LEFT = "meeting.participant-left"
 KICKED = "meeting.participant-kicked-out"
 INSTANCES = (1, 2, 3, 4, 5)
 REASON = "crash test"
@@ -415,6 +417,106 @@ class CrashTest(h.MeetdCase):
                                  for r in k["results"]), load.cut), file=sys.stderr)
                 self.assertGreaterEqual(len(load.joins) + len(load.kicks), kill_after)
         self.assertTrue(kicks, "no kickout was acknowledged before any kill")
+
+
+
+# ---------------------------------------------------------------- presence
+
+GRACE = 3           # --presence-grace, seconds
+LEFT_TIMEOUT = 5    # devices.left_reason of a presence time-out (core.h)
+
+
+def poll(pred, what, bound=DEADLINE):
+    """Polls pred until true; fails after bound seconds."""
+    deadline = time.monotonic() + bound
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("no %s within %s s" % (what, bound))
+        time.sleep(0.02)
+
+
+class PresenceAfterCrashTest(h.MeetdCase):
+    """Presence time-outs survive meetd (issue 16): a device whose stream was
+    open when meetd was killed or stopped, and whose client does not come
+    back, is ended as a time-out within grace + 10 s of the restart's node
+    taking over; one whose client reconnects within the grace stays.
+    docs/operations.md "What a crash does to presence"."""
+    server_per_test = True
+    server_args = ("--presence-grace", str(GRACE), "--heartbeat", "1",
+                   "--webhook-backoff-ms", "100", "--webhook-backoff-max-ms", "500")
+
+    def scalar(self, sql):
+        """One integer read from the server's store, whichever backend."""
+        if self.server.postgres:
+            return int(h.psql(self.server.postgres, sql))
+        conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.server.data, "meetd.db"),
+                               uri=True, isolation_level=None, timeout=DEADLINE)
+        try:
+            return conn.execute(sql).fetchone()[0]
+        finally:
+            conn.close()
+
+    def count_streaming(self, nos):
+        return self.scalar("SELECT count(*) FROM devices WHERE device_no IN (%s) "
+                           "AND stream_node IS NOT NULL" % nos)
+
+    def device_no(self, dev):
+        # The token is "<device_no>.<secret>" (docs/api.md "Device token").
+        return int(dev["device_token"].split(".")[0])
+
+    def streaming(self, *devs):
+        """The stream opens are written (the rows name a node): what a crash
+        may lose before that is only a stream the server never recorded."""
+        nos = ",".join(str(self.device_no(d)) for d in devs)
+        poll(lambda: self.count_streaming(nos) == len(devs), "stream opens recorded")
+
+    def left(self, mid, dev):
+        rows = {(r["ms_open_id"], r["instanceid"]): r for r in self.participants(mid)}
+        return "left_time" in rows[(dev["ms_open_id"], dev["instanceid"])]
+
+    def scenario(self, take_down):
+        rx = Receiver()
+        self.addCleanup(rx.close)
+        self.assert_ok(self.client.post("/meetd/v1/webhooks", {"url": rx.url}))
+        mid = self.new_meeting("alice")
+        alice = self.join(mid, "alice", 1)          # never opens a stream
+        bob = self.join(mid, "bob", 2)              # streaming; never comes back
+        carol = self.join(mid, "carol", 3)          # streaming; comes back in time
+        bob_s, carol_s = self.events(bob), self.events(carol)
+        self.assertEqual((bob_s.status, carol_s.status), (200, 200))
+        self.streaming(bob, carol)
+
+        take_down(self.server)
+        down = time.monotonic()
+        self.server.start()
+        self.client = self.server.client()
+        carol_again = self.events(carol)
+        self.assertEqual(carol_again.status, 200, "carol's device left before her grace ran out")
+        self.assertLess(time.monotonic() - down, GRACE, "the restart took longer than the grace")
+
+        poll(lambda: self.left(mid, bob), "bob's time-out after the restart", GRACE + 10)
+        self.assertLessEqual(time.monotonic() - down, GRACE + 10)
+        reason = self.scalar("SELECT left_reason FROM devices WHERE device_no = %d"
+                             % self.device_no(bob))
+        self.assertEqual(reason, LEFT_TIMEOUT)
+        # Its participant-left webhook, under a trace id of no request.
+        poll(lambda: [e for e in rx.snapshot() if e.get("event") == LEFT and
+                      e["payload"][0]["operator"]["ms_open_id"] == bob["ms_open_id"]],
+             "bob's participant-left webhook")
+        # Carol came back: present, her stream open; alice never streamed.
+        self.assertFalse(self.left(mid, carol))
+        self.assertFalse(self.left(mid, alice))
+        self.assertEqual(self.events(carol).status, 200)   # replaces carol_again
+        return bob
+
+    def test_sigkill_streaming_device_times_out_reconnected_stays(self):
+        self.scenario(crash)
+
+    def test_clean_stop_grace_from_the_stop(self):
+        self.scenario(lambda server: server.stop())
 
 
 if __name__ == "__main__":

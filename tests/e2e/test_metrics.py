@@ -20,12 +20,18 @@ class MetricsTest(MeetdCase):
         self.assert_error(self.client.get("/v1/meetings/12?userid=alice&instanceid=1"), 400, 9003)
         # A request is counted when libmicrohttpd reports it complete, which
         # may be just after its client read the answer: wait (bounded) for
-        # the last one, the 400, rather than read the counters once.
+        # the last one, the 400, rather than read the counters once. meetd's
+        # own presence writes (the stream's open, a heartbeat a second) are
+        # counted in the writes too, each just after its commit: wait for
+        # the two counts to agree as well.
+        def own(m):
+            return m["meetd_store_writes_total"] - m["meetd_presence_writes_total"]
         deadline = time.monotonic() + 5
         while True:
             after = self.metrics()
-            if (after['meetd_requests_total{status="4xx"}']
+            if ((after['meetd_requests_total{status="4xx"}']
                     > before['meetd_requests_total{status="4xx"}']
+                    and own(after) - own(before) == 4)
                     or time.monotonic() > deadline):
                 break
         self.assertEqual(after["meetd_joins_total"] - before["meetd_joins_total"], 2)
@@ -36,11 +42,13 @@ class MetricsTest(MeetdCase):
         self.assertGreaterEqual(after['meetd_requests_total{status="4xx"}']
                                 - before['meetd_requests_total{status="4xx"}'], 1)
         self.assertGreater(after["meetd_replay_entries"], 0)
-        # Four writes (the meeting, two joins, the kickout), each counted
-        # once, in at least one commit; none still waiting.
+        # Four writes of requests (the meeting, two joins, the kickout), each
+        # counted once, in at least one commit; none still waiting.
         writes = after["meetd_store_writes_total"] - before["meetd_store_writes_total"]
         commits = after["meetd_store_commits_total"] - before["meetd_store_commits_total"]
-        self.assertEqual(writes, 4)
+        self.assertEqual(own(after) - own(before), 4)
+        self.assertGreaterEqual(after["meetd_presence_writes_total"]
+                                - before["meetd_presence_writes_total"], 1)   # the open
         self.assertGreaterEqual(commits, 1)
         self.assertLessEqual(commits, writes)
         self.assertEqual(after["meetd_writes_pending"], 0)

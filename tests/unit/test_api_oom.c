@@ -276,8 +276,8 @@ static int world_setup(void **state)
     W.now = (int64_t)time(NULL);
     if (store_write(W.st, app_tx, NULL) != 0)
         return -1;
-    /* No heartbeat or grace period falls within the test. */
-    live_config lc = {.heartbeat_ms = 1000000000, .grace_ms = 1000000000};
+    /* No heartbeat falls within the test. */
+    live_config lc = {.heartbeat_ms = 1000000000};
     if (live_hub_new(&lc, W.st, NULL, NULL, &W.live) != 0)
         return -1;
     W.env = (api_env){.st = W.st, .live = W.live};

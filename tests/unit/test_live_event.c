@@ -141,7 +141,7 @@ static void test_role_changed_after_commit_only(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_config cfg = {.heartbeat_ms = 1000000};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     live_stream *s1 = open_stream(h, &sc.dev[0]), *s2 = open_stream(h, &sc.dev[1]);
@@ -260,7 +260,7 @@ static void test_rows_deliver_what_publish_does(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_config cfg = {.heartbeat_ms = 1000000};
     live_hub *a = NULL, *bh = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &a), 0);
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &bh), 0);
@@ -331,25 +331,43 @@ static void hold_done(void *arg, int rc)
     (void)rc;
 }
 
+/* Sets the device's row as a stream closed on node long ago: due now. */
+typedef struct gone_job {
+    int64_t device_no;
+    int64_t node;
+    int64_t grace_until;
+} gone_job;
+
+static void gone_body(store_tx *tx, void *arg)
+{
+    gone_job *g = arg;
+    assert_int_equal(store_stream_attach(tx, g->device_no, g->node), STORE_OK);
+    if (g->grace_until != 0)
+        assert_int_equal(store_stream_detach(tx, g->device_no, g->node, g->grace_until),
+                         STORE_OK);
+}
+
 static void test_stream_opened_during_timeout_ends(void **state)
 {
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    presence pres = {.st = f->s, .grace_ms = 50};
-    live_config cfg = {.heartbeat_ms = 20, .grace_ms = 50};
-    live_hub *h = NULL;
-    assert_int_equal(live_hub_new(&cfg, f->s, presence_expire, &pres, &h), 0);
+    gone_job g = {sc.dev[0].device_no, 7, webhook_now_ms() - 1000};
+    write_ok(f->s, gone_body, &g);
     atomic_store(&writer_held, false);
     atomic_store(&writer_release, false);
     assert_int_equal(store_write_async(f->s, hold_tx, NULL, hold_done, NULL), 0);
     int64_t deadline = mono_ms() + 10000;
     while (!atomic_load(&writer_held) && mono_ms() < deadline)
         sched_yield();
-    /* The device's stream goes; its grace period runs out while the writer
-     * is held, so the time-out waits in the queue. */
-    live_stream *s1 = open_stream(h, &sc.dev[0]);
-    live_stream_close(s1);
+    /* The sweeper's first sweep (the device is due) waits for the writer. */
+    presence *p = NULL;
+    presence_config pc = {.grace_ms = 50, .tick_ms = 20};
+    assert_int_equal(presence_new(f->s, NULL, &pc, &p), 0);
+    live_config cfg = {.heartbeat_ms = 20};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, presence_note, p, &h), 0);
+    assert_int_equal(presence_start(p, h, ""), 0);
     while (store_write_queue(f->s) < 1 && mono_ms() < deadline)
         sched_yield();
     assert_int_equal(store_write_queue(f->s), 1);
@@ -367,7 +385,218 @@ static void test_stream_opened_during_timeout_ends(void **state)
     assert_non_null(strstr(text, ": end left\n\n"));
     assert_int_equal(live_stream_read(s2, len, text, 8), -1);
     live_stream_close(s2);
+    live_hub_shutdown(h);
+    presence_stop(p);
     live_hub_free(h);
+    presence_free(p);
+}
+
+/* ---- the sweeper ---------------------------------------------------------------- */
+
+typedef struct row_q {
+    int64_t device_no;
+    int64_t node, grace_until;
+    core_device dev;
+} row_q;
+
+static void row_body(store_tx *tx, void *arg)
+{
+    row_q *q = arg;
+    assert_int_equal(store_stream_get(tx, q->device_no, &q->node, &q->grace_until), STORE_OK);
+    assert_int_equal(store_device_get(tx, q->device_no, &q->dev), STORE_OK);
+}
+
+static row_q row_of(fixture *f, int64_t device_no)
+{
+    row_q q = {.device_no = device_no};
+    read_ok(f->s, row_body, &q);
+    return q;
+}
+
+/* Waits (bounded) until the device's row satisfies done. */
+static row_q wait_row(fixture *f, int64_t device_no, bool (*done)(const row_q *, int64_t),
+                      int64_t want, const char *what)
+{
+    int64_t deadline = mono_ms() + 10000;
+    for (;;) {
+        row_q q = row_of(f, device_no);
+        if (done(&q, want))
+            return q;
+        if (mono_ms() > deadline)
+            fail_msg("device %lld: %s never happened", (long long)device_no, what);
+        sched_yield();
+    }
+}
+
+static bool row_on_node(const row_q *q, int64_t node) { return q->node == node; }
+static bool row_in_grace(const row_q *q, int64_t unused)
+{
+    (void)unused;
+    return q->node == 0 && q->grace_until != 0;
+}
+static bool row_left(const row_q *q, int64_t unused)
+{
+    (void)unused;
+    return q->dev.left_time != 0;
+}
+
+typedef struct sweeper {
+    presence *p;
+    live_hub *h;
+} sweeper;
+
+static sweeper sweeper_start(fixture *f, int grace_ms, int dead_after_ms)
+{
+    sweeper w = {0};
+    presence_config pc = {.grace_ms = grace_ms, .dead_after_ms = dead_after_ms, .tick_ms = 20};
+    assert_int_equal(presence_new(f->s, NULL, &pc, &w.p), 0);
+    live_config cfg = {.heartbeat_ms = 1000000};
+    assert_int_equal(live_hub_new(&cfg, f->s, presence_note, w.p, &w.h), 0);
+    assert_int_equal(presence_start(w.p, w.h, "http://127.0.0.1:1"), 0);
+    return w;
+}
+
+static void sweeper_stop(sweeper *w)
+{
+    live_hub_shutdown(w->h);
+    presence_stop(w->p);
+    live_hub_free(w->h);
+    presence_free(w->p);
+}
+
+/* A stream's open and close reach the row; past the grace its device is
+ * ended as a time-out, its stream told; a device that never streamed
+ * stays. */
+static void test_sweeper_times_out_closed_stream(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    sweeper w = sweeper_start(f, 300, 0);
+    int64_t node = presence_node_id(w.p);
+    assert_true(node > 0);
+    live_stream *s = open_stream(w.h, &sc.dev[0]);
+    wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach");
+    int64_t closed = webhook_now_ms();
+    live_stream_close(s);
+    /* The row keeps the grace after the time-out too: no race with it. */
+    row_q q = wait_row(f, sc.dev[0].device_no, row_in_grace, 0, "the detach");
+    assert_true(q.grace_until >= closed + 300 && q.grace_until <= webhook_now_ms() + 300);
+    q = wait_row(f, sc.dev[0].device_no, row_left, 0, "the time-out");
+    assert_int_equal(q.dev.left_reason, CORE_LEFT_TIMEOUT);
+    assert_true(webhook_now_ms() >= closed + 300);
+    /* Device 2 never opened a stream: it stays. */
+    assert_int_equal(row_of(f, sc.dev[1].device_no).dev.left_time, 0);
+    sweeper_stop(&w);
+}
+
+/* A node that died (its row's heartbeat is old) with a stream open: its
+ * device ends, with grace from that heartbeat; a device it held whose
+ * client came back to this node stays. */
+typedef struct dead_job {
+    int64_t node;
+    int64_t heartbeat_at;
+    int64_t dev[2];
+} dead_job;
+
+static void dead_body(store_tx *tx, void *arg)
+{
+    dead_job *d = arg;
+    store_node n = {.node_id = d->node, .started_at = d->heartbeat_at,
+                    .heartbeat_at = d->heartbeat_at};
+    assert_int_equal(store_node_register(tx, &n), STORE_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(store_stream_attach(tx, d->dev[i], d->node), STORE_OK);
+}
+
+static void test_sweeper_ends_dead_nodes_devices(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    int64_t t0 = webhook_now_ms();
+    dead_job d = {42, t0 - 400, {sc.dev[0].device_no, sc.dev[1].device_no}};
+    write_ok(f->s, dead_body, &d);
+    /* Dead after 300 ms: dead already. Grace 2000 ms from its heartbeat:
+     * time enough for device 1's client to come back, even under ASan. */
+    sweeper w = sweeper_start(f, 2000, 300);
+    live_stream *s = open_stream(w.h, &sc.dev[1]);   /* came back here */
+    row_q q = wait_row(f, sc.dev[0].device_no, row_left, 0, "the dead node's time-out");
+    assert_int_equal(q.dev.left_reason, CORE_LEFT_TIMEOUT);
+    assert_true(webhook_now_ms() >= t0 - 400 + 2000);
+    q = row_of(f, sc.dev[1].device_no);
+    assert_int_equal(q.dev.left_time, 0);
+    assert_int_equal(q.node, presence_node_id(w.p));
+    live_stream_close(s);
+    sweeper_stop(&w);
+}
+
+/* A node taken for dead while it was only slow: another node converted
+ * its stream's row (grace from its old heartbeat, due at once). At its
+ * next heartbeat it records its open streams again, before ending anyone:
+ * the device streaming on it stays. */
+typedef struct takeover_job {
+    int64_t node;
+    int64_t now;
+} takeover_job;
+
+static store_rc takeover_due(int64_t device_no, void *arg)
+{
+    (void)device_no;
+    (void)arg;
+    return STORE_OK;
+}
+
+static void takeover_body(store_tx *tx, void *arg)
+{
+    takeover_job *t = arg;
+    store_node n = {.node_id = t->node, .started_at = t->now - 20000,
+                    .heartbeat_at = t->now - 10000};
+    assert_int_equal(store_node_register(tx, &n), STORE_OK);
+    assert_int_equal(store_presence_due(tx, t->now, t->now - 300, 100, t->now - 3600000, 10,
+                                        takeover_due, NULL),
+                     STORE_OK);
+}
+
+static void test_sweeper_taken_for_dead_records_again(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    sweeper w = sweeper_start(f, 100, 300);
+    int64_t node = presence_node_id(w.p);
+    live_stream *s = open_stream(w.h, &sc.dev[0]);
+    wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach");
+    takeover_job t = {node, webhook_now_ms()};
+    write_ok(f->s, takeover_body, &t);
+    row_q q = wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach again");
+    assert_int_equal(q.grace_until, 0);
+    assert_int_equal(q.dev.left_time, 0);
+    live_stream_close(s);
+    sweeper_stop(&w);
+}
+
+/* A clean stop detaches the node's streams with grace from the stop, in
+ * one write; the stream's own close at the stop writes nothing more. */
+static void test_sweeper_stop_detaches(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    sweeper w = sweeper_start(f, 60000, 0);
+    live_stream *s = open_stream(w.h, &sc.dev[0]);
+    wait_row(f, sc.dev[0].device_no, row_on_node, presence_node_id(w.p), "the attach");
+    live_hub_shutdown(w.h);
+    live_stream_close(s);
+    int64_t before = webhook_now_ms();
+    presence_stop(w.p);
+    row_q q = row_of(f, sc.dev[0].device_no);
+    assert_int_equal(q.node, 0);
+    assert_true(q.grace_until >= before + 60000 && q.grace_until <= webhook_now_ms() + 60000);
+    assert_int_equal(q.dev.left_time, 0);
+    assert_int_equal(raw_count(f->data, "nodes"), 0);
+    live_hub_free(w.h);
+    presence_free(w.p);
 }
 
 static const char *token_query(void *io, const char *name)
@@ -382,7 +611,7 @@ static void test_open_while_stopping(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    live_config cfg = {.heartbeat_ms = 1000000, .grace_ms = 1000000};
+    live_config cfg = {.heartbeat_ms = 1000000};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     live_hub_shutdown(h);
@@ -467,6 +696,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_role_changed_after_commit_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_deliver_what_publish_does, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_opened_during_timeout_ends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_times_out_closed_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_ends_dead_nodes_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_taken_for_dead_records_again, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_stop_detaches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_while_stopping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_webhook_time_in_ms, setup, teardown),
     };

@@ -32,7 +32,7 @@ static void wait_records(live_hub *h, size_t want)
 static void test_finals_are_forgotten(void **state)
 {
     fixture *f = *state;
-    live_config cfg = {.heartbeat_ms = 20, .grace_ms = 60000, .final_keep_ms = 100};
+    live_config cfg = {.heartbeat_ms = 20, .final_keep_ms = 100};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     /* More than the table starts with: it grows while they are kept. */
@@ -57,7 +57,7 @@ static void test_finals_are_forgotten(void **state)
 static void test_final_set_again_keeps_its_place(void **state)
 {
     fixture *f = *state;
-    live_config cfg = {.heartbeat_ms = 20, .grace_ms = 60000, .final_keep_ms = 1000};
+    live_config cfg = {.heartbeat_ms = 20, .final_keep_ms = 1000};
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     int64_t t0 = mono_ms();
@@ -80,7 +80,7 @@ static void test_final_set_again_keeps_its_place(void **state)
 static void test_free_with_finals_kept(void **state)
 {
     fixture *f = *state;
-    live_config cfg = {.heartbeat_ms = 15000, .grace_ms = 60000};   /* default keep: 5 s */
+    live_config cfg = {.heartbeat_ms = 15000};   /* default keep: 5 s */
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     for (int64_t d = 1; d <= 300; d++)

@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "auth/apps.h"
+#include "live/live.h"
+#include "live/presence.h"
 #include "store/store.h"
 #include "store_builders.h"
 #include "store_fixture.h"
@@ -139,11 +143,86 @@ static void test_auth_jobs_rerun(void **state)
     assert_int_equal(q.seen.n, 0);
 }
 
+/* The presence jobs (presence.c: the queued opens and closes, the
+ * heartbeat and sweep, each time-out) run twice per batch: each device is
+ * ended once, with one leave recorded. */
+struct two_devices {
+    core_device d[2];
+    int64_t left[2];
+};
+
+static void two_devices_body(store_tx *tx, void *arg)
+{
+    struct two_devices *t = arg;
+    for (int i = 0; i < 2; i++) {
+        core_user u = mk_user("", i == 0 ? "ga" : "gb", i == 0 ? "a" : "b");
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+        t->d[i] = mk_device(1, 0, u.user_no, 1, 100, 70 + (unsigned)i);
+        assert_int_equal(store_device_insert(tx, &t->d[i]), STORE_OK);
+    }
+    /* Device 0: its stream went on a node long gone, its grace over. */
+    assert_int_equal(store_stream_attach(tx, t->d[0].device_no, 7), STORE_OK);
+    assert_int_equal(store_stream_detach(tx, t->d[0].device_no, 7, 1), STORE_OK);
+}
+
+static void two_left_body(store_tx *tx, void *arg)
+{
+    struct two_devices *t = arg;
+    for (int i = 0; i < 2; i++) {
+        core_device d;
+        assert_int_equal(store_device_get(tx, t->d[i].device_no, &d), STORE_OK);
+        t->left[i] = d.left_time != 0 ? d.left_reason : 0;
+    }
+}
+
+static void test_presence_jobs_rerun(void **state)
+{
+    fixture *f = *state;
+    store *s = open_rerun(f);
+    seed(s, "app1", 1, "000000001");
+    struct two_devices t;
+    write_ok(s, two_devices_body, &t);
+    presence *p = NULL;
+    presence_config pc = {.grace_ms = 100, .tick_ms = 20};
+    assert_int_equal(presence_new(s, NULL, &pc, &p), 0);
+    live_config lc = {.heartbeat_ms = 1000000};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&lc, s, presence_note, p, &h), 0);
+    assert_int_equal(presence_start(p, h, ""), 0);
+    /* Device 1 streams, then its client goes. */
+    live_stream *st = NULL;
+    assert_int_equal(live_stream_open(h, t.d[1].device_no, t.d[1].token_hash, &st),
+                     LIVE_OPEN_OK);
+    live_stream_close(st);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        read_ok(s, two_left_body, &t);
+        if (t.left[0] != 0 && t.left[1] != 0)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 10)
+            fail_msg("the time-outs never happened");
+        sched_yield();
+    }
+    assert_int_equal(t.left[0], CORE_LEFT_TIMEOUT);
+    assert_int_equal(t.left[1], CORE_LEFT_TIMEOUT);
+    live_hub_shutdown(h);
+    presence_stop(p);
+    live_hub_free(h);
+    presence_free(p);
+    /* One leave each: the events table holds exactly two rows. */
+    assert_int_equal(raw_count(f->data, "events"), 2);
+    assert_int_equal(raw_count(f->data, "nodes"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_queue_reruns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_jobs_rerun, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_jobs_rerun, setup, teardown),
     };
     return fixture_run_per_backend(tests, sizeof tests / sizeof tests[0]);
 }

@@ -855,6 +855,182 @@ static void test_devices(void **state)
     write_ok(f->s, devices_body, NULL);
 }
 
+/* ---- presence: nodes, streams, the sweep --------------------------------- */
+
+#define NODE_A 111
+#define NODE_B 222
+
+struct due_seen {
+    int n;
+    int64_t device_no[16];
+};
+
+static store_rc see_due(int64_t device_no, void *arg)
+{
+    struct due_seen *s = arg;
+    assert_true(s->n < 16);
+    s->device_no[s->n++] = device_no;
+    return STORE_OK;
+}
+
+struct nodes_seen {
+    int n;
+    store_node node[8];
+};
+
+static store_rc see_node(const store_node *n, void *arg)
+{
+    struct nodes_seen *s = arg;
+    assert_true(s->n < 8);
+    s->node[s->n++] = *n;
+    return STORE_OK;
+}
+
+static void expect_stream(store_tx *tx, int64_t device_no, int64_t node, int64_t grace)
+{
+    int64_t got_node = -1, got_grace = -1;
+    assert_int_equal(store_stream_get(tx, device_no, &got_node, &got_grace), STORE_OK);
+    assert_int_equal(got_node, node);
+    assert_int_equal(got_grace, grace);
+}
+
+static void presence_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    int64_t no[5];
+    for (int i = 0; i < 5; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "p%d", i);
+        core_user u = mk_user("", tag, tag);
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+        core_device d = mk_device(1, 0, u.user_no, 1, 100, 40 + (unsigned)i);
+        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+        no[i] = d.device_no;
+    }
+    /* A device that never streamed has neither column; none is due. */
+    expect_stream(tx, no[0], 0, 0);
+    int64_t n0, g0;
+    assert_int_equal(store_stream_get(tx, 999999, &n0, &g0), STORE_NOTFOUND);
+
+    store_node a = {.node_id = NODE_A, .address = "http://127.0.0.1:1", .started_at = 1000,
+                    .heartbeat_at = 10000};
+    store_node b = {.node_id = NODE_B, .address = "", .started_at = 2000, .heartbeat_at = 10000};
+    assert_int_equal(store_node_register(tx, &a), STORE_OK);
+    assert_int_equal(store_node_register(tx, &b), STORE_OK);
+    /* Registering again: same row, address and heartbeat refreshed. */
+    snprintf(a.address, sizeof a.address, "http://127.0.0.1:2");
+    assert_int_equal(store_node_register(tx, &a), STORE_OK);
+    struct nodes_seen ns = {0};
+    assert_int_equal(store_node_list(tx, see_node, &ns), STORE_OK);
+    assert_int_equal(ns.n, 2);
+    assert_int_equal(ns.node[0].node_id, NODE_A);
+    assert_string_equal(ns.node[0].address, "http://127.0.0.1:2");
+    assert_int_equal(ns.node[0].started_at, 1000);
+    assert_int_equal(ns.node[1].node_id, NODE_B);
+
+    /* Heartbeats: on time moves it; a row already older than dead_before
+     * (taken for dead) or gone answers NOTFOUND and stays as it was. */
+    assert_int_equal(store_node_heartbeat(tx, NODE_A, 11000, 6000), STORE_OK);
+    assert_int_equal(store_node_heartbeat(tx, NODE_B, 20000, 15000), STORE_NOTFOUND);
+    assert_int_equal(store_node_heartbeat(tx, 333, 20000, 15000), STORE_NOTFOUND);
+    ns.n = 0;
+    assert_int_equal(store_node_list(tx, see_node, &ns), STORE_OK);
+    assert_int_equal(ns.node[0].heartbeat_at, 11000);
+    assert_int_equal(ns.node[1].heartbeat_at, 10000);
+
+    /* Streams: attach, detach only by the node that holds it. */
+    assert_int_equal(store_stream_attach(tx, no[0], NODE_A), STORE_OK);
+    expect_stream(tx, no[0], NODE_A, 0);
+    assert_int_equal(store_stream_detach(tx, no[0], NODE_B, 5000), STORE_NOTFOUND);
+    expect_stream(tx, no[0], NODE_A, 0);
+    assert_int_equal(store_stream_detach(tx, no[0], NODE_A, 15000), STORE_OK);
+    expect_stream(tx, no[0], 0, 15000);
+    /* Back on another node: the grace is gone; the old node's late close
+     * changes nothing. */
+    assert_int_equal(store_stream_attach(tx, no[1], NODE_A), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, no[1], NODE_B), STORE_OK);
+    assert_int_equal(store_stream_detach(tx, no[1], NODE_A, 12000), STORE_NOTFOUND);
+    expect_stream(tx, no[1], NODE_B, 0);
+    /* A device that left holds nothing. */
+    assert_int_equal(store_device_end(tx, no[4], 150, CORE_LEFT_LEAVE), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, no[4], NODE_A), STORE_NOTFOUND);
+    assert_int_equal(store_stream_detach(tx, no[4], NODE_A, 1), STORE_NOTFOUND);
+    assert_int_equal(store_stream_attach(tx, 999999, NODE_A), STORE_NOTFOUND);
+    assert_int_equal(store_stream_attach(tx, no[2], NODE_A), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, no[3], NODE_B), STORE_OK);
+
+    /* Due at 14999: nothing (no[0]'s grace ends at 15000; the nodes live). */
+    struct due_seen ds = {0};
+    assert_int_equal(store_presence_due(tx, 14999, 9000, 3000, 9000, 100, see_due, &ds),
+                     STORE_OK);
+    assert_int_equal(ds.n, 0);
+    assert_int_equal(store_presence_claim(tx, no[0], 14999), STORE_NOTFOUND);
+    assert_int_equal(store_presence_claim(tx, no[2], 99999), STORE_NOTFOUND);   /* streams */
+    /* At 15000 it is, and its claim holds. */
+    assert_int_equal(store_presence_due(tx, 15000, 9000, 3000, 9000, 100, see_due, &ds),
+                     STORE_OK);
+    assert_int_equal(ds.n, 1);
+    assert_int_equal(ds.device_no[0], no[0]);
+    assert_int_equal(store_presence_claim(tx, no[0], 15000), STORE_OK);
+
+    /* Node B dies (heartbeat 10000, dead_before 10001): its devices get
+     * grace from its heartbeat (10000 + 3000), due at once at 15000; node
+     * A (11000) lives. Its row stays until forget_before passes it. */
+    ds.n = 0;
+    assert_int_equal(store_presence_due(tx, 15000, 10001, 3000, 9000, 100, see_due, &ds),
+                     STORE_OK);
+    assert_int_equal(ds.n, 3);
+    assert_int_equal(ds.device_no[2], no[0]);    /* earliest grace first: 13000, 15000 */
+    expect_stream(tx, no[1], 0, 13000);
+    expect_stream(tx, no[3], 0, 13000);
+    expect_stream(tx, no[2], NODE_A, 0);
+    ns.n = 0;
+    assert_int_equal(store_node_list(tx, see_node, &ns), STORE_OK);
+    assert_int_equal(ns.n, 2);
+    /* A limit is kept; forgetting takes the dead row. */
+    ds.n = 0;
+    assert_int_equal(store_presence_due(tx, 15000, 10001, 3000, 10001, 1, see_due, &ds),
+                     STORE_OK);
+    assert_int_equal(ds.n, 1);
+    ns.n = 0;
+    assert_int_equal(store_node_list(tx, see_node, &ns), STORE_OK);
+    assert_int_equal(ns.n, 1);
+    assert_int_equal(ns.node[0].node_id, NODE_A);
+
+    /* A clean stop of A: its streams detached with the stop's grace, its
+     * row gone. */
+    assert_int_equal(store_node_stop(tx, NODE_A, 40000), STORE_OK);
+    expect_stream(tx, no[2], 0, 40000);
+    expect_stream(tx, no[3], 0, 13000);
+    ns.n = 0;
+    assert_int_equal(store_node_list(tx, see_node, &ns), STORE_OK);
+    assert_int_equal(ns.n, 0);
+    /* Ended devices are never due. */
+    assert_int_equal(store_device_end(tx, no[2], 160, CORE_LEFT_TIMEOUT), STORE_OK);
+    assert_int_equal(store_presence_claim(tx, no[2], 50000), STORE_NOTFOUND);
+    ds.n = 0;
+    assert_int_equal(store_presence_due(tx, 50000, 10001, 3000, 10001, 100, see_due, &ds),
+                     STORE_OK);
+    assert_int_equal(ds.n, 3);   /* no[0], no[1], no[3]; not no[2] nor no[4] */
+}
+
+/* Read-only transactions refuse the presence writes. */
+static store_rc presence_in_read(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_node a = {.node_id = NODE_A, .started_at = 1, .heartbeat_at = 1};
+    return store_node_register(tx, &a);
+}
+
+static void test_presence(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    write_ok(f->s, presence_body, NULL);
+    assert_int_equal(raw_count(f->data, "nodes"), 0);
+    assert_int_equal(store_read(f->s, presence_in_read, NULL), STORE_ERROR);
+}
+
 static void test_devices_end_all(void **state)
 {
     fixture *f = *state;
@@ -1771,6 +1947,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_end_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_deep_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_far_pages, setup, teardown),

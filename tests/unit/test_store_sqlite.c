@@ -215,7 +215,7 @@ static void test_migrate_tokens_by_number(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 9);
+    assert_int_equal(store_schema_version(s), 10);
     read_ok(s, v3_read_body, &c);
     write_ok(s, v3_write_body, &c);
     /* Never a number given before, not even a deleted one. */
@@ -327,7 +327,7 @@ static void test_migrate_session_counts(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 9);
+    assert_int_equal(store_schema_version(s), 10);
     struct counts n = counts_of(s);
     assert_int_equal(n.all, 6);
     assert_int_equal(n.sub0, 1);
@@ -433,7 +433,7 @@ static void test_migrate_ban_operator(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 9);
+    assert_int_equal(store_schema_version(s), 10);
     struct v5_ban v = {0};
     read_ok(s, v5_bans_body, &v);
     assert_int_equal(v.n, 3);
@@ -456,6 +456,61 @@ static void test_migrate_ban_operator(void **state)
     assert_false(cohost[1]);
     assert_true(cohost[2]);
     assert_false(cohost[3]);
+    store_close(s);
+}
+
+/* 9 -> 10: devices present before presence was kept in rows have no
+ * stream recorded: none is due, whatever the clock says, and they take a
+ * stream's open as any other. */
+struct v10_check {
+    int64_t node, grace;
+    int due;
+};
+
+static store_rc v10_due(int64_t device_no, void *arg)
+{
+    (void)device_no;
+    ((struct v10_check *)arg)->due++;
+    return STORE_OK;
+}
+
+static void v10_body(store_tx *tx, void *arg)
+{
+    struct v10_check *c = arg;
+    assert_int_equal(store_stream_get(tx, 1, &c->node, &c->grace), STORE_OK);
+    assert_int_equal(store_presence_due(tx, INT64_MAX / 2, INT64_MAX / 4, 1000, 0, 100, v10_due,
+                                        c),
+                     STORE_OK);
+    assert_int_equal(store_stream_attach(tx, 1, 5), STORE_OK);
+}
+
+static void test_migrate_presence(void **state)
+{
+    fixture *f = *state;
+    char dir[128], path[256];
+    snprintf(dir, sizeof dir, "%s/v9", f->root);
+    sqlite3 *db = raw_db_at(f, "v9", 9, path, sizeof path);
+    const char *seed =
+        "BEGIN;"
+        "INSERT INTO apps (app_id, created_at) VALUES ('app1', 1);"
+        "INSERT INTO meetings (meeting_id, app_id, meeting_code, creator_instanceid, type, "
+        "  meeting_type, start_time, end_time, status, created_at) "
+        "  VALUES (7, 'app1', '777777777', 1, 0, 0, 100, 200, 1, 1);"
+        "INSERT INTO users (user_no, meeting_id, userid, uuid, ms_open_id) "
+        "  VALUES (1, 7, 'alice', 'U1', 'M1');"
+        "INSERT INTO devices (meeting_id, user_no, instanceid, join_time, token_hash) "
+        "  VALUES (7, 1, 1, 100, zeroblob(32));"
+        "COMMIT;";
+    assert_int_equal(sqlite3_exec(db, seed, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    store *s = open_store(dir, STORE_DURABLE_FULL);
+    assert_int_equal(store_schema_version(s), 10);
+    struct v10_check c = {-1, -1, 0};
+    write_ok(s, v10_body, &c);
+    assert_int_equal(c.node, 0);
+    assert_int_equal(c.grace, 0);
+    assert_int_equal(c.due, 0);
     store_close(s);
 }
 
@@ -1243,6 +1298,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_tokens_by_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_session_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_ban_operator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_presence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_stamp_old_file, setup, teardown),

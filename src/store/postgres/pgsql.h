@@ -241,6 +241,32 @@
     X(EVENTS_LAST, 0, "SELECT coalesce(max(event_no), 0) FROM events "                \
                       "WHERE meeting_id = $1")                                        \
     X(EVENTS_PRUNE, 1, "DELETE FROM events WHERE created_at < $1")                    \
+    /* presence (presence.c) */                                                       \
+    X(NODE_UPSERT, 1, "INSERT INTO nodes (node_id, address, started_at, heartbeat_at) " \
+                      "VALUES ($1, $2, $3, $4) ON CONFLICT (node_id) DO UPDATE SET "  \
+                      "address = EXCLUDED.address, heartbeat_at = EXCLUDED.heartbeat_at") \
+    X(NODE_HEARTBEAT, 1, "UPDATE nodes SET heartbeat_at = $2 "                        \
+                         "WHERE node_id = $1 AND heartbeat_at >= $3")                 \
+    X(NODE_LIST, 0, "SELECT node_id, address, started_at, heartbeat_at FROM nodes "   \
+                    "ORDER BY node_id")                                               \
+    X(NODE_DELETE, 1, "DELETE FROM nodes WHERE node_id = $1")                         \
+    X(NODES_FORGET, 1, "DELETE FROM nodes WHERE heartbeat_at < $1")                   \
+    X(NODE_DETACH_ALL, 1, "UPDATE devices SET stream_node = NULL, grace_until = $2 "  \
+                          "WHERE stream_node = $1 AND left_time IS NULL")             \
+    /* Two sweeps at once split the dead nodes between them. */                \
+    X(DEAD_NODES, 1, "SELECT node_id, heartbeat_at FROM nodes WHERE heartbeat_at < $1 " \
+                     "ORDER BY heartbeat_at LIMIT $2 FOR UPDATE SKIP LOCKED")         \
+    X(STREAM_ATTACH, 1, "UPDATE devices SET stream_node = $2, grace_until = NULL "    \
+                        "WHERE device_no = $1 AND left_time IS NULL")                 \
+    X(STREAM_DETACH, 1, "UPDATE devices SET stream_node = NULL, grace_until = $3 "    \
+                        "WHERE device_no = $1 AND stream_node = $2 AND left_time IS NULL") \
+    X(STREAM_GET, 0, "SELECT stream_node, grace_until FROM devices WHERE device_no = $1") \
+    X(PRESENCE_DUE, 1, "SELECT device_no FROM devices WHERE left_time IS NULL "       \
+                       "AND grace_until IS NOT NULL AND grace_until <= $1 "           \
+                       "ORDER BY grace_until LIMIT $2 FOR UPDATE SKIP LOCKED")        \
+    X(PRESENCE_CLAIM, 1, "SELECT 1 FROM devices WHERE device_no = $1 "                \
+                         "AND left_time IS NULL AND stream_node IS NULL "             \
+                         "AND grace_until <= $2 FOR UPDATE")                          \
     /* webhooks */                                                                    \
     X(WEBHOOK_INSERT, 1, "INSERT INTO webhooks (app_id, url, token, created_at) "     \
                          "VALUES ($1, $2, $3, $4) RETURNING webhook_id")              \
@@ -510,5 +536,18 @@ store_rc pgsql_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int
                             store_event_cb cb, void *arg);
 store_rc pgsql_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no);
 store_rc pgsql_events_prune(store_tx *tx, int64_t before);
+store_rc pgsql_node_register(store_tx *tx, const store_node *n);
+store_rc pgsql_node_heartbeat(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before);
+store_rc pgsql_node_list(store_tx *tx, store_node_cb cb, void *arg);
+store_rc pgsql_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until);
+store_rc pgsql_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id);
+store_rc pgsql_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
+                             int64_t grace_until);
+store_rc pgsql_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,
+                          int64_t *grace_until);
+store_rc pgsql_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int64_t grace_ms,
+                            int64_t forget_before, int limit, store_device_no_cb cb,
+                            void *arg);
+store_rc pgsql_presence_claim(store_tx *tx, int64_t device_no, int64_t now);
 
 #endif

@@ -260,6 +260,28 @@ static const char *const migration_9[] = {
     NULL,
 };
 
+/* 9 -> 10: presence in rows (store.h "presence"): the nodes and their
+ * heartbeats, and per device the node holding its stream and, without
+ * one, when its grace ends. The sweeper's two lookups (a dead node's
+ * devices, the devices due) have partial indexes over the present devices
+ * that need them. */
+static const char *const migration_10[] = {
+    "CREATE TABLE nodes ("
+    "  node_id       bigint PRIMARY KEY,"
+    "  address       text NOT NULL DEFAULT '',"
+    "  started_at    bigint NOT NULL,"
+    "  heartbeat_at  bigint NOT NULL"
+    ")",
+    "CREATE INDEX nodes_by_heartbeat ON nodes (heartbeat_at)",
+    "ALTER TABLE devices ADD COLUMN stream_node bigint",
+    "ALTER TABLE devices ADD COLUMN grace_until bigint",
+    "CREATE INDEX devices_by_stream_node ON devices (stream_node) "
+    "  WHERE left_time IS NULL AND stream_node IS NOT NULL",
+    "CREATE INDEX devices_by_grace ON devices (grace_until) "
+    "  WHERE left_time IS NULL AND grace_until IS NOT NULL",
+    NULL,
+};
+
 /* A migration: the version it leaves the database at, and its statements. */
 typedef struct pgsql_migration {
     int to;
@@ -269,6 +291,7 @@ typedef struct pgsql_migration {
 static const pgsql_migration migrations[] = {
     {8, migration_8},
     {9, migration_9},
+    {10, migration_10},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

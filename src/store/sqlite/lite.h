@@ -88,6 +88,32 @@
     X(EVENTS_LAST, "SELECT coalesce(max(event_no), 0) FROM events "                   \
                    "WHERE meeting_id = ?1")                                           \
     X(EVENTS_PRUNE, "DELETE FROM events WHERE created_at < ?1")                       \
+    /* presence (sqlite/presence.c) */                                                \
+    X(NODE_UPSERT, "INSERT INTO nodes (node_id, address, started_at, heartbeat_at) "  \
+                   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (node_id) DO UPDATE SET "     \
+                   "address = excluded.address, heartbeat_at = excluded.heartbeat_at") \
+    X(NODE_HEARTBEAT, "UPDATE nodes SET heartbeat_at = ?2 "                           \
+                      "WHERE node_id = ?1 AND heartbeat_at >= ?3")                    \
+    X(NODE_LIST, "SELECT node_id, address, started_at, heartbeat_at FROM nodes "      \
+                 "ORDER BY node_id")                                                  \
+    X(NODE_DELETE, "DELETE FROM nodes WHERE node_id = ?1")                            \
+    X(NODES_FORGET, "DELETE FROM nodes WHERE heartbeat_at < ?1")                      \
+    X(NODE_DETACH_ALL, "UPDATE devices INDEXED BY devices_by_stream_node "            \
+                       "SET stream_node = NULL, grace_until = ?2 "                    \
+                       "WHERE stream_node = ?1 AND left_time IS NULL")                \
+    X(DEAD_NODES, "SELECT node_id, heartbeat_at FROM nodes "                          \
+                  "WHERE heartbeat_at < ?1 ORDER BY heartbeat_at")                    \
+    X(STREAM_ATTACH, "UPDATE devices SET stream_node = ?2, grace_until = NULL "       \
+                     "WHERE device_no = ?1 AND left_time IS NULL")                    \
+    X(STREAM_DETACH, "UPDATE devices SET stream_node = NULL, grace_until = ?3 "       \
+                     "WHERE device_no = ?1 AND stream_node = ?2 AND left_time IS NULL") \
+    X(STREAM_GET, "SELECT stream_node, grace_until FROM devices WHERE device_no = ?1") \
+    X(PRESENCE_DUE, "SELECT device_no FROM devices INDEXED BY devices_by_grace "      \
+                    "WHERE left_time IS NULL AND grace_until IS NOT NULL "            \
+                    "AND grace_until <= ?1 ORDER BY grace_until LIMIT ?2")            \
+    X(PRESENCE_CLAIM, "SELECT 1 FROM devices WHERE device_no = ?1 "                   \
+                      "AND left_time IS NULL AND stream_node IS NULL "                \
+                      "AND grace_until <= ?2")                                        \
     /* apps and keys */                                                               \
     X(APP_INSERT, "INSERT INTO apps (app_id, sdk_id, name, created_at) "              \
                   "VALUES (?1, ?2, ?3, ?4)")                                          \
@@ -539,6 +565,18 @@ store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attem
 store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error);
 store_rc lite_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
                               store_delivery_cb cb, void *arg, int64_t *total);
+store_rc lite_node_register(store_tx *tx, const store_node *n);
+store_rc lite_node_heartbeat(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before);
+store_rc lite_node_list(store_tx *tx, store_node_cb cb, void *arg);
+store_rc lite_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until);
+store_rc lite_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id);
+store_rc lite_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
+                            int64_t grace_until);
+store_rc lite_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,
+                         int64_t *grace_until);
+store_rc lite_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int64_t grace_ms,
+                           int64_t forget_before, int limit, store_device_no_cb cb, void *arg);
+store_rc lite_presence_claim(store_tx *tx, int64_t device_no, int64_t now);
 store_rc lite_event_insert(store_tx *tx, store_event *e, const char *payload);
 store_rc lite_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
                            store_event_cb cb, void *arg);

@@ -345,6 +345,32 @@ static const char *const migration_9[] = {
     NULL,
 };
 
+/* 9 -> 10: presence in rows (sqlite/presence.c), so that a crash of meetd
+ * loses no device's grace period. nodes: one row per running meetd (one
+ * here: serve.lock), heartbeating; a row left by a process that died ages
+ * and its devices are ended as if their streams had closed at its last
+ * heartbeat. devices.stream_node (the node holding the device's stream)
+ * and devices.grace_until (Unix ms: when a device without a stream is
+ * ended); both NULL for a device that never streamed. The sweep's lookups
+ * (dead nodes' devices, devices due) each have a partial index over the
+ * present devices that need one, so they cost nothing for the others. */
+static const char *const migration_10[] = {
+    "CREATE TABLE nodes ("
+    "  node_id       INTEGER PRIMARY KEY,"
+    "  address       TEXT NOT NULL DEFAULT '',"
+    "  started_at    INTEGER NOT NULL,"
+    "  heartbeat_at  INTEGER NOT NULL"
+    ") STRICT",
+    "CREATE INDEX nodes_by_heartbeat ON nodes (heartbeat_at)",
+    "ALTER TABLE devices ADD COLUMN stream_node INTEGER",
+    "ALTER TABLE devices ADD COLUMN grace_until INTEGER",
+    "CREATE INDEX devices_by_stream_node ON devices (stream_node) "
+    "  WHERE left_time IS NULL AND stream_node IS NOT NULL",
+    "CREATE INDEX devices_by_grace ON devices (grace_until) "
+    "  WHERE left_time IS NULL AND grace_until IS NOT NULL",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -357,6 +383,7 @@ static const char *const *const migrations[] = {
     migration_7,
     migration_8,
     migration_9,
+    migration_10,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
