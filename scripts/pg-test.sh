@@ -9,7 +9,9 @@
 #   scripts/pg-test.sh stop DIR    stop the server, remove DIR
 #   scripts/pg-test.sh conninfo DIR  print the conninfo of DIR
 #   scripts/pg-test.sh down DIR    stop the server, keeping its data
-#   scripts/pg-test.sh up DIR      start it again (after down)
+#   scripts/pg-test.sh up DIR      start it again (after down or crash)
+#   scripts/pg-test.sh crash DIR   stop it as a crash would (immediate: no
+#                                  checkpoint, clients cut off); up recovers
 #
 # CTest runs start and stop as the fixture `postgres` (CMakeLists.txt), so a
 # test that declares FIXTURES_REQUIRED postgres finds the server running and
@@ -38,7 +40,7 @@ PG_PORT=5432
 
 die() { echo "pg-test: $*" >&2; exit 1; }
 
-usage="usage: $0 start|stop|conninfo|down|up DIR"
+usage="usage: $0 start|stop|conninfo|down|up|crash DIR"
 [ $# -eq 2 ] || die "$usage"
 cmd=$1
 dir=$2
@@ -138,6 +140,10 @@ down)
     # A database going away under its clients (tests of reconnection).
     [ -d "$dir/data" ] || die "no server in $dir"
     as_server "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 20 stop >/dev/null
+    ;;
+crash)
+    [ -d "$dir/data" ] || die "no server in $dir"
+    as_server "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 20 stop >/dev/null
     ;;
 up)
     [ -d "$dir/data" ] || die "no server in $dir"

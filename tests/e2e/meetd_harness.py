@@ -107,6 +107,22 @@ def pg_drop_database(name):
     psql(pg_base(), "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
 
 
+def start_nodes(case, n, args=(), postgres=True):
+    """n nodes on one PostgreSQL database (postgres: True for a new database
+    of the fixture's, or a conninfo), started in turn; stopped (checked) and
+    removed when `case` ends. Returns the Servers, the first's client as
+    case.client with case.server the first node."""
+    nodes = []
+    for _ in range(n):
+        node = Server(args, postgres=postgres if not nodes else nodes[0].postgres)
+        case.addCleanup(node.close)
+        node.start()
+        case.addCleanup(node.stop)      # runs before close
+        nodes.append(node)
+    case.server, case.client = nodes[0], nodes[0].client()
+    return nodes
+
+
 def sanitizer_reports(text):
     return [m for m in SANITIZER_MARKERS if m in text]
 
@@ -627,6 +643,7 @@ class MeetdCase(unittest.TestCase):
     server_nofile = None          # (soft, hard) RLIMIT_NOFILE for meetd
     server_env = None             # extra environment variables for meetd
     server_per_test = False
+    server_nodes = 1              # > 1: that many nodes on one PostgreSQL (self.nodes)
     maxDiff = None
 
     @classmethod
@@ -643,7 +660,9 @@ class MeetdCase(unittest.TestCase):
             cls.server.stop()
 
     def setUp(self):
-        if self.server_per_test:
+        if self.server_per_test and self.server_nodes > 1:
+            self.nodes = start_nodes(self, self.server_nodes, self.server_args)
+        elif self.server_per_test:
             self.server = Server(self.server_args, nofile=self.server_nofile,
                                  env=self.server_env)
             self.addCleanup(self.server.close)

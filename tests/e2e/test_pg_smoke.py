@@ -4,6 +4,9 @@
 Runs against the PostgreSQL of CTest's fixture `postgres` (MEETD_TEST_POSTGRES);
 each test makes a database of its own there."""
 import concurrent.futures
+import contextlib
+import re
+import threading
 import unittest
 
 import meetd_harness as h
@@ -14,17 +17,11 @@ class TwoNodes(h.MeetdCase):
     """Node A and node B on one new database; self.client signs for A."""
 
     server_per_test = True
+    server_nodes = 2
 
     def setUp(self):
-        self.server = h.Server(postgres=True)
-        self.addCleanup(self.server.close)
-        self.server.start()
-        self.addCleanup(self.server.stop)
-        self.client = self.server.client()
-        self.b = h.Server(postgres=self.server.postgres)
-        self.addCleanup(self.b.close)
-        self.b.start()
-        self.addCleanup(self.b.stop)
+        super().setUp()
+        self.b = self.nodes[1]
         self.cb = self.b.client()
 
     def test_nodes_share_the_development_app(self):
@@ -85,25 +82,59 @@ class TwoNodes(h.MeetdCase):
                 self.assert_ok(self.query_req(mid, client=node.client(new)))
 
 
-class ThreeNodesStartTogether(unittest.TestCase):
-    def test_one_development_app_and_one_schema(self):
+class ThreeNodesStartTogether(h.MeetdCase):
+    """Issue 16, guarantee 9: three nodes started at once on an empty
+    database, again on each of ROUNDS new databases (the race is in who
+    takes the schema lock and who finds no app first)."""
+
+    ROUNDS = 5
+    APPLIED = re.compile(r"store: postgres: schema (\d+) -> (\d+) applied")
+    server_per_test = True
+
+    def setUp(self):
+        pass        # each round starts its own nodes
+
+    def one_round(self, stack):
+        """stack: an ExitStack the round's nodes and database leave with."""
         conninfo, db = h.pg_create_database()
-        self.addCleanup(h.pg_drop_database, db)
+        stack.callback(h.pg_drop_database, db)
         nodes = [h.Server(postgres=conninfo) for _ in range(3)]
         for n in nodes:
-            self.addCleanup(n.close)
+            stack.callback(n.close)
+        barrier = threading.Barrier(3)
+
+        def start(n):
+            barrier.wait(h.DEADLINE)
+            n.start()
+
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            list(pool.map(lambda n: n.start(), nodes))
+            list(pool.map(start, nodes))
         for n in nodes:
-            self.addCleanup(n.stop)
+            stack.callback(n.stop)       # checked: exit 0, no sanitizer report
         self.assertEqual(h.psql(conninfo, "SELECT count(*) FROM apps"), "1")
-        self.assertEqual(h.psql(conninfo, "SELECT version FROM meetd_schema"), "10")
+        self.assertEqual(h.psql(conninfo, "SELECT count(*) FROM app_keys"), "1")
+        version = h.psql(conninfo, "SELECT version FROM meetd_schema")
+        self.assertEqual(h.psql(conninfo, "SELECT count(*) FROM meetd_schema"), "1")
         ids = {n.creds["MEETD_SECRET_ID"] for n in nodes}
         self.assertEqual(len(ids), 1, ids)
         created = [n for n in nodes if "created a development app" in n.stdout()]
         self.assertEqual(len(created), 1)
-        applied = sum(len(n.lines_with("schema 0 -> 8 applied")) for n in nodes)
-        self.assertEqual(applied, 1)
+        # Each migration applied once, by one node, and they lead from 0 to
+        # the version the database is at.
+        steps = sorted((int(m.group(1)), int(m.group(2))) for n in nodes
+                       for m in map(self.APPLIED.search, n.lines_with("schema "))
+                       if m is not None)
+        self.assertEqual([a for a, _ in steps], [0] + [b for _, b in steps[:-1]], steps)
+        self.assertEqual(steps[-1][1], int(version), steps)
+        # Every node serves the app.
+        mid = self.new_meeting("alice", client=nodes[2].client())
+        for n in nodes:
+            self.query(mid, client=n.client())
+
+    def test_one_development_app_and_one_schema(self):
+        for r in range(self.ROUNDS):
+            with self.subTest(round=r), contextlib.ExitStack() as stack:
+                self.one_round(stack)
 
 
 if __name__ == "__main__":
