@@ -101,6 +101,11 @@ typedef struct store_backend {
      * backend may check the snapshot ended well). */
     store_rc (*read_end)(void *impl, store_tx *tx, bool commit);
 
+    /* store_spend_now: NULL for a backend only one process serves (the
+     * store then spends nothing for reads). */
+    store_rc (*spend_now)(void *impl, const char *app_id, int64_t timestamp, uint64_t nonce,
+                          int64_t keep_from);
+
     /* ---- primitives: one per function of store.h, same arguments ------- */
     store_rc (*spend)(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
                       int64_t keep_from);

@@ -107,6 +107,14 @@ store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64
     return tx->be->spend(tx, app_id, timestamp, nonce, keep_from);
 }
 
+store_rc store_spend_now(store *s, const char *app_id, int64_t timestamp, uint64_t nonce,
+                         int64_t keep_from)
+{
+    if (s->be->spend_now == NULL)
+        return STORE_OK;
+    return s->be->spend_now(s->impl, app_id, timestamp, nonce, keep_from);
+}
+
 store_rc store_app_insert(store_tx *tx, const store_app *app)
 {
     return tx->be->app_insert(tx, app);

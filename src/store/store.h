@@ -131,6 +131,17 @@ store_rc store_try(store_tx *tx, store_fn fn, void *arg);
  * most once per second of keep_from. */
 store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
                      int64_t keep_from);
+/* Spends a signed read's triple on a store that several processes serve
+ * (PostgreSQL): in a transaction of its own, committed (synchronously)
+ * before this returns, so that a read answered by one node is refused on
+ * every other. STORE_CONFLICT when it was spent before. On a store only
+ * this process serves (SQLite) it does nothing and returns STORE_OK: the
+ * process's replay memory (auth/replay.c) is then the whole of the reads'.
+ * A spend whose connection was lost before its answer is tried once more,
+ * and may then find itself spent: refused, as a replay is (never the
+ * other way). */
+store_rc store_spend_now(store *s, const char *app_id, int64_t timestamp, uint64_t nonce,
+                         int64_t keep_from);
 /* Runs fn on a consistent read-only snapshot, once. Same return
  * convention; write primitives fail (STORE_ERROR). */
 store_rc store_read(store *s, store_fn fn, void *arg);

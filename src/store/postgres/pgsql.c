@@ -609,6 +609,37 @@ static void pgsql_keys_stamp(void *impl, store_stamp *out)
     reader_put(s, c);
 }
 
+/* A signed read's triple, spent on a read connection in autocommit: the
+ * INSERT is its own transaction, committed with the server's
+ * synchronous_commit (readers never turn it off), before the read begins.
+ * One round trip more per signed read; done before rather than inside the
+ * read's snapshot, whose transaction is READ ONLY and whose commit would
+ * come after the read's work rather than before it. A connection found
+ * dead (the server restarted) is connected again once, as keys_stamp's:
+ * if the first attempt had reached the server, the second finds the
+ * triple spent and the read is refused, which errs the safe way. */
+static store_rc pgsql_spend_now(void *impl, const char *app_id, int64_t timestamp,
+                                uint64_t nonce, int64_t keep_from)
+{
+    pgsql_store *s = impl;
+    pgsql_conn *c = reader_get(s);
+    if (c == NULL)
+        return STORE_ERROR;
+    store_rc rc = STORE_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = pgsql_conn_ready(c);
+        if (rc != STORE_OK)
+            break;
+        store_tx tx = {.be = &store_backend_postgres, .impl = s, .conn = c, .writable = true};
+        rc = pgsql_spend(&tx, app_id, timestamp, nonce, keep_from);
+        if (rc != STORE_UNAVAILABLE)
+            break;
+        c->retry_at_ms = 0;
+    }
+    reader_put(s, c);
+    return rc;
+}
+
 /* ---- writes: the queue's hooks (backend.h) ----------------------------- */
 
 static int pgsql_writers(void *impl)
@@ -886,6 +917,7 @@ const store_backend store_backend_postgres = {
     .try_end = pgsql_try_end,
     .read_begin = pgsql_read_begin,
     .read_end = pgsql_read_end,
+    .spend_now = pgsql_spend_now,
     .spend = pgsql_spend,
     .app_insert = pgsql_app_insert,
     .app_get = pgsql_app_get,

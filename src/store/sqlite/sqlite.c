@@ -887,6 +887,8 @@ const store_backend store_backend_sqlite = {
     .try_end = lite_try_end,
     .read_begin = lite_read_begin,
     .read_end = lite_read_end,
+    /* One process serves a SQLite store: its replay memory covers reads. */
+    .spend_now = NULL,
     .spend = lite_spend,
     .app_insert = lite_app_insert,
     .app_get = lite_app_get,
