@@ -191,12 +191,14 @@ typedef struct store_backend {
     store_rc (*outbox_pending)(store_tx *tx, int64_t delivery_id, store_pending_cb cb,
                                void *arg);
     store_rc (*outbox_next_due)(store_tx *tx, int64_t after, int64_t *at);
-    store_rc (*outbox_delivered)(store_tx *tx, int64_t delivery_id, int64_t at,
+    store_rc (*outbox_claim)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                             int64_t until);
+    store_rc (*outbox_delivered)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                  int http_status);
-    store_rc (*outbox_retry)(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                             int http_status, const char *error);
-    store_rc (*outbox_failed)(store_tx *tx, int64_t delivery_id, int http_status,
-                              const char *error);
+    store_rc (*outbox_retry)(store_tx *tx, int64_t delivery_id, int64_t holder,
+                             int64_t next_attempt_at, int http_status, const char *error);
+    store_rc (*outbox_failed)(store_tx *tx, int64_t delivery_id, int64_t holder,
+                              int http_status, const char *error);
     store_rc (*deliveries_list)(store_tx *tx, const char *app_id, int status, int64_t pos,
                                 int size, store_delivery_cb cb, void *arg, int64_t *total);
 } store_backend;

@@ -392,20 +392,29 @@ store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
     return tx->be->outbox_next_due(tx, after, at);
 }
 
-store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
+store_rc store_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                            int64_t until)
 {
-    return tx->be->outbox_delivered(tx, delivery_id, at, http_status);
+    assert(holder != 0 && until > now);
+    return tx->be->outbox_claim(tx, delivery_id, holder, now, until);
 }
 
-store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error)
+store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                                int http_status)
 {
-    return tx->be->outbox_retry(tx, delivery_id, next_attempt_at, http_status, error);
+    return tx->be->outbox_delivered(tx, delivery_id, holder, at, http_status);
 }
 
-store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error)
+store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                            int64_t next_attempt_at, int http_status, const char *error)
 {
-    return tx->be->outbox_failed(tx, delivery_id, http_status, error);
+    return tx->be->outbox_retry(tx, delivery_id, holder, next_attempt_at, http_status, error);
+}
+
+store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
+                             const char *error)
+{
+    return tx->be->outbox_failed(tx, delivery_id, holder, http_status, error);
 }
 
 store_rc store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,

@@ -444,12 +444,26 @@ store_rc store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_c
 /* When the earliest pending delivery due after `after` is due; NOTFOUND when
  * none is. */
 store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
+/* Leases a due pending delivery to `holder` (a node id, never 0) until
+ * `until`: its next_attempt_at becomes `until`, so that no worker lists it
+ * as due before the lease ends, and only the holder's result counts (below).
+ * NOTFOUND when it is settled, gone, not due at `now` (leased to a worker
+ * whose lease has not ended), or being claimed by another node's
+ * transaction at this moment (PostgreSQL: skipped, not waited for). Each
+ * delivery is thus attempted by one worker at a time; a worker that dies
+ * holding it leaves it to whoever claims it once `until` has passed. */
+store_rc store_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                            int64_t until);
 /* Results of an attempt, each counting it in `attempts`. They change only a
- * pending delivery: NOTFOUND when it is gone or settled already. */
-store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
-store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error);
-store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
+ * pending delivery leased to `holder` (0: one never claimed): NOTFOUND when
+ * it is gone or settled already, or its lease went to another worker. A
+ * result of retry clears nothing but sets the next attempt's time, which
+ * also ends the lease. */
+store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                                int http_status);
+store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                            int64_t next_attempt_at, int http_status, const char *error);
+store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
                              const char *error);
 /* The app's deliveries, newest first; status -1 lists every status. Fills
  * *total (may be NULL) with how many match. Payloads are not read. */

@@ -97,7 +97,7 @@ class ThreeNodesStartTogether(unittest.TestCase):
         for n in nodes:
             self.addCleanup(n.stop)
         self.assertEqual(h.psql(conninfo, "SELECT count(*) FROM apps"), "1")
-        self.assertEqual(h.psql(conninfo, "SELECT version FROM meetd_schema"), "9")
+        self.assertEqual(h.psql(conninfo, "SELECT version FROM meetd_schema"), "10")
         ids = {n.creds["MEETD_SECRET_ID"] for n in nodes}
         self.assertEqual(len(ids), 1, ids)
         created = [n for n in nodes if "created a development app" in n.stdout()]

@@ -268,15 +268,21 @@
     X(OUTBOX_NEXT_DUE, 0, "SELECT next_attempt_at FROM outbox "                       \
                           "WHERE status = 0 AND next_attempt_at > $1 "                \
                           "ORDER BY next_attempt_at LIMIT 1")                         \
+    /* A row another node's transaction is claiming is skipped, not waited     \
+     * for: that node will have it. */                                          \
+    X(OUTBOX_CLAIM, 1, "UPDATE outbox SET leased_by = $2, next_attempt_at = $4 "      \
+                       "WHERE delivery_id = (SELECT delivery_id FROM outbox "         \
+                       "WHERE delivery_id = $1 AND status = 0 "                       \
+                       "AND next_attempt_at <= $3 FOR UPDATE SKIP LOCKED)")           \
     X(OUTBOX_DELIVERED, 1, "UPDATE outbox SET status = 1, attempts = attempts + 1, "  \
                            "delivered_at = $2, last_http_status = $3, last_error = '' " \
-                           "WHERE delivery_id = $1 AND status = 0")                   \
+                           "WHERE delivery_id = $1 AND status = 0 AND leased_by = $4") \
     X(OUTBOX_RETRY, 1, "UPDATE outbox SET attempts = attempts + 1, "                  \
                        "next_attempt_at = $2, last_http_status = $3, last_error = $4 " \
-                       "WHERE delivery_id = $1 AND status = 0")                       \
+                       "WHERE delivery_id = $1 AND status = 0 AND leased_by = $5")    \
     X(OUTBOX_FAILED, 1, "UPDATE outbox SET status = 2, attempts = attempts + 1, "     \
                         "last_http_status = $2, last_error = $3 "                     \
-                        "WHERE delivery_id = $1 AND status = 0")                      \
+                        "WHERE delivery_id = $1 AND status = 0 AND leased_by = $4")   \
     X(DELIVERIES_COUNT, 0, "SELECT count(*) FROM outbox WHERE app_id = $1 "           \
                            "AND ($2::integer < 0 OR status = $2)")                    \
     X(DELIVERIES_LIST, 0, "SELECT " PGSQL_DELIVERY_COLS("") " FROM outbox "           \
@@ -498,10 +504,13 @@ store_rc pgsql_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_
 store_rc pgsql_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb,
                               void *arg);
 store_rc pgsql_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
-store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
-store_rc pgsql_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error);
-store_rc pgsql_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
+store_rc pgsql_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                            int64_t until);
+store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                                int http_status);
+store_rc pgsql_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                            int64_t next_attempt_at, int http_status, const char *error);
+store_rc pgsql_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
                              const char *error);
 store_rc pgsql_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos,
                                int size, store_delivery_cb cb, void *arg, int64_t *total);

@@ -260,6 +260,14 @@ static const char *const migration_9[] = {
     NULL,
 };
 
+/* 9 -> 10: webhook deliveries are leased to the node attempting them
+ * (store_outbox_claim): leased_by is that node's id, 0 for a delivery never
+ * claimed; the lease's end is the row's next_attempt_at. */
+static const char *const migration_10[] = {
+    "ALTER TABLE outbox ADD COLUMN leased_by bigint NOT NULL DEFAULT 0",
+    NULL,
+};
+
 /* A migration: the version it leaves the database at, and its statements. */
 typedef struct pgsql_migration {
     int to;
@@ -269,6 +277,7 @@ typedef struct pgsql_migration {
 static const pgsql_migration migrations[] = {
     {8, migration_8},
     {9, migration_9},
+    {10, migration_10},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
