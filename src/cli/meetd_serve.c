@@ -518,6 +518,8 @@ static int serve_run(const serve_opts *o)
     published = true;
     if (meetd_endpoint_publish(o->data, endpoint) != 0)
         log_error("cannot record the address %s in %s", endpoint, o->data);
+    /* Names this process in the store's leases (outbox.leased_by). */
+    log_info("node id %lld", (long long)ids_node_id());
     fprintf(stderr, "meetd: listening on %s\n", endpoint);
     fflush(stderr);
 

@@ -82,6 +82,10 @@
 /* The longest sleep between looks at the outbox, so that a wall clock set
  * back does not park deliveries for as long as it moved. */
 #define WEBHOOK_IDLE_MAX_MS 60000
+/* The same on a store other nodes share (store_shared): their events, and
+ * the end of a dead node's leases, wake nobody here, so the worker looks
+ * this often (one write transaction, claiming nothing when nothing is due). */
+#define WEBHOOK_SHARED_IDLE_MS 1000
 /* Response bytes read from a receiver before the rest is refused. */
 #define WEBHOOK_RESPONSE_MAX 65536
 #define WEBHOOK_NONCE_LEN 10
@@ -385,6 +389,7 @@ struct webhook_worker {
     store *st;
     webhook_config cfg;
     int64_t node;                   /* ids_node_id(): the holder of its leases */
+    int64_t idle_ms;                /* the longest sleep between looks */
     CURLM *multi;
     pthread_t thread;
     atomic_bool woken;              /* events committed since the last look */
@@ -756,7 +761,7 @@ static int64_t webhook_look(webhook_worker *w)
 {
     /* Full: a transfer that ends brings the next look. */
     if (w->n_busy >= WEBHOOK_INFLIGHT_MAX)
-        return WEBHOOK_IDLE_MAX_MS;
+        return w->idle_ms;
     webhook_scan l = {w, webhook_now_ms(), false, -1, 0};
     if (store_write(w->st, webhook_look_tx, &l) != STORE_OK) {
         webhook_unclaim(w);
@@ -779,9 +784,9 @@ static int64_t webhook_look(webhook_worker *w)
     if (l.failed)
         return WEBHOOK_STORE_RETRY_MS;
     if (l.next_at < 0)
-        return WEBHOOK_IDLE_MAX_MS;
+        return w->idle_ms;
     int64_t delay = l.next_at - webhook_now_ms();
-    return delay < 0 ? 0 : delay < WEBHOOK_IDLE_MAX_MS ? delay : WEBHOOK_IDLE_MAX_MS;
+    return delay < 0 ? 0 : delay < w->idle_ms ? delay : w->idle_ms;
 }
 
 /* ---- outcomes ------------------------------------------------------------ */
@@ -899,7 +904,7 @@ static void *webhook_main(void *arg)
         if (clock_mono_ms() >= look_at && !atomic_load(&w->stopping))
             look_at = clock_mono_ms() + webhook_look(w);
         int64_t wait = look_at - clock_mono_ms();
-        wait = wait < 0 ? 0 : wait > WEBHOOK_IDLE_MAX_MS ? WEBHOOK_IDLE_MAX_MS : wait;
+        wait = wait < 0 ? 0 : wait > w->idle_ms ? w->idle_ms : wait;
         /* Returns when a transfer needs attention, at libcurl's own next
          * timeout, or on curl_multi_wakeup (a wake or the stop). */
         curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL);
@@ -935,6 +940,7 @@ int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **
     w->st = st;
     w->cfg = *cfg;
     w->node = ids_node_id();
+    w->idle_ms = store_shared(st) ? WEBHOOK_SHARED_IDLE_MS : WEBHOOK_IDLE_MAX_MS;
     atomic_init(&w->woken, false);
     atomic_init(&w->stopping, false);
     w->multi = curl_multi_init();

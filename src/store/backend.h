@@ -65,6 +65,7 @@ struct store_tx {
 
 typedef struct store_backend {
     const char *name;    /* "sqlite", "postgres": store_options.backend */
+    bool shared;         /* several processes may serve it: store_shared */
 
     /* ---- life ---------------------------------------------------------- */
     /* Opens (creating and migrating as needed) the backend's store. */

@@ -107,6 +107,11 @@ store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64
     return tx->be->spend(tx, app_id, timestamp, nonce, keep_from);
 }
 
+bool store_shared(const store *s)
+{
+    return s->be->shared;
+}
+
 store_rc store_spend_now(store *s, const char *app_id, int64_t timestamp, uint64_t nonce,
                          int64_t keep_from)
 {

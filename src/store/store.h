@@ -131,6 +131,10 @@ store_rc store_try(store_tx *tx, store_fn fn, void *arg);
  * most once per second of keep_from. */
 store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
                      int64_t keep_from);
+/* Whether several processes (nodes) may serve this store at once
+ * (PostgreSQL), so that what one commits another learns of only from the
+ * rows: no commit of theirs wakes this process. */
+bool store_shared(const store *s);
 /* Spends a signed read's triple on a store that several processes serve
  * (PostgreSQL): in a transaction of its own, committed (synchronously)
  * before this returns, so that a read answered by one node is refused on

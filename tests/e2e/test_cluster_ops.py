@@ -5,12 +5,16 @@ request, webhook deliveries claimed with a lease, one rate limit per app.
 Runs against the PostgreSQL of CTest's fixture `postgres`
 (MEETD_TEST_POSTGRES); each test makes a database of its own there, or runs
 a PostgreSQL of its own when it stops it (test_pg_outage.pg_test)."""
+import collections
+import re
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import meetd_harness as h
 from test_pg_outage import pg_test
+from test_webhooks import QUICK, Receiver, wait_for
 
 
 class Nodes(h.MeetdCase):
@@ -99,6 +103,84 @@ class ReplayAfterPostgresRestart(Nodes):
         # B has its connections back (a fresh read answers), then the replay.
         self.wait_ok(lambda: self.cb.get(uri), "a read on B")
         self.assert_error(self.cb.get(uri, nonce=nonce, timestamp=ts), 400, 190301)
+
+
+class WebhooksAcrossNodes(Nodes):
+    """Guarantee 7, webhooks: each delivery is attempted by one node at a
+    time (a lease, docs/cluster.md), and a node killed while it holds some
+    leaves them to the other once the leases end."""
+
+    TIMEOUT_MS = 3000
+    LEASE_MS = TIMEOUT_MS + 5000      # WEBHOOK_LEASE_SLACK_MS, src/live/webhook.c
+    node_args = QUICK + ("--webhook-timeout-ms", str(TIMEOUT_MS))
+
+    def setUp(self):
+        super().setUp()
+        self.rx = Receiver().start()
+        self.addCleanup(self.rx.stop)
+        self.addCleanup(lambda: self.assertEqual(self.rx.bad, [], "malformed deliveries"))
+        url = self.rx.url(h.uniq("cluster"))
+        hook = self.assert_ok(self.client.post("/meetd/v1/webhooks", {"url": url}))
+        self.rx.tokens[urllib.parse.urlsplit(url).path] = hook["token"]
+
+    def delivered(self, n):
+        """The app's deliveries, once there are n and all are delivered."""
+        rows = self.assert_ok(self.cb.get("/meetd/v1/webhooks/deliveries?size=100"))
+        rows = rows["deliveries"]
+        return rows if len(rows) == n and all(r["status"] == "delivered" for r in rows) else None
+
+    def requests_per_delivery(self):
+        with self.rx.cond:
+            return collections.Counter(r["delivery"] for r in self.rx.requests)
+
+    def node_id(self, server):
+        line = server.wait_line(lambda l: re.search(r"node id [0-9]+", l), what="node id")
+        return re.search(r"node id ([0-9]+)", line).group(1)
+
+    def test_each_delivery_made_once_while_both_nodes_run(self):
+        # A slow receiver keeps deliveries pending while both nodes look.
+        self.rx.delay = 0.05
+        mid = self.new_meeting("alice")
+        n = 24
+        for i in range(n):
+            self.join(mid, "u%d" % i, 1, client=self.client if i % 2 else self.cb)
+        rows = wait_for(lambda: self.delivered(n), "%d deliveries delivered" % n)
+        self.assertEqual(len({r["id"] for r in rows}), n)
+        per = self.requests_per_delivery()
+        self.assertEqual(sorted(per), sorted(r["id"] for r in rows))
+        self.assertEqual([d for d, k in per.items() if k != 1], [], per)
+        self.assertEqual(self.rx.arrived, n)
+
+    def test_deliveries_of_a_killed_node_are_made_by_the_other(self):
+        a_id = self.node_id(self.server)
+        self.rx.hold(True)
+        mid = self.new_meeting("alice")
+        n = 8
+        for i in range(n):
+            self.join(mid, "u%d" % i, 1)                  # on A: A's worker wakes
+        with self.rx.cond:
+            self.assertTrue(self.rx.cond.wait_for(lambda: self.rx.arrived >= n, h.DEADLINE),
+                            "%d of %d deliveries reached the receiver" % (self.rx.arrived, n))
+            # Each attempted once: B does not take a delivery A holds.
+            self.assertEqual(self.rx.arrived, n)
+        held_by_a = int(h.psql(self.server.postgres, "SELECT count(*) FROM outbox "
+                               "WHERE status = 0 AND leased_by = %s" % a_id))
+        self.assertGreater(held_by_a, 0)
+        proc, self.server.proc = self.server.proc, None
+        proc.kill()                                        # SIGKILL, mid-delivery
+        proc.wait()
+        killed_at = time.monotonic()
+        self.rx.hold(False)
+        # B makes A's again once their leases end; nothing is left pending.
+        rows = wait_for(lambda: self.delivered(n), "%d deliveries delivered by B" % n)
+        self.assertGreaterEqual(time.monotonic() - killed_at, 0)
+        per = self.requests_per_delivery()
+        self.assertEqual(sorted(per), sorted(r["id"] for r in rows))
+        # Twice: exactly those A held (in flight when it died); never more.
+        self.assertEqual(sum(1 for k in per.values() if k == 2), held_by_a, per)
+        self.assertEqual([d for d, k in per.items() if k > 2], [], per)
+        self.assertEqual(h.psql(self.server.postgres,
+                                "SELECT count(*) FROM outbox WHERE status <> 1"), "0")
 
 
 if __name__ == "__main__":

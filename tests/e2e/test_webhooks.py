@@ -40,7 +40,9 @@ class Receiver:
 
     Webhooks are registered at /hook/<name> with a token each (tokens[path]).
     A request whose signature or shape is wrong lands in `bad`, which every
-    test checks is empty."""
+    test checks is empty. hold(True) stalls every answer until hold(False)
+    (a receiver that hangs, then recovers); `arrived` counts the requests
+    read so far, answered or held; `delay` (s) slows every answer."""
 
     def __init__(self, status=200):
         self.cond = threading.Condition()
@@ -48,6 +50,9 @@ class Receiver:
         self.tokens = {}
         self.requests = []      # dicts: path, delivery, status, event
         self.bad = []
+        self.arrived = 0
+        self.held = False
+        self.delay = 0
         self.port = 0
         self._srv = None
         self._thread = None
@@ -89,7 +94,12 @@ class Receiver:
         path = urllib.parse.urlsplit(h.path).path
         problem, event = self._check(path, h.headers, raw)
         with self.cond:
+            self.arrived += 1
+            self.cond.notify_all()
+            if not self.cond.wait_for(lambda: not self.held, DEADLINE):
+                self.bad.append("%s: held past the deadline" % path)
             status = self.status
+        time.sleep(self.delay)
         h.send_response(status)
         h.send_header("Content-Length", "0")
         h.end_headers()
@@ -134,6 +144,11 @@ class Receiver:
                                      % (what, DEADLINE, len(self.requests),
                                         [(r["status"], r["event"] and r["event"].get("event"))
                                          for r in self.requests][-20:]))
+
+    def hold(self, on):
+        with self.cond:
+            self.held = on
+            self.cond.notify_all()
 
     def set_status(self, status):
         with self.cond:

@@ -900,6 +900,7 @@ static store_rc pgsql_read_end(void *impl, store_tx *tx, bool commit)
 
 const store_backend store_backend_postgres = {
     .name = "postgres",
+    .shared = true,
     .open = pgsql_open,
     .close = pgsql_close,
     .schema_version = pgsql_schema_version,

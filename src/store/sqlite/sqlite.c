@@ -870,6 +870,7 @@ static store_rc lite_read_end(void *impl, store_tx *tx, bool commit)
 
 const store_backend store_backend_sqlite = {
     .name = "sqlite",
+    .shared = false,
     .open = lite_open,
     .close = lite_close,
     .schema_version = lite_schema_version,
