@@ -107,6 +107,10 @@ typedef struct store_backend {
     store_rc (*spend_now)(void *impl, const char *app_id, int64_t timestamp, uint64_t nonce,
                           int64_t keep_from);
 
+    /* store_rate_take: NULL for a backend only one process serves. */
+    store_rc (*rate_take)(void *impl, const char *app_id, double rate, double burst,
+                          int64_t want, int64_t *granted);
+
     /* ---- primitives: one per function of store.h, same arguments ------- */
     store_rc (*spend)(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
                       int64_t keep_from);

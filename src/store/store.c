@@ -112,6 +112,15 @@ bool store_shared(const store *s)
     return s->be->shared;
 }
 
+store_rc store_rate_take(store *s, const char *app_id, double rate, double burst, int64_t want,
+                         int64_t *granted)
+{
+    *granted = 0;
+    if (s->be->rate_take == NULL)
+        return STORE_ERROR;
+    return s->be->rate_take(s->impl, app_id, rate, burst, want, granted);
+}
+
 store_rc store_spend_now(store *s, const char *app_id, int64_t timestamp, uint64_t nonce,
                          int64_t keep_from)
 {

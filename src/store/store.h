@@ -135,6 +135,14 @@ store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64
  * (PostgreSQL), so that what one commits another learns of only from the
  * rows: no commit of theirs wakes this process. */
 bool store_shared(const store *s);
+/* Takes up to `want` whole tokens from the app's shared token bucket
+ * (store_shared stores only; STORE_ERROR elsewhere): the bucket holds at
+ * most `burst` and refills at `rate` a second, by the database server's
+ * clock, so that nodes whose clocks differ count alike. Sets *granted (0 when
+ * the bucket holds less than one). Its own transaction, like
+ * store_spend_now's; the bucket is made at the app's first call, full. */
+store_rc store_rate_take(store *s, const char *app_id, double rate, double burst, int64_t want,
+                         int64_t *granted);
 /* Spends a signed read's triple on a store that several processes serve
  * (PostgreSQL): in a transaction of its own, committed (synchronously)
  * before this returns, so that a read answered by one node is refused on

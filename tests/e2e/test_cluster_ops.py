@@ -6,6 +6,7 @@ Runs against the PostgreSQL of CTest's fixture `postgres`
 (MEETD_TEST_POSTGRES); each test makes a database of its own there, or runs
 a PostgreSQL of its own when it stops it (test_pg_outage.pg_test)."""
 import collections
+import concurrent.futures
 import re
 import tempfile
 import time
@@ -181,6 +182,55 @@ class WebhooksAcrossNodes(Nodes):
         self.assertEqual([d for d, k in per.items() if k > 2], [], per)
         self.assertEqual(h.psql(self.server.postgres,
                                 "SELECT count(*) FROM outbox WHERE status <> 1"), "0")
+
+
+class RateLimitAcrossNodes(Nodes):
+    """Guarantee 10: --rate-limit R holds for an app across the nodes, within
+    1.2 x R (docs/cluster.md): each node takes its tokens from one bucket in
+    PostgreSQL, a chunk at a time."""
+
+    RATE = 20
+    SECONDS = 3.0
+    node_args = ("--rate-limit", str(RATE))
+
+    def hammer(self, clients):
+        """Signed reads from 8 threads, spread over clients, for SECONDS:
+        (admitted, refused)."""
+        stop = time.monotonic() + self.SECONDS
+        statuses = collections.Counter()
+
+        def run(k):
+            c = clients[k % len(clients)]
+            n = collections.Counter()
+            while time.monotonic() < stop:
+                resp = c.get("/meetd/v1/webhooks")
+                n[resp.status] += 1
+                if resp.status not in (200, 429):
+                    self.fail("neither 200 nor 429: %r" % resp)
+                if resp.status == 429:
+                    self.assertEqual(h._code(resp), 190310, resp)
+            return n
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for n in pool.map(run, range(8)):
+                statuses.update(n)
+        return statuses[200], statuses[429]
+
+    def test_two_nodes_admit_the_rate_of_one(self):
+        admitted, refused = self.hammer([self.client, self.cb])
+        # Well above the rate, or the test proves nothing.
+        self.assertGreater(admitted + refused, 3 * self.RATE * self.SECONDS)
+        # The burst (R) and 1.2 x R a second.
+        self.assertLessEqual(admitted, self.RATE + 1.2 * self.RATE * self.SECONDS,
+                             (admitted, refused))
+
+    def test_one_node_alone_admits_the_whole_rate(self):
+        admitted, refused = self.hammer([self.client])
+        self.assertGreater(refused, 0)
+        # About R a second (not R / nodes): at least 0.8 x R x SECONDS.
+        self.assertGreaterEqual(admitted, 0.8 * self.RATE * self.SECONDS, (admitted, refused))
+        self.assertLessEqual(admitted, self.RATE + 1.2 * self.RATE * self.SECONDS,
+                             (admitted, refused))
 
 
 if __name__ == "__main__":

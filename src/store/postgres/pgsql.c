@@ -296,6 +296,16 @@ void pgsql_p_int(pgsql_params *p, int64_t v)
     p->fmt[i] = 0;
 }
 
+void pgsql_p_double(pgsql_params *p, double v)
+{
+    assert(p->n < PGSQL_PARAMS_MAX);
+    int i = p->n++;
+    snprintf(p->num[i], sizeof p->num[i], "%.15g", v);
+    p->val[i] = p->num[i];
+    p->len[i] = 0;
+    p->fmt[i] = 0;
+}
+
 void pgsql_p_str(pgsql_params *p, const char *s, size_t cap)
 {
     assert(p->n < PGSQL_PARAMS_MAX && s != NULL && cap > 0);
@@ -640,6 +650,41 @@ static store_rc pgsql_spend_now(void *impl, const char *app_id, int64_t timestam
     return rc;
 }
 
+/* A chunk of an app's shared rate bucket (store_rate_take), on a read
+ * connection in autocommit as pgsql_spend_now. Not retried after a lost
+ * connection: the caller admits the request (auth/ratelimit.c), which a
+ * store out of reach answers 5108 anyway. */
+static store_rc pgsql_rate_take(void *impl, const char *app_id, double rate, double burst,
+                                int64_t want, int64_t *granted)
+{
+    pgsql_store *s = impl;
+    pgsql_conn *c = reader_get(s);
+    if (c == NULL)
+        return STORE_ERROR;
+    store_rc rc = pgsql_conn_ready(c);
+    store_tx tx = {.be = &store_backend_postgres, .impl = s, .conn = c, .writable = true};
+    for (int pass = 0; rc == STORE_OK && pass < 2; pass++) {
+        pgsql_params p = {0};
+        PGSQL_P_STR(&p, app_id ? app_id : "");
+        pgsql_p_double(&p, burst);
+        pgsql_p_double(&p, rate / 1000);
+        pgsql_p_int(&p, want);
+        PGresult *r = pgsql_one(&tx, PGSQL_RATE_TAKE, &p, &rc);
+        if (r != NULL)
+            *granted = pgsql_int(r, 0, 0);
+        PQclear(r);
+        if (rc != STORE_NOTFOUND)
+            break;
+        /* The app's first take: its bucket, full, then take again. */
+        pgsql_params q = {0};
+        PGSQL_P_STR(&q, app_id ? app_id : "");
+        pgsql_p_double(&q, burst);
+        rc = pgsql_exec(&tx, PGSQL_RATE_BUCKET, &q, NULL);
+    }
+    reader_put(s, c);
+    return rc;
+}
+
 /* ---- writes: the queue's hooks (backend.h) ----------------------------- */
 
 static int pgsql_writers(void *impl)
@@ -919,6 +964,7 @@ const store_backend store_backend_postgres = {
     .read_begin = pgsql_read_begin,
     .read_end = pgsql_read_end,
     .spend_now = pgsql_spend_now,
+    .rate_take = pgsql_rate_take,
     .spend = pgsql_spend,
     .app_insert = pgsql_app_insert,
     .app_get = pgsql_app_get,

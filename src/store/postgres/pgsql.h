@@ -53,6 +53,12 @@
       "last_error, " p "delivered_at"
 #define PGSQL_DELIVERY_NCOLS 11
 
+/* The server's clock in Unix ms, and a rate bucket's tokens now ($2 its
+ * burst, $3 its rate per ms). */
+#define PGSQL_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+#define PGSQL_RATE_REFILLED                                                           \
+    "LEAST($2::float8, tokens + GREATEST(0, " PGSQL_NOW_MS " - updated_at) * $3::float8)"
+
 /* Advisory lock keys (pg_advisory_lock takes a bigint): "meetd" and what
  * the lock guards. */
 #define PGSQL_LOCK_SCHEMA INT64_C(0x6d65657464000001)  /* migrations */
@@ -73,6 +79,18 @@
      * transaction's, taken once per statement by the InitPlan). */             \
     X(SPENT_PRUNE, 1, "DELETE FROM spent_nonces WHERE ts < $1 "                       \
                       "AND (SELECT pg_try_advisory_xact_lock($2))")  \
+    /* shared rate limits: the bucket refilled by the server's clock, then     \
+     * up to $4 whole tokens taken; one row, so EvalPlanQual recomputes both   \
+     * from the newest version when two nodes take at once. */                 \
+    X(RATE_BUCKET, 1, "INSERT INTO rate_buckets (app_id, tokens, updated_at, granted) " \
+                      "VALUES ($1, $2::float8, " PGSQL_NOW_MS ", 0) "                  \
+                      "ON CONFLICT DO NOTHING")                                       \
+    X(RATE_TAKE, 1, "UPDATE rate_buckets SET "                                        \
+                    "granted = floor(LEAST(" PGSQL_RATE_REFILLED ", $4::float8)), "   \
+                    "tokens = " PGSQL_RATE_REFILLED " - floor(LEAST("                 \
+                    PGSQL_RATE_REFILLED ", $4::float8)), "                            \
+                    "updated_at = GREATEST(updated_at, " PGSQL_NOW_MS ") "           \
+                    "WHERE app_id = $1 RETURNING granted")                            \
     /* apps and keys */                                                               \
     X(APP_INSERT, 1, "INSERT INTO apps (app_id, sdk_id, name, created_at) "           \
                      "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1")     \
@@ -353,6 +371,8 @@ typedef struct pgsql_params {
 } pgsql_params;
 
 void pgsql_p_int(pgsql_params *p, int64_t v);
+/* As decimal text, to 15 significant digits (what fits num[]). */
+void pgsql_p_double(pgsql_params *p, double v);
 /* At most cap - 1 bytes of s (a NUL ends it earlier). */
 void pgsql_p_str(pgsql_params *p, const char *s, size_t cap);
 #define PGSQL_P_STR(p, arr) pgsql_p_str((p), (arr), sizeof(arr))

@@ -890,6 +890,7 @@ const store_backend store_backend_sqlite = {
     .read_end = lite_read_end,
     /* One process serves a SQLite store: its replay memory covers reads. */
     .spend_now = NULL,
+    .rate_take = NULL,   /* its node's own bucket is the app's (auth/ratelimit.c) */
     .spend = lite_spend,
     .app_insert = lite_app_insert,
     .app_get = lite_app_get,
