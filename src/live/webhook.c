@@ -21,7 +21,8 @@
  * transfers start, and an outcome counts only from the lease's holder. So
  * two workers never attempt one delivery at once; a node that dies (kill
  * -9) leaves what it held to the others once the leases end: at least once,
- * a duplicate only for the transfers it had in flight.
+ * a duplicate only for the transfers it had in flight. A worker that stops
+ * gives its leases back (store_outbox_release) in one last write.
  *
  * Slots are shared fairly. At most WEBHOOK_INFLIGHT_MAX transfers run at
  * once, at most WEBHOOK_APP_INFLIGHT of one app's and at most
@@ -883,6 +884,22 @@ static int webhook_record_done(webhook_worker *w)
     return rc == STORE_OK ? 0 : -1;
 }
 
+/* The stopping worker's leases of the transfers it abandons. */
+static store_rc webhook_release_tx(store_tx *tx, void *arg)
+{
+    webhook_worker *w = arg;
+    int64_t now = webhook_now_ms();
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++) {
+        const webhook_job *j = &w->jobs[i];
+        if (!j->used)
+            continue;
+        store_rc rc = store_outbox_release(tx, j->delivery_id, w->node, now);
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
+            return rc;
+    }
+    return STORE_OK;
+}
+
 /* ---- the thread ---------------------------------------------------------- */
 
 static void *webhook_main(void *arg)
@@ -909,8 +926,12 @@ static void *webhook_main(void *arg)
          * timeout, or on curl_multi_wakeup (a wake or the stop). */
         curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL);
     }
-    /* Abandoned: still pending in the outbox, leased to this node until
-     * the lease ends; then any node (this one restarted) makes them. */
+    /* Abandoned: still pending in the outbox. Their leases are given back
+     * so that the next start, or another node, makes them at once; if that
+     * write fails they wait for the leases' end. */
+    if (w->n_busy > 0 && store_write(w->st, webhook_release_tx, w) != STORE_OK)
+        log_error("webhook: cannot give back the deliveries under way; they are made "
+                  "again when their leases end");
     for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++)
         if (w->jobs[i].used)
             webhook_job_free(w, &w->jobs[i]);

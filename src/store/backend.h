@@ -198,6 +198,7 @@ typedef struct store_backend {
     store_rc (*outbox_next_due)(store_tx *tx, int64_t after, int64_t *at);
     store_rc (*outbox_claim)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
                              int64_t until);
+    store_rc (*outbox_release)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
     store_rc (*outbox_delivered)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                  int http_status);
     store_rc (*outbox_retry)(store_tx *tx, int64_t delivery_id, int64_t holder,

@@ -413,6 +413,11 @@ store_rc store_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, i
     return tx->be->outbox_claim(tx, delivery_id, holder, now, until);
 }
 
+store_rc store_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at)
+{
+    return tx->be->outbox_release(tx, delivery_id, holder, at);
+}
+
 store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                 int http_status)
 {

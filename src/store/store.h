@@ -466,6 +466,10 @@ store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
  * holding it leaves it to whoever claims it once `until` has passed. */
 store_rc store_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
                             int64_t until);
+/* Ends holder's lease early: the pending delivery is due at `at`, no
+ * attempt counted (one a stopping worker abandoned). NOTFOUND when it is
+ * not pending or not leased to holder. */
+store_rc store_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
 /* Results of an attempt, each counting it in `attempts`. They change only a
  * pending delivery leased to `holder` (0: one never claimed): NOTFOUND when
  * it is gone or settled already, or its lease went to another worker. A

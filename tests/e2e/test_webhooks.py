@@ -776,6 +776,28 @@ class WebhookRestartTest(WebhookCase):
         self.assertEqual(self.rx.count(path), n + 1)
 
 
+class WebhookStopUnderWayTest(WebhookCase):
+    # Attempts may take a minute, and so a lease lasts longer than DEADLINE:
+    # only the lease given back at the stop lets the restart make it now.
+    server_args = QUICK + ("--webhook-timeout-ms", "60000")
+    server_per_test = True
+
+    def test_attempt_under_way_at_a_stop_is_made_after_the_start(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("held"))
+        mid = self.new_meeting("alice", client=c)
+        self.rx.hold(True)
+        dev = self.join(mid, "h", 1, client=c)
+        self.rx.wait(lambda rx: rx.arrived >= 1, "the attempt")
+        self.server.stop()             # the attempt is abandoned, its lease given back
+        self.rx.hold(False)
+        self.server.start()
+        self.rx.wait(lambda rx: len(find(rx.accepted(path), JOINED, dev["ms_open_id"])) >= 2,
+                     "the attempt made again after the start")
+        rows = wait_for(lambda: self.all_settled(c, "delivered", 1), "delivered")
+        self.assertEqual(len(rows), 1)
+
+
 class WebhookGiveUpTest(WebhookCase):
     server_args = QUICK + ("--webhook-attempts", "2")
 

@@ -1816,6 +1816,14 @@ static void leases_body(store_tx *tx, void *arg)
     assert_int_equal(store_outbox_claim(tx, d2, 9, 6000, 9000), STORE_OK);
     assert_int_equal(store_outbox_failed(tx, d2, 9, 500, "HTTP 500"), STORE_OK);
     assert_int_equal(store_outbox_claim(tx, d2, 9, 99000, 99999), STORE_NOTFOUND);
+
+    /* Released by its holder (a stopping worker): due at once, for
+     * anyone, no attempt counted; nobody else can release it. */
+    assert_int_equal(store_outbox_claim(tx, later, 7, 3000, 9000), STORE_OK);
+    assert_int_equal(store_outbox_release(tx, later, 8, 3500), STORE_NOTFOUND);
+    assert_int_equal(store_outbox_release(tx, later, 7, 3500), STORE_OK);
+    assert_int_equal(store_outbox_claim(tx, later, 8, 3500, 9000), STORE_OK);
+    assert_int_equal(store_outbox_release(tx, d1, 7, 3500), STORE_NOTFOUND);   /* delivered */
 }
 
 static void test_outbox_leases(void **state)

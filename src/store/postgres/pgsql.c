@@ -1019,6 +1019,7 @@ const store_backend store_backend_postgres = {
     .outbox_pending = pgsql_outbox_pending,
     .outbox_next_due = pgsql_outbox_next_due,
     .outbox_claim = pgsql_outbox_claim,
+    .outbox_release = pgsql_outbox_release,
     .outbox_delivered = pgsql_outbox_delivered,
     .outbox_retry = pgsql_outbox_retry,
     .outbox_failed = pgsql_outbox_failed,

@@ -292,6 +292,8 @@
                        "WHERE delivery_id = (SELECT delivery_id FROM outbox "         \
                        "WHERE delivery_id = $1 AND status = 0 "                       \
                        "AND next_attempt_at <= $3 FOR UPDATE SKIP LOCKED)")           \
+    X(OUTBOX_RELEASE, 1, "UPDATE outbox SET next_attempt_at = $3 "                  \
+                         "WHERE delivery_id = $1 AND status = 0 AND leased_by = $2")  \
     X(OUTBOX_DELIVERED, 1, "UPDATE outbox SET status = 1, attempts = attempts + 1, "  \
                            "delivered_at = $2, last_http_status = $3, last_error = '' " \
                            "WHERE delivery_id = $1 AND status = 0 AND leased_by = $4") \
@@ -526,6 +528,7 @@ store_rc pgsql_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_c
 store_rc pgsql_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
 store_rc pgsql_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
                             int64_t until);
+store_rc pgsql_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
 store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                 int http_status);
 store_rc pgsql_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,

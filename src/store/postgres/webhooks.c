@@ -199,6 +199,15 @@ store_rc pgsql_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, i
     return pgsql_exec_one(tx, PGSQL_OUTBOX_CLAIM, &p);
 }
 
+store_rc pgsql_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at)
+{
+    pgsql_params p = {0};
+    pgsql_p_int(&p, delivery_id);
+    pgsql_p_int(&p, holder);
+    pgsql_p_int(&p, at);
+    return pgsql_exec_one(tx, PGSQL_OUTBOX_RELEASE, &p);
+}
+
 store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                 int http_status)
 {

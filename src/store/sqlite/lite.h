@@ -297,6 +297,8 @@
                        "ORDER BY next_attempt_at LIMIT 1")                            \
     X(OUTBOX_CLAIM, "UPDATE outbox SET leased_by = ?2, next_attempt_at = ?4 "         \
                     "WHERE delivery_id = ?1 AND status = 0 AND next_attempt_at <= ?3") \
+    X(OUTBOX_RELEASE, "UPDATE outbox SET next_attempt_at = ?3 "                       \
+                      "WHERE delivery_id = ?1 AND status = 0 AND leased_by = ?2")     \
     X(OUTBOX_DELIVERED, "UPDATE outbox SET status = 1, attempts = attempts + 1, "     \
                         "delivered_at = ?2, last_http_status = ?3, last_error = '' "  \
                         "WHERE delivery_id = ?1 AND status = 0 AND leased_by = ?4")   \
@@ -537,6 +539,7 @@ store_rc lite_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb
 store_rc lite_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
 store_rc lite_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
                            int64_t until);
+store_rc lite_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
 store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                int http_status);
 store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,

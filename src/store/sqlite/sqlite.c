@@ -945,6 +945,7 @@ const store_backend store_backend_sqlite = {
     .outbox_pending = lite_outbox_pending,
     .outbox_next_due = lite_outbox_next_due,
     .outbox_claim = lite_outbox_claim,
+    .outbox_release = lite_outbox_release,
     .outbox_delivered = lite_outbox_delivered,
     .outbox_retry = lite_outbox_retry,
     .outbox_failed = lite_outbox_failed,

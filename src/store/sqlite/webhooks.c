@@ -227,6 +227,17 @@ store_rc lite_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, in
     return exec_one(tx, STMT_OUTBOX_CLAIM, st, r);
 }
 
+store_rc lite_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at)
+{
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_RELEASE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, delivery_id);
+    r |= sqlite3_bind_int64(st, 2, holder);
+    r |= sqlite3_bind_int64(st, 3, at);
+    return exec_one(tx, STMT_OUTBOX_RELEASE, st, r);
+}
+
 store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                int http_status)
 {
