@@ -152,6 +152,24 @@ static meetd_err api_authenticate(api_call *c)
     return ME_OK;
 }
 
+/* A signed read spends its triple in the store before it is answered
+ * when other nodes serve the same store (store_spend_now): their replay
+ * memories do not know it, and a write's spend (api_write_then) covers
+ * writes only. On SQLite this spends nothing, and the replay memory that
+ * auth_verify consulted is the process's, which serves every request. */
+static meetd_err api_spend_read(api_call *c)
+{
+    if (!c->spend)
+        return ME_OK;
+    store_rc rc = store_spend_now(c->env->st, c->app_id, c->timestamp, c->nonce,
+                                  c->now - AUTH_WINDOW);
+    if (rc == STORE_CONFLICT)
+        return api_fail(c, ME_REPLAY, NULL);
+    if (rc != STORE_OK)
+        return api_store_fail(c, rc, "spend_now");
+    return ME_OK;
+}
+
 static meetd_err api_check_content_type(api_call *c)
 {
     if (c->body_len == 0)
@@ -195,6 +213,8 @@ void api_dispatch(api_call *c)
         if (api_authenticate(c) != ME_OK)
             return;
         if (api_check_content_type(c) != ME_OK)
+            return;
+        if (strcmp(found->method, "GET") == 0 && api_spend_read(c) != ME_OK)
             return;
     }
     found->handler(c);

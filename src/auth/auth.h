@@ -58,6 +58,19 @@ void auth_replay_raise_floor(auth_replay *r, int64_t second);
 typedef struct auth_ratelimit auth_ratelimit;
 
 int auth_ratelimit_new(double rate, double burst, auth_ratelimit **out);
+/* Takes up to `want` tokens of app_id's bucket shared with other nodes into
+ * *granted (0: it is empty). Returns 0, or -1 when the bucket cannot be
+ * reached. */
+typedef int (*auth_rate_take_fn)(void *arg, const char *app_id, int64_t want,
+                                 int64_t *granted);
+/* The same limit held across nodes: each app's tokens come from a bucket
+ * shared by every node (take), `chunk` whole tokens at a time, when this
+ * node has none of the app's left. A node refused by the shared bucket asks
+ * again only once a chunk could have refilled (chunk / rate seconds), and a
+ * node that cannot reach it admits (the request then meets the store's own
+ * failure). Over-admission across n nodes is at most n x chunk tokens. */
+int auth_ratelimit_new_shared(double rate, double burst, int64_t chunk, auth_rate_take_fn take,
+                              void *take_arg, auth_ratelimit **out);
 void auth_ratelimit_free(auth_ratelimit *rl);
 /* now_ms: a monotonic clock in milliseconds. */
 bool auth_ratelimit_allow(auth_ratelimit *rl, const char *app_id, int64_t now_ms);

@@ -1,5 +1,11 @@
 /* Token bucket per AppId.
  *
+ * On a store several nodes share, the bucket is the store's
+ * (store_rate_take, by way of the take callback): this node keeps only the
+ * whole tokens it took from it and has not spent yet, and takes a chunk
+ * more when they run out. The local buckets then do not refill by
+ * themselves.
+ *
  * A bucket that has refilled to the brim says nothing a new bucket would not,
  * so idle full buckets are dropped: buckets are kept in order of last use and
  * each call looks at the least recently used ones. A hard bound on the number
@@ -35,6 +41,7 @@ typedef struct rl_bucket {
     uint64_t hash;
     int64_t tokens;                     /* in RL_UNIT */
     int64_t last_ms;
+    int64_t refused_until;              /* shared: the store said empty */
     char app_id[];
 } rl_bucket;
 
@@ -47,6 +54,11 @@ struct auth_ratelimit {
     size_t mask;
     size_t count;
     rl_bucket *oldest, *newest;
+    /* Shared (auth_ratelimit_new_shared); take NULL otherwise. */
+    auth_rate_take_fn take;
+    void *take_arg;
+    int64_t chunk;                      /* whole tokens per take */
+    int64_t refill_ms;                  /* time a chunk takes to refill */
 };
 
 static uint64_t hash_str(uint64_t seed, const char *s)
@@ -145,6 +157,8 @@ static void slots_grow(auth_ratelimit *rl)
  * nothing. */
 static int64_t refilled(const auth_ratelimit *rl, const rl_bucket *b, int64_t now_ms)
 {
+    if (rl->take != NULL)
+        return b->tokens;       /* a share of the store's bucket: no refill */
     int64_t missing = rl->burst - b->tokens;
     if (missing <= 0 || now_ms <= b->last_ms)
         return b->tokens < rl->burst ? b->tokens : rl->burst;
@@ -166,8 +180,9 @@ static rl_bucket *bucket_new(auth_ratelimit *rl, const char *app_id, uint64_t h,
         return NULL;
     memcpy(b->app_id, app_id, len + 1);
     b->hash = h;
-    b->tokens = rl->burst;
+    b->tokens = rl->take != NULL ? 0 : rl->burst;
     b->last_ms = now_ms;
+    b->refused_until = 0;
     rl_bucket **head = &rl->slots[h & rl->mask];
     b->chain = *head;
     *head = b;
@@ -177,11 +192,15 @@ static rl_bucket *bucket_new(auth_ratelimit *rl, const char *app_id, uint64_t h,
     return b;
 }
 
+/* Shared buckets never fill: one unused for a second is dropped with the
+ * few tokens it may hold (at most a chunk that nobody spends). */
 static void sweep_full(auth_ratelimit *rl, const rl_bucket *keep, int64_t now_ms)
 {
     for (int i = 0; i < RL_SWEEP_PER_CALL; i++) {
         rl_bucket *b = rl->oldest;
-        if (b == NULL || b == keep || refilled(rl, b, now_ms) < rl->burst)
+        if (b == NULL || b == keep)
+            return;
+        if (rl->take != NULL ? now_ms - b->last_ms < 1000 : refilled(rl, b, now_ms) < rl->burst)
             return;
         bucket_drop(rl, b);
     }
@@ -215,6 +234,23 @@ int auth_ratelimit_new(double rate, double burst, auth_ratelimit **out)
     return 0;
 }
 
+int auth_ratelimit_new_shared(double rate, double burst, int64_t chunk, auth_rate_take_fn take,
+                              void *take_arg, auth_ratelimit **out)
+{
+    if (out == NULL || take == NULL || chunk < 1 || chunk > RL_MAX_BURST)
+        return -1;
+    if (auth_ratelimit_new(rate, burst, out) != 0)
+        return -1;
+    auth_ratelimit *rl = *out;
+    rl->take = take;
+    rl->take_arg = take_arg;
+    rl->chunk = chunk;
+    rl->refill_ms = llround((double)chunk * 1000 / rate);
+    if (rl->refill_ms < 1)
+        rl->refill_ms = 1;
+    return 0;
+}
+
 void auth_ratelimit_free(auth_ratelimit *rl)
 {
     if (rl == NULL)
@@ -237,7 +273,25 @@ bool auth_ratelimit_allow(auth_ratelimit *rl, const char *app_id, int64_t now_ms
     rl_bucket *b = bucket_find(rl, app_id, h);
     if (b == NULL)
         b = bucket_new(rl, app_id, h, now_ms);
-    if (b != NULL) {
+    if (b != NULL && rl->take != NULL && b->tokens < RL_UNIT && now_ms >= b->refused_until) {
+        /* This node's share is spent: a chunk from the store's bucket, the
+         * lock released meanwhile (a round trip), so b is found again. */
+        pthread_mutex_unlock(&rl->lock);
+        int64_t granted = 0;
+        int rc = rl->take(rl->take_arg, app_id, rl->chunk, &granted);
+        pthread_mutex_lock(&rl->lock);
+        b = bucket_find(rl, app_id, h);
+        if (b == NULL)
+            b = bucket_new(rl, app_id, h, now_ms);
+        if (rc != 0) {
+            allowed = true;
+        } else if (b != NULL && granted > 0) {
+            b->tokens += (granted < rl->chunk ? granted : rl->chunk) * RL_UNIT;
+        } else if (b != NULL && b->tokens < RL_UNIT) {
+            b->refused_until = now_ms + rl->refill_ms;
+        }
+    }
+    if (b != NULL && !allowed) {
         b->tokens = refilled(rl, b, now_ms);
         if (now_ms > b->last_ms)
             b->last_ms = now_ms;

@@ -9,7 +9,10 @@
  * in spent_nonces in its own transaction (api_write_then), which refuses a
  * replay this memory no longer knows (190301) and rolls the write back. So
  * this memory may forget early, as below, but never accept a replay inside
- * the process; across processes, writes are the store's to refuse.
+ * the process; across processes, writes are the store's to refuse. Reads
+ * too when several nodes serve one PostgreSQL (store_spend_now, before the
+ * read is answered); on SQLite one process serves every read, and this
+ * memory with its start-up floor is all a read needs.
  *
  * Entries live in two structures at once: a hash table keyed by the triple
  * (is this triple known?) and a ring of per-second lists indexed by the

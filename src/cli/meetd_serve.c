@@ -370,6 +370,19 @@ static int serve_first_start(store *st, const serve_opts *o, const char *endpoin
  * whose clock agrees with ours is never refused. Writes need no floor (the
  * store keeps their spent nonces); this covers reads, and only those with
  * timestamps up to now. */
+/* --rate-limit on a shared store: the store's bucket of each app. */
+typedef struct serve_rate {
+    store *st;
+    double rate;
+    double burst;
+} serve_rate;
+
+static int serve_rate_take(void *arg, const char *app_id, int64_t want, int64_t *granted)
+{
+    const serve_rate *r = arg;
+    return store_rate_take(r->st, app_id, r->rate, r->burst, want, granted) == STORE_OK ? 0 : -1;
+}
+
 static void serve_replay_floor(auth_replay *replay)
 {
     int64_t start = clock_unix();
@@ -476,8 +489,18 @@ static int serve_run(const serve_opts *o)
     if (auth_replay_new(o->replay_capacity, &replay) != 0)
         goto out;
     serve_replay_floor(replay);
-    if (o->rate_limit > 0 &&
-        auth_ratelimit_new(o->rate_limit, o->rate_limit < 1 ? 1 : o->rate_limit, &rl) != 0)
+    serve_rate rate = {.st = st, .rate = o->rate_limit,
+                       .burst = o->rate_limit < 1 ? 1 : o->rate_limit};
+    if (o->rate_limit > 0 && !store_shared(st) &&
+        auth_ratelimit_new(rate.rate, rate.burst, &rl) != 0)
+        goto out;
+    /* Nodes sharing the store share each app's bucket too, a twentieth of
+     * the rate (at least one token) at a time: over-admission stays within
+     * nodes x chunk tokens (docs/cluster.md). */
+    if (o->rate_limit > 0 && store_shared(st) &&
+        auth_ratelimit_new_shared(rate.rate, rate.burst,
+                                  o->rate_limit / 20 < 1 ? 1 : (int64_t)(o->rate_limit / 20),
+                                  serve_rate_take, &rate, &rl) != 0)
         goto out;
     /* 1 s: how long a key could outlive its deletion should the change stamp
      * ever fail to move (store_keys_stamp). */
@@ -495,7 +518,8 @@ static int serve_run(const serve_opts *o)
                       .max_streams_per_app = lim.max_streams_per_app};
     /* Outlives the hub, which tells it of every stream that opens or goes;
      * its sweeper starts once the address is known. */
-    presence_config pc = {.grace_ms = (int)o->presence_grace * 1000};
+    /* One node id for presence and the webhook leases. */
+    presence_config pc = {.grace_ms = (int)o->presence_grace * 1000, .node_id = ids_node_id()};
     if (presence_new(st, hooks, &pc, &pres) != 0)
         goto out;
     if (live_hub_new(&lc, st, presence_note, pres, &live) != 0)
@@ -525,6 +549,8 @@ static int serve_run(const serve_opts *o)
     published = true;
     if (meetd_endpoint_publish(o->data, endpoint) != 0)
         log_error("cannot record the address %s in %s", endpoint, o->data);
+    /* Names this process in the store's leases (outbox.leased_by). */
+    log_info("node id %lld", (long long)ids_node_id());
     fprintf(stderr, "meetd: listening on %s\n", endpoint);
     fflush(stderr);
 

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,26 @@ static _Thread_local struct {
     uint8_t bytes[IDS_POOL_SIZE];
     size_t left; /* unused bytes, at the end of bytes[] */
 } ids_pool;
+
+static int64_t ids_node;
+static pthread_once_t ids_node_once = PTHREAD_ONCE_INIT;
+
+static void ids_node_draw(void)
+{
+    uint64_t r = 0;
+    /* Without randomness, the clock and the address space still tell two
+     * processes apart in practice; the id is no secret. */
+    if (ids_random_bytes(&r, sizeof r) != 0)
+        r = (uint64_t)clock_mono_us() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&r;
+    r &= INT64_MAX;
+    ids_node = r != 0 ? (int64_t)r : 1;
+}
+
+int64_t ids_node_id(void)
+{
+    pthread_once(&ids_node_once, ids_node_draw);
+    return ids_node;
+}
 
 int ids_random_bytes(void *buf, size_t len)
 {

@@ -24,6 +24,12 @@ int ids_uuid(char out[33]);          /* 32 upper-case hex */
 int ids_ms_open_id(char out[45]);    /* "ms" + 42 alphanumerics */
 int ids_trace(char out[33]);         /* 32 lower-case hex */
 
+/* This process's node id: random, in [1, 2^63), drawn at its first call
+ * and the same for the process's life. Nodes sharing one PostgreSQL tell
+ * their leases apart by it (webhook deliveries); a restarted process is
+ * another node. */
+int64_t ids_node_id(void);
+
 /* SHA-256 of data into out. Returns 0 or -1. */
 int ids_sha256(const void *data, size_t len, uint8_t out[32]);
 /* Compares secrets (or their hashes) in time independent of where they differ. */

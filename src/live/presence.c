@@ -360,7 +360,7 @@ int presence_new(store *st, struct webhook_worker *hooks, const presence_config 
         p->cfg.tick_ms = PRESENCE_TICK_MS;
     p->started_at = clock_unix_ms();
     /* 63 random bits, never 0 (0 reads as "no node"). */
-    uint64_t id = 0;
+    uint64_t id = cfg->node_id > 0 ? (uint64_t)cfg->node_id : 0;
     while (id == 0) {
         if (ids_random_bytes(&id, sizeof id) != 0) {
             free(p);

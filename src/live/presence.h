@@ -54,12 +54,17 @@ typedef struct presence_config {
     int grace_ms;        /* stream gone this long: device marked left */
     int dead_after_ms;   /* 0: PRESENCE_DEAD_AFTER_MS */
     int tick_ms;         /* 0: PRESENCE_TICK_MS */
+    /* The node's id (meetd passes ids_node_id(), the one its webhook
+     * leases carry too); 0 draws one of its own, so that tests can run
+     * several nodes in one process. */
+    int64_t node_id;
 } presence_config;
 
 typedef struct presence presence;
 
-/* A presence for the store st (hooks NULL: webhooks off); draws the node
- * id. Nothing is written or started until presence_start. */
+/* A presence for the store st (hooks NULL: webhooks off) as the node
+ * cfg->node_id (0: a node id drawn here). Nothing is written or started
+ * until presence_start. */
 int presence_new(store *st, struct webhook_worker *hooks, const presence_config *cfg,
                  presence **out);
 /* The hub's live_presence_fn (arg: the presence): queues the change. */

@@ -14,6 +14,16 @@
  * holds only its own transfers, each for at most --webhook-timeout-ms, and
  * deliveries to every other receiver go on meanwhile.
  *
+ * Several nodes on one PostgreSQL each run a worker on the one outbox. A
+ * look claims each delivery before starting it (store_outbox_claim: a lease
+ * to this node, ids_node_id, until the attempt's timeout and
+ * WEBHOOK_LEASE_SLACK_MS have passed), in a write that commits before the
+ * transfers start, and an outcome counts only from the lease's holder. So
+ * two workers never attempt one delivery at once; a node that dies (kill
+ * -9) leaves what it held to the others once the leases end: at least once,
+ * a duplicate only for the transfers it had in flight. A worker that stops
+ * gives its leases back (store_outbox_release) in one last write.
+ *
  * Slots are shared fairly. At most WEBHOOK_INFLIGHT_MAX transfers run at
  * once, at most WEBHOOK_APP_INFLIGHT of one app's and at most
  * WEBHOOK_RECEIVER_INFLIGHT to one receiver (scheme, host and port, whoever
@@ -73,9 +83,19 @@
 /* The longest sleep between looks at the outbox, so that a wall clock set
  * back does not park deliveries for as long as it moved. */
 #define WEBHOOK_IDLE_MAX_MS 60000
+/* The same on a store other nodes share (store_shared): their events, and
+ * the end of a dead node's leases, wake nobody here, so the worker looks
+ * this often (one write transaction, claiming nothing when nothing is due). */
+#define WEBHOOK_SHARED_IDLE_MS 1000
 /* Response bytes read from a receiver before the rest is refused. */
 #define WEBHOOK_RESPONSE_MAX 65536
 #define WEBHOOK_NONCE_LEN 10
+/* A claimed delivery's lease lasts the attempt's timeout and this much
+ * more: time to record the outcome after the transfer ends (a write
+ * queued behind others). A lease that ends first lets another node attempt
+ * the delivery again while this one records it; its result then does not
+ * count (store_outbox_delivered), and the receiver may see it twice. */
+#define WEBHOOK_LEASE_SLACK_MS 5000
 
 static const char *const webhook_names[] = {
     [WEBHOOK_PARTICIPANT_JOINED] = "meeting.participant-joined",
@@ -338,6 +358,8 @@ store_rc webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
 
 typedef struct webhook_job {
     bool used;                      /* the slot holds a transfer */
+    bool claimed;                   /* prepared by a look whose write has not
+                                       committed yet: not started */
     bool done;                      /* it ended, well or not: an outcome to record */
     int64_t delivery_id;
     int attempts;                   /* made before this one */
@@ -367,6 +389,8 @@ typedef struct webhook_cand {
 struct webhook_worker {
     store *st;
     webhook_config cfg;
+    int64_t node;                   /* ids_node_id(): the holder of its leases */
+    int64_t idle_ms;                /* the longest sleep between looks */
     CURLM *multi;
     pthread_t thread;
     atomic_bool woken;              /* events committed since the last look */
@@ -637,7 +661,7 @@ static bool webhook_cand_blocked(const webhook_worker *w, const webhook_cand *c)
     int app = 0, receiver = 0;
     for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++) {
         const webhook_job *j = &w->jobs[i];
-        if (!j->used)
+        if (!j->used && !j->claimed)
             continue;
         if (j->delivery_id == c->delivery_id)
             return true;
@@ -661,39 +685,63 @@ typedef struct webhook_scan {
     int64_t now;
     bool failed;            /* a delivery could not be started */
     int64_t next_at;        /* the next due after now, or -1 */
+    int n_claimed;          /* slots prepared by this look */
 } webhook_scan;
 
+/* Empties the slots a look prepared but did not start. */
+static void webhook_unclaim(webhook_worker *w)
+{
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++)
+        if (w->jobs[i].claimed)
+            webhook_job_free(w, &w->jobs[i]);
+}
+
+/* A look is a write: each delivery it starts is claimed first
+ * (store_outbox_claim), so that no other node's worker attempts it while
+ * this one does. Transfers start only once the claims are committed
+ * (webhook_look): the store may run this job again from its start, or
+ * fail to commit it. */
 static store_rc webhook_look_tx(store_tx *tx, void *arg)
 {
     webhook_scan *l = arg;
     webhook_worker *w = l->w;
+    webhook_unclaim(w);     /* an earlier run of this job's, undone */
+    l->n_claimed = 0;
+    l->failed = false;
     w->n_cands = 0;
     store_rc rc = store_outbox_due(tx, l->now, WEBHOOK_DUE_PER_HOOK, webhook_cand_add, w);
     if (rc != STORE_OK && rc != STORE_STOP)
         return rc;
     if (w->n_cands > 1)
         qsort(w->cands, w->n_cands, sizeof *w->cands, webhook_cand_cmp);
+    int64_t until = l->now + w->cfg.timeout_ms + WEBHOOK_LEASE_SLACK_MS;
     size_t i = 0;
-    for (; i < w->n_cands && w->n_busy < WEBHOOK_INFLIGHT_MAX; i++) {
+    for (; i < w->n_cands && w->n_busy + l->n_claimed < WEBHOOK_INFLIGHT_MAX; i++) {
         const webhook_cand *c = &w->cands[i];
         if (webhook_cand_blocked(w, c))
             continue;
+        /* NOTFOUND: another node has it, or is claiming it now. */
+        rc = store_outbox_claim(tx, c->delivery_id, w->node, l->now, until);
+        if (rc == STORE_NOTFOUND)
+            continue;
+        if (rc != STORE_OK)
+            return rc;
         webhook_job *j = w->jobs;
-        while (j->used)
+        while (j->used || j->claimed)
             j++;
         j->cfg = &w->cfg;
         snprintf(j->app_id, sizeof j->app_id, "%s", c->app_id);
         j->receiver = c->receiver;
         rc = store_outbox_pending(tx, c->delivery_id, webhook_pending_one, j);
-        if (rc == STORE_OK && j->easy != NULL &&
-            curl_multi_add_handle(w->multi, j->easy) == CURLM_OK) {
-            j->used = true;
-            w->n_busy++;
+        if (rc == STORE_OK && j->easy != NULL) {
+            j->claimed = true;
+            l->n_claimed++;
             continue;
         }
         webhook_job_free(w, j);
         if (rc < 0)
             return rc;
+        /* Claimed but not startable: attempted again when its lease ends. */
         if (rc == STORE_OK)
             l->failed = true;
     }
@@ -714,14 +762,32 @@ static int64_t webhook_look(webhook_worker *w)
 {
     /* Full: a transfer that ends brings the next look. */
     if (w->n_busy >= WEBHOOK_INFLIGHT_MAX)
-        return WEBHOOK_IDLE_MAX_MS;
-    webhook_scan l = {w, webhook_now_ms(), false, -1};
-    if (store_read(w->st, webhook_look_tx, &l) != STORE_OK || l.failed)
+        return w->idle_ms;
+    webhook_scan l = {w, webhook_now_ms(), false, -1, 0};
+    if (store_write(w->st, webhook_look_tx, &l) != STORE_OK) {
+        webhook_unclaim(w);
+        return WEBHOOK_STORE_RETRY_MS;
+    }
+    /* Committed: the leases are this node's, the transfers may start. */
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++) {
+        webhook_job *j = &w->jobs[i];
+        if (!j->claimed)
+            continue;
+        j->claimed = false;
+        if (curl_multi_add_handle(w->multi, j->easy) == CURLM_OK) {
+            j->used = true;
+            w->n_busy++;
+        } else {
+            webhook_job_free(w, j);
+            l.failed = true;
+        }
+    }
+    if (l.failed)
         return WEBHOOK_STORE_RETRY_MS;
     if (l.next_at < 0)
-        return WEBHOOK_IDLE_MAX_MS;
+        return w->idle_ms;
     int64_t delay = l.next_at - webhook_now_ms();
-    return delay < 0 ? 0 : delay < WEBHOOK_IDLE_MAX_MS ? delay : WEBHOOK_IDLE_MAX_MS;
+    return delay < 0 ? 0 : delay < w->idle_ms ? delay : w->idle_ms;
 }
 
 /* ---- outcomes ------------------------------------------------------------ */
@@ -772,7 +838,7 @@ static store_rc webhook_record_tx(store_tx *tx, void *arg)
         store_rc rc;
         int status = (int)j->http_status;
         if (webhook_ok(j)) {
-            rc = store_outbox_delivered(tx, j->delivery_id, r->now, status);
+            rc = store_outbox_delivered(tx, j->delivery_id, w->node, r->now, status);
         } else {
             char err[STORE_DELIVERY_ERR_MAX + 1];
             if (j->refused[0])
@@ -784,17 +850,19 @@ static store_rc webhook_record_tx(store_tx *tx, void *arg)
                 snprintf(err, sizeof err, "HTTP %d", status);
             int attempts = j->attempts + 1;
             if (attempts >= w->cfg.max_attempts) {
-                rc = store_outbox_failed(tx, j->delivery_id, status, err);
+                rc = store_outbox_failed(tx, j->delivery_id, w->node, status, err);
                 if (rc == STORE_OK)
                     log_info("webhook: delivery %lld failed after %d attempts: %s",
                              (long long)j->delivery_id, attempts, err);
             } else {
-                rc = store_outbox_retry(tx, j->delivery_id,
+                rc = store_outbox_retry(tx, j->delivery_id, w->node,
                                         r->now + webhook_backoff_ms(&w->cfg, attempts), status,
                                         err);
             }
         }
-        /* NOTFOUND: the webhook was deleted meanwhile, with its deliveries. */
+        /* NOTFOUND: the webhook was deleted meanwhile, with its deliveries,
+         * or the lease ended and another node attempted it (its result
+         * counts, not this one's). */
         if (rc != STORE_OK && rc != STORE_NOTFOUND)
             return rc;
     }
@@ -814,6 +882,22 @@ static int webhook_record_done(webhook_worker *w)
         if (w->jobs[i].used && w->jobs[i].done)
             webhook_job_free(w, &w->jobs[i]);
     return rc == STORE_OK ? 0 : -1;
+}
+
+/* The stopping worker's leases of the transfers it abandons. */
+static store_rc webhook_release_tx(store_tx *tx, void *arg)
+{
+    webhook_worker *w = arg;
+    int64_t now = webhook_now_ms();
+    for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++) {
+        const webhook_job *j = &w->jobs[i];
+        if (!j->used)
+            continue;
+        store_rc rc = store_outbox_release(tx, j->delivery_id, w->node, now);
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
+            return rc;
+    }
+    return STORE_OK;
 }
 
 /* ---- the thread ---------------------------------------------------------- */
@@ -837,12 +921,17 @@ static void *webhook_main(void *arg)
         if (clock_mono_ms() >= look_at && !atomic_load(&w->stopping))
             look_at = clock_mono_ms() + webhook_look(w);
         int64_t wait = look_at - clock_mono_ms();
-        wait = wait < 0 ? 0 : wait > WEBHOOK_IDLE_MAX_MS ? WEBHOOK_IDLE_MAX_MS : wait;
+        wait = wait < 0 ? 0 : wait > w->idle_ms ? w->idle_ms : wait;
         /* Returns when a transfer needs attention, at libcurl's own next
          * timeout, or on curl_multi_wakeup (a wake or the stop). */
         curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL);
     }
-    /* Abandoned: still pending in the outbox, made after a restart. */
+    /* Abandoned: still pending in the outbox. Their leases are given back
+     * so that the next start, or another node, makes them at once; if that
+     * write fails they wait for the leases' end. */
+    if (w->n_busy > 0 && store_write(w->st, webhook_release_tx, w) != STORE_OK)
+        log_error("webhook: cannot give back the deliveries under way; they are made "
+                  "again when their leases end");
     for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++)
         if (w->jobs[i].used)
             webhook_job_free(w, &w->jobs[i]);
@@ -871,6 +960,8 @@ int webhook_worker_start(store *st, const webhook_config *cfg, webhook_worker **
     }
     w->st = st;
     w->cfg = *cfg;
+    w->node = ids_node_id();
+    w->idle_ms = store_shared(st) ? WEBHOOK_SHARED_IDLE_MS : WEBHOOK_IDLE_MAX_MS;
     atomic_init(&w->woken, false);
     atomic_init(&w->stopping, false);
     w->multi = curl_multi_init();

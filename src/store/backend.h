@@ -65,6 +65,7 @@ struct store_tx {
 
 typedef struct store_backend {
     const char *name;    /* "sqlite", "postgres": store_options.backend */
+    bool shared;         /* several processes may serve it: store_shared */
 
     /* ---- life ---------------------------------------------------------- */
     /* Opens (creating and migrating as needed) the backend's store. */
@@ -100,6 +101,15 @@ typedef struct store_backend {
     /* commit: fn returned STORE_OK (a read has nothing to commit, but a
      * backend may check the snapshot ended well). */
     store_rc (*read_end)(void *impl, store_tx *tx, bool commit);
+
+    /* store_spend_now: NULL for a backend only one process serves (the
+     * store then spends nothing for reads). */
+    store_rc (*spend_now)(void *impl, const char *app_id, int64_t timestamp, uint64_t nonce,
+                          int64_t keep_from);
+
+    /* store_rate_take: NULL for a backend only one process serves. */
+    store_rc (*rate_take)(void *impl, const char *app_id, double rate, double burst,
+                          int64_t want, int64_t *granted);
 
     /* ---- primitives: one per function of store.h, same arguments ------- */
     store_rc (*spend)(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
@@ -199,12 +209,15 @@ typedef struct store_backend {
     store_rc (*outbox_pending)(store_tx *tx, int64_t delivery_id, store_pending_cb cb,
                                void *arg);
     store_rc (*outbox_next_due)(store_tx *tx, int64_t after, int64_t *at);
-    store_rc (*outbox_delivered)(store_tx *tx, int64_t delivery_id, int64_t at,
+    store_rc (*outbox_claim)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                             int64_t until);
+    store_rc (*outbox_release)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
+    store_rc (*outbox_delivered)(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
                                  int http_status);
-    store_rc (*outbox_retry)(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                             int http_status, const char *error);
-    store_rc (*outbox_failed)(store_tx *tx, int64_t delivery_id, int http_status,
-                              const char *error);
+    store_rc (*outbox_retry)(store_tx *tx, int64_t delivery_id, int64_t holder,
+                             int64_t next_attempt_at, int http_status, const char *error);
+    store_rc (*outbox_failed)(store_tx *tx, int64_t delivery_id, int64_t holder,
+                              int http_status, const char *error);
     store_rc (*deliveries_list)(store_tx *tx, const char *app_id, int status, int64_t pos,
                                 int size, store_delivery_cb cb, void *arg, int64_t *total);
 } store_backend;

@@ -107,6 +107,28 @@ store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64
     return tx->be->spend(tx, app_id, timestamp, nonce, keep_from);
 }
 
+bool store_shared(const store *s)
+{
+    return s->be->shared;
+}
+
+store_rc store_rate_take(store *s, const char *app_id, double rate, double burst, int64_t want,
+                         int64_t *granted)
+{
+    *granted = 0;
+    if (s->be->rate_take == NULL)
+        return STORE_ERROR;
+    return s->be->rate_take(s->impl, app_id, rate, burst, want, granted);
+}
+
+store_rc store_spend_now(store *s, const char *app_id, int64_t timestamp, uint64_t nonce,
+                         int64_t keep_from)
+{
+    if (s->be->spend_now == NULL)
+        return STORE_OK;
+    return s->be->spend_now(s->impl, app_id, timestamp, nonce, keep_from);
+}
+
 store_rc store_app_insert(store_tx *tx, const store_app *app)
 {
     return tx->be->app_insert(tx, app);
@@ -432,20 +454,34 @@ store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
     return tx->be->outbox_next_due(tx, after, at);
 }
 
-store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
+store_rc store_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                            int64_t until)
 {
-    return tx->be->outbox_delivered(tx, delivery_id, at, http_status);
+    assert(holder != 0 && until > now);
+    return tx->be->outbox_claim(tx, delivery_id, holder, now, until);
 }
 
-store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error)
+store_rc store_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at)
 {
-    return tx->be->outbox_retry(tx, delivery_id, next_attempt_at, http_status, error);
+    return tx->be->outbox_release(tx, delivery_id, holder, at);
 }
 
-store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error)
+store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                                int http_status)
 {
-    return tx->be->outbox_failed(tx, delivery_id, http_status, error);
+    return tx->be->outbox_delivered(tx, delivery_id, holder, at, http_status);
+}
+
+store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                            int64_t next_attempt_at, int http_status, const char *error)
+{
+    return tx->be->outbox_retry(tx, delivery_id, holder, next_attempt_at, http_status, error);
+}
+
+store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
+                             const char *error)
+{
+    return tx->be->outbox_failed(tx, delivery_id, holder, http_status, error);
 }
 
 store_rc store_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,

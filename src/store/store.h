@@ -131,6 +131,29 @@ store_rc store_try(store_tx *tx, store_fn fn, void *arg);
  * most once per second of keep_from. */
 store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
                      int64_t keep_from);
+/* Whether several processes (nodes) may serve this store at once
+ * (PostgreSQL), so that what one commits another learns of only from the
+ * rows: no commit of theirs wakes this process. */
+bool store_shared(const store *s);
+/* Takes up to `want` whole tokens from the app's shared token bucket
+ * (store_shared stores only; STORE_ERROR elsewhere): the bucket holds at
+ * most `burst` and refills at `rate` a second, by the database server's
+ * clock, so that nodes whose clocks differ count alike. Sets *granted (0 when
+ * the bucket holds less than one). Its own transaction, like
+ * store_spend_now's; the bucket is made at the app's first call, full. */
+store_rc store_rate_take(store *s, const char *app_id, double rate, double burst, int64_t want,
+                         int64_t *granted);
+/* Spends a signed read's triple on a store that several processes serve
+ * (PostgreSQL): in a transaction of its own, committed (synchronously)
+ * before this returns, so that a read answered by one node is refused on
+ * every other. STORE_CONFLICT when it was spent before. On a store only
+ * this process serves (SQLite) it does nothing and returns STORE_OK: the
+ * process's replay memory (auth/replay.c) is then the whole of the reads'.
+ * A spend whose connection was lost before its answer is tried once more,
+ * and may then find itself spent: refused, as a replay is (never the
+ * other way). */
+store_rc store_spend_now(store *s, const char *app_id, int64_t timestamp, uint64_t nonce,
+                         int64_t keep_from);
 /* Runs fn on a consistent read-only snapshot, once. Same return
  * convention; write primitives fail (STORE_ERROR). */
 store_rc store_read(store *s, store_fn fn, void *arg);
@@ -515,12 +538,30 @@ store_rc store_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_c
 /* When the earliest pending delivery due after `after` is due; NOTFOUND when
  * none is. */
 store_rc store_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
+/* Leases a due pending delivery to `holder` (a node id, never 0) until
+ * `until`: its next_attempt_at becomes `until`, so that no worker lists it
+ * as due before the lease ends, and only the holder's result counts (below).
+ * NOTFOUND when it is settled, gone, not due at `now` (leased to a worker
+ * whose lease has not ended), or being claimed by another node's
+ * transaction at this moment (PostgreSQL: skipped, not waited for). Each
+ * delivery is thus attempted by one worker at a time; a worker that dies
+ * holding it leaves it to whoever claims it once `until` has passed. */
+store_rc store_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                            int64_t until);
+/* Ends holder's lease early: the pending delivery is due at `at`, no
+ * attempt counted (one a stopping worker abandoned). NOTFOUND when it is
+ * not pending or not leased to holder. */
+store_rc store_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
 /* Results of an attempt, each counting it in `attempts`. They change only a
- * pending delivery: NOTFOUND when it is gone or settled already. */
-store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
-store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error);
-store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
+ * pending delivery leased to `holder` (0: one never claimed): NOTFOUND when
+ * it is gone or settled already, or its lease went to another worker. A
+ * result of retry clears nothing but sets the next attempt's time, which
+ * also ends the lease. */
+store_rc store_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                                int http_status);
+store_rc store_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                            int64_t next_attempt_at, int http_status, const char *error);
+store_rc store_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
                              const char *error);
 /* The app's deliveries, newest first; status -1 lists every status. Fills
  * *total (may be NULL) with how many match. Payloads are not read. */

@@ -40,7 +40,9 @@ class Receiver:
 
     Webhooks are registered at /hook/<name> with a token each (tokens[path]).
     A request whose signature or shape is wrong lands in `bad`, which every
-    test checks is empty."""
+    test checks is empty. hold(True) stalls every answer until hold(False)
+    (a receiver that hangs, then recovers); `arrived` counts the requests
+    read so far, answered or held; `delay` (s) slows every answer."""
 
     def __init__(self, status=200):
         self.cond = threading.Condition()
@@ -48,6 +50,9 @@ class Receiver:
         self.tokens = {}
         self.requests = []      # dicts: path, delivery, status, event
         self.bad = []
+        self.arrived = 0
+        self.held = False
+        self.delay = 0
         self.port = 0
         self._srv = None
         self._thread = None
@@ -89,7 +94,12 @@ class Receiver:
         path = urllib.parse.urlsplit(h.path).path
         problem, event = self._check(path, h.headers, raw)
         with self.cond:
+            self.arrived += 1
+            self.cond.notify_all()
+            if not self.cond.wait_for(lambda: not self.held, DEADLINE):
+                self.bad.append("%s: held past the deadline" % path)
             status = self.status
+        time.sleep(self.delay)
         h.send_response(status)
         h.send_header("Content-Length", "0")
         h.end_headers()
@@ -134,6 +144,11 @@ class Receiver:
                                      % (what, DEADLINE, len(self.requests),
                                         [(r["status"], r["event"] and r["event"].get("event"))
                                          for r in self.requests][-20:]))
+
+    def hold(self, on):
+        with self.cond:
+            self.held = on
+            self.cond.notify_all()
 
     def set_status(self, status):
         with self.cond:
@@ -759,6 +774,28 @@ class WebhookRestartTest(WebhookCase):
         self.rx.wait(lambda rx: find(rx.accepted(path), JOINED, dev2["ms_open_id"]), "joined")
         wait_for(lambda: self.all_settled(c, "delivered", 2), "delivered")
         self.assertEqual(self.rx.count(path), n + 1)
+
+
+class WebhookStopUnderWayTest(WebhookCase):
+    # Attempts may take a minute, and so a lease lasts longer than DEADLINE:
+    # only the lease given back at the stop lets the restart make it now.
+    server_args = QUICK + ("--webhook-timeout-ms", "60000")
+    server_per_test = True
+
+    def test_attempt_under_way_at_a_stop_is_made_after_the_start(self):
+        c = self.fresh_client()
+        _, path = self.hook_for(c, uniq("held"))
+        mid = self.new_meeting("alice", client=c)
+        self.rx.hold(True)
+        dev = self.join(mid, "h", 1, client=c)
+        self.rx.wait(lambda rx: rx.arrived >= 1, "the attempt")
+        self.server.stop()             # the attempt is abandoned, its lease given back
+        self.rx.hold(False)
+        self.server.start()
+        self.rx.wait(lambda rx: len(find(rx.accepted(path), JOINED, dev["ms_open_id"])) >= 2,
+                     "the attempt made again after the start")
+        rows = wait_for(lambda: self.all_settled(c, "delivered", 1), "delivered")
+        self.assertEqual(len(rows), 1)
 
 
 class WebhookGiveUpTest(WebhookCase):

@@ -513,6 +513,56 @@ static void test_ratelimit_rate_units(void **state)
     auth_ratelimit_free(rl);
 }
 
+/* A shared bucket as the store keeps it, without its refill: `left` whole
+ * tokens; each take is counted; fail makes it unreachable. */
+typedef struct fake_bucket {
+    int64_t left;
+    int takes;
+    int64_t last_want;
+    bool fail;
+} fake_bucket;
+
+static int fake_take(void *arg, const char *app_id, int64_t want, int64_t *granted)
+{
+    (void)app_id;
+    fake_bucket *b = arg;
+    b->takes++;
+    b->last_want = want;
+    if (b->fail)
+        return -1;
+    *granted = b->left < want ? b->left : want;
+    b->left -= *granted;
+    return 0;
+}
+
+static void test_ratelimit_shared(void **state)
+{
+    (void)state;
+    fake_bucket fb = {.left = 7};
+    auth_ratelimit *rl = NULL;
+    /* Rate 40 a second, chunks of 2: a chunk refills in 50 ms. */
+    assert_int_equal(auth_ratelimit_new_shared(40, 40, 2, fake_take, &fb, &rl), 0);
+    /* The node holds nothing of its own: what it admits is what it took,
+     * two at a time, and the bucket's last odd token. */
+    assert_int_equal(allow_count(rl, "A", 1000, 10), 7);
+    assert_int_equal(fb.left, 0);
+    assert_int_equal(fb.last_want, 2);
+    assert_int_equal(fb.takes, 5);          /* 2 + 2 + 2 + 1, then empty */
+    /* Refused: not asked again until a chunk could have refilled. */
+    assert_false(auth_ratelimit_allow(rl, "A", 1049));
+    assert_int_equal(fb.takes, 5);
+    fb.left = 3;
+    assert_int_equal(allow_count(rl, "A", 1050, 10), 3);
+    assert_int_equal(fb.takes, 8);          /* 2 + 1, then empty */
+    /* Unreachable: admitted (the store's own failure answers). */
+    fb.fail = true;
+    assert_true(auth_ratelimit_allow(rl, "A", 5000));
+    auth_ratelimit_free(rl);
+    /* Bad arguments. */
+    assert_int_equal(auth_ratelimit_new_shared(40, 40, 0, fake_take, &fb, &rl), -1);
+    assert_int_equal(auth_ratelimit_new_shared(40, 40, 2, NULL, &fb, &rl), -1);
+}
+
 typedef struct rl_worker {
     pthread_t tid;
     auth_ratelimit *rl;
@@ -600,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit_slow_rate),
         cmocka_unit_test(test_ratelimit_many_apps),
         cmocka_unit_test(test_ratelimit_rate_units),
+        cmocka_unit_test(test_ratelimit_shared),
         cmocka_unit_test(test_ratelimit_threads),
         cmocka_unit_test(test_ratelimit_bad_args),
     };

@@ -1929,6 +1929,104 @@ static void test_keys_stamp(void **state)
     store_close(other);
 }
 
+/* ---- webhook deliveries: leases ------------------------------------------ */
+
+static int64_t lease_queue(store_tx *tx, int64_t webhook_id, int64_t due)
+{
+    store_delivery d = {.webhook_id = webhook_id, .created_at = due, .next_attempt_at = due};
+    snprintf(d.app_id, sizeof d.app_id, "app1");
+    snprintf(d.event, sizeof d.event, "meeting.participant-joined");
+    assert_int_equal(store_outbox_insert(tx, &d, "{}"), STORE_OK);
+    return d.delivery_id;
+}
+
+static store_rc count_due(const store_delivery *d, const store_webhook *w, void *arg)
+{
+    (void)d;
+    (void)w;
+    (*(int *)arg)++;
+    return STORE_OK;
+}
+
+static void leases_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_app a = mk_app("app1");
+    assert_int_equal(store_app_insert(tx, &a), STORE_OK);
+    store_webhook w = {.created_at = 1};
+    snprintf(w.app_id, sizeof w.app_id, "app1");
+    snprintf(w.url, sizeof w.url, "http://127.0.0.1:9/hook");
+    assert_int_equal(store_webhook_insert(tx, &w), STORE_OK);
+    int64_t d1 = lease_queue(tx, w.webhook_id, 1000);
+    int64_t d2 = lease_queue(tx, w.webhook_id, 1000);
+    int64_t later = lease_queue(tx, w.webhook_id, 3000);
+
+    /* Not due yet: not claimable. */
+    assert_int_equal(store_outbox_claim(tx, later, 7, 2000, 9000), STORE_NOTFOUND);
+    /* Holder 7 leases d1 until 5000: nobody else has it meanwhile, and it
+     * is not listed as due. */
+    assert_int_equal(store_outbox_claim(tx, d1, 7, 2000, 5000), STORE_OK);
+    assert_int_equal(store_outbox_claim(tx, d1, 8, 2500, 6000), STORE_NOTFOUND);
+    assert_int_equal(store_outbox_claim(tx, d1, 7, 2500, 6000), STORE_NOTFOUND);
+    int n = 0;
+    assert_int_equal(store_outbox_due(tx, 4999, 10, count_due, &n), STORE_OK);
+    assert_int_equal(n, 2);   /* d2 and `later` */
+    int64_t at = 0;
+    assert_int_equal(store_outbox_next_due(tx, 3000, &at), STORE_OK);
+    assert_true(at == 5000);
+    /* Only the holder's result counts. */
+    assert_int_equal(store_outbox_delivered(tx, d1, 8, 3000, 200), STORE_NOTFOUND);
+    assert_int_equal(store_outbox_delivered(tx, d1, 0, 3000, 200), STORE_NOTFOUND);
+    assert_int_equal(store_outbox_delivered(tx, d1, 7, 3000, 200), STORE_OK);
+    assert_int_equal(store_outbox_claim(tx, d1, 8, 9000, 12000), STORE_NOTFOUND);
+
+    /* A lease that ended (its holder died) goes to the next claimant, and
+     * the first holder's late result no longer counts. */
+    assert_int_equal(store_outbox_claim(tx, d2, 7, 2000, 5000), STORE_OK);
+    assert_int_equal(store_outbox_claim(tx, d2, 8, 5000, 8000), STORE_OK);
+    assert_int_equal(store_outbox_retry(tx, d2, 7, 5100, 500, "HTTP 500"), STORE_NOTFOUND);
+    assert_int_equal(store_outbox_failed(tx, d2, 7, 500, "HTTP 500"), STORE_NOTFOUND);
+    /* A retry ends the lease: due again at its time, for anyone. */
+    assert_int_equal(store_outbox_retry(tx, d2, 8, 6000, 500, "HTTP 500"), STORE_OK);
+    assert_int_equal(store_outbox_claim(tx, d2, 9, 5999, 9000), STORE_NOTFOUND);
+    assert_int_equal(store_outbox_claim(tx, d2, 9, 6000, 9000), STORE_OK);
+    assert_int_equal(store_outbox_failed(tx, d2, 9, 500, "HTTP 500"), STORE_OK);
+    assert_int_equal(store_outbox_claim(tx, d2, 9, 99000, 99999), STORE_NOTFOUND);
+
+    /* Released by its holder (a stopping worker): due at once, for
+     * anyone, no attempt counted; nobody else can release it. */
+    assert_int_equal(store_outbox_claim(tx, later, 7, 3000, 9000), STORE_OK);
+    assert_int_equal(store_outbox_release(tx, later, 8, 3500), STORE_NOTFOUND);
+    assert_int_equal(store_outbox_release(tx, later, 7, 3500), STORE_OK);
+    assert_int_equal(store_outbox_claim(tx, later, 8, 3500, 9000), STORE_OK);
+    assert_int_equal(store_outbox_release(tx, d1, 7, 3500), STORE_NOTFOUND);   /* delivered */
+}
+
+static void test_outbox_leases(void **state)
+{
+    fixture *f = *state;
+    write_ok(f->s, leases_body, NULL);
+}
+
+/* A read's nonce: spent at once where several processes serve the store,
+ * nothing (the process's replay memory suffices) where one does. */
+static void test_spend_now(void **state)
+{
+    fixture *f = *state;
+    bool shared = strcmp(fixture_be->name, "sqlite") != 0;
+    assert_int_equal(store_spend_now(f->s, "app1", 1000, 42, 900), STORE_OK);
+    assert_int_equal(store_spend_now(f->s, "app1", 1000, 42, 900),
+                     shared ? STORE_CONFLICT : STORE_OK);
+    /* Another node (a second store on the same database) refuses it too. */
+    store *other = open_store(f->data, STORE_DURABLE_FULL);
+    assert_int_equal(store_spend_now(other, "app1", 1000, 42, 900),
+                     shared ? STORE_CONFLICT : STORE_OK);
+    assert_int_equal(store_spend_now(other, "app2", 1000, 42, 900), STORE_OK);
+    assert_int_equal(store_spend_now(other, "app1", 1000, 43, 900), STORE_OK);
+    store_close(other);
+    assert_int_equal(raw_count(f->data, "spent_nonces"), shared ? 3 : 0);
+}
+
 /* A keys.stamp of an earlier meetd (one byte appended per change, so
  * possibly shorter than the counter) is taken over. */
 
@@ -1938,6 +2036,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meetings_of_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apps_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_stamp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spend_now, setup, teardown),
         cmocka_unit_test_setup_teardown(test_app_delete_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_roundtrip, setup, teardown),

@@ -215,7 +215,7 @@ static void test_migrate_tokens_by_number(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 10);
+    assert_int_equal(store_schema_version(s), 11);
     read_ok(s, v3_read_body, &c);
     write_ok(s, v3_write_body, &c);
     /* Never a number given before, not even a deleted one. */
@@ -327,7 +327,7 @@ static void test_migrate_session_counts(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 10);
+    assert_int_equal(store_schema_version(s), 11);
     struct counts n = counts_of(s);
     assert_int_equal(n.all, 6);
     assert_int_equal(n.sub0, 1);
@@ -433,7 +433,7 @@ static void test_migrate_ban_operator(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 10);
+    assert_int_equal(store_schema_version(s), 11);
     struct v5_ban v = {0};
     read_ok(s, v5_bans_body, &v);
     assert_int_equal(v.n, 3);
@@ -505,7 +505,7 @@ static void test_migrate_presence(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 10);
+    assert_int_equal(store_schema_version(s), 11);
     struct v10_check c = {-1, -1, 0};
     write_ok(s, v10_body, &c);
     assert_int_equal(c.node, 0);

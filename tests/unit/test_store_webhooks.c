@@ -278,9 +278,10 @@ static void settle_body(store_tx *tx, void *arg)
 {
     struct settle_req *r = arg;
     switch (r->how) {
-    case DELIVER: r->rc = store_outbox_delivered(tx, r->id, r->at, r->http); break;
-    case RETRY: r->rc = store_outbox_retry(tx, r->id, r->at, r->http, r->error); break;
-    case FAIL: r->rc = store_outbox_failed(tx, r->id, r->http, r->error); break;
+    /* Holder 0: these deliveries were never claimed (store_outbox_claim). */
+    case DELIVER: r->rc = store_outbox_delivered(tx, r->id, 0, r->at, r->http); break;
+    case RETRY: r->rc = store_outbox_retry(tx, r->id, 0, r->at, r->http, r->error); break;
+    case FAIL: r->rc = store_outbox_failed(tx, r->id, 0, r->http, r->error); break;
     }
 }
 

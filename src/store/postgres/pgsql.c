@@ -296,6 +296,16 @@ void pgsql_p_int(pgsql_params *p, int64_t v)
     p->fmt[i] = 0;
 }
 
+void pgsql_p_double(pgsql_params *p, double v)
+{
+    assert(p->n < PGSQL_PARAMS_MAX);
+    int i = p->n++;
+    snprintf(p->num[i], sizeof p->num[i], "%.15g", v);
+    p->val[i] = p->num[i];
+    p->len[i] = 0;
+    p->fmt[i] = 0;
+}
+
 void pgsql_p_str(pgsql_params *p, const char *s, size_t cap)
 {
     assert(p->n < PGSQL_PARAMS_MAX && s != NULL && cap > 0);
@@ -609,6 +619,72 @@ static void pgsql_keys_stamp(void *impl, store_stamp *out)
     reader_put(s, c);
 }
 
+/* A signed read's triple, spent on a read connection in autocommit: the
+ * INSERT is its own transaction, committed with the server's
+ * synchronous_commit (readers never turn it off), before the read begins.
+ * One round trip more per signed read; done before rather than inside the
+ * read's snapshot, whose transaction is READ ONLY and whose commit would
+ * come after the read's work rather than before it. A connection found
+ * dead (the server restarted) is connected again once, as keys_stamp's:
+ * if the first attempt had reached the server, the second finds the
+ * triple spent and the read is refused, which errs the safe way. */
+static store_rc pgsql_spend_now(void *impl, const char *app_id, int64_t timestamp,
+                                uint64_t nonce, int64_t keep_from)
+{
+    pgsql_store *s = impl;
+    pgsql_conn *c = reader_get(s);
+    if (c == NULL)
+        return STORE_ERROR;
+    store_rc rc = STORE_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = pgsql_conn_ready(c);
+        if (rc != STORE_OK)
+            break;
+        store_tx tx = {.be = &store_backend_postgres, .impl = s, .conn = c, .writable = true};
+        rc = pgsql_spend(&tx, app_id, timestamp, nonce, keep_from);
+        if (rc != STORE_UNAVAILABLE)
+            break;
+        c->retry_at_ms = 0;
+    }
+    reader_put(s, c);
+    return rc;
+}
+
+/* A chunk of an app's shared rate bucket (store_rate_take), on a read
+ * connection in autocommit as pgsql_spend_now. Not retried after a lost
+ * connection: the caller admits the request (auth/ratelimit.c), which a
+ * store out of reach answers 5108 anyway. */
+static store_rc pgsql_rate_take(void *impl, const char *app_id, double rate, double burst,
+                                int64_t want, int64_t *granted)
+{
+    pgsql_store *s = impl;
+    pgsql_conn *c = reader_get(s);
+    if (c == NULL)
+        return STORE_ERROR;
+    store_rc rc = pgsql_conn_ready(c);
+    store_tx tx = {.be = &store_backend_postgres, .impl = s, .conn = c, .writable = true};
+    for (int pass = 0; rc == STORE_OK && pass < 2; pass++) {
+        pgsql_params p = {0};
+        PGSQL_P_STR(&p, app_id ? app_id : "");
+        pgsql_p_double(&p, burst);
+        pgsql_p_double(&p, rate / 1000);
+        pgsql_p_int(&p, want);
+        PGresult *r = pgsql_one(&tx, PGSQL_RATE_TAKE, &p, &rc);
+        if (r != NULL)
+            *granted = pgsql_int(r, 0, 0);
+        PQclear(r);
+        if (rc != STORE_NOTFOUND)
+            break;
+        /* The app's first take: its bucket, full, then take again. */
+        pgsql_params q = {0};
+        PGSQL_P_STR(&q, app_id ? app_id : "");
+        pgsql_p_double(&q, burst);
+        rc = pgsql_exec(&tx, PGSQL_RATE_BUCKET, &q, NULL);
+    }
+    reader_put(s, c);
+    return rc;
+}
+
 /* ---- writes: the queue's hooks (backend.h) ----------------------------- */
 
 static int pgsql_writers(void *impl)
@@ -869,6 +945,7 @@ static store_rc pgsql_read_end(void *impl, store_tx *tx, bool commit)
 
 const store_backend store_backend_postgres = {
     .name = "postgres",
+    .shared = true,
     .open = pgsql_open,
     .close = pgsql_close,
     .schema_version = pgsql_schema_version,
@@ -886,6 +963,8 @@ const store_backend store_backend_postgres = {
     .try_end = pgsql_try_end,
     .read_begin = pgsql_read_begin,
     .read_end = pgsql_read_end,
+    .spend_now = pgsql_spend_now,
+    .rate_take = pgsql_rate_take,
     .spend = pgsql_spend,
     .app_insert = pgsql_app_insert,
     .app_get = pgsql_app_get,
@@ -948,6 +1027,8 @@ const store_backend store_backend_postgres = {
     .outbox_due = pgsql_outbox_due,
     .outbox_pending = pgsql_outbox_pending,
     .outbox_next_due = pgsql_outbox_next_due,
+    .outbox_claim = pgsql_outbox_claim,
+    .outbox_release = pgsql_outbox_release,
     .outbox_delivered = pgsql_outbox_delivered,
     .outbox_retry = pgsql_outbox_retry,
     .outbox_failed = pgsql_outbox_failed,

@@ -53,6 +53,12 @@
       "last_error, " p "delivered_at"
 #define PGSQL_DELIVERY_NCOLS 11
 
+/* The server's clock in Unix ms, and a rate bucket's tokens now ($2 its
+ * burst, $3 its rate per ms). */
+#define PGSQL_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+#define PGSQL_RATE_REFILLED                                                           \
+    "LEAST($2::float8, tokens + GREATEST(0, " PGSQL_NOW_MS " - updated_at) * $3::float8)"
+
 /* Advisory lock keys (pg_advisory_lock takes a bigint): "meetd" and what
  * the lock guards. */
 #define PGSQL_LOCK_SCHEMA INT64_C(0x6d65657464000001)  /* migrations */
@@ -73,6 +79,18 @@
      * transaction's, taken once per statement by the InitPlan). */             \
     X(SPENT_PRUNE, 1, "DELETE FROM spent_nonces WHERE ts < $1 "                       \
                       "AND (SELECT pg_try_advisory_xact_lock($2))")  \
+    /* shared rate limits: the bucket refilled by the server's clock, then     \
+     * up to $4 whole tokens taken; one row, so EvalPlanQual recomputes both   \
+     * from the newest version when two nodes take at once. */                 \
+    X(RATE_BUCKET, 1, "INSERT INTO rate_buckets (app_id, tokens, updated_at, granted) " \
+                      "VALUES ($1, $2::float8, " PGSQL_NOW_MS ", 0) "                  \
+                      "ON CONFLICT DO NOTHING")                                       \
+    X(RATE_TAKE, 1, "UPDATE rate_buckets SET "                                        \
+                    "granted = floor(LEAST(" PGSQL_RATE_REFILLED ", $4::float8)), "   \
+                    "tokens = " PGSQL_RATE_REFILLED " - floor(LEAST("                 \
+                    PGSQL_RATE_REFILLED ", $4::float8)), "                            \
+                    "updated_at = GREATEST(updated_at, " PGSQL_NOW_MS ") "           \
+                    "WHERE app_id = $1 RETURNING granted")                            \
     /* apps and keys */                                                               \
     X(APP_INSERT, 1, "INSERT INTO apps (app_id, sdk_id, name, created_at) "           \
                      "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1")     \
@@ -294,15 +312,23 @@
     X(OUTBOX_NEXT_DUE, 0, "SELECT next_attempt_at FROM outbox "                       \
                           "WHERE status = 0 AND next_attempt_at > $1 "                \
                           "ORDER BY next_attempt_at LIMIT 1")                         \
+    /* A row another node's transaction is claiming is skipped, not waited     \
+     * for: that node will have it. */                                          \
+    X(OUTBOX_CLAIM, 1, "UPDATE outbox SET leased_by = $2, next_attempt_at = $4 "      \
+                       "WHERE delivery_id = (SELECT delivery_id FROM outbox "         \
+                       "WHERE delivery_id = $1 AND status = 0 "                       \
+                       "AND next_attempt_at <= $3 FOR UPDATE SKIP LOCKED)")           \
+    X(OUTBOX_RELEASE, 1, "UPDATE outbox SET next_attempt_at = $3 "                  \
+                         "WHERE delivery_id = $1 AND status = 0 AND leased_by = $2")  \
     X(OUTBOX_DELIVERED, 1, "UPDATE outbox SET status = 1, attempts = attempts + 1, "  \
                            "delivered_at = $2, last_http_status = $3, last_error = '' " \
-                           "WHERE delivery_id = $1 AND status = 0")                   \
+                           "WHERE delivery_id = $1 AND status = 0 AND leased_by = $4") \
     X(OUTBOX_RETRY, 1, "UPDATE outbox SET attempts = attempts + 1, "                  \
                        "next_attempt_at = $2, last_http_status = $3, last_error = $4 " \
-                       "WHERE delivery_id = $1 AND status = 0")                       \
+                       "WHERE delivery_id = $1 AND status = 0 AND leased_by = $5")    \
     X(OUTBOX_FAILED, 1, "UPDATE outbox SET status = 2, attempts = attempts + 1, "     \
                         "last_http_status = $2, last_error = $3 "                     \
-                        "WHERE delivery_id = $1 AND status = 0")                      \
+                        "WHERE delivery_id = $1 AND status = 0 AND leased_by = $4")   \
     X(DELIVERIES_COUNT, 0, "SELECT count(*) FROM outbox WHERE app_id = $1 "           \
                            "AND ($2::integer < 0 OR status = $2)")                    \
     X(DELIVERIES_LIST, 0, "SELECT " PGSQL_DELIVERY_COLS("") " FROM outbox "           \
@@ -373,6 +399,8 @@ typedef struct pgsql_params {
 } pgsql_params;
 
 void pgsql_p_int(pgsql_params *p, int64_t v);
+/* As decimal text, to 15 significant digits (what fits num[]). */
+void pgsql_p_double(pgsql_params *p, double v);
 /* At most cap - 1 bytes of s (a NUL ends it earlier). */
 void pgsql_p_str(pgsql_params *p, const char *s, size_t cap);
 #define PGSQL_P_STR(p, arr) pgsql_p_str((p), (arr), sizeof(arr))
@@ -524,10 +552,14 @@ store_rc pgsql_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_
 store_rc pgsql_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb,
                               void *arg);
 store_rc pgsql_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
-store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
-store_rc pgsql_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error);
-store_rc pgsql_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
+store_rc pgsql_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                            int64_t until);
+store_rc pgsql_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
+store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                                int http_status);
+store_rc pgsql_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                            int64_t next_attempt_at, int http_status, const char *error);
+store_rc pgsql_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
                              const char *error);
 store_rc pgsql_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos,
                                int size, store_delivery_cb cb, void *arg, int64_t *total);

@@ -282,6 +282,25 @@ static const char *const migration_10[] = {
     NULL,
 };
 
+/* 10 -> 11: webhook deliveries are leased to the node attempting them
+ * (store_outbox_claim): leased_by is that node's id, 0 for a delivery never
+ * claimed; the lease's end is the row's next_attempt_at. And the shared
+ * rate buckets (SQLite's version 11 has no such table: one node's own
+ * bucket is the app's). */
+static const char *const migration_11[] = {
+    "ALTER TABLE outbox ADD COLUMN leased_by bigint NOT NULL DEFAULT 0",
+    /* PostgreSQL alone: --rate-limit's bucket per app, shared by the nodes
+     * (store_rate_take). tokens as float8: a bucket refills by fractions;
+     * granted is what the last take handed out. */
+    "CREATE TABLE rate_buckets ("
+    "  app_id      text PRIMARY KEY,"
+    "  tokens      float8 NOT NULL,"
+    "  updated_at  bigint NOT NULL,"
+    "  granted     bigint NOT NULL"
+    ")",
+    NULL,
+};
+
 /* A migration: the version it leaves the database at, and its statements. */
 typedef struct pgsql_migration {
     int to;
@@ -292,6 +311,7 @@ static const pgsql_migration migrations[] = {
     {8, migration_8},
     {9, migration_9},
     {10, migration_10},
+    {11, migration_11},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -185,33 +185,60 @@ store_rc pgsql_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
 
 /* Results of an attempt: they change only a pending delivery (NOTFOUND
  * when it is gone or settled already). */
-store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
+/* The claim runs in the caller's write transaction: the lease is taken
+ * when that commits, and a node that sees the row locked by another's claim
+ * under way skips it (SKIP LOCKED) rather than waiting for that commit. */
+store_rc pgsql_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                            int64_t until)
+{
+    pgsql_params p = {0};
+    pgsql_p_int(&p, delivery_id);
+    pgsql_p_int(&p, holder);
+    pgsql_p_int(&p, now);
+    pgsql_p_int(&p, until);
+    return pgsql_exec_one(tx, PGSQL_OUTBOX_CLAIM, &p);
+}
+
+store_rc pgsql_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at)
+{
+    pgsql_params p = {0};
+    pgsql_p_int(&p, delivery_id);
+    pgsql_p_int(&p, holder);
+    pgsql_p_int(&p, at);
+    return pgsql_exec_one(tx, PGSQL_OUTBOX_RELEASE, &p);
+}
+
+store_rc pgsql_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                                int http_status)
 {
     pgsql_params p = {0};
     pgsql_p_int(&p, delivery_id);
     pgsql_p_int(&p, at);
     pgsql_p_int(&p, http_status);
+    pgsql_p_int(&p, holder);
     return pgsql_exec_one(tx, PGSQL_OUTBOX_DELIVERED, &p);
 }
 
-store_rc pgsql_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error)
+store_rc pgsql_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                            int64_t next_attempt_at, int http_status, const char *error)
 {
     pgsql_params p = {0};
     pgsql_p_int(&p, delivery_id);
     pgsql_p_int(&p, next_attempt_at);
     pgsql_p_int(&p, http_status);
     pgsql_p_str(&p, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX + 1);
+    pgsql_p_int(&p, holder);
     return pgsql_exec_one(tx, PGSQL_OUTBOX_RETRY, &p);
 }
 
-store_rc pgsql_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status,
+store_rc pgsql_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
                              const char *error)
 {
     pgsql_params p = {0};
     pgsql_p_int(&p, delivery_id);
     pgsql_p_int(&p, http_status);
     pgsql_p_str(&p, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX + 1);
+    pgsql_p_int(&p, holder);
     return pgsql_exec_one(tx, PGSQL_OUTBOX_FAILED, &p);
 }
 

@@ -321,15 +321,19 @@
     X(OUTBOX_NEXT_DUE, "SELECT next_attempt_at FROM outbox INDEXED BY outbox_due "    \
                        "WHERE status = 0 AND next_attempt_at > ?1 "                   \
                        "ORDER BY next_attempt_at LIMIT 1")                            \
+    X(OUTBOX_CLAIM, "UPDATE outbox SET leased_by = ?2, next_attempt_at = ?4 "         \
+                    "WHERE delivery_id = ?1 AND status = 0 AND next_attempt_at <= ?3") \
+    X(OUTBOX_RELEASE, "UPDATE outbox SET next_attempt_at = ?3 "                       \
+                      "WHERE delivery_id = ?1 AND status = 0 AND leased_by = ?2")     \
     X(OUTBOX_DELIVERED, "UPDATE outbox SET status = 1, attempts = attempts + 1, "     \
                         "delivered_at = ?2, last_http_status = ?3, last_error = '' "  \
-                        "WHERE delivery_id = ?1 AND status = 0")                      \
+                        "WHERE delivery_id = ?1 AND status = 0 AND leased_by = ?4")   \
     X(OUTBOX_RETRY, "UPDATE outbox SET attempts = attempts + 1, "                     \
                     "next_attempt_at = ?2, last_http_status = ?3, last_error = ?4 "   \
-                    "WHERE delivery_id = ?1 AND status = 0")                          \
+                    "WHERE delivery_id = ?1 AND status = 0 AND leased_by = ?5")       \
     X(OUTBOX_FAILED, "UPDATE outbox SET status = 2, attempts = attempts + 1, "        \
                      "last_http_status = ?2, last_error = ?3 "                        \
-                     "WHERE delivery_id = ?1 AND status = 0")                         \
+                     "WHERE delivery_id = ?1 AND status = 0 AND leased_by = ?4")      \
     X(DELIVERIES_COUNT_ALL, "SELECT count(*) FROM outbox WHERE app_id = ?1")          \
     X(DELIVERIES_COUNT_STATUS, "SELECT count(*) FROM outbox "                         \
                                "WHERE app_id = ?1 AND status = ?2")                   \
@@ -559,10 +563,15 @@ store_rc lite_outbox_insert(store_tx *tx, store_delivery *d, const char *payload
 store_rc lite_outbox_due(store_tx *tx, int64_t now, int per_webhook, store_due_cb cb, void *arg);
 store_rc lite_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb cb, void *arg);
 store_rc lite_outbox_next_due(store_tx *tx, int64_t after, int64_t *at);
-store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status);
-store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                           int http_status, const char *error);
-store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error);
+store_rc lite_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                           int64_t until);
+store_rc lite_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at);
+store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                               int http_status);
+store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                           int64_t next_attempt_at, int http_status, const char *error);
+store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
+                            const char *error);
 store_rc lite_deliveries_list(store_tx *tx, const char *app_id, int status, int64_t pos, int size,
                               store_delivery_cb cb, void *arg, int64_t *total);
 store_rc lite_node_register(store_tx *tx, const store_node *n);

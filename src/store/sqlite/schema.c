@@ -371,6 +371,17 @@ static const char *const migration_10[] = {
     NULL,
 };
 
+/* 10 -> 11: webhook deliveries are leased to the worker attempting them
+ * (store_outbox_claim): leased_by is its node id, 0 for a delivery never
+ * claimed; the lease's end is the row's next_attempt_at, so the indexes of
+ * due deliveries serve unchanged. One node serves a SQLite store, but a
+ * restarted one is another holder: what its previous run held waits for
+ * the lease's end, as a dead node's would. */
+static const char *const migration_11[] = {
+    "ALTER TABLE outbox ADD COLUMN leased_by INTEGER NOT NULL DEFAULT 0",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -384,6 +395,7 @@ static const char *const *const migrations[] = {
     migration_8,
     migration_9,
     migration_10,
+    migration_11,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -870,6 +870,7 @@ static store_rc lite_read_end(void *impl, store_tx *tx, bool commit)
 
 const store_backend store_backend_sqlite = {
     .name = "sqlite",
+    .shared = false,
     .open = lite_open,
     .close = lite_close,
     .schema_version = lite_schema_version,
@@ -887,6 +888,9 @@ const store_backend store_backend_sqlite = {
     .try_end = lite_try_end,
     .read_begin = lite_read_begin,
     .read_end = lite_read_end,
+    /* One process serves a SQLite store: its replay memory covers reads. */
+    .spend_now = NULL,
+    .rate_take = NULL,   /* its node's own bucket is the app's (auth/ratelimit.c) */
     .spend = lite_spend,
     .app_insert = lite_app_insert,
     .app_get = lite_app_get,
@@ -949,6 +953,8 @@ const store_backend store_backend_sqlite = {
     .outbox_due = lite_outbox_due,
     .outbox_pending = lite_outbox_pending,
     .outbox_next_due = lite_outbox_next_due,
+    .outbox_claim = lite_outbox_claim,
+    .outbox_release = lite_outbox_release,
     .outbox_delivered = lite_outbox_delivered,
     .outbox_retry = lite_outbox_retry,
     .outbox_failed = lite_outbox_failed,

@@ -212,7 +212,34 @@ store_rc lite_outbox_next_due(store_tx *tx, int64_t after, int64_t *at)
     return rc;
 }
 
-store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, int http_status)
+/* SQLite has one writer: the claim's check and its update cannot
+ * interleave with another's. */
+store_rc lite_outbox_claim(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t now,
+                           int64_t until)
+{
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_CLAIM);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, delivery_id);
+    r |= sqlite3_bind_int64(st, 2, holder);
+    r |= sqlite3_bind_int64(st, 3, now);
+    r |= sqlite3_bind_int64(st, 4, until);
+    return exec_one(tx, STMT_OUTBOX_CLAIM, st, r);
+}
+
+store_rc lite_outbox_release(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at)
+{
+    sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_RELEASE);
+    if (st == NULL)
+        return STORE_ERROR;
+    int r = sqlite3_bind_int64(st, 1, delivery_id);
+    r |= sqlite3_bind_int64(st, 2, holder);
+    r |= sqlite3_bind_int64(st, 3, at);
+    return exec_one(tx, STMT_OUTBOX_RELEASE, st, r);
+}
+
+store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t holder, int64_t at,
+                               int http_status)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_DELIVERED);
     if (st == NULL)
@@ -220,11 +247,12 @@ store_rc lite_outbox_delivered(store_tx *tx, int64_t delivery_id, int64_t at, in
     int r = sqlite3_bind_int64(st, 1, delivery_id);
     r |= sqlite3_bind_int64(st, 2, at);
     r |= sqlite3_bind_int(st, 3, http_status);
+    r |= sqlite3_bind_int64(st, 4, holder);
     return exec_one(tx, STMT_OUTBOX_DELIVERED, st, r);
 }
 
-store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attempt_at,
-                            int http_status, const char *error)
+store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t holder,
+                           int64_t next_attempt_at, int http_status, const char *error)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_RETRY);
     if (st == NULL)
@@ -233,10 +261,12 @@ store_rc lite_outbox_retry(store_tx *tx, int64_t delivery_id, int64_t next_attem
     r |= sqlite3_bind_int64(st, 2, next_attempt_at);
     r |= sqlite3_bind_int(st, 3, http_status);
     r |= lite_bind_str(st, 4, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
+    r |= sqlite3_bind_int64(st, 5, holder);
     return exec_one(tx, STMT_OUTBOX_RETRY, st, r);
 }
 
-store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, const char *error)
+store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int64_t holder, int http_status,
+                            const char *error)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_OUTBOX_FAILED);
     if (st == NULL)
@@ -244,6 +274,7 @@ store_rc lite_outbox_failed(store_tx *tx, int64_t delivery_id, int http_status, 
     int r = sqlite3_bind_int64(st, 1, delivery_id);
     r |= sqlite3_bind_int(st, 2, http_status);
     r |= lite_bind_str(st, 3, error != NULL ? error : "", STORE_DELIVERY_ERR_MAX);
+    r |= sqlite3_bind_int64(st, 4, holder);
     return exec_one(tx, STMT_OUTBOX_FAILED, st, r);
 }
 
