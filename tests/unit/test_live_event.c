@@ -181,7 +181,7 @@ static void test_role_changed_after_commit_only(void **state)
     }
     assert_int_equal(live_stream_count(h), 2);
     /* Still streaming: a final event after it arrives, and ends it. */
-    live_send(h, sc.dev[0].device_no, "kicked", "{\"time\":1}", true);
+    live_send(h, 0, sc.dev[0].device_no, "kicked", "{\"time\":1}", true);
     t = drain(s1);
     assert_string_equal(t, "event: kicked\ndata: {\"time\":1}\n\n");
     free(t);
