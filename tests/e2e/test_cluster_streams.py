@@ -13,13 +13,27 @@ import unittest
 import meetd_harness as h
 import test_live
 from meetd_harness import kick_body, op_ms, tgt_ms
-from test_live import read_to_end, read_until_comment
+from test_live import read_until_comment
 
 # How long a test waits for a stream on B to end after the kick on A was
 # answered: a bound on the wait, not a latency (bench/ measures those).
 # Generous for a loaded 2-core machine under ASan; the relay's own bound is
 # its one-second pass after a reconnection.
 END_WITHIN_S = 10
+
+
+def read_to_end_within(stream, seconds):
+    """The raw text of the stream from here to its end, which must come
+    within seconds (heartbeats would keep a socket timeout from firing)."""
+    give_up, text = time.monotonic() + seconds, stream._buf
+    stream._buf = ""
+    while True:
+        if time.monotonic() > give_up:
+            raise AssertionError("stream not closed within %s s; got %r" % (seconds, text))
+        chunk = stream.resp.read1(4096)
+        if not chunk:
+            return text
+        text += chunk.decode("utf-8").replace("\r\n", "\n")
 
 
 def percentile(values, p):
@@ -57,9 +71,11 @@ class TwoNodeStreams(h.MeetdCase):
         return s
 
     def assert_final(self, stream, event):
-        got, data = stream.next_event()
+        """The stream hears event, then ends; each within END_WITHIN_S."""
+        got, data = stream.next_event(within=END_WITHIN_S)
         self.assertEqual(got, event, data)
-        self.assertIsNone(stream.next_event(), "%s stream stayed open" % event)
+        self.assertIsNone(stream.next_event(within=END_WITHIN_S),
+                          "%s stream stayed open" % event)
         return json.loads(data)
 
     def listener_pids(self, node):
@@ -102,14 +118,14 @@ class TwoNodeStreams(h.MeetdCase):
         alice, bob = self.join(mid, "alice", 1), self.join(mid, "bob", 2)
         s = self.stream_on_b(bob)
         self.assert_ok(self.cohost(mid, op_ms(alice), bob, True))
-        event, data = s.next_event()
+        event, data = s.next_event(within=END_WITHIN_S)
         self.assertEqual(event, "role-changed", data)
         self.assertEqual(json.loads(data)["role"], "cohost")
         # Heard once, and the stream goes on.
         self.assertNotIn("event:", read_until_comment(s))
         self.assertNotIn("event:", read_until_comment(s))
         self.assert_ok(self.cohost(mid, op_ms(alice), bob, False))
-        event, data = s.next_event()
+        event, data = s.next_event(within=END_WITHIN_S)
         self.assertEqual((event, json.loads(data)["role"]), ("role-changed", "attendee"))
         self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(bob)]))
         self.assert_final(s, "kicked")
@@ -169,7 +185,7 @@ class TwoNodeStreams(h.MeetdCase):
                                   "'meetd-listener-%d'" % self.b.proc.pid))
             self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(d)], reason="cut %d" % i))
             started = time.monotonic()
-            # next_event raises on END_WITHIN_S of silence: the bound.
+            # assert_final raises after END_WITHIN_S: the bound.
             self.assertEqual(self.assert_final(s, "kicked")["reason"], "cut %d" % i)
             self.assertLess(time.monotonic() - started, END_WITHIN_S)
         self.assertGreaterEqual(cut, 1, "no listener connection was ever cut")
@@ -201,7 +217,7 @@ class TwoNodeStreams(h.MeetdCase):
                                 "SELECT count(pg_terminate_backend(pid)) FROM "
                                 "pg_stat_activity WHERE application_name = "
                                 "'meetd-listener-%d'" % self.b.proc.pid), "1")
-        text = read_to_end(s)
+        text = read_to_end_within(s, END_WITHIN_S)
         self.assertTrue(text.endswith(": end left\n\n"), text)
         self.assertNotIn("event:", text)
 
@@ -222,8 +238,8 @@ class ThousandKicks(TwoNodeStreams):
         for d, s in zip(devs, streams):
             started = time.monotonic()
             self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(d)], reason="one of many"))
-            self.assertEqual(s.next_event()[0], "kicked")
-            self.assertIsNone(s.next_event(), "kicked stream stayed open")
+            self.assertEqual(s.next_event(within=END_WITHIN_S)[0], "kicked")
+            self.assertIsNone(s.next_event(within=END_WITHIN_S), "kicked stream stayed open")
             took.append((time.monotonic() - started) * 1000.0)
             s.close()
         self.assertEqual(self.present(mid), [(alice["ms_open_id"], 1)])
