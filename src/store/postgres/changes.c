@@ -65,6 +65,14 @@ store_rc pgsql_changes_open(void *impl, void **feed)
     return STORE_OK;
 }
 
+/* The server's messages outside a statement (the FATAL of a terminated
+ * backend) would go to stderr: the loss is logged where it is noticed. */
+static void changes_notice(void *arg, const PGresult *r)
+{
+    (void)arg;
+    (void)r;
+}
+
 static void changes_drop(pgsql_changes *c)
 {
     if (c->pg != NULL)
@@ -102,6 +110,7 @@ static store_rc changes_connect(pgsql_changes *c)
         return STORE_UNAVAILABLE;
     }
     PQclear(r);
+    PQsetNoticeReceiver(pg, changes_notice, NULL);
     if (c->lost_logged)
         log_info("store: postgres: the change listener is connected again");
     c->pg = pg;
