@@ -26,7 +26,9 @@
 typedef struct relay_entry {
     int64_t key;                   /* meeting_id or device_no */
     int64_t cursor;                /* last row number read */
-    uint64_t gen;                  /* moves when relay_watch lowers cursor */
+    /* Set anew (from relay.gens) when the entry is made and when
+     * relay_watch lowers cursor: a read begun before does not move it. */
+    uint64_t gen;
     int streams;
     bool due;                      /* to be read at the next pass */
     struct relay_entry *next;
@@ -44,6 +46,7 @@ struct relay {
     relay_entry *meetings[RELAY_BUCKETS];
     relay_entry *devices[RELAY_BUCKETS];
     size_t n_meetings;
+    uint64_t gens;                 /* the last relay_entry.gen given */
     bool resync;                   /* check every watched device at the next pass */
     bool stopping;
     store *st;
@@ -129,9 +132,10 @@ void relay_watch(relay *r, int64_t meeting_id, int64_t device_no, int64_t from)
     if (made_m) {
         r->n_meetings++;
         m->cursor = from;
+        m->gen = ++r->gens;
     } else if (from < m->cursor) {
         m->cursor = from;
-        m->gen++;
+        m->gen = ++r->gens;
     }
     m->due = true;
     /* Under the lock: relay_stop closes the feed under it. */
