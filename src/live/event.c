@@ -248,13 +248,13 @@ void event_deliver(live_hub *h, const store_event *row, const char *payload)
         return;
     switch (event_types[t].stream) {
     case EVENT_STREAM_FINAL:
-        live_send(h, row->device_no, row->type, payload, true);
+        live_send(h, row->event_no, row->device_no, row->type, payload, true);
         break;
     case EVENT_STREAM_NEWS:
-        live_send(h, row->device_no, row->type, payload, false);
+        live_send(h, row->event_no, row->device_no, row->type, payload, false);
         break;
     case EVENT_STREAM_LEFT:
-        live_left(h, row->device_no);
+        live_left(h, row->event_no, row->device_no);
         break;
     case EVENT_STREAM_NONE:
         break;

@@ -13,10 +13,9 @@
  *
  * event_publish tells this node's streams from the very rows it wrote, with
  * event_deliver, and wakes the webhook worker. A node that did not make the
- * change is to learn of it the same way, later (the relay that does it is
- * issue 16's next step; nothing here needs to change for it): for each
+ * change learns of it the same way, later (the relay, relay.h): for each
  * meeting whose devices it streams it keeps the number of the last row it
- * delivered, reads that meeting's rows numbered above it
+ * read, reads that meeting's rows numbered above it
  * (store_events_since; a meeting's rows are numbered in commit order by
  * the store's contract, which is all a per-meeting cursor needs)
  * and calls event_deliver for each. Rows, not notifications, are the
@@ -28,8 +27,9 @@
  * the oldest row) rebuilds from the state tables instead: it ends every
  * stream whose device is no longer present. A final event delivered twice
  * is harmless (it ends a stream once; the second finds it ended), news
- * (role-changed) is not: a node delivers each number once, and skips the
- * rows it wrote itself (published already).
+ * (role-changed) is not: the hub keeps, per device, the number of the last
+ * row it was told of and drops any not above it (live_send), so a node's
+ * own publish and its relay may both deliver a row, in either order.
  *
  * What each type produces (docs/internals.md, "A new event type"):
  *   type            row type          audit   webhooks                 stream

@@ -45,6 +45,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "live/relay.h"
 
 #define LIVE_BUCKETS_MIN 64        /* device records hash; doubles past 2 records a bucket */
 /* How long a removed device's final event is kept for a stream that checked
@@ -80,6 +81,7 @@ struct live_stream {
     live_hub *hub;
     int64_t device_no;
     live_app *app;                 /* counted in its app's streams */
+    int64_t meeting_id;            /* its device's, for the relay */
     struct MHD_Connection *conn;
     char *buf;                     /* bytes not yet handed to libmicrohttpd */
     size_t len;
@@ -94,6 +96,9 @@ struct live_dev {
     live_stream *stream;
     char *final;                   /* final text: an event, or LIVE_END_LEFT */
     int64_t final_until_ms;
+    /* The last event row it was told of (or that its stream's snapshot
+     * saw): what comes at or below it is a repeat or out of order. */
+    int64_t last_event_no;
     live_dev *next;                /* hash chain */
     /* The timer visits only records with something to do: those with a
      * stream (the watch list), and finals in the order they expire (a
@@ -122,6 +127,7 @@ struct live_hub {
     store *st;
     live_presence_fn on_presence;  /* a stream of a device opened or went */
     void *presence_arg;
+    relay *relay;                  /* other nodes' rows; NULL: one node */
     live_dev **buckets;
     size_t n_buckets;              /* a power of two */
     size_t n_devs;
@@ -312,9 +318,23 @@ static char *live_event_text(const char *name, const char *data)
     return text;
 }
 
+/* Whether an event numbered event_no is news to d, which then remembers it
+ * (hub lock held). relay.h says why this is enough. */
+static bool live_fresh(live_dev *d, int64_t event_no)
+{
+    if (event_no == 0)
+        return true;
+    if (event_no <= d->last_event_no)
+        return false;
+    d->last_event_no = event_no;
+    return true;
+}
+
 /* The device is gone: tell its stream, or keep the news for a late one.
- * text is an event or LIVE_END_LEFT; the hub owns it from here. */
-static void live_final(live_hub *h, int64_t device_no, char *text)
+ * text is an event or LIVE_END_LEFT; the hub owns it from here. only_first:
+ * not when an event already ended it (live_gone). */
+static void live_final(live_hub *h, int64_t event_no, int64_t device_no, char *text,
+                       bool only_first)
 {
     if (text == NULL) {
         log_error("live: cannot frame an event for device %lld", (long long)device_no);
@@ -323,7 +343,9 @@ static void live_final(live_hub *h, int64_t device_no, char *text)
     int64_t now = clock_mono_ms();
     pthread_mutex_lock(&h->lock);
     live_dev *d = live_dev_get(h, device_no, true);
-    if (d == NULL) {
+    if (d == NULL || !live_fresh(d, event_no) || (only_first && d->final != NULL)) {
+        if (d != NULL)
+            live_dev_gc(h, d, now);   /* made here for nothing */
         pthread_mutex_unlock(&h->lock);
         free(text);
         return;
@@ -343,7 +365,7 @@ static void live_final(live_hub *h, int64_t device_no, char *text)
  * kept: a stream that opens later learns the state it reports elsewhere
  * (the join's answer, the participants list), and a device already given
  * its final event hears nothing after it. */
-static void live_news(live_hub *h, int64_t device_no, char *text)
+static void live_news(live_hub *h, int64_t event_no, int64_t device_no, char *text)
 {
     if (text == NULL) {
         log_error("live: cannot frame an event for device %lld", (long long)device_no);
@@ -351,7 +373,8 @@ static void live_news(live_hub *h, int64_t device_no, char *text)
     }
     pthread_mutex_lock(&h->lock);
     live_dev *d = live_dev_get(h, device_no, false);
-    if (d != NULL && d->final == NULL && d->stream != NULL && !d->stream->closing) {
+    if (d != NULL && d->final == NULL && d->stream != NULL && !d->stream->closing &&
+        live_fresh(d, event_no)) {
         if (live_append(d->stream, text) == 0)
             live_wake(d->stream);
         else
@@ -362,18 +385,24 @@ static void live_news(live_hub *h, int64_t device_no, char *text)
     free(text);
 }
 
-void live_send(live_hub *h, int64_t device_no, const char *name, const char *data, bool final)
+void live_send(live_hub *h, int64_t event_no, int64_t device_no, const char *name,
+               const char *data, bool final)
 {
     char *text = live_event_text(name, data);
     if (final)
-        live_final(h, device_no, text);
+        live_final(h, event_no, device_no, text, false);
     else
-        live_news(h, device_no, text);
+        live_news(h, event_no, device_no, text);
 }
 
-void live_left(live_hub *h, int64_t device_no)
+void live_left(live_hub *h, int64_t event_no, int64_t device_no)
 {
-    live_final(h, device_no, strdup(LIVE_END_LEFT));
+    live_final(h, event_no, device_no, strdup(LIVE_END_LEFT), false);
+}
+
+void live_gone(live_hub *h, int64_t device_no)
+{
+    live_final(h, 0, device_no, strdup(LIVE_END_LEFT), true);
 }
 
 /* ---- the HTTP side ------------------------------------------------------- */
@@ -381,8 +410,10 @@ void live_left(live_hub *h, int64_t device_no)
 typedef struct live_token_query {
     int64_t device_no;
     const uint8_t *hash;
+    bool relayed;                  /* read where the relay's cursor starts */
     core_device dev;
     char app_id[CORE_APPID_MAX + 1];
+    int64_t last_event_no;         /* the meeting's, in the token's snapshot */
     int rc;
 } live_token_query;
 
@@ -392,6 +423,9 @@ static store_rc live_token_read(store_tx *tx, void *arg)
     q->rc = store_device_by_token(tx, q->device_no, q->hash, &q->dev);
     if (q->rc == STORE_OK)
         q->rc = store_meeting_app(tx, q->dev.meeting_id, q->app_id);
+    /* The same snapshot as the token's: relay.h says why. */
+    if (q->rc == STORE_OK && q->relayed)
+        q->rc = store_events_last(tx, q->dev.meeting_id, &q->last_event_no);
     return STORE_OK;
 }
 
@@ -414,7 +448,8 @@ static int live_admit(live_hub *h, live_dev *d, live_app *app)
 static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
                              live_stream **out)
 {
-    live_token_query q = {.device_no = device_no, .hash = secret_hash, .rc = STORE_ERROR};
+    live_token_query q = {.device_no = device_no, .hash = secret_hash,
+                          .relayed = out != NULL && h->relay != NULL, .rc = STORE_ERROR};
     if (store_read(h->st, live_token_read, &q) != STORE_OK || q.rc < 0)
         return -1;
     if (q.rc == STORE_NOTFOUND)
@@ -432,6 +467,7 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
         return -1;
     s->hub = h;
     s->device_no = q.dev.device_no;
+    s->meeting_id = q.dev.meeting_id;
 
     /* The first bytes make libmicrohttpd send the headers at once. Written
      * before the record is looked up: a record made here and then left
@@ -468,6 +504,8 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
     }
     s->app = *slot;
     s->app->streams++;
+    if (d->last_event_no < q.last_event_no)
+        d->last_event_no = q.last_event_no;
     if (d->final != NULL) {
         /* Removed between the token check and now: say so and end. */
         live_end_stream(s, d->final, true);
@@ -481,6 +519,9 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
     }
     h->n_streams++;
     pthread_mutex_unlock(&h->lock);
+    /* After the registration: a row the relay reads from now on finds the
+     * stream, and the read this asks for finds any it skipped before. */
+    relay_watch(h->relay, s->meeting_id, s->device_no, q.last_event_no);
     *out = s;
     return LIVE_OPEN_OK;
 }
@@ -553,6 +594,7 @@ void live_stream_close(live_stream *s)
     if (s->conn != NULL && --h->n_attached == 0 && h->stopping)
         pthread_cond_broadcast(&h->drained);
     pthread_mutex_unlock(&h->lock);
+    relay_unwatch(h->relay, s->meeting_id, s->device_no);
     free(s->buf);
     free(s);
 }
@@ -671,6 +713,10 @@ int live_hub_new(const live_config *cfg, store *st, live_presence_fn on_presence
         return -1;
     }
     h->timer_started = true;
+    if (relay_start(st, h, &h->relay) != 0) {
+        live_hub_free(h);
+        return -1;
+    }
     *out = h;
     return 0;
 }
@@ -679,6 +725,8 @@ void live_hub_shutdown(live_hub *h)
 {
     if (h == NULL)
         return;
+    /* No other node's event after this: the streams are ending. */
+    relay_stop(h->relay);
     pthread_mutex_lock(&h->lock);
     h->stopping = true;
     for (live_dev *d = h->watch_head; d != NULL; d = d->wnext)
@@ -725,6 +773,7 @@ void live_hub_free(live_hub *h)
             free(a);
         }
     }
+    relay_free(h->relay);
     pthread_cond_destroy(&h->drained);
     pthread_cond_destroy(&h->tick);
     pthread_mutex_destroy(&h->lock);

@@ -15,6 +15,11 @@
  * client's time-out would, by this node or (after a crash) another. A
  * device that never opened a stream stays until it leaves or is removed.
  *
+ * Streams of other nodes' changes: the relay (relay.h) reads the rows
+ * other nodes commit and delivers them here too; the hub starts it with
+ * itself when the store has a change feed (PostgreSQL) and tells it which
+ * meetings and devices stream here (live_stream_open, live_stream_close).
+ *
  * Streams are capped, in all and per app (live_config), because each holds
  * a connection and a descriptor for as long as its device is present: the
  * HTTP layer keeps the connections above max_streams for API requests, and
@@ -66,11 +71,19 @@ void live_hub_free(live_hub *h);
 /* Frames `event: name` / `data: data` (one line of JSON) for the device's
  * stream. final: the device is gone; its stream ends after the event, and
  * the event is kept a while for a stream that opens just after (it hears
- * it and ends). Not final: only an open stream hears it, and goes on. */
-void live_send(live_hub *h, int64_t device_no, const char *name, const char *data, bool final);
+ * it and ends). Not final: only an open stream hears it, and goes on.
+ * event_no: the event's row (store_event); the device hears nothing
+ * numbered at or below the last it heard (its own node's publish and the
+ * relay both deliver a row, in either order: relay.h). 0: not a row. */
+void live_send(live_hub *h, int64_t event_no, int64_t device_no, const char *name,
+               const char *data, bool final);
 /* The device left by itself: its stream ends without an event, after the
- * comment ": end left". */
-void live_left(live_hub *h, int64_t device_no);
+ * comment ": end left". event_no as for live_send. */
+void live_left(live_hub *h, int64_t event_no, int64_t device_no);
+/* The store says the device is no longer present, and no event told its
+ * stream (rows missed for good, relay.h): it ends as live_left's, unless
+ * an event already ended it. */
+void live_gone(live_hub *h, int64_t device_no);
 
 /* ---- streams: used by the HTTP layer ------------------------------------ */
 

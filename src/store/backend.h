@@ -111,6 +111,14 @@ typedef struct store_backend {
     store_rc (*rate_take)(void *impl, const char *app_id, double rate, double burst,
                           int64_t want, int64_t *granted);
 
+    /* ---- the change feed (store.h "changes made by any node") ----------- */
+    /* NULL when the backend has none (one writing process: SQLite). */
+    store_rc (*changes_open)(void *impl, void **feed);
+    store_rc (*changes_wait)(void *feed, int timeout_ms, store_change_cb cb, void *arg,
+                             bool *resync);
+    void (*changes_wake)(void *feed);
+    void (*changes_close)(void *feed);
+
     /* ---- primitives: one per function of store.h, same arguments ------- */
     store_rc (*spend)(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,
                       int64_t keep_from);

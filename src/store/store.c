@@ -99,6 +99,56 @@ store_rc store_read(store *s, store_fn fn, void *arg)
     return rc == STORE_OK ? end : rc;
 }
 
+/* ---- the change feed -------------------------------------------------- */
+
+struct store_changes {
+    const store_backend *be;
+    void *feed;
+};
+
+store_rc store_changes_open(store *s, store_changes **out)
+{
+    assert(s != NULL && out != NULL);
+    *out = NULL;
+    if (s->be->changes_open == NULL)
+        return STORE_NOTFOUND;
+    store_changes *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        log_error("store: out of memory");
+        return STORE_ERROR;
+    }
+    c->be = s->be;
+    store_rc rc = s->be->changes_open(s->impl, &c->feed);
+    if (rc != STORE_OK) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return STORE_OK;
+}
+
+store_rc store_changes_wait(store_changes *c, int timeout_ms, store_change_cb cb, void *arg,
+                            bool *resync)
+{
+    assert(c != NULL && cb != NULL && resync != NULL);
+    *resync = false;
+    return c->be->changes_wait(c->feed, timeout_ms, cb, arg, resync);
+}
+
+void store_changes_wake(store_changes *c)
+{
+    if (c != NULL)
+        c->be->changes_wake(c->feed);
+}
+
+void store_changes_close(store_changes *c)
+{
+    if (c == NULL)
+        return;
+    c->be->changes_close(c->feed);
+    free(c);
+}
+
 /* ---- primitives ------------------------------------------------------- */
 
 store_rc store_spend(store_tx *tx, const char *app_id, int64_t timestamp, uint64_t nonce,

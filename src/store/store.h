@@ -472,6 +472,39 @@ store_rc store_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int6
  * NOTFOUND otherwise (it came back, left, or another node ended it). */
 store_rc store_presence_claim(store_tx *tx, int64_t device_no, int64_t now);
 
+/* ---- changes made by any node ------------------------------------------- */
+
+/* A wake-up for readers of the events (src/live/relay.c): "these meetings
+ * have new event rows". Only a wake-up: a reader that missed one finds the
+ * rows at its next read all the same (the events contract above).
+ *
+ * A backend whose store several processes write (PostgreSQL) has a feed:
+ * every committed transaction that wrote event rows names their meetings
+ * to every node's feed, and only a committed one (the notification is sent
+ * in the transaction, so a rolled-back write says nothing). One with a
+ * single writing process (SQLite: its callers publish their own rows after
+ * the commit) has none, and store_changes_open answers STORE_NOTFOUND.
+ *
+ * One thread waits on a feed; store_changes_wake may be called from any. */
+typedef struct store_changes store_changes;
+/* A meeting with new rows (called once or more per meeting and wait). */
+typedef void (*store_change_cb)(int64_t meeting_id, void *arg);
+
+store_rc store_changes_open(store *s, store_changes **out);
+/* Waits up to timeout_ms (or until store_changes_wake) for changes and
+ * calls cb for each meeting named. *resync is set true when the feed has
+ * just (re)connected: whatever was committed while it was not listening
+ * was not named, and the caller reads everything it follows. STORE_OK
+ * (also on a time-out or a wake), or STORE_UNAVAILABLE when the feed is
+ * down (it connects again at the next wait, no more often than a backoff
+ * allows; the wait still lasts up to timeout_ms). */
+store_rc store_changes_wait(store_changes *c, int timeout_ms, store_change_cb cb, void *arg,
+                            bool *resync);
+/* Makes a wait under way (or the next one) return at once. */
+void store_changes_wake(store_changes *c);
+/* Call after the waiting thread has stopped, before store_close. */
+void store_changes_close(store_changes *c);
+
 /* ---- webhooks and their outbox ----------------------------------------- */
 
 #define STORE_URL_MAX 1024

@@ -336,10 +336,16 @@ class EventStream:
         self.trace = self.resp.getheader("X-TC-Trace")
         self._buf = ""
 
-    def next_event(self):
+    def next_event(self, within=None):
         """(event, data) of the next event, skipping comments; None at end of
-        stream. Raises AssertionError when nothing arrives within the deadline."""
+        stream. Raises AssertionError when nothing arrives within the deadline,
+        or, with within (seconds), when no event or end has come by then
+        (heartbeat comments keep the socket busy, so its timeout alone would
+        never fire)."""
+        give_up = None if within is None else time.monotonic() + within
         while True:
+            if give_up is not None and time.monotonic() > give_up:
+                raise AssertionError("no event or end within %s s" % within)
             while "\n\n" in self._buf:
                 block, self._buf = self._buf.split("\n\n", 1)
                 event, data = None, []

@@ -181,7 +181,7 @@ static void test_role_changed_after_commit_only(void **state)
     }
     assert_int_equal(live_stream_count(h), 2);
     /* Still streaming: a final event after it arrives, and ends it. */
-    live_send(h, sc.dev[0].device_no, "kicked", "{\"time\":1}", true);
+    live_send(h, 0, sc.dev[0].device_no, "kicked", "{\"time\":1}", true);
     t = drain(s1);
     assert_string_equal(t, "event: kicked\ndata: {\"time\":1}\n\n");
     free(t);
@@ -306,6 +306,79 @@ static void test_rows_deliver_what_publish_does(void **state)
     live_stream_close(sb);
     live_hub_free(a);
     live_hub_free(bh);
+}
+
+/* ---- once each, in order (relay.h) ----------------------------------------- */
+
+/* This node's publish and the relay deliver the same rows, in either
+ * order: a device hears each number once and none below one it heard. */
+static void test_device_hears_each_row_once_in_order(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    live_config cfg = {.heartbeat_ms = 1000000};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
+    live_stream *s = open_stream(h, &sc.dev[0]);
+    free(drain(s));
+    int64_t dev = sc.dev[0].device_no;
+    live_send(h, 5, dev, "role-changed", "{\"n\":5}", false);
+    live_send(h, 5, dev, "role-changed", "{\"n\":5}", false);   /* the other messenger */
+    live_send(h, 4, dev, "role-changed", "{\"n\":4}", false);   /* older: out of order */
+    live_send(h, 7, dev, "role-changed", "{\"n\":7}", false);
+    char *t = drain(s);
+    assert_string_equal(t, "event: role-changed\ndata: {\"n\":5}\n\n"
+                           "event: role-changed\ndata: {\"n\":7}\n\n");
+    free(t);
+    live_send(h, 6, dev, "kicked", "{\"n\":6}", true);          /* below 7: dropped */
+    live_send(h, 9, dev, "kicked", "{\"n\":9}", true);
+    live_send(h, 9, dev, "kicked", "{\"n\":9}", true);
+    live_left(h, 10, dev);                                       /* ended already */
+    t = drain(s);
+    assert_string_equal(t, "event: kicked\ndata: {\"n\":9}\n\n");
+    free(t);
+    assert_int_equal(live_stream_read(s, 0, (char[8]){0}, 8), -1);
+    /* Not a row (0): no order to keep, as before rows. */
+    live_stream *s2 = open_stream(h, &sc.dev[1]);
+    free(drain(s2));
+    live_send(h, 0, sc.dev[1].device_no, "role-changed", "{\"n\":0}", false);
+    live_send(h, 0, sc.dev[1].device_no, "role-changed", "{\"n\":0}", false);
+    t = drain(s2);
+    assert_string_equal(t, "event: role-changed\ndata: {\"n\":0}\n\n"
+                           "event: role-changed\ndata: {\"n\":0}\n\n");
+    free(t);
+    live_stream_close(s);
+    live_stream_close(s2);
+    live_hub_free(h);
+}
+
+/* live_gone (the relay's resync: the store says the device left, no row
+ * told it) ends a stream as a leave does, but never after an event. */
+static void test_gone_ends_a_stream_only_once(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    live_config cfg = {.heartbeat_ms = 1000000};
+    live_hub *h = NULL;
+    assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
+    live_stream *s1 = open_stream(h, &sc.dev[0]), *s2 = open_stream(h, &sc.dev[1]);
+    free(drain(s1));
+    free(drain(s2));
+    live_send(h, 3, sc.dev[0].device_no, "kicked", "{\"n\":3}", true);
+    live_gone(h, sc.dev[0].device_no);
+    live_gone(h, sc.dev[1].device_no);
+    char *t1 = drain(s1), *t2 = drain(s2);
+    assert_string_equal(t1, "event: kicked\ndata: {\"n\":3}\n\n");
+    assert_string_equal(t2, ": end left\n\n");
+    free(t1);
+    free(t2);
+    assert_int_equal(live_stream_read(s1, 0, (char[8]){0}, 8), -1);
+    assert_int_equal(live_stream_read(s2, 0, (char[8]){0}, 8), -1);
+    live_stream_close(s1);
+    live_stream_close(s2);
+    live_hub_free(h);
 }
 
 /* ---- defects ----------------------------------------------------------------- */
@@ -695,6 +768,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_role_changed_after_commit_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_deliver_what_publish_does, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_hears_each_row_once_in_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_gone_ends_a_stream_only_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_opened_during_timeout_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_times_out_closed_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_ends_dead_nodes_devices, setup, teardown),

@@ -37,16 +37,16 @@ static void test_finals_are_forgotten(void **state)
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     /* More than the table starts with: it grows while they are kept. */
     for (int64_t d = 1; d <= 1000; d++)
-        live_send(h, d, "kicked", KICKED_DATA, true);
+        live_send(h, 0, d, "kicked", KICKED_DATA, true);
     assert_int_equal(live_record_count(h), 1000);
     /* News for a device whose final is already kept replaces it (and keeps
      * it longer), without a second record. */
-    live_send(h, 7, "replaced", "{\"time\":1700000001}", true);
-    live_left(h, 8);
+    live_send(h, 0, 7, "replaced", "{\"time\":1700000001}", true);
+    live_left(h, 0, 8);
     assert_int_equal(live_record_count(h), 1000);
     wait_records(h, 0);
     /* And the hub still works afterwards. */
-    live_send(h, 5, "meeting-ended", "{\"time\":1700000002}", true);
+    live_send(h, 0, 5, "meeting-ended", "{\"time\":1700000002}", true);
     assert_int_equal(live_record_count(h), 1);
     wait_records(h, 0);
     live_hub_free(h);
@@ -62,12 +62,12 @@ static void test_final_set_again_keeps_its_place(void **state)
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     int64_t t0 = mono_ms();
     for (int64_t d = 1; d <= 100; d++)
-        live_send(h, d, "kicked", KICKED_DATA, true);
+        live_send(h, 0, d, "kicked", KICKED_DATA, true);
     /* Device 1, first in line, gets news 500 ms later: kept until t0+1500
      * or after. This waits on the clock because the clock is the subject. */
     while (mono_ms() < t0 + 500)
         sched_yield();
-    live_send(h, 1, "replaced", "{\"time\":1700000001}", true);
+    live_send(h, 0, 1, "replaced", "{\"time\":1700000001}", true);
     assert_int_equal(live_record_count(h), 100);
     /* The other 99 go at ~t0+1000, before device 1: the count stops at 1
      * (it went from 100 straight to 0 when device 1 held them back). */
@@ -84,7 +84,7 @@ static void test_free_with_finals_kept(void **state)
     live_hub *h = NULL;
     assert_int_equal(live_hub_new(&cfg, f->s, NULL, NULL, &h), 0);
     for (int64_t d = 1; d <= 300; d++)
-        live_send(h, d, "kicked", KICKED_DATA, true);
+        live_send(h, 0, d, "kicked", KICKED_DATA, true);
     assert_int_equal(live_record_count(h), 300);
     live_hub_free(h);   /* what is still kept is freed (ASan would say) */
 }

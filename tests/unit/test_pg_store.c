@@ -222,6 +222,91 @@ static void test_deadlock_between_nodes_is_retried(void **state)
     assert_int_equal(a.runs + b.runs, 3);    /* one of them ran again */
 }
 
+/* ---- the change feed (store.h "changes made by any node") ---------------- */
+
+typedef struct named {
+    int64_t ids[16];
+    int n;
+} named;
+
+static void note_change(int64_t meeting_id, void *arg)
+{
+    named *w = arg;
+    if (w->n < 16)
+        w->ids[w->n++] = meeting_id;
+}
+
+typedef struct event_job {
+    const char *app_id;
+    int64_t meeting_id;
+    bool undo;                 /* roll this job back */
+} event_job;
+
+static store_rc insert_event(store_tx *tx, void *arg)
+{
+    const event_job *j = arg;
+    core_meeting m;
+    store_rc rc = store_meeting_get(tx, j->app_id, j->meeting_id, &m);
+    store_event e = {.meeting_id = j->meeting_id, .device_no = 0, .created_at = 1};
+    snprintf(e.type, sizeof e.type, "joined");
+    if (rc == STORE_OK)
+        rc = store_event_insert(tx, &e, "{}");
+    return rc == STORE_OK && j->undo ? STORE_ROLLBACK : rc;
+}
+
+/* Waits (bounded) until the feed has named something or said resync. */
+static void wait_feed(store_changes *c, named *w, bool *resync)
+{
+    *resync = false;
+    for (int i = 0; i < 50 && w->n == 0 && !*resync; i++) {
+        bool r = false;
+        store_changes_wait(c, 100, note_change, w, &r);
+        *resync = *resync || r;
+    }
+}
+
+/* Only a committed event names its meeting; a rolled-back job's says
+ * nothing; a cut listener reconnects and says resync. */
+static void test_change_feed_names_committed_meetings(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 501, "000000501");
+    seed(f->s, "app2", 502, "000000502");
+    store_changes *c = NULL;
+    assert_int_equal(store_changes_open(f->s, &c), STORE_OK);
+    named w = {0};
+    bool resync = false;
+    wait_feed(c, &w, &resync);             /* the first connection */
+    assert_true(resync);
+    assert_int_equal(w.n, 0);
+
+    event_job undone = {"app1", 501, true}, kept = {"app2", 502, false};
+    assert_int_equal(store_write(f->s, insert_event, &undone), STORE_ROLLBACK);
+    assert_int_equal(store_write(f->s, insert_event, &kept), STORE_OK);
+    wait_feed(c, &w, &resync);
+    assert_false(resync);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.ids[0], 502);
+
+    /* Cut: the wait that notices says so, the next reconnects: resync. */
+    char buf[32];
+    assert_string_equal(side_sql("SELECT count(pg_terminate_backend(pid)) FROM "
+                                 "pg_stat_activity WHERE datname = current_database() "
+                                 "AND application_name LIKE 'meetd-listener-%'",
+                                 buf, sizeof buf),
+                        "1");
+    w.n = 0;
+    wait_feed(c, &w, &resync);
+    assert_true(resync);
+    /* And it listens again. */
+    w.n = 0;
+    assert_int_equal(store_write(f->s, insert_event, &kept), STORE_OK);
+    wait_feed(c, &w, &resync);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.ids[0], 502);
+    store_changes_close(c);
+}
+
 int main(void)
 {
     const char *pg = getenv("MEETD_TEST_POSTGRES");
@@ -241,6 +326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_lost_inside_a_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_lost_during_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadlock_between_nodes_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_change_feed_names_committed_meetings, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
 }

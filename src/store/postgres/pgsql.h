@@ -71,6 +71,10 @@
  * past the end (users.c): a page far into a meeting steps over the index
  * entries before it (SQLite's backend remembers where pages start; this
  * one does not yet). */
+/* The channel of the change feed: event rows were committed; the payload
+ * is their meeting's id (changes.c). */
+#define PGSQL_CHANNEL "meetd_events"
+
 #define PGSQL_STATEMENTS(X)                                                           \
     /* spent nonces */                                                                \
     X(SPENT_INSERT, 1, "INSERT INTO spent_nonces (ts, nonce, app_id) "                \
@@ -250,9 +254,16 @@
     X(AUDIT_LIST, 0, "SELECT " PGSQL_AUDIT_COLS " FROM audit WHERE meeting_id = $1 "  \
                      "ORDER BY audit_no DESC LIMIT $2 OFFSET $3")                     \
     /* events (events.c) */                                                           \
-    X(EVENT_INSERT, 1, "INSERT INTO events (meeting_id, device_no, type, payload, "   \
-                       "created_at) VALUES ($1, NULLIF($2::bigint, 0), $3, $4, $5) "      \
-                       "RETURNING event_no")  \
+    /* The row and its notification in one round trip: pg_notify in the   \
+     * transaction is sent only if it commits (and dropped with a rolled  \
+     * back savepoint); one a meeting per transaction (PostgreSQL drops   \
+     * the duplicates), so a payload is one meeting id, far below the     \
+     * 8000 bytes a payload may hold. changes.c listens. */               \
+    X(EVENT_INSERT, 1, "WITH e AS (INSERT INTO events (meeting_id, device_no, "      \
+                       "type, payload, created_at) VALUES ($1, "                      \
+                       "NULLIF($2::bigint, 0), $3, $4, $5) RETURNING event_no, "      \
+                       "meeting_id) SELECT event_no, pg_notify('" PGSQL_CHANNEL "', " \
+                       "meeting_id::text) FROM e")                                    \
     X(EVENTS_SINCE, 0, "SELECT event_no, meeting_id, device_no, type, created_at, "   \
                        "payload FROM events WHERE meeting_id = $1 AND event_no > $2 " \
                        "ORDER BY event_no LIMIT $3")                                  \
@@ -581,5 +592,12 @@ store_rc pgsql_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int6
                             int64_t forget_before, int limit, store_device_no_cb cb,
                             void *arg);
 store_rc pgsql_presence_claim(store_tx *tx, int64_t device_no, int64_t now);
+
+/* changes.c: the change feed (store.h), one listening connection a feed. */
+store_rc pgsql_changes_open(void *impl, void **feed);
+store_rc pgsql_changes_wait(void *feed, int timeout_ms, store_change_cb cb, void *arg,
+                            bool *resync);
+void pgsql_changes_wake(void *feed);
+void pgsql_changes_close(void *feed);
 
 #endif
