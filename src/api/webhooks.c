@@ -98,7 +98,7 @@ void api_webhook_create(api_call *c)
     if (r == NULL)
         return;
     snprintf(r->w.app_id, sizeof r->w.app_id, "%s", c->app_id);
-    r->w.created_at = webhook_now_ms();
+    r->w.created_at = clock_unix_ms();
     if (api_webhook_parse(c, &r->w) != ME_OK) {
         api_webhook_create_done(c, r, c->err.err);
         return;

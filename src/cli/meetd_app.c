@@ -212,7 +212,7 @@ static int app_webhook(const app_opts *o, int argc, char **argv)
             snprintf(h.w.token, sizeof h.w.token, "%s", o->token);
         else if (ids_alnum(h.w.token, 32) != 0)
             return 1;
-        h.w.created_at = webhook_now_ms();
+        h.w.created_at = clock_unix_ms();
     } else if (k == 2) {
         char *end;
         long long id = strtoll(argv[2], &end, 10);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ids.h"
 #include "common/log.h"
 #include "live/live.h"
 #include "live/webhook.h"
@@ -223,7 +224,7 @@ store_rc event_record(store_tx *tx, const event_rec *ev, event_batch *b)
 {
     assert(ev != NULL && b != NULL && ev->meeting != NULL && ev->user != NULL);
     assert((unsigned)ev->type < EVENT__COUNT);
-    int64_t time_ms = ev->time_ms != 0 ? ev->time_ms : webhook_now_ms();
+    int64_t time_ms = ev->time_ms != 0 ? ev->time_ms : clock_unix_ms();
     store_rc rc = ev->type == EVENT_ROLE ? event_role_rows(tx, ev, time_ms, b)
                                     : event_row(tx, ev, ev->device_no, time_ms, b);
     if (rc == STORE_OK)

@@ -110,13 +110,6 @@ const char *webhook_event_name(webhook_event_type type)
     return webhook_names[type];
 }
 
-int64_t webhook_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- values ------------------------------------------------------------- */
 
 /* An absolute URL of one of these schemes with a host, at most
@@ -343,7 +336,7 @@ static store_rc webhook_enqueue_one(const store_webhook *h, void *arg)
 store_rc webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
 {
     assert(tx != NULL && ev != NULL && ev->meeting != NULL);
-    webhook_enqueue_ctx q = {.tx = tx, .ev = ev, .now = webhook_now_ms(), .rc = STORE_OK};
+    webhook_enqueue_ctx q = {.tx = tx, .ev = ev, .now = clock_unix_ms(), .rc = STORE_OK};
     store_rc rc = store_webhook_list(tx, ev->meeting->app_id, webhook_enqueue_one, &q);
     free(q.json);
     if (queued != NULL && rc == STORE_OK)
@@ -763,7 +756,7 @@ static int64_t webhook_look(webhook_worker *w)
     /* Full: a transfer that ends brings the next look. */
     if (w->n_busy >= WEBHOOK_INFLIGHT_MAX)
         return w->idle_ms;
-    webhook_scan l = {w, webhook_now_ms(), false, -1, 0};
+    webhook_scan l = {w, clock_unix_ms(), false, -1, 0};
     if (store_write(w->st, webhook_look_tx, &l) != STORE_OK) {
         webhook_unclaim(w);
         return WEBHOOK_STORE_RETRY_MS;
@@ -786,7 +779,7 @@ static int64_t webhook_look(webhook_worker *w)
         return WEBHOOK_STORE_RETRY_MS;
     if (l.next_at < 0)
         return w->idle_ms;
-    int64_t delay = l.next_at - webhook_now_ms();
+    int64_t delay = l.next_at - clock_unix_ms();
     return delay < 0 ? 0 : delay < w->idle_ms ? delay : w->idle_ms;
 }
 
@@ -874,7 +867,7 @@ static store_rc webhook_record_tx(store_tx *tx, void *arg)
  * pending and are made again. */
 static int webhook_record_done(webhook_worker *w)
 {
-    webhook_record r = {w, webhook_now_ms()};
+    webhook_record r = {w, clock_unix_ms()};
     store_rc rc = store_write(w->st, webhook_record_tx, &r);
     if (rc != STORE_OK)
         log_error("webhook: cannot record delivery results; they will be retried");
@@ -888,7 +881,7 @@ static int webhook_record_done(webhook_worker *w)
 static store_rc webhook_release_tx(store_tx *tx, void *arg)
 {
     webhook_worker *w = arg;
-    int64_t now = webhook_now_ms();
+    int64_t now = clock_unix_ms();
     for (int i = 0; i < WEBHOOK_INFLIGHT_MAX; i++) {
         const webhook_job *j = &w->jobs[i];
         if (!j->used)

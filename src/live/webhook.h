@@ -66,8 +66,6 @@ int webhook_signature(const char *token, const char *timestamp, const char *nonc
 bool webhook_url_valid(const char *url);
 /* 1..STORE_TOKEN_MAX bytes of printable ASCII without spaces. */
 bool webhook_token_valid(const char *token);
-/* Wall clock in Unix milliseconds, the unit of every outbox time. */
-int64_t webhook_now_ms(void);
 
 typedef struct webhook_config {
     int max_attempts;       /* then the delivery is marked failed */

@@ -425,7 +425,7 @@ static void test_stream_opened_during_timeout_ends(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    gone_job g = {sc.dev[0].device_no, 7, webhook_now_ms() - 1000};
+    gone_job g = {sc.dev[0].device_no, 7, clock_unix_ms() - 1000};
     write_ok(f->s, gone_body, &g);
     atomic_store(&writer_held, false);
     atomic_store(&writer_release, false);
@@ -550,14 +550,14 @@ static void test_sweeper_times_out_closed_stream(void **state)
     assert_true(node > 0);
     live_stream *s = open_stream(w.h, &sc.dev[0]);
     wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach");
-    int64_t closed = webhook_now_ms();
+    int64_t closed = clock_unix_ms();
     live_stream_close(s);
     /* The row keeps the grace after the time-out too: no race with it. */
     row_q q = wait_row(f, sc.dev[0].device_no, row_in_grace, 0, "the detach");
-    assert_true(q.grace_until >= closed + 300 && q.grace_until <= webhook_now_ms() + 300);
+    assert_true(q.grace_until >= closed + 300 && q.grace_until <= clock_unix_ms() + 300);
     q = wait_row(f, sc.dev[0].device_no, row_left, 0, "the time-out");
     assert_int_equal(q.dev.left_reason, CORE_LEFT_TIMEOUT);
-    assert_true(webhook_now_ms() >= closed + 300);
+    assert_true(clock_unix_ms() >= closed + 300);
     /* Device 2 never opened a stream: it stays. */
     assert_int_equal(row_of(f, sc.dev[1].device_no).dev.left_time, 0);
     sweeper_stop(&w);
@@ -587,7 +587,7 @@ static void test_sweeper_ends_dead_nodes_devices(void **state)
     fixture *f = *state;
     scene sc;
     seed(f, &sc);
-    int64_t t0 = webhook_now_ms();
+    int64_t t0 = clock_unix_ms();
     dead_job d = {42, t0 - 400, {sc.dev[0].device_no, sc.dev[1].device_no}};
     write_ok(f->s, dead_body, &d);
     /* Dead after 300 ms: dead already. Grace 2000 ms from its heartbeat:
@@ -596,7 +596,7 @@ static void test_sweeper_ends_dead_nodes_devices(void **state)
     live_stream *s = open_stream(w.h, &sc.dev[1]);   /* came back here */
     row_q q = wait_row(f, sc.dev[0].device_no, row_left, 0, "the dead node's time-out");
     assert_int_equal(q.dev.left_reason, CORE_LEFT_TIMEOUT);
-    assert_true(webhook_now_ms() >= t0 - 400 + 2000);
+    assert_true(clock_unix_ms() >= t0 - 400 + 2000);
     q = row_of(f, sc.dev[1].device_no);
     assert_int_equal(q.dev.left_time, 0);
     assert_int_equal(q.node, presence_node_id(w.p));
@@ -640,7 +640,7 @@ static void test_sweeper_taken_for_dead_records_again(void **state)
     int64_t node = presence_node_id(w.p);
     live_stream *s = open_stream(w.h, &sc.dev[0]);
     wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach");
-    takeover_job t = {node, webhook_now_ms()};
+    takeover_job t = {node, clock_unix_ms()};
     write_ok(f->s, takeover_body, &t);
     row_q q = wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach again");
     assert_int_equal(q.grace_until, 0);
@@ -661,11 +661,11 @@ static void test_sweeper_stop_detaches(void **state)
     wait_row(f, sc.dev[0].device_no, row_on_node, presence_node_id(w.p), "the attach");
     live_hub_shutdown(w.h);
     live_stream_close(s);
-    int64_t before = webhook_now_ms();
+    int64_t before = clock_unix_ms();
     presence_stop(w.p);
     row_q q = row_of(f, sc.dev[0].device_no);
     assert_int_equal(q.node, 0);
-    assert_true(q.grace_until >= before + 60000 && q.grace_until <= webhook_now_ms() + 60000);
+    assert_true(q.grace_until >= before + 60000 && q.grace_until <= clock_unix_ms() + 60000);
     assert_int_equal(q.dev.left_time, 0);
     assert_int_equal(raw_count(f->data, "nodes"), 0);
     live_hub_free(w.h);

@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/ids.h"
 #include "live/webhook.h"
 
 #define DEADLINE_MS 20000   /* error bound of every wait */
@@ -122,7 +123,7 @@ static void test_values(void **state)
     assert_null(webhook_event_name((webhook_event_type)7));
 
     int64_t before = (int64_t)time(NULL) * 1000;
-    int64_t now = webhook_now_ms();
+    int64_t now = clock_unix_ms();
     assert_true(now >= before && now < before + 5000);
 }
 
@@ -353,7 +354,7 @@ static store_rc hook_add_tx(store_tx *tx, void *arg)
     snprintf(w.app_id, sizeof w.app_id, "%s", h->app_id);
     snprintf(w.url, sizeof w.url, "%s", h->url);
     snprintf(w.token, sizeof w.token, "%s", h->token);
-    w.created_at = webhook_now_ms();
+    w.created_at = clock_unix_ms();
     if (store_webhook_insert(tx, &w) != STORE_OK)
         return STORE_ERROR;
     h->id = w.webhook_id;
@@ -381,7 +382,7 @@ static void enqueue_join(store *s, const char *app_id, char tag)
     char userid[8] = {'u', tag, 0};
     core_user u = mk_user(userid, "", nick, tag);
     webhook_event ev = {.type = WEBHOOK_PARTICIPANT_JOINED, .meeting = m, .trace_id = "tr",
-                        .time_ms = webhook_now_ms(), .user = &u, .instanceid = 1};
+                        .time_ms = clock_unix_ms(), .user = &u, .instanceid = 1};
     assert_int_equal(store_write(s, enqueue_tx, &ev), 0);
     free(m);
 }
@@ -451,7 +452,7 @@ static void test_enqueue_rows(void **state)
     int64_t h1 = add_hook(f->s, "app1", "http://127.0.0.1:9/one", "t1");
     int64_t h2 = add_hook(f->s, "app1", "http://127.0.0.1:9/two", "t2");
     add_hook(f->s, "app2", "http://127.0.0.1:9/other", "t3");
-    int64_t before = webhook_now_ms();
+    int64_t before = clock_unix_ms();
     enqueue_join(f->s, "app1", 'b');
     rows(f->s, "app1", &r);
     assert_int_equal(r.total, 2);   /* one per webhook of the app, none for app2's */
