@@ -75,23 +75,23 @@ static const oracle_key *key_find(const char *id)
     return NULL;
 }
 
-static int lookup(void *arg, const char *secret_id, auth_key *out)
+static auth_lookup_rc lookup(void *arg, const char *secret_id, auth_key *out)
 {
     if (strcmp(secret_id, "AKIDfail") == 0)
-        return -1;
+        return AUTH_KEY_FAILED;
     if (strcmp(secret_id, "AKIDraw") == 0) {
         memset(out->secret_key, 'S', sizeof out->secret_key);
         memset(out->app_id, 'A', sizeof out->app_id);
         memset(out->sdk_id, 'D', sizeof out->sdk_id);
-        return 0;
+        return AUTH_KEY_FOUND;
     }
     const oracle_key *k = key_find(secret_id);
     if (k == NULL)
-        return 1;
+        return AUTH_KEY_UNKNOWN;
     snprintf(out->secret_key, sizeof out->secret_key, "%s", k->secret);
     snprintf(out->app_id, sizeof out->app_id, "%s", k->app);
     snprintf(out->sdk_id, sizeof out->sdk_id, "%s", k->sdk);
-    return 0;
+    return AUTH_KEY_FOUND;
 }
 
 /* ---- the oracle: docs/api.md "Authentication", in its order ------------- */

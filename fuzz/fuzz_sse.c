@@ -267,7 +267,7 @@ static void step_open(live_hub *h, int dev)
     if (si < 0)
         return;
     slot *s = &slots[si];
-    int rc = live_stream_open(h, devs[dev].device_no, devs[dev].secret_hash, &s->s);
+    live_open_rc rc = live_stream_open(h, devs[dev].device_no, devs[dev].secret_hash, &s->s);
     if (stopped) {
         if (rc != LIVE_OPEN_STOPPING)
             fuzz_fail("live_stream_open answered %d, not LIVE_OPEN_STOPPING, after the stop", rc);

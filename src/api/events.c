@@ -30,8 +30,8 @@ void api_events(api_call *c)
         return;
     }
     bool head = strcmp(c->method, "HEAD") == 0;
-    int rc = head ? live_stream_probe(c->env->live, device_no, hash)
-                  : live_stream_open(c->env->live, device_no, hash, &c->stream);
+    live_open_rc rc = head ? live_stream_probe(c->env->live, device_no, hash)
+                           : live_stream_open(c->env->live, device_no, hash, &c->stream);
     unsigned max_streams, per_app;
     live_stream_limits(c->env->live, &max_streams, &per_app);
     if (rc == LIVE_OPEN_OK)

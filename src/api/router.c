@@ -78,29 +78,31 @@ static bool api_match(const char *pattern, const char *path, api_call *c)
     return true;
 }
 
+typedef struct api_key_query {
+    const char *secret_id;
+    auth_key *out;
+    auth_lookup_rc rc;
+} api_key_query;
+
 static store_rc api_key_read(store_tx *tx, void *arg)
 {
-    struct { const char *secret_id; auth_key *out; int rc; } *q = arg;
+    api_key_query *q = arg;
     store_key key;
     store_app app;
-    int rc = store_key_get(tx, q->secret_id, &key, &app);
-    if (rc == STORE_NOTFOUND) {
-        q->rc = 1;
-        return STORE_OK;
-    }
+    store_rc rc = store_key_get(tx, q->secret_id, &key, &app);
     if (rc != STORE_OK) {
-        q->rc = -1;
+        q->rc = rc == STORE_NOTFOUND ? AUTH_KEY_UNKNOWN : AUTH_KEY_FAILED;
         return STORE_OK;
     }
     snprintf(q->out->secret_key, sizeof q->out->secret_key, "%s", key.secret_key);
     snprintf(q->out->app_id, sizeof q->out->app_id, "%s", app.app_id);
     snprintf(q->out->sdk_id, sizeof q->out->sdk_id, "%s", app.sdk_id);
     OPENSSL_cleanse(&key, sizeof key);
-    q->rc = 0;
+    q->rc = AUTH_KEY_FOUND;
     return STORE_OK;
 }
 
-static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
+static auth_lookup_rc api_key_lookup(void *arg, const char *secret_id, auth_key *out)
 {
     const api_env *env = arg;
     store_stamp stamp = {0, 0};
@@ -109,12 +111,12 @@ static int api_key_lookup(void *arg, const char *secret_id, auth_key *out)
         store_keys_stamp(env->st, &stamp);
         if (auth_keycache_get(env->keys, secret_id, (uint64_t[2]){stamp.moves, stamp.file},
                               now_ms, out) == 0)
-            return 0;
+            return AUTH_KEY_FOUND;
     }
-    struct { const char *secret_id; auth_key *out; int rc; } q = {secret_id, out, -1};
+    api_key_query q = {secret_id, out, AUTH_KEY_FAILED};
     if (store_read(env->st, api_key_read, &q) != STORE_OK)
-        return -1;
-    if (q.rc == 0 && env->keys != NULL)
+        return AUTH_KEY_FAILED;
+    if (q.rc == AUTH_KEY_FOUND && env->keys != NULL)
         auth_keycache_put(env->keys, secret_id, (uint64_t[2]){stamp.moves, stamp.file}, now_ms,
                           out);
     return q.rc;

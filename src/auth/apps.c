@@ -71,11 +71,11 @@ static store_rc auth_create_tx(store_tx *tx, void *arg)
     return auth_key_add(tx, op->key, app->app_id, op->now);
 }
 
-int auth_app_create(store *st, const char *name, const char *sdk_id, int64_t now,
-                    store_app *app, store_key *key)
+store_rc auth_app_create(store *st, const char *name, const char *sdk_id, int64_t now,
+                         store_app *app, store_key *key)
 {
     auth_app_op op = {.name = name, .sdk_id = sdk_id, .now = now, .app = app, .key = key};
-    return store_write(st, auth_create_tx, &op) == STORE_OK ? 0 : -1;
+    return store_write(st, auth_create_tx, &op);
 }
 
 /* The first start's question, "is there any app yet", and its answer in
@@ -132,15 +132,15 @@ static store_rc auth_first_tx(store_tx *tx, void *arg)
     return store_key_list(tx, op->create.app->app_id, auth_first_key, op);
 }
 
-int auth_app_first(store *st, const char *name, int64_t now, store_app *app, store_key *key,
-                   bool *created)
+store_rc auth_app_first(store *st, const char *name, int64_t now, store_app *app,
+                        store_key *key, bool *created)
 {
     auth_first_op op = {.create = {.name = name, .now = now, .app = app, .key = key}};
     store_rc rc = store_write(st, auth_first_tx, &op);
     *created = rc == STORE_OK && op.created;
     if (rc != STORE_OK)
-        return -1;
-    return op.found ? 0 : 1;
+        return rc;
+    return op.found ? STORE_OK : STORE_NOTFOUND;
 }
 
 /* STORE_NOTFOUND: no such app (rolled back, nothing changed). */
@@ -155,16 +155,11 @@ static store_rc auth_rotate_tx(store_tx *tx, void *arg)
     return rc;
 }
 
-/* The auth module's convention: 0 done, 1 no such app, -1 a failure. */
-static int auth_result(store_rc rc)
-{
-    return rc == STORE_OK ? 0 : rc == STORE_NOTFOUND ? 1 : -1;
-}
-
-int auth_app_rotate(store *st, const char *app_id, int64_t now, store_app *app, store_key *key)
+store_rc auth_app_rotate(store *st, const char *app_id, int64_t now, store_app *app,
+                         store_key *key)
 {
     auth_app_op op = {.app_id = app_id, .now = now, .app = app, .key = key};
-    return auth_result(store_write(st, auth_rotate_tx, &op));
+    return store_write(st, auth_rotate_tx, &op);
 }
 
 static store_rc auth_delete_tx(store_tx *tx, void *arg)
@@ -176,9 +171,9 @@ static store_rc auth_delete_tx(store_tx *tx, void *arg)
     return rc;
 }
 
-int auth_app_delete(store *st, const char *app_id)
+store_rc auth_app_delete(store *st, const char *app_id)
 {
     store_app app;
     auth_app_op op = {.app_id = app_id, .app = &app};
-    return auth_result(store_write(st, auth_delete_tx, &op));
+    return store_write(st, auth_delete_tx, &op);
 }

@@ -100,9 +100,14 @@ typedef struct auth_key {
     char sdk_id[33];            /* "" when the app has none */
 } auth_key;
 
-/* Returns 0 and fills out when the SecretId exists, 1 when it does not,
- * -1 on failure. */
-typedef int (*auth_lookup_fn)(void *arg, const char *secret_id, auth_key *out);
+/* What a key lookup found. */
+typedef enum auth_lookup_rc {
+    AUTH_KEY_FOUND = 0,     /* out is filled */
+    AUTH_KEY_UNKNOWN = 1,   /* no such SecretId */
+    AUTH_KEY_FAILED = -1,   /* could not look (the store failed; logged) */
+} auth_lookup_rc;
+
+typedef auth_lookup_rc (*auth_lookup_fn)(void *arg, const char *secret_id, auth_key *out);
 
 /* Who sent a verified request, and the (timestamp, nonce) it spent: a
  * request that goes on to change state spends them durably as well (the

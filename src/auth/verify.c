@@ -176,16 +176,16 @@ meetd_err auth_verify(const auth_request *req, auth_lookup_fn lookup, void *look
 
     auth_key key;
     memset(&key, 0, sizeof key);
-    int found = lookup(lookup_arg, req->key, &key);
+    auth_lookup_rc found = lookup(lookup_arg, req->key, &key);
     /* The lookup fills fixed arrays; do not trust it to terminate them. */
     key.secret_key[sizeof key.secret_key - 1] = '\0';
     key.app_id[sizeof key.app_id - 1] = '\0';
     key.sdk_id[sizeof key.sdk_id - 1] = '\0';
 
     int64_t ts = 0;
-    if (found == 0)
+    if (found == AUTH_KEY_FOUND)
         rc = verify_with_key(req, &key, nonce, replay, now, &ts, err);
-    else if (found == 1)
+    else if (found == AUTH_KEY_UNKNOWN)
         rc = err_set(err, ME_UNAUTHORIZED, "unknown X-TC-Key");
     else
         rc = err_set(err, ME_INTERNAL, NULL);

@@ -245,36 +245,37 @@ static int app_run(const char *cmd, const app_opts *o, const char *app_id)
     store *st = NULL;
     if (app_open(o, &st) != 0)
         return 1;
-    int rc = 0;
+    store_rc rc = STORE_OK;
     store_app app;
     store_key key;
     memset(&key, 0, sizeof key);
     if (strcmp(cmd, "create") == 0) {
         rc = auth_app_create(st, o->name, o->sdk_id, clock_unix(), &app, &key);
-        if (rc == 0)
+        if (rc == STORE_OK)
             meetd_print_credentials(stdout, o->endpoint, &app, &key);
     } else if (strcmp(cmd, "list") == 0) {
-        rc = store_read(st, app_list_tx, NULL) == STORE_OK ? 0 : -1;
+        rc = store_read(st, app_list_tx, NULL);
     } else if (strcmp(cmd, "rotate-key") == 0) {
         rc = auth_app_rotate(st, app_id, clock_unix(), &app, &key);
-        if (rc == 0)
+        if (rc == STORE_OK)
             meetd_print_credentials(stdout, o->endpoint, &app, &key);
     } else {
         rc = auth_app_delete(st, app_id);
-        if (rc == 0)
+        if (rc == STORE_OK)
             printf("deleted app %s\n", app_id);
     }
-    if (rc == 0 && o->endpoint == NULL && strcmp(cmd, "list") != 0 && strcmp(cmd, "delete") != 0)
+    if (rc == STORE_OK && o->endpoint == NULL && strcmp(cmd, "list") != 0 &&
+        strcmp(cmd, "delete") != 0)
         fprintf(stderr, "meetd: no meetd serve is running on %s, so its address is unknown: "
                         "add MEETD_ENDPOINT=http://HOST:PORT to these lines, or give "
                         "--endpoint URL\n", o->data);
-    if (rc == 1)
+    if (rc == STORE_NOTFOUND)
         fprintf(stderr, "meetd: no app %s\n", app_id);
-    else if (rc != 0)
+    else if (rc != STORE_OK)
         fprintf(stderr, "meetd: app %s failed\n", cmd);
     OPENSSL_cleanse(&key, sizeof key);
     store_close(st);
-    return rc == 0 ? 0 : 1;
+    return rc == STORE_OK ? 0 : 1;
 }
 
 int meetd_app_main(int argc, char **argv)

@@ -338,10 +338,11 @@ static int serve_first_start(store *st, const serve_opts *o, const char *endpoin
     store_app app;
     store_key key;
     bool created = false;
-    int rc = auth_app_first(st, "development", clock_unix(), &app, &key, &created);
-    if (rc < 0)
+    store_rc found = auth_app_first(st, "development", clock_unix(), &app, &key, &created);
+    if (found != STORE_OK && found != STORE_NOTFOUND)
         return -1;
-    if (created || (rc == 0 && o->postgres != NULL &&
+    int rc = 0;
+    if (created || (found == STORE_OK && o->postgres != NULL &&
                     !meetd_credentials_current(o->data, &app, &key))) {
         rc = meetd_write_credentials(o->data, endpoint, &app, &key);
         if (rc == 0 && created) {
@@ -355,10 +356,9 @@ static int serve_first_start(store *st, const serve_opts *o, const char *endpoin
                      app.app_id, o->data);
         }
     } else {
-        if (rc == 1 && o->postgres != NULL)
+        if (found == STORE_NOTFOUND && o->postgres != NULL)
             log_info("the shared store has apps but no development app with a key: "
                      "no %s/credentials written", o->data);
-        rc = 0;
     }
     OPENSSL_cleanse(&key, sizeof key);
     return rc;

@@ -432,7 +432,7 @@ static store_rc live_token_read(store_tx *tx, void *arg)
 /* Whether a new stream of d may open under the caps (hub lock held). A
  * stream that replaces its device's live one, or that only hears its
  * device's final event, is let through: it takes nothing for long. */
-static int live_admit(live_hub *h, live_dev *d, live_app *app)
+static live_open_rc live_admit(live_hub *h, live_dev *d, live_app *app)
 {
     if (d != NULL && (d->final != NULL || (d->stream != NULL && !d->stream->closing)))
         return LIVE_OPEN_OK;
@@ -445,18 +445,18 @@ static int live_admit(live_hub *h, live_dev *d, live_app *app)
 }
 
 /* live_stream_open, or with out NULL live_stream_probe. */
-static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
+static live_open_rc live_stream_start(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
                              live_stream **out)
 {
     live_token_query q = {.device_no = device_no, .hash = secret_hash,
                           .relayed = out != NULL && h->relay != NULL, .rc = STORE_ERROR};
     if (store_read(h->st, live_token_read, &q) != STORE_OK || q.rc < 0)
-        return -1;
+        return LIVE_OPEN_FAILED;
     if (q.rc == STORE_NOTFOUND)
         return LIVE_OPEN_UNKNOWN;
     if (out == NULL) {
         pthread_mutex_lock(&h->lock);
-        int rc = h->stopping ? LIVE_OPEN_STOPPING
+        live_open_rc rc = h->stopping ? LIVE_OPEN_STOPPING
                              : live_admit(h, live_dev_get(h, q.dev.device_no, false),
                                           *live_app_slot(h, q.app_id));
         pthread_mutex_unlock(&h->lock);
@@ -464,7 +464,7 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
     }
     live_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
-        return -1;
+        return LIVE_OPEN_FAILED;
     s->hub = h;
     s->device_no = q.dev.device_no;
     s->meeting_id = q.dev.meeting_id;
@@ -474,11 +474,11 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
      * would be on neither of the timer's lists, so never collected. */
     if (live_append(s, ": meetd event stream\n\n") != 0) {
         free(s);
-        return -1;
+        return LIVE_OPEN_FAILED;
     }
     pthread_mutex_lock(&h->lock);
     live_app **slot = live_app_slot(h, q.app_id);
-    int rc = h->stopping ? LIVE_OPEN_STOPPING
+    live_open_rc rc = h->stopping ? LIVE_OPEN_STOPPING
                          : live_admit(h, live_dev_get(h, s->device_no, false), *slot);
     if (rc == LIVE_OPEN_OK && *slot == NULL) {
         *slot = calloc(1, sizeof **slot);
@@ -526,13 +526,13 @@ static int live_stream_start(live_hub *h, int64_t device_no, const uint8_t secre
     return LIVE_OPEN_OK;
 }
 
-int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
+live_open_rc live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
                      live_stream **out)
 {
     return live_stream_start(h, device_no, secret_hash, out);
 }
 
-int live_stream_probe(live_hub *h, int64_t device_no, const uint8_t secret_hash[32])
+live_open_rc live_stream_probe(live_hub *h, int64_t device_no, const uint8_t secret_hash[32])
 {
     return live_stream_start(h, device_no, secret_hash, NULL);
 }

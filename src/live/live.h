@@ -87,23 +87,24 @@ void live_gone(live_hub *h, int64_t device_no);
 
 /* ---- streams: used by the HTTP layer ------------------------------------ */
 
-/* What live_stream_open and live_stream_probe answer (or -1 on failure). */
-enum {
+/* What live_stream_open and live_stream_probe answer. */
+typedef enum live_open_rc {
+    LIVE_OPEN_FAILED = -1,      /* the store or memory failed (logged) */
     LIVE_OPEN_OK = 0,
     LIVE_OPEN_UNKNOWN = 1,      /* the token names no present device */
     LIVE_OPEN_APP_FULL = 2,     /* the device's app has max_streams_per_app open */
     LIVE_OPEN_FULL = 3,         /* max_streams are open */
     LIVE_OPEN_STOPPING = 4,     /* meetd is stopping: no new stream */
-};
+} live_open_rc;
 
 /* Opens the stream of a present device, found by its token's parts
  * (core_token_parse; the secret as SHA-256). Returns LIVE_OPEN_OK with
- * *out set, another LIVE_OPEN_ value, or -1 on failure. */
-int live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
+ * *out set, or why not. */
+live_open_rc live_stream_open(live_hub *h, int64_t device_no, const uint8_t secret_hash[32],
                      live_stream **out);
 /* What live_stream_open would answer now, without opening anything (HEAD):
  * no other stream of the device ends. */
-int live_stream_probe(live_hub *h, int64_t device_no, const uint8_t secret_hash[32]);
+live_open_rc live_stream_probe(live_hub *h, int64_t device_no, const uint8_t secret_hash[32]);
 /* The caps the hub was started with (0: none). */
 void live_stream_limits(const live_hub *h, unsigned *max_streams, unsigned *per_app);
 /* Binds the stream to its connection; from now on events resume it. */

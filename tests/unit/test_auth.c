@@ -35,13 +35,13 @@ static const fake_key KEY_OTHER = {"AKIDotherKey00000000000000000000000",
                                    "otherSecretKey000000000000000000", "200000003", ""};
 #define BROKEN_SECRET_ID "AKIDlookupFails"
 
-static int fake_lookup(void *arg, const char *secret_id, auth_key *out)
+static auth_lookup_rc fake_lookup(void *arg, const char *secret_id, auth_key *out)
 {
     int *calls = arg;
     if (calls != NULL)
         (*calls)++;
     if (strcmp(secret_id, BROKEN_SECRET_ID) == 0)
-        return -1;
+        return AUTH_KEY_FAILED;
     const fake_key *keys[] = {&KEY_PLAIN, &KEY_SDK, &KEY_OTHER};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(keys[i]->secret_id, secret_id) != 0)
@@ -49,9 +49,9 @@ static int fake_lookup(void *arg, const char *secret_id, auth_key *out)
         snprintf(out->secret_key, sizeof out->secret_key, "%s", keys[i]->secret_key);
         snprintf(out->app_id, sizeof out->app_id, "%s", keys[i]->app_id);
         snprintf(out->sdk_id, sizeof out->sdk_id, "%s", keys[i]->sdk_id);
-        return 0;
+        return AUTH_KEY_FOUND;
     }
-    return 1;
+    return AUTH_KEY_UNKNOWN;
 }
 
 /* ---- building signed requests -------------------------------------------- */

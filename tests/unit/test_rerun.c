@@ -117,7 +117,7 @@ static void test_auth_jobs_rerun(void **state)
     store *s = open_rerun(f);
     store_app app;
     store_key key;
-    assert_int_equal(auth_app_create(s, "rerun", NULL, 1700000000, &app, &key), 0);
+    assert_int_equal(auth_app_create(s, "rerun", NULL, 1700000000, &app, &key), STORE_OK);
     /* What create handed back is what is stored: one app, one key. */
     assert_int_equal(raw_count(f->data, "apps"), 1);
     struct app_keys q = {.app_id = app.app_id};
@@ -128,16 +128,17 @@ static void test_auth_jobs_rerun(void **state)
     assert_string_equal(q.seen.key.secret_key, key.secret_key);
 
     store_key rotated;
-    assert_int_equal(auth_app_rotate(s, app.app_id, 1700000001, &app, &rotated), 0);
+    assert_int_equal(auth_app_rotate(s, app.app_id, 1700000001, &app, &rotated), STORE_OK);
     read_ok(s, app_keys_body, &q);
     assert_int_equal(q.seen.n, 1);
     assert_string_equal(q.seen.key.secret_id, rotated.secret_id);
     assert_string_equal(q.seen.key.secret_key, rotated.secret_key);
     assert_string_not_equal(rotated.secret_id, key.secret_id);
 
-    assert_int_equal(auth_app_rotate(s, "no-such-app", 1700000002, &app, &rotated), 1);
-    assert_int_equal(auth_app_delete(s, "no-such-app"), 1);
-    assert_int_equal(auth_app_delete(s, app.app_id), 0);
+    assert_int_equal(auth_app_rotate(s, "no-such-app", 1700000002, &app, &rotated),
+                     STORE_NOTFOUND);
+    assert_int_equal(auth_app_delete(s, "no-such-app"), STORE_NOTFOUND);
+    assert_int_equal(auth_app_delete(s, app.app_id), STORE_OK);
     read_ok(s, app_keys_body, &q);
     assert_int_equal(q.app_rc, STORE_NOTFOUND);
     assert_int_equal(q.seen.n, 0);
