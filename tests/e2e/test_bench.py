@@ -66,6 +66,48 @@ class MeetbenchTest(MeetdCase):
                     a, b = (res["ops"][o]["count"] for o in sorted(ops))
                     self.assertLessEqual(abs(a - b), 4)
 
+    def assert_streams_clean(self, rc, res, err, streams, kicks):
+        """A streams run: every stream opened, every kick heard and closed."""
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(res["errors"], 0, res["error_kinds"])
+        self.assertEqual((res["streams"], res["kicks"]), (streams, kicks))
+        self.assertEqual(res["ops"]["stream-open"]["count"], streams)
+        for name in ("kickout", "kick-to-event", "kick-to-close"):
+            self.assertEqual(res["ops"][name]["count"], kicks, name)
+        # A stream ends after its `kicked` line, which comes after the kick.
+        self.assertLessEqual(res["ops"]["kick-to-event"]["p50_ms"],
+                             res["ops"]["kick-to-close"]["p50_ms"] * 1.02 + 1e-9)
+
+    def test_streams_on_the_one_url_by_default(self):
+        rc, res, err = self.bench("--meetings", "2", "--participants", "4", "--kicks", "5",
+                                  "--hold", "0", "streams")
+        self.assert_streams_clean(rc, res, err, 8, 5)
+        self.assertEqual(res["stream_target"], res["target"])
+
+    def test_stream_url_opens_the_streams_there(self):
+        # The same node under another name (localhost): the plumbing of
+        # --stream-url; test_cluster_bench runs it across two nodes.
+        rc, res, err = self.bench("--meetings", "2", "--participants", "4", "--kicks", "5",
+                                  "--hold", "0", "--stream-url",
+                                  "http://localhost:%d" % self.server.port, "streams")
+        self.assert_streams_clean(rc, res, err, 8, 5)
+        self.assertEqual(res["stream_target"], "127.0.0.1:%d" % self.server.port)
+
+    def test_stream_url_bad_values_are_refused(self):
+        port = self.server.port
+        for args, why in ((["--stream-url", "http://127.0.0.1:%d" % port, "kickout"],
+                           "--stream-url is for the streams scenario"),
+                          (["--stream-url", "http://10.0.0.1:%d" % port, "streams"],
+                           "not a loopback address"),
+                          (["--stream-url", "127.0.0.1:%d" % port, "streams"], "bad URL")):
+            with self.subTest(args=args):
+                before = self.metrics()["meetd_joins_total"]
+                rc, res, err = self.bench("--meetings", "1", "--participants", "2", *args)
+                self.assertEqual(rc, 2, err)
+                self.assertIsNone(res)
+                self.assertIn(why, err)
+                self.assertEqual(self.metrics()["meetd_joins_total"], before)
+
     def test_static_against_healthz(self):
         url = "http://127.0.0.1:%d/healthz" % self.server.port
         rc, res, err = self.bench("--url", url, "static", profile=False)
