@@ -28,17 +28,39 @@ def meetbench_bin():
     return path
 
 
+def run_meetbench(profile, *args):
+    """meetbench --json for a second on 4 connections, signed with the
+    credentials file `profile` (None: none); returns (exit status, result
+    or None, stderr)."""
+    cmd = [meetbench_bin(), "--json", "--connections", "4", "--threads", "1",
+           "--duration", "1", "--warmup", "0"]
+    if profile is not None:
+        cmd += ["--profile", profile]
+    proc = subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=h.DEADLINE * 3, env=h.child_env())
+    out = proc.stdout.decode()
+    return proc.returncode, (json.loads(out) if out.strip() else None), proc.stderr.decode()
+
+
+def assert_streams_clean(case, rc, res, err, streams, kicks):
+    """A streams run: every stream opened, every kick heard and closed."""
+    case.assertEqual(rc, 0, err)
+    case.assertEqual(res["errors"], 0, res["error_kinds"])
+    case.assertEqual((res["streams"], res["kicks"]), (streams, kicks))
+    case.assertEqual(res["ops"]["stream-open"]["count"], streams)
+    for name in ("kickout", "kick-to-event", "kick-to-close"):
+        case.assertEqual(res["ops"][name]["count"], kicks, name)
+    # A stream ends after its `kicked` line, which comes after the kick.
+    case.assertLessEqual(res["ops"]["kick-to-event"]["p50_ms"],
+                         res["ops"]["kick-to-close"]["p50_ms"] * 1.02 + 1e-9)
+
+
 class MeetbenchTest(MeetdCase):
     def bench(self, *args, profile=None):
         """Runs meetbench --json; returns (exit status, result or None, stderr)."""
-        cmd = [meetbench_bin(), "--json", "--connections", "4", "--threads", "1",
-               "--duration", "1", "--warmup", "0"]
-        if profile is not False:
-            cmd += ["--profile", profile or os.path.join(self.server.data, "credentials")]
-        proc = subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=h.DEADLINE * 3, env=h.child_env())
-        out = proc.stdout.decode()
-        return proc.returncode, (json.loads(out) if out.strip() else None), proc.stderr.decode()
+        if profile is None:
+            profile = os.path.join(self.server.data, "credentials")
+        return run_meetbench(profile or None, *args)
 
     def assert_clean(self, rc, res, err, ops):
         self.assertEqual(rc, 0, err)
@@ -66,22 +88,10 @@ class MeetbenchTest(MeetdCase):
                     a, b = (res["ops"][o]["count"] for o in sorted(ops))
                     self.assertLessEqual(abs(a - b), 4)
 
-    def assert_streams_clean(self, rc, res, err, streams, kicks):
-        """A streams run: every stream opened, every kick heard and closed."""
-        self.assertEqual(rc, 0, err)
-        self.assertEqual(res["errors"], 0, res["error_kinds"])
-        self.assertEqual((res["streams"], res["kicks"]), (streams, kicks))
-        self.assertEqual(res["ops"]["stream-open"]["count"], streams)
-        for name in ("kickout", "kick-to-event", "kick-to-close"):
-            self.assertEqual(res["ops"][name]["count"], kicks, name)
-        # A stream ends after its `kicked` line, which comes after the kick.
-        self.assertLessEqual(res["ops"]["kick-to-event"]["p50_ms"],
-                             res["ops"]["kick-to-close"]["p50_ms"] * 1.02 + 1e-9)
-
     def test_streams_on_the_one_url_by_default(self):
         rc, res, err = self.bench("--meetings", "2", "--participants", "4", "--kicks", "5",
                                   "--hold", "0", "streams")
-        self.assert_streams_clean(rc, res, err, 8, 5)
+        assert_streams_clean(self, rc, res, err, 8, 5)
         self.assertEqual(res["stream_target"], res["target"])
 
     def test_stream_url_opens_the_streams_there(self):
@@ -90,7 +100,7 @@ class MeetbenchTest(MeetdCase):
         rc, res, err = self.bench("--meetings", "2", "--participants", "4", "--kicks", "5",
                                   "--hold", "0", "--stream-url",
                                   "http://localhost:%d" % self.server.port, "streams")
-        self.assert_streams_clean(rc, res, err, 8, 5)
+        assert_streams_clean(self, rc, res, err, 8, 5)
         self.assertEqual(res["stream_target"], "127.0.0.1:%d" % self.server.port)
 
     def test_stream_url_bad_values_are_refused(self):
