@@ -265,7 +265,12 @@ def cross_node(st):
         if o:
             print("  %-14s %6d  p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms" % (
                 name, o["count"], o["p50_ms"], o["p99_ms"], o["p999_ms"], o["max_ms"]))
-    c = st["ops"].get("kick-to-close", {})
+    c, k = st["ops"].get("kick-to-close", {}), st["ops"].get("kickout", {})
+    if c and k:
+        # Both count from the kick's send: what the stream's node adds after
+        # the kick was answered, at the median (a difference of p50s).
+        print("  kick-to-close p50 - kickout p50: %+.3f ms (node 2 hearing of the commit and "
+              "ending the stream)" % (c["p50_ms"] - k["p50_ms"]))
     # Every kick must have closed its stream for the p99 to be about them all.
     whole = c.get("count", 0) == st["kicks"] > 0 and not st["errors"]
     print("target: cross-node kick-to-close p99 <= 10 ms: %.3f ms -> %s (%d of %d streams "
