@@ -29,7 +29,7 @@ free_port() {
 }
 
 # start_meetd NAME DURABILITY [meetd serve flags...]: a fresh data directory
-# $SCRATCH/NAME; sets MEETD_PID and MEETD_CREDS once meetd listens.
+# $SCRATCH/NAME; sets MEETD_PID, MEETD_CREDS and MEETD_URL once meetd listens.
 start_meetd() {
   local name=$1 durability=$2; shift 2
   local dir=$SCRATCH/$name log=$LOGS/$name.log
@@ -49,6 +49,7 @@ start_meetd() {
   done
   grep -q 'meetd: listening on' "$log" || die "meetd did not listen within 10 s"
   MEETD_CREDS=$dir/credentials
+  MEETD_URL=$(sed -n 's/^meetd: listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
 }
 
 stop_meetd() {

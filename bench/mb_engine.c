@@ -144,8 +144,8 @@ int mb_write_signed(mb_conn *c, const char *method, const char *uri, const char 
     int rc = mb_buf_printf(&c->out,
                            "%s %s HTTP/1.1\r\nHost: %s\r\nX-TC-Key: %s\r\nX-TC-Timestamp: %s\r\n"
                            "X-TC-Nonce: %s\r\nX-TC-Signature: %s\r\nAppId: %s\r\n",
-                           method, uri, cfg->host_header, cfg->secret_id, ts, nonce, sig,
-                           cfg->app_id);
+                           method, uri, mb_conn_endpoint(c)->host_header, cfg->secret_id, ts,
+                           nonce, sig, cfg->app_id);
     if (rc == 0 && cfg->sdk_id[0] != '\0')
         rc = mb_buf_printf(&c->out, "SdkId: %s\r\n", cfg->sdk_id);
     if (rc == 0 && body != NULL)
@@ -159,7 +159,13 @@ int mb_write_signed(mb_conn *c, const char *method, const char *uri, const char 
 int mb_write_plain(mb_conn *c, const char *method, const char *uri)
 {
     return mb_buf_printf(&c->out, "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, uri,
-                         c->w->run->cfg->host_header);
+                         mb_conn_endpoint(c)->host_header);
+}
+
+const mb_endpoint *mb_conn_endpoint(const mb_conn *c)
+{
+    const mb_config *cfg = c->w->run->cfg;
+    return c->role == MB_ROLE_STREAM ? &cfg->stream : &cfg->api;
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -186,13 +192,13 @@ static void conn_reset_parser(mb_conn *c)
 
 int mb_conn_open(mb_conn *c)
 {
-    const mb_config *cfg = c->w->run->cfg;
+    const mb_endpoint *to = mb_conn_endpoint(c);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
         return -1;
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (const struct sockaddr *)&cfg->addr, sizeof cfg->addr) != 0 &&
+    if (connect(c->fd, (const struct sockaddr *)&to->addr, sizeof to->addr) != 0 &&
         errno != EINPROGRESS) {
         close(c->fd);
         c->fd = -1;
@@ -633,7 +639,7 @@ static void conn_connected(mb_conn *c, int64_t now)
         if (c->w->run->phase != MB_PHASE_LOAD && c->role == MB_ROLE_LOAD &&
             !atomic_exchange(&c->w->run->failed, true))
             fprintf(stderr, "meetbench: cannot connect to %s: %s\n",
-                    c->w->run->cfg->host_header, strerror(err ? err : errno));
+                    mb_conn_endpoint(c)->host_header, strerror(err ? err : errno));
         return;
     }
     c->connecting = false;

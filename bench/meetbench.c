@@ -24,6 +24,8 @@ static void usage(FILE *f)
         "usage: meetbench [options] SCENARIO\n"
         "scenarios: static, kickout, join-churn, participants, mixed, streams\n"
         "  --url URL            http://127.0.0.1:PORT[/path] (default: the profile's endpoint)\n"
+        "  --stream-url URL     streams: open the event streams on this node, send every\n"
+        "                       request to --url (default: --url)\n"
         "  --profile FILE       meetd credentials (KEY=VALUE lines; default: MEETD_* variables)\n"
         "  --connections N      keep-alive connections (default 64)\n"
         "  --setup-connections N  connections for setup's joins (default: --connections)\n"
@@ -69,7 +71,7 @@ static int parse_scenario(const char *s, mb_config *cfg)
 
 /* http://HOST:PORT[/path], HOST an IPv4 loopback address or localhost:
  * meetbench loads only this machine. */
-static int parse_url(const char *url, mb_config *cfg, char *path, size_t path_cap)
+static int parse_url(const char *url, mb_endpoint *to, char *path, size_t path_cap)
 {
     if (strncmp(url, "http://", 7) != 0)
         return -1;
@@ -87,16 +89,16 @@ static int parse_url(const char *url, mb_config *cfg, char *path, size_t path_ca
     unsigned long port = strtoul(colon + 1, &end, 10);
     if (errno != 0 || end == colon + 1 || port == 0 || port > 65535 || (*end && *end != '/'))
         return -1;
-    memset(&cfg->addr, 0, sizeof cfg->addr);
-    cfg->addr.sin_family = AF_INET;
-    cfg->addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, name, &cfg->addr.sin_addr) != 1)
+    memset(&to->addr, 0, sizeof to->addr);
+    to->addr.sin_family = AF_INET;
+    to->addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, name, &to->addr.sin_addr) != 1)
         return -1;
-    if ((ntohl(cfg->addr.sin_addr.s_addr) >> 24) != 127) {
+    if ((ntohl(to->addr.sin_addr.s_addr) >> 24) != 127) {
         fprintf(stderr, "meetbench: %s is not a loopback address\n", name);
         return -1;
     }
-    snprintf(cfg->host_header, sizeof cfg->host_header, "%s:%lu", name, port);
+    snprintf(to->host_header, sizeof to->host_header, "%s:%lu", name, port);
     snprintf(path, path_cap, "%s", *end ? end : "/");
     return 0;
 }
@@ -193,6 +195,7 @@ enum {
     OPT_URL = 1, OPT_PROFILE, OPT_CONNECTIONS, OPT_THREADS, OPT_DURATION, OPT_WARMUP,
     OPT_RATE, OPT_PIPELINE, OPT_MEETINGS, OPT_PARTICIPANTS, OPT_MIX, OPT_WALK, OPT_PATH, OPT_KICKS,
     OPT_HOLD, OPT_PID, OPT_SEED, OPT_JSON, OPT_HELP, OPT_SETUP_CONNECTIONS, OPT_REQUESTS,
+    OPT_STREAM_URL,
 };
 
 static const struct option longopts[] = {
@@ -217,19 +220,28 @@ static const struct option longopts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {"setup-connections", required_argument, NULL, OPT_SETUP_CONNECTIONS},
     {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"stream-url", required_argument, NULL, OPT_STREAM_URL},
     {NULL, 0, NULL, 0},
 };
 
+/* The options that name something, kept until the profile is read. */
+typedef struct mb_names {
+    const char *url;
+    const char *stream_url;
+    const char *profile;
+    const char *path;
+} mb_names;
+
 /* One option; 0, or -1 when its value is bad. */
-static int apply_option(int opt, const char *v, mb_config *cfg, const char **url,
-                        const char **profile, const char **path)
+static int apply_option(int opt, const char *v, mb_config *cfg, mb_names *nm)
 {
     double d;
     int pid;
     switch (opt) {
-    case OPT_URL: *url = v; return 0;
-    case OPT_PROFILE: *profile = v; return 0;
-    case OPT_PATH: *path = v; return 0;
+    case OPT_URL: nm->url = v; return 0;
+    case OPT_STREAM_URL: nm->stream_url = v; return 0;
+    case OPT_PROFILE: nm->profile = v; return 0;
+    case OPT_PATH: nm->path = v; return 0;
     case OPT_CONNECTIONS: return parse_int(v, 1, 1000000, &cfg->connections);
     case OPT_SETUP_CONNECTIONS: return parse_int(v, 1, 100000, &cfg->setup_connections);
     case OPT_THREADS: return parse_int(v, 1, 256, &cfg->threads);
@@ -265,7 +277,7 @@ static int apply_option(int opt, const char *v, mb_config *cfg, const char **url
 
 static int parse_args(int argc, char **argv, mb_config *cfg)
 {
-    const char *url = NULL, *profile = NULL, *path = NULL;
+    mb_names nm = {0};
     *cfg = (mb_config){.connections = 64, .threads = 1, .duration_s = 10, .warmup_s = 2,
                        .meetings = 10, .participants = 100, .mix_read = 60, .mix_join = 20,
                        .mix_kick = 20, .kicks = 1000, .hold_s = 1, .seed = 1};
@@ -277,7 +289,7 @@ static int parse_args(int argc, char **argv, mb_config *cfg)
             usage(stdout);
             exit(0);
         }
-        if (opt == '?' || apply_option(opt, optarg, cfg, &url, &profile, &path) != 0) {
+        if (opt == '?' || apply_option(opt, optarg, cfg, &nm) != 0) {
             if (opt != '?')
                 fprintf(stderr, "meetbench: bad value for --%s: %s\n",
                         longopts[opt - 1].name, optarg);
@@ -289,8 +301,9 @@ static int parse_args(int argc, char **argv, mb_config *cfg)
         return -1;
     }
     char endpoint[256] = "";
+    const char *url = nm.url;
     if (cfg->scenario != MB_SCEN_STATIC || url == NULL)
-        if (load_profile(profile, cfg, endpoint, sizeof endpoint) != 0)
+        if (load_profile(nm.profile, cfg, endpoint, sizeof endpoint) != 0)
             return -1;
     if (url == NULL)
         url = endpoint;
@@ -299,11 +312,24 @@ static int parse_args(int argc, char **argv, mb_config *cfg)
         return -1;
     }
     char url_path[sizeof cfg->path];
-    if (parse_url(url, cfg, url_path, sizeof url_path) != 0) {
+    if (parse_url(url, &cfg->api, url_path, sizeof url_path) != 0) {
         fprintf(stderr, "meetbench: bad URL %s (want http://127.x.x.x:PORT[/path])\n", url);
         return -1;
     }
-    snprintf(cfg->path, sizeof cfg->path, "%s", path != NULL ? path : url_path);
+    snprintf(cfg->path, sizeof cfg->path, "%s", nm.path != NULL ? nm.path : url_path);
+    /* Streams on another node than the one that is sent the kicks: the
+     * time from a kick to the end of a stream then crosses the nodes'
+     * shared store and the relay (docs/cluster.md). */
+    cfg->stream = cfg->api;
+    if (nm.stream_url != NULL && cfg->scenario != MB_SCEN_STREAMS) {
+        fprintf(stderr, "meetbench: --stream-url is for the streams scenario\n");
+        return -1;
+    }
+    if (nm.stream_url != NULL &&
+        parse_url(nm.stream_url, &cfg->stream, url_path, sizeof url_path) != 0) {
+        fprintf(stderr, "meetbench: bad URL %s (want http://127.x.x.x:PORT)\n", nm.stream_url);
+        return -1;
+    }
     if (cfg->scenario != MB_SCEN_STATIC && (cfg->app_id[0] == '\0' || cfg->secret_id[0] == '\0' ||
                                             cfg->secret_key[0] == '\0')) {
         fprintf(stderr, "meetbench: no credentials (--profile FILE or MEETD_* variables)\n");
@@ -736,7 +762,7 @@ static void print_human(const mb_config *cfg, const mb_result *res)
     const mb_stats *s = res->meas;
     double span = res->span_s;
     printf("meetbench %s: %s, %d connections, %d thread%s, ", cfg->scenario_name,
-           cfg->host_header, cfg->connections, cfg->threads, cfg->threads == 1 ? "" : "s");
+           cfg->api.host_header, cfg->connections, cfg->threads, cfg->threads == 1 ? "" : "s");
     if (cfg->rate > 0)
         printf("open loop at %.0f steps/s", cfg->rate);
     else
@@ -781,7 +807,8 @@ static void print_human(const mb_config *cfg, const mb_result *res)
     if (res->warm->errors)
         printf("  errors in warm-up: %llu\n", (unsigned long long)res->warm->errors);
     if (cfg->scenario == MB_SCEN_STREAMS) {
-        printf("  streams: %d open, %d kicked", res->streams, res->kicks);
+        printf("  streams: %d open on %s, %d kicked", res->streams, cfg->stream.host_header,
+               res->kicks);
         if (cfg->pid)
             printf("; server RSS %ld KiB before, %ld KiB with them open (%.1f KiB each)",
                    res->rss_before_kb, res->rss_streams_kb,
@@ -808,7 +835,7 @@ static void print_json(const mb_config *cfg, const mb_result *res)
     printf("{\"scenario\":\"%s\",\"target\":\"%s\",\"connections\":%d,\"threads\":%d,"
            "\"duration_s\":%.3f,\"warmup_s\":%g,\"rate\":%g,\"pipeline\":%s,\"meetings\":%d,"
            "\"participants\":%d,\"setup_s\":%.3f,\"requests\":%llu,\"rps\":%.1f,",
-           cfg->scenario_name, cfg->host_header, cfg->connections, cfg->threads, span,
+           cfg->scenario_name, cfg->api.host_header, cfg->connections, cfg->threads, span,
            cfg->warmup_s, cfg->rate, cfg->pipeline ? "true" : "false", cfg->meetings,
            cfg->participants, res->setup_s, (unsigned long long)req,
            span > 0 ? (double)req / span : 0.0);
@@ -842,8 +869,10 @@ static void print_json(const mb_config *cfg, const mb_result *res)
     printf(",\"server_wait_ms_per_s\":%.1f,\"machine_idle\":%.3f",
            res->server_wait >= 0 ? res->server_wait * 1000 : -1.0, res->machine_idle);
     if (cfg->scenario == MB_SCEN_STREAMS)
-        printf(",\"streams\":%d,\"kicks\":%d,\"rss_before_kb\":%ld,\"rss_streams_kb\":%ld",
-               res->streams, res->kicks, res->rss_before_kb, res->rss_streams_kb);
+        printf(",\"stream_target\":\"%s\",\"streams\":%d,\"kicks\":%d,\"rss_before_kb\":%ld,"
+               "\"rss_streams_kb\":%ld",
+               cfg->stream.host_header, res->streams, res->kicks, res->rss_before_kb,
+               res->rss_streams_kb);
     printf("}\n");
 }
 

@@ -92,11 +92,17 @@ typedef enum mb_scenario {
     MB_SCEN_STREAMS,
 } mb_scenario;
 
+/* Where connections go: an IPv4 loopback address and its Host header. */
+typedef struct mb_endpoint {
+    struct sockaddr_in addr;
+    char host_header[80];
+} mb_endpoint;
+
 typedef struct mb_config {
     mb_scenario scenario;
     const char *scenario_name;
-    struct sockaddr_in addr;
-    char host_header[80];
+    mb_endpoint api;           /* every request but the event streams */
+    mb_endpoint stream;        /* streams: --stream-url, or the same as api */
     char path[512];            /* static: the path to GET */
     char app_id[64];
     char sdk_id[64];
@@ -268,6 +274,8 @@ uint64_t mb_rand(mb_worker *w);
 int mb_worker_loop(mb_worker *w);
 int mb_conn_open(mb_conn *c);
 void mb_conn_close(mb_conn *c);
+/* Where c connects: its event stream's node, or the API's. */
+const mb_endpoint *mb_conn_endpoint(const mb_conn *c);
 
 /* Seeds the nonce counter; before any thread signs. */
 void mb_nonce_init(void);

@@ -28,17 +28,39 @@ def meetbench_bin():
     return path
 
 
+def run_meetbench(profile, *args):
+    """meetbench --json for a second on 4 connections, signed with the
+    credentials file `profile` (None: none); returns (exit status, result
+    or None, stderr)."""
+    cmd = [meetbench_bin(), "--json", "--connections", "4", "--threads", "1",
+           "--duration", "1", "--warmup", "0"]
+    if profile is not None:
+        cmd += ["--profile", profile]
+    proc = subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=h.DEADLINE * 3, env=h.child_env())
+    out = proc.stdout.decode()
+    return proc.returncode, (json.loads(out) if out.strip() else None), proc.stderr.decode()
+
+
+def assert_streams_clean(case, rc, res, err, streams, kicks):
+    """A streams run: every stream opened, every kick heard and closed."""
+    case.assertEqual(rc, 0, err)
+    case.assertEqual(res["errors"], 0, res["error_kinds"])
+    case.assertEqual((res["streams"], res["kicks"]), (streams, kicks))
+    case.assertEqual(res["ops"]["stream-open"]["count"], streams)
+    for name in ("kickout", "kick-to-event", "kick-to-close"):
+        case.assertEqual(res["ops"][name]["count"], kicks, name)
+    # A stream ends after its `kicked` line, which comes after the kick.
+    case.assertLessEqual(res["ops"]["kick-to-event"]["p50_ms"],
+                         res["ops"]["kick-to-close"]["p50_ms"] * 1.02 + 1e-9)
+
+
 class MeetbenchTest(MeetdCase):
     def bench(self, *args, profile=None):
         """Runs meetbench --json; returns (exit status, result or None, stderr)."""
-        cmd = [meetbench_bin(), "--json", "--connections", "4", "--threads", "1",
-               "--duration", "1", "--warmup", "0"]
-        if profile is not False:
-            cmd += ["--profile", profile or os.path.join(self.server.data, "credentials")]
-        proc = subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=h.DEADLINE * 3, env=h.child_env())
-        out = proc.stdout.decode()
-        return proc.returncode, (json.loads(out) if out.strip() else None), proc.stderr.decode()
+        if profile is None:
+            profile = os.path.join(self.server.data, "credentials")
+        return run_meetbench(profile or None, *args)
 
     def assert_clean(self, rc, res, err, ops):
         self.assertEqual(rc, 0, err)
@@ -65,6 +87,36 @@ class MeetbenchTest(MeetdCase):
                     # A step is a pair: its two operations alternate.
                     a, b = (res["ops"][o]["count"] for o in sorted(ops))
                     self.assertLessEqual(abs(a - b), 4)
+
+    def test_streams_on_the_one_url_by_default(self):
+        rc, res, err = self.bench("--meetings", "2", "--participants", "4", "--kicks", "5",
+                                  "--hold", "0", "streams")
+        assert_streams_clean(self, rc, res, err, 8, 5)
+        self.assertEqual(res["stream_target"], res["target"])
+
+    def test_stream_url_opens_the_streams_there(self):
+        # The same node under another name (localhost): the plumbing of
+        # --stream-url; test_cluster_bench runs it across two nodes.
+        rc, res, err = self.bench("--meetings", "2", "--participants", "4", "--kicks", "5",
+                                  "--hold", "0", "--stream-url",
+                                  "http://localhost:%d" % self.server.port, "streams")
+        assert_streams_clean(self, rc, res, err, 8, 5)
+        self.assertEqual(res["stream_target"], "127.0.0.1:%d" % self.server.port)
+
+    def test_stream_url_bad_values_are_refused(self):
+        port = self.server.port
+        for args, why in ((["--stream-url", "http://127.0.0.1:%d" % port, "kickout"],
+                           "--stream-url is for the streams scenario"),
+                          (["--stream-url", "http://10.0.0.1:%d" % port, "streams"],
+                           "not a loopback address"),
+                          (["--stream-url", "127.0.0.1:%d" % port, "streams"], "bad URL")):
+            with self.subTest(args=args):
+                before = self.metrics()["meetd_joins_total"]
+                rc, res, err = self.bench("--meetings", "1", "--participants", "2", *args)
+                self.assertEqual(rc, 2, err)
+                self.assertIsNone(res)
+                self.assertIn(why, err)
+                self.assertEqual(self.metrics()["meetd_joins_total"], before)
 
     def test_static_against_healthz(self):
         url = "http://127.0.0.1:%d/healthz" % self.server.port
