@@ -14,9 +14,15 @@ When A is killed while it holds webhook deliveries (attempts in flight at a
 receiver that has not answered), B delivers them once their leases end:
 every delivery ends delivered, none pending or leased to A.
 
+Two orders of carol's return are tried besides the plain one (after A is
+gone, before B takes A for dead): after B has taken A for dead and given
+A's devices their grace (a longer grace), and, at a clean stop, as soon as
+her stream on A ends, while A is still writing its stop.
+
 Runs against the PostgreSQL of CTest's fixture `postgres`
 (MEETD_TEST_POSTGRES); each test makes a database of its own there."""
 import re
+import signal
 import time
 import unittest
 
@@ -29,7 +35,9 @@ TIMEOUT_MS = 2000   # --webhook-timeout-ms: a lease lasts this plus 5 s
 NODE_ID_RE = re.compile(r"node id (\d+)")
 
 
-class NodeDiesTest(test_webhooks.WebhookCase):
+class NodeDiesCase(test_webhooks.WebhookCase):
+    """Two nodes and the scenario; the tests are in the classes below."""
+
     server_per_test = True
     server_nodes = 2
     server_args = ("--presence-grace", str(GRACE), "--heartbeat", "1",
@@ -78,8 +86,16 @@ class NodeDiesTest(test_webhooks.WebhookCase):
                 if e.get("event") == LEFT
                 and test_webhooks.item(e)["operator"]["ms_open_id"] == dev["ms_open_id"]]
 
+    def converted(self, dev):
+        """B took dev's node for dead: the row names no node, a grace runs."""
+        out = h.psql(self.server.postgres, "SELECT stream_node IS NULL AND grace_until > 0 "
+                     "FROM devices WHERE device_no = %d" % self.device_no(dev))
+        return out == "t"
+
     # -- the scenario
-    def scenario(self, take_down, hold_deliveries):
+    def scenario(self, take_down, hold_deliveries, carol_back=None, grace=GRACE):
+        """take_down(node) ends A; carol_back(carol, her stream on A, bob)
+        brings carol's stream to B and returns it (default: at once)."""
         creds = self.a.create_app("--name", h.uniq("nodedies"))
         ca, cb = self.a.client(creds), self.b.client(creds)
         self.cb = cb                 # read through B: A does not outlive the test
@@ -94,7 +110,7 @@ class NodeDiesTest(test_webhooks.WebhookCase):
         carol = self.join(mid, "carol", 3, client=ca)   # streams on A; comes back on B
         dave = self.join(mid, "dave", 4, client=cb)     # streams on B throughout
         self.stream_on(self.a, bob)
-        self.stream_on(self.a, carol)
+        carol_a = self.stream_on(self.a, carol)
         dave_s = self.stream_on(self.b, dave)
 
         held = set()
@@ -107,14 +123,14 @@ class NodeDiesTest(test_webhooks.WebhookCase):
                               % a_id).split())
             self.assertTrue(held, "node A holds no delivery: the kill would test nothing")
 
-        take_down(self.a)
         down = time.monotonic()
+        take_down(self.a)
         self.rx.hold(False)
-        carol_s = self.stream_on(self.b, carol)
-        self.assertLess(time.monotonic() - down, GRACE, "carol came back after her grace")
+        carol_s = (carol_back or (lambda *_: self.stream_on(self.b, carol)))(carol, carol_a, bob)
+        self.assertLess(time.monotonic() - down, grace, "carol came back after her grace")
 
-        poll(lambda: self.left(mid, bob), "bob's time-out on B", GRACE + 10)
-        self.assertLessEqual(time.monotonic() - down, GRACE + 10)
+        poll(lambda: self.left(mid, bob), "bob's time-out on B", grace + 10)
+        self.assertLessEqual(time.monotonic() - down, grace + 10)
         self.assertEqual(self.scalar("SELECT left_reason FROM devices WHERE device_no = %d"
                                      % self.device_no(bob)), LEFT_TIMEOUT)
         for dev in (alice, carol, dave):
@@ -144,11 +160,46 @@ class NodeDiesTest(test_webhooks.WebhookCase):
             event, data = s.next_event(within=DEADLINE)
             self.assertEqual(event, "kicked", data)
 
+
+class NodeDiesTest(NodeDiesCase):
     def test_sigkill_survivor_ends_devices_reconnected_stay(self):
         self.scenario(crash, hold_deliveries=True)
 
     def test_clean_stop_grace_from_the_stop(self):
         self.scenario(lambda node: node.stop(), hold_deliveries=False)
+
+    def test_clean_stop_reconnected_while_the_node_stops(self):
+        """carol's client comes back as soon as her stream on A ends, while
+        A is still stopping: what A writes as it stops (her stream's close,
+        the node's stop) concerns a row that names B by then, and leaves it."""
+        def sigterm(node):
+            node.proc.send_signal(signal.SIGTERM)
+
+        def at_once(carol, carol_a, bob):
+            while carol_a.next_event(within=DEADLINE) is not None:
+                pass
+            s = self.stream_on(self.b, carol)
+            self.a.proc.wait(DEADLINE)
+            self.a.stop()               # exited 0, no sanitizer report
+            return s
+
+        self.scenario(sigterm, hold_deliveries=False, carol_back=at_once)
+
+
+class NodeDiesLongGraceTest(NodeDiesCase):
+    """carol comes back after B has taken the killed A for dead (5 s after
+    A's last heartbeat) and given A's devices their grace, within it."""
+
+    GRACE = 9
+    server_args = ("--presence-grace", str(GRACE)) + NodeDiesCase.server_args[2:]
+
+    def test_sigkill_reconnected_after_the_takeover_stays(self):
+        def after_takeover(carol, carol_a, bob):
+            poll(lambda: self.converted(bob) and self.converted(carol), "B's take-over of A",
+                 self.GRACE)
+            return self.stream_on(self.b, carol)
+
+        self.scenario(crash, hold_deliveries=False, carol_back=after_takeover, grace=self.GRACE)
 
 
 if __name__ == "__main__":
