@@ -70,7 +70,7 @@ def child_env():
 # MEETD_E2E_POSTGRES=1 runs every Server of a test on PostgreSQL: the whole
 # suite in that mode (tests/e2e/README.md). MEETD_E2E_CLUSTER=1 goes further:
 # every such Server is two nodes on one database, the requests alternating
-# between them (Server.port, Server.peer).
+# between them (Server.peer, route()).
 
 def pg_base():
     """The fixture's conninfo; a test that needs it fails without it."""
@@ -269,10 +269,30 @@ class Client:
         return self.request("DELETE", uri, None, **kw)
 
 
+# Cluster mode's load balancer, in the harness's own transport: a Server's
+# port stands for the pair (as a balancer's address would), and send(),
+# raw_exchange() and EventStream connect to route(port), each time the other
+# node. The Host header names the port the test asked for, as a balancer
+# passes it on, so that join_url and the like are the same from either node.
+_BALANCED = {}               # a cluster-mode Server's port -> that Server
+_ROUTE_LOCK = threading.Lock()
+
+
+def route(port):
+    """The port to connect to for `port`: itself, or the next node of a pair."""
+    with _ROUTE_LOCK:
+        server = _BALANCED.get(port)
+    return port if server is None or server.port != port else server.next_port()
+
+
 def send(port, method, uri, hdrs, data, chunked=False, timeout=DEADLINE):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    node = route(port)
+    conn = http.client.HTTPConnection("127.0.0.1", node, timeout=timeout)
     try:
-        conn.putrequest(method, uri, skip_accept_encoding=True)
+        balanced = node != port and not any(n.lower() == "host" for n, _ in hdrs)
+        conn.putrequest(method, uri, skip_accept_encoding=True, skip_host=balanced)
+        if balanced:
+            conn.putheader("Host", "127.0.0.1:%d" % port)
         for name, value in hdrs:
             conn.putheader(name, value)
         if data is not None and not chunked:
@@ -308,7 +328,7 @@ def _try(fn):
 def raw_exchange(port, data, timeout=DEADLINE):
     """Send raw bytes; return (status or None if the connection was closed
     without a response, raw response bytes)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s = socket.create_connection(("127.0.0.1", route(port)), timeout=timeout)
     try:
         try:
             s.sendall(data)
@@ -336,9 +356,10 @@ class EventStream:
     """GET /meetd/v1/events?device_token=... (Server-Sent Events, no signature)."""
 
     def __init__(self, port, token, timeout=DEADLINE):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.conn = http.client.HTTPConnection("127.0.0.1", route(port), timeout=timeout)
         self.conn.request("GET", "/meetd/v1/events?device_token=" +
-                          urllib.parse.quote(token, safe=""))
+                          urllib.parse.quote(token, safe=""),
+                          headers={"Host": "127.0.0.1:%d" % port})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.trace = self.resp.getheader("X-TC-Trace")
@@ -392,12 +413,11 @@ class Server:
 
     Under MEETD_E2E_CLUSTER=1 a Server made with postgres=None is two nodes
     on one new database: this one and `peer`, a second node with a data dir
-    of its own, started, stopped and restarted with it. Each read of `port`
-    gives the other node's port than the last one (so every request a test
-    sends, signed or raw, and every stream it opens, goes to the other node
-    than the one before); the nodes' stdout and stderr lines go to one list,
-    so the log helpers search both; `proc`, `data` and `creds` are this
-    node's (the app is one: it is in the database)."""
+    of its own, started, stopped and restarted with it. `port` stands for the
+    pair: the harness's requests to it (signed or raw) and the streams opened
+    on it go to each node in turn (route()); the nodes' stdout and stderr
+    lines go to one list, so the log helpers search both; `proc`, `data` and
+    `creds` are this node's (the app is one: it is in the database)."""
 
     def __init__(self, args=(), data_dir=None, nofile=None, env=None, postgres=None,
                  _twin_of=None):
@@ -419,7 +439,7 @@ class Server:
         self._tmp = None if data_dir else tempfile.mkdtemp(prefix="meetd-e2e-")
         self.data = data_dir or self._tmp
         self.proc = None
-        self._port = None
+        self.port = None
         self._turn = 0
         self.creds = None
         self._lines = []       # stderr of every run, in order
@@ -433,21 +453,17 @@ class Server:
         self.peer = (Server(args, nofile=nofile, env=env, postgres=self.postgres, _twin_of=self)
                      if pair else None)
 
-    @property
-    def port(self):
-        """This node's port; with a peer (cluster mode), the two in turn."""
-        if self.peer is None or self.peer._port is None or self._port is None:
-            return self._port
-        self._turn ^= 1
-        return (self.peer._port, self._port)[self._turn]
-
-    @port.setter
-    def port(self, value):
-        self._port = value
+    def next_port(self):
+        """The port of the node the next request goes to: the two in turn."""
+        if self.peer is None or self.peer.proc is None:
+            return self.port
+        with _ROUTE_LOCK:
+            self._turn ^= 1
+            return (self.peer.port, self.port)[self._turn]
 
     def ports(self):
         """The port of each running node (one, or two in cluster mode)."""
-        return [p for p in (self._port, self.peer and self.peer._port) if p]
+        return [p for p in (self.port, self.peer and self.peer.port) if p]
 
     # -- process control
     def start(self):
@@ -475,6 +491,8 @@ class Server:
         if self.peer is not None:
             # Started once this node is listening: the next listening line is the peer's.
             self.peer.start()
+            with _ROUTE_LOCK:
+                _BALANCED[self.port] = self
         return self
 
     def pg_args(self):
