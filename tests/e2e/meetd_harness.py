@@ -91,6 +91,14 @@ def cluster_everywhere():
     return os.environ.get("MEETD_E2E_CLUSTER") == "1"
 
 
+def cluster_defect(why):
+    """Marks a test that fails across two nodes because of a known meetd
+    defect (`why`, also in docs/cluster.md): an expected failure in cluster
+    mode, so that the fix shows as an unexpected success."""
+    del why          # said where it is used; kept for the reader
+    return unittest.expectedFailure if cluster_everywhere() else (lambda test: test)
+
+
 def psql(conninfo, sql):
     """Runs sql with psql on conninfo; returns its output (unaligned, no header)."""
     cp = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
@@ -488,8 +496,10 @@ class Server:
                               give_up=lambda: proc.poll() is not None)
         self.port = int(LISTEN_RE.search(line).group(1))
         self.creds = self._read_credentials()
-        if self.peer is not None:
-            # Started once this node is listening: the next listening line is the peer's.
+        if self.peer is not None and self.peer.proc is None:
+            # Started once this node is listening: the next listening line is
+            # the peer's. (A peer still running after this node was killed
+            # alone stays as it is.)
             self.peer.start()
             with _ROUTE_LOCK:
                 _BALANCED[self.port] = self
