@@ -40,7 +40,7 @@ def open_stream(port, token, timeout=h.DEADLINE):
 
 
 @unittest.skipIf(h.cluster_everywhere(), "the stream caps are each node's "
-                 "(docs/configuration.md): two nodes hold twice the streams")
+                 "(docs/cluster.md): two nodes hold twice the streams")
 class StreamCapsTest(MeetdCase):
     """Streams up to every cap: the refused one gets the documented error,
     and API requests still get connections."""
