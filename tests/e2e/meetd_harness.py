@@ -68,7 +68,9 @@ def child_env():
 # its conninfo in MEETD_TEST_POSTGRES. Each Server that runs on it gets a
 # database of its own (or shares another Server's, for several nodes).
 # MEETD_E2E_POSTGRES=1 runs every Server of a test on PostgreSQL: the whole
-# suite in that mode (tests/e2e/README.md).
+# suite in that mode (tests/e2e/README.md). MEETD_E2E_CLUSTER=1 goes further:
+# every such Server is two nodes on one database, the requests alternating
+# between them (Server.peer, route()).
 
 def pg_base():
     """The fixture's conninfo; a test that needs it fails without it."""
@@ -80,7 +82,21 @@ def pg_base():
 
 
 def pg_everywhere():
-    return os.environ.get("MEETD_E2E_POSTGRES") == "1"
+    """Every Server on PostgreSQL: the pg mode, and the cluster mode."""
+    return os.environ.get("MEETD_E2E_POSTGRES") == "1" or cluster_everywhere()
+
+
+def cluster_everywhere():
+    """Every Server two nodes on one PostgreSQL database, requests alternating."""
+    return os.environ.get("MEETD_E2E_CLUSTER") == "1"
+
+
+def cluster_defect(why):
+    """Marks a test that fails across two nodes because of a known meetd
+    defect (`why`, also in docs/cluster.md): an expected failure in cluster
+    mode, so that the fix shows as an unexpected success."""
+    del why          # said where it is used; kept for the reader
+    return unittest.expectedFailure if cluster_everywhere() else (lambda test: test)
 
 
 def psql(conninfo, sql):
@@ -261,10 +277,30 @@ class Client:
         return self.request("DELETE", uri, None, **kw)
 
 
+# Cluster mode's load balancer, in the harness's own transport: a Server's
+# port stands for the pair (as a balancer's address would), and send(),
+# raw_exchange() and EventStream connect to route(port), each time the other
+# node. The Host header names the port the test asked for, as a balancer
+# passes it on, so that join_url and the like are the same from either node.
+_BALANCED = {}               # a cluster-mode Server's port -> that Server
+_ROUTE_LOCK = threading.Lock()
+
+
+def route(port):
+    """The port to connect to for `port`: itself, or the next node of a pair."""
+    with _ROUTE_LOCK:
+        server = _BALANCED.get(port)
+    return port if server is None or server.port != port else server.next_port()
+
+
 def send(port, method, uri, hdrs, data, chunked=False, timeout=DEADLINE):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    node = route(port)
+    conn = http.client.HTTPConnection("127.0.0.1", node, timeout=timeout)
     try:
-        conn.putrequest(method, uri, skip_accept_encoding=True)
+        balanced = node != port and not any(n.lower() == "host" for n, _ in hdrs)
+        conn.putrequest(method, uri, skip_accept_encoding=True, skip_host=balanced)
+        if balanced:
+            conn.putheader("Host", "127.0.0.1:%d" % port)
         for name, value in hdrs:
             conn.putheader(name, value)
         if data is not None and not chunked:
@@ -300,7 +336,7 @@ def _try(fn):
 def raw_exchange(port, data, timeout=DEADLINE):
     """Send raw bytes; return (status or None if the connection was closed
     without a response, raw response bytes)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s = socket.create_connection(("127.0.0.1", route(port)), timeout=timeout)
     try:
         try:
             s.sendall(data)
@@ -328,9 +364,10 @@ class EventStream:
     """GET /meetd/v1/events?device_token=... (Server-Sent Events, no signature)."""
 
     def __init__(self, port, token, timeout=DEADLINE):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.conn = http.client.HTTPConnection("127.0.0.1", route(port), timeout=timeout)
         self.conn.request("GET", "/meetd/v1/events?device_token=" +
-                          urllib.parse.quote(token, safe=""))
+                          urllib.parse.quote(token, safe=""),
+                          headers={"Host": "127.0.0.1:%d" % port})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.trace = self.resp.getheader("X-TC-Trace")
@@ -380,15 +417,26 @@ class Server:
     """One meetd process on 127.0.0.1:<free port> with its own data dir.
 
     nofile=(soft, hard) starts meetd with that RLIMIT_NOFILE; env adds
-    variables to its environment."""
+    variables to its environment.
 
-    def __init__(self, args=(), data_dir=None, nofile=None, env=None, postgres=None):
+    Under MEETD_E2E_CLUSTER=1 a Server made with postgres=None is two nodes
+    on one new database: this one and `peer`, a second node with a data dir
+    of its own, started, stopped and restarted with it. `port` stands for the
+    pair: the harness's requests to it (signed or raw) and the streams opened
+    on it go to each node in turn (route()); the nodes' stdout and stderr
+    lines go to one list, so the log helpers search both; `proc`, `data` and
+    `creds` are this node's (the app is one: it is in the database)."""
+
+    def __init__(self, args=(), data_dir=None, nofile=None, env=None, postgres=None,
+                 _twin_of=None):
         """postgres: None (SQLite in the data dir, or PostgreSQL under
-        MEETD_E2E_POSTGRES=1), True (a new database of the fixture's), or the
-        conninfo of another Server's database, to share it (several nodes)."""
+        MEETD_E2E_POSTGRES=1, or two nodes under MEETD_E2E_CLUSTER=1), True
+        (a new database of the fixture's), or the conninfo of another
+        Server's database, to share it (several nodes)."""
         self.bin = meetd_bin()
         self.args = list(args)
         self._pg_db = None
+        pair = postgres is None and cluster_everywhere()
         if postgres is None and pg_everywhere():
             postgres = True
         if postgres is True:
@@ -400,12 +448,30 @@ class Server:
         self.data = data_dir or self._tmp
         self.proc = None
         self.port = None
+        self._turn = 0
         self.creds = None
         self._lines = []       # stderr of every run, in order
         self._out = []         # stdout of every run
         self._run_start = (0, 0)
         self._cond = threading.Condition()
         self._readers = []
+        if _twin_of is not None:
+            # One log for both nodes: a test searches "the server's" output.
+            self._lines, self._out, self._cond = _twin_of._lines, _twin_of._out, _twin_of._cond
+        self.peer = (Server(args, nofile=nofile, env=env, postgres=self.postgres, _twin_of=self)
+                     if pair else None)
+
+    def next_port(self):
+        """The port of the node the next request goes to: the two in turn."""
+        if self.peer is None or self.peer.proc is None:
+            return self.port
+        with _ROUTE_LOCK:
+            self._turn ^= 1
+            return (self.peer.port, self.port)[self._turn]
+
+    def ports(self):
+        """The port of each running node (one, or two in cluster mode)."""
+        return [p for p in (self.port, self.peer and self.peer.port) if p]
 
     # -- process control
     def start(self):
@@ -430,6 +496,13 @@ class Server:
                               give_up=lambda: proc.poll() is not None)
         self.port = int(LISTEN_RE.search(line).group(1))
         self.creds = self._read_credentials()
+        if self.peer is not None and self.peer.proc is None:
+            # Started once this node is listening: the next listening line is
+            # the peer's. (A peer still running after this node was killed
+            # alone stays as it is.)
+            self.peer.start()
+            with _ROUTE_LOCK:
+                _BALANCED[self.port] = self
         return self
 
     def pg_args(self):
@@ -460,7 +533,15 @@ class Server:
             time.sleep(0.05)
 
     def stop(self):
-        """SIGTERM; fails unless meetd exits 0 with no sanitizer report."""
+        """SIGTERM; fails unless meetd exits 0 with no sanitizer report
+        (both nodes in cluster mode)."""
+        try:
+            self._stop()
+        finally:
+            if self.peer is not None:
+                self.peer.stop()
+
+    def _stop(self):
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -486,6 +567,8 @@ class Server:
 
     def close(self):
         """Cleanup: kill whatever is left (no checks) and remove the data dir."""
+        if self.peer is not None:
+            self.peer.close()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -790,21 +873,23 @@ class MeetdCase(unittest.TestCase):
         self.assertNotIn(key, self.present(mid, viewer), "device should be gone")
 
     def metrics(self):
-        """GET /metrics as {sample name (with labels): value}."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=DEADLINE)
-        try:
-            conn.request("GET", "/metrics")
-            resp = conn.getresponse()
-            body = resp.read().decode()
-        finally:
-            conn.close()
-        self.assertEqual(resp.status, 200)
-        self.assertTrue(resp.getheader("Content-Type").startswith("text/plain"))
+        """GET /metrics as {sample name (with labels): value}; in cluster
+        mode each sample summed over both nodes (what the cluster did)."""
         values = {}
-        for line in body.splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.rsplit(" ", 1)
-                values[name] = float(value)
+        for port in self.server.ports():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+            try:
+                conn.request("GET", "/metrics")
+                resp = conn.getresponse()
+                body = resp.read().decode()
+            finally:
+                conn.close()
+            self.assertEqual(resp.status, 200)
+            self.assertTrue(resp.getheader("Content-Type").startswith("text/plain"))
+            for line in body.splitlines():
+                if line and not line.startswith("#"):
+                    name, value = line.rsplit(" ", 1)
+                    values[name] = values.get(name, 0.0) + float(value)
         return values
 
     def kickout(self, mid, body, prefer=False, client=None, **kw):

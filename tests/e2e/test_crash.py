@@ -40,6 +40,8 @@ REASON = "crash test"
 def crash(server):
     """SIGKILL meetd and forget the process, so that a later stop() or start()
     works; fails if meetd had already died or reported a sanitizer error."""
+    if server.peer is not None:
+        crash(server.peer)      # cluster mode: "meetd" is both nodes
     proc = server.proc
     if proc is None or proc.poll() is not None:
         raise AssertionError("meetd was not running when the test meant to kill it\n%s"

@@ -8,6 +8,9 @@ from meetd_harness import MeetdCase, kick_body, op_ms, tgt_ms
 
 
 class MetricsTest(MeetdCase):
+    @unittest.skipIf(h.cluster_everywhere(), "exact write counts are one process's: "
+                     "summed over two nodes they take in the other node's own "
+                     "background writes (seen under ASan: 15 for 4)")
     def test_counters_follow_requests(self):
         before = self.metrics()
         mid = self.new_meeting("alice")
