@@ -631,6 +631,39 @@ static void takeover_body(store_tx *tx, void *arg)
                      STORE_OK);
 }
 
+typedef struct node_seen {
+    int64_t node;
+    bool found;
+} node_seen;
+
+static store_rc node_match(const store_node *n, void *arg)
+{
+    node_seen *q = arg;
+    if (n->node_id == q->node)
+        q->found = true;
+    return STORE_OK;
+}
+
+static void node_body(store_tx *tx, void *arg)
+{
+    assert_int_equal(store_node_list(tx, node_match, arg), STORE_OK);
+}
+
+/* Waits (bounded) until the node's first tick has written its row. */
+static void wait_registered(fixture *f, int64_t node)
+{
+    int64_t deadline = mono_ms() + 10000;
+    for (;;) {
+        node_seen q = {node, false};
+        read_ok(f->s, node_body, &q);
+        if (q.found)
+            return;
+        if (mono_ms() > deadline)
+            fail_msg("node %lld never registered", (long long)node);
+        sched_yield();
+    }
+}
+
 static void test_sweeper_taken_for_dead_records_again(void **state)
 {
     fixture *f = *state;
@@ -640,6 +673,11 @@ static void test_sweeper_taken_for_dead_records_again(void **state)
     int64_t node = presence_node_id(w.p);
     live_stream *s = open_stream(w.h, &sc.dev[0]);
     wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach");
+    /* Taken for dead after its first tick: a takeover that came before
+     * it would meet a node that never ran (its first registration does
+     * not look for converted rows; nothing could convert them in life,
+     * as no other node can see a node before its row exists). */
+    wait_registered(f, node);
     takeover_job t = {node, clock_unix_ms()};
     write_ok(f->s, takeover_body, &t);
     row_q q = wait_row(f, sc.dev[0].device_no, row_on_node, node, "the attach again");
