@@ -189,6 +189,8 @@ typedef struct store_backend {
     store_rc (*event_insert)(store_tx *tx, store_event *e, const char *payload);
     store_rc (*events_since)(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
                              store_event_cb cb, void *arg);
+    store_rc (*events_since_many)(store_tx *tx, const store_cursor *cursors, size_t n,
+                                  int limit, store_event_cb cb, void *arg);
     store_rc (*events_last)(store_tx *tx, int64_t meeting_id, int64_t *event_no);
     store_rc (*events_prune)(store_tx *tx, int64_t before);
 

@@ -400,6 +400,12 @@ store_rc store_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int
     return tx->be->events_since(tx, meeting_id, after, limit, cb, arg);
 }
 
+store_rc store_events_since_many(store_tx *tx, const store_cursor *cursors, size_t n, int limit,
+                                 store_event_cb cb, void *arg)
+{
+    return tx->be->events_since_many(tx, cursors, n, limit, cb, arg);
+}
+
 store_rc store_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no)
 {
     return tx->be->events_last(tx, meeting_id, event_no);

@@ -46,6 +46,7 @@
 #define MEETD_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/core.h"
@@ -360,6 +361,9 @@ store_rc store_audit_list(store_tx *tx, int64_t meeting_id, int64_t pos, int siz
  * - store_events_since(meeting, after, limit) lists that meeting's rows
  *   numbered above `after`, ascending, at most limit, on the caller's
  *   snapshot; store_events_last(meeting) where a new cursor starts.
+ *   store_events_since_many does the same for many cursors at once (a
+ *   node's relay reads every meeting it follows each second: on a backend
+ *   over the network one round trip for all, not one per meeting).
  * - Rows are kept until store_events_prune removes them by age. A reader
  *   that has not read for longer than the age kept (EVENT_KEEP_MS,
  *   src/live/event.h) may have missed rows for good and rebuilds from the
@@ -383,6 +387,22 @@ store_rc store_event_insert(store_tx *tx, store_event *e, const char *payload);
 typedef store_rc (*store_event_cb)(const store_event *e, const char *payload, void *arg);
 store_rc store_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
                             store_event_cb cb, void *arg);
+/* One reader's cursor on one meeting: the last row number it has read. */
+typedef struct store_cursor {
+    int64_t meeting_id;
+    int64_t after;
+} store_cursor;
+/* How many cursors one store_events_since_many takes: the rows come back
+ * whole in one answer (PostgreSQL), so a caller with more splits them. */
+#define STORE_CURSORS_MAX 128
+/* store_events_since for each of the n cursors (0..STORE_CURSORS_MAX), in
+ * one query where the backend can: the rows of cursors[0] first, oldest
+ * first, at most limit (1..1000) of them, then those of cursors[1], and so
+ * on; a cursor whose meeting has no row above it gives none. Each cursor
+ * is listed on its own (a meeting named twice is listed twice). cb and
+ * STORE_STOP as for store_events_since. */
+store_rc store_events_since_many(store_tx *tx, const store_cursor *cursors, size_t n, int limit,
+                                 store_event_cb cb, void *arg);
 /* The meeting's highest number still kept (0: none): where a new cursor
  * on the meeting starts. A meeting whose rows were all pruned answers 0,
  * and its next row is numbered above every pruned one. */

@@ -1575,20 +1575,24 @@ static void test_audit(void **state)
 
 /* ---- events ------------------------------------------------------------------------------ */
 
+#define EV_SEEN_MAX 16
+
 struct ev_seen {
     int n;
-    int64_t no[8];
-    int64_t device[8];
-    char type[8][STORE_EVENT_TYPE_MAX + 1];
-    char payload[8][64];
+    int64_t no[EV_SEEN_MAX];
+    int64_t meeting[EV_SEEN_MAX];
+    int64_t device[EV_SEEN_MAX];
+    char type[EV_SEEN_MAX][STORE_EVENT_TYPE_MAX + 1];
+    char payload[EV_SEEN_MAX][64];
     int stop_after;                 /* 0: never */
 };
 
 static store_rc ev_collect(const store_event *e, const char *payload, void *arg)
 {
     struct ev_seen *w = arg;
-    assert_true(w->n < 8);
+    assert_true(w->n < EV_SEEN_MAX);
     w->no[w->n] = e->event_no;
+    w->meeting[w->n] = e->meeting_id;
     w->device[w->n] = e->device_no;
     snprintf(w->type[w->n], sizeof w->type[0], "%s", e->type);
     snprintf(w->payload[w->n], sizeof w->payload[0], "%s", payload);
@@ -1703,6 +1707,157 @@ static void test_events(void **state)
     write_ok(f->s, events_refill_body, &n);
     struct body b = {events_refused_in_read, NULL};
     assert_int_not_equal(store_read(f->s, run_body, &b), STORE_OK);
+}
+
+/* Several meetings' rows, each above its own cursor, in one call. */
+struct ev_many {
+    int64_t m1[4];                  /* meeting 11's numbers, ascending */
+    int64_t m2[2];                  /* meeting 12's */
+    int64_t m3;                     /* meeting 13's */
+};
+
+static void events_many_fill_body(store_tx *tx, void *arg)
+{
+    struct ev_many *n = arg;
+    /* Interleaved across meetings, as several meetings' writes commit. */
+    ev_put(tx, 11, 1, "joined", "{\"i\":0}", 1000, &n->m1[0]);
+    ev_put(tx, 12, 2, "joined", "{\"j\":0}", 1000, &n->m2[0]);
+    ev_put(tx, 11, 1, "role-changed", "{\"i\":1}", 1000, &n->m1[1]);
+    ev_put(tx, 13, 3, "kicked", "{\"k\":0}", 1000, &n->m3);
+    ev_put(tx, 11, 4, "joined", "{\"i\":2}", 1000, &n->m1[2]);
+    ev_put(tx, 12, 2, "left", "{\"j\":1}", 1000, &n->m2[1]);
+    ev_put(tx, 11, 1, "kicked", "{\"i\":3}", 1000, &n->m1[3]);
+}
+
+static void events_many_read_body(store_tx *tx, void *arg)
+{
+    struct ev_many *n = arg;
+    /* Different cursors, a meeting with no row (14), one whose cursor is at
+     * its last row (13), given out of numeric order: each cursor's rows,
+     * ascending, in the order of the cursors. */
+    store_cursor c[] = {
+        {12, 0}, {14, 0}, {11, n->m1[1]}, {13, n->m3},
+    };
+    struct ev_seen w = {0};
+    assert_int_equal(store_events_since_many(tx, c, 4, 100, ev_collect, &w), STORE_OK);
+    assert_int_equal(w.n, 4);
+    assert_int_equal(w.meeting[0], 12);
+    assert_int_equal(w.no[0], n->m2[0]);
+    assert_int_equal(w.meeting[1], 12);
+    assert_int_equal(w.no[1], n->m2[1]);
+    assert_string_equal(w.type[1], "left");
+    assert_string_equal(w.payload[1], "{\"j\":1}");
+    assert_int_equal(w.device[1], 2);
+    assert_int_equal(w.meeting[2], 11);
+    assert_int_equal(w.no[2], n->m1[2]);
+    assert_int_equal(w.meeting[3], 11);
+    assert_int_equal(w.no[3], n->m1[3]);
+    assert_string_equal(w.payload[3], "{\"i\":3}");
+
+    /* The limit is each cursor's: two rows of 11, two of 12. */
+    store_cursor all[] = {{11, 0}, {12, 0}, {13, 0}};
+    struct ev_seen lim = {0};
+    assert_int_equal(store_events_since_many(tx, all, 3, 2, ev_collect, &lim), STORE_OK);
+    assert_int_equal(lim.n, 5);
+    assert_true(lim.no[0] == n->m1[0] && lim.no[1] == n->m1[1]);
+    assert_true(lim.no[2] == n->m2[0] && lim.no[3] == n->m2[1]);
+    assert_int_equal(lim.no[4], n->m3);
+
+    /* A meeting named twice is read twice, each from its own cursor. */
+    store_cursor twice[] = {{13, 0}, {11, n->m1[2]}, {13, 0}};
+    struct ev_seen tw = {0};
+    assert_int_equal(store_events_since_many(tx, twice, 3, 100, ev_collect, &tw), STORE_OK);
+    assert_int_equal(tw.n, 3);
+    assert_true(tw.no[0] == n->m3 && tw.no[1] == n->m1[3] && tw.no[2] == n->m3);
+
+    /* None: nothing listed; cursors on meetings without rows: the same. */
+    struct ev_seen none = {0};
+    assert_int_equal(store_events_since_many(tx, NULL, 0, 100, ev_collect, &none), STORE_OK);
+    assert_int_equal(none.n, 0);
+    store_cursor empty[] = {{14, 0}, {11, n->m1[3]}};
+    assert_int_equal(store_events_since_many(tx, empty, 2, 100, ev_collect, &none), STORE_OK);
+    assert_int_equal(none.n, 0);
+
+    /* A stop ends the whole listing, not one cursor's. */
+    struct ev_seen stop = {.stop_after = 3};
+    assert_int_equal(store_events_since_many(tx, all, 3, 100, ev_collect, &stop), STORE_STOP);
+    assert_int_equal(stop.n, 3);
+
+    /* The same rows as one store_events_since per cursor. */
+    struct ev_seen one = {0};
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(store_events_since(tx, all[i].meeting_id, all[i].after, 100,
+                                            ev_collect, &one), STORE_OK);
+    struct ev_seen many = {0};
+    assert_int_equal(store_events_since_many(tx, all, 3, 100, ev_collect, &many), STORE_OK);
+    assert_int_equal(many.n, one.n);
+    for (int i = 0; i < one.n; i++) {
+        assert_int_equal(many.no[i], one.no[i]);
+        assert_int_equal(many.meeting[i], one.meeting[i]);
+        assert_string_equal(many.payload[i], one.payload[i]);
+    }
+}
+
+static void events_many_bad_limit(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_cursor c[] = {{11, 0}};
+    struct ev_seen w = {0};
+    assert_int_not_equal(store_events_since_many(tx, c, 1, 0, ev_collect, &w), STORE_OK);
+    assert_int_equal(w.n, 0);
+}
+
+static void events_many_too_many(store_tx *tx, void *arg)
+{
+    (void)arg;
+    store_cursor c[STORE_CURSORS_MAX + 1];
+    for (size_t i = 0; i <= STORE_CURSORS_MAX; i++)
+        c[i] = (store_cursor){11, 0};
+    struct ev_seen w = {0};
+    assert_int_not_equal(store_events_since_many(tx, c, STORE_CURSORS_MAX + 1, 1, ev_collect, &w),
+                         STORE_OK);
+    assert_int_equal(w.n, 0);
+}
+
+/* The most cursors one call takes, each read. */
+struct ev_count {
+    int rows;
+};
+
+static store_rc ev_count_row(const store_event *e, const char *payload, void *arg)
+{
+    (void)e;
+    (void)payload;
+    ((struct ev_count *)arg)->rows++;
+    return STORE_OK;
+}
+
+static void events_many_full(store_tx *tx, void *arg)
+{
+    (void)arg;
+    /* The widest numbers there are, in both lists: half the cursors on
+     * meetings without rows, a quarter on 11 (4 rows), a quarter on 12 (2). */
+    store_cursor c[STORE_CURSORS_MAX];
+    for (size_t i = 0; i < STORE_CURSORS_MAX; i++)
+        c[i] = i % 2 == 0 ? (store_cursor){INT64_MIN + (int64_t)i, INT64_MIN}
+                          : (store_cursor){i % 4 == 1 ? 11 : 12, INT64_MIN + (int64_t)i};
+    struct ev_count k = {0};
+    assert_int_equal(store_events_since_many(tx, c, STORE_CURSORS_MAX, 1000, ev_count_row, &k),
+                     STORE_OK);
+    assert_int_equal(k.rows, STORE_CURSORS_MAX / 4 * 4 + STORE_CURSORS_MAX / 4 * 2);
+}
+
+static void test_events_since_many(void **state)
+{
+    fixture *f = *state;
+    struct ev_many n = {0};
+    write_ok(f->s, events_many_fill_body, &n);
+    read_ok(f->s, events_many_read_body, &n);
+    read_ok(f->s, events_many_full, NULL);
+    struct body bad = {events_many_bad_limit, NULL};
+    assert_int_not_equal(store_read(f->s, run_body, &bad), STORE_OK);
+    struct body many = {events_many_too_many, NULL};
+    assert_int_not_equal(store_read(f->s, run_body, &many), STORE_OK);
 }
 
 /* ---- concurrency ------------------------------------------------------------------------ */
@@ -2055,6 +2210,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_since_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };

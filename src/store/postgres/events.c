@@ -6,6 +6,7 @@
  * age; several nodes pruning at once delete the same rows, which costs a
  * wait on their row locks and nothing else. */
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/postgres/pgsql.h"
@@ -58,6 +59,42 @@ store_rc pgsql_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int
     pgsql_p_int(&p, limit);
     events_walk w = {cb, arg};
     return pgsql_each(tx, PGSQL_EVENTS_SINCE, &p, events_row, &w);
+}
+
+/* A bigint[] literal of n numbers, each picked from cursors by what (0:
+ * meeting, 1: cursor), into buf (PGSQL_ARRAY_CAP). */
+#define PGSQL_ARRAY_CAP (STORE_CURSORS_MAX * 21 + 3)
+static void events_array(const store_cursor *cursors, size_t n, int what, char *buf)
+{
+    size_t at = 0;
+    buf[at++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = what == 0 ? cursors[i].meeting_id : cursors[i].after;
+        at += (size_t)snprintf(buf + at, PGSQL_ARRAY_CAP - at, i > 0 ? ",%lld" : "%lld",
+                               (long long)v);
+    }
+    snprintf(buf + at, PGSQL_ARRAY_CAP - at, "}");
+}
+
+store_rc pgsql_events_since_many(store_tx *tx, const store_cursor *cursors, size_t n,
+                                 int limit, store_event_cb cb, void *arg)
+{
+    assert(cb != NULL && (cursors != NULL || n == 0));
+    if (n > STORE_CURSORS_MAX)
+        return pgsql_invalid(tx, "store_events_since_many: more than STORE_CURSORS_MAX cursors");
+    if (limit < 1 || limit > 1000)
+        return pgsql_invalid(tx, "store_events_since_many: limit out of 1..1000");
+    if (n == 0)
+        return STORE_OK;
+    char meetings[PGSQL_ARRAY_CAP], afters[PGSQL_ARRAY_CAP];
+    events_array(cursors, n, 0, meetings);
+    events_array(cursors, n, 1, afters);
+    pgsql_params p = {0};
+    pgsql_p_text(&p, meetings);
+    pgsql_p_text(&p, afters);
+    pgsql_p_int(&p, limit);
+    events_walk w = {cb, arg};
+    return pgsql_each(tx, PGSQL_EVENTS_SINCE_MANY, &p, events_row, &w);
 }
 
 store_rc pgsql_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no)

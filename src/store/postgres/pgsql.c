@@ -324,6 +324,15 @@ void pgsql_p_bytes(pgsql_params *p, const void *b, int len)
     p->fmt[i] = 1;
 }
 
+void pgsql_p_text(pgsql_params *p, const char *s)
+{
+    assert(p->n < PGSQL_PARAMS_MAX && s != NULL);
+    int i = p->n++;
+    p->val[i] = s;
+    p->len[i] = 0;
+    p->fmt[i] = 0;
+}
+
 static bool stmt_prepare(store_tx *tx, enum pgsql_stmt_id id, store_rc *rc)
 {
     pgsql_conn *c = tx->conn;
@@ -1007,6 +1016,7 @@ const store_backend store_backend_postgres = {
     .audit_list = pgsql_audit_list,
     .event_insert = pgsql_event_insert,
     .events_since = pgsql_events_since,
+    .events_since_many = pgsql_events_since_many,
     .events_last = pgsql_events_last,
     .events_prune = pgsql_events_prune,
     .node_register = pgsql_node_register,

@@ -267,6 +267,17 @@
     X(EVENTS_SINCE, 0, "SELECT event_no, meeting_id, device_no, type, created_at, "   \
                        "payload FROM events WHERE meeting_id = $1 AND event_no > $2 " \
                        "ORDER BY event_no LIMIT $3")                                  \
+    /* Every cursor's rows in one round trip (store_events_since_many):    \
+     * $1 the meetings, $2 their cursors, side by side, each read on the  \
+     * index by the LATERAL with its own LIMIT, in the cursors' order. */ \
+    X(EVENTS_SINCE_MANY, 0, "SELECT e.event_no, e.meeting_id, e.device_no, e.type, "  \
+                            "e.created_at, e.payload FROM unnest($1::bigint[], "      \
+                            "$2::bigint[]) WITH ORDINALITY AS c(meeting_id, after_no, i) " \
+                            "CROSS JOIN LATERAL (SELECT * FROM events "               \
+                            "WHERE events.meeting_id = c.meeting_id "                 \
+                            "AND events.event_no > c.after_no "                      \
+                            "ORDER BY events.event_no LIMIT $3) e "                   \
+                            "ORDER BY c.i, e.event_no")                               \
     X(EVENTS_LAST, 0, "SELECT coalesce(max(event_no), 0) FROM events "                \
                       "WHERE meeting_id = $1")                                        \
     X(EVENTS_PRUNE, 1, "DELETE FROM events WHERE created_at < $1")                    \
@@ -416,6 +427,9 @@ void pgsql_p_double(pgsql_params *p, double v);
 void pgsql_p_str(pgsql_params *p, const char *s, size_t cap);
 #define PGSQL_P_STR(p, arr) pgsql_p_str((p), (arr), sizeof(arr))
 void pgsql_p_bytes(pgsql_params *p, const void *b, int len);
+/* s (NUL-terminated, the caller's) in text format: for a value PostgreSQL
+ * must parse, as an array literal "{1,2}". */
+void pgsql_p_text(pgsql_params *p, const char *s);
 
 /* Longest string argument accepted from a caller that passes a bare
  * const char * (lookups by value); longer ones are cut here. */
@@ -577,6 +591,8 @@ store_rc pgsql_deliveries_list(store_tx *tx, const char *app_id, int status, int
 store_rc pgsql_event_insert(store_tx *tx, store_event *e, const char *payload);
 store_rc pgsql_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int limit,
                             store_event_cb cb, void *arg);
+store_rc pgsql_events_since_many(store_tx *tx, const store_cursor *cursors, size_t n,
+                                 int limit, store_event_cb cb, void *arg);
 store_rc pgsql_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no);
 store_rc pgsql_events_prune(store_tx *tx, int64_t before);
 store_rc pgsql_node_register(store_tx *tx, const store_node *n);

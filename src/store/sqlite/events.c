@@ -63,6 +63,25 @@ store_rc lite_events_since(store_tx *tx, int64_t meeting_id, int64_t after, int 
     return lite_each(tx, STMT_EVENTS_SINCE, st, r, events_row, &w);
 }
 
+/* In-process, a query per cursor costs no round trip: the one statement,
+ * run again for each. */
+store_rc lite_events_since_many(store_tx *tx, const store_cursor *cursors, size_t n, int limit,
+                                store_event_cb cb, void *arg)
+{
+    assert(cb != NULL && (cursors != NULL || n == 0));
+    if (n > STORE_CURSORS_MAX)
+        return lite_invalid(tx, "store_events_since_many: more than STORE_CURSORS_MAX cursors");
+    if (limit < 1 || limit > 1000)
+        return lite_invalid(tx, "store_events_since_many: limit out of 1..1000");
+    for (size_t i = 0; i < n; i++) {
+        store_rc rc = lite_events_since(tx, cursors[i].meeting_id, cursors[i].after, limit, cb,
+                                        arg);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    return STORE_OK;
+}
+
 store_rc lite_events_last(store_tx *tx, int64_t meeting_id, int64_t *event_no)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_EVENTS_LAST);

@@ -933,6 +933,7 @@ const store_backend store_backend_sqlite = {
     .audit_list = lite_audit_list,
     .event_insert = lite_event_insert,
     .events_since = lite_events_since,
+    .events_since_many = lite_events_since_many,
     .events_last = lite_events_last,
     .events_prune = lite_events_prune,
     .node_register = lite_node_register,
