@@ -20,7 +20,10 @@
 #include "live/live.h"
 
 #define RELAY_BUCKETS 1024         /* both tables; chained */
-#define RELAY_READ_MAX 1000        /* rows of one meeting per read (store_events_since) */
+/* Rows of one meeting per read; a meeting with more is read again at once.
+ * A read takes up to STORE_CURSORS_MAX meetings in one query, whose rows
+ * all come back in one answer: this bounds that answer. */
+#define RELAY_READ_MAX 100
 
 /* A meeting followed, or a device watched (cursor, gen, due unused). */
 typedef struct relay_entry {
@@ -39,6 +42,7 @@ typedef struct relay_due {
     int64_t meeting_id;
     int64_t cursor;
     uint64_t gen;
+    int rows;                      /* of it read */
 } relay_due;
 
 struct relay {
@@ -210,7 +214,7 @@ typedef struct relay_read {
     relay_due *due;
     size_t n;
     size_t i;                      /* the meeting being read */
-    int rows;                      /* rows of it read so far */
+    size_t end;                    /* the query's last, exclusive */
     int64_t *devices;              /* resync: devices to check */
     size_t n_devices;
 } relay_read;
@@ -219,8 +223,15 @@ static store_rc relay_row(const store_event *e, const char *payload, void *arg)
 {
     relay_read *q = arg;
     relay *r = q->r;
-    const relay_due *m = &q->due[q->i];
-    q->rows++;
+    /* The rows come cursor after cursor, in the order asked, and no
+     * meeting is asked twice: a row of another meeting is the next
+     * meeting's first (those between had none). */
+    while (q->i < q->end && q->due[q->i].meeting_id != e->meeting_id)
+        q->i++;
+    if (q->i == q->end)
+        return STORE_ERROR;        /* not asked for: cannot happen */
+    relay_due *m = &q->due[q->i];
+    m->rows++;
     pthread_mutex_lock(&r->lock);
     bool watched = e->device_no != 0 && relay_find(r->devices, e->device_no) != NULL;
     pthread_mutex_unlock(&r->lock);
@@ -238,19 +249,29 @@ static store_rc relay_row(const store_event *e, const char *payload, void *arg)
 static store_rc relay_read_fn(store_tx *tx, void *arg)
 {
     relay_read *q = arg;
-    for (q->i = 0; q->i < q->n; q->i++) {
-        q->rows = 0;
-        store_rc rc = store_events_since(tx, q->due[q->i].meeting_id, q->due[q->i].cursor,
-                                         RELAY_READ_MAX, relay_row, q);
+    /* Up to STORE_CURSORS_MAX meetings a query, one round trip each. */
+    for (size_t from = 0; from < q->n; from = q->end) {
+        size_t k = q->n - from < STORE_CURSORS_MAX ? q->n - from : STORE_CURSORS_MAX;
+        store_cursor c[STORE_CURSORS_MAX];
+        for (size_t j = 0; j < k; j++) {
+            c[j] = (store_cursor){q->due[from + j].meeting_id, q->due[from + j].cursor};
+            q->due[from + j].rows = 0;
+        }
+        q->i = from;
+        q->end = from + k;
+        store_rc rc = store_events_since_many(tx, c, k, RELAY_READ_MAX, relay_row, q);
         if (rc != STORE_OK)
             return rc;
-        if (q->rows == RELAY_READ_MAX) {   /* more to come: read again at once */
-            pthread_mutex_lock(&q->r->lock);
-            relay_entry *m = relay_find(q->r->meetings, q->due[q->i].meeting_id);
+        pthread_mutex_lock(&q->r->lock);
+        for (size_t j = from; j < q->end; j++) {
+            if (q->due[j].rows < RELAY_READ_MAX)
+                continue;
+            /* More to come: read again at once. */
+            relay_entry *m = relay_find(q->r->meetings, q->due[j].meeting_id);
             if (m != NULL)
                 m->due = true;
-            pthread_mutex_unlock(&q->r->lock);
         }
+        pthread_mutex_unlock(&q->r->lock);
     }
     /* After a resync: a device the rows said nothing of may have left while
      * the node was not listening, its rows pruned since. Same snapshot: a
@@ -294,7 +315,7 @@ static bool relay_pass(relay *r, bool all_due)
         for (relay_entry *m = r->meetings[b]; m != NULL; m = m->next) {
             if (m->due || all_due) {
                 m->due = false;
-                q.due[q.n++] = (relay_due){m->key, m->cursor, m->gen};
+                q.due[q.n++] = (relay_due){m->key, m->cursor, m->gen, 0};
             }
         }
         for (relay_entry *d = check ? r->devices[b] : NULL; d != NULL; d = d->next)

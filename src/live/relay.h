@@ -8,9 +8,13 @@
  * is one thread. For every meeting with a stream on this node it keeps a
  * cursor, the number of the last row of that meeting it has read; when the
  * feed names the meeting, when the feed reconnects (resync) and once a
- * second anyway, it reads the meeting's rows above the cursor
- * (store_events_since) and hands each row of a device streaming here to
- * event_deliver, in number order. Rows are the truth and a notification
+ * second anyway, it reads the meeting's rows above the cursor and hands
+ * each row of a device streaming here to event_deliver, in number order.
+ * The meetings due are read together, in one snapshot and one query for up
+ * to STORE_CURSORS_MAX of them (store_events_since_many), not one query
+ * each: a node following thousands of meetings would otherwise make
+ * thousands of round trips a second to learn, mostly, that nothing
+ * happened. Rows are the truth and a notification
  * only a wake-up: one lost costs at most a second, a lost connection the
  * reconnection and one read. After a resync the relay also ends the stream
  * of every device the rows say nothing of but which is no longer present

@@ -196,6 +196,29 @@ class TwoNodeStreams(h.MeetdCase):
             self.assertLess(time.monotonic(), deadline, "B's listener never came back")
             time.sleep(0.05)
 
+    def test_rows_of_many_meetings_reach_b_without_a_notification(self):
+        """B's once-a-second pass reads every meeting it follows (one query
+        for them all, relay.h): rows written with no notification at all, in
+        several meetings at once, each reach their stream on B, and a
+        followed meeting without a row changes nothing."""
+        mids = [self.new_meeting("alice") for _ in range(5)]
+        devs = [self.join(mid, "bob", 2) for mid in mids]
+        streams = [self.stream_on_b(d, timeout=END_WITHIN_S) for d in devs]
+        quiet = self.stream_on_b(self.join(mids[0], "carol", 3), timeout=END_WITHIN_S)
+        # The last meeting's row is not written: its stream goes on.
+        values = ", ".join(
+            "(%s, (SELECT d.device_no FROM devices d JOIN users u ON u.user_no = d.user_no "
+            "WHERE d.meeting_id = %s AND u.userid = 'bob' AND d.left_time IS NULL), "
+            "'kicked', '{\"reason\":\"row %d\"}', %d)" % (mid, mid, i, int(time.time() * 1000))
+            for i, mid in enumerate(mids[:-1]))
+        h.psql(self.server.postgres,
+               "INSERT INTO events (meeting_id, device_no, type, payload, created_at) "
+               "VALUES " + values)
+        for i, s in enumerate(streams[:-1]):
+            self.assertEqual(self.assert_final(s, "kicked")["reason"], "row %d" % i)
+        self.assertNotIn("event:", read_until_comment(streams[-1]))
+        self.assertNotIn("event:", read_until_comment(quiet))
+
     def test_stream_of_a_device_gone_while_b_was_deaf_ends_after_the_resync(self):
         """Rows are the truth, even pruned: a device that is no longer present
         and whose event rows are gone (here: the row never written, as after
@@ -257,6 +280,7 @@ class ThousandKicks(TwoNodeStreams):
     test_no_event_on_b_before_the_kick_commits_on_a = None
     test_kicks_end_streams_on_b_while_its_listener_is_cut = None
     test_stream_of_a_device_gone_while_b_was_deaf_ends_after_the_resync = None
+    test_rows_of_many_meetings_reach_b_without_a_notification = None
 
 
 if __name__ == "__main__":
