@@ -25,33 +25,7 @@
 #include <stdint.h>
 
 #include "store/backend.h"
-
-/* Column lists shared by several statements, in the order pgsql_col_device
- * and pgsql_col_user decode them. p is a table alias prefix ("" or "d."). */
-#define PGSQL_DEVICE_COLS(p)                                                          \
-    p "device_no, " p "meeting_id, " p "sub_meeting_id, " p "user_no, " p             \
-      "instanceid, " p "join_time, " p "left_time, " p "left_reason, " p "token_hash"
-#define PGSQL_DEVICE_NCOLS 9
-#define PGSQL_USER_COLS(p)                                                            \
-    p "user_no, " p "userid, " p "guest_id, " p "uuid, " p "ms_open_id, " p           \
-      "nick_name, " p "cohost"
-#define PGSQL_USER_NCOLS 7
-#define PGSQL_MEETING_COLS                                                            \
-    "meeting_id, app_id, meeting_code, subject, creator_userid, creator_instanceid, " \
-    "type, meeting_type, start_time, end_time, status, recurring_type, until_type, "  \
-    "until_count, until_date, created_at"
-#define PGSQL_AUDIT_COLS                                                              \
-    "audit_no, meeting_id, sub_meeting_id, time, request_id, action, op_userid, "     \
-    "op_uuid, op_ms_open_id, op_instanceid, target_userid, target_guest_id, "         \
-    "target_uuid, target_ms_open_id, target_instanceid, allow_rejoin, reason"
-#define PGSQL_WEBHOOK_COLS(p)                                                         \
-    p "webhook_id, " p "app_id, " p "url, " p "token, " p "created_at"
-#define PGSQL_WEBHOOK_NCOLS 5
-#define PGSQL_DELIVERY_COLS(p)                                                        \
-    p "delivery_id, " p "webhook_id, " p "app_id, " p "event, " p "created_at, " p    \
-      "attempts, " p "next_attempt_at, " p "status, " p "last_http_status, " p        \
-      "last_error, " p "delivered_at"
-#define PGSQL_DELIVERY_NCOLS 11
+#include "store/columns.h"
 
 /* The server's clock in Unix ms, and a rate bucket's tokens now ($2 its
  * burst, $3 its rate per ms). */
@@ -96,35 +70,35 @@
                     "updated_at = GREATEST(updated_at, " PGSQL_NOW_MS ") "           \
                     "WHERE app_id = $1 RETURNING granted")                            \
     /* apps and keys */                                                               \
-    X(APP_INSERT, 1, "INSERT INTO apps (app_id, sdk_id, name, created_at) "           \
+    X(APP_INSERT, 1, "INSERT INTO apps (" STORE_APP_COLS("") ") "                     \
                      "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1")     \
-    X(APP_GET, 0, "SELECT app_id, sdk_id, name, created_at FROM apps WHERE app_id = $1") \
-    X(APP_LIST, 0, "SELECT app_id, sdk_id, name, created_at FROM apps ORDER BY app_id") \
+    X(APP_GET, 0, "SELECT " STORE_APP_COLS("") " FROM apps WHERE app_id = $1")        \
+    X(APP_LIST, 0, "SELECT " STORE_APP_COLS("") " FROM apps ORDER BY app_id")         \
     X(APP_COUNT, 0, "SELECT count(*) FROM apps")                                      \
     X(APPS_LOCK, 0, "SELECT pg_advisory_xact_lock($1)")              \
     X(APP_DELETE, 1, "DELETE FROM apps WHERE app_id = $1")                            \
-    X(KEY_INSERT, 1, "INSERT INTO app_keys (secret_id, secret_key, app_id, created_at) " \
+    X(KEY_INSERT, 1, "INSERT INTO app_keys (" STORE_KEY_COLS("") ") "                 \
                      "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1")     \
-    X(KEY_GET, 0, "SELECT k.secret_id, k.secret_key, k.app_id, k.created_at, "        \
-                  "a.app_id, a.sdk_id, a.name, a.created_at "                         \
+    X(KEY_GET, 0, "SELECT " STORE_KEY_COLS("k.") ", "                                 \
+                  STORE_APP_COLS("a.") " "                                            \
                   "FROM app_keys k JOIN apps a ON a.app_id = k.app_id "               \
                   "WHERE k.secret_id = $1")                                           \
-    X(KEY_LIST, 0, "SELECT secret_id, secret_key, app_id, created_at FROM app_keys "  \
+    X(KEY_LIST, 0, "SELECT " STORE_KEY_COLS("") " FROM app_keys "                     \
                    "WHERE app_id = $1 ORDER BY created_at, secret_id")                \
     X(KEY_DELETE_ALL, 1, "DELETE FROM app_keys WHERE app_id = $1")                    \
     /* meetings */                                                                    \
-    X(MEETING_INSERT, 1, "INSERT INTO meetings (" PGSQL_MEETING_COLS ") VALUES "      \
+    X(MEETING_INSERT, 1, "INSERT INTO meetings (" STORE_MEETING_COLS ") VALUES "      \
                          "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "  \
                          "$14, $15, $16) ON CONFLICT DO NOTHING RETURNING 1")          \
     X(HOST_INSERT, 1, "INSERT INTO meeting_hosts (meeting_id, pos, userid) "          \
                       "VALUES ($1, $2, $3)")                                          \
     X(OCC_INSERT, 1, "INSERT INTO occurrences (meeting_id, sub_meeting_id, start_time, " \
                      "end_time, status) VALUES ($1, $2, $3, $4, $5)")                 \
-    X(MEETING_GET, 0, "SELECT " PGSQL_MEETING_COLS " FROM meetings "                  \
+    X(MEETING_GET, 0, "SELECT " STORE_MEETING_COLS " FROM meetings "                  \
                       "WHERE meeting_id = $1 AND app_id = $2")                        \
     /* In a write: every job on one meeting, on any node, waits here for     \
      * the one before it to commit. */                                         \
-    X(MEETING_GET_LOCK, 0, "SELECT " PGSQL_MEETING_COLS " FROM meetings "             \
+    X(MEETING_GET_LOCK, 0, "SELECT " STORE_MEETING_COLS " FROM meetings "             \
                            "WHERE meeting_id = $1 AND app_id = $2 FOR UPDATE")        \
     X(HOSTS_GET, 0, "SELECT userid FROM meeting_hosts WHERE meeting_id = $1 "         \
                     "ORDER BY pos")                                                   \
@@ -155,15 +129,15 @@
     X(HOSTS_DELETE, 1, "DELETE FROM meeting_hosts WHERE meeting_id = $1")             \
     X(OCCS_DELETE, 1, "DELETE FROM occurrences WHERE meeting_id = $1")                \
     /* users */                                                                       \
-    X(USER_BY_USERID, 0, "SELECT " PGSQL_USER_COLS("") " FROM users "                 \
+    X(USER_BY_USERID, 0, "SELECT " STORE_USER_COLS("") " FROM users "                 \
                          "WHERE meeting_id = $1 AND userid = $2 AND userid <> ''")    \
-    X(USER_BY_GUEST, 0, "SELECT " PGSQL_USER_COLS("") " FROM users "                  \
+    X(USER_BY_GUEST, 0, "SELECT " STORE_USER_COLS("") " FROM users "                  \
                         "WHERE meeting_id = $1 AND guest_id = $2 AND guest_id <> ''") \
-    X(USER_BY_UUID, 0, "SELECT " PGSQL_USER_COLS("") " FROM users "                   \
+    X(USER_BY_UUID, 0, "SELECT " STORE_USER_COLS("") " FROM users "                   \
                        "WHERE meeting_id = $1 AND uuid = $2")                         \
-    X(USER_BY_MS_OPEN_ID, 0, "SELECT " PGSQL_USER_COLS("") " FROM users "             \
+    X(USER_BY_MS_OPEN_ID, 0, "SELECT " STORE_USER_COLS("") " FROM users "             \
                              "WHERE meeting_id = $1 AND ms_open_id = $2")             \
-    X(USER_BY_NO, 0, "SELECT " PGSQL_USER_COLS("") " FROM users WHERE user_no = $1")  \
+    X(USER_BY_NO, 0, "SELECT " STORE_USER_COLS("") " FROM users WHERE user_no = $1")  \
     X(USER_INSERT, 1, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "       \
                       "ms_open_id, nick_name, cohost) VALUES ($1, $2, $3, $4, $5, $6, $7) " \
                       "ON CONFLICT DO NOTHING RETURNING user_no")                     \
@@ -171,7 +145,7 @@
                           "WHERE user_no = $2 AND meeting_id = $1")                   \
     X(USER_SET_NICK, 1, "UPDATE users SET nick_name = $3 "                            \
                         "WHERE user_no = $2 AND meeting_id = $1")                     \
-    X(USERS_COHOSTS, 0, "SELECT " PGSQL_USER_COLS("") " FROM users "                  \
+    X(USERS_COHOSTS, 0, "SELECT " STORE_USER_COLS("") " FROM users "                  \
                         "WHERE meeting_id = $1 AND cohost = 1 ORDER BY user_no")      \
     X(USERS_COHOSTS_END, 1, "UPDATE users SET cohost = 0 "                            \
                             "WHERE meeting_id = $1 AND cohost = 1")                   \
@@ -182,18 +156,18 @@
                         "instanceid, join_time, left_time, left_reason, token_hash) " \
                         "VALUES ($1, $2, $3, $4, $5, NULL, 0, $6) "                   \
                         "ON CONFLICT DO NOTHING RETURNING device_no")                 \
-    X(DEVICE_PRESENT, 0, "SELECT " PGSQL_DEVICE_COLS("") " FROM devices "             \
+    X(DEVICE_PRESENT, 0, "SELECT " STORE_DEVICE_COLS("") " FROM devices "             \
                          "WHERE meeting_id = $1 AND user_no = $2 AND instanceid = $3 " \
                          "AND left_time IS NULL")                                     \
     X(DEVICE_END, 1, "UPDATE devices SET left_time = $2, left_reason = $3 "           \
                      "WHERE device_no = $1 AND left_time IS NULL")                    \
-    X(DEVICES_PRESENT_ALL, 0, "SELECT " PGSQL_DEVICE_COLS("") " FROM devices "        \
+    X(DEVICES_PRESENT_ALL, 0, "SELECT " STORE_DEVICE_COLS("") " FROM devices "        \
                               "WHERE meeting_id = $1 AND left_time IS NULL "          \
                               "ORDER BY device_no")                                   \
     X(DEVICES_END_ALL, 1, "UPDATE devices SET left_time = $2, left_reason = $3 "      \
                           "WHERE meeting_id = $1 AND left_time IS NULL")              \
-    X(DEVICE_GET, 0, "SELECT " PGSQL_DEVICE_COLS("") " FROM devices WHERE device_no = $1") \
-    X(DEVICE_PRESENT_NO, 0, "SELECT " PGSQL_DEVICE_COLS("") " FROM devices "          \
+    X(DEVICE_GET, 0, "SELECT " STORE_DEVICE_COLS("") " FROM devices WHERE device_no = $1") \
+    X(DEVICE_PRESENT_NO, 0, "SELECT " STORE_DEVICE_COLS("") " FROM devices "          \
                             "WHERE device_no = $1 AND left_time IS NULL")             \
     /* participants: counts from session_counts (one row per occurrence) */         \
     X(PART_COUNT_ALL, 0, "SELECT coalesce(sum(sessions), 0) FROM session_counts "     \
@@ -201,12 +175,12 @@
     X(PART_COUNT_SUB, 0, "SELECT coalesce(sum(sessions), 0) FROM session_counts "     \
                          "WHERE meeting_id = $1 AND sub_meeting_id = $2")             \
     /* The page's sessions picked on the index alone, then their rows. */      \
-    X(PART_LIST_ALL, 0, "SELECT " PGSQL_DEVICE_COLS("d.") ", " PGSQL_USER_COLS("u.")  \
+    X(PART_LIST_ALL, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")  \
                         " FROM (SELECT device_no FROM devices WHERE meeting_id = $1 " \
                         "ORDER BY device_no LIMIT $2 OFFSET $3) p "                   \
                         "JOIN devices d ON d.device_no = p.device_no "                \
                         "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no") \
-    X(PART_LIST_SUB, 0, "SELECT " PGSQL_DEVICE_COLS("d.") ", " PGSQL_USER_COLS("u.")  \
+    X(PART_LIST_SUB, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")  \
                         " FROM (SELECT device_no FROM devices WHERE meeting_id = $1 " \
                         "AND sub_meeting_id = $4 ORDER BY device_no LIMIT $2 OFFSET $3) p " \
                         "JOIN devices d ON d.device_no = p.device_no "                \
@@ -214,7 +188,7 @@
     X(PART_SPAN_COUNT, 0, "SELECT count(*) FROM devices "                             \
                           "WHERE meeting_id = $1 AND sub_meeting_id = $2 "            \
                           "AND join_time >= $3 AND join_time <= $4")                  \
-    X(PART_SPAN_LIST, 0, "SELECT " PGSQL_DEVICE_COLS("d.") ", " PGSQL_USER_COLS("u.") \
+    X(PART_SPAN_LIST, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.") \
                          " FROM devices d JOIN users u ON u.user_no = d.user_no "     \
                          "WHERE d.meeting_id = $1 AND d.sub_meeting_id = $4 "         \
                          "AND d.join_time >= $5 AND d.join_time <= $6 "               \
@@ -222,7 +196,7 @@
     X(PRESENT_COUNT, 0, "SELECT count(*) FROM devices "                               \
                         "WHERE meeting_id = $1 AND left_time IS NULL "                \
                         "AND ($2::bigint = -1 OR sub_meeting_id = $2)")               \
-    X(PRESENT_LIST, 0, "SELECT " PGSQL_DEVICE_COLS("d.") ", " PGSQL_USER_COLS("u.")   \
+    X(PRESENT_LIST, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")   \
                        " FROM devices d JOIN users u ON u.user_no = d.user_no "       \
                        "WHERE d.meeting_id = $1 AND d.left_time IS NULL "             \
                        "AND ($4::bigint = -1 OR d.sub_meeting_id = $4) "              \
@@ -240,7 +214,7 @@
     X(BAN_DELETE, 1, "DELETE FROM bans WHERE meeting_id = $1 AND user_no = $2")       \
     X(BANS_LIST, 0, "SELECT b.meeting_id, b.banned_at, b.reason, b.operator_ms_open_id, " \
                     "b.request_id, b.op_userid, b.op_uuid, b.op_instanceid, "         \
-                    PGSQL_USER_COLS("u.")                                             \
+                    STORE_USER_COLS("u.")                                             \
                     " FROM bans b JOIN users u ON u.user_no = b.user_no "             \
                     "WHERE b.meeting_id = $1 ORDER BY b.banned_at, b.user_no")        \
     /* audit */                                                                       \
@@ -251,7 +225,7 @@
                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "  \
                        "$13, $14, $15, $16) RETURNING audit_no")                      \
     X(AUDIT_COUNT, 0, "SELECT count(*) FROM audit WHERE meeting_id = $1")             \
-    X(AUDIT_LIST, 0, "SELECT " PGSQL_AUDIT_COLS " FROM audit WHERE meeting_id = $1 "  \
+    X(AUDIT_LIST, 0, "SELECT " STORE_AUDIT_COLS " FROM audit WHERE meeting_id = $1 "  \
                      "ORDER BY audit_no DESC LIMIT $2 OFFSET $3")                     \
     /* events (events.c) */                                                           \
     /* The row and its notification in one round trip: pg_notify in the   \
@@ -264,14 +238,13 @@
                        "NULLIF($2::bigint, 0), $3, $4, $5) RETURNING event_no, "      \
                        "meeting_id) SELECT event_no, pg_notify('" PGSQL_CHANNEL "', " \
                        "meeting_id::text) FROM e")                                    \
-    X(EVENTS_SINCE, 0, "SELECT event_no, meeting_id, device_no, type, created_at, "   \
-                       "payload FROM events WHERE meeting_id = $1 AND event_no > $2 " \
+    X(EVENTS_SINCE, 0, "SELECT " STORE_EVENT_COLS("") " FROM events "                 \
+                       "WHERE meeting_id = $1 AND event_no > $2 "                     \
                        "ORDER BY event_no LIMIT $3")                                  \
     /* Every cursor's rows in one round trip (store_events_since_many):    \
      * $1 the meetings, $2 their cursors, side by side, each read on the  \
      * index by the LATERAL with its own LIMIT, in the cursors' order. */ \
-    X(EVENTS_SINCE_MANY, 0, "SELECT e.event_no, e.meeting_id, e.device_no, e.type, "  \
-                            "e.created_at, e.payload FROM unnest($1::bigint[], "      \
+    X(EVENTS_SINCE_MANY, 0, "SELECT " STORE_EVENT_COLS("e.") " FROM unnest($1::bigint[], " \
                             "$2::bigint[]) WITH ORDINALITY AS c(meeting_id, after_no, i) " \
                             "CROSS JOIN LATERAL (SELECT * FROM events "               \
                             "WHERE events.meeting_id = c.meeting_id "                 \
@@ -310,9 +283,9 @@
     /* webhooks */                                                                    \
     X(WEBHOOK_INSERT, 1, "INSERT INTO webhooks (app_id, url, token, created_at) "     \
                          "VALUES ($1, $2, $3, $4) RETURNING webhook_id")              \
-    X(WEBHOOK_GET, 0, "SELECT " PGSQL_WEBHOOK_COLS("") " FROM webhooks "              \
+    X(WEBHOOK_GET, 0, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "              \
                       "WHERE webhook_id = $1 AND app_id = $2")                        \
-    X(WEBHOOK_LIST, 0, "SELECT " PGSQL_WEBHOOK_COLS("") " FROM webhooks "             \
+    X(WEBHOOK_LIST, 0, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "             \
                        "WHERE app_id = $1 ORDER BY webhook_id")                       \
     X(WEBHOOK_COUNT, 0, "SELECT count(*) FROM webhooks WHERE app_id = $1")            \
     X(WEBHOOK_DELETE, 1, "DELETE FROM webhooks WHERE webhook_id = $1 AND app_id = $2") \
@@ -321,14 +294,14 @@
                         "created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6) " \
                         "RETURNING delivery_id")                                      \
     /* The earliest $2 due of each webhook, by app and webhook. */                \
-    X(OUTBOX_DUE, 0, "SELECT " PGSQL_DELIVERY_COLS("o.") ", " PGSQL_WEBHOOK_COLS("w.") \
+    X(OUTBOX_DUE, 0, "SELECT " STORE_DELIVERY_COLS("o.") ", " STORE_WEBHOOK_COLS("w.") \
                      " FROM webhooks w CROSS JOIN LATERAL (SELECT * FROM outbox i "   \
                      "WHERE i.webhook_id = w.webhook_id AND i.status = 0 "            \
                      "AND i.next_attempt_at <= $1 "                                   \
                      "ORDER BY i.next_attempt_at, i.delivery_id LIMIT $2) o "         \
                      "ORDER BY w.app_id, w.webhook_id, o.next_attempt_at, o.delivery_id") \
-    X(OUTBOX_PENDING, 0, "SELECT " PGSQL_DELIVERY_COLS("o.") ", o.payload, "          \
-                         PGSQL_WEBHOOK_COLS("w.") " FROM outbox o "                   \
+    X(OUTBOX_PENDING, 0, "SELECT " STORE_DELIVERY_COLS("o.") ", o.payload, "          \
+                         STORE_WEBHOOK_COLS("w.") " FROM outbox o "                   \
                          "JOIN webhooks w ON w.webhook_id = o.webhook_id "            \
                          "WHERE o.delivery_id = $1 AND o.status = 0")                 \
     X(OUTBOX_NEXT_DUE, 0, "SELECT next_attempt_at FROM outbox "                       \
@@ -353,7 +326,7 @@
                         "WHERE delivery_id = $1 AND status = 0 AND leased_by = $4")   \
     X(DELIVERIES_COUNT, 0, "SELECT count(*) FROM outbox WHERE app_id = $1 "           \
                            "AND ($2::integer < 0 OR status = $2)")                    \
-    X(DELIVERIES_LIST, 0, "SELECT " PGSQL_DELIVERY_COLS("") " FROM outbox "           \
+    X(DELIVERIES_LIST, 0, "SELECT " STORE_DELIVERY_COLS("") " FROM outbox "           \
                           "WHERE app_id = $1 AND ($2::integer < 0 OR status = $2) "   \
                           "ORDER BY delivery_id DESC LIMIT $3 OFFSET $4")             \
     /* the keys' stamp and the commit outcome (pgsql.c) */                            \

@@ -256,7 +256,7 @@ static store_rc participant_row(const PGresult *r, int row, void *ctx)
     core_device d;
     core_user u;
     pgsql_col_device(r, row, 0, &d);
-    pgsql_col_user(r, row, PGSQL_DEVICE_NCOLS, &u);
+    pgsql_col_user(r, row, STORE_DEVICE_NCOLS, &u);
     return it->cb(&d, &u, it->arg);
 }
 

@@ -134,7 +134,7 @@ static store_rc due_row(const PGresult *r, int row, void *ctx)
     store_delivery d;
     store_webhook w;
     col_delivery(r, row, 0, &d);
-    col_webhook(r, row, PGSQL_DELIVERY_NCOLS, &w);
+    col_webhook(r, row, STORE_DELIVERY_NCOLS, &w);
     return it->cb(&d, &w, it->arg);
 }
 
@@ -164,8 +164,8 @@ store_rc pgsql_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_c
     store_delivery d;
     store_webhook w;
     col_delivery(r, 0, 0, &d);
-    col_webhook(r, 0, PGSQL_DELIVERY_NCOLS + 1, &w);
-    rc = cb(&d, &w, PQgetvalue(r, 0, PGSQL_DELIVERY_NCOLS), arg);
+    col_webhook(r, 0, STORE_DELIVERY_NCOLS + 1, &w);
+    rc = cb(&d, &w, PQgetvalue(r, 0, STORE_DELIVERY_NCOLS), arg);
     PQclear(r);
     return rc;
 }

@@ -18,33 +18,7 @@
 #include <string.h>
 
 #include "store/backend.h"
-
-/* Column lists shared by several statements, in the order lite_col_device
- * and lite_col_user decode them. p is a table alias prefix ("" or "d."). */
-#define LITE_DEVICE_COLS(p)                                                           \
-    p "device_no, " p "meeting_id, " p "sub_meeting_id, " p "user_no, " p             \
-      "instanceid, " p "join_time, " p "left_time, " p "left_reason, " p "token_hash"
-#define LITE_DEVICE_NCOLS 9
-#define LITE_USER_COLS(p)                                                             \
-    p "user_no, " p "userid, " p "guest_id, " p "uuid, " p "ms_open_id, " p           \
-      "nick_name, " p "cohost"
-#define LITE_USER_NCOLS 7
-#define LITE_MEETING_COLS                                                             \
-    "meeting_id, app_id, meeting_code, subject, creator_userid, creator_instanceid, " \
-    "type, meeting_type, start_time, end_time, status, recurring_type, until_type, "  \
-    "until_count, until_date, created_at"
-#define LITE_AUDIT_COLS                                                               \
-    "audit_no, meeting_id, sub_meeting_id, time, request_id, action, op_userid, "     \
-    "op_uuid, op_ms_open_id, op_instanceid, target_userid, target_guest_id, "         \
-    "target_uuid, target_ms_open_id, target_instanceid, allow_rejoin, reason"
-#define LITE_WEBHOOK_COLS(p)                                                          \
-    p "webhook_id, " p "app_id, " p "url, " p "token, " p "created_at"
-#define LITE_WEBHOOK_NCOLS 5
-#define LITE_DELIVERY_COLS(p)                                                         \
-    p "delivery_id, " p "webhook_id, " p "app_id, " p "event, " p "created_at, " p    \
-      "attempts, " p "next_attempt_at, " p "status, " p "last_http_status, " p        \
-      "last_error, " p "delivered_at"
-#define LITE_DELIVERY_NCOLS 11
+#include "store/columns.h"
 
 /* X(name, sql): the statement catalogue. A participants page far into a
  * meeting (PART_DEEP_*) picks its sessions' numbers from the meeting's
@@ -82,8 +56,8 @@
     /* events (events.c) */                                                           \
     X(EVENT_INSERT, "INSERT INTO events (meeting_id, device_no, type, payload, "      \
                     "created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                        \
-    X(EVENTS_SINCE, "SELECT event_no, meeting_id, device_no, type, created_at, "      \
-                    "payload FROM events WHERE meeting_id = ?3 AND event_no > ?1 "    \
+    X(EVENTS_SINCE, "SELECT " STORE_EVENT_COLS("") " FROM events "                    \
+                    "WHERE meeting_id = ?3 AND event_no > ?1 "                        \
                     "ORDER BY event_no LIMIT ?2")                                     \
     X(EVENTS_LAST, "SELECT coalesce(max(event_no), 0) FROM events "                   \
                    "WHERE meeting_id = ?1")                                           \
@@ -115,30 +89,30 @@
                       "AND left_time IS NULL AND stream_node IS NULL "                \
                       "AND grace_until <= ?2")                                        \
     /* apps and keys */                                                               \
-    X(APP_INSERT, "INSERT INTO apps (app_id, sdk_id, name, created_at) "              \
+    X(APP_INSERT, "INSERT INTO apps (" STORE_APP_COLS("") ") "                        \
                   "VALUES (?1, ?2, ?3, ?4)")                                          \
-    X(APP_GET, "SELECT app_id, sdk_id, name, created_at FROM apps WHERE app_id = ?1") \
-    X(APP_LIST, "SELECT app_id, sdk_id, name, created_at FROM apps ORDER BY app_id")  \
+    X(APP_GET, "SELECT " STORE_APP_COLS("") " FROM apps WHERE app_id = ?1")           \
+    X(APP_LIST, "SELECT " STORE_APP_COLS("") " FROM apps ORDER BY app_id")            \
     X(APP_COUNT, "SELECT count(*) FROM apps")                                         \
     X(APP_DELETE, "DELETE FROM apps WHERE app_id = ?1")                               \
-    X(KEY_INSERT, "INSERT INTO app_keys (secret_id, secret_key, app_id, created_at) " \
+    X(KEY_INSERT, "INSERT INTO app_keys (" STORE_KEY_COLS("") ") "                    \
                   "VALUES (?1, ?2, ?3, ?4)")                                          \
-    X(KEY_GET, "SELECT k.secret_id, k.secret_key, k.app_id, k.created_at, "           \
-               "a.app_id, a.sdk_id, a.name, a.created_at "                            \
+    X(KEY_GET, "SELECT " STORE_KEY_COLS("k.") ", "                                    \
+               STORE_APP_COLS("a.") " "                                               \
                "FROM app_keys k JOIN apps a ON a.app_id = k.app_id "                  \
                "WHERE k.secret_id = ?1")                                              \
-    X(KEY_LIST, "SELECT secret_id, secret_key, app_id, created_at FROM app_keys "     \
+    X(KEY_LIST, "SELECT " STORE_KEY_COLS("") " FROM app_keys "                        \
                 "WHERE app_id = ?1 ORDER BY created_at, secret_id")                   \
     X(KEY_DELETE_ALL, "DELETE FROM app_keys WHERE app_id = ?1")                       \
     /* meetings */                                                                    \
-    X(MEETING_INSERT, "INSERT INTO meetings (" LITE_MEETING_COLS ") VALUES "          \
+    X(MEETING_INSERT, "INSERT INTO meetings (" STORE_MEETING_COLS ") VALUES "         \
                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "     \
                       "?14, ?15, ?16)")                                               \
     X(HOST_INSERT, "INSERT INTO meeting_hosts (meeting_id, pos, userid) "             \
                    "VALUES (?1, ?2, ?3)")                                             \
     X(OCC_INSERT, "INSERT INTO occurrences (meeting_id, sub_meeting_id, start_time, " \
                   "end_time, status) VALUES (?1, ?2, ?3, ?4, ?5)")                    \
-    X(MEETING_GET, "SELECT " LITE_MEETING_COLS " FROM meetings "                      \
+    X(MEETING_GET, "SELECT " STORE_MEETING_COLS " FROM meetings "                     \
                    "WHERE meeting_id = ?1 AND app_id = ?2")                           \
     X(HOSTS_GET, "SELECT userid FROM meeting_hosts WHERE meeting_id = ?1 "            \
                  "ORDER BY pos")                                                      \
@@ -172,22 +146,22 @@
     X(HOSTS_DELETE, "DELETE FROM meeting_hosts WHERE meeting_id = ?1")                \
     X(OCCS_DELETE, "DELETE FROM occurrences WHERE meeting_id = ?1")                   \
     /* users */                                                                       \
-    X(USER_BY_USERID, "SELECT " LITE_USER_COLS("") " FROM users "                     \
+    X(USER_BY_USERID, "SELECT " STORE_USER_COLS("") " FROM users "                    \
                       "WHERE meeting_id = ?1 AND userid = ?2 AND userid <> ''")       \
-    X(USER_BY_GUEST, "SELECT " LITE_USER_COLS("") " FROM users "                      \
+    X(USER_BY_GUEST, "SELECT " STORE_USER_COLS("") " FROM users "                     \
                      "WHERE meeting_id = ?1 AND guest_id = ?2 AND guest_id <> ''")    \
-    X(USER_BY_UUID, "SELECT " LITE_USER_COLS("") " FROM users "                       \
+    X(USER_BY_UUID, "SELECT " STORE_USER_COLS("") " FROM users "                      \
                     "WHERE meeting_id = ?1 AND uuid = ?2")                            \
-    X(USER_BY_MS_OPEN_ID, "SELECT " LITE_USER_COLS("") " FROM users "                 \
+    X(USER_BY_MS_OPEN_ID, "SELECT " STORE_USER_COLS("") " FROM users "                \
                           "WHERE meeting_id = ?1 AND ms_open_id = ?2")                \
-    X(USER_BY_NO, "SELECT " LITE_USER_COLS("") " FROM users WHERE user_no = ?1")      \
+    X(USER_BY_NO, "SELECT " STORE_USER_COLS("") " FROM users WHERE user_no = ?1")     \
     X(USER_INSERT, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "          \
                    "ms_open_id, nick_name, cohost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
     X(USER_SET_COHOST, "UPDATE users SET cohost = ?3 "                                \
                        "WHERE user_no = ?2 AND meeting_id = ?1")                      \
     X(USER_SET_NICK, "UPDATE users SET nick_name = ?3 "                               \
                      "WHERE user_no = ?2 AND meeting_id = ?1")                        \
-    X(USERS_COHOSTS, "SELECT " LITE_USER_COLS("") " FROM users "                      \
+    X(USERS_COHOSTS, "SELECT " STORE_USER_COLS("") " FROM users "                     \
                      "WHERE meeting_id = ?1 AND cohost = 1 ORDER BY user_no")         \
     X(USERS_COHOSTS_END, "UPDATE users SET cohost = 0 "                               \
                          "WHERE meeting_id = ?1 AND cohost = 1")                      \
@@ -197,38 +171,38 @@
     X(DEVICE_INSERT, "INSERT INTO devices (meeting_id, sub_meeting_id, user_no, "     \
                      "instanceid, join_time, left_time, left_reason, token_hash) "    \
                      "VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0, ?6)")                      \
-    X(DEVICE_PRESENT, "SELECT " LITE_DEVICE_COLS("") " FROM devices "                 \
+    X(DEVICE_PRESENT, "SELECT " STORE_DEVICE_COLS("") " FROM devices "                \
                       "WHERE meeting_id = ?1 AND user_no = ?2 AND instanceid = ?3 "   \
                       "AND left_time IS NULL")                                        \
     X(DEVICE_END, "UPDATE devices SET left_time = ?2, left_reason = ?3 "              \
                   "WHERE device_no = ?1 AND left_time IS NULL")                       \
-    X(DEVICES_PRESENT_ALL, "SELECT " LITE_DEVICE_COLS("") " FROM devices "            \
+    X(DEVICES_PRESENT_ALL, "SELECT " STORE_DEVICE_COLS("") " FROM devices "           \
                            "INDEXED BY devices_present "                              \
                            "WHERE meeting_id = ?1 AND left_time IS NULL "             \
                            "ORDER BY device_no")                                      \
     X(DEVICES_END_ALL, "UPDATE devices INDEXED BY devices_present "                   \
                        "SET left_time = ?2, left_reason = ?3 "                        \
                        "WHERE meeting_id = ?1 AND left_time IS NULL")                 \
-    X(DEVICE_GET, "SELECT " LITE_DEVICE_COLS("") " FROM devices WHERE device_no = ?1") \
-    X(DEVICE_PRESENT_NO, "SELECT " LITE_DEVICE_COLS("") " FROM devices "              \
+    X(DEVICE_GET, "SELECT " STORE_DEVICE_COLS("") " FROM devices WHERE device_no = ?1") \
+    X(DEVICE_PRESENT_NO, "SELECT " STORE_DEVICE_COLS("") " FROM devices "             \
                          "WHERE device_no = ?1 AND left_time IS NULL")                \
     X(LEGACY_TOKEN, "SELECT device_no FROM legacy_tokens WHERE token_hash = ?1")      \
     X(PART_COUNT_ALL, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1")                                        \
     X(PART_COUNT_SUB, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2")                \
-    X(PART_LIST_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
+    X(PART_LIST_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 ORDER BY d.device_no LIMIT ?3 OFFSET ?4") \
-    X(PART_LIST_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
+    X(PART_LIST_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
                      " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
                      "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
                      "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
-    X(PART_AFTER_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
+    X(PART_AFTER_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.device_no > ?4 "                 \
                       "ORDER BY d.device_no LIMIT ?3")                                \
-    X(PART_AFTER_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
+    X(PART_AFTER_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.device_no > ?4 ORDER BY d.device_no LIMIT ?3")           \
@@ -239,12 +213,12 @@
                     "ORDER BY device_no LIMIT 1 OFFSET ?3")                          \
     X(PART_SESSION_OF, "SELECT count(*) FROM devices WHERE device_no = ?1 "           \
                        "AND meeting_id = ?2 AND (?3 = -1 OR sub_meeting_id = ?3)")    \
-    X(PART_DEEP_ALL, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
+    X(PART_DEEP_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
                      " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
                      "ORDER BY device_no LIMIT ?3 OFFSET ?4) p "                      \
                      "JOIN devices d ON d.device_no = p.device_no "                   \
                      "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
-    X(PART_DEEP_SUB, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")       \
+    X(PART_DEEP_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
                      " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
                      "AND sub_meeting_id = ?2 ORDER BY device_no LIMIT ?3 OFFSET ?4) p " \
                      "JOIN devices d ON d.device_no = p.device_no "                   \
@@ -252,7 +226,7 @@
     X(PART_SPAN_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_by_sub "     \
                        "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 "               \
                        "AND join_time >= ?5 AND join_time <= ?6")                     \
-    X(PART_SPAN_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")      \
+    X(PART_SPAN_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
                       " FROM devices d INDEXED BY devices_by_sub "                    \
                       "JOIN users u ON u.user_no = d.user_no "                        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
@@ -261,7 +235,7 @@
     X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present "       \
                      "WHERE meeting_id = ?1 AND left_time IS NULL "                   \
                      "AND (?2 = -1 OR sub_meeting_id = ?2)")                          \
-    X(PRESENT_LIST, "SELECT " LITE_DEVICE_COLS("d.") ", " LITE_USER_COLS("u.")        \
+    X(PRESENT_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")      \
                     " FROM devices d INDEXED BY devices_present "                     \
                     "JOIN users u ON u.user_no = d.user_no "                          \
                     "WHERE d.meeting_id = ?1 AND d.left_time IS NULL "                \
@@ -280,7 +254,7 @@
     X(BAN_DELETE, "DELETE FROM bans WHERE meeting_id = ?1 AND user_no = ?2")          \
     X(BANS_LIST, "SELECT b.meeting_id, b.banned_at, b.reason, b.operator_ms_open_id, " \
                  "b.request_id, b.op_userid, b.op_uuid, b.op_instanceid, "            \
-                 LITE_USER_COLS("u.")                                                 \
+                 STORE_USER_COLS("u.")                                                \
                  " FROM bans b JOIN users u ON u.user_no = b.user_no "                \
                  "WHERE b.meeting_id = ?1 ORDER BY b.banned_at, b.user_no")           \
     /* audit */                                                                       \
@@ -291,14 +265,14 @@
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "     \
                     "?13, ?14, ?15, ?16)")                                            \
     X(AUDIT_COUNT, "SELECT count(*) FROM audit WHERE meeting_id = ?1")                \
-    X(AUDIT_LIST, "SELECT " LITE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "      \
+    X(AUDIT_LIST, "SELECT " STORE_AUDIT_COLS " FROM audit WHERE meeting_id = ?1 "     \
                   "ORDER BY audit_no DESC LIMIT ?2 OFFSET ?3")                        \
     /* webhooks */                                                                    \
     X(WEBHOOK_INSERT, "INSERT INTO webhooks (app_id, url, token, created_at) "        \
                       "VALUES (?1, ?2, ?3, ?4)")                                      \
-    X(WEBHOOK_GET, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                  \
+    X(WEBHOOK_GET, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "                 \
                    "WHERE webhook_id = ?1 AND app_id = ?2")                           \
-    X(WEBHOOK_LIST, "SELECT " LITE_WEBHOOK_COLS("") " FROM webhooks "                 \
+    X(WEBHOOK_LIST, "SELECT " STORE_WEBHOOK_COLS("") " FROM webhooks "                \
                     "WHERE app_id = ?1 ORDER BY webhook_id")                          \
     X(WEBHOOK_COUNT, "SELECT count(*) FROM webhooks WHERE app_id = ?1")               \
     X(WEBHOOK_DELETE, "DELETE FROM webhooks WHERE webhook_id = ?1 AND app_id = ?2")   \
@@ -307,15 +281,15 @@
                      "created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")  \
     /* The earliest ?2 due of each webhook, by app and webhook: an IN list   \
      * per webhook, each a few steps of outbox_webhook_due. */                  \
-    X(OUTBOX_DUE, "SELECT " LITE_DELIVERY_COLS("o.") ", "                             \
-                  LITE_WEBHOOK_COLS("w.") " FROM webhooks w JOIN outbox o "           \
+    X(OUTBOX_DUE, "SELECT " STORE_DELIVERY_COLS("o.") ", "                            \
+                  STORE_WEBHOOK_COLS("w.") " FROM webhooks w JOIN outbox o "          \
                   "ON o.delivery_id IN (SELECT i.delivery_id FROM outbox i "          \
                   "INDEXED BY outbox_webhook_due WHERE i.webhook_id = w.webhook_id "  \
                   "AND i.status = 0 AND i.next_attempt_at <= ?1 "                     \
                   "ORDER BY i.next_attempt_at, i.delivery_id LIMIT ?2) "              \
                   "ORDER BY w.app_id, w.webhook_id, o.next_attempt_at, o.delivery_id") \
-    X(OUTBOX_PENDING, "SELECT " LITE_DELIVERY_COLS("o.") ", o.payload, "              \
-                      LITE_WEBHOOK_COLS("w.") " FROM outbox o "                       \
+    X(OUTBOX_PENDING, "SELECT " STORE_DELIVERY_COLS("o.") ", o.payload, "             \
+                      STORE_WEBHOOK_COLS("w.") " FROM outbox o "                      \
                       "JOIN webhooks w ON w.webhook_id = o.webhook_id "               \
                       "WHERE o.delivery_id = ?1 AND o.status = 0")                    \
     X(OUTBOX_NEXT_DUE, "SELECT next_attempt_at FROM outbox INDEXED BY outbox_due "    \
@@ -337,10 +311,10 @@
     X(DELIVERIES_COUNT_ALL, "SELECT count(*) FROM outbox WHERE app_id = ?1")          \
     X(DELIVERIES_COUNT_STATUS, "SELECT count(*) FROM outbox "                         \
                                "WHERE app_id = ?1 AND status = ?2")                   \
-    X(DELIVERIES_LIST_ALL, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "           \
+    X(DELIVERIES_LIST_ALL, "SELECT " STORE_DELIVERY_COLS("") " FROM outbox "          \
                            "WHERE app_id = ?1 "                                       \
                            "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")            \
-    X(DELIVERIES_LIST_STATUS, "SELECT " LITE_DELIVERY_COLS("") " FROM outbox "        \
+    X(DELIVERIES_LIST_STATUS, "SELECT " STORE_DELIVERY_COLS("") " FROM outbox "       \
                               "WHERE app_id = ?1 AND status = ?2 "                    \
                               "ORDER BY delivery_id DESC LIMIT ?3 OFFSET ?4")
 
@@ -441,7 +415,7 @@ static inline int lite_bind_str(sqlite3_stmt *st, int i, const char *s, size_t c
 void lite_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap);
 #define LITE_COL_STR(st, col, arr) lite_col_str((st), (col), (arr), sizeof(arr))
 
-/* Decoders for LITE_DEVICE_COLS / LITE_USER_COLS starting at column col. */
+/* Decoders for STORE_DEVICE_COLS / STORE_USER_COLS starting at column col. */
 void lite_col_device(sqlite3_stmt *st, int col, core_device *d);
 void lite_col_user(sqlite3_stmt *st, int col, core_user *u);
 

@@ -336,7 +336,7 @@ static store_rc participant_row(sqlite3_stmt *st, void *ctx)
     core_device d;
     core_user u;
     lite_col_device(st, 0, &d);
-    lite_col_user(st, LITE_DEVICE_NCOLS, &u);
+    lite_col_user(st, STORE_DEVICE_NCOLS, &u);
     it->n++;
     it->last_no = d.device_no;
     return it->cb(&d, &u, it->arg);

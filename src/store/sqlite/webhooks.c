@@ -162,7 +162,7 @@ static store_rc due_row(sqlite3_stmt *st, void *ctx)
     store_delivery d;
     store_webhook w;
     col_delivery(st, 0, &d);
-    col_webhook(st, LITE_DELIVERY_NCOLS, &w);
+    col_webhook(st, STORE_DELIVERY_NCOLS, &w);
     return it->cb(&d, &w, it->arg);
 }
 
@@ -191,8 +191,8 @@ store_rc lite_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb
         store_delivery d;
         store_webhook w;
         col_delivery(st, 0, &d);
-        const char *payload = (const char *)sqlite3_column_text(st, LITE_DELIVERY_NCOLS);
-        col_webhook(st, LITE_DELIVERY_NCOLS + 1, &w);
+        const char *payload = (const char *)sqlite3_column_text(st, STORE_DELIVERY_NCOLS);
+        col_webhook(st, STORE_DELIVERY_NCOLS + 1, &w);
         rc = cb(&d, &w, payload != NULL ? payload : "", arg);
     }
     lite_done(tx, STMT_OUTBOX_PENDING, st);
