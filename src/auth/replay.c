@@ -15,7 +15,8 @@
  * memory with its start-up floor is all a read needs.
  *
  * Entries live in two structures at once: a hash table keyed by the triple
- * (is this triple known?) and a ring of per-second lists indexed by the
+ * (is this triple known?; common/hmap.h, hashed with a seed drawn at start)
+ * and a ring of per-second lists indexed by the
  * timestamp (which entries expire, or go first when memory is full?). Both
  * operations are O(1) amortized.
  *
@@ -30,9 +31,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/rand.h>
+#include "common/hmap.h"
 
 /* Seconds the ring can tell apart. With the window enforced, live timestamps
  * span at most 2 * AUTH_WINDOW + 1 seconds, so each slot holds one second. */
@@ -42,27 +42,13 @@ _Static_assert(RING_SIZE > 2 * AUTH_WINDOW + 1, "ring must cover the window");
 _Static_assert((RING_SIZE & RING_MASK) == 0, "ring size must be a power of two");
 
 #define APP_ID_MAX 32       /* as auth_key.app_id */
-#define TABLE_MIN_BUCKETS 64
 
 /* Times further out than this are not Unix seconds of this era; refusing them
  * keeps every subtraction below free of overflow. */
 #define TIME_LIMIT (INT64_MAX / 4)
 
-/* Intrusive hash chain link: removal needs no walk of the chain. */
-typedef struct hlink {
-    struct hlink *next;
-    struct hlink **pprev;
-    uint64_t hash;
-} hlink;
-
-typedef struct htable {
-    hlink **buckets;
-    size_t mask;
-    size_t max_buckets;
-} htable;
-
 typedef struct entry {
-    hlink link;             /* first: an hlink * is an entry * */
+    hmap_node link;
     struct entry *sec_next; /* the other entries of the same second */
     int64_t ts;
     uint64_t nonce;
@@ -76,7 +62,7 @@ typedef struct slot {
 } slot;
 
 typedef struct app_floor {
-    hlink link;             /* first: an hlink * is an app_floor * */
+    hmap_node link;
     struct app_floor *older, *newer;    /* by time of the last raise */
     int64_t floor;
     char app_id[APP_ID_MAX + 1];
@@ -88,10 +74,10 @@ struct auth_replay {
     size_t capacity;
     size_t count;
     int64_t lo;             /* no entry has a timestamp below this */
-    htable entries;
+    hmap entries;
     slot ring[RING_SIZE];
 
-    htable floors;
+    hmap floors;
     size_t floor_count;
     app_floor *floor_oldest, *floor_newest;
     int64_t global_floor;
@@ -99,115 +85,16 @@ struct auth_replay {
 
 /* ---- hashing ------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 /* Seeded so that colliding inputs cannot be precomputed; entries come only
  * from authentic requests, which limits what an attacker can feed in anyway. */
 static uint64_t hash_app(uint64_t seed, const char *app_id)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (const unsigned char *p = (const unsigned char *)app_id; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    return mix64(h);
+    return hmap_hash_str(seed, app_id);
 }
 
 static uint64_t hash_triple(uint64_t seed, const char *app_id, int64_t ts, uint64_t nonce)
 {
-    uint64_t h = hash_app(seed, app_id);
-    h = mix64(h ^ (uint64_t)ts);
-    return mix64(h ^ nonce);
-}
-
-static uint64_t random_seed(void)
-{
-    uint64_t seed;
-    if (RAND_bytes((unsigned char *)&seed, sizeof seed) == 1)
-        return seed;
-    /* Without randomness the table still works, only less resistant to crafted keys. */
-    return mix64((uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&seed);
-}
-
-/* ---- intrusive hash table ------------------------------------------------ */
-
-static size_t round_up_pow2(size_t n)
-{
-    size_t p = 1;
-    while (p < n && p <= SIZE_MAX / 2)
-        p <<= 1;
-    return p;
-}
-
-static int htable_init(htable *t, size_t max_items)
-{
-    size_t max_buckets = round_up_pow2(max_items);
-    size_t n = max_buckets < TABLE_MIN_BUCKETS ? max_buckets : TABLE_MIN_BUCKETS;
-    t->buckets = calloc(n, sizeof *t->buckets);
-    if (t->buckets == NULL)
-        return -1;
-    t->mask = n - 1;
-    t->max_buckets = max_buckets;
-    return 0;
-}
-
-static void htable_link(hlink **buckets, size_t mask, hlink *l)
-{
-    hlink **head = &buckets[l->hash & mask];
-    l->next = *head;
-    l->pprev = head;
-    if (*head != NULL)
-        (*head)->pprev = &l->next;
-    *head = l;
-}
-
-static void htable_unlink(hlink *l)
-{
-    *l->pprev = l->next;
-    if (l->next != NULL)
-        l->next->pprev = l->pprev;
-}
-
-/* Keeps chains short by doubling at load factor 1, up to the bucket count the
- * bound calls for. Failing to grow only costs speed. */
-static void htable_grow(htable *t, size_t items)
-{
-    size_t n = t->mask + 1;
-    if (items <= n || n >= t->max_buckets)
-        return;
-    hlink **nb = calloc(2 * n, sizeof *nb);
-    if (nb == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        hlink *l = t->buckets[i];
-        while (l != NULL) {
-            hlink *next = l->next;
-            htable_link(nb, 2 * n - 1, l);
-            l = next;
-        }
-    }
-    free(t->buckets);
-    t->buckets = nb;
-    t->mask = 2 * n - 1;
-}
-
-static void htable_insert(htable *t, hlink *l, size_t items)
-{
-    htable_link(t->buckets, t->mask, l);
-    htable_grow(t, items);
-}
-
-static hlink *htable_first(const htable *t, uint64_t hash)
-{
-    return t->buckets[hash & t->mask];
+    return hmap_hash_mix(hmap_hash_mix(hash_app(seed, app_id), (uint64_t)ts), nonce);
 }
 
 /* ---- floors -------------------------------------------------------------- */
@@ -215,9 +102,9 @@ static hlink *htable_first(const htable *t, uint64_t hash)
 static app_floor *floor_find(auth_replay *r, const char *app_id)
 {
     uint64_t h = hash_app(r->seed, app_id);
-    for (hlink *l = htable_first(&r->floors, h); l != NULL; l = l->next) {
-        app_floor *f = (app_floor *)l;
-        if (l->hash == h && strcmp(f->app_id, app_id) == 0)
+    for (hmap_node *n = hmap_first(&r->floors, h); n != NULL; n = hmap_next(n)) {
+        app_floor *f = HMAP_ENTRY(n, app_floor, link);
+        if (strcmp(f->app_id, app_id) == 0)
             return f;
     }
     return NULL;
@@ -249,7 +136,7 @@ static void floor_list_append(auth_replay *r, app_floor *f)
 
 static void floor_drop(auth_replay *r, app_floor *f)
 {
-    htable_unlink(&f->link);
+    hmap_remove(&r->floors, &f->link);
     floor_list_remove(r, f);
     r->floor_count--;
     free(f);
@@ -284,9 +171,8 @@ static void floor_raise(auth_replay *r, const char *app_id, int64_t second)
     }
     memcpy(f->app_id, app_id, strlen(app_id) + 1);
     f->floor = second;
-    f->link.hash = hash_app(r->seed, app_id);
     r->floor_count++;
-    htable_insert(&r->floors, &f->link, r->floor_count);
+    hmap_insert(&r->floors, &f->link, hash_app(r->seed, app_id));
     floor_list_append(r, f);
 }
 
@@ -323,7 +209,7 @@ static void slot_clear(auth_replay *r, slot *s, bool raise)
         entry *next = e->sec_next;
         if (raise)
             floor_raise(r, e->app_id, s->second);
-        htable_unlink(&e->link);
+        hmap_remove(&r->entries, &e->link);
         free(e);
         e = next;
     }
@@ -373,9 +259,9 @@ static slot *oldest_slot(auth_replay *r)
 static bool entry_known(auth_replay *r, uint64_t h, const char *app_id, int64_t ts,
                         uint64_t nonce)
 {
-    for (hlink *l = htable_first(&r->entries, h); l != NULL; l = l->next) {
-        const entry *e = (const entry *)l;
-        if (l->hash == h && e->ts == ts && e->nonce == nonce && strcmp(e->app_id, app_id) == 0)
+    for (hmap_node *n = hmap_first(&r->entries, h); n != NULL; n = hmap_next(n)) {
+        const entry *e = HMAP_ENTRY(n, entry, link);
+        if (e->ts == ts && e->nonce == nonce && strcmp(e->app_id, app_id) == 0)
             return true;
     }
     return false;
@@ -387,7 +273,6 @@ static int entry_add(auth_replay *r, uint64_t h, const char *app_id, int64_t ts,
     entry *e = malloc(sizeof *e);
     if (e == NULL)
         return -1;
-    e->link.hash = h;
     e->ts = ts;
     e->nonce = nonce;
     memcpy(e->app_id, app_id, strlen(app_id) + 1);
@@ -401,7 +286,7 @@ static int entry_add(auth_replay *r, uint64_t h, const char *app_id, int64_t ts,
     if (r->count == 0 || ts < r->lo)
         r->lo = ts;
     r->count++;
-    htable_insert(&r->entries, &e->link, r->count);
+    hmap_insert(&r->entries, &e->link, h);
     return 0;
 }
 
@@ -446,19 +331,20 @@ int auth_replay_new(size_t capacity, auth_replay **out)
     if (r == NULL)
         return -1;
     r->capacity = capacity;
-    r->seed = random_seed();
+    r->seed = hmap_seed();
     r->global_floor = INT64_MIN;
-    if (htable_init(&r->entries, capacity) != 0)
+    /* Both bounded by capacity: as many buckets, at most. */
+    if (hmap_init(&r->entries, capacity) != 0)
         goto fail;
-    if (htable_init(&r->floors, capacity) != 0)
+    if (hmap_init(&r->floors, capacity) != 0)
         goto fail;
     if (pthread_mutex_init(&r->lock, NULL) != 0)
         goto fail;
     *out = r;
     return 0;
 fail:
-    free(r->entries.buckets);
-    free(r->floors.buckets);
+    hmap_free(&r->entries);
+    hmap_free(&r->floors);
     free(r);
     return -1;
 }
@@ -471,8 +357,8 @@ void auth_replay_free(auth_replay *r)
         slot_clear(r, &r->ring[i], false);
     while (r->floor_oldest != NULL)
         floor_drop(r, r->floor_oldest);
-    free(r->entries.buckets);
-    free(r->floors.buckets);
+    hmap_free(&r->entries);
+    hmap_free(&r->floors);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
