@@ -16,15 +16,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/rand.h>
+#include "common/hmap.h"
 
 /* Far above the number of apps one server holds; only reached if the caller
  * limits by an unauthenticated AppId. Then the least recently used bucket is
  * forgotten, which at worst lets that app start over with a full bucket. */
 #define RL_MAX_BUCKETS 65536
-#define RL_MIN_SLOTS 64
 #define RL_SWEEP_PER_CALL 2
 
 /* Tokens are counted in billionths, and the rate in billionths per
@@ -36,9 +34,8 @@
 #define RL_MAX_BURST 1e9
 
 typedef struct rl_bucket {
-    struct rl_bucket *chain;            /* hash chain */
+    hmap_node link;                     /* in auth_ratelimit.buckets */
     struct rl_bucket *older, *newer;    /* by last use */
-    uint64_t hash;
     int64_t tokens;                     /* in RL_UNIT */
     int64_t last_ms;
     int64_t refused_until;              /* shared: the store said empty */
@@ -50,9 +47,7 @@ struct auth_ratelimit {
     uint64_t seed;
     int64_t rate;                       /* RL_UNIT per millisecond */
     int64_t burst;                      /* in RL_UNIT */
-    rl_bucket **slots;
-    size_t mask;
-    size_t count;
+    hmap buckets;                       /* by AppId, hashed with seed */
     rl_bucket *oldest, *newest;
     /* Shared (auth_ratelimit_new_shared); take NULL otherwise. */
     auth_rate_take_fn take;
@@ -60,25 +55,6 @@ struct auth_ratelimit {
     int64_t chunk;                      /* whole tokens per take */
     int64_t refill_ms;                  /* time a chunk takes to refill */
 };
-
-static uint64_t hash_str(uint64_t seed, const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 29;
-    return h;
-}
-
-static uint64_t random_seed(void)
-{
-    uint64_t seed;
-    if (RAND_bytes((unsigned char *)&seed, sizeof seed) == 1)
-        return seed;
-    return (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&seed;
-}
 
 static void lru_remove(auth_ratelimit *rl, rl_bucket *b)
 {
@@ -104,53 +80,21 @@ static void lru_append(auth_ratelimit *rl, rl_bucket *b)
     rl->newest = b;
 }
 
-static rl_bucket **chain_ref(auth_ratelimit *rl, const rl_bucket *b)
-{
-    rl_bucket **ref = &rl->slots[b->hash & rl->mask];
-    while (*ref != b)
-        ref = &(*ref)->chain;
-    return ref;
-}
-
 static void bucket_drop(auth_ratelimit *rl, rl_bucket *b)
 {
-    rl_bucket **ref = chain_ref(rl, b);
-    *ref = b->chain;
+    hmap_remove(&rl->buckets, &b->link);
     lru_remove(rl, b);
-    rl->count--;
     free(b);
 }
 
 static rl_bucket *bucket_find(auth_ratelimit *rl, const char *app_id, uint64_t h)
 {
-    for (rl_bucket *b = rl->slots[h & rl->mask]; b != NULL; b = b->chain)
-        if (b->hash == h && strcmp(b->app_id, app_id) == 0)
+    for (hmap_node *n = hmap_first(&rl->buckets, h); n != NULL; n = hmap_next(n)) {
+        rl_bucket *b = HMAP_ENTRY(n, rl_bucket, link);
+        if (strcmp(b->app_id, app_id) == 0)
             return b;
-    return NULL;
-}
-
-/* Doubles the slot array at load factor 1; failing to grow costs only speed. */
-static void slots_grow(auth_ratelimit *rl)
-{
-    size_t n = rl->mask + 1;
-    if (rl->count <= n || n >= RL_MAX_BUCKETS)
-        return;
-    rl_bucket **ns = calloc(2 * n, sizeof *ns);
-    if (ns == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        rl_bucket *b = rl->slots[i];
-        while (b != NULL) {
-            rl_bucket *next = b->chain;
-            rl_bucket **head = &ns[b->hash & (2 * n - 1)];
-            b->chain = *head;
-            *head = b;
-            b = next;
-        }
     }
-    free(rl->slots);
-    rl->slots = ns;
-    rl->mask = 2 * n - 1;
+    return NULL;
 }
 
 /* Tokens the bucket would hold at now_ms. A clock that seems to go back adds
@@ -172,23 +116,18 @@ static int64_t refilled(const auth_ratelimit *rl, const rl_bucket *b, int64_t no
 
 static rl_bucket *bucket_new(auth_ratelimit *rl, const char *app_id, uint64_t h, int64_t now_ms)
 {
-    if (rl->count >= RL_MAX_BUCKETS)
+    if (hmap_count(&rl->buckets) >= RL_MAX_BUCKETS)
         bucket_drop(rl, rl->oldest);
     size_t len = strlen(app_id);
     rl_bucket *b = malloc(sizeof *b + len + 1);
     if (b == NULL)
         return NULL;
     memcpy(b->app_id, app_id, len + 1);
-    b->hash = h;
     b->tokens = rl->take != NULL ? 0 : rl->burst;
     b->last_ms = now_ms;
     b->refused_until = 0;
-    rl_bucket **head = &rl->slots[h & rl->mask];
-    b->chain = *head;
-    *head = b;
+    hmap_insert(&rl->buckets, &b->link, h);
     lru_append(rl, b);
-    rl->count++;
-    slots_grow(rl);
     return b;
 }
 
@@ -220,18 +159,19 @@ int auth_ratelimit_new(double rate, double burst, auth_ratelimit **out)
     auth_ratelimit *rl = calloc(1, sizeof *rl);
     if (rl == NULL)
         return -1;
-    rl->seed = random_seed();
+    rl->seed = hmap_seed();
     rl->rate = rate_units;
     rl->burst = llround(burst * RL_UNIT);
-    rl->slots = calloc(RL_MIN_SLOTS, sizeof *rl->slots);
-    if (rl->slots == NULL || pthread_mutex_init(&rl->lock, NULL) != 0) {
-        free(rl->slots);
-        free(rl);
-        return -1;
-    }
-    rl->mask = RL_MIN_SLOTS - 1;
+    if (hmap_init(&rl->buckets, RL_MAX_BUCKETS) != 0)
+        goto fail;
+    if (pthread_mutex_init(&rl->lock, NULL) != 0)
+        goto fail;
     *out = rl;
     return 0;
+fail:
+    hmap_free(&rl->buckets);
+    free(rl);
+    return -1;
 }
 
 int auth_ratelimit_new_shared(double rate, double burst, int64_t chunk, auth_rate_take_fn take,
@@ -257,7 +197,7 @@ void auth_ratelimit_free(auth_ratelimit *rl)
         return;
     while (rl->oldest != NULL)
         bucket_drop(rl, rl->oldest);
-    free(rl->slots);
+    hmap_free(&rl->buckets);
     pthread_mutex_destroy(&rl->lock);
     free(rl);
 }
@@ -266,7 +206,7 @@ bool auth_ratelimit_allow(auth_ratelimit *rl, const char *app_id, int64_t now_ms
 {
     if (rl == NULL || app_id == NULL)
         return false;
-    uint64_t h = hash_str(rl->seed, app_id);
+    uint64_t h = hmap_hash_str(rl->seed, app_id);
     bool allowed = false;
 
     pthread_mutex_lock(&rl->lock);
