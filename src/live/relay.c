@@ -14,12 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/hmap.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "live/event.h"
 #include "live/live.h"
 
-#define RELAY_BUCKETS 1024         /* both tables; chained */
 /* Rows of one meeting per read; a meeting with more is read again at once.
  * A read takes up to STORE_CURSORS_MAX meetings in one query, whose rows
  * all come back in one answer: this bounds that answer. */
@@ -27,6 +27,7 @@
 
 /* A meeting followed, or a device watched (cursor, gen, due unused). */
 typedef struct relay_entry {
+    hmap_node link;
     int64_t key;                   /* meeting_id or device_no */
     int64_t cursor;                /* last row number read */
     /* Set anew (from relay.gens) when the entry is made and when
@@ -34,7 +35,6 @@ typedef struct relay_entry {
     uint64_t gen;
     int streams;
     bool due;                      /* to be read at the next pass */
-    struct relay_entry *next;
 } relay_entry;
 
 /* What one pass reads of a meeting. */
@@ -47,9 +47,8 @@ typedef struct relay_due {
 
 struct relay {
     pthread_mutex_t lock;
-    relay_entry *meetings[RELAY_BUCKETS];
-    relay_entry *devices[RELAY_BUCKETS];
-    size_t n_meetings;
+    hmap meetings;
+    hmap devices;
     uint64_t gens;                 /* the last relay_entry.gen given */
     bool resync;                   /* check every watched device at the next pass */
     bool stopping;
@@ -62,56 +61,57 @@ struct relay {
 
 /* ---- tables (lock held) ---------------------------------------------------- */
 
-static relay_entry **relay_slot(relay_entry **table, int64_t key)
+static uint64_t relay_hash(int64_t key)
 {
-    uint64_t x = (uint64_t)key * 0x9E3779B97F4A7C15ULL;
-    relay_entry **p = &table[(x >> 40) % RELAY_BUCKETS];
-    while (*p != NULL && (*p)->key != key)
-        p = &(*p)->next;
-    return p;
+    return hmap_hash_int(0, (uint64_t)key);
 }
 
-static relay_entry *relay_find(relay_entry **table, int64_t key)
+static relay_entry *relay_find(hmap *table, int64_t key)
 {
-    return *relay_slot(table, key);
+    for (hmap_node *n = hmap_first(table, relay_hash(key)); n != NULL; n = hmap_next(n)) {
+        relay_entry *e = HMAP_ENTRY(n, relay_entry, link);
+        if (e->key == key)
+            return e;
+    }
+    return NULL;
 }
 
 /* One more stream for key: its entry, made if need be (NULL: no memory). */
-static relay_entry *relay_hold(relay_entry **table, int64_t key, bool *made)
+static relay_entry *relay_hold(hmap *table, int64_t key, bool *made)
 {
-    relay_entry **p = relay_slot(table, key);
+    relay_entry *e = relay_find(table, key);
     *made = false;
-    if (*p == NULL) {
-        *p = calloc(1, sizeof **p);
-        if (*p == NULL)
+    if (e == NULL) {
+        e = calloc(1, sizeof *e);
+        if (e == NULL)
             return NULL;
-        (*p)->key = key;
+        e->key = key;
+        hmap_insert(table, &e->link, relay_hash(key));
         *made = true;
     }
-    (*p)->streams++;
-    return *p;
+    e->streams++;
+    return e;
 }
 
 /* One stream fewer for key; the entry goes with its last. */
-static void relay_release(relay_entry **table, int64_t key, size_t *count)
+static void relay_release(hmap *table, int64_t key)
 {
-    relay_entry **p = relay_slot(table, key);
-    if (*p == NULL || --(*p)->streams > 0)
+    relay_entry *e = relay_find(table, key);
+    if (e == NULL || --e->streams > 0)
         return;
-    relay_entry *gone = *p;
-    *p = gone->next;
-    free(gone);
-    if (count != NULL)
-        (*count)--;
+    hmap_remove(table, &e->link);
+    free(e);
 }
 
-static void relay_table_free(relay_entry **table)
+static void relay_table_free(hmap *table)
 {
-    for (size_t b = 0; b < RELAY_BUCKETS; b++)
-        for (relay_entry *e = table[b], *next; e != NULL; e = next) {
-            next = e->next;
-            free(e);
-        }
+    hmap_iter it;
+    hmap_iter_init(&it, table);
+    for (hmap_node *n; (n = hmap_iter_next(&it)) != NULL;) {
+        hmap_remove(table, n);
+        free(HMAP_ENTRY(n, relay_entry, link));
+    }
+    hmap_free(table);
 }
 
 /* ---- what the hub calls ------------------------------------------------------ */
@@ -122,19 +122,18 @@ void relay_watch(relay *r, int64_t meeting_id, int64_t device_no, int64_t from)
         return;
     pthread_mutex_lock(&r->lock);
     bool made_m, made_d;
-    relay_entry *m = relay_hold(r->meetings, meeting_id, &made_m);
-    relay_entry *d = m != NULL ? relay_hold(r->devices, device_no, &made_d) : NULL;
+    relay_entry *m = relay_hold(&r->meetings, meeting_id, &made_m);
+    relay_entry *d = m != NULL ? relay_hold(&r->devices, device_no, &made_d) : NULL;
     if (m == NULL || d == NULL) {
         /* Without an entry the stream hears only this node's own rows. */
         if (m != NULL)
-            relay_release(r->meetings, meeting_id, NULL);
+            relay_release(&r->meetings, meeting_id);
         pthread_mutex_unlock(&r->lock);
         log_error("live: out of memory following meeting %lld for other nodes' events",
                   (long long)meeting_id);
         return;
     }
     if (made_m) {
-        r->n_meetings++;
         m->cursor = from;
         m->gen = ++r->gens;
     } else if (from < m->cursor) {
@@ -153,9 +152,9 @@ void relay_unwatch(relay *r, int64_t meeting_id, int64_t device_no)
     if (r == NULL)
         return;
     pthread_mutex_lock(&r->lock);
-    if (relay_find(r->devices, device_no) != NULL && relay_find(r->meetings, meeting_id) != NULL) {
-        relay_release(r->devices, device_no, NULL);
-        relay_release(r->meetings, meeting_id, &r->n_meetings);
+    if (relay_find(&r->devices, device_no) != NULL && relay_find(&r->meetings, meeting_id) != NULL) {
+        relay_release(&r->devices, device_no);
+        relay_release(&r->meetings, meeting_id);
     }
     pthread_mutex_unlock(&r->lock);
 }
@@ -163,7 +162,7 @@ void relay_unwatch(relay *r, int64_t meeting_id, int64_t device_no)
 bool relay_cursor(relay *r, int64_t meeting_id, int64_t *cursor)
 {
     pthread_mutex_lock(&r->lock);
-    relay_entry *m = relay_find(r->meetings, meeting_id);
+    relay_entry *m = relay_find(&r->meetings, meeting_id);
     if (m != NULL)
         *cursor = m->cursor;
     pthread_mutex_unlock(&r->lock);
@@ -173,7 +172,7 @@ bool relay_cursor(relay *r, int64_t meeting_id, int64_t *cursor)
 bool relay_watching(relay *r, int64_t device_no)
 {
     pthread_mutex_lock(&r->lock);
-    bool yes = relay_find(r->devices, device_no) != NULL;
+    bool yes = relay_find(&r->devices, device_no) != NULL;
     pthread_mutex_unlock(&r->lock);
     return yes;
 }
@@ -183,7 +182,7 @@ bool relay_watching(relay *r, int64_t device_no)
  * cursor since (the meeting is due again and is read from there). */
 static void relay_step(relay *r, int64_t meeting_id, uint64_t gen, int64_t event_no)
 {
-    relay_entry *m = relay_find(r->meetings, meeting_id);
+    relay_entry *m = relay_find(&r->meetings, meeting_id);
     if (m != NULL && m->gen == gen && event_no > m->cursor)
         m->cursor = event_no;
 }
@@ -191,7 +190,7 @@ static void relay_step(relay *r, int64_t meeting_id, uint64_t gen, int64_t event
 void relay_advance(relay *r, int64_t meeting_id, int64_t event_no)
 {
     pthread_mutex_lock(&r->lock);
-    relay_entry *m = relay_find(r->meetings, meeting_id);
+    relay_entry *m = relay_find(&r->meetings, meeting_id);
     if (m != NULL)
         relay_step(r, meeting_id, m->gen, event_no);
     pthread_mutex_unlock(&r->lock);
@@ -203,7 +202,7 @@ static void relay_notified(int64_t meeting_id, void *arg)
 {
     relay *r = arg;
     pthread_mutex_lock(&r->lock);
-    relay_entry *m = relay_find(r->meetings, meeting_id);
+    relay_entry *m = relay_find(&r->meetings, meeting_id);
     if (m != NULL)
         m->due = true;
     pthread_mutex_unlock(&r->lock);
@@ -233,7 +232,7 @@ static store_rc relay_row(const store_event *e, const char *payload, void *arg)
     relay_due *m = &q->due[q->i];
     m->rows++;
     pthread_mutex_lock(&r->lock);
-    bool watched = e->device_no != 0 && relay_find(r->devices, e->device_no) != NULL;
+    bool watched = e->device_no != 0 && relay_find(&r->devices, e->device_no) != NULL;
     pthread_mutex_unlock(&r->lock);
     /* A row of a device not streaming here is skipped: were its stream
      * opening now, relay_watch makes the meeting read again from the
@@ -267,7 +266,7 @@ static store_rc relay_read_fn(store_tx *tx, void *arg)
             if (q->due[j].rows < RELAY_READ_MAX)
                 continue;
             /* More to come: read again at once. */
-            relay_entry *m = relay_find(q->r->meetings, q->due[j].meeting_id);
+            relay_entry *m = relay_find(&q->r->meetings, q->due[j].meeting_id);
             if (m != NULL)
                 m->due = true;
         }
@@ -296,12 +295,9 @@ static bool relay_pass(relay *r, bool all_due)
     pthread_mutex_lock(&r->lock);
     bool check = r->resync;
     r->resync = false;
-    size_t n_dev = 0;
-    if (check)
-        for (size_t b = 0; b < RELAY_BUCKETS; b++)
-            for (relay_entry *d = r->devices[b]; d != NULL; d = d->next)
-                n_dev++;
-    q.due = calloc(r->n_meetings > 0 ? r->n_meetings : 1, sizeof *q.due);
+    size_t n_dev = check ? hmap_count(&r->devices) : 0;
+    size_t n_meetings = hmap_count(&r->meetings);
+    q.due = calloc(n_meetings > 0 ? n_meetings : 1, sizeof *q.due);
     q.devices = calloc(n_dev > 0 ? n_dev : 1, sizeof *q.devices);
     if (q.due == NULL || q.devices == NULL) {
         r->resync |= check;
@@ -311,16 +307,18 @@ static bool relay_pass(relay *r, bool all_due)
         log_error("live: out of memory reading other nodes' events");
         return false;
     }
-    for (size_t b = 0; b < RELAY_BUCKETS; b++) {
-        for (relay_entry *m = r->meetings[b]; m != NULL; m = m->next) {
-            if (m->due || all_due) {
-                m->due = false;
-                q.due[q.n++] = (relay_due){m->key, m->cursor, m->gen, 0};
-            }
+    hmap_iter it;
+    hmap_iter_init(&it, &r->meetings);
+    for (hmap_node *n; (n = hmap_iter_next(&it)) != NULL;) {
+        relay_entry *m = HMAP_ENTRY(n, relay_entry, link);
+        if (m->due || all_due) {
+            m->due = false;
+            q.due[q.n++] = (relay_due){m->key, m->cursor, m->gen, 0};
         }
-        for (relay_entry *d = check ? r->devices[b] : NULL; d != NULL; d = d->next)
-            q.devices[q.n_devices++] = d->key;
     }
+    hmap_iter_init(&it, &r->devices);
+    for (hmap_node *n; check && (n = hmap_iter_next(&it)) != NULL;)
+        q.devices[q.n_devices++] = HMAP_ENTRY(n, relay_entry, link)->key;
     pthread_mutex_unlock(&r->lock);
     bool ok = true;
     if (q.n > 0 || q.n_devices > 0) {
@@ -331,7 +329,7 @@ static bool relay_pass(relay *r, bool all_due)
             pthread_mutex_lock(&r->lock);
             r->resync |= check;
             for (size_t i = 0; i < q.n; i++) {
-                relay_entry *m = relay_find(r->meetings, q.due[i].meeting_id);
+                relay_entry *m = relay_find(&r->meetings, q.due[i].meeting_id);
                 if (m != NULL)
                     m->due = true;
             }
@@ -346,9 +344,10 @@ static bool relay_pass(relay *r, bool all_due)
 static bool relay_any_due(relay *r)
 {
     bool due = r->resync;
-    for (size_t b = 0; b < RELAY_BUCKETS && !due; b++)
-        for (relay_entry *m = r->meetings[b]; m != NULL && !due; m = m->next)
-            due = m->due;
+    hmap_iter it;
+    hmap_iter_init(&it, &r->meetings);
+    for (hmap_node *n; !due && (n = hmap_iter_next(&it)) != NULL;)
+        due = HMAP_ENTRY(n, relay_entry, link)->due;
     return due;
 }
 
@@ -398,7 +397,10 @@ relay *relay_table_new(void)
     relay *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
-    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+    if (hmap_init(&r->meetings, 0) != 0 || hmap_init(&r->devices, 0) != 0 ||
+        pthread_mutex_init(&r->lock, NULL) != 0) {
+        hmap_free(&r->meetings);
+        hmap_free(&r->devices);
         free(r);
         return NULL;
     }
@@ -455,8 +457,8 @@ void relay_free(relay *r)
     if (r == NULL)
         return;
     relay_stop(r);
-    relay_table_free(r->meetings);
-    relay_table_free(r->devices);
+    relay_table_free(&r->meetings);
+    relay_table_free(&r->devices);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
