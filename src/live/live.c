@@ -43,11 +43,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/hmap.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "live/relay.h"
 
-#define LIVE_BUCKETS_MIN 64        /* device records hash; doubles past 2 records a bucket */
 /* How long a removed device's final event is kept for a stream that checked
  * its token before the removal was committed but registers after the event
  * (live_stream_open). That window is the time between two statements of one
@@ -55,7 +55,6 @@
  * thousands of kicks a second every second kept is thousands of records. */
 #define LIVE_FINAL_KEEP_MS 5000
 #define LIVE_TICK_MS 1000
-#define LIVE_APP_BUCKETS 256       /* apps with open streams; chained */
 /* How long live_hub_shutdown waits for the streams it ended to be sent:
  * their last bytes are a few dozen, so only a client that stopped reading
  * holds it that long. */
@@ -72,9 +71,9 @@ typedef struct live_dev live_dev;
 /* An app with streams open: how many, for max_streams_per_app. It goes
  * with its last stream. */
 typedef struct live_app {
+    hmap_node link;                /* in live_hub.apps */
     char app_id[CORE_APPID_MAX + 1];
     size_t streams;
-    struct live_app *next;
 } live_app;
 
 struct live_stream {
@@ -92,6 +91,7 @@ struct live_stream {
 };
 
 struct live_dev {
+    hmap_node link;                /* in live_hub.devs */
     int64_t device_no;
     live_stream *stream;
     char *final;                   /* final text: an event, or LIVE_END_LEFT */
@@ -99,7 +99,6 @@ struct live_dev {
     /* The last event row it was told of (or that its stream's snapshot
      * saw): what comes at or below it is a repeat or out of order. */
     int64_t last_event_no;
-    live_dev *next;                /* hash chain */
     /* The timer visits only records with something to do: those with a
      * stream (the watch list), and finals in the order they expire (a
      * FIFO: they are all kept LIVE_FINAL_KEEP_MS). At
@@ -128,60 +127,32 @@ struct live_hub {
     live_presence_fn on_presence;  /* a stream of a device opened or went */
     void *presence_arg;
     relay *relay;                  /* other nodes' rows; NULL: one node */
-    live_dev **buckets;
-    size_t n_buckets;              /* a power of two */
-    size_t n_devs;
+    hmap devs;                     /* live_dev by device_no */
     live_dev *watch_head;
     live_dev *fifo_head, *fifo_tail;
     size_t n_streams;
     size_t n_attached;             /* of them, those given a connection */
-    live_app *apps[LIVE_APP_BUCKETS];
+    hmap apps;                     /* live_app by AppId */
     int64_t next_heartbeat_ms;
 };
 
 /* ---- device records (hub lock held) ------------------------------------- */
 
-static live_dev **live_slot(live_dev **buckets, size_t n_buckets, int64_t device_no)
-{
-    uint64_t x = (uint64_t)device_no * 0x9E3779B97F4A7C15ULL;
-    live_dev **p = &buckets[(x >> 32) & (n_buckets - 1)];
-    while (*p != NULL && (*p)->device_no != device_no)
-        p = &(*p)->next;
-    return p;
-}
-
-/* Doubles the table; on failure the chains just grow longer. */
-static void live_grow(live_hub *h)
-{
-    size_t n = h->n_buckets * 2;
-    live_dev **b = calloc(n, sizeof *b);
-    if (b == NULL)
-        return;
-    for (size_t i = 0; i < h->n_buckets; i++) {
-        for (live_dev *d = h->buckets[i], *next; d != NULL; d = next) {
-            next = d->next;
-            live_dev **p = live_slot(b, n, d->device_no);
-            d->next = NULL;
-            *p = d;
-        }
-    }
-    free(h->buckets);
-    h->buckets = b;
-    h->n_buckets = n;
-}
-
 static live_dev *live_dev_get(live_hub *h, int64_t device_no, bool create)
 {
-    live_dev **p = live_slot(h->buckets, h->n_buckets, device_no);
-    if (*p != NULL || !create)
-        return *p;
+    uint64_t hash = hmap_hash_int(0, (uint64_t)device_no);
+    for (hmap_node *n = hmap_first(&h->devs, hash); n != NULL; n = hmap_next(n)) {
+        live_dev *d = HMAP_ENTRY(n, live_dev, link);
+        if (d->device_no == device_no)
+            return d;
+    }
+    if (!create)
+        return NULL;
     live_dev *d = calloc(1, sizeof *d);
     if (d == NULL)
         return NULL;
     d->device_no = device_no;
-    *p = d;
-    if (++h->n_devs > 2 * h->n_buckets)
-        live_grow(h);
+    hmap_insert(&h->devs, &d->link, hash);
     return d;
 }
 
@@ -233,22 +204,31 @@ static void live_dev_gc(live_hub *h, live_dev *d, int64_t now_ms)
     if (d->stream != NULL || d->final != NULL || d->queued)
         return;
     assert(!d->watched);
-    live_dev **p = live_slot(h->buckets, h->n_buckets, d->device_no);
-    *p = d->next;
-    h->n_devs--;
+    hmap_remove(&h->devs, &d->link);
     free(d);
 }
 
 /* ---- per-app stream counts (hub lock held) ------------------------------- */
 
-static live_app **live_app_slot(live_hub *h, const char *app_id)
+static live_app *live_app_find(live_hub *h, const char *app_id)
 {
-    uint32_t x = 2166136261u;      /* FNV-1a */
-    for (const char *p = app_id; *p; p++)
-        x = (x ^ (uint8_t)*p) * 16777619u;
-    live_app **a = &h->apps[x % LIVE_APP_BUCKETS];
-    while (*a != NULL && strcmp((*a)->app_id, app_id) != 0)
-        a = &(*a)->next;
+    for (hmap_node *n = hmap_first(&h->apps, hmap_hash_str(0, app_id)); n != NULL;
+         n = hmap_next(n)) {
+        live_app *a = HMAP_ENTRY(n, live_app, link);
+        if (strcmp(a->app_id, app_id) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* An entry for app_id, with no stream yet (NULL: no memory). */
+static live_app *live_app_new(live_hub *h, const char *app_id)
+{
+    live_app *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return NULL;
+    snprintf(a->app_id, sizeof a->app_id, "%s", app_id);
+    hmap_insert(&h->apps, &a->link, hmap_hash_str(0, a->app_id));
     return a;
 }
 
@@ -256,8 +236,7 @@ static void live_app_release(live_hub *h, live_app *app)
 {
     if (app == NULL || --app->streams > 0)
         return;
-    live_app **a = live_app_slot(h, app->app_id);
-    *a = app->next;
+    hmap_remove(&h->apps, &app->link);
     free(app);
 }
 
@@ -458,7 +437,7 @@ static live_open_rc live_stream_start(live_hub *h, int64_t device_no, const uint
         pthread_mutex_lock(&h->lock);
         live_open_rc rc = h->stopping ? LIVE_OPEN_STOPPING
                              : live_admit(h, live_dev_get(h, q.dev.device_no, false),
-                                          *live_app_slot(h, q.app_id));
+                                          live_app_find(h, q.app_id));
         pthread_mutex_unlock(&h->lock);
         return rc;
     }
@@ -477,24 +456,18 @@ static live_open_rc live_stream_start(live_hub *h, int64_t device_no, const uint
         return LIVE_OPEN_FAILED;
     }
     pthread_mutex_lock(&h->lock);
-    live_app **slot = live_app_slot(h, q.app_id);
+    live_app *app = live_app_find(h, q.app_id);
     live_open_rc rc = h->stopping ? LIVE_OPEN_STOPPING
-                         : live_admit(h, live_dev_get(h, s->device_no, false), *slot);
-    if (rc == LIVE_OPEN_OK && *slot == NULL) {
-        *slot = calloc(1, sizeof **slot);
-        if (*slot != NULL)
-            snprintf((*slot)->app_id, sizeof (*slot)->app_id, "%s", q.app_id);
-        else
-            rc = -1;
-    }
+                         : live_admit(h, live_dev_get(h, s->device_no, false), app);
+    if (rc == LIVE_OPEN_OK && app == NULL && (app = live_app_new(h, q.app_id)) == NULL)
+        rc = -1;
     live_dev *d = rc == LIVE_OPEN_OK ? live_dev_get(h, s->device_no, true) : NULL;
     if (d == NULL) {
         if (rc == LIVE_OPEN_OK) {
             rc = -1;
-            if ((*slot)->streams == 0) {   /* made above for this stream */
-                live_app *unused = *slot;
-                *slot = unused->next;
-                free(unused);
+            if (app->streams == 0) {   /* made above for this stream */
+                hmap_remove(&h->apps, &app->link);
+                free(app);
             }
         }
         pthread_mutex_unlock(&h->lock);
@@ -502,7 +475,7 @@ static live_open_rc live_stream_start(live_hub *h, int64_t device_no, const uint
         free(s);
         return rc;
     }
-    s->app = *slot;
+    s->app = app;
     s->app->streams++;
     if (d->last_event_no < q.last_event_no)
         d->last_event_no = q.last_event_no;
@@ -619,7 +592,7 @@ void live_stream_devices(live_hub *h, live_device_fn fn, void *arg)
 size_t live_record_count(live_hub *h)
 {
     pthread_mutex_lock(&h->lock);
-    size_t n = h->n_devs;
+    size_t n = hmap_count(&h->devs);
     pthread_mutex_unlock(&h->lock);
     return n;
 }
@@ -680,9 +653,8 @@ int live_hub_new(const live_config *cfg, store *st, live_presence_fn on_presence
     live_hub *h = calloc(1, sizeof *h);
     if (h == NULL)
         return -1;
-    h->n_buckets = LIVE_BUCKETS_MIN;
-    h->buckets = calloc(h->n_buckets, sizeof *h->buckets);
-    if (h->buckets == NULL) {
+    if (hmap_init(&h->devs, 0) != 0 || hmap_init(&h->apps, 0) != 0) {
+        hmap_free(&h->devs);
         free(h);
         return -1;
     }
@@ -708,7 +680,8 @@ int live_hub_new(const live_config *cfg, store *st, live_presence_fn on_presence
             pthread_cond_destroy(&h->tick);
         if (lock_ok)
             pthread_mutex_destroy(&h->lock);
-        free(h->buckets);
+        hmap_free(&h->devs);
+        hmap_free(&h->apps);
         free(h);
         return -1;
     }
@@ -755,24 +728,23 @@ void live_hub_free(live_hub *h)
     if (h == NULL)
         return;
     live_hub_shutdown(h);
-    for (size_t b = 0; b < h->n_buckets; b++) {
-        live_dev *d = h->buckets[b];
-        while (d != NULL) {
-            live_dev *next = d->next;
-            free(d->final);
-            free(d);
-            d = next;
-        }
+    hmap_iter it;
+    hmap_iter_init(&it, &h->devs);
+    for (hmap_node *n; (n = hmap_iter_next(&it)) != NULL;) {
+        live_dev *d = HMAP_ENTRY(n, live_dev, link);
+        hmap_remove(&h->devs, n);
+        free(d->final);
+        free(d);
     }
-    free(h->buckets);
+    hmap_free(&h->devs);
     /* Every stream is closed by now (the server stopped first), and each
      * app entry went with its last one; these are only defence. */
-    for (size_t b = 0; b < LIVE_APP_BUCKETS; b++) {
-        for (live_app *a = h->apps[b], *next; a != NULL; a = next) {
-            next = a->next;
-            free(a);
-        }
+    hmap_iter_init(&it, &h->apps);
+    for (hmap_node *n; (n = hmap_iter_next(&it)) != NULL;) {
+        hmap_remove(&h->apps, n);
+        free(HMAP_ENTRY(n, live_app, link));
     }
+    hmap_free(&h->apps);
     relay_free(h->relay);
     pthread_cond_destroy(&h->drained);
     pthread_cond_destroy(&h->tick);
