@@ -29,9 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hmap.h"
 #include "store/sqlite/lite.h"
 
-/* Direct-mapped; a slot is only filled when used (a meeting is ~7.5 KB). */
+/* Direct-mapped, not a table (common/hmap.h): a copy is only worth its
+ * memory while its meeting is busy, so a meeting that hashes to a taken
+ * slot simply takes it, and the cache never holds more than it was sized
+ * for. A slot is only filled when used (a meeting is ~7.5 KB). The slot is
+ * picked by hmap's hash. */
 #define LITE_MCACHE_SLOTS 128
 #define LITE_MCACHE_APPS 64
 
@@ -73,7 +78,7 @@ void lite_mcache_free(lite_mcache *mc)
 
 static unsigned mcache_index(int64_t meeting_id)
 {
-    return (unsigned)(((uint64_t)meeting_id * 0x9e3779b97f4a7c15u) >> 57) % LITE_MCACHE_SLOTS;
+    return (unsigned)(hmap_hash_int(0, (uint64_t)meeting_id) % LITE_MCACHE_SLOTS);
 }
 
 bool lite_mcache_get(const lite_mcache *mc, const char *app_id, int64_t meeting_id,
@@ -105,10 +110,7 @@ void lite_mcache_drop(lite_mcache *mc, int64_t meeting_id)
 
 static mcache_app *mcache_app_at(lite_mcache *mc, const char *app_id)
 {
-    uint64_t h = 0xcbf29ce484222325u;     /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)app_id; *p; p++)
-        h = (h ^ *p) * 0x100000001b3u;
-    return &mc->no_hooks[h % LITE_MCACHE_APPS];
+    return &mc->no_hooks[hmap_hash_str(0, app_id) % LITE_MCACHE_APPS];
 }
 
 bool lite_mcache_no_hooks(lite_mcache *mc, const char *app_id)

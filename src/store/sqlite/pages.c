@@ -13,13 +13,16 @@
  * pages jumped to (participants_jump, sqlite/users.c).
  *
  * A slot is keyed by (meeting, occurrence, position) and overwritten by
- * whatever hashes to it next; a hit is checked before use (the session
+ * whatever hashes to it next (hmap's hash; direct-mapped rather than a
+ * table of common/hmap.h, so that its memory is fixed and nothing needs
+ * evicting); a hit is checked before use (the session
  * must still be that meeting's, which a meeting deleted since fails), so a
  * wrong entry costs a lookup, never a wrong page. One table per store,
  * shared by its connections. */
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "common/hmap.h"
 #include "store/sqlite/lite.h"
 
 #define LITE_PAGES_SLOTS 4096
@@ -56,9 +59,8 @@ void lite_pages_free(lite_pages *p)
 
 static pages_slot *pages_at(lite_pages *p, int64_t meeting_id, int64_t sub, int64_t pos)
 {
-    uint64_t h = (uint64_t)meeting_id * 0x9e3779b97f4a7c15u ^ (uint64_t)sub * 0xc2b2ae3d27d4eb4fu ^
-                 (uint64_t)pos * 0x165667b19e3779f9u;
-    h ^= h >> 29;
+    uint64_t h = hmap_hash_int(0, (uint64_t)meeting_id);
+    h = hmap_hash_mix(hmap_hash_mix(h, (uint64_t)sub), (uint64_t)pos);
     return &p->slot[h % LITE_PAGES_SLOTS];
 }
 
