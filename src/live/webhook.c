@@ -66,6 +66,7 @@
 #include <openssl/evp.h>
 
 #include "common/base64.h"
+#include "common/hmap.h"
 #include "common/ids.h"
 #include "common/log.h"
 
@@ -408,13 +409,13 @@ static uint64_t webhook_receiver(const char *url)
         curl_url_get(u, CURLUPART_HOST, &part[1], 0);
         curl_url_get(u, CURLUPART_PORT, &part[2], CURLU_DEFAULT_PORT);
     }
-    uint64_t h = 14695981039346656037ULL;    /* FNV-1a */
+    uint64_t h = 0;
     for (int i = 0; i < 3; i++) {
+        for (char *p = part[i]; p != NULL && *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
         /* An unparsable URL (none is registered) is its own receiver. */
         const char *p = part[i] != NULL ? part[i] : (i == 1 ? url : "");
-        for (; *p; p++)
-            h = (h ^ (unsigned char)tolower((unsigned char)*p)) * 1099511628211ULL;
-        h = (h ^ '/') * 1099511628211ULL;
+        h = hmap_hash_mix(h, hmap_hash_str(0, p));
         curl_free(part[i]);
     }
     curl_url_cleanup(u);
