@@ -1,12 +1,13 @@
-/* The column lists every backend selects, in one place (private to
- * src/store/ and its tests).
+/* The column lists every backend selects, and how a row of each is read,
+ * in one place (private to src/store/ and its tests).
  *
  * The tables are the same on every backend (each backend's schema.c makes
- * them, in its own SQL dialect), and a row is decoded by its position: a
- * backend's decoder (SQLite's lite_col_device, PostgreSQL's
- * pgsql_col_device, ...) reads column col + i as the i-th name below. So
- * the lists are written once, here, and a column added to a table is added
- * here and to each backend's decoder and migration. What differs between
+ * them, in its own SQL dialect), and a row is decoded by its position:
+ * store_row_device (columns.c) reads column col + i as the i-th name of
+ * STORE_DEVICE_COLS, whichever backend ran the query. A backend gives only
+ * its three ways of reading a column (a store_row: SQLite's LITE_ROW,
+ * PostgreSQL's PGSQL_ROW). So a column added to a table is added to one
+ * list, one decoder, and each backend's migration. What differs between
  * the backends (placeholders ?1 or $1, INDEXED BY hints, FOR UPDATE, ON
  * CONFLICT) stays in each backend's statement catalogue.
  *
@@ -14,6 +15,11 @@
  * its table alone. */
 #ifndef MEETD_STORE_COLUMNS_H
 #define MEETD_STORE_COLUMNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
 
 #define STORE_DEVICE_COLS(p)                                                          \
     p "device_no, " p "meeting_id, " p "sub_meeting_id, " p "user_no, " p             \
@@ -43,5 +49,36 @@
 #define STORE_KEY_COLS(p) p "secret_id, " p "secret_key, " p "app_id, " p "created_at"
 #define STORE_EVENT_COLS(p)                                                           \
     p "event_no, " p "meeting_id, " p "device_no, " p "type, " p "created_at, " p "payload"
+
+/* One result row as its backend reads it (SQLite: lite_row_of, PostgreSQL:
+ * pgsql_row_of). res and row are the backend's (a statement; a result and
+ * a row number). */
+typedef struct store_row store_row;
+struct store_row {
+    const void *res;
+    int row;
+    /* A number; NULL reads as 0. */
+    int64_t (*num)(const store_row *r, int col);
+    /* Text into dst (capacity cap), cut to fit; NULL reads as "". */
+    void (*text)(const store_row *r, int col, char *dst, size_t cap);
+    /* Exactly n bytes into dst; a value of another length (or NULL) leaves
+     * dst as it was. */
+    void (*bytes)(const store_row *r, int col, uint8_t *dst, size_t n);
+};
+
+/* Each reads its list from column col on, zeroing *out first. */
+void store_row_device(const store_row *r, int col, core_device *out);
+void store_row_user(const store_row *r, int col, core_user *out);
+void store_row_webhook(const store_row *r, int col, store_webhook *out);
+void store_row_delivery(const store_row *r, int col, store_delivery *out);
+void store_row_app(const store_row *r, int col, store_app *out);
+void store_row_key(const store_row *r, int col, store_key *out);
+void store_row_audit(const store_row *r, int col, core_audit *out);
+/* The event's fields; its payload (the last column) is the caller's to
+ * read, valid as long as the row. */
+void store_row_event(const store_row *r, int col, store_event *out);
+/* The meeting's row only: its hosts and occurrences are read apart, into
+ * the same struct, so this does not zero it. */
+void store_row_meeting(const store_row *r, int col, core_meeting *out);
 
 #endif

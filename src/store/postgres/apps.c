@@ -4,24 +4,6 @@
 
 #include "store/postgres/pgsql.h"
 
-static void col_app(const PGresult *r, int row, int col, store_app *a)
-{
-    memset(a, 0, sizeof *a);
-    PGSQL_STR(r, row, col, a->app_id);
-    PGSQL_STR(r, row, col + 1, a->sdk_id);
-    PGSQL_STR(r, row, col + 2, a->name);
-    a->created_at = pgsql_int(r, row, col + 3);
-}
-
-static void col_key(const PGresult *r, int row, int col, store_key *k)
-{
-    memset(k, 0, sizeof *k);
-    PGSQL_STR(r, row, col, k->secret_id);
-    PGSQL_STR(r, row, col + 1, k->secret_key);
-    PGSQL_STR(r, row, col + 2, k->app_id);
-    k->created_at = pgsql_int(r, row, col + 3);
-}
-
 /* ---- spent nonces -------------------------------------------------------- */
 
 /* As SQLite's (sqlite/spent.c): the triple is inserted in the write's own
@@ -78,7 +60,7 @@ store_rc pgsql_app_get(store_tx *tx, const char *app_id, store_app *out)
     store_rc rc;
     PGresult *r = pgsql_one(tx, PGSQL_APP_GET, &p, &rc);
     if (r != NULL)
-        col_app(r, 0, 0, out);
+        store_row_app(PGSQL_ROW(r, 0), 0, out);
     PQclear(r);
     return rc;
 }
@@ -92,7 +74,7 @@ static store_rc app_row(const PGresult *r, int row, void *ctx)
 {
     const struct app_iter *it = ctx;
     store_app a;
-    col_app(r, row, 0, &a);
+    store_row_app(PGSQL_ROW(r, row), 0, &a);
     return it->cb(&a, it->arg);
 }
 
@@ -155,9 +137,9 @@ store_rc pgsql_key_get(store_tx *tx, const char *secret_id, store_key *key, stor
     store_rc rc;
     PGresult *r = pgsql_one(tx, PGSQL_KEY_GET, &p, &rc);
     if (r != NULL && key != NULL)
-        col_key(r, 0, 0, key);
+        store_row_key(PGSQL_ROW(r, 0), 0, key);
     if (r != NULL && app != NULL)
-        col_app(r, 0, 4, app);
+        store_row_app(PGSQL_ROW(r, 0), 4, app);
     PQclear(r);
     return rc;
 }
@@ -171,7 +153,7 @@ static store_rc key_row(const PGresult *r, int row, void *ctx)
 {
     const struct key_iter *it = ctx;
     store_key k;
-    col_key(r, row, 0, &k);
+    store_row_key(PGSQL_ROW(r, row), 0, &k);
     store_rc rc = it->cb(&k, it->arg);
     explicit_bzero(&k, sizeof k); /* no stray copies of secret keys */
     return rc;

@@ -65,7 +65,7 @@ static store_rc ban_row(const PGresult *r, int row, void *ctx)
     PGSQL_STR(r, row, 5, b.operator_userid);
     PGSQL_STR(r, row, 6, b.operator_uuid);
     b.operator_instanceid = (int)pgsql_int(r, row, 7);
-    pgsql_col_user(r, row, 8, &b.user);
+    store_row_user(PGSQL_ROW(r, row), 8, &b.user);
     return it->cb(&b, it->arg);
 }
 
@@ -116,24 +116,7 @@ static store_rc audit_row(const PGresult *r, int row, void *ctx)
 {
     const struct audit_iter *it = ctx;
     core_audit a;
-    memset(&a, 0, sizeof a);
-    a.audit_no = pgsql_int(r, row, 0);
-    a.meeting_id = pgsql_int(r, row, 1);
-    a.sub_meeting_id = pgsql_int(r, row, 2);
-    a.time = pgsql_int(r, row, 3);
-    PGSQL_STR(r, row, 4, a.request_id);
-    PGSQL_STR(r, row, 5, a.action);
-    PGSQL_STR(r, row, 6, a.op_userid);
-    PGSQL_STR(r, row, 7, a.op_uuid);
-    PGSQL_STR(r, row, 8, a.op_ms_open_id);
-    a.op_instanceid = (int)pgsql_int(r, row, 9);
-    PGSQL_STR(r, row, 10, a.target_userid);
-    PGSQL_STR(r, row, 11, a.target_guest_id);
-    PGSQL_STR(r, row, 12, a.target_uuid);
-    PGSQL_STR(r, row, 13, a.target_ms_open_id);
-    a.target_instanceid = (int)pgsql_int(r, row, 14);
-    a.allow_rejoin = pgsql_int(r, row, 15) != 0;
-    PGSQL_STR(r, row, 16, a.reason);
+    store_row_audit(PGSQL_ROW(r, row), 0, &a);
     return it->cb(&a, it->arg);
 }
 

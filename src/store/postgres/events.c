@@ -38,12 +38,7 @@ static store_rc events_row(const PGresult *r, int row, void *ctx)
 {
     events_walk *w = ctx;
     store_event e;
-    memset(&e, 0, sizeof e);
-    e.event_no = pgsql_int(r, row, 0);
-    e.meeting_id = pgsql_int(r, row, 1);
-    e.device_no = pgsql_int(r, row, 2);   /* NULL reads as 0 */
-    PGSQL_STR(r, row, 3, e.type);
-    e.created_at = pgsql_int(r, row, 4);
+    store_row_event(PGSQL_ROW(r, row), 0, &e);
     return w->cb(&e, PQgetvalue(r, row, 5), w->arg);
 }
 

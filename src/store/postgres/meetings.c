@@ -75,26 +75,6 @@ store_rc pgsql_meeting_insert(store_tx *tx, const core_meeting *m)
     return pgsql_op_end(tx, rc);
 }
 
-static void col_meeting(const PGresult *r, core_meeting *m)
-{
-    m->meeting_id = pgsql_int(r, 0, 0);
-    PGSQL_STR(r, 0, 1, m->app_id);
-    PGSQL_STR(r, 0, 2, m->meeting_code);
-    PGSQL_STR(r, 0, 3, m->subject);
-    PGSQL_STR(r, 0, 4, m->creator_userid);
-    m->creator_instanceid = (int)pgsql_int(r, 0, 5);
-    m->type = (int)pgsql_int(r, 0, 6);
-    m->meeting_type = (int)pgsql_int(r, 0, 7);
-    m->start_time = pgsql_int(r, 0, 8);
-    m->end_time = pgsql_int(r, 0, 9);
-    m->status = (int)pgsql_int(r, 0, 10);
-    m->rule.recurring_type = (int)pgsql_int(r, 0, 11);
-    m->rule.until_type = (int)pgsql_int(r, 0, 12);
-    m->rule.until_count = (int)pgsql_int(r, 0, 13);
-    m->rule.until_date = pgsql_int(r, 0, 14);
-    m->created_at = pgsql_int(r, 0, 15);
-}
-
 static store_rc host_row(const PGresult *r, int row, void *ctx)
 {
     core_meeting *m = ctx;
@@ -135,7 +115,7 @@ store_rc pgsql_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id,
                             &rc);
     if (r == NULL)
         return rc;
-    col_meeting(r, out);
+    store_row_meeting(PGSQL_ROW(r, 0), 0, out);
     PQclear(r);
     pgsql_params q = {0};
     pgsql_p_int(&q, meeting_id);

@@ -495,10 +495,22 @@ static int hex_nibble(char ch)
     return -1;
 }
 
-/* A bytea column in text format: "\x" and two hex digits a byte. Left zero
- * unless it is exactly n bytes. */
-static void col_bytes(const PGresult *r, int row, int col, uint8_t *dst, size_t n)
+int64_t pgsql_row_num(const store_row *r, int col)
 {
+    return pgsql_int(r->res, r->row, col);
+}
+
+void pgsql_row_text(const store_row *r, int col, char *dst, size_t cap)
+{
+    pgsql_str(r->res, r->row, col, dst, cap);
+}
+
+/* A bytea column in text format: "\x" and two hex digits a byte. Left as
+ * it was unless it is exactly n bytes (zeroed if a digit is bad). */
+void pgsql_row_bytes(const store_row *sr, int col, uint8_t *dst, size_t n)
+{
+    const PGresult *r = sr->res;
+    int row = sr->row;
     const char *v = PQgetvalue(r, row, col);
     if ((size_t)PQgetlength(r, row, col) != 2 + 2 * n || v[0] != '\\' || v[1] != 'x')
         return;
@@ -510,32 +522,6 @@ static void col_bytes(const PGresult *r, int row, int col, uint8_t *dst, size_t 
         }
         dst[i] = (uint8_t)(hi << 4 | lo);
     }
-}
-
-void pgsql_col_user(const PGresult *r, int row, int col, core_user *u)
-{
-    memset(u, 0, sizeof *u);
-    u->user_no = pgsql_int(r, row, col);
-    PGSQL_STR(r, row, col + 1, u->userid);
-    PGSQL_STR(r, row, col + 2, u->guest_id);
-    PGSQL_STR(r, row, col + 3, u->uuid);
-    PGSQL_STR(r, row, col + 4, u->ms_open_id);
-    PGSQL_STR(r, row, col + 5, u->nick_name);
-    u->cohost = pgsql_int(r, row, col + 6) != 0;
-}
-
-void pgsql_col_device(const PGresult *r, int row, int col, core_device *d)
-{
-    memset(d, 0, sizeof *d);
-    d->device_no = pgsql_int(r, row, col);
-    d->meeting_id = pgsql_int(r, row, col + 1);
-    d->sub_meeting_id = pgsql_int(r, row, col + 2);
-    d->user_no = pgsql_int(r, row, col + 3);
-    d->instanceid = (int)pgsql_int(r, row, col + 4);
-    d->join_time = pgsql_int(r, row, col + 5);
-    d->left_time = pgsql_int(r, row, col + 6); /* NULL reads as 0 */
-    d->left_reason = (int)pgsql_int(r, row, col + 7);
-    col_bytes(r, row, col + 8, d->token_hash, sizeof d->token_hash);
 }
 
 /* ---- open and close ---------------------------------------------------- */

@@ -452,8 +452,14 @@ int64_t pgsql_int(const PGresult *r, int row, int col);   /* NULL reads as 0 */
 /* Copies a text column into dst (capacity cap), cut to fit. */
 void pgsql_str(const PGresult *r, int row, int col, char *dst, size_t cap);
 #define PGSQL_STR(r, row, col, arr) pgsql_str((r), (row), (col), (arr), sizeof(arr))
-void pgsql_col_device(const PGresult *r, int row, int col, core_device *d);
-void pgsql_col_user(const PGresult *r, int row, int col, core_user *u);
+/* Row row of r for columns.h's decoders:
+ * store_row_user(PGSQL_ROW(r, row), 0, &u). The three readers are
+ * store_row's; a bytea column is read from its text form ("\x" and hex). */
+int64_t pgsql_row_num(const store_row *r, int col);
+void pgsql_row_text(const store_row *r, int col, char *dst, size_t cap);
+void pgsql_row_bytes(const store_row *r, int col, uint8_t *dst, size_t n);
+#define PGSQL_ROW(r, row)                                                             \
+    (&(const store_row){(r), (row), pgsql_row_num, pgsql_row_text, pgsql_row_bytes})
 
 /* Clamps a page request to what LIMIT/OFFSET take. */
 static inline void pgsql_page(int64_t *pos, int *size)

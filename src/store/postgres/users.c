@@ -29,7 +29,7 @@ store_rc pgsql_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, con
     store_rc rc;
     PGresult *r = pgsql_one(tx, id, &p, &rc);
     if (r != NULL)
-        pgsql_col_user(r, 0, 0, out);
+        store_row_user(PGSQL_ROW(r, 0), 0, out);
     PQclear(r);
     return rc;
 }
@@ -42,7 +42,7 @@ store_rc pgsql_user_by_no(store_tx *tx, int64_t user_no, core_user *out)
     store_rc rc;
     PGresult *r = pgsql_one(tx, PGSQL_USER_BY_NO, &p, &rc);
     if (r != NULL)
-        pgsql_col_user(r, 0, 0, out);
+        store_row_user(PGSQL_ROW(r, 0), 0, out);
     PQclear(r);
     return rc;
 }
@@ -90,7 +90,7 @@ static store_rc user_row(const PGresult *r, int row, void *ctx)
 {
     const struct user_iter *it = ctx;
     core_user u;
-    pgsql_col_user(r, row, 0, &u);
+    store_row_user(PGSQL_ROW(r, row), 0, &u);
     return it->cb(&u, it->arg);
 }
 
@@ -160,7 +160,7 @@ static store_rc device_one(store_tx *tx, enum pgsql_stmt_id id, const pgsql_para
     store_rc rc;
     PGresult *r = pgsql_one(tx, id, p, &rc);
     if (r != NULL)
-        pgsql_col_device(r, 0, 0, out);
+        store_row_device(PGSQL_ROW(r, 0), 0, out);
     PQclear(r);
     return rc;
 }
@@ -194,7 +194,7 @@ static store_rc device_row(const PGresult *r, int row, void *ctx)
 {
     const struct device_iter *it = ctx;
     core_device d;
-    pgsql_col_device(r, row, 0, &d);
+    store_row_device(PGSQL_ROW(r, row), 0, &d);
     return it->cb(&d, it->arg);
 }
 
@@ -255,8 +255,8 @@ static store_rc participant_row(const PGresult *r, int row, void *ctx)
     const struct participant_iter *it = ctx;
     core_device d;
     core_user u;
-    pgsql_col_device(r, row, 0, &d);
-    pgsql_col_user(r, row, STORE_DEVICE_NCOLS, &u);
+    store_row_device(PGSQL_ROW(r, row), 0, &d);
+    store_row_user(PGSQL_ROW(r, row), STORE_DEVICE_NCOLS, &u);
     return it->cb(&d, &u, it->arg);
 }
 

@@ -4,32 +4,6 @@
 
 #include "store/postgres/pgsql.h"
 
-static void col_webhook(const PGresult *r, int row, int col, store_webhook *w)
-{
-    memset(w, 0, sizeof *w);
-    w->webhook_id = pgsql_int(r, row, col);
-    PGSQL_STR(r, row, col + 1, w->app_id);
-    PGSQL_STR(r, row, col + 2, w->url);
-    PGSQL_STR(r, row, col + 3, w->token);
-    w->created_at = pgsql_int(r, row, col + 4);
-}
-
-static void col_delivery(const PGresult *r, int row, int col, store_delivery *d)
-{
-    memset(d, 0, sizeof *d);
-    d->delivery_id = pgsql_int(r, row, col);
-    d->webhook_id = pgsql_int(r, row, col + 1);
-    PGSQL_STR(r, row, col + 2, d->app_id);
-    PGSQL_STR(r, row, col + 3, d->event);
-    d->created_at = pgsql_int(r, row, col + 4);
-    d->attempts = (int)pgsql_int(r, row, col + 5);
-    d->next_attempt_at = pgsql_int(r, row, col + 6);
-    d->status = (int)pgsql_int(r, row, col + 7);
-    d->last_http_status = (int)pgsql_int(r, row, col + 8);
-    PGSQL_STR(r, row, col + 9, d->last_error);
-    d->delivered_at = pgsql_int(r, row, col + 10);
-}
-
 /* ---- webhooks ------------------------------------------------------------ */
 
 store_rc pgsql_webhook_insert(store_tx *tx, store_webhook *w)
@@ -57,7 +31,7 @@ store_rc pgsql_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id,
     store_rc rc;
     PGresult *r = pgsql_one(tx, PGSQL_WEBHOOK_GET, &p, &rc);
     if (r != NULL)
-        col_webhook(r, 0, 0, out);
+        store_row_webhook(PGSQL_ROW(r, 0), 0, out);
     PQclear(r);
     return rc;
 }
@@ -71,7 +45,7 @@ static store_rc webhook_row(const PGresult *r, int row, void *ctx)
 {
     const struct webhook_iter *it = ctx;
     store_webhook w;
-    col_webhook(r, row, 0, &w);
+    store_row_webhook(PGSQL_ROW(r, row), 0, &w);
     return it->cb(&w, it->arg);
 }
 
@@ -133,8 +107,8 @@ static store_rc due_row(const PGresult *r, int row, void *ctx)
     const struct due_iter *it = ctx;
     store_delivery d;
     store_webhook w;
-    col_delivery(r, row, 0, &d);
-    col_webhook(r, row, STORE_DELIVERY_NCOLS, &w);
+    store_row_delivery(PGSQL_ROW(r, row), 0, &d);
+    store_row_webhook(PGSQL_ROW(r, row), STORE_DELIVERY_NCOLS, &w);
     return it->cb(&d, &w, it->arg);
 }
 
@@ -163,8 +137,8 @@ store_rc pgsql_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_c
         return rc;
     store_delivery d;
     store_webhook w;
-    col_delivery(r, 0, 0, &d);
-    col_webhook(r, 0, STORE_DELIVERY_NCOLS + 1, &w);
+    store_row_delivery(PGSQL_ROW(r, 0), 0, &d);
+    store_row_webhook(PGSQL_ROW(r, 0), STORE_DELIVERY_NCOLS + 1, &w);
     rc = cb(&d, &w, PQgetvalue(r, 0, STORE_DELIVERY_NCOLS), arg);
     PQclear(r);
     return rc;
@@ -251,7 +225,7 @@ static store_rc delivery_row(const PGresult *r, int row, void *ctx)
 {
     const struct delivery_iter *it = ctx;
     store_delivery d;
-    col_delivery(r, row, 0, &d);
+    store_row_delivery(PGSQL_ROW(r, row), 0, &d);
     return it->cb(&d, it->arg);
 }
 

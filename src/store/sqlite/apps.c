@@ -3,24 +3,6 @@
 
 #include "store/sqlite/lite.h"
 
-static void col_app(sqlite3_stmt *st, int col, store_app *a)
-{
-    memset(a, 0, sizeof *a);
-    LITE_COL_STR(st, col, a->app_id);
-    LITE_COL_STR(st, col + 1, a->sdk_id);
-    LITE_COL_STR(st, col + 2, a->name);
-    a->created_at = sqlite3_column_int64(st, col + 3);
-}
-
-static void col_key(sqlite3_stmt *st, int col, store_key *k)
-{
-    memset(k, 0, sizeof *k);
-    LITE_COL_STR(st, col, k->secret_id);
-    LITE_COL_STR(st, col + 1, k->secret_key);
-    LITE_COL_STR(st, col + 2, k->app_id);
-    k->created_at = sqlite3_column_int64(st, col + 3);
-}
-
 store_rc lite_app_insert(store_tx *tx, const store_app *app)
 {
     assert(app != NULL);
@@ -43,7 +25,7 @@ store_rc lite_app_get(store_tx *tx, const char *app_id, store_app *out)
         return STORE_ERROR;
     int rc = lite_row(tx, STMT_APP_GET, st, lite_bind_str(st, 1, app_id, LITE_ARG_MAX));
     if (rc == STORE_OK)
-        col_app(st, 0, out);
+        store_row_app(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_APP_GET, st);
     return rc;
 }
@@ -57,7 +39,7 @@ static store_rc app_row(sqlite3_stmt *st, void *ctx)
 {
     const struct app_iter *it = ctx;
     store_app a;
-    col_app(st, 0, &a);
+    store_row_app(LITE_ROW(st), 0, &a);
     return it->cb(&a, it->arg);
 }
 
@@ -120,9 +102,9 @@ store_rc lite_key_get(store_tx *tx, const char *secret_id, store_key *key, store
     int rc = lite_row(tx, STMT_KEY_GET, st, lite_bind_str(st, 1, secret_id, LITE_ARG_MAX));
     if (rc == STORE_OK) {
         if (key != NULL)
-            col_key(st, 0, key);
+            store_row_key(LITE_ROW(st), 0, key);
         if (app != NULL)
-            col_app(st, 4, app);
+            store_row_app(LITE_ROW(st), 4, app);
     }
     lite_done(tx, STMT_KEY_GET, st);
     return rc;
@@ -137,7 +119,7 @@ static store_rc key_row(sqlite3_stmt *st, void *ctx)
 {
     const struct key_iter *it = ctx;
     store_key k;
-    col_key(st, 0, &k);
+    store_row_key(LITE_ROW(st), 0, &k);
     int rc = it->cb(&k, it->arg);
     explicit_bzero(&k, sizeof k); /* no stray copies of secret keys */
     return rc;

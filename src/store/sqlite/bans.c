@@ -72,7 +72,7 @@ static store_rc ban_row(sqlite3_stmt *st, void *ctx)
     LITE_COL_STR(st, 5, b.operator_userid);
     LITE_COL_STR(st, 6, b.operator_uuid);
     b.operator_instanceid = sqlite3_column_int(st, 7);
-    lite_col_user(st, 8, &b.user);
+    store_row_user(LITE_ROW(st), 8, &b.user);
     return it->cb(&b, it->arg);
 }
 
@@ -126,24 +126,7 @@ static store_rc audit_row(sqlite3_stmt *st, void *ctx)
 {
     const struct audit_iter *it = ctx;
     core_audit a;
-    memset(&a, 0, sizeof a);
-    a.audit_no = sqlite3_column_int64(st, 0);
-    a.meeting_id = sqlite3_column_int64(st, 1);
-    a.sub_meeting_id = sqlite3_column_int64(st, 2);
-    a.time = sqlite3_column_int64(st, 3);
-    LITE_COL_STR(st, 4, a.request_id);
-    LITE_COL_STR(st, 5, a.action);
-    LITE_COL_STR(st, 6, a.op_userid);
-    LITE_COL_STR(st, 7, a.op_uuid);
-    LITE_COL_STR(st, 8, a.op_ms_open_id);
-    a.op_instanceid = sqlite3_column_int(st, 9);
-    LITE_COL_STR(st, 10, a.target_userid);
-    LITE_COL_STR(st, 11, a.target_guest_id);
-    LITE_COL_STR(st, 12, a.target_uuid);
-    LITE_COL_STR(st, 13, a.target_ms_open_id);
-    a.target_instanceid = sqlite3_column_int(st, 14);
-    a.allow_rejoin = sqlite3_column_int(st, 15) != 0;
-    LITE_COL_STR(st, 16, a.reason);
+    store_row_audit(LITE_ROW(st), 0, &a);
     return it->cb(&a, it->arg);
 }
 

@@ -37,12 +37,7 @@ static store_rc events_row(sqlite3_stmt *st, void *ctx)
 {
     events_walk *w = ctx;
     store_event e;
-    memset(&e, 0, sizeof e);
-    e.event_no = sqlite3_column_int64(st, 0);
-    e.meeting_id = sqlite3_column_int64(st, 1);
-    e.device_no = sqlite3_column_int64(st, 2);   /* NULL reads as 0 */
-    LITE_COL_STR(st, 3, e.type);
-    e.created_at = sqlite3_column_int64(st, 4);
+    store_row_event(LITE_ROW(st), 0, &e);
     const unsigned char *payload = sqlite3_column_text(st, 5);
     return w->cb(&e, payload != NULL ? (const char *)payload : "", w->arg);
 }

@@ -415,9 +415,12 @@ static inline int lite_bind_str(sqlite3_stmt *st, int i, const char *s, size_t c
 void lite_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap);
 #define LITE_COL_STR(st, col, arr) lite_col_str((st), (col), (arr), sizeof(arr))
 
-/* Decoders for STORE_DEVICE_COLS / STORE_USER_COLS starting at column col. */
-void lite_col_device(sqlite3_stmt *st, int col, core_device *d);
-void lite_col_user(sqlite3_stmt *st, int col, core_user *u);
+/* A row of st for columns.h's decoders: store_row_user(LITE_ROW(st), 0, &u).
+ * The three readers are store_row's. */
+int64_t lite_row_num(const store_row *r, int col);
+void lite_row_text(const store_row *r, int col, char *dst, size_t cap);
+void lite_row_bytes(const store_row *r, int col, uint8_t *dst, size_t n);
+#define LITE_ROW(st) (&(const store_row){(st), 0, lite_row_num, lite_row_text, lite_row_bytes})
 
 /* Clamps a page request to what SQLite's LIMIT/OFFSET take. */
 static inline void lite_page(int64_t *pos, int *size)

@@ -99,26 +99,6 @@ store_rc lite_meeting_insert(store_tx *tx, const core_meeting *m)
                          meeting_insert_rows);
 }
 
-static void col_meeting(sqlite3_stmt *st, core_meeting *m)
-{
-    m->meeting_id = sqlite3_column_int64(st, 0);
-    LITE_COL_STR(st, 1, m->app_id);
-    LITE_COL_STR(st, 2, m->meeting_code);
-    LITE_COL_STR(st, 3, m->subject);
-    LITE_COL_STR(st, 4, m->creator_userid);
-    m->creator_instanceid = sqlite3_column_int(st, 5);
-    m->type = sqlite3_column_int(st, 6);
-    m->meeting_type = sqlite3_column_int(st, 7);
-    m->start_time = sqlite3_column_int64(st, 8);
-    m->end_time = sqlite3_column_int64(st, 9);
-    m->status = sqlite3_column_int(st, 10);
-    m->rule.recurring_type = sqlite3_column_int(st, 11);
-    m->rule.until_type = sqlite3_column_int(st, 12);
-    m->rule.until_count = sqlite3_column_int(st, 13);
-    m->rule.until_date = sqlite3_column_int64(st, 14);
-    m->created_at = sqlite3_column_int64(st, 15);
-}
-
 static store_rc host_row(sqlite3_stmt *st, void *ctx)
 {
     core_meeting *m = ctx;
@@ -236,7 +216,7 @@ store_rc lite_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id, 
     b |= lite_bind_str(st, 2, app_id, LITE_ARG_MAX);
     int rc = lite_row(tx, STMT_MEETING_GET, st, b);
     if (rc == STORE_OK)
-        col_meeting(st, out);
+        store_row_meeting(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_MEETING_GET, st);
     if (rc != STORE_OK)
         return rc;

@@ -302,6 +302,24 @@ void lite_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap)
     dst[len] = '\0';
 }
 
+int64_t lite_row_num(const store_row *r, int col)
+{
+    return sqlite3_column_int64((sqlite3_stmt *)r->res, col);
+}
+
+void lite_row_text(const store_row *r, int col, char *dst, size_t cap)
+{
+    lite_col_str((sqlite3_stmt *)r->res, col, dst, cap);
+}
+
+void lite_row_bytes(const store_row *r, int col, uint8_t *dst, size_t n)
+{
+    sqlite3_stmt *st = (sqlite3_stmt *)r->res;
+    const void *b = sqlite3_column_blob(st, col);
+    if (b != NULL && (size_t)sqlite3_column_bytes(st, col) == n)
+        memcpy(dst, b, n);
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static int conn_pragma_int(sqlite3 *db, const char *sql, int *out)

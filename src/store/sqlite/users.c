@@ -6,34 +6,6 @@
 #include "common/ids.h"
 #include "store/sqlite/lite.h"
 
-void lite_col_user(sqlite3_stmt *st, int col, core_user *u)
-{
-    memset(u, 0, sizeof *u);
-    u->user_no = sqlite3_column_int64(st, col);
-    LITE_COL_STR(st, col + 1, u->userid);
-    LITE_COL_STR(st, col + 2, u->guest_id);
-    LITE_COL_STR(st, col + 3, u->uuid);
-    LITE_COL_STR(st, col + 4, u->ms_open_id);
-    LITE_COL_STR(st, col + 5, u->nick_name);
-    u->cohost = sqlite3_column_int(st, col + 6) != 0;
-}
-
-void lite_col_device(sqlite3_stmt *st, int col, core_device *d)
-{
-    memset(d, 0, sizeof *d);
-    d->device_no = sqlite3_column_int64(st, col);
-    d->meeting_id = sqlite3_column_int64(st, col + 1);
-    d->sub_meeting_id = sqlite3_column_int64(st, col + 2);
-    d->user_no = sqlite3_column_int64(st, col + 3);
-    d->instanceid = sqlite3_column_int(st, col + 4);
-    d->join_time = sqlite3_column_int64(st, col + 5);
-    d->left_time = sqlite3_column_int64(st, col + 6); /* NULL reads as 0 */
-    d->left_reason = sqlite3_column_int(st, col + 7);
-    const void *h = sqlite3_column_blob(st, col + 8);
-    if (h != NULL && sqlite3_column_bytes(st, col + 8) == (int)sizeof d->token_hash)
-        memcpy(d->token_hash, h, sizeof d->token_hash);
-}
-
 /* ---- users ------------------------------------------------------------- */
 
 store_rc lite_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
@@ -57,7 +29,7 @@ store_rc lite_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, cons
     b |= lite_bind_str(st, 2, value, LITE_ARG_MAX);
     int rc = lite_row(tx, id, st, b);
     if (rc == STORE_OK)
-        lite_col_user(st, 0, out);
+        store_row_user(LITE_ROW(st), 0, out);
     lite_done(tx, id, st);
     return rc;
 }
@@ -70,7 +42,7 @@ store_rc lite_user_by_no(store_tx *tx, int64_t user_no, core_user *out)
         return STORE_ERROR;
     int rc = lite_row(tx, STMT_USER_BY_NO, st, sqlite3_bind_int64(st, 1, user_no));
     if (rc == STORE_OK)
-        lite_col_user(st, 0, out);
+        store_row_user(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_USER_BY_NO, st);
     return rc;
 }
@@ -130,7 +102,7 @@ static store_rc user_row(sqlite3_stmt *st, void *ctx)
 {
     const struct user_iter *it = ctx;
     core_user u;
-    lite_col_user(st, 0, &u);
+    store_row_user(LITE_ROW(st), 0, &u);
     return it->cb(&u, it->arg);
 }
 
@@ -213,7 +185,7 @@ store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, 
     b |= sqlite3_bind_int(st, 3, instanceid);
     int rc = lite_row(tx, STMT_DEVICE_PRESENT, st, b);
     if (rc == STORE_OK)
-        lite_col_device(st, 0, out);
+        store_row_device(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_DEVICE_PRESENT, st);
     return rc;
 }
@@ -240,7 +212,7 @@ static store_rc device_row(sqlite3_stmt *st, void *ctx)
 {
     const struct device_iter *it = ctx;
     core_device d;
-    lite_col_device(st, 0, &d);
+    store_row_device(LITE_ROW(st), 0, &d);
     return it->cb(&d, it->arg);
 }
 
@@ -278,7 +250,7 @@ store_rc lite_device_get(store_tx *tx, int64_t device_no, core_device *out)
         return STORE_ERROR;
     int rc = lite_row(tx, STMT_DEVICE_GET, st, sqlite3_bind_int64(st, 1, device_no));
     if (rc == STORE_OK)
-        lite_col_device(st, 0, out);
+        store_row_device(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_DEVICE_GET, st);
     return rc;
 }
@@ -311,7 +283,7 @@ store_rc lite_device_by_token(store_tx *tx, int64_t device_no, const uint8_t sec
         return STORE_ERROR;
     int rc = lite_row(tx, STMT_DEVICE_PRESENT_NO, st, sqlite3_bind_int64(st, 1, device_no));
     if (rc == STORE_OK)
-        lite_col_device(st, 0, out);
+        store_row_device(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_DEVICE_PRESENT_NO, st);
     /* A right number with a wrong secret is no session at all. */
     if (rc == STORE_OK && !ids_equal(out->token_hash, secret_hash, sizeof out->token_hash)) {
@@ -335,8 +307,8 @@ static store_rc participant_row(sqlite3_stmt *st, void *ctx)
     struct participant_iter *it = ctx;
     core_device d;
     core_user u;
-    lite_col_device(st, 0, &d);
-    lite_col_user(st, STORE_DEVICE_NCOLS, &u);
+    store_row_device(LITE_ROW(st), 0, &d);
+    store_row_user(LITE_ROW(st), STORE_DEVICE_NCOLS, &u);
     it->n++;
     it->last_no = d.device_no;
     return it->cb(&d, &u, it->arg);

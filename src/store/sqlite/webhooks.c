@@ -3,32 +3,6 @@
 
 #include "store/sqlite/lite.h"
 
-static void col_webhook(sqlite3_stmt *st, int col, store_webhook *w)
-{
-    memset(w, 0, sizeof *w);
-    w->webhook_id = sqlite3_column_int64(st, col);
-    LITE_COL_STR(st, col + 1, w->app_id);
-    LITE_COL_STR(st, col + 2, w->url);
-    LITE_COL_STR(st, col + 3, w->token);
-    w->created_at = sqlite3_column_int64(st, col + 4);
-}
-
-static void col_delivery(sqlite3_stmt *st, int col, store_delivery *d)
-{
-    memset(d, 0, sizeof *d);
-    d->delivery_id = sqlite3_column_int64(st, col);
-    d->webhook_id = sqlite3_column_int64(st, col + 1);
-    LITE_COL_STR(st, col + 2, d->app_id);
-    LITE_COL_STR(st, col + 3, d->event);
-    d->created_at = sqlite3_column_int64(st, col + 4);
-    d->attempts = sqlite3_column_int(st, col + 5);
-    d->next_attempt_at = sqlite3_column_int64(st, col + 6);
-    d->status = sqlite3_column_int(st, col + 7);
-    d->last_http_status = sqlite3_column_int(st, col + 8);
-    LITE_COL_STR(st, col + 9, d->last_error);
-    d->delivered_at = sqlite3_column_int64(st, col + 10);
-}
-
 /* Runs an UPDATE or DELETE of one row: NOTFOUND when it matched none. */
 static store_rc exec_one(store_tx *tx, enum lite_stmt_id id, sqlite3_stmt *st, int bind_rc)
 {
@@ -67,7 +41,7 @@ store_rc lite_webhook_get(store_tx *tx, const char *app_id, int64_t webhook_id, 
     r |= lite_bind_str(st, 2, app_id, LITE_ARG_MAX);
     int rc = lite_row(tx, STMT_WEBHOOK_GET, st, r);
     if (rc == STORE_OK)
-        col_webhook(st, 0, out);
+        store_row_webhook(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_WEBHOOK_GET, st);
     return rc;
 }
@@ -83,7 +57,7 @@ static store_rc webhook_row(sqlite3_stmt *st, void *ctx)
     struct webhook_iter *it = ctx;
     it->rows++;
     store_webhook w;
-    col_webhook(st, 0, &w);
+    store_row_webhook(LITE_ROW(st), 0, &w);
     return it->cb(&w, it->arg);
 }
 
@@ -161,8 +135,8 @@ static store_rc due_row(sqlite3_stmt *st, void *ctx)
     const struct due_iter *it = ctx;
     store_delivery d;
     store_webhook w;
-    col_delivery(st, 0, &d);
-    col_webhook(st, STORE_DELIVERY_NCOLS, &w);
+    store_row_delivery(LITE_ROW(st), 0, &d);
+    store_row_webhook(LITE_ROW(st), STORE_DELIVERY_NCOLS, &w);
     return it->cb(&d, &w, it->arg);
 }
 
@@ -190,9 +164,9 @@ store_rc lite_outbox_pending(store_tx *tx, int64_t delivery_id, store_pending_cb
     if (rc == STORE_OK) {
         store_delivery d;
         store_webhook w;
-        col_delivery(st, 0, &d);
+        store_row_delivery(LITE_ROW(st), 0, &d);
         const char *payload = (const char *)sqlite3_column_text(st, STORE_DELIVERY_NCOLS);
-        col_webhook(st, STORE_DELIVERY_NCOLS + 1, &w);
+        store_row_webhook(LITE_ROW(st), STORE_DELIVERY_NCOLS + 1, &w);
         rc = cb(&d, &w, payload != NULL ? payload : "", arg);
     }
     lite_done(tx, STMT_OUTBOX_PENDING, st);
@@ -287,7 +261,7 @@ static store_rc delivery_row(sqlite3_stmt *st, void *ctx)
 {
     const struct delivery_iter *it = ctx;
     store_delivery d;
-    col_delivery(st, 0, &d);
+    store_row_delivery(LITE_ROW(st), 0, &d);
     return it->cb(&d, it->arg);
 }
 
