@@ -127,3 +127,23 @@ void store_row_meeting(const store_row *r, int col, core_meeting *m)
     m->rule.until_date = r->num(r, col + 14);
     m->created_at = r->num(r, col + 15);
 }
+
+store_rc store_meetings_walk_row(store_meetings_walk *w, const store_row *r)
+{
+    int64_t id = r->num(r, 0), start = r->num(r, 1);
+    if (start != w->last_start || w->same_start < 0)
+        w->same_start = 0;
+    w->last_start = start;
+    int64_t before = w->same_start++;
+    if (start == w->from && before < w->skip)
+        return STORE_OK;
+    if (w->taken < w->limit) {
+        w->taken++;
+        return w->cb(id, w->arg);
+    }
+    if (w->remaining++ == 0) {
+        w->next_from = start;
+        w->next_skip = before;
+    }
+    return STORE_OK;
+}

@@ -81,4 +81,22 @@ void store_row_event(const store_row *r, int col, store_event *out);
  * the same struct, so this does not zero it. */
 void store_row_meeting(const store_row *r, int col, core_meeting *out);
 
+/* The rows of store_meetings_of_user (meeting_id, start_time; ordered by
+ * start_time, then meeting_id) handed to the caller as store.h says: the
+ * first `skip` that start at `from` left out, `limit` given to cb, the
+ * rest counted. A backend starts a walk with .same_start = -1 and the
+ * caller's from, skip, limit, cb and arg, feeds it every row, then answers
+ * remaining, next_from and next_skip from it. */
+typedef struct store_meetings_walk {
+    int64_t from, skip;
+    int limit;
+    store_meeting_id_cb cb;
+    void *arg;
+    int taken;
+    int64_t last_start;   /* start_time of the row before */
+    int64_t same_start;   /* rows before this one with last_start; -1: none yet */
+    int64_t remaining, next_from, next_skip;
+} store_meetings_walk;
+store_rc store_meetings_walk_row(store_meetings_walk *w, const store_row *r);
+
 #endif

@@ -154,38 +154,9 @@ store_rc pgsql_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_
     return rc;
 }
 
-/* As SQLite's walk (sqlite/meetings.c): pos and cursory over rows ordered
- * by start_time, then meeting_id. */
-typedef struct user_meetings_walk {
-    int64_t from, skip;
-    int limit;
-    store_meeting_id_cb cb;
-    void *arg;
-    int taken;
-    int64_t last_start;   /* start_time of the row before */
-    int64_t same_start;   /* rows before this one with last_start */
-    int64_t remaining, next_from, next_skip;
-} user_meetings_walk;
-
 static store_rc user_meeting_row(const PGresult *r, int row, void *ctx)
 {
-    user_meetings_walk *w = ctx;
-    int64_t id = pgsql_int(r, row, 0), start = pgsql_int(r, row, 1);
-    if (start != w->last_start || w->same_start < 0)
-        w->same_start = 0;
-    w->last_start = start;
-    int64_t before = w->same_start++;
-    if (start == w->from && before < w->skip)
-        return STORE_OK;
-    if (w->taken < w->limit) {
-        w->taken++;
-        return w->cb(id, w->arg);
-    }
-    if (w->remaining++ == 0) {
-        w->next_from = start;
-        w->next_skip = before;
-    }
-    return STORE_OK;
+    return store_meetings_walk_row(ctx, PGSQL_ROW(r, row));
 }
 
 store_rc pgsql_meetings_of_user(store_tx *tx, const char *app_id, const char *userid,
@@ -194,7 +165,7 @@ store_rc pgsql_meetings_of_user(store_tx *tx, const char *app_id, const char *us
                                 int64_t *next_skip)
 {
     assert(app_id != NULL && userid != NULL && cb != NULL);
-    user_meetings_walk w = {.from = from, .skip = skip, .limit = limit, .cb = cb, .arg = arg,
+    store_meetings_walk w = {.from = from, .skip = skip, .limit = limit, .cb = cb, .arg = arg,
                             .same_start = -1};
     pgsql_params p = {0};
     pgsql_p_str(&p, app_id, PGSQL_ARG_MAX);

@@ -150,36 +150,9 @@ store_rc lite_meeting_by_code(store_tx *tx, const char *code, int64_t *meeting_i
     return rc;
 }
 
-typedef struct user_meetings_walk {
-    int64_t from, skip;
-    int limit;
-    store_meeting_id_cb cb;
-    void *arg;
-    int taken;
-    int64_t last_start;   /* start_time of the row before */
-    int64_t same_start;   /* rows before this one with last_start */
-    int64_t remaining, next_from, next_skip;
-} user_meetings_walk;
-
 static store_rc user_meeting_row(sqlite3_stmt *st, void *ctx)
 {
-    user_meetings_walk *w = ctx;
-    int64_t id = sqlite3_column_int64(st, 0), start = sqlite3_column_int64(st, 1);
-    if (start != w->last_start || w->same_start < 0)
-        w->same_start = 0;
-    w->last_start = start;
-    int64_t before = w->same_start++;
-    if (start == w->from && before < w->skip)
-        return 0;
-    if (w->taken < w->limit) {
-        w->taken++;
-        return w->cb(id, w->arg);
-    }
-    if (w->remaining++ == 0) {
-        w->next_from = start;
-        w->next_skip = before;
-    }
-    return 0;
+    return store_meetings_walk_row(ctx, LITE_ROW(st));
 }
 
 store_rc lite_meetings_of_user(store_tx *tx, const char *app_id, const char *userid, int64_t from,
@@ -187,7 +160,7 @@ store_rc lite_meetings_of_user(store_tx *tx, const char *app_id, const char *use
                                 int64_t *remaining, int64_t *next_from, int64_t *next_skip)
 {
     assert(app_id != NULL && userid != NULL && cb != NULL);
-    user_meetings_walk w = {.from = from, .skip = skip, .limit = limit, .cb = cb, .arg = arg,
+    store_meetings_walk w = {.from = from, .skip = skip, .limit = limit, .cb = cb, .arg = arg,
                             .same_start = -1};
     sqlite3_stmt *st = lite_stmt(tx, STMT_MEETINGS_OF_USER);
     if (st == NULL)
