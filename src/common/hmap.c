@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/ids.h"
@@ -180,12 +181,7 @@ uint64_t hmap_hash_bytes(uint64_t seed, const void *p, size_t n)
 
 uint64_t hmap_hash_str(uint64_t seed, const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (const unsigned char *b = (const unsigned char *)s; *b != '\0'; b++) {
-        h ^= *b;
-        h *= 0x100000001b3ULL;
-    }
-    return mix64(h);
+    return hmap_hash_bytes(seed, s, strlen(s));
 }
 
 uint64_t hmap_hash_int(uint64_t seed, uint64_t v)
