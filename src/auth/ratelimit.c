@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dlist.h"
 #include "common/hmap.h"
 
 /* Far above the number of apps one server holds; only reached if the caller
@@ -35,7 +36,7 @@
 
 typedef struct rl_bucket {
     hmap_node link;                     /* in auth_ratelimit.buckets */
-    struct rl_bucket *older, *newer;    /* by last use */
+    dlist_node use;                     /* in auth_ratelimit.by_use */
     int64_t tokens;                     /* in RL_UNIT */
     int64_t last_ms;
     int64_t refused_until;              /* shared: the store said empty */
@@ -48,7 +49,7 @@ struct auth_ratelimit {
     int64_t rate;                       /* RL_UNIT per millisecond */
     int64_t burst;                      /* in RL_UNIT */
     hmap buckets;                       /* by AppId, hashed with seed */
-    rl_bucket *oldest, *newest;
+    dlist by_use;                       /* least recently used first */
     /* Shared (auth_ratelimit_new_shared); take NULL otherwise. */
     auth_rate_take_fn take;
     void *take_arg;
@@ -56,34 +57,17 @@ struct auth_ratelimit {
     int64_t refill_ms;                  /* time a chunk takes to refill */
 };
 
-static void lru_remove(auth_ratelimit *rl, rl_bucket *b)
+/* The bucket used longest ago; NULL when there is none. */
+static rl_bucket *bucket_oldest(auth_ratelimit *rl)
 {
-    if (b->older != NULL)
-        b->older->newer = b->newer;
-    else
-        rl->oldest = b->newer;
-    if (b->newer != NULL)
-        b->newer->older = b->older;
-    else
-        rl->newest = b->older;
-    b->older = b->newer = NULL;
-}
-
-static void lru_append(auth_ratelimit *rl, rl_bucket *b)
-{
-    b->older = rl->newest;
-    b->newer = NULL;
-    if (rl->newest != NULL)
-        rl->newest->newer = b;
-    else
-        rl->oldest = b;
-    rl->newest = b;
+    dlist_node *n = rl->by_use.oldest;
+    return n != NULL ? DLIST_ENTRY(n, rl_bucket, use) : NULL;
 }
 
 static void bucket_drop(auth_ratelimit *rl, rl_bucket *b)
 {
     hmap_remove(&rl->buckets, &b->link);
-    lru_remove(rl, b);
+    dlist_remove(&rl->by_use, &b->use);
     free(b);
 }
 
@@ -117,7 +101,7 @@ static int64_t refilled(const auth_ratelimit *rl, const rl_bucket *b, int64_t no
 static rl_bucket *bucket_new(auth_ratelimit *rl, const char *app_id, uint64_t h, int64_t now_ms)
 {
     if (hmap_count(&rl->buckets) >= RL_MAX_BUCKETS)
-        bucket_drop(rl, rl->oldest);
+        bucket_drop(rl, bucket_oldest(rl));
     size_t len = strlen(app_id);
     rl_bucket *b = malloc(sizeof *b + len + 1);
     if (b == NULL)
@@ -127,7 +111,7 @@ static rl_bucket *bucket_new(auth_ratelimit *rl, const char *app_id, uint64_t h,
     b->last_ms = now_ms;
     b->refused_until = 0;
     hmap_insert(&rl->buckets, &b->link, h);
-    lru_append(rl, b);
+    dlist_append(&rl->by_use, &b->use);
     return b;
 }
 
@@ -136,7 +120,7 @@ static rl_bucket *bucket_new(auth_ratelimit *rl, const char *app_id, uint64_t h,
 static void sweep_full(auth_ratelimit *rl, const rl_bucket *keep, int64_t now_ms)
 {
     for (int i = 0; i < RL_SWEEP_PER_CALL; i++) {
-        rl_bucket *b = rl->oldest;
+        rl_bucket *b = bucket_oldest(rl);
         if (b == NULL || b == keep)
             return;
         if (rl->take != NULL ? now_ms - b->last_ms < 1000 : refilled(rl, b, now_ms) < rl->burst)
@@ -195,8 +179,8 @@ void auth_ratelimit_free(auth_ratelimit *rl)
 {
     if (rl == NULL)
         return;
-    while (rl->oldest != NULL)
-        bucket_drop(rl, rl->oldest);
+    while (bucket_oldest(rl) != NULL)
+        bucket_drop(rl, bucket_oldest(rl));
     hmap_free(&rl->buckets);
     pthread_mutex_destroy(&rl->lock);
     free(rl);
@@ -239,8 +223,7 @@ bool auth_ratelimit_allow(auth_ratelimit *rl, const char *app_id, int64_t now_ms
             b->tokens -= RL_UNIT;
             allowed = true;
         }
-        lru_remove(rl, b);
-        lru_append(rl, b);
+        dlist_touch(&rl->by_use, &b->use);
     }
     sweep_full(rl, b, now_ms);
     pthread_mutex_unlock(&rl->lock);

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dlist.h"
 #include "common/hmap.h"
 
 /* Seconds the ring can tell apart. With the window enforced, live timestamps
@@ -63,7 +64,7 @@ typedef struct slot {
 
 typedef struct app_floor {
     hmap_node link;
-    struct app_floor *older, *newer;    /* by time of the last raise */
+    dlist_node order;       /* in auth_replay.floor_order */
     int64_t floor;
     char app_id[APP_ID_MAX + 1];
 } app_floor;
@@ -79,7 +80,7 @@ struct auth_replay {
 
     hmap floors;
     size_t floor_count;
-    app_floor *floor_oldest, *floor_newest;
+    dlist floor_order;      /* by time of the last raise, oldest first */
     int64_t global_floor;
 };
 
@@ -110,34 +111,17 @@ static app_floor *floor_find(auth_replay *r, const char *app_id)
     return NULL;
 }
 
-static void floor_list_remove(auth_replay *r, app_floor *f)
+/* The floor raised longest ago; NULL when there is none. */
+static app_floor *floor_oldest(auth_replay *r)
 {
-    if (f->older != NULL)
-        f->older->newer = f->newer;
-    else
-        r->floor_oldest = f->newer;
-    if (f->newer != NULL)
-        f->newer->older = f->older;
-    else
-        r->floor_newest = f->older;
-    f->older = f->newer = NULL;
-}
-
-static void floor_list_append(auth_replay *r, app_floor *f)
-{
-    f->older = r->floor_newest;
-    f->newer = NULL;
-    if (r->floor_newest != NULL)
-        r->floor_newest->newer = f;
-    else
-        r->floor_oldest = f;
-    r->floor_newest = f;
+    dlist_node *n = r->floor_order.oldest;
+    return n != NULL ? DLIST_ENTRY(n, app_floor, order) : NULL;
 }
 
 static void floor_drop(auth_replay *r, app_floor *f)
 {
     hmap_remove(&r->floors, &f->link);
-    floor_list_remove(r, f);
+    dlist_remove(&r->floor_order, &f->order);
     r->floor_count--;
     free(f);
 }
@@ -156,13 +140,12 @@ static void floor_raise(auth_replay *r, const char *app_id, int64_t second)
     if (f != NULL) {
         if (second > f->floor)
             f->floor = second;
-        floor_list_remove(r, f);
-        floor_list_append(r, f);
+        dlist_touch(&r->floor_order, &f->order);
         return;
     }
     if (r->floor_count >= r->capacity) {
-        raise_global_floor(r, r->floor_oldest->floor);
-        floor_drop(r, r->floor_oldest);
+        raise_global_floor(r, floor_oldest(r)->floor);
+        floor_drop(r, floor_oldest(r));
     }
     f = malloc(sizeof *f);
     if (f == NULL) {
@@ -173,7 +156,7 @@ static void floor_raise(auth_replay *r, const char *app_id, int64_t second)
     f->floor = second;
     r->floor_count++;
     hmap_insert(&r->floors, &f->link, hash_app(r->seed, app_id));
-    floor_list_append(r, f);
+    dlist_append(&r->floor_order, &f->order);
 }
 
 /* A floor below the window refuses nothing the window check lets through.
@@ -181,8 +164,8 @@ static void floor_raise(auth_replay *r, const char *app_id, int64_t second)
  * a record that is out of order waits its turn, still inside the bound. */
 static void floors_expire(auth_replay *r, int64_t cutoff)
 {
-    while (r->floor_oldest != NULL && r->floor_oldest->floor < cutoff)
-        floor_drop(r, r->floor_oldest);
+    while (floor_oldest(r) != NULL && floor_oldest(r)->floor < cutoff)
+        floor_drop(r, floor_oldest(r));
 }
 
 static bool below_floor(auth_replay *r, const char *app_id, int64_t ts)
@@ -355,8 +338,8 @@ void auth_replay_free(auth_replay *r)
         return;
     for (size_t i = 0; i < RING_SIZE; i++)
         slot_clear(r, &r->ring[i], false);
-    while (r->floor_oldest != NULL)
-        floor_drop(r, r->floor_oldest);
+    while (floor_oldest(r) != NULL)
+        floor_drop(r, floor_oldest(r));
     hmap_free(&r->entries);
     hmap_free(&r->floors);
     pthread_mutex_destroy(&r->lock);
