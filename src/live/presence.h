@@ -68,7 +68,7 @@ typedef struct presence presence;
 int presence_new(store *st, struct webhook_worker *hooks, const presence_config *cfg,
                  presence **out);
 /* The hub's live_presence_fn (arg: the presence): queues the change. */
-void presence_note(void *arg, int64_t device_no, bool streaming, int64_t at_ms);
+void presence_note(void *arg, const live_change *c);
 /* Starts the sweeper thread for the hub h (it publishes the leaves there)
  * with the node's listen address (for operators; may be ""). */
 int presence_start(presence *p, live_hub *h, const char *address);

@@ -414,7 +414,7 @@ typedef struct gone_job {
 static void gone_body(store_tx *tx, void *arg)
 {
     gone_job *g = arg;
-    assert_int_equal(store_stream_attach(tx, g->device_no, g->node), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, g->device_no, g->node, 0, NULL), STORE_OK);
     if (g->grace_until != 0)
         assert_int_equal(store_stream_detach(tx, g->device_no, g->node, g->grace_until),
                          STORE_OK);
@@ -579,7 +579,7 @@ static void dead_body(store_tx *tx, void *arg)
                     .heartbeat_at = d->heartbeat_at};
     assert_int_equal(store_node_register(tx, &n), STORE_OK);
     for (int i = 0; i < 2; i++)
-        assert_int_equal(store_stream_attach(tx, d->dev[i], d->node), STORE_OK);
+        assert_int_equal(store_stream_attach(tx, d->dev[i], d->node, 0, NULL), STORE_OK);
 }
 
 static void test_sweeper_ends_dead_nodes_devices(void **state)
