@@ -23,7 +23,9 @@
  * stream, which goes on, and is not kept for a later one (live_news). A
  * stream also ends without an event in three cases a client could not
  * tell apart from the close alone: its device left, a second stream of the
- * device took over, meetd is stopping. Before such a close the stream gets a
+ * device took over (here, or on another node: live_superseded and
+ * live_stream_refused, which presence.c's rows decide), meetd is stopping.
+ * Before such a close the stream gets a
  * comment naming the case (LIVE_END_*): SSE clients skip comments, so the
  * event set stays what docs/api.md promised, and a client that looks
  * (libmeet's on_end, meetctl's exit status) knows why. A leave's comment is

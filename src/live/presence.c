@@ -1,4 +1,5 @@
-/* Presence time-outs (the essay is in presence.h).
+/* Presence time-outs (the essay is in presence.h), and the order of a
+ * device's streams across nodes.
  *
  * One lock guards the queue of changes the hub hands over; the hub calls
  * presence_note under its own lock, so the order is hub lock, then this
@@ -7,6 +8,41 @@
  * reach the rows in the order they happened on this node (the store's
  * conditions see to other nodes: store_stream_detach touches only a row
  * this node holds).
+ *
+ * Streams on two nodes. On one node the hub orders a device's streams (the
+ * newer ends the older, live.c). Across nodes the row does, and only the
+ * row: an open is written after the fact (queued here, so that the stream
+ * is answered without waiting for a write), so the nodes' memories cannot
+ * order two opens, and no clock is compared. The stream's token check
+ * reads the row's stream_node (live_token_read), and the open is written
+ * as a compare-and-set from it (store_stream_attach): the row is taken if
+ * it holds no node, this node, or the node the open read.
+ * - Taken from another node X (the open read X: X's stream is the older):
+ *   an EVENT_SUPERSEDED row naming X, in the same transaction (the
+ *   meeting's row read first, as every event's). X's relay reads it and
+ *   ends its stream of the device with ": end superseded", as the second
+ *   stream on one node ends the first; a stream X opened after the row
+ *   (its token check saw the row) is the newer and stays. No webhook or
+ *   audit: the device stays in the meeting, as on one node.
+ * - Refused (the row holds a node Y that attached after the open read it):
+ *   Y's stream is the newer, or at least the one written first. Nothing
+ *   is written; after the commit this stream ends with ": end superseded"
+ *   if it is still open (live_stream_refused: by its number, not a newer
+ *   stream of the device on this node), and its close detaches nothing,
+ *   the row naming Y. So a client that opened its stream here and moved to
+ *   Y before this node wrote the open keeps its device on Y, however late
+ *   this node's writes come (its writer held up by a lock, say).
+ * What the row cannot order: two opens on two nodes within the time the
+ * first takes to be written (both read no node): the first written is
+ * kept, the other ends superseded, which may be the newer. A client that
+ * moves within that moment may be told superseded on its new stream. The
+ * other way round (the later written wins) would let a late write take a
+ * row back from a client that moved on, as long as this node has not
+ * noticed that its old stream closed, which a suspended connection shows
+ * only at its next heartbeat: that is the defect this prevents. The
+ * streams attached again after the node was taken for dead read no node
+ * (the rows were converted): a row another node holds since is refused,
+ * and this node's stream of it ends.
  *
  * The time-out commits, then publishes. A stream of the device may have
  * opened while the time-out was queued for the writer (its token was still

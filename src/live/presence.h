@@ -7,9 +7,10 @@
  * module when a stream opens and when its client goes; those changes are
  * queued here, never written on the caller's thread (libmicrohttpd's), and
  * the sweeper thread writes what has queued in one job, in order: a stream
- * open sets the device's stream_node to this node, a close sets its
- * grace_until to the close time + grace. A burst of opens or closes is one
- * write, not one each.
+ * open sets the device's stream_node to this node (a compare-and-set from
+ * what the open read: presence.c says why, and what a move to another
+ * node does), a close sets its grace_until to the close time + grace. A
+ * burst of opens or closes is one write, not one each.
  *
  * Every tick (1 s) the sweeper heartbeats the node and sweeps: devices of
  * nodes whose heartbeat is older than the dead-after time

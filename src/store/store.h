@@ -412,7 +412,9 @@ store_rc store_events_prune(store_tx *tx, int64_t before);
  *   transactions. An UPDATE that decides on a row re-checks its condition
  *   on the row it locks (PostgreSQL's READ COMMITTED does, for UPDATE ...
  *   WHERE), so a stream attached on node B in between is never detached
- *   by node A's late write nor converted as a dead node's.
+ *   by node A's late write nor converted as a dead node's; nor taken back
+ *   by A's late attach, a compare-and-set from what A's open read, its
+ *   row locked (FOR UPDATE) from the compare to the commit.
  * - store_presence_due may skip rows another node's sweep holds
  *   (PostgreSQL: FOR UPDATE SKIP LOCKED): it is a list of candidates.
  *   store_presence_claim decides: it locks the device's row until the
