@@ -474,7 +474,7 @@ static store_rc live_token_read(store_tx *tx, void *arg)
      * refuses it. */
     int64_t grace_until;
     if (q->rc == STORE_OK && q->opening)
-        q->rc = store_stream_get(tx, q->device_no, &q->stream_node, &grace_until);
+        q->rc = store_stream_get(tx, q->dev.device_no, &q->stream_node, &grace_until);
     return STORE_OK;
 }
 
