@@ -183,7 +183,8 @@ static store_rc presence_attach_tx(store_tx *tx, flush_job *j, const presence_ch
     int64_t self = j->p->node_id, from = 0;
     store_rc rc = STORE_OK;
     /* The open read another node: the row may be taken from it, which is
-     * recorded in the meeting's rows. The meeting first. */
+     * recorded in the meeting's rows (the meeting locked already, in
+     * presence_flush_tx: this reads it for the event). */
     if (c->seen_node != 0 && c->seen_node != self)
         rc = presence_lock_meeting(tx, c->device_no, j->m);
     if (rc == STORE_OK)
@@ -215,6 +216,17 @@ static store_rc presence_flush_tx(store_tx *tx, void *arg)
     event_batch_reset(&j->b);
     j->n_refused = 0;
     int grace = j->p->cfg.grace_ms;
+    /* The meetings a move may record in, before any device row is locked:
+     * the order every job keeps (store.h), so that this job and another
+     * node's on one of those meetings do not wait for each other. */
+    for (size_t i = 0; i < j->n; i++) {
+        const presence_change *c = &j->c[i];
+        if (!c->streaming || c->seen_node == 0 || c->seen_node == j->p->node_id)
+            continue;
+        store_rc rc = presence_lock_meeting(tx, c->device_no, j->m);
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
+            return rc;
+    }
     for (size_t i = 0; i < j->n; i++) {
         const presence_change *c = &j->c[i];
         store_rc rc = c->streaming
