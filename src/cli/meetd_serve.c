@@ -522,6 +522,7 @@ static int serve_run(const serve_opts *o)
     presence_config pc = {.grace_ms = (int)o->presence_grace * 1000, .node_id = ids_node_id()};
     if (presence_new(st, hooks, &pc, &pres) != 0)
         goto out;
+    lc.node_id = presence_node_id(pres);   /* its streams end on "superseded" rows naming it */
     if (live_hub_new(&lc, st, presence_note, pres, &live) != 0)
         goto out;
     api_env env = {.st = st, .replay = replay, .rl = rl, .keys = keys, .live = live,

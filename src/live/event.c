@@ -27,6 +27,7 @@ typedef enum event_stream {
     EVENT_STREAM_FINAL,      /* the event, then the end of the stream */
     EVENT_STREAM_NEWS,       /* the event; the stream goes on */
     EVENT_STREAM_LEFT,       /* ": end left", then the end */
+    EVENT_STREAM_SUPERSEDED, /* ": end superseded", then the end: on one node */
 } event_stream;
 
 static const struct {
@@ -39,6 +40,7 @@ static const struct {
     [EVENT_REPLACED] = {"replaced", EVENT_STREAM_FINAL},
     [EVENT_ENDED] = {"meeting-ended", EVENT_STREAM_FINAL},
     [EVENT_ROLE] = {"role-changed", EVENT_STREAM_NEWS},
+    [EVENT_SUPERSEDED] = {"superseded", EVENT_STREAM_SUPERSEDED},
 };
 
 /* Pruning is by age, at most once per second of the clock: a busy second
@@ -96,6 +98,10 @@ char *event_payload(const event_rec *ev, bool *failed)
     case EVENT_LEFT:
         data = json_pack("{s:s,s:i,s:i,s:I}", "meeting_id", mid, "instanceid", ev->instanceid,
                          "left_reason", ev->left_reason, "time", (json_int_t)ev->time);
+        break;
+    case EVENT_SUPERSEDED:
+        /* Not a stream's data (it hears a comment): the node that ends it. */
+        data = json_pack("{s:I,s:I}", "node", (json_int_t)ev->node, "time", (json_int_t)ev->time);
         break;
     default:
         break;
@@ -222,7 +228,8 @@ static store_rc event_role_rows(store_tx *tx, const event_rec *ev, int64_t time_
 
 store_rc event_record(store_tx *tx, const event_rec *ev, event_batch *b)
 {
-    assert(ev != NULL && b != NULL && ev->meeting != NULL && ev->user != NULL);
+    assert(ev != NULL && b != NULL && ev->meeting != NULL);
+    assert(ev->user != NULL || ev->type == EVENT_SUPERSEDED);
     assert((unsigned)ev->type < EVENT__COUNT);
     int64_t time_ms = ev->time_ms != 0 ? ev->time_ms : clock_unix_ms();
     store_rc rc = ev->type == EVENT_ROLE ? event_role_rows(tx, ev, time_ms, b)
@@ -257,6 +264,16 @@ void event_deliver(live_hub *h, const store_event *row, const char *payload)
     case EVENT_STREAM_LEFT:
         live_left(h, row->event_no, row->device_no);
         break;
+    case EVENT_STREAM_SUPERSEDED: {
+        json_t *data = json_loads(payload, 0, NULL);
+        json_t *node = json_object_get(data, "node");
+        if (json_is_integer(node))
+            live_superseded(h, row->event_no, row->device_no, json_integer_value(node));
+        else
+            log_error("event: a superseded row (%lld) names no node", (long long)row->event_no);
+        json_decref(data);
+        break;
+    }
     case EVENT_STREAM_NONE:
         break;
     }

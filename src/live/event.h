@@ -40,7 +40,14 @@
  *   EVENT_REPLACED  "replaced"        -       -                        "replaced", ends
  *   EVENT_ENDED     "meeting-ended"   -       participant-left         "meeting-ended", ends
  *   EVENT_ROLE      "role-changed"    -       -                        "role-changed", goes on
- * A stream event's row payload is exactly the stream's data line. */
+ *   EVENT_SUPERSEDED "superseded"     -       -                        ": end superseded", ends
+ *                                                                      (on the node named only)
+ * A stream event's row payload is exactly the stream's data line.
+ * EVENT_SUPERSEDED is the cross-node form of a device's second stream
+ * ending its first (src/live/presence.c): the device's stream moved to
+ * another node, and the node it moved from (ev->node, in the payload) ends
+ * the stream it holds for the device, as live.c ends the older of two
+ * streams on one node; the device stays, so nothing else hears of it. */
 #ifndef MEETD_LIVE_EVENT_H
 #define MEETD_LIVE_EVENT_H
 
@@ -65,6 +72,7 @@ typedef enum event_type {
     EVENT_REPLACED,
     EVENT_ENDED,
     EVENT_ROLE,
+    EVENT_SUPERSEDED,
     EVENT__COUNT
 } event_type;
 
@@ -77,7 +85,7 @@ typedef struct event_rec {
     /* The device it concerns (EVENT_ROLE: 0, every present device of user
      * hears it) and its participant. */
     int64_t device_no;
-    const core_user *user;
+    const core_user *user;         /* EVENT_SUPERSEDED: may be NULL */
     int instanceid;
     /* EVENT_KICKED: who acted. op_user NULL: a creator or host who never
      * joined, named by op_id (op_by_userid: op_id is a userid). */
@@ -89,6 +97,7 @@ typedef struct event_rec {
     bool allow_rejoin;             /* EVENT_KICKED */
     int left_reason;               /* EVENT_LEFT: CORE_LEFT_* */
     bool cohost;                   /* EVENT_ROLE: holds the co-host role now */
+    int64_t node;                  /* EVENT_SUPERSEDED: the node whose stream ends */
     int64_t time;                  /* Unix s: the request's now */
     int64_t time_ms;               /* Unix ms for webhooks and rows; 0: now */
     const char *trace_id;          /* the request's id ("" for the server's own acts) */

@@ -23,7 +23,9 @@
  * stream, which goes on, and is not kept for a later one (live_news). A
  * stream also ends without an event in three cases a client could not
  * tell apart from the close alone: its device left, a second stream of the
- * device took over, meetd is stopping. Before such a close the stream gets a
+ * device took over (here, or on another node: live_superseded and
+ * live_stream_refused, which presence.c's rows decide), meetd is stopping.
+ * Before such a close the stream gets a
  * comment naming the case (LIVE_END_*): SSE clients skip comments, so the
  * event set stays what docs/api.md promised, and a client that looks
  * (libmeet's on_end, meetctl's exit status) knows why. A leave's comment is
@@ -81,6 +83,11 @@ struct live_stream {
     int64_t device_no;
     live_app *app;                 /* counted in its app's streams */
     int64_t meeting_id;            /* its device's, for the relay */
+    uint64_t no;                   /* the hub's number for it (live_change) */
+    /* The meeting's last row in its token check's snapshot: a "superseded"
+     * row numbered at or below it was committed before this stream was
+     * seen, so it is for an older stream (live_superseded). */
+    int64_t since;
     struct MHD_Connection *conn;
     char *buf;                     /* bytes not yet handed to libmicrohttpd */
     size_t len;
@@ -132,6 +139,7 @@ struct live_hub {
     live_dev *fifo_head, *fifo_tail;
     size_t n_streams;
     size_t n_attached;             /* of them, those given a connection */
+    uint64_t stream_nos;           /* the last live_stream.no given */
     hmap apps;                     /* live_app by AppId */
     int64_t next_heartbeat_ms;
 };
@@ -384,15 +392,50 @@ void live_gone(live_hub *h, int64_t device_no)
     live_final(h, 0, device_no, strdup(LIVE_END_LEFT), true);
 }
 
+/* device_no's open stream (hub lock held), NULL when none. */
+static live_stream *live_open_stream(live_hub *h, int64_t device_no)
+{
+    live_dev *d = live_dev_get(h, device_no, false);
+    return d != NULL && d->stream != NULL && !d->stream->closing ? d->stream : NULL;
+}
+
+/* Not final: the device stays, and a stream it opens later is its stream.
+ * Its close then detaches this node, which the row no longer names: the
+ * grace is the new holder's to start. Not live_fresh: the row ends the
+ * streams older than itself, whatever else the device heard since. */
+void live_superseded(live_hub *h, int64_t event_no, int64_t device_no, int64_t node_id)
+{
+    if (h->cfg.node_id == 0 || node_id != h->cfg.node_id)
+        return;
+    pthread_mutex_lock(&h->lock);
+    live_stream *s = live_open_stream(h, device_no);
+    if (s != NULL && event_no > s->since)
+        live_end_stream(s, LIVE_END_SUPERSEDED, false);
+    pthread_mutex_unlock(&h->lock);
+}
+
+bool live_stream_refused(live_hub *h, int64_t device_no, uint64_t stream_no)
+{
+    pthread_mutex_lock(&h->lock);
+    live_stream *s = live_open_stream(h, device_no);
+    bool ends = s != NULL && s->no == stream_no;
+    if (ends)
+        live_end_stream(s, LIVE_END_SUPERSEDED, false);
+    pthread_mutex_unlock(&h->lock);
+    return ends;
+}
+
 /* ---- the HTTP side ------------------------------------------------------- */
 
 typedef struct live_token_query {
     int64_t device_no;
     const uint8_t *hash;
     bool relayed;                  /* read where the relay's cursor starts */
+    bool opening;                  /* not a probe: read the stream's node */
     core_device dev;
     char app_id[CORE_APPID_MAX + 1];
     int64_t last_event_no;         /* the meeting's, in the token's snapshot */
+    int64_t stream_node;           /* the device's, in the token's snapshot */
     int rc;
 } live_token_query;
 
@@ -405,6 +448,12 @@ static store_rc live_token_read(store_tx *tx, void *arg)
     /* The same snapshot as the token's: relay.h says why. */
     if (q->rc == STORE_OK && q->relayed)
         q->rc = store_events_last(tx, q->dev.meeting_id, &q->last_event_no);
+    /* What the stream's attach compares with (presence.c): read with the
+     * token, so that an attach recorded by another node after this read
+     * refuses it. */
+    int64_t grace_until;
+    if (q->rc == STORE_OK && q->opening)
+        q->rc = store_stream_get(tx, q->dev.device_no, &q->stream_node, &grace_until);
     return STORE_OK;
 }
 
@@ -428,7 +477,8 @@ static live_open_rc live_stream_start(live_hub *h, int64_t device_no, const uint
                              live_stream **out)
 {
     live_token_query q = {.device_no = device_no, .hash = secret_hash,
-                          .relayed = out != NULL && h->relay != NULL, .rc = STORE_ERROR};
+                          .relayed = out != NULL && h->relay != NULL, .opening = out != NULL,
+                          .rc = STORE_ERROR};
     if (store_read(h->st, live_token_read, &q) != STORE_OK || q.rc < 0)
         return LIVE_OPEN_FAILED;
     if (q.rc == STORE_NOTFOUND)
@@ -447,6 +497,7 @@ static live_open_rc live_stream_start(live_hub *h, int64_t device_no, const uint
     s->hub = h;
     s->device_no = q.dev.device_no;
     s->meeting_id = q.dev.meeting_id;
+    s->since = q.last_event_no;
 
     /* The first bytes make libmicrohttpd send the headers at once. Written
      * before the record is looked up: a record made here and then left
@@ -486,9 +537,14 @@ static live_open_rc live_stream_start(live_hub *h, int64_t device_no, const uint
         if (d->stream != NULL)
             live_end_stream(d->stream, LIVE_END_SUPERSEDED, false);   /* one stream per device */
         d->stream = s;
+        s->no = ++h->stream_nos;
         live_watch(h, d);
-        if (h->on_presence != NULL)
-            h->on_presence(h->presence_arg, s->device_no, true, clock_unix_ms());
+        if (h->on_presence != NULL) {
+            live_change c = {.device_no = s->device_no, .streaming = true,
+                             .at_ms = clock_unix_ms(), .stream_no = s->no,
+                             .seen_node = q.stream_node};
+            h->on_presence(h->presence_arg, &c);
+        }
     }
     h->n_streams++;
     pthread_mutex_unlock(&h->lock);
@@ -558,8 +614,11 @@ void live_stream_close(live_stream *s)
         /* The client went away while its device is still in the meeting:
          * its grace starts. Not at a stop: the stop detaches every stream
          * of the node at once (presence_stop), one write for all. */
-        if (!s->final && !h->stopping && h->on_presence != NULL)
-            h->on_presence(h->presence_arg, s->device_no, false, clock_unix_ms());
+        if (!s->final && !h->stopping && h->on_presence != NULL) {
+            live_change c = {.device_no = s->device_no, .streaming = false,
+                             .at_ms = clock_unix_ms(), .stream_no = s->no};
+            h->on_presence(h->presence_arg, &c);
+        }
         live_dev_gc(h, d, now);
     }
     live_app_release(h, s->app);
@@ -585,7 +644,7 @@ void live_stream_devices(live_hub *h, live_device_fn fn, void *arg)
     pthread_mutex_lock(&h->lock);
     for (live_dev *d = h->watch_head; d != NULL; d = d->wnext)
         if (d->stream != NULL && !d->stream->closing)
-            fn(arg, d->device_no);
+            fn(arg, d->device_no, d->stream->no);
     pthread_mutex_unlock(&h->lock);
 }
 

@@ -44,6 +44,9 @@ typedef struct live_config {
     int final_keep_ms;      /* a removed device's event kept for a late stream; 0: 5000 */
     unsigned max_streams;   /* streams open at once, all apps; 0: no cap */
     unsigned max_streams_per_app; /* streams open at once of one app; 0: no cap */
+    /* This node (presence_node_id): the "superseded" rows naming it end its
+     * streams (live_superseded). 0: none do (no presence). */
+    int64_t node_id;
 } live_config;
 
 typedef struct live_hub live_hub;
@@ -54,9 +57,18 @@ typedef struct live_stream live_stream;
  * streams opened and went: it must be quick, must not call the hub, and
  * must not wait for the store (presence.c queues it). Not called for a
  * stream ended by its device's final event, by a newer stream of the
- * device, or by the hub's stop. */
-typedef void (*live_presence_fn)(void *arg, int64_t device_no, bool streaming, int64_t at_ms);
-
+ * device on this node, or by the hub's stop. */
+typedef struct live_change {
+    int64_t device_no;
+    bool streaming;
+    int64_t at_ms;
+    /* The stream's number in the hub (live_stream_refused). */
+    uint64_t stream_no;
+    /* Opened: the stream_node its token check read, 0 for none (what
+     * store_stream_attach compares with). */
+    int64_t seen_node;
+} live_change;
+typedef void (*live_presence_fn)(void *arg, const live_change *c);
 /* Starts the hub and its timer thread. on_presence (may be NULL) hears of
  * streams that open and go. */
 int live_hub_new(const live_config *cfg, store *st, live_presence_fn on_presence,
@@ -80,6 +92,16 @@ void live_send(live_hub *h, int64_t event_no, int64_t device_no, const char *nam
 /* The device left by itself: its stream ends without an event, after the
  * comment ": end left". event_no as for live_send. */
 void live_left(live_hub *h, int64_t event_no, int64_t device_no);
+/* A "superseded" row (event.h EVENT_SUPERSEDED): the device's stream
+ * moved to another node. When node_id is this hub's (live_config.node_id),
+ * the device's stream here ends after ": end superseded", as when a second
+ * stream of the device opens on this node, unless it opened from a
+ * snapshot that held the row already (it is the newer one). */
+void live_superseded(live_hub *h, int64_t event_no, int64_t device_no, int64_t node_id);
+/* The store refused to record that stream_no became device_no's stream
+ * (another node recorded a newer one since its open): it ends as
+ * live_superseded's, if it is still open (true: it was). */
+bool live_stream_refused(live_hub *h, int64_t device_no, uint64_t stream_no);
 /* The store says the device is no longer present, and no event told its
  * stream (rows missed for good, relay.h): it ends as live_left's, unless
  * an event already ended it. */
@@ -118,7 +140,7 @@ size_t live_stream_count(live_hub *h);
 /* Calls fn for every device with an open stream, under the hub lock (fn as
  * quick as on_presence, and ordered with it: presence.c re-attaches a
  * node's streams through it). */
-typedef void (*live_device_fn)(void *arg, int64_t device_no);
+typedef void (*live_device_fn)(void *arg, int64_t device_no, uint64_t stream_no);
 void live_stream_devices(live_hub *h, live_device_fn fn, void *arg);
 /* Devices the hub remembers (a stream or a final event). */
 size_t live_record_count(live_hub *h);

@@ -1,4 +1,5 @@
-/* Presence time-outs (the essay is in presence.h).
+/* Presence time-outs (the essay is in presence.h), and the order of a
+ * device's streams across nodes.
  *
  * One lock guards the queue of changes the hub hands over; the hub calls
  * presence_note under its own lock, so the order is hub lock, then this
@@ -7,6 +8,41 @@
  * reach the rows in the order they happened on this node (the store's
  * conditions see to other nodes: store_stream_detach touches only a row
  * this node holds).
+ *
+ * Streams on two nodes. On one node the hub orders a device's streams (the
+ * newer ends the older, live.c). Across nodes the row does, and only the
+ * row: an open is written after the fact (queued here, so that the stream
+ * is answered without waiting for a write), so the nodes' memories cannot
+ * order two opens, and no clock is compared. The stream's token check
+ * reads the row's stream_node (live_token_read), and the open is written
+ * as a compare-and-set from it (store_stream_attach): the row is taken if
+ * it holds no node, this node, or the node the open read.
+ * - Taken from another node X (the open read X: X's stream is the older):
+ *   an EVENT_SUPERSEDED row naming X, in the same transaction (the
+ *   meeting's row read first, as every event's). X's relay reads it and
+ *   ends its stream of the device with ": end superseded", as the second
+ *   stream on one node ends the first; a stream X opened after the row
+ *   (its token check saw the row) is the newer and stays. No webhook or
+ *   audit: the device stays in the meeting, as on one node.
+ * - Refused (the row holds a node Y that attached after the open read it):
+ *   Y's stream is the newer, or at least the one written first. Nothing
+ *   is written; after the commit this stream ends with ": end superseded"
+ *   if it is still open (live_stream_refused: by its number, not a newer
+ *   stream of the device on this node), and its close detaches nothing,
+ *   the row naming Y. So a client that opened its stream here and moved to
+ *   Y before this node wrote the open keeps its device on Y, however late
+ *   this node's writes come (its writer held up by a lock, say).
+ * What the row cannot order: two opens on two nodes within the time the
+ * first takes to be written (both read no node): the first written is
+ * kept, the other ends superseded, which may be the newer. A client that
+ * moves within that moment may be told superseded on its new stream. The
+ * other way round (the later written wins) would let a late write take a
+ * row back from a client that moved on, as long as this node has not
+ * noticed that its old stream closed, which a suspended connection shows
+ * only at its next heartbeat: that is the defect this prevents. The
+ * streams attached again after the node was taken for dead read no node
+ * (the rows were converted): a row another node holds since is refused,
+ * and this node's stream of it ends.
  *
  * The time-out commits, then publishes. A stream of the device may have
  * opened while the time-out was queued for the writer (its token was still
@@ -32,6 +68,10 @@ typedef struct presence_change {
     int64_t device_no;
     int64_t at_ms;       /* detach: when the client went */
     bool streaming;
+    /* attach: the stream (live_change.stream_no) and the stream_node its
+     * open read (store_stream_attach compares with it). */
+    uint64_t stream_no;
+    int64_t seen_node;
 } presence_change;
 
 struct presence {
@@ -71,7 +111,7 @@ static store_rc presence_write(presence *p, store_fn fn, void *arg)
 /* ---- the queue -------------------------------------------------------------- */
 
 /* Lock held. Appends one change; false when out of memory. */
-static bool presence_push(presence *p, int64_t device_no, bool streaming, int64_t at_ms)
+static bool presence_push(presence *p, const presence_change *change)
 {
     if (p->n_pending == p->cap_pending) {
         size_t cap = p->cap_pending ? p->cap_pending * 2 : 64;
@@ -81,41 +121,116 @@ static bool presence_push(presence *p, int64_t device_no, bool streaming, int64_
         p->pending = c;
         p->cap_pending = cap;
     }
-    p->pending[p->n_pending++] = (presence_change){device_no, at_ms, streaming};
+    p->pending[p->n_pending++] = *change;
     return true;
 }
 
-void presence_note(void *arg, int64_t device_no, bool streaming, int64_t at_ms)
+static void presence_queue(presence *p, const presence_change *c)
 {
-    presence *p = arg;
     pthread_mutex_lock(&p->lock);
     /* Lost, the device's row keeps its last state: a lost open may end a
      * streaming device at its old grace, a lost close keeps it until its
      * node stops. Logged: it takes running out of memory. */
-    if (!presence_push(p, device_no, streaming, at_ms))
+    if (!presence_push(p, c))
         log_error("presence: out of memory queuing a stream %s of device %lld",
-                  streaming ? "open" : "close", (long long)device_no);
+                  c->streaming ? "open" : "close", (long long)c->device_no);
     pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->lock);
 }
+
+void presence_note(void *arg, const live_change *lc)
+{
+    presence_change c = {.device_no = lc->device_no, .at_ms = lc->at_ms,
+                         .streaming = lc->streaming, .stream_no = lc->stream_no,
+                         .seen_node = lc->seen_node};
+    presence_queue(arg, &c);
+}
+
+/* An attach the rows refused: its stream ends after the commit. */
+typedef struct refused_attach {
+    int64_t device_no;
+    uint64_t stream_no;
+} refused_attach;
 
 typedef struct flush_job {
     const presence *p;
     const presence_change *c;
     size_t n;
+    core_meeting *m;               /* scratch for the moves */
+    event_batch b;                 /* the moves' "superseded" rows */
+    refused_attach *refused;       /* n places */
+    size_t n_refused;
 } flush_job;
+
+/* Reads the device's meeting, which a backend with row locks holds from
+ * here to the commit (store.h: a job reads the meeting before the rows it
+ * decides on, and an event row needs it). NOTFOUND: the device is gone. */
+static store_rc presence_lock_meeting(store_tx *tx, int64_t device_no, core_meeting *m)
+{
+    core_device dev;
+    char app_id[CORE_APPID_MAX + 1];
+    store_rc rc = store_device_get(tx, device_no, &dev);
+    if (rc == STORE_OK)
+        rc = store_meeting_app(tx, dev.meeting_id, app_id);
+    if (rc == STORE_OK)
+        rc = store_meeting_get(tx, app_id, dev.meeting_id, m);
+    return rc;
+}
+
+/* One stream open: the compare-and-set, and what it decides. */
+static store_rc presence_attach_tx(store_tx *tx, flush_job *j, const presence_change *c)
+{
+    int64_t self = j->p->node_id, from = 0;
+    store_rc rc = STORE_OK;
+    /* The open read another node: the row may be taken from it, which is
+     * recorded in the meeting's rows (the meeting locked already, in
+     * presence_flush_tx: this reads it for the event). */
+    if (c->seen_node != 0 && c->seen_node != self)
+        rc = presence_lock_meeting(tx, c->device_no, j->m);
+    if (rc == STORE_OK)
+        rc = store_stream_attach(tx, c->device_no, self, c->seen_node, &from);
+    if (rc == STORE_REFUSED) {
+        /* Another node attached the device after this stream's open read
+         * its row: that stream is the device's. This one ends (if it is
+         * still open) and its close detaches nothing. */
+        j->refused[j->n_refused++] = (refused_attach){c->device_no, c->stream_no};
+        return STORE_OK;
+    }
+    if (rc != STORE_OK || from == 0)
+        return rc;
+    /* Taken from the node this stream's open read: that node ends its
+     * stream of the device when the row reaches it (its relay), as a
+     * second stream on one node ends the first. */
+    event_rec ev = {.type = EVENT_SUPERSEDED, .meeting = j->m, .device_no = c->device_no,
+                    .node = from, .time = clock_unix_ms() / 1000, .trace_id = ""};
+    return event_record(tx, &ev, &j->b);
+}
 
 /* NOTFOUND is the rows saying the change no longer applies (the device
  * left, or streams on another node now): nothing to write. Runs again
- * whole after a rollback: every statement sets, none adds. */
+ * whole after a rollback: every statement sets, none adds, and what it
+ * fills in j is emptied first. */
 static store_rc presence_flush_tx(store_tx *tx, void *arg)
 {
-    const flush_job *j = arg;
+    flush_job *j = arg;
+    event_batch_reset(&j->b);
+    j->n_refused = 0;
     int grace = j->p->cfg.grace_ms;
+    /* The meetings a move may record in, before any device row is locked:
+     * the order every job keeps (store.h), so that this job and another
+     * node's on one of those meetings do not wait for each other. */
+    for (size_t i = 0; i < j->n; i++) {
+        const presence_change *c = &j->c[i];
+        if (!c->streaming || c->seen_node == 0 || c->seen_node == j->p->node_id)
+            continue;
+        store_rc rc = presence_lock_meeting(tx, c->device_no, j->m);
+        if (rc != STORE_OK && rc != STORE_NOTFOUND)
+            return rc;
+    }
     for (size_t i = 0; i < j->n; i++) {
         const presence_change *c = &j->c[i];
         store_rc rc = c->streaming
-                          ? store_stream_attach(tx, c->device_no, j->p->node_id)
+                          ? presence_attach_tx(tx, j, c)
                           : store_stream_detach(tx, c->device_no, j->p->node_id, c->at_ms + grace);
         if (rc != STORE_OK && rc != STORE_NOTFOUND)
             return rc;
@@ -137,8 +252,21 @@ static bool presence_flush(presence *p)
         free(c);
         return true;
     }
-    flush_job j = {p, c, n};
-    if (presence_write(p, presence_flush_tx, &j) == STORE_OK) {
+    flush_job j = {.p = p, .c = c, .n = n, .m = malloc(sizeof *j.m),
+                   .refused = malloc(n * sizeof *j.refused)};
+    store_rc rc = j.m != NULL && j.refused != NULL ? presence_write(p, presence_flush_tx, &j)
+                                                   : STORE_ERROR;
+    if (rc == STORE_OK) {
+        for (size_t i = 0; i < j.n_refused; i++)
+            if (live_stream_refused(p->hub, j.refused[i].device_no, j.refused[i].stream_no))
+                log_info("presence: device %lld streams on another node since its stream "
+                         "here opened; this one ends", (long long)j.refused[i].device_no);
+        event_publish(p->hub, p->hooks, &j.b);
+    }
+    event_batch_free(&j.b);
+    free(j.m);
+    free(j.refused);
+    if (rc == STORE_OK) {
         free(c);
         return true;
     }
@@ -168,9 +296,14 @@ static bool presence_flush(presence *p)
 
 /* live_device_fn: every open stream of the node, attached again (queued
  * under the hub lock, so ordered with the hub's own notes). */
-static void presence_reattach(void *arg, int64_t device_no)
+static void presence_reattach(void *arg, int64_t device_no, uint64_t stream_no)
 {
-    presence_note(arg, device_no, true, 0);
+    /* Its rows were converted (no node) or still name it: either is
+     * taken. A row another node holds was attached there since (the
+     * client moved on while this node was silent): refused, and this
+     * node's stream of it ends. */
+    presence_change c = {.device_no = device_no, .streaming = true, .stream_no = stream_no};
+    presence_queue(arg, &c);
 }
 
 /* ---- the sweep -------------------------------------------------------------- */

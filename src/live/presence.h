@@ -7,9 +7,10 @@
  * module when a stream opens and when its client goes; those changes are
  * queued here, never written on the caller's thread (libmicrohttpd's), and
  * the sweeper thread writes what has queued in one job, in order: a stream
- * open sets the device's stream_node to this node, a close sets its
- * grace_until to the close time + grace. A burst of opens or closes is one
- * write, not one each.
+ * open sets the device's stream_node to this node (a compare-and-set from
+ * what the open read: presence.c says why, and what a move to another
+ * node does), a close sets its grace_until to the close time + grace. A
+ * burst of opens or closes is one write, not one each.
  *
  * Every tick (1 s) the sweeper heartbeats the node and sweeps: devices of
  * nodes whose heartbeat is older than the dead-after time
@@ -68,7 +69,7 @@ typedef struct presence presence;
 int presence_new(store *st, struct webhook_worker *hooks, const presence_config *cfg,
                  presence **out);
 /* The hub's live_presence_fn (arg: the presence): queues the change. */
-void presence_note(void *arg, int64_t device_no, bool streaming, int64_t at_ms);
+void presence_note(void *arg, const live_change *c);
 /* Starts the sweeper thread for the hub h (it publishes the leaves there)
  * with the node's listen address (for operators; may be ""). */
 int presence_start(presence *p, live_hub *h, const char *address);

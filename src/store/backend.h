@@ -198,7 +198,8 @@ typedef struct store_backend {
     store_rc (*node_heartbeat)(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before);
     store_rc (*node_list)(store_tx *tx, store_node_cb cb, void *arg);
     store_rc (*node_stop)(store_tx *tx, int64_t node_id, int64_t grace_until);
-    store_rc (*stream_attach)(store_tx *tx, int64_t device_no, int64_t node_id);
+    store_rc (*stream_attach)(store_tx *tx, int64_t device_no, int64_t node_id,
+                              int64_t expected, int64_t *from);
     store_rc (*stream_detach)(store_tx *tx, int64_t device_no, int64_t node_id,
                               int64_t grace_until);
     store_rc (*stream_get)(store_tx *tx, int64_t device_no, int64_t *stream_node,

@@ -436,9 +436,11 @@ store_rc store_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until)
     return tx->be->node_stop(tx, node_id, grace_until);
 }
 
-store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id)
+store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
+                             int64_t expected, int64_t *from)
 {
-    return tx->be->stream_attach(tx, device_no, node_id);
+    int64_t ignored;
+    return tx->be->stream_attach(tx, device_no, node_id, expected, from != NULL ? from : &ignored);
 }
 
 store_rc store_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,

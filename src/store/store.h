@@ -57,6 +57,7 @@ typedef enum store_rc {
     STORE_CONFLICT = 2,     /* a unique key is taken (generated id collision) */
     STORE_STOP = 3,         /* a callback stopped a list; the list returns it */
     STORE_ROLLBACK = 4,     /* a job declined (its own rules refused): undone */
+    STORE_REFUSED = 5,      /* a compare-and-set found another value: nothing written */
     STORE_ERROR = -1,       /* the backend failed; already logged */
     STORE_UNAVAILABLE = -2, /* the backend cannot be reached now; logged */
     STORE_RETRY = -3,       /* backend to queue only (backend.h); never returned */
@@ -431,7 +432,9 @@ store_rc store_events_prune(store_tx *tx, int64_t before);
  *   transactions. An UPDATE that decides on a row re-checks its condition
  *   on the row it locks (PostgreSQL's READ COMMITTED does, for UPDATE ...
  *   WHERE), so a stream attached on node B in between is never detached
- *   by node A's late write nor converted as a dead node's.
+ *   by node A's late write nor converted as a dead node's; nor taken back
+ *   by A's late attach, a compare-and-set from what A's open read, its
+ *   row locked (FOR UPDATE) from the compare to the commit.
  * - store_presence_due may skip rows another node's sweep holds
  *   (PostgreSQL: FOR UPDATE SKIP LOCKED): it is a list of candidates.
  *   store_presence_claim decides: it locks the device's row until the
@@ -464,10 +467,18 @@ store_rc store_node_list(store_tx *tx, store_node_cb cb, void *arg);
  * within it keeps the device present), and its row goes. */
 store_rc store_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until);
 
-/* The device's stream opened on node_id: stream_node = node_id, no grace.
- * NOTFOUND when the device is not present (it left since its token was
- * checked: nothing to hold). */
-store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id);
+/* The device's stream opened on node_id, as a compare-and-set on
+ * stream_node: `expected` is the stream_node the stream's open read (0:
+ * none). When the row holds no node, node_id, or expected, it gets
+ * stream_node = node_id and no grace: STORE_OK, *from the OTHER node it
+ * was taken from (0: none, or node_id held it). When it holds another
+ * node, one that attached after that read (a client that moved on before
+ * this open was written): STORE_REFUSED, *from that node, nothing
+ * written. NOTFOUND when the device is not present (it left since its
+ * token was checked: nothing to hold). The row stays locked until the
+ * commit either way (FOR UPDATE), so what *from says holds until then. */
+store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
+                             int64_t expected, int64_t *from);
 /* The device's stream on node_id closed: no stream_node, grace_until set.
  * Only while node_id holds it (NOTFOUND otherwise: it left, or its stream
  * is on another node now, which this must not undo). */

@@ -91,14 +91,6 @@ def cluster_everywhere():
     return os.environ.get("MEETD_E2E_CLUSTER") == "1"
 
 
-def cluster_defect(why):
-    """Marks a test that fails across two nodes because of a known meetd
-    defect (`why`, also in docs/cluster.md): an expected failure in cluster
-    mode, so that the fix shows as an unexpected success."""
-    del why          # said where it is used; kept for the reader
-    return unittest.expectedFailure if cluster_everywhere() else (lambda test: test)
-
-
 def psql(conninfo, sql):
     """Runs sql with psql on conninfo; returns its output (unaligned, no header)."""
     cp = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
@@ -958,6 +950,22 @@ class MeetdCase(unittest.TestCase):
         stream = EventStream(self.server.port, token or dev["device_token"])
         self.addCleanup(stream.close)
         return stream
+
+    def stream_recorded(self, dev):
+        """Across nodes (cluster mode), waits until dev's stream open is
+        recorded in its row: only a stream opened on another node after that
+        is known to be the newer (docs/cluster.md "Streams across nodes").
+        One node orders its own streams: nothing to wait for."""
+        if not cluster_everywhere():
+            return
+        # The token is "<device_no>.<secret>" (docs/api.md "Device token").
+        sql = ("SELECT count(*) FROM devices WHERE stream_node IS NOT NULL AND device_no = %d"
+               % int(dev["device_token"].split(".")[0]))
+        give_up = time.monotonic() + DEADLINE
+        while psql(self.server.postgres, sql) != "1":
+            if time.monotonic() > give_up:
+                self.fail("%s's stream open not recorded within %s s" % (dev["ms_open_id"], DEADLINE))
+            time.sleep(0.02)
 
 
 def _code(resp):

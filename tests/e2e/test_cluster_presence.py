@@ -209,19 +209,14 @@ if __name__ == "__main__":
 
 
 class MovedBeforeTheOpenIsRecorded(NodeDiesCase):
-    """A KNOWN DEFECT, not fixed yet (hence expectedFailure): a stream's open
-    and close are written by the node's presence thread after the fact, and
-    store_stream_attach overwrites whatever node the row names. A client that
-    opens its stream on A and moves to B before A has written that open (A's
-    writer busy: here a psql session holds the row lock of another meeting
-    that a write to A waits for) has its row taken back by A's late attach,
-    and A's close then starts a grace: the device is ended while it streams
-    on B. The fix needs an order between attaches (e.g. the stream's open
-    time kept in the row, an older attach changing nothing, which trusts the
-    nodes' clocks; or the open written before the stream is answered, so
-    that a client can only reach B once A's attach has committed)."""
+    """A stream's open and close are written by the node's presence thread
+    after the fact. A client that opens its stream on A and moves to B
+    before A has written that open (A's writer busy: here a psql session
+    holds the row lock of another meeting that a write to A waits for) must
+    keep its row on B: A's late attach is a compare-and-set from the row its
+    open read (no node), which B's attach has changed, so it is refused, and
+    A's close then detaches nothing (src/live/presence.c)."""
 
-    @unittest.expectedFailure
     def test_late_attach_on_the_first_node_keeps_the_device_on_the_second(self):
         creds = self.a.create_app("--name", h.uniq("late"))
         ca, self.cb = self.a.client(creds), self.b.client(creds)

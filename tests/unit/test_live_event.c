@@ -414,7 +414,7 @@ typedef struct gone_job {
 static void gone_body(store_tx *tx, void *arg)
 {
     gone_job *g = arg;
-    assert_int_equal(store_stream_attach(tx, g->device_no, g->node), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, g->device_no, g->node, 0, NULL), STORE_OK);
     if (g->grace_until != 0)
         assert_int_equal(store_stream_detach(tx, g->device_no, g->node, g->grace_until),
                          STORE_OK);
@@ -523,7 +523,8 @@ static sweeper sweeper_start(fixture *f, int grace_ms, int dead_after_ms)
     sweeper w = {0};
     presence_config pc = {.grace_ms = grace_ms, .dead_after_ms = dead_after_ms, .tick_ms = 20};
     assert_int_equal(presence_new(f->s, NULL, &pc, &w.p), 0);
-    live_config cfg = {.heartbeat_ms = 1000000};
+    /* As meetd: the hub ends the streams "superseded" rows name it for. */
+    live_config cfg = {.heartbeat_ms = 1000000, .node_id = presence_node_id(w.p)};
     assert_int_equal(live_hub_new(&cfg, f->s, presence_note, w.p, &w.h), 0);
     assert_int_equal(presence_start(w.p, w.h, "http://127.0.0.1:1"), 0);
     return w;
@@ -579,7 +580,7 @@ static void dead_body(store_tx *tx, void *arg)
                     .heartbeat_at = d->heartbeat_at};
     assert_int_equal(store_node_register(tx, &n), STORE_OK);
     for (int i = 0; i < 2; i++)
-        assert_int_equal(store_stream_attach(tx, d->dev[i], d->node), STORE_OK);
+        assert_int_equal(store_stream_attach(tx, d->dev[i], d->node, 0, NULL), STORE_OK);
 }
 
 static void test_sweeper_ends_dead_nodes_devices(void **state)
@@ -710,6 +711,122 @@ static void test_sweeper_stop_detaches(void **state)
     presence_free(w.p);
 }
 
+/* ---- a device's streams on two nodes (presence.c) ------------------------ */
+
+/* Two nodes on one store: a second stream of the device on node B takes
+ * the row from A (its open read A) and records a "superseded" row naming
+ * A, with no audit and no webhook; delivered to both hubs (the relay's
+ * part), it ends A's stream with ": end superseded" and leaves B's. A's
+ * close then detaches nothing: the device stays on B. */
+static void test_stream_moved_to_another_node_ends_there(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    sweeper a = sweeper_start(f, 60000, 0), b = sweeper_start(f, 60000, 0);
+    int64_t node_a = presence_node_id(a.p), node_b = presence_node_id(b.p);
+    int64_t dev = sc.dev[0].device_no;
+    live_stream *sa = open_stream(a.h, &sc.dev[0]);
+    wait_row(f, dev, row_on_node, node_a, "the attach on A");
+    free(drain(sa));
+    live_stream *sb = open_stream(b.h, &sc.dev[0]);
+    wait_row(f, dev, row_on_node, node_b, "the attach on B");
+    free(drain(sb));
+    count_q n = {0};
+    read_ok(f->s, count_body, &n);
+    assert_int_equal(n.audit, 0);
+    assert_int_equal(n.deliveries, 0);
+    /* B's own publish named A: B's stream goes on. */
+    row_walk w = {.h = b.h};
+    read_ok(f->s, rows_body, &w);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.last.type, "superseded");
+    assert_int_equal(w.last.device_no, dev);
+    char *t = drain(sb);
+    assert_null(strstr(t, ": end"));
+    free(t);
+    w = (row_walk){.h = a.h};
+    read_ok(f->s, rows_body, &w);
+    t = drain(sa);
+    assert_string_equal(t, ": end superseded\n\n");
+    free(t);
+    assert_int_equal(live_stream_read(sa, 0, (char[8]){0}, 8), -1);
+    /* A's close, then an open on A that its queue writes after it. */
+    live_stream_close(sa);
+    live_stream *other = open_stream(a.h, &sc.dev[1]);
+    wait_row(f, sc.dev[1].device_no, row_on_node, node_a, "the later attach on A");
+    row_q q = row_of(f, dev);
+    assert_int_equal(q.node, node_b);
+    assert_int_equal(q.grace_until, 0);
+    live_stream_close(other);
+    live_stream_close(sb);
+    sweeper_stop(&a);
+    sweeper_stop(&b);
+}
+
+/* Holds the writer until told, then records the device's stream on node B
+ * as B's attach would: the write of A's open waits behind it. */
+typedef struct move_job {
+    atomic_bool go;
+    int64_t device_no;
+    int64_t node;
+} move_job;
+
+static store_rc move_tx(store_tx *tx, void *arg)
+{
+    move_job *j = arg;
+    int64_t deadline = mono_ms() + 10000;
+    while (!atomic_load(&j->go) && mono_ms() < deadline)
+        sched_yield();
+    return store_stream_attach(tx, j->device_no, j->node, 0, NULL);
+}
+
+static void move_done(void *arg, store_rc rc)
+{
+    (void)arg;
+    assert_int_equal(rc, STORE_OK);
+}
+
+/* A's open is written late, after the client moved to B and B's attach
+ * was written: A's attach is refused (its open read no node, the row now
+ * names B), A's stream ends with ": end superseded", and its close leaves
+ * the row on B without a grace. */
+static void test_late_attach_is_refused(void **state)
+{
+    fixture *f = *state;
+    scene sc;
+    seed(f, &sc);
+    sweeper a = sweeper_start(f, 60000, 0);
+    int64_t node_b = presence_node_id(a.p) ^ 1;
+    int64_t dev = sc.dev[0].device_no;
+    move_job j = {.device_no = dev, .node = node_b};
+    atomic_init(&j.go, false);
+    assert_int_equal(store_write_async(f->s, move_tx, &j, move_done, NULL), STORE_OK);
+    live_stream *sa = open_stream(a.h, &sc.dev[0]);   /* reads no node */
+    free(drain(sa));
+    atomic_store(&j.go, true);
+    /* The refusal ends the stream (bounded wait: the presence thread). */
+    int64_t deadline = mono_ms() + 10000;
+    char *t = NULL;
+    for (;;) {
+        t = drain(sa);
+        if (strstr(t, ": end superseded\n\n") != NULL || mono_ms() > deadline)
+            break;
+        free(t);
+        sched_yield();
+    }
+    assert_string_equal(t, ": end superseded\n\n");
+    free(t);
+    live_stream_close(sa);
+    live_stream *other = open_stream(a.h, &sc.dev[1]);
+    wait_row(f, sc.dev[1].device_no, row_on_node, presence_node_id(a.p), "a later attach");
+    row_q q = row_of(f, dev);
+    assert_int_equal(q.node, node_b);
+    assert_int_equal(q.grace_until, 0);
+    live_stream_close(other);
+    sweeper_stop(&a);
+}
+
 static const char *token_query(void *io, const char *name)
 {
     return strcmp(name, "device_token") == 0 ? io : NULL;
@@ -815,6 +932,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweeper_taken_for_dead_records_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_stop_detaches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_moved_to_another_node_ends_there, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_late_attach_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_while_stopping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_webhook_time_in_ms, setup, teardown),
     };

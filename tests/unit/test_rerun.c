@@ -162,7 +162,7 @@ static void two_devices_body(store_tx *tx, void *arg)
         assert_int_equal(store_device_insert(tx, &t->d[i]), STORE_OK);
     }
     /* Device 0: its stream went on a node long gone, its grace over. */
-    assert_int_equal(store_stream_attach(tx, t->d[0].device_no, 7), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, t->d[0].device_no, 7, 0, NULL), STORE_OK);
     assert_int_equal(store_stream_detach(tx, t->d[0].device_no, 7, 1), STORE_OK);
 }
 

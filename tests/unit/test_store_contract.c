@@ -939,25 +939,53 @@ static void presence_body(store_tx *tx, void *arg)
     assert_int_equal(ns.node[1].heartbeat_at, 10000);
 
     /* Streams: attach, detach only by the node that holds it. */
-    assert_int_equal(store_stream_attach(tx, no[0], NODE_A), STORE_OK);
+    int64_t from = -1;
+    assert_int_equal(store_stream_attach(tx, no[0], NODE_A, 0, &from), STORE_OK);
+    assert_int_equal(from, 0);
+    expect_stream(tx, no[0], NODE_A, 0);
+    /* Attaching again from the node that holds it: whatever its open read
+     * (its own earlier attach was written since), it still holds it. */
+    assert_int_equal(store_stream_attach(tx, no[0], NODE_A, 0, &from), STORE_OK);
+    assert_int_equal(from, 0);
+    assert_int_equal(store_stream_attach(tx, no[0], NODE_A, NODE_B, &from), STORE_OK);
+    assert_int_equal(from, 0);
     expect_stream(tx, no[0], NODE_A, 0);
     assert_int_equal(store_stream_detach(tx, no[0], NODE_B, 5000), STORE_NOTFOUND);
     expect_stream(tx, no[0], NODE_A, 0);
     assert_int_equal(store_stream_detach(tx, no[0], NODE_A, 15000), STORE_OK);
     expect_stream(tx, no[0], 0, 15000);
-    /* Back on another node: the grace is gone; the old node's late close
-     * changes nothing. */
-    assert_int_equal(store_stream_attach(tx, no[1], NODE_A), STORE_OK);
-    assert_int_equal(store_stream_attach(tx, no[1], NODE_B), STORE_OK);
+    /* Back on another node that read the node holding it: taken from
+     * that node (*from says which), the grace gone; the old node's late
+     * close changes nothing. */
+    assert_int_equal(store_stream_attach(tx, no[1], NODE_A, 0, &from), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, no[1], NODE_B, NODE_A, &from), STORE_OK);
+    assert_int_equal(from, NODE_A);
     assert_int_equal(store_stream_detach(tx, no[1], NODE_A, 12000), STORE_NOTFOUND);
     expect_stream(tx, no[1], NODE_B, 0);
+    /* A late attach (its open read no node, or a node that no longer holds
+     * it) is refused: the row keeps the node that attached since, *from
+     * names it. */
+    assert_int_equal(store_stream_attach(tx, no[1], NODE_A, 0, &from), STORE_REFUSED);
+    assert_int_equal(from, NODE_B);
+    expect_stream(tx, no[1], NODE_B, 0);
+    assert_int_equal(store_stream_attach(tx, no[1], NODE_A, 77, &from), STORE_REFUSED);
+    assert_int_equal(from, NODE_B);
+    expect_stream(tx, no[1], NODE_B, 0);
+    /* An open that read a node whose stream has closed since (or that was
+     * stopped): a row with no node is anyone's, from none. */
+    assert_int_equal(store_stream_attach(tx, no[2], NODE_A, 0, &from), STORE_OK);
+    assert_int_equal(store_stream_detach(tx, no[2], NODE_A, 12000), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, no[2], NODE_B, NODE_A, &from), STORE_OK);
+    assert_int_equal(from, 0);
+    expect_stream(tx, no[2], NODE_B, 0);
     /* A device that left holds nothing. */
     assert_int_equal(store_device_end(tx, no[4], 150, CORE_LEFT_LEAVE), STORE_OK);
-    assert_int_equal(store_stream_attach(tx, no[4], NODE_A), STORE_NOTFOUND);
+    assert_int_equal(store_stream_attach(tx, no[4], NODE_A, 0, &from), STORE_NOTFOUND);
     assert_int_equal(store_stream_detach(tx, no[4], NODE_A, 1), STORE_NOTFOUND);
-    assert_int_equal(store_stream_attach(tx, 999999, NODE_A), STORE_NOTFOUND);
-    assert_int_equal(store_stream_attach(tx, no[2], NODE_A), STORE_OK);
-    assert_int_equal(store_stream_attach(tx, no[3], NODE_B), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, 999999, NODE_A, 0, &from), STORE_NOTFOUND);
+    assert_int_equal(store_stream_attach(tx, no[2], NODE_A, NODE_B, &from), STORE_OK);
+    assert_int_equal(from, NODE_B);
+    assert_int_equal(store_stream_attach(tx, no[3], NODE_B, 0, NULL), STORE_OK);
 
     /* Due at 14999: nothing (no[0]'s grace ends at 15000; the nodes live). */
     struct due_seen ds = {0};

@@ -481,7 +481,7 @@ static void v10_body(store_tx *tx, void *arg)
     assert_int_equal(store_presence_due(tx, INT64_MAX / 2, INT64_MAX / 4, 1000, 0, 100, v10_due,
                                         c),
                      STORE_OK);
-    assert_int_equal(store_stream_attach(tx, 1, 5), STORE_OK);
+    assert_int_equal(store_stream_attach(tx, 1, 5, 0, NULL), STORE_OK);
 }
 
 static void test_migrate_presence(void **state)

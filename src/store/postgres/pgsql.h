@@ -269,8 +269,11 @@
     /* Two sweeps at once split the dead nodes between them. */                \
     X(DEAD_NODES, 1, "SELECT node_id, heartbeat_at FROM nodes WHERE heartbeat_at < $1 " \
                      "ORDER BY heartbeat_at LIMIT $2 FOR UPDATE SKIP LOCKED")         \
+    /* Locks the row until the commit: the compare and the set are one. */    \
+    X(STREAM_HOLDER, 1, "SELECT coalesce(stream_node, 0) FROM devices "               \
+                        "WHERE device_no = $1 AND left_time IS NULL FOR UPDATE")      \
     X(STREAM_ATTACH, 1, "UPDATE devices SET stream_node = $2, grace_until = NULL "    \
-                        "WHERE device_no = $1 AND left_time IS NULL")                 \
+                        "WHERE device_no = $1")                                       \
     X(STREAM_DETACH, 1, "UPDATE devices SET stream_node = NULL, grace_until = $3 "    \
                         "WHERE device_no = $1 AND stream_node = $2 AND left_time IS NULL") \
     X(STREAM_GET, 0, "SELECT stream_node, grace_until FROM devices WHERE device_no = $1") \
@@ -578,7 +581,8 @@ store_rc pgsql_node_register(store_tx *tx, const store_node *n);
 store_rc pgsql_node_heartbeat(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before);
 store_rc pgsql_node_list(store_tx *tx, store_node_cb cb, void *arg);
 store_rc pgsql_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until);
-store_rc pgsql_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id);
+store_rc pgsql_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
+                             int64_t expected, int64_t *from);
 store_rc pgsql_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
                              int64_t grace_until);
 store_rc pgsql_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,

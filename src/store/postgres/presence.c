@@ -91,14 +91,28 @@ store_rc pgsql_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until)
     return pgsql_exec(tx, PGSQL_NODE_DELETE, &p, NULL);
 }
 
-store_rc pgsql_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id)
+store_rc pgsql_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
+                             int64_t expected, int64_t *from)
 {
     if (presence_writable(tx, "store_stream_attach inside store_read") != STORE_OK)
         return STORE_ERROR;
+    /* FOR UPDATE reads the row's newest committed version and holds it:
+     * another node's attach waits for this commit, then reads ours. */
     pgsql_params p = {0};
     pgsql_p_int(&p, device_no);
-    pgsql_p_int(&p, node_id);
-    return pgsql_exec_one(tx, PGSQL_STREAM_ATTACH, &p);
+    store_rc rc;
+    PGresult *r = pgsql_one(tx, PGSQL_STREAM_HOLDER, &p, &rc);
+    if (r == NULL)
+        return rc;
+    int64_t holder = pgsql_int(r, 0, 0);
+    PQclear(r);
+    *from = holder != node_id ? holder : 0;
+    if (holder != 0 && holder != expected && holder != node_id)
+        return STORE_REFUSED;
+    pgsql_params q = {0};
+    pgsql_p_int(&q, device_no);
+    pgsql_p_int(&q, node_id);
+    return pgsql_exec_one(tx, PGSQL_STREAM_ATTACH, &q);
 }
 
 store_rc pgsql_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,

@@ -77,8 +77,10 @@
                        "WHERE stream_node = ?1 AND left_time IS NULL")                \
     X(DEAD_NODES, "SELECT node_id, heartbeat_at FROM nodes "                          \
                   "WHERE heartbeat_at < ?1 ORDER BY heartbeat_at")                    \
-    X(STREAM_ATTACH, "UPDATE devices SET stream_node = ?2, grace_until = NULL "       \
+    X(STREAM_HOLDER, "SELECT coalesce(stream_node, 0) FROM devices "                  \
                      "WHERE device_no = ?1 AND left_time IS NULL")                    \
+    X(STREAM_ATTACH, "UPDATE devices SET stream_node = ?2, grace_until = NULL "       \
+                     "WHERE device_no = ?1")                                          \
     X(STREAM_DETACH, "UPDATE devices SET stream_node = NULL, grace_until = ?3 "       \
                      "WHERE device_no = ?1 AND stream_node = ?2 AND left_time IS NULL") \
     X(STREAM_GET, "SELECT stream_node, grace_until FROM devices WHERE device_no = ?1") \
@@ -555,7 +557,8 @@ store_rc lite_node_register(store_tx *tx, const store_node *n);
 store_rc lite_node_heartbeat(store_tx *tx, int64_t node_id, int64_t now, int64_t dead_before);
 store_rc lite_node_list(store_tx *tx, store_node_cb cb, void *arg);
 store_rc lite_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until);
-store_rc lite_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id);
+store_rc lite_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
+                            int64_t expected, int64_t *from);
 store_rc lite_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
                             int64_t grace_until);
 store_rc lite_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,

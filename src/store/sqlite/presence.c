@@ -101,18 +101,29 @@ store_rc lite_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until)
     return lite_exec(tx, STMT_NODE_DELETE, st, sqlite3_bind_int64(st, 1, node_id), NULL);
 }
 
-store_rc lite_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id)
+store_rc lite_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
+                            int64_t expected, int64_t *from)
 {
     if (presence_writable(tx, "store_stream_attach inside store_read") != STORE_OK)
         return STORE_ERROR;
-    sqlite3_stmt *st = lite_stmt(tx, STMT_STREAM_ATTACH);
+    /* One writer: nothing comes between the read and the update. */
+    sqlite3_stmt *st = lite_stmt(tx, STMT_STREAM_HOLDER);
+    if (st == NULL)
+        return STORE_ERROR;
+    store_rc rc = lite_row(tx, STMT_STREAM_HOLDER, st, sqlite3_bind_int64(st, 1, device_no));
+    int64_t holder = rc == STORE_OK ? sqlite3_column_int64(st, 0) : 0;
+    lite_done(tx, STMT_STREAM_HOLDER, st);
+    if (rc != STORE_OK)
+        return rc;
+    *from = holder != node_id ? holder : 0;
+    if (holder != 0 && holder != expected && holder != node_id)
+        return STORE_REFUSED;
+    st = lite_stmt(tx, STMT_STREAM_ATTACH);
     if (st == NULL)
         return STORE_ERROR;
     int r = sqlite3_bind_int64(st, 1, device_no);
     r |= sqlite3_bind_int64(st, 2, node_id);
-    int64_t n = 0;
-    store_rc rc = lite_exec(tx, STMT_STREAM_ATTACH, st, r, &n);
-    return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
+    return lite_exec(tx, STMT_STREAM_ATTACH, st, r, NULL);
 }
 
 store_rc lite_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
