@@ -51,6 +51,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "store/postgres/pgsql.h"
 
 /* Writer connections of a node. One, as SQLite's: the callers of a node
@@ -97,6 +98,15 @@ static void sleep_ms(int ms)
 }
 
 /* ---- connections ------------------------------------------------------- */
+
+/* A writer's wait for the server, counted (meetd_store_round_trips_total):
+ * what bounds a node's writes is how many of these a job costs, which a
+ * loaded machine does not change. */
+static void conn_trip(const pgsql_conn *c)
+{
+    if (c->writable)
+        metrics_add(METRICS_STORE_ROUND_TRIPS, 1);
+}
 
 static void conn_drop(pgsql_conn *c)
 {
@@ -223,6 +233,7 @@ store_rc pgsql_command(pgsql_conn *c, const char *sql)
 {
     if (!conn_up(c))
         return STORE_UNAVAILABLE;
+    conn_trip(c);
     PGresult *r = PQexec(c->pg, sql);
     store_rc rc = STORE_OK;
     ExecStatusType st = PQresultStatus(r);
@@ -331,6 +342,7 @@ static bool stmt_prepare(store_tx *tx, enum pgsql_stmt_id id, store_rc *rc)
         return true;
     char name[16];
     snprintf(name, sizeof name, "m%d", (int)id);
+    conn_trip(c);
     PGresult *r = PQprepare(c->pg, name, stmt_sql[id], 0, NULL);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
@@ -366,6 +378,7 @@ PGresult *pgsql_run(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, 
         return NULL;
     char name[16];
     snprintf(name, sizeof name, "m%d", (int)id);
+    conn_trip(c);
     PGresult *r = PQexecPrepared(c->pg, name, p->n, p->val, p->len, p->fmt, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -727,6 +740,7 @@ static store_rc conn_begin(pgsql_conn *c, const char *sql, PGresult **res)
         store_rc rc = pgsql_conn_ready(c);
         if (rc != STORE_OK)
             return rc;
+        conn_trip(c);
         PGresult *r = PQexec(c->pg, sql);
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -828,6 +842,7 @@ static store_rc pgsql_batch_commit(void *conn, bool keys_changed)
     pgsql_conn *c = conn;
     if (!conn_up(c))
         return STORE_UNAVAILABLE;
+    conn_trip(c);
     PGresult *r = PQexec(c->pg, "COMMIT");
     ExecStatusType st = PQresultStatus(r);
     store_rc rc = STORE_OK;
