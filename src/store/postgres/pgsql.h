@@ -372,6 +372,12 @@ typedef struct pgsql_store {
     int n_open;                     /* readers open, idle or checked out */
 } pgsql_store;
 
+/* Transaction control deferred on a connection (pgsql_defer): a job's
+ * savepoints nest no deeper than job, try and op, each begun and ended. */
+#define PGSQL_DEFER_MAX 16
+/* Statements one pgsql_run_n sends at once. */
+#define PGSQL_PIPE_MAX 4
+
 /* One libpq connection and what it has prepared. Used by one thread at a
  * time: a writer's by its writer thread, a reader's while checked out. pg is
  * NULL, or bad, after a loss: pgsql_conn_ready connects it again, no more
@@ -386,6 +392,8 @@ struct pgsql_conn {
     int64_t spent_pruned;           /* spent nonces below this are gone */
     int in_op;                      /* inside pgsql_op_begin's savepoint */
     char xid[24];                   /* the open batch's transaction id */
+    const char *defer[PGSQL_DEFER_MAX];   /* commands not yet sent (pgsql_defer) */
+    int n_defer;
 };
 
 /* ---- pgsql.c: connections and statements ------------------------------ */
@@ -395,8 +403,17 @@ struct pgsql_conn {
 store_rc pgsql_conn_ready(pgsql_conn *c);
 /* Runs a command outside the statement catalogue (transaction control):
  * STORE_OK, STORE_RETRY (serialization failure, deadlock),
- * STORE_UNAVAILABLE (connection lost) or STORE_ERROR, logged. */
+ * STORE_UNAVAILABLE (connection lost) or STORE_ERROR, logged. The
+ * deferred commands go first, in the same round trip; "ROLLBACK" drops
+ * them instead. */
 store_rc pgsql_command(pgsql_conn *c, const char *sql);
+/* Queues a transaction-control command whose answer nobody waits for (a
+ * savepoint begun or ended): it is sent with the next statement or
+ * command, in one pipeline, so a job's savepoints cost no round trip of
+ * their own. sql is a literal (kept, not copied). Should it fail, that
+ * next statement fails in its place, as it would have in a transaction
+ * the command aborted. STORE_UNAVAILABLE when c is down. */
+store_rc pgsql_defer(pgsql_conn *c, const char *sql);
 
 /* Parameters of one statement. Strings and bytes are sent in binary format
  * (no copy, the caller's bound applied); numbers as decimal text. */
@@ -426,6 +443,13 @@ void pgsql_p_bytes(pgsql_params *p, const void *b, int len);
  * *rc the failure, the transaction marked (tx->failed, and ->retry or
  * ->unavailable) and the cause logged. */
 PGresult *pgsql_run(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, store_rc *rc);
+/* As pgsql_run for n (at most PGSQL_PIPE_MAX) statements that do not need
+ * each other's results, in one round trip: they run in order, each seeing
+ * what those before it did. res[i] gets each result (the caller PQclears
+ * them); on a failure every res[i] is NULL and the transaction is marked
+ * as pgsql_run marks it. */
+store_rc pgsql_run_n(store_tx *tx, int n, const enum pgsql_stmt_id *ids,
+                     const pgsql_params *const *ps, PGresult **res);
 /* As pgsql_run for a query of one row: NULL with *rc STORE_NOTFOUND when
  * it returned none. */
 PGresult *pgsql_one(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, store_rc *rc);
