@@ -12,6 +12,9 @@ meetd_err api_meeting_id(api_call *c, int64_t *id)
     meetd_err e = core_parse_meeting_id(c->param[0], id);
     if (e != ME_OK)
         return api_fail(c, e, NULL);
+    /* The meeting's writes are run in order by one writer
+     * (store_write_async_key). */
+    c->write_key = *id;
     return ME_OK;
 }
 

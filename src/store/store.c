@@ -50,7 +50,6 @@ store_rc store_open(const store_options *opt, store **out)
     s->be = be;
     s->rerun_jobs = opt->rerun_jobs;
     pthread_mutex_init(&s->queue_lock, NULL);
-    pthread_cond_init(&s->queue_cond, NULL);
     store_rc rc = be->open(opt, &s->impl);
     if (rc == STORE_OK)
         rc = store_queue_start(s);
@@ -71,7 +70,6 @@ void store_close(store *s)
     store_queue_stop(s);
     if (s->impl != NULL)
         s->be->close(s->impl);
-    pthread_cond_destroy(&s->queue_cond);
     pthread_mutex_destroy(&s->queue_lock);
     free(s);
 }

@@ -82,6 +82,9 @@ typedef struct store_options {
      * data_dir, "postgres" for PostgreSQL at conninfo (when built in). */
     const char *backend;
     const char *conninfo;
+    /* PostgreSQL: writer connections of this node, each committing batches
+     * of its own (0: the backend's default; SQLite always runs one). */
+    int writers;
     /* Tests: every batch of writes runs twice, the first run rolled back
      * as after a serialization failure, so that a job that is not safe to
      * run again shows it on any backend. */
@@ -115,6 +118,15 @@ store_rc store_write(store *s, store_fn fn, void *arg);
 typedef void (*store_done_fn)(void *done_arg, store_rc rc);
 store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done,
                            void *done_arg);
+/* store_write_async with a key (nonzero: the id of the meeting the job
+ * changes): writes with one key are run one after the other, in the order
+ * queued, and their done callbacks come in their commit order, even where
+ * the backend runs several writers (PostgreSQL); writes with different keys
+ * (or none) may commit, and be called back, in any order. A job may
+ * change rows of other meetings: row locks keep it right, only those
+ * meetings' callbacks are not ordered with it. */
+store_rc store_write_async_key(store *s, int64_t key, store_fn fn, void *arg,
+                               store_done_fn done, void *done_arg);
 /* Writes queued for the next batch (for tests: it walks the queue). */
 int store_write_queue(store *s);
 /* Inside a store_fn: runs fn in a savepoint of its own and returns what it

@@ -219,7 +219,12 @@ class MovedBeforeTheOpenIsRecorded(NodeDiesCase):
     on B. The fix needs an order between attaches (e.g. the stream's open
     time kept in the row, an older attach changing nothing, which trusts the
     nodes' clocks; or the open written before the stream is answered, so
-    that a client can only reach B once A's attach has committed)."""
+    that a client can only reach B once A's attach has committed).
+    A runs one writer (--pg-writers 1), so that the lock holds up the
+    presence thread's write as well as the join's: with several, the two
+    would likely be on different writers and the open recorded in time."""
+
+    server_args = NodeDiesCase.server_args + ("--pg-writers", "1")
 
     @unittest.expectedFailure
     def test_late_attach_on_the_first_node_keeps_the_device_on_the_second(self):

@@ -2,9 +2,20 @@
  * table (backend.h) that plugs it into the store.
  *
  * Several meetd nodes share one database (docs/cluster.md). Each node runs
- * PGSQL_WRITERS writer threads (queue.c), each with a connection of its
- * own, and keeps a pool of read connections. libpq connections are used by
- * one thread at a time; nothing here is shared between them but the pool.
+ * --pg-writers (PGSQL_WRITERS) writer threads (queue.c), each with a
+ * connection of its own and its share of the meetings, and keeps a pool of
+ * read connections. libpq connections are used by one thread at a time;
+ * nothing here is shared between them but the pool.
+ *
+ * Round trips. What bounds a node's writes is less the server's work than
+ * the writer waiting for it, statement after statement
+ * (meetd_store_round_trips_total counts the waits). So a job's savepoints
+ * are not sent on their own: they are deferred (pgsql_defer) and go ahead
+ * of the job's next statement, or of COMMIT, in one libpq pipeline; and
+ * statements that do not need each other's results go together
+ * (pgsql_run_n: a meeting with its hosts and occurrences). In a pipeline
+ * the server runs them one after the other, as it would have one round
+ * trip each, and skips the rest after a failure.
  *
  * Writes. A batch of jobs is one transaction at READ COMMITTED, each job in
  * a savepoint (store_job), store_try one savepoint down (store_try). Jobs on
@@ -54,13 +65,13 @@
 #include "common/metrics.h"
 #include "store/postgres/pgsql.h"
 
-/* Writer connections of a node. One, as SQLite's: the callers of a node
- * hear of their commits (queue.c's done callbacks, which feed the device
- * streams) in the order the commits happened, which two writers racing to
- * their callbacks would not keep. Row locks already order the jobs of
- * different nodes; more writers per node would let other meetings' batches
- * go on while one waits for a lock, at the price of that order. */
-#define PGSQL_WRITERS 1
+/* Writer connections of a node unless --pg-writers says otherwise. Each
+ * commits batches of its own: while one waits for the server (a round
+ * trip, a lock, a sync) the others go on. The queue gives each writer its
+ * share of the meetings (queue.c), so that one meeting's callers still
+ * hear of their commits in commit order, and writers of one node do not
+ * wait for each other's meeting locks. */
+#define PGSQL_WRITERS 4
 /* Largest batch: bounds how long the first job of a batch waits, and how
  * much a retry runs again. */
 #define PGSQL_BATCH_MAX 64
@@ -723,6 +734,7 @@ static store_rc pgsql_open(const store_options *opt, void **out)
         return STORE_ERROR;
     }
     s->durability = opt->durability;
+    s->writers = opt->writers > 0 ? opt->writers : PGSQL_WRITERS;
     pthread_mutex_init(&s->read_lock, NULL);
     pthread_cond_init(&s->read_cond, NULL);
     /* The first connection migrates, then serves as the first reader. */
@@ -862,8 +874,8 @@ static store_rc pgsql_rate_take(void *impl, const char *app_id, double rate, dou
 
 static int pgsql_writers(void *impl)
 {
-    (void)impl;
-    return PGSQL_WRITERS;
+    const pgsql_store *s = impl;
+    return s->writers;
 }
 
 static int pgsql_batch_max(void *impl)

@@ -362,6 +362,7 @@ typedef struct pgsql_conn pgsql_conn;
 typedef struct pgsql_store {
     char *conninfo;
     store_durability durability;
+    int writers;                    /* writer connections (store_options.writers) */
     int version;
     uint64_t unknown;               /* keys_stamp when it cannot be read */
 
