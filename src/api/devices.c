@@ -54,15 +54,13 @@ static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
 static meetd_err api_join_user(store_tx *tx, api_join_req *r)
 {
     api_call *c = r->c;
-    int rc = store_user_get(tx, r->meeting_id, r->kind, r->id, &r->user);
+    uint64_t present = 0;
+    bool banned = false;
+    int rc = store_user_party(tx, r->meeting_id, r->kind, r->id, &r->user, &present, &banned);
     if (rc == STORE_NOTFOUND)
         return api_join_new_user(tx, r);
     if (rc != STORE_OK)
-        return api_store_fail(c, rc, "user_get");
-    bool banned = false;
-    rc = store_ban_exists(tx, r->meeting_id, r->user.user_no, &banned);
-    if (rc != STORE_OK)
-        return api_store_fail(c, rc, "ban_exists");
+        return api_store_fail(c, rc, "user_party");
     if (banned)
         return api_fail(c, ME_BANNED, NULL);
     if (r->has_nick && strcmp(r->nick, r->user.nick_name) != 0) {

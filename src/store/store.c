@@ -267,6 +267,14 @@ store_rc store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, con
     return tx->be->user_get(tx, meeting_id, kind, value, out);
 }
 
+store_rc store_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                          const char *value, core_user *out, uint64_t *mask, bool *banned)
+{
+    *mask = 0;
+    *banned = false;
+    return tx->be->user_party(tx, meeting_id, kind, value, out, mask, banned);
+}
+
 store_rc store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u)
 {
     return tx->be->user_insert(tx, meeting_id, u);

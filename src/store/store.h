@@ -263,6 +263,11 @@ store_rc store_meeting_update(store_tx *tx, const core_meeting *m);
  * (kind CORE_ID_USERID, CORE_ID_GUEST, CORE_ID_UUID, CORE_ID_MS_OPEN_ID). */
 store_rc store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
                         core_user *out);
+/* store_user_get, then that user's store_user_presence (*mask) and
+ * store_ban_exists (*banned), as one call: one round trip on a backend
+ * with a server. NOTFOUND (*mask 0, *banned false) when no such user. */
+store_rc store_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                          const char *value, core_user *out, uint64_t *mask, bool *banned);
 /* Inserts u and sets u->user_no. CONFLICT when uuid/ms_open_id/userid/guest_id
  * is taken in this meeting. */
 store_rc store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);

@@ -1179,6 +1179,7 @@ const store_backend store_backend_postgres = {
     .meeting_update_status = pgsql_meeting_update_status,
     .meeting_update = pgsql_meeting_update,
     .user_get = pgsql_user_get,
+    .user_party = pgsql_user_party,
     .user_insert = pgsql_user_insert,
     .user_by_no = pgsql_user_by_no,
     .user_set_cohost = pgsql_user_set_cohost,

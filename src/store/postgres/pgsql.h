@@ -53,6 +53,14 @@
       "last_error, " p "delivered_at"
 #define PGSQL_DELIVERY_NCOLS 11
 
+/* store_user_party's statement, but for its last condition. */
+#define PGSQL_PARTY                                                                   \
+    "SELECT " PGSQL_USER_COLS("u.") ", (SELECT coalesce(bit_or(1::bigint << "       \
+    "d.instanceid), 0) FROM devices d WHERE d.meeting_id = u.meeting_id AND "         \
+    "d.user_no = u.user_no AND d.left_time IS NULL AND d.instanceid BETWEEN 0 AND 63), " \
+    "EXISTS (SELECT 1 FROM bans b WHERE b.meeting_id = u.meeting_id AND "            \
+    "b.user_no = u.user_no) FROM users u WHERE u.meeting_id = $1 AND "
+
 /* The server's clock in Unix ms, and a rate bucket's tokens now ($2 its
  * burst, $3 its rate per ms). */
 #define PGSQL_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
@@ -163,6 +171,12 @@
                        "WHERE meeting_id = $1 AND uuid = $2")                         \
     X(USER_BY_MS_OPEN_ID, 0, "SELECT " PGSQL_USER_COLS("") " FROM users "             \
                              "WHERE meeting_id = $1 AND ms_open_id = $2")             \
+    /* A user, the instanceids it is present on as a mask, whether it is     \
+     * banned (store_user_party): one statement for three. */               \
+    X(PARTY_BY_USERID, 0, PGSQL_PARTY "u.userid = $2 AND u.userid <> ''")             \
+    X(PARTY_BY_GUEST, 0, PGSQL_PARTY "u.guest_id = $2 AND u.guest_id <> ''")          \
+    X(PARTY_BY_UUID, 0, PGSQL_PARTY "u.uuid = $2")                                    \
+    X(PARTY_BY_MS_OPEN_ID, 0, PGSQL_PARTY "u.ms_open_id = $2")                        \
     X(USER_BY_NO, 0, "SELECT " PGSQL_USER_COLS("") " FROM users WHERE user_no = $1")  \
     X(USER_INSERT, 1, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "       \
                       "ms_open_id, nick_name, cohost) VALUES ($1, $2, $3, $4, $5, $6, $7) " \
@@ -540,6 +554,8 @@ store_rc pgsql_meeting_update(store_tx *tx, const core_meeting *m);
 
 store_rc pgsql_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
                         core_user *out);
+store_rc pgsql_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                          const char *value, core_user *out, uint64_t *mask, bool *banned);
 store_rc pgsql_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
 store_rc pgsql_user_by_no(store_tx *tx, int64_t user_no, core_user *out);
 store_rc pgsql_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);

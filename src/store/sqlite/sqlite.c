@@ -909,6 +909,7 @@ const store_backend store_backend_sqlite = {
     .meeting_update_status = lite_meeting_update_status,
     .meeting_update = lite_meeting_update,
     .user_get = lite_user_get,
+    .user_party = lite_user_party,
     .user_insert = lite_user_insert,
     .user_by_no = lite_user_by_no,
     .user_set_cohost = lite_user_set_cohost,

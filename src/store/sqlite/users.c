@@ -165,6 +165,17 @@ static store_rc presence_row(sqlite3_stmt *st, void *ctx)
     return 0;
 }
 
+store_rc lite_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                         const char *value, core_user *out, uint64_t *mask, bool *banned)
+{
+    store_rc rc = lite_user_get(tx, meeting_id, kind, value, out);
+    if (rc == STORE_OK)
+        rc = lite_user_presence(tx, meeting_id, out->user_no, mask);
+    if (rc == STORE_OK)
+        rc = lite_ban_exists(tx, meeting_id, out->user_no, banned);
+    return rc;
+}
+
 store_rc lite_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask)
 {
     assert(mask != NULL);
