@@ -3,9 +3,9 @@
  * this, but for the store's own tests.
  *
  * Every statement the backend runs is listed once, below, with its SQL. A
- * connection prepares a statement (PQprepare, named by its number) the first
- * time it needs it and keeps it for the connection's life, so the hot paths
- * never parse SQL; a new connection after a loss prepares them again. Values
+ * connection prepares a statement (named by its number, in the same
+ * pipeline as its first run: pgsql.c) the first time it needs it and keeps
+ * it for the connection's life, so the hot paths never parse SQL; a new connection after a loss prepares them again. Values
  * only ever reach PostgreSQL as parameters: strings in binary format with
  * their length (so a caller's bound is applied without a copy), numbers as
  * text. Results are text.
