@@ -321,6 +321,14 @@ store_rc store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
     return tx->be->device_present(tx, meeting_id, user_no, instanceid, out);
 }
 
+store_rc store_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out)
+{
+    return tx->be->device_end_present(tx, meeting_id, user_no, instanceid, left_time,
+                                      left_reason, out);
+}
+
 store_rc store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)
 {
     return tx->be->device_end(tx, device_no, left_time, left_reason);

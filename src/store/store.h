@@ -291,6 +291,12 @@ store_rc store_device_insert(store_tx *tx, core_device *d);
 /* The present session of (user, instanceid); NOTFOUND when none. */
 store_rc store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
                               core_device *out);
+/* store_device_present, then store_device_end of what it found, as one call
+ * (one statement on a backend with a server): *out is the session as
+ * ended. NOTFOUND when (user, instanceid) has no present session. */
+store_rc store_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out);
 /* Ends a present session: sets left_time and left_reason. NOTFOUND when the
  * session is not present (already ended). */
 store_rc store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);

@@ -778,6 +778,23 @@ static void devices_body(store_tx *tx, void *arg)
     assert_int_equal(store_user_by_no(tx, 987654, &who), STORE_NOTFOUND);
     assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
     assert_int_equal(mask, (1u << 1) | (1u << 9));
+    /* Found and ended at once: the session as ended; then there is none. */
+    assert_int_equal(store_device_end_present(tx, 1, u.user_no, 9, 250, CORE_LEFT_LEAVE, &got),
+                     STORE_OK);
+    assert_int_equal(got.device_no, mra.device_no);
+    assert_int_equal(got.instanceid, 9);
+    assert_int_equal(got.join_time, 102);
+    assert_int_equal(got.left_time, 250);
+    assert_int_equal(got.left_reason, CORE_LEFT_LEAVE);
+    assert_int_equal(store_device_end_present(tx, 1, u.user_no, 9, 251, CORE_LEFT_KICKED, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_device_end_present(tx, 2, u.user_no, 1, 251, CORE_LEFT_KICKED, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_device_get(tx, mra.device_no, &got), STORE_OK);
+    assert_int_equal(got.left_time, 250);
+    assert_int_equal(got.left_reason, CORE_LEFT_LEAVE);
+    assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
+    assert_int_equal(mask, 1u << 1);
 
     /* A re-join is a new session: the old token stays dead. */
     core_device rejoin = mk_device(1, 0, u.user_no, 4, 300, 11);

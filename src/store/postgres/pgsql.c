@@ -1189,6 +1189,7 @@ const store_backend store_backend_postgres = {
     .user_presence = pgsql_user_presence,
     .device_insert = pgsql_device_insert,
     .device_present = pgsql_device_present,
+    .device_end_present = pgsql_device_end_present,
     .device_end = pgsql_device_end,
     .devices_end_all = pgsql_devices_end_all,
     .device_get = pgsql_device_get,

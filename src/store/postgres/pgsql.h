@@ -199,6 +199,10 @@
     X(DEVICE_PRESENT, 0, "SELECT " PGSQL_DEVICE_COLS("") " FROM devices "             \
                          "WHERE meeting_id = $1 AND user_no = $2 AND instanceid = $3 " \
                          "AND left_time IS NULL")                                     \
+    X(DEVICE_END_PRESENT, 1, "UPDATE devices SET left_time = $4, left_reason = $5 "   \
+                             "WHERE meeting_id = $1 AND user_no = $2 AND "            \
+                             "instanceid = $3 AND left_time IS NULL RETURNING "       \
+                             PGSQL_DEVICE_COLS(""))                                   \
     X(DEVICE_END, 1, "UPDATE devices SET left_time = $2, left_reason = $3 "           \
                      "WHERE device_no = $1 AND left_time IS NULL")                    \
     X(DEVICES_PRESENT_ALL, 0, "SELECT " PGSQL_DEVICE_COLS("") " FROM devices "        \
@@ -569,6 +573,9 @@ store_rc pgsql_device_insert(store_tx *tx, core_device *d);
 store_rc pgsql_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
                               int instanceid, core_device *out);
 store_rc pgsql_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
+store_rc pgsql_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out);
 store_rc pgsql_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time,
                                int left_reason, store_device_cb cb, void *arg);
 store_rc pgsql_device_get(store_tx *tx, int64_t device_no, core_device *out);

@@ -203,6 +203,20 @@ store_rc pgsql_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
     return device_one(tx, PGSQL_DEVICE_PRESENT, &p, out);
 }
 
+store_rc pgsql_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out)
+{
+    assert(out != NULL);
+    pgsql_params p = {0};
+    pgsql_p_int(&p, meeting_id);
+    pgsql_p_int(&p, user_no);
+    pgsql_p_int(&p, instanceid);
+    pgsql_p_int(&p, left_time);
+    pgsql_p_int(&p, left_reason);
+    return device_one(tx, PGSQL_DEVICE_END_PRESENT, &p, out);
+}
+
 store_rc pgsql_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)
 {
     pgsql_params p = {0};

@@ -537,6 +537,10 @@ store_rc lite_device_insert(store_tx *tx, core_device *d);
 store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
                              core_device *out);
 store_rc lite_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
+/* lite_device_present, then lite_device_end of what it found. */
+store_rc lite_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                 int instanceid, int64_t left_time, int left_reason,
+                                 core_device *out);
 store_rc lite_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
                               store_device_cb cb, void *arg);
 store_rc lite_device_get(store_tx *tx, int64_t device_no, core_device *out);

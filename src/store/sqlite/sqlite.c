@@ -919,6 +919,7 @@ const store_backend store_backend_sqlite = {
     .user_presence = lite_user_presence,
     .device_insert = lite_device_insert,
     .device_present = lite_device_present,
+    .device_end_present = lite_device_end_present,
     .device_end = lite_device_end,
     .devices_end_all = lite_devices_end_all,
     .device_get = lite_device_get,

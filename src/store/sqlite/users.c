@@ -229,6 +229,20 @@ store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, 
     return rc;
 }
 
+store_rc lite_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                 int instanceid, int64_t left_time, int left_reason,
+                                 core_device *out)
+{
+    store_rc rc = lite_device_present(tx, meeting_id, user_no, instanceid, out);
+    if (rc == STORE_OK)
+        rc = lite_device_end(tx, out->device_no, left_time, left_reason);
+    if (rc == STORE_OK) {
+        out->left_time = left_time;
+        out->left_reason = left_reason;
+    }
+    return rc;
+}
+
 store_rc lite_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)
 {
     sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_END);
