@@ -108,8 +108,8 @@ stop_node2
 
 # 4. Cross-node kick-to-close: STREAMS devices in 10 meetings, each with its
 # event stream open on node 2; setup and the kicks go to node 1, open loop
-# at a rate well under what one PostgreSQL node writes (its writer is one
-# connection), so that the figure is the way across and not node 1's queue.
+# at a rate well under what one PostgreSQL node writes, so that the figure
+# is the way across and not node 1's queue.
 # A kick commits on node 1; node 2 hears of it through its PostgreSQL
 # listener and ends the stream (docs/cluster.md). Fresh nodes on a fresh
 # database, node 2's caps opened up to the streams as in bench-scale.

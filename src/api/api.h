@@ -87,6 +87,7 @@ struct api_call {
      * request's nonce and runs the handler's job_fn(job_arg). */
     store_fn write_fn;
     void *write_arg;
+    int64_t write_key;        /* the meeting's id, once parsed: the write's key */
     api_job_fn job_fn;
     void *job_arg;
     meetd_err job_err;        /* job_fn's result, kept when the spend commits */

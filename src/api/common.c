@@ -12,6 +12,9 @@ meetd_err api_meeting_id(api_call *c, int64_t *id)
     meetd_err e = core_parse_meeting_id(c->param[0], id);
     if (e != ME_OK)
         return api_fail(c, e, NULL);
+    /* The meeting's writes are run in order by one writer
+     * (store_write_async_key). */
+    c->write_key = *id;
     return ME_OK;
 }
 
@@ -41,18 +44,13 @@ meetd_err api_resolve(api_call *c, store_tx *tx, int64_t meeting_id, core_id_typ
     /* A rooms_id is the ms_open_id of a room's device (core_room_check). */
     if (kind == CORE_ID_ROOMS_ID)
         kind = CORE_ID_MS_OPEN_ID;
-    int rc = store_user_get(tx, meeting_id, kind, id, &out->user);
+    int rc = store_user_party(tx, meeting_id, kind, id, &out->user, &out->present_mask,
+                              &out->banned);
     if (rc == STORE_NOTFOUND)
         return ME_OK;
     if (rc != STORE_OK)
-        return api_store_fail(c, rc, "user_get");
+        return api_store_fail(c, rc, "user_party");
     out->found = true;
-    rc = store_user_presence(tx, meeting_id, out->user.user_no, &out->present_mask);
-    if (rc != STORE_OK)
-        return api_store_fail(c, rc, "user_presence");
-    rc = store_ban_exists(tx, meeting_id, out->user.user_no, &out->banned);
-    if (rc != STORE_OK)
-        return api_store_fail(c, rc, "ban_exists");
     return ME_OK;
 }
 

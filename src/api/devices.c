@@ -54,15 +54,13 @@ static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
 static meetd_err api_join_user(store_tx *tx, api_join_req *r)
 {
     api_call *c = r->c;
-    int rc = store_user_get(tx, r->meeting_id, r->kind, r->id, &r->user);
+    uint64_t present = 0;
+    bool banned = false;
+    int rc = store_user_party(tx, r->meeting_id, r->kind, r->id, &r->user, &present, &banned);
     if (rc == STORE_NOTFOUND)
         return api_join_new_user(tx, r);
     if (rc != STORE_OK)
-        return api_store_fail(c, rc, "user_get");
-    bool banned = false;
-    rc = store_ban_exists(tx, r->meeting_id, r->user.user_no, &banned);
-    if (rc != STORE_OK)
-        return api_store_fail(c, rc, "ban_exists");
+        return api_store_fail(c, rc, "user_party");
     if (banned)
         return api_fail(c, ME_BANNED, NULL);
     if (r->has_nick && strcmp(r->nick, r->user.nick_name) != 0) {
@@ -78,9 +76,8 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
 {
     api_call *c = r->c;
     core_device old;
-    int rc = store_device_present(tx, r->meeting_id, r->user.user_no, r->instanceid, &old);
-    if (rc == STORE_OK)
-        rc = store_device_end(tx, old.device_no, c->now, CORE_LEFT_REPLACED);
+    int rc = store_device_end_present(tx, r->meeting_id, r->user.user_no, r->instanceid, c->now,
+                                      CORE_LEFT_REPLACED, &old);
     if (rc == STORE_OK) {
         event_rec ev = {.type = EVENT_REPLACED, .meeting = &r->m,
                         .sub_meeting_id = old.sub_meeting_id, .device_no = old.device_no,
@@ -251,9 +248,8 @@ static meetd_err api_leave_tx(store_tx *tx, void *arg)
     if (!p.found)
         return ME_OK;
     core_device d;
-    int rc = store_device_present(tx, r->meeting_id, p.user.user_no, r->instanceid, &d);
-    if (rc == STORE_OK)
-        rc = store_device_end(tx, d.device_no, c->now, CORE_LEFT_LEAVE);
+    int rc = store_device_end_present(tx, r->meeting_id, p.user.user_no, r->instanceid, c->now,
+                                      CORE_LEFT_LEAVE, &d);
     if (rc == STORE_OK) {
         event_rec ev = {.type = EVENT_LEFT, .meeting = &r->m, .sub_meeting_id = d.sub_meeting_id,
                         .device_no = d.device_no, .user = &p.user, .instanceid = r->instanceid,

@@ -82,13 +82,10 @@ static meetd_err api_kick_apply(store_tx *tx, api_kick *k, int i)
     api_call *c = k->c;
     const core_party *t = &k->targets[i];
     core_device *dev = &k->removed[k->n_removed];
-    int rc = store_device_present(tx, k->meeting_id, t->user.user_no, k->req.users[i].instanceid,
-                                  dev);
+    int rc = store_device_end_present(tx, k->meeting_id, t->user.user_no,
+                                      k->req.users[i].instanceid, c->now, CORE_LEFT_KICKED, dev);
     if (rc != STORE_OK)
-        return api_store_fail(c, rc, "device_present");
-    rc = store_device_end(tx, dev->device_no, c->now, CORE_LEFT_KICKED);
-    if (rc != STORE_OK)
-        return api_store_fail(c, rc, "device_end");
+        return api_store_fail(c, rc, "device_end_present");
     event_rec ev;
     api_kick_event(k, i, &ev);
     rc = event_record(tx, &ev, &k->events);

@@ -34,6 +34,7 @@ typedef struct serve_opts {
     unsigned port;
     const char *data;
     const char *postgres;          /* libpq conninfo; NULL: SQLite in data */
+    unsigned pg_writers;           /* 0: the backend's default */
     unsigned threads;
     unsigned max_connections;
     unsigned api_reserve;          /* 0: http_limits_size's default */
@@ -59,6 +60,9 @@ static void serve_usage(FILE *f)
             "  --postgres CONNINFO      share a PostgreSQL with other nodes (MEETD_POSTGRES;\n"
             "                           any libpq connection string or URI); DIR then holds\n"
             "                           only this node's own files\n"
+            "  --pg-writers N           with --postgres: writer connections, each committing\n"
+            "                           the writes of its share of the meetings\n"
+            "                           (MEETD_PG_WRITERS, default 4)\n"
             "  --threads N              request threads (MEETD_THREADS, default 2)\n"
             "  --max-connections N      open connections (MEETD_MAX_CONNECTIONS, default 4096;\n"
             "                           lowered to what the open-files limit can hold)\n"
@@ -190,6 +194,8 @@ static int serve_set(serve_opts *o, const char *name, const char *v)
         return -1;
     if (strcmp(name, "threads") == 0 && n >= 1 && n <= 256)
         o->threads = (unsigned)n;
+    else if (strcmp(name, "pg-writers") == 0 && n >= 1 && n <= 64)
+        o->pg_writers = (unsigned)n;
     else if (strcmp(name, "max-connections") == 0 && n >= 1)
         o->max_connections = (unsigned)n;
     else if (strcmp(name, "api-reserve") == 0 && n >= 1)
@@ -215,6 +221,7 @@ static const struct option serve_longopts[] = {
     {"listen", required_argument, NULL, 0},
     {"data", required_argument, NULL, 0},
     {"postgres", required_argument, NULL, 0},
+    {"pg-writers", required_argument, NULL, 0},
     {"threads", required_argument, NULL, 0},
     {"max-connections", required_argument, NULL, 0},
     {"api-reserve", required_argument, NULL, 0},
@@ -454,7 +461,7 @@ static int serve_run(const serve_opts *o)
 
     store_options so = {.data_dir = o->data, .durability = o->durability, .exclusive = true,
                         .backend = o->postgres != NULL ? "postgres" : NULL,
-                        .conninfo = o->postgres};
+                        .conninfo = o->postgres, .writers = (int)o->pg_writers};
     /* Once, before any thread exists: curl_global_init is not thread-safe. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialise libcurl");

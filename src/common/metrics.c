@@ -51,6 +51,10 @@ static const struct {
         "meetd_presence_writes_total",
         "Of the writes, meetd's own for presence: stream opens and closes, heartbeats, "
         "time-outs."},
+    [METRICS_STORE_ROUND_TRIPS] = {
+        "meetd_store_round_trips_total",
+        "PostgreSQL: round trips the writer connections made to the server (divided by the "
+        "writes, what a write costs in waits for the server)."},
 };
 
 static atomic_uint_fast64_t metrics_counters[METRICS__COUNT];

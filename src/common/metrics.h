@@ -17,6 +17,7 @@ enum metrics_counter {
     METRICS_STORE_WAL_RESTARTS, /* checkpoints that let the WAL start over */
     METRICS_STORE_WAL_PAGES,    /* pages the commits appended to the WAL */
     METRICS_PRESENCE_WRITES,    /* of METRICS_STORE_WRITES, meetd's own for presence */
+    METRICS_STORE_ROUND_TRIPS,  /* PostgreSQL: the writers' round trips to the server */
     METRICS__COUNT
 };
 

@@ -500,8 +500,8 @@ static bool http_write_queue(http_server *s, http_req *r, struct MHD_Connection 
     r->answering = true;
     /* Suspended first: the write may be decided before this returns. */
     MHD_suspend_connection(conn);
-    if (store_write_async(s->env->st, r->call.write_fn, r->call.write_arg, http_write_done, r) ==
-        0)
+    if (store_write_async_key(s->env->st, r->call.write_key, r->call.write_fn, r->call.write_arg,
+                              http_write_done, r) == 0)
         return true;
     atomic_fetch_sub_explicit(&w->waiting, 1, memory_order_relaxed);
     MHD_resume_connection(conn);

@@ -163,10 +163,9 @@ static store_rc event_webhooks(store_tx *tx, const event_rec *ev, int64_t time_m
                            .instanceid = ev->op_instanceid, .to_user = ev->user,
                            .to_instanceid = ev->instanceid, .reason = ev->reason,
                            .allow_rejoin = ev->allow_rejoin};
-        store_rc rc = webhook_enqueue(tx, &k, &b->hooks);
         /* Whoever counts presence from participant-left sees this one go too. */
         w.type = WEBHOOK_PARTICIPANT_LEFT;
-        return rc == STORE_OK ? webhook_enqueue(tx, &w, &b->hooks) : rc;
+        return webhook_enqueue_two(tx, &k, &w, &b->hooks);
     }
     default:
         return STORE_OK;

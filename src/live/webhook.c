@@ -302,8 +302,9 @@ char *webhook_event_json(const webhook_event *ev)
 
 typedef struct webhook_enqueue_ctx {
     store_tx *tx;
-    const webhook_event *ev;
-    char *json;            /* built at the first webhook: none, no work */
+    const webhook_event *ev[2];
+    int n_ev;
+    char *json[2];         /* built at the first webhook: none, no work */
     int64_t now;
     store_rc rc;
     int n;                 /* deliveries recorded */
@@ -312,40 +313,63 @@ typedef struct webhook_enqueue_ctx {
 static store_rc webhook_enqueue_one(const store_webhook *h, void *arg)
 {
     webhook_enqueue_ctx *q = arg;
-    if (q->json == NULL) {
-        q->json = webhook_event_json(q->ev);
-        if (q->json == NULL) {
-            log_error("webhook: cannot build the %s event", webhook_event_name(q->ev->type));
-            q->rc = STORE_ERROR;
-            return STORE_STOP;
+    for (int i = 0; i < q->n_ev; i++) {
+        const webhook_event *ev = q->ev[i];
+        if (q->json[i] == NULL) {
+            q->json[i] = webhook_event_json(ev);
+            if (q->json[i] == NULL) {
+                log_error("webhook: cannot build the %s event", webhook_event_name(ev->type));
+                q->rc = STORE_ERROR;
+                return STORE_STOP;
+            }
         }
+        store_delivery d;
+        memset(&d, 0, sizeof d);
+        d.webhook_id = h->webhook_id;
+        snprintf(d.app_id, sizeof d.app_id, "%s", h->app_id);
+        snprintf(d.event, sizeof d.event, "%s", webhook_event_name(ev->type));
+        d.created_at = q->now;
+        d.next_attempt_at = q->now;
+        q->rc = store_outbox_insert(q->tx, &d, q->json[i]);
+        if (q->rc != STORE_OK)
+            return STORE_STOP;
+        q->n++;
     }
-    store_delivery d;
-    memset(&d, 0, sizeof d);
-    d.webhook_id = h->webhook_id;
-    snprintf(d.app_id, sizeof d.app_id, "%s", h->app_id);
-    snprintf(d.event, sizeof d.event, "%s", webhook_event_name(q->ev->type));
-    d.created_at = q->now;
-    d.next_attempt_at = q->now;
-    q->rc = store_outbox_insert(q->tx, &d, q->json);
-    if (q->rc != STORE_OK)
-        return STORE_STOP;
-    q->n++;
     return STORE_OK;
 }
 
-store_rc webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
+/* The webhooks are listed once, however many events (one read of the
+ * store, a round trip on a server). */
+static store_rc webhook_enqueue_n(store_tx *tx, const webhook_event *const *evs, int n,
+                                  int *queued)
 {
-    assert(tx != NULL && ev != NULL && ev->meeting != NULL);
-    webhook_enqueue_ctx q = {.tx = tx, .ev = ev, .now = clock_unix_ms(), .rc = STORE_OK};
-    store_rc rc = store_webhook_list(tx, ev->meeting->app_id, webhook_enqueue_one, &q);
-    free(q.json);
+    webhook_enqueue_ctx q = {.tx = tx, .n_ev = n, .now = clock_unix_ms(), .rc = STORE_OK};
+    for (int i = 0; i < n; i++)
+        q.ev[i] = evs[i];
+    store_rc rc = store_webhook_list(tx, evs[0]->meeting->app_id, webhook_enqueue_one, &q);
+    for (int i = 0; i < n; i++)
+        free(q.json[i]);
     if (queued != NULL && rc == STORE_OK)
         *queued += q.n;
     /* The callback stopped: its reason is in q.rc. */
     if (rc == STORE_STOP)
         return q.rc;
     return rc;
+}
+
+store_rc webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued)
+{
+    assert(tx != NULL && ev != NULL && ev->meeting != NULL);
+    return webhook_enqueue_n(tx, &ev, 1, queued);
+}
+
+store_rc webhook_enqueue_two(store_tx *tx, const webhook_event *first,
+                             const webhook_event *second, int *queued)
+{
+    assert(tx != NULL && first != NULL && second != NULL && first->meeting != NULL &&
+           second->meeting == first->meeting);
+    const webhook_event *evs[2] = {first, second};
+    return webhook_enqueue_n(tx, evs, 2, queued);
 }
 
 /* ---- the worker ---------------------------------------------------------- */

@@ -46,6 +46,11 @@ typedef struct webhook_event {
  * Adds the deliveries recorded to *queued (may be NULL): only when that is
  * nonzero need the worker be woken after the commit. */
 store_rc webhook_enqueue(store_tx *tx, const webhook_event *ev, int *queued);
+/* Two events of one change (of one meeting), as webhook_enqueue of first
+ * then of second, each webhook getting first before second; the webhooks
+ * are read once. */
+store_rc webhook_enqueue_two(store_tx *tx, const webhook_event *first,
+                             const webhook_event *second, int *queued);
 
 /* Webhooks one app may register (the API and `meetd app webhook add` refuse
  * more): each event costs one outbox row per webhook inside the request's

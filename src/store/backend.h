@@ -148,6 +148,8 @@ typedef struct store_backend {
 
     store_rc (*user_get)(store_tx *tx, int64_t meeting_id, core_id_type kind,
                          const char *value, core_user *out);
+    store_rc (*user_party)(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                           const char *value, core_user *out, uint64_t *mask, bool *banned);
     store_rc (*user_insert)(store_tx *tx, int64_t meeting_id, core_user *u);
     store_rc (*user_by_no)(store_tx *tx, int64_t user_no, core_user *out);
     store_rc (*user_set_cohost)(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
@@ -161,6 +163,9 @@ typedef struct store_backend {
     store_rc (*device_insert)(store_tx *tx, core_device *d);
     store_rc (*device_present)(store_tx *tx, int64_t meeting_id, int64_t user_no,
                                int instanceid, core_device *out);
+    store_rc (*device_end_present)(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                   int instanceid, int64_t left_time, int left_reason,
+                                   core_device *out);
     store_rc (*device_end)(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
     store_rc (*devices_end_all)(store_tx *tx, int64_t meeting_id, int64_t left_time,
                                 int left_reason, store_device_cb cb, void *arg);

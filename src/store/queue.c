@@ -15,6 +15,15 @@
  * each with a connection of its own: SQLite admits one writer at a time
  * anyway and runs one; a server database (PostgreSQL) takes several
  * batches at once, row locks ordering the jobs that touch the same rows.
+ * Each writer has a lane, a queue of its own. A write queued with a key
+ * (store_write_async_key: the API's, its meeting's id) goes to the lane
+ * the key hashes to, any other to lane 0: so the writes of one meeting
+ * are run by one writer in the order queued, and their callers hear of
+ * them in commit order, as with one writer (the device streams' events
+ * of a meeting stay in order); different meetings commit in parallel, and
+ * as no two writers take one meeting's row lock from its own writes,
+ * writers seldom wait for each other (a keyless write that locks a
+ * meeting may; a deadlock then is a rerun, below).
  * A batch the backend cannot serialise (STORE_RETRY: a serialization
  * failure or a deadlock) is rolled back and run again whole, every job's
  * fn from its start: store.h tells jobs to expect that. */
@@ -29,6 +38,14 @@
 
 /* How often a batch is run again after STORE_RETRY before its jobs fail. */
 #define STORE_RETRY_MAX 8
+
+typedef struct store_lane store_lane;
+struct store_lane {
+    pthread_cond_t cond;            /* its writer waits here when idle */
+    store_job *head;                /* waiting for the next batch */
+    store_job *tail;
+    bool idle;                      /* waiting on cond: needs a signal */
+};
 
 struct store_job {
     store_fn fn;
@@ -155,16 +172,16 @@ static void batch_run(store *s, void *conn, store_job *batch)
               rc == STORE_RETRY ? " (it could not be serialised)" : "");
 }
 
-/* Takes up to batch_max queued jobs (queue_lock held). */
-static store_job *queue_take(store *s)
+/* Takes up to batch_max queued jobs of lane l (queue_lock held). */
+static store_job *queue_take(store *s, store_lane *l)
 {
-    store_job *batch = s->queue_head, *last = batch;
+    store_job *batch = l->head, *last = batch;
     int n = 1;
     for (; n < s->batch_max && last->next != NULL; n++)
         last = last->next;
-    s->queue_head = last->next;
-    if (s->queue_head == NULL)
-        s->queue_tail = NULL;
+    l->head = last->next;
+    if (l->head == NULL)
+        l->tail = NULL;
     last->next = NULL;
     return batch;
 }
@@ -189,18 +206,19 @@ static void *writer_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, wa.i == 0 ? "store-writer" : "store-writer%d", wa.i);
     pthread_setname_np(pthread_self(), name);
+    store_lane *lane = &s->lanes[wa.i];
     void *conn = NULL;
     store_rc open_rc = be->writer_open(s->impl, wa.i, &conn);
     pthread_mutex_lock(&s->queue_lock);
     for (;;) {
-        while (s->queue_head == NULL && !s->writers_stopping) {
-            s->writers_idle++;
-            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
-            s->writers_idle--;
+        while (lane->head == NULL && !s->writers_stopping) {
+            lane->idle = true;
+            pthread_cond_wait(&lane->cond, &s->queue_lock);
+            lane->idle = false;
         }
-        if (s->queue_head == NULL)
+        if (lane->head == NULL)
             break;   /* stopping, and everything queued is done */
-        store_job *batch = queue_take(s);
+        store_job *batch = queue_take(s, lane);
         pthread_mutex_unlock(&s->queue_lock);
         if (conn == NULL)
             open_rc = be->writer_open(s->impl, wa.i, &conn);
@@ -229,10 +247,14 @@ store_rc store_queue_start(store *s)
     s->batch_max = s->be->batch_max(s->impl);
     assert(n >= 1 && s->batch_max >= 1);
     s->writer_threads = calloc((size_t)n, sizeof *s->writer_threads);
-    if (s->writer_threads == NULL) {
+    s->lanes = calloc((size_t)n, sizeof *s->lanes);
+    if (s->writer_threads == NULL || s->lanes == NULL) {
         log_error("store: out of memory");
         return STORE_ERROR;
     }
+    for (int i = 0; i < n; i++)
+        pthread_cond_init(&s->lanes[i].cond, NULL);
+    s->n_lanes = n;
     for (int i = 0; i < n; i++) {
         writer_arg *wa = malloc(sizeof *wa);
         if (wa != NULL)
@@ -252,7 +274,8 @@ void store_queue_stop(store *s)
     if (s->n_writers > 0) {
         pthread_mutex_lock(&s->queue_lock);
         s->writers_stopping = true;
-        pthread_cond_broadcast(&s->queue_cond);
+        for (int i = 0; i < s->n_lanes; i++)
+            pthread_cond_signal(&s->lanes[i].cond);
         pthread_mutex_unlock(&s->queue_lock);
         for (int i = 0; i < s->n_writers; i++)
             pthread_join(s->writer_threads[i], NULL);
@@ -260,10 +283,32 @@ void store_queue_stop(store *s)
     }
     free(s->writer_threads);
     s->writer_threads = NULL;
-    assert(s->queue_head == NULL);
+    for (int i = 0; i < s->n_lanes; i++) {
+        assert(s->lanes[i].head == NULL);
+        pthread_cond_destroy(&s->lanes[i].cond);
+    }
+    free(s->lanes);
+    s->lanes = NULL;
+    s->n_lanes = 0;
+}
+
+/* The lane of key: 0 for none, else spread by a multiplicative hash (a
+ * meeting id's low bits need not be). */
+static int lane_of(const store *s, int64_t key)
+{
+    if (key == 0 || s->n_lanes == 1)
+        return 0;
+    uint64_t x = (uint64_t)key * UINT64_C(0x9E3779B97F4A7C15);
+    return (int)((x >> 32) % (uint64_t)s->n_lanes);
 }
 
 store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+    return store_write_async_key(s, 0, fn, arg, done, done_arg);
+}
+
+store_rc store_write_async_key(store *s, int64_t key, store_fn fn, void *arg,
+                               store_done_fn done, void *done_arg)
 {
     assert(s != NULL && fn != NULL && done != NULL);
     store_job *job = calloc(1, sizeof *job);
@@ -280,13 +325,14 @@ store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done,
         log_error("store: a write after the store began to close");
         return STORE_ERROR;
     }
-    if (s->queue_tail != NULL)
-        s->queue_tail->next = job;
+    store_lane *l = &s->lanes[lane_of(s, key)];
+    if (l->tail != NULL)
+        l->tail->next = job;
     else
-        s->queue_head = job;
-    s->queue_tail = job;
-    if (s->writers_idle > 0)
-        pthread_cond_signal(&s->queue_cond);
+        l->head = job;
+    l->tail = job;
+    if (l->idle)
+        pthread_cond_signal(&l->cond);
     pthread_mutex_unlock(&s->queue_lock);
     return STORE_OK;
 }
@@ -337,8 +383,9 @@ int store_write_queue(store *s)
     /* Only tests ask: counting the list keeps the hot path free of it. */
     pthread_mutex_lock(&s->queue_lock);
     int n = 0;
-    for (const store_job *j = s->queue_head; j != NULL; j = j->next)
-        n++;
+    for (int i = 0; i < s->n_lanes; i++)
+        for (const store_job *j = s->lanes[i].head; j != NULL; j = j->next)
+            n++;
     pthread_mutex_unlock(&s->queue_lock);
     return n;
 }

@@ -50,7 +50,6 @@ store_rc store_open(const store_options *opt, store **out)
     s->be = be;
     s->rerun_jobs = opt->rerun_jobs;
     pthread_mutex_init(&s->queue_lock, NULL);
-    pthread_cond_init(&s->queue_cond, NULL);
     store_rc rc = be->open(opt, &s->impl);
     if (rc == STORE_OK)
         rc = store_queue_start(s);
@@ -71,7 +70,6 @@ void store_close(store *s)
     store_queue_stop(s);
     if (s->impl != NULL)
         s->be->close(s->impl);
-    pthread_cond_destroy(&s->queue_cond);
     pthread_mutex_destroy(&s->queue_lock);
     free(s);
 }
@@ -269,6 +267,14 @@ store_rc store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, con
     return tx->be->user_get(tx, meeting_id, kind, value, out);
 }
 
+store_rc store_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                          const char *value, core_user *out, uint64_t *mask, bool *banned)
+{
+    *mask = 0;
+    *banned = false;
+    return tx->be->user_party(tx, meeting_id, kind, value, out, mask, banned);
+}
+
 store_rc store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u)
 {
     return tx->be->user_insert(tx, meeting_id, u);
@@ -313,6 +319,14 @@ store_rc store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
                               core_device *out)
 {
     return tx->be->device_present(tx, meeting_id, user_no, instanceid, out);
+}
+
+store_rc store_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out)
+{
+    return tx->be->device_end_present(tx, meeting_id, user_no, instanceid, left_time,
+                                      left_reason, out);
 }
 
 store_rc store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)

@@ -84,6 +84,9 @@ typedef struct store_options {
      * data_dir, "postgres" for PostgreSQL at conninfo (when built in). */
     const char *backend;
     const char *conninfo;
+    /* PostgreSQL: writer connections of this node, each committing batches
+     * of its own (0: the backend's default; SQLite always runs one). */
+    int writers;
     /* Tests: every batch of writes runs twice, the first run rolled back
      * as after a serialization failure, so that a job that is not safe to
      * run again shows it on any backend. */
@@ -117,6 +120,15 @@ store_rc store_write(store *s, store_fn fn, void *arg);
 typedef void (*store_done_fn)(void *done_arg, store_rc rc);
 store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done,
                            void *done_arg);
+/* store_write_async with a key (nonzero: the id of the meeting the job
+ * changes): writes with one key are run one after the other, in the order
+ * queued, and their done callbacks come in their commit order, even where
+ * the backend runs several writers (PostgreSQL); writes with different keys
+ * (or none) may commit, and be called back, in any order. A job may
+ * change rows of other meetings: row locks keep it right, only those
+ * meetings' callbacks are not ordered with it. */
+store_rc store_write_async_key(store *s, int64_t key, store_fn fn, void *arg,
+                               store_done_fn done, void *done_arg);
 /* Writes queued for the next batch (for tests: it walks the queue). */
 int store_write_queue(store *s);
 /* Inside a store_fn: runs fn in a savepoint of its own and returns what it
@@ -253,6 +265,11 @@ store_rc store_meeting_update(store_tx *tx, const core_meeting *m);
  * (kind CORE_ID_USERID, CORE_ID_GUEST, CORE_ID_UUID, CORE_ID_MS_OPEN_ID). */
 store_rc store_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
                         core_user *out);
+/* store_user_get, then that user's store_user_presence (*mask) and
+ * store_ban_exists (*banned), as one call: one round trip on a backend
+ * with a server. NOTFOUND (*mask 0, *banned false) when no such user. */
+store_rc store_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                          const char *value, core_user *out, uint64_t *mask, bool *banned);
 /* Inserts u and sets u->user_no. CONFLICT when uuid/ms_open_id/userid/guest_id
  * is taken in this meeting. */
 store_rc store_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
@@ -276,6 +293,12 @@ store_rc store_device_insert(store_tx *tx, core_device *d);
 /* The present session of (user, instanceid); NOTFOUND when none. */
 store_rc store_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
                               core_device *out);
+/* store_device_present, then store_device_end of what it found, as one call
+ * (one statement on a backend with a server): *out is the session as
+ * ended. NOTFOUND when (user, instanceid) has no present session. */
+store_rc store_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out);
 /* Ends a present session: sets left_time and left_reason. NOTFOUND when the
  * session is not present (already ended). */
 store_rc store_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);

@@ -14,12 +14,11 @@ struct store {
     const store_backend *be;
     void *impl;                     /* what be->open returned */
 
-    /* queue.c: the writes waiting for a writer, and the writers. */
+    /* queue.c: the writes waiting for a writer, and the writers: one
+     * lane (queue) a writer, under one lock. */
     pthread_mutex_t queue_lock;
-    pthread_cond_t queue_cond;      /* idle writers wait here */
-    store_job *queue_head;          /* waiting for the next batch */
-    store_job *queue_tail;
-    int writers_idle;               /* waiting on queue_cond: need a signal */
+    struct store_lane *lanes;       /* n_lanes */
+    int n_lanes;                    /* be->writers */
     bool writers_stopping;
     int n_writers;                  /* threads started */
     int batch_max;

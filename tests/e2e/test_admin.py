@@ -255,6 +255,9 @@ class CommandLineTest(unittest.TestCase):
         cases = [(["--bogus"], "meetd serve: unknown option '--bogus'\n"),
                  (["--threads"], "meetd serve: missing value for '--threads'\n"),
                  (["--threads", "0"], "meetd serve: invalid --threads '0'\n"),
+                 (["--pg-writers", "0"], "meetd serve: invalid --pg-writers '0'\n"),
+                 (["--pg-writers", "65"], "meetd serve: invalid --pg-writers '65'\n"),
+                 (["--pg-writers", "two"], "meetd serve: invalid --pg-writers 'two'\n"),
                  (["--durability", "fast"],
                   "meetd serve: invalid --durability 'fast': want full or normal\n"),
                  (["extra"], "meetd serve: unexpected argument 'extra'\n")]

@@ -274,7 +274,8 @@ class PgProxy:
     arm(mode, marker) makes it lose the next COMMIT of a write transaction
     (one that ran pg_current_xact_id(), as meetd's writers' do, pgsql.c)
     that sent `marker` (bytes: a value the test's request wrote, in a Bind
-    message), or of any write transaction when marker is None:
+    message), or of any write transaction when marker is None. A COMMIT is
+    a simple Query or, pipelined, a Parse:
     mode "commit" closes both connections instead of forwarding the COMMIT
     (the server rolls the transaction back when it sees its client gone);
     mode "answer" forwards it, reads the server's answer to its end
@@ -372,7 +373,14 @@ class PgProxy:
             while True:
                 head = self._exact(c, 5)
                 body = self._exact(c, struct.unpack("!I", head[1:])[0] - 4)
-                text = body.rstrip(b"\0").strip().upper() if head[:1] == b"Q" else b""
+                # A command's text: a simple Query's, or a Parse's (meetd
+                # pipelines COMMIT behind the last job's savepoint, pgsql.c).
+                if head[:1] == b"Q":
+                    text = body.rstrip(b"\0").strip().upper()
+                elif head[:1] == b"P":
+                    text = body.split(b"\0")[1].strip().upper()
+                else:
+                    text = b""
                 if b"PG_CURRENT_XACT_ID" in text:
                     st["writer_tx"], st["sent"] = True, b""
                 elif st["writer_tx"] and text != b"COMMIT":

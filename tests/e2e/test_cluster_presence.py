@@ -215,7 +215,12 @@ class MovedBeforeTheOpenIsRecorded(NodeDiesCase):
     holds the row lock of another meeting that a write to A waits for) must
     keep its row on B: A's late attach is a compare-and-set from the row its
     open read (no node), which B's attach has changed, so it is refused, and
-    A's close then detaches nothing (src/live/presence.c)."""
+    A's close then detaches nothing (src/live/presence.c).
+    A runs one writer (--pg-writers 1), so that the lock holds up the
+    presence thread's write as well as the join's: with several, the two
+    would likely be on different writers and the open recorded in time."""
+
+    server_args = NodeDiesCase.server_args + ("--pg-writers", "1")
 
     def test_late_attach_on_the_first_node_keeps_the_device_on_the_second(self):
         creds = self.a.create_app("--name", h.uniq("late"))

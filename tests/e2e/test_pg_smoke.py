@@ -137,5 +137,40 @@ class ThreeNodesStartTogether(h.MeetdCase):
                 self.one_round(stack)
 
 
+class WriterRoundTrips(h.MeetdCase):
+    """meetd_store_round_trips_total: the writer's waits for the server,
+    the bound on a node's writes (bench/README.md), counted rather than
+    timed so that a loaded machine does not change it. Steps one after
+    another, each its own batch (BEGIN and COMMIT included)."""
+
+    server_per_test = True
+    STEPS = 20
+
+    def setUp(self):
+        self.server = h.Server(postgres=True)
+        self.addCleanup(self.server.close)
+        self.server.start()
+        self.addCleanup(self.server.stop)
+        self.client = self.server.client()
+
+    def test_round_trips_are_counted_per_kickout_step(self):
+        mid = self.new_meeting("alice")
+        alice = self.join(mid, "alice", 1)
+        names = ["u%d" % i for i in range(self.STEPS)]
+        devs = [self.join(mid, name, 1) for name in names]
+        before = self.metrics()
+        for name, dev in zip(names, devs):
+            self.kick_ok(mid, kick_body(op_ms(alice), [tgt_ms(dev)]))
+            self.join(mid, name, 1)
+        after = self.metrics()
+        trips = after["meetd_store_round_trips_total"] - before["meetd_store_round_trips_total"]
+        writes = after["meetd_store_writes_total"] - before["meetd_store_writes_total"]
+        self.assertGreaterEqual(writes, 2 * self.STEPS)
+        self.assertGreater(trips, 0)
+        print("\nwriter round trips: %.1f per kickout step, %.1f per write "
+              "(%d trips, %d writes, %d steps)"
+              % (trips / self.STEPS, trips / writes, trips, writes, self.STEPS))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -706,6 +706,29 @@ static void devices_body(store_tx *tx, void *arg)
     assert_int_equal(mask, (1u << 1) | (1u << 4) | (1u << 9));
     assert_int_equal(store_user_presence(tx, 1, v.user_no, &mask), STORE_OK);
     assert_int_equal(mask, 0);
+    /* The three at once, by each kind of id. */
+    core_user party;
+    bool banned = true;
+    assert_int_equal(store_user_party(tx, 1, CORE_ID_USERID, "alice", &party, &mask, &banned),
+                     STORE_OK);
+    assert_int_equal(party.user_no, u.user_no);
+    assert_string_equal(party.uuid, u.uuid);
+    assert_int_equal(mask, (1u << 1) | (1u << 4) | (1u << 9));
+    assert_false(banned);
+    assert_int_equal(store_user_party(tx, 1, CORE_ID_MS_OPEN_ID, v.ms_open_id, &party, &mask,
+                                      &banned),
+                     STORE_OK);
+    assert_int_equal(party.user_no, v.user_no);
+    assert_int_equal(mask, 0);
+    assert_int_equal(store_user_party(tx, 1, CORE_ID_UUID, u.uuid, &party, &mask, &banned),
+                     STORE_OK);
+    assert_int_equal(party.user_no, u.user_no);
+    mask = 7;
+    banned = true;
+    assert_int_equal(store_user_party(tx, 2, CORE_ID_USERID, "alice", &party, &mask, &banned),
+                     STORE_NOTFOUND);
+    assert_int_equal(mask, 0);
+    assert_false(banned);
 
     /* One present session per (user, instanceid); another user may. */
     core_device again = mk_device(1, 0, u.user_no, 1, 103, 13);
@@ -755,6 +778,23 @@ static void devices_body(store_tx *tx, void *arg)
     assert_int_equal(store_user_by_no(tx, 987654, &who), STORE_NOTFOUND);
     assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
     assert_int_equal(mask, (1u << 1) | (1u << 9));
+    /* Found and ended at once: the session as ended; then there is none. */
+    assert_int_equal(store_device_end_present(tx, 1, u.user_no, 9, 250, CORE_LEFT_LEAVE, &got),
+                     STORE_OK);
+    assert_int_equal(got.device_no, mra.device_no);
+    assert_int_equal(got.instanceid, 9);
+    assert_int_equal(got.join_time, 102);
+    assert_int_equal(got.left_time, 250);
+    assert_int_equal(got.left_reason, CORE_LEFT_LEAVE);
+    assert_int_equal(store_device_end_present(tx, 1, u.user_no, 9, 251, CORE_LEFT_KICKED, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_device_end_present(tx, 2, u.user_no, 1, 251, CORE_LEFT_KICKED, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_device_get(tx, mra.device_no, &got), STORE_OK);
+    assert_int_equal(got.left_time, 250);
+    assert_int_equal(got.left_reason, CORE_LEFT_LEAVE);
+    assert_int_equal(store_user_presence(tx, 1, u.user_no, &mask), STORE_OK);
+    assert_int_equal(mask, 1u << 1);
 
     /* A re-join is a new session: the old token stays dead. */
     core_device rejoin = mk_device(1, 0, u.user_no, 4, 300, 11);
@@ -1449,6 +1489,13 @@ static void bans_body(store_tx *tx, void *arg)
     assert_true(banned);
     assert_int_equal(store_ban_exists(tx, 2, u[0].user_no, &banned), STORE_OK);
     assert_false(banned);
+    core_user party;
+    uint64_t mask = 1;
+    assert_int_equal(store_user_party(tx, 1, CORE_ID_USERID, "b0", &party, &mask, &banned),
+                     STORE_OK);
+    assert_int_equal(party.user_no, u[0].user_no);
+    assert_true(banned);
+    assert_int_equal(mask, 0);
 
     struct ban_seen s = {.tx = tx};
     assert_int_equal(store_bans_list(tx, 1, see_ban, &s), STORE_OK);

@@ -110,18 +110,29 @@ store_rc pgsql_meeting_get(store_tx *tx, const char *app_id, int64_t meeting_id,
     pgsql_params p = {0};
     pgsql_p_int(&p, meeting_id);
     pgsql_p_str(&p, app_id, PGSQL_ARG_MAX);
-    store_rc rc;
-    PGresult *r = pgsql_one(tx, tx->writable ? PGSQL_MEETING_GET_LOCK : PGSQL_MEETING_GET, &p,
-                            &rc);
-    if (r == NULL)
-        return rc;
-    store_row_meeting(PGSQL_ROW(r, 0), 0, out);
-    PQclear(r);
     pgsql_params q = {0};
     pgsql_p_int(&q, meeting_id);
-    rc = pgsql_each(tx, PGSQL_HOSTS_GET, &q, host_row, out);
-    if (rc == STORE_OK)
-        rc = pgsql_each(tx, PGSQL_OCCS_GET, &q, occ_row, out);
+    /* One round trip: the hosts and occurrences are read after the
+     * meeting's row (and its lock), as they would be one at a time. */
+    const enum pgsql_stmt_id ids[3] = {
+        tx->writable ? PGSQL_MEETING_GET_LOCK : PGSQL_MEETING_GET, PGSQL_HOSTS_GET,
+        PGSQL_OCCS_GET};
+    const pgsql_params *ps[3] = {&p, &q, &q};
+    PGresult *r[3];
+    store_rc rc = pgsql_run_n(tx, 3, ids, ps, r);
+    if (rc != STORE_OK)
+        return rc;
+    if (PQntuples(r[0]) == 0) {
+        rc = STORE_NOTFOUND;
+    } else {
+        store_row_meeting(PGSQL_ROW(r[0], 0), 0, out);
+        for (int i = 0; rc == STORE_OK && i < PQntuples(r[1]); i++)
+            rc = host_row(r[1], i, out);
+        for (int i = 0; rc == STORE_OK && i < PQntuples(r[2]); i++)
+            rc = occ_row(r[2], i, out);
+    }
+    for (int i = 0; i < 3; i++)
+        PQclear(r[i]);
     if (rc == STORE_STOP)
         rc = pgsql_invalid(tx, "meeting get: more hosts or occurrences than a meeting holds");
     return rc;

@@ -2,9 +2,20 @@
  * table (backend.h) that plugs it into the store.
  *
  * Several meetd nodes share one database (docs/cluster.md). Each node runs
- * PGSQL_WRITERS writer threads (queue.c), each with a connection of its
- * own, and keeps a pool of read connections. libpq connections are used by
- * one thread at a time; nothing here is shared between them but the pool.
+ * --pg-writers (PGSQL_WRITERS) writer threads (queue.c), each with a
+ * connection of its own and its share of the meetings, and keeps a pool of
+ * read connections. libpq connections are used by one thread at a time;
+ * nothing here is shared between them but the pool.
+ *
+ * Round trips. What bounds a node's writes is less the server's work than
+ * the writer waiting for it, statement after statement
+ * (meetd_store_round_trips_total counts the waits). So a job's savepoints
+ * are not sent on their own: they are deferred (pgsql_defer) and go ahead
+ * of the job's next statement, or of COMMIT, in one libpq pipeline; and
+ * statements that do not need each other's results go together
+ * (pgsql_run_n: a meeting with its hosts and occurrences). In a pipeline
+ * the server runs them one after the other, as it would have one round
+ * trip each, and skips the rest after a failure.
  *
  * Writes. A batch of jobs is one transaction at READ COMMITTED, each job in
  * a savepoint (store_job), store_try one savepoint down (store_try). Jobs on
@@ -51,15 +62,16 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "store/postgres/pgsql.h"
 
-/* Writer connections of a node. One, as SQLite's: the callers of a node
- * hear of their commits (queue.c's done callbacks, which feed the device
- * streams) in the order the commits happened, which two writers racing to
- * their callbacks would not keep. Row locks already order the jobs of
- * different nodes; more writers per node would let other meetings' batches
- * go on while one waits for a lock, at the price of that order. */
-#define PGSQL_WRITERS 1
+/* Writer connections of a node unless --pg-writers says otherwise. Each
+ * commits batches of its own: while one waits for the server (a round
+ * trip, a lock, a sync) the others go on. The queue gives each writer its
+ * share of the meetings (queue.c), so that one meeting's callers still
+ * hear of their commits in commit order, and writers of one node do not
+ * wait for each other's meeting locks. */
+#define PGSQL_WRITERS 4
 /* Largest batch: bounds how long the first job of a batch waits, and how
  * much a retry runs again. */
 #define PGSQL_BATCH_MAX 64
@@ -98,12 +110,22 @@ static void sleep_ms(int ms)
 
 /* ---- connections ------------------------------------------------------- */
 
+/* A writer's wait for the server, counted (meetd_store_round_trips_total):
+ * what bounds a node's writes is how many of these a job costs, which a
+ * loaded machine does not change. */
+static void conn_trip(const pgsql_conn *c)
+{
+    if (c->writable)
+        metrics_add(METRICS_STORE_ROUND_TRIPS, 1);
+}
+
 static void conn_drop(pgsql_conn *c)
 {
     if (c->pg != NULL)
         PQfinish(c->pg);
     c->pg = NULL;
     memset(c->prepared, 0, sizeof c->prepared);
+    c->n_defer = 0;
 }
 
 static bool conn_up(const pgsql_conn *c)
@@ -219,22 +241,154 @@ static store_rc result_rc(PGconn *pg, const PGresult *r, const char *what)
     return STORE_ERROR;
 }
 
-store_rc pgsql_command(pgsql_conn *c, const char *sql)
+/* ---- pipelines ---------------------------------------------------------- */
+
+/* One message of a pipeline: a command without parameters (sql), or the
+ * preparation of statement id (prepare), or its execution with p. */
+typedef struct pipe_msg {
+    const char *sql;
+    enum pgsql_stmt_id id;
+    bool prepare;
+    const pgsql_params *p;
+    PGresult **out;          /* the result wanted, or NULL */
+} pipe_msg;
+
+#define PIPE_MSGS_MAX (PGSQL_DEFER_MAX + 2 * PGSQL_PIPE_MAX + 1)
+
+static void stmt_label(enum pgsql_stmt_id id, char name[16])
+{
+    snprintf(name, 16, "m%d", (int)id);
+}
+
+/* Sends m[0..n) in one pipeline (libpq's pipeline mode) and waits for the
+ * server once: the statements run one after the other, as they would one
+ * round trip each, and each sees what those before it did. After the first
+ * failure the server skips the rest (PGRES_PIPELINE_ABORTED) up to the
+ * sync: the result is that failure's (logged), every out left NULL. A
+ * connection lost on the way is dropped: STORE_UNAVAILABLE. */
+static store_rc conn_pipeline(pgsql_conn *c, pipe_msg *m, int n)
+{
+    PGconn *pg = c->pg;
+    conn_trip(c);
+    bool sent = PQenterPipelineMode(pg) == 1;
+    for (int i = 0; sent && i < n; i++) {
+        char name[16];
+        if (m[i].sql != NULL) {
+            sent = PQsendQueryParams(pg, m[i].sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+        } else if (m[i].prepare) {
+            stmt_label(m[i].id, name);
+            sent = PQsendPrepare(pg, name, stmt_sql[m[i].id], 0, NULL) == 1;
+        } else {
+            stmt_label(m[i].id, name);
+            sent = PQsendQueryPrepared(pg, name, m[i].p->n, m[i].p->val, m[i].p->len,
+                                       m[i].p->fmt, 0) == 1;
+        }
+    }
+    sent = sent && PQpipelineSync(pg) == 1;
+    store_rc rc = STORE_OK;
+    bool broken = !sent;
+    for (int i = 0; !broken && i < n; i++) {
+        PGresult *r = PQgetResult(pg);
+        if (r == NULL) {
+            broken = true;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (m[i].prepare)
+                c->prepared[m[i].id] = true;
+            if (m[i].out != NULL) {
+                *m[i].out = r;
+                r = NULL;
+            }
+        } else if (st != PGRES_PIPELINE_ABORTED && rc == STORE_OK) {
+            rc = result_rc(pg, r, m[i].sql != NULL ? m[i].sql : stmt_name[m[i].id]);
+            if (rc == STORE_UNAVAILABLE)
+                broken = true;
+        }
+        PQclear(r);
+        /* Each result is followed by a NULL. */
+        r = PQgetResult(pg);
+        if (r != NULL) {
+            PQclear(r);
+            broken = true;
+        }
+    }
+    if (!broken) {
+        PGresult *r = PQgetResult(pg);
+        broken = r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC;
+        PQclear(r);
+    }
+    broken = broken || PQexitPipelineMode(pg) != 1;
+    if (broken) {
+        if (rc == STORE_OK || rc == STORE_UNAVAILABLE) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(pg));
+            msg[strcspn(msg, "\n")] = '\0';
+            log_error("store: postgres: a pipeline of %d: connection lost: %s", n, msg);
+        }
+        rc = STORE_UNAVAILABLE;
+        conn_drop(c);
+    }
+    if (rc != STORE_OK)
+        for (int i = 0; i < n; i++)
+            if (m[i].out != NULL) {
+                PQclear(*m[i].out);
+                *m[i].out = NULL;
+            }
+    return rc;
+}
+
+/* The deferred commands (pgsql_defer) as the head of a pipeline; taken off
+ * c, as they are about to be sent. */
+static int defer_take(pgsql_conn *c, pipe_msg *m)
+{
+    int n = c->n_defer;
+    for (int i = 0; i < n; i++)
+        m[i] = (pipe_msg){.sql = c->defer[i]};
+    c->n_defer = 0;
+    return n;
+}
+
+store_rc pgsql_defer(pgsql_conn *c, const char *sql)
 {
     if (!conn_up(c))
         return STORE_UNAVAILABLE;
-    PGresult *r = PQexec(c->pg, sql);
-    store_rc rc = STORE_OK;
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        rc = result_rc(c->pg, r, sql);
-        if (rc == STORE_CONFLICT)
-            rc = STORE_ERROR;
+    if (c->n_defer == PGSQL_DEFER_MAX) {
+        /* Never in the jobs' savepoint nesting; sent now rather than lost. */
+        pipe_msg m[PGSQL_DEFER_MAX];
+        int n = defer_take(c, m);
+        if (conn_up(c))
+            (void)conn_pipeline(c, m, n);
     }
-    PQclear(r);
-    if (rc == STORE_UNAVAILABLE)
-        conn_drop(c);
-    return rc;
+    c->defer[c->n_defer++] = sql;
+    return STORE_OK;
+}
+
+store_rc pgsql_command(pgsql_conn *c, const char *sql)
+{
+    /* A rollback undoes whatever the deferred commands would have done. */
+    if (strcmp(sql, "ROLLBACK") == 0)
+        c->n_defer = 0;
+    if (!conn_up(c))
+        return STORE_UNAVAILABLE;
+    store_rc rc = STORE_OK;
+    if (c->n_defer > 0) {
+        pipe_msg m[PGSQL_DEFER_MAX + 1];
+        int n = defer_take(c, m);
+        m[n++] = (pipe_msg){.sql = sql};
+        rc = conn_pipeline(c, m, n);
+    } else {
+        conn_trip(c);
+        PGresult *r = PQexec(c->pg, sql);
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+            rc = result_rc(c->pg, r, sql);
+        PQclear(r);
+        if (rc == STORE_UNAVAILABLE)
+            conn_drop(c);
+    }
+    return rc == STORE_CONFLICT ? STORE_ERROR : rc;
 }
 
 /* Marks tx with a failure rc (not CONFLICT: the caller decides). */
@@ -262,7 +416,7 @@ store_rc pgsql_invalid(store_tx *tx, const char *what)
 store_rc pgsql_op_begin(store_tx *tx)
 {
     pgsql_conn *c = tx->conn;
-    store_rc rc = pgsql_command(c, "SAVEPOINT store_op");
+    store_rc rc = pgsql_defer(c, "SAVEPOINT store_op");
     if (rc != STORE_OK)
         return tx_fail(tx, rc);
     c->in_op++;
@@ -275,10 +429,10 @@ store_rc pgsql_op_end(store_tx *tx, store_rc rc)
     c->in_op--;
     store_rc end = STORE_OK;
     if (rc != STORE_OK)
-        end = pgsql_command(c, "ROLLBACK TO SAVEPOINT store_op");
+        end = pgsql_defer(c, "ROLLBACK TO SAVEPOINT store_op");
     /* After ROLLBACK TO the savepoint is still open: release it either way. */
     if (end == STORE_OK)
-        end = pgsql_command(c, "RELEASE SAVEPOINT store_op");
+        end = pgsql_defer(c, "RELEASE SAVEPOINT store_op");
     if (end != STORE_OK)
         return tx_fail(tx, end);
     return rc;
@@ -333,48 +487,86 @@ void pgsql_p_text(pgsql_params *p, const char *s)
     p->fmt[i] = 0;
 }
 
-static bool stmt_prepare(store_tx *tx, enum pgsql_stmt_id id, store_rc *rc)
+/* What a statement's failure f means for tx: *rc, the transaction marked. */
+static void run_failed(store_tx *tx, store_rc f, store_rc *rc)
 {
     pgsql_conn *c = tx->conn;
-    if (c->prepared[id])
-        return true;
-    char name[16];
-    snprintf(name, sizeof name, "m%d", (int)id);
-    PGresult *r = PQprepare(c->pg, name, stmt_sql[id], 0, NULL);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        store_rc f = result_rc(c->pg, r, stmt_name[id]);
-        *rc = tx_fail(tx, f == STORE_CONFLICT ? STORE_ERROR : f);
+    /* A unique key that ON CONFLICT did not cover still aborted the
+     * transaction: the caller cannot go on in it. */
+    if (f == STORE_CONFLICT) {
+        if (c->in_op == 0)
+            tx->failed = true;
+        *rc = STORE_CONFLICT;
+        return;
     }
-    PQclear(r);
-    if (ok)
-        c->prepared[id] = true;
-    return ok;
+    *rc = tx_fail(tx, f);
 }
 
-PGresult *pgsql_run(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, store_rc *rc)
+/* Whether tx may run statement id now; else *rc says why not. */
+static bool run_allowed(store_tx *tx, enum pgsql_stmt_id id, store_rc *rc)
 {
     assert(tx != NULL && tx->conn != NULL && id >= 0 && id < PGSQL__COUNT);
-    pgsql_conn *c = tx->conn;
-    static const pgsql_params none = {0};
-    if (p == NULL)
-        p = &none;
     if (stmt_writes[id] && !tx->writable) {
         log_error("store: postgres: %s: a write primitive called inside store_read",
                   stmt_name[id]);
         *rc = pgsql_invalid(tx, "write refused");
-        return NULL;
+        return false;
     }
     /* The transaction died with its connection: nothing more can run in
      * it, and a new connection would run statements outside it. */
-    if (!conn_up(c)) {
+    if (!conn_up(tx->conn)) {
         *rc = tx_fail(tx, STORE_UNAVAILABLE);
-        return NULL;
+        return false;
     }
-    if (!stmt_prepare(tx, id, rc))
+    return true;
+}
+
+store_rc pgsql_run_n(store_tx *tx, int n, const enum pgsql_stmt_id *ids,
+                     const pgsql_params *const *ps, PGresult **res)
+{
+    assert(n >= 1 && n <= PGSQL_PIPE_MAX);
+    static const pgsql_params none = {0};
+    pgsql_conn *c = tx->conn;
+    store_rc rc = STORE_OK;
+    for (int i = 0; i < n; i++)
+        res[i] = NULL;
+    for (int i = 0; i < n; i++)
+        if (!run_allowed(tx, ids[i], &rc))
+            return rc;
+    /* The deferred commands, then each statement (prepared first, the
+     * first time this connection runs it), in one pipeline. */
+    pipe_msg m[PIPE_MSGS_MAX];
+    int k = defer_take(c, m);
+    bool preparing[PGSQL__COUNT] = {false};
+    for (int i = 0; i < n; i++) {
+        if (!c->prepared[ids[i]] && !preparing[ids[i]]) {
+            m[k++] = (pipe_msg){.id = ids[i], .prepare = true};
+            preparing[ids[i]] = true;
+        }
+        m[k++] = (pipe_msg){.id = ids[i], .p = ps[i] != NULL ? ps[i] : &none, .out = &res[i]};
+    }
+    rc = conn_pipeline(c, m, k);
+    if (rc != STORE_OK)
+        run_failed(tx, rc, &rc);
+    return rc;
+}
+
+PGresult *pgsql_run(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, store_rc *rc)
+{
+    pgsql_conn *c = tx->conn;
+    if (!run_allowed(tx, id, rc))
         return NULL;
+    if (c->n_defer > 0 || !c->prepared[id]) {
+        PGresult *r = NULL;
+        *rc = pgsql_run_n(tx, 1, &id, &p, &r);
+        return r;
+    }
+    static const pgsql_params none = {0};
+    if (p == NULL)
+        p = &none;
     char name[16];
-    snprintf(name, sizeof name, "m%d", (int)id);
+    stmt_label(id, name);
+    conn_trip(c);
     PGresult *r = PQexecPrepared(c->pg, name, p->n, p->val, p->len, p->fmt, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -383,15 +575,7 @@ PGresult *pgsql_run(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, 
     }
     store_rc f = result_rc(c->pg, r, stmt_name[id]);
     PQclear(r);
-    /* A unique key that ON CONFLICT did not cover still aborted the
-     * transaction: the caller cannot go on in it. */
-    if (f == STORE_CONFLICT) {
-        if (c->in_op == 0)
-            tx->failed = true;
-        *rc = STORE_CONFLICT;
-        return NULL;
-    }
-    *rc = tx_fail(tx, f);
+    run_failed(tx, f, rc);
     return NULL;
 }
 
@@ -545,6 +729,7 @@ static store_rc pgsql_open(const store_options *opt, void **out)
         return STORE_ERROR;
     }
     s->durability = opt->durability;
+    s->writers = opt->writers > 0 ? opt->writers : PGSQL_WRITERS;
     pthread_mutex_init(&s->read_lock, NULL);
     pthread_cond_init(&s->read_cond, NULL);
     /* The first connection migrates, then serves as the first reader. */
@@ -684,8 +869,8 @@ static store_rc pgsql_rate_take(void *impl, const char *app_id, double rate, dou
 
 static int pgsql_writers(void *impl)
 {
-    (void)impl;
-    return PGSQL_WRITERS;
+    const pgsql_store *s = impl;
+    return s->writers;
 }
 
 static int pgsql_batch_max(void *impl)
@@ -718,10 +903,12 @@ static void pgsql_writer_close(void *impl, void *conn)
  * connect once more and go on. */
 static store_rc conn_begin(pgsql_conn *c, const char *sql, PGresult **res)
 {
+    c->n_defer = 0;   /* nothing of a transaction before this one is pending */
     for (int attempt = 0;; attempt++) {
         store_rc rc = pgsql_conn_ready(c);
         if (rc != STORE_OK)
             return rc;
+        conn_trip(c);
         PGresult *r = PQexec(c->pg, sql);
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -763,7 +950,7 @@ static store_rc pgsql_batch_begin(void *conn)
 
 static store_rc pgsql_job_begin(void *conn)
 {
-    return pgsql_command(conn, "SAVEPOINT store_job");
+    return pgsql_defer(conn, "SAVEPOINT store_job");
 }
 
 static store_rc pgsql_job_end(void *conn, store_tx *tx, bool keep)
@@ -771,12 +958,12 @@ static store_rc pgsql_job_end(void *conn, store_tx *tx, bool keep)
     (void)tx;
     pgsql_conn *c = conn;
     if (!keep) {
-        store_rc rc = pgsql_command(c, "ROLLBACK TO SAVEPOINT store_job");
+        store_rc rc = pgsql_defer(c, "ROLLBACK TO SAVEPOINT store_job");
         if (rc != STORE_OK)
             return rc;
     }
     /* After ROLLBACK TO the savepoint is still open: release it either way. */
-    return pgsql_command(c, "RELEASE SAVEPOINT store_job");
+    return pgsql_defer(c, "RELEASE SAVEPOINT store_job");
 }
 
 /* COMMIT's answer was lost with the connection: ask a new connection what
@@ -823,22 +1010,31 @@ static store_rc pgsql_batch_commit(void *conn, bool keys_changed)
     pgsql_conn *c = conn;
     if (!conn_up(c))
         return STORE_UNAVAILABLE;
-    PGresult *r = PQexec(c->pg, "COMMIT");
-    ExecStatusType st = PQresultStatus(r);
-    store_rc rc = STORE_OK;
-    if (st == PGRES_COMMAND_OK) {
+    /* The last job's savepoint ends in COMMIT's round trip. */
+    PGresult *r = NULL;
+    store_rc rc;
+    if (c->n_defer > 0) {
+        pipe_msg m[PGSQL_DEFER_MAX + 1];
+        int n = defer_take(c, m);
+        m[n++] = (pipe_msg){.sql = "COMMIT", .out = &r};
+        rc = conn_pipeline(c, m, n);
+    } else {
+        conn_trip(c);
+        r = PQexec(c->pg, "COMMIT");
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? STORE_OK : result_rc(c->pg, r, "COMMIT");
+    }
+    if (rc == STORE_OK) {
         /* COMMIT of a transaction in the aborted state rolls back and says
          * so only in its command tag. */
         if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
             log_error("store: postgres: COMMIT rolled back an aborted transaction");
             rc = STORE_ERROR;
         }
-    } else {
-        rc = result_rc(c->pg, r, "COMMIT");
-        if (rc == STORE_UNAVAILABLE)
-            rc = commit_resolve(c);
-        else if (rc == STORE_CONFLICT)
-            rc = STORE_ERROR;
+    } else if (rc == STORE_UNAVAILABLE) {
+        /* Lost on the way, COMMIT may have been carried out or not. */
+        rc = commit_resolve(c);
+    } else if (rc == STORE_CONFLICT) {
+        rc = STORE_ERROR;
     }
     PQclear(r);
     return rc;
@@ -858,7 +1054,7 @@ static void pgsql_batch_end(void *conn, bool committed)
 
 static store_rc pgsql_try_begin(store_tx *tx)
 {
-    store_rc rc = pgsql_command(tx->conn, "SAVEPOINT store_try");
+    store_rc rc = pgsql_defer(tx->conn, "SAVEPOINT store_try");
     return rc == STORE_OK ? rc : tx_fail(tx, rc);
 }
 
@@ -866,9 +1062,9 @@ static store_rc pgsql_try_end(store_tx *tx, bool keep)
 {
     store_rc rc = STORE_OK;
     if (!keep)
-        rc = pgsql_command(tx->conn, "ROLLBACK TO SAVEPOINT store_try");
+        rc = pgsql_defer(tx->conn, "ROLLBACK TO SAVEPOINT store_try");
     if (rc == STORE_OK)
-        rc = pgsql_command(tx->conn, "RELEASE SAVEPOINT store_try");
+        rc = pgsql_defer(tx->conn, "RELEASE SAVEPOINT store_try");
     return rc == STORE_OK ? rc : tx_fail(tx, rc);
 }
 
@@ -978,6 +1174,7 @@ const store_backend store_backend_postgres = {
     .meeting_update_status = pgsql_meeting_update_status,
     .meeting_update = pgsql_meeting_update,
     .user_get = pgsql_user_get,
+    .user_party = pgsql_user_party,
     .user_insert = pgsql_user_insert,
     .user_by_no = pgsql_user_by_no,
     .user_set_cohost = pgsql_user_set_cohost,
@@ -987,6 +1184,7 @@ const store_backend store_backend_postgres = {
     .user_presence = pgsql_user_presence,
     .device_insert = pgsql_device_insert,
     .device_present = pgsql_device_present,
+    .device_end_present = pgsql_device_end_present,
     .device_end = pgsql_device_end,
     .devices_end_all = pgsql_devices_end_all,
     .device_get = pgsql_device_get,

@@ -3,9 +3,9 @@
  * this, but for the store's own tests.
  *
  * Every statement the backend runs is listed once, below, with its SQL. A
- * connection prepares a statement (PQprepare, named by its number) the first
- * time it needs it and keeps it for the connection's life, so the hot paths
- * never parse SQL; a new connection after a loss prepares them again. Values
+ * connection prepares a statement (named by its number, in the same
+ * pipeline as its first run: pgsql.c) the first time it needs it and keeps
+ * it for the connection's life, so the hot paths never parse SQL; a new connection after a loss prepares them again. Values
  * only ever reach PostgreSQL as parameters: strings in binary format with
  * their length (so a caller's bound is applied without a copy), numbers as
  * text. Results are text.
@@ -26,6 +26,14 @@
 
 #include "store/backend.h"
 #include "store/columns.h"
+
+/* store_user_party's statement, but for its last condition. */
+#define PGSQL_PARTY                                                                   \
+    "SELECT " STORE_USER_COLS("u.") ", (SELECT coalesce(bit_or(1::bigint << "       \
+    "d.instanceid), 0) FROM devices d WHERE d.meeting_id = u.meeting_id AND "         \
+    "d.user_no = u.user_no AND d.left_time IS NULL AND d.instanceid BETWEEN 0 AND 63), " \
+    "EXISTS (SELECT 1 FROM bans b WHERE b.meeting_id = u.meeting_id AND "            \
+    "b.user_no = u.user_no) FROM users u WHERE u.meeting_id = $1 AND "
 
 /* The server's clock in Unix ms, and a rate bucket's tokens now ($2 its
  * burst, $3 its rate per ms). */
@@ -137,6 +145,12 @@
                        "WHERE meeting_id = $1 AND uuid = $2")                         \
     X(USER_BY_MS_OPEN_ID, 0, "SELECT " STORE_USER_COLS("") " FROM users "             \
                              "WHERE meeting_id = $1 AND ms_open_id = $2")             \
+    /* A user, the instanceids it is present on as a mask, whether it is     \
+     * banned (store_user_party): one statement for three. */               \
+    X(PARTY_BY_USERID, 0, PGSQL_PARTY "u.userid = $2 AND u.userid <> ''")             \
+    X(PARTY_BY_GUEST, 0, PGSQL_PARTY "u.guest_id = $2 AND u.guest_id <> ''")          \
+    X(PARTY_BY_UUID, 0, PGSQL_PARTY "u.uuid = $2")                                    \
+    X(PARTY_BY_MS_OPEN_ID, 0, PGSQL_PARTY "u.ms_open_id = $2")                        \
     X(USER_BY_NO, 0, "SELECT " STORE_USER_COLS("") " FROM users WHERE user_no = $1")  \
     X(USER_INSERT, 1, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "       \
                       "ms_open_id, nick_name, cohost) VALUES ($1, $2, $3, $4, $5, $6, $7) " \
@@ -159,6 +173,10 @@
     X(DEVICE_PRESENT, 0, "SELECT " STORE_DEVICE_COLS("") " FROM devices "             \
                          "WHERE meeting_id = $1 AND user_no = $2 AND instanceid = $3 " \
                          "AND left_time IS NULL")                                     \
+    X(DEVICE_END_PRESENT, 1, "UPDATE devices SET left_time = $4, left_reason = $5 "   \
+                             "WHERE meeting_id = $1 AND user_no = $2 AND "            \
+                             "instanceid = $3 AND left_time IS NULL RETURNING "       \
+                             STORE_DEVICE_COLS(""))                                   \
     X(DEVICE_END, 1, "UPDATE devices SET left_time = $2, left_reason = $3 "           \
                      "WHERE device_no = $1 AND left_time IS NULL")                    \
     X(DEVICES_PRESENT_ALL, 0, "SELECT " STORE_DEVICE_COLS("") " FROM devices "        \
@@ -349,6 +367,7 @@ typedef struct pgsql_conn pgsql_conn;
 typedef struct pgsql_store {
     char *conninfo;
     store_durability durability;
+    int writers;                    /* writer connections (store_options.writers) */
     int version;
     uint64_t unknown;               /* keys_stamp when it cannot be read */
 
@@ -358,6 +377,12 @@ typedef struct pgsql_store {
     int n_idle;
     int n_open;                     /* readers open, idle or checked out */
 } pgsql_store;
+
+/* Transaction control deferred on a connection (pgsql_defer): a job's
+ * savepoints nest no deeper than job, try and op, each begun and ended. */
+#define PGSQL_DEFER_MAX 16
+/* Statements one pgsql_run_n sends at once. */
+#define PGSQL_PIPE_MAX 4
 
 /* One libpq connection and what it has prepared. Used by one thread at a
  * time: a writer's by its writer thread, a reader's while checked out. pg is
@@ -373,6 +398,8 @@ struct pgsql_conn {
     int64_t spent_pruned;           /* spent nonces below this are gone */
     int in_op;                      /* inside pgsql_op_begin's savepoint */
     char xid[24];                   /* the open batch's transaction id */
+    const char *defer[PGSQL_DEFER_MAX];   /* commands not yet sent (pgsql_defer) */
+    int n_defer;
 };
 
 /* ---- pgsql.c: connections and statements ------------------------------ */
@@ -382,8 +409,17 @@ struct pgsql_conn {
 store_rc pgsql_conn_ready(pgsql_conn *c);
 /* Runs a command outside the statement catalogue (transaction control):
  * STORE_OK, STORE_RETRY (serialization failure, deadlock),
- * STORE_UNAVAILABLE (connection lost) or STORE_ERROR, logged. */
+ * STORE_UNAVAILABLE (connection lost) or STORE_ERROR, logged. The
+ * deferred commands go first, in the same round trip; "ROLLBACK" drops
+ * them instead. */
 store_rc pgsql_command(pgsql_conn *c, const char *sql);
+/* Queues a transaction-control command whose answer nobody waits for (a
+ * savepoint begun or ended): it is sent with the next statement or
+ * command, in one pipeline, so a job's savepoints cost no round trip of
+ * their own. sql is a literal (kept, not copied). Should it fail, that
+ * next statement fails in its place, as it would have in a transaction
+ * the command aborted. STORE_UNAVAILABLE when c is down. */
+store_rc pgsql_defer(pgsql_conn *c, const char *sql);
 
 /* Parameters of one statement. Strings and bytes are sent in binary format
  * (no copy, the caller's bound applied); numbers as decimal text. */
@@ -416,6 +452,13 @@ void pgsql_p_text(pgsql_params *p, const char *s);
  * *rc the failure, the transaction marked (tx->failed, and ->retry or
  * ->unavailable) and the cause logged. */
 PGresult *pgsql_run(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, store_rc *rc);
+/* As pgsql_run for n (at most PGSQL_PIPE_MAX) statements that do not need
+ * each other's results, in one round trip: they run in order, each seeing
+ * what those before it did. res[i] gets each result (the caller PQclears
+ * them); on a failure every res[i] is NULL and the transaction is marked
+ * as pgsql_run marks it. */
+store_rc pgsql_run_n(store_tx *tx, int n, const enum pgsql_stmt_id *ids,
+                     const pgsql_params *const *ps, PGresult **res);
 /* As pgsql_run for a query of one row: NULL with *rc STORE_NOTFOUND when
  * it returned none. */
 PGresult *pgsql_one(store_tx *tx, enum pgsql_stmt_id id, const pgsql_params *p, store_rc *rc);
@@ -511,6 +554,8 @@ store_rc pgsql_meeting_update(store_tx *tx, const core_meeting *m);
 
 store_rc pgsql_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, const char *value,
                         core_user *out);
+store_rc pgsql_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                          const char *value, core_user *out, uint64_t *mask, bool *banned);
 store_rc pgsql_user_insert(store_tx *tx, int64_t meeting_id, core_user *u);
 store_rc pgsql_user_by_no(store_tx *tx, int64_t user_no, core_user *out);
 store_rc pgsql_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no, bool cohost);
@@ -524,6 +569,9 @@ store_rc pgsql_device_insert(store_tx *tx, core_device *d);
 store_rc pgsql_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
                               int instanceid, core_device *out);
 store_rc pgsql_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
+store_rc pgsql_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out);
 store_rc pgsql_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time,
                                int left_reason, store_device_cb cb, void *arg);
 store_rc pgsql_device_get(store_tx *tx, int64_t device_no, core_device *out);

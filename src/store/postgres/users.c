@@ -34,6 +34,33 @@ store_rc pgsql_user_get(store_tx *tx, int64_t meeting_id, core_id_type kind, con
     return rc;
 }
 
+store_rc pgsql_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                          const char *value, core_user *out, uint64_t *mask, bool *banned)
+{
+    assert(value != NULL && out != NULL && mask != NULL && banned != NULL);
+    enum pgsql_stmt_id id;
+    switch (kind) {
+    case CORE_ID_USERID: id = PGSQL_PARTY_BY_USERID; break;
+    case CORE_ID_GUEST: id = PGSQL_PARTY_BY_GUEST; break;
+    case CORE_ID_UUID: id = PGSQL_PARTY_BY_UUID; break;
+    case CORE_ID_MS_OPEN_ID: id = PGSQL_PARTY_BY_MS_OPEN_ID; break;
+    default:
+        return STORE_NOTFOUND;   /* as pgsql_user_get */
+    }
+    pgsql_params p = {0};
+    pgsql_p_int(&p, meeting_id);
+    pgsql_p_str(&p, value, PGSQL_ARG_MAX);
+    store_rc rc;
+    PGresult *r = pgsql_one(tx, id, &p, &rc);
+    if (r != NULL) {
+        store_row_user(PGSQL_ROW(r, 0), 0, out);
+        *mask = (uint64_t)pgsql_int(r, 0, STORE_USER_NCOLS);
+        *banned = strcmp(PQgetvalue(r, 0, STORE_USER_NCOLS + 1), "t") == 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
 store_rc pgsql_user_by_no(store_tx *tx, int64_t user_no, core_user *out)
 {
     assert(out != NULL);
@@ -174,6 +201,20 @@ store_rc pgsql_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
     pgsql_p_int(&p, user_no);
     pgsql_p_int(&p, instanceid);
     return device_one(tx, PGSQL_DEVICE_PRESENT, &p, out);
+}
+
+store_rc pgsql_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                  int instanceid, int64_t left_time, int left_reason,
+                                  core_device *out)
+{
+    assert(out != NULL);
+    pgsql_params p = {0};
+    pgsql_p_int(&p, meeting_id);
+    pgsql_p_int(&p, user_no);
+    pgsql_p_int(&p, instanceid);
+    pgsql_p_int(&p, left_time);
+    pgsql_p_int(&p, left_reason);
+    return device_one(tx, PGSQL_DEVICE_END_PRESENT, &p, out);
 }
 
 store_rc pgsql_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason)

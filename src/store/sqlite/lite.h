@@ -507,11 +507,19 @@ store_rc lite_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no,
 store_rc lite_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
 store_rc lite_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
 store_rc lite_cohosts_end(store_tx *tx, int64_t meeting_id);
+/* lite_user_get, lite_user_presence and lite_ban_exists in turn: SQLite
+ * has no round trips to save. */
+store_rc lite_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                         const char *value, core_user *out, uint64_t *mask, bool *banned);
 store_rc lite_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask);
 store_rc lite_device_insert(store_tx *tx, core_device *d);
 store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
                              core_device *out);
 store_rc lite_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
+/* lite_device_present, then lite_device_end of what it found. */
+store_rc lite_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                 int instanceid, int64_t left_time, int left_reason,
+                                 core_device *out);
 store_rc lite_devices_end_all(store_tx *tx, int64_t meeting_id, int64_t left_time, int left_reason,
                               store_device_cb cb, void *arg);
 store_rc lite_device_get(store_tx *tx, int64_t device_no, core_device *out);

@@ -137,6 +137,17 @@ static store_rc presence_row(sqlite3_stmt *st, void *ctx)
     return 0;
 }
 
+store_rc lite_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
+                         const char *value, core_user *out, uint64_t *mask, bool *banned)
+{
+    store_rc rc = lite_user_get(tx, meeting_id, kind, value, out);
+    if (rc == STORE_OK)
+        rc = lite_user_presence(tx, meeting_id, out->user_no, mask);
+    if (rc == STORE_OK)
+        rc = lite_ban_exists(tx, meeting_id, out->user_no, banned);
+    return rc;
+}
+
 store_rc lite_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask)
 {
     assert(mask != NULL);
@@ -187,6 +198,20 @@ store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, 
     if (rc == STORE_OK)
         store_row_device(LITE_ROW(st), 0, out);
     lite_done(tx, STMT_DEVICE_PRESENT, st);
+    return rc;
+}
+
+store_rc lite_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
+                                 int instanceid, int64_t left_time, int left_reason,
+                                 core_device *out)
+{
+    store_rc rc = lite_device_present(tx, meeting_id, user_no, instanceid, out);
+    if (rc == STORE_OK)
+        rc = lite_device_end(tx, out->device_no, left_time, left_reason);
+    if (rc == STORE_OK) {
+        out->left_time = left_time;
+        out->left_reason = left_reason;
+    }
     return rc;
 }
 
