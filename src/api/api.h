@@ -73,6 +73,9 @@ struct api_call {
      * for `{}`), or, when `stream` is set, a device event stream; otherwise
      * the error body of err. */
     json_t *out;
+    /* Or, for an answer of a fixed shape, its JSON text as is (static,
+     * not freed): sent without building and serialising a tree. */
+    const char *out_text;
     struct live_stream *stream;
     /* HEAD of an event stream that would open: the stream's headers, no
      * stream (opening one would end the device's live stream). */
