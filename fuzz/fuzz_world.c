@@ -509,4 +509,6 @@ void fuzz_call_finish(api_call *c)
     json_decref(body);
     json_decref(c->out);
     c->out = NULL;
+    free(c->out_json);
+    c->out_json = NULL;
 }

@@ -333,6 +333,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
     /* Keep-alive: the next request's clock starts now. */
     http_conn_phase(cls, conn, true);
     json_decref(r->call.out);
+    free(r->call.out_json);
     free(r->body);
     free(r->raw_uri);
     free(r);
@@ -349,11 +350,19 @@ static const char *http_query(void *io, const char *name)
     return MHD_lookup_connection_value(io, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static enum MHD_Result http_send(struct MHD_Connection *conn, http_req *r, const api_call *c)
+static enum MHD_Result http_send(struct MHD_Connection *conn, http_req *r, api_call *c)
 {
     int status;
     struct MHD_Response *resp;
-    if (c->err.err == ME_OK && c->out_text != NULL) {
+    if (c->err.err == ME_OK && c->out_json != NULL) {
+        /* Written as text already (api_out_text): handed over as it is. */
+        status = MHD_HTTP_OK;
+        resp = MHD_create_response_from_buffer(c->out_json_len, c->out_json,
+                                               MHD_RESPMEM_MUST_FREE);
+        if (resp == NULL)
+            return MHD_NO;   /* out_json is freed with the request */
+        c->out_json = NULL;
+    } else if (c->err.err == ME_OK && c->out_text != NULL) {
         /* A fixed answer: its static text, neither copied nor freed. */
         status = MHD_HTTP_OK;
         resp = MHD_create_response_from_buffer(strlen(c->out_text), (void *)c->out_text,
