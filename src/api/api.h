@@ -141,8 +141,9 @@ void api_text_raw(api_text *t, const char *s, size_t len);
 /* "{" and "}": an object begun and ended. */
 void api_text_open(api_text *t);
 void api_text_close(api_text *t);
-/* ,"key": (the key a literal, no escaping). */
-void api_text_key(api_text *t, const char *key);
+/* ,"key": (the key a string literal, written as it is). */
+void api_text_keyn(api_text *t, const char *key, size_t len);
+#define api_text_key(t, key) api_text_keyn((t), "" key, sizeof(key) - 1)
 void api_text_str(api_text *t, const char *s);        /* a JSON string, escaped */
 void api_text_int(api_text *t, long long v);          /* a JSON number */
 void api_text_decimal(api_text *t, long long v);      /* "123": ids and times */

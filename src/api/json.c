@@ -287,9 +287,8 @@ void api_text_close(api_text *t)
     t->first = false;
 }
 
-void api_text_key(api_text *t, const char *key)
+void api_text_keyn(api_text *t, const char *key, size_t n)
 {
-    size_t n = strlen(key);
     if (!api_text_room(t, n + 4))
         return;
     char *p = t->buf + t->len;
@@ -320,11 +319,16 @@ void api_text_str(api_text *t, const char *s)
     char *p = t->buf + t->len;
     *p++ = '"';
     for (size_t i = 0; i < n; i++) {
+        /* The run of bytes that need no escape, copied at once. */
+        size_t run = i;
+        while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+            run++;
+        memcpy(p, s + i, run - i);
+        p += run - i;
+        if (run == n)
+            break;
+        i = run;
         unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\') {
-            *p++ = (char)ch;
-            continue;
-        }
         *p++ = '\\';
         switch (ch) {
         case '"': *p++ = '"'; break;
