@@ -304,31 +304,44 @@ void api_text_keyn(api_text *t, const char *key, size_t n)
 }
 
 /* Escaped as jansson escapes without JSON_ENSURE_ASCII: the quote, the
- * backslash and control characters; the rest of UTF-8 as it is. */
+ * backslash and control characters; the rest of UTF-8 as it is, each
+ * multi-byte sequence checked as it is copied (one pass, no strlen). */
 void api_text_str(api_text *t, const char *s)
 {
-    size_t n = strlen(s);
-    if (!core_utf8_valid(s, n)) {
-        t->failed = true;
-        return;
-    }
-    /* The worst case, every byte a \u00XX, reserved at once. */
-    if (!api_text_room(t, 6 * n + 2))
-        return;
     static const char hex[] = "0123456789ABCDEF";
-    char *p = t->buf + t->len;
-    *p++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        /* The run of bytes that need no escape, copied at once. */
-        size_t run = i;
-        while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
-            run++;
-        memcpy(p, s + i, run - i);
-        p += run - i;
-        if (run == n)
+    const unsigned char *q = (const unsigned char *)s;
+    if (!api_text_room(t, 2))
+        return;
+    t->buf[t->len++] = '"';
+    for (;;) {
+        /* Room for the longest thing one step writes (\u00XX, 6 bytes)
+         * and the closing quote, with some to copy a run into. */
+        if (t->len + 16 > t->cap && !api_text_room(t, 64))
+            return;
+        char *p = t->buf + t->len;
+        char *end = t->buf + t->cap - 8;
+        while (p < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            *p++ = (char)*q++;
+        t->len = (size_t)(p - t->buf);
+        unsigned char ch = *q;
+        if (ch == '\0')
             break;
-        i = run;
-        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\')
+            continue;   /* the buffer was full: grow and go on */
+        if (ch >= 0x80) {
+            size_t n = (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 : (ch & 0xf8) == 0xf0 ? 4 : 0;
+            size_t k = 1;
+            while (k < n && q[k] != '\0')
+                k++;
+            if (n == 0 || k < n || !core_utf8_valid((const char *)q, n)) {
+                t->failed = true;
+                return;
+            }
+            memcpy(p, q, n);
+            t->len += n;
+            q += n;
+            continue;
+        }
         *p++ = '\\';
         switch (ch) {
         case '"': *p++ = '"'; break;
@@ -345,9 +358,10 @@ void api_text_str(api_text *t, const char *s)
             *p++ = hex[ch >> 4];
             *p++ = hex[ch & 0x0f];
         }
+        t->len = (size_t)(p - t->buf);
+        q++;
     }
-    *p++ = '"';
-    t->len = (size_t)(p - t->buf);
+    t->buf[t->len++] = '"';   /* room: kept by the loop's reserve */
 }
 
 static size_t api_digits(char out[24], long long v)

@@ -29,6 +29,19 @@ static char *text_of(const api_text *t)
     return s;
 }
 
+/* t holds exactly the JSON string jansson writes for s. */
+static void check_as_jansson(const api_text *t, const char *s)
+{
+    json_t *v = json_string(s);
+    assert_non_null(v);
+    char *want = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *got = text_of(t);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    json_decref(v);
+}
+
 static void test_strings_as_jansson_writes_them(void **state)
 {
     (void)state;
@@ -41,15 +54,35 @@ static void test_strings_as_jansson_writes_them(void **state)
         api_text t = {0};
         api_text_str(&t, cases[i]);
         assert_false(t.failed);
-        json_t *v = json_string(cases[i]);
-        char *want = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        char *got = text_of(&t);
-        assert_string_equal(got, want);
-        free(got);
-        free(want);
-        json_decref(v);
+        check_as_jansson(&t, cases[i]);
         api_text_free(&t);
     }
+    /* Long strings cross the buffer's growth at every offset. */
+    char *big = malloc(20001);
+    assert_non_null(big);
+    static const char piece[] = "ab\"\xc3\xa9\n\xf0\x9f\x98\x80" "cd";
+    for (size_t i = 0; i < 20000; i++)
+        big[i] = piece[i % (sizeof piece - 1)];
+    for (size_t cut = 19990; cut <= 20000; cut++) {
+        big[cut] = '\0';
+        /* Cut inside the 2-byte or the 4-byte character: not UTF-8. */
+        size_t m = cut % (sizeof piece - 1);
+        bool whole = m != 4 && m != 7 && m != 8 && m != 9;
+        api_text t = {0};
+        api_text_lit(&t, "[");
+        api_text_str(&t, big);
+        if (whole) {
+            assert_false(t.failed);
+            t.len--;   /* only the string */
+            memmove(t.buf, t.buf + 1, t.len);
+            check_as_jansson(&t, big);
+        } else {
+            assert_true(t.failed);
+        }
+        api_text_free(&t);
+        big[cut] = piece[cut % (sizeof piece - 1)];
+    }
+    free(big);
 }
 
 static void test_not_utf8_fails(void **state)
