@@ -362,10 +362,12 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, http_req *r, api_c
         if (resp == NULL)
             return MHD_NO;   /* out_json is freed with the request */
         c->out_json = NULL;
-    } else if (c->err.err == ME_OK && c->out_text != NULL) {
-        /* A fixed answer: its static text, neither copied nor freed. */
+    } else if (c->err.err == ME_OK && (c->out_text != NULL || c->out == NULL)) {
+        /* A fixed answer (`{}` when none was set: most writes'): its
+         * static text, neither copied nor freed. */
+        const char *text = c->out_text != NULL ? c->out_text : "{}";
         status = MHD_HTTP_OK;
-        resp = MHD_create_response_from_buffer(strlen(c->out_text), (void *)c->out_text,
+        resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
                                                MHD_RESPMEM_PERSISTENT);
         if (resp == NULL)
             return MHD_NO;
