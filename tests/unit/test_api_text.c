@@ -57,6 +57,23 @@ static void test_strings_as_jansson_writes_them(void **state)
         check_as_jansson(&t, cases[i]);
         api_text_free(&t);
     }
+    /* A long run with nothing to escape fills the buffer to its end and
+     * must grow it and go on (a first version spun there for ever). */
+    for (size_t lead = 0; lead < 80; lead++) {
+        char *plain = malloc(9001);
+        assert_non_null(plain);
+        memset(plain, 'x', 9000);
+        plain[9000] = '\0';
+        api_text t = {0};
+        for (size_t k = 0; k < lead; k++)
+            api_text_lit(&t, " ");
+        api_text_str(&t, plain);
+        assert_false(t.failed);
+        assert_int_equal(t.len, lead + 9002);
+        assert_int_equal(t.buf[t.len - 1], '"');
+        api_text_free(&t);
+        free(plain);
+    }
     /* Long strings cross the buffer's growth at every offset. */
     char *big = malloc(20001);
     assert_non_null(big);
