@@ -269,6 +269,9 @@ static bool api_text_room(api_text *t, size_t more)
 
 void api_text_raw(api_text *t, const char *s, size_t len)
 {
+    /* Nothing to add (an empty page's rows: s may be NULL then). */
+    if (len == 0)
+        return;
     if (api_text_room(t, len)) {
         memcpy(t->buf + t->len, s, len);
         t->len += len;

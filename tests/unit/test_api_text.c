@@ -172,6 +172,10 @@ static void test_growth(void **state)
 {
     (void)state;
     api_text t = {0};
+    /* Nothing added from nothing (an empty page's rows): no buffer yet. */
+    api_text_raw(&t, NULL, 0);
+    assert_null(t.buf);
+    assert_false(t.failed);
     api_text_lit(&t, "[");
     for (int i = 0; i < 5000; i++) {
         if (i > 0)
