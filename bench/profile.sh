@@ -56,7 +56,17 @@ run() {
   for f in /proc/"$pid"/task/*/status; do
     cs=$((cs + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$f" 2>/dev/null || echo 0)))
   done
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  # A server that does not stop in 60 s (one spinning under valgrind does
+  # not see its SIGTERM) is killed, and the kind reported as failed.
+  kill -TERM "$pid"
+  local i
+  for i in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    echo "profile: $kind did not stop within 60 s after SIGTERM: killed" >&2
+    exit 1
+  fi
+  wait "$pid" 2>/dev/null || true
   MEETD_PID=
   local ir=0
   [ "$tool" = callgrind ] && ir=$(awk '/^summary:/ {print $2}' "$out")
