@@ -1,7 +1,8 @@
 """Summaries of meetbench --json results for bench/run.sh and bench/scale.sh.
 
     summary.py line LABEL FILE     one line for one result
-    summary.py report DIR          make bench: table, ratios to nginx, targets
+    summary.py report DIR          make bench: table, figures against nginx,
+                                   then the cpu: and tail: lines
     summary.py scale DIR           make bench-scale: scale figures and targets
     summary.py cluster DIR         make bench-cluster: SQLite vs PostgreSQL nodes,
                                    cross-node kick-to-close
@@ -118,34 +119,40 @@ def report(directory):
             print("%-26s   %s" % ("", detail))
     print()
     if not nginx:
-        print("targets: no nginx figure, no ratios")
-        return
+        print("figures: no nginx figure, no ratios to it")
+    else:
+        figures(directory, base, end)
+    # Last, and whatever is missing: the lines that runs compare by machine.
+    print()
+    for text in cpu_lines(directory) + tail_lines(directory):
+        print(text)
+
+
+def figures(directory, base, end):
+    """Throughput and tail latency against nginx, as figures."""
     full = load(directory, "full-kickout")
     if full:
+        # Figures, not targets (issue 17 retired the throughput target: on a
+        # 2-CPU machine shared with the client it is bound by the client).
         k = full["ops"].get("kickout", {}).get("rps", 0.0)
-        print("target: kickout throughput (full) >= 0.5 x nginx: %.0f kickouts/s vs nginx %.0f req/s "
-              "= %.3f x -> %s (%.3f x counting the re-joins too: %.0f req/s)" % (
-                  k, base, ratio(k, base), verdict(k >= 0.5 * base), ratio(full["rps"], base),
-                  full["rps"]))
+        print("figure: kickout throughput (full): %.0f kickouts/s vs nginx %.0f req/s = %.3f x "
+              "(%.3f x counting the re-joins too: %.0f req/s)" % (
+                  k, base, ratio(k, base), ratio(full["rps"], base), full["rps"]))
         mhd = load(directory, "mhd-static")
         if mhd and k > 0:
-            # A kickout step is two requests, so the target asks for nginx's
-            # whole request rate, signed and durable.
-            need = 0.5 * base * full["rps"] / k
-            print("        0.5 x nginx in kickouts is %.0f meetd requests/s (each kickout with its "
-                  "re-join): %.2f x libmicrohttpd alone answering {} in this run (%.0f req/s)" % (
-                      need, ratio(need, mhd["rps"]), mhd["rps"]))
             # The client shares the machine: its own CPU a request, measured
             # on this run's kickouts, plus a server that costs no more than
             # libmicrohttpd answering {} (mhd-static's), bound any server.
             client_us = 1e6 * full["client_cpu"] / full["rps"] if full["client_cpu"] > 0 else 0
-            server_us = 1e6 * mhd["server_cpu"] / mhd["rps"] if mhd["server_cpu"] > 0 else 0
+            server_us = us_a_request(mhd)
             cores = os.cpu_count() or 1
             if client_us > 0 and server_us > 0:
                 best = cores * 1e6 / (client_us + server_us) * k / full["rps"]
                 print("        bound: the client's CPU a kickout request (%.1f us) plus a server as "
                       "cheap as libmicrohttpd alone (%.1f us) on %d CPUs: at most %.0f kickouts/s "
-                      "= %.3f x nginx" % (client_us, server_us, cores, best, ratio(best, base)))
+                      "= %.3f x nginx; meetd reached %.0f %% of it" % (
+                          client_us, server_us, cores, best, ratio(best, base),
+                          100 * ratio(k, best)))
         if end:
             print("        nginx at the end of the run: %.0f req/s (%+.0f %%); against it "
                   "%.3f x" % (end["rps"], 100 * (ratio(end["rps"], base) - 1),
@@ -156,16 +163,57 @@ def report(directory):
         if not runs:
             continue
         p99s = [r["ops"]["kickout"]["p99_ms"] for r in runs]
-        median = sorted(p99s)[len(p99s) // 2]
-        print("target: p99 <= 5 ms at half throughput (%s, %.0f kickouts/s): kickout p99 %s ms, "
-              "median %.3f ms -> %s (%d of %d runs under 5 ms)" % (
-                  d, runs[0]["rate"], " / ".join("%.3f" % p for p in p99s), median,
-                  verdict(median <= 5.0), sum(p <= 5.0 for p in p99s), len(p99s)))
+        print("figure: p99 at half throughput (%s, %.0f kickouts/s): kickout p99 %s ms" % (
+            d, runs[0]["rate"], " / ".join("%.3f" % p for p in p99s)))
         floors = [load(directory, "nginx-at-" + label) for label in half_labels(directory, d)]
         floors = [f["ops"]["static"]["p99_ms"] for f in floors if f and "static" in f["ops"]]
         if floors:
             print("        nginx at the same request rate just before each run: p99 %s ms "
                   "(the machine's floor then)" % " / ".join("%.3f" % p for p in floors))
+
+
+def us_a_request(result):
+    """Server CPU a request in microseconds: the server's CPU seconds a
+    second over its requests a second (every request of the run, so a
+    kickout step's kick and re-join both count); NaN when not measured."""
+    if not result or result.get("server_cpu", -1) <= 0 or not result.get("rps"):
+        return float("nan")
+    return 1e6 * result["server_cpu"] / result["rps"]
+
+
+# The runs whose CPU a request is set against libmicrohttpd alone (issue 17),
+# by the name the `cpu:` line gives them.
+CPU_RUNS = [("healthz", "meetd-healthz")] + [
+    ("%s-%s" % (d, s), "%s-%s" % (d, s))
+    for d in DURABILITIES for s in ("kickout", "join-churn", "participants")]
+
+
+def cpu_lines(directory):
+    """The closing `cpu:` lines, one a scenario, always all of them (a run
+    missing prints nan) so that runs compare line by line."""
+    mhd = us_a_request(load(directory, "mhd-static"))
+    return ["cpu: %s %.2f x libmicrohttpd alone (%.1f us vs %.1f us a request)" % (
+        name, ratio(us_a_request(load(directory, label)), mhd), us_a_request(load(directory, label)),
+        mhd) for name, label in CPU_RUNS]
+
+
+def tail_lines(directory):
+    """The closing `tail:` lines: per durability, the median over the runs
+    at half throughput of meetd's kickout p99 minus nginx's p99 at the same
+    request rate measured just before that run (each run paired with its
+    own nginx run, as the machine's floor moves within minutes)."""
+    out = []
+    for d in DURABILITIES:
+        diffs = []
+        for label in half_labels(directory, d):
+            r, n = load(directory, label), load(directory, "nginx-at-" + label)
+            if r and n and "kickout" in r["ops"] and "static" in n["ops"]:
+                diffs.append(r["ops"]["kickout"]["p99_ms"] - n["ops"]["static"]["p99_ms"])
+        diffs.sort()
+        median = diffs[len(diffs) // 2] if len(diffs) % 2 else (
+            (diffs[len(diffs) // 2 - 1] + diffs[len(diffs) // 2]) / 2 if diffs else float("nan"))
+        out.append("tail: %s %.2f ms over nginx (median of %d)" % (d, median, len(diffs)))
+    return out
 
 
 def scale(directory):

@@ -73,6 +73,13 @@ struct api_call {
      * for `{}`), or, when `stream` is set, a device event stream; otherwise
      * the error body of err. */
     json_t *out;
+    /* Or, for an answer of a fixed shape, its JSON text as is (static,
+     * not freed): sent without building and serialising a tree. */
+    const char *out_text;
+    /* Or its JSON text written in one pass (api_out_text), owned: pages
+     * of rows are encoded as they are read, with no tree in between. */
+    char *out_json;
+    size_t out_json_len;
     struct live_stream *stream;
     /* HEAD of an event stream that would open: the stream's headers, no
      * stream (opening one would end the device's live stream). */
@@ -111,8 +118,41 @@ void api_write_finish(api_call *c, store_rc rc);
  * builder out of memory) records the internal error instead. */
 meetd_err api_out(api_call *c, json_t *v);
 
-/* The response body to send (a new reference) and its status. */
+/* The response body to send (a new reference) and its status; an answer
+ * set as text (out_text, out_json) is parsed into a tree (for tests and
+ * fuzzers: the HTTP layer sends the text as it is). */
 json_t *api_response_body(const api_call *c, int *status);
+
+/* ---- JSON text written in one pass (api/json.c) ----------------------
+ * For answers with many rows: jansson's tree cost ~9,000 instructions a
+ * row to build and twice that to serialise and free. The writer appends
+ * to one growing buffer; a failure (memory, a string that is not UTF-8,
+ * as json_string refuses) is remembered and reported once, by
+ * api_out_text. The caller writes the commas and braces itself (api_text_key
+ * writes a comma before every key but the object's first). */
+typedef struct api_text {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+    bool first;               /* the next key is its object's first */
+} api_text;
+
+void api_text_raw(api_text *t, const char *s, size_t len);
+#define api_text_lit(t, s) api_text_raw((t), (s), sizeof(s) - 1)
+/* "{" and "}": an object begun and ended. */
+void api_text_open(api_text *t);
+void api_text_close(api_text *t);
+/* ,"key": (the key a string literal, written as it is). */
+void api_text_keyn(api_text *t, const char *key, size_t len);
+#define api_text_key(t, key) api_text_keyn((t), "" key, sizeof(key) - 1)
+void api_text_str(api_text *t, const char *s);        /* a JSON string, escaped */
+void api_text_int(api_text *t, long long v);          /* a JSON number */
+void api_text_decimal(api_text *t, long long v);      /* "123": ids and times */
+void api_text_bool(api_text *t, bool v);
+/* The text becomes the call's answer (ownership taken, t emptied); a failed
+ * writer records the internal error instead, as api_out(NULL) does. */
+meetd_err api_out_text(api_call *c, api_text *t);
+void api_text_free(api_text *t);
 
 /* ---- helpers for handlers (api/json.c, api/common.c) ---------------- */
 

@@ -175,10 +175,24 @@ static void api_join_done(api_call *c, void *arg, meetd_err e)
     if (e == ME_OK) {
         metrics_add(METRICS_JOINS, 1);
         event_publish(c->env->live, c->env->hooks, &r->events);
-        api_out(c, json_pack("{s:s,s:s,s:i,s:i,s:s,s:o}", "ms_open_id", r->user.ms_open_id,
-                             "uuid", r->user.uuid, "instanceid", r->instanceid, "user_role",
-                             core_user_role(&r->m, &r->user), "device_token", r->token,
-                             "sub_meeting_id", api_id_json(r->sub_meeting_id)));
+        /* A fixed shape, written as text (no tree): every join answers it. */
+        api_text t = {0};
+        api_text_open(&t);
+        api_text_key(&t, "ms_open_id");
+        api_text_str(&t, r->user.ms_open_id);
+        api_text_key(&t, "uuid");
+        api_text_str(&t, r->user.uuid);
+        api_text_key(&t, "instanceid");
+        api_text_int(&t, r->instanceid);
+        api_text_key(&t, "user_role");
+        api_text_int(&t, core_user_role(&r->m, &r->user));
+        api_text_key(&t, "device_token");
+        api_text_str(&t, r->token);
+        api_text_key(&t, "sub_meeting_id");
+        api_text_decimal(&t, r->sub_meeting_id);
+        api_text_close(&t);
+        api_out_text(c, &t);
+        api_text_free(&t);
     }
     OPENSSL_cleanse(r->token, sizeof r->token);
     OPENSSL_cleanse(r->secret, sizeof r->secret);

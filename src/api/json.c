@@ -231,6 +231,9 @@ json_t *api_response_body(const api_call *c, int *status)
 {
     if (c->err.err == ME_OK) {
         *status = 200;
+        if (c->out_json != NULL || c->out_text != NULL)
+            return c->out_json != NULL ? json_loadb(c->out_json, c->out_json_len, 0, NULL)
+                                       : json_loads(c->out_text, 0, NULL);
         return c->out != NULL ? json_incref(c->out) : json_object();
     }
     *status = err_http_status(c->err.err);
@@ -241,4 +244,184 @@ json_t *api_response_body(const api_call *c, int *status)
         msg = err_default_message(c->err.err);
     return json_pack("{s:{s:i,s:I,s:s}}", "error_info", "error_code", err_code(c->err.err),
                      "new_error_code", (json_int_t)err_new_code(c->err.err), "message", msg);
+}
+
+/* ---- api_text ------------------------------------------------------------ */
+
+static bool api_text_room(api_text *t, size_t more)
+{
+    if (t->failed)
+        return false;
+    if (t->len + more <= t->cap)
+        return true;
+    size_t cap = t->cap != 0 ? t->cap : 1024;
+    while (cap < t->len + more)
+        cap *= 2;
+    char *grown = realloc(t->buf, cap);
+    if (grown == NULL) {
+        t->failed = true;
+        return false;
+    }
+    t->buf = grown;
+    t->cap = cap;
+    return true;
+}
+
+void api_text_raw(api_text *t, const char *s, size_t len)
+{
+    /* Nothing to add (an empty page's rows: s may be NULL then). */
+    if (len == 0)
+        return;
+    if (api_text_room(t, len)) {
+        memcpy(t->buf + t->len, s, len);
+        t->len += len;
+    }
+}
+
+void api_text_open(api_text *t)
+{
+    api_text_lit(t, "{");
+    t->first = true;
+}
+
+void api_text_close(api_text *t)
+{
+    api_text_lit(t, "}");
+    t->first = false;
+}
+
+void api_text_keyn(api_text *t, const char *key, size_t n)
+{
+    if (!api_text_room(t, n + 4))
+        return;
+    char *p = t->buf + t->len;
+    if (!t->first)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, key, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    t->len = (size_t)(p - t->buf);
+    t->first = false;
+}
+
+/* Escaped as jansson escapes without JSON_ENSURE_ASCII: the quote, the
+ * backslash and control characters; the rest of UTF-8 as it is, each
+ * multi-byte sequence checked as it is copied (one pass, no strlen). */
+void api_text_str(api_text *t, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *q = (const unsigned char *)s;
+    if (!api_text_room(t, 2))
+        return;
+    t->buf[t->len++] = '"';
+    for (;;) {
+        /* Room for the longest thing one step writes (\u00XX, 6 bytes)
+         * and the closing quote, with some to copy a run into. */
+        if (t->len + 16 > t->cap && !api_text_room(t, 64))
+            return;
+        char *p = t->buf + t->len;
+        char *end = t->buf + t->cap - 8;
+        while (p < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+            *p++ = (char)*q++;
+        t->len = (size_t)(p - t->buf);
+        unsigned char ch = *q;
+        if (ch == '\0')
+            break;
+        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\')
+            continue;   /* the buffer was full: grow and go on */
+        if (ch >= 0x80) {
+            size_t n = (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 : (ch & 0xf8) == 0xf0 ? 4 : 0;
+            size_t k = 1;
+            while (k < n && q[k] != '\0')
+                k++;
+            if (n == 0 || k < n || !core_utf8_valid((const char *)q, n)) {
+                t->failed = true;
+                return;
+            }
+            memcpy(p, q, n);
+            t->len += n;
+            q += n;
+            continue;
+        }
+        *p++ = '\\';
+        switch (ch) {
+        case '"': *p++ = '"'; break;
+        case '\\': *p++ = '\\'; break;
+        case '\b': *p++ = 'b'; break;
+        case '\f': *p++ = 'f'; break;
+        case '\n': *p++ = 'n'; break;
+        case '\r': *p++ = 'r'; break;
+        case '\t': *p++ = 't'; break;
+        default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[ch >> 4];
+            *p++ = hex[ch & 0x0f];
+        }
+        t->len = (size_t)(p - t->buf);
+        q++;
+    }
+    t->buf[t->len++] = '"';   /* room: kept by the loop's reserve */
+}
+
+static size_t api_digits(char out[24], long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    size_t k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    while (n > 0)
+        out[k++] = tmp[--n];
+    return k;
+}
+
+void api_text_int(api_text *t, long long v)
+{
+    char d[24];
+    api_text_raw(t, d, api_digits(d, v));
+}
+
+void api_text_decimal(api_text *t, long long v)
+{
+    char d[26];
+    d[0] = '"';
+    size_t n = api_digits(d + 1, v);
+    d[n + 1] = '"';
+    api_text_raw(t, d, n + 2);
+}
+
+void api_text_bool(api_text *t, bool v)
+{
+    if (v)
+        api_text_lit(t, "true");
+    else
+        api_text_lit(t, "false");
+}
+
+meetd_err api_out_text(api_call *c, api_text *t)
+{
+    if (t->failed)
+        return api_fail(c, ME_INTERNAL, NULL);
+    json_decref(c->out);
+    c->out = NULL;
+    free(c->out_json);
+    c->out_json = t->buf;
+    c->out_json_len = t->len;
+    memset(t, 0, sizeof *t);
+    return ME_OK;
+}
+
+void api_text_free(api_text *t)
+{
+    free(t->buf);
+    memset(t, 0, sizeof *t);
 }

@@ -36,16 +36,19 @@ typedef struct api_plist {
     bool now_only;             /* real-time: present devices */
     core_meeting m;
     int occ;                   /* the occurrence listed (its times), or -1 */
-    json_t *rows;
+    api_text rows;             /* the page's rows, "{...},{...}", as read */
+    int n_rows;
     int64_t total;
 } api_plist;
 
-static json_t *api_base64_json(const char *s)
+static void api_text_base64(api_text *t, const char *s)
 {
     char *out = base64_encode(s, strlen(s));
-    json_t *v = out != NULL ? json_string(out) : NULL;
+    if (out == NULL)
+        t->failed = true;
+    else
+        api_text_str(t, out);
     free(out);
-    return v;
 }
 
 /* Tencent's join_type: 0 an ordinary PSTN caller, 1 an ordinary VoIP user;
@@ -60,33 +63,43 @@ static int api_join_type(int instanceid)
 static store_rc api_plist_row(const core_device *d, const core_user *u, void *arg)
 {
     api_plist *p = arg;
-    /* One object per session on the page: set field by field rather than
-     * through json_pack, whose format is parsed again for every row. The
-     * keys are literals; the values are checked as json_pack would. */
-    json_t *row = json_object();
-    if (row == NULL)
-        return STORE_STOP;
-    int bad = json_object_set_new_nocheck(row, "ms_open_id", json_string(u->ms_open_id)) |
-              json_object_set_new_nocheck(row, "uuid", json_string(u->uuid)) |
-              json_object_set_new_nocheck(row, "user_name", api_base64_json(u->nick_name)) |
-              json_object_set_new_nocheck(row, "instanceid", json_integer(d->instanceid)) |
-              json_object_set_new_nocheck(row, "join_time", api_time_json(d->join_time)) |
-              json_object_set_new_nocheck(row, "join_type",
-                                          json_integer(api_join_type(d->instanceid))) |
-              json_object_set_new_nocheck(row, "user_role",
-                                          json_integer(core_user_role(&p->m, u))) |
-              json_object_set_new_nocheck(row, "is_enterprise_user",
-                                          json_boolean(u->userid[0] != '\0'));
+    /* Each row written as JSON text as it is read: no tree per row. */
+    api_text *t = &p->rows;
+    if (p->n_rows > 0)
+        api_text_lit(t, ",");
+    api_text_open(t);
+    api_text_key(t, "ms_open_id");
+    api_text_str(t, u->ms_open_id);
+    api_text_key(t, "uuid");
+    api_text_str(t, u->uuid);
+    api_text_key(t, "user_name");
+    api_text_base64(t, u->nick_name);
+    api_text_key(t, "instanceid");
+    api_text_int(t, d->instanceid);
+    api_text_key(t, "join_time");
+    api_text_decimal(t, d->join_time);
+    api_text_key(t, "join_type");
+    api_text_int(t, api_join_type(d->instanceid));
+    api_text_key(t, "user_role");
+    api_text_int(t, core_user_role(&p->m, u));
+    api_text_key(t, "is_enterprise_user");
+    api_text_bool(t, u->userid[0] != '\0');
     /* Guests have no userid: absent rather than "". */
-    bad |= api_set_nonempty(row, "userid", u->userid) |
-           api_set_nonempty(row, "guest_id", u->guest_id);
-    if (d->left_time != 0)
-        bad |= json_object_set_new_nocheck(row, "left_time", api_time_json(d->left_time));
-    if (bad != 0) {
-        json_decref(row);
-        return STORE_STOP;
+    if (u->userid[0] != '\0') {
+        api_text_key(t, "userid");
+        api_text_str(t, u->userid);
     }
-    return json_array_append_new(p->rows, row) == 0 ? STORE_OK : STORE_STOP;
+    if (u->guest_id[0] != '\0') {
+        api_text_key(t, "guest_id");
+        api_text_str(t, u->guest_id);
+    }
+    if (d->left_time != 0) {
+        api_text_key(t, "left_time");
+        api_text_decimal(t, d->left_time);
+    }
+    api_text_close(t);
+    p->n_rows++;
+    return t->failed ? STORE_STOP : STORE_OK;
 }
 
 /* The operator: operator_id with operator_id_type 1 (userid) or 3
@@ -180,6 +193,10 @@ static meetd_err api_plist_tx(store_tx *tx, void *arg)
     int64_t sub;
     if (api_plist_sub(p, &sub) != ME_OK)
         return c->err.err;
+    /* A rerun starts the page again. */
+    p->rows.len = 0;
+    p->rows.failed = false;
+    p->n_rows = 0;
     int rc;
     if (p->now_only)
         rc = store_present_list(tx, p->meeting_id, sub, p->pos, p->size, api_plist_row, p,
@@ -203,19 +220,26 @@ static api_plist *api_plist_new(api_call *c)
     if (p == NULL)
         return NULL;
     p->c = c;
-    p->rows = json_array();
-    if (p->rows == NULL) {
-        free(p);
-        api_fail(c, ME_INTERNAL, NULL);
-        return NULL;
-    }
     return p;
 }
 
 static void api_plist_free(api_plist *p)
 {
-    json_decref(p->rows);
+    api_text_free(&p->rows);
     free(p);
+}
+
+/* ,"participants":[rows]} closing the page. */
+static void api_plist_end(api_text *t, const api_plist *p)
+{
+    api_text_key(t, "participants");
+    api_text_lit(t, "[");
+    if (p->rows.failed)
+        t->failed = true;
+    else
+        api_text_raw(t, p->rows.buf, p->rows.len);
+    api_text_lit(t, "]");
+    api_text_close(t);
 }
 
 void api_participants(api_call *c)
@@ -233,14 +257,29 @@ void api_participants(api_call *c)
     p->size = (int)size;
     if (api_read(c, api_plist_tx, p) != ME_OK)
         goto out;
-    int64_t next = p->pos + (int64_t)json_array_size(p->rows), start, end;
+    int64_t next = p->pos + p->n_rows, start, end;
     api_plist_schedule(p, &start, &end);
-    api_out(c, json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:b,s:I,s:O}", "meeting_id",
-                         api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
-                         p->m.subject, "schedule_start_time", api_time_json(start),
-                         "schedule_end_time", api_time_json(end), "total_count",
-                         (json_int_t)p->total, "has_remaining", next < p->total, "next_pos",
-                         (json_int_t)next, "participants", p->rows));
+    api_text t = {0};
+    api_text_open(&t);
+    api_text_key(&t, "meeting_id");
+    api_text_decimal(&t, p->meeting_id);
+    api_text_key(&t, "meeting_code");
+    api_text_str(&t, p->m.meeting_code);
+    api_text_key(&t, "subject");
+    api_text_str(&t, p->m.subject);
+    api_text_key(&t, "schedule_start_time");
+    api_text_decimal(&t, start);
+    api_text_key(&t, "schedule_end_time");
+    api_text_decimal(&t, end);
+    api_text_key(&t, "total_count");
+    api_text_int(&t, p->total);
+    api_text_key(&t, "has_remaining");
+    api_text_bool(&t, next < p->total);
+    api_text_key(&t, "next_pos");
+    api_text_int(&t, next);
+    api_plist_end(&t, p);
+    api_out_text(c, &t);
+    api_text_free(&t);
 out:
     api_plist_free(p);
 }
@@ -274,17 +313,31 @@ void api_realtime_participants(api_call *c)
         goto out;
     int64_t start, end;
     api_plist_schedule(p, &start, &end);
-    json_t *subject = api_base64_json(p->m.subject);
-    api_out(c, json_pack("{s:o,s:s,s:o,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:O}", "meeting_id",
-                         api_id_json(p->meeting_id), "meeting_code", p->m.meeting_code, "subject",
-                         subject, "status",
-                         api_status_name(core_meeting_status(&p->m, c->now)),
-                         "schedule_start_time", api_time_json(start),
-                         "schedule_end_time", api_time_json(end), "total_count",
-                         (json_int_t)p->total, "total_page",
-                         (json_int_t)((p->total + page_size - 1) / page_size), "current_page",
-                         (json_int_t)page, "current_size", (json_int_t)json_array_size(p->rows),
-                         "participants", p->rows));
+    api_text t = {0};
+    api_text_open(&t);
+    api_text_key(&t, "meeting_id");
+    api_text_decimal(&t, p->meeting_id);
+    api_text_key(&t, "meeting_code");
+    api_text_str(&t, p->m.meeting_code);
+    api_text_key(&t, "subject");
+    api_text_base64(&t, p->m.subject);
+    api_text_key(&t, "status");
+    api_text_str(&t, api_status_name(core_meeting_status(&p->m, c->now)));
+    api_text_key(&t, "schedule_start_time");
+    api_text_decimal(&t, start);
+    api_text_key(&t, "schedule_end_time");
+    api_text_decimal(&t, end);
+    api_text_key(&t, "total_count");
+    api_text_int(&t, p->total);
+    api_text_key(&t, "total_page");
+    api_text_int(&t, (p->total + page_size - 1) / page_size);
+    api_text_key(&t, "current_page");
+    api_text_int(&t, page);
+    api_text_key(&t, "current_size");
+    api_text_int(&t, p->n_rows);
+    api_plist_end(&t, p);
+    api_out_text(c, &t);
+    api_text_free(&t);
 out:
     api_plist_free(p);
 }

@@ -24,6 +24,20 @@ int auth_sign(const char *secret_key, const char *method, const char *secret_id,
               const char *nonce, const char *timestamp, const char *uri,
               const char *body, size_t body_len, char out[AUTH_SIG_LEN + 1]);
 
+/* A secret key prepared for HMAC-SHA256 (the key schedule done once), kept
+ * with the key cache's entry; NULL when it could not be made. */
+struct evp_mac_ctx_st;
+typedef struct evp_mac_ctx_st auth_mac;
+auth_mac *auth_mac_new(const char *secret_key);
+/* A copy of m for one signature (the caller's, auth_mac_free), or NULL. */
+auth_mac *auth_mac_dup(const auth_mac *m);
+void auth_mac_free(auth_mac *m);
+/* auth_sign with the key prepared: m (a copy of its own, auth_mac_dup) is
+ * used up and freed. */
+int auth_sign_mac(auth_mac *m, const char *method, const char *secret_id, const char *nonce,
+                  const char *timestamp, const char *uri, const char *body, size_t body_len,
+                  char out[AUTH_SIG_LEN + 1]);
+
 /* Constant-time comparison of a received signature with the expected one. */
 bool auth_signature_equal(const char *expected, const char *received);
 
@@ -98,6 +112,9 @@ typedef struct auth_key {
     char secret_key[65];
     char app_id[33];
     char sdk_id[33];            /* "" when the app has none */
+    /* secret_key prepared (a copy for this request, freed by auth_verify),
+     * when the key cache had it; NULL: signed with secret_key. */
+    auth_mac *mac;
 } auth_key;
 
 /* What a key lookup found. */

@@ -1,6 +1,7 @@
 /* The AK/SK request signature of docs/api.md "Authentication". */
 #include "auth/auth.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -47,13 +48,10 @@ void auth_shutdown(void)
     auth_hmac = NULL;
 }
 
-static int mac_update_str(EVP_MAC_CTX *ctx, const char *s)
-{
-    return EVP_MAC_update(ctx, (const unsigned char *)s, strlen(s));
-}
-
-/* Feeds the string to sign piece by piece, so that the body (up to the request
- * limit) is never copied. */
+/* Feeds the string to sign: its head (method, key, nonce, timestamp, URI)
+ * gathered into one buffer when it fits, as each EVP_MAC_update costs
+ * hundreds of instructions of dispatch before any hashing; the body (up to
+ * the request limit) is never copied. */
 static int mac_feed(EVP_MAC_CTX *ctx, const char *method, const char *secret_id,
                     const char *nonce, const char *timestamp, const char *uri,
                     const char *body, size_t body_len)
@@ -62,10 +60,26 @@ static int mac_feed(EVP_MAC_CTX *ctx, const char *method, const char *secret_id,
         method, "\nX-TC-Key=", secret_id, "&X-TC-Nonce=", nonce,
         "&X-TC-Timestamp=", timestamp, "\n", uri, "\n",
     };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (!mac_update_str(ctx, parts[i]))
-            return 0;
-    return body_len == 0 || EVP_MAC_update(ctx, (const unsigned char *)body, body_len);
+    char head[2048];
+    size_t len = 0;
+    bool whole = true;
+    for (size_t i = 0; whole && i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = strlen(parts[i]);
+        if (n > sizeof head - len)
+            whole = false;
+        else {
+            memcpy(head + len, parts[i], n);
+            len += n;
+        }
+    }
+    int ok = 1;
+    if (whole)
+        ok = EVP_MAC_update(ctx, (const unsigned char *)head, len);
+    else
+        for (size_t i = 0; ok && i < sizeof parts / sizeof parts[0]; i++)
+            ok = EVP_MAC_update(ctx, (const unsigned char *)parts[i], strlen(parts[i]));
+    OPENSSL_cleanse(head, len);
+    return ok && (body_len == 0 || EVP_MAC_update(ctx, (const unsigned char *)body, body_len));
 }
 
 static void hex_lower(const unsigned char *in, size_t n, char *out)
@@ -77,26 +91,17 @@ static void hex_lower(const unsigned char *in, size_t n, char *out)
     }
 }
 
-int auth_sign(const char *secret_key, const char *method, const char *secret_id,
-              const char *nonce, const char *timestamp, const char *uri,
-              const char *body, size_t body_len, char out[AUTH_SIG_LEN + 1])
+/* The signature of the parts with ctx (keyed, nothing fed yet); ctx is
+ * freed. */
+static int sign_with(EVP_MAC_CTX *ctx, const char *method, const char *secret_id,
+                     const char *nonce, const char *timestamp, const char *uri,
+                     const char *body, size_t body_len, char out[AUTH_SIG_LEN + 1])
 {
-    if (auth_hmac_sha256 == NULL || secret_key == NULL || method == NULL || secret_id == NULL ||
-        nonce == NULL || timestamp == NULL || uri == NULL || out == NULL ||
-        (body == NULL && body_len != 0))
-        return -1;
-
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(auth_hmac_sha256);
-    if (ctx == NULL)
-        return -1;
-
     unsigned char mac[HMAC_SHA256_LEN];
     unsigned char hex[HMAC_HEX_LEN];
     size_t mac_len = 0;
     int rc = -1;
 
-    if (!EVP_MAC_init(ctx, (const unsigned char *)secret_key, strlen(secret_key), NULL))
-        goto out;
     if (!mac_feed(ctx, method, secret_id, nonce, timestamp, uri, body, body_len))
         goto out;
     if (!EVP_MAC_final(ctx, mac, &mac_len, sizeof mac) || mac_len != sizeof mac)
@@ -113,6 +118,57 @@ out:
     if (rc != 0)
         out[0] = '\0';
     return rc;
+}
+
+static bool sign_args_ok(const char *method, const char *secret_id, const char *nonce,
+                         const char *timestamp, const char *uri, const char *body,
+                         size_t body_len, const char *out)
+{
+    return method != NULL && secret_id != NULL && nonce != NULL && timestamp != NULL &&
+           uri != NULL && out != NULL && (body != NULL || body_len == 0);
+}
+
+auth_mac *auth_mac_new(const char *secret_key)
+{
+    if (auth_hmac_sha256 == NULL || secret_key == NULL)
+        return NULL;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(auth_hmac_sha256);
+    if (ctx != NULL &&
+        !EVP_MAC_init(ctx, (const unsigned char *)secret_key, strlen(secret_key), NULL)) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+auth_mac *auth_mac_dup(const auth_mac *m) { return m != NULL ? EVP_MAC_CTX_dup(m) : NULL; }
+
+void auth_mac_free(auth_mac *m) { EVP_MAC_CTX_free(m); }
+
+int auth_sign_mac(auth_mac *m, const char *method, const char *secret_id, const char *nonce,
+                  const char *timestamp, const char *uri, const char *body, size_t body_len,
+                  char out[AUTH_SIG_LEN + 1])
+{
+    if (m == NULL || !sign_args_ok(method, secret_id, nonce, timestamp, uri, body, body_len,
+                                   out)) {
+        EVP_MAC_CTX_free(m);
+        return -1;
+    }
+    return sign_with(m, method, secret_id, nonce, timestamp, uri, body, body_len, out);
+}
+
+int auth_sign(const char *secret_key, const char *method, const char *secret_id,
+              const char *nonce, const char *timestamp, const char *uri,
+              const char *body, size_t body_len, char out[AUTH_SIG_LEN + 1])
+{
+    if (!sign_args_ok(method, secret_id, nonce, timestamp, uri, body, body_len, out))
+        return -1;
+    EVP_MAC_CTX *ctx = auth_mac_new(secret_key);
+    if (ctx == NULL) {
+        out[0] = '\0';
+        return -1;
+    }
+    return sign_with(ctx, method, secret_id, nonce, timestamp, uri, body, body_len, out);
 }
 
 bool auth_signature_equal(const char *expected, const char *received)

@@ -110,13 +110,23 @@ static meetd_err check_app(const auth_request *req, const auth_key *key, meetd_e
     return ME_OK;
 }
 
-static meetd_err check_signature(const auth_request *req, const auth_key *key,
+static meetd_err check_signature(const auth_request *req, auth_key *key,
                                  meetd_error *err)
 {
     char expected[AUTH_SIG_LEN + 1];
     meetd_err rc = ME_OK;
-    if (auth_sign(key->secret_key, req->method, req->key, req->nonce, req->timestamp,
-                  req->uri, req->body, req->body_len, expected) != 0)
+    /* The key cache's prepared key when there is one (no key schedule),
+     * used up here. */
+    auth_mac *m = key->mac;
+    key->mac = NULL;
+    int signed_rc = m != NULL
+                        ? auth_sign_mac(m, req->method, req->key,
+                                        req->nonce, req->timestamp, req->uri, req->body,
+                                        req->body_len, expected)
+                        : auth_sign(key->secret_key, req->method, req->key, req->nonce,
+                                    req->timestamp, req->uri, req->body, req->body_len,
+                                    expected);
+    if (signed_rc != 0)
         rc = err_set(err, ME_INTERNAL, NULL);
     else if (!auth_signature_equal(expected, req->signature))
         rc = err_set(err, ME_BAD_SIGNATURE, "Signature failed");
@@ -137,7 +147,7 @@ static meetd_err check_timestamp(const char *value, int64_t now, int64_t *ts_out
 }
 
 /* Everything after the lookup, so that the caller wipes the key on every path. */
-static meetd_err verify_with_key(const auth_request *req, const auth_key *key,
+static meetd_err verify_with_key(const auth_request *req, auth_key *key,
                                  uint64_t nonce, auth_replay *replay, int64_t now,
                                  int64_t *ts_out, meetd_error *err)
 {
@@ -198,6 +208,7 @@ meetd_err auth_verify(const auth_request *req, auth_lookup_fn lookup, void *look
         }
         err_set(err, ME_OK, NULL);
     }
+    auth_mac_free(key.mac);
     OPENSSL_cleanse(&key, sizeof key);
     return rc;
 }

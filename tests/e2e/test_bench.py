@@ -168,5 +168,62 @@ class MeetbenchTest(MeetdCase):
                               r"p50 [0-9.]+ p99 [0-9.]+ p99\.9 [0-9.]+ ms, errors 0")
 
 
+def fixed_result(scenario, rps, server_cpu, p99_ms=1.0, rate=0.0):
+    """A meetbench --json result with the figures summary.py reads."""
+    name = {"static": "static", "kickout": "kickout", "join-churn": "join",
+            "participants": "participants"}[scenario]
+    o = {"rps": rps, "p50_ms": p99_ms / 2, "p99_ms": p99_ms, "p999_ms": p99_ms * 2,
+         "count": int(rps * 10), "max_ms": p99_ms * 3}
+    return {"scenario": scenario, "rps": rps, "ops": {name: o}, "errors": 0,
+            "error_kinds": {}, "client_cpu": 0.5, "server_cpu": server_cpu, "rate": rate}
+
+
+class SummaryReportTest(unittest.TestCase):
+    """summary.py report's closing cpu: and tail: lines from a fixed run:
+    the arithmetic, the exact form, and nan for what the run lacks."""
+
+    def report(self, results):
+        with tempfile.TemporaryDirectory() as d:
+            for label, r in results.items():
+                with open(os.path.join(d, label + ".json"), "w") as f:
+                    json.dump(r, f)
+            return subprocess.run([sys.executable, SUMMARY, "report", d], stdout=subprocess.PIPE,
+                                  check=True).stdout.decode().splitlines()
+
+    def test_cpu_and_tail_lines(self):
+        results = {
+            "nginx-static": fixed_result("static", 50000, 1.0),
+            # 0.8 CPU at 50,000 req/s: 16 us a request.
+            "mhd-static": fixed_result("static", 50000, 0.8),
+            "meetd-healthz": fixed_result("static", 40000, 0.96),      # 24 us: 1.50 x
+            "full-kickout": fixed_result("kickout", 10000, 0.8),       # 80 us: 5.00 x
+            "full-join-churn": fixed_result("join-churn", 20000, 1.0),  # 50 us
+            "full-participants": fixed_result("participants", 8000, 1.0),  # 125 us
+            # three half-rate runs, each after its nginx run: p99 differences
+            # 3.0, 0.5, 1.25 -> median 1.25
+            "nginx-at-full-kickout-half": fixed_result("static", 10000, 0.2, 2.0, 10000),
+            "full-kickout-half": fixed_result("kickout", 10000, 0.5, 5.0, 5000),
+            "nginx-at-full-kickout-half-2": fixed_result("static", 10000, 0.2, 1.0, 10000),
+            "full-kickout-half-2": fixed_result("kickout", 10000, 0.5, 1.5, 5000),
+            "nginx-at-full-kickout-half-3": fixed_result("static", 10000, 0.2, 0.25, 10000),
+            "full-kickout-half-3": fixed_result("kickout", 10000, 0.5, 1.5, 5000),
+        }
+        out = self.report(results)
+        self.assertEqual(out[-9:], [
+            "cpu: healthz 1.50 x libmicrohttpd alone (24.0 us vs 16.0 us a request)",
+            "cpu: full-kickout 5.00 x libmicrohttpd alone (80.0 us vs 16.0 us a request)",
+            "cpu: full-join-churn 3.12 x libmicrohttpd alone (50.0 us vs 16.0 us a request)",
+            "cpu: full-participants 7.81 x libmicrohttpd alone (125.0 us vs 16.0 us a request)",
+            "cpu: normal-kickout nan x libmicrohttpd alone (nan us vs 16.0 us a request)",
+            "cpu: normal-join-churn nan x libmicrohttpd alone (nan us vs 16.0 us a request)",
+            "cpu: normal-participants nan x libmicrohttpd alone (nan us vs 16.0 us a request)",
+            "tail: full 1.25 ms over nginx (median of 3)",
+            "tail: normal nan ms over nginx (median of 0)",
+        ])
+        # The throughput against the bound is still printed, as a figure.
+        self.assertTrue(any(l.startswith("figure: kickout throughput (full)") for l in out), out)
+        self.assertFalse(any("MISSED" in l or "MET" in l for l in out), out)
+
+
 if __name__ == "__main__":
     unittest.main()

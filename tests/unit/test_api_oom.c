@@ -124,6 +124,27 @@ static void api_call_done(api_call *c)
 {
     json_decref(c->out);
     c->out = NULL;
+    free(c->out_json);
+    c->out_json = NULL;
+}
+
+/* An answer written as text (api_out_text, out_text) read back into c->out, with
+ * memory intact, so that answers compare as trees whichever way they were
+ * built. */
+static void answer_tree(api_call *c)
+{
+    if (c->out_json == NULL && c->out_text == NULL)
+        return;
+    if (c->err.err == ME_OK) {
+        json_error_t e;
+        c->out = c->out_json != NULL ? json_loadb(c->out_json, c->out_json_len, 0, &e)
+                                     : json_loads(c->out_text, 0, &e);
+        if (c->out == NULL)
+            fail_msg("the answer's text is not JSON: %s", e.text);
+    }
+    free(c->out_json);
+    c->out_json = NULL;
+    c->out_text = NULL;
 }
 
 /* The answer of a fixture step: it must succeed. */
@@ -132,6 +153,7 @@ static json_t *fixture_step(const request *r)
     api_call c;
     io_pairs io;
     call(r, &c, &io);
+    answer_tree(&c);
     if (c.err.err != ME_OK)
         fail_msg("fixture %s: %d %s", r->name, (int)c.err.err, c.err.msg);
     return c.out;
@@ -182,6 +204,7 @@ static void check_answers(const request *r)
     if (r->before != NULL)
         r->before();
     call(r, &c, &io);
+    answer_tree(&c);
     if (c.err.err != ME_OK || c.out == NULL)
         fail_msg("%s: no answer with memory intact: %d %s", r->name, (int)c.err.err,
                  c.err.msg);
@@ -196,6 +219,7 @@ static void check_answers(const request *r)
         oom_left = n;
         call(r, &c, &io);
         oom_left = -1;
+        answer_tree(&c);
         if (c.err.err == ME_OK) {
             if (c.out == NULL)
                 fail_msg("%s: allocation %ld failed and the answer is 200 {}", r->name, n);

@@ -704,6 +704,21 @@ static void test_keycache_hit_and_stamp(void **state)
     assert_int_equal(auth_keycache_get(kc, "AKID1", s1, 200, &out), 0);
     assert_string_equal(out.secret_key, "secret-1");
     assert_string_equal(out.app_id, "app1");
+    /* With its key prepared for HMAC (a copy, the caller's): it signs as
+     * the secret key itself does. */
+    assert_non_null(out.mac);
+    char want[AUTH_SIG_LEN + 1], got[AUTH_SIG_LEN + 1];
+    assert_int_equal(auth_sign("secret-1", "PUT", "AKID1", "12345", "1700000000", "/v1/x?y=1",
+                               "{\"a\":1}", 7, want), 0);
+    assert_int_equal(auth_sign_mac(out.mac, "PUT", "AKID1", "12345", "1700000000", "/v1/x?y=1",
+                                   "{\"a\":1}", 7, got), 0);
+    assert_string_equal(got, want);
+    /* A second copy from the same entry signs again (the entry's own is
+     * untouched by the first). */
+    assert_int_equal(auth_keycache_get(kc, "AKID1", s1, 200, &out), 0);
+    assert_int_equal(auth_sign_mac(out.mac, "PUT", "AKID1", "12345", "1700000000", "/v1/x?y=1",
+                                   "{\"a\":1}", 7, got), 0);
+    assert_string_equal(got, want);
     assert_int_equal(auth_keycache_get(kc, "AKID2", s1, 200, &out), 1);
     /* The stamp moved (a rotation committed): nothing read before is kept. */
     assert_int_equal(auth_keycache_get(kc, "AKID1", s2, 200, &out), 1);
@@ -738,13 +753,16 @@ static void test_keycache_ttl_and_capacity(void **state)
     assert_int_equal(auth_keycache_get(kc, "AKID1", s, 0, &out), 1);      /* as a lookup does */
     auth_keycache_put(kc, "AKID1", s, 0, &k);
     assert_int_equal(auth_keycache_get(kc, "AKID1", s, 1000, &out), 0);
+    auth_mac_free(out.mac);
     assert_int_equal(auth_keycache_get(kc, "AKID1", s, 1001, &out), 1);   /* expired */
     assert_int_equal(auth_keycache_get(kc, "AKID1", s, -5, &out), 1);     /* clock went back */
     auth_keycache_put(kc, "AKID1", s, 2000, &k);                          /* refreshed */
     assert_int_equal(auth_keycache_get(kc, "AKID1", s, 2500, &out), 0);
+    auth_mac_free(out.mac);
     auth_keycache_put(kc, "AKID2", s, 2000, &k);
     auth_keycache_put(kc, "AKID3", s, 2000, &k);   /* over capacity: starts afresh */
     assert_int_equal(auth_keycache_get(kc, "AKID3", s, 2000, &out), 0);
+    auth_mac_free(out.mac);
     assert_int_equal(auth_keycache_get(kc, "AKID1", s, 2000, &out), 1);
     char longid[AUTH_SECRET_ID_MAX + 2];
     memset(longid, 'A', sizeof longid - 1);

@@ -1,0 +1,277 @@
+/* api/json.c's api_text, the one-pass JSON writer of the participants
+ * pages: its strings are what jansson writes for the same value, its
+ * numbers are exact at the extremes, its failures (memory, text that is not
+ * UTF-8) end in the internal error and no body; and common/log.c's batched
+ * access lines stay whole and in order with the thread's other lines. */
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "api/api.h"
+#include "common/log.h"
+
+/* t's text, NUL-terminated, in a new string. */
+static char *text_of(const api_text *t)
+{
+    char *s = malloc(t->len + 1);
+    assert_non_null(s);
+    memcpy(s, t->buf, t->len);
+    s[t->len] = '\0';
+    return s;
+}
+
+/* t holds exactly the JSON string jansson writes for s. */
+static void check_as_jansson(const api_text *t, const char *s)
+{
+    json_t *v = json_string(s);
+    assert_non_null(v);
+    char *want = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *got = text_of(t);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    json_decref(v);
+}
+
+static void test_strings_as_jansson_writes_them(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "", "plain", "quote \" and backslash \\", "slash / stays",
+        "controls \x01\x02\x1f \b\f\n\r\t end", "DEL \x7f", "UTF-8: \xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80",
+        "\"\"\\\\", "\x1f",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        api_text t = {0};
+        api_text_str(&t, cases[i]);
+        assert_false(t.failed);
+        check_as_jansson(&t, cases[i]);
+        api_text_free(&t);
+    }
+    /* A long run with nothing to escape fills the buffer to its end and
+     * must grow it and go on (a first version spun there for ever). */
+    for (size_t lead = 0; lead < 80; lead++) {
+        char *plain = malloc(9001);
+        assert_non_null(plain);
+        memset(plain, 'x', 9000);
+        plain[9000] = '\0';
+        api_text t = {0};
+        for (size_t k = 0; k < lead; k++)
+            api_text_lit(&t, " ");
+        api_text_str(&t, plain);
+        assert_false(t.failed);
+        assert_int_equal(t.len, lead + 9002);
+        assert_int_equal(t.buf[t.len - 1], '"');
+        api_text_free(&t);
+        free(plain);
+    }
+    /* Long strings cross the buffer's growth at every offset. */
+    char *big = malloc(20001);
+    assert_non_null(big);
+    static const char piece[] = "ab\"\xc3\xa9\n\xf0\x9f\x98\x80" "cd";
+    for (size_t i = 0; i < 20000; i++)
+        big[i] = piece[i % (sizeof piece - 1)];
+    for (size_t cut = 19990; cut <= 20000; cut++) {
+        big[cut] = '\0';
+        /* Cut inside the 2-byte or the 4-byte character: not UTF-8. */
+        size_t m = cut % (sizeof piece - 1);
+        bool whole = m != 4 && m != 7 && m != 8 && m != 9;
+        api_text t = {0};
+        api_text_lit(&t, "[");
+        api_text_str(&t, big);
+        if (whole) {
+            assert_false(t.failed);
+            t.len--;   /* only the string */
+            memmove(t.buf, t.buf + 1, t.len);
+            check_as_jansson(&t, big);
+        } else {
+            assert_true(t.failed);
+        }
+        api_text_free(&t);
+        big[cut] = piece[cut % (sizeof piece - 1)];
+    }
+    free(big);
+}
+
+static void test_not_utf8_fails(void **state)
+{
+    (void)state;
+    api_text t = {0};
+    api_text_str(&t, "ok");
+    api_text_str(&t, "bad \xff byte");
+    assert_true(t.failed);
+    /* Once failed, nothing more is written and the answer is the 500. */
+    size_t len = t.len;
+    api_text_str(&t, "more");
+    assert_int_equal(t.len, len);
+    api_call c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(api_out_text(&c, &t), ME_INTERNAL);
+    assert_null(c.out_json);
+    api_text_free(&t);
+}
+
+static void test_numbers_and_objects(void **state)
+{
+    (void)state;
+    api_text t = {0};
+    api_text_open(&t);
+    api_text_key(&t, "min");
+    api_text_int(&t, LLONG_MIN);
+    api_text_key(&t, "max");
+    api_text_int(&t, LLONG_MAX);
+    api_text_key(&t, "zero");
+    api_text_int(&t, 0);
+    api_text_key(&t, "id");
+    api_text_decimal(&t, 7567173273889276131LL);
+    api_text_key(&t, "neg");
+    api_text_decimal(&t, -12);
+    api_text_key(&t, "yes");
+    api_text_bool(&t, true);
+    api_text_key(&t, "no");
+    api_text_bool(&t, false);
+    api_text_key(&t, "inner");
+    api_text_open(&t);
+    api_text_key(&t, "a");
+    api_text_int(&t, 1);
+    api_text_close(&t);
+    api_text_key(&t, "after");
+    api_text_str(&t, "x");
+    api_text_close(&t);
+    assert_false(t.failed);
+    char *got = text_of(&t);
+    assert_string_equal(got, "{\"min\":-9223372036854775808,\"max\":9223372036854775807,"
+                             "\"zero\":0,\"id\":\"7567173273889276131\",\"neg\":\"-12\","
+                             "\"yes\":true,\"no\":false,\"inner\":{\"a\":1},\"after\":\"x\"}");
+    free(got);
+    /* Handed to the call as its answer; the writer is emptied. */
+    api_call c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(api_out_text(&c, &t), ME_OK);
+    assert_null(t.buf);
+    int status = 0;
+    json_t *body = api_response_body(&c, &status);
+    assert_int_equal(status, 200);
+    assert_non_null(body);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(body, "inner"), "a")), 1);
+    json_decref(body);
+    free(c.out_json);
+}
+
+/* A page larger than the first buffer grows it and keeps every byte. */
+static void test_growth(void **state)
+{
+    (void)state;
+    api_text t = {0};
+    /* Nothing added from nothing (an empty page's rows): no buffer yet. */
+    api_text_raw(&t, NULL, 0);
+    assert_null(t.buf);
+    assert_false(t.failed);
+    api_text_lit(&t, "[");
+    for (int i = 0; i < 5000; i++) {
+        if (i > 0)
+            api_text_lit(&t, ",");
+        api_text_int(&t, i);
+    }
+    api_text_lit(&t, "]");
+    assert_false(t.failed);
+    char *got = text_of(&t);
+    json_t *v = json_loads(got, 0, NULL);
+    assert_non_null(v);
+    assert_int_equal(json_array_size(v), 5000);
+    assert_int_equal(json_integer_value(json_array_get(v, 4999)), 4999);
+    json_decref(v);
+    free(got);
+    api_text_free(&t);
+}
+
+/* Standard error into a file for the length of fn(); returns its text. */
+static char *capture_stderr(void (*fn)(void))
+{
+    char path[] = "/tmp/test_api_text.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    fn();
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *text = calloc(1, (size_t)n + 1);
+    assert_non_null(text);
+    assert_int_equal(pread(fd, text, (size_t)n, 0), n);
+    close(fd);
+    return text;
+}
+
+static void log_some(void)
+{
+    log_access("access one", 10);
+    log_access("access two", 10);
+    /* Another line of the same thread: the batch goes first. */
+    log_error("an error");
+    log_access("access three", 12);
+}
+
+static void log_many(void)
+{
+    char line[64];
+    for (int i = 0; i < 1000; i++)
+        log_access(line, (size_t)snprintf(line, sizeof line, "access number %d", i));
+}
+
+static void test_log_batches_in_order(void **state)
+{
+    (void)state;
+    char *text = capture_stderr(log_some);
+    /* The last access line waits for a flush. */
+    char *one = strstr(text, " info access one\n");
+    char *two = strstr(text, " info access two\n");
+    char *err = strstr(text, " error an error\n");
+    assert_non_null(one);
+    assert_non_null(two);
+    assert_non_null(err);
+    assert_true(one < two && two < err);
+    assert_null(strstr(text, "access three"));
+    free(text);
+    text = capture_stderr(log_flush);
+    assert_non_null(strstr(text, " info access three\n"));
+    free(text);
+    /* Many lines: batches written whole lines at a time, none lost. */
+    text = capture_stderr(log_many);
+    char *flushed = capture_stderr(log_flush);
+    size_t lines = 0;
+    for (const char *s = text; *s; s++)
+        lines += *s == '\n';
+    for (const char *s = flushed; *s; s++)
+        lines += *s == '\n';
+    assert_int_equal(lines, 1000);
+    assert_true(strlen(text) > 0 && text[strlen(text) - 1] == '\n');
+    assert_non_null(strstr(text, " info access number 0\n"));
+    assert_non_null(strstr(flushed, " info access number 999\n"));
+    free(text);
+    free(flushed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strings_as_jansson_writes_them),
+        cmocka_unit_test(test_not_utf8_fails),
+        cmocka_unit_test(test_numbers_and_objects),
+        cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_log_batches_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
