@@ -21,45 +21,46 @@
 
 #include <openssl/crypto.h>
 
-#define KEYCACHE_BUCKETS 256
+#include "common/hmap.h"
 
 typedef struct kc_entry {
+    hmap_node link;
     char secret_id[AUTH_SECRET_ID_MAX + 1];
     auth_key key;              /* key.mac: NULL, the prepared key is mac */
     auth_mac *mac;             /* key.secret_key prepared for HMAC, or NULL */
     int64_t fetched_ms;
-    struct kc_entry *next;
 } kc_entry;
 
 struct auth_keycache {
     pthread_mutex_t lock;
     uint64_t stamp[2];           /* the stamp every entry was read under */
-    size_t n;
     size_t max;
     int64_t ttl_ms;
-    kc_entry *bucket[KEYCACHE_BUCKETS];
+    uint64_t seed;
+    hmap entries;                /* kc_entry by SecretId; at most max */
 };
 
-static size_t kc_hash(const char *s)
+static kc_entry *kc_find(auth_keycache *kc, const char *secret_id)
 {
-    /* FNV-1a: SecretIds are random, nothing better is needed. */
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return (size_t)(h % KEYCACHE_BUCKETS);
+    for (hmap_node *n = hmap_first(&kc->entries, hmap_hash_str(kc->seed, secret_id)); n != NULL;
+         n = hmap_next(n)) {
+        kc_entry *e = HMAP_ENTRY(n, kc_entry, link);
+        if (strcmp(e->secret_id, secret_id) == 0)
+            return e;
+    }
+    return NULL;
 }
 
 static void kc_clear(auth_keycache *kc)
 {
-    for (size_t b = 0; b < KEYCACHE_BUCKETS; b++) {
-        for (kc_entry *e = kc->bucket[b], *next; e != NULL; e = next) {
-            next = e->next;
-            auth_mac_free(e->mac);
-            OPENSSL_clear_free(e, sizeof *e);
-        }
-        kc->bucket[b] = NULL;
+    hmap_iter it;
+    hmap_iter_init(&it, &kc->entries);
+    for (hmap_node *n; (n = hmap_iter_next(&it)) != NULL;) {
+        hmap_remove(&kc->entries, n);
+        kc_entry *e = HMAP_ENTRY(n, kc_entry, link);
+        auth_mac_free(e->mac);
+        OPENSSL_clear_free(e, sizeof *e);
     }
-    kc->n = 0;
 }
 
 /* Drops everything read under another stamp (lock held). */
@@ -78,9 +79,14 @@ int auth_keycache_new(size_t max_entries, int64_t ttl_ms, auth_keycache **out)
     auth_keycache *kc = calloc(1, sizeof *kc);
     if (kc == NULL)
         return -1;
-    pthread_mutex_init(&kc->lock, NULL);
     kc->max = max_entries > 0 ? max_entries : 1;
     kc->ttl_ms = ttl_ms;
+    kc->seed = hmap_seed();
+    if (hmap_init(&kc->entries, kc->max) != 0) {
+        free(kc);
+        return -1;
+    }
+    pthread_mutex_init(&kc->lock, NULL);
     *out = kc;
     return 0;
 }
@@ -90,6 +96,7 @@ void auth_keycache_free(auth_keycache *kc)
     if (kc == NULL)
         return;
     kc_clear(kc);
+    hmap_free(&kc->entries);
     pthread_mutex_destroy(&kc->lock);
     free(kc);
 }
@@ -100,17 +107,13 @@ int auth_keycache_get(auth_keycache *kc, const char *secret_id, const uint64_t s
     int rc = 1;
     pthread_mutex_lock(&kc->lock);
     kc_sync(kc, stamp);
-    for (kc_entry *e = kc->bucket[kc_hash(secret_id)]; e != NULL; e = e->next) {
-        if (strcmp(e->secret_id, secret_id) != 0)
-            continue;
-        if (now_ms - e->fetched_ms <= kc->ttl_ms && now_ms >= e->fetched_ms) {
-            *out = e->key;
-            /* A copy of the prepared key for this request: no key
-             * schedule per request (NULL: signed from secret_key). */
-            out->mac = auth_mac_dup(e->mac);
-            rc = 0;
-        }
-        break;
+    const kc_entry *e = kc_find(kc, secret_id);
+    if (e != NULL && now_ms - e->fetched_ms <= kc->ttl_ms && now_ms >= e->fetched_ms) {
+        *out = e->key;
+        /* A copy of the prepared key for this request: no key schedule
+         * per request (NULL: signed from secret_key). */
+        out->mac = auth_mac_dup(e->mac);
+        rc = 0;
     }
     pthread_mutex_unlock(&kc->lock);
     return rc;
@@ -131,14 +134,11 @@ void auth_keycache_put(auth_keycache *kc, const char *secret_id, const uint64_t 
         auth_mac_free(mac);
         return;
     }
-    size_t b = kc_hash(secret_id);
-    kc_entry *e = kc->bucket[b];
-    while (e != NULL && strcmp(e->secret_id, secret_id) != 0)
-        e = e->next;
+    kc_entry *e = kc_find(kc, secret_id);
     if (e == NULL) {
         /* Full: start afresh rather than track recency; a deployment with
          * more live keys than max pays a lookup now and then. */
-        if (kc->n >= kc->max)
+        if (hmap_count(&kc->entries) >= kc->max)
             kc_clear(kc);
         e = calloc(1, sizeof *e);
         if (e == NULL) {
@@ -147,9 +147,7 @@ void auth_keycache_put(auth_keycache *kc, const char *secret_id, const uint64_t 
             return;
         }
         memcpy(e->secret_id, secret_id, strlen(secret_id) + 1);
-        e->next = kc->bucket[b];
-        kc->bucket[b] = e;
-        kc->n++;
+        hmap_insert(&kc->entries, &e->link, hmap_hash_str(kc->seed, secret_id));
     }
     e->key = *key;
     e->key.mac = NULL;

@@ -4,8 +4,7 @@
  * limit, the key cache, the live hub (devices and apps), the relay
  * (meetings and devices), each with its own FNV-1a or multiplier, its own
  * chains, its own idea of growing (or none: fixed bucket counts that a
- * busy node outgrew into long chains). This is the one they share (the
- * key cache's is the last left: docs/internals.md "Known debts").
+ * busy node outgrew into long chains). This is the one they share.
  *
  * Intrusive. The caller's struct embeds an hmap_node; the table holds
  * pointers to those nodes and never allocates, copies or frees an entry.
