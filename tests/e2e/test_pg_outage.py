@@ -51,6 +51,24 @@ class OutageTest(h.MeetdCase):
                           % (what, h.DEADLINE, resp))
             time.sleep(0.1)
 
+    def test_healthz_follows_the_database(self):
+        """/healthz asks the store (at most every 100 ms: docs/api.md
+        "Health"): 5108 soon after PostgreSQL is down, 200 once it is back."""
+        health = lambda: self.client.get("/healthz", signed=False)
+        self.assertEqual(health().status, 200)
+        pg_test("down", self.pgdir)
+        deadline = time.monotonic() + h.DEADLINE
+        while True:
+            resp = health()
+            if resp.status != 200:
+                break
+            if time.monotonic() > deadline:
+                self.fail("/healthz still 200 %s s after PostgreSQL went down" % h.DEADLINE)
+            time.sleep(0.02)
+        self.assertEqual((resp.status, h._code(resp)), (500, 5108), resp)
+        pg_test("up", self.pgdir)
+        self.assertEqual(self.wait_ok(health, "/healthz").body, {"status": "ok"})
+
     def test_down_answers_5108_and_up_serves_again(self):
         mid = self.new_meeting("alice")
         alice = self.join(mid, "alice", 1)
