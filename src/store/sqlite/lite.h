@@ -191,11 +191,6 @@
     X(DEVICE_PRESENT, "SELECT " STORE_DEVICE_COLS("") " FROM devices "                \
                       "WHERE meeting_id = ?1 AND user_no = ?2 AND instanceid = ?3 "   \
                       "AND left_time IS NULL")                                        \
-    /* store_device_end_present: the session found and ended in one step. */        \
-    X(DEVICE_END_PRESENT, "UPDATE devices SET left_time = ?4, left_reason = ?5 "      \
-                          "WHERE meeting_id = ?1 AND user_no = ?2 AND "               \
-                          "instanceid = ?3 AND left_time IS NULL RETURNING "          \
-                          STORE_DEVICE_COLS(""))                                      \
     X(DEVICE_END, "UPDATE devices SET left_time = ?2, left_reason = ?3 "              \
                   "WHERE device_no = ?1 AND left_time IS NULL")                       \
     X(DEVICES_PRESENT_ALL, "SELECT " STORE_DEVICE_COLS("") " FROM devices "           \

@@ -218,25 +218,22 @@ store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, 
     return rc;
 }
 
+/* Two statements, not PostgreSQL's one UPDATE … RETURNING: SQLite
+ * materialises RETURNING rows in an ephemeral table, and the one statement
+ * cost 2.5 times the SELECT and the UPDATE by rowid together (measured with
+ * bench/profile.sh: ~30,000 instructions against ~12,000 a kickout step).
+ * No round trips to save here. */
 store_rc lite_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
                                  int instanceid, int64_t left_time, int left_reason,
                                  core_device *out)
 {
-    assert(out != NULL);
-    sqlite3_stmt *st = lite_stmt(tx, STMT_DEVICE_END_PRESENT);
-    if (st == NULL)
-        return STORE_ERROR;
-    int b = sqlite3_bind_int64(st, 1, meeting_id);
-    b |= sqlite3_bind_int64(st, 2, user_no);
-    b |= sqlite3_bind_int(st, 3, instanceid);
-    b |= sqlite3_bind_int64(st, 4, left_time);
-    b |= sqlite3_bind_int(st, 5, left_reason);
-    /* SQLite makes an UPDATE's every change at its first step, RETURNING
-     * rows or not; at most one row matches (devices_present is unique). */
-    int rc = lite_row(tx, STMT_DEVICE_END_PRESENT, st, b);
+    store_rc rc = lite_device_present(tx, meeting_id, user_no, instanceid, out);
     if (rc == STORE_OK)
-        store_row_device(LITE_ROW(st), 0, out);
-    lite_done(tx, STMT_DEVICE_END_PRESENT, st);
+        rc = lite_device_end(tx, out->device_no, left_time, left_reason);
+    if (rc == STORE_OK) {
+        out->left_time = left_time;
+        out->left_reason = left_reason;
+    }
     return rc;
 }
 
