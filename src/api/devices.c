@@ -29,6 +29,7 @@ typedef struct api_join_req {
     core_user user;
     int64_t sub_meeting_id;
     event_batch events;                /* published after the commit */
+    uint64_t present;                  /* the user's present instanceids */
     core_meeting m;                    /* not cleared: store_meeting_get fills it */
 } api_join_req;
 
@@ -49,6 +50,7 @@ static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
     api_call *c = r->c;
     core_user *u = &r->user;
     memset(u, 0, sizeof *u);
+    r->present = 0;
     snprintf(r->kind == CORE_ID_USERID ? u->userid : u->guest_id, CORE_ID_MAX + 1, "%s", r->id);
     snprintf(u->nick_name, sizeof u->nick_name, "%s", r->has_nick ? r->nick : r->id);
     for (int i = 0; i < API_ID_TRIES; i++) {
@@ -66,9 +68,9 @@ static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
 static meetd_err api_join_user(store_tx *tx, api_join_req *r)
 {
     api_call *c = r->c;
-    uint64_t present = 0;
     bool banned = false;
-    int rc = store_user_party(tx, r->meeting_id, r->kind, r->id, &r->user, &present, &banned);
+    r->present = 0;
+    int rc = store_user_party(tx, r->meeting_id, r->kind, r->id, &r->user, &r->present, &banned);
     if (rc == STORE_NOTFOUND)
         return api_join_new_user(tx, r);
     if (rc != STORE_OK)
@@ -88,7 +90,11 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
 {
     api_call *c = r->c;
     core_device old;
-    int rc = store_device_end_present(tx, r->meeting_id, r->user.user_no, r->instanceid, c->now,
+    /* The user's presence was read in this transaction (store_user_party):
+     * a device that is not present has no session to replace. */
+    int rc = STORE_NOTFOUND;
+    if (r->present & (UINT64_C(1) << r->instanceid))
+        rc = store_device_end_present(tx, r->meeting_id, r->user.user_no, r->instanceid, c->now,
                                       CORE_LEFT_REPLACED, &old);
     if (rc == STORE_OK) {
         event_rec ev = {.type = EVENT_REPLACED, .meeting = &r->m,
