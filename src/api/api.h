@@ -14,6 +14,7 @@
 
 #include "auth/auth.h"
 #include "common/err.h"
+#include "common/jtext.h"
 #include "core/core.h"
 #include "store/store.h"
 
@@ -123,36 +124,11 @@ meetd_err api_out(api_call *c, json_t *v);
  * fuzzers: the HTTP layer sends the text as it is). */
 json_t *api_response_body(const api_call *c, int *status);
 
-/* ---- JSON text written in one pass (api/json.c) ----------------------
- * For answers with many rows: jansson's tree cost ~9,000 instructions a
- * row to build and twice that to serialise and free. The writer appends
- * to one growing buffer; a failure (memory, a string that is not UTF-8,
- * as json_string refuses) is remembered and reported once, by
- * api_out_text. The caller writes the commas and braces itself (api_text_key
- * writes a comma before every key but the object's first). */
-typedef struct api_text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-    bool first;               /* the next key is its object's first */
-} api_text;
+/* ---- answers written as JSON text (common/jtext.h) ------------------ */
 
-void api_text_raw(api_text *t, const char *s, size_t len);
-#define api_text_lit(t, s) api_text_raw((t), (s), sizeof(s) - 1)
-/* "{" and "}": an object begun and ended. */
-void api_text_open(api_text *t);
-void api_text_close(api_text *t);
-/* ,"key": (the key a string literal, written as it is). */
-void api_text_keyn(api_text *t, const char *key, size_t len);
-#define api_text_key(t, key) api_text_keyn((t), "" key, sizeof(key) - 1)
-void api_text_str(api_text *t, const char *s);        /* a JSON string, escaped */
-void api_text_int(api_text *t, long long v);          /* a JSON number */
-void api_text_decimal(api_text *t, long long v);      /* "123": ids and times */
-void api_text_bool(api_text *t, bool v);
 /* The text becomes the call's answer (ownership taken, t emptied); a failed
  * writer records the internal error instead, as api_out(NULL) does. */
-meetd_err api_out_text(api_call *c, api_text *t);
-void api_text_free(api_text *t);
+meetd_err api_out_text(api_call *c, jtext *t);
 
 /* ---- helpers for handlers (api/json.c, api/common.c) ---------------- */
 

@@ -2,6 +2,7 @@
  * leaving, as Tencent's clients do in a real meeting. */
 #include "api/api.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,23 @@ typedef struct api_join_req {
     char secret[CORE_TOKEN_SECRET_LEN + 1];   /* the new session's token: */
     uint8_t secret_hash[32];                  /* drawn before the write */
     char token[CORE_TOKEN_MAX + 1];
-    core_meeting m;
     core_user user;
     int64_t sub_meeting_id;
     event_batch events;                /* published after the commit */
+    uint64_t present;                  /* the user's present instanceids */
+    core_meeting m;                    /* not cleared: store_meeting_get fills it */
 } api_join_req;
+
+/* A request's record cleared up to head (its meeting, 8 KiB, comes after:
+ * written whole before it is read, clearing it was most of a join's cost
+ * of allocation). */
+static void *api_new_head(size_t size, size_t head)
+{
+    void *p = malloc(size);
+    if (p != NULL)
+        memset(p, 0, head);
+    return p;
+}
 
 /* A new user of the meeting gets fresh random ids; collisions are retried. */
 static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
@@ -37,6 +50,7 @@ static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
     api_call *c = r->c;
     core_user *u = &r->user;
     memset(u, 0, sizeof *u);
+    r->present = 0;
     snprintf(r->kind == CORE_ID_USERID ? u->userid : u->guest_id, CORE_ID_MAX + 1, "%s", r->id);
     snprintf(u->nick_name, sizeof u->nick_name, "%s", r->has_nick ? r->nick : r->id);
     for (int i = 0; i < API_ID_TRIES; i++) {
@@ -54,9 +68,9 @@ static meetd_err api_join_new_user(store_tx *tx, api_join_req *r)
 static meetd_err api_join_user(store_tx *tx, api_join_req *r)
 {
     api_call *c = r->c;
-    uint64_t present = 0;
     bool banned = false;
-    int rc = store_user_party(tx, r->meeting_id, r->kind, r->id, &r->user, &present, &banned);
+    r->present = 0;
+    int rc = store_user_party(tx, r->meeting_id, r->kind, r->id, &r->user, &r->present, &banned);
     if (rc == STORE_NOTFOUND)
         return api_join_new_user(tx, r);
     if (rc != STORE_OK)
@@ -76,7 +90,11 @@ static meetd_err api_join_session(store_tx *tx, api_join_req *r)
 {
     api_call *c = r->c;
     core_device old;
-    int rc = store_device_end_present(tx, r->meeting_id, r->user.user_no, r->instanceid, c->now,
+    /* The user's presence was read in this transaction (store_user_party):
+     * a device that is not present has no session to replace. */
+    int rc = STORE_NOTFOUND;
+    if (r->present & (UINT64_C(1) << r->instanceid))
+        rc = store_device_end_present(tx, r->meeting_id, r->user.user_no, r->instanceid, c->now,
                                       CORE_LEFT_REPLACED, &old);
     if (rc == STORE_OK) {
         event_rec ev = {.type = EVENT_REPLACED, .meeting = &r->m,
@@ -176,23 +194,23 @@ static void api_join_done(api_call *c, void *arg, meetd_err e)
         metrics_add(METRICS_JOINS, 1);
         event_publish(c->env->live, c->env->hooks, &r->events);
         /* A fixed shape, written as text (no tree): every join answers it. */
-        api_text t = {0};
-        api_text_open(&t);
-        api_text_key(&t, "ms_open_id");
-        api_text_str(&t, r->user.ms_open_id);
-        api_text_key(&t, "uuid");
-        api_text_str(&t, r->user.uuid);
-        api_text_key(&t, "instanceid");
-        api_text_int(&t, r->instanceid);
-        api_text_key(&t, "user_role");
-        api_text_int(&t, core_user_role(&r->m, &r->user));
-        api_text_key(&t, "device_token");
-        api_text_str(&t, r->token);
-        api_text_key(&t, "sub_meeting_id");
-        api_text_decimal(&t, r->sub_meeting_id);
-        api_text_close(&t);
+        jtext t = {0};
+        jtext_open(&t);
+        jtext_key(&t, "ms_open_id");
+        jtext_str(&t, r->user.ms_open_id);
+        jtext_key(&t, "uuid");
+        jtext_str(&t, r->user.uuid);
+        jtext_key(&t, "instanceid");
+        jtext_int(&t, r->instanceid);
+        jtext_key(&t, "user_role");
+        jtext_int(&t, core_user_role(&r->m, &r->user));
+        jtext_key(&t, "device_token");
+        jtext_str(&t, r->token);
+        jtext_key(&t, "sub_meeting_id");
+        jtext_decimal(&t, r->sub_meeting_id);
+        jtext_close(&t);
         api_out_text(c, &t);
-        api_text_free(&t);
+        jtext_free(&t);
     }
     OPENSSL_cleanse(r->token, sizeof r->token);
     OPENSSL_cleanse(r->secret, sizeof r->secret);
@@ -202,7 +220,7 @@ static void api_join_done(api_call *c, void *arg, meetd_err e)
 
 void api_join(api_call *c)
 {
-    api_join_req *r = calloc(1, sizeof *r);
+    api_join_req *r = api_new_head(sizeof *r, offsetof(api_join_req, m));
     json_t *body = NULL;
     if (r == NULL) {
         api_fail(c, ME_INTERNAL, NULL);
@@ -244,8 +262,8 @@ typedef struct api_leave_req {
     char id[CORE_OPAQUE_MAX + 1];
     int instanceid;
     bool left;                         /* a session ended */
-    core_meeting m;
     event_batch events;                /* published after the commit */
+    core_meeting m;                    /* not cleared: store_meeting_get fills it */
 } api_leave_req;
 
 static meetd_err api_leave_tx(store_tx *tx, void *arg)
@@ -290,7 +308,7 @@ static void api_leave_done(api_call *c, void *arg, meetd_err e)
 
 void api_leave(api_call *c)
 {
-    api_leave_req *r = calloc(1, sizeof *r);
+    api_leave_req *r = api_new_head(sizeof *r, offsetof(api_leave_req, m));
     json_t *body = NULL;
     bool has_ms = false, has_uuid = false;
     long long instanceid;

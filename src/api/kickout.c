@@ -10,24 +10,38 @@
 #include "common/metrics.h"
 #include "live/event.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* ~25 KiB, mostly room for twenty targets: api_kickout clears only what is
+ * read before it is written (api_kick_new). */
 typedef struct api_kick {
     api_call *c;
     int64_t meeting_id;
-    core_kick_req req;
-    core_meeting m;
     core_party op;
-    core_party targets[CORE_KICK_MAX];
     core_kick_plan plan;
     int64_t sub_meeting_id;
     int n_removed;
     event_batch events;                   /* published after the commit */
-    core_device removed[CORE_KICK_MAX];
+    /* Not cleared: each is written whole before it is read. */
+    core_kick_req req;                    /* its head is cleared, not users[] */
+    core_meeting m;                       /* store_meeting_get fills it */
+    core_party targets[CORE_KICK_MAX];    /* api_resolve fills each */
+    core_device removed[CORE_KICK_MAX];   /* store_device_end_present */
 } api_kick;
+
+static api_kick *api_kick_new(void)
+{
+    api_kick *k = malloc(sizeof *k);
+    if (k != NULL) {
+        memset(k, 0, offsetof(api_kick, req));
+        memset(&k->req, 0, offsetof(core_kick_req, users));
+    }
+    return k;
+}
 
 static meetd_err api_kick_parse(api_call *c, json_t *body, core_kick_req *req)
 {
@@ -209,7 +223,7 @@ static void api_kick_done(api_call *c, void *arg, meetd_err e)
 
 void api_kickout(api_call *c)
 {
-    api_kick *k = calloc(1, sizeof *k);
+    api_kick *k = api_kick_new();
     json_t *body = NULL;
     if (k == NULL) {
         api_fail(c, ME_INTERNAL, NULL);

@@ -36,18 +36,18 @@ typedef struct api_plist {
     bool now_only;             /* real-time: present devices */
     core_meeting m;
     int occ;                   /* the occurrence listed (its times), or -1 */
-    api_text rows;             /* the page's rows, "{...},{...}", as read */
+    jtext rows;             /* the page's rows, "{...},{...}", as read */
     int n_rows;
     int64_t total;
 } api_plist;
 
-static void api_text_base64(api_text *t, const char *s)
+static void api_text_base64(jtext *t, const char *s)
 {
     char *out = base64_encode(s, strlen(s));
     if (out == NULL)
         t->failed = true;
     else
-        api_text_str(t, out);
+        jtext_str(t, out);
     free(out);
 }
 
@@ -64,40 +64,40 @@ static store_rc api_plist_row(const core_device *d, const core_user *u, void *ar
 {
     api_plist *p = arg;
     /* Each row written as JSON text as it is read: no tree per row. */
-    api_text *t = &p->rows;
+    jtext *t = &p->rows;
     if (p->n_rows > 0)
-        api_text_lit(t, ",");
-    api_text_open(t);
-    api_text_key(t, "ms_open_id");
-    api_text_str(t, u->ms_open_id);
-    api_text_key(t, "uuid");
-    api_text_str(t, u->uuid);
-    api_text_key(t, "user_name");
+        jtext_lit(t, ",");
+    jtext_open(t);
+    jtext_key(t, "ms_open_id");
+    jtext_str(t, u->ms_open_id);
+    jtext_key(t, "uuid");
+    jtext_str(t, u->uuid);
+    jtext_key(t, "user_name");
     api_text_base64(t, u->nick_name);
-    api_text_key(t, "instanceid");
-    api_text_int(t, d->instanceid);
-    api_text_key(t, "join_time");
-    api_text_decimal(t, d->join_time);
-    api_text_key(t, "join_type");
-    api_text_int(t, api_join_type(d->instanceid));
-    api_text_key(t, "user_role");
-    api_text_int(t, core_user_role(&p->m, u));
-    api_text_key(t, "is_enterprise_user");
-    api_text_bool(t, u->userid[0] != '\0');
+    jtext_key(t, "instanceid");
+    jtext_int(t, d->instanceid);
+    jtext_key(t, "join_time");
+    jtext_decimal(t, d->join_time);
+    jtext_key(t, "join_type");
+    jtext_int(t, api_join_type(d->instanceid));
+    jtext_key(t, "user_role");
+    jtext_int(t, core_user_role(&p->m, u));
+    jtext_key(t, "is_enterprise_user");
+    jtext_bool(t, u->userid[0] != '\0');
     /* Guests have no userid: absent rather than "". */
     if (u->userid[0] != '\0') {
-        api_text_key(t, "userid");
-        api_text_str(t, u->userid);
+        jtext_key(t, "userid");
+        jtext_str(t, u->userid);
     }
     if (u->guest_id[0] != '\0') {
-        api_text_key(t, "guest_id");
-        api_text_str(t, u->guest_id);
+        jtext_key(t, "guest_id");
+        jtext_str(t, u->guest_id);
     }
     if (d->left_time != 0) {
-        api_text_key(t, "left_time");
-        api_text_decimal(t, d->left_time);
+        jtext_key(t, "left_time");
+        jtext_decimal(t, d->left_time);
     }
-    api_text_close(t);
+    jtext_close(t);
     p->n_rows++;
     return t->failed ? STORE_STOP : STORE_OK;
 }
@@ -225,21 +225,21 @@ static api_plist *api_plist_new(api_call *c)
 
 static void api_plist_free(api_plist *p)
 {
-    api_text_free(&p->rows);
+    jtext_free(&p->rows);
     free(p);
 }
 
 /* ,"participants":[rows]} closing the page. */
-static void api_plist_end(api_text *t, const api_plist *p)
+static void api_plist_end(jtext *t, const api_plist *p)
 {
-    api_text_key(t, "participants");
-    api_text_lit(t, "[");
+    jtext_key(t, "participants");
+    jtext_lit(t, "[");
     if (p->rows.failed)
         t->failed = true;
     else
-        api_text_raw(t, p->rows.buf, p->rows.len);
-    api_text_lit(t, "]");
-    api_text_close(t);
+        jtext_raw(t, p->rows.buf, p->rows.len);
+    jtext_lit(t, "]");
+    jtext_close(t);
 }
 
 void api_participants(api_call *c)
@@ -259,27 +259,27 @@ void api_participants(api_call *c)
         goto out;
     int64_t next = p->pos + p->n_rows, start, end;
     api_plist_schedule(p, &start, &end);
-    api_text t = {0};
-    api_text_open(&t);
-    api_text_key(&t, "meeting_id");
-    api_text_decimal(&t, p->meeting_id);
-    api_text_key(&t, "meeting_code");
-    api_text_str(&t, p->m.meeting_code);
-    api_text_key(&t, "subject");
-    api_text_str(&t, p->m.subject);
-    api_text_key(&t, "schedule_start_time");
-    api_text_decimal(&t, start);
-    api_text_key(&t, "schedule_end_time");
-    api_text_decimal(&t, end);
-    api_text_key(&t, "total_count");
-    api_text_int(&t, p->total);
-    api_text_key(&t, "has_remaining");
-    api_text_bool(&t, next < p->total);
-    api_text_key(&t, "next_pos");
-    api_text_int(&t, next);
+    jtext t = {0};
+    jtext_open(&t);
+    jtext_key(&t, "meeting_id");
+    jtext_decimal(&t, p->meeting_id);
+    jtext_key(&t, "meeting_code");
+    jtext_str(&t, p->m.meeting_code);
+    jtext_key(&t, "subject");
+    jtext_str(&t, p->m.subject);
+    jtext_key(&t, "schedule_start_time");
+    jtext_decimal(&t, start);
+    jtext_key(&t, "schedule_end_time");
+    jtext_decimal(&t, end);
+    jtext_key(&t, "total_count");
+    jtext_int(&t, p->total);
+    jtext_key(&t, "has_remaining");
+    jtext_bool(&t, next < p->total);
+    jtext_key(&t, "next_pos");
+    jtext_int(&t, next);
     api_plist_end(&t, p);
     api_out_text(c, &t);
-    api_text_free(&t);
+    jtext_free(&t);
 out:
     api_plist_free(p);
 }
@@ -313,31 +313,31 @@ void api_realtime_participants(api_call *c)
         goto out;
     int64_t start, end;
     api_plist_schedule(p, &start, &end);
-    api_text t = {0};
-    api_text_open(&t);
-    api_text_key(&t, "meeting_id");
-    api_text_decimal(&t, p->meeting_id);
-    api_text_key(&t, "meeting_code");
-    api_text_str(&t, p->m.meeting_code);
-    api_text_key(&t, "subject");
+    jtext t = {0};
+    jtext_open(&t);
+    jtext_key(&t, "meeting_id");
+    jtext_decimal(&t, p->meeting_id);
+    jtext_key(&t, "meeting_code");
+    jtext_str(&t, p->m.meeting_code);
+    jtext_key(&t, "subject");
     api_text_base64(&t, p->m.subject);
-    api_text_key(&t, "status");
-    api_text_str(&t, api_status_name(core_meeting_status(&p->m, c->now)));
-    api_text_key(&t, "schedule_start_time");
-    api_text_decimal(&t, start);
-    api_text_key(&t, "schedule_end_time");
-    api_text_decimal(&t, end);
-    api_text_key(&t, "total_count");
-    api_text_int(&t, p->total);
-    api_text_key(&t, "total_page");
-    api_text_int(&t, (p->total + page_size - 1) / page_size);
-    api_text_key(&t, "current_page");
-    api_text_int(&t, page);
-    api_text_key(&t, "current_size");
-    api_text_int(&t, p->n_rows);
+    jtext_key(&t, "status");
+    jtext_str(&t, api_status_name(core_meeting_status(&p->m, c->now)));
+    jtext_key(&t, "schedule_start_time");
+    jtext_decimal(&t, start);
+    jtext_key(&t, "schedule_end_time");
+    jtext_decimal(&t, end);
+    jtext_key(&t, "total_count");
+    jtext_int(&t, p->total);
+    jtext_key(&t, "total_page");
+    jtext_int(&t, (p->total + page_size - 1) / page_size);
+    jtext_key(&t, "current_page");
+    jtext_int(&t, page);
+    jtext_key(&t, "current_size");
+    jtext_int(&t, p->n_rows);
     api_plist_end(&t, p);
     api_out_text(c, &t);
-    api_text_free(&t);
+    jtext_free(&t);
 out:
     api_plist_free(p);
 }

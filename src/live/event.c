@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/ids.h"
+#include "common/jtext.h"
 #include "common/log.h"
 #include "live/live.h"
 #include "live/webhook.h"
@@ -65,49 +66,67 @@ static int event_type_of(const char *name)
 
 /* ---- payloads ------------------------------------------------------------ */
 
+/* Written as text (common/jtext.h), byte for byte what json_dumps wrote of
+ * the same object before: rows written by an older meetd and streams'
+ * data lines read the same. A fixed shape each, no tree to build. */
 char *event_payload(const event_rec *ev, bool *failed)
 {
-    json_t *data = NULL;
-    char mid[24];
-    snprintf(mid, sizeof mid, "%lld", (long long)ev->meeting->meeting_id);
+    jtext t = {0};
+    jtext_open(&t);
     switch (ev->type) {
     case EVENT_KICKED:
         /* docs/api.md "Device event stream": the operator by ms_open_id ("" for
          * a creator or host named by userid who never joined). */
-        data = json_pack("{s:s,s:b,s:{s:s,s:i},s:I}", "reason", ev->reason, "allow_rejoin",
-                         ev->allow_rejoin, "operator", "ms_open_id",
-                         ev->op_user != NULL ? ev->op_user->ms_open_id : "", "instanceid",
-                         ev->op_instanceid, "time", (json_int_t)ev->time);
+        jtext_key(&t, "reason");
+        jtext_str(&t, ev->reason);
+        jtext_key(&t, "allow_rejoin");
+        jtext_bool(&t, ev->allow_rejoin);
+        jtext_key(&t, "operator");
+        jtext_open(&t);
+        jtext_key(&t, "ms_open_id");
+        jtext_str(&t, ev->op_user != NULL ? ev->op_user->ms_open_id : "");
+        jtext_key(&t, "instanceid");
+        jtext_int(&t, ev->op_instanceid);
+        jtext_close(&t);
         break;
     case EVENT_REPLACED:
     case EVENT_ENDED:
-        data = json_pack("{s:I}", "time", (json_int_t)ev->time);
         break;
     case EVENT_ROLE: {
         core_user u = *ev->user;
         u.cohost = ev->cohost;
-        data = json_pack("{s:s,s:i,s:s,s:I}", "role", ev->cohost ? "cohost" : "attendee",
-                         "user_role", core_user_role(ev->meeting, &u), "meeting_id", mid,
-                         "time", (json_int_t)ev->time);
+        jtext_key(&t, "role");
+        jtext_str(&t, ev->cohost ? "cohost" : "attendee");
+        jtext_key(&t, "user_role");
+        jtext_int(&t, core_user_role(ev->meeting, &u));
+        jtext_key(&t, "meeting_id");
+        jtext_decimal(&t, ev->meeting->meeting_id);
         break;
     }
     case EVENT_JOINED:
-        data = json_pack("{s:s,s:i,s:I}", "meeting_id", mid, "instanceid", ev->instanceid,
-                         "time", (json_int_t)ev->time);
-        break;
     case EVENT_LEFT:
-        data = json_pack("{s:s,s:i,s:i,s:I}", "meeting_id", mid, "instanceid", ev->instanceid,
-                         "left_reason", ev->left_reason, "time", (json_int_t)ev->time);
+        jtext_key(&t, "meeting_id");
+        jtext_decimal(&t, ev->meeting->meeting_id);
+        jtext_key(&t, "instanceid");
+        jtext_int(&t, ev->instanceid);
+        if (ev->type == EVENT_LEFT) {
+            jtext_key(&t, "left_reason");
+            jtext_int(&t, ev->left_reason);
+        }
         break;
     case EVENT_SUPERSEDED:
         /* Not a stream's data (it hears a comment): the node that ends it. */
-        data = json_pack("{s:I,s:I}", "node", (json_int_t)ev->node, "time", (json_int_t)ev->time);
+        jtext_key(&t, "node");
+        jtext_int(&t, ev->node);
         break;
     default:
+        t.failed = true;
         break;
     }
-    char *text = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
-    json_decref(data);
+    jtext_key(&t, "time");
+    jtext_int(&t, ev->time);
+    jtext_close(&t);
+    char *text = jtext_take(&t);
     if (text == NULL && failed != NULL)
         *failed = true;
     return text;

@@ -62,12 +62,12 @@
 #include <sys/socket.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "common/base64.h"
 #include "common/hmap.h"
 #include "common/ids.h"
+#include "common/jtext.h"
 #include "common/log.h"
 
 /* Transfers under way at once: in all, of one app, to one receiver. Each
@@ -211,64 +211,78 @@ int64_t webhook_backoff_ms(const webhook_config *cfg, int attempts)
 
 /* ---- the event JSON ------------------------------------------------------ */
 
+/* Written as text (common/jtext.h): a fixed shape, byte for byte what
+ * json_dumps wrote of the tree built before (tests/unit/test_webhook.c
+ * compares the two), without building one for every event. */
+
 /* An operator object as Tencent sends it: user_name is the base64 of the
  * nick, instance_id a string. u NULL: only userid is known (a creator or
  * host acting without having joined). */
-static json_t *webhook_person(const core_user *u, const char *userid, int instanceid)
+static void webhook_person(jtext *t, const core_user *u, const char *userid, int instanceid)
 {
     const char *nick = u != NULL ? u->nick_name : "";
     char *name = base64_encode(nick, strlen(nick));
-    if (name == NULL)
-        return NULL;
-    char inst[16];
-    snprintf(inst, sizeof inst, "%d", instanceid);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "userid",
-                          u != NULL ? u->userid : (userid != NULL ? userid : ""), "uuid",
-                          u != NULL ? u->uuid : "", "ms_open_id", u != NULL ? u->ms_open_id : "",
-                          "user_name", name, "instance_id", inst);
-    free(name);
-    /* meetd's guests have no userid; the app knows them by guest_id. */
-    if (o != NULL && u != NULL && u->guest_id[0] &&
-        json_object_set_new(o, "guest_id", json_string(u->guest_id)) != 0) {
-        json_decref(o);
-        return NULL;
+    if (name == NULL) {
+        t->failed = true;
+        return;
     }
-    return o;
+    jtext_open(t);
+    jtext_key(t, "userid");
+    jtext_str(t, u != NULL ? u->userid : (userid != NULL ? userid : ""));
+    jtext_key(t, "uuid");
+    jtext_str(t, u != NULL ? u->uuid : "");
+    jtext_key(t, "ms_open_id");
+    jtext_str(t, u != NULL ? u->ms_open_id : "");
+    jtext_key(t, "user_name");
+    jtext_str(t, name);
+    jtext_key(t, "instance_id");
+    jtext_decimal(t, instanceid);
+    /* meetd's guests have no userid; the app knows them by guest_id. */
+    if (u != NULL && u->guest_id[0]) {
+        jtext_key(t, "guest_id");
+        jtext_str(t, u->guest_id);
+    }
+    jtext_close(t);
+    free(name);
 }
 
-static json_t *webhook_meeting_info(const core_meeting *m)
+static void webhook_meeting_info(jtext *t, const core_meeting *m)
 {
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)m->meeting_id);
-    return json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "meeting_id", id, "meeting_code",
-                     m->meeting_code, "subject", m->subject, "meeting_type", m->meeting_type,
-                     "start_time", (json_int_t)m->start_time, "end_time",
-                     (json_int_t)m->end_time);
+    jtext_open(t);
+    jtext_key(t, "meeting_id");
+    jtext_decimal(t, m->meeting_id);
+    jtext_key(t, "meeting_code");
+    jtext_str(t, m->meeting_code);
+    jtext_key(t, "subject");
+    jtext_str(t, m->subject);
+    jtext_key(t, "meeting_type");
+    jtext_int(t, m->meeting_type);
+    jtext_key(t, "start_time");
+    jtext_int(t, m->start_time);
+    jtext_key(t, "end_time");
+    jtext_int(t, m->end_time);
+    jtext_close(t);
 }
 
 /* The one element of "payload". */
-static json_t *webhook_payload_item(const webhook_event *ev)
+static void webhook_payload_item(jtext *t, const webhook_event *ev)
 {
-    json_t *op = webhook_person(ev->user, ev->operator_userid, ev->instanceid);
-    json_t *info = webhook_meeting_info(ev->meeting);
-    /* "o" steals the references, also when json_pack fails. */
-    json_t *item = json_pack("{s:I,s:o*,s:o*}", "operate_time", (json_int_t)ev->time_ms,
-                             "operator", op, "meeting_info", info);
-    if (item == NULL || op == NULL || info == NULL) {
-        json_decref(item);
-        return NULL;
+    jtext_open(t);
+    jtext_key(t, "operate_time");
+    jtext_int(t, ev->time_ms);
+    jtext_key(t, "operator");
+    webhook_person(t, ev->user, ev->operator_userid, ev->instanceid);
+    jtext_key(t, "meeting_info");
+    webhook_meeting_info(t, ev->meeting);
+    if (ev->type == WEBHOOK_PARTICIPANT_KICKED) {
+        jtext_key(t, "to_operator");
+        webhook_person(t, ev->to_user, NULL, ev->to_instanceid);
+        jtext_key(t, "reason");
+        jtext_str(t, ev->reason != NULL ? ev->reason : "");
+        jtext_key(t, "allow_rejoin");
+        jtext_bool(t, ev->allow_rejoin);
     }
-    if (ev->type != WEBHOOK_PARTICIPANT_KICKED)
-        return item;
-    json_t *to = webhook_person(ev->to_user, NULL, ev->to_instanceid);
-    if (to == NULL || json_object_set_new(item, "to_operator", to) != 0 ||
-        json_object_set_new(item, "reason", json_string(ev->reason != NULL ? ev->reason : "")) !=
-            0 ||
-        json_object_set_new(item, "allow_rejoin", json_boolean(ev->allow_rejoin)) != 0) {
-        json_decref(item);
-        return NULL;
-    }
-    return item;
+    jtext_close(t);
 }
 
 char *webhook_event_json(const webhook_event *ev)
@@ -286,16 +300,18 @@ char *webhook_event_json(const webhook_event *ev)
             return NULL;
         trace_id = trace;
     }
-    json_t *item = webhook_payload_item(ev);
-    if (item == NULL)
-        return NULL;
-    json_t *root = json_pack("{s:s,s:s,s:[o]}", "event", name, "trace_id", trace_id, "payload",
-                             item);
-    if (root == NULL)
-        return NULL;
-    char *out = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    return out;
+    jtext t = {0};
+    jtext_open(&t);
+    jtext_key(&t, "event");
+    jtext_str(&t, name);
+    jtext_key(&t, "trace_id");
+    jtext_str(&t, trace_id);
+    jtext_key(&t, "payload");
+    jtext_lit(&t, "[");
+    webhook_payload_item(&t, ev);
+    jtext_lit(&t, "]");
+    jtext_close(&t);
+    return jtext_take(&t);
 }
 
 /* ---- enqueue ------------------------------------------------------------- */

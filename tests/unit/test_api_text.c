@@ -1,6 +1,6 @@
-/* api/json.c's api_text, the one-pass JSON writer of the participants
- * pages: its strings are what jansson writes for the same value, its
- * numbers are exact at the extremes, its failures (memory, text that is not
+/* common/jtext.c, the one-pass JSON writer of the participants pages,
+ * join answers and event payloads: its strings are what jansson writes for
+ * the same value, its numbers are exact at the extremes, its failures (memory, text that is not
  * UTF-8) end in the internal error and no body; and common/log.c's batched
  * access lines stay whole and in order with the thread's other lines. */
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include "common/log.h"
 
 /* t's text, NUL-terminated, in a new string. */
-static char *text_of(const api_text *t)
+static char *text_of(const jtext *t)
 {
     char *s = malloc(t->len + 1);
     assert_non_null(s);
@@ -30,7 +30,7 @@ static char *text_of(const api_text *t)
 }
 
 /* t holds exactly the JSON string jansson writes for s. */
-static void check_as_jansson(const api_text *t, const char *s)
+static void check_as_jansson(const jtext *t, const char *s)
 {
     json_t *v = json_string(s);
     assert_non_null(v);
@@ -51,11 +51,11 @@ static void test_strings_as_jansson_writes_them(void **state)
         "\"\"\\\\", "\x1f",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        api_text t = {0};
-        api_text_str(&t, cases[i]);
+        jtext t = {0};
+        jtext_str(&t, cases[i]);
         assert_false(t.failed);
         check_as_jansson(&t, cases[i]);
-        api_text_free(&t);
+        jtext_free(&t);
     }
     /* A long run with nothing to escape fills the buffer to its end and
      * must grow it and go on (a first version spun there for ever). */
@@ -64,14 +64,14 @@ static void test_strings_as_jansson_writes_them(void **state)
         assert_non_null(plain);
         memset(plain, 'x', 9000);
         plain[9000] = '\0';
-        api_text t = {0};
+        jtext t = {0};
         for (size_t k = 0; k < lead; k++)
-            api_text_lit(&t, " ");
-        api_text_str(&t, plain);
+            jtext_lit(&t, " ");
+        jtext_str(&t, plain);
         assert_false(t.failed);
         assert_int_equal(t.len, lead + 9002);
         assert_int_equal(t.buf[t.len - 1], '"');
-        api_text_free(&t);
+        jtext_free(&t);
         free(plain);
     }
     /* Long strings cross the buffer's growth at every offset. */
@@ -85,9 +85,9 @@ static void test_strings_as_jansson_writes_them(void **state)
         /* Cut inside the 2-byte or the 4-byte character: not UTF-8. */
         size_t m = cut % (sizeof piece - 1);
         bool whole = m != 4 && m != 7 && m != 8 && m != 9;
-        api_text t = {0};
-        api_text_lit(&t, "[");
-        api_text_str(&t, big);
+        jtext t = {0};
+        jtext_lit(&t, "[");
+        jtext_str(&t, big);
         if (whole) {
             assert_false(t.failed);
             t.len--;   /* only the string */
@@ -96,7 +96,7 @@ static void test_strings_as_jansson_writes_them(void **state)
         } else {
             assert_true(t.failed);
         }
-        api_text_free(&t);
+        jtext_free(&t);
         big[cut] = piece[cut % (sizeof piece - 1)];
     }
     free(big);
@@ -105,48 +105,48 @@ static void test_strings_as_jansson_writes_them(void **state)
 static void test_not_utf8_fails(void **state)
 {
     (void)state;
-    api_text t = {0};
-    api_text_str(&t, "ok");
-    api_text_str(&t, "bad \xff byte");
+    jtext t = {0};
+    jtext_str(&t, "ok");
+    jtext_str(&t, "bad \xff byte");
     assert_true(t.failed);
     /* Once failed, nothing more is written and the answer is the 500. */
     size_t len = t.len;
-    api_text_str(&t, "more");
+    jtext_str(&t, "more");
     assert_int_equal(t.len, len);
     api_call c;
     memset(&c, 0, sizeof c);
     assert_int_equal(api_out_text(&c, &t), ME_INTERNAL);
     assert_null(c.out_json);
-    api_text_free(&t);
+    jtext_free(&t);
 }
 
 static void test_numbers_and_objects(void **state)
 {
     (void)state;
-    api_text t = {0};
-    api_text_open(&t);
-    api_text_key(&t, "min");
-    api_text_int(&t, LLONG_MIN);
-    api_text_key(&t, "max");
-    api_text_int(&t, LLONG_MAX);
-    api_text_key(&t, "zero");
-    api_text_int(&t, 0);
-    api_text_key(&t, "id");
-    api_text_decimal(&t, 7567173273889276131LL);
-    api_text_key(&t, "neg");
-    api_text_decimal(&t, -12);
-    api_text_key(&t, "yes");
-    api_text_bool(&t, true);
-    api_text_key(&t, "no");
-    api_text_bool(&t, false);
-    api_text_key(&t, "inner");
-    api_text_open(&t);
-    api_text_key(&t, "a");
-    api_text_int(&t, 1);
-    api_text_close(&t);
-    api_text_key(&t, "after");
-    api_text_str(&t, "x");
-    api_text_close(&t);
+    jtext t = {0};
+    jtext_open(&t);
+    jtext_key(&t, "min");
+    jtext_int(&t, LLONG_MIN);
+    jtext_key(&t, "max");
+    jtext_int(&t, LLONG_MAX);
+    jtext_key(&t, "zero");
+    jtext_int(&t, 0);
+    jtext_key(&t, "id");
+    jtext_decimal(&t, 7567173273889276131LL);
+    jtext_key(&t, "neg");
+    jtext_decimal(&t, -12);
+    jtext_key(&t, "yes");
+    jtext_bool(&t, true);
+    jtext_key(&t, "no");
+    jtext_bool(&t, false);
+    jtext_key(&t, "inner");
+    jtext_open(&t);
+    jtext_key(&t, "a");
+    jtext_int(&t, 1);
+    jtext_close(&t);
+    jtext_key(&t, "after");
+    jtext_str(&t, "x");
+    jtext_close(&t);
     assert_false(t.failed);
     char *got = text_of(&t);
     assert_string_equal(got, "{\"min\":-9223372036854775808,\"max\":9223372036854775807,"
@@ -171,18 +171,18 @@ static void test_numbers_and_objects(void **state)
 static void test_growth(void **state)
 {
     (void)state;
-    api_text t = {0};
+    jtext t = {0};
     /* Nothing added from nothing (an empty page's rows): no buffer yet. */
-    api_text_raw(&t, NULL, 0);
+    jtext_raw(&t, NULL, 0);
     assert_null(t.buf);
     assert_false(t.failed);
-    api_text_lit(&t, "[");
+    jtext_lit(&t, "[");
     for (int i = 0; i < 5000; i++) {
         if (i > 0)
-            api_text_lit(&t, ",");
-        api_text_int(&t, i);
+            jtext_lit(&t, ",");
+        jtext_int(&t, i);
     }
-    api_text_lit(&t, "]");
+    jtext_lit(&t, "]");
     assert_false(t.failed);
     char *got = text_of(&t);
     json_t *v = json_loads(got, 0, NULL);
@@ -191,7 +191,7 @@ static void test_growth(void **state)
     assert_int_equal(json_integer_value(json_array_get(v, 4999)), 4999);
     json_decref(v);
     free(got);
-    api_text_free(&t);
+    jtext_free(&t);
 }
 
 /* Standard error into a file for the length of fn(); returns its text. */

@@ -918,9 +918,100 @@ static void test_timeout_webhook_time_in_ms(void **state)
     assert_int_equal(q.operate_time, 1800000200123);
 }
 
+/* Each payload is what jansson wrote of the same object (the form event.c
+ * built before it wrote text): reasons with quotes, escapes, controls and
+ * UTF-8 of every length, ids at their extremes; text that is not UTF-8 is
+ * refused as json_pack refused it. */
+static char *payload_as_jansson(const event_rec *ev)
+{
+    char mid[24];
+    snprintf(mid, sizeof mid, "%lld", (long long)ev->meeting->meeting_id);
+    json_t *d = NULL;
+    switch (ev->type) {
+    case EVENT_KICKED:
+        d = json_pack("{s:s,s:b,s:{s:s,s:i},s:I}", "reason", ev->reason, "allow_rejoin",
+                      ev->allow_rejoin, "operator", "ms_open_id",
+                      ev->op_user != NULL ? ev->op_user->ms_open_id : "", "instanceid",
+                      ev->op_instanceid, "time", (json_int_t)ev->time);
+        break;
+    case EVENT_REPLACED:
+    case EVENT_ENDED:
+        d = json_pack("{s:I}", "time", (json_int_t)ev->time);
+        break;
+    case EVENT_ROLE: {
+        core_user u = *ev->user;
+        u.cohost = ev->cohost;
+        d = json_pack("{s:s,s:i,s:s,s:I}", "role", ev->cohost ? "cohost" : "attendee",
+                      "user_role", core_user_role(ev->meeting, &u), "meeting_id", mid, "time",
+                      (json_int_t)ev->time);
+        break;
+    }
+    case EVENT_JOINED:
+        d = json_pack("{s:s,s:i,s:I}", "meeting_id", mid, "instanceid", ev->instanceid, "time",
+                      (json_int_t)ev->time);
+        break;
+    case EVENT_LEFT:
+        d = json_pack("{s:s,s:i,s:i,s:I}", "meeting_id", mid, "instanceid", ev->instanceid,
+                      "left_reason", ev->left_reason, "time", (json_int_t)ev->time);
+        break;
+    case EVENT_SUPERSEDED:
+        d = json_pack("{s:I,s:I}", "node", (json_int_t)ev->node, "time", (json_int_t)ev->time);
+        break;
+    default:
+        break;
+    }
+    char *text = d != NULL ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    return text;
+}
+
+static void test_payload_text_is_janssons(void **state)
+{
+    (void)state;
+    static const char *const reasons[] = {
+        "", "spam", "say \"hi\"", "back\\slash", "tab\there\nnew\r\b\f", "\x01\x1f\x7f",
+        "caf\xc3\xa9 \xe4\xbc\x9a\xe8\xae\xae \xf0\x9f\x98\x80", "</script>",
+    };
+    core_meeting m;
+    memset(&m, 0, sizeof m);
+    m.meeting_id = INT64_MAX;
+    snprintf(m.creator_userid, sizeof m.creator_userid, "host");
+    core_user op, target;
+    memset(&op, 0, sizeof op);
+    memset(&target, 0, sizeof target);
+    snprintf(op.ms_open_id, sizeof op.ms_open_id, "op\"ms");
+    snprintf(target.userid, sizeof target.userid, "host");
+    const int64_t times[] = {0, 1800000200123, INT64_MAX};
+    for (int type = 0; type < EVENT__COUNT; type++)
+        for (size_t r = 0; r < sizeof reasons / sizeof reasons[0]; r++)
+            for (size_t k = 0; k < 3; k++) {
+                event_rec ev = {.type = (event_type)type, .meeting = &m, .user = &target,
+                                .op_user = r % 2 ? &op : NULL, .instanceid = (int)r,
+                                .op_instanceid = 9, .reason = reasons[r],
+                                .allow_rejoin = k == 1, .cohost = k != 1,
+                                .left_reason = (int)k, .node = times[k] / 7,
+                                .time = times[k]};
+                char *want = payload_as_jansson(&ev);
+                bool failed = false;
+                char *got = event_payload(&ev, &failed);
+                assert_non_null(want);
+                assert_non_null(got);
+                assert_false(failed);
+                assert_string_equal(got, want);
+                free(got);
+                free(want);
+            }
+    event_rec bad = {.type = EVENT_KICKED, .meeting = &m, .user = &target,
+                     .reason = "half \xe4\xbc", .time = 1};
+    bool failed = false;
+    assert_null(event_payload(&bad, &failed));
+    assert_true(failed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_payload_text_is_janssons),
         cmocka_unit_test_setup_teardown(test_role_changed_after_commit_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_deliver_what_publish_does, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_hears_each_row_once_in_order, setup,

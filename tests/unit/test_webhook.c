@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/base64.h"
 #include "common/ids.h"
 #include "live/webhook.h"
 
@@ -272,6 +273,91 @@ static void test_event_json(void **state)
     json_decref(root);
 
     ev.type = (webhook_event_type)9;
+    assert_null(webhook_event_json(&ev));
+    free(m);
+}
+
+/* The body is byte for byte what jansson wrote of the same tree (the form
+ * webhook.c built before it wrote text): key order, escapes, guests,
+ * operators without a user, strings with quotes, controls and UTF-8. */
+static json_t *old_person(const core_user *u, const char *userid, int instanceid)
+{
+    const char *nick = u != NULL ? u->nick_name : "";
+    char *name = base64_encode(nick, strlen(nick));
+    assert_non_null(name);
+    char inst[16];
+    snprintf(inst, sizeof inst, "%d", instanceid);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "userid",
+                          u != NULL ? u->userid : (userid != NULL ? userid : ""), "uuid",
+                          u != NULL ? u->uuid : "", "ms_open_id", u != NULL ? u->ms_open_id : "",
+                          "user_name", name, "instance_id", inst);
+    free(name);
+    if (o != NULL && u != NULL && u->guest_id[0])
+        json_object_set_new(o, "guest_id", json_string(u->guest_id));
+    return o;
+}
+
+static char *old_event_json(const webhook_event *ev)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)ev->meeting->meeting_id);
+    const core_meeting *m = ev->meeting;
+    json_t *info = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "meeting_id", id, "meeting_code",
+                             m->meeting_code, "subject", m->subject, "meeting_type",
+                             m->meeting_type, "start_time", (json_int_t)m->start_time,
+                             "end_time", (json_int_t)m->end_time);
+    json_t *item = json_pack("{s:I,s:o,s:o}", "operate_time", (json_int_t)ev->time_ms,
+                             "operator", old_person(ev->user, ev->operator_userid, ev->instanceid),
+                             "meeting_info", info);
+    assert_non_null(item);
+    if (ev->type == WEBHOOK_PARTICIPANT_KICKED) {
+        json_object_set_new(item, "to_operator", old_person(ev->to_user, NULL, ev->to_instanceid));
+        json_object_set_new(item, "reason", json_string(ev->reason != NULL ? ev->reason : ""));
+        json_object_set_new(item, "allow_rejoin", json_boolean(ev->allow_rejoin));
+    }
+    json_t *root = json_pack("{s:s,s:s,s:[o]}", "event", webhook_event_name(ev->type),
+                             "trace_id", ev->trace_id, "payload", item);
+    assert_non_null(root);
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return out;
+}
+
+static void test_event_json_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"", "a \"b\" \\c", "\x01\t\n\x1f\x7f/", "会议 \xf0\x9f\x98\x80"};
+    core_meeting *m = mk_meeting("app1");
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 4; b++) {
+            snprintf(m->subject, sizeof m->subject, "%s", texts[a]);
+            m->meeting_type = (int)b % 2;
+            m->start_time = b == 3 ? INT64_MAX : (int64_t)b;
+            core_user op = mk_user(texts[b], a % 2 ? "g \"1\"" : "", texts[a], 'O');
+            core_user to = mk_user(texts[a], b % 2 ? "" : texts[b], texts[b], 'T');
+            for (int type = 0; type <= WEBHOOK_PARTICIPANT_KICKED; type++) {
+                if (webhook_event_name((webhook_event_type)type) == NULL)
+                    continue;
+                webhook_event ev = {.type = (webhook_event_type)type, .meeting = m,
+                                    .trace_id = "0123456789abcdef0123456789abcdef",
+                                    .time_ms = 1800000123456 + (int64_t)a,
+                                    .user = b == 2 ? NULL : &op, .operator_userid = texts[a],
+                                    .instanceid = (int)a, .to_user = &to,
+                                    .to_instanceid = (int)b, .reason = b == 1 ? NULL : texts[b],
+                                    .allow_rejoin = a % 2 == 0};
+                char *want = old_event_json(&ev);
+                char *got = webhook_event_json(&ev);
+                assert_non_null(want);
+                assert_non_null(got);
+                assert_string_equal(got, want);
+                free(want);
+                free(got);
+            }
+        }
+    /* Text that is not UTF-8 is refused, as jansson refused it. */
+    snprintf(m->subject, sizeof m->subject, "half \xe4\xbc");
+    webhook_event ev = {.type = WEBHOOK_PARTICIPANT_JOINED, .meeting = m, .trace_id = "t",
+                        .time_ms = 1, .operator_userid = "x", .instanceid = 1};
     assert_null(webhook_event_json(&ev));
     free(m);
 }
@@ -1060,6 +1146,7 @@ int main(void)
         cmocka_unit_test(test_proxy_values),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_event_json),
+        cmocka_unit_test(test_event_json_as_jansson),
         cmocka_unit_test_setup_teardown(test_enqueue_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retried_until_delivered, setup, teardown),

@@ -31,6 +31,13 @@
  * contains the index's condition. Ending a whole meeting names its index:
  * without statistics the planner would walk every session the meeting ever
  * had rather than the present ones. */
+#define LITE_PARTY                                                                    \
+    "SELECT " STORE_USER_COLS("u.") ", (SELECT coalesce(sum(1 << d.instanceid), 0) "  \
+    "FROM devices d WHERE d.meeting_id = u.meeting_id AND d.user_no = u.user_no "     \
+    "AND d.left_time IS NULL AND d.instanceid BETWEEN 0 AND 63), "                    \
+    "EXISTS (SELECT 1 FROM bans b WHERE b.meeting_id = u.meeting_id AND "            \
+    "b.user_no = u.user_no) FROM users u WHERE u.meeting_id = ?1 AND "
+
 #define LITE_STATEMENTS(X)                                                            \
     /* transaction control (connection level) */                                     \
     X(TX_BEGIN, "BEGIN")                                                              \
@@ -156,6 +163,14 @@
                     "WHERE meeting_id = ?1 AND uuid = ?2")                            \
     X(USER_BY_MS_OPEN_ID, "SELECT " STORE_USER_COLS("") " FROM users "                \
                           "WHERE meeting_id = ?1 AND ms_open_id = ?2")                \
+    /* A user, the instanceids it is present on as a mask, whether it is     \
+     * banned (store_user_party): one statement, not three. A user has at   \
+     * most one present session an instanceid (devices_present), so the sum  \
+     * of distinct powers of two is their OR and cannot overflow. */         \
+    X(PARTY_BY_USERID, LITE_PARTY "u.userid = ?2 AND u.userid <> ''")                 \
+    X(PARTY_BY_GUEST, LITE_PARTY "u.guest_id = ?2 AND u.guest_id <> ''")              \
+    X(PARTY_BY_UUID, LITE_PARTY "u.uuid = ?2")                                        \
+    X(PARTY_BY_MS_OPEN_ID, LITE_PARTY "u.ms_open_id = ?2")                            \
     X(USER_BY_NO, "SELECT " STORE_USER_COLS("") " FROM users WHERE user_no = ?1")     \
     X(USER_INSERT, "INSERT INTO users (meeting_id, userid, guest_id, uuid, "          \
                    "ms_open_id, nick_name, cohost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
@@ -507,8 +522,6 @@ store_rc lite_user_set_cohost(store_tx *tx, int64_t meeting_id, int64_t user_no,
 store_rc lite_user_set_nick(store_tx *tx, int64_t meeting_id, int64_t user_no, const char *nick);
 store_rc lite_cohosts_list(store_tx *tx, int64_t meeting_id, store_user_cb cb, void *arg);
 store_rc lite_cohosts_end(store_tx *tx, int64_t meeting_id);
-/* lite_user_get, lite_user_presence and lite_ban_exists in turn: SQLite
- * has no round trips to save. */
 store_rc lite_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
                          const char *value, core_user *out, uint64_t *mask, bool *banned);
 store_rc lite_user_presence(store_tx *tx, int64_t meeting_id, int64_t user_no, uint64_t *mask);
@@ -516,7 +529,6 @@ store_rc lite_device_insert(store_tx *tx, core_device *d);
 store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, int instanceid,
                              core_device *out);
 store_rc lite_device_end(store_tx *tx, int64_t device_no, int64_t left_time, int left_reason);
-/* lite_device_present, then lite_device_end of what it found. */
 store_rc lite_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
                                  int instanceid, int64_t left_time, int left_reason,
                                  core_device *out);

@@ -140,11 +140,28 @@ static store_rc presence_row(sqlite3_stmt *st, void *ctx)
 store_rc lite_user_party(store_tx *tx, int64_t meeting_id, core_id_type kind,
                          const char *value, core_user *out, uint64_t *mask, bool *banned)
 {
-    store_rc rc = lite_user_get(tx, meeting_id, kind, value, out);
-    if (rc == STORE_OK)
-        rc = lite_user_presence(tx, meeting_id, out->user_no, mask);
-    if (rc == STORE_OK)
-        rc = lite_ban_exists(tx, meeting_id, out->user_no, banned);
+    assert(value != NULL && out != NULL && mask != NULL && banned != NULL);
+    enum lite_stmt_id id;
+    switch (kind) {
+    case CORE_ID_USERID: id = STMT_PARTY_BY_USERID; break;
+    case CORE_ID_GUEST: id = STMT_PARTY_BY_GUEST; break;
+    case CORE_ID_UUID: id = STMT_PARTY_BY_UUID; break;
+    case CORE_ID_MS_OPEN_ID: id = STMT_PARTY_BY_MS_OPEN_ID; break;
+    default:
+        return STORE_NOTFOUND;   /* as lite_user_get */
+    }
+    sqlite3_stmt *st = lite_stmt(tx, id);
+    if (st == NULL)
+        return STORE_ERROR;
+    int b = sqlite3_bind_int64(st, 1, meeting_id);
+    b |= lite_bind_str(st, 2, value, LITE_ARG_MAX);
+    int rc = lite_row(tx, id, st, b);
+    if (rc == STORE_OK) {
+        store_row_user(LITE_ROW(st), 0, out);
+        *mask = (uint64_t)sqlite3_column_int64(st, STORE_USER_NCOLS);
+        *banned = sqlite3_column_int(st, STORE_USER_NCOLS + 1) != 0;
+    }
+    lite_done(tx, id, st);
     return rc;
 }
 
@@ -201,6 +218,11 @@ store_rc lite_device_present(store_tx *tx, int64_t meeting_id, int64_t user_no, 
     return rc;
 }
 
+/* Two statements, not PostgreSQL's one UPDATE … RETURNING: SQLite
+ * materialises RETURNING rows in an ephemeral table, and the one statement
+ * cost 2.5 times the SELECT and the UPDATE by rowid together (measured with
+ * bench/profile.sh: ~30,000 instructions against ~12,000 a kickout step).
+ * No round trips to save here. */
 store_rc lite_device_end_present(store_tx *tx, int64_t meeting_id, int64_t user_no,
                                  int instanceid, int64_t left_time, int left_reason,
                                  core_device *out)
