@@ -27,7 +27,7 @@ from meetd_harness import DEADLINE
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 # A log line, or the one line meetd prints without a stamp (harness's LISTEN_RE).
 LINE_RE = re.compile(r"^(" + STAMP + r" (info|error) \S|meetd: listening on http://\S+$)")
-ACCESS_RE = re.compile(r"^" + STAMP + r" info access method=(\S+) path=(\S+) status=(\d{3}) "
+ACCESS_RE = re.compile(r"^" + STAMP + r" info access method=(\S+) path=(\S+) status=(\d+) "
                        r"error_code=(-?\d+) latency_ms=\d+\.\d{3} trace=([0-9a-f]{32})"
                        r"( aborted=1| stream=open| stream=closed)?$")
 TRACE_HDR_RE = re.compile(rb"\r\n(?i:x-tc-trace): ([0-9a-f]{32})\r\n")
