@@ -55,7 +55,7 @@ clean:
 # target crashes. fuzz-smoke is the short bounded run for CI.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= auth router json sse webhook
+FUZZ_TARGETS ?= auth router json sse webhook text
 FUZZ_JOBS    ?= 1
 
 .PHONY: fuzz fuzz-smoke

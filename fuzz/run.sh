@@ -20,7 +20,7 @@ secs=$2
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(auth router json sse webhook)
+[ ${#targets[@]} -gt 0 ] || targets=(auth router json sse webhook text)
 jobs=${FUZZ_JOBS:-1}
 work=$build/fuzz-work
 

@@ -323,6 +323,41 @@ def webhook_seeds():
     write("webhook", "url-odd", bytes([0x00]) + meeting + b"\x00" * 24 + s("") * 4 +
           b"\x00" * 12 + s("tok en") + b"HTTP://user@[::1]:99999/%zz#frag")
 
+def text_seeds():
+    clear("text")
+
+    def s(b):
+        if isinstance(b, str):
+            b = b.encode()
+        return b"\x00" + struct.pack(">H", len(b)) + b
+
+    def i(v):
+        return b"\x02" + struct.pack(">q", v)
+
+    def d(v):
+        return b"\x03" + struct.pack(">q", v)
+
+    # A participants page: {"meeting_id":"...","participants":[{...},{...}]}
+    row = (b"\x05" + s("ms" + "a" * 42) + s("6F1A" * 8) + s("QWxpY2U=") + i(1) + d(1764100900) +
+           i(1) + i(3) + b"\x04\x01" + s("alice") + b"\x07")
+    write("text", "page", d(7567173273889276131) + s("806146667") + b"\x06" + row + row + b"\x07")
+    # Every character that needs an escape, then UTF-8 of 2, 3 and 4 bytes,
+    # U+2028 and U+2029, DEL.
+    write("text", "escapes", s(bytes(range(1, 0x20)) + b'"\\/\x7f') +
+          s("\u00e9\u8bbf\u2028\u2029\U0001F600"))
+    # Not UTF-8: an overlong slash, a surrogate, past U+10FFFF, a cut sequence.
+    write("text", "bad-overlong", s(b"a\xc0\xafb"))
+    write("text", "bad-surrogate", s(b"\xed\xa0\x80"))
+    write("text", "bad-too-high", s(b"\xf4\x90\x80\x80"))
+    write("text", "bad-cut", s(b"ab\xe8\xae"))
+    # Long strings across the buffer's growth (a 2-byte and a 4-byte
+    # character repeated, a quote every 7 bytes).
+    write("text", "long", b"\x01\x02\xc3\xa9\xff" + b"\x01\x04\xf0\x9f\x98\x80\xff" +
+          b"\x01\x07abcdef\"\x80")
+    write("text", "numbers", i(0) + i(-1) + i(-(2 ** 63)) + i(2 ** 63 - 1) + d(-(2 ** 63)) +
+          d(0) + b"\x04\x00")
+    write("text", "nested", b"\x05\x06\x06\x05\x07\x07\x05\x04\x01\x07\x07\x07\x06")
+
 
 def main():
     router_seeds()
@@ -330,6 +365,7 @@ def main():
     auth_seeds()
     sse_seeds()
     webhook_seeds()
+    text_seeds()
     return 0
 
 

@@ -266,6 +266,35 @@ static void http_line_add(http_line *l, const char *text)
     l->len += n;
 }
 
+/* A request's method or decoded path, as a URI would carry it: every byte
+ * outside printable ASCII, the space and '%' itself as %XX. The path is
+ * decoded (a client's %0A is a newline by now), and the line must stay one
+ * line of space-separated fields: a path may not start a forged line or a
+ * forged field. At most max bytes are added, never part of an escape. */
+static void http_line_escaped(http_line *l, const char *text, size_t max)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t room = sizeof l->buf - l->len;
+    if (max > room)
+        max = room;
+    char *p = l->buf + l->len;
+    char *end = p + max;
+    for (const unsigned char *q = (const unsigned char *)text; *q != '\0'; q++) {
+        if (*q > 0x20 && *q < 0x7f && *q != '%') {
+            if (end - p < 1)
+                break;
+            *p++ = (char)*q;
+        } else {
+            if (end - p < 3)
+                break;
+            *p++ = '%';
+            *p++ = hex[*q >> 4];
+            *p++ = hex[*q & 0x0f];
+        }
+    }
+    l->len = (size_t)(p - l->buf);
+}
+
 static void http_line_int(http_line *l, long long v)
 {
     char digits[24];
@@ -296,9 +325,9 @@ static void http_access_log(const http_req *r, const char *extra)
      * decimals, in integers. */
     http_line l = {.len = 0};
     http_line_add(&l, "access method=");
-    http_line_add(&l, r->method[0] ? r->method : "-");
+    http_line_escaped(&l, r->method[0] ? r->method : "-", 3 * sizeof r->method);
     http_line_add(&l, " path=");
-    http_line_add(&l, r->path[0] ? r->path : "-");
+    http_line_escaped(&l, r->path[0] ? r->path : "-", HTTP_PATH_LOG_MAX);
     http_line_add(&l, " status=");
     http_line_int(&l, r->status);
     http_line_add(&l, " error_code=");

@@ -120,6 +120,34 @@ static void test_not_utf8_fails(void **state)
     jtext_free(&t);
 }
 
+/* Refused exactly where json_string refuses (fuzz/fuzz_text.c checks the
+ * same on fuzzed bytes): the edges of each UTF-8 rule. */
+static void test_utf8_refused_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
+        "\xf4\x8f\xbf\xbf",                    /* U+10FFFF */
+        "\xe2\x80\xa8\xe2\x80\xa9",              /* U+2028, U+2029: not escaped */
+        "\xc0\xaf", "\xc1\xbf", "\xe0\x9f\xbf", "\xf0\x8f\xbf\xbf", /* overlong */
+        "\xed\xa0\x80", "\xed\xbf\xbf",         /* surrogates */
+        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80", /* past U+10FFFF */
+        "\x80", "\xbf", "\xfe", "\xff",            /* no lead byte */
+        "\xc3", "ab\xe8\xae", "\xf0\x9f\x98",      /* cut at the end */
+        "\xc3(", "\xe8\xae(", "\xf0\x9f\x98(",     /* cut by another character */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = json_string(cases[i]);
+        api_text t = {0};
+        api_text_str(&t, cases[i]);
+        assert_int_equal(t.failed, v == NULL);
+        if (v != NULL)
+            check_as_jansson(&t, cases[i]);
+        json_decref(v);
+        api_text_free(&t);
+    }
+}
+
 static void test_numbers_and_objects(void **state)
 {
     (void)state;
@@ -264,14 +292,39 @@ static void test_log_batches_in_order(void **state)
     free(flushed);
 }
 
+static void log_long(void)
+{
+    char *text = malloc(5000);
+    assert_non_null(text);
+    memset(text, 'y', 5000);
+    log_access(text, 5000);
+    log_flush();
+    free(text);
+}
+
+/* A line longer than a log line is cut, and stays one line. */
+static void test_log_long_line_cut_whole(void **state)
+{
+    (void)state;
+    char *text = capture_stderr(log_long);
+    size_t n = strlen(text);
+    assert_true(n > 0 && n <= 2048);
+    assert_int_equal(text[n - 1], '\n');
+    assert_ptr_equal(strchr(text, '\n'), text + n - 1);
+    assert_non_null(strstr(text, " info yyyy"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings_as_jansson_writes_them),
         cmocka_unit_test(test_not_utf8_fails),
+        cmocka_unit_test(test_utf8_refused_as_jansson),
         cmocka_unit_test(test_numbers_and_objects),
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_log_batches_in_order),
+        cmocka_unit_test(test_log_long_line_cut_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
