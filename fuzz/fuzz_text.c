@@ -1,10 +1,10 @@
-/* fuzz_text: the JSON text writer api_text (src/api/json.c) against jansson.
+/* fuzz_text: the JSON text writer jtext (src/common/jtext.c) against jansson.
  *
  * The answers built by hand (a participants page, a join's answer) must be
  * the very bytes json_dumps(JSON_COMPACT) gives for the same values (what
  * meetd sends for a tree, src/http/server.c), and must refuse a string that
  * is not UTF-8 exactly where json_string refuses it. Each input is a small
- * program that writes the same values twice, with api_text and as a jansson
+ * program that writes the same values twice, with jtext and as a jansson
  * tree:
  *
  *   byte: op (low 3 bits), then its operands
@@ -14,15 +14,15 @@
  *        bytes repeated count + 1 times (up to 64 KiB, across the buffer's
  *        growth steps)
  *     2  an integer (8 bytes, any long long)
- *     3  an id or time as a decimal string (8 bytes: api_text_decimal)
+ *     3  an id or time as a decimal string (8 bytes: jtext_decimal)
  *     4  a boolean (1 byte)
  *     5  an object opened (the value of a key, or an array's element)
  *     6  an array opened ("[" and the caller's commas, as the page's rows)
  *     7  the innermost object or array closed (nothing at the top)
  *   In an object each value gets a key "k<n>", n counting in that object
- *   (api_text's keys are the code's literals: never escaped, never twice).
+ *   (jtext's keys are the code's literals: never escaped, never twice).
  *
- * Checks, besides the sanitizers: a string refused by api_text is one that
+ * Checks, besides the sanitizers: a string refused by jtext is one that
  * json_string refuses and the other way round; when nothing was refused,
  * the text equals json_dumps of the tree byte for byte, and json_loadb of
  * the text equals the tree (json_equal). */
@@ -45,7 +45,7 @@ typedef struct frame {
 } frame;
 
 typedef struct prog {
-    api_text t;
+    jtext t;
     frame stack[FUZZ_TEXT_DEPTH];
     int depth;                 /* stack[depth - 1] is the innermost */
     json_t *root;
@@ -58,11 +58,11 @@ static void prog_before(prog *p)
     frame *f = &p->stack[p->depth - 1];
     if (f->array) {
         if (f->n > 0)
-            api_text_lit(&p->t, ",");
+            jtext_lit(&p->t, ",");
     } else {
         char key[16];
         int n = snprintf(key, sizeof key, "k%u", f->n);
-        api_text_keyn(&p->t, key, (size_t)n);
+        jtext_keyn(&p->t, key, (size_t)n);
     }
 }
 
@@ -89,9 +89,9 @@ static void prog_close(prog *p)
 {
     frame *f = &p->stack[p->depth - 1];
     if (f->array)
-        api_text_lit(&p->t, "]");
+        jtext_lit(&p->t, "]");
     else
-        api_text_close(&p->t);
+        jtext_close(&p->t);
     p->depth--;
 }
 
@@ -100,11 +100,11 @@ static bool prog_str(prog *p, const char *s)
 {
     prog_before(p);
     bool was_failed = p->t.failed;
-    api_text_str(&p->t, s);
+    jtext_str(&p->t, s);
     json_t *v = json_string(s);
     bool refused = p->t.failed && !was_failed;
     if ((v == NULL) != refused) {
-        fuzz_fail("api_text_str %s a string json_string %s (%zu bytes)",
+        fuzz_fail("jtext_str %s a string json_string %s (%zu bytes)",
                   refused ? "refused" : "took", v == NULL ? "refuses" : "takes", strlen(s));
     }
     if (v == NULL)
@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (p.root == NULL)
         fuzz_fail("jansson: out of memory");
     p.stack[0] = (frame){.v = p.root};
-    api_text_open(&p.t);
+    jtext_open(&p.t);
 
     bool refused = false;
     char *s = malloc(65536 * 2 + 1);
@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 2: {
             long long v = (long long)fuzz_u64(&b);
             prog_before(&p);
-            api_text_int(&p.t, v);
+            jtext_int(&p.t, v);
             prog_put(&p, json_integer(v));
             break;
         }
@@ -164,14 +164,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char d[32];
             snprintf(d, sizeof d, "%lld", v);
             prog_before(&p);
-            api_text_decimal(&p.t, v);
+            jtext_decimal(&p.t, v);
             prog_put(&p, json_string(d));
             break;
         }
         case 4: {
             bool v = fuzz_u8(&b) & 1;
             prog_before(&p);
-            api_text_bool(&p.t, v);
+            jtext_bool(&p.t, v);
             prog_put(&p, json_boolean(v));
             break;
         }
@@ -183,9 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_t *v = array ? json_array() : json_object();
             prog_before(&p);
             if (array)
-                api_text_lit(&p.t, "[");
+                jtext_lit(&p.t, "[");
             else
-                api_text_open(&p.t);
+                jtext_open(&p.t);
             prog_put(&p, v);   /* the parent holds it; the frame borrows */
             p.stack[p.depth++] = (frame){.v = v, .array = array};
             break;
@@ -202,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (p.depth > 0)
             prog_close(&p);
         if (p.t.failed)
-            fuzz_fail("api_text failed with no string refused");
+            fuzz_fail("jtext failed with no string refused");
         char *want = json_dumps(p.root, JSON_COMPACT);
         if (want == NULL)
             fuzz_fail("json_dumps failed");
@@ -211,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t i = 0;
             while (i < wlen && i < p.t.len && want[i] == p.t.buf[i])
                 i++;
-            fuzz_fail("api_text differs from json_dumps at byte %zu of %zu/%zu: "
+            fuzz_fail("jtext differs from json_dumps at byte %zu of %zu/%zu: "
                       "\"%.40s\" vs \"%.40s\"",
                       i, p.t.len, wlen, p.t.buf + i, want + i);
         }
@@ -219,12 +219,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_error_t err;
         json_t *back = json_loadb(p.t.buf, p.t.len, JSON_REJECT_DUPLICATES, &err);
         if (back == NULL)
-            fuzz_fail("api_text's output does not parse: %s at %d", err.text, err.position);
+            fuzz_fail("jtext's output does not parse: %s at %d", err.text, err.position);
         if (!json_equal(back, p.root))
-            fuzz_fail("api_text's output parses to other values");
+            fuzz_fail("jtext's output parses to other values");
         json_decref(back);
     }
-    api_text_free(&p.t);
+    jtext_free(&p.t);
     json_decref(p.root);
     return 0;
 }

@@ -1,5 +1,5 @@
 """Hostile text through the hand-written output paths (issue 17): the JSON
-text writer api_text (a participants page, a join's answer) and the batched
+text writer jtext (a participants page, a join's answer) and the batched
 access log (src/common/log.c).
 
 - Ids and nick names holding every character JSON escapes or a careless

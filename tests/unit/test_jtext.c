@@ -138,13 +138,13 @@ static void test_utf8_refused_as_jansson(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *v = json_string(cases[i]);
-        api_text t = {0};
-        api_text_str(&t, cases[i]);
+        jtext t = {0};
+        jtext_str(&t, cases[i]);
         assert_int_equal(t.failed, v == NULL);
         if (v != NULL)
             check_as_jansson(&t, cases[i]);
         json_decref(v);
-        api_text_free(&t);
+        jtext_free(&t);
     }
 }
 
@@ -225,7 +225,7 @@ static void test_growth(void **state)
 /* Standard error into a file for the length of fn(); returns its text. */
 static char *capture_stderr(void (*fn)(void))
 {
-    char path[] = "/tmp/test_api_text.XXXXXX";
+    char path[] = "/tmp/test_jtext.XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     unlink(path);
