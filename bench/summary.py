@@ -297,7 +297,31 @@ def cluster(directory):
         r = ratio(steps(one), steps(sqlite))
         print("target: a node on PostgreSQL >= 0.5 x the same node on SQLite (full "
               "durability): %.2f x -> %s" % (r, verdict(r >= 0.5)))
+    for name, res in (("SQLite", sqlite), ("PostgreSQL", one)):
+        if res:
+            print(step_cpu(name, res, steps(res)))
     cross_node(load(directory, "pg2-kick-to-close"))
+
+
+def step_cpu(name, result, steps_per_s, ncpu=None):
+    """Where a kickout step's CPU goes: meetd's, the client's, and the rest
+    of the machine's busy time (on a machine running nothing else: the
+    database server's; SQLite has none). The machine's CPUs over the sum is
+    the most steps a second it could do: what bounds the setup once idle
+    is near 0."""
+    ncpu = ncpu or os.cpu_count() or 1
+    idle = result.get("machine_idle", -1)
+    if steps_per_s <= 0 or idle < 0:
+        return "cpu a step, %s: not measured" % name
+    busy = (1.0 - idle) * ncpu
+    meetd, client = result["server_cpu"], result["client_cpu"]
+    rest = max(busy - meetd - client, 0.0)
+    us = lambda x: 1e6 * x / steps_per_s
+    total = us(meetd) + us(client) + us(rest)
+    return ("cpu a step, %s: meetd %.0f us, client %.0f us, rest of the machine %.0f us "
+            "(%d CPUs, idle %.0f %%): at most %.0f steps/s on this machine" % (
+                name, us(meetd), us(client), us(rest), ncpu, 100 * idle,
+                1e6 * ncpu / total if total else float("nan")))
 
 
 def cross_node(st):
