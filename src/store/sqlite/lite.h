@@ -20,12 +20,12 @@
 #include "store/backend.h"
 #include "store/columns.h"
 
-/* X(name, sql): the statement catalogue. A participants page far into a
- * meeting (PART_DEEP_*) picks its sessions' numbers from the meeting's
- * index alone and only then reads those rows and their users: with
- * LIMIT/OFFSET SQLite would otherwise read every skipped row and look up its
- * user before dropping it. Near the start the plain join is cheaper (no
- * materialised subquery, no sort). Queries that read "the present
+/* X(name, sql): the statement catalogue. A participants page starts after
+ * a session number (PART_AFTER_*), found on the meeting's index alone
+ * (PART_NTH_*, or a mark of sqlite/pages.c): with LIMIT/OFFSET SQLite would
+ * read every skipped row and look up its user before dropping it, and a
+ * subquery of the page's numbers costs a materialisation and a sort (a
+ * third more instructions a page of 20, bench/README.md). Queries that read "the present
  * devices" repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
  * because SQLite only uses a partial index when the query's WHERE clause
  * contains the index's condition. Ending a whole meeting names its index:
@@ -193,13 +193,6 @@
                       "WHERE meeting_id = ?1")                                        \
     X(PART_COUNT_SUB, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2")                \
-    X(PART_LIST_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
-                     "WHERE d.meeting_id = ?1 ORDER BY d.device_no LIMIT ?3 OFFSET ?4") \
-    X(PART_LIST_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
-                     "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
-                     "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
     X(PART_AFTER_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.device_no > ?4 "                 \
@@ -215,16 +208,6 @@
                     "ORDER BY device_no LIMIT 1 OFFSET ?3")                          \
     X(PART_SESSION_OF, "SELECT count(*) FROM devices WHERE device_no = ?1 "           \
                        "AND meeting_id = ?2 AND (?3 = -1 OR sub_meeting_id = ?3)")    \
-    X(PART_DEEP_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
-                     "ORDER BY device_no LIMIT ?3 OFFSET ?4) p "                      \
-                     "JOIN devices d ON d.device_no = p.device_no "                   \
-                     "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
-    X(PART_DEEP_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
-                     "AND sub_meeting_id = ?2 ORDER BY device_no LIMIT ?3 OFFSET ?4) p " \
-                     "JOIN devices d ON d.device_no = p.device_no "                   \
-                     "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
     X(PART_SPAN_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_by_sub "     \
                        "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 "               \
                        "AND join_time >= ?5 AND join_time <= ?6")                     \

@@ -339,12 +339,6 @@ static store_rc participant_row(sqlite3_stmt *st, void *ctx)
     return it->cb(&d, &u, it->arg);
 }
 
-/* From this many skipped sessions on, a page skips them on the index alone
- * (lite.h). Measured with meetbench participants (random pages):
- * meetings of 100 sessions read 2-13 % fewer pages/s the deep way, meetings
- * of 5,000 read 22-55 % more. */
-#define LITE_DEEP_PAGE 256
-
 /* The participants statements' common parameters: ?1 the meeting, ?2 the
  * occurrence (unless sub_meeting_id is -1), ?3 how many (a page's size, or
  * the sessions skipped), ?4 the offset or the session to start after. */
@@ -415,16 +409,18 @@ static store_rc participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_m
  * remembered too (in the same table), each found from the one below it.
  * The first jump deep into a meeting steps over what lies before it once,
  * leaving those marks; any later jump below the deepest mark steps over
- * fewer than a stride and a page. Sets *before_no to the session at
- * pos - 1. pos is below the number of sessions (store_participants_list
- * answers anything further out without coming here), so each loop runs at
- * most sessions / LITE_PAGE_STRIDE times, whatever number the client sent. */
+ * fewer than a stride and a page. A jump short of the first mark steps
+ * over pos - 1 entries of the index: fewer than a stride, and no row or
+ * user read for them. Sets *before_no to the session at pos - 1 (pos > 0).
+ * pos is below the number of sessions (store_participants_list answers
+ * anything further out without coming here), so each loop runs at most
+ * sessions / LITE_PAGE_STRIDE times, whatever number the client sent. */
 #define LITE_PAGE_STRIDE 1024
 
 static store_rc participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
                                   int64_t pos, int64_t *before_no)
 {
-    assert(pos >= LITE_PAGE_STRIDE);
+    assert(pos > 0);
     int64_t top = pos / LITE_PAGE_STRIDE * LITE_PAGE_STRIDE;
     int64_t at = top, no = 0;
     int rc = STORE_NOTFOUND;
@@ -494,24 +490,24 @@ store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_me
     if (size == 0 || pos >= count)
         return STORE_OK;
 
-    struct participant_iter it = {cb, arg, 0, 0};
+    /* Every page is read after a session number (0: from the first), so
+     * the sessions before it are stepped over on the index alone, never
+     * joined to their users and dropped as an OFFSET would. */
     int64_t before_no = 0;
-    rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
-    if (rc == STORE_NOTFOUND && pos >= LITE_PAGE_STRIDE) {
-        rc = participants_jump(tx, meeting_id, sub_meeting_id, pos, &before_no);
-        /* No session at pos - 1: the page is past the end, and empty. */
-        if (rc == STORE_NOTFOUND)
-            return STORE_OK;
+    if (pos > 0) {
+        rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
+        if (rc == STORE_NOTFOUND) {
+            rc = participants_jump(tx, meeting_id, sub_meeting_id, pos, &before_no);
+            /* No session at pos - 1: the page is past the end, and empty. */
+            if (rc == STORE_NOTFOUND)
+                return STORE_OK;
+        }
+        if (rc != STORE_OK)
+            return rc;
     }
-    if (rc == STORE_OK)
-        rc = participants_page(tx, all ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB, meeting_id,
-                               sub_meeting_id, size, before_no, &it);
-    if (rc == STORE_NOTFOUND) {
-        enum lite_stmt_id id = pos < LITE_DEEP_PAGE
-                                    ? (all ? STMT_PART_LIST_ALL : STMT_PART_LIST_SUB)
-                                    : (all ? STMT_PART_DEEP_ALL : STMT_PART_DEEP_SUB);
-        rc = participants_page(tx, id, meeting_id, sub_meeting_id, size, pos, &it);
-    }
+    struct participant_iter it = {cb, arg, 0, 0};
+    rc = participants_page(tx, all ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB, meeting_id,
+                           sub_meeting_id, size, before_no, &it);
     /* Where the next page starts, for whoever asks for it. */
     if (rc == STORE_OK && it.n > 0)
         lite_pages_put(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, pos + it.n,
