@@ -60,10 +60,12 @@ static int api_join_type(int instanceid)
     return instanceid == API_INSTANCE_PSTN ? 0 : 1;
 }
 
-static store_rc api_plist_row(const core_device *d, const core_user *u, void *arg)
+static store_rc api_plist_row(const store_participant *u, void *arg)
 {
     api_plist *p = arg;
-    /* Each row written as JSON text as it is read: no tree per row. */
+    const core_device *d = &u->device;
+    /* Each row written as JSON text as it is read (the user's fields in
+     * the store's row, not copied): no tree per row. */
     api_text *t = &p->rows;
     if (p->n_rows > 0)
         api_text_lit(t, ",");
@@ -81,7 +83,7 @@ static store_rc api_plist_row(const core_device *d, const core_user *u, void *ar
     api_text_key(t, "join_type");
     api_text_int(t, api_join_type(d->instanceid));
     api_text_key(t, "user_role");
-    api_text_int(t, core_user_role(&p->m, u));
+    api_text_int(t, core_role_of(&p->m, u->userid, u->guest_id, u->cohost));
     api_text_key(t, "is_enterprise_user");
     api_text_bool(t, u->userid[0] != '\0');
     /* Guests have no userid: absent rather than "". */

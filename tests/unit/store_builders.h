@@ -171,11 +171,12 @@ struct deep_list {
     char who[DEEP_CAP][16];
 };
 
-static inline store_rc deep_row(const core_device *d, const core_user *u, void *arg)
+static inline store_rc deep_row(const store_participant *u, void *arg)
 {
+    const core_device *d = &u->device;
     struct deep_list *l = arg;
     assert_true(l->n < DEEP_CAP);
-    assert_int_equal(d->user_no, u->user_no);
+    assert_true(d->user_no > 0);
     l->no[l->n] = d->device_no;
     snprintf(l->who[l->n], sizeof l->who[0], "%.15s", u->userid);
     l->n++;

@@ -822,8 +822,9 @@ static store_rc see_device(const core_device *d, void *arg)
     return s->stop_after != 0 && s->n == s->stop_after ? STORE_STOP : STORE_OK;
 }
 
-static store_rc see_participant_left(const core_device *d, const core_user *u, void *arg)
+static store_rc see_participant_left(const store_participant *u, void *arg)
 {
+    const core_device *d = &u->device;
     (void)u;
     int *ended = arg;
     if (d->left_time == 500) {
@@ -1117,15 +1118,20 @@ struct page {
     char first[CORE_ID_MAX + 1];
 };
 
-static store_rc see_participant(const core_device *d, const core_user *u, void *arg)
+static store_rc see_participant(const store_participant *u, void *arg)
 {
+    const core_device *d = &u->device;
     struct page *p = arg;
     assert_true(d->device_no > p->last_device_no); /* join order */
     p->last_device_no = d->device_no;
-    assert_int_equal(d->user_no, u->user_no);
+    assert_true(d->user_no > 0);
     assert_int_equal(d->meeting_id, 1);
     if (p->sub != -1)
         assert_int_equal(d->sub_meeting_id, p->sub);
+    /* A page never carries a session's token hash. */
+    static const uint8_t none[sizeof d->token_hash];
+    assert_memory_equal(d->token_hash, none, sizeof none);
+    assert_string_equal(u->guest_id, "");
     /* each user is p<NN> with uuid-p<NN> */
     assert_string_equal(u->uuid + 5, u->userid);
     assert_int_equal(d->join_time, 1000 + atoi(u->userid + 1));
@@ -1318,8 +1324,9 @@ struct far_run {
     pthread_cond_t cv;
 };
 
-static store_rc far_count(const core_device *d, const core_user *u, void *arg)
+static store_rc far_count(const store_participant *u, void *arg)
 {
+    const core_device *d = &u->device;
     (void)d;
     (void)u;
     ++*(int *)arg;
@@ -1971,8 +1978,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static store_rc nop_participant(const core_device *d, const core_user *u, void *arg)
+static store_rc nop_participant(const store_participant *u, void *arg)
 {
+    const core_device *d = &u->device;
     (void)d;
     (void)u;
     (void)arg;

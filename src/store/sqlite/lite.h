@@ -193,11 +193,11 @@
                       "WHERE meeting_id = ?1")                                        \
     X(PART_COUNT_SUB, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2")                \
-    X(PART_AFTER_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_AFTER_ALL, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")    \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.device_no > ?4 "                 \
                       "ORDER BY d.device_no LIMIT ?3")                                \
-    X(PART_AFTER_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_AFTER_SUB, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")    \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.device_no > ?4 ORDER BY d.device_no LIMIT ?3")           \
@@ -211,7 +211,7 @@
     X(PART_SPAN_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_by_sub "     \
                        "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 "               \
                        "AND join_time >= ?5 AND join_time <= ?6")                     \
-    X(PART_SPAN_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_SPAN_LIST, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")    \
                       " FROM devices d INDEXED BY devices_by_sub "                    \
                       "JOIN users u ON u.user_no = d.user_no "                        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
@@ -220,7 +220,7 @@
     X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present "       \
                      "WHERE meeting_id = ?1 AND left_time IS NULL "                   \
                      "AND (?2 = -1 OR sub_meeting_id = ?2)")                          \
-    X(PRESENT_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")      \
+    X(PRESENT_LIST, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")      \
                     " FROM devices d INDEXED BY devices_present "                     \
                     "JOIN users u ON u.user_no = d.user_no "                          \
                     "WHERE d.meeting_id = ?1 AND d.left_time IS NULL "                \
@@ -401,11 +401,13 @@ void lite_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap);
 #define LITE_COL_STR(st, col, arr) lite_col_str((st), (col), (arr), sizeof(arr))
 
 /* A row of st for columns.h's decoders: store_row_user(LITE_ROW(st), 0, &u).
- * The three readers are store_row's. */
+ * The four readers are store_row's. */
 int64_t lite_row_num(const store_row *r, int col);
 void lite_row_text(const store_row *r, int col, char *dst, size_t cap);
 void lite_row_bytes(const store_row *r, int col, uint8_t *dst, size_t n);
-#define LITE_ROW(st) (&(const store_row){(st), 0, lite_row_num, lite_row_text, lite_row_bytes})
+const char *lite_row_str(const store_row *r, int col);
+#define LITE_ROW(st)                                                                  \
+    (&(const store_row){(st), 0, lite_row_num, lite_row_text, lite_row_bytes, lite_row_str})
 
 /* Clamps a page request to what SQLite's LIMIT/OFFSET take. */
 static inline void lite_page(int64_t *pos, int *size)

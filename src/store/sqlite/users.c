@@ -330,13 +330,11 @@ struct participant_iter {
 static store_rc participant_row(sqlite3_stmt *st, void *ctx)
 {
     struct participant_iter *it = ctx;
-    core_device d;
-    core_user u;
-    store_row_device(LITE_ROW(st), 0, &d);
-    store_row_user(LITE_ROW(st), STORE_DEVICE_NCOLS, &u);
+    store_participant p;
+    store_row_participant(LITE_ROW(st), 0, &p);
     it->n++;
-    it->last_no = d.device_no;
-    return it->cb(&d, &u, it->arg);
+    it->last_no = p.device.device_no;
+    return it->cb(&p, it->arg);
 }
 
 /* The participants statements' common parameters: ?1 the meeting, ?2 the
