@@ -146,6 +146,7 @@ void api_text_close(api_text *t);
 void api_text_keyn(api_text *t, const char *key, size_t len);
 #define api_text_key(t, key) api_text_keyn((t), "" key, sizeof(key) - 1)
 void api_text_str(api_text *t, const char *s);        /* a JSON string, escaped */
+void api_text_base64(api_text *t, const char *s);     /* a JSON string: s's base64 */
 void api_text_int(api_text *t, long long v);          /* a JSON number */
 void api_text_decimal(api_text *t, long long v);      /* "123": ids and times */
 void api_text_bool(api_text *t, bool v);

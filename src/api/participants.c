@@ -13,7 +13,6 @@
  * rest (ip, location, network, client version, microphone, camera, screen
  * share, phone hash, open_id, webinar role) are left out, never guessed. */
 #include "api/api.h"
-#include "common/base64.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,16 +39,6 @@ typedef struct api_plist {
     int n_rows;
     int64_t total;
 } api_plist;
-
-static void api_text_base64(api_text *t, const char *s)
-{
-    char *out = base64_encode(s, strlen(s));
-    if (out == NULL)
-        t->failed = true;
-    else
-        api_text_str(t, out);
-    free(out);
-}
 
 /* Tencent's join_type: 0 an ordinary PSTN caller, 1 an ordinary VoIP user;
  * its other values (screen-cast companions, the Linux SDK, companion PSTN
