@@ -307,6 +307,19 @@ void api_text_keyn(api_text *t, const char *key, size_t n)
     t->first = false;
 }
 
+/* The bytes a string's run copies as they are: printable ASCII but the
+ * quote and the backslash. A table built by the compiler: one load a byte
+ * in the copy loop instead of four comparisons (a page of 20 participants
+ * spends 10,000 instructions less, bench/README.md). */
+#define API_PLAIN(b) ((b) >= 0x20 && (b) < 0x80 && (b) != '"' && (b) != '\\')
+#define API_PLAIN4(b) API_PLAIN(b), API_PLAIN((b) + 1), API_PLAIN((b) + 2), API_PLAIN((b) + 3)
+#define API_PLAIN16(b)                                                                \
+    API_PLAIN4(b), API_PLAIN4((b) + 4), API_PLAIN4((b) + 8), API_PLAIN4((b) + 12)
+#define API_PLAIN64(b)                                                                \
+    API_PLAIN16(b), API_PLAIN16((b) + 16), API_PLAIN16((b) + 32), API_PLAIN16((b) + 48)
+static const bool api_plain[256] = {API_PLAIN64(0), API_PLAIN64(64), API_PLAIN64(128),
+                                    API_PLAIN64(192)};
+
 /* Escaped as jansson escapes without JSON_ENSURE_ASCII: the quote, the
  * backslash and control characters; the rest of UTF-8 as it is, each
  * multi-byte sequence checked as it is copied (one pass, no strlen). */
@@ -324,13 +337,13 @@ void api_text_str(api_text *t, const char *s)
             return;
         char *p = t->buf + t->len;
         char *end = t->buf + t->cap - 8;
-        while (p < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+        while (p < end && api_plain[*q])
             *p++ = (char)*q++;
         t->len = (size_t)(p - t->buf);
         unsigned char ch = *q;
         if (ch == '\0')
             break;
-        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\')
+        if (api_plain[ch])
             continue;   /* the buffer was full: grow and go on */
         if (ch >= 0x80) {
             size_t n = (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 : (ch & 0xf8) == 0xf0 ? 4 : 0;
