@@ -226,8 +226,10 @@ store_rc store_key_delete_all(store_tx *tx, const char *app_id);
 /* Inserts the meeting with its hosts and occurrences. CONFLICT when its
  * meeting_id or meeting_code is taken (the caller draws new ones). */
 store_rc store_meeting_insert(store_tx *tx, const core_meeting *m);
-/* The meeting of this app with this id, hosts and occurrences included.
- * Another app's meeting is NOTFOUND. Inside a write, a backend with row
+/* The meeting of this app with this id, hosts and occurrences included:
+ * found, all of *out is set (what the meeting lacks is zero), whatever it
+ * held, so a caller need not clear it first. Another app's meeting is
+ * NOTFOUND. Inside a write, a backend with row
  * locks (PostgreSQL) locks the meeting's row here until the commit: the
  * job's later reads and writes of the meeting are serialised with every
  * other job's on it (the contract above). */
