@@ -780,6 +780,71 @@ static void test_participants_jumps(void **state)
     free(j.page.no);
 }
 
+/* How many statements the connection has run so far (SQLite counts each
+ * statement's runs). */
+static int64_t statements_run(sqlite3 *db)
+{
+    int64_t n = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st != NULL;
+         st = sqlite3_next_stmt(db, st))
+        n += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_RUN, 0);
+    return n;
+}
+
+static store_rc count_rows(const store_participant *p, void *arg)
+{
+    assert_non_null(p->uuid);
+    ++*(int *)arg;
+    return STORE_OK;
+}
+
+/* Statements run by one page of each list, at size 1 and at size 20: the
+ * rows come with their users from the page's own statement, so the number
+ * is the same (a user read a row would add 19), and small. */
+static void one_statement_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    sqlite3 *db = lite_tx_conn(tx)->db;
+    int64_t runs[2][4];
+    const int sizes[2] = {1, 20};
+    for (int k = 0; k < 2; k++) {
+        for (int list = 0; list < 4; list++) {
+            int rows = 0;
+            int64_t before = statements_run(db);
+            store_rc rc;
+            switch (list) {
+            case 0: /* from the first */
+                rc = store_participants_list(tx, 1, -1, 0, sizes[k], count_rows, &rows, NULL);
+                break;
+            case 1: /* further in, no page ended there (found on the index) */
+                rc = store_participants_list(tx, 1, SUB_A, 7 + k, sizes[k], count_rows, &rows,
+                                             NULL);
+                break;
+            case 2:
+                rc = store_participants_between(tx, 1, SUB_A, 0, 1000000, 3, sizes[k],
+                                                count_rows, &rows, NULL);
+                break;
+            default:
+                rc = store_present_list(tx, 1, -1, 5, sizes[k], count_rows, &rows, NULL);
+            }
+            assert_int_equal(rc, STORE_OK);
+            assert_int_equal(rows, sizes[k]);
+            runs[k][list] = statements_run(db) - before;
+            assert_true(runs[k][list] <= 3);
+        }
+    }
+    for (int list = 0; list < 4; list++)
+        assert_int_equal(runs[0][list], runs[1][list]);
+}
+
+static void test_participants_one_statement(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    write_ok(f->s, sessions_fill_body, &(int){60});
+    read_ok(f->s, one_statement_body, NULL);
+}
+
 static void test_participants_walk(void **state)
 {
     fixture *f = *state;
@@ -1305,6 +1370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_stamp_old_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_jumps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_one_statement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_restarts_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_pages_counted, setup, teardown),
