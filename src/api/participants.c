@@ -52,6 +52,10 @@ static int api_join_type(int instanceid)
     return instanceid == API_INSTANCE_PSTN ? 0 : 1;
 }
 
+/* A row's next member's key: the comma and the key as one literal (the
+ * row's shape is fixed, so no key needs api_text_key's first-member test). */
+#define API_ROW_KEY(t, key) api_text_lit((t), ",\"" key "\":")
+
 static store_rc api_plist_row(const store_participant *u, void *arg)
 {
     api_plist *p = arg;
@@ -60,38 +64,38 @@ static store_rc api_plist_row(const store_participant *u, void *arg)
      * the store's row, not copied): no tree per row. */
     api_text *t = &p->rows;
     if (p->n_rows > 0)
-        api_text_lit(t, ",");
-    api_text_open(t);
-    api_text_key(t, "ms_open_id");
+        api_text_lit(t, ",{\"ms_open_id\":");
+    else
+        api_text_lit(t, "{\"ms_open_id\":");
     api_text_str(t, u->ms_open_id);
-    api_text_key(t, "uuid");
+    API_ROW_KEY(t, "uuid");
     api_text_str(t, u->uuid);
-    api_text_key(t, "user_name");
+    API_ROW_KEY(t, "user_name");
     api_text_base64(t, u->nick_name);
-    api_text_key(t, "instanceid");
+    API_ROW_KEY(t, "instanceid");
     api_text_int(t, d->instanceid);
-    api_text_key(t, "join_time");
+    API_ROW_KEY(t, "join_time");
     api_text_decimal(t, d->join_time);
-    api_text_key(t, "join_type");
+    API_ROW_KEY(t, "join_type");
     api_text_int(t, api_join_type(d->instanceid));
-    api_text_key(t, "user_role");
+    API_ROW_KEY(t, "user_role");
     api_text_int(t, core_role_of(&p->m, u->userid, u->guest_id, u->cohost));
-    api_text_key(t, "is_enterprise_user");
-    api_text_bool(t, u->userid[0] != '\0');
     /* Guests have no userid: absent rather than "". */
     if (u->userid[0] != '\0') {
-        api_text_key(t, "userid");
+        api_text_lit(t, ",\"is_enterprise_user\":true,\"userid\":");
         api_text_str(t, u->userid);
+    } else {
+        api_text_lit(t, ",\"is_enterprise_user\":false");
     }
     if (u->guest_id[0] != '\0') {
-        api_text_key(t, "guest_id");
+        API_ROW_KEY(t, "guest_id");
         api_text_str(t, u->guest_id);
     }
     if (d->left_time != 0) {
-        api_text_key(t, "left_time");
+        API_ROW_KEY(t, "left_time");
         api_text_decimal(t, d->left_time);
     }
-    api_text_close(t);
+    api_text_lit(t, "}");
     p->n_rows++;
     return t->failed ? STORE_STOP : STORE_OK;
 }
