@@ -59,7 +59,7 @@ static int api_join_type(int instanceid)
 static store_rc api_plist_row(const store_participant *u, void *arg)
 {
     api_plist *p = arg;
-    const core_device *d = &u->device;
+    const store_participant *d = u;
     /* Each row written as JSON text as it is read (the user's fields in
      * the store's row, not copied): no tree per row. */
     api_text *t = &p->rows;

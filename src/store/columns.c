@@ -34,24 +34,16 @@ void store_row_user(const store_row *r, int col, core_user *u)
 
 void store_row_participant(const store_row *r, int col, store_participant *p)
 {
-    core_device *d = &p->device;
-    /* Every field is set below; only the hash the page leaves out is
-     * cleared (a memset of the whole row would be most of its cost). */
-    memset(d->token_hash, 0, sizeof d->token_hash);
-    d->device_no = r->num(r, col);
-    d->meeting_id = r->num(r, col + 1);
-    d->sub_meeting_id = r->num(r, col + 2);
-    d->user_no = r->num(r, col + 3);
-    d->instanceid = (int)r->num(r, col + 4);
-    d->join_time = r->num(r, col + 5);
-    d->left_time = r->num(r, col + 6);           /* NULL reads as 0 */
-    d->left_reason = (int)r->num(r, col + 7);
-    p->userid = r->str(r, col + 8);
-    p->guest_id = r->str(r, col + 9);
-    p->uuid = r->str(r, col + 10);
-    p->ms_open_id = r->str(r, col + 11);
-    p->nick_name = r->str(r, col + 12);
-    p->cohost = r->num(r, col + 13) != 0;
+    p->device_no = r->num(r, col);
+    p->instanceid = (int)r->num(r, col + 1);
+    p->join_time = r->num(r, col + 2);
+    p->left_time = r->num(r, col + 3);           /* NULL reads as 0 */
+    p->userid = r->str(r, col + 4);
+    p->guest_id = r->str(r, col + 5);
+    p->uuid = r->str(r, col + 6);
+    p->ms_open_id = r->str(r, col + 7);
+    p->nick_name = r->str(r, col + 8);
+    p->cohost = r->num(r, col + 9) != 0;
 }
 
 void store_row_webhook(const store_row *r, int col, store_webhook *w)

@@ -29,12 +29,10 @@
     p "user_no, " p "userid, " p "guest_id, " p "uuid, " p "ms_open_id, " p           \
       "nick_name, " p "cohost"
 #define STORE_USER_NCOLS 7
-/* A participants page's row (store_participant): the session's columns but
- * token_hash, then its user's fields but the ids (d: the device's alias,
- * u: the user's). */
+/* A participants page's row (store_participant): what the page shows of
+ * the session, then of its user (d: the device's alias, u: the user's). */
 #define STORE_PARTICIPANT_COLS(d, u)                                                  \
-    d "device_no, " d "meeting_id, " d "sub_meeting_id, " d "user_no, " d             \
-      "instanceid, " d "join_time, " d "left_time, " d "left_reason, " u "userid, " u \
+    d "device_no, " d "instanceid, " d "join_time, " d "left_time, " u "userid, " u   \
       "guest_id, " u "uuid, " u "ms_open_id, " u "nick_name, " u "cohost"
 #define STORE_MEETING_COLS                                                            \
     "meeting_id, app_id, meeting_code, subject, creator_userid, creator_instanceid, " \

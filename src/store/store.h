@@ -318,13 +318,17 @@ store_rc store_device_get(store_tx *tx, int64_t device_no, core_device *out);
 store_rc store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
                                core_device *out);
 
-/* One row of a participants page: the session (its token_hash left zero:
- * a page never carries it) and its user's fields, read in place. The
- * strings are the backend's, valid only during the callback: a page of
- * any size copies no user (core_user is 528 bytes a row), and none is
- * NULL ("" for a guest's userid, an enterprise user's guest_id). */
+/* One row of a participants page: what a page shows of the session and
+ * of its user, read in place (store_device_get has the rest of a
+ * session). The strings are the backend's, valid only during the
+ * callback: a page of any size copies no user (core_user is 528 bytes a
+ * row), and none is NULL ("" for a guest's userid, an enterprise user's
+ * guest_id). */
 typedef struct store_participant {
-    core_device device;
+    int64_t device_no;
+    int instanceid;
+    int64_t join_time;
+    int64_t left_time;        /* 0 while present */
     const char *userid, *guest_id, *uuid, *ms_open_id, *nick_name;
     bool cohost;
 } store_participant;

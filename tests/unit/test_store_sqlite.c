@@ -697,9 +697,8 @@ struct jump_list {
 
 static store_rc jump_row(const store_participant *u, void *arg)
 {
-    const core_device *d = &u->device;
+    const store_participant *d = u;
     struct jump_list *l = arg;
-    assert_true(d->user_no > 0);
     assert_true(l->n < l->cap);
     l->no[l->n++] = d->device_no;
     return STORE_OK;

@@ -333,7 +333,7 @@ static store_rc participant_row(sqlite3_stmt *st, void *ctx)
     store_participant p;
     store_row_participant(LITE_ROW(st), 0, &p);
     it->n++;
-    it->last_no = p.device.device_no;
+    it->last_no = p.device_no;
     return it->cb(&p, it->arg);
 }
 
