@@ -25,7 +25,7 @@
  * (PART_NTH_*, or a mark of sqlite/pages.c): with LIMIT/OFFSET SQLite would
  * read every skipped row and look up its user before dropping it, and a
  * subquery of the page's numbers costs a materialisation and a sort (a
- * third more instructions a page of 20, bench/README.md). Queries that read "the present
+ * quarter more instructions a page of 20, bench/README.md). Queries that read "the present
  * devices" repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
  * because SQLite only uses a partial index when the query's WHERE clause
  * contains the index's condition. Ending a whole meeting names its index:
