@@ -268,7 +268,7 @@ static bool api_text_room(api_text *t, size_t more)
     return true;
 }
 
-void api_text_raw(api_text *t, const char *s, size_t len)
+void api_text_raw_grow(api_text *t, const char *s, size_t len)
 {
     /* Nothing to add (an empty page's rows: s may be NULL then). */
     if (len == 0)
