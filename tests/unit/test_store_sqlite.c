@@ -215,7 +215,7 @@ static void test_migrate_tokens_by_number(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     read_ok(s, v3_read_body, &c);
     write_ok(s, v3_write_body, &c);
     /* Never a number given before, not even a deleted one. */
@@ -327,7 +327,7 @@ static void test_migrate_session_counts(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     struct counts n = counts_of(s);
     assert_int_equal(n.all, 6);
     assert_int_equal(n.sub0, 1);
@@ -433,7 +433,7 @@ static void test_migrate_ban_operator(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     struct v5_ban v = {0};
     read_ok(s, v5_bans_body, &v);
     assert_int_equal(v.n, 3);
@@ -505,7 +505,7 @@ static void test_migrate_presence(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     struct v10_check c = {-1, -1, 0};
     write_ok(s, v10_body, &c);
     assert_int_equal(c.node, 0);
@@ -834,6 +834,40 @@ static void one_statement_body(store_tx *tx, void *arg)
     }
     for (int list = 0; list < 4; list++)
         assert_int_equal(runs[0][list], runs[1][list]);
+}
+
+/* No page statement sorts: each walks an index in join order and stops
+ * after its page (the real-time list sorted every present session, joined
+ * to its user, for each page before devices_present_by_no). */
+static void no_sort_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    const enum lite_stmt_id ids[] = {STMT_PART_AFTER_ALL, STMT_PART_AFTER_SUB, STMT_PART_NTH_ALL,
+                                     STMT_PART_NTH_SUB, STMT_PRESENT_LIST, STMT_PRESENT_COUNT};
+    sqlite3 *db = lite_tx_conn(tx)->db;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        sqlite3_stmt *st = lite_stmt(tx, ids[i]);
+        assert_non_null(st);
+        char sql[2048];
+        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", sqlite3_sql(st));
+        sqlite3_stmt *plan = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &plan, NULL), SQLITE_OK);
+        int steps = 0;
+        while (sqlite3_step(plan) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(plan, 3);
+            assert_non_null(detail);
+            assert_null(strstr(detail, "TEMP B-TREE"));
+            steps++;
+        }
+        assert_true(steps > 0);
+        sqlite3_finalize(plan);
+    }
+}
+
+static void test_participants_no_sort(void **state)
+{
+    fixture *f = *state;
+    read_ok(f->s, no_sort_body, NULL);
 }
 
 static void test_participants_one_statement(void **state)
@@ -1370,6 +1404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_participants_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_jumps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_one_statement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_no_sort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_restarts_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_pages_counted, setup, teardown),

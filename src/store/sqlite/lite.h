@@ -25,8 +25,11 @@
  * (PART_NTH_*, or a mark of sqlite/pages.c): with LIMIT/OFFSET SQLite would
  * read every skipped row and look up its user before dropping it, and a
  * subquery of the page's numbers costs a materialisation and a sort (a
- * quarter more instructions a page of 20, bench/README.md). Queries that read "the present
- * devices" repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
+ * quarter more instructions a page of 20, bench/README.md). The real-time
+ * list walks devices_present_by_no, the present sessions in join order:
+ * by devices_present (user, instanceid) each page sorted every present
+ * session joined to its user. Queries that read "the present devices"
+ * repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
  * because SQLite only uses a partial index when the query's WHERE clause
  * contains the index's condition. Ending a whole meeting names its index:
  * without statistics the planner would walk every session the meeting ever
@@ -217,11 +220,11 @@
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.join_time >= ?5 AND d.join_time <= ?6 "                  \
                       "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                      \
-    X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present "       \
+    X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present_by_no " \
                      "WHERE meeting_id = ?1 AND left_time IS NULL "                   \
                      "AND (?2 = -1 OR sub_meeting_id = ?2)")                          \
     X(PRESENT_LIST, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")      \
-                    " FROM devices d INDEXED BY devices_present "                     \
+                    " FROM devices d INDEXED BY devices_present_by_no "               \
                     "JOIN users u ON u.user_no = d.user_no "                          \
                     "WHERE d.meeting_id = ?1 AND d.left_time IS NULL "                \
                     "AND (?2 = -1 OR d.sub_meeting_id = ?2) "                         \
