@@ -141,7 +141,7 @@ typedef struct api_text {
 /* len bytes as they are; api_text_raw_grow when they do not fit (or the
  * writer failed). Inline: a row of a page writes a dozen short literals,
  * each then a compare and a copy of a known size, not a call and a
- * memcpy (7,000 instructions of a page of 20, bench/README.md). */
+ * memcpy (~8,000 instructions of a page of 20, bench/README.md). */
 void api_text_raw_grow(api_text *t, const char *s, size_t len);
 static inline void api_text_raw(api_text *t, const char *s, size_t len)
 {
