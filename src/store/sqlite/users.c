@@ -514,14 +514,17 @@ store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_me
 }
 
 /* A filtered page: count what matches, then read the page with LIMIT and
- * OFFSET. Neither statement has an index on what it filters by (join time,
- * presence within the meeting's devices), so both walk the rows the
- * meeting's index gives: the count as many as the meeting (or occurrence)
- * has, the page at most that many. That bound is the data's, never the
- * client's: pos beyond the count returns before the page is read, and the
- * span [from, to] only narrows what is counted. No position marks are kept
- * (they would be per span): a filtered list is a bounded scan, not a
- * walk towards a number the client chose. */
+ * OFFSET. A span has no index on join time, so both walk the occurrence's
+ * sessions (devices_by_sub); the present ones walk devices_present_by_no,
+ * the meeting's present sessions in join order (schema 12). Either way the
+ * count walks as many as the filter's index gives, the page at most that
+ * many, in order, with no sort; the sessions an OFFSET skips are still
+ * joined to their users before they are dropped. That bound is the data's,
+ * never the client's: pos beyond the count returns before the page is
+ * read, and the span [from, to] only narrows what is counted. No position
+ * marks are kept (they would be per span, and presence changes): a
+ * filtered list is a bounded scan, not a walk towards a number the client
+ * chose. */
 static store_rc participants_filtered(store_tx *tx, enum lite_stmt_id count_id,
                                       enum lite_stmt_id list_id, int64_t meeting_id,
                                       int64_t sub_meeting_id, int64_t from, int64_t to,
