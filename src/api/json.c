@@ -1,5 +1,6 @@
 /* Reading request bodies and building response values. */
 #include "api/api.h"
+#include "common/base64.h"
 
 #include <errno.h>
 #include <stdarg.h>

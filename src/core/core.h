@@ -223,6 +223,8 @@ bool core_is_creator(const core_meeting *m, const char *userid);
 /* A scheduled host; the creator is the host when no hosts were scheduled. */
 bool core_is_host(const core_meeting *m, const char *userid);
 int core_user_role(const core_meeting *m, const core_user *u);
+/* core_user_role from the user's fields alone (a page's rows, read in place). */
+int core_role_of(const core_meeting *m, const char *userid, const char *guest_id, bool cohost);
 /* Whether a user_role may moderate: creator, host or co-host (any
  * combination), not a plain member or guest. */
 bool core_role_moderates(int role);

@@ -31,25 +31,31 @@ bool core_is_host(const core_meeting *m, const char *userid)
 
 int core_user_role(const core_meeting *m, const core_user *u)
 {
+    assert(u != NULL);
+    return core_role_of(m, u->userid, u->guest_id, u->cohost);
+}
+
+int core_role_of(const core_meeting *m, const char *userid, const char *guest_id, bool cohost)
+{
     bool creator, host;
 
-    assert(m != NULL && u != NULL);
+    assert(m != NULL && userid != NULL && guest_id != NULL);
     /* Hosts are scheduled by userid, so a guest can only be a co-host:
      * CORE_ROLE_GUEST_HOST stays unreachable. */
-    if (u->guest_id[0] != '\0')
-        return u->cohost ? CORE_ROLE_COHOST : CORE_ROLE_GUEST;
+    if (guest_id[0] != '\0')
+        return cohost ? CORE_ROLE_COHOST : CORE_ROLE_GUEST;
 
-    creator = core_is_creator(m, u->userid);
-    host = core_is_host(m, u->userid);
+    creator = core_is_creator(m, userid);
+    host = core_is_host(m, userid);
     if (creator && host)
         return CORE_ROLE_CREATOR_HOST;
-    if (creator && u->cohost)
+    if (creator && cohost)
         return CORE_ROLE_CREATOR_COHOST;
     if (creator)
         return CORE_ROLE_CREATOR;
     if (host)
         return CORE_ROLE_HOST;
-    if (u->cohost)
+    if (cohost)
         return CORE_ROLE_COHOST;
     return CORE_ROLE_MEMBER;
 }

@@ -32,6 +32,20 @@ void store_row_user(const store_row *r, int col, core_user *u)
     u->cohost = r->num(r, col + 6) != 0;
 }
 
+void store_row_participant(const store_row *r, int col, store_participant *p)
+{
+    p->device_no = r->num(r, col);
+    p->instanceid = (int)r->num(r, col + 1);
+    p->join_time = r->num(r, col + 2);
+    p->left_time = r->num(r, col + 3);           /* NULL reads as 0 */
+    p->userid = r->str(r, col + 4);
+    p->guest_id = r->str(r, col + 5);
+    p->uuid = r->str(r, col + 6);
+    p->ms_open_id = r->str(r, col + 7);
+    p->nick_name = r->str(r, col + 8);
+    p->cohost = r->num(r, col + 9) != 0;
+}
+
 void store_row_webhook(const store_row *r, int col, store_webhook *w)
 {
     memset(w, 0, sizeof *w);

@@ -29,6 +29,11 @@
     p "user_no, " p "userid, " p "guest_id, " p "uuid, " p "ms_open_id, " p           \
       "nick_name, " p "cohost"
 #define STORE_USER_NCOLS 7
+/* A participants page's row (store_participant): what the page shows of
+ * the session, then of its user (d: the device's alias, u: the user's). */
+#define STORE_PARTICIPANT_COLS(d, u)                                                  \
+    d "device_no, " d "instanceid, " d "join_time, " d "left_time, " u "userid, " u   \
+      "guest_id, " u "uuid, " u "ms_open_id, " u "nick_name, " u "cohost"
 #define STORE_MEETING_COLS                                                            \
     "meeting_id, app_id, meeting_code, subject, creator_userid, creator_instanceid, " \
     "type, meeting_type, start_time, end_time, status, recurring_type, until_type, "  \
@@ -64,11 +69,15 @@ struct store_row {
     /* Exactly n bytes into dst; a value of another length (or NULL) leaves
      * dst as it was. */
     void (*bytes)(const store_row *r, int col, uint8_t *dst, size_t n);
+    /* Text in place, valid as long as the row (no copy); NULL reads as "". */
+    const char *(*str)(const store_row *r, int col);
 };
 
 /* Each reads its list from column col on, zeroing *out first. */
 void store_row_device(const store_row *r, int col, core_device *out);
 void store_row_user(const store_row *r, int col, core_user *out);
+/* STORE_PARTICIPANT_COLS; the strings point into the row (store_row.str). */
+void store_row_participant(const store_row *r, int col, store_participant *out);
 void store_row_webhook(const store_row *r, int col, store_webhook *out);
 void store_row_delivery(const store_row *r, int col, store_delivery *out);
 void store_row_app(const store_row *r, int col, store_app *out);

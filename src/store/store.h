@@ -226,8 +226,10 @@ store_rc store_key_delete_all(store_tx *tx, const char *app_id);
 /* Inserts the meeting with its hosts and occurrences. CONFLICT when its
  * meeting_id or meeting_code is taken (the caller draws new ones). */
 store_rc store_meeting_insert(store_tx *tx, const core_meeting *m);
-/* The meeting of this app with this id, hosts and occurrences included.
- * Another app's meeting is NOTFOUND. Inside a write, a backend with row
+/* The meeting of this app with this id, hosts and occurrences included:
+ * found, all of *out is set (what the meeting lacks is zero), whatever it
+ * held, so a caller need not clear it first. Another app's meeting is
+ * NOTFOUND. Inside a write, a backend with row
  * locks (PostgreSQL) locks the meeting's row here until the commit: the
  * job's later reads and writes of the meeting are serialised with every
  * other job's on it (the contract above). */
@@ -316,12 +318,28 @@ store_rc store_device_get(store_tx *tx, int64_t device_no, core_device *out);
 store_rc store_device_by_token(store_tx *tx, int64_t device_no, const uint8_t secret_hash[32],
                                core_device *out);
 
-/* Device sessions of a meeting in join order, with their users. sub_meeting_id
- * -1 lists every occurrence's. Fills *total with the number of sessions. pos
- * is an offset into them (negative: 0), size the page's (negative: 0); a
- * page at or past the last session is empty and costs what the first page
- * costs, however large pos is. */
-typedef store_rc (*store_participant_cb)(const core_device *d, const core_user *u, void *arg);
+/* One row of a participants page: what a page shows of the session and
+ * of its user, read in place (store_device_get has the rest of a
+ * session). The strings are the backend's, valid only during the
+ * callback: a page of any size copies no user (core_user is 528 bytes a
+ * row), and none is NULL ("" for a guest's userid, an enterprise user's
+ * guest_id). */
+typedef struct store_participant {
+    int64_t device_no;
+    int instanceid;
+    int64_t join_time;
+    int64_t left_time;        /* 0 while present */
+    const char *userid, *guest_id, *uuid, *ms_open_id, *nick_name;
+    bool cohost;
+} store_participant;
+
+/* Device sessions of a meeting in join order, with their users: one
+ * statement for the page's rows, joined to their users (never a lookup a
+ * row). sub_meeting_id -1 lists every occurrence's. Fills *total with the
+ * number of sessions. pos is an offset into them (negative: 0), size the
+ * page's (negative: 0); a page at or past the last session is empty and
+ * costs what the first page costs, however large pos is. */
+typedef store_rc (*store_participant_cb)(const store_participant *p, void *arg);
 store_rc store_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
                                  int64_t pos, int size, store_participant_cb cb, void *arg,
                                  int64_t *total);

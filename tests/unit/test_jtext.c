@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "common/base64.h"
 #include "common/log.h"
 
 /* t's text, NUL-terminated, in a new string. */
@@ -222,6 +223,37 @@ static void test_growth(void **state)
     jtext_free(&t);
 }
 
+/* jtext_base64 writes in place what base64_encode returns, quoted: for
+ * every length of a nick name and more (each padding), and wherever the
+ * buffer's end falls (a prefix of every length before it). */
+static void test_base64_in_place(void **state)
+{
+    (void)state;
+    char src[200];
+    for (size_t i = 0; i < sizeof src - 1; i++)
+        src[i] = (char)(0x20 + (i * 7) % 0x5f);
+    for (size_t pre = 0; pre < 1030; pre += pre < 990 ? 90 : 1) {
+        for (size_t n = 0; n < sizeof src; n += 1 + n / 16) {
+            char s[sizeof src + 1];
+            memcpy(s, src, n);
+            s[n] = '\0';
+            jtext t = {0};
+            for (size_t k = 0; k < pre; k++)
+                jtext_lit(&t, "x");
+            jtext_base64(&t, s);
+            assert_false(t.failed);
+            char *b = base64_encode(s, n);
+            assert_non_null(b);
+            assert_int_equal(t.len, pre + strlen(b) + 2);
+            assert_int_equal(t.buf[pre], '"');
+            assert_memory_equal(t.buf + pre + 1, b, strlen(b));
+            assert_int_equal(t.buf[t.len - 1], '"');
+            free(b);
+            jtext_free(&t);
+        }
+    }
+}
+
 /* Standard error into a file for the length of fn(); returns its text. */
 static char *capture_stderr(void (*fn)(void))
 {
@@ -323,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_utf8_refused_as_jansson),
         cmocka_unit_test(test_numbers_and_objects),
         cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_base64_in_place),
         cmocka_unit_test(test_log_batches_in_order),
         cmocka_unit_test(test_log_long_line_cut_whole),
     };

@@ -333,8 +333,16 @@ static void roundtrip_get_body(store_tx *tx, void *arg)
                      STORE_NOTFOUND);
     assert_int_equal(store_meeting_get(tx, "app1", 5, &t->got), STORE_NOTFOUND);
     assert_int_equal(store_meeting_get(tx, "app1", 6, &t->got), STORE_NOTFOUND);
+    /* Found, all of it is set, whatever it held (api/participants.c does
+     * not clear it first): what the one-off meeting lacks reads zero. */
+    memset(&t->got, 0xa5, sizeof t->got);
     assert_int_equal(store_meeting_get(tx, "app2", 5, &t->got), STORE_OK);
     assert_int_equal(t->got.type, 1);
+    static const core_occurrence no_occ;
+    for (int i = 0; i < CORE_OCC_MAX; i++)
+        assert_memory_equal(&t->got.occ[i], &no_occ, sizeof no_occ);
+    for (int i = 0; i < CORE_HOSTS_MAX; i++)
+        assert_string_equal(t->got.hosts[i], "");
     char app[CORE_APPID_MAX + 1];
     assert_int_equal(store_meeting_app(tx, t->want.meeting_id, app), STORE_OK);
     assert_string_equal(app, "app1");
@@ -822,13 +830,19 @@ static store_rc see_device(const core_device *d, void *arg)
     return s->stop_after != 0 && s->n == s->stop_after ? STORE_STOP : STORE_OK;
 }
 
-static store_rc see_participant_left(const core_device *d, const core_user *u, void *arg)
+struct ended_seen {
+    store_tx *tx;
+    int ended;
+};
+
+static store_rc see_participant_left(const store_participant *u, void *arg)
 {
-    (void)u;
-    int *ended = arg;
-    if (d->left_time == 500) {
-        assert_int_equal(d->left_reason, CORE_LEFT_ENDED);
-        (*ended)++;
+    struct ended_seen *e = arg;
+    if (u->left_time == 500) {
+        core_device d;
+        assert_int_equal(store_device_get(e->tx, u->device_no, &d), STORE_OK);
+        assert_int_equal(d.left_reason, CORE_LEFT_ENDED);
+        e->ended++;
     }
     return STORE_OK;
 }
@@ -870,13 +884,13 @@ static void end_all_body(store_tx *tx, void *arg)
     assert_int_equal(s.device_no[0], no[0]);
     assert_int_equal(s.device_no[1], no[1]);
     assert_int_equal(s.device_no[2], no[3]);
-    int ended = 0;
+    struct ended_seen ended = {tx, 0};
     int64_t total = 0;
     assert_int_equal(store_participants_list(tx, 1, -1, 0, 100, see_participant_left, &ended,
                                              &total),
                      STORE_OK);
     assert_int_equal(total, 4);
-    assert_int_equal(ended, 3); /* the one that left earlier keeps its own time */
+    assert_int_equal(ended.ended, 3); /* the one that left earlier keeps its own time */
 
     memset(&s, 0, sizeof s);
     assert_int_equal(store_devices_end_all(tx, 1, 600, CORE_LEFT_ENDED, see_device, &s), STORE_OK);
@@ -1111,21 +1125,33 @@ static void test_devices_end_all(void **state)
 
 
 struct page {
+    store_tx *tx;
     int n;
     int64_t last_device_no;
     int64_t sub;
     char first[CORE_ID_MAX + 1];
 };
 
-static store_rc see_participant(const core_device *d, const core_user *u, void *arg)
+static store_rc see_participant(const store_participant *u, void *arg)
 {
+    const store_participant *d = u;
     struct page *p = arg;
     assert_true(d->device_no > p->last_device_no); /* join order */
     p->last_device_no = d->device_no;
-    assert_int_equal(d->user_no, u->user_no);
-    assert_int_equal(d->meeting_id, 1);
+    /* The row is its session's, of this meeting (and occurrence). */
+    core_device full;
+    assert_int_equal(store_device_get(p->tx, d->device_no, &full), STORE_OK);
+    assert_int_equal(full.meeting_id, 1);
     if (p->sub != -1)
-        assert_int_equal(d->sub_meeting_id, p->sub);
+        assert_int_equal(full.sub_meeting_id, p->sub);
+    assert_int_equal(full.instanceid, d->instanceid);
+    assert_int_equal(full.join_time, d->join_time);
+    assert_int_equal(full.left_time, d->left_time);
+    assert_true(!u->cohost);
+    assert_string_equal(u->guest_id, "");
+    /* ... and its user's: ms-p<NN>, Nick p<NN> */
+    assert_string_equal(u->ms_open_id + 3, u->uuid + 5);
+    assert_string_equal(u->nick_name + 5, u->uuid + 5);
     /* each user is p<NN> with uuid-p<NN> */
     assert_string_equal(u->uuid + 5, u->userid);
     assert_int_equal(d->join_time, 1000 + atoi(u->userid + 1));
@@ -1141,7 +1167,7 @@ static store_rc see_participant(const core_device *d, const core_user *u, void *
 static void page_check(store_tx *tx, int64_t sub, int64_t pos, int size, int want_n,
                        int64_t want_total, const char *want_first)
 {
-    struct page p = {.sub = sub};
+    struct page p = {.tx = tx, .sub = sub};
     int64_t total = -1;
     assert_int_equal(store_participants_list(tx, 1, sub, pos, size, see_participant, &p, &total),
                      STORE_OK);
@@ -1165,7 +1191,7 @@ static void participants_body(store_tx *tx, void *arg)
     page_check(tx, SUB_A, 10, 10, 5, 15, "p16");
     page_check(tx, SUB_B, 0, 100, 10, 10, "p03");
     page_check(tx, 42, 0, 100, 0, 0, NULL);
-    struct page p = {.sub = -1};
+    struct page p = {.tx = tx, .sub = -1};
     assert_int_equal(store_participants_list(tx, 1, -1, 0, 3, see_participant, &p, NULL),
                      STORE_OK);
     assert_int_equal(p.n, 3);
@@ -1209,7 +1235,7 @@ static int present_now(store_tx *tx, int64_t sub, int64_t pos, int size, struct 
 static void filtered_check(store_tx *tx, filtered_fn fn, int64_t sub, int64_t pos, int size,
                            int want_n, int64_t want_total, const char *want_first)
 {
-    struct page p = {.sub = sub};
+    struct page p = {.tx = tx, .sub = sub};
     int64_t total = -1;
     assert_int_equal(fn(tx, sub, pos, size, &p, &total), STORE_OK);
     assert_int_equal(total, want_total);
@@ -1235,7 +1261,7 @@ static void filtered_body(store_tx *tx, void *arg)
     filtered_check(tx, present_now, -1, INT64_MAX, 50, 0, 24, NULL);
     filtered_check(tx, present_now, SUB_A, 0, 100, 15, 15, "p00");
     filtered_check(tx, present_now, SUB_B, 0, 2, 2, 9, "p04");
-    struct page p = {.sub = -1};
+    struct page p = {.tx = tx, .sub = -1};
     int64_t total = -1;
     assert_int_equal(store_present_list(tx, 2, -1, 0, 10, see_participant, &p, &total),
                      STORE_OK);
@@ -1318,8 +1344,9 @@ struct far_run {
     pthread_cond_t cv;
 };
 
-static store_rc far_count(const core_device *d, const core_user *u, void *arg)
+static store_rc far_count(const store_participant *u, void *arg)
 {
+    const store_participant *d = u;
     (void)d;
     (void)u;
     ++*(int *)arg;
@@ -1971,8 +1998,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static store_rc nop_participant(const core_device *d, const core_user *u, void *arg)
+static store_rc nop_participant(const store_participant *u, void *arg)
 {
+    const store_participant *d = u;
     (void)d;
     (void)u;
     (void)arg;

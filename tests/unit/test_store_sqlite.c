@@ -215,7 +215,7 @@ static void test_migrate_tokens_by_number(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     read_ok(s, v3_read_body, &c);
     write_ok(s, v3_write_body, &c);
     /* Never a number given before, not even a deleted one. */
@@ -327,7 +327,7 @@ static void test_migrate_session_counts(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     struct counts n = counts_of(s);
     assert_int_equal(n.all, 6);
     assert_int_equal(n.sub0, 1);
@@ -433,7 +433,7 @@ static void test_migrate_ban_operator(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     struct v5_ban v = {0};
     read_ok(s, v5_bans_body, &v);
     assert_int_equal(v.n, 3);
@@ -505,7 +505,7 @@ static void test_migrate_presence(void **state)
     sqlite3_close(db);
 
     store *s = open_store(dir, STORE_DURABLE_FULL);
-    assert_int_equal(store_schema_version(s), 11);
+    assert_int_equal(store_schema_version(s), 12);
     struct v10_check c = {-1, -1, 0};
     write_ok(s, v10_body, &c);
     assert_int_equal(c.node, 0);
@@ -695,10 +695,10 @@ struct jump_list {
     int64_t *no;
 };
 
-static store_rc jump_row(const core_device *d, const core_user *u, void *arg)
+static store_rc jump_row(const store_participant *u, void *arg)
 {
+    const store_participant *d = u;
     struct jump_list *l = arg;
-    assert_int_equal(d->user_no, u->user_no);
     assert_true(l->n < l->cap);
     l->no[l->n++] = d->device_no;
     return STORE_OK;
@@ -777,6 +777,105 @@ static void test_participants_jumps(void **state)
     read_ok(f->s, jumps_body, &j);
     free(j.whole.no);
     free(j.page.no);
+}
+
+/* How many statements the connection has run so far (SQLite counts each
+ * statement's runs). */
+static int64_t statements_run(sqlite3 *db)
+{
+    int64_t n = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st != NULL;
+         st = sqlite3_next_stmt(db, st))
+        n += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_RUN, 0);
+    return n;
+}
+
+static store_rc count_rows(const store_participant *p, void *arg)
+{
+    assert_non_null(p->uuid);
+    ++*(int *)arg;
+    return STORE_OK;
+}
+
+/* Statements run by one page of each list, at size 1 and at size 20: the
+ * rows come with their users from the page's own statement, so the number
+ * is the same (a user read a row would add 19), and small. */
+static void one_statement_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    sqlite3 *db = lite_tx_conn(tx)->db;
+    int64_t runs[2][4];
+    const int sizes[2] = {1, 20};
+    for (int k = 0; k < 2; k++) {
+        for (int list = 0; list < 4; list++) {
+            int rows = 0;
+            int64_t before = statements_run(db);
+            store_rc rc;
+            switch (list) {
+            case 0: /* from the first */
+                rc = store_participants_list(tx, 1, -1, 0, sizes[k], count_rows, &rows, NULL);
+                break;
+            case 1: /* further in, no page ended there (found on the index) */
+                rc = store_participants_list(tx, 1, SUB_A, 7 + k, sizes[k], count_rows, &rows,
+                                             NULL);
+                break;
+            case 2:
+                rc = store_participants_between(tx, 1, SUB_A, 0, 1000000, 3, sizes[k],
+                                                count_rows, &rows, NULL);
+                break;
+            default:
+                rc = store_present_list(tx, 1, -1, 5, sizes[k], count_rows, &rows, NULL);
+            }
+            assert_int_equal(rc, STORE_OK);
+            assert_int_equal(rows, sizes[k]);
+            runs[k][list] = statements_run(db) - before;
+            assert_true(runs[k][list] <= 3);
+        }
+    }
+    for (int list = 0; list < 4; list++)
+        assert_int_equal(runs[0][list], runs[1][list]);
+}
+
+/* No page statement sorts: each walks an index in join order and stops
+ * after its page (the real-time list sorted every present session, joined
+ * to its user, for each page before devices_present_by_no). */
+static void no_sort_body(store_tx *tx, void *arg)
+{
+    (void)arg;
+    const enum lite_stmt_id ids[] = {STMT_PART_AFTER_ALL, STMT_PART_AFTER_SUB, STMT_PART_NTH_ALL,
+                                     STMT_PART_NTH_SUB, STMT_PRESENT_LIST, STMT_PRESENT_COUNT};
+    sqlite3 *db = lite_tx_conn(tx)->db;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        sqlite3_stmt *st = lite_stmt(tx, ids[i]);
+        assert_non_null(st);
+        char sql[2048];
+        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", sqlite3_sql(st));
+        sqlite3_stmt *plan = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &plan, NULL), SQLITE_OK);
+        int steps = 0;
+        while (sqlite3_step(plan) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(plan, 3);
+            assert_non_null(detail);
+            assert_null(strstr(detail, "TEMP B-TREE"));
+            steps++;
+        }
+        assert_true(steps > 0);
+        sqlite3_finalize(plan);
+    }
+}
+
+static void test_participants_no_sort(void **state)
+{
+    fixture *f = *state;
+    read_ok(f->s, no_sort_body, NULL);
+}
+
+static void test_participants_one_statement(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    write_ok(f->s, sessions_fill_body, &(int){60});
+    read_ok(f->s, one_statement_body, NULL);
 }
 
 static void test_participants_walk(void **state)
@@ -1304,6 +1403,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_stamp_old_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_participants_jumps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_one_statement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_participants_no_sort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_restarts_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_pages_counted, setup, teardown),

@@ -691,6 +691,12 @@ void pgsql_row_text(const store_row *r, int col, char *dst, size_t cap)
 
 /* A bytea column in text format: "\x" and two hex digits a byte. Left as
  * it was unless it is exactly n bytes (zeroed if a digit is bad). */
+/* PQgetvalue's text lives as long as the result, "" for NULL. */
+const char *pgsql_row_str(const store_row *r, int col)
+{
+    return PQgetvalue(r->res, r->row, col);
+}
+
 void pgsql_row_bytes(const store_row *sr, int col, uint8_t *dst, size_t n)
 {
     const PGresult *r = sr->res;

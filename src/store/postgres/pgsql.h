@@ -193,12 +193,12 @@
     X(PART_COUNT_SUB, 0, "SELECT coalesce(sum(sessions), 0) FROM session_counts "     \
                          "WHERE meeting_id = $1 AND sub_meeting_id = $2")             \
     /* The page's sessions picked on the index alone, then their rows. */      \
-    X(PART_LIST_ALL, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")  \
+    X(PART_LIST_ALL, 0, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")  \
                         " FROM (SELECT device_no FROM devices WHERE meeting_id = $1 " \
                         "ORDER BY device_no LIMIT $2 OFFSET $3) p "                   \
                         "JOIN devices d ON d.device_no = p.device_no "                \
                         "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no") \
-    X(PART_LIST_SUB, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")  \
+    X(PART_LIST_SUB, 0, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")  \
                         " FROM (SELECT device_no FROM devices WHERE meeting_id = $1 " \
                         "AND sub_meeting_id = $4 ORDER BY device_no LIMIT $2 OFFSET $3) p " \
                         "JOIN devices d ON d.device_no = p.device_no "                \
@@ -206,7 +206,7 @@
     X(PART_SPAN_COUNT, 0, "SELECT count(*) FROM devices "                             \
                           "WHERE meeting_id = $1 AND sub_meeting_id = $2 "            \
                           "AND join_time >= $3 AND join_time <= $4")                  \
-    X(PART_SPAN_LIST, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.") \
+    X(PART_SPAN_LIST, 0, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.") \
                          " FROM devices d JOIN users u ON u.user_no = d.user_no "     \
                          "WHERE d.meeting_id = $1 AND d.sub_meeting_id = $4 "         \
                          "AND d.join_time >= $5 AND d.join_time <= $6 "               \
@@ -214,7 +214,7 @@
     X(PRESENT_COUNT, 0, "SELECT count(*) FROM devices "                               \
                         "WHERE meeting_id = $1 AND left_time IS NULL "                \
                         "AND ($2::bigint = -1 OR sub_meeting_id = $2)")               \
-    X(PRESENT_LIST, 0, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")   \
+    X(PRESENT_LIST, 0, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")   \
                        " FROM devices d JOIN users u ON u.user_no = d.user_no "       \
                        "WHERE d.meeting_id = $1 AND d.left_time IS NULL "             \
                        "AND ($4::bigint = -1 OR d.sub_meeting_id = $4) "              \
@@ -504,8 +504,10 @@ void pgsql_str(const PGresult *r, int row, int col, char *dst, size_t cap);
 int64_t pgsql_row_num(const store_row *r, int col);
 void pgsql_row_text(const store_row *r, int col, char *dst, size_t cap);
 void pgsql_row_bytes(const store_row *r, int col, uint8_t *dst, size_t n);
+const char *pgsql_row_str(const store_row *r, int col);
 #define PGSQL_ROW(r, row)                                                             \
-    (&(const store_row){(r), (row), pgsql_row_num, pgsql_row_text, pgsql_row_bytes})
+    (&(const store_row){(r), (row), pgsql_row_num, pgsql_row_text, pgsql_row_bytes,   \
+                        pgsql_row_str})
 
 /* Clamps a page request to what LIMIT/OFFSET take. */
 static inline void pgsql_page(int64_t *pos, int *size)

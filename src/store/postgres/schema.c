@@ -301,6 +301,14 @@ static const char *const migration_11[] = {
     NULL,
 };
 
+/* 11 -> 12: a meeting's present sessions in join order, for the real-time
+ * list's page (SQLite's version 12 too). */
+static const char *const migration_12[] = {
+    "CREATE INDEX devices_present_by_no ON devices (meeting_id, device_no) "
+    "  WHERE left_time IS NULL",
+    NULL,
+};
+
 /* A migration: the version it leaves the database at, and its statements. */
 typedef struct pgsql_migration {
     int to;
@@ -312,6 +320,7 @@ static const pgsql_migration migrations[] = {
     {9, migration_9},
     {10, migration_10},
     {11, migration_11},
+    {12, migration_12},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -294,11 +294,9 @@ struct participant_iter {
 static store_rc participant_row(const PGresult *r, int row, void *ctx)
 {
     const struct participant_iter *it = ctx;
-    core_device d;
-    core_user u;
-    store_row_device(PGSQL_ROW(r, row), 0, &d);
-    store_row_user(PGSQL_ROW(r, row), STORE_DEVICE_NCOLS, &u);
-    return it->cb(&d, &u, it->arg);
+    store_participant p;
+    store_row_participant(PGSQL_ROW(r, row), 0, &p);
+    return it->cb(&p, it->arg);
 }
 
 /* A page of a filtered listing: the count's parameters are ($1 meeting,

@@ -20,13 +20,16 @@
 #include "store/backend.h"
 #include "store/columns.h"
 
-/* X(name, sql): the statement catalogue. A participants page far into a
- * meeting (PART_DEEP_*) picks its sessions' numbers from the meeting's
- * index alone and only then reads those rows and their users: with
- * LIMIT/OFFSET SQLite would otherwise read every skipped row and look up its
- * user before dropping it. Near the start the plain join is cheaper (no
- * materialised subquery, no sort). Queries that read "the present
- * devices" repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
+/* X(name, sql): the statement catalogue. A participants page starts after
+ * a session number (PART_AFTER_*), found on the meeting's index alone
+ * (PART_NTH_*, or a mark of sqlite/pages.c): with LIMIT/OFFSET SQLite would
+ * read every skipped row and look up its user before dropping it, and a
+ * subquery of the page's numbers costs a materialisation and a sort (a
+ * quarter more instructions a page of 20, bench/README.md). The real-time
+ * list walks devices_present_by_no, the present sessions in join order:
+ * by devices_present (user, instanceid) each page sorted every present
+ * session joined to its user. Queries that read "the present devices"
+ * repeat `left_time IS NULL` and user lookups repeat `userid <> ''`
  * because SQLite only uses a partial index when the query's WHERE clause
  * contains the index's condition. Ending a whole meeting names its index:
  * without statistics the planner would walk every session the meeting ever
@@ -208,18 +211,11 @@
                       "WHERE meeting_id = ?1")                                        \
     X(PART_COUNT_SUB, "SELECT coalesce(sum(sessions), 0) FROM session_counts "        \
                       "WHERE meeting_id = ?1 AND sub_meeting_id = ?2")                \
-    X(PART_LIST_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
-                     "WHERE d.meeting_id = ?1 ORDER BY d.device_no LIMIT ?3 OFFSET ?4") \
-    X(PART_LIST_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM devices d JOIN users u ON u.user_no = d.user_no "         \
-                     "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "             \
-                     "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                       \
-    X(PART_AFTER_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_AFTER_ALL, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")    \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.device_no > ?4 "                 \
                       "ORDER BY d.device_no LIMIT ?3")                                \
-    X(PART_AFTER_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_AFTER_SUB, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")    \
                       " FROM devices d JOIN users u ON u.user_no = d.user_no "        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.device_no > ?4 ORDER BY d.device_no LIMIT ?3")           \
@@ -230,30 +226,20 @@
                     "ORDER BY device_no LIMIT 1 OFFSET ?3")                          \
     X(PART_SESSION_OF, "SELECT count(*) FROM devices WHERE device_no = ?1 "           \
                        "AND meeting_id = ?2 AND (?3 = -1 OR sub_meeting_id = ?3)")    \
-    X(PART_DEEP_ALL, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
-                     "ORDER BY device_no LIMIT ?3 OFFSET ?4) p "                      \
-                     "JOIN devices d ON d.device_no = p.device_no "                   \
-                     "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
-    X(PART_DEEP_SUB, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")     \
-                     " FROM (SELECT device_no FROM devices WHERE meeting_id = ?1 "    \
-                     "AND sub_meeting_id = ?2 ORDER BY device_no LIMIT ?3 OFFSET ?4) p " \
-                     "JOIN devices d ON d.device_no = p.device_no "                   \
-                     "JOIN users u ON u.user_no = d.user_no ORDER BY d.device_no")    \
     X(PART_SPAN_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_by_sub "     \
                        "WHERE meeting_id = ?1 AND sub_meeting_id = ?2 "               \
                        "AND join_time >= ?5 AND join_time <= ?6")                     \
-    X(PART_SPAN_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")    \
+    X(PART_SPAN_LIST, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")    \
                       " FROM devices d INDEXED BY devices_by_sub "                    \
                       "JOIN users u ON u.user_no = d.user_no "                        \
                       "WHERE d.meeting_id = ?1 AND d.sub_meeting_id = ?2 "            \
                       "AND d.join_time >= ?5 AND d.join_time <= ?6 "                  \
                       "ORDER BY d.device_no LIMIT ?3 OFFSET ?4")                      \
-    X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present "       \
+    X(PRESENT_COUNT, "SELECT count(*) FROM devices INDEXED BY devices_present_by_no " \
                      "WHERE meeting_id = ?1 AND left_time IS NULL "                   \
                      "AND (?2 = -1 OR sub_meeting_id = ?2)")                          \
-    X(PRESENT_LIST, "SELECT " STORE_DEVICE_COLS("d.") ", " STORE_USER_COLS("u.")      \
-                    " FROM devices d INDEXED BY devices_present "                     \
+    X(PRESENT_LIST, "SELECT " STORE_PARTICIPANT_COLS("d.", "u.")      \
+                    " FROM devices d INDEXED BY devices_present_by_no "               \
                     "JOIN users u ON u.user_no = d.user_no "                          \
                     "WHERE d.meeting_id = ?1 AND d.left_time IS NULL "                \
                     "AND (?2 = -1 OR d.sub_meeting_id = ?2) "                         \
@@ -433,11 +419,13 @@ void lite_col_str(sqlite3_stmt *st, int col, char *dst, size_t cap);
 #define LITE_COL_STR(st, col, arr) lite_col_str((st), (col), (arr), sizeof(arr))
 
 /* A row of st for columns.h's decoders: store_row_user(LITE_ROW(st), 0, &u).
- * The three readers are store_row's. */
+ * The four readers are store_row's. */
 int64_t lite_row_num(const store_row *r, int col);
 void lite_row_text(const store_row *r, int col, char *dst, size_t cap);
 void lite_row_bytes(const store_row *r, int col, uint8_t *dst, size_t n);
-#define LITE_ROW(st) (&(const store_row){(st), 0, lite_row_num, lite_row_text, lite_row_bytes})
+const char *lite_row_str(const store_row *r, int col);
+#define LITE_ROW(st)                                                                  \
+    (&(const store_row){(st), 0, lite_row_num, lite_row_text, lite_row_bytes, lite_row_str})
 
 /* Clamps a page request to what SQLite's LIMIT/OFFSET take. */
 static inline void lite_page(int64_t *pos, int *size)

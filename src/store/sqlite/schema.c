@@ -382,6 +382,15 @@ static const char *const migration_11[] = {
     NULL,
 };
 
+/* 11 -> 12: a meeting's present sessions in join order (device_no, the
+ * rowid) on an index of their own: the real-time list's page walks it in
+ * order and stops, where devices_present (by user and instanceid) made it
+ * join and sort every present session for each page. */
+static const char *const migration_12[] = {
+    "CREATE INDEX devices_present_by_no ON devices (meeting_id) WHERE left_time IS NULL",
+    NULL,
+};
+
 /* migrations[v] takes the database from version v to v + 1: statements run
  * in order, NULL-terminated. */
 static const char *const *const migrations[] = {
@@ -396,6 +405,7 @@ static const char *const *const migrations[] = {
     migration_9,
     migration_10,
     migration_11,
+    migration_12,
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

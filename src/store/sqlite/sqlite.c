@@ -312,6 +312,14 @@ void lite_row_text(const store_row *r, int col, char *dst, size_t cap)
     lite_col_str((sqlite3_stmt *)r->res, col, dst, cap);
 }
 
+/* sqlite3_column_text's pointer stays valid until the statement steps or
+ * is reset, or this column is converted (a STRICT TEXT column never is). */
+const char *lite_row_str(const store_row *r, int col)
+{
+    const unsigned char *s = sqlite3_column_text((sqlite3_stmt *)r->res, col);
+    return s != NULL ? (const char *)s : "";
+}
+
 void lite_row_bytes(const store_row *r, int col, uint8_t *dst, size_t n)
 {
     sqlite3_stmt *st = (sqlite3_stmt *)r->res;

@@ -352,20 +352,12 @@ struct participant_iter {
 static store_rc participant_row(sqlite3_stmt *st, void *ctx)
 {
     struct participant_iter *it = ctx;
-    core_device d;
-    core_user u;
-    store_row_device(LITE_ROW(st), 0, &d);
-    store_row_user(LITE_ROW(st), STORE_DEVICE_NCOLS, &u);
+    store_participant p;
+    store_row_participant(LITE_ROW(st), 0, &p);
     it->n++;
-    it->last_no = d.device_no;
-    return it->cb(&d, &u, it->arg);
+    it->last_no = p.device_no;
+    return it->cb(&p, it->arg);
 }
-
-/* From this many skipped sessions on, a page skips them on the index alone
- * (lite.h). Measured with meetbench participants (random pages):
- * meetings of 100 sessions read 2-13 % fewer pages/s the deep way, meetings
- * of 5,000 read 22-55 % more. */
-#define LITE_DEEP_PAGE 256
 
 /* The participants statements' common parameters: ?1 the meeting, ?2 the
  * occurrence (unless sub_meeting_id is -1), ?3 how many (a page's size, or
@@ -437,16 +429,18 @@ static store_rc participants_nth(store_tx *tx, int64_t meeting_id, int64_t sub_m
  * remembered too (in the same table), each found from the one below it.
  * The first jump deep into a meeting steps over what lies before it once,
  * leaving those marks; any later jump below the deepest mark steps over
- * fewer than a stride and a page. Sets *before_no to the session at
- * pos - 1. pos is below the number of sessions (store_participants_list
- * answers anything further out without coming here), so each loop runs at
- * most sessions / LITE_PAGE_STRIDE times, whatever number the client sent. */
+ * fewer than a stride and a page. A jump short of the first mark steps
+ * over pos - 1 entries of the index: fewer than a stride, and no row or
+ * user read for them. Sets *before_no to the session at pos - 1 (pos > 0).
+ * pos is below the number of sessions (store_participants_list answers
+ * anything further out without coming here), so each loop runs at most
+ * sessions / LITE_PAGE_STRIDE times, whatever number the client sent. */
 #define LITE_PAGE_STRIDE 1024
 
 static store_rc participants_jump(store_tx *tx, int64_t meeting_id, int64_t sub_meeting_id,
                                   int64_t pos, int64_t *before_no)
 {
-    assert(pos >= LITE_PAGE_STRIDE);
+    assert(pos > 0);
     int64_t top = pos / LITE_PAGE_STRIDE * LITE_PAGE_STRIDE;
     int64_t at = top, no = 0;
     int rc = STORE_NOTFOUND;
@@ -516,24 +510,24 @@ store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_me
     if (size == 0 || pos >= count)
         return STORE_OK;
 
-    struct participant_iter it = {cb, arg, 0, 0};
+    /* Every page is read after a session number (0: from the first), so
+     * the sessions before it are stepped over on the index alone, never
+     * joined to their users and dropped as an OFFSET would. */
     int64_t before_no = 0;
-    rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
-    if (rc == STORE_NOTFOUND && pos >= LITE_PAGE_STRIDE) {
-        rc = participants_jump(tx, meeting_id, sub_meeting_id, pos, &before_no);
-        /* No session at pos - 1: the page is past the end, and empty. */
-        if (rc == STORE_NOTFOUND)
-            return STORE_OK;
+    if (pos > 0) {
+        rc = participants_hint(tx, meeting_id, sub_meeting_id, pos, &before_no);
+        if (rc == STORE_NOTFOUND) {
+            rc = participants_jump(tx, meeting_id, sub_meeting_id, pos, &before_no);
+            /* No session at pos - 1: the page is past the end, and empty. */
+            if (rc == STORE_NOTFOUND)
+                return STORE_OK;
+        }
+        if (rc != STORE_OK)
+            return rc;
     }
-    if (rc == STORE_OK)
-        rc = participants_page(tx, all ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB, meeting_id,
-                               sub_meeting_id, size, before_no, &it);
-    if (rc == STORE_NOTFOUND) {
-        enum lite_stmt_id id = pos < LITE_DEEP_PAGE
-                                    ? (all ? STMT_PART_LIST_ALL : STMT_PART_LIST_SUB)
-                                    : (all ? STMT_PART_DEEP_ALL : STMT_PART_DEEP_SUB);
-        rc = participants_page(tx, id, meeting_id, sub_meeting_id, size, pos, &it);
-    }
+    struct participant_iter it = {cb, arg, 0, 0};
+    rc = participants_page(tx, all ? STMT_PART_AFTER_ALL : STMT_PART_AFTER_SUB, meeting_id,
+                           sub_meeting_id, size, before_no, &it);
     /* Where the next page starts, for whoever asks for it. */
     if (rc == STORE_OK && it.n > 0)
         lite_pages_put(lite_tx_conn(tx)->pages, meeting_id, sub_meeting_id, pos + it.n,
@@ -542,14 +536,17 @@ store_rc lite_participants_list(store_tx *tx, int64_t meeting_id, int64_t sub_me
 }
 
 /* A filtered page: count what matches, then read the page with LIMIT and
- * OFFSET. Neither statement has an index on what it filters by (join time,
- * presence within the meeting's devices), so both walk the rows the
- * meeting's index gives: the count as many as the meeting (or occurrence)
- * has, the page at most that many. That bound is the data's, never the
- * client's: pos beyond the count returns before the page is read, and the
- * span [from, to] only narrows what is counted. No position marks are kept
- * (they would be per span): a filtered list is a bounded scan, not a
- * walk towards a number the client chose. */
+ * OFFSET. A span has no index on join time, so both walk the occurrence's
+ * sessions (devices_by_sub); the present ones walk devices_present_by_no,
+ * the meeting's present sessions in join order (schema 12). Either way the
+ * count walks as many as the filter's index gives, the page at most that
+ * many, in order, with no sort; the sessions an OFFSET skips are still
+ * joined to their users before they are dropped. That bound is the data's,
+ * never the client's: pos beyond the count returns before the page is
+ * read, and the span [from, to] only narrows what is counted. No position
+ * marks are kept (they would be per span, and presence changes): a
+ * filtered list is a bounded scan, not a walk towards a number the client
+ * chose. */
 static store_rc participants_filtered(store_tx *tx, enum lite_stmt_id count_id,
                                       enum lite_stmt_id list_id, int64_t meeting_id,
                                       int64_t sub_meeting_id, int64_t from, int64_t to,
