@@ -18,6 +18,9 @@ typedef struct api_route {
 } api_route;
 
 static const api_route api_routes[] = {
+    /* First: the route a load balancer asks every second or so, and the
+     * cheapest to answer; no other pattern matches its path. */
+    {"GET", "/healthz", false, api_healthz},
     {"POST", "/v1/meetings", true, api_meeting_create},
     {"GET", "/v1/meetings", true, api_meetings_get},
     {"GET", "/v1/meetings/*", true, api_meeting_get},
@@ -41,7 +44,6 @@ static const api_route api_routes[] = {
     {"DELETE", "/meetd/v1/webhooks/*", true, api_webhook_delete},
     {"GET", "/meetd/v1/events", false, api_events},
     {"GET", "/meetd/v1/j/*", false, api_join_page},
-    {"GET", "/healthz", false, api_healthz},
 };
 
 /* Matches path against pattern segment by segment. Empty segments are
