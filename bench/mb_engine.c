@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,18 +114,24 @@ static void buf_clear(mb_buf *b)
 
 /* ---- requests ------------------------------------------------------------- */
 
-/* Nonces are unique per process by a counter, and across runs because the
- * counter starts at the start time in ms times 1e6 (the official SDKs'
- * 19-digit shape): a later run starts at least 1e6 above any earlier one's
- * start, and no run sends a million requests a millisecond. */
+/* Nonces are unique per process by a counter, and across processes and
+ * runs because the counter starts at a random point below 2^63: two
+ * meetbench processes started in the same millisecond (bench-cluster's
+ * two nodes, which share one replay memory) drew the same start when it
+ * was the clock, and one refused the other's setup as replayed. Two runs'
+ * ranges of a few million nonces meet with a probability of ~1e-12. */
 static _Atomic uint64_t mb_nonce;
 
 void mb_nonce_init(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    atomic_store(&mb_nonce,
-                 ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) * 1000000);
+    uint64_t start;
+    if (getrandom(&start, sizeof start, 0) != (ssize_t)sizeof start) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        start = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+                ((uint64_t)getpid() << 40);
+    }
+    atomic_store(&mb_nonce, start >> 1);
 }
 
 static uint64_t next_nonce(void)
