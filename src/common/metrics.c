@@ -23,6 +23,13 @@ static metrics_hist metrics_commits = {
     "meetd_store_commit_seconds",
     "Time the store's writer spent committing one group of writes (COMMIT, its sync included).",
     {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000}, {0}, 0};
+/* The writer's waits for a WAL restart (store/sqlite/ckpt.c): no commit
+ * runs meanwhile, so under load each is a pause of every write. */
+static metrics_hist metrics_wal_holds = {
+    "meetd_store_wal_restart_wait_seconds",
+    "Time the store's writer waited, before a group of writes, for the checkpointer's last "
+    "pass of a WAL restart (two syncs and the pages copied since the pass before).",
+    {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000}, {0}, 0};
 
 static const struct {
     const char *name;
@@ -93,6 +100,11 @@ void metrics_commit(int64_t us)
     metrics_observe(&metrics_commits, us);
 }
 
+void metrics_wal_hold(int64_t us)
+{
+    metrics_observe(&metrics_wal_holds, us);
+}
+
 static unsigned long long metrics_get(atomic_uint_fast64_t *v)
 {
     return (unsigned long long)atomic_load_explicit(v, memory_order_relaxed);
@@ -128,6 +140,7 @@ char *metrics_render(const metrics_gauges *g)
                 metrics_get(&metrics_status[i]));
     metrics_render_hist(f, &metrics_requests);
     metrics_render_hist(f, &metrics_commits);
+    metrics_render_hist(f, &metrics_wal_holds);
     for (int c = 0; c < METRICS__COUNT; c++)
         fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", metrics_counter_info[c].name,
                 metrics_counter_info[c].help, metrics_counter_info[c].name,

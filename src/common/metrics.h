@@ -27,6 +27,8 @@ uint64_t metrics_get_counter(enum metrics_counter c);
 void metrics_request(int status, int64_t latency_us);
 /* One committed group of writes: how long its COMMIT took. */
 void metrics_commit(int64_t us);
+/* The store's writer waited this long for a WAL restart's last pass. */
+void metrics_wal_hold(int64_t us);
 
 /* Gauges read when the page is built. */
 typedef struct metrics_gauges {

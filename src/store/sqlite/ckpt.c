@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "store/sqlite/lite.h"
@@ -138,10 +139,13 @@ void lite_ckpt_batch_begin(lite_ckpt *k)
     if (k == NULL)
         return;
     pthread_mutex_lock(&k->lock);
+    int64_t held_since = k->pause_wanted && !k->stopping ? clock_mono_us() : 0;
     while (k->pause_wanted && !k->stopping)
         pthread_cond_wait(&k->writer_cond, &k->lock);
     k->in_batch = true;
     pthread_mutex_unlock(&k->lock);
+    if (held_since != 0)
+        metrics_wal_hold(clock_mono_us() - held_since);
 }
 
 void lite_ckpt_batch_end(lite_ckpt *k)
