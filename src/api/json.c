@@ -225,6 +225,11 @@ meetd_err api_out(api_call *c, json_t *v)
         return api_fail(c, ME_INTERNAL, NULL);
     json_decref(c->out);
     c->out = v;
+    /* The last answer set is the answer, whichever way it was set. */
+    free(c->out_json);
+    c->out_json = NULL;
+    c->out_json_len = 0;
+    c->out_text = NULL;
     return ME_OK;
 }
 
@@ -256,6 +261,7 @@ meetd_err api_out_text(api_call *c, jtext *t)
     json_decref(c->out);
     c->out = NULL;
     free(c->out_json);
+    c->out_text = NULL;
     c->out_json = t->buf;
     c->out_json_len = t->len;
     memset(t, 0, sizeof *t);

@@ -196,6 +196,34 @@ static void test_numbers_and_objects(void **state)
     free(c.out_json);
 }
 
+/* The last answer a handler sets is the one sent, text or tree: a tree set
+ * after a text replaces it (the HTTP layer sends out_json before out). */
+static void test_last_answer_wins(void **state)
+{
+    (void)state;
+    api_call c;
+    memset(&c, 0, sizeof c);
+    jtext t = {0};
+    jtext_lit(&t, "{\"text\":1}");
+    assert_int_equal(api_out_text(&c, &t), ME_OK);
+    assert_int_equal(api_out(&c, json_pack("{s:i}", "tree", 2)), ME_OK);
+    assert_null(c.out_json);
+    int status = 0;
+    json_t *body = api_response_body(&c, &status);
+    assert_int_equal(json_integer_value(json_object_get(body, "tree")), 2);
+    assert_null(json_object_get(body, "text"));
+    json_decref(body);
+    c.out_text = "{\"static\":3}";
+    jtext_lit(&t, "{\"text\":4}");
+    assert_int_equal(api_out_text(&c, &t), ME_OK);
+    assert_null(c.out_text);
+    assert_null(c.out);
+    body = api_response_body(&c, &status);
+    assert_int_equal(json_integer_value(json_object_get(body, "text")), 4);
+    json_decref(body);
+    free(c.out_json);
+}
+
 /* A page larger than the first buffer grows it and keeps every byte. */
 static void test_growth(void **state)
 {
@@ -354,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_not_utf8_fails),
         cmocka_unit_test(test_utf8_refused_as_jansson),
         cmocka_unit_test(test_numbers_and_objects),
+        cmocka_unit_test(test_last_answer_wins),
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_base64_in_place),
         cmocka_unit_test(test_log_batches_in_order),
