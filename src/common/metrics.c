@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,17 @@ static const struct {
     [METRICS_STORE_WAL_PAGES] = {
         "meetd_store_wal_pages_total",
         "Database pages the commits appended to the WAL (each is written and synced)."},
+    [METRICS_REQUEST_WRITES] = {
+        "meetd_request_writes_total",
+        "Of the writes, the requests' (the API's and the operators'), counted at their commit."},
     [METRICS_PRESENCE_WRITES] = {
         "meetd_presence_writes_total",
         "Of the writes, meetd's own for presence: stream opens and closes, heartbeats, "
         "time-outs."},
+    [METRICS_WEBHOOK_WRITES] = {
+        "meetd_webhook_writes_total",
+        "Of the writes, meetd's own for webhook deliveries: looks at the outbox (at least one "
+        "a second on a shared store), outcomes, leases given back."},
     [METRICS_STORE_ROUND_TRIPS] = {
         "meetd_store_round_trips_total",
         "PostgreSQL: round trips the writer connections made to the server (divided by the "
@@ -69,12 +77,26 @@ static atomic_uint_fast64_t metrics_status[6];       /* by first digit: 1xx..5xx
 
 void metrics_add(enum metrics_counter c, uint64_t n)
 {
+    assert(c != METRICS_STORE_WRITES);      /* derived, below */
     atomic_fetch_add_explicit(&metrics_counters[c], n, memory_order_relaxed);
+}
+
+/* Every counter read once; the writes' total is the sum of its origins as
+ * read, never a counter of its own, so that one reading can never show a
+ * write in the total and not in its origin's counter (or the reverse). */
+static void metrics_snapshot(uint64_t out[METRICS__COUNT])
+{
+    for (int c = 0; c < METRICS__COUNT; c++)
+        out[c] = (uint64_t)atomic_load_explicit(&metrics_counters[c], memory_order_relaxed);
+    out[METRICS_STORE_WRITES] = out[METRICS_REQUEST_WRITES] + out[METRICS_PRESENCE_WRITES] +
+                                out[METRICS_WEBHOOK_WRITES];
 }
 
 uint64_t metrics_get_counter(enum metrics_counter c)
 {
-    return (uint64_t)atomic_load_explicit(&metrics_counters[c], memory_order_relaxed);
+    uint64_t v[METRICS__COUNT];
+    metrics_snapshot(v);
+    return v[c];
 }
 
 static void metrics_observe(metrics_hist *h, int64_t us)
@@ -141,10 +163,12 @@ char *metrics_render(const metrics_gauges *g)
     metrics_render_hist(f, &metrics_requests);
     metrics_render_hist(f, &metrics_commits);
     metrics_render_hist(f, &metrics_wal_holds);
+    uint64_t counters[METRICS__COUNT];
+    metrics_snapshot(counters);
     for (int c = 0; c < METRICS__COUNT; c++)
         fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", metrics_counter_info[c].name,
                 metrics_counter_info[c].help, metrics_counter_info[c].name,
-                metrics_counter_info[c].name, metrics_get(&metrics_counters[c]));
+                metrics_counter_info[c].name, (unsigned long long)counters[c]);
     fprintf(f,
             "# HELP meetd_event_streams Open device event streams.\n"
             "# TYPE meetd_event_streams gauge\n"

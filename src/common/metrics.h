@@ -11,12 +11,15 @@ enum metrics_counter {
     METRICS_JOINS,              /* device sessions started */
     METRICS_LEAVES,             /* device sessions ended by the device (incl. time-outs) */
     METRICS_STORE_COMMITS,      /* write transactions committed (one a group) */
-    METRICS_STORE_WRITES,       /* callers' writes run in them */
+    METRICS_STORE_WRITES,       /* callers' writes run in them: the sum of the three
+                                 * below, never added to itself */
     METRICS_STORE_CHECKPOINTS,  /* WAL checkpoints by the background checkpointer */
     METRICS_STORE_CHECKPOINTS_INLINE,  /* ... and by the writer, when the WAL grew too long */
     METRICS_STORE_WAL_RESTARTS, /* checkpoints that let the WAL start over */
     METRICS_STORE_WAL_PAGES,    /* pages the commits appended to the WAL */
-    METRICS_PRESENCE_WRITES,    /* of METRICS_STORE_WRITES, meetd's own for presence */
+    METRICS_REQUEST_WRITES,     /* of METRICS_STORE_WRITES, the clients' requests' */
+    METRICS_PRESENCE_WRITES,    /* ... meetd's own for presence */
+    METRICS_WEBHOOK_WRITES,     /* ... and its own for webhook deliveries */
     METRICS_STORE_ROUND_TRIPS,  /* PostgreSQL: the writers' round trips to the server */
     METRICS__COUNT
 };

@@ -98,14 +98,11 @@ int64_t presence_node_id(const presence *p)
     return p->node_id;
 }
 
-/* store_write, counted (meetd_presence_writes_total): the writes meetd
- * makes on its own, told apart from the requests' in the metrics. */
+/* The writes meetd makes on its own, told apart from the requests' in the
+ * metrics (meetd_presence_writes_total). */
 static store_rc presence_write(presence *p, store_fn fn, void *arg)
 {
-    store_rc rc = store_write(p->st, fn, arg);
-    if (rc == STORE_OK)
-        metrics_add(METRICS_PRESENCE_WRITES, 1);
-    return rc;
+    return store_write_as(p->st, STORE_ORIGIN_PRESENCE, fn, arg);
 }
 
 /* ---- the queue -------------------------------------------------------------- */

@@ -53,6 +53,7 @@ struct store_job {
     store_done_fn done;
     void *done_arg;
     store_rc rc;
+    store_origin origin;
     bool keys_changed;
     struct store_job *next;
 };
@@ -154,11 +155,18 @@ static void batch_run(store *s, void *conn, store_job *batch)
             break;
     }
     if (rc == STORE_OK) {
-        uint64_t n = 0;
+        static const enum metrics_counter by_origin[STORE_ORIGIN__COUNT] = {
+            [STORE_ORIGIN_REQUEST] = METRICS_REQUEST_WRITES,
+            [STORE_ORIGIN_PRESENCE] = METRICS_PRESENCE_WRITES,
+            [STORE_ORIGIN_WEBHOOK] = METRICS_WEBHOOK_WRITES,
+        };
+        uint64_t of[STORE_ORIGIN__COUNT] = {0};
         for (const store_job *j = batch; j != NULL; j = j->next)
-            n += j->rc == STORE_OK;
+            of[j->origin] += j->rc == STORE_OK;
+        for (int o = 0; o < STORE_ORIGIN__COUNT; o++)
+            if (of[o] > 0)
+                metrics_add(by_origin[o], of[o]);
         metrics_add(METRICS_STORE_COMMITS, 1);
-        metrics_add(METRICS_STORE_WRITES, n);
         metrics_commit(commit_us);
         return;
     }
@@ -307,17 +315,18 @@ store_rc store_write_async(store *s, store_fn fn, void *arg, store_done_fn done,
     return store_write_async_key(s, 0, fn, arg, done, done_arg);
 }
 
-store_rc store_write_async_key(store *s, int64_t key, store_fn fn, void *arg,
-                               store_done_fn done, void *done_arg)
+static store_rc write_queue(store *s, int64_t key, store_origin origin, store_fn fn,
+                            void *arg, store_done_fn done, void *done_arg)
 {
     assert(s != NULL && fn != NULL && done != NULL);
+    assert(origin >= 0 && origin < STORE_ORIGIN__COUNT);
     store_job *job = calloc(1, sizeof *job);
     if (job == NULL) {
         log_error("store: out of memory");
         return STORE_ERROR;
     }
     *job = (store_job){.fn = fn, .arg = arg, .done = done, .done_arg = done_arg,
-                       .rc = STORE_ERROR};
+                       .rc = STORE_ERROR, .origin = origin};
     pthread_mutex_lock(&s->queue_lock);
     if (s->writers_stopping || s->n_writers == 0) {
         pthread_mutex_unlock(&s->queue_lock);
@@ -335,6 +344,12 @@ store_rc store_write_async_key(store *s, int64_t key, store_fn fn, void *arg,
         pthread_cond_signal(&l->cond);
     pthread_mutex_unlock(&s->queue_lock);
     return STORE_OK;
+}
+
+store_rc store_write_async_key(store *s, int64_t key, store_fn fn, void *arg,
+                               store_done_fn done, void *done_arg)
+{
+    return write_queue(s, key, STORE_ORIGIN_REQUEST, fn, arg, done, done_arg);
 }
 
 /* store_write's caller, waiting on the stack for its job. */
@@ -357,6 +372,11 @@ static void waiter_done(void *arg, store_rc rc)
 
 store_rc store_write(store *s, store_fn fn, void *arg)
 {
+    return store_write_as(s, STORE_ORIGIN_REQUEST, fn, arg);
+}
+
+store_rc store_write_as(store *s, store_origin origin, store_fn fn, void *arg)
+{
     assert(s != NULL && fn != NULL);
     if (store_on_writer || store_in_fn) {
         log_error("store: store_write called from inside a store_fn or a done callback");
@@ -366,7 +386,7 @@ store_rc store_write(store *s, store_fn fn, void *arg)
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.cond, NULL);
     store_rc rc = STORE_ERROR;
-    if (store_write_async(s, fn, arg, waiter_done, &w) == STORE_OK) {
+    if (write_queue(s, 0, origin, fn, arg, waiter_done, &w) == STORE_OK) {
         pthread_mutex_lock(&w.lock);
         while (!w.done)
             pthread_cond_wait(&w.cond, &w.lock);

@@ -111,6 +111,18 @@ int store_schema_version(store *s);
  * savepoint of its own). */
 typedef store_rc (*store_fn)(store_tx *tx, void *arg);
 store_rc store_write(store *s, store_fn fn, void *arg);
+/* Whose a write is, for the metrics only: each committed write is counted
+ * once, at its commit, in meetd_store_writes_total and in its origin's
+ * counter (requests', presence's or webhooks'), so that a reader of
+ * /metrics can tell the requests' writes from meetd's own exactly. */
+typedef enum store_origin {
+    STORE_ORIGIN_REQUEST,       /* store_write and store_write_async*: a client's */
+    STORE_ORIGIN_PRESENCE,      /* stream opens and closes, heartbeats, time-outs */
+    STORE_ORIGIN_WEBHOOK,       /* the webhook worker's looks, outcomes, releases */
+    STORE_ORIGIN__COUNT
+} store_origin;
+/* store_write, counted as origin's. */
+store_rc store_write_as(store *s, store_origin origin, store_fn fn, void *arg);
 /* store_write without the wait: queues fn and returns at once. Once fn's
  * work is committed (or rolled back), done(done_arg, rc) is called, once,
  * with the rc store_write would have returned, on a writer thread: done

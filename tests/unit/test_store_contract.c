@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "common/ids.h"
+#include "common/metrics.h"
 #include "store/store.h"
 #include "store_builders.h"
 #include "store_fixture.h"
@@ -585,6 +586,35 @@ static void test_rollback(void **state)
     write_ok(f->s, app_insert_body, "kept");
     assert_int_equal(store_read(f->s, count_apps, &n), STORE_OK);
     assert_int_equal(n, 1);
+}
+
+/* Each committed write is counted once, by its origin, and the total is
+ * their sum; a rolled-back write is counted nowhere. */
+static void test_writes_counted_by_origin(void **state)
+{
+    fixture *f = *state;
+    enum metrics_counter c[] = {METRICS_STORE_WRITES, METRICS_REQUEST_WRITES,
+                                METRICS_PRESENCE_WRITES, METRICS_WEBHOOK_WRITES};
+    uint64_t before[4], after[4];
+    for (int i = 0; i < 4; i++)
+        before[i] = metrics_get_counter(c[i]);
+    store_rc no = STORE_ROLLBACK;
+    assert_int_equal(store_write_as(f->s, STORE_ORIGIN_PRESENCE, count_apps, &(int64_t){0}),
+                     STORE_OK);
+    assert_int_equal(store_write_as(f->s, STORE_ORIGIN_WEBHOOK, count_apps, &(int64_t){0}),
+                     STORE_OK);
+    assert_int_equal(store_write_as(f->s, STORE_ORIGIN_WEBHOOK, count_apps, &(int64_t){0}),
+                     STORE_OK);
+    assert_int_equal(store_write_as(f->s, STORE_ORIGIN_WEBHOOK, insert_then_fail, &no), no);
+    assert_int_equal(store_write(f->s, insert_then_fail, &no), no);
+    write_ok(f->s, app_insert_body, "counted");
+    for (int i = 0; i < 4; i++)
+        after[i] = metrics_get_counter(c[i]);
+    /* This process's only store: nothing else writes meanwhile. */
+    assert_int_equal(after[1] - before[1], 1);
+    assert_int_equal(after[2] - before[2], 1);
+    assert_int_equal(after[3] - before[3], 2);
+    assert_int_equal(after[0] - before[0], 4);
 }
 
 static store_rc write_in_read(store_tx *tx, void *arg)
@@ -2301,6 +2331,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meeting_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meeting_insert_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_counted_by_origin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
