@@ -402,10 +402,11 @@ static void serve_replay_floor(auth_replay *replay)
 
 /* Sizes the connections to the descriptors (http/limits.h) and says so:
  * an operator reads here what meetd will hold. */
-static int serve_limits(const serve_opts *o, const unsigned long nofile[3], int raised,
-                        http_limits *l)
+static int serve_limits(const serve_opts *o, store *st, const unsigned long nofile[3],
+                        int raised, http_limits *l)
 {
     *l = (http_limits){.nofile = nofile[1], .open_fds = http_limits_open_fds(),
+                       .store_fds = (unsigned long)store_descriptors(st),
                        .threads = o->threads, .want_connections = o->max_connections,
                        .want_reserve = o->api_reserve,
                        .want_per_app = o->max_streams_per_app};
@@ -425,10 +426,11 @@ static int serve_limits(const serve_opts *o, const unsigned long nofile[3], int 
     if (l->max_connections < o->max_connections)
         snprintf(asked, sizeof asked, "--max-connections %u lowered to fit", o->max_connections);
     log_info("limits: open files %lu (%s); connections %u (%s: %lu descriptors kept for "
-             "meetd itself: %lu open at start, %u per thread, 1 listening, %d spare); "
+             "meetd itself: %lu open at start, %lu for the store's connections, %u per thread, "
+             "1 listening, %d spare); "
              "event streams at most %u (%u connections kept for API requests), %u per app",
              nofile[1], rl, l->max_connections, asked, l->held_back, l->open_fds,
-             HTTP_LIMITS_FD_PER_THREAD, HTTP_LIMITS_FD_SPARE, l->max_streams, l->api_reserve,
+             l->store_fds, HTTP_LIMITS_FD_PER_THREAD, HTTP_LIMITS_FD_SPARE, l->max_streams, l->api_reserve,
              l->max_streams_per_app);
     return 0;
 }
@@ -518,7 +520,7 @@ static int serve_run(const serve_opts *o)
         goto out;
     /* Counted now: the store, the log and the webhook worker are open. */
     http_limits lim;
-    if (serve_limits(o, nofile, nofile_raised, &lim) != 0)
+    if (serve_limits(o, st, nofile, nofile_raised, &lim) != 0)
         goto out;
     live_config lc = {.heartbeat_ms = (int)o->heartbeat * 1000,
                       .max_streams = lim.max_streams,

@@ -15,7 +15,7 @@ int http_limits_size(http_limits *l, char *why, size_t why_len)
 {
     /* The listening socket is the 1. */
     l->held_back = l->open_fds + 1 + (unsigned long)l->threads * HTTP_LIMITS_FD_PER_THREAD +
-                   HTTP_LIMITS_FD_SPARE;
+                   l->store_fds + HTTP_LIMITS_FD_SPARE;
     unsigned long fit = l->nofile > l->held_back ? l->nofile - l->held_back : 0;
     if (fit < HTTP_LIMITS_MIN_CONNECTIONS) {
         snprintf(why, why_len,

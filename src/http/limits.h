@@ -16,11 +16,11 @@
 #include <stddef.h>
 
 /* Descriptors kept for what opens after the count at start
- * (http_limits_open_fds): the store's read connections, opened on demand
- * (up to 8, each with its database and WAL files, ~24), webhook deliveries
- * in flight (up to 64 transfers, live/webhook.c, each a socket and at times
- * a resolver's), the log, and a margin. */
-#define HTTP_LIMITS_FD_SPARE 128
+ * (http_limits_open_fds), besides the store's connections (counted by the
+ * store: http_limits.store_fds): webhook deliveries in flight (up to 64
+ * transfers, live/webhook.c, each a socket and at times a resolver's), the
+ * log, and a margin. */
+#define HTTP_LIMITS_FD_SPARE 104
 /* Per network thread: its epoll descriptor and its wake-up pipe. */
 #define HTTP_LIMITS_FD_PER_THREAD 3
 
@@ -28,6 +28,7 @@ typedef struct http_limits {
     /* In: the process's state and what the options asked for. */
     unsigned long nofile;          /* soft RLIMIT_NOFILE, after raising */
     unsigned long open_fds;        /* descriptors open before the server starts */
+    unsigned long store_fds;       /* store_descriptors: its connections, at most */
     unsigned threads;
     unsigned want_connections;     /* --max-connections */
     unsigned want_reserve;         /* --api-reserve; 0: a tenth of the connections */

@@ -77,6 +77,10 @@ typedef struct store_backend {
 
     /* ---- writes: the connections of the writer threads ----------------- */
     int (*writers)(void *impl);          /* not a store_rc: >= 1 */
+    /* The most descriptors the store's connections (and their files) may
+     * hold at once, those open already included: meetd keeps them out of
+     * the network connections' budget (http/limits.h). */
+    int (*descriptors)(void *impl);      /* not a store_rc: >= 0 */
     int (*batch_max)(void *impl);        /* largest batch of jobs, >= 1 */
     /* Connection of writer thread i (0 <= i < writers), called on that
      * thread before its first batch; writer_close after its last. */

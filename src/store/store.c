@@ -80,6 +80,12 @@ int store_schema_version(store *s)
     return s->be->schema_version(s->impl);
 }
 
+int store_descriptors(store *s)
+{
+    assert(s != NULL);
+    return s->be->descriptors(s->impl);
+}
+
 void store_keys_stamp(store *s, store_stamp *out)
 {
     s->be->keys_stamp(s->impl, out);

@@ -100,6 +100,10 @@ store_rc store_open(const store_options *opt, store **out);
 void store_close(store *s);
 /* The schema version the store is at after migrations. */
 int store_schema_version(store *s);
+/* The most descriptors the store may hold at once (its connections, made
+ * on demand or again after a loss, and their files), counting those it
+ * holds now: what the network connections must leave it. */
+int store_descriptors(store *s);
 
 /* Runs the job fn inside one write transaction (the contract above). fn
  * returns STORE_OK to commit, anything else to roll back every change it

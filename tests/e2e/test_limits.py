@@ -17,7 +17,8 @@ from meetd_harness import MeetdCase, kick_body, op_ms, tgt_ms
 LIMITS_RE = re.compile(
     r"info limits: open files (?P<nofile>\d+) \((?P<raised>[^)]*)\); "
     r"connections (?P<conns>\d+) \((?P<asked>[^:]*): (?P<held>\d+) descriptors kept for "
-    r"meetd itself: (?P<open>\d+) open at start, (?P<per_thread>\d+) per thread, 1 listening, "
+    r"meetd itself: (?P<open>\d+) open at start, (?P<store>\d+) for the store's connections, "
+    r"(?P<per_thread>\d+) per thread, 1 listening, "
     r"(?P<spare>\d+) spare\); event streams at most (?P<streams>\d+) \((?P<reserve>\d+) "
     r"connections kept for API requests\), (?P<per_app>\d+) per app$")
 
@@ -76,7 +77,14 @@ class StreamCapsTest(MeetdCase):
         lim = start_limits(self.server)
         self.assertEqual((lim["conns"], lim["asked"], lim["streams"], lim["reserve"],
                           lim["per_app"]), (40, "as asked", 32, 8, 10), lim)
-        self.assertEqual(lim["held"], lim["open"] + lim["per_thread"] * 2 + 1 + lim["spare"])
+        self.assertEqual(lim["held"], lim["open"] + lim["store"] + lim["per_thread"] * 2 + 1
+                         + lim["spare"])
+        # The store's connections, at most: on PostgreSQL a socket for each
+        # writer (4 by default), each read connection (8) and the change
+        # feed; on SQLite the database file and WAL of each connection (the
+        # writer, the checkpointer, 8 readers), the shared memory, the
+        # stamp, the lock.
+        self.assertEqual(lim["store"], 4 + 8 + 1 if self.server.postgres else 23, lim)
 
     def test_every_cap_then_api_requests_still_answer(self):
         a, b, c, d = (self.client,) + tuple(self.server.client(self.server.create_app())

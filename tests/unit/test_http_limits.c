@@ -13,14 +13,14 @@
 static http_limits ask(unsigned long nofile, unsigned long open_fds, unsigned conns,
                        unsigned reserve, unsigned per_app)
 {
-    return (http_limits){.nofile = nofile, .open_fds = open_fds, .threads = 2,
+    return (http_limits){.nofile = nofile, .open_fds = open_fds, .threads = 2, .store_fds = 23,
                          .want_connections = conns, .want_reserve = reserve,
                          .want_per_app = per_app};
 }
 
 static unsigned long held(unsigned long open_fds)
 {
-    return open_fds + 1 + 2 * HTTP_LIMITS_FD_PER_THREAD + HTTP_LIMITS_FD_SPARE;
+    return open_fds + 1 + 2 * HTTP_LIMITS_FD_PER_THREAD + 23 + HTTP_LIMITS_FD_SPARE;
 }
 
 /* The case: 1,024 descriptors, --max-connections 4096. */

@@ -879,6 +879,15 @@ static int pgsql_writers(void *impl)
     return s->writers;
 }
 
+/* A socket a connection: the writers', the read connections' (made on
+ * demand) and the change feed's (the relay listens on one). A connection
+ * made again after a loss closes its old socket first. */
+static int pgsql_descriptors(void *impl)
+{
+    const pgsql_store *s = impl;
+    return s->writers + PGSQL_READERS_MAX + 1;
+}
+
 static int pgsql_batch_max(void *impl)
 {
     (void)impl;
@@ -1148,6 +1157,7 @@ const store_backend store_backend_postgres = {
     .schema_version = pgsql_schema_version,
     .keys_stamp = pgsql_keys_stamp,
     .writers = pgsql_writers,
+    .descriptors = pgsql_descriptors,
     .batch_max = pgsql_batch_max,
     .writer_open = pgsql_writer_open,
     .writer_close = pgsql_writer_close,

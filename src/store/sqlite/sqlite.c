@@ -701,6 +701,15 @@ static int lite_writers(void *impl)
     return 1;
 }
 
+/* Each connection (the writer, the checkpointer's, the read connections
+ * opened on demand) holds the database file and its WAL; the process
+ * holds the shared-memory file once, and the key stamp and the lock file. */
+static int lite_descriptors(void *impl)
+{
+    (void)impl;
+    return (1 + 1 + LITE_READERS_MAX) * 2 + 1 + 2;
+}
+
 /* Largest batch: bounds how long the first caller of a batch waits. */
 #define LITE_BATCH_MAX 256
 
@@ -902,6 +911,7 @@ const store_backend store_backend_sqlite = {
     .schema_version = lite_schema_version,
     .keys_stamp = lite_keys_stamp,
     .writers = lite_writers,
+    .descriptors = lite_descriptors,
     .batch_max = lite_batch_max,
     .writer_open = lite_writer_open,
     .writer_close = lite_writer_close,
