@@ -157,6 +157,7 @@ typedef struct flush_job {
     event_batch b;                 /* the moves' "superseded" rows */
     refused_attach *refused;       /* n places */
     size_t n_refused;
+    int64_t *devices;              /* n: the changes' devices, for their meetings' locks */
 } flush_job;
 
 /* Reads the device's meeting, which a backend with row locks holds from
@@ -213,17 +214,13 @@ static store_rc presence_flush_tx(store_tx *tx, void *arg)
     event_batch_reset(&j->b);
     j->n_refused = 0;
     int grace = j->p->cfg.grace_ms;
-    /* The meetings a move may record in, before any device row is locked:
-     * the order every job keeps (store.h), so that this job and another
-     * node's on one of those meetings do not wait for each other. */
-    for (size_t i = 0; i < j->n; i++) {
-        const presence_change *c = &j->c[i];
-        if (!c->streaming || c->seen_node == 0 || c->seen_node == j->p->node_id)
-            continue;
-        store_rc rc = presence_lock_meeting(tx, c->device_no, j->m);
-        if (rc != STORE_OK && rc != STORE_NOTFOUND)
-            return rc;
-    }
+    /* Every meeting whose devices this changes, locked before any device
+     * row, in one order (store_meetings_lock_of_devices): a kickout holds
+     * its meeting and then its devices' rows, so this job waits for it at
+     * the meeting instead of holding a row it will want. */
+    store_rc lk = store_meetings_lock_of_devices(tx, j->devices, j->n);
+    if (lk != STORE_OK)
+        return lk;
     for (size_t i = 0; i < j->n; i++) {
         const presence_change *c = &j->c[i];
         store_rc rc = c->streaming
@@ -250,9 +247,14 @@ static bool presence_flush(presence *p)
         return true;
     }
     flush_job j = {.p = p, .c = c, .n = n, .m = malloc(sizeof *j.m),
-                   .refused = malloc(n * sizeof *j.refused)};
-    store_rc rc = j.m != NULL && j.refused != NULL ? presence_write(p, presence_flush_tx, &j)
-                                                   : STORE_ERROR;
+                   .refused = malloc(n * sizeof *j.refused),
+                   .devices = malloc(n * sizeof *j.devices)};
+    if (j.devices != NULL)
+        for (size_t i = 0; i < n; i++)
+            j.devices[i] = c[i].device_no;
+    store_rc rc = j.m != NULL && j.refused != NULL && j.devices != NULL
+                      ? presence_write(p, presence_flush_tx, &j)
+                      : STORE_ERROR;
     if (rc == STORE_OK) {
         for (size_t i = 0; i < j.n_refused; i++)
             if (live_stream_refused(p->hub, j.refused[i].device_no, j.refused[i].stream_no))
@@ -263,6 +265,7 @@ static bool presence_flush(presence *p)
     event_batch_free(&j.b);
     free(j.m);
     free(j.refused);
+    free(j.devices);
     if (rc == STORE_OK) {
         free(c);
         return true;

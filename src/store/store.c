@@ -463,6 +463,12 @@ store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
     return tx->be->stream_attach(tx, device_no, node_id, expected, from != NULL ? from : &ignored);
 }
 
+store_rc store_meetings_lock_of_devices(store_tx *tx, const int64_t *device_nos, size_t n)
+{
+    assert(device_nos != NULL || n == 0);
+    return tx->be->meetings_lock_of_devices(tx, device_nos, n);
+}
+
 store_rc store_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
                              int64_t grace_until)
 {

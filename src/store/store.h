@@ -536,6 +536,17 @@ store_rc store_node_stop(store_tx *tx, int64_t node_id, int64_t grace_until);
  * commit either way (FOR UPDATE), so what *from says holds until then. */
 store_rc store_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
                              int64_t expected, int64_t *from);
+/* In a write, before a job changes the rows of devices of several
+ * meetings: takes those meetings' locks (as store_meeting_get does, to the
+ * commit) in ascending order of meeting id. A job on one meeting reads it
+ * before its rows (the rule above); one that changes devices of many
+ * meetings without their meetings' locks could take a device row that a
+ * job holding that meeting is about to want, while waiting for a row that
+ * job holds: a deadlock, which PostgreSQL sees only after its
+ * deadlock_timeout (a second) and breaks by failing a batch. Devices that
+ * do not exist are skipped; n may be 0. A backend without row locks
+ * (SQLite: one writer) has nothing to do. */
+store_rc store_meetings_lock_of_devices(store_tx *tx, const int64_t *device_nos, size_t n);
 /* The device's stream on node_id closed: no stream_node, grace_until set.
  * Only while node_id holds it (NOTFOUND otherwise: it left, or its stream
  * is on another node now, which this must not undo). */

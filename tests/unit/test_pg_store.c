@@ -271,6 +271,123 @@ static void test_deadlock_between_writers_is_retried(void **state)
     assert_true(a.runs + b.runs >= 3);
 }
 
+/* A job that changes devices of a meeting without holding it (the
+ * presence thread's batch of stream closes) against a kickout, which holds
+ * its meeting and then its devices' rows, on two writers of one node. The
+ * batch takes D2's row, the kickout the meeting and D1's; each then wants
+ * the other's: a deadlock that PostgreSQL sees only after deadlock_timeout
+ * (a second), breaking it by failing one batch. With the meetings locked
+ * first (store_meetings_lock_of_devices) the batch holds the meeting
+ * before any row, the kickout waits for it there, and each runs once. */
+struct streams_pair {
+    int round;            /* new users and devices each round */
+    int64_t d1, d2;
+};
+
+static void two_streams_body(store_tx *tx, void *arg)
+{
+    struct streams_pair *sp = arg;
+    store_node n = {.node_id = 77, .started_at = 1, .heartbeat_at = 1};
+    assert_int_equal(store_node_register(tx, &n), STORE_OK);
+    int64_t *no[2] = {&sp->d1, &sp->d2};
+    for (int i = 0; i < 2; i++) {
+        char tag[8];
+        snprintf(tag, sizeof tag, "s%d-%d", sp->round, i);
+        core_user u = mk_user("", tag, tag);
+        assert_int_equal(store_user_insert(tx, 1, &u), STORE_OK);
+        core_device d = mk_device(1, 0, u.user_no, 1, 100, 70 + 2 * (unsigned)sp->round + (unsigned)i);
+        assert_int_equal(store_device_insert(tx, &d), STORE_OK);
+        assert_int_equal(store_stream_attach(tx, d.device_no, 77, 0, NULL), STORE_OK);
+        *no[i] = d.device_no;
+    }
+}
+
+struct order_race {
+    const struct streams_pair *sp;
+    bool lock_first;      /* the closes take the meetings' locks first */
+    int a_holds, b_holds; /* atomic: each job holds its first row */
+    int a_runs, b_runs;
+};
+
+/* Waits (bounded) for *flag; false when it never came. */
+static bool wait_flag(const int *flag, int ms)
+{
+    for (int i = 0; i < ms / 5; i++) {
+        if (__atomic_load_n(flag, __ATOMIC_SEQ_CST))
+            return true;
+        sleep_ms(5);
+    }
+    return false;
+}
+
+static store_rc closes_job(store_tx *tx, void *arg)
+{
+    struct order_race *x = arg;
+    int run = __atomic_add_fetch(&x->a_runs, 1, __ATOMIC_SEQ_CST);
+    int64_t devs[2] = {x->sp->d2, x->sp->d1};
+    store_rc rc = x->lock_first ? store_meetings_lock_of_devices(tx, devs, 2) : STORE_OK;
+    if (rc == STORE_OK)
+        rc = store_stream_detach(tx, x->sp->d2, 77, 5000);
+    if (rc == STORE_OK && run == 1) {
+        __atomic_store_n(&x->a_holds, 1, __ATOMIC_SEQ_CST);
+        /* The kickout takes its rows now, unless it waits for ours. */
+        (void)wait_flag(&x->b_holds, 1000);
+    }
+    if (rc == STORE_OK)
+        rc = store_stream_detach(tx, x->sp->d1, 77, 5000);
+    return rc;
+}
+
+static store_rc kickout_job(store_tx *tx, void *arg)
+{
+    struct order_race *x = arg;
+    int run = __atomic_add_fetch(&x->b_runs, 1, __ATOMIC_SEQ_CST);
+    core_meeting *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    store_rc rc = store_meeting_get(tx, "app1", 1, m);
+    free(m);
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, x->sp->d1, 200, CORE_LEFT_KICKED);
+    if (rc == STORE_OK && run == 1)
+        __atomic_store_n(&x->b_holds, 1, __ATOMIC_SEQ_CST);
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, x->sp->d2, 200, CORE_LEFT_KICKED);
+    return rc;
+}
+
+static void order_race_run(fixture *f, struct order_race *x)
+{
+    struct keyed_done da = {0}, db = {0};
+    /* Key 0 (the presence thread's writes) and key 1 fall in different
+     * lanes of 4. */
+    assert_int_equal(store_write_async_key(f->s, 0, closes_job, x, keyed_done_cb, &da), STORE_OK);
+    assert_true(wait_flag(&x->a_holds, 10000));
+    assert_int_equal(store_write_async_key(f->s, 1, kickout_job, x, keyed_done_cb, &db), STORE_OK);
+    assert_true(wait_flag(&da.done, 30000) && wait_flag(&db.done, 30000));
+    assert_int_equal(da.rc, STORE_OK);
+    assert_int_equal(db.rc, STORE_OK);
+}
+
+static void test_device_changes_lock_meetings_first(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    struct streams_pair sp = {.round = 0};
+    write_ok(f->s, two_streams_body, &sp);
+    /* Without the meetings' locks: the deadlock, and a batch run again
+     * (which shows the race below is the one meant). */
+    struct order_race x = {.sp = &sp, .lock_first = false};
+    order_race_run(f, &x);
+    assert_true(x.a_runs + x.b_runs >= 3);
+    /* Two new streaming devices, then with the locks: each job once. */
+    sp.round = 1;
+    write_ok(f->s, two_streams_body, &sp);
+    struct order_race y = {.sp = &sp, .lock_first = true};
+    order_race_run(f, &y);
+    assert_int_equal(y.a_runs, 1);
+    assert_int_equal(y.b_runs, 1);
+}
+
 /* ---- the change feed (store.h "changes made by any node") ---------------- */
 
 typedef struct named {
@@ -375,6 +492,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_lost_inside_a_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_lost_during_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadlock_between_nodes_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_changes_lock_meetings_first, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_deadlock_between_writers_is_retried, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_change_feed_names_committed_meetings, setup,

@@ -991,6 +991,11 @@ static void presence_body(store_tx *tx, void *arg)
         assert_int_equal(store_device_insert(tx, &d), STORE_OK);
         no[i] = d.device_no;
     }
+    /* The meetings of devices, locked (none for an unknown device, none
+     * for none). */
+    int64_t devs[] = {no[3], 999999, no[0], no[3]};
+    assert_int_equal(store_meetings_lock_of_devices(tx, devs, 4), STORE_OK);
+    assert_int_equal(store_meetings_lock_of_devices(tx, NULL, 0), STORE_OK);
     /* A device that never streamed has neither column; none is due. */
     expect_stream(tx, no[0], 0, 0);
     int64_t n0, g0;
@@ -1134,6 +1139,13 @@ static store_rc presence_in_read(store_tx *tx, void *arg)
     return store_node_register(tx, &a);
 }
 
+static store_rc lock_in_read(store_tx *tx, void *arg)
+{
+    (void)arg;
+    int64_t dev = 1;
+    return store_meetings_lock_of_devices(tx, &dev, 1);
+}
+
 static void test_presence(void **state)
 {
     fixture *f = *state;
@@ -1141,6 +1153,7 @@ static void test_presence(void **state)
     write_ok(f->s, presence_body, NULL);
     assert_int_equal(raw_count(f->data, "nodes"), 0);
     assert_int_equal(store_read(f->s, presence_in_read, NULL), STORE_ERROR);
+    assert_int_equal(store_read(f->s, lock_in_read, NULL), STORE_ERROR);
 }
 
 static void test_devices_end_all(void **state)

@@ -1225,6 +1225,7 @@ const store_backend store_backend_postgres = {
     .node_stop = pgsql_node_stop,
     .stream_attach = pgsql_stream_attach,
     .stream_detach = pgsql_stream_detach,
+    .meetings_lock_of_devices = pgsql_meetings_lock_of_devices,
     .stream_get = pgsql_stream_get,
     .presence_due = pgsql_presence_due,
     .presence_claim = pgsql_presence_claim,

@@ -295,6 +295,11 @@
     X(STREAM_DETACH, 1, "UPDATE devices SET stream_node = NULL, grace_until = $3 "    \
                         "WHERE device_no = $1 AND stream_node = $2 AND left_time IS NULL") \
     X(STREAM_GET, 0, "SELECT stream_node, grace_until FROM devices WHERE device_no = $1") \
+    /* The rows are locked as they come out of the sort: in meeting order. */ \
+    X(MEETINGS_LOCK_OF_DEVICES, 1, "SELECT count(*) FROM (SELECT meeting_id FROM meetings " \
+                                   "WHERE meeting_id IN (SELECT meeting_id FROM devices " \
+                                   "WHERE device_no = ANY($1::bigint[])) "             \
+                                   "ORDER BY meeting_id FOR UPDATE) locked")          \
     X(PRESENCE_DUE, 1, "SELECT device_no FROM devices WHERE left_time IS NULL "       \
                        "AND grace_until IS NOT NULL AND grace_until <= $1 "           \
                        "ORDER BY grace_until LIMIT $2 FOR UPDATE SKIP LOCKED")        \
@@ -635,6 +640,7 @@ store_rc pgsql_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
                              int64_t expected, int64_t *from);
 store_rc pgsql_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
                              int64_t grace_until);
+store_rc pgsql_meetings_lock_of_devices(store_tx *tx, const int64_t *device_nos, size_t n);
 store_rc pgsql_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,
                           int64_t *grace_until);
 store_rc pgsql_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int64_t grace_ms,

@@ -10,6 +10,8 @@
  * finds it still due; the claimer's transaction has read, and so locked,
  * the device's meeting first, the order every write takes. */
 #include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/postgres/pgsql.h"
@@ -125,6 +127,31 @@ store_rc pgsql_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
     pgsql_p_int(&p, node_id);
     pgsql_p_int(&p, grace_until);
     return pgsql_exec_one(tx, PGSQL_STREAM_DETACH, &p);
+}
+
+store_rc pgsql_meetings_lock_of_devices(store_tx *tx, const int64_t *device_nos, size_t n)
+{
+    if (presence_writable(tx, "store_meetings_lock_of_devices inside store_read") != STORE_OK)
+        return STORE_ERROR;
+    if (n == 0)
+        return STORE_OK;
+    /* The array's text: "{1,2,...}", at most 20 characters and a comma a
+     * number. */
+    size_t cap = n * 21 + 3, at = 0;
+    char *arr = malloc(cap);
+    if (arr == NULL)
+        return pgsql_invalid(tx, "store_meetings_lock_of_devices: out of memory");
+    arr[at++] = '{';
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)snprintf(arr + at, cap - at, i > 0 ? ",%lld" : "%lld",
+                               (long long)device_nos[i]);
+    snprintf(arr + at, cap - at, "}");
+    pgsql_params p = {0};
+    pgsql_p_text(&p, arr);
+    int64_t locked = 0;
+    store_rc rc = pgsql_count(tx, PGSQL_MEETINGS_LOCK_OF_DEVICES, &p, &locked);
+    free(arr);
+    return rc;
 }
 
 store_rc pgsql_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,

@@ -569,6 +569,7 @@ store_rc lite_stream_attach(store_tx *tx, int64_t device_no, int64_t node_id,
                             int64_t expected, int64_t *from);
 store_rc lite_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
                             int64_t grace_until);
+store_rc lite_meetings_lock_of_devices(store_tx *tx, const int64_t *device_nos, size_t n);
 store_rc lite_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,
                          int64_t *grace_until);
 store_rc lite_presence_due(store_tx *tx, int64_t now, int64_t dead_before, int64_t grace_ms,

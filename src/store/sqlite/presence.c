@@ -142,6 +142,16 @@ store_rc lite_stream_detach(store_tx *tx, int64_t device_no, int64_t node_id,
     return rc == STORE_OK && n == 0 ? STORE_NOTFOUND : rc;
 }
 
+/* One writer: no job ever waits for another's rows. */
+store_rc lite_meetings_lock_of_devices(store_tx *tx, const int64_t *device_nos, size_t n)
+{
+    (void)device_nos;
+    (void)n;
+    return presence_writable(tx, "store_meetings_lock_of_devices inside store_read") == STORE_OK
+               ? STORE_OK
+               : STORE_ERROR;
+}
+
 store_rc lite_stream_get(store_tx *tx, int64_t device_no, int64_t *stream_node,
                          int64_t *grace_until)
 {

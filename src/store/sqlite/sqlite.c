@@ -980,6 +980,7 @@ const store_backend store_backend_sqlite = {
     .node_stop = lite_node_stop,
     .stream_attach = lite_stream_attach,
     .stream_detach = lite_stream_detach,
+    .meetings_lock_of_devices = lite_meetings_lock_of_devices,
     .stream_get = lite_stream_get,
     .presence_due = lite_presence_due,
     .presence_claim = lite_presence_claim,
