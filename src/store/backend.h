@@ -13,7 +13,8 @@
  *
  *   writers(impl)             how many writer threads, each with a
  *                             connection of its own: writer_open(impl, i)
- *   batch_begin(conn)         one transaction for a batch of jobs
+ *   batch_begin(conn, keys)   one transaction for a batch of jobs; keys:
+ *                             the meetings its keyed jobs are of
  *     job_begin(conn)         each job in a savepoint of its own
  *       fn(tx, arg)           the caller's job, calling the primitives
  *         try_begin(tx) ... try_end(tx, keep)   store_try, one level down
@@ -86,7 +87,12 @@ typedef struct store_backend {
      * thread before its first batch; writer_close after its last. */
     store_rc (*writer_open)(void *impl, int i, void **conn);
     void (*writer_close)(void *impl, void *conn);
-    store_rc (*batch_begin)(void *conn);
+    /* keys: the distinct nonzero keys of the batch's jobs
+     * (store_write_async_key: the ids of their meetings), ascending, n_keys
+     * of them. A backend with row locks takes those meetings' locks here,
+     * in that order: two batches with meetings in common then never take
+     * them in opposite orders, which would be a deadlock. */
+    store_rc (*batch_begin)(void *conn, const int64_t *keys, size_t n_keys);
     store_rc (*job_begin)(void *conn);
     /* keep: the job's fn returned STORE_OK and tx->failed is false. */
     store_rc (*job_end)(void *conn, store_tx *tx, bool keep);

@@ -53,6 +53,7 @@ struct store_job {
     store_done_fn done;
     void *done_arg;
     store_rc rc;
+    int64_t key;                   /* store_write_async_key's; 0: none */
     store_origin origin;
     bool keys_changed;
     struct store_job *next;
@@ -123,19 +124,46 @@ static store_rc batch_job(store *s, void *conn, store_job *job)
     return rc;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The batch's distinct nonzero keys, ascending, into keys (room for every
+ * job); returns how many. Without room (NULL: out of memory at the
+ * writer's start) none: the meetings are then locked as the jobs read
+ * them, which is right but may deadlock (a rerun). */
+static size_t batch_keys(const store_job *batch, int64_t *keys)
+{
+    if (keys == NULL)
+        return 0;
+    size_t n = 0;
+    for (const store_job *j = batch; j != NULL; j = j->next)
+        if (j->key != 0)
+            keys[n++] = j->key;
+    qsort(keys, n, sizeof *keys, key_cmp);
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d == 0 || keys[d - 1] != keys[i])
+            keys[d++] = keys[i];
+    return d;
+}
+
 /* Runs a batch in one transaction (again, after STORE_RETRY) and sets
- * every job's rc. */
-static void batch_run(store *s, void *conn, store_job *batch)
+ * every job's rc. keys: room for batch_max. */
+static void batch_run(store *s, void *conn, store_job *batch, int64_t *keys)
 {
     const store_backend *be = s->be;
     store_rc rc = STORE_ERROR;
     int64_t commit_us = 0;
+    size_t n_keys = batch_keys(batch, keys);
     for (int attempt = 0;; attempt++) {
         for (store_job *j = batch; j != NULL; j = j->next) {
             j->rc = STORE_ERROR;
             j->keys_changed = false;
         }
-        rc = be->batch_begin(conn);
+        rc = be->batch_begin(conn, keys, n_keys);
         for (store_job *j = batch; rc == STORE_OK && j != NULL; j = j->next)
             rc = batch_job(s, conn, j);
         /* The tests' rerun_jobs: the first run is undone as a serialization
@@ -217,6 +245,7 @@ static void *writer_main(void *arg)
     store_lane *lane = &s->lanes[wa.i];
     void *conn = NULL;
     store_rc open_rc = be->writer_open(s->impl, wa.i, &conn);
+    int64_t *keys = malloc((size_t)s->batch_max * sizeof *keys);
     pthread_mutex_lock(&s->queue_lock);
     for (;;) {
         while (lane->head == NULL && !s->writers_stopping) {
@@ -231,7 +260,7 @@ static void *writer_main(void *arg)
         if (conn == NULL)
             open_rc = be->writer_open(s->impl, wa.i, &conn);
         if (conn != NULL) {
-            batch_run(s, conn, batch);
+            batch_run(s, conn, batch, keys);
         } else {
             for (store_job *j = batch; j != NULL; j = j->next)
                 j->rc = open_rc == STORE_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_ERROR;
@@ -244,6 +273,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&s->queue_lock);
     }
     pthread_mutex_unlock(&s->queue_lock);
+    free(keys);
     if (conn != NULL)
         be->writer_close(s->impl, conn);
     return NULL;
@@ -326,7 +356,7 @@ static store_rc write_queue(store *s, int64_t key, store_origin origin, store_fn
         return STORE_ERROR;
     }
     *job = (store_job){.fn = fn, .arg = arg, .done = done, .done_arg = done_arg,
-                       .rc = STORE_ERROR, .origin = origin};
+                       .rc = STORE_ERROR, .key = key, .origin = origin};
     pthread_mutex_lock(&s->queue_lock);
     if (s->writers_stopping || s->n_writers == 0) {
         pthread_mutex_unlock(&s->queue_lock);

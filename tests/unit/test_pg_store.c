@@ -388,6 +388,101 @@ static void test_device_changes_lock_meetings_first(void **state)
     assert_int_equal(y.b_runs, 1);
 }
 
+/* Two nodes, one writer each, each with a batch of two writes keyed by
+ * meetings 1 and 2, queued in opposite orders. Each job locks its own
+ * meeting only, as the API's do. Were the meetings locked as the jobs read
+ * them, the first job on each node would hold one meeting and the second
+ * wait for the other's: a deadlock, a batch run again. The batch takes
+ * its jobs' meetings when it begins, in ascending order: the second node's
+ * batch waits there, and every job runs once. */
+struct gate {
+    int running, open;    /* atomic */
+};
+
+static store_rc gate_job(store_tx *tx, void *arg)
+{
+    (void)tx;
+    struct gate *g = arg;
+    __atomic_store_n(&g->running, 1, __ATOMIC_SEQ_CST);
+    assert_true(wait_flag(&g->open, 10000));
+    return STORE_OK;
+}
+
+struct own_meeting {
+    int64_t id;
+    int *held;            /* first jobs holding their meeting (atomic) */
+    bool first;           /* the first of its batch */
+    int runs;
+};
+
+static store_rc own_meeting_job(store_tx *tx, void *arg)
+{
+    struct own_meeting *o = arg;
+    int run = __atomic_add_fetch(&o->runs, 1, __ATOMIC_SEQ_CST);
+    core_meeting *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    store_rc rc = store_meeting_get(tx, "app1", o->id, m);
+    free(m);
+    if (rc == STORE_OK && o->first && run == 1) {
+        /* Both first jobs hold their meeting before either second job
+         * asks, unless the other batch waits for this one. */
+        __atomic_add_fetch(o->held, 1, __ATOMIC_SEQ_CST);
+        for (int i = 0; i < 200 && __atomic_load_n(o->held, __ATOMIC_SEQ_CST) < 2; i++)
+            sleep_ms(5);
+    }
+    return rc;
+}
+
+static void test_batches_lock_their_meetings_in_order(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    char buf[8];
+    side_sql("INSERT INTO meetings SELECT 2, app_id, '000000002', subject, creator_userid, "
+             "creator_instanceid, type, meeting_type, start_time, end_time, status, "
+             "recurring_type, until_type, until_count, until_date, created_at "
+             "FROM meetings WHERE meeting_id = 1", buf, sizeof buf);
+    store *node[2];
+    for (int n = 0; n < 2; n++) {
+        store_options opt = {.data_dir = f->data, .durability = STORE_DURABLE_FULL,
+                             .backend = fixture_be->name, .conninfo = fixture_be->conninfo,
+                             .writers = 1};
+        assert_int_equal(store_open(&opt, &node[n]), STORE_OK);
+    }
+    int held = 0;
+    struct gate g[2] = {{0}, {0}};
+    struct keyed_done gd[2] = {{0}}, d[2][2] = {{{0}}};
+    struct own_meeting o[2][2] = {
+        {{.id = 1, .held = &held, .first = true}, {.id = 2, .held = &held}},
+        {{.id = 2, .held = &held, .first = true}, {.id = 1, .held = &held}},
+    };
+    /* The gate holds each node's writer, so that its two jobs queue into
+     * one batch behind it. */
+    for (int n = 0; n < 2; n++) {
+        assert_int_equal(store_write_async_key(node[n], 0, gate_job, &g[n], keyed_done_cb, &gd[n]),
+                         STORE_OK);
+        assert_true(wait_flag(&g[n].running, 10000));
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(store_write_async_key(node[n], o[n][k].id, own_meeting_job,
+                                                   &o[n][k], keyed_done_cb, &d[n][k]),
+                             STORE_OK);
+    }
+    for (int n = 0; n < 2; n++)
+        __atomic_store_n(&g[n].open, 1, __ATOMIC_SEQ_CST);
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k < 2; k++) {
+            assert_true(wait_flag(&d[n][k].done, 30000));
+            assert_int_equal(d[n][k].rc, STORE_OK);
+        }
+    for (int n = 0; n < 2; n++) {
+        assert_true(wait_flag(&gd[n].done, 30000));
+        store_close(node[n]);
+    }
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(o[n][k].runs, 1);
+}
+
 /* ---- the change feed (store.h "changes made by any node") ---------------- */
 
 typedef struct named {
@@ -493,6 +588,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_lost_during_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadlock_between_nodes_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_changes_lock_meetings_first, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batches_lock_their_meetings_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deadlock_between_writers_is_retried, setup,
                                         teardown),

@@ -23,9 +23,12 @@
  * reads the meeting FOR UPDATE, so a second job on that meeting, on this
  * node or another, waits there until the first commits and then reads what
  * it wrote (each statement of READ COMMITTED sees what committed before it
- * began). A serialization failure or a deadlock (40001, 40P01: two batches
- * locking two meetings in opposite orders) marks the job for a retry and
- * queue.c runs the whole batch again from its start. Unique keys decide
+ * began). The batch takes its keyed jobs' meetings when it begins, in
+ * ascending order (pgsql_batch_begin), so that two batches of the same
+ * meetings never hold them in opposite orders. A serialization failure or
+ * a deadlock that remains (40001, 40P01: a job that also locks a meeting
+ * not its key) marks the job for a retry and queue.c runs the whole batch
+ * again from its start. Unique keys decide
  * every race the rules do not see: a spent nonce, a user's identity in a
  * meeting, a present device, a generated id.
  *
@@ -946,14 +949,45 @@ static store_rc conn_begin(pgsql_conn *c, const char *sql, PGresult **res)
     }
 }
 
-static store_rc pgsql_batch_begin(void *conn)
+#define PGSQL_BEGIN "BEGIN ISOLATION LEVEL READ COMMITTED; "
+/* The transaction id is taken (and so assigned) in the same round trip:
+ * pgsql_batch_commit needs it if COMMIT's answer is lost. Last: the
+ * round trip's answer is its last statement's. */
+#define PGSQL_BEGIN_XID "SELECT pg_current_xact_id()"
+
+/* The keyed jobs' meetings are locked in the same round trip, in
+ * ascending order (the rows are locked as they come out of the sort), and
+ * held to the commit as each job's own store_meeting_get would hold its
+ * meeting: two batches of the same meetings, on two writers or two nodes,
+ * then wait for each other at the first they share instead of each
+ * holding one the other wants (a deadlock, seen by PostgreSQL only after
+ * deadlock_timeout). The ids are the batch's own integers, written into
+ * the text: nothing from outside is. */
+static store_rc pgsql_batch_begin(void *conn, const int64_t *keys, size_t n_keys)
 {
     pgsql_conn *c = conn;
     PGresult *r = NULL;
-    /* The transaction id is taken (and so assigned) now, in the same round
-     * trip: pgsql_batch_commit needs it if COMMIT's answer is lost. */
-    store_rc rc = conn_begin(c, "BEGIN ISOLATION LEVEL READ COMMITTED; "
-                                "SELECT pg_current_xact_id()", &r);
+    static const char lock_head[] =
+        PGSQL_BEGIN "SELECT count(*) FROM (SELECT meeting_id FROM meetings "
+                    "WHERE meeting_id = ANY('{";
+    static const char lock_tail[] =
+        "}'::bigint[]) ORDER BY meeting_id FOR UPDATE) locked; " PGSQL_BEGIN_XID;
+    char *sql = NULL;
+    if (n_keys > 0) {
+        size_t cap = sizeof lock_head + n_keys * 21 + sizeof lock_tail, at;
+        sql = malloc(cap);
+        if (sql != NULL) {
+            at = (size_t)snprintf(sql, cap, "%s", lock_head);
+            for (size_t i = 0; i < n_keys; i++)
+                at += (size_t)snprintf(sql + at, cap - at, i > 0 ? ",%lld" : "%lld",
+                                       (long long)keys[i]);
+            snprintf(sql + at, cap - at, "%s", lock_tail);
+        }
+    }
+    /* Out of memory for the text: the meetings are locked as the jobs read
+     * them (right, but a deadlock is then possible: a rerun). */
+    store_rc rc = conn_begin(c, sql != NULL ? sql : PGSQL_BEGIN PGSQL_BEGIN_XID, &r);
+    free(sql);
     if (rc != STORE_OK)
         return rc;
     c->xid[0] = '\0';
