@@ -388,6 +388,73 @@ static void test_device_changes_lock_meetings_first(void **state)
     assert_int_equal(y.b_runs, 1);
 }
 
+/* A node's clean stop detaches every device streaming on it, of any
+ * meeting, in one statement; a kickout holds its meeting, then ends its
+ * devices one by one. The stop takes the meetings first: it waits for the
+ * kickout there, rather than holding one of the rows the kickout wants
+ * next. Both orders of the kickout's two devices, since which row the
+ * stop's statement would reach first is the server's choice. */
+struct stop_race {
+    const struct streams_pair *sp;
+    bool d2_first;
+    int b_holds;          /* atomic */
+    int a_runs, b_runs;
+};
+
+static store_rc node_stop_job(store_tx *tx, void *arg)
+{
+    struct stop_race *x = arg;
+    __atomic_add_fetch(&x->a_runs, 1, __ATOMIC_SEQ_CST);
+    return store_node_stop(tx, 77, 5000);
+}
+
+static store_rc kick_two_job(store_tx *tx, void *arg)
+{
+    struct stop_race *x = arg;
+    int run = __atomic_add_fetch(&x->b_runs, 1, __ATOMIC_SEQ_CST);
+    core_meeting *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    store_rc rc = store_meeting_get(tx, "app1", 1, m);
+    free(m);
+    int64_t first = x->d2_first ? x->sp->d2 : x->sp->d1;
+    int64_t second = x->d2_first ? x->sp->d1 : x->sp->d2;
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, first, 200, CORE_LEFT_KICKED);
+    if (rc == STORE_OK && run == 1) {
+        __atomic_store_n(&x->b_holds, 1, __ATOMIC_SEQ_CST);
+        /* Time for the stop's statement to start (the stop is queued once
+         * this row is held); what is asserted does not depend on it: with
+         * the meetings locked first the stop waits for this job whatever
+         * the timing, and only without them does this let it deadlock. */
+        sleep_ms(300);
+    }
+    if (rc == STORE_OK)
+        rc = store_device_end(tx, second, 200, CORE_LEFT_KICKED);
+    return rc;
+}
+
+static void test_node_stop_locks_meetings_first(void **state)
+{
+    fixture *f = *state;
+    seed(f->s, "app1", 1, "000000001");
+    for (int round = 0; round < 2; round++) {
+        struct streams_pair sp = {.round = round};
+        write_ok(f->s, two_streams_body, &sp);
+        struct stop_race x = {.sp = &sp, .d2_first = round == 1};
+        struct keyed_done da = {0}, db = {0};
+        assert_int_equal(store_write_async_key(f->s, 1, kick_two_job, &x, keyed_done_cb, &db),
+                         STORE_OK);
+        assert_true(wait_flag(&x.b_holds, 10000));
+        assert_int_equal(store_write_async_key(f->s, 0, node_stop_job, &x, keyed_done_cb, &da),
+                         STORE_OK);
+        assert_true(wait_flag(&da.done, 30000) && wait_flag(&db.done, 30000));
+        assert_int_equal(da.rc, STORE_OK);
+        assert_int_equal(db.rc, STORE_OK);
+        assert_int_equal(x.a_runs, 1);
+        assert_int_equal(x.b_runs, 1);
+    }
+}
+
 /* Two nodes, one writer each, each with a batch of two writes keyed by
  * meetings 1 and 2, queued in opposite orders. Each job locks its own
  * meeting only, as the API's do. Were the meetings locked as the jobs read
@@ -591,6 +658,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batches_lock_their_meetings_in_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_node_stop_locks_meetings_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadlock_between_writers_is_retried, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_change_feed_names_committed_meetings, setup,

@@ -282,6 +282,12 @@
                     "ORDER BY node_id")                                               \
     X(NODE_DELETE, 1, "DELETE FROM nodes WHERE node_id = $1")                         \
     X(NODES_FORGET, 1, "DELETE FROM nodes WHERE heartbeat_at < $1")                   \
+    /* The meetings of a node's streaming devices, in order, before their  \
+     * rows (store_meetings_lock_of_devices says why). */                    \
+    X(NODE_LOCK_MEETINGS, 1, "SELECT count(*) FROM (SELECT meeting_id FROM meetings "  \
+                             "WHERE meeting_id IN (SELECT meeting_id FROM devices "   \
+                             "WHERE stream_node = $1 AND left_time IS NULL) "         \
+                             "ORDER BY meeting_id FOR UPDATE) locked")                \
     X(NODE_DETACH_ALL, 1, "UPDATE devices SET stream_node = NULL, grace_until = $2 "  \
                           "WHERE stream_node = $1 AND left_time IS NULL")             \
     /* Two sweeps at once split the dead nodes between them. */                \

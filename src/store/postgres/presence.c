@@ -72,9 +72,17 @@ store_rc pgsql_node_list(store_tx *tx, store_node_cb cb, void *arg)
     return pgsql_each(tx, PGSQL_NODE_LIST, &(pgsql_params){0}, node_row, &w);
 }
 
-/* Every present device streaming on node_id: detached with grace_until. */
+/* Every present device streaming on node_id: detached with grace_until.
+ * Their meetings are locked first, in order: the devices are of many
+ * meetings, and a kickout holds its meeting before its devices' rows. */
 static store_rc detach_all(store_tx *tx, int64_t node_id, int64_t grace_until)
 {
+    pgsql_params l = {0};
+    pgsql_p_int(&l, node_id);
+    int64_t locked = 0;
+    store_rc rc = pgsql_count(tx, PGSQL_NODE_LOCK_MEETINGS, &l, &locked);
+    if (rc != STORE_OK)
+        return rc;
     pgsql_params p = {0};
     pgsql_p_int(&p, node_id);
     pgsql_p_int(&p, grace_until);
