@@ -26,6 +26,20 @@
  * request with room to spare (nginx's default header buffers are 8 KiB)
  * and keeps 10,000 streams within budget (bench/README.md). */
 #define HTTP_CONNECTION_MEMORY (12 * 1024)
+/* What a request's head may take of that pool: libmicrohttpd reads any head
+ * that fits, and then writes the answer's status line and headers into
+ * what is left. A head that left less than they need (a signed request
+ * some 150 bytes under libmicrohttpd's own 431) ran its handler, committed
+ * its write, and was then closed without an answer. So meetd refuses a
+ * head past HTTP_HEAD_MAX itself, before anything runs, and keeps the rest
+ * for the answer: a stream's headers and its first chunk's buffer (at
+ * least 128 bytes) take under 512. The head's weight is its bytes plus
+ * HTTP_FIELD_COST for each header, cookie and query argument
+ * (libmicrohttpd keeps a record of each in the pool too: 64 bytes each,
+ * measured on 0.9.75) and the Cookie header's value once more (it parses
+ * a copy). tests/e2e/test_hostile.py walks a head across the limit. */
+#define HTTP_HEAD_MAX (HTTP_CONNECTION_MEMORY - 1024)
+#define HTTP_FIELD_COST 64
 #define HTTP_PATH_LOG_MAX 200
 /* A chunked body over the limit is read and dropped up to this many bytes,
  * so that an ordinary client gets its 413 rather than a reset while it is
@@ -669,6 +683,33 @@ static const char *http_request_framing(struct MHD_Connection *conn, const char 
     return NULL;
 }
 
+/* What a request's head weighs beyond its bytes (HTTP_HEAD_MAX). */
+static enum MHD_Result http_weigh_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    size_t *extra = cls;
+    *extra += HTTP_FIELD_COST;
+    /* libmicrohttpd parses a copy of the Cookie header into its cookies. */
+    if (kind == MHD_HEADER_KIND && strcasecmp(key, MHD_HTTP_HEADER_COOKIE) == 0 && value != NULL)
+        *extra += strlen(value);
+    return MHD_YES;
+}
+
+/* Whether the request's head leaves libmicrohttpd room to answer it
+ * (HTTP_HEAD_MAX). */
+static bool http_head_fits(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci == NULL)
+        return true;
+    size_t extra = 0;
+    MHD_get_connection_values(
+        conn, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND),
+        http_weigh_field, &extra);
+    return ci->header_size + extra <= HTTP_HEAD_MAX;
+}
+
 /* src into dst (of size n), cut to fit: snprintf's "%s" without the
  * formatting machinery, once or twice a request. */
 static void http_copy_cut(char *dst, size_t n, const char *src)
@@ -696,6 +737,15 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (bad != NULL) {
             r->too_large = r->answered = r->close = true;
             return http_send_error(conn, r, s->env, ME_INVALID, bad);
+        }
+        if (!http_head_fits(conn)) {
+            char why[160];
+            snprintf(why, sizeof why,
+                     "request line and headers too large: at most %d bytes, each header, "
+                     "cookie and query argument counting %d more, cookies twice",
+                     HTTP_HEAD_MAX, HTTP_FIELD_COST);
+            r->too_large = r->answered = r->close = true;
+            return http_send_error(conn, r, s->env, ME_HEAD_TOO_LARGE, why);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
