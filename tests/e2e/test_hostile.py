@@ -575,8 +575,12 @@ class OversizeTest(HostileCase):
                     status, headers, body = responses[0]
                     self.assertEqual(status, 431, raw[:300])
                     self.assertEqual(self.assert_json_error(status, headers, body), 190004)
+                    refused_trace = headers["x-tc-trace"]
                 else:
                     self.assert_refused(responses, closed, "footprint %d" % footprint)
+        # Logged as any answer is.
+        self.assertIn(" status=431 error_code=190004 ",
+                      " ".join(self.server.access_line(refused_trace)))
         self.assert_serving()
 
     def test_very_long_uri(self):
