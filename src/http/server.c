@@ -51,6 +51,7 @@
 #define HTTP_STOP_ANSWER_MS 5000
 
 typedef struct http_req http_req;
+static void http_access_log(const http_req *r, const char *extra);
 
 /* Requests run on libmicrohttpd's network threads, start to finish, except
  * for a write's commit: the connection is suspended while its write waits
@@ -78,6 +79,14 @@ typedef struct http_conn {
     int fd;
     int64_t since_ms;          /* the current request began to arrive */
     bool receiving;
+    /* The request whose line was read and whose completion libmicrohttpd
+     * has not reported (NULL: none). It does not report every one: a
+     * request line whose query arguments fill the connection's memory is
+     * dropped unanswered, without a word to http_completed, and its
+     * http_req was lost (a few KiB a connection, for anyone who can
+     * connect). Such a request is logged and freed with its connection
+     * (http_notify_connection). Touched only on the connection's thread. */
+    struct http_req *req;
     struct http_conn *prev;
     struct http_conn *next;
 } http_conn;
@@ -130,6 +139,22 @@ struct http_req {
     bool answering;            /* counted in http_writes.answering */
 };
 
+static http_conn *http_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void http_req_free(http_req *r)
+{
+    json_decref(r->call.out);
+    free(r->call.out_json);
+    free(r->body);
+    free(r->raw_uri);
+    free(r);
+}
+
 /* Called by libmicrohttpd with the request line's URI before it is decoded:
  * the signature covers exactly those bytes. */
 static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -144,6 +169,17 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
         return NULL;
     }
     r->start_us = clock_mono_us();
+    /* The path as sent until libmicrohttpd has decoded it (http_access):
+     * what a request it drops before that is logged under. Never the query,
+     * which may hold a device token. */
+    size_t n = strcspn(uri, "?");
+    if (n > HTTP_PATH_LOG_MAX)
+        n = HTTP_PATH_LOG_MAX;
+    memcpy(r->path, uri, n);
+    r->path[n] = '\0';
+    http_conn *c = http_conn_of(conn);
+    if (c != NULL)
+        c->req = r;
     return r;
 }
 
@@ -151,9 +187,7 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 
 static void http_conn_phase(http_server *s, struct MHD_Connection *conn, bool receiving)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    http_conn *c = ci != NULL ? ci->socket_context : NULL;
+    http_conn *c = http_conn_of(conn);
     if (c == NULL)
         return;
     pthread_mutex_lock(&s->dog.lock);
@@ -189,6 +223,13 @@ static void http_notify_connection(void *cls, struct MHD_Connection *conn, void 
     }
     if (c == NULL)
         return;
+    if (c->req != NULL) {
+        /* Dropped by libmicrohttpd without a completion (http_conn.req):
+         * its access line, as for any request that ended unanswered. */
+        http_access_log(c->req, " aborted=1");
+        http_req_free(c->req);
+        c->req = NULL;
+    }
     pthread_mutex_lock(&s->dog.lock);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -375,11 +416,10 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
     http_writes_answered(&((http_server *)cls)->writes, r);
     /* Keep-alive: the next request's clock starts now. */
     http_conn_phase(cls, conn, true);
-    json_decref(r->call.out);
-    free(r->call.out_json);
-    free(r->body);
-    free(r->raw_uri);
-    free(r);
+    http_conn *c = http_conn_of(conn);
+    if (c != NULL && c->req == r)
+        c->req = NULL;
+    http_req_free(r);
     *req_cls = NULL;
 }
 
