@@ -11,6 +11,7 @@ static const struct {
     [ME_OK] = {200, 0, "OK"},
     [ME_INVALID] = {400, 190004, "invalid parameter"},
     [ME_TOO_LARGE] = {413, 190004, "request body too large"},
+    [ME_HEAD_TOO_LARGE] = {431, 190004, "request line and headers too large"},
     [ME_NOT_IN_PROGRESS] = {400, 190004, "meeting is not in progress"},
     [ME_ROUTE] = {404, 190004, "no such API"},
     [ME_METHOD] = {405, 190004, "method not allowed for this API"},

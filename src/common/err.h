@@ -12,6 +12,7 @@ typedef enum meetd_err {
     ME_OK = 0,
     ME_INVALID,         /* 400 190004 invalid parameter */
     ME_TOO_LARGE,       /* 413 190004 body over the limit */
+    ME_HEAD_TOO_LARGE,  /* 431 190004 request line and headers over the limit */
     ME_NOT_IN_PROGRESS, /* 400 190004 meeting is not in progress / not joinable */
     ME_ROUTE,           /* 404 190004 unknown route */
     ME_METHOD,          /* 405 190004 known route, other method */

@@ -26,6 +26,20 @@
  * request with room to spare (nginx's default header buffers are 8 KiB)
  * and keeps 10,000 streams within budget (bench/README.md). */
 #define HTTP_CONNECTION_MEMORY (12 * 1024)
+/* What a request's head may take of that pool: libmicrohttpd reads any head
+ * that fits, and then writes the answer's status line and headers into
+ * what is left. A head that left less than they need (a signed request
+ * some 150 bytes under libmicrohttpd's own 431) ran its handler, committed
+ * its write, and was then closed without an answer. So meetd refuses a
+ * head past HTTP_HEAD_MAX itself, before anything runs, and keeps the rest
+ * for the answer: a stream's headers and its first chunk's buffer (at
+ * least 128 bytes) take under 512. The head's weight is its bytes plus
+ * HTTP_FIELD_COST for each header, cookie and query argument
+ * (libmicrohttpd keeps a record of each in the pool too: 64 bytes each,
+ * measured on 0.9.75) and the Cookie header's value once more (it parses
+ * a copy). tests/e2e/test_hostile.py walks a head across the limit. */
+#define HTTP_HEAD_MAX (HTTP_CONNECTION_MEMORY - 1024)
+#define HTTP_FIELD_COST 64
 #define HTTP_PATH_LOG_MAX 200
 /* A chunked body over the limit is read and dropped up to this many bytes,
  * so that an ordinary client gets its 413 rather than a reset while it is
@@ -37,6 +51,7 @@
 #define HTTP_STOP_ANSWER_MS 5000
 
 typedef struct http_req http_req;
+static void http_access_log(const http_req *r, const char *extra);
 
 /* Requests run on libmicrohttpd's network threads, start to finish, except
  * for a write's commit: the connection is suspended while its write waits
@@ -64,6 +79,14 @@ typedef struct http_conn {
     int fd;
     int64_t since_ms;          /* the current request began to arrive */
     bool receiving;
+    /* The request whose line was read and whose completion libmicrohttpd
+     * has not reported (NULL: none). It does not report every one: a
+     * request line whose query arguments fill the connection's memory is
+     * dropped unanswered, without a word to http_completed, and its
+     * http_req was lost (a few KiB a connection, for anyone who can
+     * connect). Such a request is logged and freed with its connection
+     * (http_notify_connection). Touched only on the connection's thread. */
+    struct http_req *req;
     struct http_conn *prev;
     struct http_conn *next;
 } http_conn;
@@ -116,6 +139,22 @@ struct http_req {
     bool answering;            /* counted in http_writes.answering */
 };
 
+static http_conn *http_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void http_req_free(http_req *r)
+{
+    json_decref(r->call.out);
+    free(r->call.out_json);
+    free(r->body);
+    free(r->raw_uri);
+    free(r);
+}
+
 /* Called by libmicrohttpd with the request line's URI before it is decoded:
  * the signature covers exactly those bytes. */
 static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -130,6 +169,17 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
         return NULL;
     }
     r->start_us = clock_mono_us();
+    /* The path as sent until libmicrohttpd has decoded it (http_access):
+     * what a request it drops before that is logged under. Never the query,
+     * which may hold a device token. */
+    size_t n = strcspn(uri, "?");
+    if (n > HTTP_PATH_LOG_MAX)
+        n = HTTP_PATH_LOG_MAX;
+    memcpy(r->path, uri, n);
+    r->path[n] = '\0';
+    http_conn *c = http_conn_of(conn);
+    if (c != NULL)
+        c->req = r;
     return r;
 }
 
@@ -137,9 +187,7 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 
 static void http_conn_phase(http_server *s, struct MHD_Connection *conn, bool receiving)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    http_conn *c = ci != NULL ? ci->socket_context : NULL;
+    http_conn *c = http_conn_of(conn);
     if (c == NULL)
         return;
     pthread_mutex_lock(&s->dog.lock);
@@ -175,6 +223,13 @@ static void http_notify_connection(void *cls, struct MHD_Connection *conn, void 
     }
     if (c == NULL)
         return;
+    if (c->req != NULL) {
+        /* Dropped by libmicrohttpd without a completion (http_conn.req):
+         * its access line, as for any request that ended unanswered. */
+        http_access_log(c->req, " aborted=1");
+        http_req_free(c->req);
+        c->req = NULL;
+    }
     pthread_mutex_lock(&s->dog.lock);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -361,11 +416,10 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
     http_writes_answered(&((http_server *)cls)->writes, r);
     /* Keep-alive: the next request's clock starts now. */
     http_conn_phase(cls, conn, true);
-    json_decref(r->call.out);
-    free(r->call.out_json);
-    free(r->body);
-    free(r->raw_uri);
-    free(r);
+    http_conn *c = http_conn_of(conn);
+    if (c != NULL && c->req == r)
+        c->req = NULL;
+    http_req_free(r);
     *req_cls = NULL;
 }
 
@@ -669,6 +723,33 @@ static const char *http_request_framing(struct MHD_Connection *conn, const char 
     return NULL;
 }
 
+/* What a request's head weighs beyond its bytes (HTTP_HEAD_MAX). */
+static enum MHD_Result http_weigh_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    size_t *extra = cls;
+    *extra += HTTP_FIELD_COST;
+    /* libmicrohttpd parses a copy of the Cookie header into its cookies. */
+    if (kind == MHD_HEADER_KIND && strcasecmp(key, MHD_HTTP_HEADER_COOKIE) == 0 && value != NULL)
+        *extra += strlen(value);
+    return MHD_YES;
+}
+
+/* Whether the request's head leaves libmicrohttpd room to answer it
+ * (HTTP_HEAD_MAX). */
+static bool http_head_fits(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci == NULL)
+        return true;
+    size_t extra = 0;
+    MHD_get_connection_values(
+        conn, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND),
+        http_weigh_field, &extra);
+    return ci->header_size + extra <= HTTP_HEAD_MAX;
+}
+
 /* src into dst (of size n), cut to fit: snprintf's "%s" without the
  * formatting machinery, once or twice a request. */
 static void http_copy_cut(char *dst, size_t n, const char *src)
@@ -696,6 +777,15 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (bad != NULL) {
             r->too_large = r->answered = r->close = true;
             return http_send_error(conn, r, s->env, ME_INVALID, bad);
+        }
+        if (!http_head_fits(conn)) {
+            char why[160];
+            snprintf(why, sizeof why,
+                     "request line and headers too large: at most %d bytes, each header, "
+                     "cookie and query argument counting %d more, cookies twice",
+                     HTTP_HEAD_MAX, HTTP_FIELD_COST);
+            r->too_large = r->answered = r->close = true;
+            return http_send_error(conn, r, s->env, ME_HEAD_TOO_LARGE, why);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);

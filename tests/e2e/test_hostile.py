@@ -36,6 +36,10 @@ MHD_STATUSES = (400, 408, 413, 414, 431, 501, 505)   # libmicrohttpd's own answe
 RESPONSE_HEADERS = {"date", "connection", "content-type", "content-length", "x-tc-trace",
                     "transfer-encoding"}
 TRACE_RE = re.compile(r"^[0-9a-f]{32}$")
+# docs/security.md "Limits": the request line and headers may weigh HEAD_LIMIT,
+# each header field, query argument and cookie counting FIELD_COST bytes more.
+HEAD_LIMIT = 11 * 1024
+FIELD_COST = 64
 
 
 # ---------------------------------------------------------------- raw HTTP
@@ -508,6 +512,107 @@ class OversizeTest(HostileCase):
                 if status is not None:
                     self.assertIn(status, (400, 413, 431), raw[:200])
                 self.assert_serving()
+
+    def padded_join(self, mid, userid, footprint, cookies):
+        """A signed join whose request line and headers weigh `footprint`
+        as docs/security.md counts them: their bytes, FIELD_COST for each
+        header field and each cookie (the join has no query arguments), and
+        the Cookie header's value once more. Padded with a header, or with
+        a Cookie header of 40 cookies. Returns the request and its weight."""
+        def build(pad):
+            if cookies:
+                jar = "; ".join("c%d=1" % i for i in range(40)) + "; z=" + "a" * pad
+                extra = [("Cookie", jar)]
+            else:
+                extra = [("X-Pad", "a" * pad)]
+            return signed_raw(self.client, "POST", "/meetd/v1/meetings/%s/join" % mid,
+                              {"userid": userid, "instanceid": 1}, headers=extra)
+
+        def weight(data):
+            head = data[:data.index(b"\r\n\r\n") + 4]
+            lines = head.split(b"\r\n")[1:-2]     # not the request line nor the blank one
+            jars = [l.split(b":", 1)[1].strip() for l in lines if l.lower().startswith(b"cookie:")]
+            fields = len(lines) + sum(len(j.split(b";")) for j in jars)
+            return len(head) + FIELD_COST * fields + sum(len(j) for j in jars)
+        bare = weight(build(0))
+        self.assertLessEqual(bare, footprint)
+        # A byte of cookie weighs two: the nearest weight at or below.
+        data = build((footprint - bare) // (2 if cookies else 1))
+        self.assertIn(footprint - weight(data), (0, 1) if cookies else (0,))
+        return data, weight(data)
+
+    def test_headers_that_leave_no_room_for_the_answer(self):
+        """Headers up to the documented limit are served; past it, up to
+        libmicrohttpd's own 431, meetd refuses them before anything runs.
+        Before, a signed join whose headers left libmicrohttpd's memory too
+        little room to write the answer's headers was committed and its
+        client got a closed connection, never knowing."""
+        mid = self.new_meeting("alice")
+        outcomes = {}
+        for cookies in (False, True):
+            # From under the limit to past libmicrohttpd's own 431.
+            for footprint in list(range(HEAD_LIMIT - 96, HEAD_LIMIT + 1400, 8)) + [
+                    HEAD_LIMIT, HEAD_LIMIT + 1]:
+                userid = "pad%d%s" % (footprint, "c" if cookies else "")
+                data, footprint = self.padded_join(mid, userid, footprint, cookies)
+                responses, closed, raw = exchange(self.server.port, data)
+                outcomes[userid] = (footprint, responses, closed, raw)
+        joined = {r["userid"] for r in self.participants(mid) if "userid" in r}
+        for userid, (footprint, responses, closed, raw) in sorted(outcomes.items()):
+            with self.subTest(userid=userid):
+                statuses = [r[0] for r in responses]
+                # Whatever the size: a join that happened was answered.
+                if userid in joined:
+                    self.assertEqual(statuses, [200], "joined, and its client got %r" % raw[:300])
+                if footprint <= HEAD_LIMIT:
+                    self.assertEqual(statuses, [200], raw[:300])
+                    self.assertTrue(userid in joined, "answered 200 but not joined")
+                    continue
+                self.assertFalse(userid in joined, "joined past the header limit: %r" % raw[:300])
+                if footprint <= HEAD_LIMIT + 512:
+                    # Room to spare for meetd's own answer.
+                    self.assertEqual(len(responses), 1, raw[:300])
+                    status, headers, body = responses[0]
+                    self.assertEqual(status, 431, raw[:300])
+                    self.assertEqual(self.assert_json_error(status, headers, body), 190004)
+                    refused_trace = headers["x-tc-trace"]
+                else:
+                    self.assert_refused(responses, closed, "footprint %d" % footprint)
+        # Logged as any answer is.
+        self.assertIn(" status=431 error_code=190004 ",
+                      " ".join(self.server.access_line(refused_trace)))
+        self.assert_serving()
+
+    def test_query_arguments_that_fill_the_memory(self):
+        """A request line of a few hundred query arguments fills the
+        connection's memory with libmicrohttpd's records of them: it drops
+        the request unanswered and closes the connection at the idle
+        timeout, without reporting the request complete. Before, meetd's
+        record of each such request (a few KiB) was never freed -- memory
+        anyone who can connect could take without end -- and it had no
+        access line. Now each has exactly one, with status 0."""
+        names = ["/hostile/args%d" % i for i in range(4)]
+        socks = []
+        try:
+            for name in names:
+                s = connect(self.server.port)
+                send_quietly(s, ("GET %s?%s HTTP/1.1\r\nHost: x\r\n\r\n"
+                                 % (name, "a=1&" * 400)).encode())
+                socks.append(s)
+            for name, s in zip(names, socks):
+                raw, closed, _ = drain(s, time.monotonic() + BOUND)
+                self.assert_refused(parse_responses(raw), closed, name)
+        finally:
+            for s in socks:
+                s.close()
+        for name in names:
+            line = self.server.wait_line(lambda l: " path=%s " % name in l,
+                                         what="access line of %s" % name, timeout=BOUND)
+            self.assertIn(" status=0 ", line)
+            self.assertTrue(line.endswith(" aborted=1"), line)
+            self.assertEqual(len(self.server.lines_with(" path=%s " % name)), 1)
+        self.assert_serving()
+        # Under AddressSanitizer the stop (tearDownClass) fails on a leak.
 
     def test_very_long_uri(self):
         for what, uri in (("100 KiB path", "/v1/meetings/" + "1" * (100 * 1024)),
